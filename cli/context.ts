@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+
+/** Options every subcommand inherits from the program (`tsbuild --root DIR <cmd>` or `<cmd> --root DIR`). */
+export interface GlobalOptions {
+  root: string;
+  debug: boolean;
+  registryMirrors: string[];
+  insecureRegistries: string[];
+}
+
+export const DEFAULT_ROOT = '/var/lib/tsbuild';
+
+function splitList(v: string | undefined): string[] {
+  return (v ?? '').split(/[,\s]+/).filter(Boolean);
+}
+
+/** Reads the global options as seen from any (sub)command, with env fallbacks. */
+export function globalOptions(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals() as {
+    root?: string;
+    debug?: boolean;
+    registryMirror?: string[];
+    insecureRegistry?: string[];
+  };
+  return {
+    root: o.root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT,
+    debug: o.debug ?? false,
+    registryMirrors: [...(o.registryMirror ?? []), ...splitList(process.env.TSBUILD_REGISTRY_MIRROR)],
+    insecureRegistries: [...(o.insecureRegistry ?? []), ...splitList(process.env.TSBUILD_INSECURE_REGISTRY)],
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Thrown for bad command-line usage; the CLI exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,57 @@
+// tsbuild's command line: a thin shell over the library. Each subcommand module only declares its options and
+// imports its implementation lazily, so `tsbuild --version` or a no-op rebuild does not load what it doesn't use.
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { collect, DEFAULT_ROOT } from './context.js';
+import { formatError, exitCodeFor } from './errors.js';
+import * as parseCmd from './commands/parse.js';
+import * as storeCmds from './commands/store.js';
+import * as runCmd from './commands/run.js';
+import * as registryCmds from './commands/registry.js';
+import * as buildCmd from './commands/build.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function makeProgram(): Command {
+  const program = new Command('tsbuild');
+  program
+    .description('Daemonless container image builder: Dockerfile-compatible Buildfiles to OCI images')
+    .version(version(), '-v, --version')
+    .addOption(new Option('--root <dir>', `store directory (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`))
+    .option('--debug', 'print stack traces for errors')
+    .option('--registry-mirror <url>', 'mirror for docker.io, tried first (repeatable; env TSBUILD_REGISTRY_MIRROR)', collect)
+    .option('--insecure-registry <host[:port]>', 'registry reached over plain HTTP (repeatable; env TSBUILD_INSECURE_REGISTRY)', collect)
+    .showHelpAfterError('(run `tsbuild --help` for usage)')
+    .exitOverride();
+  buildCmd.register(program);
+  parseCmd.register(program);
+  runCmd.register(program);
+  registryCmds.register(program);
+  storeCmds.register(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = makeProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version print and exit 0; everything else commander rejects is a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    const debug = argv.includes('--debug');
+    process.stderr.write(formatError(err, debug) + '\n');
+    return exitCodeFor(err);
+  }
+}
+
+const code = await main(process.argv);
+process.exit(code);

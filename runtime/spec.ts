@@ -1,0 +1,63 @@
+// ContainerSpec: a complete description of one container run. The runtime only executes it (runc's config.json
+// idea); builder/ and cli/ fill it in.
+
+export type NetworkMode = 'host' | 'none';
+/** `chroot`: fast default (chroot + CAP_SYS_CHROOT/CAP_SYS_ADMIN dropped); `pivot`: pivot_root, stricter. */
+export type Isolation = 'chroot' | 'pivot';
+
+export interface RootfsSpec {
+  /** Unpacked layer directories, lowest first (the order of `rootfs.diff_ids`). May be empty (scratch). */
+  lowerdirs: string[];
+  /** Fresh, empty directory that receives the container's writes (diffed into a layer afterwards). */
+  upperdir: string;
+  /** Overlay work directory on the same filesystem as upperdir. */
+  workdir: string;
+}
+
+export type MountSpec =
+  | { type: 'bind'; source: string; target: string; readonly: boolean }
+  | { type: 'tmpfs'; target: string; size?: number }
+  /** A file made from bytes (secrets); never lands in the upperdir. */
+  | { type: 'file'; target: string; content: Buffer | string; mode?: number };
+
+export interface Resources {
+  memoryBytes?: number;
+  cpus?: number;
+  pidsLimit?: number;
+}
+
+export interface ContainerSpec {
+  rootfs: RootfsSpec;
+  /** argv of the process; for shell form the builder has already prefixed SHELL. */
+  args: string[];
+  /** KEY=VALUE entries. PATH defaults to the standard one if missing. */
+  env: string[];
+  /** Working directory inside the container; created if missing. Default "/". */
+  cwd?: string;
+  /** `name`, `uid`, `name:group`, `uid:gid`; resolved from the rootfs's /etc/passwd and /etc/group. Default root. */
+  user?: string;
+  hostname?: string;
+  network?: NetworkMode;
+  isolation?: Isolation;
+  mounts?: MountSpec[];
+  /** Extra lines for /etc/hosts (`IP NAME`). */
+  extraHosts?: string[];
+  resources?: Resources;
+  /** Kill the container after this many ms (reported as a timeout). */
+  timeoutMs?: number;
+  /** Aborting kills the whole container tree and cleans up. */
+  signal?: AbortSignal;
+  /** Called with each chunk of output as it comes (line-buffered when possible). */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export interface ContainerResult {
+  /** Exit code when the process exited; null when it died of a signal. */
+  exitCode: number | null;
+  /** Signal name (e.g. "SIGKILL") when it died of one. */
+  signal: string | null;
+  timedOut: boolean;
+  /** Wall time in ms from start to full cleanup. */
+  durationMs: number;
+}
