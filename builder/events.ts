@@ -1,0 +1,27 @@
+// The build's event stream: the builder emits these, the CLI's progress renderers (tty, plain, json), the build
+// report and API users consume them. Plain data; `type` discriminates.
+
+export interface StepRef {
+  /** Stage name or index as text (`builder`, `0`). */
+  stage: string;
+  /** 1-based step number within the stage and the stage's step count. */
+  index: number;
+  total: number;
+  /** The instruction as written, e.g. `RUN make`. */
+  instruction: string;
+  line: number;
+}
+
+export type BuildEvent =
+  | { type: 'build-start'; time: number; stages: { name: string; dependsOn: string[] }[] }
+  | { type: 'step-start'; time: number; step: StepRef }
+  | { type: 'step-cached'; time: number; step: StepRef }
+  | { type: 'step-output'; time: number; step: StepRef; stream: 'stdout' | 'stderr'; line: string }
+  | { type: 'step-end'; time: number; step: StepRef; cached: boolean; durationMs: number; layer?: { digest: string; size: number } ; error?: string }
+  | { type: 'cache-miss'; time: number; step: StepRef; reason: string }
+  | { type: 'pull-progress'; time: number; ref: string; digest: string; current: number; total: number }
+  | { type: 'push-progress'; time: number; ref: string; digest: string; current: number; total: number }
+  | { type: 'log'; time: number; level: 'info' | 'warn'; message: string }
+  | { type: 'build-end'; time: number; ok: boolean; imageId?: string; manifestDigest?: string; error?: string };
+
+export type BuildEventListener = (e: BuildEvent) => void;
