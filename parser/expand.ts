@@ -1,0 +1,377 @@
+// Docker's shell-word processing (BuildKit frontend/dockerfile/shell/lex.go): quote removal, escapes and
+// `$VAR` / `${VAR…}` substitution, used by the builder with a stage's ARG/ENV scope. Nothing here runs a shell.
+import { isDigit, isLetter, isSpace } from './text.js';
+
+export class ExpandError extends Error {
+  override name = 'ExpandError';
+  constructor(readonly word: string, readonly reason: string) {
+    super(`failed to process ${JSON.stringify(word)}: ${reason}`);
+  }
+}
+
+export interface LexOptions {
+  /** `\` (default) or `` ` `` (from `# escape=`). */
+  escapeToken?: string;
+  /** Keep quote characters in the result (quotes still group words). */
+  rawQuotes?: boolean;
+  /** Keep escape characters in the result. */
+  rawEscapes?: boolean;
+  /** Treat quotes as ordinary characters. */
+  skipProcessQuotes?: boolean;
+  /** Leave references to unset variables as written instead of expanding them to "". */
+  skipUnsetEnv?: boolean;
+}
+
+export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+
+export interface ProcessResult {
+  /** The processed word (spaces between words kept). */
+  word: string;
+  /** The word split on unquoted whitespace after expansion. */
+  words: string[];
+}
+
+const EOF = '';
+
+class Words {
+  word = '';
+  words: string[] = [];
+  inWord = false;
+  addChar(ch: string): void {
+    if (isSpace(ch)) {
+      if (this.inWord && this.word.length !== 0) {
+        this.words.push(this.word);
+        this.word = '';
+        this.inWord = false;
+      }
+    } else this.addRawChar(ch);
+  }
+  addRawChar(ch: string): void {
+    this.word += ch;
+    this.inWord = true;
+  }
+  addString(s: string): void {
+    for (const ch of s) this.addChar(ch);
+  }
+  addRawString(s: string): void {
+    this.word += s;
+    this.inWord = true;
+  }
+  getWords(): string[] {
+    if (this.word.length > 0) {
+      this.words.push(this.word);
+      this.word = '';
+      this.inWord = false;
+    }
+    return this.words;
+  }
+}
+
+function isSpecialParam(ch: string): boolean {
+  return '@*#?-$!0'.includes(ch) && ch !== '';
+}
+
+class ShellWord {
+  private pos = 0;
+  private rawEscapes: boolean;
+  constructor(
+    private readonly chars: string[],
+    private readonly lookup: (name: string) => string | undefined,
+    private readonly opts: Required<LexOptions>,
+  ) {
+    this.rawEscapes = opts.rawEscapes;
+  }
+
+  private peek(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos]! : EOF;
+  }
+  private next(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
+  }
+
+  processStopOn(stopChar: string, rawEscapes: boolean): ProcessResult {
+    const saved = this.rawEscapes;
+    this.rawEscapes = rawEscapes;
+    try {
+      return this.loop(stopChar);
+    } finally {
+      this.rawEscapes = saved;
+    }
+  }
+
+  private loop(stopChar: string): ProcessResult {
+    let result = '';
+    const words = new Words();
+    const quotes = !this.opts.skipProcessQuotes;
+    const esc = this.opts.escapeToken;
+    while (this.peek() !== EOF) {
+      let ch = this.peek();
+      if (stopChar !== EOF && ch === stopChar) {
+        this.next();
+        return { word: result, words: words.getWords() };
+      }
+      if (ch === '$' || (quotes && (ch === "'" || ch === '"'))) {
+        const tmp = ch === '$' ? this.processDollar() : ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
+        result += tmp;
+        if (ch === '$') words.addString(tmp);
+        else words.addRawString(tmp);
+        continue;
+      }
+      ch = this.next();
+      if (ch === esc) {
+        if (this.rawEscapes) {
+          words.addRawChar(ch);
+          result += ch;
+        }
+        ch = this.next();
+        if (ch === EOF) break;
+        words.addRawChar(ch);
+      } else {
+        words.addChar(ch);
+      }
+      result += ch;
+    }
+    if (stopChar !== EOF) throw new Error(`unexpected end of statement while looking for matching ${stopChar}`);
+    return { word: result, words: words.getWords() };
+  }
+
+  private processSingleQuote(): string {
+    let result = '';
+    let ch = this.next();
+    if (this.opts.rawQuotes) result += ch;
+    for (;;) {
+      ch = this.next();
+      if (ch === EOF) throw new Error('unexpected end of statement while looking for matching single-quote');
+      if (ch === "'") {
+        if (this.opts.rawQuotes) result += ch;
+        return result;
+      }
+      result += ch;
+    }
+  }
+
+  private processDoubleQuote(): string {
+    let result = '';
+    const esc = this.opts.escapeToken;
+    let ch = this.next();
+    if (this.opts.rawQuotes) result += ch;
+    for (;;) {
+      const p = this.peek();
+      if (p === EOF) throw new Error('unexpected end of statement while looking for matching double-quote');
+      if (p === '"') {
+        ch = this.next();
+        if (this.opts.rawQuotes) result += ch;
+        return result;
+      }
+      if (p === '$') {
+        result += this.processDollar();
+        continue;
+      }
+      ch = this.next();
+      if (ch === esc) {
+        if (this.rawEscapes) result += ch;
+        const n = this.peek();
+        if (n === EOF) continue; // a trailing escape is ignored
+        if (n === '"' || n === '$' || n === esc) ch = this.next();
+      }
+      result += ch;
+    }
+  }
+
+  private processName(): string {
+    let name = '';
+    while (this.peek() !== EOF) {
+      const ch = this.peek();
+      if (name.length === 0 && isDigit(ch)) {
+        while (this.peek() !== EOF && isDigit(this.peek())) name += this.next();
+        return name;
+      }
+      if (name.length === 0 && isSpecialParam(ch)) return this.next();
+      if (!isLetter(ch) && !isDigit(ch) && ch !== '_') break;
+      name += this.next();
+    }
+    return name;
+  }
+
+  private processDollar(): string {
+    this.next();
+    if (this.peek() !== '{') {
+      const name = this.processName();
+      if (name === '') return '$';
+      const value = this.lookup(name);
+      if (value === undefined && this.opts.skipUnsetEnv) return '$' + name;
+      return value ?? '';
+    }
+    this.next();
+    const first = this.peek();
+    if (first === EOF) throw new Error("syntax error: missing '}'");
+    if (first === '{' || first === '}' || first === ':') throw new Error('syntax error: bad substitution');
+    const name = this.processName();
+    let ch = this.next();
+    let chs = ch;
+    let nullIsUnset = false;
+    if (ch === '}') {
+      const value = this.lookup(name);
+      if (value === undefined && this.opts.skipUnsetEnv) return '${' + name + '}';
+      return value ?? '';
+    }
+    if (ch === ':') {
+      nullIsUnset = true;
+      ch = this.next();
+      chs += ch;
+    } else if (!'+-?#%/'.includes(ch) || ch === EOF) {
+      throw new Error(`unsupported modifier (${chs}) in substitution`);
+    }
+    if (ch === '/' && !nullIsUnset) return this.processReplace(name);
+    if (ch === EOF || !'+-?#%'.includes(ch)) {
+      // ${VAR:x} with an unsupported x: BuildKit still reads up to the brace, then rejects the modifier.
+      const word = this.readModifierWord(false);
+      if (this.opts.skipUnsetEnv && this.lookup(name) === undefined) return '${' + name + chs + word + '}';
+      throw new Error(`unsupported modifier (${chs}) in substitution`);
+    }
+    const word = this.readModifierWord(ch === '#' || ch === '%');
+    const value = this.lookup(name);
+    if (this.opts.skipUnsetEnv && value === undefined) return '${' + name + chs + word + '}';
+    const unset = value === undefined || (nullIsUnset && value === '');
+    switch (ch) {
+      case '-':
+        return unset ? word : value!;
+      case '+':
+        return unset ? '' : word;
+      case '?':
+        if (value === undefined) throw new Error(`${name}: ${word !== '' ? word : 'is not allowed to be unset'}`);
+        if (nullIsUnset && value === '') throw new Error(`${name}: ${word !== '' ? word : 'is not allowed to be empty'}`);
+        return value;
+      default: {
+        let pattern = word;
+        let greedy = false;
+        if (pattern.length > 0 && pattern[0] === ch) {
+          greedy = true;
+          pattern = pattern.slice(1);
+        }
+        return ch === '%' ? trimSuffix(pattern, value ?? '', greedy) : trimPrefix(pattern, value ?? '', greedy);
+      }
+    }
+  }
+
+  private readModifierWord(rawEscapes: boolean): string {
+    try {
+      return this.processStopOn('}', rawEscapes).word;
+    } catch (e) {
+      if (this.peek() === EOF) throw new Error("syntax error: missing '}'");
+      throw e;
+    }
+  }
+
+  private processReplace(name: string): string {
+    const replaceAll = this.peek() === '/';
+    if (replaceAll) this.next();
+    let pattern: string;
+    try {
+      pattern = this.processStopOn('/', true).word;
+    } catch (e) {
+      if (this.peek() === EOF) throw new Error("syntax error: missing '/' in ${}");
+      throw e;
+    }
+    const replacement = this.readModifierWord(true);
+    const value = this.lookup(name);
+    if (this.opts.skipUnsetEnv && value === undefined) return '${' + name + '/' + pattern + '/' + replacement + '}';
+    const re = shellPatternToRegex(pattern, true, false, replaceAll);
+    return (value ?? '').replace(re, () => replacement);
+  }
+}
+
+/** A shell wildcard pattern (`*`, `?`, `\` escapes; no brackets) as a regular expression. */
+function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
+  const chars = Array.from(pattern);
+  let out = anchored ? '^' : '';
+  for (let i = 0; i < chars.length; i++) {
+    const tok = chars[i]!;
+    if (tok === '*') out += greedy ? '[^]*' : '[^]*?';
+    else if (tok === '?') out += '[^]';
+    else if (tok === '\\') {
+      const n = chars[i + 1];
+      if (n === '}' || n === '/') continue;
+      if (n !== '*' && n !== '?' && n !== '\\') throw new Error(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? ''}'`);
+      out += '\\' + n;
+      i++;
+    } else out += tok.replace(/[[\]{}.+()|^$]/g, '\\$&');
+  }
+  return new RegExp(out, global ? 'gu' : 'u');
+}
+
+function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+  const m = shellPatternToRegex(pattern, greedy, true).exec(value);
+  return m ? value.slice(m[0].length) : value;
+}
+
+function reversePattern(pattern: string): string {
+  const chars = Array.from(pattern);
+  const out: string[] = new Array(chars.length);
+  const last = chars.length - 1;
+  for (let i = 0; i <= last; ) {
+    const tok = chars[i]!;
+    const o = last - i;
+    if (tok === '\\' && i !== last) {
+      out[o - 1] = tok;
+      out[o] = chars[i + 1]!;
+      i += 2;
+    } else {
+      out[o] = tok;
+      i++;
+    }
+  }
+  return out.join('');
+}
+
+function reverse(s: string): string {
+  return Array.from(s).reverse().join('');
+}
+
+function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+  return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy));
+}
+
+function lookupIn(env: Env): (name: string) => string | undefined {
+  if (env instanceof Map) return (name) => env.get(name);
+  const rec = env as Readonly<Record<string, string>>;
+  return (name) => (Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : undefined);
+}
+
+/** Runs BuildKit's shell-word processing with explicit options (the general form of expandWord/expandWords). */
+export function processWord(word: string, env: Env, opts: LexOptions = {}): ProcessResult {
+  const full: Required<LexOptions> = {
+    escapeToken: opts.escapeToken ?? '\\',
+    rawQuotes: opts.rawQuotes ?? false,
+    rawEscapes: opts.rawEscapes ?? false,
+    skipProcessQuotes: opts.skipProcessQuotes ?? false,
+    skipUnsetEnv: opts.skipUnsetEnv ?? false,
+  };
+  const sw = new ShellWord(Array.from(word), lookupIn(env), full);
+  try {
+    return sw.processStopOn(EOF, full.rawEscapes);
+  } catch (e) {
+    throw new ExpandError(word, e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Expands one word: variables substituted, quotes and escapes removed (as for WORKDIR, USER, ENV values). */
+export function expandWord(word: string, env: Env, opts: { escapeToken?: string } = {}): string {
+  return processWord(word, env, { escapeToken: opts.escapeToken }).word;
+}
+
+/** Expands then splits on unquoted whitespace (as for EXPOSE, VOLUME, COPY/ADD arguments). */
+export function expandWords(word: string, env: Env, opts: { escapeToken?: string } = {}): string[] {
+  return processWord(word, env, { escapeToken: opts.escapeToken }).words;
+}
+
+/** Instructions whose arguments Docker runs through variable substitution (the Dockerfile reference's list). */
+const EXPANDING = new Set(['ADD', 'ARG', 'COPY', 'ENV', 'EXPOSE', 'FROM', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR']);
+
+/**
+ * Whether `keyword` gets variable substitution. RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK and MAINTAINER do not
+ * (the shell does it at run time); ONBUILD does not either: its trigger is expanded when it fires downstream.
+ */
+export function instructionExpands(keyword: string): boolean {
+  return EXPANDING.has(keyword.toUpperCase());
+}
