@@ -5,3 +5,4 @@ export { BuildfileError } from './errors.js';
 export { dumpInstruction, dumpInstructions } from './dump.js';
 export { expandWord, expandWords, processWord, instructionExpands, ExpandError, type Env, type LexOptions } from './expand.js';
 export { allowedFlags } from './validate.js';
+export { parseHeredocMarker, type HeredocMarker } from './heredoc.js';

@@ -35,6 +35,32 @@ function continuationRegex(escape: string): RegExp {
   return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
 }
 
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known keyword closest to a misspelt one, when it is close enough to be a likely typo. */
+function suggestKeyword(word: string): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const k of KEYWORDS) {
+    const d = editDistance(word, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
 /** Per-instruction offsets needed to place errors (kept beside the public objects). */
 interface Placed {
   segments: Segment[];
@@ -136,7 +162,10 @@ class Parser {
     const kwAt = base + split.keywordOffset;
     const keyword = split.keyword.toUpperCase();
     const pos = locate(segments, kwAt);
-    if (!KEYWORDS.has(keyword)) throw this.errorAt(segments, kwAt, `unknown instruction: ${split.keyword}`);
+    if (!KEYWORDS.has(keyword)) {
+      const hint = suggestKeyword(keyword);
+      throw this.errorAt(segments, kwAt, `unknown instruction: ${split.keyword}${hint ? ` (did you mean ${hint}?)` : ''}`);
+    }
     const instr: Instruction = {
       keyword,
       line: pos.line,

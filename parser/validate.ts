@@ -88,6 +88,14 @@ function checkRetries(value: string): string | null {
   return null;
 }
 
+function isHeredocMarker(word: string): boolean {
+  try {
+    return parseHeredocMarker(word) !== null;
+  } catch {
+    return false; // not even a well-formed word, so not a heredoc
+  }
+}
+
 const exactlyOne = (k: string) => `${k} requires exactly one argument`;
 const atLeastOne = (k: string) => `${k} requires at least one argument`;
 const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
@@ -113,7 +121,7 @@ function checkArgs(i: Instruction): string | null {
       if (args.length < 2) {
         return `${k} requires at least two arguments, but only ${args.length === 0 ? 'none was' : 'one was'} provided. Destination could not be determined.`;
       }
-      if (!i.json && parseHeredocMarker(args[args.length - 1]!)) return `${k} cannot accept a heredoc as a destination`;
+      if (!i.json && isHeredocMarker(args[args.length - 1]!)) return `${k} cannot accept a heredoc as a destination`;
       return null;
     }
     case 'MAINTAINER':

@@ -17,10 +17,14 @@ const where = (e: BuildfileError) => [e.line, e.column];
 describe('errors', () => {
   it('unknown instruction, at its keyword', () => {
     const e = failure('FROM a\n  RUNN echo\n');
-    expect(e.reason).toBe('unknown instruction: RUNN');
+    expect(e.reason).toBe('unknown instruction: RUNN (did you mean RUN?)');
     expect(where(e)).toEqual([2, 3]);
     expect(e.file).toBe('app/Buildfile');
     expect(e.sourceLine).toBe('  RUNN echo');
+  });
+
+  it('unknown instruction without a close match has no suggestion', () => {
+    expect(failure('FROM a\nXYZZY b\n').reason).toBe('unknown instruction: XYZZY');
   });
 
   it('renders like a compiler: file:line:col, the line, a caret', () => {
