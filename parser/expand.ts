@@ -310,9 +310,13 @@ export function expandWord(word: string, env: Env, opts: { escapeToken?: string 
   return processWord(word, env, { escapeToken: opts.escapeToken }).word;
 }
 
-/** Expands then splits on unquoted whitespace (as for EXPOSE, VOLUME, COPY/ADD arguments). */
-export function expandWords(word: string, env: Env, opts: { escapeToken?: string } = {}): string[] {
-  return processWord(word, env, { escapeToken: opts.escapeToken }).words;
+/**
+ * Expands then splits on unquoted whitespace (as for EXPOSE, VOLUME, COPY/ADD arguments). Given a list, each
+ * word is processed on its own and the results are concatenated, as BuildKit does for an instruction's args.
+ */
+export function expandWords(word: string | readonly string[], env: Env, opts: { escapeToken?: string } = {}): string[] {
+  if (typeof word === 'string') return processWord(word, env, { escapeToken: opts.escapeToken }).words;
+  return word.flatMap((w) => processWord(w, env, { escapeToken: opts.escapeToken }).words);
 }
 
 /** Instructions whose arguments Docker runs through variable substitution (the Dockerfile reference's list). */

@@ -83,6 +83,10 @@ describe('expandWords', () => {
     expect(expandWords('80 $SPACED', env)).toEqual(['80', 'a', 'b']);
     expect(expandWords('"$SPACED" c\\ d', env)).toEqual(['a  b', 'c d']);
   });
+
+  it('takes a list of words, processing each on its own', () => {
+    expect(expandWords(['$SPACED', '"$NAME x"', '$UNSET'], env)).toEqual(['a', 'b', 'world x']);
+  });
 });
 
 describe('processWord', () => {
