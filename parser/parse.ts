@@ -231,7 +231,11 @@ class Parser {
       }
       const doc = makeHeredoc(marker, body);
       instr.heredocs.push(doc);
-      if (instr.onbuild) instr.onbuild.heredocs.push(doc);
+      if (instr.onbuild) {
+        // The trigger text stored in an image must carry its heredoc, as BuildKit's parseOnBuild does.
+        instr.onbuild.heredocs.push(doc);
+        instr.onbuild.original += '\n' + doc.content + doc.name;
+      }
     }
   }
 

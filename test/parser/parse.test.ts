@@ -83,6 +83,13 @@ describe('instructions', () => {
     expect(i.onbuild).toMatchObject({ keyword: 'COPY', flags: ['--from=x'], args: ['/a', '/b'], line: 2, column: 9 });
   });
 
+  it('keeps an ONBUILD trigger as text that parses again, heredoc included', () => {
+    const trigger = only('FROM a\nONBUILD RUN <<EOF\necho hi\nEOF\n').onbuild!;
+    expect(trigger.original).toBe('RUN <<EOF\necho hi\nEOF');
+    const again = parseBuildfile(trigger.original).instructions[0]!;
+    expect(again.heredocs).toEqual(trigger.heredocs);
+  });
+
   it('ends the flags at a bare --', () => {
     expect(only('FROM a\nCOPY --link -- --not-a-flag /d\n')).toMatchObject({ flags: ['--link'], args: ['--not-a-flag', '/d'] });
   });
