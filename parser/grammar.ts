@@ -3,7 +3,7 @@
 //   jsonArray   := "[" (value ("," value)*)? "]"
 //   value       := JsonString | JsonNumber | JsonLiteral | jsonArray | jsonObject
 //   jsonObject  := "{" (JsonString ":" value ("," JsonString ":" value)*)? "}"
-import { CstParser, type CstNode } from 'chevrotain';
+import { CstParser, type CstNode } from './chevrotain.js';
 import {
   Colon, Comma, Flag, FlagsEnd, JsonLiteral, JsonNumber, JsonString, Keyword, LBracket, LCurly, RBracket, RCurly,
   Rest, jsonTokens, lineTokens,

@@ -1,7 +1,7 @@
 // Tokens of one logical instruction line, declared once, with lexer modes for the parts where the language
 // changes: the keyword, then builder flags (`--name=value`, quotes removed as BuildKit does), then the
 // arguments, which are either free text or, for instructions with an exec form, a JSON array.
-import { createToken, Lexer, type TokenType } from 'chevrotain';
+import { createToken, Lexer, type TokenType } from './chevrotain.js';
 import { isSpace } from './text.js';
 
 /** One scanned flag word: where it ends and its value with quotes and backslash escapes processed. */

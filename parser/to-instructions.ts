@@ -1,6 +1,6 @@
 // CST visitors: a lexed+parsed instruction line becomes { keyword, flags, rest }, and an exec-form array becomes
 // its strings. Token offsets are kept so errors can point at the flag or word they concern.
-import type { CstNode, IToken } from 'chevrotain';
+import type { CstNode, IToken } from './chevrotain.js';
 import { cstParser } from './grammar.js';
 import { instructionLexer, scanFlagWord } from './lexer.js';
 import { trimSpace } from './text.js';
