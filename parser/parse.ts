@@ -135,7 +135,7 @@ class Parser {
       const instr = this.instruction(line, segments, 0);
       if (!instr) continue;
       this.readHeredocs(instr, line, segments);
-      instr.line = startLine;
+      // instr.line is the keyword's line: the start line, unless the instruction began with a bare escape line.
       instr.endLine = this.next;
       instr.original = this.original(startLine, this.next);
       if (instr.onbuild) instr.onbuild.endLine = this.next;
