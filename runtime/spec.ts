@@ -47,6 +47,8 @@ export interface ContainerSpec {
   timeoutMs?: number;
   /** Aborting kills the whole container tree and cleans up. */
   signal?: AbortSignal;
+  /** Directory for the container's mount tree and the runtime helper (default /run/tsbuild; keep it on tmpfs). */
+  runDir?: string;
   /** Called with each chunk of output as it comes (line-buffered when possible). */
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
@@ -58,6 +60,8 @@ export interface ContainerResult {
   /** Signal name (e.g. "SIGKILL") when it died of one. */
   signal: string | null;
   timedOut: boolean;
+  /** True when `signal` aborted the run (the container was killed). */
+  aborted?: boolean;
   /** Wall time in ms from start to full cleanup. */
   durationMs: number;
 }

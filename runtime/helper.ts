@@ -1,0 +1,59 @@
+// Locates (compiling once if needed) tsbuild-exec, the small C program that enters the root and drops privileges
+// in chroot isolation (runtime/helper/tsbuild-exec.c). The binary is cached by the hash of its source.
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The helper could not be built (no C compiler): the message says what to install. */
+export class HelperBuildError extends Error {
+  override name = 'HelperBuildError';
+  constructor(readonly source: string, detail: string) {
+    super(`cannot compile the runtime helper ${source}: ${detail} (install gcc and libc6-dev, or use --isolation pivot)`);
+  }
+}
+
+function sourcePath(): string {
+  // dist/runtime/helper.js → runtime/helper/tsbuild-exec.c (the source ships beside dist/).
+  return fileURLToPath(new URL('../../runtime/helper/tsbuild-exec.c', import.meta.url));
+}
+
+const cache = new Map<string, Promise<string>>();
+
+/** Path of the compiled helper under `binDir`, compiling it on first use (write to temp, then rename). */
+export function ensureHelper(binDir: string): Promise<string> {
+  let p = cache.get(binDir);
+  if (!p) {
+    p = build(binDir);
+    p.catch(() => cache.delete(binDir));
+    cache.set(binDir, p);
+  }
+  return p;
+}
+
+async function build(binDir: string): Promise<string> {
+  const src = sourcePath();
+  const text = await readFile(src);
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const bin = join(binDir, `tsbuild-exec-${hash}`);
+  try {
+    await access(bin, constants.X_OK);
+    return bin;
+  } catch {
+    // build below
+  }
+  await mkdir(binDir, { recursive: true });
+  const tmp = `${bin}.tmp-${process.pid}`;
+  try {
+    await run(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', tmp, src]);
+    await rename(tmp, bin);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new HelperBuildError(src, (err as Error).message.split('\n')[0] ?? String(err));
+  }
+  return bin;
+}

@@ -1,0 +1,81 @@
+/*
+ * tsbuild-exec: the last step before a container's command runs (chroot isolation).
+ *
+ * util-linux `unshare` has already made the mount/PID namespaces, forked PID 1 and mounted /proc; the parent (Node)
+ * has mounted the rootfs. This helper does what no stock tool does in one go without losing the working directory:
+ *
+ *   chroot(ROOT) -> chdir(WD) -> close fds >= 3 -> drop the bounding set to CAPS -> setgroups/setresgid/setresuid
+ *   -> effective/permitted = CAPS (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022
+ *   -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
+ *
+ * usage: tsbuild-exec ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
+ * Exit 127/126 with a message on stderr when FILE cannot be executed, like a shell.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void die(const char *what, const char *arg) {
+  fprintf(stderr, "tsbuild-exec: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
+  exit(125);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 10 || strcmp(argv[7], "--") != 0) {
+    fprintf(stderr, "usage: tsbuild-exec ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
+    return 125;
+  }
+  const char *root = argv[1], *wd = argv[2];
+  uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
+  gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
+  uint64_t caps = strtoull(argv[6], NULL, 16);
+
+  gid_t groups[256];
+  size_t ngroups = 0;
+  if (strcmp(argv[5], "-") != 0) {
+    for (char *s = argv[5], *tok; (tok = strsep(&s, ",")) != NULL && ngroups < 256;)
+      if (*tok) groups[ngroups++] = (gid_t)strtoul(tok, NULL, 10);
+  }
+
+  if (chroot(root) != 0) die("chroot", root);
+  if (chdir(wd) != 0) die("chdir", wd);
+  if (syscall(SYS_close_range, 3, ~0U, 0) != 0) die("close_range", NULL);
+
+  for (int cap = 0; cap <= 63; cap++) {
+    if (caps & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die("drop capability from bounding set", NULL);
+  }
+  if (setgroups(ngroups, groups) != 0) die("setgroups", argv[5]);
+  if (setresgid(gid, gid, gid) != 0) die("setresgid", argv[4]);
+  if (setresuid(uid, uid, uid) != 0) die("setresuid", argv[3]);
+
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (uid == 0) {
+    data[0].effective = data[0].permitted = (uint32_t)caps;
+    data[1].effective = data[1].permitted = (uint32_t)(caps >> 32);
+  }
+  if (syscall(SYS_capset, &hdr, data) != 0) die("capset", NULL);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) die("clear ambient", NULL);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", NULL);
+  /* setresuid cleared the parent-death signal unshare set; set it again so the tree dies with unshare. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
+  umask(022);
+
+  execvp(argv[8], &argv[9]);
+  int err = errno;
+  fprintf(stderr, "tsbuild-exec: %s: %s\n", argv[8], strerror(err));
+  return err == ENOENT ? 127 : 126;
+}

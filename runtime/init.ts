@@ -1,0 +1,55 @@
+// The container's init in pivot isolation: run by `unshare --mount --pid --fork … node init.js PLAN` inside the
+// new mount and PID namespaces (UTS/IPC/NET were made by the parent). Everything it mounts lives in this mount
+// namespace only, so the kernel undoes it when the container dies, whatever happens to tsbuild.
+//   mount overlay → /dev, /proc, /sys, /etc files, spec mounts → record mount-point traces → resolve USER →
+//   make cwd → pivot_root(".", ".") + umount2(".", MNT_DETACH) → bounding set → groups/gid/uid → capabilities →
+//   no_new_privs → pdeathsig → umask → chdir → clear FD_CLOEXEC on 0-2 → execvpe.
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  capset, chdir, clearCloexec, execvpe, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid, setresuid, umask, umount2,
+} from './libc.js';
+import { listTree, mountOverlay, mountTree } from './mounts.js';
+import { mkdirInRoot } from './paths.js';
+import { containerEnv, envObject, type InitPlan } from './plan.js';
+import { resolveUser } from './users.js';
+
+async function main(planFile: string): Promise<never> {
+  const plan = JSON.parse(readFileSync(planFile, 'utf8')) as InitPlan;
+  mountOverlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.root);
+  await mountTree({ root: plan.root, etcFiles: plan.etcFiles, mounts: plan.mounts, procAndSys: true });
+  writeFileSync(plan.tracesFile, JSON.stringify(await listTree(plan.upperdir)));
+  const user = await resolveUser(plan.root, plan.user);
+  await mkdirInRoot(plan.root, plan.cwd);
+  const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+
+  chdir(plan.root);
+  pivotRoot('.', '.');
+  umount2('.', MNT_DETACH);
+  chdir('/');
+
+  const caps = BigInt(`0x${plan.caps}`);
+  for (let cap = 0; cap <= lastCap; cap++) if (!(caps & (1n << BigInt(cap)))) prctl(PR.CAPBSET_DROP, cap);
+  setgroups(user.groups);
+  setresgid(user.gid);
+  setresuid(user.uid);
+  const kept = user.uid === 0 ? caps : 0n;
+  capset(kept, kept, 0n);
+  prctl(PR.CAP_AMBIENT, 4 /* PR_CAP_AMBIENT_CLEAR_ALL */);
+  prctl(PR.SET_NO_NEW_PRIVS, 1);
+  prctl(PR.SET_PDEATHSIG, 9 /* SIGKILL: setresuid cleared what unshare set */);
+  umask(0o022);
+  chdir(plan.cwd);
+  const env = containerEnv(plan.env, user.home);
+  // execvpe searches the PATH of the calling process's environment.
+  process.env.PATH = envObject(env).PATH;
+  for (const fd of [0, 1, 2]) clearCloexec(fd);
+  const [file, ...rest] = plan.args;
+  if (file === undefined) throw new Error('no command');
+  return execvpe(file, [file, ...rest], env);
+}
+
+main(process.argv[2]!).catch((err: unknown) => {
+  const e = err as NodeJS.ErrnoException & { code?: string };
+  process.stderr.write(`tsbuild init: ${e.message ?? String(err)}\n`);
+  process.exitCode = e.name === 'LibcError' && e.code === 'ENOENT' ? 127 : e.name === 'LibcError' && e.code === 'EACCES' ? 126 : 125;
+});

@@ -1,0 +1,169 @@
+// Every libc call the runtime makes, bound once through koffi. Nothing else in runtime/ touches koffi.
+import koffi from 'koffi';
+import { arch } from 'node:os';
+import { constants as osConstants } from 'node:os';
+
+/** A failed libc call: which call, on what, and errno as a name. */
+export class LibcError extends Error {
+  override name = 'LibcError';
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly target?: string,
+  ) {
+    super(`${call}${target ? ` ${target}` : ''}: ${errnoName(errno)}`);
+  }
+  get code(): string {
+    return errnoName(this.errno);
+  }
+}
+
+function errnoName(errno: number): string {
+  for (const [k, v] of Object.entries(osConstants.errno)) if (v === errno) return k;
+  return `errno ${errno}`;
+}
+
+const lib = koffi.load('libc.so.6');
+
+const c = {
+  mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: lib.func('int umount2(const char *target, int flags)'),
+  unshare: lib.func('int unshare(int flags)'),
+  setns: lib.func('int setns(int fd, int nstype)'),
+  sethostname: lib.func('int sethostname(const char *name, size_t len)'),
+  socket: lib.func('int socket(int domain, int type, int protocol)'),
+  ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+  close: lib.func('int close(int fd)'),
+  chdir: lib.func('int chdir(const char *path)'),
+  prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+  capset: lib.func('int capset(_Inout_ uint32_t *hdr, const uint32_t *data)'),
+  setgroups: lib.func('int setgroups(size_t size, const uint32_t *list)'),
+  setresuid: lib.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)'),
+  setresgid: lib.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)'),
+  umask: lib.func('uint32_t umask(uint32_t mask)'),
+  fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
+  execvpe: lib.func('int execvpe(const char *file, const char **argv, const char **envp)'),
+  syscall: lib.func('long syscall(long number, ...)'),
+  gettid: lib.func('int gettid(void)'),
+};
+
+function check(call: string, rc: number | bigint, target?: string): void {
+  if (Number(rc) < 0) throw new LibcError(call, koffi.errno(), target);
+}
+
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  REMOUNT: 0x20,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  PRIVATE: 1 << 18,
+  STRICTATIME: 1 << 24,
+} as const;
+
+export const MNT_DETACH = 2;
+export const CLONE = { NEWNS: 0x20000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWNET: 0x40000000, NEWPID: 0x20000000 } as const;
+
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  check('mount', c.mount(source, target, fstype, flags, data), target);
+}
+
+export function umount2(target: string, flags: number): void {
+  check('umount2', c.umount2(target, flags), target);
+}
+
+/** Detaches the namespaces in `flags` for the calling thread only (UTS, IPC and NET work in a threaded process). */
+export function unshare(flags: number): void {
+  check('unshare', c.unshare(flags));
+}
+
+export function setns(fd: number, nstype: number): void {
+  check('setns', c.setns(fd, nstype));
+}
+
+export function sethostname(name: string): void {
+  check('sethostname', c.sethostname(name, Buffer.byteLength(name)), name);
+}
+
+export function chdir(path: string): void {
+  check('chdir', c.chdir(path), path);
+}
+
+/** Sets IFF_UP on an interface of the calling thread's network namespace (SIOCGIFFLAGS/SIOCSIFFLAGS). */
+export function interfaceUp(name: string): void {
+  const fd = c.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */ | 0o2000000 /* SOCK_CLOEXEC */, 0);
+  check('socket', fd);
+  try {
+    const ifr = Buffer.alloc(40);
+    ifr.write(name, 0, 15, 'ascii');
+    check('ioctl SIOCGIFFLAGS', c.ioctl(fd, 0x8913, ifr), name);
+    const flags = ifr.readUInt16LE(16) | 0x1 /* IFF_UP */;
+    ifr.writeUInt16LE(flags, 16);
+    check('ioctl SIOCSIFFLAGS', c.ioctl(fd, 0x8914, ifr), name);
+  } finally {
+    c.close(fd);
+  }
+}
+
+export const PR = { SET_PDEATHSIG: 1, SET_KEEPCAPS: 8, CAPBSET_READ: 23, CAPBSET_DROP: 24, SET_NO_NEW_PRIVS: 38, CAP_AMBIENT: 47 } as const;
+
+export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+  const rc = c.prctl(option, a2, a3, a4, a5) as number;
+  check(`prctl(${option})`, rc);
+  return rc;
+}
+
+/** Sets the calling thread's effective/permitted/inheritable capability sets (64-bit masks as bigint). */
+export function capset(effective: bigint, permitted: bigint, inheritable: bigint): void {
+  const hdr = new Uint32Array([0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0]);
+  const lo = (v: bigint): number => Number(v & 0xffffffffn);
+  const hi = (v: bigint): number => Number((v >> 32n) & 0xffffffffn);
+  const data = new Uint32Array([lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)]);
+  check('capset', c.capset(hdr, data));
+}
+
+export function setgroups(gids: number[]): void {
+  check('setgroups', c.setgroups(gids.length, new Uint32Array(gids)));
+}
+
+export function setresgid(gid: number): void {
+  check('setresgid', c.setresgid(gid, gid, gid), String(gid));
+}
+
+export function setresuid(uid: number): void {
+  check('setresuid', c.setresuid(uid, uid, uid), String(uid));
+}
+
+export function umask(mask: number): number {
+  return c.umask(mask) as number;
+}
+
+/** Clears FD_CLOEXEC on `fd` (Node opens 0-2 close-on-exec). */
+export function clearCloexec(fd: number): void {
+  const F_GETFD = 1;
+  const F_SETFD = 2;
+  const flags = c.fcntl(fd, F_GETFD) as number;
+  check('fcntl F_GETFD', flags);
+  check('fcntl F_SETFD', c.fcntl(fd, F_SETFD, 'int', flags & ~1) as number);
+}
+
+/** execvpe(3): searches PATH from `env` when `file` has no slash; returns only on failure. */
+export function execvpe(file: string, argv: string[], env: string[]): never {
+  c.execvpe(file, [...argv, null], [...env, null]);
+  throw new LibcError('execvpe', koffi.errno(), file);
+}
+
+const SYS_PIVOT_ROOT: Record<string, number> = { x64: 155, arm64: 41 };
+
+export function pivotRoot(newRoot: string, putOld: string): void {
+  const nr = SYS_PIVOT_ROOT[arch()];
+  if (nr === undefined) throw new Error(`pivot_root: unsupported architecture ${arch()}`);
+  check('pivot_root', c.syscall(nr, 'const char *', newRoot, 'const char *', putOld) as number, newRoot);
+}
+
+export function gettid(): number {
+  return c.gettid() as number;
+}

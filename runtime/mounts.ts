@@ -1,0 +1,161 @@
+// The container's mount tree: overlay root, /dev, /proc, /sys, the generated /etc files and the spec's mounts.
+// The same code runs in the parent (chroot isolation: a private tree under the run dir) and in init.ts (pivot
+// isolation: inside the container's own mount namespace). Mount points the rootfs lacks are created in it and
+// reported as traces, so the caller can take them out of the upperdir afterwards.
+import { chmod, lstat, mkdir, readdir, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { mount, MS } from './libc.js';
+import { ensureMountPoint } from './paths.js';
+
+/** Overlay options longer than a page cannot be passed to mount(2). */
+const PAGE = 4096;
+
+/** A mount as the runtime executes it; `file` mounts from the spec have already been written to `source`. */
+export type PlannedMount =
+  | { type: 'bind'; source: string; target: string; readonly: boolean; file: boolean }
+  | { type: 'tmpfs'; target: string; size?: number };
+
+export interface MountTreeOptions {
+  /** Host directory the overlay is mounted on (the container's `/`). */
+  root: string;
+  /** Generated files bound over /etc (host paths). */
+  etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  mounts: PlannedMount[];
+  /** Mount /proc and /sys here too (pivot isolation); in chroot isolation unshare mounts /proc and the parent /sys. */
+  procAndSys: boolean;
+}
+
+function escapeOverlayPath(p: string): string {
+  return p.replace(/([\\:,])/g, '\\$1');
+}
+
+/**
+ * Mounts an overlay. When the absolute lowerdir list does not fit in a page, the lowerdirs are given relative to
+ * their common parent directory while the process's cwd is that directory (Docker's overlay2 trick).
+ */
+export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: string, target: string): void {
+  const opts = (lowers: string[]): string =>
+    `lowerdir=${lowers.map(escapeOverlayPath).join(':')},upperdir=${escapeOverlayPath(upperdir)},workdir=${escapeOverlayPath(workdir)}`;
+  // overlay's lowerdir order is topmost first; the spec lists the lowest first.
+  const top = [...lowerdirs].reverse();
+  const abs = opts(top);
+  if (abs.length < PAGE) {
+    mount('overlay', target, 'overlay', 0, abs);
+    return;
+  }
+  const parent = commonParent(top);
+  const rel = opts(top.map((d) => relative(parent, d)));
+  if (rel.length >= PAGE) throw new Error(`overlay: ${top.length} lowerdirs do not fit in one page even relative to ${parent}`);
+  const cwd = process.cwd();
+  process.chdir(parent);
+  try {
+    mount('overlay', target, 'overlay', 0, rel);
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+function commonParent(paths: string[]): string {
+  let parent = dirname(paths[0]!);
+  while (!paths.every((p) => p.startsWith(parent === '/' ? '/' : parent + '/'))) parent = dirname(parent);
+  return parent;
+}
+
+const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+/** /dev as a tmpfs with the host's character devices bound onto files, a private devpts, shm and fd links. */
+async function mountDev(root: string): Promise<void> {
+  const dev = await ensureMountPoint(root, '/dev', 'dir');
+  mount('tmpfs', dev, 'tmpfs', MS.NOSUID | MS.STRICTATIME, 'mode=755,size=65536k');
+  for (const n of DEV_NODES) {
+    await writeFile(join(dev, n), '', { mode: 0o666 });
+    mount(`/dev/${n}`, join(dev, n), null, MS.BIND);
+  }
+  for (const d of ['pts', 'shm']) await mkdir(join(dev, d));
+  mount('devpts', join(dev, 'pts'), 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=0620');
+  await symlink('pts/ptmx', join(dev, 'ptmx'));
+  mount('shm', join(dev, 'shm'), 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=1777,size=65536k');
+  await symlink('/proc/self/fd', join(dev, 'fd'));
+  await symlink('/proc/self/fd/0', join(dev, 'stdin'));
+  await symlink('/proc/self/fd/1', join(dev, 'stdout'));
+  await symlink('/proc/self/fd/2', join(dev, 'stderr'));
+}
+
+function bindReadonly(source: string, target: string, readonly: boolean): void {
+  mount(source, target, null, MS.BIND | MS.REC);
+  if (readonly) mount(null, target, null, MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV);
+}
+
+/** Mounts read-only sysfs on a mount point (do it while in the container's network namespace). */
+export function mountSysAt(path: string): void {
+  mount('sysfs', path, 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+}
+
+/** Mounts everything but the overlay itself; returns the host paths of the /proc and /sys mount points. */
+export async function mountTree(o: MountTreeOptions): Promise<{ proc: string; sys: string }> {
+  await mountDev(o.root);
+  const proc = await ensureMountPoint(o.root, '/proc', 'dir');
+  const sys = await ensureMountPoint(o.root, '/sys', 'dir');
+  if (o.procAndSys) {
+    mount('proc', proc, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    mountSysAt(sys);
+  }
+  bindReadonly(o.etcFiles.hosts, await ensureMountPoint(o.root, '/etc/hosts', 'file'), true);
+  bindReadonly(o.etcFiles.hostname, await ensureMountPoint(o.root, '/etc/hostname', 'file'), true);
+  bindReadonly(o.etcFiles.resolvConf, await ensureMountPoint(o.root, '/etc/resolv.conf', 'file'), true);
+  // Shallow targets first, so a mount inside another one gets its mount point in the outer mount, not the layer.
+  const ordered = [...o.mounts].sort((a, b) => depth(a.target) - depth(b.target));
+  for (const m of ordered) {
+    if (m.type === 'tmpfs') {
+      const t = await ensureMountPoint(o.root, m.target, 'dir');
+      mount('tmpfs', t, 'tmpfs', MS.NOSUID | MS.NODEV, `mode=1777${m.size ? `,size=${m.size}` : ''}`);
+    } else {
+      const t = await ensureMountPoint(o.root, m.target, m.file ? 'file' : 'dir');
+      bindReadonly(m.source, t, m.readonly);
+    }
+  }
+  return { proc, sys };
+}
+
+function depth(p: string): number {
+  return p.split('/').filter(Boolean).length;
+}
+
+/** Every path in the upperdir (relative), deepest first: taken right after the mount points were made. */
+export async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(r);
+      out.push(r);
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/**
+ * Takes the mount points the runtime created back out of the upperdir (after everything is unmounted):
+ * files go, directories go when the container left nothing in them.
+ */
+export async function removeTraces(upperdir: string, traces: string[]): Promise<void> {
+  for (const rel of traces) {
+    const p = join(upperdir, rel);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) continue;
+    if (st.isDirectory()) await rmdir(p).catch(() => undefined);
+    else await unlink(p).catch(() => undefined);
+  }
+}
+
+/** Writes a file mount's content where it will be bound from (mode applies; default 0400 like BuildKit secrets). */
+export async function writeMountFile(path: string, content: Buffer | string, mode = 0o400): Promise<void> {
+  await writeFile(path, content, { mode });
+  await chmod(path, mode);
+}
+
+export async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p)).isDirectory();
+}

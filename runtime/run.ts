@@ -1,0 +1,213 @@
+// runContainer: prepare the mount tree, start the namespaced process chain, supervise it, undo everything.
+// How a step starts is written down in runtime/README.md; the order below is that design.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { capMask, containerCaps } from './caps.js';
+import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
+import { writeEtcFiles } from './etc-files.js';
+import { ensureHelper } from './helper.js';
+import { MNT_DETACH, umount2 } from './libc.js';
+import { listTree, mountOverlay, mountSysAt, mountTree, removeTraces, writeMountFile, type PlannedMount } from './mounts.js';
+import { withContainerNamespaces } from './namespaces.js';
+import { mkdirInRoot } from './paths.js';
+import { containerEnv, envObject, type InitPlan } from './plan.js';
+import { activeContainerDirs, DEFAULT_RUN_DIR, ensurePrivateRunDir, mountPoints } from './rundir.js';
+import type { ContainerResult, ContainerSpec, Isolation, MountSpec } from './spec.js';
+import { resolveUser } from './users.js';
+
+/** The container could not be set up (as opposed to its command failing, which is a result). */
+export class ContainerSetupError extends Error {
+  override name = 'ContainerSetupError';
+  constructor(readonly containerId: string, readonly step: string, cause: unknown) {
+    super(`container ${containerId}: ${step}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+function findBinary(name: string): string {
+  for (const d of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) if (existsSync(join(d, name))) return join(d, name);
+  throw new Error(`${name} (util-linux) not found`);
+}
+const SETPRIV = findBinary('setpriv');
+const UNSHARE = findBinary('unshare');
+const INIT_JS = fileURLToPath(new URL('./init.js', import.meta.url));
+
+/** Parent side of the process chain, shared by both isolations: dies with us, owns the new mount/PID namespaces. */
+function namespaceChain(procMount: string | null): string[] {
+  return [
+    SETPRIV, '--pdeathsig', 'KILL', '--',
+    UNSHARE, '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private',
+    ...(procMount ? [`--mount-proc=${procMount}`] : []),
+    '--',
+  ];
+}
+
+/** While cgroups are set up the chain waits on fd 3 so that nothing runs outside the limits. */
+const HOLD = ['/bin/sh', '-c', 'read _ <&3; exec 3<&-; exec "$@"', 'tsbuild-hold'];
+
+async function planMounts(mounts: MountSpec[], filesDir: string): Promise<PlannedMount[]> {
+  const out: PlannedMount[] = [];
+  let n = 0;
+  for (const m of mounts) {
+    if (m.type === 'file') {
+      const src = join(filesDir, `mount-${n++}`);
+      await writeMountFile(src, m.content, m.mode);
+      out.push({ type: 'bind', source: src, target: m.target, readonly: true, file: true });
+    } else if (m.type === 'bind') {
+      const { stat } = await import('node:fs/promises');
+      out.push({ ...m, file: !(await stat(m.source)).isDirectory() });
+    } else out.push(m);
+  }
+  return out;
+}
+
+export async function runContainer(spec: ContainerSpec): Promise<ContainerResult> {
+  const started = performance.now();
+  const id = randomBytes(6).toString('hex');
+  const isolation: Isolation = spec.isolation ?? 'chroot';
+  const network = spec.network ?? 'host';
+  const hostname = spec.hostname ?? id;
+  const runDir = spec.runDir ?? DEFAULT_RUN_DIR;
+  const cdir = join(runDir, 'c', `${process.pid}-${id}`);
+  const root = join(cdir, 'rootfs');
+  const filesDir = join(cdir, 'files');
+  const caps = capMask(containerCaps(isolation)).toString(16);
+  let step = 'prepare';
+  let overlayMounted = false;
+  let traces: string[] = [];
+  let cgroup: Cgroup | undefined;
+  let child: ChildProcess | undefined;
+  let result: Omit<ContainerResult, 'durationMs'>;
+  spec.signal?.throwIfAborted();
+
+  activeContainerDirs.add(cdir);
+  try {
+    await ensurePrivateRunDir(runDir);
+    await mkdir(filesDir, { recursive: true, mode: 0o700 });
+    await mkdir(root);
+    const lowerdirs = spec.rootfs.lowerdirs.length > 0 ? spec.rootfs.lowerdirs : [await emptyDir(cdir)];
+    const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [] });
+    const mounts = await planMounts(spec.mounts ?? [], filesDir);
+    const cwd = spec.cwd ?? '/';
+    let argv: string[];
+    let env: Record<string, string>;
+    let sysMount: string | undefined;
+
+    if (isolation === 'chroot') {
+      step = 'mount rootfs';
+      mountOverlay(lowerdirs, spec.rootfs.upperdir, spec.rootfs.workdir, root);
+      overlayMounted = true;
+      const { proc, sys } = await mountTree({ root, etcFiles, mounts, procAndSys: false });
+      sysMount = sys;
+      traces = await listTree(spec.rootfs.upperdir);
+      step = 'resolve user';
+      const user = await resolveUser(root, spec.user);
+      await mkdirInRoot(root, cwd);
+      const helper = await ensureHelper(join(runDir, 'bin'));
+      const [file, ...rest] = spec.args;
+      if (file === undefined) throw new Error('no command');
+      argv = [
+        ...namespaceChain(proc),
+        helper, root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
+      ];
+      env = envObject(containerEnv(spec.env, user.home));
+    } else {
+      const plan: InitPlan = {
+        lowerdirs, upperdir: spec.rootfs.upperdir, workdir: spec.rootfs.workdir, root, etcFiles, mounts,
+        tracesFile: join(cdir, 'traces.json'), user: spec.user, cwd, args: spec.args, env: spec.env, caps,
+      };
+      await writeFile(join(cdir, 'plan.json'), JSON.stringify(plan));
+      argv = [...namespaceChain(null), process.execPath, INIT_JS, join(cdir, 'plan.json')];
+      env = {};
+    }
+
+    step = 'start';
+    if (hasLimits(spec.resources)) cgroup = await createCgroup(id, spec.resources);
+    if (cgroup) argv = [...HOLD, ...argv];
+    spec.signal?.throwIfAborted();
+    const previousUmask = process.umask(0o022);
+    try {
+      child = withContainerNamespaces({ hostname, network }, () => {
+        // sysfs shows the network devices of the namespace that mounts it: mount it from inside.
+        if (sysMount) mountSysAt(sysMount);
+        return spawn(argv[0]!, argv.slice(1), {
+          env,
+          stdio: cgroup ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+          detached: true,
+        });
+      });
+    } finally {
+      process.umask(previousUmask);
+    }
+    result = await supervise(child, spec, cgroup);
+  } catch (e) {
+    if (e instanceof ContainerSetupError || (e as Error).name === 'AbortError') throw e;
+    throw new ContainerSetupError(id, step, e);
+  } finally {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) killTree(child);
+    if (overlayMounted) {
+      try {
+        umount2(root, MNT_DETACH);
+      } catch {
+        // already gone
+      }
+    }
+    if (isolation === 'pivot') traces = await readFile(join(cdir, 'traces.json'), 'utf8').then((t) => JSON.parse(t) as string[], () => []);
+    await removeTraces(spec.rootfs.upperdir, traces);
+    await cgroup?.remove();
+    if (mountPoints().some((m) => m === cdir || m.startsWith(cdir + '/'))) {
+      throw new ContainerSetupError(id, 'cleanup', new Error(`${cdir} still has mounts`));
+    }
+    await rm(cdir, { recursive: true, force: true });
+    activeContainerDirs.delete(cdir);
+  }
+  return { ...result, durationMs: performance.now() - started };
+}
+
+async function emptyDir(cdir: string): Promise<string> {
+  const d = join(cdir, 'empty');
+  await mkdir(d);
+  return d;
+}
+
+function killTree(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+async function supervise(child: ChildProcess, spec: ContainerSpec, cgroup: Cgroup | undefined): Promise<Omit<ContainerResult, 'durationMs'>> {
+  let timedOut = false;
+  let aborted = false;
+  const onAbort = (): void => {
+    aborted = true;
+    killTree(child);
+  };
+  const timer = spec.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), killTree(child)), spec.timeoutMs) : undefined;
+  spec.signal?.addEventListener('abort', onAbort, { once: true });
+  if (spec.onStdout) child.stdout!.on('data', spec.onStdout);
+  else child.stdout!.resume();
+  if (spec.onStderr) child.stderr!.on('data', spec.onStderr);
+  else child.stderr!.resume();
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  try {
+    if (cgroup) {
+      await cgroup.attach(child.pid!);
+      const hold = child.stdio[3] as NodeJS.WritableStream;
+      hold.end('go\n');
+    }
+    const { code, signal } = await done;
+    return { exitCode: code, signal, timedOut, aborted };
+  } finally {
+    if (timer) clearTimeout(timer);
+    spec.signal?.removeEventListener('abort', onAbort);
+  }
+}

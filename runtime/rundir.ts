@@ -1,0 +1,78 @@
+// The run directory: where chroot-isolation containers get their mount trees (`c/<pid>-<id>/`), and the compiled
+// helper (`bin/`). It is a private bind mount of itself, so nothing mounted under it propagates to other mount
+// namespaces; a crashed tsbuild's leftovers are found by the owner pid in the directory name.
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MNT_DETACH, mount, MS, umount2 } from './libc.js';
+
+export const DEFAULT_RUN_DIR = '/run/tsbuild';
+
+/** Mount points from /proc/self/mountinfo (octal escapes decoded). */
+export function mountPoints(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
+  return mountinfo
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/** Container directories of this process whose container is still being set up, running or torn down. */
+export const activeContainerDirs = new Set<string>();
+
+/** Makes `runDir` exist and be a private mount (checked on every run: another process may have dropped it). */
+export async function ensurePrivateRunDir(runDir: string): Promise<void> {
+  await mkdir(join(runDir, 'c'), { recursive: true, mode: 0o700 });
+  if (!mountPoints().includes(runDir)) mount(runDir, runDir, null, MS.BIND);
+  mount(null, runDir, null, MS.PRIVATE);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function unmountUnder(dir: string): void {
+  const under = mountPoints()
+    .filter((m) => m.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const m of under) {
+    try {
+      umount2(m, MNT_DETACH);
+    } catch {
+      // already gone with its parent
+    }
+  }
+}
+
+/**
+ * Cleans what crashed runs left in `runDir`: unmounts and removes the container directories of processes that no
+ * longer exist, and, when no live process has containers there, drops the run dir's own private bind mount.
+ */
+export async function cleanupStaleMounts(runDir: string = DEFAULT_RUN_DIR): Promise<void> {
+  const cdir = join(runDir, 'c');
+  const entries = await readdir(cdir).catch(() => [] as string[]);
+  let live = 0;
+  for (const name of entries) {
+    const pid = Number(name.split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && alive(pid) && (pid !== process.pid || activeContainerDirs.has(join(cdir, name)))) {
+      live++;
+      continue;
+    }
+    unmountUnder(join(cdir, name));
+    await rm(join(cdir, name), { recursive: true, force: true });
+  }
+  if (live === 0) {
+    unmountUnder(runDir);
+    if (mountPoints().includes(runDir)) {
+      try {
+        umount2(runDir, MNT_DETACH);
+      } catch {
+        // not ours to drop
+      }
+    }
+  }
+}
