@@ -2,6 +2,7 @@
 // in chroot isolation (runtime/helper/tsbuild-exec.c). The binary is cached by the hash of its source.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +19,10 @@ export class HelperBuildError extends Error {
 }
 
 function sourcePath(): string {
-  // dist/runtime/helper.js → runtime/helper/tsbuild-exec.c (the source ships beside dist/).
-  return fileURLToPath(new URL('../../runtime/helper/tsbuild-exec.c', import.meta.url));
+  // From dist/runtime/helper.js the source is ../../runtime/helper/ (it ships beside dist/); from source, ./helper/.
+  const candidates = [new URL('../../runtime/helper/tsbuild-exec.c', import.meta.url), new URL('./helper/tsbuild-exec.c', import.meta.url)];
+  const found = candidates.map((u) => fileURLToPath(u)).find((p) => existsSync(p));
+  return found ?? fileURLToPath(candidates[0]!);
 }
 
 const cache = new Map<string, Promise<string>>();

@@ -33,7 +33,10 @@ function findBinary(name: string): string {
 }
 const SETPRIV = findBinary('setpriv');
 const UNSHARE = findBinary('unshare');
-const INIT_JS = fileURLToPath(new URL('./init.js', import.meta.url));
+/** init.js beside this module when running compiled, or the compiled copy when running from source (tests). */
+const INIT_JS = [new URL('./init.js', import.meta.url), new URL('../dist/runtime/init.js', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./init.js', import.meta.url));
 
 /** Parent side of the process chain, shared by both isolations: dies with us, owns the new mount/PID namespaces. */
 function namespaceChain(procMount: string | null): string[] {
