@@ -13,13 +13,28 @@ function isRenderable(e: unknown): e is Renderable {
 export function formatError(err: unknown, debug: boolean): string {
   const body = isRenderable(err) ? err.render() : err instanceof Error ? err.message : String(err);
   const text = `error: ${body}`;
-  if (debug && err instanceof Error && err.stack) return `${text}\n${err.stack}`;
-  return text;
+  if (!debug || !(err instanceof Error)) return text;
+  // --debug: the stack, and the stacks of the causes (a registry error wrapping a socket error, …).
+  const parts = [text];
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (depth > 0) parts.push(`caused by: ${e.message}`);
+    if (e.stack) parts.push(e.stack);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return parts.join('\n');
 }
 
-/** 2 for usage errors, 1 for everything else (a failed build, a failed pull, …). */
+/**
+ * 2 for usage errors (bad flags or arguments), 1 for everything else (a failed build, a failed pull, …). Note that a
+ * BuildError's `exitCode` is the failing RUN's status, not ours: only usage errors map to 2.
+ */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return 2;
-  if (typeof err === 'object' && err !== null && (err as { exitCode?: unknown }).exitCode === 2) return 2;
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { name?: unknown; code?: unknown };
+    if (e.name === 'UsageError') return 2;
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return 2;
+  }
   return 1;
 }

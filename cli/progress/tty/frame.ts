@@ -126,6 +126,6 @@ export function drawFrame(state: ViewState, o: FrameOptions): string[] {
   }
   for (const b of blocks) out.push(...b.lines);
   out.push(...warnings);
-  if (final) out.push(summaryLine(state, o));
+  if (final) out.push(fit(summaryLine(state, o), o.columns));
   return out;
 }
