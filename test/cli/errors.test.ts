@@ -1,0 +1,29 @@
+// Exit codes and error text: 2 only for usage errors, 1 for everything else; stacks only with --debug.
+import { describe, expect, it } from 'vitest';
+import { exitCodeFor, formatError } from '../../cli/errors.js';
+import { UsageError } from '../../cli/context.js';
+import { BuildError } from '../../builder/errors.js';
+
+describe('cli errors', () => {
+  it('a RUN that exited 2 fails the build with 1, not the usage code', () => {
+    const step = { stage: '0', index: 2, total: 3, instruction: 'RUN exit 2', line: 2 };
+    const err = new BuildError('process "/bin/sh -c exit 2" exited with code 2', { file: 'Buildfile', step, source: 'RUN exit 2', exitCode: 2 });
+    expect(exitCodeFor(err)).toBe(1);
+    expect(formatError(err, false)).toBe('error: failed to build [0 2/3] RUN exit 2: process "/bin/sh -c exit 2" exited with code 2\n  Buildfile:2 | RUN exit 2');
+  });
+
+  it('usage errors exit 2', () => {
+    expect(exitCodeFor(new UsageError('--progress must be one of auto, tty, plain, json, quiet'))).toBe(2);
+    expect(exitCodeFor(Object.assign(new Error('x'), { code: 'commander.unknownOption' }))).toBe(2);
+    expect(exitCodeFor(new Error('registry said no'))).toBe(1);
+    expect(exitCodeFor('a string')).toBe(1);
+  });
+
+  it('prints the stack and its causes only with --debug', () => {
+    const err = new Error('pull failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:5000') });
+    expect(formatError(err, false)).toBe('error: pull failed');
+    const dbg = formatError(err, true);
+    expect(dbg).toMatch(/^error: pull failed\nError: pull failed\n +at /);
+    expect(dbg).toContain('caused by: connect ECONNREFUSED 127.0.0.1:5000');
+  });
+});

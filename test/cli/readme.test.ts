@@ -1,0 +1,48 @@
+// The README's two commands are its first content after the title, and CI runs the second one (`.ci/run`).
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const read = (p: string) => readFileSync(`${repo}/${p}`, 'utf8');
+const RUN_SAMPLE = 'npm ci && bash samples/hello/run.sh';
+const RUN_TESTS = 'bash .ci/install-deps && npm ci && npm test';
+
+/** Shell lines that run something: no comments, no blank lines. */
+function commandLines(script: string): string[] {
+  return script.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+describe('README', () => {
+  it('starts with the title and then the two commands, exactly', () => {
+    const lines = read('README.md').split('\n');
+    expect(lines[0]).toBe('# tsbuild');
+    const content = lines.slice(1).filter((l) => l.trim() !== '');
+    expect(content[0]!.trim()).toBe(RUN_SAMPLE);
+    expect(content[1]!.trim()).toBe(RUN_TESTS);
+    // As a code block: indented, so they copy and paste as they are.
+    expect(content[0]).toMatch(/^ {4}\S/);
+    expect(content[1]).toMatch(/^ {4}\S/);
+  });
+
+  it('.ci/run runs the test command verbatim (or its three parts, in order)', () => {
+    const lines = commandLines(read('.ci/run'));
+    if (lines.includes(RUN_TESTS)) return;
+    const parts = RUN_TESTS.split(' && ');
+    const at = parts.map((p) => lines.findIndex((l) => l === p || l.split(' && ').includes(p)));
+    expect(at.every((i) => i >= 0), `.ci/run must run: ${parts.join(', ')}`).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+  });
+
+  it('the files the commands name exist', () => {
+    expect(existsSync(`${repo}/.ci/install-deps`)).toBe(true);
+    expect(existsSync(`${repo}/samples/hello/run.sh`)).toBe(true);
+    expect(JSON.parse(read('package.json')).scripts.test).toBeTypeOf('string');
+  });
+
+  it('.ci/install-deps installs what the CLI tests use (tmux for the pty, chromium for the report)', () => {
+    const deps = read('.ci/install-deps');
+    expect(deps).toMatch(/\btmux\b/);
+    expect(deps).toMatch(/\bchromium\b/);
+  });
+});
