@@ -1,0 +1,199 @@
+// Orchestration: read and plan the Buildfile, open the store and context, run the needed stages (independent
+// ones in parallel through a p-queue), then assemble the image, tag it and write the requested outputs.
+// Modules that a fully cached rebuild does not need (runtime, registry client, exporters) load lazily.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import PQueue from 'p-queue';
+import { normalizeName } from '../oci/reference.js';
+import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/types.js';
+import type { ImageRecord, Store } from '../store/api.js';
+import { BuildContext } from './context.js';
+import { BuildError, PlanError } from './errors.js';
+import type { BuildEvent } from './events.js';
+import { finalConfig, makeManifest } from './image-config.js';
+import type { BuildOptions, BuildResult } from './options.js';
+import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
+import { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
+import { runStage } from './stage.js';
+import type { BuildEnv, StageState } from './steps/types.js';
+
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const emit = (e: BuildEvent): void => opts.onEvent?.(e);
+  const { parseBuildfile } = await import('../parser/index.js');
+  const { openStore } = await import('../store/index.js');
+  const store = await openStore(opts.root);
+  const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmpDir = join(store.root, 'builder', 'tmp', runId);
+  await mkdir(tmpDir, { recursive: true });
+  let context: BuildContext | undefined;
+  try {
+    const { text, file, buildfilePath } = await readBuildfile(opts);
+    const parsed = parseBuildfile(text, file);
+    const buildPlatform = hostPlatform();
+    let targetPlatform: Platform = buildPlatform;
+    if (opts.platform) {
+      try {
+        targetPlatform = parsePlatform(opts.platform);
+      } catch (e) {
+        throw new PlanError((e as Error).message, file);
+      }
+    }
+    const plan = makePlan({ parsed, buildArgs: opts.buildArgs ?? {}, ...(opts.target !== undefined ? { target: opts.target } : {}), buildPlatform, targetPlatform });
+
+    if (typeof opts.context === 'string') {
+      context = await BuildContext.openDir(opts.context, { ...(buildfilePath ? { buildfile: buildfilePath } : {}), memoDir: join(store.root, 'builder') });
+    } else context = await BuildContext.openTar(opts.context.tar, tmpDir);
+
+    const env = await makeEnv(opts, store, plan, context, tmpDir, emit);
+    emit({
+      type: 'build-start',
+      time: Date.now(),
+      stages: plan.needed.map((i) => ({ name: plan.stages[i]!.displayName, dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName) })),
+    });
+    const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? 2) });
+    for (const i of plan.needed) {
+      const sp = plan.stages[i]!;
+      const p = (async () => {
+        await Promise.all(sp.dependsOn.map((d) => env.stages.get(d)!));
+        return (await queue.add(() => runStage(env, sp), { throwOnTimeout: true })) as StageState;
+      })();
+      p.catch(() => undefined);
+      env.stages.set(i, p);
+    }
+    let final: StageState;
+    try {
+      final = await env.stages.get(plan.target)!;
+      await Promise.all(plan.needed.map((i) => env.stages.get(i)!));
+    } catch (e) {
+      queue.clear();
+      await Promise.allSettled([...env.stages.values()]);
+      throw e;
+    }
+    for (const a of unusedBuildArgs(plan, env.usedArgs)) {
+      emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
+    }
+
+    const image = await assemble(env, final, opts);
+    const tags = (opts.tags ?? []).map((t) => normalizeName(t));
+    const { writeOutputs } = await import('./outputs.js');
+    await writeOutputs(env, image, { ...opts, tags });
+    for (const t of tags) await store.tag(t, image.manifest);
+    const result: BuildResult = {
+      imageId: image.configDigest,
+      manifestDigest: image.manifest.digest,
+      manifestSize: image.manifest.size,
+      platform: final.plan.platform,
+      tags,
+      stats: { ...env.stats },
+    };
+    emit({ type: 'build-end', time: Date.now(), ok: true, imageId: image.configDigest, manifestDigest: image.manifest.digest });
+    return result;
+  } catch (e) {
+    emit({ type: 'build-end', time: Date.now(), ok: false, error: (e as Error).message });
+    throw e;
+  } finally {
+    await context?.close().catch(() => undefined);
+    await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+    await store.close();
+  }
+}
+
+async function readBuildfile(opts: BuildOptions): Promise<{ text: string; file: string; buildfilePath?: string }> {
+  if (opts.fileText !== undefined) return { text: opts.fileText, file: opts.file ?? 'Buildfile' };
+  let path = opts.file;
+  if (path === undefined) {
+    if (typeof opts.context !== 'string') throw new PlanError('no Buildfile given (use -f with a context from stdin)', '-');
+    const candidates = ['Buildfile', 'Dockerfile'].map((n) => join(opts.context as string, n));
+    for (const c of candidates) {
+      if (await stat(c).then((s) => s.isFile(), () => false)) {
+        path = c;
+        break;
+      }
+    }
+    if (path === undefined) throw new PlanError(`no Buildfile (or Dockerfile) in ${opts.context}; use -f`, String(opts.context));
+  }
+  try {
+    return { text: await readFile(path, 'utf8'), file: path, buildfilePath: resolve(path) };
+  } catch (e) {
+    throw new PlanError(`cannot read the Buildfile: ${(e as Error).message}`, path);
+  }
+}
+
+async function makeEnv(opts: BuildOptions, store: Store, plan: BuildPlan, context: BuildContext, tmpDir: string, emit: (e: BuildEvent) => void): Promise<BuildEnv> {
+  const secrets = new Map<string, Buffer>();
+  for (const s of opts.secrets ?? []) {
+    if (s.src !== undefined) secrets.set(s.id, await readFile(s.src));
+    else if (s.env !== undefined && process.env[s.env] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.env]!));
+    else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
+  }
+  const sde = opts.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : undefined);
+  const images = new Map<string, Promise<{ record: ImageRecord; pulled: boolean }>>();
+  const resolveBaseImage = (ref: string, platform: Platform): Promise<{ record: ImageRecord; pulled: boolean }> => {
+    const name = normalizeName(ref);
+    const key = `${name} ${formatPlatform(platform)}`;
+    let p = images.get(key);
+    if (!p) {
+      p = (async () => {
+        if (!opts.pull) {
+          const rec = await store.resolveImage(name, platform);
+          if (rec) return { record: rec, pulled: false };
+        }
+        const { pullForBuild } = await import('./registry.js');
+        const rec = await pullForBuild(store, name, platform, opts, emit);
+        return { record: rec, pulled: true };
+      })();
+      images.set(key, p);
+    }
+    return p;
+  };
+  return {
+    store,
+    plan,
+    context,
+    cachePolicy: { noCache: opts.noCache ?? false, noCacheStages: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())) },
+    emit,
+    stats: { steps: 0, cached: 0, containers: 0, layersWritten: 0 },
+    tmpDir,
+    cacheMountDir: join(store.root, 'builder', 'cache-mounts'),
+    stages: new Map(),
+    resolveImage: async (ref) => (await resolveBaseImage(ref, plan.targetPlatform)).record,
+    resolveBaseImage,
+    secrets,
+    network: opts.network === 'none' ? 'none' : 'host',
+    sourceDateEpoch: sde,
+    now: () => (sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString()),
+    usedArgs: new Set(),
+    signal: opts.signal,
+  };
+}
+
+export interface AssembledImage {
+  config: ImageConfigFile;
+  configDigest: Digest;
+  manifest: Descriptor;
+  layers: Descriptor[];
+  platform: Platform;
+}
+
+/** Writes the final config and manifest blobs (small JSON; a no-change rebuild writes the same bytes). */
+async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions): Promise<AssembledImage> {
+  const cfg = st.config;
+  if (opts.labels && Object.keys(opts.labels).length > 0) cfg.config.Labels = { ...(cfg.config.Labels ?? {}), ...opts.labels };
+  const p = st.plan.platform;
+  cfg.architecture = p.architecture;
+  cfg.os = p.os;
+  if (p.variant) cfg.variant = p.variant;
+  else delete cfg.variant;
+  cfg.history = st.history;
+  const created = env.sourceDateEpoch !== undefined ? env.now() : st.created || cfg.created || env.now();
+  const config = finalConfig(cfg, created, st.layers.map((l) => l.diffID));
+  const { MediaType } = await import('../oci/types.js');
+  const configDesc = await env.store.putJSON(config, MediaType.OciConfig);
+  const layers = st.layers.map((l) => l.descriptor);
+  const manifest = makeManifest(configDesc, layers);
+  const manifestDesc = await env.store.putJSON(manifest, MediaType.OciManifest);
+  return { config, configDigest: configDesc.digest, manifest: { ...manifestDesc, mediaType: MediaType.OciManifest }, layers, platform: p };
+}
+
+export { BuildError, PlanError };

@@ -1,0 +1,300 @@
+// The build context: a directory (or a tar read from stdin into a temporary directory), its .dockerignore
+// (or `<Buildfile>.dockerignore` beside the Buildfile), source selection for COPY/ADD, and content hashing.
+// Hashes are memoized per file by (size, mtime, ctime, inode, mode) in a machine-local file under the store, so an
+// unchanged file is not read again; the hash itself covers only content, type, mode and relative path.
+import { createHash } from 'node:crypto';
+import { createReadStream, type Stats } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, posix, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import dockerignoreModule, { type Ignore } from '@balena/dockerignore';
+import { cleanAbs, componentMatcher, hasWildcard, pmap, secureResolve } from './fsutil.js';
+
+// The package is CommonJS with `exports.default`; under NodeNext the default import is the module object.
+type IgnoreFactory = () => Ignore;
+const dockerignore: IgnoreFactory =
+  (dockerignoreModule as unknown as { default?: IgnoreFactory }).default ?? (dockerignoreModule as unknown as IgnoreFactory);
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface ContextEntry {
+  /** Path relative to the context root, `/`-separated, no leading slash ('' for the root). */
+  rel: string;
+  type: EntryType;
+  stat: Stats;
+  linkTarget?: string;
+}
+
+export class ContextError extends Error {
+  override name = 'ContextError';
+  constructor(message: string, readonly path?: string) {
+    super(message);
+  }
+}
+
+interface MemoEntry {
+  s: number; // size
+  m: number; // mtimeMs
+  c: number; // ctimeMs
+  i: number; // inode
+  o: number; // mode
+  h: string; // sha256 hex of content
+}
+
+export class BuildContext {
+  private memo = new Map<string, MemoEntry>();
+  private memoDirty = false;
+  private readonly ignorer: Ignore | null;
+  private readonly hasExceptions: boolean;
+
+  private constructor(
+    readonly root: string,
+    readonly ignorePatterns: string[],
+    private readonly memoFile: string | undefined,
+    private readonly cleanupDir: string | undefined,
+  ) {
+    this.ignorer = ignorePatterns.length > 0 ? dockerignore().add(ignorePatterns) : null;
+    this.hasExceptions = ignorePatterns.some((p) => p.trim().startsWith('!'));
+  }
+
+  /**
+   * Opens a context directory. `buildfile` (a path) decides which ignore file applies; `memoDir` is where the
+   * stat→hash memo lives (the store), keyed by the context's absolute path.
+   */
+  static async openDir(dir: string, opts: { buildfile?: string; memoDir?: string; cleanupDir?: string; noIgnore?: boolean } = {}): Promise<BuildContext> {
+    const root = resolve(dir);
+    const st = await stat(root).catch(() => undefined);
+    if (!st?.isDirectory()) throw new ContextError(`build context "${dir}" is not a directory`, dir);
+    const patterns = opts.noIgnore ? [] : await readIgnore(root, opts.buildfile);
+    let memoFile: string | undefined;
+    if (opts.memoDir) {
+      memoFile = join(opts.memoDir, `hashmemo-${createHash('sha256').update(root).digest('hex').slice(0, 24)}.json`);
+    }
+    const ctx = new BuildContext(root, patterns, memoFile, opts.cleanupDir);
+    await ctx.loadMemo();
+    return ctx;
+  }
+
+  /** Unpacks a tar stream (context `-`) into a temporary directory under `tmpParent` and opens it. */
+  static async openTar(tar: NodeJS.ReadableStream, tmpParent: string): Promise<BuildContext> {
+    await mkdir(tmpParent, { recursive: true });
+    const dir = await mkdtemp(join(tmpParent, 'context-'));
+    await new Promise<void>((res, rej) => {
+      const p = spawn('tar', ['-x', '--no-same-owner', '-C', dir, '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('error', rej);
+      p.on('close', (code) => (code === 0 ? res() : rej(new ContextError(`reading the context tar from stdin failed: ${err.trim()}`))));
+      tar.pipe(p.stdin);
+    });
+    return BuildContext.openDir(dir, { cleanupDir: dir });
+  }
+
+  /** An empty context (the Buildfile came on stdin with no context). */
+  static async empty(tmpParent: string): Promise<BuildContext> {
+    await mkdir(tmpParent, { recursive: true });
+    const dir = await mkdtemp(join(tmpParent, 'context-'));
+    return BuildContext.openDir(dir, { cleanupDir: dir });
+  }
+
+  async close(): Promise<void> {
+    await this.saveMemo().catch(() => undefined);
+    if (this.cleanupDir) await rm(this.cleanupDir, { recursive: true, force: true });
+  }
+
+  isIgnored(rel: string): boolean {
+    return rel !== '' && this.ignorer !== null && this.ignorer.ignores(rel);
+  }
+
+  abs(rel: string): string {
+    return rel === '' ? this.root : join(this.root, rel);
+  }
+
+  /**
+   * Resolves a COPY/ADD source (after substitution) to context entries: wildcards expanded, the top-level source
+   * followed if it is a symlink (inside the context), excluded paths treated as missing.
+   */
+  async resolveSource(src: string): Promise<{ name: string; entry: ContextEntry }[]> {
+    const clean = cleanAbs(src);
+    if (!hasWildcard(clean)) {
+      const real = (await secureResolve(this.root, clean)).slice(1);
+      const rel = clean.slice(1);
+      if (this.isIgnored(rel) && !(await this.hasIncludedBelow(rel))) throw notFound(src);
+      const e = await this.entry(real);
+      if (!e) throw notFound(src);
+      return [{ name: posix.basename(clean), entry: e }];
+    }
+    const parts = clean.split('/').filter(Boolean);
+    let current = [''];
+    for (const part of parts) {
+      const next: string[] = [];
+      const re = hasWildcard(part) ? componentMatcher(part) : null;
+      for (const dir of current) {
+        if (!re) {
+          const rel = dir ? `${dir}/${part}` : part;
+          if (await this.entry(rel)) next.push(rel);
+          continue;
+        }
+        const names = await readdir(this.abs(dir)).catch(() => [] as string[]);
+        for (const n of names.sort()) if (re.test(n)) next.push(dir ? `${dir}/${n}` : n);
+      }
+      current = next;
+    }
+    const out: { name: string; entry: ContextEntry }[] = [];
+    for (const rel of current) {
+      if (this.isIgnored(rel) && !(await this.hasIncludedBelow(rel))) continue;
+      const e = await this.entry(rel);
+      if (e) out.push({ name: posix.basename(rel), entry: e });
+    }
+    if (out.length === 0) throw notFound(src);
+    return out;
+  }
+
+  private async hasIncludedBelow(rel: string): Promise<boolean> {
+    if (!this.hasExceptions) return false;
+    const e = await this.entry(rel);
+    if (!e || e.type !== 'dir') return false;
+    return (await this.walk(rel)).some((x) => x.rel !== rel);
+  }
+
+  async entry(rel: string): Promise<ContextEntry | undefined> {
+    let st: Stats;
+    try {
+      st = await lstat(this.abs(rel));
+    } catch {
+      return undefined;
+    }
+    return toEntry(rel, st, st.isSymbolicLink() ? await readlink(this.abs(rel)) : undefined);
+  }
+
+  /**
+   * Everything under `rel` (itself first), minus ignored paths; sorted, parents before children. Ignored
+   * directories are skipped unless an exception pattern (`!…`) may re-include something below them.
+   */
+  async walk(rel: string): Promise<ContextEntry[]> {
+    const top = await this.entry(rel);
+    if (!top) return [];
+    const out: ContextEntry[] = [top];
+    if (top.type !== 'dir') return out;
+    const visit = async (dir: string): Promise<ContextEntry[]> => {
+      const names = (await readdir(this.abs(dir))).sort();
+      const entries = await pmap(names, 64, async (n) => {
+        const r = dir ? `${dir}/${n}` : n;
+        const st = await lstat(this.abs(r));
+        return toEntry(r, st, st.isSymbolicLink() ? await readlink(this.abs(r)) : undefined);
+      });
+      const res: ContextEntry[] = [];
+      for (const e of entries) {
+        const ignored = this.isIgnored(e.rel);
+        if (e.type === 'dir') {
+          if (ignored && !this.hasExceptions) continue;
+          const below = await visit(e.rel);
+          if (!ignored || below.length > 0) res.push(e, ...below);
+          continue;
+        }
+        if (!ignored) res.push(e);
+      }
+      return res;
+    };
+    out.push(...(await visit(rel)));
+    return out;
+  }
+
+  /** Content sha256 (hex) of a regular file, from the memo when its metadata did not change. */
+  async fileHash(e: ContextEntry): Promise<string> {
+    const st = e.stat;
+    const m = this.memo.get(e.rel);
+    if (m && m.s === st.size && m.m === st.mtimeMs && m.c === st.ctimeMs && m.i === st.ino && m.o === st.mode) return m.h;
+    const h = await hashFile(this.abs(e.rel), st.size);
+    this.memo.set(e.rel, { s: st.size, m: st.mtimeMs, c: st.ctimeMs, i: st.ino, o: st.mode, h });
+    this.memoDirty = true;
+    return h;
+  }
+
+  /**
+   * One digest over a set of entries as they will land: destination-relative name, type, permission bits, and
+   * content (files) or target (symlinks). No times, owners or inode numbers.
+   */
+  async hashEntries(items: { name: string; entry: ContextEntry }[]): Promise<string> {
+    const hashes = await pmap(items, 16, async ({ entry }) =>
+      entry.type === 'file' ? this.fileHash(entry) : entry.type === 'symlink' ? `link:${entry.linkTarget}` : '',
+    );
+    const h = createHash('sha256');
+    items.forEach(({ name, entry }, i) => {
+      h.update(`${name}\0${entry.type}\0${(entry.stat.mode & 0o7777).toString(8)}\0${hashes[i]}\n`);
+    });
+    return h.digest('hex');
+  }
+
+  private async loadMemo(): Promise<void> {
+    if (!this.memoFile) return;
+    try {
+      const raw = JSON.parse(await readFile(this.memoFile, 'utf8')) as Record<string, MemoEntry>;
+      this.memo = new Map(Object.entries(raw));
+    } catch {
+      this.memo = new Map();
+    }
+  }
+
+  private async saveMemo(): Promise<void> {
+    if (!this.memoFile || !this.memoDirty) return;
+    await mkdir(dirname(this.memoFile), { recursive: true });
+    const tmp = `${this.memoFile}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.memo)));
+    await rename(tmp, this.memoFile);
+    this.memoDirty = false;
+  }
+}
+
+function toEntry(rel: string, st: Stats, linkTarget: string | undefined): ContextEntry {
+  const type: EntryType = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+  return { rel, type, stat: st, ...(linkTarget !== undefined ? { linkTarget } : {}) };
+}
+
+function notFound(src: string): ContextError {
+  return new ContextError(`"${src}": not found in the build context (or excluded by .dockerignore)`, src);
+}
+
+async function hashFile(path: string, size: number): Promise<string> {
+  const h = createHash('sha256');
+  if (size < 1 << 20) {
+    h.update(await readFile(path));
+    return h.digest('hex');
+  }
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** `<Buildfile>.dockerignore` beside the Buildfile wins over the context's `.dockerignore`. */
+async function readIgnore(root: string, buildfile: string | undefined): Promise<string[]> {
+  const candidates = [...(buildfile ? [`${buildfile}.dockerignore`] : []), join(root, '.dockerignore')];
+  for (const c of candidates) {
+    let text: string;
+    try {
+      text = await readFile(c, 'utf8');
+    } catch {
+      continue;
+    }
+    return parseIgnore(text);
+  }
+  return [];
+}
+
+/** Docker's .dockerignore reading: comments, blank lines, leading `/` and path cleaning. */
+export function parseIgnore(text: string): string[] {
+  const out: string[] = [];
+  for (let line of text.split(/\r?\n/)) {
+    if (line.startsWith('#')) continue;
+    line = line.trim();
+    if (line === '') continue;
+    let neg = false;
+    if (line.startsWith('!')) {
+      neg = true;
+      line = line.slice(1).trim();
+    }
+    line = posix.normalize(line).replace(/^\/+/, '').replace(/\/+$/, '');
+    if (line === '' || line === '.') continue;
+    out.push(neg ? `!${line}` : line);
+  }
+  return out;
+}

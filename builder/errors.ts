@@ -1,0 +1,55 @@
+// Errors the builder raises, carrying what a user needs to act: the stage, step, source line, and for a failed RUN
+// the exit code and the last lines the command printed. The CLI calls render().
+import type { StepRef } from './events.js';
+
+/** A step failed (a RUN exited non-zero, a COPY source was missing, …). Nothing was tagged. */
+export class BuildError extends Error {
+  override name = 'BuildError';
+  constructor(
+    message: string,
+    readonly info: {
+      file: string;
+      step?: StepRef;
+      /** The instruction's source text as written. */
+      source?: string;
+      exitCode?: number | null;
+      signal?: string | null;
+      /** Last output lines of the failing command (stdout and stderr interleaved). */
+      lastLines?: string[];
+    },
+  ) {
+    super(message);
+  }
+
+  get exitCode(): number | null | undefined {
+    return this.info.exitCode;
+  }
+
+  render(): string {
+    const { step, file, source, lastLines } = this.info;
+    const out: string[] = [];
+    if (step) out.push(`failed to build [${step.stage} ${step.index}/${step.total}] ${step.instruction}: ${this.message}`);
+    else out.push(this.message);
+    if (step && source !== undefined) {
+      const lines = source.split('\n');
+      lines.forEach((l, i) => out.push(`  ${file}:${step.line + i} | ${l}`));
+    }
+    if (lastLines && lastLines.length > 0) {
+      out.push('  last output:');
+      for (const l of lastLines) out.push(`    ${l}`);
+    }
+    return out.join('\n');
+  }
+}
+
+/** The Buildfile is valid syntax but cannot be built as written (unknown stage, bad flag, bad --target…). */
+export class PlanError extends Error {
+  override name = 'PlanError';
+  constructor(message: string, readonly file: string, readonly line?: number) {
+    super(message);
+  }
+
+  render(): string {
+    return this.line ? `${this.file}:${this.line}: ${this.message}` : `${this.file}: ${this.message}`;
+  }
+}

@@ -1,0 +1,65 @@
+// The programmatic build API's inputs and outputs (what `tsbuild build` fills from its flags).
+import type { BuildEventListener } from './events.js';
+import type { Digest, Platform } from '../oci/types.js';
+
+export type OutputSpec =
+  | { type: 'image' }
+  | { type: 'oci'; dest: string }
+  | { type: 'docker'; dest: string }
+  | { type: 'local'; dest: string };
+
+export interface SecretSpec {
+  id: string;
+  /** File to read the secret from (`src=`), or */
+  src?: string;
+  /** environment variable to read it from (`env=`). */
+  env?: string;
+}
+
+export interface BuildOptions {
+  /** Store root directory. */
+  root: string;
+  /** Build context: a directory, or a tar stream (context `-`). */
+  context: string | { tar: NodeJS.ReadableStream };
+  /** Path of the Buildfile (default CONTEXT/Buildfile, then CONTEXT/Dockerfile), or its text. */
+  file?: string;
+  /** Buildfile text given directly (`-f -`); `file` is then only its display name. */
+  fileText?: string;
+  tags?: string[];
+  /** `--build-arg`: undefined value = declared without value (taken from the environment by the CLI). */
+  buildArgs?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  noCacheFilter?: string[];
+  /** Always pull base images even when present in the store. */
+  pull?: boolean;
+  /** Target platform `os/arch[/variant]` (default: the host's). */
+  platform?: string;
+  labels?: Record<string, string>;
+  /** Default network for RUN (`--network`). */
+  network?: 'host' | 'none' | 'default';
+  secrets?: SecretSpec[];
+  outputs?: OutputSpec[];
+  push?: boolean;
+  iidfile?: string;
+  metadataFile?: string;
+  /** How many stages may run at once (default 2). */
+  concurrency?: number;
+  /** Clamp timestamps (env SOURCE_DATE_EPOCH by default). */
+  sourceDateEpoch?: number;
+  registryMirrors?: string[];
+  insecureRegistries?: string[];
+  onEvent?: BuildEventListener;
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  /** Image ID: the config digest, as docker shows it. */
+  imageId: Digest;
+  manifestDigest: Digest;
+  manifestSize: number;
+  platform: Platform;
+  tags: string[];
+  /** Steps run vs taken from the cache, and containers started. */
+  stats: { steps: number; cached: number; containers: number; layersWritten: number };
+}

@@ -1,0 +1,202 @@
+// Buildfile instructions + build args → a BuildPlan: the stages as a DAG (FROM stage, COPY --from, RUN --mount
+// from=), the global (meta) ARG scope, and the stages the target needs, in an order where dependencies come first.
+import type { Instruction, ParseResult } from '../parser/types.js';
+import type { Platform } from '../oci/types.js';
+import { expand, type Vars } from './expand.js';
+import { PlanError } from './errors.js';
+import { parseCsv, parseFlags } from './flags.js';
+import { platformArgs, parsePlatform, PROXY_ARGS } from './platform.js';
+
+export type BaseSpec = { kind: 'scratch' } | { kind: 'stage'; stage: number } | { kind: 'image'; ref: string };
+
+export interface StagePlan {
+  index: number;
+  /** Lower-cased `AS name`, if any. */
+  name?: string;
+  /** `name`, or `stage-N`: what progress lines show. */
+  displayName: string;
+  from: Instruction;
+  /** FROM's image word after meta-arg substitution. */
+  baseName: string;
+  base: BaseSpec;
+  platform: Platform;
+  /** Instructions after FROM. */
+  instructions: Instruction[];
+  /** Stage indexes this stage reads from, and images it copies/mounts from. */
+  dependsOn: number[];
+  imageDeps: string[];
+}
+
+export interface BuildPlan {
+  file: string;
+  escapeToken: string;
+  stages: StagePlan[];
+  /** Index of the stage whose result is the image. */
+  target: number;
+  /** Stage indexes to build, dependencies first. */
+  needed: number[];
+  /** Global scope: meta ARGs (with --build-arg overrides) and the predefined platform args. */
+  metaArgs: Vars;
+  /** Meta ARGs as declared (name → declared), for stage re-declaration. */
+  metaDeclared: Set<string>;
+  buildArgs: Map<string, string>;
+  buildPlatform: Platform;
+  targetPlatform: Platform;
+}
+
+export interface PlanInput {
+  parsed: ParseResult;
+  buildArgs: Record<string, string>;
+  target?: string;
+  buildPlatform: Platform;
+  targetPlatform: Platform;
+}
+
+/** Splits `ARG name[=value]` words into pairs; the parser gives ARG args as written (several allowed). */
+export function argPairs(ins: Instruction): { name: string; value: string | undefined }[] {
+  return ins.args.map((a) => {
+    const eq = a.indexOf('=');
+    return eq < 0 ? { name: a, value: undefined } : { name: a.slice(0, eq), value: a.slice(eq + 1) };
+  });
+}
+
+export function makePlan(input: PlanInput): BuildPlan {
+  const { parsed } = input;
+  const file = parsed.file;
+  const esc = parsed.directives.escape || '\\';
+  const buildArgs = new Map(Object.entries(input.buildArgs));
+  const metaArgs: Vars = platformArgs(input.buildPlatform, input.targetPlatform);
+  const metaDeclared = new Set<string>();
+
+  const stages: StagePlan[] = [];
+  let current: StagePlan | undefined;
+  for (const ins of parsed.instructions) {
+    if (ins.keyword === 'FROM') {
+      current = planFrom(ins, stages, metaArgs, esc, file, input.targetPlatform);
+      stages.push(current);
+      continue;
+    }
+    if (!current) {
+      if (ins.keyword !== 'ARG') throw new PlanError(`${ins.keyword} before the first FROM (only ARG may come first)`, file, ins.line);
+      for (const { name, value } of argPairs(ins)) {
+        metaDeclared.add(name);
+        const v = buildArgs.get(name) ?? (value === undefined ? undefined : expandOrFail(value, metaArgs, esc, file, ins));
+        if (v !== undefined) metaArgs.set(name, v);
+        else metaArgs.delete(name);
+      }
+      continue;
+    }
+    current.instructions.push(ins);
+  }
+  if (stages.length === 0) throw new PlanError('no FROM instruction: nothing to build', file);
+
+  // Dependencies through COPY --from and RUN --mount from=.
+  for (const st of stages) {
+    for (const ins of st.instructions) {
+      const refs: string[] = [];
+      if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
+        const from = ins.flags.find((f) => /^--from=/i.test(f));
+        if (from) refs.push(from.slice('--from='.length));
+      }
+      if (ins.keyword === 'RUN') {
+        for (const f of ins.flags) {
+          if (!/^--mount=/i.test(f)) continue;
+          const m = parseCsv(f.slice('--mount='.length));
+          if (m.from) refs.push(m.from);
+        }
+      }
+      for (const r of refs) {
+        const word = expandOrFail(r, metaArgs, esc, file, ins);
+        const dep = findStage(stages, word, st.index);
+        if (dep !== undefined) {
+          if (dep >= st.index) throw new PlanError(`stage "${word}" is not defined before it is used`, file, ins.line);
+          if (!st.dependsOn.includes(dep)) st.dependsOn.push(dep);
+        } else if (!st.imageDeps.includes(word)) st.imageDeps.push(word);
+      }
+    }
+  }
+
+  let target = stages.length - 1;
+  if (input.target !== undefined) {
+    const t = findStage(stages, input.target, stages.length);
+    if (t === undefined || stages[t]!.name === undefined && !/^\d+$/.test(input.target)) {
+      const names = stages.map((s) => s.name).filter(Boolean);
+      throw new PlanError(`target stage "${input.target}" could not be found (stages: ${names.join(', ') || 'none named'})`, file);
+    }
+    target = t;
+  }
+  const needed: number[] = [];
+  const visit = (i: number): void => {
+    if (needed.includes(i)) return;
+    for (const d of stages[i]!.dependsOn) visit(d);
+    needed.push(i);
+  };
+  visit(target);
+
+  return { file, escapeToken: esc, stages, target, needed, metaArgs, metaDeclared, buildArgs, buildPlatform: input.buildPlatform, targetPlatform: input.targetPlatform };
+}
+
+function planFrom(ins: Instruction, stages: StagePlan[], metaArgs: Vars, esc: string, file: string, targetPlatform: Platform): StagePlan {
+  const flags = parseFlags(ins, ['platform']);
+  const args = ins.args;
+  let name: string | undefined;
+  if (args.length === 3 && args[1]!.toLowerCase() === 'as') name = args[2]!.toLowerCase();
+  else if (args.length !== 1) throw new PlanError('FROM requires either one or three arguments (FROM image [AS name])', file, ins.line);
+  if (name !== undefined && !/^[a-z][a-z0-9-_.]*$/.test(name)) throw new PlanError(`invalid name for build stage: "${name}", name can't start with a number or contain symbols`, file, ins.line);
+  if (name !== undefined && stages.some((s) => s.name === name)) throw new PlanError(`duplicate stage name "${name}"`, file, ins.line);
+  const baseName = expandOrFail(args[0]!, metaArgs, esc, file, ins);
+  if (baseName === '') throw new PlanError(`FROM: base name (${args[0]}) should not be blank`, file, ins.line);
+  const platformFlag = flags.get('platform');
+  let platform = targetPlatform;
+  if (platformFlag !== undefined) {
+    const p = expandOrFail(platformFlag, metaArgs, esc, file, ins);
+    try {
+      platform = parsePlatform(p);
+    } catch (e) {
+      throw new PlanError((e as Error).message, file, ins.line);
+    }
+  }
+  const index = stages.length;
+  let base: BaseSpec;
+  const stageIdx = findStage(stages, baseName, index);
+  if (baseName.toLowerCase() === 'scratch') base = { kind: 'scratch' };
+  else if (stageIdx !== undefined && stages[stageIdx]!.name === baseName.toLowerCase()) base = { kind: 'stage', stage: stageIdx };
+  else base = { kind: 'image', ref: baseName };
+  return {
+    index,
+    ...(name !== undefined ? { name } : {}),
+    displayName: name ?? `stage-${index}`,
+    from: ins,
+    baseName,
+    base,
+    platform,
+    instructions: [],
+    dependsOn: base.kind === 'stage' ? [base.stage] : [],
+    imageDeps: [],
+  };
+}
+
+/** A stage by name (case-insensitive) or by number, among the stages before `before`. */
+export function findStage(stages: StagePlan[], word: string, before: number): number | undefined {
+  const w = word.toLowerCase();
+  const byName = stages.findIndex((s) => s.index < before && s.name === w);
+  if (byName >= 0) return byName;
+  if (/^\d+$/.test(w)) {
+    const n = Number(w);
+    if (n < before && n < stages.length) return n;
+  }
+  return undefined;
+}
+
+function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: Instruction): string {
+  try {
+    return expand(word, vars, esc);
+  } catch (e) {
+    throw new PlanError(`${ins.keyword}: ${(e as Error).message}`, file, ins.line);
+  }
+}
+
+/** Build args given but never declared by an ARG the build used (docker warns about them). */
+export function unusedBuildArgs(plan: BuildPlan, used: Set<string>): string[] {
+  return [...plan.buildArgs.keys()].filter((k) => !used.has(k) && !plan.metaDeclared.has(k) && !PROXY_ARGS.has(k));
+}

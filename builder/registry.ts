@@ -1,0 +1,34 @@
+// The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
+// the store, and pushing the result (`--push`).
+import { parseReference } from '../oci/reference.js';
+import type { Descriptor, Platform } from '../oci/types.js';
+import type { ImageRecord, Store } from '../store/api.js';
+import type { BuildEvent } from './events.js';
+import type { BuildOptions } from './options.js';
+
+function registryOpts(opts: BuildOptions): { mirrors: string[]; insecure: string[] } {
+  return { mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] };
+}
+
+export async function pullForBuild(store: Store, name: string, platform: Platform, opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<ImageRecord> {
+  const { pullImage } = await import('../registry-client/index.js');
+  const ref = parseReference(name);
+  await pullImage(ref, store, {
+    ...registryOpts(opts),
+    platform,
+    onProgress: (p: { digest: string; current: number; total: number }) =>
+      emit({ type: 'pull-progress', time: Date.now(), ref: name, digest: p.digest, current: p.current, total: p.total }),
+  });
+  const rec = await store.resolveImage(name, platform);
+  if (!rec) throw new Error(`pulled ${name} but the store cannot resolve it for ${platform.os}/${platform.architecture}`);
+  return rec;
+}
+
+export async function pushResult(store: Store, manifest: Descriptor, tags: string[], opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<void> {
+  const { pushImage } = await import('../registry-client/index.js');
+  await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
+    ...registryOpts(opts),
+    onProgress: (p: { digest: string; current: number; total: number }) =>
+      emit({ type: 'push-progress', time: Date.now(), ref: tags.join(', '), digest: p.digest, current: p.current, total: p.total }),
+  });
+}

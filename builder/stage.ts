@@ -1,0 +1,124 @@
+// One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
+// dispatched to its step, with step events around it.
+import type { Instruction } from '../parser/types.js';
+import { cacheDisabledFor, cacheKey } from './cache.js';
+import { BuildError } from './errors.js';
+import type { StepRef } from './events.js';
+import { cloneConfig, scratchConfig } from './image-config.js';
+import type { StagePlan } from './plan.js';
+import { copyStep } from './steps/copy.js';
+import { metadataStep } from './steps/metadata.js';
+import { runStep } from './steps/run.js';
+import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
+import { workdirStep } from './steps/workdir.js';
+import { formatPlatform } from './platform.js';
+
+/** The instruction as written, on one line (continuations joined; a heredoc shows its first line). */
+export function displayInstruction(ins: Instruction): string {
+  const first = ins.heredocs.length > 0 ? ins.original.split('\n')[0]! : ins.original;
+  return first.replace(/[\\`][ \t]*\r?\n/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState> {
+  const state = await baseState(env, sp);
+  const fromCached = state.fromCached;
+  // ONBUILD triggers of the base run first (and are not inherited further).
+  const triggers: Instruction[] = [];
+  const onbuild = state.state.config.config.OnBuild ?? [];
+  if (onbuild.length > 0) {
+    const { parseBuildfile } = await import('../parser/index.js');
+    for (const t of onbuild) triggers.push(...parseBuildfile(t, `${env.plan.file} (ONBUILD of ${sp.baseName})`).instructions);
+    state.state.config.config.OnBuild = null;
+  }
+  const steps = [...triggers, ...sp.instructions];
+  const total = steps.length + 1;
+  const ref = (ins: Instruction, index: number): StepRef => ({
+    stage: sp.displayName,
+    index,
+    total,
+    instruction: displayInstruction(ins),
+    line: ins.line,
+  });
+  const fromRef = ref(sp.from, 1);
+  env.emit({ type: 'step-start', time: Date.now(), step: fromRef });
+  if (fromCached) env.emit({ type: 'step-cached', time: Date.now(), step: fromRef });
+  env.emit({ type: 'step-end', time: Date.now(), step: fromRef, cached: fromCached, durationMs: 0 });
+  env.stats.steps++;
+  if (fromCached) env.stats.cached++;
+
+  const st = state.state;
+  for (let i = 0; i < steps.length; i++) {
+    const ins = steps[i]!;
+    const step = ref(ins, i + 2);
+    const t0 = Date.now();
+    env.emit({ type: 'step-start', time: t0, step });
+    const sc: StepCtx = { env, state: st, ins, step };
+    let hit: boolean;
+    try {
+      hit = await dispatch(sc);
+    } catch (e) {
+      const err = e instanceof BuildError ? e : new BuildError((e as Error).message ?? String(e), { file: env.plan.file, step, source: ins.original });
+      if (!(e instanceof BuildError)) (err as { cause?: unknown }).cause = e;
+      env.emit({ type: 'step-end', time: Date.now(), step, cached: false, durationMs: Date.now() - t0, error: err.message });
+      throw err;
+    }
+    env.stats.steps++;
+    if (hit) {
+      env.stats.cached++;
+      env.emit({ type: 'step-cached', time: Date.now(), step });
+    }
+    const layer = st.layers.at(-1);
+    const madeLayer = !st.history.at(-1)?.empty_layer && layer;
+    env.emit({
+      type: 'step-end',
+      time: Date.now(),
+      step,
+      cached: hit,
+      durationMs: Date.now() - t0,
+      ...(madeLayer ? { layer: { digest: layer.descriptor.digest, size: layer.descriptor.size } } : {}),
+    });
+  }
+  return st;
+}
+
+function dispatch(sc: StepCtx): Promise<boolean> {
+  switch (sc.ins.keyword) {
+    case 'RUN':
+      return runStep(sc);
+    case 'COPY':
+    case 'ADD':
+      return copyStep(sc);
+    case 'WORKDIR':
+      return workdirStep(sc);
+    case 'FROM':
+      throw new BuildError('FROM inside a stage', { file: sc.env.plan.file, step: sc.step });
+    default:
+      return metadataStep(sc);
+  }
+}
+
+async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageState; fromCached: boolean }> {
+  const disabled = cacheDisabledFor(env.cachePolicy, sp.name, sp.index);
+  const common = { plan: sp, args: new Map<string, string | undefined>(), cmdSet: false, missed: disabled, created: '' };
+  if (sp.base.kind === 'scratch') {
+    const config = scratchConfig(sp.platform);
+    return { state: { ...common, config, layers: [], lowerdirs: [], history: [], key: cacheKey('', ['scratch', formatPlatform(sp.platform)]) }, fromCached: true };
+  }
+  if (sp.base.kind === 'stage') {
+    const b = await env.stages.get(sp.base.stage)!;
+    return {
+      state: { ...common, config: cloneConfig(b.config), layers: [...b.layers], lowerdirs: [...b.lowerdirs], history: [...b.history], key: b.key, created: b.created, missed: disabled },
+      fromCached: true,
+    };
+  }
+  const before = env.stats.containers;
+  void before;
+  const { record, pulled } = await env.resolveBaseImage(sp.base.ref, sp.platform);
+  const config = cloneConfig(record.config);
+  const diffIDs = record.config.rootfs.diff_ids;
+  const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));
+  return {
+    state: { ...common, config, layers, lowerdirs: layers.map(() => undefined), history: [...(record.config.history ?? [])], key: cacheKey('', ['FROM', record.configDigest]) },
+    fromCached: !pulled,
+  };
+}

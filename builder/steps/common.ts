@@ -1,0 +1,73 @@
+// The cache protocol every step follows, and the layer plumbing shared by RUN, COPY and WORKDIR.
+import type { ContainerDirs } from '../../store/api.js';
+import { cacheKey, lookup, record } from '../cache.js';
+import { historyEntry } from '../image-config.js';
+import type { LayerRef, StageState, StepCtx } from './types.js';
+
+export interface StepOutcome {
+  /** The layer the step committed, or null when it changed no file. */
+  layer: LayerRef | null;
+}
+
+/**
+ * Runs a step through the cache: the key is the parent's key plus `parts`; on a hit the recorded layer is reused
+ * (no container, no layer write); on a miss `exec` runs and its layer is recorded. Either way the stage's layers,
+ * history and key advance. Returns whether it was a hit.
+ */
+export async function cachedStep(
+  sc: StepCtx,
+  parts: unknown,
+  createdBy: string,
+  exec: () => Promise<StepOutcome>,
+): Promise<boolean> {
+  const { env, state } = sc;
+  const key = cacheKey(state.key, parts);
+  const rec = state.missed ? undefined : await lookup(env.store, key);
+  let layer: LayerRef | null;
+  let created: string;
+  if (rec) {
+    layer = rec.layer;
+    created = (rec.data as { created?: string } | null)?.created ?? rec.createdAt;
+  } else {
+    if (!state.missed) {
+      state.missed = true;
+      env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason: 'no cache record for this step' });
+    }
+    layer = (await exec()).layer;
+    created = env.now();
+    await record(env.store, key, layer, { created });
+  }
+  if (layer) {
+    state.layers.push(layer);
+    state.lowerdirs.push(undefined);
+  }
+  state.history.push(historyEntry(createdBy, created, layer === null));
+  if (created > state.created) state.created = created;
+  state.key = key;
+  return rec !== undefined;
+}
+
+/** Unpacked directories of the stage's layers, lowest first (unpacking any layer not yet unpacked). */
+export async function lowerdirsOf(sc: { env: StepCtx['env']; state: StageState }): Promise<string[]> {
+  const { store } = sc.env;
+  const s = sc.state;
+  await Promise.all(
+    s.layers.map(async (l, i) => {
+      if (s.lowerdirs[i]) return;
+      s.lowerdirs[i] = (await store.lowerdir(l.diffID)) ?? (await store.unpackLayer(l.descriptor)).dir;
+    }),
+  );
+  return s.lowerdirs as string[];
+}
+
+/** Commits an upperdir as a layer (null when it holds no change) and releases the directories. */
+export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<StepOutcome> {
+  try {
+    const c = await sc.env.store.commitLayer(dirs.upperdir, sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {});
+    if (c.empty) return { layer: null };
+    sc.env.stats.layersWritten++;
+    return { layer: { diffID: c.diffID, descriptor: c.descriptor } };
+  } finally {
+    await dirs.release();
+  }
+}

@@ -1,0 +1,242 @@
+// COPY and ADD: sources from the context, another stage or an image, heredocs and (ADD) URLs and local archives,
+// written straight into a fresh upperdir and committed — no container. Docker's rules: a directory source copies
+// its contents; several sources (or a wildcard matching several) need a directory destination ending in `/`; a
+// single file goes to DEST/name when DEST ends in `/` or is an existing directory; relative DEST is under WORKDIR.
+import { execFile } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { promisify } from 'node:util';
+import { BuildContext } from '../context.js';
+import { expand, expandList } from '../expand.js';
+import { FlagError, parseFlags } from '../flags.js';
+import { findStage } from '../plan.js';
+import { resolveOwner } from '../users.js';
+import { openView, type RootfsView } from '../view.js';
+import { cachedStep, commitDirs, lowerdirsOf } from './common.js';
+import { excluder, fetchUrl, gatherLocal, hashLocal, isUrl, SourceError, type LocalItem, type SourceItem } from './sources.js';
+import { stageVars, type StepCtx } from './types.js';
+import { UpperWriter, type Owner } from './upper.js';
+
+const run = promisify(execFile);
+const COPY_FLAGS = ['from', 'chown', 'chmod', 'link', 'exclude', 'parents'];
+const ADD_FLAGS = [...COPY_FLAGS, 'checksum', 'keep-git-dir', 'unpack'];
+
+/** Where sources come from: the context, or a stage/image rootfs opened on demand. */
+type Origin =
+  | { kind: 'context' }
+  | { kind: 'stage'; stage: number; key: string; lowerdirs: () => Promise<string[]> }
+  | { kind: 'image'; ref: string; digest: string; lowerdirs: () => Promise<string[]> };
+
+export async function copyStep(sc: StepCtx): Promise<boolean> {
+  const { ins, env, state } = sc;
+  const isAdd = ins.keyword === 'ADD';
+  const flags = parseFlags(ins, isAdd ? ADD_FLAGS : COPY_FLAGS);
+  const vars = stageVars(state);
+  const esc = env.plan.escapeToken;
+  const heredocNames = new Set(ins.heredocs.map((h) => h.name));
+  const isHeredocWord = (w: string): boolean => /^<<-?/.test(w) && heredocNames.has(w.replace(/^<<-?["']?/, '').replace(/["']$/, ''));
+  const words: string[] = [];
+  for (const a of ins.args) {
+    if (isHeredocWord(a)) words.push(a);
+    else if (ins.json) words.push(expand(a, vars, esc));
+    else words.push(...expandList([a], vars, esc));
+  }
+  if (words.length < 2) throw new FlagError(`${ins.keyword} requires at least two arguments, but only ${words.length} given`, ins.line);
+  const destWord = words.pop()!;
+  const srcs = words;
+  const cfg = state.config.config;
+  const destIsDir = destWord.endsWith('/') || destWord === '.' || destWord.endsWith('/.');
+  const dest = posix.normalize(posix.isAbsolute(destWord) ? destWord : posix.join(cfg.WorkingDir || '/', destWord));
+  const chown = flags.get('chown') !== undefined ? expand(flags.get('chown')!, vars, esc) : undefined;
+  const chmodWord = flags.get('chmod') !== undefined ? expand(flags.get('chmod')!, vars, esc) : undefined;
+  if (chmodWord !== undefined && !/^[0-7]{3,4}$/.test(chmodWord)) throw new FlagError(`invalid --chmod "${chmodWord}": an octal mode is expected`, ins.line);
+  const chmod = chmodWord !== undefined ? parseInt(chmodWord, 8) : undefined;
+  const parents = flags.bool('parents');
+  const excludes = flags.all('exclude').map((e) => expand(e, vars, esc));
+  const exclude = excluder(excludes);
+  const fromWord = flags.get('from') !== undefined ? expand(flags.get('from')!, vars, esc) : undefined;
+
+  const origin = await originOf(sc, fromWord);
+  const items: SourceItem[] = [];
+  const keyParts: unknown[] = [ins.keyword, srcs, destWord, dest, chown ?? null, chmodWord ?? null, parents, excludes, flags.bool('link')];
+  let multi = srcs.length > 1 || destIsDir;
+  try {
+    const localSrcs: string[] = [];
+    for (const s of srcs) {
+      if (isHeredocWord(s)) {
+        const name = s.replace(/^<<-?["']?/, '').replace(/["']$/, '');
+        const h = ins.heredocs.find((x) => x.name === name)!;
+        const content = h.expand ? expand(h.content, vars, esc) : h.content;
+        items.push({ kind: 'heredoc', name, content });
+        keyParts.push(['heredoc', name, content]);
+      } else if (isAdd && isUrl(s) && origin.kind === 'context') {
+        const u = await fetchUrl(s, env.tmpDir, flags.get('checksum'), env.signal);
+        items.push(u);
+        keyParts.push(['url', s, u.sha256]);
+      } else localSrcs.push(s);
+    }
+    if (origin.kind === 'context' && localSrcs.length > 0) {
+      const g = await gatherLocal(env.context, localSrcs, { ...(exclude ? { exclude } : {}), parents });
+      multi ||= g.multi;
+      items.push(...g.items);
+      keyParts.push(['context', await hashLocal(env.context, g.items)]);
+    } else if (origin.kind !== 'context') {
+      keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
+    }
+    const createdBy = `${ins.keyword} ${flagText(fromWord, chown, chmodWord, parents)}${[...srcs, destWord].join(' ')} # buildkit`;
+    return await cachedStep(sc, keyParts, createdBy, async () => {
+      const lowers = await lowerdirsOf(sc);
+      const dirs = await env.store.containerDirs();
+      const view = await openView(lowers, env.tmpDir).catch(async (e) => {
+        await dirs.release();
+        throw e;
+      });
+      let srcView: RootfsView | undefined;
+      try {
+        const w = new UpperWriter(view.dir, dirs.upperdir);
+        const owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
+        let srcCtx = env.context;
+        if (origin.kind !== 'context' && localSrcs.length > 0) {
+          srcView = await openView(await origin.lowerdirs(), env.tmpDir);
+          srcCtx = await BuildContext.openDir(srcView.dir, { noIgnore: true });
+          const g = await gatherLocal(srcCtx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
+          multi ||= g.multi;
+          items.push(...g.items);
+        }
+        multi ||= items.length > 1;
+        const preserveOwner = origin.kind !== 'context';
+        const put: PutOpts = { w, srcCtx, owner, chmod, preserveOwner, isAdd: isAdd && origin.kind === 'context', now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date() };
+        const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
+        for (const it of items) {
+          if (it.kind === 'local' && it.entry.type === 'dir') {
+            const target = parents && it.name ? posix.join(dest, it.name) : dest;
+            await putDir(put, it, target);
+          } else {
+            const target = multi || destIsDir || destExistsAsDir ? posix.join(dest, it.name) : dest;
+            await putOne(put, it, target);
+          }
+        }
+        await w.finish();
+      } catch (e) {
+        await dirs.release();
+        throw e;
+      } finally {
+        await srcView?.close();
+        await view.close();
+      }
+      return commitDirs(sc, dirs);
+    });
+  } finally {
+    for (const it of items) if (it.kind === 'url') await it.cleanup();
+  }
+}
+
+function flagText(from: string | undefined, chown: string | undefined, chmod: string | undefined, parents: boolean): string {
+  return [from ? `--from=${from}` : '', chown ? `--chown=${chown}` : '', chmod ? `--chmod=${chmod}` : '', parents ? '--parents' : '']
+    .filter(Boolean)
+    .map((f) => `${f} `)
+    .join('');
+}
+
+async function secureDest(w: UpperWriter, dest: string): Promise<string> {
+  const { secureResolve } = await import('../fsutil.js');
+  return secureResolve(w.view, dest);
+}
+
+async function originOf(sc: StepCtx, from: string | undefined): Promise<Origin> {
+  const { env, state } = sc;
+  if (from === undefined) return { kind: 'context' };
+  const idx = findStage(env.plan.stages, from, state.plan.index);
+  if (idx !== undefined) {
+    const st = await env.stages.get(idx)!;
+    return { kind: 'stage', stage: idx, key: st.key, lowerdirs: () => lowerdirsOf({ env, state: st }) };
+  }
+  const img = await env.resolveImage(from);
+  return { kind: 'image', ref: from, digest: img.manifestDigest, lowerdirs: () => env.store.lowerdirsFor(img) };
+}
+
+interface PutOpts {
+  w: UpperWriter;
+  srcCtx: BuildContext;
+  owner: Owner | undefined;
+  chmod: number | undefined;
+  preserveOwner: boolean;
+  isAdd: boolean;
+  now: Date;
+}
+
+function ownerOf(p: PutOpts, st: { uid: number; gid: number }): Owner {
+  return p.owner ?? (p.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
+}
+
+async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> {
+  const root = await p.w.resolve(target);
+  const realRoot = await secureDest(p.w, root);
+  await p.w.writeDir(realRoot, p.chmod ?? it.entry.stat.mode & 0o7777, ownerOf(p, it.entry.stat), it.entry.stat.mtime);
+  for (const c of it.children) {
+    const path = posix.join(realRoot, c.rel);
+    const st = c.entry.stat;
+    const owner = ownerOf(p, st);
+    const mode = p.chmod ?? st.mode & 0o7777;
+    if (c.entry.type === 'dir') await p.w.writeDir(path, mode, owner, st.mtime);
+    else if (c.entry.type === 'file') await p.w.writeFile(path, p.srcCtx.abs(c.entry.rel), st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
+    else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, st.mtime);
+  }
+}
+
+async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void> {
+  const path = await p.w.resolve(target);
+  if (it.kind === 'heredoc') {
+    const { writeFile, chown, chmod, utimes } = await import('node:fs/promises');
+    await p.w.mkdirs(posix.dirname(path));
+    const up = p.w.upper + path;
+    await writeFile(up, it.content);
+    const o = p.owner ?? { uid: 0, gid: 0 };
+    await chown(up, o.uid, o.gid);
+    await chmod(up, p.chmod ?? 0o644);
+    await utimes(up, p.now, p.now);
+    return;
+  }
+  if (it.kind === 'url') {
+    const st = await (await import('node:fs/promises')).stat(it.file);
+    const mtime = it.mtime ?? new Date(0);
+    await p.w.writeFile(path, it.file, { ...st, atime: mtime, mtime } as typeof st, p.chmod ?? 0o600, p.owner ?? { uid: 0, gid: 0 });
+    return;
+  }
+  const st = it.entry.stat;
+  const owner = ownerOf(p, st);
+  if (it.entry.type === 'file') {
+    const abs = p.srcCtx.abs(it.entry.rel);
+    if (p.isAdd && (await isArchive(abs))) {
+      await extract(p, abs, target);
+      return;
+    }
+    await p.w.writeFile(path, abs, st, p.chmod ?? st.mode & 0o7777, owner);
+  } else if (it.entry.type === 'symlink') await p.w.writeSymlink(path, it.entry.linkTarget!, owner, st.mtime);
+  else throw new SourceError(`${it.entry.rel}: unsupported file type`);
+}
+
+/** tar, or tar compressed with gzip, bzip2 or xz (ADD extracts those). */
+async function isArchive(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(b, 0, 512, 0);
+    if (bytesRead >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
+    if (bytesRead >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return true;
+    if (bytesRead >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
+    return bytesRead >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+async function extract(p: PutOpts, archive: string, target: string): Promise<void> {
+  const real = await secureDest(p.w, target);
+  await p.w.mkdirs(real);
+  try {
+    await run('tar', ['-x', '-p', '--same-owner', '--numeric-owner', '-f', archive, '-C', p.w.upper + real]);
+  } catch (e) {
+    throw new SourceError(`ADD: extracting ${posix.basename(archive)} failed: ${(e as { stderr?: string }).stderr?.trim() ?? (e as Error).message}`);
+  }
+}

@@ -1,0 +1,175 @@
+// Instructions that change only the image config: ENV ARG USER LABEL EXPOSE VOLUME CMD ENTRYPOINT SHELL
+// HEALTHCHECK STOPSIGNAL ONBUILD MAINTAINER. Each records an empty_layer history entry, as BuildKit does.
+import type { HealthConfig } from '../../oci/types.js';
+import { expand, expandList } from '../expand.js';
+import { FlagError, parseFlags } from '../flags.js';
+import { goSlice, setEnv } from '../image-config.js';
+import { argPairs } from '../plan.js';
+import { PROXY_ARGS } from '../platform.js';
+import { cachedStep } from './common.js';
+import { stageVars, type StepCtx } from './types.js';
+
+const none = async () => ({ layer: null });
+
+function shellOf(sc: StepCtx): string[] {
+  return sc.state.config.config.Shell ?? ['/bin/sh', '-c'];
+}
+
+/** CMD/ENTRYPOINT/HEALTHCHECK command: exec form as written, shell form prefixed with SHELL. */
+function commandOf(sc: StepCtx, args: string[], json: boolean): string[] {
+  return json ? args : [...shellOf(sc), args.join(' ')];
+}
+
+function esc(sc: StepCtx): string {
+  return sc.env.plan.escapeToken;
+}
+
+/** Triples `name, value, sep` → pairs, expanded against the variables as they were before the instruction. */
+function pairs(sc: StepCtx): [string, string][] {
+  const vars = stageVars(sc.state);
+  const a = sc.ins.args;
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < a.length; i += 3) out.push([expand(a[i]!, vars, esc(sc)), expand(a[i + 1]!, vars, esc(sc))]);
+  return out;
+}
+
+/** Go duration (`30s`, `1m30s`, `500ms`) → nanoseconds. */
+function parseDuration(s: string, line: number): number {
+  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let m: RegExpExecArray | null;
+  let pos = 0;
+  while ((m = re.exec(s))) {
+    total += Number(m[1]) * units[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (pos !== s.length || s === '') throw new FlagError(`invalid duration "${s}"`, line);
+  return Math.round(total);
+}
+
+export async function metadataStep(sc: StepCtx): Promise<boolean> {
+  const { ins, state } = sc;
+  const cfg = state.config.config;
+  switch (ins.keyword) {
+    case 'ENV': {
+      const ps = pairs(sc);
+      for (const [k, v] of ps) cfg.Env = setEnv(cfg.Env, k, v);
+      const text = ps.map(([k, v]) => `${k}=${v}`).join(' ');
+      return cachedStep(sc, ['ENV', ps], `ENV ${text}`, none);
+    }
+    case 'ARG': {
+      const vars = stageVars(state);
+      const names: string[] = [];
+      for (const { name, value } of argPairs(ins)) {
+        const given = sc.env.plan.buildArgs.get(name);
+        if (given !== undefined) sc.env.usedArgs.add(name);
+        let v: string | undefined = given;
+        if (v === undefined && value !== undefined) v = expand(value, vars, esc(sc));
+        if (v === undefined && (sc.env.plan.metaDeclared.has(name) || sc.env.plan.metaArgs.has(name))) v = sc.env.plan.metaArgs.get(name);
+        state.args.set(name, v);
+        if (v !== undefined) vars.set(name, v);
+        names.push(value === undefined ? name : `${name}=${value}`);
+      }
+      // The value is not part of the key: the steps that use it carry it (RUN's env, substituted words).
+      return cachedStep(sc, ['ARG', names], `ARG ${names.join(' ')}`, none);
+    }
+    case 'USER': {
+      const u = expand(ins.args[0] ?? '', stageVars(state), esc(sc));
+      cfg.User = u;
+      return cachedStep(sc, ['USER', u], `USER ${u}`, none);
+    }
+    case 'LABEL': {
+      const ps = pairs(sc);
+      cfg.Labels = { ...(cfg.Labels ?? {}) };
+      for (const [k, v] of ps) cfg.Labels[k] = v;
+      return cachedStep(sc, ['LABEL', ps], `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`, none);
+    }
+    case 'MAINTAINER': {
+      const m = ins.args.join(' ');
+      state.config.author = m;
+      cfg.Labels = { ...(cfg.Labels ?? {}), maintainer: m };
+      return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none);
+    }
+    case 'EXPOSE': {
+      const ports = expandList(ins.args, stageVars(state), esc(sc)).map((p) => (p.includes('/') ? p.toLowerCase() : `${p}/tcp`));
+      cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
+      for (const p of ports) cfg.ExposedPorts[p] = {};
+      return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none);
+    }
+    case 'VOLUME': {
+      const vars = stageVars(state);
+      const vols = ins.json ? ins.args.map((a) => expand(a, vars, esc(sc))) : expandList(ins.args, vars, esc(sc));
+      if (vols.some((v) => v.trim() === '')) throw new FlagError('VOLUME specified can not be an empty string', ins.line);
+      cfg.Volumes = { ...(cfg.Volumes ?? {}) };
+      for (const v of vols) cfg.Volumes[v] = {};
+      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none);
+    }
+    case 'CMD': {
+      const cmd = commandOf(sc, ins.args, ins.json);
+      cfg.Cmd = cmd;
+      state.cmdSet = true;
+      return cachedStep(sc, ['CMD', cmd], `CMD ${goSlice(cmd)}`, none);
+    }
+    case 'ENTRYPOINT': {
+      const ep = commandOf(sc, ins.args, ins.json);
+      cfg.Entrypoint = ep;
+      // The CMD reset rule: an ENTRYPOINT drops a CMD inherited from the base, keeps one set in this stage.
+      if (!state.cmdSet) cfg.Cmd = null;
+      return cachedStep(sc, ['ENTRYPOINT', ep], `ENTRYPOINT ${goSlice(ep)}`, none);
+    }
+    case 'SHELL': {
+      if (!ins.json) throw new FlagError('SHELL requires the arguments to be in JSON form', ins.line);
+      cfg.Shell = [...ins.args];
+      return cachedStep(sc, ['SHELL', ins.args], `SHELL ${goSlice(ins.args)}`, none);
+    }
+    case 'STOPSIGNAL': {
+      const s = expand(ins.args[0] ?? '', stageVars(state), esc(sc));
+      cfg.StopSignal = s;
+      return cachedStep(sc, ['STOPSIGNAL', s], `STOPSIGNAL ${s}`, none);
+    }
+    case 'HEALTHCHECK': {
+      const flags = parseFlags(ins, ['interval', 'timeout', 'start-period', 'start-interval', 'retries']);
+      const kind = (ins.args[0] ?? '').toUpperCase();
+      let hc: HealthConfig;
+      if (kind === 'NONE') hc = { Test: ['NONE'] };
+      else {
+        const rest = ins.args.slice(1);
+        hc = { Test: ins.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')] };
+        const d = (n: string): number | undefined => (flags.get(n) !== undefined ? parseDuration(flags.get(n)!, ins.line) : undefined);
+        const iv = d('interval'), to = d('timeout'), sp = d('start-period'), si = d('start-interval');
+        if (iv !== undefined) hc.Interval = iv;
+        if (to !== undefined) hc.Timeout = to;
+        if (sp !== undefined) hc.StartPeriod = sp;
+        if (si !== undefined) hc.StartInterval = si;
+        const r = flags.get('retries');
+        if (r !== undefined) {
+          if (!/^\d+$/.test(r) || Number(r) < 1) throw new FlagError('--retries cannot be less than 1', ins.line);
+          hc.Retries = Number(r);
+        }
+      }
+      cfg.Healthcheck = hc;
+      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${JSON.stringify(hc)}`, none);
+    }
+    case 'ONBUILD': {
+      const trigger = ins.original.replace(/^\s*ONBUILD\s+/i, '');
+      cfg.OnBuild = [...(cfg.OnBuild ?? []), trigger];
+      return cachedStep(sc, ['ONBUILD', trigger], `ONBUILD ${trigger}`, none);
+    }
+    default:
+      throw new FlagError(`unsupported instruction ${ins.keyword}`, ins.line);
+  }
+}
+
+/** Build args that reach RUN's environment: the stage's ARGs with values, then proxy args given on the CLI. */
+export function runArgs(sc: StepCtx): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of sc.state.args) if (v !== undefined) out.push([k, v]);
+  for (const [k, v] of sc.env.plan.buildArgs) {
+    if (PROXY_ARGS.has(k) && !sc.state.args.has(k)) {
+      out.push([k, v]);
+      sc.env.usedArgs.add(k);
+    }
+  }
+  return out;
+}

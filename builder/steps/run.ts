@@ -1,0 +1,213 @@
+// RUN: the command in a container over the stage's layers (shell form through SHELL, exec form as is, heredocs),
+// with the stage's env (plus its ARGs), user and workdir, --network, and --mount=type=cache|secret|bind|tmpfs.
+// The upperdir becomes the step's layer. The runtime module is loaded only when a RUN actually executes.
+import { createHash } from 'node:crypto';
+import { chown, chmod, mkdir, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { MountSpec } from '../../runtime/spec.js';
+import { BuildError } from '../errors.js';
+import { expand } from '../expand.js';
+import { FlagError, parseCsv, parseFlags } from '../flags.js';
+import { envMap } from '../image-config.js';
+import { findStage } from '../plan.js';
+import { openView, type RootfsView } from '../view.js';
+import { cachedStep, lowerdirsOf, commitDirs } from './common.js';
+import { runArgs } from './metadata.js';
+import { stageVars, type StepCtx } from './types.js';
+
+const KEEP_LINES = 20;
+
+interface MountPlan {
+  /** What goes into the cache key. */
+  key: unknown;
+  /** Makes the runtime mount (opening views or dirs as needed). */
+  make(): Promise<MountSpec | undefined>;
+}
+
+export async function runStep(sc: StepCtx): Promise<boolean> {
+  const { ins, env, state } = sc;
+  const flags = parseFlags(ins, ['mount', 'network', 'security']);
+  const cfg = state.config.config;
+  const shell = cfg.Shell ?? ['/bin/sh', '-c'];
+  let argv: string[];
+  if (ins.json) argv = [...ins.args];
+  else if (ins.heredocs.length === 1 && /^<<-?["']?[A-Za-z0-9_]+["']?$/.test((ins.args[0] ?? '').trim())) {
+    // `RUN <<EOF` alone: the heredoc is the script.
+    argv = [...shell, ins.heredocs[0]!.content];
+  } else if (ins.heredocs.length > 0) {
+    argv = [...shell, `${ins.args.join(' ')}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`];
+  } else argv = [...shell, ins.args.join(' ')];
+
+  const networkFlag = flags.get('network');
+  if (networkFlag !== undefined && !['none', 'host', 'default'].includes(networkFlag)) {
+    throw new FlagError(`RUN --network=${networkFlag}: only none, host and default are supported`, ins.line);
+  }
+  if (flags.get('security') !== undefined && flags.get('security') !== 'sandbox') {
+    throw new FlagError('RUN --security=insecure is not supported', ins.line);
+  }
+  const network = networkFlag === 'none' ? 'none' : networkFlag === 'host' ? 'host' : env.network;
+  const args = runArgs(sc);
+  const envList = [...(cfg.Env ?? [])];
+  const have = envMap(envList);
+  for (const [k, v] of args) if (!have.has(k)) envList.push(`${k}=${v}`);
+  const user = cfg.User || undefined;
+  const cwd = cfg.WorkingDir || '/';
+  const mounts = await Promise.all(flags.all('mount').map((m) => planMount(sc, m)));
+
+  const declared = [...state.args].filter(([, v]) => v !== undefined) as [string, string][];
+  const prefix = declared.length > 0 ? `|${declared.length} ${declared.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
+  const createdBy = `RUN ${prefix}${argv.join(' ')} # buildkit`;
+  const parts = ['RUN', argv, envList, user ?? '', cwd, network, mounts.map((m) => m.key)];
+
+  return cachedStep(sc, parts, createdBy, async () => {
+    const { runContainer } = await import('../../runtime/index.js');
+    const lowerdirs = await lowerdirsOf(sc);
+    const dirs = await env.store.containerDirs();
+    const opened: (() => Promise<void>)[] = [];
+    const last: string[] = [];
+    let partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+    const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const text = partial[stream] + chunk.toString('utf8');
+      const lines = text.split('\n');
+      partial[stream] = lines.pop()!;
+      for (const line of lines) emitLine(stream, line);
+    };
+    const emitLine = (stream: 'stdout' | 'stderr', line: string): void => {
+      last.push(line);
+      if (last.length > KEEP_LINES) last.shift();
+      env.emit({ type: 'step-output', time: Date.now(), step: sc.step, stream, line });
+    };
+    let result;
+    try {
+      const specs: MountSpec[] = [];
+      for (const m of mounts) {
+        const spec = await m.make();
+        if (spec) specs.push(spec);
+        const close = (spec as { close?: () => Promise<void> } | undefined)?.close;
+        if (close) opened.push(close);
+      }
+      env.stats.containers++;
+      result = await runContainer({
+        rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
+        args: argv,
+        env: envList,
+        cwd,
+        ...(user ? { user } : {}),
+        network,
+        mounts: specs.map(stripClose),
+        ...(env.signal ? { signal: env.signal } : {}),
+        onStdout: onData('stdout'),
+        onStderr: onData('stderr'),
+      });
+      for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') emitLine(s, partial[s]);
+      partial = { stdout: '', stderr: '' };
+    } catch (e) {
+      await dirs.release();
+      throw e;
+    } finally {
+      for (const c of opened) await c().catch(() => undefined);
+    }
+    if (result.exitCode !== 0) {
+      await dirs.release();
+      const how = result.timedOut ? 'timed out' : result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+      throw new BuildError(`process "${argv.join(' ')}" ${how}`, {
+        file: env.plan.file,
+        step: sc.step,
+        source: ins.original,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        lastLines: last,
+      });
+    }
+    return commitDirs(sc, dirs);
+  });
+}
+
+function stripClose(m: MountSpec): MountSpec {
+  const { close: _c, ...rest } = m as MountSpec & { close?: unknown };
+  return rest as MountSpec;
+}
+
+async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
+  const { env, ins, state } = sc;
+  const o = parseCsv(expand(spec, stageVars(state), env.plan.escapeToken));
+  const type = o.type ?? 'bind';
+  const target = o.target ?? o.dst ?? o.destination;
+  const abs = (t: string): string => (posix.isAbsolute(t) ? t : posix.join(state.config.config.WorkingDir || '/', t));
+  const ro = o.ro === 'true' || o.readonly === 'true';
+  switch (type) {
+    case 'cache': {
+      if (!target) throw new FlagError('RUN --mount=type=cache needs target=', ins.line);
+      const id = o.id ?? abs(target);
+      const dir = join(env.cacheMountDir, createHash('sha256').update(id).digest('hex').slice(0, 32));
+      return {
+        key: ['cache', id, abs(target), ro],
+        make: async () => {
+          const fresh = !(await stat(dir).catch(() => undefined));
+          await mkdir(dir, { recursive: true });
+          if (fresh) {
+            await chmod(dir, o.mode ? parseInt(o.mode, 8) : 0o755);
+            await chown(dir, Number(o.uid ?? 0), Number(o.gid ?? 0));
+          }
+          return { type: 'bind', source: dir, target: abs(target), readonly: ro };
+        },
+      };
+    }
+    case 'tmpfs': {
+      if (!target) throw new FlagError('RUN --mount=type=tmpfs needs target=', ins.line);
+      return { key: ['tmpfs', abs(target), o.size ?? ''], make: async () => ({ type: 'tmpfs', target: abs(target), ...(o.size ? { size: Number(o.size) } : {}) }) };
+    }
+    case 'secret': {
+      const id = o.id ?? (target ? posix.basename(target) : undefined);
+      if (!id) throw new FlagError('RUN --mount=type=secret needs id= or target=', ins.line);
+      const t = target ? abs(target) : `/run/secrets/${id}`;
+      const required = o.required === 'true';
+      return {
+        // The secret's value never enters the key, the layer or the history.
+        key: ['secret', id, t],
+        make: async () => {
+          const value = env.secrets.get(id);
+          if (value === undefined) {
+            if (required) throw new FlagError(`secret ${id} is required but was not given (--secret id=${id},src=FILE)`, ins.line);
+            return undefined;
+          }
+          return { type: 'file', target: t, content: value, mode: o.mode ? parseInt(o.mode, 8) : 0o400 };
+        },
+      };
+    }
+    case 'bind': {
+      const t = target ? abs(target) : undefined;
+      if (!t) throw new FlagError('RUN --mount=type=bind needs target=', ins.line);
+      const source = posix.normalize(`/${o.source ?? o.src ?? ''}`);
+      const rw = o.rw === 'true' || o.readwrite === 'true';
+      if (o.from !== undefined) {
+        const idx = findStage(env.plan.stages, o.from, state.plan.index);
+        let key: string;
+        let lowers: () => Promise<string[]>;
+        if (idx !== undefined) {
+          const st = await env.stages.get(idx)!;
+          key = st.key;
+          lowers = () => lowerdirsOf({ env, state: st });
+        } else {
+          const img = await env.resolveImage(o.from);
+          key = img.manifestDigest;
+          lowers = () => env.store.lowerdirsFor(img);
+        }
+        return {
+          key: ['bind', 'from', key, source, t, rw],
+          make: async () => {
+            const view: RootfsView = await openView(await lowers(), env.tmpDir);
+            return Object.assign({ type: 'bind' as const, source: join(view.dir, source), target: t, readonly: !rw }, { close: () => view.close() });
+          },
+        };
+      }
+      const top = await env.context.entry(source.slice(1));
+      if (!top) throw new FlagError(`RUN --mount=type=bind: source "${source}" not found in the build context`, ins.line);
+      const items = await env.context.walk(source.slice(1));
+      const hash = await env.context.hashEntries(items.map((e) => ({ name: e.rel, entry: e })));
+      return { key: ['bind', 'context', source, hash, t, rw], make: async () => ({ type: 'bind', source: env.context.abs(source.slice(1)), target: t, readonly: !rw }) };
+    }
+    default:
+      throw new FlagError(`RUN --mount=type=${type} is not supported (cache, secret, bind and tmpfs are)`, ins.line);
+  }
+}

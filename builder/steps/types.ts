@@ -1,0 +1,82 @@
+// What every step sees: the build-wide environment (store, context, options, events) and its stage's state.
+import type { Descriptor, Digest, HistoryEntry, ImageConfigFile } from '../../oci/types.js';
+import type { Instruction } from '../../parser/types.js';
+import type { ImageRecord, Store } from '../../store/api.js';
+import type { BuildContext } from '../context.js';
+import type { BuildEvent, StepRef } from '../events.js';
+import type { BuildPlan, StagePlan } from '../plan.js';
+import type { CachePolicy } from '../cache.js';
+import type { Vars } from '../expand.js';
+import { envMap } from '../image-config.js';
+
+export interface LayerRef {
+  diffID: Digest;
+  descriptor: Descriptor;
+}
+
+export interface StageState {
+  plan: StagePlan;
+  /** Working config; `rootfs`/`history` are rebuilt from `layers`/`history` at the end. */
+  config: ImageConfigFile;
+  layers: LayerRef[];
+  /** Unpacked directories of `layers`, filled lazily (same order). */
+  lowerdirs: (string | undefined)[];
+  history: HistoryEntry[];
+  /** ARGs declared in this stage: name → value (undefined: declared without a value). */
+  args: Map<string, string | undefined>;
+  /** CMD set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+  /** Cache chain: the key of the last step. */
+  key: string;
+  /** A step missed the cache (or the cache is off for this stage): later steps run without lookups. */
+  missed: boolean;
+  /** Latest `created` among this stage's steps. */
+  created: string;
+}
+
+export interface BuildStats {
+  steps: number;
+  cached: number;
+  containers: number;
+  layersWritten: number;
+}
+
+export interface BuildEnv {
+  store: Store;
+  plan: BuildPlan;
+  context: BuildContext;
+  cachePolicy: CachePolicy;
+  emit(e: BuildEvent): void;
+  stats: BuildStats;
+  /** Temporary directory for views and downloads, on the store's filesystem. */
+  tmpDir: string;
+  /** Persistent directory for `RUN --mount=type=cache`. */
+  cacheMountDir: string;
+  stages: Map<number, Promise<StageState>>;
+  /** Resolves (pulling when needed) an image for COPY --from / RUN --mount from=. */
+  resolveImage(ref: string): Promise<ImageRecord>;
+  /** Resolves a stage's base image for a platform; `pulled` when it came from a registry in this build. */
+  resolveBaseImage(ref: string, platform: import('../../oci/types.js').Platform): Promise<{ record: ImageRecord; pulled: boolean }>;
+  secrets: Map<string, Buffer>;
+  network: 'host' | 'none';
+  sourceDateEpoch: number | undefined;
+  /** ISO time for a step that runs now (SOURCE_DATE_EPOCH when set). */
+  now(): string;
+  usedArgs: Set<string>;
+  signal: AbortSignal | undefined;
+}
+
+export interface StepCtx {
+  env: BuildEnv;
+  state: StageState;
+  ins: Instruction;
+  step: StepRef;
+}
+
+/** Variables visible to substitution: the stage's ARGs, then ENV (ENV wins over an ARG of the same name). */
+export function stageVars(state: StageState): Vars {
+  const vars: Vars = new Map();
+  for (const [k, v] of state.args) if (v !== undefined) vars.set(k, v);
+  for (const [k, v] of envMap(state.config.config.Env)) vars.set(k, v);
+  return vars;
+}

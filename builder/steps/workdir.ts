@@ -1,0 +1,45 @@
+// WORKDIR: sets the working directory (relative to the previous one) and creates it as BuildKit does — owned by
+// the stage's USER when one is set — with a layer only when it created something.
+import { posix } from 'node:path';
+import { expand } from '../expand.js';
+import { secureResolve } from '../fsutil.js';
+import { resolveOwner } from '../users.js';
+import { withView } from '../view.js';
+import { cachedStep, commitDirs, lowerdirsOf } from './common.js';
+import { stageVars, type StepCtx } from './types.js';
+import { UpperWriter } from './upper.js';
+
+export async function workdirStep(sc: StepCtx): Promise<boolean> {
+  const { state, env } = sc;
+  const cfg = state.config.config;
+  const word = expand(sc.ins.args[0] ?? '', stageVars(state), env.plan.escapeToken);
+  const wd = posix.normalize(posix.isAbsolute(word) ? word : posix.join(cfg.WorkingDir || '/', word));
+  cfg.WorkingDir = wd;
+  const user = cfg.User ?? '';
+  return cachedStep(sc, ['WORKDIR', wd, user], `WORKDIR ${wd}`, async () => {
+    const lowers = await lowerdirsOf(sc);
+    const dirs = await env.store.containerDirs();
+    let created = false;
+    try {
+      await withView(lowers, env.tmpDir, async (view) => {
+        const w = new UpperWriter(view, dirs.upperdir);
+        const real2 = await secureResolve(view, wd);
+        const st = await w.viewStat(real2);
+        if (st?.isDirectory()) return;
+        const owner = user ? await resolveOwner(user, view).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
+        const made: string[] = [];
+        await w.mkdirs(real2, owner, made);
+        await w.finish();
+        created = made.length > 0;
+      });
+    } catch (e) {
+      await dirs.release();
+      throw e;
+    }
+    if (!created) {
+      await dirs.release();
+      return { layer: null };
+    }
+    return commitDirs(sc, dirs);
+  });
+}
