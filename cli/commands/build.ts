@@ -2,10 +2,11 @@
 // build's flags; the builder and the progress renderers load inside the action.
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
+import { addViewOptions, type ViewFlags } from '../view-options.js';
 import type { BuildOptions, OutputSpec, SecretSpec } from '../../builder/options.js';
 import type { ProgressMode } from '../progress/index.js';
 
-interface Flags {
+interface Flags extends ViewFlags {
   file?: string;
   tag: string[];
   buildArg: string[];
@@ -101,6 +102,7 @@ export function register(program: Command): void {
     .option('-o, --output <spec>', 'output: type=local,dest=DIR | type=oci,dest=FILE | type=docker,dest=FILE (repeatable)', collect, [])
     .option('--push', 'push the image to the registries of its -t names')
     .option('--concurrency <n>', 'stages built at once (default 2)');
+  addViewOptions(cmd);
   // Flags docker build has that tsbuild does not: fail clearly instead of "unknown option".
   for (const f of ['--ssh <spec>', '--cache-from <ref>', '--cache-to <ref>', '--add-host <host:ip>', '--shm-size <n>', '--ulimit <u>', '--isolation <i>', '--squash', '--compress', '--load', '--allow <e>', '--build-context <c>', '--attest <a>', '--sbom <s>', '--provenance <p>']) {
     cmd.addOption(new Option(f).hideHelp());
@@ -153,17 +155,17 @@ export function register(program: Command): void {
       }
     }
     const mode: ProgressMode = flags.quiet ? 'quiet' : flags.progress;
-    const { createRenderer } = await import('../progress/select.js');
-    const renderer = await createRenderer(mode, process.stderr);
-    opts.onEvent = (e) => renderer.onEvent(e);
+    const { startBuildView } = await import('../progress/session.js');
+    const view = await startBuildView({ progress: mode, ...(flags.report !== undefined ? { report: flags.report } : {}), explainCache: flags.explainCache ?? false });
+    opts.onEvent = view.onEvent;
     const { build } = await import('../../builder/index.js');
     try {
       const r = await build(opts);
-      renderer.close();
+      await view.finish();
       if (flags.quiet) process.stdout.write(`${r.imageId}\n`);
       else process.stderr.write(`${r.tags.length > 0 ? `naming to ${r.tags.join(', ')}\n` : ''}image ${r.imageId}\n`);
     } finally {
-      renderer.close();
+      await view.finish();
     }
   });
 }

@@ -14,3 +14,7 @@ export class JsonRenderer implements ProgressRenderer {
     this.closed = true;
   }
 }
+
+export function createJsonRenderer(stream: ProgressStream): ProgressRenderer {
+  return new JsonRenderer(stream);
+}

@@ -60,3 +60,7 @@ export class PlainRenderer implements ProgressRenderer {
     this.closed = true;
   }
 }
+
+export function createPlainRenderer(stream: ProgressStream): ProgressRenderer {
+  return new PlainRenderer(stream);
+}
