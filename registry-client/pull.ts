@@ -1,0 +1,188 @@
+// Pull: manifest (HEAD first, index → platform), config, then layers in parallel, each streamed into the target
+// and, with `unpack`, unpacked while it downloads. Blobs land atomically (the target's writeBlob), the manifest
+// after its blobs and the tag last, so an interrupted pull leaves no half-written state and the next one finishes.
+import { PassThrough, type Readable } from 'node:stream';
+import PQueue from 'p-queue';
+import type { BlobSink } from '../oci/blobs.js';
+import { formatReference, type ImageRef } from '../oci/reference.js';
+import type { Descriptor, Digest, ImageConfigFile, ImageIndex, ImageManifest, Platform } from '../oci/types.js';
+import { downloadBlob } from './blob-stream.js';
+import { RegistryClient, type Repo } from './client.js';
+import { RegistryError } from './errors.js';
+import { manifestByDigest, manifestByTag, type FetchedManifest } from './manifest-fetch.js';
+import { formatPlatform, hostPlatform, isIndex, selectPlatform } from './manifests.js';
+import { resolveRegistryOptions, type RegistryOptions } from './options.js';
+import type { ProgressFn } from './progress.js';
+import { BlobLocations } from './seen.js';
+
+/** What a pull writes into. The Store satisfies it structurally; so does OciLayoutTarget. */
+export interface PullTarget extends BlobSink {
+  putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor>;
+  readBytes(digest: Digest): Promise<Buffer>;
+  unpackLayerStream(layer: Descriptor, src: Readable): Promise<{ diffID: Digest; dir: string }>;
+  /** Unpacks a layer whose blob is already present (used when the blob was pulled earlier without unpacking). */
+  unpackLayer?(layer: Descriptor): Promise<{ diffID: Digest; dir: string }>;
+  tag(name: string, target: Descriptor): Promise<void>;
+  diffIDOf(layer: Descriptor): Promise<Digest | undefined>;
+  hasBlob(digest: Digest): Promise<boolean>;
+}
+
+export interface PullOptions extends RegistryOptions {
+  /** Default: the host's. */
+  platform?: Platform;
+  /** Fetch every platform of an index and tag the index itself. */
+  allPlatforms?: boolean;
+  /** Unpack layers as they arrive (default false). */
+  unpack?: boolean;
+  /** `tee` (default): download once into both the blob and the unpacker; `after`: write the blob, then unpack it. */
+  unpackMode?: 'tee' | 'after';
+  onProgress?: ProgressFn;
+  /** Share a client (and its token cache) across several pulls. */
+  client?: RegistryClient;
+}
+
+export interface PullResult {
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  config: ImageConfigFile;
+  /** The normalized name tagged in the target. */
+  name: string;
+  /** The index the manifest was selected from, if any. */
+  index?: Descriptor;
+}
+
+export async function pullImage(ref: ImageRef, target: PullTarget, opts: PullOptions = {}): Promise<PullResult> {
+  const options = await resolveRegistryOptions(opts);
+  const client = opts.client ?? new RegistryClient(options);
+  const seen = await new BlobLocations(options.stateDir).load();
+  try {
+    const endpoints = client.endpoints(ref.registry, 'pull');
+    let lastErr: unknown;
+    for (const ep of endpoints) {
+      const repo = client.repo(ep, ref.repository, ['pull']);
+      try {
+        const result = await pullFrom(repo, ref, target, { ...options, ...opts }, seen);
+        await seen.save().catch(() => undefined);
+        return result;
+      } catch (e) {
+        lastErr = e;
+        if (!ep.mirror) throw e;
+        client.transport.verbose(`mirror ${ep.base} failed (${(e as Error).message}); trying the next endpoint`);
+      }
+    }
+    throw lastErr;
+  } finally {
+    if (!opts.client) client.close();
+  }
+}
+
+async function pullFrom(repo: Repo, ref: ImageRef, target: PullTarget, opts: PullOptions, seen: BlobLocations): Promise<PullResult> {
+  const cache = { hasBlob: (d: Digest) => target.hasBlob(d), readBytes: (d: Digest) => target.readBytes(d) };
+  const top = ref.digest ? await manifestByDigest(repo, ref.digest, cache) : await manifestByTag(repo, ref.tag ?? 'latest', cache);
+  const name = formatReference(ref);
+  const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? 4) });
+  const want = opts.platform ?? hostPlatform();
+
+  if (!isIndex(top.parsed, top.descriptor.mediaType)) {
+    const img = await pullManifest(repo, top, target, opts, queue, seen);
+    await target.tag(name, top.descriptor);
+    return { ...img, name };
+  }
+
+  const index = top.parsed as ImageIndex;
+  const chosen = selectPlatform(index, want);
+  const children = opts.allPlatforms ? index.manifests.filter((d) => !isIndex({} as never, d.mediaType) && d.platform) : chosen ? [chosen] : [];
+  if (!chosen && !opts.allPlatforms) {
+    const have = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ');
+    throw new RegistryError(`no manifest for platform ${formatPlatform(want)} in ${name}`, {
+      registry: repo.registry,
+      repository: repo.repository,
+      hint: `available: ${have}; choose one with --platform`,
+    });
+  }
+  const results = await Promise.all(
+    children.map(async (d) => {
+      const m = await manifestByDigest(repo, d.digest, cache);
+      return { d, img: await pullManifest(repo, m, target, opts, queue, seen) };
+    }),
+  );
+  await target.putBytes(top.bytes, top.descriptor.mediaType, top.descriptor.digest);
+  const picked = results.find((r) => r.d.digest === chosen?.digest) ?? results[0]!;
+  // With one platform pulled, the name points at that platform's manifest; the index is kept for later lookups.
+  await target.tag(name, opts.allPlatforms ? top.descriptor : picked.img.manifestDescriptor);
+  return { ...picked.img, name, index: top.descriptor };
+}
+
+async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, opts: PullOptions, queue: PQueue, seen: BlobLocations): Promise<Omit<PullResult, 'name'>> {
+  if (isIndex(m.parsed, m.descriptor.mediaType)) {
+    throw new RegistryError(`nested index ${m.descriptor.digest} is not supported`, { registry: repo.registry, repository: repo.repository });
+  }
+  const manifest = m.parsed as ImageManifest;
+  const progress = opts.onProgress;
+  const record = (d: Digest): void => seen.add(repo.registry, repo.repository, d);
+
+  const fetchBlob = async (desc: Descriptor, consume: (src: Readable) => Promise<unknown>): Promise<void> => {
+    progress?.({ kind: 'blob', action: 'download', digest: desc.digest, size: desc.size, transferred: 0, mediaType: desc.mediaType });
+    const src = downloadBlob(repo, desc, {
+      onBytes: (n) => progress?.({ kind: 'blob', action: 'download', digest: desc.digest, size: desc.size, transferred: n, mediaType: desc.mediaType }),
+      onRetry: (off, e) => progress?.({ kind: 'blob', action: 'retry', digest: desc.digest, size: desc.size, transferred: off, message: e.message }),
+    });
+    await consume(src);
+    record(desc.digest);
+  };
+
+  const configTask = queue.add(async () => {
+    if (!(await target.hasBlob(manifest.config.digest))) {
+      await fetchBlob(manifest.config, (src) => target.writeBlob(src, { digest: manifest.config.digest, size: manifest.config.size }));
+    }
+    return JSON.parse((await target.readBytes(manifest.config.digest)).toString('utf8')) as ImageConfigFile;
+  });
+
+  const layerTasks = manifest.layers.map((layer) =>
+    queue.add(async () => {
+      const present = await target.hasBlob(layer.digest);
+      if (present) {
+        progress?.({ kind: 'blob', action: 'exists', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
+        if (opts.unpack && target.unpackLayer) await target.unpackLayer(layer);
+      } else if (!opts.unpack) {
+        await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
+      } else if (opts.unpackMode === 'after') {
+        await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
+        if (target.unpackLayer) await target.unpackLayer(layer);
+      } else {
+        await fetchBlob(layer, (src) => tee(src, (a) => target.writeBlob(a, { digest: layer.digest, size: layer.size }), (b) => target.unpackLayerStream(layer, b)));
+      }
+      progress?.({ kind: 'blob', action: 'done', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
+    }),
+  );
+  const [config] = await Promise.all([configTask, ...layerTasks]);
+  const cfg = config as ImageConfigFile;
+  if (cfg.rootfs?.diff_ids && cfg.rootfs.diff_ids.length !== manifest.layers.length) {
+    throw new RegistryError(`config ${manifest.config.digest} lists ${cfg.rootfs.diff_ids.length} diff_ids for ${manifest.layers.length} layers`, {
+      registry: repo.registry,
+      repository: repo.repository,
+    });
+  }
+  if (m.fetched || !(await target.hasBlob(m.descriptor.digest))) await target.putBytes(m.bytes, m.descriptor.mediaType, m.descriptor.digest);
+  progress?.({ kind: 'manifest', action: 'done', digest: m.descriptor.digest, size: m.descriptor.size, transferred: m.descriptor.size, mediaType: m.descriptor.mediaType });
+  return { manifestDescriptor: m.descriptor, manifest, config: cfg };
+}
+
+/** Feeds one stream to two consumers with backpressure from both; a failure on either side fails both. */
+async function tee(src: Readable, a: (s: Readable) => Promise<unknown>, b: (s: Readable) => Promise<unknown>): Promise<void> {
+  const pa = new PassThrough({ highWaterMark: 1 << 20 });
+  const pb = new PassThrough({ highWaterMark: 1 << 20 });
+  src.on('error', (e) => {
+    pa.destroy(e);
+    pb.destroy(e);
+  });
+  src.pipe(pa);
+  src.pipe(pb);
+  const fail = (e: unknown): never => {
+    src.destroy();
+    pa.destroy();
+    pb.destroy();
+    throw e;
+  };
+  await Promise.all([a(pa).catch(fail), b(pb).catch(fail)]);
+}

@@ -1,0 +1,147 @@
+// Push: uncompressed local layers are swapped for their gzip blobs (the manifest rewritten, so its digest
+// changes), then per destination repository every blob is HEADed, mounted from a sibling repository or uploaded,
+// in parallel, and the manifest PUT under each tag with its exact media type.
+import PQueue from 'p-queue';
+import type { BlobSource } from '../oci/blobs.js';
+import { digestOf } from '../oci/digest.js';
+import { repositoryName, type ImageRef } from '../oci/reference.js';
+import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../oci/types.js';
+import { RegistryClient, type Repo } from './client.js';
+import { RegistryError } from './errors.js';
+import { isIndex, manifestMediaType, type AnyManifest } from './manifests.js';
+import { resolveRegistryOptions, type RegistryOptions } from './options.js';
+import type { ProgressFn } from './progress.js';
+import { BlobLocations } from './seen.js';
+import { uploadBlob } from './upload.js';
+
+/** What a push reads from. The Store satisfies it structurally; so does OciLayoutSource. */
+export interface PushSource extends BlobSource {
+  readBytes(digest: Digest): Promise<Buffer>;
+  /** The gzip blob for an uncompressed layer (made on demand). */
+  compressedLayer(layer: Descriptor): Promise<Descriptor>;
+}
+
+export interface PushOptions extends RegistryOptions {
+  onProgress?: ProgressFn;
+  client?: RegistryClient;
+  /** Blobs up to this size are uploaded with one PUT (default 32 MiB); larger ones in PATCH chunks. */
+  monolithicMax?: number;
+  chunkSize?: number;
+}
+
+interface Prepared {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  blobs: Descriptor[];
+  children: Prepared[];
+}
+
+const UNCOMPRESSED = new Set<string>([MediaType.OciLayer, MediaType.DockerLayer]);
+
+/** Reads a manifest (or index) and its children, replacing uncompressed layers by their gzip blobs. */
+export async function prepareManifest(source: PushSource, desc: Descriptor): Promise<Prepared> {
+  const original = await source.readBytes(desc.digest);
+  const parsed = JSON.parse(original.toString('utf8')) as AnyManifest;
+  const mediaType = desc.mediaType || manifestMediaType(parsed, null);
+  if (isIndex(parsed, mediaType)) {
+    const index = parsed as ImageIndex;
+    const children = await Promise.all(index.manifests.map((d) => prepareManifest(source, d)));
+    const changed = children.some((c, i) => c.descriptor.digest !== index.manifests[i]!.digest);
+    const bytes = changed
+      ? Buffer.from(JSON.stringify({ ...index, manifests: index.manifests.map((d, i) => ({ ...d, digest: children[i]!.descriptor.digest, size: children[i]!.descriptor.size })) }))
+      : original;
+    return { descriptor: { ...desc, mediaType, digest: digestOf(bytes), size: bytes.length }, bytes, blobs: [], children };
+  }
+  const manifest = parsed as ImageManifest;
+  const docker = mediaType === MediaType.DockerManifest;
+  let changed = false;
+  const layers = await Promise.all(
+    manifest.layers.map(async (l) => {
+      if (!UNCOMPRESSED.has(l.mediaType)) return l;
+      changed = true;
+      const gz = await source.compressedLayer(l);
+      return { ...l, mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip, digest: gz.digest, size: gz.size };
+    }),
+  );
+  const bytes = changed ? Buffer.from(JSON.stringify({ ...manifest, layers })) : original;
+  return {
+    descriptor: { mediaType, digest: changed ? digestOf(bytes) : desc.digest, size: bytes.length, ...(desc.platform ? { platform: desc.platform } : {}) },
+    bytes,
+    blobs: [manifest.config, ...layers],
+    children: [],
+  };
+}
+
+function allBlobs(p: Prepared): Descriptor[] {
+  const seen = new Map<string, Descriptor>();
+  for (const b of [...p.blobs, ...p.children.flatMap(allBlobs)]) seen.set(b.digest, b);
+  return [...seen.values()];
+}
+
+async function putManifest(repo: Repo, p: Prepared, reference: string): Promise<void> {
+  const res = await repo.request({
+    method: 'PUT',
+    path: `/manifests/${reference}`,
+    headers: { 'content-type': p.descriptor.mediaType, 'content-length': String(p.bytes.length) },
+    body: () => p.bytes,
+  });
+  if (res.status !== 201 && res.status !== 200) await repo.fail(res, `PUT manifest ${reference}`);
+  await res.arrayBuffer().catch(() => undefined);
+  const got = res.headers.get('docker-content-digest');
+  if (got && got !== p.descriptor.digest) {
+    throw new RegistryError(`registry stored manifest ${reference} as ${got}, expected ${p.descriptor.digest}`, { registry: repo.registry, repository: repo.repository });
+  }
+}
+
+async function putManifestTree(repo: Repo, p: Prepared, reference: string): Promise<void> {
+  for (const c of p.children) await putManifestTree(repo, c, c.descriptor.digest);
+  await putManifest(repo, p, reference);
+}
+
+export async function pushImage(source: PushSource, manifest: Descriptor, dests: ImageRef[], opts: PushOptions = {}): Promise<{ digest: Digest }> {
+  if (dests.length === 0) throw new Error('pushImage: no destination');
+  const options = await resolveRegistryOptions(opts);
+  const client = opts.client ?? new RegistryClient(options);
+  const seen = await new BlobLocations(options.stateDir).load();
+  const progress = opts.onProgress;
+  try {
+    const prepared = await prepareManifest(source, manifest);
+    const blobs = allBlobs(prepared);
+    const groups = new Map<string, ImageRef[]>();
+    for (const d of dests) groups.set(repositoryName(d), [...(groups.get(repositoryName(d)) ?? []), d]);
+    const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 4) });
+    for (const [name, refs] of groups) {
+      const first = refs[0]!;
+      const repo = client.repo(client.endpoints(first.registry, 'push')[0]!, first.repository, ['pull', 'push']);
+      await Promise.all(
+        blobs.map((b) =>
+          queue.add(async () => {
+            const ev = { kind: 'blob' as const, digest: b.digest, size: b.size, mediaType: b.mediaType, repository: name };
+            progress?.({ ...ev, action: 'upload', transferred: 0 });
+            const result = await uploadBlob(repo, source, b, {
+              monolithicMax: opts.monolithicMax,
+              chunkSize: opts.chunkSize,
+              mountFrom: seen.reposFor(first.registry, b.digest, first.repository),
+              onBytes: (n) => progress?.({ ...ev, action: 'upload', transferred: n }),
+              onRetry: (off, e) => progress?.({ ...ev, action: 'retry', transferred: off, message: e.message }),
+            });
+            seen.add(first.registry, first.repository, b.digest);
+            progress?.({ ...ev, action: result === 'uploaded' ? 'done' : result === 'mounted' ? 'mount' : 'exists', transferred: b.size });
+          }),
+        ),
+      );
+      const tags = refs.flatMap((r) => (r.tag ? [r.tag] : []));
+      for (const ref of tags.length ? tags : [prepared.descriptor.digest]) await putManifestTree(repo, prepared, ref);
+      for (const r of refs) {
+        if (r.digest && r.digest !== prepared.descriptor.digest) {
+          throw new RegistryError(`destination names digest ${r.digest} but the pushed manifest is ${prepared.descriptor.digest}`, { registry: r.registry, repository: r.repository });
+        }
+      }
+      progress?.({ kind: 'manifest', action: 'done', digest: prepared.descriptor.digest, size: prepared.descriptor.size, transferred: prepared.descriptor.size, mediaType: prepared.descriptor.mediaType, repository: name });
+    }
+    await seen.save().catch(() => undefined);
+    return { digest: prepared.descriptor.digest };
+  } finally {
+    if (!opts.client) client.close();
+  }
+}
