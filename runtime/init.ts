@@ -5,6 +5,7 @@
 //   make cwd → pivot_root(".", ".") + umount2(".", MNT_DETACH) → bounding set → groups/gid/uid → capabilities →
 //   no_new_privs → pdeathsig → umask → chdir → clear FD_CLOEXEC on 0-2 → execvpe.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   capset, chdir, clearCloexec, execvpe, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid, setresuid, umask, umount2,
 } from './libc.js';
@@ -21,6 +22,7 @@ async function main(planFile: string): Promise<never> {
   const user = await resolveUser(plan.root, plan.user);
   await mkdirInRoot(plan.root, plan.cwd);
   const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  for (const dir of plan.cgroupDirs) writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
 
   chdir(plan.root);
   pivotRoot('.', '.');

@@ -45,6 +45,10 @@ const c = {
   execvpe: lib.func('int execvpe(const char *file, const char **argv, const char **envp)'),
   syscall: lib.func('long syscall(long number, ...)'),
   gettid: lib.func('int gettid(void)'),
+  fsopen: lib.func('int fsopen(const char *fsname, unsigned int flags)'),
+  fsconfig: lib.func('int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)'),
+  fsmount: lib.func('int fsmount(int fd, unsigned int flags, unsigned int attrFlags)'),
+  moveMount: lib.func('int move_mount(int fromDirfd, const char *fromPath, int toDirfd, const char *toPath, unsigned int flags)'),
 };
 
 function check(call: string, rc: number | bigint, target?: string): void {
@@ -69,6 +73,28 @@ export const CLONE = { NEWNS: 0x20000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEW
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
   check('mount', c.mount(source, target, fstype, flags, data), target);
+}
+
+/**
+ * Mounts a filesystem through the new mount API (fsopen/fsconfig/fsmount/move_mount): each option is passed on its
+ * own, so no page limit applies (overlay's `lowerdir+`, Linux 6.8+).
+ */
+export function mountFs(fstype: string, target: string, options: [string, string][]): void {
+  const fd = c.fsopen(fstype, 1 /* FSOPEN_CLOEXEC */) as number;
+  check('fsopen', fd, fstype);
+  try {
+    for (const [k, v] of options) check(`fsconfig ${k}`, c.fsconfig(fd, 1 /* FSCONFIG_SET_STRING */, k, v, 0) as number, v);
+    check('fsconfig create', c.fsconfig(fd, 6 /* FSCONFIG_CMD_CREATE */, null, null, 0) as number, target);
+    const mfd = c.fsmount(fd, 1 /* FSMOUNT_CLOEXEC */, 0) as number;
+    check('fsmount', mfd, target);
+    try {
+      check('move_mount', c.moveMount(mfd, '', -100 /* AT_FDCWD */, target, 4 /* MOVE_MOUNT_F_EMPTY_PATH */) as number, target);
+    } finally {
+      c.close(mfd);
+    }
+  } finally {
+    c.close(fd);
+  }
 }
 
 export function umount2(target: string, flags: number): void {

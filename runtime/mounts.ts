@@ -4,7 +4,7 @@
 // reported as traces, so the caller can take them out of the upperdir afterwards.
 import { chmod, lstat, mkdir, readdir, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { mount, MS } from './libc.js';
+import { LibcError, mount, mountFs, MS } from './libc.js';
 import { ensureMountPoint } from './paths.js';
 
 /** Overlay options longer than a page cannot be passed to mount(2). */
@@ -30,8 +30,9 @@ function escapeOverlayPath(p: string): string {
 }
 
 /**
- * Mounts an overlay. When the absolute lowerdir list does not fit in a page, the lowerdirs are given relative to
- * their common parent directory while the process's cwd is that directory (Docker's overlay2 trick).
+ * Mounts an overlay. When the absolute lowerdir list does not fit in a page, the lowerdirs are given one by one
+ * (`lowerdir+` through the new mount API, Linux 6.8+); on older kernels, relative to their common parent directory
+ * while the process's cwd is that directory (Docker's overlay2 trick).
  */
 export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: string, target: string): void {
   const opts = (lowers: string[]): string =>
@@ -42,6 +43,12 @@ export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: str
   if (abs.length < PAGE) {
     mount('overlay', target, 'overlay', 0, abs);
     return;
+  }
+  try {
+    mountFs('overlay', target, [...top.map((d): [string, string] => ['lowerdir+', d]), ['upperdir', upperdir], ['workdir', workdir]]);
+    return;
+  } catch (e) {
+    if (!(e instanceof LibcError) || !['EINVAL', 'ENOSYS'].includes(e.code)) throw e;
   }
   const parent = commonParent(top);
   const rel = opts(top.map((d) => relative(parent, d)));

@@ -18,6 +18,8 @@ export interface InitPlan {
   env: string[];
   /** Capabilities kept, as a hex mask. */
   caps: string;
+  /** Cgroup directories init joins before it switches root (its threads end at execve). */
+  cgroupDirs: string[];
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

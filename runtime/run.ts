@@ -95,6 +95,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [] });
     const mounts = await planMounts(spec.mounts ?? [], filesDir);
     const cwd = spec.cwd ?? '/';
+    if (hasLimits(spec.resources)) cgroup = await createCgroup(id, spec.resources);
     let argv: string[];
     let env: Record<string, string>;
     let sysMount: string | undefined;
@@ -121,6 +122,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       const plan: InitPlan = {
         lowerdirs, upperdir: spec.rootfs.upperdir, workdir: spec.rootfs.workdir, root, etcFiles, mounts,
         tracesFile: join(cdir, 'traces.json'), user: spec.user, cwd, args: spec.args, env: spec.env, caps,
+        cgroupDirs: cgroup?.dirs ?? [],
       };
       await writeFile(join(cdir, 'plan.json'), JSON.stringify(plan));
       argv = [...namespaceChain(null), process.execPath, INIT_JS, join(cdir, 'plan.json')];
@@ -128,8 +130,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     }
 
     step = 'start';
-    if (hasLimits(spec.resources)) cgroup = await createCgroup(id, spec.resources);
-    if (cgroup) argv = [...HOLD, ...argv];
+    if (cgroup && isolation === 'chroot') argv = [...HOLD, ...argv];
     spec.signal?.throwIfAborted();
     const previousUmask = process.umask(0o022);
     try {
@@ -138,14 +139,14 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
         if (sysMount) mountSysAt(sysMount);
         return spawn(argv[0]!, argv.slice(1), {
           env,
-          stdio: cgroup ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+          stdio: cgroup && isolation === 'chroot' ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
           detached: true,
         });
       });
     } finally {
       process.umask(previousUmask);
     }
-    result = await supervise(child, spec, cgroup);
+    result = await supervise(child, spec, isolation === 'chroot' ? cgroup : undefined);
   } catch (e) {
     if (e instanceof ContainerSetupError || (e as Error).name === 'AbortError') throw e;
     throw new ContainerSetupError(id, step, e);

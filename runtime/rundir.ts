@@ -26,12 +26,13 @@ export async function ensurePrivateRunDir(runDir: string): Promise<void> {
   mount(null, runDir, null, MS.PRIVATE);
 }
 
+/** A process that exists and is not a zombie waiting to be reaped. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
   }
 }
 

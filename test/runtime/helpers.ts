@@ -96,13 +96,14 @@ export async function childPids(): Promise<number[]> {
   return pids;
 }
 
-/** Processes on the host whose command line contains `needle`. */
-export async function processesMatching(needle: string): Promise<number[]> {
+/** Processes on the host whose argv is exactly `argv` (e.g. `sleep 987`, space-separated). */
+export async function processesMatching(argv: string): Promise<number[]> {
   const found: number[] = [];
+  const want = argv.split(' ').join('\0') + '\0';
   for (const p of await readdir('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.replace(/\0/g, ' ').includes(needle)) found.push(Number(p));
+    if (cmd === want) found.push(Number(p));
   }
   return found;
 }
