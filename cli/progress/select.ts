@@ -17,23 +17,6 @@ export function resolveMode(mode: ProgressMode, stream: ProgressStream, env: Nod
 
 const quiet: ProgressRenderer = { onEvent: () => undefined, close: () => undefined };
 
-type Factory = (stream: ProgressStream) => ProgressRenderer;
-
-/**
- * plain.ts and json.ts (the builder's) export `createPlainRenderer(stream)` / `createJsonRenderer(stream)`; a
- * module exporting a `ProgressRenderer` class or factory under another name is found too.
- */
-async function loadFactory(name: 'plain' | 'json'): Promise<Factory> {
-  const mod = (await import(`./${name}.js`)) as Record<string, unknown>;
-  const wanted = `create${name[0]!.toUpperCase()}${name.slice(1)}Renderer`;
-  const f = mod[wanted] ?? mod.default ?? Object.entries(mod).find(([k, v]) => typeof v === 'function' && /renderer/i.test(k))?.[1];
-  if (typeof f !== 'function') throw new Error(`cli/progress/${name}.js exports no ${wanted}()`);
-  const isClass = /^class\s/.test(Function.prototype.toString.call(f));
-  return isClass
-    ? (s) => new (f as new (s: ProgressStream) => ProgressRenderer)(s)
-    : (s) => (f as Factory)(s);
-}
-
 export async function createRenderer(mode: ProgressMode, stream: ProgressStream): Promise<ProgressRenderer> {
   const m = resolveMode(mode, stream);
   switch (m) {
@@ -43,8 +26,13 @@ export async function createRenderer(mode: ProgressMode, stream: ProgressStream)
       const { createTtyRenderer } = await import('./tty.js');
       return createTtyRenderer(stream);
     }
-    case 'plain':
-    case 'json':
-      return (await loadFactory(m))(stream);
+    case 'plain': {
+      const { createPlainRenderer } = await import('./plain.js');
+      return createPlainRenderer(stream);
+    }
+    case 'json': {
+      const { createJsonRenderer } = await import('./json.js');
+      return createJsonRenderer(stream);
+    }
   }
 }

@@ -7,6 +7,8 @@ import { Ajv } from 'ajv';
 import type { BuildEvent } from '../../builder/events.js';
 import { sampleEvents } from './fixtures/sample-events.mjs';
 import { parseEventLog } from '../../cli/explain.js';
+import { createRenderer } from '../../cli/progress/select.js';
+import { PassThrough } from 'node:stream';
 
 const schema = JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/build-events.schema.json', import.meta.url)), 'utf8')) as object;
 const validateEvent = new Ajv({ allErrors: true, strict: true }).compile(schema);
@@ -34,6 +36,19 @@ describe('build event JSON schema', () => {
       { type: 'bogus', time: 1 },
     ];
     for (const b of bad) expect(validateEvent(b), JSON.stringify(b)).toBe(false);
+  });
+
+  it('--progress=json writes one schema-valid event per line, the same events it was given', async () => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const r = await createRenderer('json', out);
+    for (const e of events) r.onEvent(e);
+    r.close();
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(events.length);
+    for (const l of lines) expect(validateEvent(JSON.parse(l)), l + JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(lines.map((l) => JSON.parse(l))).toEqual(events);
   });
 
   it('event logs round-trip through JSON lines (why-rebuilt input), skipping non-JSON lines', () => {
