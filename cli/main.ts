@@ -10,6 +10,7 @@ import * as storeCmds from './commands/store.js';
 import * as runCmd from './commands/run.js';
 import * as registryCmds from './commands/registry.js';
 import * as buildCmd from './commands/build.js';
+import * as whyRebuiltCmd from './commands/why-rebuilt.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
@@ -32,6 +33,7 @@ export function makeProgram(): Command {
   runCmd.register(program);
   registryCmds.register(program);
   storeCmds.register(program);
+  whyRebuiltCmd.register(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
