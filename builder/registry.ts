@@ -11,13 +11,17 @@ function registryOpts(opts: BuildOptions): { mirrors: string[]; insecure: string
 }
 
 export async function pullForBuild(store: Store, name: string, platform: Platform, opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<ImageRecord> {
-  const { pullImage } = await import('../registry-client/index.js');
+  const { pullImage } = await import('../registry-client/pull.js');
   const ref = parseReference(name);
   await pullImage(ref, store, {
     ...registryOpts(opts),
     platform,
-    onProgress: (p: { digest: string; current: number; total: number }) =>
-      emit({ type: 'pull-progress', time: Date.now(), ref: name, digest: p.digest, current: p.current, total: p.total }),
+    unpack: true,
+    onProgress: (p) => {
+      if (p.kind === 'blob' && (p.action === 'download' || p.action === 'done' || p.action === 'exists')) {
+        emit({ type: 'pull-progress', time: Date.now(), ref: name, digest: p.digest, current: p.action === 'download' ? p.transferred : p.size, total: p.size });
+      }
+    },
   });
   const rec = await store.resolveImage(name, platform);
   if (!rec) throw new Error(`pulled ${name} but the store cannot resolve it for ${platform.os}/${platform.architecture}`);
@@ -28,7 +32,10 @@ export async function pushResult(store: Store, manifest: Descriptor, tags: strin
   const { pushImage } = await import('../registry-client/index.js');
   await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
     ...registryOpts(opts),
-    onProgress: (p: { digest: string; current: number; total: number }) =>
-      emit({ type: 'push-progress', time: Date.now(), ref: tags.join(', '), digest: p.digest, current: p.current, total: p.total }),
+    onProgress: (p) => {
+      if (p.kind === 'blob' && (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')) {
+        emit({ type: 'push-progress', time: Date.now(), ref: tags.join(', '), digest: p.digest, current: p.action === 'upload' ? p.transferred : p.size, total: p.size });
+      }
+    },
   });
 }

@@ -99,7 +99,7 @@ function dispatch(sc: StepCtx): Promise<boolean> {
 
 async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageState; fromCached: boolean }> {
   const disabled = cacheDisabledFor(env.cachePolicy, sp.name, sp.index);
-  const common = { plan: sp, args: new Map<string, string | undefined>(), cmdSet: false, missed: disabled, created: '' };
+  const common = { plan: sp, args: new Map<string, string | undefined>(), cmdSet: false, missed: disabled, noCache: disabled, created: '' };
   if (sp.base.kind === 'scratch') {
     const config = scratchConfig(sp.platform);
     return { state: { ...common, config, layers: [], lowerdirs: [], history: [], key: cacheKey('', ['scratch', formatPlatform(sp.platform)]) }, fromCached: true };
@@ -111,8 +111,6 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
       fromCached: true,
     };
   }
-  const before = env.stats.containers;
-  void before;
   const { record, pulled } = await env.resolveBaseImage(sp.base.ref, sp.platform);
   const config = cloneConfig(record.config);
   const diffIDs = record.config.rootfs.diff_ids;

@@ -29,10 +29,9 @@ export async function cachedStep(
     layer = rec.layer;
     created = (rec.data as { created?: string } | null)?.created ?? rec.createdAt;
   } else {
-    if (!state.missed) {
-      state.missed = true;
-      env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason: 'no cache record for this step' });
-    }
+    const reason = state.noCache ? 'cache disabled' : state.missed ? 'parent changed' : 'no cache record';
+    env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });
+    state.missed = true;
     layer = (await exec()).layer;
     created = env.now();
     await record(env.store, key, layer, { created });

@@ -30,6 +30,8 @@ export interface StageState {
   key: string;
   /** A step missed the cache (or the cache is off for this stage): later steps run without lookups. */
   missed: boolean;
+  /** --no-cache, or --no-cache-filter names this stage. */
+  noCache: boolean;
   /** Latest `created` among this stage's steps. */
   created: string;
 }

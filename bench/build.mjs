@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Build benchmark: the shared workloads (../shared/bench/workloads) built by tsbuild, BuildKit (a dockerd started
+// here, as ../shared/bench/setup.sh does) and buildah (--layers --runtime runc) in the same run; phases cold, noop
+// and touch; medians of N runs (BENCH_N, default 3) via measure.sh, peak RSS, and ratios tsbuild / other.
+//   node bench/build.mjs [WORKLOAD...]     env: BENCH_N, BENCH_TOOLS=tsbuild,docker,buildah, BENCH_SHARED
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..');
+const shared = process.env.BENCH_SHARED ?? resolve(repo, '../shared/bench');
+const N = Number(process.env.BENCH_N ?? 3);
+const workloads = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['hello', 'many-layers', 'big-context', 'multistage'];
+const PHASES = { hello: ['cold', 'noop', 'touch'], 'many-layers': ['cold', 'noop'], 'big-context': ['cold', 'noop', 'touch'], multistage: ['cold', 'noop'] };
+let tools = (process.env.BENCH_TOOLS ?? 'tsbuild,docker,buildah').split(',').filter(Boolean);
+
+if (!existsSync(join(shared, 'measure.sh'))) {
+  console.error(`bench: ${shared}/measure.sh not found (set BENCH_SHARED)`);
+  process.exit(2);
+}
+const env = { ...process.env, TSBUILD: join(repo, 'bin/tsbuild') };
+
+// Registry on localhost:5000 with the busybox base; a dockerd for BuildKit when docker.io is installed.
+const wantDocker = tools.includes('docker') && existsSync('/usr/bin/dockerd');
+const setup = spawnSync('bash', [join(shared, 'setup.sh')], { env: { ...env, START_DOCKERD: wantDocker ? '1' : '0' }, encoding: 'utf8' });
+if (setup.status !== 0) {
+  console.error(`bench: setup.sh failed:\n${setup.stderr}`);
+  process.exit(1);
+}
+const m = /export DOCKER_HOST=(\S+) DOCKER=(\S+)/.exec(setup.stdout);
+if (m) Object.assign(env, { DOCKER_HOST: m[1], DOCKER: m[2] });
+else if (tools.includes('docker')) {
+  console.log('bench: BuildKit skipped (no /usr/bin/dockerd: apt-get install -y docker.io)');
+  tools = tools.filter((t) => t !== 'docker');
+}
+
+function measure(tool, wl, phase) {
+  const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(N)], { env, encoding: 'utf8', cwd: repo });
+  const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  const mm = /median=([\d.]+) min=([\d.]+) max=([\d.]+) rss=(\d+)MB/.exec(line);
+  if (!mm) return { error: line || r.stderr?.trim() || 'failed' };
+  return { median: Number(mm[1]), min: Number(mm[2]), max: Number(mm[3]), rss: Number(mm[4]) };
+}
+
+const results = [];
+for (const wl of workloads) {
+  for (const phase of PHASES[wl] ?? ['cold', 'noop']) {
+    const row = { wl, phase };
+    for (const t of tools) {
+      row[t] = measure(t, wl, phase);
+      const x = row[t];
+      console.log(`${wl.padEnd(12)} ${phase.padEnd(6)} ${t.padEnd(8)} ${x.error ? `ERROR ${x.error}` : `median ${x.median.toFixed(2)}s (min ${x.min.toFixed(2)}, max ${x.max.toFixed(2)}) rss ${x.rss} MB`}`);
+    }
+    results.push(row);
+  }
+}
+
+const fmt = (x) => (x && !x.error ? x.median.toFixed(2) : '—');
+const ratio = (a, b) => (a && b && !a.error && !b.error && b.median > 0 ? `${(a.median / b.median).toFixed(2)}×` : '—');
+console.log(`\nmedians of ${N} (s); ratio = tsbuild / other (lower is better)\n`);
+console.log('| workload | phase | ' + tools.join(' | ') + ' | tsbuild/BuildKit | tsbuild/buildah | tsbuild peak RSS |');
+console.log('|---|---|' + tools.map(() => '---|').join('') + '---|---|---|');
+for (const r of results) {
+  console.log(`| ${r.wl} | ${r.phase} | ${tools.map((t) => fmt(r[t])).join(' | ')} | ${ratio(r.tsbuild, r.docker)} | ${ratio(r.tsbuild, r.buildah)} | ${r.tsbuild && !r.tsbuild.error ? `${r.tsbuild.rss} MB` : '—'} |`);
+}

@@ -1,0 +1,138 @@
+// Cache behaviour, errors and reproducibility, on real builds: touching a file rebuilds from the COPY that reads
+// it; changing a build arg rebuilds from its first use; a failing RUN reports and tags nothing; SOURCE_DATE_EPOCH
+// gives the same manifest digest on two stores.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRegistry } from '../fixtures/registry.js';
+import { seedBusybox } from '../fixtures/images.js';
+import { events, ok, REPO, stepResults, tsbFor, type Tsb } from './helpers/tsb.js';
+
+let registry: { host: string; url: string; stop(): Promise<void> };
+let root: string;
+let work: string;
+let tsb: Tsb;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  await seedBusybox(registry.host);
+  root = await mkdtemp(join(tmpdir(), 'tsbuild-cache-root-'));
+  work = await mkdtemp(join(tmpdir(), 'tsbuild-cache-work-'));
+  tsb = tsbFor(root, registry.host);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function context(name: string, buildfile: string, files: Record<string, string> = {}): Promise<string> {
+  const dir = join(work, name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'Buildfile'), buildfile);
+  for (const [f, c] of Object.entries(files)) {
+    await mkdir(join(dir, f, '..'), { recursive: true });
+    await writeFile(join(dir, f), c);
+  }
+  return dir;
+}
+
+const cachedMap = (stderr: string): string[] => stepResults(events(stderr)).map((s) => `${s.cached ? 'CACHED' : 'RAN'} ${s.instruction}`);
+
+describe('cache', () => {
+  it('touching a file rebuilds from the COPY that reads it, not before', async () => {
+    const dir = join(work, 'touch');
+    await cp(join(REPO, 'samples/hello'), dir, { recursive: true });
+    ok(tsb(['build', '-q', '-t', 'touch:1', dir]), 'first');
+    await writeFile(join(dir, 'hello.sh'), '#!/bin/sh\necho "$GREETING, changed"\n');
+    const b = tsb(['build', '--progress=json', '-t', 'touch:1', dir]);
+    ok(b, 'second');
+    expect(cachedMap(b.stderr)).toEqual([
+      'CACHED FROM busybox:latest',
+      'CACHED ENV GREETING="Hello from tsbuild"',
+      'CACHED RUN mkdir -p /app && echo "built on $(uname -m)" > /app/build-info',
+      'RAN COPY hello.sh /app/hello.sh',
+      'RAN RUN chmod 755 /app/hello.sh',
+      'RAN WORKDIR /app',
+      'RAN USER nobody',
+      'RAN CMD ["/app/hello.sh"]',
+    ]);
+    expect(tsb(['run', 'touch:1']).stdout).toContain('Hello from tsbuild, changed');
+    // a touch that keeps the content is still a cache hit (content, not mtime, is hashed)
+    await writeFile(join(dir, 'hello.sh'), '#!/bin/sh\necho "$GREETING, changed"\n');
+    const c = tsb(['build', '--progress=json', '-t', 'touch:1', dir]);
+    expect(cachedMap(c.stderr).every((s) => s.startsWith('CACHED'))).toBe(true);
+  });
+
+  it('changing a build arg rebuilds from its first use', async () => {
+    const dir = await context('args', 'FROM busybox:latest\nRUN echo a > /a\nARG V=1\nCOPY f /f\nRUN echo "$V" > /v\nRUN cat /v > /w\n', { f: 'file' });
+    ok(tsb(['build', '-q', '--build-arg', 'V=1', '-t', 'args:1', dir]), 'first');
+    const b = tsb(['build', '--progress=json', '--build-arg', 'V=2', '-t', 'args:1', dir]);
+    ok(b, 'second');
+    expect(cachedMap(b.stderr)).toEqual([
+      'CACHED FROM busybox:latest',
+      'CACHED RUN echo a > /a',
+      'CACHED ARG V=1',
+      'CACHED COPY f /f',
+      'RAN RUN echo "$V" > /v',
+      'RAN RUN cat /v > /w',
+    ]);
+    expect(tsb(['run', 'args:1', 'cat', '/w']).stdout).toBe('2\n');
+  });
+
+  it('--no-cache-filter rebuilds only the named stage', async () => {
+    const dir = await context('filter', 'FROM busybox:latest AS a\nRUN echo a > /a\nFROM busybox:latest AS b\nRUN echo b > /b\nFROM busybox:latest\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n');
+    ok(tsb(['build', '-q', '-t', 'filter:1', dir]), 'first');
+    const b = tsb(['build', '--progress=json', '--no-cache-filter', 'b', '-t', 'filter:1', dir]);
+    ok(b, 'second');
+    const steps = stepResults(events(b.stderr));
+    expect(steps.filter((s) => s.stage === 'a').every((s) => s.cached)).toBe(true);
+    expect(steps.find((s) => s.stage === 'b' && s.instruction.startsWith('RUN'))!.cached).toBe(false);
+  });
+});
+
+describe('errors', () => {
+  it('a failing RUN names the step, line, exit code and last output; nothing is tagged', async () => {
+    const dir = await context('fail', 'FROM busybox:latest\nRUN echo one\nRUN echo "about to fail" && echo oops >&2 && exit 3\n');
+    const b = tsb(['build', '--progress=plain', '-t', 'fail:1', dir]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toContain('[stage-0 3/3] RUN echo "about to fail"');
+    expect(b.stderr).toMatch(/exited with code 3/);
+    expect(b.stderr).toMatch(/Buildfile:3 \| RUN echo "about to fail"/);
+    expect(b.stderr).toMatch(/last output:\n\s+about to fail\n\s+oops/);
+    const r = tsb(['run', 'fail:1', 'true']);
+    expect(r.code).not.toBe(0);
+    // no temporary build directory is left behind
+    const tmp = await readdir(join(root, 'builder', 'tmp')).catch(() => []);
+    expect(tmp).toEqual([]);
+  });
+
+  it('a missing COPY source is reported with the step', async () => {
+    const dir = await context('missing', 'FROM busybox:latest\nCOPY nothere /x\n');
+    const b = tsb(['build', '--progress=plain', dir]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/nothere.*not found/);
+  });
+});
+
+describe('reproducible builds', () => {
+  it('SOURCE_DATE_EPOCH gives the same manifest digest on two stores', async () => {
+    const digests: string[] = [];
+    for (const n of [1, 2]) {
+      const r2 = await mkdtemp(join(tmpdir(), `tsbuild-sde-${n}-`));
+      try {
+        const t = tsbFor(r2, registry.host);
+        const meta = join(work, `meta-${n}.json`);
+        ok(t(['build', '-q', '--metadata-file', meta, join(REPO, 'samples/hello')], { env: { SOURCE_DATE_EPOCH: '1700000000' } }), `build ${n}`);
+        const m = JSON.parse(await readFile(meta, 'utf8')) as Record<string, string>;
+        expect(m['containerimage.digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
+        digests.push(m['containerimage.digest']!);
+      } finally {
+        await rm(r2, { recursive: true, force: true });
+      }
+    }
+    expect(digests[0]).toBe(digests[1]);
+  });
+});
