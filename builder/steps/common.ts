@@ -56,7 +56,22 @@ export async function lowerdirsOf(sc: { env: StepCtx['env']; state: StageState }
       s.lowerdirs[i] = (await store.lowerdir(l.diffID)) ?? (await store.unpackLayer(l.descriptor)).dir;
     }),
   );
-  return s.lowerdirs as string[];
+  return dedupeLowerdirs(s.lowerdirs as string[]);
+}
+
+/**
+ * Overlay refuses the same lowerdir twice (a step can reproduce an earlier layer exactly, e.g. a no-op chmod).
+ * Keeping only the top-most occurrence gives the same merged tree: that copy re-applies everything the lower one did.
+ */
+export function dedupeLowerdirs(lowerdirs: string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (let i = lowerdirs.length - 1; i >= 0; i--) {
+    if (seen.has(lowerdirs[i]!)) continue;
+    seen.add(lowerdirs[i]!);
+    out.push(lowerdirs[i]!);
+  }
+  return out.reverse();
 }
 
 /** Commits an upperdir as a layer (null when it holds no change) and releases the directories. */

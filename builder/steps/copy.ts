@@ -12,7 +12,7 @@ import { FlagError, parseFlags } from '../flags.js';
 import { findStage } from '../plan.js';
 import { resolveOwner } from '../users.js';
 import { openView, type RootfsView } from '../view.js';
-import { cachedStep, commitDirs, lowerdirsOf } from './common.js';
+import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
 import { excluder, fetchUrl, gatherLocal, hashLocal, isUrl, SourceError, type LocalItem, type SourceItem } from './sources.js';
 import { stageVars, type StepCtx } from './types.js';
 import { UpperWriter, type Owner } from './upper.js';
@@ -152,7 +152,7 @@ async function originOf(sc: StepCtx, from: string | undefined): Promise<Origin> 
     return { kind: 'stage', stage: idx, key: st.key, lowerdirs: () => lowerdirsOf({ env, state: st }) };
   }
   const img = await env.resolveImage(from);
-  return { kind: 'image', ref: from, digest: img.manifestDigest, lowerdirs: () => env.store.lowerdirsFor(img) };
+  return { kind: 'image', ref: from, digest: img.manifestDigest, lowerdirs: () => env.store.lowerdirsFor(img).then(dedupeLowerdirs) };
 }
 
 interface PutOpts {

@@ -11,7 +11,7 @@ import { FlagError, parseCsv, parseFlags } from '../flags.js';
 import { envMap } from '../image-config.js';
 import { findStage } from '../plan.js';
 import { openView, type RootfsView } from '../view.js';
-import { cachedStep, lowerdirsOf, commitDirs } from './common.js';
+import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
 import { runArgs } from './metadata.js';
 import { stageVars, type StepCtx } from './types.js';
 
@@ -191,7 +191,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
         } else {
           const img = await env.resolveImage(o.from);
           key = img.manifestDigest;
-          lowers = () => env.store.lowerdirsFor(img);
+          lowers = () => env.store.lowerdirsFor(img).then(dedupeLowerdirs);
         }
         return {
           key: ['bind', 'from', key, source, t, rw],
