@@ -40,8 +40,6 @@ export function imageProcess(config: ContainerConfig, o: Pick<RunOptions, 'env' 
   };
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
-
 function parseBytes(v: string): number {
   const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(v.trim());
   if (!m) throw new UsageError(`invalid size "${v}" (e.g. 512m, 2g)`);
@@ -80,8 +78,13 @@ export function register(program: Command): void {
         const lowerdirs = await store.lowerdirsFor(record);
         const dirs = await store.containerDirs();
         await cleanupStaleMounts();
+        const { constants } = await import('node:os');
         const abort = new AbortController();
-        const stop = (): void => abort.abort();
+        let stoppedBy: NodeJS.Signals | undefined;
+        const stop = (sig: NodeJS.Signals): void => {
+          stoppedBy ??= sig;
+          abort.abort();
+        };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
         try {
@@ -99,8 +102,9 @@ export function register(program: Command): void {
             onStdout: (c) => process.stdout.write(c),
             onStderr: (c) => process.stderr.write(c),
           });
-          process.exitCode = result.exitCode ?? 128 + (SIGNALS[result.signal ?? ''] ?? 0);
-          if (result.aborted) process.exitCode = 130;
+          // Like a shell: 128+n for a death by signal n; Ctrl-C/SIGTERM report the signal that stopped us.
+          const sig = result.aborted && stoppedBy ? stoppedBy : result.signal;
+          process.exitCode = result.exitCode ?? 128 + (constants.signals[sig as NodeJS.Signals] ?? 0);
         } finally {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);

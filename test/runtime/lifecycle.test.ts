@@ -151,3 +151,17 @@ describe('cgroup limits', () => {
     expect(existsSync(join(v1 ? '/sys/fs/cgroup/pids' : '/sys/fs/cgroup', path))).toBe(false);
   });
 });
+
+describe('concurrent containers', () => {
+  it('run side by side, and cleanupStaleMounts leaves live ones alone', async () => {
+    const runs = [0, 1, 2, 3].map((i) =>
+      env.run(['/bin/sh', '-c', `sleep 0.3; echo $(hostname) > /tmp/me; cat /tmp/me`], { isolation: i === 3 ? 'pivot' : 'chroot', hostname: `c${i}` }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await cleanupStaleMounts(env.runDir);
+    const results = await Promise.all(runs);
+    expect(results.map((r) => [r.exitCode, r.stdout])).toEqual([0, 1, 2, 3].map((i) => [0, `c${i}\n`]));
+    expect(mountsUnder(join(env.runDir, 'c'))).toEqual([]);
+    expect(await readdir(join(env.runDir, 'c'))).toEqual([]);
+  });
+});
