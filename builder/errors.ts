@@ -21,10 +21,6 @@ export class BuildError extends Error {
     super(message);
   }
 
-  get exitCode(): number | null | undefined {
-    return this.info.exitCode;
-  }
-
   render(): string {
     const { step, file, source, lastLines } = this.info;
     const out: string[] = [];

@@ -111,6 +111,9 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
           if (it.kind === 'local' && it.entry.type === 'dir') {
             const target = parents && it.name ? posix.join(dest, it.name) : dest;
             await putDir(put, it, target);
+          } else if (put.isAdd && it.kind === 'local' && it.entry.type === 'file' && (await isArchive(srcCtx.abs(it.entry.rel)))) {
+            // ADD of a local archive: its contents go into DEST (a directory).
+            await extract(put, srcCtx.abs(it.entry.rel), dest);
           } else {
             const target = multi || destIsDir || destExistsAsDir ? posix.join(dest, it.name) : dest;
             await putOne(put, it, target);
@@ -207,10 +210,6 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
   const owner = ownerOf(p, st);
   if (it.entry.type === 'file') {
     const abs = p.srcCtx.abs(it.entry.rel);
-    if (p.isAdd && (await isArchive(abs))) {
-      await extract(p, abs, target);
-      return;
-    }
     await p.w.writeFile(path, abs, st, p.chmod ?? st.mode & 0o7777, owner);
   } else if (it.entry.type === 'symlink') await p.w.writeSymlink(path, it.entry.linkTarget!, owner, st.mtime);
   else throw new SourceError(`${it.entry.rel}: unsupported file type`);
