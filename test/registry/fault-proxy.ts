@@ -16,6 +16,8 @@ export interface LoggedRequest {
 export type FaultAction =
   | { kind: 'status'; status: number; retryAfter?: string }
   | { kind: 'drop'; afterBytes: number }
+  /** Forwards the request, then closes the client connection before any response byte (the response is lost). */
+  | { kind: 'reset' }
   | { kind: 'redirect' };
 
 export interface Fault {
@@ -25,6 +27,8 @@ export interface Fault {
   action: FaultAction;
   /** How many requests it hits (default 1). */
   times?: number;
+  /** Matching requests to let through before it starts hitting (default 0). */
+  skip?: number;
 }
 
 export interface FaultProxy {
@@ -72,7 +76,11 @@ export async function startFaultProxy(upstream: string, blobFile: (digest: strin
   const proxy = http.createServer((req, res) => {
     const entry: LoggedRequest = { method: req.method!, path: req.url!, authorization: req.headers.authorization, range: req.headers.range };
     requests.push(entry);
-    const fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && f.path.test(req.url!));
+    let fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && f.path.test(req.url!));
+    if (fault && (fault.skip ?? 0) > 0) {
+      fault.skip = fault.skip! - 1;
+      fault = undefined;
+    }
     if (fault) fault.times = (fault.times ?? 1) - 1;
     const action = fault?.action;
     if (action?.kind === 'status') {
@@ -90,6 +98,11 @@ export async function startFaultProxy(upstream: string, blobFile: (digest: strin
     }
     const up = http.request(`${upstream}${req.url}`, { method: req.method, headers: req.headers }, (ur) => {
       entry.status = ur.statusCode;
+      if (action?.kind === 'reset') {
+        ur.resume();
+        req.socket.destroy();
+        return;
+      }
       res.writeHead(ur.statusCode!, ur.headers);
       if (action?.kind === 'drop') {
         let sent = 0;
