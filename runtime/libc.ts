@@ -69,6 +69,7 @@ export const MS = {
 } as const;
 
 export const MNT_DETACH = 2;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
 export const CLONE = { NEWNS: 0x20000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWNET: 0x40000000, NEWPID: 0x20000000 } as const;
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
@@ -79,13 +80,13 @@ export function mount(source: string | null, target: string, fstype: string | nu
  * Mounts a filesystem through the new mount API (fsopen/fsconfig/fsmount/move_mount): each option is passed on its
  * own, so no page limit applies (overlay's `lowerdir+`, Linux 6.8+).
  */
-export function mountFs(fstype: string, target: string, options: [string, string][]): void {
+export function mountFs(fstype: string, target: string, options: [string, string][], attrFlags = 0): void {
   const fd = c.fsopen(fstype, 1 /* FSOPEN_CLOEXEC */) as number;
   check('fsopen', fd, fstype);
   try {
     for (const [k, v] of options) check(`fsconfig ${k}`, c.fsconfig(fd, 1 /* FSCONFIG_SET_STRING */, k, v, 0) as number, v);
     check('fsconfig create', c.fsconfig(fd, 6 /* FSCONFIG_CMD_CREATE */, null, null, 0) as number, target);
-    const mfd = c.fsmount(fd, 1 /* FSMOUNT_CLOEXEC */, 0) as number;
+    const mfd = c.fsmount(fd, 1 /* FSMOUNT_CLOEXEC */, attrFlags) as number;
     check('fsmount', mfd, target);
     try {
       check('move_mount', c.moveMount(mfd, '', -100 /* AT_FDCWD */, target, 4 /* MOVE_MOUNT_F_EMPTY_PATH */) as number, target);

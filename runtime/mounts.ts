@@ -4,8 +4,33 @@
 // reported as traces, so the caller can take them out of the upperdir afterwards.
 import { chmod, lstat, mkdir, readdir, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { LibcError, mount, mountFs, MS } from './libc.js';
+import { LibcError, MOUNT_ATTR, mount, mountFs, MS } from './libc.js';
 import { ensureMountPoint } from './paths.js';
+
+/** /proc paths made read-only and masked, as runc does (kept in step with helper/tsbuild-exec.c). */
+export const PROC_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const PROC_MASKED_FILES = ['/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug'];
+export const PROC_MASKED_DIRS = ['/proc/acpi', '/proc/scsi'];
+
+/** Applies PROC_READONLY/PROC_MASKED_* to the proc mounted at host path `proc`; masks with `devNull`. */
+export function protectProc(proc: string, devNull: string): void {
+  const at = (p: string): string => join(proc, p.slice('/proc'.length));
+  const ignoreMissing = (f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof LibcError && e.code === 'ENOENT')) throw e;
+    }
+  };
+  for (const p of PROC_READONLY) {
+    ignoreMissing(() => {
+      mount(at(p), at(p), null, MS.BIND | MS.REC);
+      mount(null, at(p), null, MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    });
+  }
+  for (const p of PROC_MASKED_FILES) ignoreMissing(() => mount(devNull, at(p), null, MS.BIND));
+  for (const p of PROC_MASKED_DIRS) ignoreMissing(() => mount('tmpfs', at(p), 'tmpfs', MS.RDONLY));
+}
 
 /** Overlay options longer than a page cannot be passed to mount(2). */
 const PAGE = 4096;
@@ -41,11 +66,11 @@ export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: str
   const top = [...lowerdirs].reverse();
   const abs = opts(top);
   if (abs.length < PAGE) {
-    mount('overlay', target, 'overlay', 0, abs);
+    mount('overlay', target, 'overlay', MS.NODEV, abs);
     return;
   }
   try {
-    mountFs('overlay', target, [...top.map((d): [string, string] => ['lowerdir+', d]), ['upperdir', upperdir], ['workdir', workdir]]);
+    mountFs('overlay', target, [...top.map((d): [string, string] => ['lowerdir+', d]), ['upperdir', upperdir], ['workdir', workdir]], MOUNT_ATTR.NODEV);
     return;
   } catch (e) {
     if (!(e instanceof LibcError) || !['EINVAL', 'ENOSYS'].includes(e.code)) throw e;
@@ -56,7 +81,7 @@ export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: str
   const cwd = process.cwd();
   process.chdir(parent);
   try {
-    mount('overlay', target, 'overlay', 0, rel);
+    mount('overlay', target, 'overlay', MS.NODEV, rel);
   } finally {
     process.chdir(cwd);
   }
@@ -71,9 +96,10 @@ function commonParent(paths: string[]): string {
 const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
 /** /dev as a tmpfs with the host's character devices bound onto files, a private devpts, shm and fd links. */
-async function mountDev(root: string): Promise<void> {
+async function mountDev(root: string): Promise<string> {
   const dev = await ensureMountPoint(root, '/dev', 'dir');
-  mount('tmpfs', dev, 'tmpfs', MS.NOSUID | MS.STRICTATIME, 'mode=755,size=65536k');
+  // nodev: only the nodes bound below (their own mounts) open; a node made with mknod does not.
+  mount('tmpfs', dev, 'tmpfs', MS.NOSUID | MS.NODEV | MS.STRICTATIME, 'mode=755,size=65536k');
   for (const n of DEV_NODES) {
     await writeFile(join(dev, n), '', { mode: 0o666 });
     mount(`/dev/${n}`, join(dev, n), null, MS.BIND);
@@ -86,11 +112,13 @@ async function mountDev(root: string): Promise<void> {
   await symlink('/proc/self/fd/0', join(dev, 'stdin'));
   await symlink('/proc/self/fd/1', join(dev, 'stdout'));
   await symlink('/proc/self/fd/2', join(dev, 'stderr'));
+  return dev;
 }
 
+/** Binds `source` on `target`, always nosuid+nodev (a host directory's device nodes must not open). */
 function bindReadonly(source: string, target: string, readonly: boolean): void {
   mount(source, target, null, MS.BIND | MS.REC);
-  if (readonly) mount(null, target, null, MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV);
+  mount(null, target, null, MS.REMOUNT | MS.BIND | MS.NOSUID | MS.NODEV | (readonly ? MS.RDONLY : 0));
 }
 
 /** Mounts read-only sysfs on a mount point (do it while in the container's network namespace). */
@@ -100,11 +128,12 @@ export function mountSysAt(path: string): void {
 
 /** Mounts everything but the overlay itself; returns the host paths of the /proc and /sys mount points. */
 export async function mountTree(o: MountTreeOptions): Promise<{ proc: string; sys: string }> {
-  await mountDev(o.root);
+  const dev = await mountDev(o.root);
   const proc = await ensureMountPoint(o.root, '/proc', 'dir');
   const sys = await ensureMountPoint(o.root, '/sys', 'dir');
   if (o.procAndSys) {
     mount('proc', proc, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    protectProc(proc, join(dev, 'null'));
     mountSysAt(sys);
   }
   bindReadonly(o.etcFiles.hosts, await ensureMountPoint(o.root, '/etc/hosts', 'file'), true);

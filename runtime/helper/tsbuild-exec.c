@@ -4,7 +4,7 @@
  * util-linux `unshare` has already made the mount/PID namespaces, forked PID 1 and mounted /proc; the parent (Node)
  * has mounted the rootfs. This helper does what no stock tool does in one go without losing the working directory:
  *
- *   chroot(ROOT) -> chdir(WD) -> close fds >= 3 -> drop the bounding set to CAPS -> setgroups/setresgid/setresuid
+ *   chroot(ROOT) -> read-only and masked /proc paths (runc's readonlyPaths/maskedPaths) -> chdir(WD) -> close fds >= 3 -> drop the bounding set to CAPS -> setgroups/setresgid/setresuid
  *   -> effective/permitted = CAPS (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022
  *   -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
  *
@@ -20,10 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* /proc paths a container must not write (global sysctls, sysrq) or read (kernel memory, keys); as runc. */
+static const char *readonly_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
+static const char *masked_files[] = {"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                                     "/proc/timer_stats", "/proc/sched_debug", NULL};
+static const char *masked_dirs[] = {"/proc/acpi", "/proc/scsi", NULL};
 
 static void die(const char *what, const char *arg) {
   fprintf(stderr, "tsbuild-exec: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
@@ -48,6 +55,18 @@ int main(int argc, char **argv) {
   }
 
   if (chroot(root) != 0) die("chroot", root);
+  if (chdir("/") != 0) die("chdir", "/");
+  for (const char **p = readonly_paths; *p; p++) {
+    if (mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) != 0) {
+      if (errno == ENOENT) continue;
+      die("bind", *p);
+    }
+    if (mount(NULL, *p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("remount read-only", *p);
+  }
+  for (const char **p = masked_files; *p; p++)
+    if (mount("/dev/null", *p, NULL, MS_BIND, NULL) != 0 && errno != ENOENT) die("mask", *p);
+  for (const char **p = masked_dirs; *p; p++)
+    if (mount("tmpfs", *p, "tmpfs", MS_RDONLY, NULL) != 0 && errno != ENOENT) die("mask", *p);
   if (chdir(wd) != 0) die("chdir", wd);
   if (syscall(SYS_close_range, 3, ~0U, 0) != 0) die("close_range", NULL);
 

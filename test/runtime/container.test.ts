@@ -83,6 +83,19 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     expect(r.stdout).not.toContain('work\n');
   });
 
+  it('device nodes made with mknod do not open; /proc/sys is read-only; kernel /proc files are masked', async () => {
+    const [major, minor] = /^\S+ \S+ (\d+):(\d+) \/ \/ /m.exec(await readFile('/proc/self/mountinfo', 'utf8'))!.slice(1);
+    const r = await run([
+      '/bin/sh',
+      '-c',
+      `mknod /tmp/disk b ${major} ${minor} && echo made; head -c 16 /tmp/disk | wc -c; mknod /dev/disk b ${major} ${minor}; head -c 16 /dev/disk | wc -c; ` +
+        'echo 1 > /proc/sys/vm/drop_caches && echo WROTE; wc -c < /proc/timer_list; head -c 4 /dev/urandom | wc -c',
+    ]);
+    expect(r.stdout).toBe('made\n0\n0\n0\n4\n');
+    expect(r.stderr).toContain('/tmp/disk: Permission denied');
+    expect(r.stderr).toContain('Read-only file system');
+  });
+
   it('writes land in the upperdir only; the lowerdir is untouched; a /bin/true run leaves the upperdir empty', async () => {
     const before = await tree(env.lower);
     const idle = await run(['/bin/true']);
