@@ -1,0 +1,150 @@
+// Equivalence with BuildKit: each case in cases.ts is built by `docker build` (BuildKit inside a dockerd this test
+// starts, with its own state) and by `tsbuild --output type=local`; the final rootfs trees must agree in paths,
+// types, modes, owners, link targets and contents (mtimes aside; docker's own container files aside), and the
+// configs in Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels. Both builders start from the
+// same busybox image, served by a real registry.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startRegistry } from '../fixtures/registry.js';
+import { seedBusybox } from '../fixtures/images.js';
+import { ok, tsbFor, type Tsb } from '../builder/helpers/tsb.js';
+import { CASES, type Case } from './cases.js';
+
+const DOCKERD = '/usr/bin/dockerd';
+const DOCKER = '/usr/bin/docker';
+
+let registry: { host: string; stop(): Promise<void> };
+let work: string;
+let tsb: Tsb;
+let dockerd: ChildProcess | undefined;
+let dockerEnv: NodeJS.ProcessEnv;
+
+function docker(args: string[], input?: string): string {
+  const r = spawnSync(DOCKER, args, { env: dockerEnv, encoding: 'utf8', input, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`docker ${args.join(' ')} failed:\n${r.stderr}`);
+  return r.stdout;
+}
+
+beforeAll(async () => {
+  if (!existsSync(DOCKERD) || !existsSync(DOCKER)) {
+    throw new Error('the equivalence tests need BuildKit: install Debian\'s docker.io (`apt-get install -y docker.io`, listed in .ci/install-deps)');
+  }
+  registry = await startRegistry();
+  const base = await seedBusybox(registry.host);
+  work = await mkdtemp(join(tmpdir(), 'tsbuild-equiv-'));
+  tsb = tsbFor(join(work, 'tsbuild-root'), registry.host);
+  const sock = join(work, 'docker.sock');
+  dockerEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_BUILDKIT: '1' };
+  dockerd = spawn(DOCKERD, ['--iptables=false', '--bridge=none', '--storage-driver=overlay2', `--insecure-registry=${registry.host}`, '--data-root', join(work, 'docker-data'), '--exec-root', join(work, 'docker-exec'), '-H', `unix://${sock}`, '--pidfile', join(work, 'docker.pid')], { stdio: 'ignore' });
+  for (let i = 0; i < 150; i++) {
+    if (spawnSync(DOCKER, ['info'], { env: dockerEnv, stdio: 'ignore' }).status === 0) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  docker(['pull', '-q', base]);
+  docker(['tag', base, 'busybox:latest']);
+});
+
+afterAll(async () => {
+  if (dockerd?.pid) {
+    dockerd.kill('SIGTERM');
+    await new Promise((r) => dockerd!.once('exit', r));
+  }
+  await registry?.stop();
+  if (work) {
+    spawnSync('umount', ['-R', join(work, 'docker-data')], { stdio: 'ignore' });
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
+async function makeContext(c: Case): Promise<string> {
+  const dir = join(work, 'ctx', c.name);
+  await mkdir(dir, { recursive: true });
+  const later: [string, string][] = [];
+  for (const [p, spec] of Object.entries(c.files)) {
+    const abs = join(dir, p);
+    await mkdir(dirname(abs), { recursive: true });
+    if (typeof spec === 'string') await writeFile(abs, spec);
+    else if ('content' in spec) {
+      await writeFile(abs, spec.content);
+      if (spec.mode !== undefined) await chmod(abs, spec.mode);
+    } else if ('symlink' in spec) await symlink(spec.symlink, abs);
+    else if ('hardlink' in spec) later.push([join(dir, spec.hardlink), abs]);
+    else {
+      await mkdir(abs, { recursive: true });
+      if (spec.mode !== undefined) await chmod(abs, spec.mode);
+    }
+  }
+  for (const [from, to] of later) await link(from, to);
+  await writeFile(join(dir, 'Buildfile'), c.buildfile + '\n');
+  if (c.prepare) execFileSync('sh', ['-c', c.prepare], { cwd: dir });
+  return dir;
+}
+
+/** Docker's own container files and the kernel filesystems' mount points. */
+const IGNORED = /^(\.dockerenv|dev|proc|sys|etc\/hosts|etc\/hostname|etc\/resolv\.conf|etc\/mtab)(\/|$)/;
+
+async function listTree(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const n of (await readdir(join(root, rel))).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      if (IGNORED.test(r)) continue;
+      const st = await lstat(join(root, r));
+      const mode = (st.mode & 0o7777).toString(8);
+      const own = `${st.uid}:${st.gid}`;
+      if (st.isSymbolicLink()) out.push(`${r} l ${own} -> ${await readlink(join(root, r))}`);
+      else if (st.isDirectory()) {
+        out.push(`${r} d ${mode} ${own}`);
+        await walk(r);
+      } else if (st.isFile()) {
+        const h = r === 'bin/busybox' || r.startsWith('made-hardlink') ? 'busybox' : createHash('sha256').update(await readFile(join(root, r))).digest('hex').slice(0, 16);
+        out.push(`${r} f ${mode} ${own} ${h}`);
+      } else out.push(`${r} ? ${mode} ${own}`);
+    }
+  };
+  await walk('');
+  return out;
+}
+
+const CONFIG_FIELDS = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'Labels'] as const;
+
+function pickConfig(c: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of CONFIG_FIELDS) {
+    const v = c[f];
+    out[f] = v === undefined || v === null || v === '' || (typeof v === 'object' && Object.keys(v as object).length === 0) ? null : v;
+  }
+  return out;
+}
+
+describe('equivalence with BuildKit', () => {
+  for (const c of CASES) {
+    it(`${c.name}: same rootfs and config as docker build`, async () => {
+      const ctx = await makeContext(c);
+      const args = Object.entries(c.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
+
+      const tag = `equiv-${c.name}:latest`;
+      docker(['build', '-q', '--network', 'host', ...args, '-t', tag, ctx]);
+      const id = docker(['create', tag]).trim();
+      const dockerRoot = join(work, 'docker-out', c.name);
+      await mkdir(dockerRoot, { recursive: true });
+      const exp = spawnSync('sh', ['-c', `"${DOCKER}" export ${id} | tar -x -p --same-owner --numeric-owner -C "${dockerRoot}"`], { env: dockerEnv, encoding: 'utf8' });
+      expect(exp.status, exp.stderr).toBe(0);
+      docker(['rm', id]);
+      const dockerConfig = JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config}}', tag])) as Record<string, unknown>;
+
+      const tsRoot = join(work, 'tsbuild-out', c.name);
+      const oci = join(work, `${c.name}.oci.tar`);
+      ok(tsb(['build', '-q', ...args, '--output', `type=local,dest=${tsRoot}`, '--output', `type=oci,dest=${oci}`, ctx]), `tsbuild ${c.name}`);
+      const tsConfig = (JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci-archive:${oci}`], { encoding: 'utf8' })) as { config: Record<string, unknown> }).config;
+
+      expect(await listTree(tsRoot)).toEqual(await listTree(dockerRoot));
+      expect(pickConfig(tsConfig)).toEqual(pickConfig(dockerConfig));
+    });
+  }
+});
