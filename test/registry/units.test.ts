@@ -1,0 +1,29 @@
+// Pure functions of the registry client: challenge parsing, Retry-After, platform ranking.
+import { describe, expect, it } from 'vitest';
+import { parseChallenges, parsePlatform, platformRank } from '../../registry-client/index.js';
+import { parseRetryAfter } from '../../registry-client/transport.js';
+
+describe('registry client units', () => {
+  it("parses Docker Hub's Bearer challenge and a Basic one", () => {
+    expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"')).toEqual([
+      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } },
+    ]);
+    expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
+    expect(parseChallenges('Basic realm="a", Bearer realm="https://x/token",service=reg').map((c) => c.scheme)).toEqual(['basic', 'bearer']);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  it('ranks platforms like containerd: arm64 v8 equals no variant, armv7 accepts v6 after v7, amd64 never arm', () => {
+    expect(platformRank(parsePlatform('linux/arm64'), { os: 'linux', architecture: 'arm64', variant: 'v8' })).toBe(0);
+    expect(platformRank(parsePlatform('linux/arm/v7'), { os: 'linux', architecture: 'arm', variant: 'v6' })).toBe(1);
+    expect(platformRank(parsePlatform('linux/arm/v6'), { os: 'linux', architecture: 'arm', variant: 'v7' })).toBeUndefined();
+    expect(platformRank(parsePlatform('linux/amd64'), { os: 'linux', architecture: 'arm64' })).toBeUndefined();
+    expect(parsePlatform('linux/x86_64')).toEqual({ os: 'linux', architecture: 'amd64' });
+    expect(() => parsePlatform('linux')).toThrow(/os\/arch/);
+  });
+});
