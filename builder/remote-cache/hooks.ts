@@ -1,0 +1,91 @@
+// The builder's three touch points with the remote cache, one call each:
+//   build.ts, opening the store:   const store = await withRemoteCache(await openStore(root), opts, emit);
+//   build.ts, after assemble():    await exportBuildCache(store, opts, image, emit);
+//   cli/commands/build.ts:         --cache-from / --cache-to (repeatable) → opts.cacheFrom / opts.cacheTo
+// Nothing here loads unless a build names a cache.
+import type { Descriptor, Digest, ImageConfigFile } from '../../oci/types.js';
+import type { RegistryOptions } from '../../registry-client/options.js';
+import type { Store } from '../../store/api.js';
+import type { BuildEvent } from '../events.js';
+import type { BuildOptions } from '../options.js';
+import type { CacheSpec } from './spec.js';
+
+declare module '../options.js' {
+  interface BuildOptions {
+    /** `--cache-from` specs (`type=registry,ref=…`, `type=local,src=…`), in priority order. */
+    cacheFrom?: string[];
+    /** `--cache-to` specs (`type=registry,ref=…[,mode=max]`, `type=local,dest=…`, `type=inline`). */
+    cacheTo?: string[];
+  }
+}
+
+type Emit = (e: BuildEvent) => void;
+
+function registryOpts(opts: BuildOptions): RegistryOptions {
+  return { mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] };
+}
+
+/** Parses every spec first, so a typo fails the build before any step runs. */
+export async function parseCacheSpecs(list: string[] | undefined): Promise<CacheSpec[]> {
+  if (!list || list.length === 0) return [];
+  const { parseCacheSpec } = await import('./spec.js');
+  return list.map(parseCacheSpec);
+}
+
+/** The store itself when no cache is named; else a view that consults and records the remote cache. */
+export async function withRemoteCache(store: Store, opts: BuildOptions, emit?: Emit): Promise<Store> {
+  if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return store;
+  try {
+    const from = await parseCacheSpecs(opts.cacheFrom);
+    await parseCacheSpecs(opts.cacheTo);
+    const { RemoteCacheStore } = await import('./store-view.js');
+    if (from.length === 0 || opts.noCache) return new RemoteCacheStore(store, undefined);
+    const { importCache } = await import('./import.js');
+    const warn = (message: string): void => emit?.({ type: 'log', time: Date.now(), level: 'warn', message });
+    const remote = await importCache(from, store, registryOpts(opts), { onWarn: warn });
+    for (const s of remote.sources) emit?.({ type: 'log', time: Date.now(), level: 'info', message: `imported cache from ${s.spec}: ${s.records} records` });
+    return new RemoteCacheStore(store, remote);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+export interface ImageForCache {
+  manifest: Descriptor;
+  config: ImageConfigFile;
+  configDigest: Digest;
+  layers: Descriptor[];
+}
+
+/**
+ * After a successful build: type=inline rewrites `image` in place (its config gains the records, so its digest
+ * changes); registry and local exports write the artifact. An export that fails fails the build unless the spec
+ * says ignore-error=true (then it is a warning).
+ */
+export async function exportBuildCache(store: Store, opts: BuildOptions, image: ImageForCache, emit?: Emit): Promise<void> {
+  if (!opts.cacheTo?.length) return;
+  const { RemoteCacheStore } = await import('./store-view.js');
+  if (!(store instanceof RemoteCacheStore)) return;
+  const specs = await parseCacheSpecs(opts.cacheTo);
+  const { describeSpec } = await import('./spec.js');
+  const { embedInlineCache, exportCache } = await import('./export.js');
+  const finalLayers = new Set(image.layers.map((l) => l.digest));
+  const entries = [...store.used].map(([key, record]) => ({ key, record, finalImage: record.layer === null || finalLayers.has(record.layer.descriptor.digest) }));
+  const log = (level: 'info' | 'warn', message: string): void => emit?.({ type: 'log', time: Date.now(), level, message });
+  for (const spec of specs) {
+    try {
+      if (spec.type === 'inline') {
+        const next = await embedInlineCache(entries, store, image);
+        Object.assign(image, next);
+        log('info', `inline cache: ${entries.filter((e) => e.finalImage).length} records in the image config`);
+        continue;
+      }
+      const desc = await exportCache(spec, entries, store, registryOpts(opts));
+      log('info', `exported cache to ${describeSpec(spec)} (mode=${spec.mode}): ${desc.digest}`);
+    } catch (e) {
+      if (!spec.ignoreError) throw e;
+      log('warn', `cache export to ${describeSpec(spec)} failed (ignored): ${(e as Error).message}`);
+    }
+  }
+}

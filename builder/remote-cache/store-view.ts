@@ -1,0 +1,177 @@
+// The store as the builder sees it during a build with --cache-from/--cache-to: every method is the real store's,
+// except that (1) a cache lookup that misses locally falls through to the imported remote cache, (2) a layer of a
+// remote hit counts as present and is fetched from the cache the first time anything reads it (a RUN that needs
+// the filesystem, tagging, pushing or exporting the image), and (3) every record the build uses is remembered,
+// for --cache-to. The builder's code is unchanged: it sees a Store.
+import type { Readable } from 'node:stream';
+import type { Descriptor, Digest, ImageIndex, ImageManifest, Platform } from '../../oci/types.js';
+import { isIndexMediaType } from '../../oci/types.js';
+import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRecord, Store } from '../../store/api.js';
+import type { RemoteCache } from './import.js';
+
+export class RemoteCacheStore implements Store {
+  /** Records this build looked up or wrote, by key, in first-use order. */
+  readonly used = new Map<string, CacheRecord>();
+  /** Layers (by descriptor digest, and by their cache blob's digest) of remote hits not yet in the store. */
+  private readonly pending = new Map<string, CacheRecord>();
+  /** The cache's blob (gzip) for each remote layer, by layer digest: the compressed layer, already made. */
+  private readonly remoteBlobs = new Map<string, Descriptor>();
+
+  constructor(
+    readonly inner: Store,
+    readonly remote: RemoteCache | undefined,
+  ) {}
+
+  get root(): string {
+    return this.inner.root;
+  }
+
+  // --- the cache -------------------------------------------------------------------------------------------------
+
+  async getCache(key: string): Promise<CacheRecord | undefined> {
+    const local = await this.inner.getCache(key);
+    if (local && (local.layer === null || (await this.hasBlob(local.layer.descriptor.digest)))) {
+      this.used.set(key, local);
+      return local;
+    }
+    const rec = await this.remote?.lookup(key);
+    if (!rec) return local;
+    if (rec.layer?.blob) this.remoteBlobs.set(rec.layer.descriptor.digest, rec.layer.blob);
+    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) {
+      this.pending.set(rec.layer.descriptor.digest, rec);
+      if (rec.layer.blob) this.pending.set(rec.layer.blob.digest, rec);
+    }
+    this.used.set(key, rec);
+    // Remembered locally too, so the next build on this machine hits without the remote cache (the local lookup
+    // still checks that the blob is there). Best effort: the remote record serves this build either way.
+    await this.inner
+      .putCache(key, { layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null, data: rec.data, createdAt: rec.createdAt })
+      .catch(() => undefined);
+    return rec;
+  }
+
+  async putCache(key: string, record: CacheRecord): Promise<void> {
+    await this.inner.putCache(key, record);
+    this.used.set(key, record);
+  }
+
+  /** Fetches the layer behind `digest` if it is a remote hit not yet in the store. */
+  private async ensure(digest: Digest, unpack = false): Promise<void> {
+    const rec = this.pending.get(digest);
+    if (!rec || !this.remote) return;
+    await this.remote.ensureLayer(rec, { unpack });
+    this.pending.delete(rec.layer!.descriptor.digest);
+    const blob = this.remoteBlobs.get(rec.layer!.descriptor.digest);
+    if (blob) this.pending.delete(blob.digest);
+  }
+
+  private async ensureManifest(target: Descriptor): Promise<void> {
+    if (this.pending.size === 0) return;
+    if (isIndexMediaType(target.mediaType)) {
+      const index = await this.inner.readJSON<ImageIndex>(target.digest);
+      for (const m of index.manifests) await this.ensureManifest(m);
+      return;
+    }
+    const manifest = await this.inner.readJSON<ImageManifest>(target.digest);
+    await Promise.all((manifest.layers ?? []).map((l) => this.ensure(l.digest)));
+  }
+
+  // --- blobs -----------------------------------------------------------------------------------------------------
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    return this.pending.has(digest) || this.inner.hasBlob(digest);
+  }
+  writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+    return this.inner.writeBlob(src, expected);
+  }
+  async openBlob(digest: Digest): Promise<Readable> {
+    await this.ensure(digest);
+    return this.inner.openBlob(digest);
+  }
+  async blobSize(digest: Digest): Promise<number> {
+    const layer = this.pending.get(digest)?.layer;
+    if (layer) return layer.descriptor.digest === digest ? layer.descriptor.size : (this.remoteBlobs.get(layer.descriptor.digest)?.size ?? this.inner.blobSize(digest));
+    return this.inner.blobSize(digest);
+  }
+  putJSON(value: unknown, mediaType: string): Promise<Descriptor> {
+    return this.inner.putJSON(value, mediaType);
+  }
+  putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor> {
+    return this.inner.putBytes(bytes, mediaType, expectedDigest);
+  }
+  async readBytes(digest: Digest): Promise<Buffer> {
+    await this.ensure(digest);
+    return this.inner.readBytes(digest);
+  }
+  readJSON<T>(digest: Digest): Promise<T> {
+    return this.inner.readJSON<T>(digest);
+  }
+  blobPath(digest: Digest): string {
+    return this.inner.blobPath(digest);
+  }
+
+  // --- images ----------------------------------------------------------------------------------------------------
+
+  async tag(name: string, target: Descriptor): Promise<void> {
+    // An image in the store is complete: its layers come in before its name does.
+    await this.ensureManifest(target);
+    return this.inner.tag(name, target);
+  }
+  untag(name: string): Promise<boolean> {
+    return this.inner.untag(name);
+  }
+  resolveImage(ref: string, platform?: Platform): Promise<ImageRecord | undefined> {
+    return this.inner.resolveImage(ref, platform);
+  }
+  listImages(): Promise<{ name: string; target: Descriptor }[]> {
+    return this.inner.listImages();
+  }
+  readIndex(digest: Digest): Promise<ImageIndex> {
+    return this.inner.readIndex(digest);
+  }
+
+  // --- layers ----------------------------------------------------------------------------------------------------
+
+  async unpackLayer(layer: Descriptor): Promise<{ diffID: Digest; dir: string }> {
+    await this.ensure(layer.digest);
+    return this.inner.unpackLayer(layer);
+  }
+  unpackLayerStream(layer: Descriptor, src: Readable): Promise<{ diffID: Digest; dir: string }> {
+    return this.inner.unpackLayerStream(layer, src);
+  }
+  lowerdir(diffID: Digest): Promise<string | undefined> {
+    return this.inner.lowerdir(diffID);
+  }
+  async lowerdirsFor(image: ImageRecord): Promise<string[]> {
+    await Promise.all(image.manifest.layers.map((l) => this.ensure(l.digest)));
+    return this.inner.lowerdirsFor(image);
+  }
+  commitLayer(upperdir: string, opts?: CommitOptions): Promise<CommittedLayer> {
+    return this.inner.commitLayer(upperdir, opts);
+  }
+  async compressedLayer(layer: Descriptor): Promise<Descriptor> {
+    const blob = this.remoteBlobs.get(layer.digest);
+    await this.ensure(layer.digest);
+    // The gzip blob fetched from the cache is the compressed layer: no recompression, and the same digest as A's push.
+    if (blob && (await this.inner.hasBlob(blob.digest))) return { ...blob };
+    return this.inner.compressedLayer(layer);
+  }
+  async diffIDOf(layer: Descriptor): Promise<Digest | undefined> {
+    const rec = this.pending.get(layer.digest);
+    if (rec?.layer) return rec.layer.diffID;
+    return this.inner.diffIDOf(layer);
+  }
+
+  // --- the rest --------------------------------------------------------------------------------------------------
+
+  containerDirs(): Promise<ContainerDirs> {
+    return this.inner.containerDirs();
+  }
+  lease(digests: Digest[]): Promise<() => Promise<void>> {
+    return this.inner.lease(digests);
+  }
+  async close(): Promise<void> {
+    this.remote?.close();
+    await this.inner.close();
+  }
+}
