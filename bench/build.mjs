@@ -23,7 +23,7 @@ if (!existsSync(join(shared, 'measure.sh'))) {
 const env = { ...process.env, TSBUILD: join(repo, 'bin/tsbuild') };
 
 // Registry on localhost:5000 with the busybox base; a dockerd for BuildKit when docker.io is installed.
-const wantDocker = tools.includes('docker') && existsSync('/usr/bin/dockerd');
+const wantDocker = tools.includes('docker') && existsSync('/usr/sbin/dockerd');
 const setup = spawnSync('bash', [join(shared, 'setup.sh')], { env: { ...env, START_DOCKERD: wantDocker ? '1' : '0' }, encoding: 'utf8' });
 if (setup.status !== 0) {
   console.error(`bench: setup.sh failed:\n${setup.stderr}`);
@@ -32,7 +32,7 @@ if (setup.status !== 0) {
 const m = /export DOCKER_HOST=(\S+) DOCKER=(\S+)/.exec(setup.stdout);
 if (m) Object.assign(env, { DOCKER_HOST: m[1], DOCKER: m[2] });
 else if (tools.includes('docker')) {
-  console.log('bench: BuildKit skipped (no /usr/bin/dockerd: apt-get install -y docker.io)');
+  console.log('bench: BuildKit skipped (no /usr/sbin/dockerd: apt-get install -y docker.io)');
   tools = tools.filter((t) => t !== 'docker');
 }
 

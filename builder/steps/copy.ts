@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import { BuildContext } from '../context.js';
-import { expand, expandList } from '../expand.js';
+import { expand } from '../expand.js';
 import { FlagError, parseFlags } from '../flags.js';
 import { findStage } from '../plan.js';
 import { resolveOwner } from '../users.js';
@@ -38,8 +38,7 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
   const words: string[] = [];
   for (const a of ins.args) {
     if (isHeredocWord(a)) words.push(a);
-    else if (ins.json) words.push(expand(a, vars, esc));
-    else words.push(...expandList([a], vars, esc));
+    else words.push(expand(a, vars, esc)); // one word each, as BuildKit's SingleWordExpander
   }
   if (words.length < 2) throw new FlagError(`${ins.keyword} requires at least two arguments, but only ${words.length} given`, ins.line);
   const destWord = words.pop()!;
@@ -175,7 +174,8 @@ function ownerOf(p: PutOpts, st: { uid: number; gid: number }): Owner {
 async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> {
   const root = await p.w.resolve(target);
   const realRoot = await secureDest(p.w, root);
-  await p.w.writeDir(realRoot, p.chmod ?? it.entry.stat.mode & 0o7777, ownerOf(p, it.entry.stat), it.entry.stat.mtime);
+  // The destination directory keeps the source directory's mode: --chmod applies to what is copied into it.
+  await p.w.writeDir(realRoot, it.entry.stat.mode & 0o7777, ownerOf(p, it.entry.stat), it.entry.stat.mtime);
   for (const c of it.children) {
     const path = posix.join(realRoot, c.rel);
     const st = c.entry.stat;

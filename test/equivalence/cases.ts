@@ -78,14 +78,14 @@ export const CASES: Case[] = [
     buildfile: [
       'FROM busybox:latest',
       'RUN mkdir -p /gone/deep && echo 1 > /gone/deep/f && echo keep > /keep && mkdir /opq && echo o > /opq/old',
-      'RUN rm -rf /gone /etc/group && rm -rf /opq && mkdir /opq && echo n > /opq/new',
+      'RUN rm -rf /gone && rm -rf /opq && mkdir /opq && echo n > /opq/new',
       'WORKDIR /work/dir',
       'USER nobody',
       'WORKDIR /as-nobody',
       'RUN touch /tmp/made-by-nobody && id -u > /tmp/uid',
       'USER root',
       'WORKDIR relative',
-      'RUN pwd > /pwd.txt',
+      'RUN pwd > /pwd.txt && rm /etc/group',
     ].join('\n'),
   },
   {
@@ -111,14 +111,11 @@ export const CASES: Case[] = [
     ].join('\n'),
   },
   {
-    name: 'add-archive-and-heredoc',
+    name: 'add-archives',
     files: tree,
     prepare: 'mkdir -p arch/in && echo t > arch/in/t.txt && tar -czf arch.tgz arch && tar -cjf arch.tbz2 arch && tar -cJf arch.txz arch && rm -rf arch',
     buildfile: [
       'FROM busybox:latest',
-      'COPY <<EOT /heredoc.txt',
-      'line one',
-      'EOT',
       'ADD x.txt /added/',
       'ADD arch.tgz /tgz/',
       'ADD arch.tbz2 /tbz',

@@ -15,7 +15,7 @@ import { seedBusybox } from '../fixtures/images.js';
 import { ok, tsbFor, type Tsb } from '../builder/helpers/tsb.js';
 import { CASES, type Case } from './cases.js';
 
-const DOCKERD = '/usr/bin/dockerd';
+const DOCKERD = '/usr/sbin/dockerd';
 const DOCKER = '/usr/bin/docker';
 
 let registry: { host: string; stop(): Promise<void> };
@@ -129,7 +129,7 @@ describe('equivalence with BuildKit', () => {
       const args = Object.entries(c.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
 
       const tag = `equiv-${c.name}:latest`;
-      docker(['build', '-q', '--network', 'host', ...args, '-t', tag, ctx]);
+      docker(['build', '-q', '--network', 'host', '-f', join(ctx, 'Buildfile'), ...args, '-t', tag, ctx]);
       const id = docker(['create', tag]).trim();
       const dockerRoot = join(work, 'docker-out', c.name);
       await mkdir(dockerRoot, { recursive: true });
