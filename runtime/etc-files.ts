@@ -1,5 +1,5 @@
 // The generated /etc/hosts, /etc/hostname and /etc/resolv.conf a container sees (bound read-only, never in a layer).
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkMode } from './spec.js';
 
@@ -14,12 +14,16 @@ export async function writeEtcFiles(dir: string, o: { hostname: string; network:
     '',
   ].join('\n');
   let resolv = '';
-  if (o.network === 'host') resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  if (o.network === 'host') {
+    try {
+      resolv = readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      // no resolver configured on the host
+    }
+  }
   const files: EtcFiles = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
-  await Promise.all([
-    writeFile(files.hosts, hosts, { mode: 0o644 }),
-    writeFile(files.hostname, `${o.hostname}\n`, { mode: 0o644 }),
-    writeFile(files.resolvConf, resolv, { mode: 0o644 }),
-  ]);
+  writeFileSync(files.hosts, hosts, { mode: 0o644 });
+  writeFileSync(files.hostname, `${o.hostname}\n`, { mode: 0o644 });
+  writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
   return files;
 }

@@ -2,7 +2,8 @@
 // The same code runs in the parent (chroot isolation: a private tree under the run dir) and in init.ts (pivot
 // isolation: inside the container's own mount namespace). Mount points the rootfs lacks are created in it and
 // reported as traces, so the caller can take them out of the upperdir afterwards.
-import { chmod, lstat, mkdir, readdir, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+// Synchronous fs calls on purpose: tiny operations, cheaper than a thread-pool round trip each.
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { LibcError, MOUNT_ATTR, mount, mountFs, MS } from './libc.js';
 import { ensureMountPoint } from './paths.js';
@@ -101,17 +102,17 @@ async function mountDev(root: string): Promise<string> {
   // nodev: only the nodes bound below (their own mounts) open; a node made with mknod does not.
   mount('tmpfs', dev, 'tmpfs', MS.NOSUID | MS.NODEV | MS.STRICTATIME, 'mode=755,size=65536k');
   for (const n of DEV_NODES) {
-    await writeFile(join(dev, n), '', { mode: 0o666 });
+    writeFileSync(join(dev, n), '', { mode: 0o666 });
     mount(`/dev/${n}`, join(dev, n), null, MS.BIND);
   }
-  for (const d of ['pts', 'shm']) await mkdir(join(dev, d));
+  for (const d of ['pts', 'shm']) mkdirSync(join(dev, d));
   mount('devpts', join(dev, 'pts'), 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=0620');
-  await symlink('pts/ptmx', join(dev, 'ptmx'));
+  symlinkSync('pts/ptmx', join(dev, 'ptmx'));
   mount('shm', join(dev, 'shm'), 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=1777,size=65536k');
-  await symlink('/proc/self/fd', join(dev, 'fd'));
-  await symlink('/proc/self/fd/0', join(dev, 'stdin'));
-  await symlink('/proc/self/fd/1', join(dev, 'stdout'));
-  await symlink('/proc/self/fd/2', join(dev, 'stderr'));
+  symlinkSync('/proc/self/fd', join(dev, 'fd'));
+  symlinkSync('/proc/self/fd/0', join(dev, 'stdin'));
+  symlinkSync('/proc/self/fd/1', join(dev, 'stdout'));
+  symlinkSync('/proc/self/fd/2', join(dev, 'stderr'));
   return dev;
 }
 
@@ -161,7 +162,12 @@ function depth(p: string): number {
 export async function listTree(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (rel: string): Promise<void> => {
-    const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
+    let entries: import('node:fs').Dirent[] = [];
+    try {
+      entries = readdirSync(join(dir, rel), { withFileTypes: true });
+    } catch {
+      // gone
+    }
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(r);
@@ -179,19 +185,23 @@ export async function listTree(dir: string): Promise<string[]> {
 export async function removeTraces(upperdir: string, traces: string[]): Promise<void> {
   for (const rel of traces) {
     const p = join(upperdir, rel);
-    const st = await lstat(p).catch(() => undefined);
+    const st = lstatSync(p, { throwIfNoEntry: false });
     if (!st) continue;
-    if (st.isDirectory()) await rmdir(p).catch(() => undefined);
-    else await unlink(p).catch(() => undefined);
+    try {
+      if (st.isDirectory()) rmdirSync(p);
+      else unlinkSync(p);
+    } catch {
+      // a directory the container wrote into stays
+    }
   }
 }
 
 /** Writes a file mount's content where it will be bound from (mode applies; default 0400 like BuildKit secrets). */
 export async function writeMountFile(path: string, content: Buffer | string, mode = 0o400): Promise<void> {
-  await writeFile(path, content, { mode });
-  await chmod(path, mode);
+  writeFileSync(path, content, { mode });
+  chmodSync(path, mode);
 }
 
 export async function isDirectory(p: string): Promise<boolean> {
-  return (await stat(p)).isDirectory();
+  return statSync(p).isDirectory();
 }

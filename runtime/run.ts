@@ -2,8 +2,7 @@
 // How a step starts is written down in runtime/README.md; the order below is that design.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capMask, containerCaps } from './caps.js';
@@ -60,8 +59,7 @@ async function planMounts(mounts: MountSpec[], filesDir: string): Promise<Planne
       await writeMountFile(src, m.content, m.mode);
       out.push({ type: 'bind', source: src, target: m.target, readonly: true, file: true });
     } else if (m.type === 'bind') {
-      const { stat } = await import('node:fs/promises');
-      out.push({ ...m, file: !(await stat(m.source)).isDirectory() });
+      out.push({ ...m, file: !statSync(m.source).isDirectory() });
     } else out.push(m);
   }
   return out;
@@ -89,8 +87,8 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   activeContainerDirs.add(cdir);
   try {
     await ensurePrivateRunDir(runDir);
-    await mkdir(filesDir, { recursive: true, mode: 0o700 });
-    await mkdir(root);
+    mkdirSync(filesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(root);
     const lowerdirs = spec.rootfs.lowerdirs.length > 0 ? spec.rootfs.lowerdirs : [await emptyDir(cdir)];
     const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [] });
     const mounts = await planMounts(spec.mounts ?? [], filesDir);
@@ -124,7 +122,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
         tracesFile: join(cdir, 'traces.json'), user: spec.user, cwd, args: spec.args, env: spec.env, caps,
         cgroupDirs: cgroup?.dirs ?? [],
       };
-      await writeFile(join(cdir, 'plan.json'), JSON.stringify(plan));
+      writeFileSync(join(cdir, 'plan.json'), JSON.stringify(plan));
       argv = [...namespaceChain(null), process.execPath, INIT_JS, join(cdir, 'plan.json')];
       env = {};
     }
@@ -159,13 +157,13 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
         // already gone
       }
     }
-    if (isolation === 'pivot') traces = await readFile(join(cdir, 'traces.json'), 'utf8').then((t) => JSON.parse(t) as string[], () => []);
+    if (isolation === 'pivot') traces = readTraces(join(cdir, 'traces.json'));
     await removeTraces(spec.rootfs.upperdir, traces);
     await cgroup?.remove();
     if (mountPoints().some((m) => m === cdir || m.startsWith(cdir + '/'))) {
       throw new ContainerSetupError(id, 'cleanup', new Error(`${cdir} still has mounts`));
     }
-    await rm(cdir, { recursive: true, force: true });
+    rmSync(cdir, { recursive: true, force: true });
     activeContainerDirs.delete(cdir);
   }
   return { ...result, durationMs: performance.now() - started };
@@ -173,8 +171,16 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
 
 async function emptyDir(cdir: string): Promise<string> {
   const d = join(cdir, 'empty');
-  await mkdir(d);
+  mkdirSync(d);
   return d;
+}
+
+function readTraces(file: string): string[] {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as string[];
+  } catch {
+    return [];
+  }
 }
 
 function killTree(child: ChildProcess): void {

@@ -1,5 +1,5 @@
 // USER resolution from the image's own /etc/passwd and /etc/group, as runc/moby's user package does it.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { resolveInRoot } from './paths.js';
 
 export interface ResolvedUser {
@@ -76,7 +76,12 @@ export function resolveUserFrom(user: string | undefined, passwdText: string, gr
 
 /** Resolves USER against the files inside `root` (a mounted rootfs), never leaving it. */
 export async function resolveUser(root: string, user: string | undefined): Promise<ResolvedUser> {
-  const read = async (p: string): Promise<string> =>
-    readFile((await resolveInRoot(root, p)).host, 'utf8').catch(() => '');
+  const read = async (p: string): Promise<string> => {
+    try {
+      return readFileSync((await resolveInRoot(root, p)).host, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   return resolveUserFrom(user, await read('/etc/passwd'), await read('/etc/group'));
 }
