@@ -1,0 +1,46 @@
+// The realistic CI workload: samples/debian-app on a Debian bookworm base (debootstrap, cached per day), with
+// apt-get reaching Debian's mirror from a RUN step; the result runs under tsbuild and, pushed, under podman.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRegistry } from '../fixtures/registry.js';
+import { seedDebian } from './helpers/debian.js';
+import { ok, REPO, tsbFor, type Tsb } from './helpers/tsb.js';
+
+let registry: { host: string; stop(): Promise<void> };
+let root: string;
+let work: string;
+let tsb: Tsb;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  await seedDebian(registry.host);
+  root = await mkdtemp(join(tmpdir(), 'tsbuild-debian-root-'));
+  work = await mkdtemp(join(tmpdir(), 'tsbuild-debian-work-'));
+  tsb = tsbFor(root, registry.host);
+}, 1_800_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('debian-app sample', () => {
+  it('installs a package with apt-get from the Debian mirror; runs under tsbuild and podman', () => {
+    const dest = `${registry.host}/samples/debian-app:1`;
+    const b = tsb(['build', '--progress=plain', '-t', 'debian-app:1', '-t', dest, '--push', join(REPO, 'samples/debian-app')]);
+    ok(b, 'build debian-app');
+    const r = tsb(['run', 'debian-app:1']);
+    ok(r, 'run debian-app');
+    expect(r.stdout).toBe('Hello, world!\n');
+
+    const common = ['--runtime', 'runc', '--root', join(work, 'podman'), '--runroot', join(work, 'podman-run'), '--storage-driver', 'vfs'];
+    execFileSync('podman', [...common, 'pull', '-q', '--tls-verify=false', dest], { stdio: 'pipe' });
+    const out = execFileSync('podman', [...common, 'run', '--rm', '--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', dest], { encoding: 'utf8' });
+    spawnSync('podman', [...common, 'rmi', '-af'], { stdio: 'ignore' });
+    expect(out).toBe('Hello, world!\n');
+  }, 900_000);
+});
