@@ -28,7 +28,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   await mkdir(tmpDir, { recursive: true });
   let context: BuildContext | undefined;
   try {
-    const { text, file, buildfilePath } = await readBuildfile(opts);
+    // A tar context is unpacked first: its Buildfile may be inside it.
+    if (typeof opts.context !== 'string') context = await BuildContext.openTar(opts.context.tar, tmpDir);
+    const { text, file, buildfilePath } = await readBuildfile(opts, context?.root);
     const parsed = parseBuildfile(text, file);
     const buildPlatform = hostPlatform();
     let targetPlatform: Platform = buildPlatform;
@@ -40,10 +42,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       }
     }
     const plan = makePlan({ parsed, buildArgs: opts.buildArgs ?? {}, ...(opts.target !== undefined ? { target: opts.target } : {}), buildPlatform, targetPlatform });
-
     if (typeof opts.context === 'string') {
       context = await BuildContext.openDir(opts.context, { ...(buildfilePath ? { buildfile: buildfilePath } : {}), memoDir: join(store.root, 'builder') });
-    } else context = await BuildContext.openTar(opts.context.tar, tmpDir);
+    }
+    if (!context) throw new PlanError('no build context', file);
 
     const env = await makeEnv(opts, store, plan, context, tmpDir, emit);
     emit({
@@ -99,19 +101,21 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
 }
 
-async function readBuildfile(opts: BuildOptions): Promise<{ text: string; file: string; buildfilePath?: string }> {
+async function readBuildfile(opts: BuildOptions, tarRoot: string | undefined): Promise<{ text: string; file: string; buildfilePath?: string }> {
   if (opts.fileText !== undefined) return { text: opts.fileText, file: opts.file ?? 'Buildfile' };
   let path = opts.file;
+  // With a tar context, -f names a file inside it (as docker build does).
+  if (path !== undefined && tarRoot !== undefined && !path.startsWith('/')) path = join(tarRoot, path);
   if (path === undefined) {
-    if (typeof opts.context !== 'string') throw new PlanError('no Buildfile given (use -f with a context from stdin)', '-');
-    const candidates = ['Buildfile', 'Dockerfile'].map((n) => join(opts.context as string, n));
+    const dir = tarRoot ?? (opts.context as string);
+    const candidates = ['Buildfile', 'Dockerfile'].map((n) => join(dir, n));
     for (const c of candidates) {
       if (await stat(c).then((s) => s.isFile(), () => false)) {
         path = c;
         break;
       }
     }
-    if (path === undefined) throw new PlanError(`no Buildfile (or Dockerfile) in ${opts.context}; use -f`, String(opts.context));
+    if (path === undefined) throw new PlanError(`no Buildfile (or Dockerfile) in ${tarRoot ? 'the context from stdin' : dir}; use -f`, tarRoot ? '-' : dir);
   }
   try {
     return { text: await readFile(path, 'utf8'), file: path, buildfilePath: resolve(path) };
