@@ -37,15 +37,11 @@ const INIT_JS = [new URL('./init.js', import.meta.url), new URL('../dist/runtime
   .map((u) => fileURLToPath(u))
   .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./init.js', import.meta.url));
 
-/** Parent side of the process chain, shared by both isolations: dies with us, owns the new mount/PID namespaces. */
-function namespaceChain(procMount: string | null): string[] {
-  return [
-    SETPRIV, '--pdeathsig', 'KILL', '--',
-    UNSHARE, '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private',
-    ...(procMount ? [`--mount-proc=${procMount}`] : []),
-    '--',
-  ];
-}
+/** Pivot isolation's chain: dies with us, makes the mount/PID namespaces and forks PID 1 (the Node init). */
+const PIVOT_CHAIN = [
+  SETPRIV, '--pdeathsig', 'KILL', '--',
+  UNSHARE, '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--',
+];
 
 /** While cgroups are set up the chain waits on fd 3 so that nothing runs outside the limits. */
 const HOLD = ['/bin/sh', '-c', 'read _ <&3; exec 3<&-; exec "$@"', 'tsbuild-hold'];
@@ -112,8 +108,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       const [file, ...rest] = spec.args;
       if (file === undefined) throw new Error('no command');
       argv = [
-        ...namespaceChain(proc),
-        helper, root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
+        helper, String(process.pid), proc, root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
       ];
       env = envObject(containerEnv(spec.env, user.home));
     } else {
@@ -123,7 +118,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
         cgroupDirs: cgroup?.dirs ?? [],
       };
       writeFileSync(join(cdir, 'plan.json'), JSON.stringify(plan));
-      argv = [...namespaceChain(null), process.execPath, INIT_JS, join(cdir, 'plan.json')];
+      argv = [...PIVOT_CHAIN, process.execPath, INIT_JS, join(cdir, 'plan.json')];
       env = {};
     }
 

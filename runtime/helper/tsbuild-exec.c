@@ -1,14 +1,15 @@
 /*
- * tsbuild-exec: the last step before a container's command runs (chroot isolation).
+ * tsbuild-exec: starts a container's command (chroot isolation). The parent (Node) has mounted the rootfs and made
+ * the UTS/IPC/NET namespaces; this helper does what util-linux `setpriv --pdeathsig … unshare --mount --pid --fork
+ * --kill-child --propagation private --mount-proc` would, then what no stock tool does in one go without losing
+ * the working directory:
  *
- * util-linux `unshare` has already made the mount/PID namespaces, forked PID 1 and mounted /proc; the parent (Node)
- * has mounted the rootfs. This helper does what no stock tool does in one go without losing the working directory:
- *
- *   chroot(ROOT) -> read-only and masked /proc paths (runc's readonlyPaths/maskedPaths) -> chdir(WD) -> close fds >= 3 -> drop the bounding set to CAPS -> setgroups/setresgid/setresuid
+ *   pdeathsig -> unshare(mount, pid) -> propagation private -> fork; the parent waits and reports PID 1's exit
+ *   status or re-raises its death signal; PID 1: pdeathsig -> mount /proc -> chroot(ROOT) -> read-only and masked /proc paths (runc's readonlyPaths/maskedPaths) -> chdir(WD) -> close fds >= 3 -> drop the bounding set to CAPS -> setgroups/setresgid/setresuid
  *   -> effective/permitted = CAPS (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022
  *   -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
  *
- * usage: tsbuild-exec ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
+ * usage: tsbuild-exec PARENTPID PROC ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
  * Exit 127/126 with a message on stderr when FILE cannot be executed, like a shell.
  */
 #define _GNU_SOURCE
@@ -22,6 +23,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,11 +41,47 @@ static void die(const char *what, const char *arg) {
   exit(125);
 }
 
+/* Waits for PID 1 and leaves the same way it did: its exit code, or death by its signal. */
+static int supervise(pid_t child) {
+  int status;
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) die("waitpid", NULL);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  int sig = WTERMSIG(status);
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  kill(getpid(), sig);
+  return 128 + sig;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 10 || strcmp(argv[7], "--") != 0) {
-    fprintf(stderr, "usage: tsbuild-exec ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
+  if (argc < 12 || strcmp(argv[9], "--") != 0) {
+    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
     return 125;
   }
+  pid_t parent = (pid_t)strtol(argv[1], NULL, 10);
+  const char *proc = argv[2];
+  argv += 2;
+  argc -= 2;
+  /* Die with tsbuild, even if it was SIGKILLed before we got here. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
+  if (getppid() != parent) return 125;
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) die("unshare", NULL);
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make mounts private", NULL);
+  pid_t child = fork();
+  if (child < 0) die("fork", NULL);
+  if (child > 0) return supervise(child);
+  /* PID 1 of the new namespace: dies when the supervising parent does. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
+  if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("mount", proc);
+
   const char *root = argv[1], *wd = argv[2];
   uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
   gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
