@@ -10,6 +10,7 @@ import { BuildContext } from '../context.js';
 import { expand } from '../expand.js';
 import { FlagError, parseFlags } from '../flags.js';
 import { findStage } from '../plan.js';
+import { pmap } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
 import { openView, type RootfsView } from '../view.js';
 import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
@@ -176,15 +177,26 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   const realRoot = await secureDest(p.w, root);
   // The destination directory keeps the source directory's mode: --chmod applies to what is copied into it.
   await p.w.writeDir(realRoot, it.entry.stat.mode & 0o7777, ownerOf(p, it.entry.stat), it.entry.stat.mtime);
+  // Directories first (in order, parents before children), then files in parallel; files sharing an inode last,
+  // in order, so each hard link finds its first copy.
+  const files: typeof it.children = [];
+  const linked: typeof it.children = [];
   for (const c of it.children) {
+    const st = c.entry.stat;
+    if (c.entry.type === 'dir') await p.w.writeDir(posix.join(realRoot, c.rel), p.chmod ?? st.mode & 0o7777, ownerOf(p, st), st.mtime);
+    else if (c.entry.type === 'file' && st.nlink > 1) linked.push(c);
+    else files.push(c);
+  }
+  const put = async (c: (typeof it.children)[number]): Promise<void> => {
     const path = posix.join(realRoot, c.rel);
     const st = c.entry.stat;
     const owner = ownerOf(p, st);
     const mode = p.chmod ?? st.mode & 0o7777;
-    if (c.entry.type === 'dir') await p.w.writeDir(path, mode, owner, st.mtime);
-    else if (c.entry.type === 'file') await p.w.writeFile(path, p.srcCtx.abs(c.entry.rel), st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
+    if (c.entry.type === 'file') await p.w.writeFile(path, p.srcCtx.abs(c.entry.rel), st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
     else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, st.mtime);
-  }
+  };
+  await pmap(files, 32, put);
+  for (const c of linked) await put(c);
 }
 
 async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void> {

@@ -16,6 +16,8 @@ export class UpperWriter {
   /** Directories whose mtime to restore at the end (children change it while writing). */
   private dirTimes = new Map<string, Date>();
   private links = new Map<string, string>();
+  /** Upperdir directories known to exist (saves an lstat per path component per file). */
+  private known = new Set<string>();
 
   constructor(readonly view: string, readonly upper: string) {}
 
@@ -36,7 +38,11 @@ export class UpperWriter {
     for (const p of parts) {
       cur = `${cur}/${p}`;
       const up = this.upper + cur;
-      if (await lstat(up).then((s) => s.isDirectory(), () => false)) continue;
+      if (this.known.has(up)) continue;
+      if (await lstat(up).then((s) => s.isDirectory(), () => false)) {
+        this.known.add(up);
+        continue;
+      }
       const lower = await this.viewStat(cur);
       await mkdir(up);
       if (lower?.isDirectory()) {
@@ -48,6 +54,7 @@ export class UpperWriter {
         await chmod(up, 0o755);
         await chown(up, owner.uid, owner.gid);
       }
+      this.known.add(up);
     }
   }
 
@@ -57,6 +64,7 @@ export class UpperWriter {
     const st = await lstat(up).catch(() => undefined);
     if (st && !st.isDirectory()) await rm(up, { recursive: true, force: true });
     if (!st?.isDirectory()) await mkdir(up);
+    this.known.add(up);
     await chmod(up, mode);
     await chown(up, owner.uid, owner.gid);
     if (mtime) this.dirTimes.set(up, mtime);
@@ -66,15 +74,23 @@ export class UpperWriter {
   async writeFile(path: string, src: string, st: Stats, mode: number, owner: Owner, hardlinkKey?: string): Promise<void> {
     await this.mkdirs(posix.dirname(path));
     const up = this.upper + path;
-    await rm(up, { recursive: true, force: true });
     const first = hardlinkKey !== undefined ? this.links.get(hardlinkKey) : undefined;
     if (first) {
+      await rm(up, { recursive: true, force: true });
       await link(first, up);
       return;
     }
-    await copyFile(src, up, constants.COPYFILE_FICLONE);
-    await chown(up, owner.uid, owner.gid);
-    await chmod(up, mode);
+    let replaced = false;
+    try {
+      // copyFile keeps the source's mode; we run as root, so a new file is 0:0.
+      await copyFile(src, up, constants.COPYFILE_FICLONE);
+    } catch {
+      replaced = true;
+      await rm(up, { recursive: true, force: true });
+      await copyFile(src, up, constants.COPYFILE_FICLONE);
+    }
+    if (replaced || owner.uid !== 0 || owner.gid !== 0) await chown(up, owner.uid, owner.gid);
+    if (replaced || mode !== (st.mode & 0o7777)) await chmod(up, mode);
     await utimes(up, st.atime, st.mtime);
     if (hardlinkKey !== undefined) this.links.set(hardlinkKey, up);
   }
