@@ -3,7 +3,7 @@
 // Hashes are memoized per file by (size, mtime, ctime, inode, mode) in a machine-local file under the store, so an
 // unchanged file is not read again; the hash itself covers only content, type, mode and relative path.
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -176,27 +176,29 @@ export class BuildContext {
     if (!top) return [];
     const out: ContextEntry[] = [top];
     if (top.type !== 'dir') return out;
-    const visit = async (dir: string): Promise<ContextEntry[]> => {
-      const names = (await readdir(this.abs(dir))).sort();
-      const entries = await pmap(names, 64, async (n) => {
+    // Synchronous metadata calls: for tens of thousands of small lstat()s this is several times faster than
+    // round trips through libuv's thread pool.
+    const visit = (dir: string): void => {
+      const names = readdirSync(this.abs(dir)).sort();
+      for (const n of names) {
         const r = dir ? `${dir}/${n}` : n;
-        const st = await lstat(this.abs(r));
-        return toEntry(r, st, st.isSymbolicLink() ? await readlink(this.abs(r)) : undefined);
-      });
-      const res: ContextEntry[] = [];
-      for (const e of entries) {
-        const ignored = this.isIgnored(e.rel);
+        const abs = this.abs(r);
+        const st = lstatSync(abs);
+        const e = toEntry(r, st, st.isSymbolicLink() ? readlinkSync(abs) : undefined);
+        const ignored = this.ignorer !== null && this.isIgnored(e.rel);
         if (e.type === 'dir') {
           if (ignored && !this.hasExceptions) continue;
-          const below = await visit(e.rel);
-          if (!ignored || below.length > 0) res.push(e, ...below);
+          const at = out.length;
+          out.push(e);
+          visit(e.rel);
+          // An ignored directory stays only when an exception re-included something below it.
+          if (ignored && out.length === at + 1) out.pop();
           continue;
         }
-        if (!ignored) res.push(e);
+        if (!ignored) out.push(e);
       }
-      return res;
     };
-    out.push(...(await visit(rel)));
+    visit(rel);
     return out;
   }
 
