@@ -1,0 +1,136 @@
+// Store commands: images, inspect, rmi, prune, save, load, import, store verify. Each loads its implementation
+// (store/ops/*) only when it runs; this module prints, the implementations return data.
+import { Option, type Command } from 'commander';
+import { globalOptions, UsageError } from '../context.js';
+import type { Store } from '../../store/api.js';
+
+async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { openStore } = await import('../../store/index.js');
+  const store = await openStore(globalOptions(command).root);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function short(d: string): string {
+  return d.replace(/^sha256:/, '').slice(0, 12);
+}
+
+function humanSize(n: number | undefined): string {
+  if (n === undefined) return '-';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)}${units[i]}`;
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(w[c]! + 3))).join('')).join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('images')
+    .description('list the images in the store')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      const { listImageRows } = await import('../../store/ops/images.js');
+      const rows = await withStore(command, listImageRows);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        return;
+      }
+      const out = [['REPOSITORY', 'TAG', 'IMAGE ID', 'DIGEST', 'CREATED', 'SIZE']];
+      for (const r of rows) {
+        const at = r.name.lastIndexOf(':');
+        const slash = r.name.lastIndexOf('/');
+        const [repo, tag] = at > slash ? [r.name.slice(0, at), r.name.slice(at + 1)] : [r.name, '<none>'];
+        out.push([repo, tag, r.id ? short(r.id) : '-', short(r.digest), r.created ?? '-', humanSize(r.size)]);
+      }
+      process.stdout.write(table(out) + '\n');
+    });
+
+  program
+    .command('inspect')
+    .description('print an image as JSON: digest, config, layers with sizes')
+    .argument('<name>', 'image name, digest or id prefix')
+    .action(async (name: string, _opts: unknown, command: Command) => {
+      const { inspectImage } = await import('../../store/ops/images.js');
+      const r = await withStore(command, (s) => inspectImage(s, name));
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    });
+
+  program
+    .command('rmi')
+    .description('remove an image name (blobs go at the next prune)')
+    .argument('<names...>', 'image names, digests or id prefixes')
+    .action(async (names: string[], _opts: unknown, command: Command) => {
+      const { removeImage } = await import('../../store/ops/images.js');
+      await withStore(command, async (s) => {
+        for (const n of names) for (const r of await removeImage(s, n)) process.stdout.write(`Untagged: ${r}\n`);
+      });
+    });
+
+  program
+    .command('prune')
+    .description('delete unreferenced blobs, unpacked layers and cache records (never what a running build holds)')
+    .option('--json', 'print what was removed as JSON')
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      const { pruneStore } = await import('../../store/ops/gc.js');
+      const r = await withStore(command, pruneStore);
+      if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      else process.stdout.write(`removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.temp} temporary files; reclaimed ${humanSize(r.bytes)}\n`);
+    });
+
+  program
+    .command('save')
+    .description('write an image to a tar archive (OCI layout or docker-archive)')
+    .argument('<name>', 'image name, digest or id prefix')
+    .requiredOption('-o, --output <file>', 'archive to write')
+    .addOption(new Option('--format <format>', 'archive format').choices(['oci', 'docker']).default('oci'))
+    .action(async (name: string, opts: { output: string; format: 'oci' | 'docker' }, command: Command) => {
+      const { saveImage } = await import('../../store/ops/save.js');
+      await withStore(command, (s) => saveImage(s, name, opts.output, opts.format));
+    });
+
+  program
+    .command('load')
+    .description('load images from an OCI layout tar or a docker-archive')
+    .requiredOption('-i, --input <file>', 'archive to read')
+    .action(async (opts: { input: string }, command: Command) => {
+      const { loadArchive } = await import('../../store/ops/load.js');
+      const loaded = await withStore(command, (s) => loadArchive(s, opts.input));
+      for (const l of loaded) process.stdout.write(`Loaded image: ${l.name ?? l.digest}\n`);
+    });
+
+  program
+    .command('import')
+    .description('make a single-layer image from a root filesystem tarball (like docker import)')
+    .argument('<rootfs>', 'tar, tar.gz of a root filesystem')
+    .argument('<name>', 'name for the image')
+    .action(async (file: string, name: string, _opts: unknown, command: Command) => {
+      const { importRootfs } = await import('../../store/ops/import.js');
+      const d = await withStore(command, (s) => importRootfs(s, file, name));
+      process.stdout.write(`${d}\n`);
+    });
+
+  const storeCmd = program.command('store').description('store maintenance');
+  storeCmd
+    .command('verify')
+    .description('re-hash every blob and check every unpacked layer; exit 1 on corruption')
+    .action(async (_opts: unknown, command: Command) => {
+      const { verifyStore } = await import('../../store/ops/verify.js');
+      const r = await withStore(command, verifyStore);
+      for (const p of r.problems) process.stdout.write(`corrupt: ${p}\n`);
+      process.stdout.write(`checked ${r.blobs} blobs and ${r.layers} unpacked layers: ${r.problems.length === 0 ? 'ok' : `${r.problems.length} problem(s)`}\n`);
+      if (r.problems.length > 0) process.exitCode = 1;
+    });
+  void UsageError;
+}

@@ -1,0 +1,120 @@
+// Content-addressed blobs under blobs/sha256/<hex>. Each blob is streamed to a temp file under tmp/ while its
+// digest is computed, verified, fsynced and renamed into place: a crash never leaves a half blob under a real name.
+import { createWriteStream } from 'node:fs';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DigestingStream, digestHex, digestOf } from '../oci/digest.js';
+import type { Digest } from '../oci/types.js';
+import { BlobNotFoundError, DigestMismatchError } from './errors.js';
+import { isNotFound, tempName } from './fsutil.js';
+
+export class BlobStore {
+  constructor(readonly root: string) {}
+
+  get tmpDir(): string {
+    return join(this.root, 'tmp');
+  }
+
+  path(digest: Digest): string {
+    return join(this.root, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return stat(this.path(digest)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  }
+
+  async size(digest: Digest): Promise<number> {
+    try {
+      return (await stat(this.path(digest))).size;
+    } catch (e) {
+      if (isNotFound(e)) throw new BlobNotFoundError(digest, this.path(digest));
+      throw e;
+    }
+  }
+
+  async open(digest: Digest): Promise<Readable> {
+    const p = this.path(digest);
+    const fh = await open(p, 'r').catch((e: unknown) => {
+      if (isNotFound(e)) throw new BlobNotFoundError(digest, p);
+      throw e;
+    });
+    return fh.createReadStream();
+  }
+
+  async read(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.path(digest));
+    } catch (e) {
+      if (isNotFound(e)) throw new BlobNotFoundError(digest, this.path(digest));
+      throw e;
+    }
+  }
+
+  /**
+   * Streams `src` into the store. With `expected`, the content must match (digest, and size when given) or nothing
+   * is kept. `through` lets a caller observe the bytes (e.g. a second hash) on the way.
+   */
+  async ingest(src: Readable, expected?: { digest: Digest; size?: number }, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+    if (expected && (await this.has(expected.digest))) {
+      src.resume();
+      return { digest: expected.digest, size: await this.size(expected.digest) };
+    }
+    const tmp = tempName(this.tmpDir, 'blob');
+    const hasher = new DigestingStream();
+    try {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await pipeline(src, hasher, createWriteStream('', { fd: fh.fd, autoClose: false, highWaterMark: 1 << 20 }));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const digest = hasher.digest();
+      if (expected && (digest !== expected.digest || (expected.size !== undefined && expected.size !== hasher.size))) {
+        throw new DigestMismatchError(expected.digest, digest, expected.size, hasher.size);
+      }
+      await beforePlace?.(digest);
+      await this.place(tmp, digest);
+      return { digest, size: hasher.size };
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** Moves a complete, already verified temp file into place under its digest. */
+  async place(tmp: string, digest: Digest): Promise<void> {
+    await rename(tmp, this.path(digest));
+  }
+
+  async putBytes(bytes: Uint8Array, expectedDigest?: Digest, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+    const digest = digestOf(bytes);
+    if (expectedDigest && digest !== expectedDigest) throw new DigestMismatchError(expectedDigest, digest);
+    await beforePlace?.(digest);
+    if (await this.has(digest)) return { digest, size: bytes.length };
+    const tmp = tempName(this.tmpDir, 'blob');
+    try {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.place(tmp, digest);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return { digest, size: bytes.length };
+  }
+
+  async remove(digest: Digest): Promise<void> {
+    await rm(this.path(digest), { force: true });
+  }
+}

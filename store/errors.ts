@@ -1,0 +1,51 @@
+// Errors the store raises: each names the digest and/or path a user needs to act on.
+import type { Digest } from '../oci/types.js';
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+  constructor(
+    message: string,
+    readonly info: { digest?: Digest | string; path?: string; cause?: unknown } = {},
+  ) {
+    super(message, info.cause !== undefined ? { cause: info.cause } : undefined);
+  }
+  render(): string {
+    const parts = [this.message];
+    if (this.info.digest && !this.message.includes(this.info.digest)) parts.push(`  digest: ${this.info.digest}`);
+    if (this.info.path && !this.message.includes(this.info.path)) parts.push(`  path: ${this.info.path}`);
+    return parts.join('\n');
+  }
+}
+
+/** A blob whose content does not hash to the digest it was promised under (nothing was kept). */
+export class DigestMismatchError extends StoreError {
+  override name = 'DigestMismatchError';
+  constructor(
+    readonly expected: Digest,
+    readonly actual: Digest,
+    readonly expectedSize?: number,
+    readonly actualSize?: number,
+  ) {
+    super(
+      expectedSize !== undefined && actualSize !== undefined && expectedSize !== actualSize
+        ? `blob size mismatch for ${expected}: expected ${expectedSize} bytes, got ${actualSize}`
+        : `blob digest mismatch: expected ${expected}, got ${actual}`,
+      { digest: expected },
+    );
+  }
+}
+
+export class BlobNotFoundError extends StoreError {
+  override name = 'BlobNotFoundError';
+  constructor(digest: Digest, path: string) {
+    super(`blob ${digest} is not in the store`, { digest, path });
+  }
+}
+
+/** A layer tar the unpacker refuses (path escape, link escape, oversized header, unsupported compression). */
+export class LayerError extends StoreError {
+  override name = 'LayerError';
+  constructor(message: string, info: { digest?: Digest | string; path?: string; cause?: unknown } = {}) {
+    super(message, info);
+  }
+}

@@ -1,0 +1,53 @@
+// Small file-system helpers: atomic writes (temp + fsync + rename), existence checks, pid liveness.
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export function tempName(dir: string, prefix: string): string {
+  return join(dir, `${prefix}-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Writes `data` to `path` atomically: a temp file in the same directory, fsynced, renamed over. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempName(dirname(path), '.tmp');
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function isNotFound(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'ENOENT';
+}
+
+export function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** `name-<pid>-<rand>` temp names: the pid of the writer, to tell live temp files from a dead writer's leftovers. */
+export function tempOwnerPid(name: string): number | undefined {
+  const m = /-(\d+)-[0-9a-f]{12}$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,245 @@
+// openStore(root): the local store (store/api.ts) over an OCI image layout plus tsbuild's own side directories
+// (see store/README.md). Each concern lives in its own module; this file wires them to the Store interface.
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { digestHex, isDigest } from '../oci/digest.js';
+import { normalizeName } from '../oci/reference.js';
+import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex } from '../oci/types.js';
+import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRecord, Store } from './api.js';
+import { BlobStore } from './blobs.js';
+import { getCache, putCache } from './cache.js';
+import { StoreError } from './errors.js';
+import { isNotFound, writeFileAtomic } from './fsutil.js';
+import { readFile } from 'node:fs/promises';
+import { diffDir } from './layer-tar/diff.js';
+import { parallelGzip } from './layer-tar/gzip.js';
+import { unpackTar } from './layer-tar/unpack.js';
+import { LayerDirs, writeTreeRecord } from './layers.js';
+import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
+import { Leases } from './leases.js';
+import { resolveImage } from './resolve.js';
+
+export { StoreError, DigestMismatchError, BlobNotFoundError, LayerError } from './errors.js';
+export type { Store } from './api.js';
+
+function canonicalName(name: string): string {
+  try {
+    return normalizeName(name);
+  } catch {
+    throw new StoreError(`"${name}" is not a valid image name`);
+  }
+}
+
+class LocalStore implements Store {
+  readonly blobs: BlobStore;
+  readonly layers: LayerDirs;
+  readonly leases: Leases;
+
+  constructor(readonly root: string) {
+    this.blobs = new BlobStore(root);
+    this.layers = new LayerDirs(root);
+    this.leases = new Leases(root);
+  }
+
+  private readonly touch = (d: Digest): Promise<void> => this.leases.touch([d]);
+
+  // ---- blobs
+  hasBlob(digest: Digest): Promise<boolean> {
+    return this.blobs.has(digest);
+  }
+  async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+    await this.leases.touch([expected.digest]);
+    return this.blobs.ingest(src, expected);
+  }
+  openBlob(digest: Digest): Promise<Readable> {
+    return this.blobs.open(digest);
+  }
+  blobSize(digest: Digest): Promise<number> {
+    return this.blobs.size(digest);
+  }
+  blobPath(digest: Digest): string {
+    return this.blobs.path(digest);
+  }
+  async putJSON(value: unknown, mediaType: string): Promise<Descriptor> {
+    return this.putBytes(Buffer.from(JSON.stringify(value)), mediaType);
+  }
+  async putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor> {
+    const { digest, size } = await this.blobs.putBytes(bytes, expectedDigest, this.touch);
+    return { mediaType, digest, size };
+  }
+  readBytes(digest: Digest): Promise<Buffer> {
+    return this.blobs.read(digest);
+  }
+  async readJSON<T>(digest: Digest): Promise<T> {
+    return JSON.parse((await this.blobs.read(digest)).toString('utf8')) as T;
+  }
+
+  // ---- tags and images
+  async tag(name: string, target: Descriptor): Promise<void> {
+    const n = canonicalName(name);
+    await this.leases.touch([target.digest]);
+    await updateIndex(this.root, (index) => {
+      index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== n);
+      const { annotations, ...rest } = target;
+      index.manifests.push({ ...rest, annotations: { ...(annotations ?? {}), [REF_NAME]: n } });
+    });
+  }
+  async untag(name: string): Promise<boolean> {
+    let n: string;
+    try {
+      n = normalizeName(name);
+    } catch {
+      n = name;
+    }
+    return updateIndex(this.root, (index) => {
+      const before = index.manifests.length;
+      index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== n);
+      return index.manifests.length !== before;
+    });
+  }
+  async resolveImage(ref: string, platform?: { os: string; architecture: string; variant?: string }): Promise<ImageRecord | undefined> {
+    const rec = await resolveImage(this.root, this.blobs, ref, platform);
+    if (rec) await this.leases.touch([rec.manifestDigest, rec.configDigest, ...rec.manifest.layers.map((l) => l.digest)]);
+    return rec;
+  }
+  async listImages(): Promise<{ name: string; target: Descriptor }[]> {
+    return tagsOf(await readIndexFile(this.root));
+  }
+  readIndex(digest: Digest): Promise<ImageIndex> {
+    return this.readJSON<ImageIndex>(digest);
+  }
+
+  // ---- layers
+  diffIDOf(layer: Descriptor): Promise<Digest | undefined> {
+    return this.layers.diffIDOf(layer);
+  }
+  async lowerdir(diffID: Digest): Promise<string | undefined> {
+    if (!(await this.layers.isUnpacked(diffID))) return undefined;
+    await this.leases.touch([diffID]);
+    return this.layers.lowerdir(diffID);
+  }
+  async unpackLayer(layer: Descriptor): Promise<{ diffID: Digest; dir: string }> {
+    await this.leases.touch([layer.digest]);
+    const known = await this.layers.diffIDOf(layer);
+    if (known) {
+      const dir = await this.lowerdir(known);
+      if (dir) return { diffID: known, dir };
+    }
+    const src = await this.blobs.open(layer.digest);
+    const r = await this.layers.unpackStream(layer, src, known);
+    await this.leases.touch([r.diffID]);
+    return r;
+  }
+  async unpackLayerStream(layer: Descriptor, src: Readable): Promise<{ diffID: Digest; dir: string }> {
+    await this.leases.touch([layer.digest]);
+    const known = await this.layers.diffIDOf(layer);
+    if (known) {
+      const dir = await this.lowerdir(known);
+      if (dir) {
+        src.resume();
+        await new Promise<void>((res, rej) => {
+          if (src.readableEnded) return res();
+          src.once('end', res);
+          src.once('error', rej);
+        });
+        return { diffID: known, dir };
+      }
+    }
+    const r = await this.layers.unpackStream(layer, src, known);
+    await this.leases.touch([r.diffID]);
+    return r;
+  }
+  async lowerdirsFor(image: ImageRecord): Promise<string[]> {
+    const out: string[] = [];
+    const ids = image.config.rootfs?.diff_ids ?? [];
+    for (let i = 0; i < image.manifest.layers.length; i++) {
+      const layer = image.manifest.layers[i]!;
+      const diffID = ids[i] ?? (await this.layers.diffIDOf(layer));
+      const dir = diffID ? await this.lowerdir(diffID) : undefined;
+      out.push(dir ?? (await this.unpackLayer(layer)).dir);
+    }
+    return out;
+  }
+  async commitLayer(upperdir: string, opts: CommitOptions = {}): Promise<CommittedLayer> {
+    const stats = { entries: 0 };
+    const tar = diffDir(upperdir, opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}, stats);
+    const { digest, size } = await this.blobs.ingest(tar, undefined, this.touch);
+    const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
+    if (!(await this.layers.isUnpacked(digest))) {
+      const tmp = this.layers.newTempLayer();
+      await mkdir(tmp, { recursive: true });
+      try {
+        const ours = resolve(upperdir).startsWith(join(this.root, 'run') + '/');
+        if (ours) {
+          // already in overlay format: move it, then leave an empty upperdir for the caller's release()
+          await rename(upperdir, join(tmp, 'diff'));
+          await mkdir(upperdir);
+        } else {
+          await mkdir(join(tmp, 'diff'));
+          await unpackTar(await this.blobs.open(digest), join(tmp, 'diff'), { digest });
+        }
+        await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
+        await this.layers.install(tmp, digest);
+      } catch (e) {
+        await rm(tmp, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    return { descriptor, diffID: digest, empty: stats.entries === 0 };
+  }
+  async compressedLayer(layer: Descriptor): Promise<Descriptor> {
+    if (isGzipLayer(layer.mediaType) || layer.mediaType.endsWith('+zstd')) return layer;
+    const record = join(this.root, 'compressed', digestHex(layer.digest));
+    try {
+      const d = (await readFile(record, 'utf8')).trim();
+      if (isDigest(d) && (await this.blobs.has(d))) {
+        await this.leases.touch([d]);
+        return { mediaType: MediaType.OciLayerGzip, digest: d, size: await this.blobs.size(d) };
+      }
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    const src = await this.blobs.open(layer.digest);
+    const { digest, size } = await this.blobs.ingest(parallelGzip(src), undefined, this.touch);
+    await this.layers.recordDiffID(digest, layer.digest);
+    await writeFileAtomic(record, digest);
+    return { mediaType: MediaType.OciLayerGzip, digest, size, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
+  }
+
+  // ---- cache, containers, leases
+  getCache(key: string): Promise<CacheRecord | undefined> {
+    return getCache(this.root, key);
+  }
+  async putCache(key: string, record: CacheRecord): Promise<void> {
+    await putCache(this.root, key, record);
+  }
+  async containerDirs(): Promise<ContainerDirs> {
+    const dir = join(this.root, 'run', `${process.pid}-${randomBytes(6).toString('hex')}`);
+    const upperdir = join(dir, 'upper');
+    const workdir = join(dir, 'work');
+    await mkdir(upperdir, { recursive: true });
+    await mkdir(workdir);
+    return { upperdir, workdir, release: () => rm(dir, { recursive: true, force: true }) };
+  }
+  lease(digests: Digest[]): Promise<() => Promise<void>> {
+    return this.leases.lease(digests);
+  }
+  async close(): Promise<void> {
+    await this.leases.close();
+  }
+}
+
+export type LocalStoreHandle = LocalStore;
+
+/** Opens (creating when missing) the store at `root`. */
+export async function openStore(root: string): Promise<Store & { readonly blobs: BlobStore; readonly layers: LayerDirs }> {
+  const abs = resolve(root);
+  try {
+    await initLayout(abs);
+  } catch (e) {
+    throw new StoreError(`cannot open the store at ${abs}: ${(e as Error).message}`, { path: abs, cause: e });
+  }
+  return new LocalStore(abs);
+}

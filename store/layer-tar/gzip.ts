@@ -1,0 +1,89 @@
+// Parallel gzip, as pigz does it: the input is cut into ~1 MiB chunks, each deflated independently on libuv's
+// thread pool (zlib's async calls, so all cores work), non-final chunks ending on a byte boundary (Z_SYNC_FLUSH),
+// the last one with Z_FINISH; the raw deflate pieces are concatenated in order behind one gzip header, and the
+// trailer carries the CRC32 of the whole input (zlib.crc32, computed incrementally) and its size. A chunk whose
+// sample does not compress is stored (level 0) rather than squeezed. The result is one standard gzip member.
+import { Readable } from 'node:stream';
+import { availableParallelism } from 'node:os';
+import { constants, crc32, deflateRaw } from 'node:zlib';
+
+export interface ParallelGzipOptions {
+  level?: number;
+  chunkSize?: number;
+  /** Chunks in flight (default: twice the cores). */
+  parallel?: number;
+}
+
+const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
+const SAMPLE = 64 * 1024;
+
+function deflateChunk(buf: Buffer, level: number, last: boolean): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    deflateRaw(buf, { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH, memLevel: 8 }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/** Level for a chunk: 0 (stored) when a level-1 sample of it shrinks by less than 3%. */
+async function levelFor(buf: Buffer, level: number): Promise<number> {
+  if (level === 0 || buf.length < SAMPLE * 2) return level;
+  const sample = buf.subarray(0, SAMPLE);
+  const out = await new Promise<Buffer>((resolve, reject) =>
+    deflateRaw(sample, { level: 1 }, (err, o) => (err ? reject(err) : resolve(o))),
+  );
+  return out.length > sample.length * 0.97 ? 0 : level;
+}
+
+async function* rechunk(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let len = 0;
+  for await (const c of src) {
+    let chunk = c;
+    while (len + chunk.length >= size) {
+      const need = size - len;
+      parts.push(chunk.subarray(0, need));
+      yield Buffer.concat(parts, size);
+      parts = [];
+      len = 0;
+      chunk = chunk.subarray(need);
+    }
+    if (chunk.length > 0) {
+      parts.push(chunk);
+      len += chunk.length;
+    }
+  }
+  if (len > 0) yield Buffer.concat(parts, len);
+}
+
+async function* gzipGen(src: AsyncIterable<Buffer>, opts: ParallelGzipOptions): AsyncGenerator<Buffer> {
+  const level = opts.level ?? 6;
+  const chunkSize = opts.chunkSize ?? 1 << 20;
+  const window = opts.parallel ?? Math.max(2, availableParallelism() * 2);
+  yield HEADER;
+  let crc = 0;
+  let total = 0;
+  const queue: Promise<Buffer>[] = [];
+  const it = rechunk(src, chunkSize)[Symbol.asyncIterator]();
+  let next = await it.next();
+  while (!next.done) {
+    const buf = next.value;
+    next = await it.next();
+    const last = next.done === true;
+    crc = crc32(buf, crc);
+    total += buf.length;
+    const p = levelFor(buf, level).then((l) => deflateChunk(buf, l, last));
+    p.catch(() => undefined);
+    queue.push(p);
+    while (queue.length >= window) yield await queue.shift()!;
+  }
+  if (total === 0) queue.push(deflateChunk(Buffer.alloc(0), level, true));
+  while (queue.length > 0) yield await queue.shift()!;
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(total % 0x100000000, 4);
+  yield trailer;
+}
+
+/** A gzip stream of `src`, compressed on all cores. */
+export function parallelGzip(src: AsyncIterable<Buffer>, opts: ParallelGzipOptions = {}): Readable {
+  return Readable.from(gzipGen(src, opts), { objectMode: false, highWaterMark: 1 << 20 });
+}

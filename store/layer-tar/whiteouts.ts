@@ -1,0 +1,39 @@
+// The one place that knows how deletions are spelled: OCI layer tars use `.wh.NAME` files and `.wh..wh..opq`
+// markers; overlayfs uses 0/0 character devices (or zero-size files with the whiteout xattr) and opaque xattrs.
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+
+/** xattrs that mark a directory opaque in an overlay upperdir (root mounts use trusted.*, unprivileged user.*). */
+export const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque'] as const;
+/** xattrs that mark a zero-size file as a whiteout (overlay's xwhiteout form). */
+export const WHITEOUT_XATTRS = ['trusted.overlay.whiteout', 'user.overlay.whiteout'] as const;
+/** What unpack writes to make a directory opaque. */
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+/** Overlay's private xattrs: never copied into a layer tar, never accepted from one. */
+export function isOverlayXattr(name: string): boolean {
+  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
+}
+
+/** A 0/0 character device is an overlay whiteout. */
+export function isWhiteoutDevice(isCharDevice: boolean, rdev: number): boolean {
+  return isCharDevice && rdev === 0;
+}
+
+/** `y` marks an opaque directory; `x` (Linux 6.7+) only says the directory holds xattr whiteouts. */
+export function isOpaqueValue(v: Buffer | undefined): boolean {
+  return v !== undefined && v.length === 1 && v[0] === 0x79;
+}
+
+export type TarWhiteout = { kind: 'opaque' } | { kind: 'whiteout'; name: string } | undefined;
+
+/** Classifies the last component of a tar entry name. */
+export function parseTarWhiteout(base: string): TarWhiteout {
+  if (base === OPAQUE_MARKER) return { kind: 'opaque' };
+  if (base.startsWith(WHITEOUT_PREFIX)) return { kind: 'whiteout', name: base.slice(WHITEOUT_PREFIX.length) };
+  return undefined;
+}
+
+export function tarWhiteoutName(base: string): string {
+  return WHITEOUT_PREFIX + base;
+}

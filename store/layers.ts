@@ -1,0 +1,196 @@
+// Unpacked layers for overlay, keyed by diffID: layers/<hex>/diff (the tree), layers/<hex>/link (its short name),
+// layers/<hex>/tree (a record of every entry: path, type, mode, owner, size, ctime; `store verify` checks it), and
+// l/<SHORT> → ../layers/<hex>/diff, so that 120 lowerdirs fit in one page of mount options (Docker's overlay2 way).
+// Blob → diffID records live in diffids/<blob hex>.
+import * as fs from 'node:fs';
+import { mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DigestingStream, digestHex, isDigest } from '../oci/digest.js';
+import { MediaType, type Descriptor, type Digest } from '../oci/types.js';
+import { DigestMismatchError, LayerError, StoreError } from './errors.js';
+import { decompressed } from './decompress.js';
+import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
+import { unpackTar } from './layer-tar/unpack.js';
+
+const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function shortId(): string {
+  const b = randomBytes(8);
+  let s = '';
+  for (let i = 0; i < 8; i++) s += SHORT_ALPHABET[b[i]! & 31];
+  return s;
+}
+
+export function isUncompressedLayer(mt: string): boolean {
+  return mt === MediaType.OciLayer || mt === MediaType.DockerLayer;
+}
+
+export class LayerDirs {
+  constructor(readonly root: string) {}
+
+  layerDir(diffID: Digest): string {
+    return join(this.root, 'layers', digestHex(diffID));
+  }
+
+  diffDir(diffID: Digest): string {
+    return join(this.layerDir(diffID), 'diff');
+  }
+
+  async isUnpacked(diffID: Digest): Promise<boolean> {
+    return fs.promises.stat(this.diffDir(diffID)).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+  }
+
+  /** l/<SHORT> for an unpacked layer. */
+  async lowerdir(diffID: Digest): Promise<string | undefined> {
+    try {
+      const id = (await readFile(join(this.layerDir(diffID), 'link'), 'utf8')).trim();
+      return join(this.root, 'l', id);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async diffIDOf(layer: Descriptor): Promise<Digest | undefined> {
+    if (isUncompressedLayer(layer.mediaType)) return layer.digest;
+    try {
+      const d = (await readFile(join(this.root, 'diffids', digestHex(layer.digest)), 'utf8')).trim();
+      return isDigest(d) ? d : undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async recordDiffID(blob: Digest, diffID: Digest): Promise<void> {
+    if (blob === diffID) return;
+    await writeFileAtomic(join(this.root, 'diffids', digestHex(blob)), diffID);
+  }
+
+  /**
+   * Moves a finished tree (`tmpLayer/diff`) into place as the layer `diffID`, with its short link. When another
+   * process got there first, ours is dropped. Returns the lowerdir.
+   */
+  async install(tmpLayer: string, diffID: Digest): Promise<string> {
+    const final = this.layerDir(diffID);
+    if (await this.isUnpacked(diffID)) {
+      await rm(tmpLayer, { recursive: true, force: true });
+      return (await this.lowerdir(diffID))!;
+    }
+    let id = '';
+    for (;;) {
+      id = shortId();
+      try {
+        await symlink(`../layers/${digestHex(diffID)}/diff`, join(this.root, 'l', id));
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      }
+    }
+    await writeFile(join(tmpLayer, 'link'), id);
+    try {
+      await rename(tmpLayer, final);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      await rm(join(this.root, 'l', id), { force: true });
+      await rm(tmpLayer, { recursive: true, force: true });
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await this.isUnpacked(diffID))) return (await this.lowerdir(diffID))!;
+      throw e;
+    }
+    return join(this.root, 'l', id);
+  }
+
+  newTempLayer(): string {
+    return tempName(join(this.root, 'layers'), 'tmp');
+  }
+
+  /**
+   * Unpacks a layer blob stream (any compression) into a new layer dir. Verifies the blob against `layer` (digest
+   * and size), computes the diffID, records blob → diffID.
+   */
+  async unpackStream(layer: Descriptor, src: Readable, expectDiffID?: Digest): Promise<{ diffID: Digest; dir: string }> {
+    const tmp = this.newTempLayer();
+    await mkdir(join(tmp, 'diff'), { recursive: true });
+    const blobHash = new DigestingStream();
+    const tarHash = new DigestingStream();
+    try {
+      src.on('error', (e) => blobHash.destroy(e));
+      src.pipe(blobHash);
+      const raw = await decompressed(blobHash, layer.digest);
+      raw.on('error', (e) => tarHash.destroy(e instanceof LayerError ? e : new LayerError(`cannot read layer ${layer.digest}: ${e.message}`, { digest: layer.digest, cause: e })));
+      raw.pipe(tarHash);
+      await unpackTar(tarHash, join(tmp, 'diff'), { digest: layer.digest });
+      // drain what follows the end-of-archive marker so the digests cover the whole blob
+      if (!tarHash.readableEnded) {
+        tarHash.resume();
+        await new Promise<void>((res, rej) => {
+          tarHash.once('end', res);
+          tarHash.once('error', rej);
+        });
+      }
+      if (blobHash.digest() !== layer.digest || (layer.size !== undefined && layer.size >= 0 && blobHash.size !== layer.size)) {
+        throw new DigestMismatchError(layer.digest, blobHash.digest(), layer.size, blobHash.size);
+      }
+      const diffID = tarHash.digest();
+      if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
+      await this.recordDiffID(layer.digest, diffID);
+      await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
+      const dir = await this.install(tmp, diffID);
+      return { diffID, dir };
+    } catch (e) {
+      src.destroy();
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async removeLayer(diffID: Digest): Promise<void> {
+    const id = await this.lowerdir(diffID);
+    const trash = tempName(join(this.root, 'layers'), 'trash');
+    await rename(this.layerDir(diffID), trash).catch(() => undefined);
+    if (id) await rm(id, { force: true });
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  /** Short links pointing nowhere (a crash between link and rename) are removed. */
+  async cleanLinks(): Promise<void> {
+    const ldir = join(this.root, 'l');
+    for (const n of await fs.promises.readdir(ldir).catch(() => [] as string[])) {
+      const t = await readlink(join(ldir, n)).catch(() => undefined);
+      if (t === undefined) continue;
+      if (!fs.existsSync(join(ldir, t))) await rm(join(ldir, n), { force: true });
+    }
+  }
+}
+
+/** One line per entry of an unpacked tree: what `store verify` compares later. */
+export function treeLine(rel: string, st: fs.Stats, link: string): string {
+  const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
+  return `${rel}\t${type}\t${(st.mode & 0o7777).toString(8)}\t${st.uid}:${st.gid}\t${type === 'd' ? 0 : st.size}\t${st.rdev}\t${Math.floor(st.ctimeMs * 1000)}\t${link}`;
+}
+
+/** Walks `dir` (sorted) and yields tree lines. */
+export function* walkTree(dir: string): Generator<string> {
+  const stack: [string, string][] = [['', dir]];
+  while (stack.length) {
+    const [rel, abs] = stack.pop()!;
+    const names = fs.readdirSync(abs).sort().reverse();
+    for (const n of names) {
+      const r = rel === '' ? n : `${rel}/${n}`;
+      const a = `${abs}/${n}`;
+      const st = fs.lstatSync(a);
+      yield treeLine(r, st, st.isSymbolicLink() ? fs.readlinkSync(a) : '');
+      if (st.isDirectory()) stack.push([r, a]);
+    }
+  }
+}
+
+export async function writeTreeRecord(dir: string, file: string): Promise<void> {
+  const lines = [...walkTree(dir)].sort();
+  await writeFile(file, lines.join('\n') + '\n');
+}

@@ -1,0 +1,89 @@
+// What `tsbuild images` and `tsbuild inspect` show: plain data, formatted by the CLI.
+import type { Digest } from '../../oci/types.js';
+import type { Store } from '../api.js';
+import { StoreError } from '../errors.js';
+
+export interface ImageRow {
+  name: string;
+  /** Manifest (or index) digest the name points at. */
+  digest: Digest;
+  /** Image id: the config digest of the host-platform image, when resolvable. */
+  id?: Digest;
+  created?: string;
+  /** Sum of the layer blob sizes. */
+  size?: number;
+  mediaType: string;
+}
+
+export async function listImageRows(store: Store): Promise<ImageRow[]> {
+  const rows: ImageRow[] = [];
+  for (const { name, target } of await store.listImages()) {
+    const rec = await store.resolveImage(`${name.replace(/@.*$/, '')}@${target.digest}`).catch(() => undefined);
+    rows.push({
+      name,
+      digest: target.digest,
+      mediaType: target.mediaType,
+      ...(rec ? { id: rec.configDigest, size: rec.manifest.layers.reduce((a, l) => a + l.size, 0) } : {}),
+      ...(rec?.config.created ? { created: rec.config.created } : {}),
+    });
+  }
+  return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export interface InspectResult {
+  name?: string;
+  digest: Digest;
+  mediaType: string;
+  id: Digest;
+  config: unknown;
+  layers: { digest: Digest; mediaType: string; size: number; diffID?: Digest; unpacked: boolean }[];
+  size: number;
+}
+
+export async function inspectImage(store: Store, ref: string): Promise<InspectResult> {
+  const rec = await store.resolveImage(ref);
+  if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
+  const layers: InspectResult['layers'] = [];
+  for (let i = 0; i < rec.manifest.layers.length; i++) {
+    const l = rec.manifest.layers[i]!;
+    const diffID = rec.config.rootfs?.diff_ids?.[i] ?? (await store.diffIDOf(l));
+    layers.push({ digest: l.digest, mediaType: l.mediaType, size: l.size, ...(diffID ? { diffID } : {}), unpacked: diffID ? (await store.lowerdir(diffID)) !== undefined : false });
+  }
+  return {
+    ...(rec.name ? { name: rec.name } : {}),
+    digest: rec.manifestDigest,
+    mediaType: rec.manifestMediaType,
+    id: rec.configDigest,
+    config: rec.config,
+    layers,
+    size: layers.reduce((a, l) => a + l.size, 0),
+  };
+}
+
+/** Removes a tag. With a digest or id, removes every tag pointing at it. Returns the names removed. */
+export async function removeImage(store: Store, ref: string): Promise<string[]> {
+  if (await store.untag(ref)) {
+    const { normalizeName } = await import('../../oci/reference.js');
+    try {
+      return [normalizeName(ref)];
+    } catch {
+      return [ref];
+    }
+  }
+  const rec = await store.resolveImage(ref);
+  if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
+  const removed: string[] = [];
+  for (const { name, target } of await store.listImages()) {
+    if (target.digest === rec.manifestDigest) {
+      await store.untag(name);
+      removed.push(name);
+      continue;
+    }
+    const r = await store.resolveImage(`${name.replace(/@.*$/, '')}@${target.digest}`).catch(() => undefined);
+    if (r && (r.manifestDigest === rec.manifestDigest || r.configDigest === rec.configDigest)) {
+      await store.untag(name);
+      removed.push(name);
+    }
+  }
+  return removed;
+}
