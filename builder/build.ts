@@ -22,7 +22,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
   const { parseBuildfile } = await import('../parser/index.js');
   const { openStore } = await import('../store/index.js');
-  const store = await openStore(opts.root);
+  const store = await (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root), opts, emit);
   const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpDir = join(store.root, 'builder', 'tmp', runId);
   await mkdir(tmpDir, { recursive: true });
@@ -77,6 +77,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
 
     const image = await assemble(env, final, opts);
+    await (await import('./remote-cache/hooks.js')).exportBuildCache(store, opts, image, emit);
     const tags = (opts.tags ?? []).map((t) => normalizeName(t));
     const { writeOutputs } = await import('./outputs.js');
     await writeOutputs(env, image, { ...opts, tags });

@@ -101,14 +101,16 @@ export function register(program: Command): void {
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'json', 'quiet', 'tty']).default('auto'))
     .option('-o, --output <spec>', 'output: type=local,dest=DIR | type=oci,dest=FILE | type=docker,dest=FILE (repeatable)', collect, [])
     .option('--push', 'push the image to the registries of its -t names')
-    .option('--concurrency <n>', 'stages built at once (default 2)');
+    .option('--concurrency <n>', 'stages built at once (default 2)')
+    .option('--cache-from <spec>', 'import build cache: type=registry,ref=IMAGE | type=local,src=DIR (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export build cache: type=registry,ref=IMAGE[,mode=max] | type=local,dest=DIR | type=inline (repeatable)', collect, []);
   addViewOptions(cmd);
   // Flags docker build has that tsbuild does not: fail clearly instead of "unknown option".
-  for (const f of ['--ssh <spec>', '--cache-from <ref>', '--cache-to <ref>', '--add-host <host:ip>', '--shm-size <n>', '--ulimit <u>', '--isolation <i>', '--squash', '--compress', '--load', '--allow <e>', '--build-context <c>', '--attest <a>', '--sbom <s>', '--provenance <p>']) {
+  for (const f of ['--ssh <spec>', '--add-host <host:ip>', '--shm-size <n>', '--ulimit <u>', '--isolation <i>', '--squash', '--compress', '--load', '--allow <e>', '--build-context <c>', '--attest <a>', '--sbom <s>', '--provenance <p>']) {
     cmd.addOption(new Option(f).hideHelp());
   }
   cmd.action(async (context: string, flags: Flags & Record<string, unknown>, self: Command) => {
-    for (const f of ['ssh', 'cacheFrom', 'cacheTo', 'addHost', 'shmSize', 'ulimit', 'isolation', 'squash', 'compress', 'load', 'allow', 'buildContext', 'attest', 'sbom', 'provenance']) {
+    for (const f of ['ssh', 'addHost', 'shmSize', 'ulimit', 'isolation', 'squash', 'compress', 'load', 'allow', 'buildContext', 'attest', 'sbom', 'provenance']) {
       if (flags[f] !== undefined) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not supported by tsbuild`);
     }
     const g = globalOptions(self);
@@ -134,6 +136,7 @@ export function register(program: Command): void {
       ...(flags.metadataFile !== undefined ? { metadataFile: flags.metadataFile } : {}),
       ...(flags.concurrency !== undefined ? { concurrency: Number(flags.concurrency) } : {}),
     };
+    if ((flags.cacheFrom as string[]).length + (flags.cacheTo as string[]).length > 0) Object.assign(opts, await (await import('../../builder/remote-cache/hooks.js')).cacheOptions(flags.cacheFrom as string[], flags.cacheTo as string[], (m) => new UsageError(m)));
     if (flags.concurrency !== undefined && !(Number(flags.concurrency) >= 1)) throw new UsageError('--concurrency must be a number ≥ 1');
     if (flags.file === '-' && context === '-') throw new UsageError('-f - and a context of - cannot both read stdin');
     if (flags.file === '-') {
