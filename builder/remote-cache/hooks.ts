@@ -32,6 +32,21 @@ export async function parseCacheSpecs(list: string[] | undefined): Promise<Cache
   return list.map(parseCacheSpec);
 }
 
+/**
+ * For the CLI: checks `--cache-from`/`--cache-to` values (a bad one becomes `usage(message)`, exit 2 there) and
+ * returns them as build options.
+ */
+export async function cacheOptions(from: string[], to: string[], usage: (message: string) => Error): Promise<Pick<BuildOptions, 'cacheFrom' | 'cacheTo'>> {
+  const { CacheSpecError } = await import('./spec.js');
+  try {
+    await parseCacheSpecs(from);
+    await parseCacheSpecs(to);
+  } catch (e) {
+    throw e instanceof CacheSpecError ? usage(`${e.message}`) : e;
+  }
+  return { ...(from.length > 0 ? { cacheFrom: from } : {}), ...(to.length > 0 ? { cacheTo: to } : {}) };
+}
+
 /** The store itself when no cache is named; else a view that consults and records the remote cache. */
 export async function withRemoteCache(store: Store, opts: BuildOptions, emit?: Emit): Promise<Store> {
   if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return store;

@@ -1,0 +1,157 @@
+// The registry cache end to end, with the real CLI and a real docker-registry: a build on store A exports its cache
+// (--cache-to type=registry); builds on empty stores import it (--cache-from) and take steps from it without
+// starting containers; the artifact is a valid OCI artifact that skopeo reads.
+import { execFile } from 'node:child_process';
+import { cp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CACHE_CONFIG_MEDIA_TYPE } from '../../builder/remote-cache/format.js';
+import { MediaType } from '../../oci/types.js';
+import { seedBusybox } from '../fixtures/images.js';
+import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
+import { BIN, build, logs, manifestDigest, stageLayers, steps, tempDirs, writeContext } from './helpers.js';
+
+const run = promisify(execFile);
+let registry: RegistryFixture;
+let base: string;
+const tmp = tempDirs();
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  base = await seedBusybox(registry.host);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  await tmp.cleanup();
+});
+
+const startedContainers = (r: ReturnType<typeof build>): number => r.events.filter((e) => e.type === 'step-output').length;
+
+function singleStage(): string {
+  return [
+    `FROM ${base}`,
+    'COPY a.txt /a.txt',
+    'RUN cat /a.txt > /copy-a && echo ran-a',
+    'COPY b.txt /b.txt',
+    'RUN cat /b.txt > /copy-b && echo ran-b',
+    'ENV MODE=test',
+    'CMD ["cat", "/copy-a"]',
+    '',
+  ].join('\n');
+}
+
+describe('type=registry', () => {
+  let ctxA: string;
+  const cacheRef = (): string => `${registry.host}/cache/app:buildcache`;
+
+  it('an empty store with --cache-from takes every step from the cache, starts no container, and makes the same image', async () => {
+    ctxA = await writeContext(await tmp.make(), { Buildfile: singleStage(), 'a.txt': 'alpha\n', 'b.txt': 'beta\n' });
+    const a = build(await tmp.make(), registry.host, ['--cache-to', `type=registry,ref=${cacheRef()}`, ctxA]);
+    expect(steps(a).every((s) => s.startsWith('RAN'))).toBe(true);
+    expect(startedContainers(a)).toBeGreaterThan(0);
+    expect(logs(a).some((l) => l.startsWith('info: exported cache to registry'))).toBe(true);
+
+    const rootB = await tmp.make();
+    const b = build(rootB, registry.host, ['--cache-from', `type=registry,ref=${cacheRef()}`, '-t', 'app:b', ctxA]);
+    expect(steps(b)).toEqual([
+      'CACHED stage-0: COPY a.txt /a.txt',
+      'CACHED stage-0: RUN cat /a.txt > /copy-a && echo ran-a',
+      'CACHED stage-0: COPY b.txt /b.txt',
+      'CACHED stage-0: RUN cat /b.txt > /copy-b && echo ran-b',
+      'CACHED stage-0: ENV MODE=test',
+      'CACHED stage-0: CMD ["cat", "/copy-a"]',
+    ]);
+    expect(b.events.filter((e) => e.type === 'cache-miss')).toEqual([]);
+    expect(startedContainers(b)).toBe(0);
+    expect(manifestDigest(b)).toBe(manifestDigest(a));
+
+    // The image tagged in store B is complete: its layers were fetched before the tag was written, and it runs.
+    const { stdout } = await run(BIN, ['--root', rootB, 'run', 'app:b'], { encoding: 'utf8' });
+    expect(stdout).toBe('alpha\n');
+  });
+
+  it('after a change to one file only the steps from the COPY that reads it run', async () => {
+    const ctx = await tmp.make();
+    await cp(ctxA, ctx, { recursive: true });
+    await writeFile(join(ctx, 'b.txt'), 'beta, changed\n');
+    const c = build(await tmp.make(), registry.host, ['--cache-from', `type=registry,ref=${cacheRef()}`, ctx]);
+    expect(steps(c)).toEqual([
+      'CACHED stage-0: COPY a.txt /a.txt',
+      'CACHED stage-0: RUN cat /a.txt > /copy-a && echo ran-a',
+      'RAN stage-0: COPY b.txt /b.txt',
+      'RAN stage-0: RUN cat /b.txt > /copy-b && echo ran-b',
+      'RAN stage-0: ENV MODE=test',
+      'RAN stage-0: CMD ["cat", "/copy-a"]',
+    ]);
+    // The RUN after the change needed the filesystem: the cached layers below it were fetched and unpacked.
+    expect(c.events.some((e) => e.type === 'step-output' && e.line === 'ran-b')).toBe(true);
+    expect(c.events.some((e) => e.type === 'step-output' && e.line === 'ran-a')).toBe(false);
+  });
+
+  it('skopeo inspect --raw reads the exported cache as an OCI artifact', async () => {
+    const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cacheRef()}`], { encoding: 'utf8' });
+    const m = JSON.parse(stdout) as { mediaType: string; artifactType: string; config: { mediaType: string }; layers: { mediaType: string }[] };
+    expect(m.mediaType).toBe(MediaType.OciManifest);
+    expect(m.artifactType).toBe(CACHE_CONFIG_MEDIA_TYPE);
+    expect(m.config.mediaType).toBe(CACHE_CONFIG_MEDIA_TYPE);
+    // mode=min of a single-stage build: the four layers of the final image's steps, gzipped.
+    expect(m.layers.map((l) => l.mediaType)).toEqual(Array(4).fill(MediaType.OciLayerGzip));
+    const cfg = await run('skopeo', ['inspect', '--raw', '--config', '--tls-verify=false', `docker://${cacheRef()}`], { encoding: 'utf8' });
+    expect(Object.keys((JSON.parse(cfg.stdout) as { records: object }).records)).toHaveLength(6);
+  });
+
+  it('a missing cache is a warning, not a failure', async () => {
+    const r = build(await tmp.make(), registry.host, ['--cache-from', `type=registry,ref=${registry.host}/cache/none:nothing`, ctxA]);
+    expect(logs(r).some((l) => /^warn: --cache-from registry .*cache\/none:nothing: no cache found there yet/.test(l))).toBe(true);
+    expect(steps(r).every((s) => s.startsWith('RAN'))).toBe(true);
+  });
+
+  it('a bad spec is a usage error (exit 2) before anything runs', async () => {
+    const r = build(await tmp.make(), registry.host, ['--cache-to', 'type=registry,ref=h.io/a:b,mode=all', ctxA], { allowFail: true });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/mode=all: expected min or max/);
+  });
+});
+
+describe('mode=max with a multi-stage build', () => {
+  it('a change in the final stage reuses the builder stage from the cache (and never downloads its layer)', async () => {
+    const buildfile = [
+      `FROM ${base} AS builder`,
+      'RUN mkdir /out && echo compiled > /out/bin && echo ran-builder',
+      `FROM ${base}`,
+      'COPY --from=builder /out /app',
+      'COPY app.txt /app/app.txt',
+      'RUN cat /app/app.txt > /app/copy && echo ran-final',
+      '',
+    ].join('\n');
+    const ctx = await writeContext(await tmp.make(), { Buildfile: buildfile, 'app.txt': 'one\n' });
+    const ref = (mode: string): string => `type=registry,ref=${registry.host}/cache/multi:${mode}`;
+    const a = build(await tmp.make(), registry.host, ['--cache-to', `${ref('max')},mode=max`, '--cache-to', `${ref('min')},mode=min`, ctx]);
+    const builderLayer = stageLayers(a, 'builder')[0]!;
+    expect(builderLayer).toMatch(/^sha256:/);
+
+    await writeFile(join(ctx, 'app.txt'), 'two\n');
+    const rootB = await tmp.make();
+    const b = build(rootB, registry.host, ['--cache-from', ref('max'), ctx]);
+    expect(steps(b)).toEqual([
+      'CACHED builder: RUN mkdir /out && echo compiled > /out/bin && echo ran-builder',
+      'CACHED stage-1: COPY --from=builder /out /app',
+      'RAN stage-1: COPY app.txt /app/app.txt',
+      'RAN stage-1: RUN cat /app/app.txt > /app/copy && echo ran-final',
+    ]);
+    // COPY --from a cached stage keyed by that stage's cache key: the builder's layer was never needed here.
+    const { openStore } = await import('../../store/index.js');
+    const store = await openStore(rootB);
+    try {
+      expect(await store.hasBlob(builderLayer as never)).toBe(false);
+    } finally {
+      await store.close();
+    }
+
+    // mode=min exported only the final image's steps: the builder stage runs again.
+    const c = build(await tmp.make(), registry.host, ['--cache-from', ref('min'), ctx]);
+    expect(steps(c)[0]).toBe('RAN builder: RUN mkdir /out && echo compiled > /out/bin && echo ran-builder');
+  });
+});
