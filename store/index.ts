@@ -128,7 +128,7 @@ class LocalStore implements Store {
       if (dir) return { diffID: known, dir };
     }
     const src = await this.blobs.open(layer.digest);
-    const r = await this.layers.unpackStream(layer, src, known);
+    const r = await this.layers.unpackStream(layer, src, known, this.touch);
     await this.leases.touch([r.diffID]);
     return r;
   }
@@ -147,7 +147,7 @@ class LocalStore implements Store {
         return { diffID: known, dir };
       }
     }
-    const r = await this.layers.unpackStream(layer, src, known);
+    const r = await this.layers.unpackStream(layer, src, known, this.touch);
     await this.leases.touch([r.diffID]);
     return r;
   }

@@ -113,7 +113,7 @@ export class LayerDirs {
    * Unpacks a layer blob stream (any compression) into a new layer dir. Verifies the blob against `layer` (digest
    * and size), computes the diffID, records blob → diffID.
    */
-  async unpackStream(layer: Descriptor, src: Readable, expectDiffID?: Digest): Promise<{ diffID: Digest; dir: string }> {
+  async unpackStream(layer: Descriptor, src: Readable, expectDiffID?: Digest, beforeInstall?: (diffID: Digest) => Promise<void>): Promise<{ diffID: Digest; dir: string }> {
     const tmp = this.newTempLayer();
     await mkdir(join(tmp, 'diff'), { recursive: true });
     const blobHash = new DigestingStream();
@@ -140,6 +140,7 @@ export class LayerDirs {
       if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
       await this.recordDiffID(layer.digest, diffID);
       await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
+      await beforeInstall?.(diffID);
       const dir = await this.install(tmp, diffID);
       return { diffID, dir };
     } catch (e) {

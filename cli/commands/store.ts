@@ -48,10 +48,17 @@ export function register(program: Command): void {
         return;
       }
       const out = [['REPOSITORY', 'TAG', 'IMAGE ID', 'DIGEST', 'CREATED', 'SIZE']];
+      const { familiarName, parseReference } = await import('../../oci/reference.js');
       for (const r of rows) {
-        const at = r.name.lastIndexOf(':');
-        const slash = r.name.lastIndexOf('/');
-        const [repo, tag] = at > slash ? [r.name.slice(0, at), r.name.slice(at + 1)] : [r.name, '<none>'];
+        let shown = r.name;
+        try {
+          shown = familiarName(parseReference(r.name));
+        } catch {
+          /* keep the stored name */
+        }
+        const at = shown.lastIndexOf(':');
+        const slash = shown.lastIndexOf('/');
+        const [repo, tag] = at > slash ? [shown.slice(0, at), shown.slice(at + 1)] : [shown, '<none>'];
         out.push([repo, tag, r.id ? short(r.id) : '-', short(r.digest), r.created ?? '-', humanSize(r.size)]);
       }
       process.stdout.write(table(out) + '\n');
