@@ -74,14 +74,17 @@ export interface ImageForCache {
 }
 
 /**
- * After a successful build: type=inline rewrites `image` in place (its config gains the records, so its digest
+ * After a successful build: the image's layers that are still only in the remote cache are fetched; type=inline rewrites `image` in place (its config gains the records, so its digest
  * changes); registry and local exports write the artifact. An export that fails fails the build unless the spec
  * says ignore-error=true (then it is a warning).
  */
 export async function exportBuildCache(store: Store, opts: BuildOptions, image: ImageForCache, emit?: Emit): Promise<void> {
-  if (!opts.cacheTo?.length) return;
+  if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return;
   const { RemoteCacheStore } = await import('./store-view.js');
   if (!(store instanceof RemoteCacheStore)) return;
+  // The built image is complete in the store, tagged or not: layers of cache hits that no step needed come in now.
+  await store.ensureImage(image.manifest);
+  if (!opts.cacheTo?.length) return;
   const specs = await parseCacheSpecs(opts.cacheTo);
   const { describeSpec } = await import('./spec.js');
   const { embedInlineCache, exportCache } = await import('./export.js');

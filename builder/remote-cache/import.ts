@@ -1,6 +1,7 @@
 // importCache: the records of every --cache-from source, merged (the first source that has a key wins), and
 // lazily fetched layers: a hit costs nothing until ensureLayer brings its blob into the store (and unpacks it).
 import { createGunzip } from 'node:zlib';
+import PQueue from 'p-queue';
 import type { Descriptor, Digest } from '../../oci/types.js';
 import { isGzipLayer, MediaType } from '../../oci/types.js';
 import type { RegistryOptions } from '../../registry-client/options.js';
@@ -90,6 +91,7 @@ export async function importCache(
     }
   }
   const inflight = new Map<string, Promise<void>>();
+  const downloads = new PQueue({ concurrency: Math.max(1, registryOpts.concurrency ?? 4) });
 
   async function fetchInto(e: Entry, desc: Descriptor): Promise<void> {
     if (await store.hasBlob(desc.digest)) return;
@@ -131,7 +133,7 @@ export async function importCache(
       if (e) {
         let p = inflight.get(layer.descriptor.digest);
         if (!p) {
-          p = fetchInto(e, layer.descriptor);
+          p = downloads.add(() => fetchInto(e, layer.descriptor), { throwOnTimeout: true }) as Promise<void>;
           inflight.set(layer.descriptor.digest, p);
           p.catch(() => inflight.delete(layer.descriptor.digest));
         }

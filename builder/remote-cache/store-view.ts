@@ -65,6 +65,11 @@ export class RemoteCacheStore implements Store {
     if (blob) this.pending.delete(blob.digest);
   }
 
+  /** Brings every layer of an image (a manifest or an index) that is still only in the remote cache into the store. */
+  async ensureImage(target: Descriptor): Promise<void> {
+    await this.ensureManifest(target);
+  }
+
   private async ensureManifest(target: Descriptor): Promise<void> {
     if (this.pending.size === 0) return;
     if (isIndexMediaType(target.mediaType)) {
