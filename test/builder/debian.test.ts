@@ -31,9 +31,9 @@ afterAll(async () => {
 describe('debian-app sample', () => {
   it('installs a package with apt-get from the Debian mirror; runs under tsbuild and podman', () => {
     const dest = `${registry.host}/samples/debian-app:1`;
-    const b = tsb(['build', '--progress=plain', '-t', 'debian-app:1', '-t', dest, '--push', join(REPO, 'samples/debian-app')]);
+    const b = tsb(['build', '--progress=plain', '-t', dest, '--push', join(REPO, 'samples/debian-app')]);
     ok(b, 'build debian-app');
-    const r = tsb(['run', 'debian-app:1']);
+    const r = tsb(['run', dest]);
     ok(r, 'run debian-app');
     expect(r.stdout).toBe('Hello, world!\n');
 
