@@ -82,8 +82,9 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
 
   activeContainerDirs.add(cdir);
   try {
-    await ensurePrivateRunDir(runDir);
+    // The container dir exists before the run dir is checked, so a concurrent cleanupStaleMounts sees it as live.
     mkdirSync(filesDir, { recursive: true, mode: 0o700 });
+    await ensurePrivateRunDir(runDir);
     mkdirSync(root);
     const lowerdirs = spec.rootfs.lowerdirs.length > 0 ? spec.rootfs.lowerdirs : [await emptyDir(cdir)];
     const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [] });
@@ -155,11 +156,11 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     if (isolation === 'pivot') traces = readTraces(join(cdir, 'traces.json'));
     await removeTraces(spec.rootfs.upperdir, traces);
     await cgroup?.remove();
+    activeContainerDirs.delete(cdir);
     if (mountPoints().some((m) => m === cdir || m.startsWith(cdir + '/'))) {
       throw new ContainerSetupError(id, 'cleanup', new Error(`${cdir} still has mounts`));
     }
     rmSync(cdir, { recursive: true, force: true });
-    activeContainerDirs.delete(cdir);
   }
   return { ...result, durationMs: performance.now() - started };
 }

@@ -66,7 +66,8 @@ export async function cleanupStaleMounts(runDir: string = DEFAULT_RUN_DIR): Prom
     unmountUnder(join(cdir, name));
     await rm(join(cdir, name), { recursive: true, force: true });
   }
-  if (live === 0) {
+  // Look again right before dropping the run dir: a container that started meanwhile has made its directory first.
+  if (live === 0 && (await readdir(cdir).catch(() => [] as string[])).length === 0) {
     unmountUnder(runDir);
     if (mountPoints().includes(runDir)) {
       try {

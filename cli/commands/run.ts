@@ -73,7 +73,7 @@ export function register(program: Command): void {
       const store = await openStore(g.root);
       try {
         const record = await store.resolveImage(image);
-        if (!record) throw new UsageError(`image "${image}" is not in the store (${g.root}); pull or import it first`);
+        if (!record) throw new Error(`image "${image}" is not in the store (${g.root}); pull or import it first`);
         const proc = imageProcess(record.config.config ?? {}, opts, cmd);
         const lowerdirs = await store.lowerdirsFor(record);
         const dirs = await store.containerDirs();
@@ -109,6 +109,8 @@ export function register(program: Command): void {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           await dirs.release();
+          // Drops the run dir's private bind mount too when no other tsbuild has containers there.
+          await cleanupStaleMounts();
         }
       } finally {
         await store.close();
