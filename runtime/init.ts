@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  capset, chdir, clearCloexec, execvpe, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid, setresuid, umask, umount2,
+  capset, chdir, clearCloexec, execvpe, limitOpenFiles, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid, setresuid, umask, umount2,
 } from './libc.js';
 import { listTree, mountOverlay, mountTree } from './mounts.js';
 import { mkdirInRoot } from './paths.js';
@@ -40,6 +40,7 @@ async function main(planFile: string): Promise<never> {
   prctl(PR.SET_NO_NEW_PRIVS, 1);
   prctl(PR.SET_PDEATHSIG, 9 /* SIGKILL: setresuid cleared what unshare set */);
   umask(0o022);
+  limitOpenFiles(plan.nofile);
   chdir(plan.cwd);
   const env = containerEnv(plan.env, user.home);
   // execvpe searches the PATH of the calling process's environment.

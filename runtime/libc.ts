@@ -45,6 +45,7 @@ const c = {
   execvpe: lib.func('int execvpe(const char *file, const char **argv, const char **envp)'),
   syscall: lib.func('long syscall(long number, ...)'),
   gettid: lib.func('int gettid(void)'),
+  prlimit: lib.func('int prlimit(int pid, int resource, const uint64_t *newLimit, _Out_ uint64_t *oldLimit)'),
   fsopen: lib.func('int fsopen(const char *fsname, unsigned int flags)'),
   fsconfig: lib.func('int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)'),
   fsmount: lib.func('int fsmount(int fd, unsigned int flags, unsigned int attrFlags)'),
@@ -189,6 +190,15 @@ export function pivotRoot(newRoot: string, putOld: string): void {
   const nr = SYS_PIVOT_ROOT[arch()];
   if (nr === undefined) throw new Error(`pivot_root: unsupported architecture ${arch()}`);
   check('pivot_root', c.syscall(nr, 'const char *', newRoot, 'const char *', putOld) as number, newRoot);
+}
+
+/** Sets RLIMIT_NOFILE of the calling process to soft = hard = min(value, current hard limit). */
+export function limitOpenFiles(value: number): void {
+  const RLIMIT_NOFILE = 7;
+  const old = new BigUint64Array(2);
+  check('prlimit', c.prlimit(0, RLIMIT_NOFILE, null, old) as number);
+  const hard = BigInt(value) < old[1]! ? BigInt(value) : old[1]!;
+  check('prlimit', c.prlimit(0, RLIMIT_NOFILE, new BigUint64Array([hard, hard]), null) as number);
 }
 
 export function gettid(): number {

@@ -20,6 +20,8 @@ export interface InitPlan {
   caps: string;
   /** Cgroup directories init joins before it switches root (its threads end at execve). */
   cgroupDirs: string[];
+  /** RLIMIT_NOFILE soft = hard (capped at the current hard limit). */
+  nofile: number;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -43,6 +43,9 @@ const PIVOT_CHAIN = [
   UNSHARE, '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--',
 ];
 
+/** Docker's default RLIMIT_NOFILE for containers (capped at our own hard limit). */
+const DEFAULT_NOFILE = 1_048_576;
+
 /** While cgroups are set up the chain waits on fd 3 so that nothing runs outside the limits. */
 const HOLD = ['/bin/sh', '-c', 'read _ <&3; exec 3<&-; exec "$@"', 'tsbuild-hold'];
 
@@ -72,6 +75,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   const root = join(cdir, 'rootfs');
   const filesDir = join(cdir, 'files');
   const caps = capMask(containerCaps(isolation)).toString(16);
+  const nofile = spec.nofile ?? DEFAULT_NOFILE;
   let step = 'prepare';
   let overlayMounted = false;
   let traces: string[] = [];
@@ -109,14 +113,14 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       const [file, ...rest] = spec.args;
       if (file === undefined) throw new Error('no command');
       argv = [
-        helper, String(process.pid), proc, root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
+        helper, String(process.pid), proc, String(nofile), root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
       ];
       env = envObject(containerEnv(spec.env, user.home));
     } else {
       const plan: InitPlan = {
         lowerdirs, upperdir: spec.rootfs.upperdir, workdir: spec.rootfs.workdir, root, etcFiles, mounts,
         tracesFile: join(cdir, 'traces.json'), user: spec.user, cwd, args: spec.args, env: spec.env, caps,
-        cgroupDirs: cgroup?.dirs ?? [],
+        cgroupDirs: cgroup?.dirs ?? [], nofile,
       };
       writeFileSync(join(cdir, 'plan.json'), JSON.stringify(plan));
       argv = [...PIVOT_CHAIN, process.execPath, INIT_JS, join(cdir, 'plan.json')];

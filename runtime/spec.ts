@@ -43,6 +43,8 @@ export interface ContainerSpec {
   /** Extra lines for /etc/hosts (`IP NAME`). */
   extraHosts?: string[];
   resources?: Resources;
+  /** RLIMIT_NOFILE (soft and hard) of the process; capped at tsbuild's own hard limit. Default 1048576 (Docker's). */
+  nofile?: number;
   /** Kill the container after this many ms (reported as a timeout). */
   timeoutMs?: number;
   /** Aborting kills the whole container tree and cleans up. */

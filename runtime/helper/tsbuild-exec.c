@@ -9,7 +9,7 @@
  *   -> effective/permitted = CAPS (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022
  *   -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
  *
- * usage: tsbuild-exec PARENTPID PROC ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
+ * usage: tsbuild-exec PARENTPID PROC NOFILE ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
  * Exit 127/126 with a message on stderr when FILE cannot be executed, like a shell.
  */
 #define _GNU_SOURCE
@@ -62,14 +62,15 @@ static int supervise(pid_t child) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 12 || strcmp(argv[9], "--") != 0) {
-    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
+  if (argc < 13 || strcmp(argv[10], "--") != 0) {
+    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC NOFILE ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
     return 125;
   }
   pid_t parent = (pid_t)strtol(argv[1], NULL, 10);
   const char *proc = argv[2];
-  argv += 2;
-  argc -= 2;
+  rlim_t nofile = (rlim_t)strtoull(argv[3], NULL, 10);
+  argv += 3;
+  argc -= 3;
   /* Die with tsbuild, even if it was SIGKILLed before we got here. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
   if (getppid() != parent) return 125;
@@ -132,6 +133,14 @@ int main(int argc, char **argv) {
   /* setresuid cleared the parent-death signal unshare set; set it again so the tree dies with unshare. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
   umask(022);
+  if (nofile > 0) {
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+      if (nofile < lim.rlim_max) lim.rlim_max = nofile;
+      lim.rlim_cur = lim.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &lim) != 0) die("setrlimit nofile", NULL);
+    }
+  }
 
   execvp(argv[8], &argv[9]);
   int err = errno;

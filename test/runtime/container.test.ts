@@ -149,8 +149,12 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     const none = await run(['/bin/sh', '-c', 'cat /proc/net/dev; ls /sys/class/net; ip link show lo'], { network: 'none' });
     expect(ifaces(none.stdout.split('\n').slice(0, -4).join('\n'))).toEqual(['lo']);
     expect(none.stdout).toContain('<LOOPBACK,UP');
-    const host = await run(['/bin/cat', '/proc/net/dev']);
-    expect(ifaces(host.stdout)).toEqual(ifaces(await readFile('/proc/net/dev', 'utf8')));
+    // host networking: the very network namespace tsbuild is in (interfaces may come and go meanwhile)
+    const { readlink } = await import('node:fs/promises');
+    const host = await run(['/bin/readlink', '/proc/self/ns/net']);
+    expect(host.stdout.trim()).toBe(await readlink('/proc/self/ns/net'));
+    const isolated = await run(['/bin/readlink', '/proc/self/ns/net'], { network: 'none' });
+    expect(isolated.stdout.trim()).not.toBe(await readlink('/proc/self/ns/net'));
   });
 
   it('USER nobody runs as 65534; uid:gid without a passwd entry works; supplementary groups come from /etc/group', async () => {
@@ -188,6 +192,15 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     const missing = await run(['/no/such/command']);
     expect(missing.exitCode).toBe(127);
     expect(missing.stderr).toContain('/no/such/command');
+  });
+
+  it('sets RLIMIT_NOFILE (soft = hard), capped at our own hard limit', async () => {
+    const ours = Number(/Max open files\s+\d+\s+(\d+)/.exec(await readFile('/proc/self/limits', 'utf8'))![1]);
+    const r = await run(['/bin/sh', '-c', 'ulimit -n; ulimit -Hn'], { nofile: 512 });
+    expect(r.stdout).toBe('512\n512\n');
+    const dflt = await run(['/bin/sh', '-c', 'ulimit -n; ulimit -Hn']);
+    const expected = Math.min(1_048_576, ours);
+    expect(dflt.stdout).toBe(`${expected}\n${expected}\n`);
   });
 
   it('streams output as it comes', async () => {

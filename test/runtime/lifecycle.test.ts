@@ -72,12 +72,16 @@ await runContainer({ rootfs: { lowerdirs: [${JSON.stringify(env.lower)}], upperd
     const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const stop = (): boolean => proc.kill('SIGKILL');
     process.once('exit', stop);
-    await new Promise<void>((resolve) => proc.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()));
-    expect(await processesMatching(`sleep ${marker}`)).toHaveLength(1);
-    const exited = new Promise((r) => proc.once('exit', r));
-    stop();
-    await exited;
-    process.off('exit', stop);
+    try {
+      await new Promise<void>((resolve) => proc.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()));
+      await waitFor(async () => (await processesMatching(`sleep ${marker}`)).length === 1, 'the container to run sleep');
+      const exited = new Promise((r) => proc.once('exit', r));
+      stop();
+      await exited;
+    } finally {
+      stop();
+      process.off('exit', stop);
+    }
     await waitFor(async () => (await processesMatching(`sleep ${marker}`)).length === 0, 'the container to die with its parent');
     const left = mountsUnder(join(env.runDir, 'c'));
     // chroot isolation mounts in a private tree of the host namespace; pivot isolation mounts only inside the container.
