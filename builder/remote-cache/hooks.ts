@@ -55,11 +55,13 @@ export async function withRemoteCache(store: Store, opts: BuildOptions, emit?: E
     await parseCacheSpecs(opts.cacheTo);
     const { RemoteCacheStore } = await import('./store-view.js');
     if (from.length === 0 || opts.noCache) return new RemoteCacheStore(store, undefined);
-    const { importCache } = await import('./import.js');
+    const { importCache, deferredRemoteCache } = await import('./import.js');
     const warn = (message: string): void => emit?.({ type: 'log', time: Date.now(), level: 'warn', message });
-    const remote = await importCache(from, store, registryOpts(opts), { onWarn: warn });
-    for (const s of remote.sources) emit?.({ type: 'log', time: Date.now(), level: 'info', message: `imported cache from ${s.spec}: ${s.records} records` });
-    return new RemoteCacheStore(store, remote);
+    const loading = importCache(from, store, registryOpts(opts), { onWarn: warn }).then((remote) => {
+      for (const s of remote.sources) emit?.({ type: 'log', time: Date.now(), level: 'info', message: `imported cache from ${s.spec}: ${s.records} records` });
+      return remote;
+    });
+    return new RemoteCacheStore(store, deferredRemoteCache(loading));
   } catch (e) {
     await store.close();
     throw e;
@@ -83,7 +85,7 @@ export async function exportBuildCache(store: Store, opts: BuildOptions, image: 
   const { RemoteCacheStore } = await import('./store-view.js');
   if (!(store instanceof RemoteCacheStore)) return;
   // The built image is complete in the store, tagged or not: layers of cache hits that no step needed come in now.
-  await store.ensureImage(image.manifest);
+  await Promise.all([store.ensureImage(image.manifest), store.rememberRemoteHits()]);
   if (!opts.cacheTo?.length) return;
   const specs = await parseCacheSpecs(opts.cacheTo);
   const { describeSpec } = await import('./spec.js');

@@ -1,5 +1,6 @@
 // importCache: the records of every --cache-from source, merged (the first source that has a key wins), and
 // lazily fetched layers: a hit costs nothing until ensureLayer brings its blob into the store (and unpacks it).
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import PQueue from 'p-queue';
 import type { Descriptor, Digest } from '../../oci/types.js';
@@ -19,6 +20,8 @@ export interface RemoteCache {
   ensureLayer(record: CacheRecord, opts?: { unpack?: boolean }): Promise<void>;
   /** Whether `digest` is a layer (or its blob) of an imported record. */
   knowsBlob(digest: Digest): boolean;
+  /** Streams a blob of an imported record (its gzip blob, say) straight from the cache it came from. */
+  openBlob(blob: Descriptor): Promise<Readable>;
   /** Records imported, per source, for messages. */
   readonly sources: { spec: string; records: number }[];
   close(): void;
@@ -91,22 +94,23 @@ export async function importCache(
     }
   }
   const inflight = new Map<string, Promise<void>>();
-  const downloads = new PQueue({ concurrency: Math.max(1, registryOpts.concurrency ?? 4) });
+  const downloads = new PQueue({ concurrency: Math.max(1, registryOpts.concurrency ?? 8) });
 
+  /** Downloads the layer's blob into the store as the layer itself: a gzip blob is gunzipped on the way in. */
   async function fetchInto(e: Entry, desc: Descriptor): Promise<void> {
     if (await store.hasBlob(desc.digest)) return;
     const blob = e.record.layer?.blob ?? desc;
+    const src = await e.reader.openBlob(blob);
     if (blob.digest === desc.digest) {
-      await store.writeBlob(await e.reader.openBlob(blob), { digest: desc.digest, size: desc.size });
+      await store.writeBlob(src, { digest: desc.digest, size: desc.size });
       return;
     }
-    if (!(await store.hasBlob(blob.digest))) await store.writeBlob(await e.reader.openBlob(blob), { digest: blob.digest, size: blob.size });
     const uncompressed = desc.mediaType === MediaType.OciLayer || desc.mediaType === MediaType.DockerLayer;
     if (!uncompressed || !isGzipLayer(blob.mediaType)) {
+      src.destroy();
       throw new RemoteCacheError(`cannot turn blob ${blob.digest} (${blob.mediaType}) into layer ${desc.digest} (${desc.mediaType})`, e.source, desc.digest);
     }
-    // The gzip blob stays in the store too: a later push or re-export of the cache finds it there.
-    const src = await store.openBlob(blob.digest);
+    // The uncompressed digest (checked by writeBlob) is the layer's identity; the gzip bytes need no second copy.
     const gunzip = createGunzip();
     src.on('error', (err) => gunzip.destroy(err));
     src.pipe(gunzip);
@@ -126,6 +130,11 @@ export async function importCache(
       };
     },
     knowsBlob: (digest: Digest) => byDigest.has(digest),
+    async openBlob(blob: Descriptor): Promise<Readable> {
+      const e = byDigest.get(blob.digest);
+      if (!e) throw new RemoteCacheError(`blob ${blob.digest} is in no imported cache`, '', blob.digest);
+      return e.reader.openBlob(blob);
+    },
     async ensureLayer(record: CacheRecord, o: { unpack?: boolean } = {}): Promise<void> {
       const layer = record.layer;
       if (!layer) return;
@@ -150,5 +159,25 @@ export async function importCache(
     close(): void {
       for (const l of loaded) l?.reader.close();
     },
+  };
+}
+
+/**
+ * A RemoteCache that is still loading: every call waits for `loading`, so the import (a few registry round trips)
+ * overlaps the build's own start (Buildfile, context, base image pull) instead of preceding it.
+ */
+export function deferredRemoteCache(loading: Promise<RemoteCache>): RemoteCache {
+  let ready: RemoteCache | undefined;
+  const p = loading.then((r) => (ready = r));
+  p.catch(() => undefined);
+  return {
+    get sources() {
+      return ready?.sources ?? [];
+    },
+    lookup: async (key) => (await p).lookup(key),
+    ensureLayer: async (record, o) => (await p).ensureLayer(record, o),
+    knowsBlob: (digest) => ready?.knowsBlob(digest) ?? false,
+    openBlob: async (blob) => (await p).openBlob(blob),
+    close: () => void p.then((r) => r.close(), () => undefined),
   };
 }

@@ -12,10 +12,14 @@ import type { RemoteCache } from './import.js';
 export class RemoteCacheStore implements Store {
   /** Records this build looked up or wrote, by key, in first-use order. */
   readonly used = new Map<string, CacheRecord>();
-  /** Layers (by descriptor digest, and by their cache blob's digest) of remote hits not yet in the store. */
+  /** Layers of remote hits not yet in the store, by layer digest. */
   private readonly pending = new Map<string, CacheRecord>();
-  /** The cache's blob (gzip) for each remote layer, by layer digest: the compressed layer, already made. */
+  /** The cache's blob (gzip) of each remote hit's layer, by layer digest: the compressed layer, already made. */
   private readonly remoteBlobs = new Map<string, Descriptor>();
+  /** The same blobs by their own digest: served straight from the remote cache (a push or re-export reads them). */
+  private readonly blobsByDigest = new Map<string, Descriptor>();
+  /** Remote hits, written to the local cache at the end of the build (in parallel, off the step path). */
+  private readonly remoteHits = new Map<string, CacheRecord>();
 
   constructor(
     readonly inner: Store,
@@ -36,17 +40,13 @@ export class RemoteCacheStore implements Store {
     }
     const rec = await this.remote?.lookup(key);
     if (!rec) return local;
-    if (rec.layer?.blob) this.remoteBlobs.set(rec.layer.descriptor.digest, rec.layer.blob);
-    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) {
-      this.pending.set(rec.layer.descriptor.digest, rec);
-      if (rec.layer.blob) this.pending.set(rec.layer.blob.digest, rec);
+    if (rec.layer?.blob) {
+      this.remoteBlobs.set(rec.layer.descriptor.digest, rec.layer.blob);
+      this.blobsByDigest.set(rec.layer.blob.digest, rec.layer.blob);
     }
+    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) this.pending.set(rec.layer.descriptor.digest, rec);
     this.used.set(key, rec);
-    // Remembered locally too, so the next build on this machine hits without the remote cache (the local lookup
-    // still checks that the blob is there). Best effort: the remote record serves this build either way.
-    await this.inner
-      .putCache(key, { layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null, data: rec.data, createdAt: rec.createdAt })
-      .catch(() => undefined);
+    this.remoteHits.set(key, rec);
     return rec;
   }
 
@@ -61,8 +61,20 @@ export class RemoteCacheStore implements Store {
     if (!rec || !this.remote) return;
     await this.remote.ensureLayer(rec, { unpack });
     this.pending.delete(rec.layer!.descriptor.digest);
-    const blob = this.remoteBlobs.get(rec.layer!.descriptor.digest);
-    if (blob) this.pending.delete(blob.digest);
+  }
+
+  /**
+   * Writes this build's remote hits to the local cache, so the next build on this machine hits without the remote
+   * cache (the local lookup still checks that the layer blob is there). Best effort.
+   */
+  async rememberRemoteHits(): Promise<void> {
+    const hits = [...this.remoteHits];
+    this.remoteHits.clear();
+    await Promise.all(
+      hits.map(([key, r]) =>
+        this.inner.putCache(key, { layer: r.layer ? { diffID: r.layer.diffID, descriptor: r.layer.descriptor } : null, data: r.data, createdAt: r.createdAt }).catch(() => undefined),
+      ),
+    );
   }
 
   /** Brings every layer of an image (a manifest or an index) that is still only in the remote cache into the store. */
@@ -84,18 +96,22 @@ export class RemoteCacheStore implements Store {
   // --- blobs -----------------------------------------------------------------------------------------------------
 
   async hasBlob(digest: Digest): Promise<boolean> {
-    return this.pending.has(digest) || this.inner.hasBlob(digest);
+    return this.pending.has(digest) || this.blobsByDigest.has(digest) || this.inner.hasBlob(digest);
   }
   writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     return this.inner.writeBlob(src, expected);
   }
   async openBlob(digest: Digest): Promise<Readable> {
     await this.ensure(digest);
+    const blob = this.blobsByDigest.get(digest);
+    if (blob && this.remote && !(await this.inner.hasBlob(digest))) return this.remote.openBlob(blob);
     return this.inner.openBlob(digest);
   }
   async blobSize(digest: Digest): Promise<number> {
     const layer = this.pending.get(digest)?.layer;
-    if (layer) return layer.descriptor.digest === digest ? layer.descriptor.size : (this.remoteBlobs.get(layer.descriptor.digest)?.size ?? this.inner.blobSize(digest));
+    if (layer) return layer.descriptor.size;
+    const blob = this.blobsByDigest.get(digest);
+    if (blob && !(await this.inner.hasBlob(digest))) return blob.size;
     return this.inner.blobSize(digest);
   }
   putJSON(value: unknown, mediaType: string): Promise<Descriptor> {
@@ -106,6 +122,11 @@ export class RemoteCacheStore implements Store {
   }
   async readBytes(digest: Digest): Promise<Buffer> {
     await this.ensure(digest);
+    if (this.blobsByDigest.has(digest) && !(await this.inner.hasBlob(digest))) {
+      const chunks: Buffer[] = [];
+      for await (const c of await this.openBlob(digest)) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    }
     return this.inner.readBytes(digest);
   }
   readJSON<T>(digest: Digest): Promise<T> {
@@ -155,10 +176,10 @@ export class RemoteCacheStore implements Store {
     return this.inner.commitLayer(upperdir, opts);
   }
   async compressedLayer(layer: Descriptor): Promise<Descriptor> {
+    // The cache's gzip blob is the compressed layer: no recompression, the digest the exporting machine pushed, and
+    // its bytes are read from the remote cache (openBlob above) when the push needs them.
     const blob = this.remoteBlobs.get(layer.digest);
-    await this.ensure(layer.digest);
-    // The gzip blob fetched from the cache is the compressed layer: no recompression, and the same digest as A's push.
-    if (blob && (await this.inner.hasBlob(blob.digest))) return { ...blob };
+    if (blob) return { ...blob };
     return this.inner.compressedLayer(layer);
   }
   async diffIDOf(layer: Descriptor): Promise<Digest | undefined> {

@@ -13,6 +13,7 @@ import { findStage } from '../plan.js';
 import { openView, type RootfsView } from '../view.js';
 import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
 import { runArgs } from './metadata.js';
+import { pruneUnchangedCopyUps } from './prune.js';
 import { stageVars, type StepCtx } from './types.js';
 
 const KEEP_LINES = 20;
@@ -78,6 +79,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
       env.emit({ type: 'step-output', time: Date.now(), step: sc.step, stream, line });
     };
     let result;
+    let startMs = 0;
     try {
       const specs: MountSpec[] = [];
       for (const m of mounts) {
@@ -87,6 +89,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         if (close) opened.push(close);
       }
       env.stats.containers++;
+      startMs = Date.now() - 1;
       result = await runContainer({
         rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
         args: argv,
@@ -118,6 +121,12 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         signal: result.signal,
         lastLines: last,
       });
+    }
+    try {
+      await pruneUnchangedCopyUps(dirs.upperdir, lowerdirs, startMs, env.tmpDir);
+    } catch (e) {
+      await dirs.release();
+      throw e;
     }
     return commitDirs(sc, dirs);
   });

@@ -6,7 +6,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry } from '../fixtures/registry.js';
-import { seedBusybox } from '../fixtures/images.js';
+import { seedBusyboxBase } from './helpers/base.js';
 import { events, ok, REPO, stepResults, tsbFor, type Tsb } from './helpers/tsb.js';
 
 let registry: { host: string; url: string; stop(): Promise<void> };
@@ -16,7 +16,7 @@ let tsb: Tsb;
 
 beforeAll(async () => {
   registry = await startRegistry();
-  await seedBusybox(registry.host);
+  await seedBusyboxBase(registry.host);
   root = await mkdtemp(join(tmpdir(), 'tsbuild-cache-root-'));
   work = await mkdtemp(join(tmpdir(), 'tsbuild-cache-work-'));
   tsb = tsbFor(root, registry.host);

@@ -2,7 +2,7 @@
 // apt-get reaching Debian's mirror from a RUN step; the result runs under tsbuild and, pushed, under podman.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry } from '../fixtures/registry.js';
@@ -19,6 +19,7 @@ beforeAll(async () => {
   await seedDebian(registry.host);
   root = await mkdtemp(join(tmpdir(), 'tsbuild-debian-root-'));
   work = await mkdtemp(join(tmpdir(), 'tsbuild-debian-work-'));
+  await chmod(work, 0o755); // podman's vfs storage lives below it; the container's user must traverse it
   tsb = tsbFor(root, registry.host);
 }, 1_800_000);
 

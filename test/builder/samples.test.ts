@@ -2,11 +2,11 @@
 // docker.io mirror), `tsbuild run` prints what the sample promises, and a pushed image runs the same under podman.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry } from '../fixtures/registry.js';
-import { seedBusybox } from '../fixtures/images.js';
+import { seedBusyboxBase } from './helpers/base.js';
 import { events, ok, REPO, stepResults, tsbFor, type Tsb } from './helpers/tsb.js';
 
 let registry: { host: string; url: string; stop(): Promise<void> };
@@ -16,9 +16,10 @@ let tsb: Tsb;
 
 beforeAll(async () => {
   registry = await startRegistry();
-  await seedBusybox(registry.host);
+  await seedBusyboxBase(registry.host);
   root = await mkdtemp(join(tmpdir(), 'tsbuild-samples-root-'));
   work = await mkdtemp(join(tmpdir(), 'tsbuild-samples-work-'));
+  await chmod(work, 0o755); // podman's vfs storage lives below it; the container's user must traverse it
   tsb = tsbFor(root, registry.host);
 });
 

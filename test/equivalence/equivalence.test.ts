@@ -11,7 +11,7 @@ import { chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, sy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startRegistry } from '../fixtures/registry.js';
-import { seedBusybox } from '../fixtures/images.js';
+import { seedBusyboxBase } from '../builder/helpers/base.js';
 import { ok, tsbFor, type Tsb } from '../builder/helpers/tsb.js';
 import { CASES, type Case } from './cases.js';
 
@@ -35,7 +35,7 @@ beforeAll(async () => {
     throw new Error('the equivalence tests need BuildKit: install Debian\'s docker.io (`apt-get install -y docker.io`, listed in .ci/install-deps)');
   }
   registry = await startRegistry();
-  const base = await seedBusybox(registry.host);
+  const base = await seedBusyboxBase(registry.host);
   work = await mkdtemp(join(tmpdir(), 'tsbuild-equiv-'));
   tsb = tsbFor(join(work, 'tsbuild-root'), registry.host);
   const sock = join(work, 'docker.sock');
