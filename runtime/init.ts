@@ -9,16 +9,17 @@ import { join } from 'node:path';
 import {
   capset, chdir, clearCloexec, execvpe, limitOpenFiles, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid, setresuid, umask, umount2,
 } from './libc.js';
-import { listTree, mountOverlay, mountTree } from './mounts.js';
+import { listTree, mountOverlay, mountTree, newPaths } from './mounts.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
 import { resolveUser } from './users.js';
 
 async function main(planFile: string): Promise<never> {
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as InitPlan;
+  const before = await listTree(plan.upperdir);
   mountOverlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.root);
   await mountTree({ root: plan.root, etcFiles: plan.etcFiles, mounts: plan.mounts, procAndSys: true });
-  writeFileSync(plan.tracesFile, JSON.stringify(await listTree(plan.upperdir)));
+  writeFileSync(plan.tracesFile, JSON.stringify(newPaths(before, await listTree(plan.upperdir))));
   const user = await resolveUser(plan.root, plan.user);
   await mkdirInRoot(plan.root, plan.cwd);
   const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));

@@ -3,7 +3,7 @@
 // isolation: inside the container's own mount namespace). Mount points the rootfs lacks are created in it and
 // reported as traces, so the caller can take them out of the upperdir afterwards.
 // Synchronous fs calls on purpose: tiny operations, cheaper than a thread-pool round trip each.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { LibcError, MOUNT_ATTR, mount, mountFs, MS } from './libc.js';
 import { ensureMountPoint } from './paths.js';
@@ -178,6 +178,12 @@ export async function listTree(dir: string): Promise<string[]> {
   return out;
 }
 
+/** Paths of `after` not in `before` (the traces: an upperdir given with content keeps that content). */
+export function newPaths(before: string[], after: string[]): string[] {
+  const had = new Set(before);
+  return after.filter((p) => !had.has(p));
+}
+
 /**
  * Takes the mount points the runtime created back out of the upperdir (after everything is unmounted):
  * files go, directories go when the container left nothing in them.
@@ -200,8 +206,4 @@ export async function removeTraces(upperdir: string, traces: string[]): Promise<
 export async function writeMountFile(path: string, content: Buffer | string, mode = 0o400): Promise<void> {
   writeFileSync(path, content, { mode });
   chmodSync(path, mode);
-}
-
-export async function isDirectory(p: string): Promise<boolean> {
-  return statSync(p).isDirectory();
 }

@@ -10,7 +10,7 @@ import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
 import { ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
-import { listTree, mountOverlay, mountSysAt, mountTree, removeTraces, writeMountFile, type PlannedMount } from './mounts.js';
+import { listTree, mountOverlay, mountSysAt, mountTree, newPaths, removeTraces, writeMountFile, type PlannedMount } from './mounts.js';
 import { withContainerNamespaces } from './namespaces.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
@@ -101,11 +101,12 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
 
     if (isolation === 'chroot') {
       step = 'mount rootfs';
+      const before = await listTree(spec.rootfs.upperdir);
       mountOverlay(lowerdirs, spec.rootfs.upperdir, spec.rootfs.workdir, root);
       overlayMounted = true;
       const { proc, sys } = await mountTree({ root, etcFiles, mounts, procAndSys: false });
       sysMount = sys;
-      traces = await listTree(spec.rootfs.upperdir);
+      traces = newPaths(before, await listTree(spec.rootfs.upperdir));
       step = 'resolve user';
       const user = await resolveUser(root, spec.user);
       await mkdirInRoot(root, cwd);

@@ -135,6 +135,17 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     expect(await tree(upperdir)).toEqual([]);
   });
 
+  it('an upperdir given with content keeps it (only the runtime\'s own mount points are taken out)', async () => {
+    const { upperdir, workdir } = await env.dirs();
+    await mkdir(join(upperdir, 'etc'));
+    await writeFile(join(upperdir, 'etc/hosts'), 'kept');
+    await writeFile(join(upperdir, 'previous'), 'from an earlier step');
+    const r = await run(['/bin/cat', '/previous'], { rootfs: { lowerdirs: [env.lower], upperdir, workdir } });
+    expect(r.stdout).toBe('from an earlier step');
+    expect(await tree(upperdir)).toEqual(['etc', 'etc/hosts', 'previous']);
+    expect(await readFile(join(upperdir, 'etc/hosts'), 'utf8')).toBe('kept');
+  });
+
   it('the working directory is created when missing; env, umask 022, stdin closed, /dev nodes work', async () => {
     const r = await run(['/bin/sh', '-c', 'pwd; echo "$FOO|$PATH|$HOME"; umask; cat; echo x > /dev/null; head -c 4 /dev/zero | wc -c; ls /dev/pts/ptmx /dev/shm /dev/fd/ >/dev/null && echo devok'], {
       cwd: '/work/dir',
