@@ -3,10 +3,10 @@
 // cold build on an empty store versus a build on another empty store with --cache-from the registry cache that a
 // third build exported (--cache-to …,mode=max), all in the same run. Medians of BENCH_N runs (default 3).
 //   node bench/remote-cache.mjs [WORKLOAD...]     env: BENCH_N, BENCH_SHARED, BENCH_WORK
-// The workloads build FROM localhost:5000/library/busybox: a registry answering there is used; otherwise one is
-// started for the run (and stopped at the end) and seeded with ../shared/bench/setup.sh.
+// A docker-registry of its own on a free port holds the busybox base and the caches; it is stopped at the end.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,37 +18,62 @@ const work = process.env.BENCH_WORK ?? '/tmp/tsb-bench';
 const N = Math.max(1, Number(process.env.BENCH_N ?? 3));
 const workloads = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['many-layers', 'big-context'];
 const tsbuild = join(repo, 'bin/tsbuild');
-const REG = 'localhost:5000';
+let REG = '';
+let ownRegistry;
+const BASE_REPO = 'tsbuild-bench/busybox:latest';
 
-async function registryUp() {
+async function registryUp(host) {
   try {
-    const r = await fetch(`http://${REG}/v2/`);
+    const r = await fetch(`http://${host}/v2/`);
     return r.status === 200 || r.status === 401;
   } catch {
     return false;
   }
 }
 
-let ownRegistry;
-async function ensureRegistry() {
-  if (!(await registryUp())) {
-    const dir = mkdtempSync(join(tmpdir(), 'tsbuild-bench-registry-'));
-    writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:5000\n`);
-    const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
-    ownRegistry = { child, dir };
-    for (let i = 0; i < 100 && !(await registryUp()); i++) await new Promise((r) => setTimeout(r, 100));
-    if (!(await registryUp())) throw new Error('could not start docker-registry on 127.0.0.1:5000');
-  }
-  const s = spawnSync('bash', [join(shared, 'setup.sh')], { env: { ...process.env, START_DOCKERD: '0' }, encoding: 'utf8' });
-  if (s.status !== 0) throw new Error(`setup.sh failed: ${s.stderr}`);
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A registry of this run's own on a free port, seeded with a busybox base (Debian's busybox-static, via buildah). */
+async function startRegistry() {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbuild-bench-rcache-'));
+  REG = `127.0.0.1:${await freePort()}`;
+  writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${REG}\n`);
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+  ownRegistry = { child, dir };
+  for (let i = 0; i < 100 && !(await registryUp(REG)); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!(await registryUp(REG))) throw new Error(`could not start docker-registry on ${REG}`);
+  const script = `set -e
+root=$(mktemp -d); mkdir -p $root/bin $root/etc $root/tmp $root/root
+cp /bin/busybox $root/bin/; for c in $($root/bin/busybox --list); do [ "$c" = busybox ] || ln -sf busybox $root/bin/$c; done; chmod 1777 $root/tmp
+printf 'root:x:0:0:root:/root:/bin/sh\\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\\n' > $root/etc/passwd
+printf 'root:x:0:\\nnogroup:x:65534:\\n' > $root/etc/group
+ctr=$(buildah from scratch); mnt=$(buildah mount $ctr); cp -a $root/. $mnt/; buildah umount $ctr >/dev/null
+buildah config --cmd '["/bin/sh"]' --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $ctr
+img=$(buildah commit -q $ctr); buildah rm $ctr >/dev/null; rm -rf $root
+buildah push -q --tls-verify=false $img docker://${REG}/${BASE_REPO} >/dev/null; buildah rmi $img >/dev/null`;
+  const s = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+  if (s.status !== 0) throw new Error(`seeding the busybox base failed: ${s.stderr}`);
 }
 
 async function stopRegistry() {
   if (!ownRegistry) return;
-  const exited = new Promise((r) => ownRegistry.child.once('exit', r));
-  ownRegistry.child.kill('SIGTERM');
-  await exited;
-  rmSync(ownRegistry.dir, { recursive: true, force: true });
+  const { child, dir } = ownRegistry;
+  ownRegistry = undefined;
+  if (child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** A generated copy of the workload's context (gen.sh output is kept between runs under BENCH_WORK). */
@@ -56,7 +81,8 @@ function contextFor(wl) {
   const src = join(shared, 'workloads', wl);
   const dir = join(work, 'remote-cache-ctx', wl);
   mkdirSync(dir, { recursive: true });
-  cpSync(join(src, 'Buildfile'), join(dir, 'Buildfile'));
+  // The workloads build FROM localhost:5000/library/busybox; here the base comes from this run's own registry.
+  writeFileSync(join(dir, 'Buildfile'), readFileSync(join(src, 'Buildfile'), 'utf8').replaceAll('localhost:5000/library/busybox:latest', `${REG}/${BASE_REPO}`));
   const g = spawnSync('sh', [join(src, 'gen.sh')], { cwd: dir, stdio: 'inherit' });
   if (g.status !== 0) throw new Error(`${wl}/gen.sh failed`);
   return dir;
@@ -85,7 +111,7 @@ function tsb(root, args, ctx) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-  await ensureRegistry();
+  await startRegistry();
   const rows = [];
   try {
     for (const wl of workloads) {
