@@ -27,15 +27,18 @@ export async function writeOutputs(env: BuildEnv, image: AssembledImage, opts: B
       await exportArchive(env.store, image, o.type, o.dest, opts.tags);
     }
   }
+  let pushedDigest: string | undefined;
   if (opts.push) {
     if (opts.tags.length === 0) throw new Error('--push needs at least one -t NAME to push to');
     const { pushResult } = await import('./registry.js');
-    await pushResult(env.store, image.manifest, opts.tags, opts, env.emit);
+    pushedDigest = await pushResult(env.store, image.manifest, opts.tags, opts, env.emit);
   }
   if (opts.iidfile) await atomicWrite(opts.iidfile, image.configDigest);
   if (opts.metadataFile) {
     const meta = {
-      'containerimage.digest': image.manifest.digest,
+      // As docker buildx: the digest in the registry when pushed (layers compressed there), else the local one.
+      'containerimage.digest': pushedDigest ?? image.manifest.digest,
+      ...(pushedDigest ? { 'containerimage.local.digest': image.manifest.digest } : {}),
       'containerimage.config.digest': image.configDigest,
       'containerimage.descriptor': image.manifest,
       ...(opts.tags.length > 0 ? { 'image.name': opts.tags.join(',') } : {}),

@@ -28,9 +28,10 @@ export async function pullForBuild(store: Store, name: string, platform: Platfor
   return rec;
 }
 
-export async function pushResult(store: Store, manifest: Descriptor, tags: string[], opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<void> {
+/** Pushes the image to every tag's registry; returns the manifest digest as pushed (layers compressed). */
+export async function pushResult(store: Store, manifest: Descriptor, tags: string[], opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<string> {
   const { pushImage } = await import('../registry-client/index.js');
-  await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
+  const r = await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
     ...registryOpts(opts),
     onProgress: (p) => {
       if (p.kind === 'blob' && (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')) {
@@ -38,4 +39,5 @@ export async function pushResult(store: Store, manifest: Descriptor, tags: strin
       }
     },
   });
+  return r.digest;
 }
