@@ -201,6 +201,7 @@ async function supervise(child: ChildProcess, spec: ContainerSpec, cgroup: Cgrou
   };
   const timer = spec.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), killTree(child)), spec.timeoutMs) : undefined;
   spec.signal?.addEventListener('abort', onAbort, { once: true });
+  if (spec.signal?.aborted) onAbort(); // aborted between the last check and here: the event will not fire again
   if (spec.onStdout) child.stdout!.on('data', spec.onStdout);
   else child.stdout!.resume();
   if (spec.onStderr) child.stderr!.on('data', spec.onStderr);

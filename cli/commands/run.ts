@@ -65,6 +65,7 @@ export function register(program: Command): void {
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--rm', 'remove the container afterwards (always the case)')
     .allowUnknownOption()
+    .addHelpText('after', '\nPut -- before CMD when its options could be read as tsbuild\'s: tsbuild run busybox -- ls -e /')
     .action(async (image: string, cmd: string[], opts: RunOptions, command: Command) => {
       const g = globalOptions(command);
       const storeModule = '../../store/index.js';

@@ -1,6 +1,6 @@
 // `tsbuild run` end to end: a busybox image put into a real store, the real CLI binary, real containers.
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,13 @@ describe('tsbuild run', () => {
       expect(r.stdout).toBe('65534\nhi there\n/made/here\nbox\nlo\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
       expect(r.code).toBe(0);
     }
+  });
+
+  it('applies --pids-limit and --memory through a cgroup', async () => {
+    const r = await run(['--pids-limit', '4', '--memory', '64m', IMAGE, '--', 'sh', '-c', 'grep -c tsbuild- /proc/self/cgroup; for i in 1 2 3 4 5 6; do sleep 1 & done; wait']);
+    // cgroup v1 (this host): one line per controller (memory, pids); v2: the one unified line
+    expect(r.stdout).toBe(existsSync('/sys/fs/cgroup/cgroup.controllers') ? '1\n' : '2\n');
+    expect(r.stderr).toMatch(/fork|Resource temporarily unavailable/i);
   });
 
   it('discards the container\'s changes', async () => {
