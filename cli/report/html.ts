@@ -1,7 +1,12 @@
 // The build report as one self-contained HTML page (inline CSS and SVG, no script, no network): a summary, the
 // stage graph, a gantt timeline of every step, and a table of the steps. The report's JSON rides along in a
 // <script type="application/json"> block for tools.
-import { formatBytes, formatDuration, shortDigest } from '../progress/format.js';
+import { formatBytes, formatDuration as formatSeconds, shortDigest } from '../progress/format.js';
+
+/** Milliseconds below a second (a report is read closely: `28ms` says more than `0.0s`), seconds above. */
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)}ms` : formatSeconds(ms);
+}
 import type { BuildReport, ReportStage, ReportStep } from './model.js';
 
 export function escapeHtml(s: string): string {
@@ -19,7 +24,7 @@ svg{background:#fff;border:1px solid #dde1e6;border-radius:6px}
 .bar-run{fill:#4a78c2}.bar-cached{fill:#b8c0cc}.bar-error{fill:#cf222e}.bar-transfer{fill:#8a63d2}
 .lbl{font:11px ui-monospace,Menlo,monospace;fill:#1d2330}.axis{stroke:#e4e7eb}.tick{font-size:10px;fill:#6a7382}
 table{border-collapse:collapse;background:#fff;width:100%}th,td{border:1px solid #dde1e6;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f2f5}td.num{text-align:right;white-space:nowrap}tr.cached td{color:#6a7382}tr.error td{background:#fff0f0}
+th{background:#f0f2f5}td:first-child{white-space:nowrap}td.num{text-align:right;white-space:nowrap}tr.cached td{color:#6a7382}tr.error td{background:#fff0f0}
 `;
 
 function stageDepths(stages: ReportStage[]): Map<string, number> {
