@@ -46,3 +46,30 @@ describe('README', () => {
     expect(deps).toMatch(/\bchromium\b/);
   });
 });
+
+describe('README programmatic API example', () => {
+  it('type-checks against the package as users import it (`from \'tsbuild\'`)', async () => {
+    const { execFile } = await import('node:child_process');
+    const { writeFileSync, rmSync } = await import('node:fs');
+    const block = /```ts\n([\s\S]*?)```/.exec(read('README.md'));
+    expect(block, 'README has a ```ts example').not.toBeNull();
+    expect(block![1]).toContain("from 'tsbuild'");
+    // Inside the package, so `tsbuild` resolves to this package through its "exports" (self-reference).
+    const file = `${repo}/.readme-example-${process.pid}.ts`;
+    writeFileSync(file, `export {};\n${block![1]}`);
+    try {
+      const out = await new Promise<{ code: number; text: string }>((resolve) => {
+        execFile(
+          `${repo}/node_modules/.bin/tsc`,
+          ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', file],
+          { cwd: repo },
+          (err, stdout, stderr) => resolve({ code: err ? 1 : 0, text: stdout + stderr }),
+        );
+      });
+      expect(out.text).toBe('');
+      expect(out.code).toBe(0);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+});
