@@ -1,6 +1,6 @@
 // openStore(root): the local store (store/api.ts) over an OCI image layout plus tsbuild's own side directories
 // (see store/README.md). Each concern lives in its own module; this file wires them to the Store interface.
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { diffDir } from './layer-tar/diff.js';
 import { parallelGzip } from './layer-tar/gzip.js';
 import { unpackTar } from './layer-tar/unpack.js';
-import { LayerDirs, writeTreeRecord } from './layers.js';
+import { LayerDirs, treeLine, writeTreeRecord } from './layers.js';
 import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
 import { Leases } from './leases.js';
 import { resolveImage } from './resolve.js';
@@ -164,7 +164,11 @@ class LocalStore implements Store {
   }
   async commitLayer(upperdir: string, opts: CommitOptions = {}): Promise<CommittedLayer> {
     const stats = { entries: 0 };
-    const tar = diffDir(upperdir, opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}, stats);
+    const tree: string[] = [];
+    const onStat = (rel: string, st: import('node:fs').Stats, link: string): void => {
+      tree.push(treeLine(rel, st, link));
+    };
+    const tar = diffDir(upperdir, { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) }, stats);
     const { digest, size } = await this.blobs.ingest(tar, undefined, this.touch);
     const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
     if (!(await this.layers.isUnpacked(digest))) {
@@ -176,11 +180,12 @@ class LocalStore implements Store {
           // already in overlay format: move it, then leave an empty upperdir for the caller's release()
           await rename(upperdir, join(tmp, 'diff'));
           await mkdir(upperdir);
+          await writeFile(join(tmp, 'tree'), tree.sort().join('\n') + '\n');
         } else {
           await mkdir(join(tmp, 'diff'));
           await unpackTar(await this.blobs.open(digest), join(tmp, 'diff'), { digest });
+          await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
         }
-        await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
         await this.layers.install(tmp, digest);
       } catch (e) {
         await rm(tmp, { recursive: true, force: true });

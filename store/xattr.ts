@@ -25,6 +25,8 @@ function errnoName(errno: number): string {
 const lib = koffi.load('libc.so.6');
 const c = {
   llistxattr: lib.func('long llistxattr(const char *path, _Out_ uint8_t *list, size_t size)'),
+  flistxattr: lib.func('long flistxattr(int fd, _Out_ uint8_t *list, size_t size)'),
+  fgetxattr: lib.func('long fgetxattr(int fd, const char *name, _Out_ uint8_t *value, size_t size)'),
   lgetxattr: lib.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
   lsetxattr: lib.func('int lsetxattr(const char *path, const char *name, const uint8_t *value, size_t size, int flags)'),
   lremovexattr: lib.func('int lremovexattr(const char *path, const char *name)'),
@@ -37,15 +39,15 @@ const ENOTSUP = osConstants.errno.ENOTSUP ?? 95;
 
 let listBuf = Buffer.alloc(4096);
 
-/** Names of the extended attributes of `path` (not following a final symlink). Empty when unsupported. */
-export function listXattrs(path: string): string[] {
+/** Names of the extended attributes of `path` (not following a final symlink), or of an open fd. */
+export function listXattrs(path: string, fd?: number): string[] {
   for (;;) {
-    const n = Number(c.llistxattr(path, listBuf, listBuf.length));
+    const n = Number(fd !== undefined ? c.flistxattr(fd, listBuf, listBuf.length) : c.llistxattr(path, listBuf, listBuf.length));
     if (n === 0) return [];
     if (n < 0) {
       const e = koffi.errno();
       if (e === ERANGE) {
-        const need = Number(c.llistxattr(path, null, 0));
+        const need = Number(fd !== undefined ? c.flistxattr(fd, null, 0) : c.llistxattr(path, null, 0));
         listBuf = Buffer.alloc(Math.max(need, listBuf.length * 2));
         continue;
       }
