@@ -1,9 +1,11 @@
 // Locates (compiling once if needed) tsbuild-exec, the small C program that enters the root and drops privileges
-// in chroot isolation (runtime/helper/tsbuild-exec.c). The binary is cached by the hash of its source.
+// in chroot isolation (runtime/helper/tsbuild-exec.c). The binary is cached by the hash of its source, in the user's
+// cache directory (~/.cache/tsbuild/bin; /run is often mounted noexec), else in the run dir.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -27,13 +29,29 @@ function sourcePath(): string {
 
 const cache = new Map<string, Promise<string>>();
 
-/** Path of the compiled helper under `binDir`, compiling it on first use (write to temp, then rename). */
-export function ensureHelper(binDir: string): Promise<string> {
-  let p = cache.get(binDir);
+export function defaultHelperDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsbuild', 'bin');
+}
+
+/** Path of the compiled helper in the first usable of `binDirs`, compiling it on first use (temp, then rename). */
+export function ensureHelper(binDirs: string[]): Promise<string> {
+  const key = binDirs.join('\0');
+  let p = cache.get(key);
   if (!p) {
-    p = build(binDir);
-    p.catch(() => cache.delete(binDir));
-    cache.set(binDir, p);
+    p = (async () => {
+      let last: unknown;
+      for (const d of binDirs) {
+        try {
+          return await build(d);
+        } catch (e) {
+          last = e;
+          if (e instanceof HelperBuildError) throw e;
+        }
+      }
+      throw last;
+    })();
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
   }
   return p;
 }

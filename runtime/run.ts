@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { capMask, containerCaps } from './caps.js';
 import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
-import { ensureHelper } from './helper.js';
+import { defaultHelperDir, ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
 import { listTree, mountOverlay, mountSysAt, mountTree, newPaths, removeTraces, writeMountFile, type PlannedMount } from './mounts.js';
 import { withContainerNamespaces } from './namespaces.js';
@@ -110,7 +110,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       step = 'resolve user';
       const user = await resolveUser(root, spec.user);
       await mkdirInRoot(root, cwd);
-      const helper = await ensureHelper(join(runDir, 'bin'));
+      const helper = await ensureHelper([defaultHelperDir(), join(runDir, 'bin')]);
       const [file, ...rest] = spec.args;
       if (file === undefined) throw new Error('no command');
       argv = [
