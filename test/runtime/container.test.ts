@@ -24,6 +24,16 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     expect(pids).toEqual([1]);
   });
 
+  it('has its own mount, PID, UTS and IPC namespaces (and the host\'s network by default)', async () => {
+    const { readlink } = await import('node:fs/promises');
+    const kinds = ['mnt', 'pid', 'uts', 'ipc', 'net'];
+    const r = await run(['/bin/sh', '-c', kinds.map((k) => `readlink /proc/self/ns/${k}`).join('; ')]);
+    const inside = r.stdout.trim().split('\n');
+    const outside = await Promise.all(kinds.map((k) => readlink(`/proc/self/ns/${k}`)));
+    expect(inside.slice(0, 4).every((v, i) => v !== outside[i])).toBe(true);
+    expect(inside[4]).toBe(outside[4]);
+  });
+
   it('/proc/1/cmdline is the container\'s command', async () => {
     const r = await run(['/bin/sh', '-c', 'cat /proc/1/cmdline; true', 'marker-arg']);
     expect(r.stdout.split('\0')).toEqual(['/bin/sh', '-c', 'cat /proc/1/cmdline; true', 'marker-arg', '']);
