@@ -8,10 +8,10 @@
 import * as fs from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import tarStream from 'tar-stream';
 import { LayerError } from '../errors.js';
 import { mknod, S_IFBLK, S_IFCHR, S_IFIFO, setXattr } from '../xattr.js';
 import { entryComponents } from './paths.js';
+import { readTar, type TarEntry } from './tar-reader.js';
 import { isOverlayXattr, OPAQUE_XATTR, parseTarWhiteout } from './whiteouts.js';
 
 export interface UnpackOptions {
@@ -27,9 +27,6 @@ export interface UnpackStats {
 }
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-const XATTR_PREFIX = 'SCHILY.xattr.';
-
-type Header = tarStream.Header & { pax?: Record<string, string> };
 
 class Unpacker {
   private readonly knownDirs = new Set<string>(['']);
@@ -138,10 +135,10 @@ class Unpacker {
     return false;
   }
 
-  private applyMeta(path: string, h: Header, fd?: number): void {
-    const uid = h.uid ?? 0;
-    const gid = h.gid ?? 0;
-    const mode = (h.mode ?? 0o644) & 0o7777;
+  private applyMeta(path: string, h: TarEntry, fd?: number): void {
+    const uid = h.uid;
+    const gid = h.gid;
+    const mode = h.mode & 0o7777;
     if (fd !== undefined) {
       fs.fchownSync(fd, uid, gid);
       fs.fchmodSync(fd, mode);
@@ -151,42 +148,35 @@ class Unpacker {
       fs.lchownSync(path, uid, gid);
       fs.chmodSync(path, mode); // after chown: chown clears setuid/setgid
     }
-    if (h.pax) {
-      for (const [k, v] of Object.entries(h.pax)) {
-        if (!k.startsWith(XATTR_PREFIX)) continue;
-        const name = k.slice(XATTR_PREFIX.length);
-        if (isOverlayXattr(name)) continue;
-        setXattr(path, name, Buffer.from(v, 'utf8'));
-      }
+    for (const [name, v] of h.xattrs) {
+      if (isOverlayXattr(name)) continue;
+      setXattr(path, name, v);
     }
   }
 
-  async entry(h: Header, body: Readable): Promise<void> {
+  async entry(h: TarEntry): Promise<void> {
     this.stats.entries++;
     const name = h.name;
     const parts = entryComponents(name, this.digest);
     if (parts.length === 0) {
       // the root itself ("./"): take its metadata
-      if (h.type === 'directory') {
+      if (h.type === 'dir') {
         this.applyMeta(this.dest, h);
-        this.dirTimes.push([this.dest, h.mtime ?? new Date(0)]);
+        this.dirTimes.push([this.dest, new Date(h.mtime * 1000)]);
       }
-      body.resume();
       return;
     }
     const base = parts[parts.length - 1]!;
     const wh = parseTarWhiteout(base);
     if (wh) {
-      body.resume();
       return this.whiteout(parts, wh.kind === 'opaque' ? undefined : wh.name, name);
     }
     const parent = this.parentOf(parts, name);
     const rel = parent === '' ? base : `${parent}/${base}`;
     const abs = this.abs(rel);
-    const mtime = h.mtime ?? new Date(0);
+    const mtime = new Date(h.mtime * 1000);
     switch (h.type) {
-      case 'directory': {
-        body.resume();
+      case 'dir': {
         const exists = this.clear(rel, true);
         if (!exists) fs.mkdirSync(abs, 0o700);
         this.applyMeta(abs, h);
@@ -194,14 +184,11 @@ class Unpacker {
         this.dirTimes.push([abs, mtime]);
         break;
       }
-      case 'file':
-      case 'contiguous-file':
-      case null:
-      case undefined: {
+      case 'file': {
         this.clear(rel, false);
         const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
         try {
-          for await (const chunk of body as AsyncIterable<Buffer>) {
+          for await (const chunk of h.body()) {
             let off = 0;
             while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
             this.stats.bytes += chunk.length;
@@ -214,16 +201,14 @@ class Unpacker {
         break;
       }
       case 'symlink': {
-        body.resume();
         this.clear(rel, false);
-        fs.symlinkSync(h.linkname ?? '', abs);
+        fs.symlinkSync(h.linkname, abs);
         this.applyMeta(abs, h);
         fs.lutimesSync(abs, mtime, mtime);
         break;
       }
       case 'link': {
-        body.resume();
-        const tparts = entryComponents(h.linkname ?? '', this.digest);
+        const tparts = entryComponents(h.linkname, this.digest);
         if (tparts.length === 0) throw this.err(`hardlink "${name}" points at the root`, name);
         const tparent = this.parentOf(tparts, name, false);
         const tabs = this.abs(tparent === '' ? tparts[tparts.length - 1]! : `${tparent}/${tparts[tparts.length - 1]}`);
@@ -238,20 +223,18 @@ class Unpacker {
         fs.linkSync(tabs, abs);
         break;
       }
-      case 'character-device':
-      case 'block-device':
+      case 'char':
+      case 'block':
       case 'fifo': {
-        body.resume();
         this.clear(rel, false);
-        const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
-        mknod(abs, kind | 0o600, h.devmajor ?? 0, h.devminor ?? 0);
+        const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block' ? S_IFBLK : S_IFCHR;
+        mknod(abs, kind | 0o600, h.devmajor, h.devminor);
         this.applyMeta(abs, h);
         fs.utimesSync(abs, mtime, mtime);
         break;
       }
       default:
-        body.resume();
-        return; // pax/gnu extensions are folded in by tar-stream; anything else carries nothing to write
+        return; // volume labels, old GNU sparse files and the like carry nothing we write
     }
     this.created.add(rel);
   }
@@ -293,20 +276,14 @@ class Unpacker {
 /** Unpacks an uncompressed tar stream into `dest` (which must exist). */
 export async function unpackTar(src: Readable, dest: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
   const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest);
-  const extract = tarStream.extract();
-  src.on('error', (e) => extract.destroy(e));
-  src.pipe(extract as unknown as NodeJS.WritableStream);
   try {
-    for await (const entry of extract) {
-      await u.entry(entry.header as Header, entry as unknown as Readable);
-    }
+    for await (const entry of readTar(src)) await u.entry(entry);
   } catch (e) {
-    src.unpipe();
     src.destroy();
-    if (e instanceof LayerError) throw e;
-    const msg = (e as Error).message ?? String(e);
-    if (/Header exceeds max size/.test(msg)) throw new LayerError(`layer tar has an oversized header (over 4 MiB): refused`, { ...(opts.digest ? { digest: opts.digest } : {}), cause: e });
-    if (/Invalid tar header|Unexpected end of data|Invalid header/i.test(msg)) throw new LayerError(`not a valid tar stream: ${msg}`, { ...(opts.digest ? { digest: opts.digest } : {}), cause: e });
+    if (e instanceof LayerError) {
+      if (opts.digest && !e.info.digest) throw new LayerError(e.message, { ...e.info, digest: opts.digest });
+      throw e;
+    }
     throw e;
   }
   u.finish();
