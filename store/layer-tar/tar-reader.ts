@@ -99,7 +99,12 @@ function num(b: Buffer, off: number, len: number): number {
 }
 
 function checksumOk(b: Buffer): boolean {
-  const want = num(b, 148, 8);
+  let want: number;
+  try {
+    want = num(b, 148, 8);
+  } catch {
+    return false;
+  }
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < 512; i++) {
