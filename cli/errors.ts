@@ -10,6 +10,22 @@ function isRenderable(e: unknown): e is Renderable {
   return typeof e === 'object' && e !== null && typeof (e as Renderable).render === 'function';
 }
 
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/** The user interrupted (Ctrl-C, SIGTERM): exit 128 + the signal's number, as a shell reports it. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted (${signal})`);
+  }
+  static codeFor(signal: NodeJS.Signals): number {
+    return 128 + (SIGNAL_NUMBERS[signal] ?? 2);
+  }
+  get exitCode(): number {
+    return InterruptedError.codeFor(this.signal);
+  }
+}
+
 export function formatError(err: unknown, debug: boolean): string {
   const body = isRenderable(err) ? err.render() : err instanceof Error ? err.message : String(err);
   const text = `error: ${body}`;
@@ -31,6 +47,7 @@ export function formatError(err: unknown, debug: boolean): string {
  */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return 2;
+  if (err instanceof InterruptedError) return err.exitCode;
   if (typeof err === 'object' && err !== null) {
     const e = err as { name?: unknown; code?: unknown };
     if (e.name === 'UsageError') return 2;

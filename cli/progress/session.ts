@@ -2,10 +2,14 @@
 // `--report FILE` and `--explain-cache`, and after the build write the report and print the explanation.
 //
 //   const view = await startBuildView({ progress: opts.progress, report: opts.report, explainCache: opts.explainCache });
-//   try { result = await build({ ...options, onEvent: view.onEvent }); } finally { await view.finish(); }
+//   try { result = await build({ ...options, onEvent: view.onEvent, signal: view.signal }); } finally { await view.finish(); }
+//
+// Ctrl-C (SIGINT) or SIGTERM aborts `view.signal`, so the build stops its containers and unmounts what it mounted
+// before tsbuild exits (130 / 143); a second Ctrl-C exits at once.
 import type { BuildEvent, BuildEventListener } from '../../builder/events.js';
 import type { ProgressMode, ProgressStream } from './index.js';
 import { createRenderer } from './select.js';
+import { InterruptedError } from '../errors.js';
 
 export interface BuildViewOptions {
   progress?: ProgressMode;
@@ -15,13 +19,22 @@ export interface BuildViewOptions {
   explainCache?: boolean;
   /** Where progress and explanations go (default stderr; stdout is kept for `-q`'s image ID). */
   stream?: ProgressStream;
+  /** Turn SIGINT/SIGTERM into `signal` being aborted (default true; API users handle signals themselves). */
+  handleSignals?: boolean;
 }
 
 export interface BuildView {
   onEvent: BuildEventListener;
   /** Every event seen so far. */
   readonly events: BuildEvent[];
-  /** Closes the renderer, then writes the report and the explanation if asked for. Call once, in a `finally`. */
+  /** Aborted (with an InterruptedError as reason) on SIGINT/SIGTERM: pass it to build() as `signal`. */
+  readonly signal: AbortSignal;
+  /** The interruption, if the user interrupted the build: rethrow it instead of the build's own error. */
+  readonly interrupted: InterruptedError | undefined;
+  /**
+   * Closes the renderer, then writes the report and the explanation if asked for. Call it in a `finally`: if the
+   * user interrupted the build, it throws the InterruptedError (exit 130), replacing the build's abort error.
+   */
   finish(): Promise<void>;
 }
 
@@ -31,8 +44,26 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
   const keep = opts.report !== undefined || opts.explainCache === true;
   const events: BuildEvent[] = [];
   let finished = false;
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      // Second Ctrl-C: the user does not want to wait for the cleanup.
+      renderer.close();
+      process.exit(InterruptedError.codeFor(sig));
+    }
+    controller.abort(new InterruptedError(sig));
+  };
+  const handle = opts.handleSignals !== false;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   return {
     events,
+    signal: controller.signal,
+    get interrupted() {
+      return controller.signal.aborted ? (controller.signal.reason as InterruptedError) : undefined;
+    },
     onEvent(e) {
       if (keep) events.push(e);
       renderer.onEvent(e);
@@ -40,6 +71,10 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
     async finish() {
       if (finished) return;
       finished = true;
+      if (handle) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
       renderer.close();
       if (opts.explainCache) {
         const { explainCache, formatExplanation, countSteps } = await import('../explain.js');
@@ -49,6 +84,7 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
         const { writeReport } = await import('../report/index.js');
         await writeReport(events, opts.report);
       }
+      if (controller.signal.aborted) throw controller.signal.reason as InterruptedError;
     },
   };
 }

@@ -1,6 +1,6 @@
 // Exit codes and error text: 2 only for usage errors, 1 for everything else; stacks only with --debug.
 import { describe, expect, it } from 'vitest';
-import { exitCodeFor, formatError } from '../../cli/errors.js';
+import { exitCodeFor, formatError, InterruptedError } from '../../cli/errors.js';
 import { UsageError } from '../../cli/context.js';
 import { BuildError } from '../../builder/errors.js';
 
@@ -17,6 +17,12 @@ describe('cli errors', () => {
     expect(exitCodeFor(Object.assign(new Error('x'), { code: 'commander.unknownOption' }))).toBe(2);
     expect(exitCodeFor(new Error('registry said no'))).toBe(1);
     expect(exitCodeFor('a string')).toBe(1);
+  });
+
+  it('an interrupted build exits as a shell reports the signal: 130 for Ctrl-C, 143 for SIGTERM', () => {
+    expect(exitCodeFor(new InterruptedError('SIGINT'))).toBe(130);
+    expect(exitCodeFor(new InterruptedError('SIGTERM'))).toBe(143);
+    expect(formatError(new InterruptedError('SIGINT'), false)).toBe('error: interrupted (SIGINT)');
   });
 
   it('prints the stack and its causes only with --debug', () => {

@@ -50,3 +50,24 @@ describe('startBuildView', () => {
     expect(out.text().trimEnd().split('\n').pop()).toMatch(/^Built sha256:e{12} in 2\.8s: 6 steps, 2 cached$/);
   });
 });
+
+describe('startBuildView and signals', () => {
+  it('SIGINT aborts the build signal, and finish() then throws the interruption (exit 130)', async () => {
+    const out = capture();
+    const view = await startBuildView({ progress: 'quiet', stream: out.stream });
+    expect(view.signal.aborted).toBe(false);
+    const listeners = process.listenerCount('SIGINT');
+    process.kill(process.pid, 'SIGINT');
+    await new Promise<void>((resolve) => view.signal.addEventListener('abort', () => resolve(), { once: true }));
+    expect(view.interrupted?.signal).toBe('SIGINT');
+    await expect(view.finish()).rejects.toMatchObject({ name: 'InterruptedError', exitCode: 130, message: 'interrupted (SIGINT)' });
+    expect(process.listenerCount('SIGINT')).toBe(listeners - 1);
+  });
+
+  it('API users keep their own signal handling', async () => {
+    const before = process.listenerCount('SIGINT');
+    const view = await startBuildView({ progress: 'quiet', handleSignals: false, stream: capture().stream });
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    await view.finish();
+  });
+});
