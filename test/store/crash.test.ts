@@ -1,0 +1,160 @@
+// Crashes and concurrency: a writer SIGKILLed mid-blob leaves no half blob under a real name and the store still
+// verifies; two processes writing and tagging at once lose nothing; prune keeps what a live process leases.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cleanupTemps, tempDir, tsbuild } from './helpers.js';
+
+const STORE = fileURLToPath(new URL('../../dist/store/index.js', import.meta.url));
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+afterAll(cleanupTemps);
+
+/** Runs an ESM snippet in a child node with `openStore` and the store root in scope. */
+function child(root: string, code: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const src = `import { openStore } from ${JSON.stringify(STORE)}; import { Readable } from 'node:stream'; const root = ${JSON.stringify(root)};\n${code}`;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', src], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, out: () => out, exited };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('crash safety', () => {
+  it('a writer killed mid-blob leaves no half blob and the store verifies', async () => {
+    const root = join(await tempDir(), 'store');
+    const digest = 'sha256:' + 'ab'.repeat(32);
+    const w = child(
+      root,
+      `const s = await openStore(root);
+       let n = 0;
+       const src = new Readable({ read() { if (n++ < 8) this.push(Buffer.alloc(1 << 20, n)); else { console.log('stalled'); } } });
+       await s.writeBlob(src, { digest: ${JSON.stringify(digest)} });`,
+    );
+    await until(() => w.out().includes('stalled'), 'the writer to be mid-blob');
+    const tmp = fs.readdirSync(join(root, 'tmp'));
+    expect(tmp.length).toBe(1);
+    expect(fs.statSync(join(root, 'tmp', tmp[0]!)).size).toBeGreaterThan(0);
+    w.proc.kill('SIGKILL');
+    await w.exited;
+    expect(fs.existsSync(join(root, 'blobs/sha256', digest.slice(7)))).toBe(false);
+    const v = tsbuild(root, ['store', 'verify']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain('ok');
+    const p = tsbuild(root, ['prune', '--json']);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout).temp).toBe(1);
+    expect(fs.readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('a digest mismatch keeps nothing', async () => {
+    const root = join(await tempDir(), 'store');
+    const w = child(
+      root,
+      `const s = await openStore(root);
+       try { await s.writeBlob(Readable.from([Buffer.from('hello')]), { digest: 'sha256:' + '00'.repeat(32) }); console.log('kept'); }
+       catch (e) { console.log(e.name); }
+       await s.close();`,
+    );
+    expect(await w.exited).toBe(0);
+    expect(w.out().trim()).toBe('DigestMismatchError');
+    expect(fs.readdirSync(join(root, 'blobs/sha256'))).toEqual([]);
+    expect(fs.readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('store verify names a corrupt blob and a modified unpacked layer, and exits 1', async () => {
+    const root = join(await tempDir(), 'store');
+    const w = child(
+      root,
+      `const s = await openStore(root);
+       const d = await s.containerDirs();
+       (await import('node:fs')).writeFileSync(d.upperdir + '/file', 'content');
+       const c = await s.commitLayer(d.upperdir);
+       await d.release();
+       const cfg = await s.putJSON({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [c.diffID] } }, 'application/vnd.oci.image.config.v1+json');
+       const m = await s.putJSON({ schemaVersion: 2, config: cfg, layers: [c.descriptor] }, 'application/vnd.oci.image.manifest.v1+json');
+       await s.tag('localhost/v:1', m);
+       console.log(JSON.stringify({ cfg: cfg.digest, layer: c.diffID, dir: await s.lowerdir(c.diffID) }));
+       await s.close();`,
+    );
+    expect(await w.exited).toBe(0);
+    const info = JSON.parse(w.out()) as { cfg: string; layer: string; dir: string };
+    expect(tsbuild(root, ['store', 'verify']).code).toBe(0);
+    const cfgPath = join(root, 'blobs/sha256', info.cfg.slice(7));
+    const bytes = fs.readFileSync(cfgPath);
+    bytes[5] ^= 1;
+    fs.writeFileSync(cfgPath, bytes);
+    fs.appendFileSync(join(info.dir, 'file'), ' tampered');
+    const v = tsbuild(root, ['store', 'verify']);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toContain(`blob ${info.cfg} is corrupt`);
+    expect(v.stdout).toMatch(new RegExp(`unpacked layer ${info.layer} differs .*: file`));
+  });
+});
+
+describe('concurrency', () => {
+  it('two processes writing and tagging at once lose nothing', async () => {
+    const root = join(await tempDir(), 'store');
+    const writer = (p: number): ReturnType<typeof child> =>
+      child(
+        root,
+        `const s = await openStore(root);
+         for (let i = 0; i < 25; i++) {
+           const d = await s.putJSON({ p: ${p}, i }, 'application/vnd.oci.image.manifest.v1+json');
+           await s.tag('localhost/c${p}:' + i, d);
+           await s.tag('localhost/shared:latest', d);
+         }
+         await s.close();`,
+      );
+    const a = writer(1);
+    const b = writer(2);
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+    const index = JSON.parse(fs.readFileSync(join(root, 'index.json'), 'utf8')) as { manifests: { annotations: Record<string, string> }[] };
+    const names = index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']).sort();
+    expect(names).toHaveLength(51);
+    expect(new Set(names).size).toBe(51);
+    expect(names).toContain('localhost/shared:latest');
+    expect(tsbuild(root, ['store', 'verify']).code).toBe(0);
+  });
+
+  it('prune keeps what a live process leases and drops it once the process is gone', async () => {
+    const root = join(await tempDir(), 'store');
+    const holder = child(
+      root,
+      `const s = await openStore(root);
+       const a = await s.putBytes(Buffer.from('written by a running build'), 'application/octet-stream');
+       const b = await s.putBytes(Buffer.from('explicitly leased'), 'application/octet-stream');
+       await s.lease([b.digest]);
+       console.log(JSON.stringify([a.digest, b.digest]));
+       process.stdin.resume();`,
+    );
+    await until(() => holder.out().includes(']'), 'the holder to write its blobs');
+    const [a, b] = JSON.parse(holder.out()) as [string, string];
+    const other = child(root, `const s = await openStore(root); await s.putBytes(Buffer.from('garbage'), 'x'); await s.close();`);
+    expect(await other.exited).toBe(0);
+    const p1 = tsbuild(root, ['prune', '--json']);
+    expect(p1.code).toBe(0);
+    expect(JSON.parse(p1.stdout).blobs).toBe(1); // only the garbage
+    for (const d of [a, b]) expect(fs.existsSync(join(root, 'blobs/sha256', d.slice(7)))).toBe(true);
+    holder.proc.kill('SIGKILL');
+    await holder.exited;
+    const p2 = tsbuild(root, ['prune', '--json']);
+    expect(JSON.parse(p2.stdout).blobs).toBe(2);
+    for (const d of [a, b]) expect(fs.existsSync(join(root, 'blobs/sha256', d.slice(7)))).toBe(false);
+    expect(fs.readdirSync(join(root, 'leases'))).toEqual([]);
+  });
+});
