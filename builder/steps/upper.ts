@@ -2,8 +2,8 @@
 // replacements happen, so no whiteouts are needed. Parent directories that exist in the image are recreated in
 // the upperdir with their metadata (mode, owner, mtime) so the merged view keeps them as they were; symlinked
 // parents are followed inside the rootfs (never out of it).
-import { chmod, chown, copyFile, constants, link, lchown, lstat, lutimes, mkdir, rm, symlink, utimes } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { chmod, chown, copyFile, constants, link, lchown, lstat, lutimes, rm, symlink, utimes } from 'node:fs/promises';
+import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, utimesSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { secureResolve } from '../fsutil.js';
 
@@ -32,6 +32,8 @@ export class UpperWriter {
   }
 
   /** Makes every directory of `dir` (a resolved container path) in the upperdir. New ones get `owner`, 0755. */
+  // Directory operations are synchronous: thousands of tiny metadata calls are much cheaper without thread-pool
+  // round trips. File contents are copied asynchronously (in parallel).
   async mkdirs(dir: string, owner: Owner = { uid: 0, gid: 0 }, created?: string[]): Promise<void> {
     const parts = dir.split('/').filter(Boolean);
     let cur = '';
@@ -39,20 +41,21 @@ export class UpperWriter {
       cur = `${cur}/${p}`;
       const up = this.upper + cur;
       if (this.known.has(up)) continue;
-      if (await lstat(up).then((s) => s.isDirectory(), () => false)) {
+      const here = lstatOrUndefined(up);
+      if (here?.isDirectory()) {
         this.known.add(up);
         continue;
       }
-      const lower = await this.viewStat(cur);
-      await mkdir(up);
+      const lower = lstatOrUndefined(posix.join(this.view, cur));
+      mkdirSync(up);
       if (lower?.isDirectory()) {
-        await chmod(up, lower.mode & 0o7777);
-        await chown(up, lower.uid, lower.gid);
+        chmodSync(up, lower.mode & 0o7777);
+        chownSync(up, lower.uid, lower.gid);
         this.dirTimes.set(up, lower.mtime);
       } else {
         created?.push(cur);
-        await chmod(up, 0o755);
-        await chown(up, owner.uid, owner.gid);
+        chmodSync(up, 0o755);
+        chownSync(up, owner.uid, owner.gid);
       }
       this.known.add(up);
     }
@@ -61,12 +64,12 @@ export class UpperWriter {
   async writeDir(path: string, mode: number, owner: Owner, mtime: Date | undefined): Promise<void> {
     await this.mkdirs(posix.dirname(path));
     const up = this.upper + path;
-    const st = await lstat(up).catch(() => undefined);
-    if (st && !st.isDirectory()) await rm(up, { recursive: true, force: true });
-    if (!st?.isDirectory()) await mkdir(up);
+    const st = lstatOrUndefined(up);
+    if (st && !st.isDirectory()) rmSync(up, { recursive: true, force: true });
+    if (!st?.isDirectory()) mkdirSync(up);
     this.known.add(up);
-    await chmod(up, mode);
-    await chown(up, owner.uid, owner.gid);
+    chmodSync(up, mode);
+    if (owner.uid !== 0 || owner.gid !== 0 || st?.isDirectory()) chownSync(up, owner.uid, owner.gid);
     if (mtime) this.dirTimes.set(up, mtime);
   }
 
@@ -107,6 +110,20 @@ export class UpperWriter {
   /** Restores directory mtimes, deepest first. */
   async finish(): Promise<void> {
     const dirs = [...this.dirTimes.entries()].sort((a, b) => b[0].length - a[0].length);
-    for (const [d, t] of dirs) await utimes(d, t, t).catch(() => undefined);
+    for (const [d, t] of dirs) {
+      try {
+        utimesSync(d, t, t);
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+  }
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
   }
 }
