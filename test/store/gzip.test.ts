@@ -1,0 +1,56 @@
+// The parallel gzip: one standard gzip member that gzip -t accepts and that decompresses to the input, for empty,
+// small, compressible and incompressible (stored) inputs.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parallelGzip } from '../../store/layer-tar/gzip.js';
+import { cleanupTemps, tempDir } from './helpers.js';
+
+afterAll(cleanupTemps);
+
+async function gz(input: Buffer, chunkSize = 1 << 20): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const src = Readable.from((function* () {
+    for (let i = 0; i < input.length; i += 100_000) yield input.subarray(i, i + 100_000);
+  })());
+  for await (const c of parallelGzip(src, { chunkSize })) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+describe('parallel gzip', () => {
+  const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `line ${i} of some very compressible text\n`).join(''));
+  const random = randomBytes(5 << 20);
+  const cases: [string, Buffer][] = [
+    ['empty', Buffer.alloc(0)],
+    ['tiny', Buffer.from('hello')],
+    ['text', text],
+    ['random', random],
+    ['mixed', Buffer.concat([text, random, text])],
+  ];
+  for (const [name, input] of cases) {
+    it(`round-trips ${name} input through gzip -t and gunzip`, async () => {
+      const out = await gz(input, 256 * 1024);
+      const f = join(await tempDir(), `${name}.gz`);
+      writeFileSync(f, out);
+      execFileSync('gzip', ['-t', f]);
+      expect(gunzipSync(out).equals(input)).toBe(true);
+      expect(execFileSync('gzip', ['-dc', f], { maxBuffer: 64 << 20 }).equals(input)).toBe(true);
+    });
+  }
+
+  it('stores incompressible chunks instead of squeezing them, and compresses text', async () => {
+    const r = await gz(random);
+    expect(r.length).toBeLessThan(random.length * 1.01);
+    const t = await gz(text);
+    expect(t.length).toBeLessThan(text.length / 4);
+  });
+
+  it('is deterministic', async () => {
+    const input = Buffer.concat([text, random]);
+    expect((await gz(input)).equals(await gz(input))).toBe(true);
+  });
+});
