@@ -4,7 +4,7 @@
 // and touch; medians of N runs (BENCH_N, default 3) via measure.sh, peak RSS, and ratios tsbuild / other.
 //   node bench/build.mjs [WORKLOAD...]     env: BENCH_N, BENCH_TOOLS=tsbuild,docker,buildah, BENCH_SHARED
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +21,12 @@ if (!existsSync(join(shared, 'measure.sh'))) {
   process.exit(2);
 }
 const env = { ...process.env, TSBUILD: join(repo, 'bin/tsbuild') };
+
+// What was already running before setup.sh, so the bench stops only what it started (BENCH_KEEP=1 keeps them).
+const benchWork = process.env.BENCH_WORK ?? '/tmp/tsb-bench';
+const registryWasUp = spawnSync('curl', ['-sf', '-o', '/dev/null', 'http://localhost:5000/v2/']).status === 0;
+const dockerSock = join(benchWork, 'dockerd/docker.sock');
+const dockerWasUp = spawnSync('/usr/bin/docker', ['info'], { env: { ...process.env, DOCKER_HOST: `unix://${dockerSock}` }, stdio: 'ignore' }).status === 0;
 
 // Registry on localhost:5000 with the busybox base; a dockerd for BuildKit when docker.io is installed.
 const wantDocker = tools.includes('docker') && existsSync('/usr/sbin/dockerd');
@@ -79,4 +85,16 @@ console.log('| workload | phase | ' + tools.join(' | ') + ' | tsbuild/BuildKit |
 console.log('|---|---|' + tools.map(() => '---|').join('') + '---|---|---|');
 for (const r of results) {
   console.log(`| ${r.wl} | ${r.phase} | ${tools.map((t) => fmt(r[t])).join(' | ')} | ${ratio(r.tsbuild, r.docker)} | ${ratio(r.tsbuild, r.buildah)} | ${r.tsbuild && !r.tsbuild.error ? `${r.tsbuild.rss} MB` : '—'} |`);
+}
+
+if (process.env.BENCH_KEEP !== '1') {
+  if (!dockerWasUp && existsSync(join(benchWork, 'dockerd/pid'))) {
+    const pid = Number(readFileSync(join(benchWork, 'dockerd/pid'), 'utf8'));
+    if (pid > 0) spawnSync('kill', [String(pid)]);
+  }
+  if (!registryWasUp) {
+    const ss = spawnSync('ss', ['-ltnpH', 'sport = :5000'], { encoding: 'utf8' }).stdout ?? '';
+    const pid = /pid=(\d+)/.exec(ss)?.[1];
+    if (pid) spawnSync('kill', [pid]);
+  }
 }
