@@ -161,6 +161,7 @@ export function register(program: Command): void {
     const { startBuildView } = await import('../progress/session.js');
     const view = await startBuildView({ progress: mode, ...(flags.report !== undefined ? { report: flags.report } : {}), explainCache: flags.explainCache ?? false });
     opts.onEvent = view.onEvent;
+    opts.signal = view.signal;
     const { build } = await import('../../builder/index.js');
     try {
       const r = await build(opts);
