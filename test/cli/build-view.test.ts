@@ -118,6 +118,18 @@ describe('a real build, as the user sees it', () => {
     expect(d.stderr).toMatch(/^\s+at /m);
   });
 
+  it('Ctrl-C on the terminal stops the build: the view collapses, exit 130, nothing left mounted', async () => {
+    const slow = join(work, 'slow');
+    mkdirSync(slow, { recursive: true });
+    writeFileSync(join(slow, 'Buildfile'), 'FROM busybox:latest\nRUN for i in $(seq 1 600); do echo "tick $i"; sleep 0.1; done\n');
+    const r = await runOnPty(`'${bin}' --root '${root}' build --progress=tty '${slow}'`, { columns: 100, rows: 30, cwd: repo, timeoutMs: 120_000, keys: { when: 'tick 5', send: 'C-c' } });
+    const screen = r.screen.join('\n');
+    expect(r.status, screen).toBe(130);
+    expect(screen).toMatch(/^Build failed after [\d.]+s: \d+ steps?, \d+ cached$/m);
+    expect(screen).toMatch(/^error: interrupted \(SIGINT\)$/m);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);
+  });
+
   it('usage errors exit 2: an unknown progress mode, a docker flag tsbuild does not support', async () => {
     const a = await tsbuild(['build', '--progress=fancy', ctx]);
     expect(a.code).toBe(2);
