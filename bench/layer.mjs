@@ -45,6 +45,7 @@ try {
     layer = await store.commitLayer(dirs.upperdir);
   });
   await dirs.release();
+  const rssCommit = process.resourceUsage().maxRSS / 1024;
 
   // 2. compress for push vs tar -czf
   dropCaches();
@@ -53,6 +54,7 @@ try {
   const compress = await time(async () => {
     gz = await store.compressedLayer(layer.descriptor);
   });
+  const rssCompress = process.resourceUsage().maxRSS / 1024;
   const gzipT = spawnSync('gzip', ['-t', store.blobPath(gz.digest)]);
   if (gzipT.status !== 0) throw new Error('gzip -t rejects the compressed layer');
 
@@ -80,7 +82,7 @@ try {
   console.log(row('commit vs tar -cf', commit, tarCf, 2));
   console.log(row('compress vs tar -czf', compress, tarCzf, 0.5));
   console.log(row('unpack gzip vs tar -xzf', unpack, tarXzf, 1));
-  console.log(`peak RSS ${rssMB.toFixed(0)} MB (target < 150) ${rssMB < 150 ? 'ok' : 'MISSED'}`);
+  console.log(`peak RSS ${rssMB.toFixed(0)} MB (target < 150) ${rssMB < 150 ? 'ok' : 'MISSED'}; after commit ${rssCommit.toFixed(0)} MB, after compress ${rssCompress.toFixed(0)} MB`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -128,7 +128,7 @@ class LocalStore implements Store {
       if (dir) return { diffID: known, dir };
     }
     const src = await this.blobs.open(layer.digest);
-    const r = await this.layers.unpackStream(layer, src, known, this.touch);
+    const r = await this.layers.unpackStream(layer, src, known, this.touch, false);
     await this.leases.touch([r.diffID]);
     return r;
   }

@@ -113,18 +113,28 @@ export class LayerDirs {
    * Unpacks a layer blob stream (any compression) into a new layer dir. Verifies the blob against `layer` (digest
    * and size), computes the diffID, records blob → diffID.
    */
-  async unpackStream(layer: Descriptor, src: Readable, expectDiffID?: Digest, beforeInstall?: (diffID: Digest) => Promise<void>): Promise<{ diffID: Digest; dir: string }> {
+  async unpackStream(
+    layer: Descriptor,
+    src: Readable,
+    expectDiffID?: Digest,
+    beforeInstall?: (diffID: Digest) => Promise<void>,
+    /** false for a blob already in the store (verified when it was written; `store verify` re-checks it). */
+    verifyBlob = true,
+  ): Promise<{ diffID: Digest; dir: string }> {
     const tmp = this.newTempLayer();
     await mkdir(join(tmp, 'diff'), { recursive: true });
     const blobHash = new DigestingStream();
     const tarHash = new DigestingStream();
     try {
-      src.on('error', (e) => blobHash.destroy(e));
-      src.pipe(blobHash);
-      const raw = await decompressed(blobHash, layer.digest);
+      let input: Readable = src;
+      if (verifyBlob) {
+        src.on('error', (e) => blobHash.destroy(e));
+        input = src.pipe(blobHash);
+      }
+      const raw = await decompressed(input, layer.digest);
       raw.on('error', (e) => tarHash.destroy(e instanceof LayerError ? e : new LayerError(`cannot read layer ${layer.digest}: ${e.message}`, { digest: layer.digest, cause: e })));
       raw.pipe(tarHash);
-      await unpackTar(tarHash, join(tmp, 'diff'), { digest: layer.digest });
+      const stats = await unpackTar(tarHash, join(tmp, 'diff'), { digest: layer.digest, record: true });
       // drain what follows the end-of-archive marker so the digests cover the whole blob
       if (!tarHash.readableEnded) {
         tarHash.resume();
@@ -133,13 +143,13 @@ export class LayerDirs {
           tarHash.once('error', rej);
         });
       }
-      if (blobHash.digest() !== layer.digest || (layer.size !== undefined && layer.size >= 0 && blobHash.size !== layer.size)) {
+      if (verifyBlob && (blobHash.digest() !== layer.digest || (layer.size !== undefined && layer.size >= 0 && blobHash.size !== layer.size))) {
         throw new DigestMismatchError(layer.digest, blobHash.digest(), layer.size, blobHash.size);
       }
       const diffID = tarHash.digest();
       if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
       await this.recordDiffID(layer.digest, diffID);
-      await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
+      await writeFile(join(tmp, 'tree'), stats.tree!.join('\n') + '\n');
       await beforeInstall?.(diffID);
       const dir = await this.install(tmp, diffID);
       return { diffID, dir };
@@ -169,29 +179,4 @@ export class LayerDirs {
   }
 }
 
-/** One line per entry of an unpacked tree: what `store verify` compares later. */
-export function treeLine(rel: string, st: fs.Stats, link: string): string {
-  const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
-  return `${rel}\t${type}\t${(st.mode & 0o7777).toString(8)}\t${st.uid}:${st.gid}\t${type === 'd' ? 0 : st.size}\t${st.rdev}\t${Math.floor(st.ctimeMs * 1000)}\t${link}`;
-}
-
-/** Walks `dir` (sorted) and yields tree lines. */
-export function* walkTree(dir: string): Generator<string> {
-  const stack: [string, string][] = [['', dir]];
-  while (stack.length) {
-    const [rel, abs] = stack.pop()!;
-    const names = fs.readdirSync(abs).sort().reverse();
-    for (const n of names) {
-      const r = rel === '' ? n : `${rel}/${n}`;
-      const a = `${abs}/${n}`;
-      const st = fs.lstatSync(a);
-      yield treeLine(r, st, st.isSymbolicLink() ? fs.readlinkSync(a) : '');
-      if (st.isDirectory()) stack.push([r, a]);
-    }
-  }
-}
-
-export async function writeTreeRecord(dir: string, file: string): Promise<void> {
-  const lines = [...walkTree(dir)].sort();
-  await writeFile(file, lines.join('\n') + '\n');
-}
+export { treeLine, walkTree, writeTreeRecord } from './tree.js';

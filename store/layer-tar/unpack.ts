@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { LayerError } from '../errors.js';
-import { mknod, S_IFBLK, S_IFCHR, S_IFIFO, setXattr } from '../xattr.js';
+import { makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setXattr } from '../xattr.js';
+import { treeLine } from '../tree.js';
 import { entryComponents } from './paths.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 import { isOverlayXattr, OPAQUE_XATTR, parseTarWhiteout } from './whiteouts.js';
@@ -19,11 +20,21 @@ export interface UnpackOptions {
   mode?: 'overlay' | 'apply';
   /** Named in errors. */
   digest?: string;
+  /** Collect the tree record (see layers.ts treeLine) from the headers, without stat calls. */
+  record?: boolean;
 }
 
 export interface UnpackStats {
   entries: number;
   bytes: number;
+  /** With `record`: one line per entry, as treeLine() would write it after a walk. */
+  tree?: string[];
+}
+
+const UMASK = process.umask();
+
+function line(rel: string, type: string, mode: number, uid: number, gid: number, size: number, rdev: number, mtimeMs: number, link: string): string {
+  return `${rel}\t${type}\t${(mode & 0o7777).toString(8)}\t${uid}:${gid}\t${size}\t${rdev}\t${mtimeMs}\t${link}`;
 }
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
@@ -34,14 +45,23 @@ class Unpacker {
   private readonly created = new Set<string>();
   private readonly dirTimes: [string, Date][] = [];
   private readonly fresh: boolean;
+  /** rel → tree line; `restat` lists paths recorded by lstat at the end (implied dirs, hardlinks of unknowns). */
+  private readonly records: Map<string, string> | undefined;
+  private readonly restat = new Set<string>();
   stats: UnpackStats = { entries: 0, bytes: 0 };
 
   constructor(
     private readonly dest: string,
     private readonly mode: 'overlay' | 'apply',
     private readonly digest: string | undefined,
+    record = false,
   ) {
     this.fresh = mode === 'overlay';
+    this.records = record ? new Map() : undefined;
+  }
+
+  private rec(rel: string, l: string): void {
+    this.records?.set(rel, l);
   }
 
   private err(msg: string, path: string): LayerError {
@@ -75,6 +95,7 @@ class Unpacker {
         fs.mkdirSync(this.abs(next), 0o755);
         this.knownDirs.add(next);
         this.created.add(next);
+        if (this.records) this.restat.add(next);
         cur = next;
       } else if (st.isDirectory()) {
         this.knownDirs.add(next);
@@ -129,9 +150,11 @@ class Unpacker {
       if (keepDir) return true;
       fs.rmSync(this.abs(rel), { recursive: true, force: true });
       for (const d of this.knownDirs) if (d === rel || d.startsWith(`${rel}/`)) this.knownDirs.delete(d);
+      if (this.records) for (const k of [...this.records.keys()]) if (k.startsWith(`${rel}/`)) this.records.delete(k);
     } else {
       fs.unlinkSync(this.abs(rel));
     }
+    this.records?.delete(rel);
     return false;
   }
 
@@ -140,8 +163,9 @@ class Unpacker {
     const gid = h.gid;
     const mode = h.mode & 0o7777;
     if (fd !== undefined) {
-      fs.fchownSync(fd, uid, gid);
-      fs.fchmodSync(fd, mode);
+      // a new file is root:root with mode 0666 & ~umask already: skip the calls that would change nothing
+      if (uid !== 0 || gid !== 0 || process.getuid?.() !== 0) fs.fchownSync(fd, uid, gid);
+      if (mode !== (0o666 & ~UMASK) || uid !== 0 || gid !== 0) fs.fchmodSync(fd, mode);
     } else if (h.type === 'symlink') {
       fs.lchownSync(path, uid, gid);
     } else {
@@ -169,7 +193,7 @@ class Unpacker {
     const base = parts[parts.length - 1]!;
     const wh = parseTarWhiteout(base);
     if (wh) {
-      return this.whiteout(parts, wh.kind === 'opaque' ? undefined : wh.name, name);
+      return this.whiteout(parts, wh.kind === 'opaque' ? undefined : wh.name, name, h.mtime);
     }
     const parent = this.parentOf(parts, name);
     const rel = parent === '' ? base : `${parent}/${base}`;
@@ -181,12 +205,14 @@ class Unpacker {
         if (!exists) fs.mkdirSync(abs, 0o700);
         this.applyMeta(abs, h);
         this.knownDirs.add(rel);
+        this.rec(rel, line(rel, 'd', h.mode, h.uid, h.gid, 0, 0, 0, ''));
+        this.restat.delete(rel);
         this.dirTimes.push([abs, mtime]);
         break;
       }
       case 'file': {
         this.clear(rel, false);
-        const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
         try {
           for await (const chunk of h.body()) {
             let off = 0;
@@ -198,6 +224,7 @@ class Unpacker {
         } finally {
           fs.closeSync(fd);
         }
+        this.rec(rel, line(rel, 'f', h.mode, h.uid, h.gid, h.size, 0, h.mtime * 1000, ''));
         break;
       }
       case 'symlink': {
@@ -205,6 +232,7 @@ class Unpacker {
         fs.symlinkSync(h.linkname, abs);
         this.applyMeta(abs, h);
         fs.lutimesSync(abs, mtime, mtime);
+        this.rec(rel, line(rel, 'l', 0o777, h.uid, h.gid, Buffer.byteLength(h.linkname), 0, h.mtime * 1000, h.linkname));
         break;
       }
       case 'link': {
@@ -221,6 +249,12 @@ class Unpacker {
         if (tst.isDirectory()) throw this.err(`hardlink "${name}" points at a directory`, name);
         this.clear(rel, false);
         fs.linkSync(tabs, abs);
+        if (this.records) {
+          const trel = tabs.slice(this.dest.length + 1);
+          const tl = this.records.get(trel);
+          if (tl !== undefined) this.rec(rel, rel + tl.slice(trel.length));
+          else this.restat.add(rel);
+        }
         break;
       }
       case 'char':
@@ -231,6 +265,7 @@ class Unpacker {
         mknod(abs, kind | 0o600, h.devmajor, h.devminor);
         this.applyMeta(abs, h);
         fs.utimesSync(abs, mtime, mtime);
+        this.rec(rel, line(rel, h.type === 'fifo' ? 'p' : h.type === 'block' ? 'b' : 'c', h.mode, h.uid, h.gid, 0, h.type === 'fifo' ? 0 : Number(makedev(h.devmajor, h.devminor)), h.mtime * 1000, ''));
         break;
       }
       default:
@@ -239,7 +274,7 @@ class Unpacker {
     this.created.add(rel);
   }
 
-  private whiteout(parts: string[], target: string | undefined, name: string): void {
+  private whiteout(parts: string[], target: string | undefined, name: string, mtime: number): void {
     const dirParts = parts.slice(0, -1);
     const dir = dirParts.length === 0 ? '' : this.parentOf([...dirParts, 'x'], name);
     if (target === undefined) {
@@ -259,7 +294,10 @@ class Unpacker {
     if (this.mode === 'overlay') {
       this.clear(rel, false);
       mknod(this.abs(rel), S_IFCHR, 0, 0);
+      const t = new Date(mtime * 1000);
+      fs.lutimesSync(this.abs(rel), t, t);
       this.created.add(rel);
+      this.rec(rel, line(rel, 'c', 0, 0, 0, 0, 0, mtime * 1000, ''));
     } else if (!this.created.has(rel)) {
       this.clear(rel, false);
     }
@@ -270,12 +308,20 @@ class Unpacker {
       const [p, t] = this.dirTimes[i]!;
       fs.utimesSync(p, t, t);
     }
+    if (this.records) {
+      for (const rel of this.restat) {
+        const abs = this.abs(rel);
+        const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+        if (st) this.records.set(rel, treeLine(rel, st, st.isSymbolicLink() ? fs.readlinkSync(abs) : ''));
+      }
+      this.stats.tree = [...this.records.values()].sort();
+    }
   }
 }
 
 /** Unpacks an uncompressed tar stream into `dest` (which must exist). */
 export async function unpackTar(src: Readable, dest: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
-  const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest);
+  const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record);
   try {
     for await (const entry of readTar(src)) await u.entry(entry);
   } catch (e) {

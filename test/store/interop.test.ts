@@ -95,6 +95,10 @@ describe('archives and real tools', () => {
     } finally {
       await store.close();
     }
+    // the tree record written while unpacking matches what a walk of the unpacked layer finds
+    const v = tsbuild(root, ['store', 'verify']);
+    expect(v.stdout).toContain('1 unpacked layers: ok');
+    expect(v.code).toBe(0);
   });
 
   it('a multi-platform index from skopeo --all loads, and each platform resolves to its own image', async () => {

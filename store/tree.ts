@@ -1,0 +1,33 @@
+// The tree record of an unpacked layer: one line per entry (path, type, mode, owner, size, rdev, mtime in ms for
+// non-directories, symlink target). Written when a layer is unpacked or committed; `store verify` walks the tree
+// and compares.
+import * as fs from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+
+/** One line per entry of an unpacked tree: what `store verify` compares later. */
+export function treeLine(rel: string, st: fs.Stats, link: string): string {
+  const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
+  const dir = type === 'd';
+  return `${rel}\t${type}\t${(st.mode & 0o7777).toString(8)}\t${st.uid}:${st.gid}\t${dir ? 0 : st.size}\t${st.rdev}\t${dir ? 0 : Math.floor(st.mtimeMs)}\t${link}`;
+}
+
+/** Walks `dir` (sorted) and yields tree lines. */
+export function* walkTree(dir: string): Generator<string> {
+  const stack: [string, string][] = [['', dir]];
+  while (stack.length) {
+    const [rel, abs] = stack.pop()!;
+    const names = fs.readdirSync(abs).sort().reverse();
+    for (const n of names) {
+      const r = rel === '' ? n : `${rel}/${n}`;
+      const a = `${abs}/${n}`;
+      const st = fs.lstatSync(a);
+      yield treeLine(r, st, st.isSymbolicLink() ? fs.readlinkSync(a) : '');
+      if (st.isDirectory()) stack.push([r, a]);
+    }
+  }
+}
+
+export async function writeTreeRecord(dir: string, file: string): Promise<void> {
+  const lines = [...walkTree(dir)].sort();
+  await writeFile(file, lines.join('\n') + '\n');
+}
