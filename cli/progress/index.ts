@@ -9,6 +9,8 @@ export interface ProgressRenderer {
   onEvent(e: BuildEvent): void;
   /** Stops redrawing and leaves the final state on the stream. Idempotent. */
   close(): void;
+  /** The user interrupted the build (Ctrl-C): show the steps that were stopped as cancelled. Optional. */
+  interrupted?(signal: string): void;
 }
 
 /** The output a renderer writes to: a Writable, with `isTTY`/`columns`/`rows` when it is a terminal. */

@@ -51,6 +51,7 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
       renderer.close();
       process.exit(InterruptedError.codeFor(sig));
     }
+    renderer.interrupted?.(sig);
     controller.abort(new InterruptedError(sig));
   };
   const handle = opts.handleSignals !== false;

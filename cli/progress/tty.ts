@@ -46,6 +46,11 @@ export class TtyRenderer implements ProgressRenderer {
     }
   }
 
+  interrupted(signal: string): void {
+    this.state.interrupted = signal;
+    this.dirty = true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

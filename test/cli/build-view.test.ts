@@ -125,7 +125,9 @@ describe('a real build, as the user sees it', () => {
     const r = await runOnPty(`'${bin}' --root '${root}' build --progress=tty '${slow}'`, { columns: 100, rows: 30, cwd: repo, timeoutMs: 120_000, keys: { when: 'tick 5', send: 'C-c' } });
     const screen = r.screen.join('\n');
     expect(r.status, screen).toBe(130);
-    expect(screen).toMatch(/^Build failed after [\d.]+s: \d+ steps?, \d+ cached$/m);
+    expect(screen).toMatch(/^Interrupted \(SIGINT\) after [\d.]+s: \d+ steps?, \d+ cached$/m);
+    expect(screen).toMatch(/\[\+\] Building [\d.]+s \(\d+\/\d+\) CANCELED/);
+    expect(screen).toMatch(/CANCELED \[\S+ 2\/2\] RUN for i in/);
     expect(screen).toMatch(/^error: interrupted \(SIGINT\)$/m);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);
   });

@@ -14,6 +14,8 @@ export interface FrameOptions {
   /** Lines the frame may take; undefined for the final frame, which is printed once and may scroll. */
   maxLines?: number;
   color: boolean;
+  /** The build was interrupted by the user: failed steps were cancelled, not broken. */
+  interrupted?: boolean;
 }
 
 const BAR_WIDTH = 20;
@@ -46,7 +48,7 @@ function stepLine(s: StepView, o: FrameOptions): string {
   const paint = (style: Parameters<typeof styleText>[0], t: string) => (o.color ? styleText(style, t) : t);
   const elapsed = formatDuration((s.end ?? o.now) - s.start);
   let mark = '';
-  if (s.error !== undefined) mark = paint('red', 'ERROR') + ' ';
+  if (s.error !== undefined) mark = o.interrupted ? 'CANCELED ' : paint('red', 'ERROR') + ' ';
   else if (s.cached) mark = 'CACHED ';
   const line = ` => ${mark}${stepName(s)}`;
   return spread(line, s.end === undefined ? elapsed : s.cached ? '0.0s' : elapsed, o.columns);
@@ -79,7 +81,7 @@ function transferLine(t: TransferView, o: FrameOptions): string {
 function header(state: ViewState, o: FrameOptions): string {
   const { done, known } = stepCounts(state);
   const elapsed = formatDuration((state.end ?? o.now) - (state.start ?? o.now));
-  const status = state.end === undefined ? '' : state.ok ? ' FINISHED' : ' FAILED';
+  const status = state.interrupted ? ' CANCELED' : state.end === undefined ? '' : state.ok ? ' FINISHED' : ' FAILED';
   return fit(`[+] Building ${elapsed} (${done}/${known})${status}`, o.columns);
 }
 
@@ -88,12 +90,14 @@ export function summaryLine(state: ViewState, o: Pick<FrameOptions, 'now'>): str
   const { done, cached } = stepCounts(state);
   const elapsed = formatDuration((state.end ?? o.now) - (state.start ?? o.now));
   const steps = `${done} step${done === 1 ? '' : 's'}, ${cached} cached`;
-  if (state.end === undefined) return `Interrupted after ${elapsed}: ${steps}`;
+  if (state.interrupted) return `Interrupted (${state.interrupted}) after ${elapsed}: ${steps}`;
+  if (state.end === undefined) return `Stopped after ${elapsed}: ${steps}`;
   if (!state.ok) return `Build failed after ${elapsed}: ${steps}`;
   return `Built ${state.imageId ? shortDigest(state.imageId) : 'image'} in ${elapsed}: ${steps}`;
 }
 
-export function drawFrame(state: ViewState, o: FrameOptions): string[] {
+export function drawFrame(state: ViewState, opts: FrameOptions): string[] {
+  const o: FrameOptions = state.interrupted ? { ...opts, interrupted: true } : opts;
   const final = o.maxLines === undefined;
   const transfers = state.transfers.filter((t) => !final || transferTotals(t).total > 0).map((t) => transferLine(t, o));
   // Each step is a block: its line, then (while running, or if it failed) the tail of its output.

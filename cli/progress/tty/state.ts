@@ -35,6 +35,8 @@ export interface ViewState {
   steps: StepView[];
   transfers: TransferView[];
   warnings: string[];
+  /** Set when the user interrupted the build (the signal's name). */
+  interrupted?: string;
   /** Step count per stage, learnt from StepRef.total. */
   stageTotals: Map<string, number>;
 }
