@@ -108,8 +108,13 @@ describe('a real build, as the user sees it', () => {
     const bad = join(work, 'bad');
     mkdirSync(bad, { recursive: true });
     writeFileSync(join(bad, 'Buildfile'), 'FROM busybox:latest\nRUN echo about to fail && exit 2\n');
-    const r = await tsbuild(['build', '--progress=plain', bad]);
+    const report = join(work, 'failed.json');
+    const r = await tsbuild(['build', '--progress=plain', '--report', report, bad]);
     expect(r.code).toBe(1);
+    // The report is written for a failed build too, naming the step that failed.
+    const data = JSON.parse(readFileSync(report, 'utf8')) as { ok: boolean; steps: { instruction: string; error?: string }[] };
+    expect(data.ok).toBe(false);
+    expect(data.steps.find((s) => s.instruction.startsWith('RUN echo about to fail'))!.error).toMatch(/exited with code 2/);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^error: .*RUN echo about to fail && exit 2/m);
     expect(r.stderr).not.toMatch(/^\s+at /m);
