@@ -108,6 +108,22 @@ describe('type=registry', () => {
     expect(steps(r).every((s) => s.startsWith('RAN'))).toBe(true);
   });
 
+  it('a failed export fails the build, unless the spec says ignore-error=true', async () => {
+    const locked = await startRegistry({ auth: 'htpasswd' });
+    try {
+      const ref = `type=registry,ref=${locked.host}/cache/denied:buildcache`;
+      const env = { DOCKER_CONFIG: await tmp.make() };
+      const failed = build(await tmp.make(), registry.host, ['--insecure-registry', locked.host, '--cache-to', ref, ctxA], { allowFail: true, env });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(new RegExp(`${locked.host.replace(/\./g, '\\.')}`));
+      const ignored = build(await tmp.make(), registry.host, ['--insecure-registry', locked.host, '--cache-to', `${ref},ignore-error=true`, ctxA], { env });
+      expect(logs(ignored).some((l) => l.startsWith(`warn: cache export to registry ${locked.host}/cache/denied:buildcache failed (ignored): `))).toBe(true);
+      expect(manifestDigest(ignored)).toMatch(/^sha256:/);
+    } finally {
+      await locked.stop();
+    }
+  });
+
   it('a bad spec is a usage error (exit 2) before anything runs', async () => {
     const r = build(await tmp.make(), registry.host, ['--cache-to', 'type=registry,ref=h.io/a:b,mode=all', ctxA], { allowFail: true });
     expect(r.code).toBe(2);
