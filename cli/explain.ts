@@ -4,7 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import type { BuildEvent, StepRef } from '../builder/events.js';
 
-export type MissKind = 'no-record' | 'no-cache' | 'instruction' | 'file' | 'arg' | 'env' | 'base' | 'parent' | 'other' | 'unknown';
+export type MissKind =
+  | 'no-record' | 'no-cache' | 'instruction' | 'file' | 'arg' | 'env' | 'base' | 'parent' | 'other' | 'unknown'
+  /** Inferred from the events: the stage this one starts FROM, or the stage a COPY --from reads, was rebuilt. */
+  | 'base-stage' | 'copy-source';
 
 /** The `cache-miss` reasons the builder emits, by prefix, and what they mean. */
 export const REASONS: { prefix: string; kind: MissKind; meaning: string }[] = [
@@ -25,7 +28,7 @@ export interface CacheExplanation {
   reason: string;
   /** What follows the prefix: the path, arg name, or image. */
   subject?: string;
-  /** For `parent`: the earliest rebuilt step of the same stage, i.e. where the chain of rebuilds began. */
+  /** For `parent`: where the chain of rebuilds began (in this stage, or in the stage it starts `FROM`). */
   cause?: { step: StepRef; reason: string };
 }
 
@@ -57,31 +60,57 @@ export function explainCache(events: BuildEvent[]): CacheExplanation[] {
       ran.push(e.step);
     }
   }
+  const stages = new Set(ran.map((s) => s.stage));
+  const find = (stage: string, index: number) => ran.find((s) => s.stage === stage && s.index === index);
+  const rebuilt = (s: StepRef | undefined): s is StepRef => s !== undefined && !cached.has(key(s));
+  const done = new Map<string, CacheExplanation>();
+  // Where the rebuilds of a step began: its own explanation's cause if it has one, else the step itself.
+  const origin = (s: StepRef): { step: StepRef; reason: string } => {
+    const x = done.get(key(s));
+    return x?.cause ?? { step: s, reason: x?.reason ?? reasons.get(key(s)) ?? 'no reason recorded' };
+  };
+  // The first rebuilt step of a stage (stages run after the stages they depend on, so it is explained already).
+  const stageOrigin = (stage: string) => {
+    const first = ran.filter((s) => s.stage === stage && rebuilt(s)).sort((a, b) => a.index - b.index)[0];
+    return first ? origin(first) : undefined;
+  };
+  // A step with no cache record whose own stage was cached up to it: did its base stage or COPY source change?
+  const infer = (step: StepRef): Pick<CacheExplanation, 'kind' | 'subject' | 'cause'> | undefined => {
+    const from = /^(?:COPY|ADD)\s+(?:--\S+\s+)*?--from=(\S+)/i.exec(step.instruction)?.[1];
+    if (from !== undefined && stages.has(from) && from !== step.stage) {
+      const cause = stageOrigin(from);
+      if (cause) return { kind: 'copy-source', subject: from, cause };
+    }
+    for (let i = 1; i < step.index; i++) if (rebuilt(find(step.stage, i))) return undefined;
+    const base = /^FROM\s+(?:--\S+\s+)*(\S+)/i.exec(find(step.stage, 1)?.instruction ?? '')?.[1];
+    if (base !== undefined && stages.has(base) && base !== step.stage) {
+      const cause = stageOrigin(base);
+      if (cause) return { kind: 'base-stage', subject: base, cause };
+    }
+    return undefined;
+  };
   const out: CacheExplanation[] = [];
   for (const step of ran) {
     if (cached.has(key(step))) continue;
     const reason = reasons.get(key(step));
-    if (reason === undefined) {
-      out.push({ step, kind: 'unknown', reason: 'no reason recorded' });
-      continue;
+    let x: CacheExplanation;
+    if (reason === undefined) x = { step, kind: 'unknown', reason: 'no reason recorded' };
+    else {
+      const c = classifyReason(reason);
+      x = { step, kind: c.kind, reason };
+      if (c.subject !== undefined) x.subject = c.subject;
     }
-    const c = classifyReason(reason);
-    const x: CacheExplanation = { step, kind: c.kind, reason };
-    if (c.subject !== undefined) x.subject = c.subject;
-    if (c.kind === 'parent') {
-      // Walk back through the stage to the first step of this run of rebuilds that had its own reason.
-      let i = step.index - 1;
-      let cause: { step: StepRef; reason: string } | undefined;
-      while (i >= 1) {
-        const prev = ran.find((s) => s.stage === step.stage && s.index === i);
-        const r = prev ? reasons.get(key(prev)) : undefined;
-        if (!prev || cached.has(key(prev)) || r === undefined) break;
-        cause = { step: prev, reason: r };
-        if (classifyReason(r).kind !== 'parent') break;
-        i--;
-      }
+    if (x.kind === 'parent') {
+      // Back through the stage to the first of this run of rebuilt steps, then to where that one's rebuild began.
+      let first: StepRef | undefined;
+      for (let i = step.index - 1; i >= 1 && rebuilt(find(step.stage, i)); i--) first = find(step.stage, i);
+      const cause = first ? origin(first) : infer(step)?.cause;
       if (cause) x.cause = cause;
+    } else if (x.kind === 'no-record' || x.kind === 'unknown') {
+      const inferred = infer(step);
+      if (inferred) x = { ...x, ...inferred };
     }
+    done.set(key(step), x);
     out.push(x);
   }
   return out;
@@ -104,8 +133,14 @@ export function formatExplanation(list: CacheExplanation[], stepsTotal?: number)
       case 'env': why = `env changed: ${x.subject ?? '?'}`; break;
       case 'base': why = `base image changed${x.subject ? ': ' + x.subject : ''}`; break;
       case 'instruction': why = 'the instruction changed'; break;
-      case 'no-record': why = 'no cache record (first build of this step, or the cache was pruned)'; break;
+      case 'no-record': why = 'no cache record for its inputs (its instruction, the files it copies or the build args it sees changed; or it never ran with this store)'; break;
       case 'no-cache': why = 'cache disabled (--no-cache)'; break;
+      case 'base-stage':
+        why = `its base stage ${x.subject ?? '?'} was rebuilt: ${x.cause ? `${name(x.cause.step)} (${x.cause.reason})` : '?'}`;
+        break;
+      case 'copy-source':
+        why = `the stage it copies from (${x.subject ?? '?'}) was rebuilt: ${x.cause ? `${name(x.cause.step)} (${x.cause.reason})` : '?'}`;
+        break;
       case 'parent':
         why = x.cause ? `parent changed: ${name(x.cause.step)} was rebuilt (${x.cause.reason})` : `parent changed${x.subject ? ': ' + x.subject : ''}`;
         break;

@@ -104,6 +104,20 @@ describe('a real build, as the user sees it', () => {
     await screenshot(report, join(artifacts, 'report-real-build.png'));
   });
 
+  it('--explain-cache follows a change into the stages built FROM the changed one', async () => {
+    const ms = join(work, 'multistage');
+    mkdirSync(ms, { recursive: true });
+    writeFileSync(join(ms, 'Buildfile'), 'FROM busybox:latest AS base\nCOPY a.txt /a.txt\nFROM base AS app\nRUN cat /a.txt > /b.txt\n');
+    writeFileSync(join(ms, 'a.txt'), 'one\n');
+    expect((await tsbuild(['build', '--progress=quiet', ms])).code).toBe(0);
+    writeFileSync(join(ms, 'a.txt'), 'two\n');
+    const r = await tsbuild(['build', '--progress=plain', '--explain-cache', ms]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Rebuilt 2 of 4 steps:/);
+    expect(r.stderr).toMatch(/\[base 2\/2\] COPY a\.txt \/a\.txt {2}\(line 2\)\n {6}because /);
+    expect(r.stderr).toContain('[app 2/2] RUN cat /a.txt > /b.txt  (line 4)\n      because its base stage base was rebuilt: [base 2/2]');
+  });
+
   it('a failed RUN exits 1 with its message on stderr; a stack trace only with --debug', async () => {
     const bad = join(work, 'bad');
     mkdirSync(bad, { recursive: true });

@@ -60,3 +60,46 @@ describe('explainCache', () => {
     expect(fromReport.map((x) => x.kind)).toEqual(['instruction', 'parent', 'file', 'no-record']);
   });
 });
+
+describe('explainCache across stages', () => {
+  it('follows `FROM other-stage` back to the step that changed in that stage', () => {
+    const base = (i: number, instruction: string): StepRef => ({ stage: 'base', index: i, total: 2, instruction, line: i });
+    const app = (i: number, instruction: string): StepRef => ({ stage: 'app', index: i, total: 2, instruction, line: 10 + i });
+    const ev: BuildEvent[] = [
+      { type: 'step-start', time: 1, step: base(1, 'FROM busybox') },
+      { type: 'step-cached', time: 1, step: base(1, 'FROM busybox') },
+      { type: 'cache-miss', time: 2, step: base(2, 'RUN make deps'), reason: 'build arg changed: DEPS' },
+      { type: 'step-start', time: 2, step: base(2, 'RUN make deps') },
+      { type: 'step-start', time: 3, step: app(1, 'FROM base AS app') },
+      { type: 'step-cached', time: 3, step: app(1, 'FROM base AS app') },
+      { type: 'cache-miss', time: 4, step: app(2, 'RUN make app'), reason: 'parent changed' },
+      { type: 'step-start', time: 4, step: app(2, 'RUN make app') },
+    ];
+    const x = explainCache(ev);
+    expect(x.map((e) => [e.step.stage, e.step.index, e.cause?.step.stage, e.cause?.step.index])).toEqual([
+      ['base', 2, undefined, undefined],
+      ['app', 2, 'base', 2],
+    ]);
+    expect(formatExplanation(x)).toContain('because parent changed: [base 2/2] was rebuilt (build arg changed: DEPS)');
+  });
+
+  it('a COPY --from a rebuilt stage is explained by that stage, even without a reason of its own', () => {
+    const b = (i: number, instruction: string): StepRef => ({ stage: 'build', index: i, total: 2, instruction, line: i });
+    const f = (i: number, instruction: string): StepRef => ({ stage: 'stage-1', index: i, total: 3, instruction, line: 5 + i });
+    const ev: BuildEvent[] = [
+      { type: 'step-start', time: 1, step: b(1, 'FROM busybox AS build') },
+      { type: 'step-cached', time: 1, step: b(1, 'FROM busybox AS build') },
+      { type: 'cache-miss', time: 2, step: b(2, 'COPY src /src'), reason: 'file changed: src/main.c' },
+      { type: 'step-start', time: 2, step: b(2, 'COPY src /src') },
+      { type: 'step-start', time: 3, step: f(1, 'FROM busybox') },
+      { type: 'step-cached', time: 3, step: f(1, 'FROM busybox') },
+      { type: 'step-start', time: 3, step: f(2, 'COPY --from=build /src/app /app') },
+      { type: 'cache-miss', time: 4, step: f(2, 'COPY --from=build /src/app /app'), reason: 'no cache record' },
+      { type: 'cache-miss', time: 5, step: f(3, 'RUN /app --selftest'), reason: 'parent changed' },
+      { type: 'step-start', time: 5, step: f(3, 'RUN /app --selftest') },
+    ];
+    const text = formatExplanation(explainCache(ev));
+    expect(text).toContain('[stage-1 2/3] COPY --from=build /src/app /app  (line 7)\n      because the stage it copies from (build) was rebuilt: [build 2/2] (file changed: src/main.c)');
+    expect(text).toContain('[stage-1 3/3] RUN /app --selftest  (line 8)\n      because parent changed: [build 2/2] was rebuilt (file changed: src/main.c)');
+  });
+});
