@@ -120,33 +120,32 @@ function name(s: StepRef): string {
   return `[${s.stage} ${s.index}/${s.total}]`;
 }
 
+/** Why one step was rebuilt, as a phrase (`file changed: src/main.c`, `parent changed: [0 2/5] was rebuilt (…)`). */
+export function describeMiss(x: CacheExplanation): string {
+  const cause = x.cause ? `${name(x.cause.step)} (${x.cause.reason})` : '?';
+  switch (x.kind) {
+    case 'file': return `file changed: ${x.subject ?? '?'}`;
+    case 'arg': return `build arg changed: ${x.subject ?? '?'}`;
+    case 'env': return `env changed: ${x.subject ?? '?'}`;
+    case 'base': return `base image changed${x.subject ? ': ' + x.subject : ''}`;
+    case 'instruction': return 'the instruction changed';
+    case 'no-record': return 'no cache record for its inputs (its instruction, the files it copies or the build args it sees changed; or it never ran with this store)';
+    case 'no-cache': return 'cache disabled (--no-cache)';
+    case 'base-stage': return `its base stage ${x.subject ?? '?'} was rebuilt: ${cause}`;
+    case 'copy-source': return `the stage it copies from (${x.subject ?? '?'}) was rebuilt: ${cause}`;
+    case 'parent':
+      return x.cause ? `parent changed: ${name(x.cause.step)} was rebuilt (${x.cause.reason})` : `parent changed${x.subject ? ': ' + x.subject : ''}`;
+    default: return x.reason;
+  }
+}
+
 /** The human-readable answer, one block per rebuilt step. */
 export function formatExplanation(list: CacheExplanation[], stepsTotal?: number): string {
   if (list.length === 0) return 'Every step came from the cache: nothing was rebuilt.';
   const lines = [`Rebuilt ${list.length}${stepsTotal !== undefined ? ` of ${stepsTotal}` : ''} step${list.length === 1 ? '' : 's'}:`];
   for (const x of list) {
     lines.push(`  ${name(x.step)} ${x.step.instruction.split('\n')[0]}  (line ${x.step.line})`);
-    let why: string;
-    switch (x.kind) {
-      case 'file': why = `file changed: ${x.subject ?? '?'}`; break;
-      case 'arg': why = `build arg changed: ${x.subject ?? '?'}`; break;
-      case 'env': why = `env changed: ${x.subject ?? '?'}`; break;
-      case 'base': why = `base image changed${x.subject ? ': ' + x.subject : ''}`; break;
-      case 'instruction': why = 'the instruction changed'; break;
-      case 'no-record': why = 'no cache record for its inputs (its instruction, the files it copies or the build args it sees changed; or it never ran with this store)'; break;
-      case 'no-cache': why = 'cache disabled (--no-cache)'; break;
-      case 'base-stage':
-        why = `its base stage ${x.subject ?? '?'} was rebuilt: ${x.cause ? `${name(x.cause.step)} (${x.cause.reason})` : '?'}`;
-        break;
-      case 'copy-source':
-        why = `the stage it copies from (${x.subject ?? '?'}) was rebuilt: ${x.cause ? `${name(x.cause.step)} (${x.cause.reason})` : '?'}`;
-        break;
-      case 'parent':
-        why = x.cause ? `parent changed: ${name(x.cause.step)} was rebuilt (${x.cause.reason})` : `parent changed${x.subject ? ': ' + x.subject : ''}`;
-        break;
-      default: why = x.reason;
-    }
-    lines.push(`      because ${why}`);
+    lines.push(`      because ${describeMiss(x)}`);
   }
   return lines.join('\n');
 }

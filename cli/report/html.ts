@@ -134,9 +134,9 @@ function stepTable(report: BuildReport): string {
       `<td><code>${escapeHtml(s.instruction)}</code></td><td class="num">${s.line}</td><td class="num">${formatDuration(s.startMs)}</td>` +
       `<td class="num">${formatDuration(s.durationMs)}</td><td>${status}</td>` +
       `<td class="num">${s.layer ? formatBytes(s.layer.size) : ''}</td><td class="mono">${s.layer ? escapeHtml(shortDigest(s.layer.digest)) : ''}</td>` +
-      `<td>${escapeHtml(s.error ?? s.cacheMiss ?? '')}</td></tr>`;
+      `<td>${escapeHtml(s.error ?? s.rebuiltBecause ?? s.cacheMiss ?? '')}</td></tr>`;
   });
-  return `<table id="steps"><thead><tr><th>stage</th><th>step</th><th>instruction</th><th>line</th><th>start</th><th>duration</th><th>status</th><th>layer size</th><th>layer</th><th>cache miss / error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table id="steps"><thead><tr><th>stage</th><th>step</th><th>instruction</th><th>line</th><th>start</th><th>duration</th><th>status</th><th>layer size</th><th>layer</th><th>why it ran / error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 export function renderReportHtml(report: BuildReport): string {

@@ -2,6 +2,7 @@
 // (relative to the build's start), duration, cache status, layer and cache-miss reason, and the pulls/pushes.
 // `--report FILE.json` writes exactly this; the HTML page draws it.
 import type { BuildEvent, StepRef } from '../../builder/events.js';
+import { describeMiss, explainCache } from '../explain.js';
 
 export interface ReportStep {
   stage: string;
@@ -19,6 +20,8 @@ export interface ReportStep {
   error?: string;
   /** Why the cache was not used (from the `cache-miss` event). */
   cacheMiss?: string;
+  /** The same, traced to where the rebuilds began (as `tsbuild why-rebuilt` says it). */
+  rebuiltBecause?: string;
   outputLines: number;
 }
 
@@ -126,6 +129,10 @@ export function buildReport(events: BuildEvent[]): BuildReport {
   for (const [k, reason] of misses) {
     const s = steps.get(k);
     if (s && !s.cached) s.cacheMiss = reason;
+  }
+  for (const x of explainCache(events)) {
+    const s = steps.get(key(x.step));
+    if (s && x.kind !== 'unknown') s.rebuiltBecause = describeMiss(x);
   }
   for (const s of steps.values()) if (s.unfinished) s.durationMs = last - t0 - s.startMs;
   report.steps = [...steps.values()].sort((a, b) => a.startMs - b.startMs || a.stage.localeCompare(b.stage) || a.index - b.index);
