@@ -217,12 +217,13 @@ export class BuildContext {
    * One digest over a set of entries as they will land: destination-relative name, type, permission bits, and
    * content (files) or target (symlinks). No times, owners or inode numbers.
    */
-  async hashEntries(items: { name: string; entry: ContextEntry }[]): Promise<string> {
+  async hashEntries(items: { name: string; entry: ContextEntry }[], perFile?: Record<string, string>): Promise<string> {
     const hashes = await pmap(items, 16, async ({ entry }) =>
       entry.type === 'file' ? this.fileHash(entry) : entry.type === 'symlink' ? `link:${entry.linkTarget}` : '',
     );
     const h = createHash('sha256');
     items.forEach(({ name, entry }, i) => {
+      if (perFile && entry.type !== 'dir') perFile[entry.rel] = `${(entry.stat.mode & 0o7777).toString(8)}:${hashes[i]}`;
       h.update(`${name}\0${entry.type}\0${(entry.stat.mode & 0o7777).toString(8)}\0${hashes[i]}\n`);
     });
     return h.digest('hex');

@@ -12,6 +12,7 @@ import { runStep } from './steps/run.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
 import { workdirStep } from './steps/workdir.js';
 import { formatPlatform } from './platform.js';
+import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 
 /** The instruction as written, on one line (continuations joined; a heredoc shows its first line). */
 export function displayInstruction(ins: Instruction): string {
@@ -47,6 +48,17 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
   if (fromCached) env.stats.cached++;
 
   const st = state.state;
+  st.facets[1] = { instruction: fromRef.instruction, base: st.baseId };
+  try {
+    await runSteps(env, sp, st, steps, ref);
+  } finally {
+    // Keep this run's inputs for the next build's miss reasons (only when something ran: a no-op writes nothing).
+    if (st.missed) await saveInputs(inputsFile(env.store.root, env.plan.file, sp.displayName), st.facets).catch(() => undefined);
+  }
+  return st;
+}
+
+async function runSteps(env: BuildEnv, sp: StagePlan, st: StageState, steps: Instruction[], ref: (ins: Instruction, index: number) => StepRef): Promise<void> {
   for (let i = 0; i < steps.length; i++) {
     const ins = steps[i]!;
     const step = ref(ins, i + 2);
@@ -78,7 +90,6 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
       ...(madeLayer ? { layer: { digest: layer.descriptor.digest, size: layer.descriptor.size } } : {}),
     });
   }
-  return st;
 }
 
 function dispatch(sc: StepCtx): Promise<boolean> {
@@ -99,15 +110,15 @@ function dispatch(sc: StepCtx): Promise<boolean> {
 
 async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageState; fromCached: boolean }> {
   const disabled = cacheDisabledFor(env.cachePolicy, sp.name, sp.index);
-  const common = { plan: sp, args: new Map<string, string | undefined>(), cmdSet: false, missed: disabled, noCache: disabled, created: '' };
+  const common = { plan: sp, args: new Map<string, string | undefined>(), cmdSet: false, missed: disabled, noCache: disabled, created: '', facets: [] as StepFacets[] };
   if (sp.base.kind === 'scratch') {
     const config = scratchConfig(sp.platform);
-    return { state: { ...common, config, layers: [], lowerdirs: [], history: [], key: cacheKey('', ['scratch', formatPlatform(sp.platform)]) }, fromCached: true };
+    return { state: { ...common, config, layers: [], lowerdirs: [], history: [], key: cacheKey('', ['scratch', formatPlatform(sp.platform)]), baseId: 'scratch' }, fromCached: true };
   }
   if (sp.base.kind === 'stage') {
     const b = await env.stages.get(sp.base.stage)!;
     return {
-      state: { ...common, config: cloneConfig(b.config), layers: [...b.layers], lowerdirs: [...b.lowerdirs], history: [...b.history], key: b.key, created: b.created, missed: disabled },
+      state: { ...common, config: cloneConfig(b.config), layers: [...b.layers], lowerdirs: [...b.lowerdirs], history: [...b.history], key: b.key, created: b.created, missed: disabled, baseId: `stage ${b.plan.displayName} ${b.key}` },
       fromCached: true,
     };
   }
@@ -116,7 +127,7 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
   const diffIDs = record.config.rootfs.diff_ids;
   const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));
   return {
-    state: { ...common, config, layers, lowerdirs: layers.map(() => undefined), history: [...(record.config.history ?? [])], key: cacheKey('', ['FROM', record.configDigest]) },
+    state: { ...common, config, layers, lowerdirs: layers.map(() => undefined), history: [...(record.config.history ?? [])], key: cacheKey('', ['FROM', record.configDigest]), baseId: `${sp.baseName}@${record.configDigest}` },
     fromCached: !pulled,
   };
 }

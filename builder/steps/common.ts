@@ -2,6 +2,7 @@
 import type { ContainerDirs } from '../../store/api.js';
 import { cacheKey, lookup, record } from '../cache.js';
 import { historyEntry } from '../image-config.js';
+import { explainMiss, inputsFile, loadInputs, type StepFacets } from '../reasons.js';
 import type { LayerRef, StageState, StepCtx } from './types.js';
 
 export interface StepOutcome {
@@ -19,9 +20,12 @@ export async function cachedStep(
   parts: unknown,
   createdBy: string,
   exec: () => Promise<StepOutcome>,
+  facets?: Omit<StepFacets, 'instruction'> & { instruction?: string },
 ): Promise<boolean> {
   const { env, state } = sc;
   const key = cacheKey(state.key, parts);
+  const now: StepFacets = { instruction: facets?.instruction ?? JSON.stringify(parts), ...facets };
+  state.facets[sc.step.index] = now;
   const rec = state.missed ? undefined : await lookup(env.store, key);
   let layer: LayerRef | null;
   let created: string;
@@ -29,7 +33,14 @@ export async function cachedStep(
     layer = rec.layer;
     created = (rec.data as { created?: string } | null)?.created ?? rec.createdAt;
   } else {
-    const reason = state.noCache ? 'cache disabled' : state.missed ? 'parent changed' : 'no cache record';
+    let reason: string;
+    if (state.noCache) reason = 'cache disabled';
+    else if (state.missed) reason = 'parent changed';
+    else {
+      state.lastInputs ??= loadInputs(inputsFile(env.store.root, env.plan.file, state.plan.displayName));
+      const last = await state.lastInputs;
+      reason = explainMiss(now, last?.[sc.step.index], last?.[1]?.base, state.facets[1]?.base);
+    }
     env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });
     state.missed = true;
     layer = (await exec()).layer;

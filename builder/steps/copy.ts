@@ -60,6 +60,7 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
   const items: SourceItem[] = [];
   const keyParts: unknown[] = [ins.keyword, srcs, destWord, dest, chown ?? null, chmodWord ?? null, parents, excludes, flags.bool('link')];
   let multi = srcs.length > 1 || destIsDir;
+  const files: Record<string, string> = {};
   try {
     const localSrcs: string[] = [];
     for (const s of srcs) {
@@ -79,7 +80,7 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
       const g = await gatherLocal(env.context, localSrcs, { ...(exclude ? { exclude } : {}), parents });
       multi ||= g.multi;
       items.push(...g.items);
-      keyParts.push(['context', await hashLocal(env.context, g.items)]);
+      keyParts.push(['context', await hashLocal(env.context, g.items, files)]);
     } else if (origin.kind !== 'context') {
       keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
     }
@@ -128,7 +129,7 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
         await view.close();
       }
       return commitDirs(sc, dirs);
-    });
+    }, { instruction: createdBy, files });
   } finally {
     for (const it of items) if (it.kind === 'url') await it.cleanup();
   }

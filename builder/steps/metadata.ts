@@ -56,7 +56,7 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       const ps = pairs(sc);
       for (const [k, v] of ps) cfg.Env = setEnv(cfg.Env, k, v);
       const text = ps.map(([k, v]) => `${k}=${v}`).join(' ');
-      return cachedStep(sc, ['ENV', ps], `ENV ${text}`, none);
+      return cachedStep(sc, ['ENV', ps], `ENV ${text}`, none, { instruction: `ENV ${text}` });
     }
     case 'ARG': {
       const vars = stageVars(state);
@@ -72,30 +72,30 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         names.push(value === undefined ? name : `${name}=${value}`);
       }
       // The value is not part of the key: the steps that use it carry it (RUN's env, substituted words).
-      return cachedStep(sc, ['ARG', names], `ARG ${names.join(' ')}`, none);
+      return cachedStep(sc, ['ARG', names], `ARG ${names.join(' ')}`, none, { instruction: `ARG ${names.join(' ')}` });
     }
     case 'USER': {
       const u = expand(ins.args[0] ?? '', stageVars(state), esc(sc));
       cfg.User = u;
-      return cachedStep(sc, ['USER', u], `USER ${u}`, none);
+      return cachedStep(sc, ['USER', u], `USER ${u}`, none, { instruction: `USER ${u}` });
     }
     case 'LABEL': {
       const ps = pairs(sc);
       cfg.Labels = { ...(cfg.Labels ?? {}) };
       for (const [k, v] of ps) cfg.Labels[k] = v;
-      return cachedStep(sc, ['LABEL', ps], `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`, none);
+      return cachedStep(sc, ['LABEL', ps], `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`, none, { instruction: `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}` });
     }
     case 'MAINTAINER': {
       const m = ins.args.join(' ');
       state.config.author = m;
       cfg.Labels = { ...(cfg.Labels ?? {}), maintainer: m };
-      return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none);
+      return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none, { instruction: `MAINTAINER ${m}` });
     }
     case 'EXPOSE': {
       const ports = expandList(ins.args, stageVars(state), esc(sc)).map((p) => (p.includes('/') ? p.toLowerCase() : `${p}/tcp`));
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
       for (const p of ports) cfg.ExposedPorts[p] = {};
-      return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none);
+      return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none, { instruction: `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]` });
     }
     case 'VOLUME': {
       const vars = stageVars(state);
@@ -103,30 +103,30 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       if (vols.some((v) => v.trim() === '')) throw new FlagError('VOLUME specified can not be an empty string', ins.line);
       cfg.Volumes = { ...(cfg.Volumes ?? {}) };
       for (const v of vols) cfg.Volumes[v] = {};
-      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none);
+      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none, { instruction: `VOLUME ${goSlice(vols)}` });
     }
     case 'CMD': {
       const cmd = commandOf(sc, ins.args, ins.json);
       cfg.Cmd = cmd;
       state.cmdSet = true;
-      return cachedStep(sc, ['CMD', cmd], `CMD ${goSlice(cmd)}`, none);
+      return cachedStep(sc, ['CMD', cmd], `CMD ${goSlice(cmd)}`, none, { instruction: `CMD ${goSlice(cmd)}` });
     }
     case 'ENTRYPOINT': {
       const ep = commandOf(sc, ins.args, ins.json);
       cfg.Entrypoint = ep;
       // The CMD reset rule: an ENTRYPOINT drops a CMD inherited from the base, keeps one set in this stage.
       if (!state.cmdSet) cfg.Cmd = null;
-      return cachedStep(sc, ['ENTRYPOINT', ep], `ENTRYPOINT ${goSlice(ep)}`, none);
+      return cachedStep(sc, ['ENTRYPOINT', ep], `ENTRYPOINT ${goSlice(ep)}`, none, { instruction: `ENTRYPOINT ${goSlice(ep)}` });
     }
     case 'SHELL': {
       if (!ins.json) throw new FlagError('SHELL requires the arguments to be in JSON form', ins.line);
       cfg.Shell = [...ins.args];
-      return cachedStep(sc, ['SHELL', ins.args], `SHELL ${goSlice(ins.args)}`, none);
+      return cachedStep(sc, ['SHELL', ins.args], `SHELL ${goSlice(ins.args)}`, none, { instruction: `SHELL ${goSlice(ins.args)}` });
     }
     case 'STOPSIGNAL': {
       const s = expand(ins.args[0] ?? '', stageVars(state), esc(sc));
       cfg.StopSignal = s;
-      return cachedStep(sc, ['STOPSIGNAL', s], `STOPSIGNAL ${s}`, none);
+      return cachedStep(sc, ['STOPSIGNAL', s], `STOPSIGNAL ${s}`, none, { instruction: `STOPSIGNAL ${s}` });
     }
     case 'HEALTHCHECK': {
       const flags = parseFlags(ins, ['interval', 'timeout', 'start-period', 'start-interval', 'retries']);
@@ -149,12 +149,12 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         }
       }
       cfg.Healthcheck = hc;
-      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${JSON.stringify(hc)}`, none);
+      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${JSON.stringify(hc)}`, none, { instruction: `HEALTHCHECK ${JSON.stringify(hc)}` });
     }
     case 'ONBUILD': {
       const trigger = ins.original.replace(/^\s*ONBUILD\s+/i, '');
       cfg.OnBuild = [...(cfg.OnBuild ?? []), trigger];
-      return cachedStep(sc, ['ONBUILD', trigger], `ONBUILD ${trigger}`, none);
+      return cachedStep(sc, ['ONBUILD', trigger], `ONBUILD ${trigger}`, none, { instruction: `ONBUILD ${trigger}` });
     }
     default:
       throw new FlagError(`unsupported instruction ${ins.keyword}`, ins.line);

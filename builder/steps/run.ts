@@ -129,7 +129,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
       throw e;
     }
     return commitDirs(sc, dirs);
-  });
+  }, { instruction: argv.join(' '), args: Object.fromEntries(args), env: Object.fromEntries(envMap(cfg.Env)) });
 }
 
 function stripClose(m: MountSpec): MountSpec {

@@ -79,13 +79,13 @@ export async function gatherLocal(
 }
 
 /** The content hash of local items, as it goes into the cache key. */
-export async function hashLocal(src: BuildContext, items: LocalItem[]): Promise<string> {
+export async function hashLocal(src: BuildContext, items: LocalItem[], perFile?: Record<string, string>): Promise<string> {
   const all: { name: string; entry: ContextEntry }[] = [];
   for (const it of items) {
     all.push({ name: it.name, entry: it.entry });
     for (const c of it.children) all.push({ name: `${it.name}/${c.rel}`, entry: c.entry });
   }
-  return src.hashEntries(all);
+  return src.hashEntries(all, perFile);
 }
 
 export function isUrl(s: string): boolean {

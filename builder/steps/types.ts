@@ -8,6 +8,7 @@ import type { BuildPlan, StagePlan } from '../plan.js';
 import type { CachePolicy } from '../cache.js';
 import type { Vars } from '../expand.js';
 import { envMap } from '../image-config.js';
+import type { StepFacets } from '../reasons.js';
 
 export interface LayerRef {
   diffID: Digest;
@@ -34,6 +35,12 @@ export interface StageState {
   noCache: boolean;
   /** Latest `created` among this stage's steps. */
   created: string;
+  /** Inputs of each step so far (index = step number), to explain misses next time. */
+  facets: StepFacets[];
+  /** The base as resolved (image config digest or stage), for `base image changed`. */
+  baseId: string;
+  /** The last build's inputs of this stage, loaded on the first miss. */
+  lastInputs?: Promise<StepFacets[] | undefined>;
 }
 
 export interface BuildStats {

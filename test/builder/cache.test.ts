@@ -59,6 +59,9 @@ describe('cache', () => {
       'RAN USER nobody',
       'RAN CMD ["/app/hello.sh"]',
     ]);
+    const misses = events(b.stderr).flatMap((e) => (e.type === 'cache-miss' ? [`${e.step.index} ${e.reason}`] : []));
+    expect(misses[0]).toBe('4 file changed: hello.sh');
+    expect(misses.slice(1).every((m) => m.endsWith('parent changed'))).toBe(true);
     expect(tsb(['run', 'touch:1']).stdout).toContain('Hello from tsbuild, changed');
     // a touch that keeps the content is still a cache hit (content, not mtime, is hashed)
     await writeFile(join(dir, 'hello.sh'), '#!/bin/sh\necho "$GREETING, changed"\n');
@@ -79,6 +82,8 @@ describe('cache', () => {
       'RAN RUN echo "$V" > /v',
       'RAN RUN cat /v > /w',
     ]);
+    const misses = events(b.stderr).flatMap((e) => (e.type === 'cache-miss' ? [e.reason] : []));
+    expect(misses).toEqual(['build arg changed: V', 'parent changed']);
     expect(tsb(['run', 'args:1', 'cat', '/w']).stdout).toBe('2\n');
   });
 

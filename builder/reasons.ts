@@ -1,0 +1,60 @@
+// Why a step missed the cache, in the vocabulary `--explain-cache` and `tsbuild why-rebuilt` read (cli/explain.ts):
+// each step's inputs are kept per Buildfile and stage in a machine-local file under the store (written only when a
+// stage ran something), and a miss is explained by the first input that differs from the last build's.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+export interface StepFacets {
+  /** The instruction after substitution (or its key parts). */
+  instruction: string;
+  /** Build args the step sees. */
+  args?: Record<string, string>;
+  /** ENV the step sees (RUN). */
+  env?: Record<string, string>;
+  /** Files the step reads: path → content hash. */
+  files?: Record<string, string>;
+  /** The stage's base (first step only). */
+  base?: string;
+}
+
+export function inputsFile(storeRoot: string, buildfile: string, stage: string): string {
+  const h = createHash('sha256').update(`${resolve(buildfile)}\0${stage}`).digest('hex').slice(0, 32);
+  return join(storeRoot, 'builder', 'last-inputs', `${h}.json`);
+}
+
+export async function loadInputs(file: string): Promise<StepFacets[] | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as StepFacets[];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function saveInputs(file: string, facets: StepFacets[]): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(facets));
+  await rename(tmp, file);
+}
+
+function firstDiff(a: Record<string, string> | undefined, b: Record<string, string> | undefined): string | undefined {
+  const x = a ?? {};
+  const y = b ?? {};
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)].sort())) if (x[k] !== y[k]) return k;
+  return undefined;
+}
+
+/** The reason for the first miss of a stage, comparing this step's inputs with the last build's. */
+export function explainMiss(now: StepFacets, before: StepFacets | undefined, baseBefore: string | undefined, baseNow: string | undefined): string {
+  if (baseBefore !== undefined && baseNow !== undefined && baseBefore !== baseNow) return `base image changed: ${baseNow}`;
+  if (!before) return 'no cache record';
+  const file = firstDiff(now.files, before.files);
+  if (file !== undefined) return `file changed: ${file}`;
+  const arg = firstDiff(now.args, before.args);
+  if (arg !== undefined) return `build arg changed: ${arg}`;
+  const env = firstDiff(now.env, before.env);
+  if (env !== undefined) return `env changed: ${env}`;
+  if (now.instruction !== before.instruction) return 'instruction changed';
+  return 'no cache record';
+}
