@@ -106,7 +106,8 @@ export function explainCache(events: BuildEvent[]): CacheExplanation[] {
       for (let i = step.index - 1; i >= 1 && rebuilt(find(step.stage, i)); i--) first = find(step.stage, i);
       const cause = first ? origin(first) : infer(step)?.cause;
       if (cause) x.cause = cause;
-    } else if (x.kind === 'no-record' || x.kind === 'unknown') {
+    } else if (x.kind === 'no-record' || x.kind === 'unknown' || x.kind === 'base') {
+      // `base image changed: stage NAME …` or no reason of its own: say which step of the base stage changed.
       const inferred = infer(step);
       if (inferred) x = { ...x, ...inferred };
     }

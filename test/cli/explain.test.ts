@@ -81,6 +81,9 @@ describe('explainCache across stages', () => {
       ['app', 2, 'base', 2],
     ]);
     expect(formatExplanation(x)).toContain('because parent changed: [base 2/2] was rebuilt (build arg changed: DEPS)');
+    // The builder may say the base changed itself; the explanation still names the step that changed in it.
+    const withBase = ev.map((e) => (e.type === 'cache-miss' && e.step.stage === 'app' ? { ...e, step: app(2, 'RUN make app'), reason: 'base image changed: stage base 1234' } : e));
+    expect(formatExplanation(explainCache(withBase as BuildEvent[]))).toContain('[app 2/2] RUN make app  (line 12)\n      because its base stage base was rebuilt: [base 2/2] (build arg changed: DEPS)');
   });
 
   it('a COPY --from a rebuilt stage is explained by that stage, even without a reason of its own', () => {
