@@ -3,14 +3,14 @@
 // its contents; several sources (or a wildcard matching several) need a directory destination ending in `/`; a
 // single file goes to DEST/name when DEST ends in `/` or is an existing directory; relative DEST is under WORKDIR.
 import { execFile } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import { chmod, chown, open, stat, utimes, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import { BuildContext } from '../context.js';
 import { expand } from '../expand.js';
 import { FlagError, parseFlags } from '../flags.js';
 import { findStage } from '../plan.js';
-import { pmap } from '../fsutil.js';
+import { pmap, secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
 import { openView, type RootfsView } from '../view.js';
 import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
@@ -142,8 +142,8 @@ function flagText(from: string | undefined, chown: string | undefined, chmod: st
     .join('');
 }
 
-async function secureDest(w: UpperWriter, dest: string): Promise<string> {
-  const { secureResolve } = await import('../fsutil.js');
+/** A destination path resolved through the image's symlinks (never leaving its root). */
+function secureDest(w: UpperWriter, dest: string): Promise<string> {
   return secureResolve(w.view, dest);
 }
 
@@ -203,7 +203,6 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
 async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void> {
   const path = await p.w.resolve(target);
   if (it.kind === 'heredoc') {
-    const { writeFile, chown, chmod, utimes } = await import('node:fs/promises');
     await p.w.mkdirs(posix.dirname(path));
     const up = p.w.upper + path;
     await writeFile(up, it.content);
@@ -214,7 +213,7 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
     return;
   }
   if (it.kind === 'url') {
-    const st = await (await import('node:fs/promises')).stat(it.file);
+    const st = await stat(it.file);
     const mtime = it.mtime ?? new Date(0);
     await p.w.writeFile(path, it.file, { ...st, atime: mtime, mtime } as typeof st, p.chmod ?? 0o600, p.owner ?? { uid: 0, gid: 0 });
     return;
