@@ -2,9 +2,12 @@
 // ones in parallel through a p-queue), then assemble the image, tag it and write the requested outputs.
 // Modules that a fully cached rebuild does not need (runtime, registry client, exporters) load lazily.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import PQueue from 'p-queue';
+import type PQueue from 'p-queue';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { ParseResult } from '../parser/types.js';
 import { normalizeName } from '../oci/reference.js';
 import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/types.js';
 import type { ImageRecord, Store } from '../store/api.js';
@@ -20,7 +23,6 @@ import type { BuildEnv, StageState } from './steps/types.js';
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
-  const { parseBuildfile } = await import('../parser/index.js');
   const { openStore } = await import('../store/index.js');
   const store = await (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root), opts, emit);
   const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -31,7 +33,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') context = await BuildContext.openTar(opts.context.tar, tmpDir);
     const { text, file, buildfilePath } = await readBuildfile(opts, context?.root);
-    const parsed = parseBuildfile(text, file);
+    const parsed = await parseCached(text, file, join(store.root, 'builder', 'parse-cache'));
     const buildPlatform = hostPlatform();
     let targetPlatform: Platform = buildPlatform;
     if (opts.platform) {
@@ -53,7 +55,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       time: Date.now(),
       stages: plan.needed.map((i) => ({ name: plan.stages[i]!.displayName, dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName) })),
     });
-    const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? 2) });
+    // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
+    const queue: Pick<PQueue, 'add' | 'clear'> =
+      plan.needed.length > 1
+        ? new (await import('p-queue')).default({ concurrency: Math.max(1, opts.concurrency ?? 2) })
+        : { add: ((fn: () => Promise<unknown>) => fn()) as PQueue['add'], clear: () => undefined };
     for (const i of plan.needed) {
       const sp = plan.stages[i]!;
       const p = (async () => {
@@ -100,6 +106,28 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
     await store.close();
   }
+}
+
+/**
+ * Parses the Buildfile, or reads the parse of the same text from a machine-local cache (keyed by the text, the file
+ * name and the parser build), so a no-op rebuild does not load the parser.
+ */
+async function parseCached(text: string, file: string, dir: string): Promise<ParseResult> {
+  const parserBuild = await stat(fileURLToPath(new URL('../parser/parse.js', import.meta.url))).then((s) => `${s.size}:${s.mtimeMs}`, () => '');
+  const key = createHash('sha256').update(`${parserBuild}\0${file}\0${text}`).digest('hex');
+  const path = join(dir, `${key}.json`);
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as ParseResult;
+  } catch {
+    /* not cached yet */
+  }
+  const { parseBuildfile } = await import('../parser/index.js');
+  const parsed = parseBuildfile(text, file);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(parsed));
+  await rename(tmp, path);
+  return parsed;
 }
 
 async function readBuildfile(opts: BuildOptions, tarRoot: string | undefined): Promise<{ text: string; file: string; buildfilePath?: string }> {

@@ -7,13 +7,17 @@ import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } fr
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
-import dockerignoreModule, { type Ignore } from '@balena/dockerignore';
+import type { Ignore } from '@balena/dockerignore';
 import { cleanAbs, componentMatcher, hasWildcard, pmap, secureResolve } from './fsutil.js';
 
-// The package is CommonJS with `exports.default`; under NodeNext the default import is the module object.
 type IgnoreFactory = () => Ignore;
-const dockerignore: IgnoreFactory =
-  (dockerignoreModule as unknown as { default?: IgnoreFactory }).default ?? (dockerignoreModule as unknown as IgnoreFactory);
+
+/** @balena/dockerignore, loaded only when there are patterns (CommonJS with `exports.default`). */
+export async function loadDockerignore(): Promise<IgnoreFactory> {
+  const m = (await import('@balena/dockerignore')) as unknown as { default: IgnoreFactory | { default: IgnoreFactory } };
+  const d = m.default;
+  return typeof d === 'function' ? d : d.default;
+}
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -44,16 +48,15 @@ interface MemoEntry {
 export class BuildContext {
   private memo = new Map<string, MemoEntry>();
   private memoDirty = false;
-  private readonly ignorer: Ignore | null;
   private readonly hasExceptions: boolean;
 
   private constructor(
     readonly root: string,
     readonly ignorePatterns: string[],
+    private readonly ignorer: Ignore | null,
     private readonly memoFile: string | undefined,
     private readonly cleanupDir: string | undefined,
   ) {
-    this.ignorer = ignorePatterns.length > 0 ? dockerignore().add(ignorePatterns) : null;
     this.hasExceptions = ignorePatterns.some((p) => p.trim().startsWith('!'));
   }
 
@@ -70,7 +73,8 @@ export class BuildContext {
     if (opts.memoDir) {
       memoFile = join(opts.memoDir, `hashmemo-${createHash('sha256').update(root).digest('hex').slice(0, 24)}.json`);
     }
-    const ctx = new BuildContext(root, patterns, memoFile, opts.cleanupDir);
+    const ignorer = patterns.length > 0 ? (await loadDockerignore())().add(patterns) : null;
+    const ctx = new BuildContext(root, patterns, ignorer, memoFile, opts.cleanupDir);
     await ctx.loadMemo();
     return ctx;
   }

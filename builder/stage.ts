@@ -6,11 +6,7 @@ import { BuildError } from './errors.js';
 import type { StepRef } from './events.js';
 import { cloneConfig, scratchConfig } from './image-config.js';
 import type { StagePlan } from './plan.js';
-import { copyStep } from './steps/copy.js';
-import { metadataStep } from './steps/metadata.js';
-import { runStep } from './steps/run.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
-import { workdirStep } from './steps/workdir.js';
 import { formatPlatform } from './platform.js';
 import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 
@@ -92,19 +88,20 @@ async function runSteps(env: BuildEnv, sp: StagePlan, st: StageState, steps: Ins
   }
 }
 
-function dispatch(sc: StepCtx): Promise<boolean> {
+/** Step modules load on first use: a build without COPY never loads the COPY machinery. */
+async function dispatch(sc: StepCtx): Promise<boolean> {
   switch (sc.ins.keyword) {
     case 'RUN':
-      return runStep(sc);
+      return (await import('./steps/run.js')).runStep(sc);
     case 'COPY':
     case 'ADD':
-      return copyStep(sc);
+      return (await import('./steps/copy.js')).copyStep(sc);
     case 'WORKDIR':
-      return workdirStep(sc);
+      return (await import('./steps/workdir.js')).workdirStep(sc);
     case 'FROM':
       throw new BuildError('FROM inside a stage', { file: sc.env.plan.file, step: sc.step });
     default:
-      return metadataStep(sc);
+      return (await import('./steps/metadata.js')).metadataStep(sc);
   }
 }
 

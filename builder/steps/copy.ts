@@ -53,7 +53,7 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
   const chmod = chmodWord !== undefined ? parseInt(chmodWord, 8) : undefined;
   const parents = flags.bool('parents');
   const excludes = flags.all('exclude').map((e) => expand(e, vars, esc));
-  const exclude = excluder(excludes);
+  const exclude = await excluder(excludes);
   const fromWord = flags.get('from') !== undefined ? expand(flags.get('from')!, vars, esc) : undefined;
 
   const origin = await originOf(sc, fromWord);

@@ -7,13 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import dockerignoreModule, { type Ignore } from '@balena/dockerignore';
-import type { BuildContext, ContextEntry } from '../context.js';
+import { loadDockerignore, type BuildContext, type ContextEntry } from '../context.js';
 import { hasWildcard } from '../fsutil.js';
 
-type IgnoreFactory = () => Ignore;
-const dockerignore: IgnoreFactory =
-  (dockerignoreModule as unknown as { default?: IgnoreFactory }).default ?? (dockerignoreModule as unknown as IgnoreFactory);
 
 export interface LocalItem {
   kind: 'local';
@@ -45,9 +41,9 @@ export class SourceError extends Error {
   override name = 'SourceError';
 }
 
-export function excluder(patterns: string[]): ((rel: string) => boolean) | undefined {
+export async function excluder(patterns: string[]): Promise<((rel: string) => boolean) | undefined> {
   if (patterns.length === 0) return undefined;
-  const ig = dockerignore().add(patterns);
+  const ig = (await loadDockerignore())().add(patterns);
   return (rel) => rel !== '' && ig.ignores(rel);
 }
 
