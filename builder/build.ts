@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import type PQueue from 'p-queue';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +34,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') context = await BuildContext.openTar(opts.context.tar, tmpDir);
     const { text, file, buildfilePath } = await readBuildfile(opts, context?.root);
-    const parsed = await parseCached(text, file, join(store.root, 'builder', 'parse-cache'));
+    // Kept outside the store: parsing is a pure function of the text, and a fresh store (a cold build) can reuse it.
+    const parsed = await parseCached(text, file, join(tmpdir(), `tsbuild-parse-cache-${process.getuid?.() ?? 0}`));
     const buildPlatform = hostPlatform();
     let targetPlatform: Platform = buildPlatform;
     if (opts.platform) {
@@ -116,14 +118,19 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
   const parserBuild = await stat(fileURLToPath(new URL('../parser/parse.js', import.meta.url))).then((s) => `${s.size}:${s.mtimeMs}`, () => '');
   const key = createHash('sha256').update(`${parserBuild}\0${file}\0${text}`).digest('hex');
   const path = join(dir, `${key}.json`);
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as ParseResult;
-  } catch {
-    /* not cached yet */
+  // The directory must be ours and private (it lives in a shared tmp): otherwise parse without the cache.
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
+  const own = await stat(dir).then((s) => s.isDirectory() && s.uid === (process.getuid?.() ?? s.uid) && (s.mode & 0o077) === 0, () => false);
+  if (own) {
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as ParseResult;
+    } catch {
+      /* not cached yet */
+    }
   }
   const { parseBuildfile } = await import('../parser/index.js');
   const parsed = parseBuildfile(text, file);
-  await mkdir(dir, { recursive: true });
+  if (!own) return parsed;
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(parsed));
   await rename(tmp, path);
