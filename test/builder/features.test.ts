@@ -115,6 +115,26 @@ describe('instructions end to end', () => {
     expect(noCmd.stdout).toBe('');
   });
 
+  it('COPY --parents keeps source paths, --exclude leaves files out, --no-cache reruns everything', async () => {
+    const dir = await context('parents', 'FROM busybox:latest\nCOPY --parents a/*/x.txt /p/\nCOPY --exclude=*.log --exclude=skip a /e/\nRUN find /p /e -type f | sort > /list\n');
+    for (const f of ['a/one/x.txt', 'a/two/x.txt', 'a/two/y.txt', 'a/keep.txt', 'a/drop.log', 'a/skip/z.txt']) {
+      await mkdir(join(dir, f, '..'), { recursive: true });
+      await writeFile(join(dir, f), f);
+    }
+    ok(tsb(['build', '-q', '-t', 'parents:1', dir]), 'build');
+    expect(tsb(['run', 'parents:1', 'cat', '/list']).stdout.trim().split('\n')).toEqual([
+      '/e/keep.txt',
+      '/e/one/x.txt',
+      '/e/two/x.txt',
+      '/e/two/y.txt',
+      '/p/a/one/x.txt',
+      '/p/a/two/x.txt',
+    ]);
+    const again = tsb(['build', '--progress=plain', '--no-cache', '-t', 'parents:1', dir]);
+    ok(again, 'no-cache build');
+    expect(again.stderr).not.toMatch(/\] (COPY|RUN) .* CACHED$/m);
+  });
+
   it('COPY --from an image by name', async () => {
     const dir = await context('from-image', 'FROM busybox:latest\nCOPY --from=onbuild-parent:1 /bin/busybox /opt/busybox\nRUN /opt/busybox true && echo ok > /ok\n');
     ok(tsb(['build', '-q', '-t', 'from-image:1', dir]), 'build');
