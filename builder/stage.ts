@@ -58,6 +58,7 @@ async function runSteps(env: BuildEnv, sp: StagePlan, st: StageState, steps: Ins
   for (let i = 0; i < steps.length; i++) {
     const ins = steps[i]!;
     const step = ref(ins, i + 2);
+    if (env.signal?.aborted) throw new BuildError('build interrupted', { file: env.plan.file, step });
     const t0 = Date.now();
     env.emit({ type: 'step-start', time: t0, step });
     const sc: StepCtx = { env, state: st, ins, step };
