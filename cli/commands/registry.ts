@@ -106,8 +106,7 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
 }
 
 async function openStore(root: string): Promise<Store> {
-  const storeModule = '../../store/index.js';
-  const { openStore } = (await import(storeModule)) as { openStore(root: string): Promise<Store> };
+  const { openStore } = await import('../../store/index.js');
   return openStore(root);
 }
 
