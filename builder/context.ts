@@ -3,8 +3,8 @@
 // Hashes are memoized per file by (size, mtime, ctime, inode, mode) in a machine-local file under the store, so an
 // unchanged file is not read again; the hash itself covers only content, type, mode and relative path.
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Ignore } from '@balena/dockerignore';
@@ -262,13 +262,27 @@ function notFound(src: string): ContextError {
   return new ContextError(`"${src}": not found in the build context (or excluded by .dockerignore)`, src);
 }
 
+/** Read buffers reused across files, so hashing tens of thousands of files allocates (and keeps) little memory. */
+const bufferPool: Buffer[] = [];
+const BUFFER_SIZE = 256 * 1024;
+
 async function hashFile(path: string, size: number): Promise<string> {
   const h = createHash('sha256');
-  if (size < 1 << 20) {
-    h.update(await readFile(path));
-    return h.digest('hex');
+  const buf = bufferPool.pop() ?? Buffer.allocUnsafe(BUFFER_SIZE);
+  const fh = await open(path, 'r');
+  try {
+    let pos = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, BUFFER_SIZE, pos);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+      if (pos >= size && bytesRead < BUFFER_SIZE) break;
+    }
+  } finally {
+    await fh.close();
+    bufferPool.push(buf);
   }
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
