@@ -1,6 +1,7 @@
 // Content-addressed blobs under blobs/sha256/<hex>. Each blob is streamed to a temp file under tmp/ while its
 // digest is computed, verified, fsynced and renamed into place: a crash never leaves a half blob under a real name.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,9 +10,17 @@ import { DigestingStream, digestHex, digestOf } from '../oci/digest.js';
 import type { Digest } from '../oci/types.js';
 import { BlobNotFoundError, DigestMismatchError } from './errors.js';
 import { isNotFound, tempName } from './fsutil.js';
+import { HashWriter } from './hash-writer.js';
 
 export class BlobStore {
+  private readonly writer = new HashWriter();
+  private writerBusy = false;
+
   constructor(readonly root: string) {}
+
+  async close(): Promise<void> {
+    await this.writer.close();
+  }
 
   get tmpDir(): string {
     return join(this.root, 'tmp');
@@ -81,6 +90,52 @@ export class BlobStore {
       await beforePlace?.(digest);
       await this.place(tmp, digest);
       return { digest, size: hasher.size };
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * Writes chunks that are only valid until the next is asked for (diffChunks): each is hashed and written
+   * synchronously before the iteration goes on. No digest is known in advance.
+   */
+  async ingestChunks(chunks: AsyncIterable<Buffer>, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+    const tmp = tempName(this.tmpDir, 'blob');
+    if (!this.writerBusy) {
+      // the second core hashes and writes while this thread produces
+      this.writerBusy = true;
+      try {
+        const { digest, size } = await this.writer.write(tmp, chunks);
+        await beforePlace?.(digest);
+        await this.place(tmp, digest);
+        return { digest, size };
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      } finally {
+        this.writerBusy = false;
+      }
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        for await (const c of chunks) {
+          hash.update(c);
+          let off = 0;
+          while (off < c.length) off += writeSync(fh.fd, c, off, c.length - off);
+          size += c.length;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const digest = `sha256:${hash.digest('hex')}` as Digest;
+      await beforePlace?.(digest);
+      await this.place(tmp, digest);
+      return { digest, size };
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;

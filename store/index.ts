@@ -10,11 +10,11 @@ import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex }
 import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRecord, Store } from './api.js';
 import { BlobStore } from './blobs.js';
 import { getCache, putCache } from './cache.js';
-import { StoreError } from './errors.js';
+import { BlobNotFoundError, StoreError } from './errors.js';
 import { isNotFound, writeFileAtomic } from './fsutil.js';
 import { readFile } from 'node:fs/promises';
-import { diffDir } from './layer-tar/diff.js';
-import { parallelGzip } from './layer-tar/gzip.js';
+import { diffChunks } from './layer-tar/diff.js';
+import { parallelGzipFile } from './layer-tar/gzip.js';
 import { unpackTar } from './layer-tar/unpack.js';
 import { LayerDirs, treeLine, writeTreeRecord } from './layers.js';
 import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
@@ -168,8 +168,8 @@ class LocalStore implements Store {
     const onStat = (rel: string, st: import('node:fs').Stats, link: string): void => {
       tree.push(treeLine(rel, st, link));
     };
-    const tar = diffDir(upperdir, { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) }, stats);
-    const { digest, size } = await this.blobs.ingest(tar, undefined, this.touch);
+    const tar = diffChunks(upperdir, { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) }, stats);
+    const { digest, size } = await this.blobs.ingestChunks(tar, this.touch);
     const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
     if (!(await this.layers.isUnpacked(digest))) {
       const tmp = this.layers.newTempLayer();
@@ -206,8 +206,8 @@ class LocalStore implements Store {
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
-    const src = await this.blobs.open(layer.digest);
-    const { digest, size } = await this.blobs.ingest(parallelGzip(src), undefined, this.touch);
+    if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
+    const { digest, size } = await this.blobs.ingestChunks(parallelGzipFile(this.blobs.path(layer.digest)), this.touch);
     await this.layers.recordDiffID(digest, layer.digest);
     await writeFileAtomic(record, digest);
     return { mediaType: MediaType.OciLayerGzip, digest, size, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
@@ -233,6 +233,7 @@ class LocalStore implements Store {
   }
   async close(): Promise<void> {
     await this.leases.close();
+    await this.blobs.close();
   }
 }
 

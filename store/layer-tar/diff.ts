@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { listXattrs, getXattr, majorOf, minorOf } from '../xattr.js';
-import { BLOCK, encodeHeader, END_OF_ARCHIVE, paddingFor, type EntryType } from './tar-header.js';
+import { BLOCK, encodeHeader, encodeSimpleHeaderInto, END_OF_ARCHIVE, paddingFor, type EntryType, type TarEntryHeader } from './tar-header.js';
 import { isOpaqueValue, isOverlayXattr, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, tarWhiteoutName, WHITEOUT_XATTRS } from './whiteouts.js';
 
 export interface DiffOptions {
@@ -15,6 +15,8 @@ export interface DiffOptions {
   source?: 'overlay' | 'plain';
   /** Called once per entry written (path without trailing slash, entry type, content size). */
   onEntry?: (path: string, type: EntryType, size: number) => void;
+  /** Internal: hand out reused buffers (see diffChunks). */
+  reuseBuffers?: boolean;
   /** Called with every walked path's lstat (and symlink target), e.g. to record the tree. */
   onStat?: (path: string, st: fs.Stats, linkTarget: string) => void;
 }
@@ -36,6 +38,16 @@ function needsByteSort(names: string[]): boolean {
   return false;
 }
 
+const SIMPLE = Buffer.alloc(0);
+
+function isPlainAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const O_NOATIME = fs.constants.O_NOATIME ?? 0;
 const OPEN_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME;
@@ -45,15 +57,26 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
   const clamp = opts.sourceDateEpoch;
   const links = new Map<string, string>();
   // Output is gathered in a batch buffer (headers and small file bodies read straight into it) and handed on
-  // in ~1 MiB pieces; a fresh batch is allocated after each hand-off, so nothing handed on is ever overwritten.
-  let batch = Buffer.allocUnsafe(BATCH);
+  // in ~1 MiB pieces. With `reuse`, the same buffers are refilled after each hand-off (the consumer must be done
+  // with a chunk before it asks for the next); otherwise a fresh batch is allocated each time.
+  const reuse = opts.reuseBuffers === true;
+  const spare: Buffer[] = [];
+  const fresh = (n: number): Buffer => (reuse && n <= BATCH && spare.length > 0 ? spare.pop()! : Buffer.allocUnsafe(Math.max(BATCH, n)));
+  let batch = fresh(BATCH);
   let off = 0;
+  let handed: Buffer | undefined;
+  const handOff = (): Buffer => {
+    const out = batch.subarray(0, off);
+    if (reuse && handed && handed.length === BATCH) spare.push(handed);
+    handed = batch;
+    return out;
+  };
   const room = (n: number): Buffer | undefined => {
     if (off + n <= batch.length) return undefined;
-    const out = batch.subarray(0, off);
-    batch = Buffer.allocUnsafe(Math.max(BATCH, n));
+    const out = off > 0 ? handOff() : undefined;
+    batch = fresh(n);
     off = 0;
-    return out.length > 0 ? out : undefined;
+    return out;
   };
   const put = (b: Buffer): void => {
     b.copy(batch, off);
@@ -118,11 +141,21 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
       const x = xattrsOf(abs, fd);
       const common = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st), xattrs: x.list };
       let header: Buffer | undefined;
+      let simple: TarEntryHeader | undefined;
       let type: EntryType | undefined;
       let body = 0;
+      /** Headers without PAX records are written straight into the batch (no allocation). */
+      const enc = (eh: TarEntryHeader): Buffer => {
+        if (eh.xattrs && eh.xattrs.length > 0) return encodeHeader(eh);
+        if (eh.name.length <= 100 && (!eh.linkname || eh.linkname.length <= 100) && isPlainAscii(eh.name) && (!eh.linkname || isPlainAscii(eh.linkname)) && eh.size <= 0o77777777777 && eh.uid <= 0o7777777 && eh.gid <= 0o7777777) {
+          simple = eh;
+          return SIMPLE;
+        }
+        return encodeHeader(eh);
+      };
       if (overlay && (isWhiteoutDevice(st.isCharacterDevice(), st.rdev) || (x.whiteout && st.isFile() && st.size === 0))) {
         const dir = rel.slice(0, rel.length - base.length);
-        header = encodeHeader({ name: dir + tarWhiteoutName(base), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: common.mtime });
+        header = enc({ name: dir + tarWhiteoutName(base), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: common.mtime });
         type = 'file';
       } else if (st.isDirectory()) {
         header = encodeHeader({ ...common, name: `${rel}/`, type: 'dir', size: 0 });
@@ -136,22 +169,22 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
         const key = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
         const first = key !== undefined ? links.get(key) : undefined;
         if (first !== undefined) {
-          header = encodeHeader({ ...common, name: rel, type: 'link', size: 0, linkname: first });
+          header = enc({ ...common, name: rel, type: 'link', size: 0, linkname: first });
           type = 'link';
         } else {
           if (key !== undefined) links.set(key, rel);
           body = st.size;
-          header = encodeHeader({ ...common, name: rel, type: 'file', size: body });
+          header = enc({ ...common, name: rel, type: 'file', size: body });
           type = 'file';
         }
       } else if (st.isSymbolicLink()) {
-        header = encodeHeader({ ...common, name: rel, type: 'symlink', size: 0, linkname: linkTarget });
+        header = enc({ ...common, name: rel, type: 'symlink', size: 0, linkname: linkTarget });
         type = 'symlink';
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         type = st.isCharacterDevice() ? 'char' : 'block';
-        header = encodeHeader({ ...common, name: rel, type, size: 0, devmajor: majorOf(st.rdev), devminor: minorOf(st.rdev) });
+        header = enc({ ...common, name: rel, type, size: 0, devmajor: majorOf(st.rdev), devminor: minorOf(st.rdev) });
       } else if (st.isFIFO()) {
-        header = encodeHeader({ ...common, name: rel, type: 'fifo', size: 0 });
+        header = enc({ ...common, name: rel, type: 'fifo', size: 0 });
         type = 'fifo';
       }
       // sockets are not carried by tar layers (Docker skips them too)
@@ -159,15 +192,22 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
       stats.entries++;
       opts.onEntry?.(rel, type, body);
       const pad = (BLOCK - (body % BLOCK)) % BLOCK;
+      const hlen = header === SIMPLE ? BLOCK : header.length;
+      const putHeader = (): void => {
+        if (header === SIMPLE) {
+          encodeSimpleHeaderInto(simple!, batch, off);
+          off += BLOCK;
+        } else put(header);
+      };
       if (body === 0 || body > SMALL_FILE) {
-        const full = room(header.length);
+        const full = room(hlen);
         if (full) yield full;
-        put(header);
+        putHeader();
       }
       if (body > 0 && body <= SMALL_FILE) {
-        const full = room(header.length + body + pad);
+        const full = room(hlen + body + pad);
         if (full) yield full;
-        put(header);
+        putHeader();
         const h = fd ?? fs.openSync(abs, OPEN_FLAGS);
         try {
           let got = 0;
@@ -184,17 +224,32 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
         }
       } else if (body > SMALL_FILE) {
         if (off > 0) {
-          yield batch.subarray(0, off);
-          batch = Buffer.allocUnsafe(BATCH);
+          yield handOff();
+          batch = fresh(BATCH);
           off = 0;
         }
-        let sent = 0;
-        const rs = fs.createReadStream(abs, { highWaterMark: BATCH, end: body - 1 });
-        for await (const chunk of rs as AsyncIterable<Buffer>) {
-          sent += chunk.length;
-          yield chunk;
+        // large bodies are read straight into the batch buffer, one ~1 MiB piece at a time
+        const h = fd ?? fs.openSync(abs, OPEN_FLAGS);
+        try {
+          let sent = 0;
+          while (sent < body) {
+            const want = Math.min(BATCH, body - sent);
+            let n = 0;
+            while (n < want) {
+              const r = fs.readSync(h, batch, n, want - n, sent + n);
+              if (r === 0) break;
+              n += r;
+            }
+            if (n < want) batch.fill(0, n, want); // the file shrank: pad to the size the header promised
+            sent += want;
+            off = want;
+            yield handOff();
+            batch = fresh(BATCH);
+            off = 0;
+          }
+        } finally {
+          if (fd === undefined) fs.closeSync(h);
         }
-        if (sent < body) yield Buffer.alloc(body - sent);
         put(paddingFor(body));
       }
     } finally {
@@ -204,7 +259,15 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
   const full = room(END_OF_ARCHIVE.length);
   if (full) yield full;
   put(END_OF_ARCHIVE);
-  yield batch.subarray(0, off);
+  yield handOff();
+}
+
+/**
+ * The layer tar of `dir` as chunks. Each chunk is valid only until the next one is asked for (the buffers are
+ * reused), so the consumer must hash/write it before iterating on. `stats` fills in as it is read.
+ */
+export function diffChunks(dir: string, opts: DiffOptions = {}, stats: DiffStats = { entries: 0 }): AsyncGenerator<Buffer> {
+  return generate(dir, { ...opts, reuseBuffers: true }, stats);
 }
 
 /** The layer tar of `dir` as a stream. `stats` fills in as it is read. */

@@ -3,6 +3,7 @@
 // the last one with Z_FINISH; the raw deflate pieces are concatenated in order behind one gzip header, and the
 // trailer carries the CRC32 of the whole input (zlib.crc32, computed incrementally) and its size. A chunk whose
 // sample does not compress is stored (level 0) rather than squeezed. The result is one standard gzip member.
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { constants, crc32, deflateRaw } from 'node:zlib';
@@ -81,6 +82,59 @@ async function* gzipGen(src: AsyncIterable<Buffer>, opts: ParallelGzipOptions): 
   trailer.writeUInt32LE(crc >>> 0, 0);
   trailer.writeUInt32LE(total % 0x100000000, 4);
   yield trailer;
+}
+
+/**
+ * Gzip of a file, on all cores, as chunks for a consumer that writes each before asking for the next. Input is
+ * read into a small pool of reused buffers (one per chunk in flight), so memory stays flat whatever the size.
+ */
+export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions = {}): AsyncGenerator<Buffer> {
+  const level = opts.level ?? 6;
+  const chunkSize = opts.chunkSize ?? 1 << 20;
+  const window = opts.parallel ?? Math.max(2, availableParallelism() * 2);
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    yield HEADER;
+    const pool: Buffer[] = [];
+    const queue: { out: Promise<Buffer>; buf: Buffer }[] = [];
+    let crc = 0;
+    let pos = 0;
+    while (pos < size || (size === 0 && pos === 0 && queue.length === 0)) {
+      const buf = pool.pop() ?? Buffer.allocUnsafe(chunkSize);
+      const want = Math.min(chunkSize, size - pos);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
+        if (bytesRead === 0) throw new Error(`${path} shrank while it was compressed`);
+        got += bytesRead;
+      }
+      const data = buf.subarray(0, want);
+      pos += want;
+      crc = crc32(data, crc);
+      const last = pos >= size;
+      const out = levelFor(data, level).then((l) => deflateChunk(data, l, last));
+      out.catch(() => undefined);
+      queue.push({ out, buf });
+      while (queue.length >= window) {
+        const q = queue.shift()!;
+        yield await q.out;
+        pool.push(q.buf);
+      }
+      if (size === 0) break;
+    }
+    while (queue.length > 0) {
+      const q = queue.shift()!;
+      yield await q.out;
+      pool.push(q.buf);
+    }
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc >>> 0, 0);
+    trailer.writeUInt32LE(size % 0x100000000, 4);
+    yield trailer;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** A gzip stream of `src`, compressed on all cores. */

@@ -42,8 +42,9 @@ function paxRecord(key: string, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${len} ${key}=`), value, Buffer.from('\n')]);
 }
 
-function ustar(name: string, type: number, h: { mode: number; uid: number; gid: number; size: number; mtime: number; linkname?: string; devmajor?: number; devminor?: number }): Buffer {
-  const b = Buffer.alloc(BLOCK);
+function ustar(name: string, type: number, h: { mode: number; uid: number; gid: number; size: number; mtime: number; linkname?: string; devmajor?: number; devminor?: number }, into?: Buffer): Buffer {
+  const b = into ?? Buffer.alloc(BLOCK);
+  if (into) b.fill(0, 0, BLOCK);
   b.write(name, 0, 100, 'utf8');
   writeOctal(b, 100, 8, h.mode & 0o7777);
   writeOctal(b, 108, 8, h.uid);
@@ -66,6 +67,17 @@ function ustar(name: string, type: number, h: { mode: number; uid: number; gid: 
 
 function padding(n: number): number {
   return (BLOCK - (n % BLOCK)) % BLOCK;
+}
+
+/**
+ * Writes the header of an entry that needs no PAX record straight into `target` at `off` and returns true;
+ * returns false (writing nothing) when it needs PAX — use encodeHeader then.
+ */
+export function encodeSimpleHeaderInto(h: TarEntryHeader, target: Buffer, off: number): boolean {
+  if ((h.xattrs && h.xattrs.length > 0) || h.size > 0o77777777777 || h.uid > 0o7777777 || h.gid > 0o7777777) return false;
+  if (h.name.length > 100 || !isAscii(h.name) || (h.linkname && (h.linkname.length > 100 || !isAscii(h.linkname)))) return false;
+  ustar(h.name, TYPEFLAG[h.type], h, target.subarray(off, off + BLOCK));
+  return true;
 }
 
 /** The header block(s) for one entry (a PAX header first when needed). */

@@ -156,10 +156,11 @@ export function parsePax(data: Buffer): Map<string, Buffer> {
 }
 
 const pad = (n: number): number => (512 - (n % 512)) % 512;
+const EMPTY: ReadonlyMap<string, Buffer> = new Map();
 
 export async function* readTar(src: Readable | AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
   const r = new ByteReader((src as AsyncIterable<Buffer>)[Symbol.asyncIterator]());
-  let global = new Map<string, Buffer>();
+  let global: Map<string, Buffer> = new Map();
   let pax: Map<string, Buffer> | undefined;
   let longName: string | undefined;
   let longLink: string | undefined;
@@ -192,7 +193,7 @@ export async function* readTar(src: Readable | AsyncIterable<Buffer>): AsyncGene
       else longLink = str(data, 0, data.length);
       continue;
     }
-    const rec = new Map([...global, ...(pax ?? [])]);
+    const rec = global.size === 0 ? (pax ?? EMPTY) : new Map([...global, ...(pax ?? [])]);
     const ustar = h.toString('ascii', 257, 262) === 'ustar';
     let name = str(h, 0, 100);
     if (ustar && h[345] !== 0) name = `${str(h, 345, 155)}/${name}`;

@@ -54,3 +54,24 @@ describe('parallel gzip', () => {
     expect((await gz(input)).equals(await gz(input))).toBe(true);
   });
 });
+
+describe('parallel gzip of a file', () => {
+  it('matches the stream version and handles empty and odd-sized files', async () => {
+    const { parallelGzipFile } = await import('../../store/layer-tar/gzip.js');
+    const dir = await tempDir();
+    for (const [name, input] of [
+      ['empty', Buffer.alloc(0)],
+      ['odd', Buffer.concat([randomBytes(300_001), Buffer.alloc(777_777, 0x62)])],
+    ] as const) {
+      const f = join(dir, name);
+      writeFileSync(f, input);
+      const parts: Buffer[] = [];
+      for await (const c of parallelGzipFile(f, { chunkSize: 128 * 1024 })) parts.push(Buffer.from(c));
+      const out = Buffer.concat(parts);
+      writeFileSync(`${f}.gz`, out);
+      execFileSync('gzip', ['-t', `${f}.gz`]);
+      expect(gunzipSync(out).equals(input)).toBe(true);
+      expect(out.equals(await gz(input, 128 * 1024))).toBe(true);
+    }
+  });
+});

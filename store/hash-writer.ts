@@ -1,0 +1,161 @@
+// Hashing and writing a blob on a second thread while the main thread produces it (the layer diff): the two
+// halves of a commit run on two cores. Chunks pass through a ring of shared-memory slots (one copy, no
+// allocation); Atomics coordinate the two sides. One worker per store, started on first use and reused.
+import { Worker } from 'node:worker_threads';
+import type { Digest } from '../oci/types.js';
+import { StoreError } from './errors.js';
+
+const SLOTS = 4;
+const SLOT = 1 << 20;
+// ctrl: 0 head (slots produced), 1 tail (slots consumed), 2 state (0 run, 1 end, 2 worker error, 3 abort),
+//       3 producer sequence (bumped on every push/end/abort), 4 consumer sequence (bumped on every consume)
+const HEAD = 0;
+const TAIL = 1;
+const STATE = 2;
+const PSEQ = 3;
+const CSEQ = 4;
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const fs = process.getBuiltinModule('node:fs');
+const { createHash } = process.getBuiltinModule('node:crypto');
+const { ctrlBuf, lensBuf, dataBuf, SLOTS, SLOT } = workerData;
+const ctrl = new Int32Array(ctrlBuf);
+const lens = new Int32Array(lensBuf);
+const data = Buffer.from(dataBuf);
+parentPort.on('message', (m) => {
+  let fd;
+  try {
+    fd = fs.openSync(m.path, 'w', 0o644);
+    const hash = createHash('sha256');
+    let size = 0;
+    for (;;) {
+      const seq = Atomics.load(ctrl, 3);
+      const tail = Atomics.load(ctrl, 1);
+      const state = Atomics.load(ctrl, 2);
+      if (state === 3) break;
+      if (tail < Atomics.load(ctrl, 0)) {
+        const slot = tail % SLOTS;
+        const view = data.subarray(slot * SLOT, slot * SLOT + lens[slot]);
+        hash.update(view);
+        let off = 0;
+        while (off < view.length) off += fs.writeSync(fd, view, off, view.length - off);
+        size += view.length;
+        Atomics.store(ctrl, 1, tail + 1);
+        Atomics.add(ctrl, 4, 1);
+        Atomics.notify(ctrl, 4);
+        continue;
+      }
+      if (state === 1) {
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        fd = undefined;
+        parentPort.postMessage({ digest: 'sha256:' + hash.digest('hex'), size });
+        return;
+      }
+      Atomics.wait(ctrl, 3, seq);
+    }
+    fs.closeSync(fd);
+    parentPort.postMessage({ aborted: true });
+  } catch (e) {
+    if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+    Atomics.store(ctrl, 2, 2);
+    Atomics.add(ctrl, 4, 1);
+    Atomics.notify(ctrl, 4);
+    parentPort.postMessage({ error: String(e && e.message || e) });
+  }
+});
+`;
+
+export class HashWriter {
+  private worker: Worker | undefined;
+  private readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
+  private readonly lens = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+  private readonly data = Buffer.from(new SharedArrayBuffer(SLOTS * SLOT));
+  private busy = false;
+
+  private start(): Worker {
+    if (!this.worker) {
+      this.worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        // works whether the host runs as CommonJS or ESM; a small heap: the worker only hashes and writes
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+        workerData: { ctrlBuf: this.ctrl.buffer, lensBuf: this.lens.buffer, dataBuf: this.data.buffer, SLOTS, SLOT },
+      });
+      this.worker.unref();
+    }
+    return this.worker;
+  }
+
+  private push(chunk: Buffer): void {
+    for (let off = 0; off < chunk.length; off += SLOT) {
+      const piece = chunk.subarray(off, Math.min(off + SLOT, chunk.length));
+      for (;;) {
+        const seq = Atomics.load(this.ctrl, CSEQ);
+        if (Atomics.load(this.ctrl, STATE) === 2) throw new StoreError('the blob writer thread failed');
+        const head = Atomics.load(this.ctrl, HEAD);
+        if (head - Atomics.load(this.ctrl, TAIL) < SLOTS) {
+          const slot = head % SLOTS;
+          piece.copy(this.data, slot * SLOT);
+          this.lens[slot] = piece.length;
+          Atomics.store(this.ctrl, HEAD, head + 1);
+          Atomics.add(this.ctrl, PSEQ, 1);
+          Atomics.notify(this.ctrl, PSEQ);
+          break;
+        }
+        Atomics.wait(this.ctrl, CSEQ, seq, 1000);
+      }
+    }
+  }
+
+  private signal(state: number): void {
+    Atomics.store(this.ctrl, STATE, state);
+    Atomics.add(this.ctrl, PSEQ, 1);
+    Atomics.notify(this.ctrl, PSEQ);
+  }
+
+  /** Writes `chunks` to `path` (fsynced), hashing on the worker thread. Chunks may be reused once consumed. */
+  async write(path: string, chunks: AsyncIterable<Buffer>): Promise<{ digest: Digest; size: number }> {
+    if (this.busy) throw new Error('HashWriter is single-use at a time');
+    this.busy = true;
+    const w = this.start();
+    this.ctrl.fill(0);
+    const result = new Promise<{ digest?: string; size?: number; error?: string; aborted?: boolean }>((resolve, reject) => {
+      const onMessage = (m: { digest?: string; size?: number; error?: string; aborted?: boolean }): void => {
+        w.off('error', onError);
+        resolve(m);
+      };
+      const onError = (e: Error): void => {
+        w.off('message', onMessage);
+        this.worker = undefined;
+        reject(e);
+      };
+      w.once('message', onMessage);
+      w.once('error', onError);
+    });
+    w.ref();
+    w.postMessage({ path });
+    try {
+      try {
+        for await (const c of chunks) this.push(c);
+      } catch (e) {
+        this.signal(3);
+        await result.catch(() => undefined);
+        throw e;
+      }
+      this.signal(1);
+      const r = await result;
+      if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
+      return { digest: r.digest as Digest, size: r.size! };
+    } finally {
+      this.worker?.unref();
+      this.busy = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}
