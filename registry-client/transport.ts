@@ -17,6 +17,8 @@ export interface SendRequest {
   retries?: number;
   /** Statuses the caller handles itself and which must not be retried (e.g. 416 on a ranged GET). */
   noRetryStatus?: number[];
+  /** Time allowed until the response headers arrive (default the options' timeoutMs); uploads need more. */
+  timeoutMs?: number;
   /** For error messages. */
   registry: string;
   repository?: string;
@@ -142,7 +144,7 @@ export class Transport {
     let body = req.body?.();
     for (let hop = 0; hop < 10; hop++) {
       const ctl = new AbortController();
-      const timer = setTimeout(() => ctl.abort(), this.timeoutMs);
+      const timer = setTimeout(() => ctl.abort(), req.timeoutMs ?? this.timeoutMs);
       let res: Response;
       try {
         res = await fetch(url.href, {

@@ -119,6 +119,7 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           method: 'PUT',
           path: withDigest(location, desc.digest),
           retries: 0,
+          timeoutMs: bodyTimeout(transport.timeoutMs, desc.size),
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
           body: () => Readable.from(counted(reader.take(desc.size), 0, opts.onBytes), { objectMode: false }),
         });
@@ -135,6 +136,7 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           method: 'PATCH',
           path: location,
           retries: 0,
+          timeoutMs: bodyTimeout(transport.timeoutMs, n),
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(n), 'content-range': `${offset}-${offset + n - 1}` },
           body: () => Readable.from(counted(reader.take(n), offset, opts.onBytes), { objectMode: false }),
         });
@@ -173,6 +175,11 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
       reader.close();
     }
   }
+}
+
+/** Headers come only after the body is sent: allow the idle timeout plus 1 s per 256 kB (a slow uplink). */
+function bodyTimeout(idle: number, bytes: number): number {
+  return idle + Math.ceil(bytes / (256 * 1024)) * 1000;
 }
 
 async function* counted(src: AsyncGenerator<Buffer>, start: number, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {

@@ -16,6 +16,10 @@ export interface LoggedRequest {
 export type FaultAction =
   | { kind: 'status'; status: number; retryAfter?: string }
   | { kind: 'drop'; afterBytes: number }
+  /** Forwards the request and appends `append` to the response body (content no longer matches its digest). */
+  | { kind: 'corrupt'; append: string }
+  /** Forwards the request and adds response headers. */
+  | { kind: 'headers'; headers: Record<string, string> }
   /** Forwards the request, then closes the client connection before any response byte (the response is lost). */
   | { kind: 'reset' }
   | { kind: 'redirect' };
@@ -103,7 +107,17 @@ export async function startFaultProxy(upstream: string, blobFile: (digest: strin
         req.socket.destroy();
         return;
       }
-      res.writeHead(ur.statusCode!, ur.headers);
+      if (action?.kind === 'corrupt') {
+        const chunks: Buffer[] = [];
+        ur.on('data', (c: Buffer) => chunks.push(c));
+        ur.on('end', () => {
+          const body = Buffer.concat([...chunks, Buffer.from(action.append)]);
+          res.writeHead(ur.statusCode!, { ...ur.headers, 'content-length': String(body.length) });
+          res.end(body);
+        });
+        return;
+      }
+      res.writeHead(ur.statusCode!, { ...ur.headers, ...(action?.kind === 'headers' ? action.headers : {}) });
       if (action?.kind === 'drop') {
         let sent = 0;
         ur.on('data', (c: Buffer) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import type { ImageManifest } from '../../oci/types.js';
-import { OciLayout, pullImage, pushImage, RegistryError } from '../../registry-client/index.js';
+import { DigestMismatchError, OciLayout, pullImage, pushImage, RegistryError } from '../../registry-client/index.js';
 import { seedBusybox } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
@@ -102,6 +102,25 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     await pullImage(ref(), layout, opts());
     expect(proxy.requests.filter((q) => q.path.includes('/manifests/')).map((q) => q.method)).toEqual(['HEAD']);
     expect(proxy.requests.filter((q) => q.path.includes('/blobs/'))).toEqual([]);
+  });
+
+  it('rejects a manifest or blob whose content does not match its digest, keeping nothing', async () => {
+    proxy.faults.push({ method: 'GET', path: /manifests\/sha256:/, action: { kind: 'corrupt', append: ' ' } });
+    const layout = await OciLayout.open(await tmp.make());
+    const err = await pullImage(ref(), layout, opts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigestMismatchError);
+    proxy.faults.push({ method: 'GET', path: new RegExp(`blobs/${layerDigest}`), action: { kind: 'corrupt', append: 'x' } });
+    const err2 = await pullImage(ref(), layout, { ...opts(), retries: 0 }).catch((e: unknown) => e);
+    expect((err2 as Error).message).toMatch(/digest|larger/);
+    expect(await layout.hasBlob(layerDigest as never)).toBe(false);
+    expect((await layout.readIndex()).manifests).toEqual([]);
+  });
+
+  it('shows Docker Hub style rate-limit headers in verbose output', async () => {
+    proxy.faults.push({ method: 'HEAD', path: /manifests\/latest/, action: { kind: 'headers', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600', 'docker-ratelimit-source': '127.0.0.1' } } });
+    const lines: string[] = [];
+    await pullImage(ref(), await OciLayout.open(await tmp.make()), { ...opts(), verbose: (m: string) => lines.push(m) });
+    expect(lines).toContain('rate limit: 76;w=21600 of 100;w=21600 pulls remaining (source 127.0.0.1)');
   });
 
   it('resumes a chunked upload after a failed PATCH at the offset the registry reports', async () => {
