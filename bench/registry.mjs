@@ -31,6 +31,21 @@ if (process.argv[2] === '--child') {
   } else if (op === 'pull') {
     const layout = await rc.OciLayout.open(dir);
     await rc.pullImage(parseReference(ref), layout, opts);
+  } else if (op === 'push-store') {
+    // The real `tsbuild push` path: uncompressed layers in the store, gzipped by store.compressedLayer on the way.
+    const { openStore } = await import(dist('store/index.js'));
+    const { createReadStream } = await import('node:fs');
+    const store = await openStore(extra);
+    const layout = await rc.OciLayout.open(dir);
+    const top = await layout.resolve('latest');
+    const m = JSON.parse((await layout.readBytes(top.digest)).toString());
+    for (const b of [m.config, ...m.layers]) await store.writeBlob(createReadStream(layout.blobPath(b.digest)), { digest: b.digest, size: b.size });
+    const desc = await store.putBytes(await layout.readBytes(top.digest), top.mediaType, top.digest);
+    const t1 = performance.now();
+    await rc.pushImage(store, desc, [parseReference(ref)], opts);
+    await store.close();
+    process.stdout.write(JSON.stringify({ seconds: (performance.now() - t1) / 1000, rssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
+    process.exit(0);
   } else if (op === 'pull-unpack') {
     const { openStore } = await import(dist('store/index.js'));
     const store = await openStore(dir);
@@ -85,7 +100,7 @@ async function startRegistry() {
   const reg = {
     host,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), 2000);
@@ -217,7 +232,18 @@ try {
     await reg.stop();
     return r;
   });
-  rows.push(['push incl. compression', mbRaw, pushTsC, pushSkopeoC]);
+  rows.push(['push incl. gzip (OCI layout)', mbRaw, pushTsC, pushSkopeoC]);
+  if (existsSync(join(repo, 'dist/store/index.js'))) {
+    const pushStore = await measure('push + gzip: tsbuild from the store', async (i) => {
+      const reg = await fresh();
+      const storeDir = join(work, `push-store-${i}`);
+      const r = timeChild('push-store', L.tar.layout, `${reg.host}/bench/img:1`, reg.host, storeDir);
+      await reg.stop();
+      await rm(storeDir, { recursive: true, force: true });
+      return r;
+    });
+    rows.push(['push incl. gzip (store)', mbRaw, pushStore, pushSkopeoC]);
+  }
 
   const seed = await fresh();
   execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${L.gzip.layout}:latest`, `docker://${seed.host}/bench/img:1`]);
@@ -237,12 +263,13 @@ try {
 
   if (existsSync(join(repo, 'dist/store/index.js'))) {
     for (const mode of ['tee', 'after']) {
-      await measure(`pull + unpack into an empty store (${mode})`, async (i) => {
+      const r = await measure(`pull + unpack into an empty store (${mode})`, async (i) => {
         const dir = join(work, `store-${mode}-${i}`);
         const r = timeChild('pull-unpack', dir, `${seed.host}/bench/img:1`, seed.host, mode);
         await rm(dir, { recursive: true, force: true });
         return r;
       });
+      rows.push([`pull + unpack (${mode}) vs skopeo pull`, mb, r, pullSkopeo]);
     }
   } else {
     console.log('  pull + unpack: skipped (dist/store/index.js not built yet)');

@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import PQueue from 'p-queue';
 import type { BlobSink } from '../oci/blobs.js';
 import { formatReference, type ImageRef } from '../oci/reference.js';
-import type { Descriptor, Digest, ImageConfigFile, ImageIndex, ImageManifest, Platform } from '../oci/types.js';
+import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest, type Platform } from '../oci/types.js';
 import { downloadBlob } from './blob-stream.js';
 import { RegistryClient, type Repo } from './client.js';
 import { RegistryError } from './errors.js';
@@ -95,7 +95,7 @@ async function pullFrom(repo: Repo, ref: ImageRef, target: PullTarget, opts: Pul
 
   const index = top.parsed as ImageIndex;
   const chosen = selectPlatform(index, want);
-  const children = opts.allPlatforms ? index.manifests.filter((d) => !isIndex({} as never, d.mediaType) && d.platform) : chosen ? [chosen] : [];
+  const children = opts.allPlatforms ? index.manifests.filter((d) => !isIndexMediaType(d.mediaType) && d.platform) : chosen ? [chosen] : [];
   if (!chosen && !opts.allPlatforms) {
     const have = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ');
     throw new RegistryError(`no manifest for platform ${formatPlatform(want)} in ${name}`, {
