@@ -138,6 +138,7 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   const configTask = queue.add(async () => {
     if (!(await target.hasBlob(manifest.config.digest))) {
       await fetchBlob(manifest.config, (src) => target.writeBlob(src, { digest: manifest.config.digest, size: manifest.config.size }));
+      progress?.({ kind: 'blob', action: 'done', digest: manifest.config.digest, size: manifest.config.size, transferred: manifest.config.size, mediaType: manifest.config.mediaType });
     }
     return JSON.parse((await target.readBytes(manifest.config.digest)).toString('utf8')) as ImageConfigFile;
   });

@@ -117,7 +117,6 @@ export async function pushImage(source: PushSource, manifest: Descriptor, dests:
         blobs.map((b) =>
           queue.add(async () => {
             const ev = { kind: 'blob' as const, digest: b.digest, size: b.size, mediaType: b.mediaType, repository: name };
-            progress?.({ ...ev, action: 'upload', transferred: 0 });
             const result = await uploadBlob(repo, source, b, {
               monolithicMax: opts.monolithicMax,
               chunkSize: opts.chunkSize,

@@ -50,15 +50,17 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
   let drawn = 0;
   const rate = (r: Row): string => {
     const s = (Date.now() - r.start) / 1000;
-    return s > 0 ? `${formatBytes(r.transferred / s)}/s` : '';
+    return s > 0 ? `${formatBytes(Math.round(r.transferred / s))}/s` : '';
   };
   const describe = (r: Row): string => {
     const done = r.state === 'done' || r.state === 'exists' || r.state === 'mount';
     if (r.state === 'exists') return `${shortDigest(r.digest)}: already present (${formatBytes(r.size)})`;
     if (r.state === 'mount') return `${shortDigest(r.digest)}: mounted from another repository (${formatBytes(r.size)})`;
     if (done) return `${shortDigest(r.digest)}: done ${formatBytes(r.size)} in ${formatDuration(Date.now() - r.start)} (${rate(r)})`;
-    const pct = r.size > 0 ? ` ${Math.floor((r.transferred / r.size) * 100)}%` : '';
-    return `${shortDigest(r.digest)}: ${r.state} ${formatBytes(r.transferred)}/${formatBytes(r.size)}${pct} ${rate(r)}`;
+    const frac = r.size > 0 ? Math.min(1, r.transferred / r.size) : 0;
+    const pct = r.size > 0 ? ` ${Math.floor(frac * 100)}%` : '';
+    const bar = tty ? ` [${'='.repeat(Math.floor(frac * 30)).padEnd(30, ' ')}]` : '';
+    return `${shortDigest(r.digest)}: ${r.state}${bar} ${formatBytes(r.transferred)}/${formatBytes(r.size)}${pct} ${rate(r)}`;
   };
   const redraw = (): void => {
     if (drawn) out.write(`\x1b[${drawn}A`);
@@ -66,6 +68,7 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
     drawn = order.length;
   };
   let lastTick = Date.now();
+  let closed = false;
   const timer = setInterval(() => {
     if (tty) return redraw();
     // Plain: a progress line every 2 s for what is still moving.
@@ -99,6 +102,8 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
       else if (!tty && before === 'waiting') out.write(`${shortDigest(p.digest)}: ${r.state} ${formatBytes(r.size)}\n`);
     },
     close() {
+      if (closed) return;
+      closed = true;
       clearInterval(timer);
       if (tty) redraw();
     },
