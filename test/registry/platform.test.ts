@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import { gunzipSync } from 'node:zlib';
-import { hostPlatform, OciLayout, parsePlatform, pullImage, RegistryError } from '../../registry-client/index.js';
+import { hostPlatform, OciLayout, parsePlatform, pullImage, pushImage, RegistryError } from '../../registry-client/index.js';
 import { seedMultiPlatform, type MultiPlatformSeed } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
-import { tempDirs } from './helpers.js';
+import { skopeoInspect, tempDirs } from './helpers.js';
 
 describe('multi-platform index', () => {
   let reg: RegistryFixture;
@@ -65,6 +65,16 @@ describe('multi-platform index', () => {
     const r = await pullImage(parseReference(seed.ref), layout, { insecure: [reg.host], allPlatforms: true });
     for (const d of Object.values(seed.manifests)) expect(await layout.hasBlob(d)).toBe(true);
     expect((await layout.resolve(r.name))?.digest).toBe(seed.indexDigest);
+  });
+
+  it('pushes a whole index back (children first, then the index under its tag) and skopeo sees the same index', async () => {
+    const layout = await OciLayout.open(await tmp.make());
+    const r = await pullImage(parseReference(seed.ref), layout, { insecure: [reg.host], allPlatforms: true });
+    const top = (await layout.resolve(r.name))!;
+    const { digest } = await pushImage(layout, top, [parseReference(`${reg.host}/copies/multi:all`)], { insecure: [reg.host] });
+    expect(digest).toBe(seed.indexDigest);
+    const raw = (await skopeoInspect(`${reg.host}/copies/multi:all`, undefined, true)) as { manifests: { digest: string }[] };
+    expect(raw.manifests.map((m) => m.digest).sort()).toEqual(Object.values(seed.manifests).sort());
   });
 
   it('pulls a platform manifest by digest reference', async () => {
