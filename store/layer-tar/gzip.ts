@@ -18,6 +18,26 @@ export interface ParallelGzipOptions {
 const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
 const SAMPLE = 64 * 1024;
 
+/** Stored deflate blocks (BTYPE 00) for `buf`, byte-aligned: 5-byte block headers around views of the input. */
+function storedBlocks(buf: Buffer, last: boolean): Buffer[] {
+  const out: Buffer[] = [];
+  const MAX = 65535;
+  if (buf.length === 0) {
+    out.push(Buffer.from([last ? 1 : 0, 0, 0, 0xff, 0xff]));
+    return out;
+  }
+  for (let off = 0; off < buf.length; off += MAX) {
+    const n = Math.min(MAX, buf.length - off);
+    const final = last && off + n >= buf.length;
+    const h = Buffer.allocUnsafe(5);
+    h[0] = final ? 1 : 0;
+    h.writeUInt16LE(n, 1);
+    h.writeUInt16LE(~n & 0xffff, 3);
+    out.push(h, buf.subarray(off, off + n));
+  }
+  return out;
+}
+
 function deflateChunk(buf: Buffer, level: number, last: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     deflateRaw(buf, { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH, memLevel: 8 }, (err, out) => (err ? reject(err) : resolve(out)));
@@ -71,7 +91,7 @@ async function* gzipGen(src: AsyncIterable<Buffer>, opts: ParallelGzipOptions): 
     const last = next.done === true;
     crc = crc32(buf, crc);
     total += buf.length;
-    const p = levelFor(buf, level).then((l) => deflateChunk(buf, l, last));
+    const p = levelFor(buf, level).then((l) => (l === 0 ? Buffer.concat(storedBlocks(buf, last)) : deflateChunk(buf, l, last)));
     p.catch(() => undefined);
     queue.push(p);
     while (queue.length >= window) yield await queue.shift()!;
@@ -97,7 +117,7 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
     const size = (await fh.stat()).size;
     yield HEADER;
     const pool: Buffer[] = [];
-    const queue: { out: Promise<Buffer>; buf: Buffer }[] = [];
+    const queue: { out: Promise<Buffer[]>; buf: Buffer }[] = [];
     let crc = 0;
     let pos = 0;
     while (pos < size || (size === 0 && pos === 0 && queue.length === 0)) {
@@ -113,19 +133,19 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
       pos += want;
       crc = crc32(data, crc);
       const last = pos >= size;
-      const out = levelFor(data, level).then((l) => deflateChunk(data, l, last));
+      const out = levelFor(data, level).then((l) => (l === 0 ? storedBlocks(data, last) : deflateChunk(data, l, last).then((b) => [b])));
       out.catch(() => undefined);
       queue.push({ out, buf });
       while (queue.length >= window) {
         const q = queue.shift()!;
-        yield await q.out;
+        for (const piece of await q.out) yield piece;
         pool.push(q.buf);
       }
       if (size === 0) break;
     }
     while (queue.length > 0) {
       const q = queue.shift()!;
-      yield await q.out;
+      for (const piece of await q.out) yield piece;
       pool.push(q.buf);
     }
     const trailer = Buffer.alloc(8);

@@ -43,7 +43,7 @@ class Unpacker {
   private readonly knownDirs = new Set<string>(['']);
   /** Paths this layer created (apply mode: whiteouts and opaque markers spare them). */
   private readonly created = new Set<string>();
-  private readonly dirTimes: [string, Date][] = [];
+  private readonly dirTimes: [string, number][] = [];
   private readonly fresh: boolean;
   /** rel → tree line; `restat` lists paths recorded by lstat at the end (implied dirs, hardlinks of unknowns). */
   private readonly records: Map<string, string> | undefined;
@@ -186,7 +186,7 @@ class Unpacker {
       // the root itself ("./"): take its metadata
       if (h.type === 'dir') {
         this.applyMeta(this.dest, h);
-        this.dirTimes.push([this.dest, new Date(h.mtime * 1000)]);
+        this.dirTimes.push([this.dest, h.mtime]);
       }
       return;
     }
@@ -198,7 +198,7 @@ class Unpacker {
     const parent = this.parentOf(parts, name);
     const rel = parent === '' ? base : `${parent}/${base}`;
     const abs = this.abs(rel);
-    const mtime = new Date(h.mtime * 1000);
+    const mtime = h.mtime; // seconds: the fs calls take numbers, no Date per entry
     switch (h.type) {
       case 'dir': {
         const exists = this.clear(rel, true);
@@ -294,8 +294,7 @@ class Unpacker {
     if (this.mode === 'overlay') {
       this.clear(rel, false);
       mknod(this.abs(rel), S_IFCHR, 0, 0);
-      const t = new Date(mtime * 1000);
-      fs.lutimesSync(this.abs(rel), t, t);
+      fs.lutimesSync(this.abs(rel), mtime, mtime);
       this.created.add(rel);
       this.rec(rel, line(rel, 'c', 0, 0, 0, 0, 0, mtime * 1000, ''));
     } else if (!this.created.has(rel)) {
