@@ -52,9 +52,9 @@ export class OciLayout implements PullTarget, PushSource {
 
   async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     const tmp = join(this.dir, 'blobs', `.tmp-${process.pid}-${this.seq++}`);
-    const hash = new DigestingStream();
+    const hash = new DigestingStream({ highWaterMark: 4 << 20 });
     try {
-      await pipeline(src, hash, createWriteStream(tmp));
+      await pipeline(src, hash, createWriteStream(tmp, { highWaterMark: 4 << 20 }));
       const digest = hash.digest();
       if (digest !== expected.digest) throw new OciLayoutError(`blob digest ${digest} does not match ${expected.digest}`, tmp, expected.digest);
       if (expected.size !== undefined && hash.size !== expected.size) throw new OciLayoutError(`blob ${digest} has ${hash.size} bytes, expected ${expected.size}`, tmp, digest);
@@ -133,9 +133,9 @@ export class OciLayout implements PullTarget, PushSource {
 
   private async writeBlobUnchecked(src: Readable): Promise<{ digest: Digest; size: number }> {
     const tmp = join(this.dir, 'blobs', `.tmp-${process.pid}-${this.seq++}`);
-    const hash = new DigestingStream();
+    const hash = new DigestingStream({ highWaterMark: 4 << 20 });
     try {
-      await pipeline(src, hash, createWriteStream(tmp));
+      await pipeline(src, hash, createWriteStream(tmp, { highWaterMark: 4 << 20 }));
       await rename(tmp, this.blobPath(hash.digest()));
       return { digest: hash.digest(), size: hash.size };
     } finally {
