@@ -70,6 +70,28 @@ describe('login, logout and credential helpers', () => {
   });
 });
 
+describe('identity tokens', () => {
+  let reg: RegistryFixture;
+  const tmp = tempDirs();
+  beforeAll(async () => {
+    reg = await startRegistry({ auth: 'token', anonymousPull: false, refreshTokens: { 'identity-token-123': 'tester' } });
+    await seedBusybox(reg.host, 'private/busybox', 'latest', { creds: 'tester:secret' });
+  });
+  afterAll(async () => {
+    await reg?.stop();
+    await tmp.cleanup();
+  });
+
+  it('uses an identity token from config.json with the OAuth2 refresh-token grant', async () => {
+    const cfg = join(await tmp.make(), 'config.json');
+    await writeFile(cfg, JSON.stringify({ auths: { [reg.host]: { identitytoken: 'identity-token-123' } } }));
+    reg.tokenRequests.length = 0;
+    const r = await pullImage(parseReference(`${reg.host}/private/busybox:latest`), await OciLayout.open(await tmp.make()), { insecure: [reg.host], dockerConfigPath: cfg });
+    expect(r.config.config.Cmd).toEqual(['/bin/sh']);
+    expect(reg.tokenRequests[0]).toEqual({ user: 'tester', scopes: ['repository:private/busybox:pull'], granted: [{ name: 'private/busybox', actions: ['pull'] }] });
+  });
+});
+
 describe('mirrors and configuration', () => {
   let mirror: RegistryFixture;
   let empty: RegistryFixture;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import type { ImageManifest } from '../../oci/types.js';
-import { OciLayout, pullImage, pushImage, RegistryError, type TransferProgress } from '../../registry-client/index.js';
+import { OciLayout, pullImage, pushImage, RegistryClient, RegistryError, type TransferProgress } from '../../registry-client/index.js';
 import { busyboxLayout, seedBusybox } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { dockerConfig, skopeoInspect, tempDirs } from './helpers.js';
@@ -96,6 +96,20 @@ for (const auth of ['none', 'htpasswd', 'token'] as const) {
         reg.tokenRequests.length = 0;
         await pushImage(layout, pulled.manifestDescriptor, [parseReference(`${reg.host}/scoped/busybox:1`)], { insecure: [reg.host], dockerConfigPath: config });
         expect(reg.tokenRequests[0]).toEqual({ user: 'tester', scopes: ['repository:scoped/busybox:pull,push'], granted: [{ name: 'scoped/busybox', actions: ['pull', 'push'] }] });
+      });
+
+      it('caches a token per scope until it expires: a second pull on the same client asks the token server nothing', async () => {
+        const anon = await dockerConfig(await tmp.make(), reg.host);
+        const client = new RegistryClient({ insecure: [reg.host], dockerConfigPath: anon });
+        try {
+          reg.tokenRequests.length = 0;
+          const ref = parseReference(`${reg.host}/library/busybox:latest`);
+          await pullImage(ref, await OciLayout.open(await tmp.make()), { client });
+          await pullImage(ref, await OciLayout.open(await tmp.make()), { client });
+          expect(reg.tokenRequests.length).toBe(1);
+        } finally {
+          client.close();
+        }
       });
 
       it('rejects a missing repository with 404 naming it', async () => {

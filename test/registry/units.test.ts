@@ -1,6 +1,6 @@
 // Pure functions of the registry client: challenge parsing, Retry-After, platform ranking.
 import { describe, expect, it } from 'vitest';
-import { parseChallenges, parsePlatform, platformRank } from '../../registry-client/index.js';
+import { parseChallenges, parsePlatform, platformRank, RegistryClient } from '../../registry-client/index.js';
 import { parseRetryAfter } from '../../registry-client/transport.js';
 
 describe('registry client units', () => {
@@ -10,6 +10,18 @@ describe('registry client units', () => {
     ]);
     expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
     expect(parseChallenges('Basic realm="a", Bearer realm="https://x/token",service=reg').map((c) => c.scheme)).toEqual(['basic', 'bearer']);
+  });
+
+  it('sends docker.io to registry-1.docker.io, mirrors first for pulls only, and plain HTTP only to insecure registries', () => {
+    const c = new RegistryClient({ mirrors: ['mirror.example:5000', 'http://127.0.0.1:5001/'], insecure: ['mirror.example:5000', 'local:5000'] });
+    try {
+      expect(c.endpoints('docker.io', 'pull').map((e) => e.base)).toEqual(['http://mirror.example:5000', 'http://127.0.0.1:5001', 'https://registry-1.docker.io']);
+      expect(c.endpoints('docker.io', 'push').map((e) => e.base)).toEqual(['https://registry-1.docker.io']);
+      expect(c.endpoints('local:5000', 'pull').map((e) => e.base)).toEqual(['http://local:5000']);
+      expect(c.endpoints('ghcr.io', 'pull').map((e) => e.base)).toEqual(['https://ghcr.io']);
+    } finally {
+      c.close();
+    }
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {
