@@ -43,6 +43,11 @@ export interface RepoRequest extends Omit<SendRequest, 'registry' | 'repository'
   path: string;
   /** Further scopes (`repository:OTHER:pull` for a cross-repository mount). */
   extraScopes?: string[];
+  /**
+   * False for a body that cannot be sent again (an upload chunk read from a shared stream): on a 401 the token
+   * is renewed but the 401 is returned, and the caller resumes from the registry's upload state.
+   */
+  replayable?: boolean;
 }
 
 interface ErrorBody {
@@ -82,7 +87,7 @@ export class Repo {
     const res = await send(header);
     if (res.status !== 401) return res;
     const fresh = await auth.refresh(this.endpoint, res.headers.get('www-authenticate'), scopes);
-    if (!fresh || fresh.header === header) return res;
+    if (!fresh || fresh.header === header || req.replayable === false) return res;
     await res.arrayBuffer().catch(() => undefined);
     ({ header, scopes } = fresh);
     return send(header);

@@ -119,12 +119,13 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           method: 'PUT',
           path: withDigest(location, desc.digest),
           retries: 0,
+          replayable: false,
           timeoutMs: bodyTimeout(transport.timeoutMs, desc.size),
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
           body: () => Readable.from(counted(reader.take(desc.size), 0, opts.onBytes), { objectMode: false }),
         });
         if (res.status !== 201) {
-          if (res.status >= 500 || res.status === 429) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
+          if (retryableUploadStatus(res.status, failures)) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
           await repo.fail(res, `PUT blob ${desc.digest}`);
         }
         await res.arrayBuffer().catch(() => undefined);
@@ -136,13 +137,14 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           method: 'PATCH',
           path: location,
           retries: 0,
+          replayable: false,
           timeoutMs: bodyTimeout(transport.timeoutMs, n),
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(n), 'content-range': `${offset}-${offset + n - 1}` },
           body: () => Readable.from(counted(reader.take(n), offset, opts.onBytes), { objectMode: false }),
         });
         await res.arrayBuffer().catch(() => undefined);
         if (res.status !== 202) {
-          if (res.status >= 500 || res.status === 429 || res.status === 416) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
+          if (retryableUploadStatus(res.status, failures) || res.status === 416) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
           await repo.fail(res, `PATCH blob ${desc.digest}`);
         }
         location = new URL(res.headers.get('location') ?? location, location).href;
@@ -175,6 +177,11 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
       reader.close();
     }
   }
+}
+
+/** 5xx and 429 are worth another attempt; a 401 once (the token expired mid-upload and has been renewed). */
+function retryableUploadStatus(status: number, failures: number): boolean {
+  return status >= 500 || status === 429 || (status === 401 && failures === 0);
 }
 
 /** Headers come only after the body is sent: allow the idle timeout plus 1 s per 256 kB (a slow uplink). */

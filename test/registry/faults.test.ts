@@ -104,6 +104,16 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     expect(proxy.requests.filter((q) => q.path.includes('/blobs/'))).toEqual([]);
   });
 
+  it('survives a 401 in the middle of a chunked upload (token expired): renews and resumes', async () => {
+    const layout = await OciLayout.open(await tmp.make());
+    const pulled = await pullImage(ref(), layout, opts());
+    proxy.faults.push({ method: 'PATCH', path: /blobs\/uploads/, action: { kind: 'status', status: 401 }, skip: 2 });
+    const dest = `${proxy.host}/reauth/busybox:1`;
+    const { digest } = await pushImage(layout, pulled.manifestDescriptor, [parseReference(dest)], { ...opts(), concurrency: 1, monolithicMax: 1024, chunkSize: 128 * 1024 });
+    expect(proxy.requests.filter((q) => q.method === 'PATCH').map((q) => q.status)).toContain(401);
+    expect((await skopeoInspect(`${reg.host}/reauth/busybox:1`, 'tester:secret')).Digest).toBe(digest);
+  });
+
   it('rejects a manifest or blob whose content does not match its digest, keeping nothing', async () => {
     proxy.faults.push({ method: 'GET', path: /manifests\/sha256:/, action: { kind: 'corrupt', append: ' ' } });
     const layout = await OciLayout.open(await tmp.make());
