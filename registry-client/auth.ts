@@ -82,7 +82,8 @@ export class Authenticator {
   }
 
   private async ping(ep: Endpoint): Promise<Challenge | null> {
-    const res = await this.transport.send({ method: 'GET', url: `${ep.base}/v2/`, registry: ep.registry });
+    // A mirror that does not answer is skipped quickly: the next endpoint is the fallback.
+    const res = await this.transport.send({ method: 'GET', url: `${ep.base}/v2/`, registry: ep.registry, ...(ep.mirror ? { retries: 1 } : {}) });
     await res.arrayBuffer().catch(() => undefined);
     if (res.status === 401) {
       const cs = parseChallenges(res.headers.get('www-authenticate') ?? '');

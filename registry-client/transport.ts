@@ -96,7 +96,9 @@ export class Transport {
       try {
         res = await this.followRedirects(req);
       } catch (e) {
-        if (attempt < retries && isTransientError(e)) {
+        // Nothing listening is unlikely to change within seconds: two more tries, not the full budget.
+        const refused = (e as { code?: string }).code === 'ECONNREFUSED' || (e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+        if (attempt < (refused ? Math.min(retries, 2) : retries) && isTransientError(e)) {
           const wait = this.backoff(attempt);
           this.verbose(`${req.method} ${req.url}: ${(e as Error).message}; retry ${attempt + 1}/${retries} in ${wait} ms`);
           await sleep(wait);
