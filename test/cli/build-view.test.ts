@@ -95,7 +95,8 @@ describe('a real build, as the user sees it', () => {
     expect(copy.layer).toBeDefined();
     // --explain-cache: the rebuilt steps are listed with a reason, the cached ones are not.
     expect(r.stderr).toMatch(/Rebuilt \d+ of \d+ steps?:/);
-    expect(r.stderr).toMatch(/\[\S+ \d+\/\d+\] COPY a\.txt \/a\.txt {2}\(line 3\)\n {6}because /);
+    expect(r.stderr).toMatch(/\[\S+ \d+\/\d+\] COPY a\.txt \/a\.txt {2}\(line 3\)\n {6}because file changed: a\.txt\n/);
+    expect(r.stderr).toMatch(/\] RUN cat \/a\.txt && echo done > \/done {2}\(line 4\)\n {6}because parent changed: \[\S+ 3\/5\] was rebuilt \(file changed: a\.txt\)/);
     expect(r.stderr).not.toMatch(/\] RUN for i in[^\n]*\n {6}because/);
     // The report lists every step of this build, in headless Chromium.
     const dom = await dumpDom(report);
@@ -114,8 +115,8 @@ describe('a real build, as the user sees it', () => {
     const r = await tsbuild(['build', '--progress=plain', '--explain-cache', ms]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Rebuilt 2 of 4 steps:/);
-    expect(r.stderr).toMatch(/\[base 2\/2\] COPY a\.txt \/a\.txt {2}\(line 2\)\n {6}because /);
-    expect(r.stderr).toContain('[app 2/2] RUN cat /a.txt > /b.txt  (line 4)\n      because its base stage base was rebuilt: [base 2/2]');
+    expect(r.stderr).toContain('[base 2/2] COPY a.txt /a.txt  (line 2)\n      because file changed: a.txt\n');
+    expect(r.stderr).toContain('[app 2/2] RUN cat /a.txt > /b.txt  (line 4)\n      because its base stage base was rebuilt: [base 2/2] (file changed: a.txt)');
   });
 
   it('a failed RUN exits 1 with its message on stderr; a stack trace only with --debug', async () => {
