@@ -65,7 +65,7 @@ export async function pullImage(ref: ImageRef, target: PullTarget, opts: PullOpt
     for (const ep of endpoints) {
       const repo = client.repo(ep, ref.repository, ['pull']);
       try {
-        const result = await pullFrom(repo, ref, target, { ...options, ...opts }, seen);
+        const result = await pullFrom(repo, ref, target, { ...opts, ...options }, seen);
         await seen.save().catch(() => undefined);
         return result;
       } catch (e) {
