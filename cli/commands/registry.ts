@@ -64,7 +64,8 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
   };
   const redraw = (): void => {
     if (drawn) out.write(`\x1b[${drawn}A`);
-    for (const k of order) out.write(`\x1b[2K${describe(rows.get(k)!)}\n`);
+    const width = Math.max(20, (out.columns ?? 100) - 1);
+    for (const k of order) out.write(`\x1b[2K${describe(rows.get(k)!).slice(0, width)}\n`);
     drawn = order.length;
   };
   let lastTick = Date.now();
