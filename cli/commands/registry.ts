@@ -152,7 +152,7 @@ export function register(program: Command): void {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const ref = parseReference(refText);
+      const ref = asUsage(() => parseReference(refText));
       const store = await openStore(g.root);
       const renderer = await createTransferRenderer(opts.progress);
       try {
@@ -198,7 +198,7 @@ export function register(program: Command): void {
         }
         const record = (await store.resolveImage(key)) ?? (key !== name ? await store.resolveImage(name) : undefined);
         if (!record) throw new UsageError(`image "${name}" is not in the store (${g.root})`);
-        const targets = (dests.length ? dests : [name]).map((d) => parseReference(d));
+        const targets = (dests.length ? dests : [name]).map((d) => asUsage(() => parseReference(d)));
         const manifest = { mediaType: record.manifestMediaType, digest: record.manifestDigest, size: await store.blobSize(record.manifestDigest) };
         const { digest } = await pushImage(store, manifest, targets, { ...(await registryOptions(g, opts)), onProgress: (p) => renderer.onProgress(p) });
         renderer.close();
@@ -246,6 +246,16 @@ export function register(program: Command): void {
       const removed = await logout(registry);
       process.stdout.write(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
     });
+}
+
+/** A malformed reference on the command line is a usage error (exit 2). */
+function asUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if ((e as Error).name === 'ReferenceError') throw new UsageError((e as Error).message);
+    throw e;
+  }
 }
 
 /** `https://index.docker.io/v1/`, `registry-1.docker.io` → docker.io; `https://host:5000/` → host:5000. */

@@ -2,8 +2,26 @@
 import { describe, expect, it } from 'vitest';
 import { parseChallenges, parsePlatform, platformRank, RegistryClient } from '../../registry-client/index.js';
 import { parseRetryAfter } from '../../registry-client/transport.js';
+import { parseReference } from '../../oci/reference.js';
 
 describe('registry client units', () => {
+  it('parses references as Docker does, and rejects malformed ones with the reason', () => {
+    const d = `sha256:${'a'.repeat(64)}`;
+    expect(parseReference('busybox')).toEqual({ registry: 'docker.io', repository: 'library/busybox', tag: 'latest' });
+    expect(parseReference('library/busybox:1.36')).toEqual({ registry: 'docker.io', repository: 'library/busybox', tag: '1.36' });
+    expect(parseReference('docker.io/x/y')).toEqual({ registry: 'docker.io', repository: 'x/y', tag: 'latest' });
+    expect(parseReference('index.docker.io/x/y:2')).toEqual({ registry: 'docker.io', repository: 'x/y', tag: '2' });
+    expect(parseReference('host:5000/a/b:tag')).toEqual({ registry: 'host:5000', repository: 'a/b', tag: 'tag' });
+    expect(parseReference('localhost/a')).toEqual({ registry: 'localhost', repository: 'a', tag: 'latest' });
+    expect(parseReference(`name@${d}`)).toEqual({ registry: 'docker.io', repository: 'library/name', digest: d });
+    expect(parseReference(`name:tag@${d}`)).toEqual({ registry: 'docker.io', repository: 'library/name', tag: 'tag', digest: d });
+    expect(() => parseReference('Busybox')).toThrow(/lowercase/);
+    expect(() => parseReference('busybox:bad tag')).toThrow(/not a valid tag/);
+    expect(() => parseReference('busybox@sha256:abc')).toThrow(/digest/);
+    expect(() => parseReference('a//b')).toThrow(/component/);
+    expect(() => parseReference('')).toThrow(/empty/);
+  });
+
   it("parses Docker Hub's Bearer challenge and a Basic one", () => {
     expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"')).toEqual([
       { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } },
