@@ -4,6 +4,7 @@
 // become tar hardlinks, xattrs go into PAX records, and mtimes can be clamped to SOURCE_DATE_EPOCH.
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { LayerError } from '../errors.js';
 import { listXattrs, getXattr, majorOf, minorOf } from '../xattr.js';
 import { BLOCK, encodeHeader, encodeSimpleHeaderInto, END_OF_ARCHIVE, paddingFor, type EntryType, type TarEntryHeader } from './tar-header.js';
 import { isOpaqueValue, isOverlayXattr, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, tarWhiteoutName, WHITEOUT_XATTRS } from './whiteouts.js';
@@ -93,6 +94,10 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
     let whiteout = false;
     const list: [string, Buffer][] = [];
     for (const n of names.sort()) {
+      if (overlay && /^(trusted|user)\.overlay\.(redirect|metacopy)$/.test(n)) {
+        // a renamed directory or a metadata-only copy-up: the upperdir alone does not hold the content
+        throw new LayerError(`${abs} carries ${n}: mount the overlay with redirect_dir=off,metacopy=off to commit it as a layer`, { path: abs });
+      }
       if (isOverlayXattr(n)) {
         if (overlay && (OPAQUE_XATTRS as readonly string[]).includes(n) && isOpaqueValue(getXattr(abs, n))) opaque = true;
         if (overlay && (WHITEOUT_XATTRS as readonly string[]).includes(n)) whiteout = true;
