@@ -16,6 +16,8 @@ export interface StepFacets {
   files?: Record<string, string>;
   /** The stage's base (first step only). */
   base?: string;
+  /** The layer the step produced (diffID), so a rerun of a COPY can link unchanged files from it. */
+  layer?: string;
 }
 
 export function inputsFile(storeRoot: string, buildfile: string, stage: string): string {

@@ -48,6 +48,7 @@ export async function cachedStep(
     await record(env.store, key, layer, { created });
   }
   if (layer) {
+    now.layer = layer.diffID;
     state.layers.push(layer);
     state.lowerdirs.push(undefined);
   }

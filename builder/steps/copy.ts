@@ -3,7 +3,10 @@
 // its contents; several sources (or a wildcard matching several) need a directory destination ending in `/`; a
 // single file goes to DEST/name when DEST ends in `/` or is an existing directory; relative DEST is under WORKDIR.
 import { execFile } from 'node:child_process';
+import { linkSync, lstatSync, type Stats } from 'node:fs';
 import { chmod, chown, open, stat, utimes, writeFile } from 'node:fs/promises';
+import type { Digest } from '../../oci/types.js';
+import { inputsFile, loadInputs } from '../reasons.js';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import { BuildContext } from '../context.js';
@@ -107,6 +110,10 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
         multi ||= items.length > 1;
         const preserveOwner = origin.kind !== 'context';
         const put: PutOpts = { w, srcCtx, owner, chmod, preserveOwner, isAdd: isAdd && origin.kind === 'context', now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date() };
+        if (origin.kind === 'context') {
+          const reuse = await previousLayer(sc, createdBy, files);
+          if (reuse) put.reuse = reuse;
+        }
         const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
         for (const it of items) {
           if (it.kind === 'local' && it.entry.type === 'dir') {
@@ -159,7 +166,45 @@ async function originOf(sc: StepCtx, from: string | undefined): Promise<Origin> 
   return { kind: 'image', ref: from, digest: img.manifestDigest, lowerdirs: () => env.store.lowerdirsFor(img).then(dedupeLowerdirs) };
 }
 
+/**
+ * When this COPY ran before with the same instruction, files whose content hash, mode, owner and mtime are unchanged
+ * are hard-linked from that run's layer instead of copied (layer directories are immutable): a one-file change in
+ * a large context then costs one copy, not thousands. Not with SOURCE_DATE_EPOCH (the commit clamps times in place).
+ */
+async function previousLayer(sc: StepCtx, createdBy: string, files: Record<string, string>): Promise<Reuse | undefined> {
+  const { env, state } = sc;
+  if (env.sourceDateEpoch !== undefined || state.noCache) return undefined;
+  state.lastInputs ??= loadInputs(inputsFile(env.store.root, env.plan.file, state.plan.displayName));
+  const prev = (await state.lastInputs)?.[sc.step.index];
+  if (!prev?.layer || prev.instruction !== createdBy || !prev.files) return undefined;
+  const dir = await env.store.lowerdir(prev.layer as Digest);
+  if (!dir) return undefined;
+  const prevFiles = prev.files;
+  return { dir, same: (rel) => prevFiles[rel] !== undefined && prevFiles[rel] === files[rel] };
+}
+
+interface Reuse {
+  /** The previous run's layer directory. */
+  dir: string;
+  /** Whether a context file's recorded hash and mode are unchanged since then. */
+  same(rel: string): boolean;
+}
+
+/** Links `path` from the previous layer when it holds the same file as would be written; false to copy instead. */
+function linkFromPrevious(p: PutOpts, rel: string, path: string, st: Stats, mode: number, owner: Owner): boolean {
+  if (!p.reuse || !p.reuse.same(rel)) return false;
+  try {
+    const old = lstatSync(p.reuse.dir + path);
+    if (!old.isFile() || old.size !== st.size || Math.abs(old.mtimeMs - st.mtimeMs) >= 1 || (old.mode & 0o7777) !== mode || old.uid !== owner.uid || old.gid !== owner.gid) return false;
+    linkSync(p.reuse.dir + path, p.w.upper + path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface PutOpts {
+  reuse?: Reuse;
   w: UpperWriter;
   srcCtx: BuildContext;
   owner: Owner | undefined;
@@ -193,6 +238,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     const st = c.entry.stat;
     const owner = ownerOf(p, st);
     const mode = p.chmod ?? st.mode & 0o7777;
+    if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
     if (c.entry.type === 'file') await p.w.writeFile(path, p.srcCtx.abs(c.entry.rel), st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
     else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, st.mtime);
   };
@@ -222,7 +268,12 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
   const owner = ownerOf(p, st);
   if (it.entry.type === 'file') {
     const abs = p.srcCtx.abs(it.entry.rel);
-    await p.w.writeFile(path, abs, st, p.chmod ?? st.mode & 0o7777, owner);
+    const mode = p.chmod ?? st.mode & 0o7777;
+    if (st.nlink === 1) {
+      await p.w.mkdirs(posix.dirname(path));
+      if (linkFromPrevious(p, it.entry.rel, path, st, mode, owner)) return;
+    }
+    await p.w.writeFile(path, abs, st, mode, owner);
   } else if (it.entry.type === 'symlink') await p.w.writeSymlink(path, it.entry.linkTarget!, owner, st.mtime);
   else throw new SourceError(`${it.entry.rel}: unsupported file type`);
 }

@@ -69,6 +69,23 @@ describe('cache', () => {
     expect(cachedMap(c.stderr).every((s) => s.startsWith('CACHED'))).toBe(true);
   });
 
+  it('a rerun COPY links unchanged files from its previous layer and gives the same layer as a full copy', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`d/f${i}.txt`] = `file ${i}\n`;
+    const dir = await context('relink', 'FROM busybox:latest\nCOPY d /tmp/\n', files);
+    ok(tsb(['build', '-q', '-t', 'relink:1', dir]), 'first');
+    await writeFile(join(dir, 'd/f3.txt'), 'changed\n');
+    const layerOf = (stderr: string): string | undefined =>
+      events(stderr).flatMap((e) => (e.type === 'step-end' && e.step.instruction.startsWith('COPY') ? [e.layer?.digest] : []))[0];
+    const relinked = tsb(['build', '--progress=json', '-t', 'relink:1', dir]);
+    ok(relinked, 'second');
+    const full = tsb(['build', '--progress=json', '--no-cache', '-t', 'relink:2', dir]);
+    ok(full, 'no-cache');
+    expect(layerOf(relinked.stderr)).toMatch(/^sha256:/);
+    expect(layerOf(relinked.stderr)).toBe(layerOf(full.stderr));
+    expect(tsb(['run', 'relink:1', 'cat', '/tmp/f3.txt', '/tmp/f4.txt']).stdout).toBe('changed\nfile 4\n');
+  });
+
   it('changing a build arg rebuilds from its first use', async () => {
     const dir = await context('args', 'FROM busybox:latest\nRUN echo a > /a\nARG V=1\nCOPY f /f\nRUN echo "$V" > /v\nRUN cat /v > /w\n', { f: 'file' });
     ok(tsb(['build', '-q', '--build-arg', 'V=1', '-t', 'args:1', dir]), 'first');
