@@ -13,8 +13,8 @@ import { isNotFound, tempName } from './fsutil.js';
 import { HashWriter } from './hash-writer.js';
 
 export class BlobStore {
-  private readonly writer = new HashWriter();
-  private writerBusy = false;
+  /** The second-thread hasher/writer, shared with the layer unpacker (one job at a time). */
+  readonly writer = new HashWriter();
 
   constructor(readonly root: string) {}
 
@@ -102,9 +102,8 @@ export class BlobStore {
    */
   async ingestChunks(chunks: AsyncIterable<Buffer>, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
     const tmp = tempName(this.tmpDir, 'blob');
-    if (!this.writerBusy) {
+    if (!this.writer.busy) {
       // the second core hashes and writes while this thread produces
-      this.writerBusy = true;
       try {
         const { digest, size } = await this.writer.write(tmp, chunks);
         await beforePlace?.(digest);
@@ -113,8 +112,6 @@ export class BlobStore {
       } catch (e) {
         await rm(tmp, { force: true });
         throw e;
-      } finally {
-        this.writerBusy = false;
       }
     }
     const hash = createHash('sha256');

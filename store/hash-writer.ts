@@ -47,7 +47,7 @@ parentPort.on('message', (m) => {
         continue;
       }
       if (state === 1) {
-        fs.fsyncSync(fd);
+        if (m.path !== '/dev/null') fs.fsyncSync(fd);
         fs.closeSync(fd);
         fd = undefined;
         parentPort.postMessage({ digest: 'sha256:' + hash.digest('hex'), size });
@@ -72,7 +72,7 @@ export class HashWriter {
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
   private readonly lens = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
   private readonly data = Buffer.from(new SharedArrayBuffer(SLOTS * SLOT));
-  private busy = false;
+  private inUse = false;
 
   private start(): Worker {
     if (!this.worker) {
@@ -114,10 +114,18 @@ export class HashWriter {
     Atomics.notify(this.ctrl, PSEQ);
   }
 
-  /** Writes `chunks` to `path` (fsynced), hashing on the worker thread. Chunks may be reused once consumed. */
-  async write(path: string, chunks: AsyncIterable<Buffer>): Promise<{ digest: Digest; size: number }> {
-    if (this.busy) throw new Error('HashWriter is single-use at a time');
-    this.busy = true;
+  /** True while a write is in progress (callers then hash inline instead). */
+  get busy(): boolean {
+    return this.inUse;
+  }
+
+  /**
+   * Starts writing `path` (fsynced at the end; `/dev/null` to only hash) on the worker thread. Each `push` copies
+   * the chunk into shared memory, so the caller may reuse or pass it on at once.
+   */
+  begin(path: string): { push(chunk: Buffer): void; end(): Promise<{ digest: Digest; size: number }>; abort(): Promise<void> } {
+    if (this.inUse) throw new Error('HashWriter is single-use at a time');
+    this.inUse = true;
     const w = this.start();
     this.ctrl.fill(0);
     const result = new Promise<{ digest?: string; size?: number; error?: string; aborted?: boolean }>((resolve, reject) => {
@@ -133,24 +141,46 @@ export class HashWriter {
       w.once('message', onMessage);
       w.once('error', onError);
     });
+    result.catch(() => undefined);
     w.ref();
     w.postMessage({ path });
-    try {
-      try {
-        for await (const c of chunks) this.push(c);
-      } catch (e) {
-        this.signal(3);
-        await result.catch(() => undefined);
-        throw e;
-      }
-      this.signal(1);
-      const r = await result;
-      if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
-      return { digest: r.digest as Digest, size: r.size! };
-    } finally {
+    const finish = (): void => {
       this.worker?.unref();
-      this.busy = false;
+      this.inUse = false;
+    };
+    return {
+      push: (chunk) => this.push(chunk),
+      end: async () => {
+        try {
+          this.signal(1);
+          const r = await result;
+          if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
+          return { digest: r.digest as Digest, size: r.size! };
+        } finally {
+          finish();
+        }
+      },
+      abort: async () => {
+        try {
+          this.signal(3);
+          await result.catch(() => undefined);
+        } finally {
+          finish();
+        }
+      },
+    };
+  }
+
+  /** Writes `chunks` to `path` (fsynced), hashing on the worker thread. Chunks may be reused once consumed. */
+  async write(path: string, chunks: AsyncIterable<Buffer>): Promise<{ digest: Digest; size: number }> {
+    const job = this.begin(path);
+    try {
+      for await (const c of chunks) job.push(c);
+    } catch (e) {
+      await job.abort();
+      throw e;
     }
+    return job.end();
   }
 
   async close(): Promise<void> {

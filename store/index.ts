@@ -39,7 +39,7 @@ class LocalStore implements Store {
 
   constructor(readonly root: string) {
     this.blobs = new BlobStore(root);
-    this.layers = new LayerDirs(root);
+    this.layers = new LayerDirs(root, this.blobs.writer);
     this.leases = new Leases(root);
   }
 

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import { mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import type { HashWriter } from './hash-writer.js';
 import { DigestingStream, digestHex, isDigest } from '../oci/digest.js';
 import { MediaType, type Descriptor, type Digest } from '../oci/types.js';
 import { DigestMismatchError, LayerError, StoreError } from './errors.js';
@@ -28,7 +29,11 @@ export function isUncompressedLayer(mt: string): boolean {
 }
 
 export class LayerDirs {
-  constructor(readonly root: string) {}
+  /** `hasher`: a second-thread hasher to compute diffIDs off the main thread when it is free. */
+  constructor(
+    readonly root: string,
+    private readonly hasher?: HashWriter,
+  ) {}
 
   layerDir(diffID: Digest): string {
     return join(this.root, 'layers', digestHex(diffID));
@@ -125,6 +130,7 @@ export class LayerDirs {
     await mkdir(join(tmp, 'diff'), { recursive: true });
     const blobHash = new DigestingStream();
     const tarHash = new DigestingStream();
+    let job: ReturnType<HashWriter['begin']> | undefined;
     try {
       let input: Readable = src;
       if (verifyBlob) {
@@ -132,21 +138,43 @@ export class LayerDirs {
         input = src.pipe(blobHash);
       }
       const raw = await decompressed(input, layer.digest);
-      raw.on('error', (e) => tarHash.destroy(e instanceof LayerError ? e : new LayerError(`cannot read layer ${layer.digest}: ${e.message}`, { digest: layer.digest, cause: e })));
-      raw.pipe(tarHash);
-      const stats = await unpackTar(tarHash, join(tmp, 'diff'), { digest: layer.digest, record: true });
-      // drain what follows the end-of-archive marker so the digests cover the whole blob
-      if (!tarHash.readableEnded) {
-        tarHash.resume();
-        await new Promise<void>((res, rej) => {
-          tarHash.once('end', res);
-          tarHash.once('error', rej);
-        });
+      const wrapErr = (e: Error): Error => (e instanceof LayerError ? e : new LayerError(`cannot read layer ${layer.digest}: ${e.message}`, { digest: layer.digest, cause: e }));
+      let diffID: Digest;
+      let stats: Awaited<ReturnType<typeof unpackTar>>;
+      if (this.hasher && !this.hasher.busy) {
+        // the diffID is hashed on the second thread while this one writes files
+        job = this.hasher.begin('/dev/null');
+        const j = job;
+        const tee = async function* (): AsyncGenerator<Buffer> {
+          try {
+            for await (const c of raw as AsyncIterable<Buffer>) {
+              j.push(c);
+              yield c;
+            }
+          } catch (e) {
+            throw wrapErr(e as Error);
+          }
+        };
+        stats = await unpackTar(Readable.from(tee(), { objectMode: false }), join(tmp, 'diff'), { digest: layer.digest, record: true });
+        job = undefined;
+        diffID = (await j.end()).digest;
+      } else {
+        raw.on('error', (e) => tarHash.destroy(wrapErr(e)));
+        raw.pipe(tarHash);
+        stats = await unpackTar(tarHash, join(tmp, 'diff'), { digest: layer.digest, record: true });
+        // drain what follows the end-of-archive marker so the digests cover the whole blob
+        if (!tarHash.readableEnded) {
+          tarHash.resume();
+          await new Promise<void>((res, rej) => {
+            tarHash.once('end', res);
+            tarHash.once('error', rej);
+          });
+        }
+        diffID = tarHash.digest();
       }
       if (verifyBlob && (blobHash.digest() !== layer.digest || (layer.size !== undefined && layer.size >= 0 && blobHash.size !== layer.size))) {
         throw new DigestMismatchError(layer.digest, blobHash.digest(), layer.size, blobHash.size);
       }
-      const diffID = tarHash.digest();
       if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
       await this.recordDiffID(layer.digest, diffID);
       await writeFile(join(tmp, 'tree'), stats.tree!.join('\n') + '\n');
@@ -155,6 +183,7 @@ export class LayerDirs {
       return { diffID, dir };
     } catch (e) {
       src.destroy();
+      await job?.abort();
       await rm(tmp, { recursive: true, force: true });
       throw e;
     }
