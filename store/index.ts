@@ -46,7 +46,9 @@ class LocalStore implements Store {
   private readonly touch = (d: Digest): Promise<void> => this.leases.touch([d]);
 
   // ---- blobs
-  hasBlob(digest: Digest): Promise<boolean> {
+  async hasBlob(digest: Digest): Promise<boolean> {
+    // whoever asks is about to rely on it (a cache hit, a pull that skips the download): lease it first
+    await this.leases.touch([digest]);
     return this.blobs.has(digest);
   }
   async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
