@@ -1,10 +1,12 @@
 // bench/layer: the layer codec on the big-context tree (20,000 small files + one 200 MB random file), in one run:
 //   1. commit an upperdir as a layer (diff → tar + diffID → blob, upperdir kept as the unpacked layer) vs `tar -cf`
 //   2. compress the layer for push (parallel gzip) vs `tar -czf`
-//   3. unpack the gzip layer into a fresh store vs `tar -xzf`
-// and this process's peak RSS. Targets: ≤ 2×, ≤ 0.5×, ≤ 1×, < 150 MB. Run: npm run bench:layer
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync, cpSync, mkdirSync } from 'node:fs';
+//   3. unpack the gzip layer into a fresh store vs `tar -xzf` of the same blob
+// and this process's peak RSS. Targets: ≤ 2×, ≤ 0.5×, ≤ 1×, < 150 MB. Each pair runs ROUNDS times, alternating
+// ours and the reference, and the best time of each is compared (the machine is shared; the best is the least
+// disturbed). Run: npm run bench:layer   (ROUNDS=1 for a quick look)
+import { spawnSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync, cpSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 const here = dirname(fileURLToPath(import.meta.url));
 const { openStore } = await import(join(here, '../dist/store/index.js'));
 const gen = join(here, '../../shared/bench/workloads/big-context/gen.sh');
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
 const work = mkdtempSync(join(tmpdir(), 'tsbuild-bench-layer-'));
 const sh = (cmd, cwd = work) => {
@@ -24,7 +27,20 @@ const time = async (fn) => {
   await fn();
   return (performance.now() - t) / 1000;
 };
-const dropCaches = () => sh('sync');
+/** Best of ROUNDS for ours and for the reference, alternating; `prep` runs untimed before each timed run. */
+async function pair(ours, ref) {
+  let a = Infinity;
+  let b = Infinity;
+  for (let i = 0; i < ROUNDS; i++) {
+    await ref.prep?.();
+    sh('sync');
+    b = Math.min(b, await time(ref.run));
+    await ours.prep?.();
+    sh('sync');
+    a = Math.min(a, await time(ours.run));
+  }
+  return [a, b];
+}
 
 try {
   const tree = join(work, 'tree');
@@ -34,41 +50,71 @@ try {
   const store = await openStore(join(work, 'store'));
 
   // 1. commit vs tar -cf (both write a file; ours also hashes, fsyncs and keeps the tree as the unpacked layer)
-  dropCaches();
-  const tarCf = await time(() => sh(`tar -cf ${join(work, 'ref.tar')} -C ${tree} .`));
-  const dirs = await store.containerDirs();
-  rmSync(dirs.upperdir, { recursive: true });
-  sh(`cp -a ${tree} ${dirs.upperdir}`);
-  dropCaches();
   let layer;
-  const commit = await time(async () => {
-    layer = await store.commitLayer(dirs.upperdir);
-  });
-  await dirs.release();
+  let dirs;
+  const [commit, tarCf] = await pair(
+    {
+      prep: async () => {
+        rmSync(join(work, 'store', 'layers'), { recursive: true, force: true });
+        mkdirSync(join(work, 'store', 'layers'));
+        rmSync(join(work, 'store', 'l'), { recursive: true, force: true });
+        mkdirSync(join(work, 'store', 'l'));
+        rmSync(join(work, 'store', 'blobs', 'sha256'), { recursive: true, force: true });
+        mkdirSync(join(work, 'store', 'blobs', 'sha256'));
+        dirs = await store.containerDirs();
+        rmSync(dirs.upperdir, { recursive: true });
+        sh(`cp -a ${tree} ${dirs.upperdir}`);
+      },
+      run: async () => {
+        layer = await store.commitLayer(dirs.upperdir);
+        await dirs.release();
+      },
+    },
+    { prep: () => rmSync(join(work, 'ref.tar'), { force: true }), run: () => sh(`tar -cf ${join(work, 'ref.tar')} -C ${tree} .`) },
+  );
   const rssCommit = process.resourceUsage().maxRSS / 1024;
 
   // 2. compress for push vs tar -czf
-  dropCaches();
-  const tarCzf = await time(() => sh(`tar -czf ${join(work, 'ref.tgz')} -C ${tree} .`));
   let gz;
-  const compress = await time(async () => {
-    gz = await store.compressedLayer(layer.descriptor);
-  });
+  const [compress, tarCzf] = await pair(
+    {
+      prep: async () => {
+        rmSync(join(work, 'store', 'compressed', layer.diffID.slice(7)), { force: true });
+        if (gz) rmSync(store.blobPath(gz.digest), { force: true });
+      },
+      run: async () => {
+        gz = await store.compressedLayer(layer.descriptor);
+      },
+    },
+    { prep: () => rmSync(join(work, 'ref.tgz'), { force: true }), run: () => sh(`tar -czf ${join(work, 'ref.tgz')} -C ${tree} .`) },
+  );
   const rssCompress = process.resourceUsage().maxRSS / 1024;
   const gzipT = spawnSync('gzip', ['-t', store.blobPath(gz.digest)]);
   if (gzipT.status !== 0) throw new Error('gzip -t rejects the compressed layer');
 
   // 3. unpack the gzip layer (fresh store) vs tar -xzf of the same blob
-  const store2 = await openStore(join(work, 'store2'));
-  await store2.writeBlob(createReadStream(store.blobPath(gz.digest)), { digest: gz.digest, size: gz.size });
-  mkdirSync(join(work, 'x'));
-  dropCaches();
-  const tarXzf = await time(() => sh(`tar -xzf ${store.blobPath(gz.digest)} -C ${join(work, 'x')}`));
-  dropCaches();
   let unpacked;
-  const unpack = await time(async () => {
-    unpacked = await store2.unpackLayer(gz);
-  });
+  let store2;
+  const [unpack, tarXzf] = await pair(
+    {
+      prep: async () => {
+        await store2?.close();
+        rmSync(join(work, 'store2'), { recursive: true, force: true });
+        store2 = await openStore(join(work, 'store2'));
+        await store2.writeBlob(createReadStream(store.blobPath(gz.digest)), { digest: gz.digest, size: gz.size });
+      },
+      run: async () => {
+        unpacked = await store2.unpackLayer(gz);
+      },
+    },
+    {
+      prep: () => {
+        rmSync(join(work, 'x'), { recursive: true, force: true });
+        mkdirSync(join(work, 'x'));
+      },
+      run: () => sh(`tar -xzf ${store.blobPath(gz.digest)} -C ${join(work, 'x')}`),
+    },
+  );
   if (unpacked.diffID !== layer.diffID) throw new Error('unpacked diffID differs from the committed one');
   await store.close();
   await store2.close();
@@ -78,7 +124,7 @@ try {
     const ratio = ours / ref;
     return `${name.padEnd(26)} ${ours.toFixed(2).padStart(7)} s   ref ${ref.toFixed(2).padStart(6)} s   ratio ${ratio.toFixed(2)}  (target ≤ ${target}) ${ratio <= target ? 'ok' : 'MISSED'}`;
   };
-  console.log(`layer: ${(layer.descriptor.size / 1e6).toFixed(1)} MB tar, ${(gz.size / 1e6).toFixed(1)} MB gzip (tar -czf: ${(Number(execFileSync('stat', ['-c', '%s', join(work, 'ref.tgz')]).toString()) / 1e6).toFixed(1)} MB)`);
+  console.log(`layer: ${(layer.descriptor.size / 1e6).toFixed(1)} MB tar, ${(gz.size / 1e6).toFixed(1)} MB gzip (tar -czf: ${(statSync(join(work, 'ref.tgz')).size / 1e6).toFixed(1)} MB); best of ${ROUNDS}`);
   console.log(row('commit vs tar -cf', commit, tarCf, 2));
   console.log(row('compress vs tar -czf', compress, tarCzf, 0.5));
   console.log(row('unpack gzip vs tar -xzf', unpack, tarXzf, 1));

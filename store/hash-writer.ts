@@ -24,6 +24,7 @@ const ctrl = new Int32Array(ctrlBuf);
 const lens = new Int32Array(lensBuf);
 const data = Buffer.from(dataBuf);
 parentPort.on('message', (m) => {
+  if (m.kind === 'inflate') return inflate(m);
   let fd;
   try {
     fd = fs.openSync(m.path, 'w', 0o644);
@@ -65,6 +66,58 @@ parentPort.on('message', (m) => {
     parentPort.postMessage({ error: String(e && e.message || e) });
   }
 });
+
+// inflate: read a layer blob, decompress it (gzip or plain, by magic), hash the result (the diffID) and hand it to
+// the main thread through the ring. Here the worker produces (head) and the main thread consumes (tail).
+async function inflate(m) {
+  const zlib = process.getBuiltinModule('node:zlib');
+  const hash = createHash('sha256');
+  let size = 0;
+  const put = (chunk) => {
+    for (let off = 0; off < chunk.length; off += SLOT) {
+      const piece = chunk.subarray(off, Math.min(off + SLOT, chunk.length));
+      for (;;) {
+        const seq = Atomics.load(ctrl, 4);
+        if (Atomics.load(ctrl, 2) === 3) throw new Error('aborted');
+        const head = Atomics.load(ctrl, 0);
+        if (head - Atomics.load(ctrl, 1) < SLOTS - 1) {
+          const slot = head % SLOTS;
+          piece.copy(data, slot * SLOT);
+          lens[slot] = piece.length;
+          Atomics.store(ctrl, 0, head + 1);
+          Atomics.add(ctrl, 3, 1);
+          Atomics.notify(ctrl, 3);
+          break;
+        }
+        Atomics.wait(ctrl, 4, seq, 1000);
+      }
+    }
+  };
+  try {
+    const fd = fs.openSync(m.path, 'r');
+    const head = Buffer.alloc(4);
+    const n = fs.readSync(fd, head, 0, 4, 0);
+    fs.closeSync(fd);
+    if (n >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) throw new Error('zstd-compressed layers are not supported (Node 20 has no zstd decoder)');
+    let src = fs.createReadStream(m.path, { highWaterMark: 1 << 20 });
+    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) src = src.pipe(zlib.createGunzip({ chunkSize: 1 << 20 }));
+    for await (const c of src) {
+      hash.update(c);
+      size += c.length;
+      put(c);
+    }
+    Atomics.store(ctrl, 2, 1);
+    Atomics.add(ctrl, 3, 1);
+    Atomics.notify(ctrl, 3);
+    parentPort.postMessage({ digest: 'sha256:' + hash.digest('hex'), size });
+  } catch (e) {
+    const aborted = Atomics.load(ctrl, 2) === 3;
+    Atomics.store(ctrl, 2, 2);
+    Atomics.add(ctrl, 3, 1);
+    Atomics.notify(ctrl, 3);
+    parentPort.postMessage(aborted ? { aborted: true } : { error: String(e && e.message || e) });
+  }
+}
 `;
 
 export class HashWriter {
@@ -181,6 +234,88 @@ export class HashWriter {
       throw e;
     }
     return job.end();
+  }
+
+  /**
+   * Decompresses (gzip or plain, by magic) and hashes a layer blob on the worker thread; yields the uncompressed
+   * bytes. A yielded chunk stays valid until the one after the next is asked for (readers keep one chunk of
+   * look-behind). `digest()` resolves to the diffID once the chunks are exhausted.
+   */
+  inflate(path: string): { chunks: AsyncGenerator<Buffer>; result: Promise<{ digest: Digest; size: number }> } {
+    if (this.inUse) throw new Error('HashWriter is single-use at a time');
+    this.inUse = true;
+    const w = this.start();
+    this.ctrl.fill(0);
+    const msg = new Promise<{ digest?: string; size?: number; error?: string; aborted?: boolean }>((resolve, reject) => {
+      const onMessage = (m: { digest?: string; size?: number; error?: string; aborted?: boolean }): void => {
+        w.off('error', onError);
+        resolve(m);
+      };
+      const onError = (e: Error): void => {
+        w.off('message', onMessage);
+        this.worker = undefined;
+        reject(e);
+      };
+      w.once('message', onMessage);
+      w.once('error', onError);
+    });
+    msg.catch(() => undefined);
+    w.ref();
+    w.postMessage({ kind: 'inflate', path });
+    const ctrl = this.ctrl;
+    const lens = this.lens;
+    const data = this.data;
+    let finished = false;
+    const finish = async (abort: boolean): Promise<void> => {
+      if (finished) return;
+      finished = true;
+      if (abort) {
+        Atomics.store(ctrl, STATE, 3);
+        Atomics.add(ctrl, CSEQ, 1);
+        Atomics.notify(ctrl, CSEQ);
+        await msg.catch(() => undefined);
+      }
+      this.worker?.unref();
+      this.inUse = false;
+    };
+    const chunks = (async function* (): AsyncGenerator<Buffer> {
+      let ok = false;
+      try {
+        for (;;) {
+          const seq = Atomics.load(ctrl, PSEQ);
+          const tail = Atomics.load(ctrl, TAIL);
+          if (tail < Atomics.load(ctrl, HEAD)) {
+            const slot = tail % SLOTS;
+            yield data.subarray(slot * SLOT, slot * SLOT + lens[slot]!);
+            // release the slot before the one just read: the reader may still hold this one's tail
+            Atomics.store(ctrl, TAIL, tail + 1);
+            Atomics.add(ctrl, CSEQ, 1);
+            Atomics.notify(ctrl, CSEQ);
+            continue;
+          }
+          const state = Atomics.load(ctrl, STATE);
+          if (state === 1) {
+            ok = true;
+            return;
+          }
+          if (state === 2) {
+            const m = await msg;
+            throw new StoreError(m.error ?? 'the layer reader thread failed', { path });
+          }
+          // wait without blocking the event loop for long: the worker is usually ahead
+          if (Atomics.wait(ctrl, PSEQ, seq, 5) === "timed-out") await new Promise((r) => setImmediate(r));
+        }
+      } finally {
+        await finish(!ok);
+      }
+    })();
+    const result = msg.then((m) => {
+      if (m.error) throw new StoreError(m.error, { path });
+      if (m.aborted || !m.digest) throw new StoreError(`reading ${path} was aborted`, { path });
+      return { digest: m.digest as Digest, size: m.size! };
+    });
+    result.catch(() => undefined);
+    return { chunks, result };
   }
 
   async close(): Promise<void> {

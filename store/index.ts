@@ -129,8 +129,8 @@ class LocalStore implements Store {
       const dir = await this.lowerdir(known);
       if (dir) return { diffID: known, dir };
     }
-    const src = await this.blobs.open(layer.digest);
-    const r = await this.layers.unpackStream(layer, src, known, this.touch, false);
+    if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
+    const r = await this.layers.unpackBlobFile(layer, this.blobs.path(layer.digest), known, this.touch);
     await this.leases.touch([r.diffID]);
     return r;
   }

@@ -189,6 +189,33 @@ export class LayerDirs {
     }
   }
 
+  /**
+   * Unpacks a layer blob already in the store. When the second thread is free it reads, decompresses and hashes
+   * the blob while this thread only writes files (the blob was verified when it was written).
+   */
+  async unpackBlobFile(layer: Descriptor, path: string, expectDiffID?: Digest, beforeInstall?: (diffID: Digest) => Promise<void>): Promise<{ diffID: Digest; dir: string }> {
+    if (!this.hasher || this.hasher.busy) return this.unpackStream(layer, fs.createReadStream(path, { highWaterMark: 1 << 20 }), expectDiffID, beforeInstall, false);
+    const tmp = this.newTempLayer();
+    await mkdir(join(tmp, 'diff'), { recursive: true });
+    const job = this.hasher.inflate(path);
+    try {
+      const stats = await unpackTar(Readable.from(job.chunks, { objectMode: false }), join(tmp, 'diff'), { digest: layer.digest, record: true });
+      // the tar reader reads to the end of the input, so the worker has hashed all of it
+      const { digest: diffID } = await job.result;
+      if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
+      await this.recordDiffID(layer.digest, diffID);
+      await writeFile(join(tmp, 'tree'), stats.tree!.join('\n') + '\n');
+      await beforeInstall?.(diffID);
+      const dir = await this.install(tmp, diffID);
+      return { diffID, dir };
+    } catch (e) {
+      await job.chunks.return(undefined);
+      await rm(tmp, { recursive: true, force: true });
+      if (e instanceof StoreError) throw e;
+      throw new LayerError(`cannot unpack layer ${layer.digest}: ${(e as Error).message}`, { digest: layer.digest, cause: e });
+    }
+  }
+
   async removeLayer(diffID: Digest): Promise<void> {
     const id = await this.lowerdir(diffID);
     const trash = tempName(join(this.root, 'layers'), 'trash');

@@ -158,3 +158,34 @@ describe('concurrency', () => {
     expect(fs.readdirSync(join(root, 'leases'))).toEqual([]);
   });
 });
+
+describe('broken layers', () => {
+  it('a truncated gzip layer and a zstd layer fail to unpack with a clear error and leave nothing behind', async () => {
+    const { openStore } = await import('../../store/index.js');
+    const { gzipSync } = await import('node:zlib');
+    const { Readable } = await import('node:stream');
+    const { digestOf } = await import('../../oci/digest.js');
+    const root = join(await tempDir(), 'store');
+    const store = await openStore(root);
+    try {
+      const full = gzipSync(Buffer.alloc(1 << 20, 0x41));
+      const cut = full.subarray(0, full.length >> 1);
+      const zstd = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]);
+      for (const [bytes, msg] of [
+        [cut, /unexpected end|cannot unpack|invalid tar/i],
+        [zstd, /zstd/],
+      ] as const) {
+        const digest = digestOf(bytes);
+        await store.writeBlob(Readable.from([bytes]), { digest });
+        const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: bytes.length };
+        await expect(store.unpackLayer(layer)).rejects.toThrow(msg);
+        await expect(store.unpackLayerStream(layer, Readable.from([bytes]))).rejects.toThrow(msg);
+        expect(await store.diffIDOf(layer)).toBeUndefined();
+      }
+      expect(fs.readdirSync(join(root, 'layers'))).toEqual([]);
+      expect(fs.readdirSync(join(root, 'l'))).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});
