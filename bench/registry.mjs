@@ -61,6 +61,8 @@ if (process.argv[2] === '--child') {
 }
 
 const N = Number(process.env.BENCH_N ?? 3);
+// BENCH_ONLY=push,pull,unpack runs only those sections.
+const only = new Set((process.env.BENCH_ONLY ?? 'push,pull,unpack').split(','));
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 200);
 if (!existsSync(join(repo, 'dist/registry-client/index.js'))) {
   console.error('bench: dist/ is missing; run `npx tsc -p tsconfig.json` first');
@@ -85,7 +87,7 @@ async function startRegistry() {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n  secret: bench\n`);
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', join(dir, 'config.yml')], { stdio: 'ignore' });
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise((r) => {
       const req = http.get({ host: '127.0.0.1', port, path: '/v2/', agent: false }, (res) => {
@@ -202,6 +204,7 @@ try {
   const rows = [];
   const fresh = async () => startRegistry();
 
+  if (only.has('push')) {
   const pushSkopeo = await measure('push compressed: skopeo copy oci → registry', async () => {
     const reg = await fresh();
     const r = timeCommand('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${L.gzip.layout}:latest`, `docker://${reg.host}/bench/img:1`]);
@@ -244,6 +247,7 @@ try {
     });
     rows.push(['push incl. gzip (store)', mbRaw, pushStore, pushSkopeoC]);
   }
+  }
 
   const seed = await fresh();
   execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${L.gzip.layout}:latest`, `docker://${seed.host}/bench/img:1`]);
@@ -253,15 +257,15 @@ try {
     await rm(dir, { recursive: true, force: true });
     return r;
   });
-  const pullTs = await measure('pull: tsbuild registry → empty OCI layout', async (i) => {
+  const pullTs = !only.has('pull') ? undefined : await measure('pull: tsbuild registry → empty OCI layout', async (i) => {
     const dir = join(work, `ts-pull-${i}`);
     const r = timeChild('pull', dir, `${seed.host}/bench/img:1`, seed.host);
     await rm(dir, { recursive: true, force: true });
     return r;
   });
-  rows.push(['pull into an empty OCI dir', mb, pullTs, pullSkopeo]);
+  if (only.has('pull')) rows.push(['pull into an empty OCI dir', mb, pullTs, pullSkopeo]);
 
-  if (existsSync(join(repo, 'dist/store/index.js'))) {
+  if (only.has('unpack') && existsSync(join(repo, 'dist/store/index.js'))) {
     for (const mode of ['tee', 'after']) {
       const r = await measure(`pull + unpack into an empty store (${mode})`, async (i) => {
         const dir = join(work, `store-${mode}-${i}`);

@@ -35,9 +35,8 @@ export interface PullOptions extends RegistryOptions {
   /** Unpack layers as they arrive (default false). */
   unpack?: boolean;
   /**
-   * `tee`: download once into both the blob and the unpacker (unpacking overlaps a network-bound download);
-   * `after`: write the blob, then unpack it (less CPU: on a fast local link this wins, see bench/registry.mjs).
-   * Default: `after` for a loopback registry, `tee` otherwise.
+   * `tee` (default): download once into both the blob and the unpacker, so unpacking overlaps the download;
+   * `after`: write the blob, then unpack it (one hash less; see bench/registry.mjs for both measured).
    */
   unpackMode?: 'tee' | 'after';
   onProgress?: ProgressFn;
@@ -151,7 +150,7 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
         if (opts.unpack && target.unpackLayer) await target.unpackLayer(layer);
       } else if (!opts.unpack) {
         await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
-      } else if ((opts.unpackMode ?? (isLoopback(repo.endpoint.base) ? 'after' : 'tee')) === 'after' && target.unpackLayer) {
+      } else if (opts.unpackMode === 'after' && target.unpackLayer) {
         await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
         await target.unpackLayer(layer);
       } else {
@@ -171,11 +170,6 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   if (m.fetched || !(await target.hasBlob(m.descriptor.digest))) await target.putBytes(m.bytes, m.descriptor.mediaType, m.descriptor.digest);
   progress?.({ kind: 'manifest', action: 'done', digest: m.descriptor.digest, size: m.descriptor.size, transferred: m.descriptor.size, mediaType: m.descriptor.mediaType });
   return { manifestDescriptor: m.descriptor, manifest, config: cfg };
-}
-
-function isLoopback(base: string): boolean {
-  const host = new URL(base).hostname;
-  return host === 'localhost' || host.startsWith('127.') || host === '[::1]';
 }
 
 /** Feeds one stream to two consumers with backpressure from both; a failure on either side fails both. */
