@@ -1,20 +1,22 @@
 // The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
 // the store, and pushing the result (`--push`).
+import { join } from 'node:path';
 import { parseReference } from '../oci/reference.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import type { ImageRecord, Store } from '../store/api.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOptions } from './options.js';
 
-function registryOpts(opts: BuildOptions): { mirrors: string[]; insecure: string[] } {
-  return { mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] };
+/** Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts. */
+function registryOpts(opts: BuildOptions, store: Store): { mirrors: string[]; insecure: string[]; stateDir: string } {
+  return { mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [], stateDir: join(store.root, 'registry-state') };
 }
 
 export async function pullForBuild(store: Store, name: string, platform: Platform, opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<ImageRecord> {
   const { pullImage } = await import('../registry-client/pull.js');
   const ref = parseReference(name);
   await pullImage(ref, store, {
-    ...registryOpts(opts),
+    ...registryOpts(opts, store),
     platform,
     unpack: true,
     onProgress: (p) => {
@@ -32,7 +34,7 @@ export async function pullForBuild(store: Store, name: string, platform: Platfor
 export async function pushResult(store: Store, manifest: Descriptor, tags: string[], opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<string> {
   const { pushImage } = await import('../registry-client/index.js');
   const r = await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
-    ...registryOpts(opts),
+    ...registryOpts(opts, store),
     onProgress: (p) => {
       if (p.kind === 'blob' && (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')) {
         emit({ type: 'push-progress', time: Date.now(), ref: tags.join(', '), digest: p.digest, current: p.action === 'upload' ? p.transferred : p.size, total: p.size });
