@@ -1,7 +1,7 @@
 // tsbuild's command line: a thin shell over the library. Each subcommand module only declares its options and
 // imports its implementation lazily, so `tsbuild --version` or a no-op rebuild does not load what it doesn't use.
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { collect, DEFAULT_ROOT } from './context.js';
 import { formatError, exitCodeFor } from './errors.js';
@@ -38,8 +38,25 @@ export function makeProgram(): Command {
   return program;
 }
 
+/**
+ * `build` is the default command (`tsbuild -f Buildfile .`), so a mistyped command would otherwise be read as a
+ * context directory. A first word that is neither a command nor an existing path is an unknown command.
+ */
+function unknownCommand(program: Command, argv: string[]): string | undefined {
+  const first = argv[2];
+  if (first === undefined || first.startsWith('-') || first.includes('/') || first === '.') return undefined;
+  const known = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  if (known.includes(first) || existsSync(first)) return undefined;
+  return first;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = makeProgram();
+  const unknown = unknownCommand(program, argv);
+  if (unknown !== undefined) {
+    process.stderr.write(`error: unknown command '${unknown}' (and no context directory of that name)\n(run \`tsbuild --help\` for the commands)\n`);
+    return 2;
+  }
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
