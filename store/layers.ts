@@ -199,7 +199,8 @@ export class LayerDirs {
     await mkdir(join(tmp, 'diff'), { recursive: true });
     const job = this.hasher.inflate(path);
     try {
-      const stats = await unpackTar(Readable.from(job.chunks, { objectMode: false }), join(tmp, 'diff'), { digest: layer.digest, record: true });
+      // pulled directly (no stream in between): each chunk is read only when the tar reader needs it
+      const stats = await unpackTar(job.chunks, join(tmp, 'diff'), { digest: layer.digest, record: true });
       // the tar reader reads to the end of the input, so the worker has hashed all of it
       const { digest: diffID } = await job.result;
       if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });

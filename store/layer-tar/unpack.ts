@@ -319,12 +319,12 @@ class Unpacker {
 }
 
 /** Unpacks an uncompressed tar stream into `dest` (which must exist). */
-export async function unpackTar(src: Readable, dest: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
+export async function unpackTar(src: Readable | AsyncIterable<Buffer>, dest: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
   const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record);
   try {
     for await (const entry of readTar(src)) await u.entry(entry);
   } catch (e) {
-    src.destroy();
+    if (typeof (src as Readable).destroy === 'function') (src as Readable).destroy();
     if (e instanceof LayerError) {
       if (opts.digest && !e.info.digest) throw new LayerError(e.message, { ...e.info, digest: opts.digest });
       throw e;
