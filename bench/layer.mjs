@@ -22,6 +22,8 @@ const sh = (cmd, cwd = work) => {
   const r = spawnSync('sh', ['-c', cmd], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`${cmd} failed`);
 };
+const dbg = (m) => process.env.BENCH_DEBUG && console.error(m);
+if (process.env.BENCH_DEBUG) process.on('beforeExit', () => console.error('beforeExit: the event loop ran dry'));
 const time = async (fn) => {
   const t = performance.now();
   await fn();
@@ -32,12 +34,16 @@ async function pair(ours, ref) {
   let a = Infinity;
   let b = Infinity;
   for (let i = 0; i < ROUNDS; i++) {
+    dbg(`round ${i} ref prep`);
     await ref.prep?.();
     sh('sync');
     b = Math.min(b, await time(ref.run));
+    dbg(`round ${i} ours prep`);
     await ours.prep?.();
     sh('sync');
+    dbg(`round ${i} ours run`);
     a = Math.min(a, await time(ours.run));
+    dbg(`round ${i} done`);
   }
   return [a, b];
 }

@@ -273,8 +273,10 @@ export class HashWriter {
         Atomics.store(ctrl, STATE, 3);
         Atomics.add(ctrl, CSEQ, 1);
         Atomics.notify(ctrl, CSEQ);
-        await msg.catch(() => undefined);
       }
+      // the worker's last message may still be in flight: keep the worker referenced until it has arrived, or
+      // an otherwise idle event loop would end the process before it is delivered
+      await msg.catch(() => undefined);
       this.worker?.unref();
       this.inUse = false;
     };

@@ -1,5 +1,5 @@
 // openStore(root): the local store (store/api.ts) over an OCI image layout plus tsbuild's own side directories
-// (see store/README.md). Each concern lives in its own module; this file wires them to the Store interface.
+// (see store/README.md). Each concern lives in its own module; this file only wires them to the Store interface.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';

@@ -23,6 +23,7 @@ describe('archives and real tools', () => {
   it('skopeo and umoci accept save --format oci; podman loads --format docker', async () => {
     const base = await tempDir();
     const root = join(base, 'store');
+    fs.mkdirSync(join(base, 'rootfs'));
     const rootfs = await makeBusyboxRootfs(join(base, 'rootfs'));
     run('tar', ['-C', rootfs, '-czf', join(base, 'rootfs.tar.gz'), '.']);
     const name = `localhost/tsbuild-store-interop:${process.pid}`;
