@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { overlayLowerOrder } from '../runtime/overlay-order.js';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -19,7 +20,7 @@ export async function openView(lowerdirs: string[], tmpParent: string): Promise<
   if (lowerdirs.length === 1) return { dir: lowerdirs[0]!, close: async () => undefined };
   const dir = await mkdtemp(join(tmpParent, 'view-'));
   if (lowerdirs.length === 0) return { dir, close: () => rm(dir, { recursive: true, force: true }) };
-  const top = [...lowerdirs].reverse();
+  const top = overlayLowerOrder(lowerdirs);
   // mount(2) through the runtime's libc bindings (a spawned mount(8) costs milliseconds); mount(8) as a fallback.
   let libc: typeof import('../runtime/libc.js') | undefined;
   try {

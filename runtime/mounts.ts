@@ -7,6 +7,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, u
 import { dirname, join, relative } from 'node:path';
 import { LibcError, MOUNT_ATTR, mount, mountFs, MS } from './libc.js';
 import { ensureMountPoint } from './paths.js';
+import { overlayLowerOrder } from './overlay-order.js';
 
 /** /proc paths made read-only and masked, as runc does (kept in step with helper/tsbuild-exec.c). */
 export const PROC_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
@@ -63,8 +64,8 @@ function escapeOverlayPath(p: string): string {
 export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: string, target: string): void {
   const opts = (lowers: string[]): string =>
     `lowerdir=${lowers.map(escapeOverlayPath).join(':')},upperdir=${escapeOverlayPath(upperdir)},workdir=${escapeOverlayPath(workdir)}`;
-  // overlay's lowerdir order is topmost first; the spec lists the lowest first.
-  const top = [...lowerdirs].reverse();
+  // overlay's lowerdir order is topmost first, without repeats; the spec lists the lowest first.
+  const top = overlayLowerOrder(lowerdirs);
   const abs = opts(top);
   if (abs.length < PAGE) {
     mount('overlay', target, 'overlay', MS.NODEV, abs);

@@ -1,5 +1,6 @@
 // The cache protocol every step follows, and the layer plumbing shared by RUN, COPY and WORKDIR.
 import type { ContainerDirs } from '../../store/api.js';
+import { overlayLowerOrder } from '../../runtime/overlay-order.js';
 import { cacheKey, lookup, record } from '../cache.js';
 import { historyEntry } from '../image-config.js';
 import { explainMiss, inputsFile, loadInputs, type StepFacets } from '../reasons.js';
@@ -71,19 +72,9 @@ export async function lowerdirsOf(sc: { env: StepCtx['env']; state: StageState }
   return dedupeLowerdirs(s.lowerdirs as string[]);
 }
 
-/**
- * Overlay refuses the same lowerdir twice (a step can reproduce an earlier layer exactly, e.g. a no-op chmod).
- * Keeping only the top-most occurrence gives the same merged tree: that copy re-applies everything the lower one did.
- */
+/** The layer list without repeats, lowest first (the same rule the runtime applies when it mounts the overlay). */
 export function dedupeLowerdirs(lowerdirs: string[]): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (let i = lowerdirs.length - 1; i >= 0; i--) {
-    if (seen.has(lowerdirs[i]!)) continue;
-    seen.add(lowerdirs[i]!);
-    out.push(lowerdirs[i]!);
-  }
-  return out.reverse();
+  return overlayLowerOrder(lowerdirs).reverse();
 }
 
 /** Commits an upperdir as a layer (null when it holds no change) and releases the directories. */
