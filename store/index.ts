@@ -13,9 +13,6 @@ import { getCache, putCache } from './cache.js';
 import { BlobNotFoundError, StoreError } from './errors.js';
 import { isNotFound, writeFileAtomic } from './fsutil.js';
 import { readFile } from 'node:fs/promises';
-import { diffChunks } from './layer-tar/diff.js';
-import { parallelGzipFile } from './layer-tar/gzip.js';
-import { unpackTar } from './layer-tar/unpack.js';
 import { LayerDirs, treeLine, writeTreeRecord } from './layers.js';
 import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
 import { Leases } from './leases.js';
@@ -170,6 +167,8 @@ class LocalStore implements Store {
     const onStat = (rel: string, st: import('node:fs').Stats, link: string): void => {
       tree.push(treeLine(rel, st, link));
     };
+    // The layer codec loads only when a step commits or a layer is compressed: a no-op rebuild never needs it.
+    const { diffChunks } = await import('./layer-tar/diff.js');
     const tar = diffChunks(upperdir, { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) }, stats);
     const { digest, size } = await this.blobs.ingestChunks(tar, this.touch);
     const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
@@ -185,6 +184,7 @@ class LocalStore implements Store {
           await writeFile(join(tmp, 'tree'), tree.sort().join('\n') + '\n');
         } else {
           await mkdir(join(tmp, 'diff'));
+          const { unpackTar } = await import('./layer-tar/unpack.js');
           await unpackTar(await this.blobs.open(digest), join(tmp, 'diff'), { digest });
           await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
         }
@@ -209,6 +209,7 @@ class LocalStore implements Store {
       if (!isNotFound(e)) throw e;
     }
     if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
+    const { parallelGzipFile } = await import('./layer-tar/gzip.js');
     const { digest, size } = await this.blobs.ingestChunks(parallelGzipFile(this.blobs.path(layer.digest)), this.touch);
     await this.layers.recordDiffID(digest, layer.digest);
     await writeFileAtomic(record, digest);

@@ -13,7 +13,6 @@ import { MediaType, type Descriptor, type Digest } from '../oci/types.js';
 import { DigestMismatchError, LayerError, StoreError } from './errors.js';
 import { decompressed } from './decompress.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
-import { unpackTar } from './layer-tar/unpack.js';
 
 const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -140,6 +139,7 @@ export class LayerDirs {
       const raw = await decompressed(input, layer.digest);
       const wrapErr = (e: Error): Error => (e instanceof LayerError ? e : new LayerError(`cannot read layer ${layer.digest}: ${e.message}`, { digest: layer.digest, cause: e }));
       let diffID: Digest;
+      const { unpackTar } = await import('./layer-tar/unpack.js');
       let stats: Awaited<ReturnType<typeof unpackTar>>;
       if (this.hasher && !this.hasher.busy) {
         // the diffID is hashed on the second thread while this one writes files
@@ -200,6 +200,7 @@ export class LayerDirs {
     const job = this.hasher.inflate(path);
     try {
       // pulled directly (no stream in between): each chunk is read only when the tar reader needs it
+      const { unpackTar } = await import('./layer-tar/unpack.js');
       const stats = await unpackTar(job.chunks, join(tmp, 'diff'), { digest: layer.digest, record: true });
       // the tar reader reads to the end of the input, so the worker has hashed all of it
       const { digest: diffID } = await job.result;
