@@ -176,6 +176,11 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
 async function tee(src: Readable, a: (s: Readable) => Promise<unknown>, b: (s: Readable) => Promise<unknown>): Promise<void> {
   const pa = new PassThrough({ highWaterMark: 1 << 20 });
   const pb = new PassThrough({ highWaterMark: 1 << 20 });
+  // A consumer may still be setting up (no 'error' listener yet) when a download fails; without these the failure
+  // would be an uncaught exception instead of the rejection each consumer sees when it reads the destroyed stream.
+  const ignore = (): void => undefined;
+  pa.on('error', ignore);
+  pb.on('error', ignore);
   src.on('error', (e) => {
     pa.destroy(e);
     pb.destroy(e);

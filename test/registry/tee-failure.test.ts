@@ -1,0 +1,71 @@
+// A download that fails while one consumer of the tee (blob writer | unpacker) is still setting up must reject the
+// pull, not crash the process with an uncaught stream error.
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseReference } from '../../oci/reference.js';
+import type { Descriptor } from '../../oci/types.js';
+import { pullImage, type PullTarget } from '../../registry-client/index.js';
+import { openStore } from '../../store/index.js';
+import { seedBusybox } from '../fixtures/images.js';
+import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
+import { startFaultProxy } from './fault-proxy.js';
+import { tempDirs } from './helpers.js';
+
+describe('pull with unpack while the download fails', () => {
+  let reg: RegistryFixture;
+  const tmp = tempDirs();
+  beforeAll(async () => {
+    reg = await startRegistry();
+    await seedBusybox(reg.host);
+  });
+  afterAll(async () => {
+    await reg?.stop();
+    await tmp.cleanup();
+  });
+
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])('a drop mid-layer rejects, with a real store (round %i)', async (round) => {
+    const proxy = await startFaultProxy(reg.url, reg.blobFile);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => void uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const store = await openStore(await tmp.make());
+      proxy.faults.push({ method: 'GET', path: /blobs\/sha256:/, action: { kind: 'drop', afterBytes: 100_000 + round * 50_000 } });
+      const ref = parseReference(`${proxy.host}/library/busybox:latest`);
+      await expect(pullImage(ref, store, { insecure: [proxy.host], retries: 0, unpack: true })).rejects.toThrow();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(uncaught).toEqual([]);
+      await store.close();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await proxy.stop();
+    }
+  });
+
+  it('rejects when the unpacker attaches only after the stream failed', async () => {
+    const proxy = await startFaultProxy(reg.url, reg.blobFile);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => void uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const store = await openStore(await tmp.make());
+      proxy.faults.push({ method: 'GET', path: /blobs\/sha256:/, action: { kind: 'drop', afterBytes: 1000 } });
+      // The unpacker starts reading only once its stream has been destroyed by the failed download.
+      const slowUnpacker: PullTarget = Object.assign(Object.create(store) as PullTarget, {
+        async unpackLayerStream(layer: Descriptor, src: Readable) {
+          if (!src.destroyed) await once(src, 'close');
+          return store.unpackLayerStream(layer, src);
+        },
+      });
+      const ref = parseReference(`${proxy.host}/library/busybox:latest`);
+      await expect(pullImage(ref, slowUnpacker, { insecure: [proxy.host], retries: 0, unpack: true, unpackMode: 'tee' })).rejects.toThrow();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(uncaught).toEqual([]);
+      await store.close();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await proxy.stop();
+    }
+  });
+});
