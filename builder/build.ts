@@ -201,6 +201,7 @@ async function makeEnv(opts: BuildOptions, store: Store, plan: BuildPlan, contex
     resolveBaseImage,
     secrets,
     network: opts.network === 'none' ? 'none' : 'host',
+    isolation: opts.isolation ?? 'chroot',
     sourceDateEpoch: sde,
     now: () => (sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString()),
     usedArgs: new Set(),

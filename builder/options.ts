@@ -38,6 +38,8 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Default network for RUN (`--network`). */
   network?: 'host' | 'none' | 'default';
+  /** How RUN containers switch root: `chroot` (default, fastest) or `pivot` (pivot_root; see runtime/README.md). */
+  isolation?: 'chroot' | 'pivot';
   secrets?: SecretSpec[];
   outputs?: OutputSpec[];
   push?: boolean;

@@ -97,6 +97,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         cwd,
         ...(user ? { user } : {}),
         network,
+        isolation: env.isolation,
         mounts: specs.map(stripClose),
         ...(env.signal ? { signal: env.signal } : {}),
         onStdout: onData('stdout'),

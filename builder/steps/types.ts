@@ -68,6 +68,7 @@ export interface BuildEnv {
   resolveBaseImage(ref: string, platform: import('../../oci/types.js').Platform): Promise<{ record: ImageRecord; pulled: boolean }>;
   secrets: Map<string, Buffer>;
   network: 'host' | 'none';
+  isolation: 'chroot' | 'pivot';
   sourceDateEpoch: number | undefined;
   /** ISO time for a step that runs now (SOURCE_DATE_EPOCH when set). */
   now(): string;

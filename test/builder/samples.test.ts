@@ -54,6 +54,17 @@ describe('samples', () => {
     expect(podmanRun(dest)).toBe(r.stdout);
   });
 
+  it('--isolation pivot builds the same image as the default chroot isolation', () => {
+    const env = { SOURCE_DATE_EPOCH: '1700000000' };
+    const chroot = tsb(['build', '-q', '--no-cache', '-t', 'hello:chroot', sample('hello')], { env });
+    ok(chroot, 'build hello (chroot)');
+    const pivot = tsb(['build', '-q', '--no-cache', '--isolation', 'pivot', '-t', 'hello:pivot', sample('hello')], { env });
+    ok(pivot, 'build hello (pivot)');
+    expect(pivot.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(pivot.stdout.trim()).toBe(chroot.stdout.trim());
+    expect(tsb(['build', '--isolation', 'jail', sample('hello')]).code).toBe(2);
+  });
+
   it('a second build takes every step from the cache and starts no container', () => {
     ok(tsb(['build', '-q', '-t', 'hello:1', sample('hello')]), 'first build');
     const b = tsb(['build', '--progress=json', '-t', 'hello:1', sample('hello')]);
