@@ -30,6 +30,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const tmpDir = join(store.root, 'builder', 'tmp', runId);
   await mkdir(tmpDir, { recursive: true });
   let context: BuildContext | undefined;
+  let containersStarted = (): boolean => false;
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') context = await BuildContext.openTar(opts.context.tar, tmpDir);
@@ -52,6 +53,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (!context) throw new PlanError('no build context', file);
 
     const env = await makeEnv(opts, store, plan, context, tmpDir, emit);
+    containersStarted = () => env.stats.containers > 0;
     emit({
       type: 'build-start',
       time: Date.now(),
@@ -104,6 +106,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     emit({ type: 'build-end', time: Date.now(), ok: false, error: (e as Error).message });
     throw e;
   } finally {
+    // RUN steps mount under the runtime's private run dir; drop it (and anything a killed run left) when idle.
+    if (containersStarted()) await (await import('../runtime/index.js')).cleanupStaleMounts().catch(() => undefined);
     await context?.close().catch(() => undefined);
     await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
     await store.close();

@@ -61,7 +61,9 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
   const parts = ['RUN', argv, envList, user ?? '', cwd, network, mounts.map((m) => m.key)];
 
   return cachedStep(sc, parts, createdBy, async () => {
-    const { runContainer } = await import('../../runtime/index.js');
+    const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
+    env.runtimeReady ??= cleanupStaleMounts();
+    await env.runtimeReady;
     const lowerdirs = await lowerdirsOf(sc);
     const dirs = await env.store.containerDirs();
     const opened: (() => Promise<void>)[] = [];

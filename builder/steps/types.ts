@@ -69,6 +69,8 @@ export interface BuildEnv {
   secrets: Map<string, Buffer>;
   network: 'host' | 'none';
   isolation: 'chroot' | 'pivot';
+  /** Set by the first RUN of the build: the runtime's clean-up of what crashed runs left (once per build). */
+  runtimeReady?: Promise<void>;
   sourceDateEpoch: number | undefined;
   /** ISO time for a step that runs now (SOURCE_DATE_EPOCH when set). */
   now(): string;
