@@ -5,6 +5,14 @@ import { Worker } from 'node:worker_threads';
 import type { Digest } from '../oci/types.js';
 import { StoreError } from './errors.js';
 
+/** The worker's one message per job. */
+interface WorkerReply {
+  digest?: string;
+  size?: number;
+  error?: string;
+  aborted?: boolean;
+}
+
 const SLOTS = 4;
 const SLOT = 1 << 20;
 // ctrl: 0 head (slots produced), 1 tail (slots consumed), 2 state (0 run, 1 end, 2 worker error, 3 abort),
@@ -172,17 +180,14 @@ export class HashWriter {
     return this.inUse;
   }
 
-  /**
-   * Starts writing `path` (fsynced at the end; `/dev/null` to only hash) on the worker thread. Each `push` copies
-   * the chunk into shared memory, so the caller may reuse or pass it on at once.
-   */
-  begin(path: string): { push(chunk: Buffer): void; end(): Promise<{ digest: Digest; size: number }>; abort(): Promise<void> } {
+  /** Takes the worker for one job (one at a time) and returns the promise of its one reply message. */
+  private claim(): { w: Worker; reply: Promise<WorkerReply> } {
     if (this.inUse) throw new Error('HashWriter is single-use at a time');
     this.inUse = true;
     const w = this.start();
     this.ctrl.fill(0);
-    const result = new Promise<{ digest?: string; size?: number; error?: string; aborted?: boolean }>((resolve, reject) => {
-      const onMessage = (m: { digest?: string; size?: number; error?: string; aborted?: boolean }): void => {
+    const reply = new Promise<WorkerReply>((resolve, reject) => {
+      const onMessage = (m: WorkerReply): void => {
         w.off('error', onError);
         resolve(m);
       };
@@ -194,7 +199,16 @@ export class HashWriter {
       w.once('message', onMessage);
       w.once('error', onError);
     });
-    result.catch(() => undefined);
+    reply.catch(() => undefined);
+    return { w, reply };
+  }
+
+  /**
+   * Starts writing `path` (fsynced at the end; `/dev/null` to only hash) on the worker thread. Each `push` copies
+   * the chunk into shared memory, so the caller may reuse or pass it on at once.
+   */
+  begin(path: string): { push(chunk: Buffer): void; end(): Promise<{ digest: Digest; size: number }>; abort(): Promise<void> } {
+    const { w, reply: result } = this.claim();
     w.ref();
     w.postMessage({ path });
     const finish = (): void => {
@@ -242,24 +256,7 @@ export class HashWriter {
    * look-behind). `digest()` resolves to the diffID once the chunks are exhausted.
    */
   inflate(path: string): { chunks: AsyncGenerator<Buffer>; result: Promise<{ digest: Digest; size: number }> } {
-    if (this.inUse) throw new Error('HashWriter is single-use at a time');
-    this.inUse = true;
-    const w = this.start();
-    this.ctrl.fill(0);
-    const msg = new Promise<{ digest?: string; size?: number; error?: string; aborted?: boolean }>((resolve, reject) => {
-      const onMessage = (m: { digest?: string; size?: number; error?: string; aborted?: boolean }): void => {
-        w.off('error', onError);
-        resolve(m);
-      };
-      const onError = (e: Error): void => {
-        w.off('message', onMessage);
-        this.worker = undefined;
-        reject(e);
-      };
-      w.once('message', onMessage);
-      w.once('error', onError);
-    });
-    msg.catch(() => undefined);
+    const { w, reply: msg } = this.claim();
     w.ref();
     w.postMessage({ kind: 'inflate', path });
     const ctrl = this.ctrl;

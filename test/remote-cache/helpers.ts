@@ -1,11 +1,11 @@
 // Shared bits of the remote cache tests: the real CLI against a store root, build events, temp dirs, and the
 // contexts the tests build.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildEvent } from '../../builder/events.js';
+import { tempDirs as registryTempDirs, type TempDirs } from '../registry/helpers.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
 export const EPOCH = '1700000000';
@@ -59,23 +59,10 @@ export function logs(run: Run): string[] {
   return run.events.flatMap((e) => (e.type === 'log' ? [`${e.level}: ${e.message}`] : []));
 }
 
-export interface TempDirs {
-  make(prefix?: string): Promise<string>;
-  cleanup(): Promise<void>;
-}
-
+/** Temp dirs removed together at the end of a test file (prefix `tsbuild-rcache-` by default). */
 export function tempDirs(): TempDirs {
-  const dirs: string[] = [];
-  return {
-    async make(prefix = 'tsbuild-rcache-') {
-      const d = await mkdtemp(join(tmpdir(), prefix));
-      dirs.push(d);
-      return d;
-    },
-    async cleanup() {
-      await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-    },
-  };
+  const dirs = registryTempDirs();
+  return { make: (prefix = 'tsbuild-rcache-') => dirs.make(prefix), cleanup: () => dirs.cleanup() };
 }
 
 export async function writeContext(dir: string, files: Record<string, string>): Promise<string> {
