@@ -175,18 +175,30 @@ export class LayerDirs {
       if (verifyBlob && (blobHash.digest() !== layer.digest || (layer.size !== undefined && layer.size >= 0 && blobHash.size !== layer.size))) {
         throw new DigestMismatchError(layer.digest, blobHash.digest(), layer.size, blobHash.size);
       }
-      if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
-      await this.recordDiffID(layer.digest, diffID);
-      await writeFile(join(tmp, 'tree'), stats.tree!.join('\n') + '\n');
-      await beforeInstall?.(diffID);
-      const dir = await this.install(tmp, diffID);
-      return { diffID, dir };
+      return await this.finishUnpack(layer, tmp, diffID, stats.tree!, expectDiffID, beforeInstall);
     } catch (e) {
       src.destroy();
       await job?.abort();
       await rm(tmp, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /** Checks the diffID, records it and the tree, and moves the unpacked layer from `tmp` into place. */
+  private async finishUnpack(
+    layer: Descriptor,
+    tmp: string,
+    diffID: Digest,
+    tree: string[],
+    expectDiffID: Digest | undefined,
+    beforeInstall: ((diffID: Digest) => Promise<void>) | undefined,
+  ): Promise<{ diffID: Digest; dir: string }> {
+    if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
+    await this.recordDiffID(layer.digest, diffID);
+    await writeFile(join(tmp, 'tree'), tree.join('\n') + '\n');
+    await beforeInstall?.(diffID);
+    const dir = await this.install(tmp, diffID);
+    return { diffID, dir };
   }
 
   /**
@@ -204,12 +216,7 @@ export class LayerDirs {
       const stats = await unpackTar(job.chunks, join(tmp, 'diff'), { digest: layer.digest, record: true });
       // the tar reader reads to the end of the input, so the worker has hashed all of it
       const { digest: diffID } = await job.result;
-      if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
-      await this.recordDiffID(layer.digest, diffID);
-      await writeFile(join(tmp, 'tree'), stats.tree!.join('\n') + '\n');
-      await beforeInstall?.(diffID);
-      const dir = await this.install(tmp, diffID);
-      return { diffID, dir };
+      return await this.finishUnpack(layer, tmp, diffID, stats.tree!, expectDiffID, beforeInstall);
     } catch (e) {
       await job.chunks.return(undefined);
       await rm(tmp, { recursive: true, force: true });

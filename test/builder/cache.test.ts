@@ -5,28 +5,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry } from '../fixtures/registry.js';
-import { seedBusyboxBase } from './helpers/base.js';
+import type { RegistryFixture } from '../fixtures/registry.js';
+import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { events, ok, REPO, stepResults, tsbFor, type Tsb } from './helpers/tsb.js';
 
-let registry: { host: string; url: string; stop(): Promise<void> };
+let registry: RegistryFixture;
 let root: string;
 let work: string;
 let tsb: Tsb;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  await seedBusyboxBase(registry.host);
-  root = await mkdtemp(join(tmpdir(), 'tsbuild-cache-root-'));
-  work = await mkdtemp(join(tmpdir(), 'tsbuild-cache-work-'));
-  tsb = tsbFor(root, registry.host);
+  ({ registry, root, work, tsb } = await makeBuildEnv('cache'));
 });
 
-afterAll(async () => {
-  await registry?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-  if (work) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => closeBuildEnv({ registry, root, work }));
 
 async function context(name: string, buildfile: string, files: Record<string, string> = {}): Promise<string> {
   const dir = join(work, name);

@@ -2,31 +2,22 @@
 // stdin), outputs (docker archive, local dir, iidfile, metadata), and clear failures for what is not supported.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startRegistry } from '../fixtures/registry.js';
-import { seedBusyboxBase } from './helpers/base.js';
-import { ok, REPO, tsbFor, type Tsb } from './helpers/tsb.js';
+import type { RegistryFixture } from '../fixtures/registry.js';
+import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
+import { ok, REPO, type Tsb } from './helpers/tsb.js';
 
-let registry: { host: string; stop(): Promise<void> };
+let registry: RegistryFixture;
 let root: string;
 let work: string;
 let tsb: Tsb;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  await seedBusyboxBase(registry.host);
-  root = await mkdtemp(join(tmpdir(), 'tsbuild-cli-root-'));
-  work = await mkdtemp(join(tmpdir(), 'tsbuild-cli-work-'));
-  tsb = tsbFor(root, registry.host);
+  ({ registry, root, work, tsb } = await makeBuildEnv('cli'));
 });
 
-afterAll(async () => {
-  await registry?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-  if (work) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => closeBuildEnv({ registry, root, work }));
 
 describe('tsbuild build command line', () => {
   it('is the default command: tsbuild -f Buildfile -t NAME .', () => {

@@ -2,32 +2,22 @@
 // apt-get reaching Debian's mirror from a RUN step; the result runs under tsbuild and, pushed, under podman.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry } from '../fixtures/registry.js';
+import type { RegistryFixture } from '../fixtures/registry.js';
 import { seedDebian } from './helpers/debian.js';
-import { ok, REPO, tsbFor, type Tsb } from './helpers/tsb.js';
+import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
+import { ok, REPO, type Tsb } from './helpers/tsb.js';
 
-let registry: { host: string; stop(): Promise<void> };
+let registry: RegistryFixture;
 let root: string;
 let work: string;
 let tsb: Tsb;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  await seedDebian(registry.host);
-  root = await mkdtemp(join(tmpdir(), 'tsbuild-debian-root-'));
-  work = await mkdtemp(join(tmpdir(), 'tsbuild-debian-work-'));
-  await chmod(work, 0o755); // podman's vfs storage lives below it; the container's user must traverse it
-  tsb = tsbFor(root, registry.host);
+  ({ registry, root, work, tsb } = await makeBuildEnv('debian', seedDebian));
 }, 1_800_000);
 
-afterAll(async () => {
-  await registry?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-  if (work) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => closeBuildEnv({ registry, root, work }));
 
 describe('debian-app sample', () => {
   it('installs a package with apt-get from the Debian mirror; runs under tsbuild and podman', () => {

@@ -4,14 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, startRegistry } from '../fixtures/registry.js';
-import { seedBusyboxBase } from './helpers/base.js';
-import { ok, tsbFor, type Tsb } from './helpers/tsb.js';
+import { freePort, type RegistryFixture } from '../fixtures/registry.js';
+import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
+import { ok, type Tsb } from './helpers/tsb.js';
 
-let registry: { host: string; stop(): Promise<void> };
+let registry: RegistryFixture;
 let root: string;
 let work: string;
 let tsb: Tsb;
@@ -20,11 +19,7 @@ let url: string;
 const PAYLOAD = 'downloaded payload\n';
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  await seedBusyboxBase(registry.host);
-  root = await mkdtemp(join(tmpdir(), 'tsbuild-features-root-'));
-  work = await mkdtemp(join(tmpdir(), 'tsbuild-features-work-'));
-  tsb = tsbFor(root, registry.host);
+  ({ registry, root, work, tsb } = await makeBuildEnv('features'));
   // The file server runs in its own process: the CLI runs synchronously from this one.
   const served = join(work, 'served');
   await mkdir(join(served, 'files'), { recursive: true });
@@ -43,9 +38,7 @@ afterAll(async () => {
     server.kill();
     await new Promise((r) => server.once('exit', r));
   }
-  await registry?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-  if (work) await rm(work, { recursive: true, force: true });
+  await closeBuildEnv({ registry, root, work });
 });
 
 async function context(name: string, buildfile: string, files: Record<string, string> = {}): Promise<string> {

@@ -2,32 +2,22 @@
 // docker.io mirror), `tsbuild run` prints what the sample promises, and a pushed image runs the same under podman.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startRegistry } from '../fixtures/registry.js';
-import { seedBusyboxBase } from './helpers/base.js';
-import { events, ok, REPO, stepResults, tsbFor, type Tsb } from './helpers/tsb.js';
+import type { RegistryFixture } from '../fixtures/registry.js';
+import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
+import { events, ok, REPO, stepResults, type Tsb } from './helpers/tsb.js';
 
-let registry: { host: string; url: string; stop(): Promise<void> };
+let registry: RegistryFixture;
 let root: string;
 let work: string;
 let tsb: Tsb;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  await seedBusyboxBase(registry.host);
-  root = await mkdtemp(join(tmpdir(), 'tsbuild-samples-root-'));
-  work = await mkdtemp(join(tmpdir(), 'tsbuild-samples-work-'));
-  await chmod(work, 0o755); // podman's vfs storage lives below it; the container's user must traverse it
-  tsb = tsbFor(root, registry.host);
+  ({ registry, root, work, tsb } = await makeBuildEnv('samples'));
 });
 
-afterAll(async () => {
-  await registry?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-  if (work) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => closeBuildEnv({ registry, root, work }));
 
 const sample = (name: string): string => join(REPO, 'samples', name);
 

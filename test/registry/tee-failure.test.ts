@@ -12,6 +12,14 @@ import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startFaultProxy } from './fault-proxy.js';
 import { tempDirs } from './helpers.js';
 
+/** Collects uncaught exceptions until stopped (vitest would report them, but only after the run). */
+function captureUncaught(): { errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  const on = (e: unknown): void => void errors.push(e);
+  process.on('uncaughtException', on);
+  return { errors, stop: () => process.off('uncaughtException', on) };
+}
+
 describe('pull with unpack while the download fails', () => {
   let reg: RegistryFixture;
   const tmp = tempDirs();
@@ -26,28 +34,24 @@ describe('pull with unpack while the download fails', () => {
 
   it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])('a drop mid-layer rejects, with a real store (round %i)', async (round) => {
     const proxy = await startFaultProxy(reg.url, reg.blobFile);
-    const uncaught: unknown[] = [];
-    const onUncaught = (e: unknown): void => void uncaught.push(e);
-    process.on('uncaughtException', onUncaught);
+    const uncaught = captureUncaught();
     try {
       const store = await openStore(await tmp.make());
       proxy.faults.push({ method: 'GET', path: /blobs\/sha256:/, action: { kind: 'drop', afterBytes: 100_000 + round * 50_000 } });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
       await expect(pullImage(ref, store, { insecure: [proxy.host], retries: 0, unpack: true })).rejects.toThrow();
       await new Promise((r) => setTimeout(r, 50));
-      expect(uncaught).toEqual([]);
+      expect(uncaught.errors).toEqual([]);
       await store.close();
     } finally {
-      process.off('uncaughtException', onUncaught);
+      uncaught.stop();
       await proxy.stop();
     }
   });
 
   it('rejects when the unpacker attaches only after the stream failed', async () => {
     const proxy = await startFaultProxy(reg.url, reg.blobFile);
-    const uncaught: unknown[] = [];
-    const onUncaught = (e: unknown): void => void uncaught.push(e);
-    process.on('uncaughtException', onUncaught);
+    const uncaught = captureUncaught();
     try {
       const store = await openStore(await tmp.make());
       proxy.faults.push({ method: 'GET', path: /blobs\/sha256:/, action: { kind: 'drop', afterBytes: 1000 } });
@@ -61,10 +65,10 @@ describe('pull with unpack while the download fails', () => {
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
       await expect(pullImage(ref, slowUnpacker, { insecure: [proxy.host], retries: 0, unpack: true, unpackMode: 'tee' })).rejects.toThrow();
       await new Promise((r) => setTimeout(r, 100));
-      expect(uncaught).toEqual([]);
+      expect(uncaught.errors).toEqual([]);
       await store.close();
     } finally {
-      process.off('uncaughtException', onUncaught);
+      uncaught.stop();
       await proxy.stop();
     }
   });
