@@ -77,12 +77,19 @@ export class BlobStore {
     const hasher = new DigestingStream();
     try {
       const fh = await open(tmp, 'w', 0o644);
+      // A failed source (a dropped download) destroys the write stream, which closes the fd despite autoClose:
+      // the source's error is the one to report, not the EBADF of closing it again.
+      let failure: unknown;
       try {
         await pipeline(src, hasher, createWriteStream('', { fd: fh.fd, autoClose: false, highWaterMark: 1 << 20 }));
         await fh.sync();
-      } finally {
-        await fh.close();
+      } catch (e) {
+        failure = e;
       }
+      await fh.close().catch((e: unknown) => {
+        failure ??= e;
+      });
+      if (failure !== undefined) throw failure;
       const digest = hasher.digest();
       if (expected && (digest !== expected.digest || (expected.size !== undefined && expected.size !== hasher.size))) {
         throw new DigestMismatchError(expected.digest, digest, expected.size, hasher.size);
