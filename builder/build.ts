@@ -25,7 +25,11 @@ import type { BuildEnv, StageState } from './steps/types.js';
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
   const { openStore } = await import('../store/index.js');
-  const store = await (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root), opts, emit);
+  const { deferredOpener } = await import('../oci/blobs.js');
+  // Lazy blobs (a base image's layers, layers of registry cache hits) are fetched through the registry client,
+  // loaded only if one is read.
+  const remote = deferredOpener(async () => (await import('../registry-client/lazy-blobs.js')).remoteBlobOpener({ mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] }));
+  const store = await (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root, { remote }), opts, emit);
   const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpDir = join(store.root, 'builder', 'tmp', runId);
   await mkdir(tmpDir, { recursive: true });

@@ -18,7 +18,10 @@ export async function pullForBuild(store: Store, name: string, platform: Platfor
   await pullImage(ref, store, {
     ...registryOpts(opts, store),
     platform,
-    unpack: true,
+    // Manifest and config only: the layers are recorded with this registry as their source and come in (unpacked
+    // while they download) when a RUN first needs the base filesystem; a build whose steps all hit the cache, or
+    // that only adds files, never downloads them.
+    lazy: true,
     onProgress: (p) => {
       if (p.kind === 'blob' && (p.action === 'download' || p.action === 'done' || p.action === 'exists')) {
         emit({ type: 'pull-progress', time: Date.now(), ref: name, digest: p.digest, current: p.action === 'download' ? p.transferred : p.size, total: p.size });

@@ -11,3 +11,4 @@ export { lookupCredentials, storeCredentials, removeCredentials, defaultDockerCo
 export { parseChallenges } from './auth.js';
 export { OciLayout, OciLayoutError } from './oci-layout.js';
 export type { TransferProgress, TransferAction, ProgressFn } from './progress.js';
+export { remoteBlobOpener } from './lazy-blobs.js';

@@ -9,6 +9,8 @@ export type TransferAction =
   | 'exists'
   /** Mounted from another repository of the same registry. */
   | 'mount'
+  /** Recorded in the target with where to fetch it, not downloaded (a lazy pull). */
+  | 'lazy'
   | 'unpack'
   | 'retry'
   | 'done';

@@ -1,9 +1,10 @@
 // Pull: manifest (HEAD first, index → platform), config, then layers in parallel, each streamed into the target
 // and, with `unpack`, unpacked while it downloads. Blobs land atomically (the target's writeBlob), the manifest
 // after its blobs and the tag last, so an interrupted pull leaves no half-written state and the next one finishes.
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { tee } from '../oci/stream-tee.js';
 import PQueue from 'p-queue';
-import type { BlobSink } from '../oci/blobs.js';
+import type { BlobSink, RemoteBlobSource } from '../oci/blobs.js';
 import { formatReference, type ImageRef } from '../oci/reference.js';
 import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest, type Platform } from '../oci/types.js';
 import { downloadBlob } from './blob-stream.js';
@@ -25,6 +26,8 @@ export interface PullTarget extends BlobSink {
   tag(name: string, target: Descriptor): Promise<void>;
   diffIDOf(layer: Descriptor): Promise<Digest | undefined>;
   hasBlob(digest: Digest): Promise<boolean>;
+  /** Records a layer with where to fetch it instead of downloading it (for `lazy` pulls; the Store has it). */
+  addLazyBlob?(descriptor: Descriptor, source: RemoteBlobSource): Promise<void>;
 }
 
 export interface PullOptions extends RegistryOptions {
@@ -39,6 +42,12 @@ export interface PullOptions extends RegistryOptions {
    * `after`: write the blob, then unpack it (one hash less; see bench/registry.mjs for both measured).
    */
   unpackMode?: 'tee' | 'after';
+  /**
+   * Fetch the manifest and config only; record each missing layer in the target with this registry as its source,
+   * to be downloaded the first time something reads it (a build whose steps all hit the cache never does).
+   * Needs a target with addLazyBlob; `unpack` is then ignored.
+   */
+  lazy?: boolean;
   onProgress?: ProgressFn;
   /** Share a client (and its token cache) across several pulls. */
   client?: RegistryClient;
@@ -145,9 +154,15 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   const layerTasks = manifest.layers.map((layer) =>
     queue.add(async () => {
       const present = await target.hasBlob(layer.digest);
+      if (!present && opts.lazy && target.addLazyBlob) {
+        await target.addLazyBlob(layer, { kind: 'registry', registry: repo.registry, repository: repo.repository, endpoint: repo.endpoint.base, blob: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size } });
+        record(layer.digest);
+        progress?.({ kind: 'blob', action: 'lazy', digest: layer.digest, size: layer.size, transferred: 0, mediaType: layer.mediaType });
+        return;
+      }
       if (present) {
         progress?.({ kind: 'blob', action: 'exists', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
-        if (opts.unpack && target.unpackLayer) await target.unpackLayer(layer);
+        if (opts.unpack && !opts.lazy && target.unpackLayer) await target.unpackLayer(layer);
       } else if (!opts.unpack) {
         await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
       } else if (opts.unpackMode === 'after' && target.unpackLayer) {
@@ -170,28 +185,4 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   if (m.fetched || !(await target.hasBlob(m.descriptor.digest))) await target.putBytes(m.bytes, m.descriptor.mediaType, m.descriptor.digest);
   progress?.({ kind: 'manifest', action: 'done', digest: m.descriptor.digest, size: m.descriptor.size, transferred: m.descriptor.size, mediaType: m.descriptor.mediaType });
   return { manifestDescriptor: m.descriptor, manifest, config: cfg };
-}
-
-/** Feeds one stream to two consumers with backpressure from both; a failure on either side fails both. */
-async function tee(src: Readable, a: (s: Readable) => Promise<unknown>, b: (s: Readable) => Promise<unknown>): Promise<void> {
-  const pa = new PassThrough({ highWaterMark: 1 << 20 });
-  const pb = new PassThrough({ highWaterMark: 1 << 20 });
-  // A consumer may still be setting up (no 'error' listener yet) when a download fails; without these the failure
-  // would be an uncaught exception instead of the rejection each consumer sees when it reads the destroyed stream.
-  const ignore = (): void => undefined;
-  pa.on('error', ignore);
-  pb.on('error', ignore);
-  src.on('error', (e) => {
-    pa.destroy(e);
-    pb.destroy(e);
-  });
-  src.pipe(pa);
-  src.pipe(pb);
-  const fail = (e: unknown): never => {
-    src.destroy();
-    pa.destroy();
-    pb.destroy();
-    throw e;
-  };
-  await Promise.all([a(pa).catch(fail), b(pb).catch(fail)]);
 }

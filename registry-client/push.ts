@@ -2,7 +2,7 @@
 // changes), then per destination repository every blob is HEADed, mounted from a sibling repository or uploaded,
 // in parallel, and the manifest PUT under each tag with its exact media type.
 import PQueue from 'p-queue';
-import type { BlobSource } from '../oci/blobs.js';
+import type { BlobSource, RemoteBlobSource } from '../oci/blobs.js';
 import { digestOf } from '../oci/digest.js';
 import { repositoryName, type ImageRef } from '../oci/reference.js';
 import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../oci/types.js';
@@ -19,6 +19,14 @@ export interface PushSource extends BlobSource {
   readBytes(digest: Digest): Promise<Buffer>;
   /** The gzip blob for an uncompressed layer (made on demand). */
   compressedLayer(layer: Descriptor): Promise<Descriptor>;
+  /** Where a blob recorded without being downloaded comes from (the Store has it): a repository of the same registry is mounted from, and the blob never travels. */
+  lazyBlob?(digest: Digest): Promise<{ sources: RemoteBlobSource[] } | undefined>;
+}
+
+/** Repositories of `registry` other than `except` that a lazy blob was recorded from. */
+async function lazyRepos(source: PushSource, digest: Digest, registry: string, except: string): Promise<string[]> {
+  const rec = await source.lazyBlob?.(digest);
+  return (rec?.sources ?? []).flatMap((s) => (s.kind === 'registry' && s.registry === registry && s.repository !== except ? [s.repository] : []));
 }
 
 export interface PushOptions extends RegistryOptions {
@@ -120,7 +128,7 @@ export async function pushImage(source: PushSource, manifest: Descriptor, dests:
             const result = await uploadBlob(repo, source, b, {
               monolithicMax: opts.monolithicMax,
               chunkSize: opts.chunkSize,
-              mountFrom: seen.reposFor(first.registry, b.digest, first.repository),
+              mountFrom: [...new Set([...(await lazyRepos(source, b.digest, first.registry, first.repository)), ...seen.reposFor(first.registry, b.digest, first.repository)])],
               onBytes: (n) => progress?.({ ...ev, action: 'upload', transferred: n }),
               onRetry: (off, e) => progress?.({ ...ev, action: 'retry', transferred: off, message: e.message }),
             });

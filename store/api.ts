@@ -1,7 +1,7 @@
 // The store's contract, as builder/, cli/ and the registry glue see it. store/ implements it (openStore in
 // store/index.ts). Everything here streams; nothing holds a layer in memory.
 import type { Readable } from 'node:stream';
-import type { BlobSink, BlobSource } from '../oci/blobs.js';
+import type { BlobSink, BlobSource, RemoteBlobSource } from '../oci/blobs.js';
 import type { Descriptor, Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../oci/types.js';
 
 /** An image as the store knows it: its manifest (by digest), parsed manifest and config. */
@@ -52,6 +52,17 @@ export interface Store extends BlobSink, BlobSource {
   /** Writes exact bytes (a manifest as received, keeping its digest). */
   putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor>;
   readBytes(digest: Digest): Promise<Buffer>;
+  /**
+   * Records that `descriptor`'s blob can be fetched from `source` the first time something reads it, without
+   * downloading it now (a no-op when the blob is present). From then on hasBlob is true and every read (openBlob,
+   * readBytes, unpackLayer, compressedLayer) fetches it first. A source holding the gzip of an uncompressed layer
+   * also gives the layer's compressed form, so a push sends (or mounts) that gzip blob as it is.
+   */
+  addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void>;
+  /** Downloads a lazy blob now (a no-op when the blob is present or unknown). */
+  ensureBlob(digest: Digest): Promise<void>;
+  /** Where a blob recorded lazily comes from (the record stays after the download); undefined for any other blob. */
+  lazyBlob(digest: Digest): Promise<{ descriptor: Descriptor; sources: RemoteBlobSource[] } | undefined>;
   readJSON<T>(digest: Digest): Promise<T>;
   blobPath(digest: Digest): string;
 

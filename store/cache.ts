@@ -23,5 +23,6 @@ export async function getCache(root: string, key: string): Promise<CacheRecord |
 }
 
 export async function putCache(root: string, key: string, record: CacheRecord): Promise<void> {
-  await writeFileAtomic(cachePath(root, key), JSON.stringify({ key, ...record }));
+  // A lost record costs a rebuild of one step, and getCache reads an empty or torn one as a miss: no fsync.
+  await writeFileAtomic(cachePath(root, key), JSON.stringify({ key, ...record }), { durable: false });
 }

@@ -8,12 +8,17 @@ export function tempName(dir: string, prefix: string): string {
 }
 
 /** Writes `data` to `path` atomically: a temp file in the same directory, fsynced, renamed over. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes temp → rename, so readers see the old content or the new, never a part. `durable: false` skips the fsync
+ * for records that may be lost in a crash (a cache record, a derived index): after a power loss such a file may be
+ * empty, and its readers must take an unreadable record for a missing one.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
   const tmp = tempName(dirname(path), '.tmp');
   const fh = await open(tmp, 'w', 0o644);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (opts.durable ?? true) await fh.sync();
   } finally {
     await fh.close();
   }

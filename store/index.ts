@@ -4,6 +4,8 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/blobs.js';
+import { tee } from '../oci/stream-tee.js';
 import { digestHex, isDigest } from '../oci/digest.js';
 import { normalizeName } from '../oci/reference.js';
 import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex } from '../oci/types.js';
@@ -15,10 +17,12 @@ import { isNotFound, writeFileAtomic } from './fsutil.js';
 import { readFile } from 'node:fs/promises';
 import { LayerDirs, treeLine, writeTreeRecord } from './layers.js';
 import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
+import { LazyBlobs, needsGunzip, withLazy, type LazyRecord } from './lazy.js';
 import { Leases } from './leases.js';
 import { resolveImage } from './resolve.js';
 
 export { StoreError, DigestMismatchError, BlobNotFoundError, LayerError } from './errors.js';
+export { LazyBlobError } from './lazy.js';
 export type { Store } from './api.js';
 
 function canonicalName(name: string): string {
@@ -33,11 +37,18 @@ class LocalStore implements Store {
   readonly blobs: BlobStore;
   readonly layers: LayerDirs;
   readonly leases: Leases;
+  readonly lazy: LazyBlobs;
+  /** Downloads of lazy blobs in flight, by digest: one per blob however many readers wait. */
+  private readonly fetching = new Map<string, Promise<unknown>>();
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    private readonly remote?: RemoteBlobOpener,
+  ) {
     this.blobs = new BlobStore(root);
     this.layers = new LayerDirs(root, this.blobs.writer);
     this.leases = new Leases(root);
+    this.lazy = new LazyBlobs(root);
   }
 
   private readonly touch = (d: Digest): Promise<void> => this.leases.touch([d]);
@@ -46,17 +57,58 @@ class LocalStore implements Store {
   async hasBlob(digest: Digest): Promise<boolean> {
     // whoever asks is about to rely on it (a cache hit, a pull that skips the download): lease it first
     await this.leases.touch([digest]);
-    return this.blobs.has(digest);
+    return (await this.blobs.has(digest)) || (await this.lazy.get(digest)) !== undefined;
   }
   async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     await this.leases.touch([expected.digest]);
     return this.blobs.ingest(src, expected);
   }
-  openBlob(digest: Digest): Promise<Readable> {
+  async openBlob(digest: Digest): Promise<Readable> {
+    await this.ensureBlob(digest);
     return this.blobs.open(digest);
   }
-  blobSize(digest: Digest): Promise<number> {
+  async blobSize(digest: Digest): Promise<number> {
+    if (!(await this.blobs.has(digest))) {
+      const rec = await this.lazy.get(digest);
+      if (rec) return rec.descriptor.size;
+    }
     return this.blobs.size(digest);
+  }
+
+  // ---- lazy blobs (store/lazy.ts)
+  async addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void> {
+    await this.leases.touch([descriptor.digest, source.blob.digest]);
+    if (await this.blobs.has(descriptor.digest)) return;
+    if (!needsGunzip(descriptor, source)) return this.lazy.add(descriptor, source);
+    // The source's gzip blob is this layer's compressed form: a push sends (or mounts) it as it is. Only the
+    // layer's own record must survive a crash (an image names it); the other three are derived: losing one costs
+    // a recompression or a download, so they skip the fsync.
+    const gz = source.blob.digest;
+    await Promise.all([
+      this.lazy.add(descriptor, source),
+      this.blobs.has(gz).then((has) => (has ? undefined : this.lazy.add(source.blob, { ...source }, { durable: false }))),
+      writeFileAtomic(join(this.root, 'diffids', digestHex(gz)), descriptor.digest, { durable: false }),
+      writeFileAtomic(join(this.root, 'compressed', digestHex(descriptor.digest)), gz, { durable: false }),
+    ]);
+  }
+  lazyBlob(digest: Digest): Promise<LazyRecord | undefined> {
+    return this.lazy.get(digest);
+  }
+  async ensureBlob(digest: Digest): Promise<void> {
+    if (await this.blobs.has(digest)) return;
+    const rec = await this.lazy.get(digest);
+    if (!rec) return; // the read that follows names the missing blob
+    await this.once(digest, async () => {
+      if (await this.blobs.has(digest)) return;
+      await withLazy(rec, this.remote, (src) => this.blobs.ingest(src, { digest, size: rec.descriptor.size }));
+    });
+  }
+  private once<T>(key: string, job: () => Promise<T>): Promise<T> {
+    const running = this.fetching.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const p = job().finally(() => this.fetching.delete(key));
+    this.fetching.set(key, p);
+    return p;
   }
   blobPath(digest: Digest): string {
     return this.blobs.path(digest);
@@ -68,11 +120,12 @@ class LocalStore implements Store {
     const { digest, size } = await this.blobs.putBytes(bytes, expectedDigest, this.touch);
     return { mediaType, digest, size };
   }
-  readBytes(digest: Digest): Promise<Buffer> {
+  async readBytes(digest: Digest): Promise<Buffer> {
+    await this.ensureBlob(digest);
     return this.blobs.read(digest);
   }
   async readJSON<T>(digest: Digest): Promise<T> {
-    return JSON.parse((await this.blobs.read(digest)).toString('utf8')) as T;
+    return JSON.parse((await this.readBytes(digest)).toString('utf8')) as T;
   }
 
   // ---- tags and images
@@ -126,7 +179,23 @@ class LocalStore implements Store {
       const dir = await this.lowerdir(known);
       if (dir) return { diffID: known, dir };
     }
-    if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
+    if (!(await this.blobs.has(layer.digest))) {
+      const rec = await this.lazy.get(layer.digest);
+      if (!rec) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
+      // A lazy layer is downloaded once, into its blob and the unpacker at the same time (as a pull does).
+      return this.once(`unpack ${layer.digest}`, async () => {
+        if (await this.blobs.has(layer.digest)) return this.unpackLayer(layer);
+        let r: { diffID: Digest; dir: string } | undefined;
+        await withLazy(rec, this.remote, (src) =>
+          tee(
+            src,
+            (a) => this.blobs.ingest(a, { digest: layer.digest, size: rec.descriptor.size }),
+            async (b) => (r = await this.unpackLayerStream(layer, b)),
+          ),
+        );
+        return r!;
+      });
+    }
     const r = await this.layers.unpackBlobFile(layer, this.blobs.path(layer.digest), known, this.touch);
     await this.leases.touch([r.diffID]);
     return r;
@@ -151,14 +220,19 @@ class LocalStore implements Store {
     return r;
   }
   async lowerdirsFor(image: ImageRecord): Promise<string[]> {
-    const out: string[] = [];
     const ids = image.config.rootfs?.diff_ids ?? [];
-    for (let i = 0; i < image.manifest.layers.length; i++) {
-      const layer = image.manifest.layers[i]!;
-      const diffID = ids[i] ?? (await this.layers.diffIDOf(layer));
-      const dir = diffID ? await this.lowerdir(diffID) : undefined;
-      out.push(dir ?? (await this.unpackLayer(layer)).dir);
-    }
+    const layers = image.manifest.layers;
+    const out: string[] = new Array<string>(layers.length);
+    // Layers still to unpack (lazy ones still to download) come in four at a time, as a pull's would.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < layers.length; i = next++) {
+        const diffID = ids[i] ?? (await this.layers.diffIDOf(layers[i]!));
+        const dir = diffID ? await this.lowerdir(diffID) : undefined;
+        out[i] = dir ?? (await this.unpackLayer(layers[i]!)).dir;
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
     return out;
   }
   async commitLayer(upperdir: string, opts: CommitOptions = {}): Promise<CommittedLayer> {
@@ -201,13 +275,13 @@ class LocalStore implements Store {
     const record = join(this.root, 'compressed', digestHex(layer.digest));
     try {
       const d = (await readFile(record, 'utf8')).trim();
-      if (isDigest(d) && (await this.blobs.has(d))) {
-        await this.leases.touch([d]);
-        return { mediaType: MediaType.OciLayerGzip, digest: d, size: await this.blobs.size(d) };
+      if (isDigest(d) && (await this.hasBlob(d))) {
+        return { mediaType: MediaType.OciLayerGzip, digest: d, size: await this.blobSize(d), ...(layer.annotations ? { annotations: layer.annotations } : {}) };
       }
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
+    await this.ensureBlob(layer.digest);
     if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
     const { parallelGzipFile } = await import('./layer-tar/gzip.js');
     const { digest, size } = await this.blobs.ingestChunks(parallelGzipFile(this.blobs.path(layer.digest)), this.touch);
@@ -235,6 +309,7 @@ class LocalStore implements Store {
     return this.leases.lease(digests);
   }
   async close(): Promise<void> {
+    this.remote?.close();
     await this.leases.close();
     await this.blobs.close();
   }
@@ -242,13 +317,18 @@ class LocalStore implements Store {
 
 export type LocalStoreHandle = LocalStore;
 
+export interface OpenStoreOptions {
+  /** Fetches lazy blobs recorded with a registry source; without it, reading such a blob fails with LazyBlobError. */
+  remote?: RemoteBlobOpener;
+}
+
 /** Opens (creating when missing) the store at `root`. */
-export async function openStore(root: string): Promise<Store & { readonly blobs: BlobStore; readonly layers: LayerDirs }> {
+export async function openStore(root: string, opts: OpenStoreOptions = {}): Promise<Store & { readonly blobs: BlobStore; readonly layers: LayerDirs; readonly lazy: LazyBlobs }> {
   const abs = resolve(root);
   try {
     await initLayout(abs);
   } catch (e) {
     throw new StoreError(`cannot open the store at ${abs}: ${(e as Error).message}`, { path: abs, cause: e });
   }
-  return new LocalStore(abs);
+  return new LocalStore(abs, opts.remote);
 }

@@ -1,7 +1,7 @@
 // Where a cache artifact lives: a registry repository or an OCI layout directory. Both read and write the same
 // encoded artifact (format.ts); readers also understand an image whose config carries inline records.
 import type { Readable } from 'node:stream';
-import type { BlobSource } from '../../oci/blobs.js';
+import type { BlobSource, RemoteBlobSource } from '../../oci/blobs.js';
 import { MediaType, type Descriptor, type ImageConfigFile, type ImageManifest } from '../../oci/types.js';
 import { CACHE_CONFIG_MEDIA_TYPE, decodeRecords, INLINE_CACHE_KEY, parseCacheConfig, type EncodedCache, type ExportedRecord } from './format.js';
 
@@ -10,6 +10,11 @@ export interface CacheReader {
   load(): Promise<Record<string, ExportedRecord> | undefined>;
   /** Streams one blob the loaded records point at. */
   openBlob(desc: Descriptor): Promise<Readable>;
+  /**
+   * Where a blob of the loaded records can still be fetched after this build (recorded as a lazy blob in the
+   * store); undefined when the blob must be copied in now (a local cache directory may be gone by then).
+   */
+  sourceOf?(desc: Descriptor): RemoteBlobSource;
   close(): void;
 }
 

@@ -84,7 +84,9 @@ export async function exportBuildCache(store: Store, opts: BuildOptions, image: 
   if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return;
   const { RemoteCacheStore } = await import('./store-view.js');
   if (!(store instanceof RemoteCacheStore)) return;
-  // The built image is complete in the store, tagged or not: layers of cache hits that no step needed come in now.
+  // Layers of cache hits that no step needed stay in the registry cache, recorded as lazy blobs (fetched on first
+  // read); the local cache remembers the hits, so the next build on this machine needs no remote lookup.
+  await store.recordLazyHits();
   await Promise.all([store.ensureImage(image.manifest), store.rememberRemoteHits()]);
   if (!opts.cacheTo?.length) return;
   const specs = await parseCacheSpecs(opts.cacheTo);

@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import PQueue from 'p-queue';
+import type { RemoteBlobSource } from '../../oci/blobs.js';
 import type { Descriptor, Digest } from '../../oci/types.js';
 import { isGzipLayer, MediaType } from '../../oci/types.js';
 import type { RegistryOptions } from '../../registry-client/options.js';
@@ -22,6 +23,8 @@ export interface RemoteCache {
   knowsBlob(digest: Digest): boolean;
   /** Streams a blob of an imported record (its gzip blob, say) straight from the cache it came from. */
   openBlob(blob: Descriptor): Promise<Readable>;
+  /** Where an imported layer (by its digest) stays fetchable after the build, for a lazy blob; undefined: copy it now. */
+  sourceOf(layer: Digest): RemoteBlobSource | undefined;
   /** Records imported, per source, for messages. */
   readonly sources: { spec: string; records: number }[];
   close(): void;
@@ -130,6 +133,12 @@ export async function importCache(
       };
     },
     knowsBlob: (digest: Digest) => byDigest.has(digest),
+    sourceOf(layer: Digest): RemoteBlobSource | undefined {
+      const e = byDigest.get(layer);
+      const l = e?.record.layer;
+      if (!e || !l || l.descriptor.digest !== layer) return undefined;
+      return e.reader.sourceOf?.(l.blob ?? l.descriptor);
+    },
     async openBlob(blob: Descriptor): Promise<Readable> {
       const e = byDigest.get(blob.digest);
       if (!e) throw new RemoteCacheError(`blob ${blob.digest} is in no imported cache`, '', blob.digest);
@@ -177,6 +186,7 @@ export function deferredRemoteCache(loading: Promise<RemoteCache>): RemoteCache 
     lookup: async (key) => (await p).lookup(key),
     ensureLayer: async (record, o) => (await p).ensureLayer(record, o),
     knowsBlob: (digest) => ready?.knowsBlob(digest) ?? false,
+    sourceOf: (layer) => ready?.sourceOf(layer),
     openBlob: async (blob) => (await p).openBlob(blob),
     close: () => void p.then((r) => r.close(), () => undefined),
   };

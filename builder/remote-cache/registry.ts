@@ -73,6 +73,7 @@ export async function registryReader(ref: ImageRef, opts: RegistryOptions): Prom
       );
     },
     openBlob: async (d: Descriptor): Promise<Readable> => downloadBlob(repo, d),
+    sourceOf: (blob: Descriptor) => ({ kind: 'registry', registry: repo.registry, repository: repo.repository, endpoint: repo.endpoint.base, blob: { ...blob } }),
     close: () => client.close(),
   };
 }

@@ -4,6 +4,7 @@
 // the filesystem, tagging, pushing or exporting the image), and (3) every record the build uses is remembered,
 // for --cache-to. The builder's code is unchanged: it sees a Store.
 import type { Readable } from 'node:stream';
+import type { RemoteBlobSource } from '../../oci/blobs.js';
 import type { Descriptor, Digest, ImageIndex, ImageManifest, Platform } from '../../oci/types.js';
 import { isIndexMediaType } from '../../oci/types.js';
 import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRecord, Store } from '../../store/api.js';
@@ -77,6 +78,27 @@ export class RemoteCacheStore implements Store {
     );
   }
 
+  /**
+   * After the build: the layers of remote hits that nothing read stay where they are — recorded in the store as lazy
+   * blobs of their registry cache, fetched the first time something reads them (`tsbuild run`, save, push). Those
+   * from a cache with no lasting source (a local directory) are copied in now.
+   */
+  async recordLazyHits(): Promise<void> {
+    const hits = [...this.pending.values()];
+    await Promise.all(
+      hits.map(async (rec) => {
+        const layer = rec.layer!;
+        const source = this.remote?.sourceOf(layer.descriptor.digest);
+        if (source) {
+          await this.inner.addLazyBlob(layer.descriptor, source);
+          this.pending.delete(layer.descriptor.digest);
+        } else {
+          await this.ensure(layer.descriptor.digest);
+        }
+      }),
+    );
+  }
+
   /** Brings every layer of an image (a manifest or an index) that is still only in the remote cache into the store. */
   async ensureImage(target: Descriptor): Promise<void> {
     await this.ensureManifest(target);
@@ -131,6 +153,16 @@ export class RemoteCacheStore implements Store {
   }
   readJSON<T>(digest: Digest): Promise<T> {
     return this.inner.readJSON<T>(digest);
+  }
+  addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void> {
+    return this.inner.addLazyBlob(descriptor, source);
+  }
+  async ensureBlob(digest: Digest): Promise<void> {
+    await this.ensure(digest);
+    return this.inner.ensureBlob(digest);
+  }
+  lazyBlob(digest: Digest): Promise<{ descriptor: Descriptor; sources: RemoteBlobSource[] } | undefined> {
+    return this.inner.lazyBlob(digest);
   }
   blobPath(digest: Digest): string {
     return this.inner.blobPath(digest);

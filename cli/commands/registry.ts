@@ -111,9 +111,9 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
   };
 }
 
-async function openStore(root: string): Promise<Store> {
-  const { openStore } = await import('../../store/index.js');
-  return openStore(root);
+async function openStore(g: GlobalOptions): Promise<Store> {
+  const { openStoreFor } = await import('../open-store.js');
+  return openStoreFor(g);
 }
 
 async function registryOptions(g: GlobalOptions, flags: Partial<TransferFlags> & { concurrency?: string }): Promise<RegistryOptions> {
@@ -153,7 +153,7 @@ export function register(program: Command): void {
         throw new UsageError((e as Error).message);
       }
       const ref = asUsage(() => parseReference(refText));
-      const store = await openStore(g.root);
+      const store = await openStore(g);
       const renderer = await createTransferRenderer(opts.progress);
       try {
         const r = await pullImage(ref, store, {
@@ -187,7 +187,7 @@ export function register(program: Command): void {
       const g = globalOptions(command);
       const { parseReference, normalizeName } = await import('../../oci/reference.js');
       const { pushImage } = await import('../../registry-client/index.js');
-      const store = await openStore(g.root);
+      const store = await openStore(g);
       const renderer = await createTransferRenderer(opts.progress);
       try {
         let key = name;

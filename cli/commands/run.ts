@@ -68,10 +68,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nPut -- before CMD when its options could be read as tsbuild\'s: tsbuild run busybox -- ls -e /')
     .action(async (image: string, cmd: string[], opts: RunOptions, command: Command) => {
       const g = globalOptions(command);
-      const storeModule = '../../store/index.js';
-      const { openStore } = (await import(storeModule)) as { openStore(root: string): Promise<Store> };
+      const { openStoreFor } = await import('../open-store.js');
       const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
-      const store = await openStore(g.root);
+      const store = await openStoreFor(g);
       try {
         const record = await store.resolveImage(image);
         if (!record) throw new Error(`image "${image}" is not in the store (${g.root}); pull or import it first`);

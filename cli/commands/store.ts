@@ -5,8 +5,8 @@ import { globalOptions, UsageError } from '../context.js';
 import type { Store } from '../../store/api.js';
 
 async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const { openStore } = await import('../../store/index.js');
-  const store = await openStore(globalOptions(command).root);
+  const { openStoreFor } = await import('../open-store.js');
+  const store = await openStoreFor(globalOptions(command));
   try {
     return await fn(store);
   } finally {
@@ -93,7 +93,7 @@ export function register(program: Command): void {
       const { pruneStore } = await import('../../store/ops/gc.js');
       const r = await withStore(command, pruneStore);
       if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-      else process.stdout.write(`removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.temp} temporary files; reclaimed ${humanSize(r.bytes)}\n`);
+      else process.stdout.write(`removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.lazy} lazy blob records, ${r.temp} temporary files; reclaimed ${humanSize(r.bytes)}\n`);
     });
 
   program
@@ -136,7 +136,8 @@ export function register(program: Command): void {
       const { verifyStore } = await import('../../store/ops/verify.js');
       const r = await withStore(command, verifyStore);
       for (const p of r.problems) process.stdout.write(`corrupt: ${p}\n`);
-      process.stdout.write(`checked ${r.blobs} blobs and ${r.layers} unpacked layers: ${r.problems.length === 0 ? 'ok' : `${r.problems.length} problem(s)`}\n`);
+      const lazy = r.lazy > 0 ? ` (${r.lazy} layer blob(s) recorded with their registry source, not downloaded yet)` : '';
+      process.stdout.write(`checked ${r.blobs} blobs and ${r.layers} unpacked layers${lazy}: ${r.problems.length === 0 ? 'ok' : `${r.problems.length} problem(s)`}\n`);
       if (r.problems.length > 0) process.exitCode = 1;
     });
   void UsageError;

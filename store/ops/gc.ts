@@ -10,6 +10,7 @@ import type { Store } from '../api.js';
 import type { CacheRecord } from '../api.js';
 import { pidAlive, tempOwnerPid } from '../fsutil.js';
 import { LayerDirs } from '../layers.js';
+import { LazyBlobs } from '../lazy.js';
 import { readIndexFile } from '../layout.js';
 import { liveLeasedDigests } from '../leases.js';
 import { withLock } from '../lock.js';
@@ -18,6 +19,8 @@ export interface PruneReport {
   blobs: number;
   layers: number;
   cache: number;
+  /** Records of lazy blobs (never downloaded) no image uses any more. */
+  lazy: number;
   temp: number;
   bytes: number;
 }
@@ -36,9 +39,10 @@ async function sizeOf(p: string): Promise<number> {
 export async function pruneStore(store: Store): Promise<PruneReport> {
   const root = store.root;
   return withLock(root, 'gc', async () => {
-    const report: PruneReport = { blobs: 0, layers: 0, cache: 0, temp: 0, bytes: 0 };
+    const report: PruneReport = { blobs: 0, layers: 0, cache: 0, lazy: 0, temp: 0, bytes: 0 };
     const blobNames = await list(join(root, 'blobs', 'sha256'));
     const layerNames = await list(join(root, 'layers'));
+    const lazyNames = await new LazyBlobs(root).list();
     const leased = await liveLeasedDigests(root);
     const keep = new Set<string>();
     const keepDiff = new Set<string>();
@@ -85,6 +89,14 @@ export async function pruneStore(store: Store): Promise<PruneReport> {
       await rm(join(root, 'diffids', hex), { force: true });
       await rm(join(root, 'compressed', hex), { force: true });
       report.blobs++;
+    }
+    const lazy = new LazyBlobs(root);
+    for (const d of lazyNames) {
+      if (keep.has(d)) continue;
+      await lazy.remove(d);
+      await rm(join(root, 'diffids', d.slice(7)), { force: true });
+      await rm(join(root, 'compressed', d.slice(7)), { force: true });
+      report.lazy++;
     }
     const layers = new LayerDirs(root);
     for (const name of layerNames) {

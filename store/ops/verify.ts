@@ -11,16 +11,21 @@ import { walkTree } from '../layers.js';
 import { readIndexFile } from '../layout.js';
 import { resolveImage } from '../resolve.js';
 import { BlobStore } from '../blobs.js';
+import { LazyBlobs } from '../lazy.js';
 
 export interface VerifyReport {
   blobs: number;
   layers: number;
+  /** Layers images name that are recorded with their source but not downloaded (fetched on first read): not a problem. */
+  lazy: number;
   problems: string[];
 }
 
 export async function verifyStore(store: Store): Promise<VerifyReport> {
   const root = store.root;
-  const report: VerifyReport = { blobs: 0, layers: 0, problems: [] };
+  const report: VerifyReport = { blobs: 0, layers: 0, lazy: 0, problems: [] };
+  const lazy = new LazyBlobs(root);
+  const lazySeen = new Set<string>();
   for (const hex of await readdir(join(root, 'blobs', 'sha256')).catch(() => [] as string[])) {
     report.blobs++;
     const path = join(root, 'blobs', 'sha256', hex);
@@ -72,7 +77,11 @@ export async function verifyStore(store: Store): Promise<VerifyReport> {
     const rec = await resolveImage(root, blobs, m.digest).catch(() => undefined);
     if (!rec) continue;
     for (const l of rec.manifest.layers) {
-      if (!(await blobs.has(l.digest as Digest))) report.problems.push(`${name}: layer blob ${l.digest} is missing`);
+      if (await blobs.has(l.digest as Digest)) continue;
+      if (await lazy.get(l.digest as Digest)) {
+        if (!lazySeen.has(l.digest)) report.lazy++;
+        lazySeen.add(l.digest);
+      } else report.problems.push(`${name}: layer blob ${l.digest} is missing`);
     }
   }
   return report;

@@ -69,7 +69,7 @@ describe('a real build, as the user sees it', () => {
     expect(r.raw).toContain('\u001b[1A');
     expect(r.raw).toMatch(/=> => # working [1-8]/);
     // Redrawn in place: the final screen holds one header and each step once.
-    expect(screen.split('[+] Building').length - 1).toBe(1);
+    expect(screen.split('[+] Building').length - 1, screen).toBe(1);
     expect(screen).toMatch(/\[\+\] Building [\d.]+s \(\d+\/\d+\) FINISHED/);
     for (const s of ['FROM busybox:latest', 'RUN for i in', 'COPY a.txt /a.txt', 'RUN cat /a.txt']) expect(screen.split(s).length - 1, s).toBe(1);
     expect(screen).not.toContain('=> => #');

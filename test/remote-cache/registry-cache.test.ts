@@ -2,6 +2,7 @@
 // (--cache-to type=registry); builds on empty stores import it (--cache-from) and take steps from it without
 // starting containers; the artifact is a valid OCI artifact that skopeo reads.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,7 +68,7 @@ describe('type=registry', () => {
     expect(startedContainers(b)).toBe(0);
     expect(manifestDigest(b)).toBe(manifestDigest(a));
 
-    // The image built in store B (by digest: no -t) is complete: its layers were fetched at the end, and it runs.
+    // The image built in store B (by digest: no -t) runs: its layers, recorded lazily, are fetched when it starts.
     const { stdout } = await run(BIN, ['--root', rootB, 'run', manifestDigest(b)!], { encoding: 'utf8' });
     expect(stdout).toBe('alpha\n');
   });
@@ -161,8 +162,10 @@ describe('mode=max with a multi-stage build', () => {
     const { openStore } = await import('../../store/index.js');
     const store = await openStore(rootB);
     try {
-      expect(await store.hasBlob(builderLayer as never)).toBe(false);
-      // The built image itself (no -t here) is complete in the store: every layer of its manifest is present.
+      // Not downloaded: only recorded with the registry cache as its source (a later local build can use it).
+      expect(existsSync(store.blobPath(builderLayer as never))).toBe(false);
+      expect((await store.lazyBlob(builderLayer as never))?.sources[0]).toMatchObject({ kind: 'registry', repository: 'cache/multi' });
+      // The built image itself (no -t here) is whole in the store: every layer of its manifest is there or lazy.
       const manifest = await store.readJSON<{ layers: { digest: string }[] }>(manifestDigest(b) as never);
       for (const l of manifest.layers) expect(await store.hasBlob(l.digest as never), l.digest).toBe(true);
     } finally {

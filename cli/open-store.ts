@@ -1,0 +1,11 @@
+// The store as every command opens it: lazy blobs (layers a build recorded without downloading) are fetched
+// through the registry client, which loads only when one is read, with the command's mirrors and insecure list.
+import type { Store } from '../store/api.js';
+import type { GlobalOptions } from './context.js';
+
+export async function openStoreFor(g: Pick<GlobalOptions, 'root' | 'registryMirrors' | 'insecureRegistries'>): Promise<Store> {
+  const { openStore } = await import('../store/index.js');
+  const { deferredOpener } = await import('../oci/blobs.js');
+  const remote = deferredOpener(async () => (await import('../registry-client/lazy-blobs.js')).remoteBlobOpener({ mirrors: g.registryMirrors, insecure: g.insecureRegistries }));
+  return openStore(g.root, { remote });
+}
