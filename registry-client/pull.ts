@@ -28,6 +28,8 @@ export interface PullTarget extends BlobSink {
   hasBlob(digest: Digest): Promise<boolean>;
   /** Records a layer with where to fetch it instead of downloading it (for `lazy` pulls; the Store has it). */
   addLazyBlob?(descriptor: Descriptor, source: RemoteBlobSource): Promise<void>;
+  /** Downloads a blob the target has only recorded (a layer a build did not need); a plain pull ends with it present. */
+  ensureBlob?(digest: Digest): Promise<void>;
 }
 
 export interface PullOptions extends RegistryOptions {
@@ -163,6 +165,7 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
       if (present) {
         progress?.({ kind: 'blob', action: 'exists', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
         if (opts.unpack && !opts.lazy && target.unpackLayer) await target.unpackLayer(layer);
+        else if (!opts.lazy) await target.ensureBlob?.(layer.digest);
       } else if (!opts.unpack) {
         await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
       } else if (opts.unpackMode === 'after' && target.unpackLayer) {

@@ -149,4 +149,15 @@ describe("a build that never reads its base image's filesystem", () => {
     expect(info.Labels).toEqual({ team: 'ci' });
     expect((await layerState(root, 'meta-only:1')).downloaded).toEqual(st.layers);
   });
+
+  it('a plain `tsbuild pull` of the base then downloads what the build only recorded', async () => {
+    const root = await tmp.make();
+    const ctx = await writeContext(await tmp.make(), { Buildfile: `FROM ${base}\nLABEL a=b\n` });
+    build(root, registry.host, ['-t', 'meta-only:2', ctx]);
+    expect((await layerState(root, base)).downloaded).toEqual([]);
+    const p = tsb(root, ['--insecure-registry', registry.host, 'pull', '--progress', 'quiet', base]);
+    expect(p.status, p.stderr).toBe(0);
+    const st = await layerState(root, base);
+    expect(st.downloaded).toEqual(st.layers);
+  });
 });
