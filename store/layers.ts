@@ -206,9 +206,15 @@ export class LayerDirs {
    * the blob while this thread only writes files (the blob was verified when it was written).
    */
   async unpackBlobFile(layer: Descriptor, path: string, expectDiffID?: Digest, beforeInstall?: (diffID: Digest) => Promise<void>): Promise<{ diffID: Digest; dir: string }> {
-    if (!this.hasher || this.hasher.busy) return this.unpackStream(layer, fs.createReadStream(path, { highWaterMark: 1 << 20 }), expectDiffID, beforeInstall, false);
+    const inline = (): Promise<{ diffID: Digest; dir: string }> => this.unpackStream(layer, fs.createReadStream(path, { highWaterMark: 1 << 20 }), expectDiffID, beforeInstall, false);
+    if (!this.hasher || this.hasher.busy) return inline();
     const tmp = this.newTempLayer();
     await mkdir(join(tmp, 'diff'), { recursive: true });
+    // Checked again: another unpack may have taken the thread while this one awaited the mkdir.
+    if (this.hasher.busy) {
+      await rm(tmp, { recursive: true, force: true });
+      return inline();
+    }
     const job = this.hasher.inflate(path);
     try {
       // pulled directly (no stream in between): each chunk is read only when the tar reader needs it
