@@ -32,8 +32,11 @@ function findBinary(name: string): string {
 }
 const SETPRIV = findBinary('setpriv');
 const UNSHARE = findBinary('unshare');
-/** init.js beside this module when running compiled, or the compiled copy when running from source (tests). */
-const INIT_JS = [new URL('./init.js', import.meta.url), new URL('../dist/runtime/init.js', import.meta.url)]
+/**
+ * init.js beside this module when running compiled, tsc's copy beside the CLI bundle (dist/bundle → dist/runtime),
+ * or the compiled copy when running from source (tests).
+ */
+const INIT_JS = [new URL('./init.js', import.meta.url), new URL('../runtime/init.js', import.meta.url), new URL('../dist/runtime/init.js', import.meta.url)]
   .map((u) => fileURLToPath(u))
   .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./init.js', import.meta.url));
 
