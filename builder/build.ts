@@ -51,18 +51,24 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       }
     }
     const plan = makePlan({ parsed, buildArgs: opts.buildArgs ?? {}, ...(opts.target !== undefined ? { target: opts.target } : {}), buildPlatform, targetPlatform });
-    if (typeof opts.context === 'string') {
-      context = await BuildContext.openDir(opts.context, { ...(buildfilePath ? { buildfile: buildfilePath } : {}), memoDir: join(store.root, 'builder') });
-    }
-    if (!context) throw new PlanError('no build context', file);
-
-    const env = await makeEnv(opts, store, plan, context, tmpDir, emit);
-    containersStarted = () => env.stats.containers > 0;
     emit({
       type: 'build-start',
       time: Date.now(),
       stages: plan.needed.map((i) => ({ name: plan.stages[i]!.displayName, dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName) })),
     });
+    // Base images are resolved (pulled: manifest and config; layers stay lazy) while the context is read.
+    const resolveBaseImage = baseImageResolver(opts, store, emit);
+    for (const i of plan.needed) {
+      const base = plan.stages[i]!.base;
+      if (base.kind === 'image') resolveBaseImage(base.ref, plan.stages[i]!.platform).catch(() => undefined);
+    }
+    if (typeof opts.context === 'string') {
+      context = await BuildContext.openDir(opts.context, { ...(buildfilePath ? { buildfile: buildfilePath } : {}), memoDir: join(store.root, 'builder') });
+    }
+    if (!context) throw new PlanError('no build context', file);
+
+    const env = await makeEnv(opts, store, plan, context, tmpDir, emit, resolveBaseImage);
+    containersStarted = () => env.stats.containers > 0;
     // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
     const queue: Pick<PQueue, 'add' | 'clear'> =
       plan.needed.length > 1
@@ -168,16 +174,12 @@ async function readBuildfile(opts: BuildOptions, tarRoot: string | undefined): P
   }
 }
 
-async function makeEnv(opts: BuildOptions, store: Store, plan: BuildPlan, context: BuildContext, tmpDir: string, emit: (e: BuildEvent) => void): Promise<BuildEnv> {
-  const secrets = new Map<string, Buffer>();
-  for (const s of opts.secrets ?? []) {
-    if (s.src !== undefined) secrets.set(s.id, await readFile(s.src));
-    else if (s.env !== undefined && process.env[s.env] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.env]!));
-    else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
-  }
-  const sde = opts.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : undefined);
+type BaseImageResolver = (ref: string, platform: Platform) => Promise<{ record: ImageRecord; pulled: boolean }>;
+
+/** Resolves each base image once per build: from the store, or pulled (with --pull, always pulled). */
+function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): BaseImageResolver {
   const images = new Map<string, Promise<{ record: ImageRecord; pulled: boolean }>>();
-  const resolveBaseImage = (ref: string, platform: Platform): Promise<{ record: ImageRecord; pulled: boolean }> => {
+  return (ref, platform) => {
     const name = normalizeName(ref);
     const key = `${name} ${formatPlatform(platform)}`;
     let p = images.get(key);
@@ -195,6 +197,24 @@ async function makeEnv(opts: BuildOptions, store: Store, plan: BuildPlan, contex
     }
     return p;
   };
+}
+
+async function makeEnv(
+  opts: BuildOptions,
+  store: Store,
+  plan: BuildPlan,
+  context: BuildContext,
+  tmpDir: string,
+  emit: (e: BuildEvent) => void,
+  resolveBaseImage: BaseImageResolver,
+): Promise<BuildEnv> {
+  const secrets = new Map<string, Buffer>();
+  for (const s of opts.secrets ?? []) {
+    if (s.src !== undefined) secrets.set(s.id, await readFile(s.src));
+    else if (s.env !== undefined && process.env[s.env] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.env]!));
+    else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
+  }
+  const sde = opts.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : undefined);
   return {
     store,
     plan,

@@ -80,15 +80,13 @@ class LocalStore implements Store {
     await this.leases.touch([descriptor.digest, source.blob.digest]);
     if (await this.blobs.has(descriptor.digest)) return;
     if (!needsGunzip(descriptor, source)) return this.lazy.add(descriptor, source);
-    // The source's gzip blob is this layer's compressed form: a push sends (or mounts) it as it is. Only the
-    // layer's own record must survive a crash (an image names it); the other three are derived: losing one costs
-    // a recompression or a download, so they skip the fsync.
+    // The source's gzip blob is this layer's compressed form (compressedLayer reads it from the layer's record): a
+    // push sends or mounts it as it is. Only the layer's record must survive a crash (an image names it); the gzip
+    // blob's own record (for a push that reads it) is derived, and skips the fsync.
     const gz = source.blob.digest;
     await Promise.all([
       this.lazy.add(descriptor, source),
       this.blobs.has(gz).then((has) => (has ? undefined : this.lazy.add(source.blob, { ...source }, { durable: false }))),
-      writeFileAtomic(join(this.root, 'diffids', digestHex(gz)), descriptor.digest, { durable: false }),
-      writeFileAtomic(join(this.root, 'compressed', digestHex(descriptor.digest)), gz, { durable: false }),
     ]);
   }
   lazyBlob(digest: Digest): Promise<LazyRecord | undefined> {
@@ -281,6 +279,10 @@ class LocalStore implements Store {
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
+    // A layer that came lazily from a registry cache: that cache's gzip blob is its compressed form (the digest the
+    // exporting machine pushed), whether or not the layer was downloaded since.
+    const gz = (await this.lazy.get(layer.digest))?.sources.find((s) => needsGunzip(layer, s))?.blob;
+    if (gz && (await this.hasBlob(gz.digest))) return { ...gz, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
     await this.ensureBlob(layer.digest);
     if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
     const { parallelGzipFile } = await import('./layer-tar/gzip.js');

@@ -47,6 +47,7 @@ const sameSource = (a: RemoteBlobSource, b: RemoteBlobSource): boolean => JSON.s
 
 export class LazyBlobs {
   readonly dir: string;
+  private made: Promise<unknown> | undefined;
 
   constructor(root: string) {
     this.dir = join(root, 'lazy');
@@ -72,7 +73,7 @@ export class LazyBlobs {
     const old = await this.get(descriptor.digest);
     const sources = [source, ...(old?.sources ?? []).filter((s) => !sameSource(s, source))].slice(0, 4);
     const { mediaType, digest, size } = descriptor;
-    await mkdir(this.dir, { recursive: true });
+    await (this.made ??= mkdir(this.dir, { recursive: true }));
     await writeFileAtomic(this.file(digest), JSON.stringify({ descriptor: { mediaType, digest, size }, sources } satisfies LazyRecord), opts);
   }
 

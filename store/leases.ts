@@ -1,6 +1,6 @@
 // Leases: files under leases/ naming digests a live process is using. `prune` keeps every digest a lease names
 // whose process is alive; a dead process's lease is stale and ignored (and removed by prune).
-import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Digest } from '../oci/types.js';
@@ -9,6 +9,8 @@ import { pidAlive } from './fsutil.js';
 export class Leases {
   private readonly autoFile: string;
   private readonly autoSeen = new Set<string>();
+  /** The auto lease stays open for appends: one write per touch instead of open, write, close. */
+  private autoHandle: Promise<FileHandle> | undefined;
 
   constructor(private readonly root: string) {
     this.autoFile = join(root, 'leases', `${process.pid}-${randomBytes(6).toString('hex')}.auto`);
@@ -19,7 +21,8 @@ export class Leases {
     const fresh = digests.filter((d) => !this.autoSeen.has(d));
     if (fresh.length === 0) return;
     for (const d of fresh) this.autoSeen.add(d);
-    await appendFile(this.autoFile, fresh.map((d) => `${d}\n`).join(''));
+    const fh = await (this.autoHandle ??= open(this.autoFile, 'a'));
+    await fh.write(fresh.map((d) => `${d}\n`).join(''));
   }
 
   async lease(digests: Digest[]): Promise<() => Promise<void>> {
@@ -34,6 +37,9 @@ export class Leases {
   }
 
   async close(): Promise<void> {
+    const fh = this.autoHandle;
+    this.autoHandle = undefined;
+    if (fh) await (await fh.catch(() => undefined))?.close();
     await rm(this.autoFile, { force: true });
   }
 }

@@ -74,6 +74,12 @@ export async function pruneStore(store: Store): Promise<PruneReport> {
       keepDiff.add(d);
       await visit(d, 0);
     }
+    const lazy = new LazyBlobs(root);
+    // A kept lazy layer from a registry cache keeps its gzip blob (its compressed form, for push), downloaded or not.
+    for (const d of lazyNames) {
+      if (!keep.has(d)) continue;
+      for (const s of (await lazy.get(d))?.sources ?? []) if (s.blob.digest !== d) keep.add(s.blob.digest);
+    }
     // layers kept uncompressed may have a gzip twin made for push: keep it with its source
     for (const d of [...keep, ...keepDiff]) {
       if (!isDigest(d)) continue;
@@ -90,7 +96,6 @@ export async function pruneStore(store: Store): Promise<PruneReport> {
       await rm(join(root, 'compressed', hex), { force: true });
       report.blobs++;
     }
-    const lazy = new LazyBlobs(root);
     for (const d of lazyNames) {
       if (keep.has(d)) continue;
       await lazy.remove(d);
