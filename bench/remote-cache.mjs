@@ -89,6 +89,9 @@ function contextFor(wl) {
 }
 
 function tsb(root, args, ctx) {
+  // Each timed build starts with the disk quiet: the previous build's store was just deleted, and its writeback would
+  // otherwise land on this build's fsyncs (bench/layer.mjs does the same).
+  spawnSync('sync');
   const t0 = process.hrtime.bigint();
   const r = spawnSync(tsbuild, ['--root', root, 'build', '--insecure-registry', REG, '--progress', 'json', ...args, ctx], {
     encoding: 'utf8',

@@ -86,8 +86,8 @@ export async function exportBuildCache(store: Store, opts: BuildOptions, image: 
   if (!(store instanceof RemoteCacheStore)) return;
   // Layers of cache hits that no step needed stay in the registry cache, recorded as lazy blobs (fetched on first
   // read); the local cache remembers the hits, so the next build on this machine needs no remote lookup.
-  await store.recordLazyHits();
-  await Promise.all([store.ensureImage(image.manifest), store.rememberRemoteHits()]);
+  await Promise.all([store.recordLazyHits(), store.rememberRemoteHits()]);
+  await store.ensureImage(image.manifest);
   if (!opts.cacheTo?.length) return;
   const specs = await parseCacheSpecs(opts.cacheTo);
   const { describeSpec } = await import('./spec.js');
