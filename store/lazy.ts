@@ -7,7 +7,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/blobs.js';
 import { digestHex, isDigest } from '../oci/digest.js';
 import { isGzipLayer, MediaType, type Descriptor, type Digest } from '../oci/types.js';
@@ -132,6 +131,8 @@ export async function openLazy(rec: LazyRecord, opener: RemoteBlobOpener | undef
         src = await opener.open(source);
       }
       if (!needsGunzip(rec.descriptor, source)) return src;
+      // zlib loads only here: opening the store (every command) does not need it.
+      const { createGunzip } = await import('node:zlib');
       const gunzip = createGunzip({ chunkSize: 256 << 10 });
       src.on('error', (e) => gunzip.destroy(e));
       gunzip.on('close', () => src.destroy());
