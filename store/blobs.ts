@@ -11,6 +11,7 @@ import type { Digest } from '../oci/types.js';
 import { BlobNotFoundError, DigestMismatchError } from './errors.js';
 import { isNotFound, tempName } from './fsutil.js';
 import { HashWriter } from './hash-writer.js';
+import { readFileBody, type FileBody } from './layer-tar/file-body.js';
 
 export class BlobStore {
   /** The second-thread hasher/writer, shared with the layer unpacker (one job at a time). */
@@ -105,14 +106,15 @@ export class BlobStore {
 
   /**
    * Writes chunks that are only valid until the next is asked for (diffChunks): each is hashed and written
-   * synchronously before the iteration goes on. No digest is known in advance.
+   * synchronously before the iteration goes on; a FileBody's content is copied in its place. No digest is known
+   * in advance.
    */
-  async ingestChunks(chunks: AsyncIterable<Buffer>, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+  async ingestChunks(chunks: AsyncIterable<Buffer | FileBody>, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
     const tmp = tempName(this.tmpDir, 'blob');
     if (!this.writer.busy) {
-      // the second core hashes and writes while this thread produces
+      // this thread produces and writes; the second core hashes behind it
       try {
-        const { digest, size } = await this.writer.write(tmp, chunks);
+        const { digest, size } = await this.writer.writeFollowed(tmp, chunks);
         await beforePlace?.(digest);
         await this.place(tmp, digest);
         return { digest, size };
@@ -126,11 +128,15 @@ export class BlobStore {
     try {
       const fh = await open(tmp, 'w', 0o644);
       try {
-        for await (const c of chunks) {
-          hash.update(c);
-          let off = 0;
-          while (off < c.length) off += writeSync(fh.fd, c, off, c.length - off);
-          size += c.length;
+        let buf: Buffer | undefined;
+        for await (const item of chunks) {
+          const pieces = Buffer.isBuffer(item) ? [item] : readFileBody(item, (buf ??= Buffer.allocUnsafe(1 << 20)));
+          for (const c of pieces) {
+            hash.update(c);
+            let off = 0;
+            while (off < c.length) off += writeSync(fh.fd, c, off, c.length - off);
+            size += c.length;
+          }
         }
         await fh.sync();
       } finally {

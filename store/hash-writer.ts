@@ -1,9 +1,17 @@
-// Hashing and writing a blob on a second thread while the main thread produces it (the layer diff): the two
-// halves of a commit run on two cores. Chunks pass through a ring of shared-memory slots (one copy, no
-// allocation); Atomics coordinate the two sides. One worker per store, started on first use and reused.
+// Hashing a blob on a second thread while the main thread produces it (the layer diff): the two halves of a
+// commit run on two cores. Either the main thread writes the file and the worker hashes it behind, reading it
+// back from the page cache (follow), or chunks pass through a ring of shared-memory slots (one copy, no
+// allocation); Atomics coordinate the two sides. One worker per store, started on first use and reused. The
+// worker's code is in hash-worker.ts.
+import { closeSync, fsync, openSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Digest } from '../oci/types.js';
 import { StoreError } from './errors.js';
+import { WORKER_SOURCE } from './hash-worker.js';
+import type { FileBody } from './layer-tar/diff.js';
+
+const fsyncFd = promisify(fsync);
 
 /** The worker's one message per job. */
 interface WorkerReply {
@@ -15,6 +23,8 @@ interface WorkerReply {
 
 const SLOTS = 4;
 const SLOT = 1 << 20;
+/** follow: large-file regions the worker may have queued at once. */
+const REGIONS = 16;
 // ctrl: 0 head (slots produced), 1 tail (slots consumed), 2 state (0 run, 1 end, 2 worker error, 3 abort),
 //       3 producer sequence (bumped on every push/end/abort), 4 consumer sequence (bumped on every consume)
 const HEAD = 0;
@@ -22,117 +32,19 @@ const TAIL = 1;
 const STATE = 2;
 const PSEQ = 3;
 const CSEQ = 4;
+const POSTED = 5;
+const COPIED = 6;
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
-const fs = process.getBuiltinModule('node:fs');
-const { createHash } = process.getBuiltinModule('node:crypto');
-const { ctrlBuf, lensBuf, dataBuf, SLOTS, SLOT } = workerData;
-const ctrl = new Int32Array(ctrlBuf);
-const lens = new Int32Array(lensBuf);
-const data = Buffer.from(dataBuf);
-parentPort.on('message', (m) => {
-  if (m.kind === 'inflate') return inflate(m);
-  let fd;
-  try {
-    fd = fs.openSync(m.path, 'w', 0o644);
-    const hash = createHash('sha256');
-    let size = 0;
-    for (;;) {
-      const seq = Atomics.load(ctrl, 3);
-      const tail = Atomics.load(ctrl, 1);
-      const state = Atomics.load(ctrl, 2);
-      if (state === 3) break;
-      if (tail < Atomics.load(ctrl, 0)) {
-        const slot = tail % SLOTS;
-        const view = data.subarray(slot * SLOT, slot * SLOT + lens[slot]);
-        hash.update(view);
-        let off = 0;
-        while (off < view.length) off += fs.writeSync(fd, view, off, view.length - off);
-        size += view.length;
-        Atomics.store(ctrl, 1, tail + 1);
-        Atomics.add(ctrl, 4, 1);
-        Atomics.notify(ctrl, 4);
-        continue;
-      }
-      if (state === 1) {
-        if (m.path !== '/dev/null') fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        fd = undefined;
-        parentPort.postMessage({ digest: 'sha256:' + hash.digest('hex'), size });
-        return;
-      }
-      Atomics.wait(ctrl, 3, seq);
-    }
-    fs.closeSync(fd);
-    parentPort.postMessage({ aborted: true });
-  } catch (e) {
-    if (fd !== undefined) try { fs.closeSync(fd); } catch {}
-    Atomics.store(ctrl, 2, 2);
-    Atomics.add(ctrl, 4, 1);
-    Atomics.notify(ctrl, 4);
-    parentPort.postMessage({ error: String(e && e.message || e) });
-  }
-});
-
-// inflate: read a layer blob, decompress it (gzip or plain, by magic), hash the result (the diffID) and hand it to
-// the main thread through the ring. Here the worker produces (head) and the main thread consumes (tail).
-async function inflate(m) {
-  const zlib = process.getBuiltinModule('node:zlib');
-  const hash = createHash('sha256');
-  let size = 0;
-  const put = (chunk) => {
-    for (let off = 0; off < chunk.length; off += SLOT) {
-      const piece = chunk.subarray(off, Math.min(off + SLOT, chunk.length));
-      for (;;) {
-        const seq = Atomics.load(ctrl, 4);
-        if (Atomics.load(ctrl, 2) === 3) throw new Error('aborted');
-        const head = Atomics.load(ctrl, 0);
-        if (head - Atomics.load(ctrl, 1) < SLOTS - 1) {
-          const slot = head % SLOTS;
-          piece.copy(data, slot * SLOT);
-          lens[slot] = piece.length;
-          Atomics.store(ctrl, 0, head + 1);
-          Atomics.add(ctrl, 3, 1);
-          Atomics.notify(ctrl, 3);
-          break;
-        }
-        Atomics.wait(ctrl, 4, seq, 1000);
-      }
-    }
-  };
-  try {
-    const fd = fs.openSync(m.path, 'r');
-    const head = Buffer.alloc(4);
-    const n = fs.readSync(fd, head, 0, 4, 0);
-    fs.closeSync(fd);
-    if (n >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) throw new Error('zstd-compressed layers are not supported (Node 20 has no zstd decoder)');
-    let src = fs.createReadStream(m.path, { highWaterMark: 1 << 20 });
-    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) src = src.pipe(zlib.createGunzip({ chunkSize: 1 << 20 }));
-    for await (const c of src) {
-      hash.update(c);
-      size += c.length;
-      put(c);
-    }
-    Atomics.store(ctrl, 2, 1);
-    Atomics.add(ctrl, 3, 1);
-    Atomics.notify(ctrl, 3);
-    parentPort.postMessage({ digest: 'sha256:' + hash.digest('hex'), size });
-  } catch (e) {
-    const aborted = Atomics.load(ctrl, 2) === 3;
-    Atomics.store(ctrl, 2, 2);
-    Atomics.add(ctrl, 3, 1);
-    Atomics.notify(ctrl, 3);
-    parentPort.postMessage(aborted ? { aborted: true } : { error: String(e && e.message || e) });
-  }
-}
-`;
 
 export class HashWriter {
   private worker: Worker | undefined;
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
   private readonly lens = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
   private readonly data = Buffer.from(new SharedArrayBuffer(SLOTS * SLOT));
+  /** follow: bytes the main thread has written so far. */
+  private readonly written = new BigInt64Array(new SharedArrayBuffer(8));
+  private readonly regions = new BigInt64Array(new SharedArrayBuffer(REGIONS * 16));
+  private readonly regionFds = new Int32Array(new SharedArrayBuffer(REGIONS * 4));
   private inUse = false;
 
   private start(): Worker {
@@ -141,7 +53,7 @@ export class HashWriter {
         eval: true,
         // works whether the host runs as CommonJS or ESM; a small heap: the worker only hashes and writes
         resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
-        workerData: { ctrlBuf: this.ctrl.buffer, lensBuf: this.lens.buffer, dataBuf: this.data.buffer, SLOTS, SLOT },
+        workerData: { ctrlBuf: this.ctrl.buffer, lensBuf: this.lens.buffer, dataBuf: this.data.buffer, writtenBuf: this.written.buffer, regionsBuf: this.regions.buffer, regionFdsBuf: this.regionFds.buffer, SLOTS, SLOT, REGIONS },
       });
       this.worker.unref();
     }
@@ -186,6 +98,7 @@ export class HashWriter {
     this.inUse = true;
     const w = this.start();
     this.ctrl.fill(0);
+    Atomics.store(this.written, 0, 0n);
     const reply = new Promise<WorkerReply>((resolve, reject) => {
       const onMessage = (m: WorkerReply): void => {
         w.off('error', onError);
@@ -238,16 +151,88 @@ export class HashWriter {
     };
   }
 
-  /** Writes `chunks` to `path` (fsynced), hashing on the worker thread. Chunks may be reused once consumed. */
-  async write(path: string, chunks: AsyncIterable<Buffer>): Promise<{ digest: Digest; size: number }> {
-    const job = this.begin(path);
+  /**
+   * Writes `chunks` to `path` on this thread while the worker hashes what is already written, reading it back
+   * behind the writer: this thread never waits for the hash, and nothing is copied through shared memory. A
+   * FileBody is copied into its place by the worker (hashed on the way) while this thread writes what follows;
+   * its fd is closed here once copied. The file is fsynced at the end. Chunks may be reused once the iteration goes on.
+   */
+  async writeFollowed(path: string, chunks: AsyncIterable<Buffer | FileBody>): Promise<{ digest: Digest; size: number }> {
+    const { w, reply } = this.claim();
+    let fd: number | undefined;
+    let posted = false;
+    /** Source fds of the posted regions the worker may still read (the oldest first). */
+    const sources: number[] = [];
+    let regions = 0;
+    const closeCopied = (all: boolean): void => {
+      const copied = all ? regions : Atomics.load(this.ctrl, COPIED);
+      while (sources.length > regions - copied) closeSync(sources.shift()!);
+    };
     try {
-      for await (const c of chunks) job.push(c);
+      fd = openSync(path, 'w', 0o644);
+      w.ref();
+      w.postMessage({ kind: 'follow', path });
+      posted = true;
+      let pos = 0;
+      for await (const c of chunks) {
+        if (Atomics.load(this.ctrl, STATE) === 2) {
+          // the worker failed (its reply says why)
+          if (!Buffer.isBuffer(c)) closeSync(c.fd);
+          break;
+        }
+        if (Buffer.isBuffer(c)) {
+          let off = 0;
+          while (off < c.length) off += writeSync(fd, c, off, c.length - off, pos + off);
+          pos += c.length;
+        } else {
+          sources.push(c.fd);
+          this.postRegion(regions++, pos, c);
+          pos += c.size;
+          closeCopied(false);
+        }
+        Atomics.store(this.written, 0, BigInt(pos));
+        Atomics.add(this.ctrl, PSEQ, 1);
+        Atomics.notify(this.ctrl, PSEQ);
+      }
+      this.signal(1);
+      const r = await reply;
+      if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
+      if (r.size !== pos) throw new StoreError(`writing ${path} failed: ${pos} bytes written, ${r.size} hashed`, { path });
+      await fsyncFd(fd);
+      return { digest: r.digest as Digest, size: pos };
     } catch (e) {
-      await job.abort();
+      if (posted) {
+        if (Atomics.load(this.ctrl, STATE) === 0) this.signal(3);
+        await reply.catch(() => undefined);
+      }
       throw e;
+    } finally {
+      // the worker has stopped (replied): no region is read any more
+      closeCopied(true);
+      if (fd !== undefined) closeSync(fd);
+      this.worker?.unref();
+      this.inUse = false;
     }
-    return job.end();
+  }
+
+  /** Waits until region `n` fits in the worker's queue. */
+  private waitForRegionRoom(n: number): void {
+    for (;;) {
+      const seq = Atomics.load(this.ctrl, CSEQ);
+      if (Atomics.load(this.ctrl, STATE) === 2) throw new StoreError('the blob writer thread failed');
+      if (n - Atomics.load(this.ctrl, COPIED) < REGIONS) return;
+      Atomics.wait(this.ctrl, CSEQ, seq, 1000);
+    }
+  }
+
+  /** Queues region `n` (a large file's body at `at`) for the worker. */
+  private postRegion(n: number, at: number, body: FileBody): void {
+    this.waitForRegionRoom(n);
+    const q = n % REGIONS;
+    this.regions[2 * q] = BigInt(at);
+    this.regions[2 * q + 1] = BigInt(body.size);
+    this.regionFds[q] = body.fd;
+    Atomics.store(this.ctrl, POSTED, n + 1);
   }
 
   /**

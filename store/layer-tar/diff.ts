@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { LayerError } from '../errors.js';
 import { listXattrs, getXattr, majorOf, minorOf } from '../xattr.js';
+import type { FileBody } from './file-body.js';
 import { BLOCK, encodeHeader, encodeSimpleHeaderInto, END_OF_ARCHIVE, paddingFor, type EntryType, type TarEntryHeader } from './tar-header.js';
 import { isOpaqueValue, isOverlayXattr, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, tarWhiteoutName, WHITEOUT_XATTRS } from './whiteouts.js';
 
@@ -18,9 +19,13 @@ export interface DiffOptions {
   onEntry?: (path: string, type: EntryType, size: number) => void;
   /** Internal: hand out reused buffers (see diffChunks). */
   reuseBuffers?: boolean;
+  /** Internal: hand large bodies out as FileBody (see diffChunks). */
+  handOffLargeFiles?: boolean;
   /** Called with every walked path's lstat (and symlink target), e.g. to record the tree. */
   onStat?: (path: string, st: fs.Stats, linkTarget: string) => void;
 }
+
+export type { FileBody } from './file-body.js';
 
 export interface DiffStats {
   entries: number;
@@ -53,7 +58,7 @@ const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const O_NOATIME = fs.constants.O_NOATIME ?? 0;
 const OPEN_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME;
 
-async function* generate(root: string, opts: DiffOptions, stats: DiffStats): AsyncGenerator<Buffer> {
+async function* generate(root: string, opts: DiffOptions, stats: DiffStats): AsyncGenerator<Buffer | FileBody> {
   const overlay = (opts.source ?? 'overlay') === 'overlay';
   const clamp = opts.sourceDateEpoch;
   const links = new Map<string, string>();
@@ -233,6 +238,14 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
           batch = fresh(BATCH);
           off = 0;
         }
+        if (opts.handOffLargeFiles) {
+          // the consumer copies the body (on another thread) while this walk goes on
+          const h = fd ?? fs.openSync(abs, OPEN_FLAGS);
+          fd = undefined;
+          yield { fd: h, size: body, path: abs };
+          put(paddingFor(body));
+          continue;
+        }
         // large bodies are read straight into the batch buffer, one ~1 MiB piece at a time
         const h = fd ?? fs.openSync(abs, OPEN_FLAGS);
         try {
@@ -268,14 +281,15 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
 }
 
 /**
- * The layer tar of `dir` as chunks. Each chunk is valid only until the next one is asked for (the buffers are
- * reused), so the consumer must hash/write it before iterating on. `stats` fills in as it is read.
+ * The layer tar of `dir` as chunks and, for bodies over 1 MiB, FileBody items the consumer copies itself (e.g. on
+ * another thread while the walk goes on). Each chunk is valid only until the next item is asked for (the buffers
+ * are reused), so the consumer must write it before iterating on. `stats` fills in as it is read.
  */
-export function diffChunks(dir: string, opts: DiffOptions = {}, stats: DiffStats = { entries: 0 }): AsyncGenerator<Buffer> {
-  return generate(dir, { ...opts, reuseBuffers: true }, stats);
+export function diffChunks(dir: string, opts: DiffOptions = {}, stats: DiffStats = { entries: 0 }): AsyncGenerator<Buffer | FileBody> {
+  return generate(dir, { ...opts, reuseBuffers: true, handOffLargeFiles: true }, stats);
 }
 
 /** The layer tar of `dir` as a stream. `stats` fills in as it is read. */
 export function diffDir(dir: string, opts: DiffOptions = {}, stats: DiffStats = { entries: 0 }): Readable {
-  return Readable.from(generate(dir, opts, stats), { objectMode: false, highWaterMark: BATCH });
+  return Readable.from(generate(dir, { ...opts, handOffLargeFiles: false }, stats) as AsyncGenerator<Buffer>, { objectMode: false, highWaterMark: BATCH });
 }
