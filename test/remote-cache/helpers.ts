@@ -5,6 +5,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildEvent } from '../../builder/events.js';
+import { afterAll, beforeAll } from 'vitest';
+import { seedBusybox } from '../fixtures/images.js';
+import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { tempDirs as registryTempDirs, type TempDirs } from '../registry/helpers.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
@@ -109,4 +112,30 @@ function parseEvents(text: string): BuildEvent[] {
 /** The digest an export reported (`exported cache to … : sha256:…`). */
 export function exportedDigests(run: Run): string[] {
   return logs(run).flatMap((l) => /exported cache to .*: (sha256:[a-f0-9]{64})$/.exec(l)?.[1] ?? []);
+}
+
+export interface SeededRegistry {
+  /** host:port of the registry (plain HTTP). */
+  host: string;
+  /** The busybox base image seeded into it (`host/library/busybox:latest`). */
+  base: string;
+}
+
+/**
+ * A docker-registry of the test file's own, started and seeded with busybox before its tests (filled in then) and
+ * stopped after them, together with `tmp`'s directories.
+ */
+export function seededRegistry(tmp: TempDirs): SeededRegistry {
+  const out: SeededRegistry = { host: '', base: '' };
+  let fixture: RegistryFixture | undefined;
+  beforeAll(async () => {
+    fixture = await startRegistry();
+    out.host = fixture.host;
+    out.base = await seedBusybox(fixture.host);
+  });
+  afterAll(async () => {
+    await fixture?.stop();
+    await tmp.cleanup();
+  });
+  return out;
 }

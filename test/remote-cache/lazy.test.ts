@@ -9,23 +9,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../store/index.js';
 import { seedBusybox } from '../fixtures/images.js';
-import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
-import { BIN, build, manifestDigest, steps, tempDirs, writeContext } from './helpers.js';
+import { startRegistry } from '../fixtures/registry.js';
+import { BIN, build, manifestDigest, seededRegistry, steps, tempDirs, writeContext } from './helpers.js';
 
 const run = promisify(execFile);
-let registry: RegistryFixture;
-let base: string;
 const tmp = tempDirs();
-
-beforeAll(async () => {
-  registry = await startRegistry();
-  base = await seedBusybox(registry.host);
-});
-
-afterAll(async () => {
-  await registry?.stop();
-  await tmp.cleanup();
-});
+// A docker-registry of this file's own, seeded with busybox (registry.base), stopped with the temp dirs at the end.
+const registry = seededRegistry(tmp);
 
 const tsb = (root: string, args: string[]) => spawnSync(BIN, ['--root', root, ...args], { encoding: 'utf8', timeout: 300_000 });
 
@@ -45,7 +35,7 @@ async function layerState(root: string, image: string): Promise<{ layers: string
   }
 }
 
-const buildfile = (): string => [`FROM ${base}`, 'COPY a.txt /a.txt', 'RUN cat /a.txt > /copy-a', 'CMD ["cat", "/copy-a"]', ''].join('\n');
+const buildfile = (): string => [`FROM ${registry.base}`, 'COPY a.txt /a.txt', 'RUN cat /a.txt > /copy-a', 'CMD ["cat", "/copy-a"]', ''].join('\n');
 const ourMounts = (): string[] => spawnSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('tsbuild'));
 
 describe('a build that takes every step from a registry cache', () => {
@@ -135,7 +125,7 @@ describe('a source that is gone', () => {
 describe("a build that never reads its base image's filesystem", () => {
   it('does not download the base layers (a COPY or RUN would); save fetches them and writes a complete archive', async () => {
     const root = await tmp.make();
-    const ctx = await writeContext(await tmp.make(), { Buildfile: `FROM ${base}\nENV MODE=prod\nLABEL team=ci\nCMD ["cat", "/etc/passwd"]\n` });
+    const ctx = await writeContext(await tmp.make(), { Buildfile: `FROM ${registry.base}\nENV MODE=prod\nLABEL team=ci\nCMD ["cat", "/etc/passwd"]\n` });
     build(root, registry.host, ['-t', 'meta-only:1', ctx]);
     const st = await layerState(root, 'meta-only:1');
     expect(st.layers).toHaveLength(1);
@@ -152,12 +142,12 @@ describe("a build that never reads its base image's filesystem", () => {
 
   it('a plain `tsbuild pull` of the base then downloads what the build only recorded', async () => {
     const root = await tmp.make();
-    const ctx = await writeContext(await tmp.make(), { Buildfile: `FROM ${base}\nLABEL a=b\n` });
+    const ctx = await writeContext(await tmp.make(), { Buildfile: `FROM ${registry.base}\nLABEL a=b\n` });
     build(root, registry.host, ['-t', 'meta-only:2', ctx]);
-    expect((await layerState(root, base)).downloaded).toEqual([]);
-    const p = tsb(root, ['--insecure-registry', registry.host, 'pull', '--progress', 'quiet', base]);
+    expect((await layerState(root, registry.base)).downloaded).toEqual([]);
+    const p = tsb(root, ['--insecure-registry', registry.host, 'pull', '--progress', 'quiet', registry.base]);
     expect(p.status, p.stderr).toBe(0);
-    const st = await layerState(root, base);
+    const st = await layerState(root, registry.base);
     expect(st.downloaded).toEqual(st.layers);
   });
 });

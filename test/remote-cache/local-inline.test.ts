@@ -8,24 +8,12 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageIndex, ImageManifest } from '../../oci/types.js';
-import { seedBusybox } from '../fixtures/images.js';
-import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
-import { build, buildAsync, exportedDigests, manifestDigest, steps, tempDirs, writeContext } from './helpers.js';
+import { build, buildAsync, exportedDigests, manifestDigest, seededRegistry, steps, tempDirs, writeContext } from './helpers.js';
 
 const run = promisify(execFile);
-let registry: RegistryFixture;
-let base: string;
 const tmp = tempDirs();
-
-beforeAll(async () => {
-  registry = await startRegistry();
-  base = await seedBusybox(registry.host);
-});
-
-afterAll(async () => {
-  await registry?.stop();
-  await tmp.cleanup();
-});
+// A docker-registry of this file's own, seeded with busybox (registry.base), stopped with the temp dirs at the end.
+const registry = seededRegistry(tmp);
 
 async function layoutRecords(dir: string, tag = 'buildcache'): Promise<Record<string, unknown>> {
   const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as ImageIndex;
@@ -36,7 +24,7 @@ async function layoutRecords(dir: string, tag = 'buildcache'): Promise<Record<st
 }
 
 const program = (): string =>
-  [`FROM ${base}`, 'WORKDIR /src', 'COPY . .', 'RUN ls -l /src > /listing && echo ran', 'ARG LEVEL=3', 'RUN echo "level $LEVEL" > /level', ''].join('\n');
+  [`FROM ${registry.base}`, 'WORKDIR /src', 'COPY . .', 'RUN ls -l /src > /listing && echo ran', 'ARG LEVEL=3', 'RUN echo "level $LEVEL" > /level', ''].join('\n');
 
 describe('cache keys', () => {
   it('are the same on two stores in different directories for two copies of a context', async () => {
@@ -63,7 +51,7 @@ describe('what is exported', () => {
   it('never holds a secret or a cache mount, only what RUN wrote into the image', async () => {
     const secret = 's3cr3t-VALUE-7f1c';
     const buildfile = [
-      `FROM ${base}`,
+      `FROM ${registry.base}`,
       'RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /secret-length && echo marker-LAYER > /marker',
       'RUN --mount=type=cache,target=/cache echo cachedata-9d2e > /cache/f && echo done > /done',
       '',

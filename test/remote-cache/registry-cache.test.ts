@@ -9,30 +9,19 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHE_CONFIG_MEDIA_TYPE } from '../../builder/remote-cache/format.js';
 import { MediaType } from '../../oci/types.js';
-import { seedBusybox } from '../fixtures/images.js';
-import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
-import { BIN, build, logs, manifestDigest, stageLayers, steps, tempDirs, writeContext } from './helpers.js';
+import { startRegistry } from '../fixtures/registry.js';
+import { BIN, build, logs, manifestDigest, seededRegistry, stageLayers, steps, tempDirs, writeContext } from './helpers.js';
 
 const run = promisify(execFile);
-let registry: RegistryFixture;
-let base: string;
 const tmp = tempDirs();
-
-beforeAll(async () => {
-  registry = await startRegistry();
-  base = await seedBusybox(registry.host);
-});
-
-afterAll(async () => {
-  await registry?.stop();
-  await tmp.cleanup();
-});
+// A docker-registry of this file's own, seeded with busybox (registry.base), stopped with the temp dirs at the end.
+const registry = seededRegistry(tmp);
 
 const startedContainers = (r: ReturnType<typeof build>): number => r.events.filter((e) => e.type === 'step-output').length;
 
 function singleStage(): string {
   return [
-    `FROM ${base}`,
+    `FROM ${registry.base}`,
     'COPY a.txt /a.txt',
     'RUN cat /a.txt > /copy-a && echo ran-a',
     'COPY b.txt /b.txt',
@@ -135,9 +124,9 @@ describe('type=registry', () => {
 describe('mode=max with a multi-stage build', () => {
   it('a change in the final stage reuses the builder stage from the cache (and never downloads its layer)', async () => {
     const buildfile = [
-      `FROM ${base} AS builder`,
+      `FROM ${registry.base} AS builder`,
       'RUN mkdir /out && echo compiled > /out/bin && echo ran-builder',
-      `FROM ${base}`,
+      `FROM ${registry.base}`,
       'COPY --from=builder /out /app',
       'COPY app.txt /app/app.txt',
       'RUN cat /app/app.txt > /app/copy && echo ran-final',
