@@ -34,7 +34,8 @@ export interface UnpackStats {
 const UMASK = process.umask();
 
 function line(rel: string, type: string, mode: number, uid: number, gid: number, size: number, rdev: number, mtimeMs: number, link: string): string {
-  return `${rel}\t${type}\t${(mode & 0o7777).toString(8)}\t${uid}:${gid}\t${size}\t${rdev}\t${mtimeMs}\t${link}`;
+  // joined, not a template: one flat string per line instead of a tree of cons strings (they live to the end)
+  return [rel, type, (mode & 0o7777).toString(8), `${uid}:${gid}`, size, rdev, mtimeMs, link].join('\t');
 }
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
