@@ -136,7 +136,8 @@ async function main() {
           rmSync(roots[0], { recursive: true, force: true });
           const b = tsb(roots[1], ['--cache-from', ref], ctx);
           warm.push(b.secs);
-          info = `cached ${b.cached}/${b.starts} steps; same image digest as cold: ${a.digest === b.digest}`;
+          const blobBytes = Number(spawnSync('du', ['-sb', join(roots[1], 'blobs')], { encoding: 'utf8' }).stdout.split('\t')[0]);
+          info = `cached ${b.cached}/${b.starts} steps; same image digest as cold: ${a.digest === b.digest}; blobs downloaded into the empty store: ${(blobBytes / 1024).toFixed(0)} KiB`;
         } finally {
           for (const r of roots) rmSync(r, { recursive: true, force: true });
         }
