@@ -32,6 +32,8 @@ export interface UnpackStats {
 }
 
 const UMASK = process.umask();
+/** Asked once: a syscall per file otherwise. */
+const AS_ROOT = process.getuid?.() === 0;
 
 function line(rel: string, type: string, mode: number, uid: number, gid: number, size: number, rdev: number, mtimeMs: number, link: string): string {
   // joined, not a template: one flat string per line instead of a tree of cons strings (they live to the end)
@@ -165,7 +167,7 @@ class Unpacker {
     const mode = h.mode & 0o7777;
     if (fd !== undefined) {
       // a new file is root:root with mode 0666 & ~umask already: skip the calls that would change nothing
-      if (uid !== 0 || gid !== 0 || process.getuid?.() !== 0) fs.fchownSync(fd, uid, gid);
+      if (uid !== 0 || gid !== 0 || !AS_ROOT) fs.fchownSync(fd, uid, gid);
       if (mode !== (0o666 & ~UMASK) || uid !== 0 || gid !== 0) fs.fchmodSync(fd, mode);
     } else if (h.type === 'symlink') {
       fs.lchownSync(path, uid, gid);
