@@ -12,6 +12,7 @@ import { DigestingStream, digestHex, isDigest } from '../oci/digest.js';
 import { MediaType, type Descriptor, type Digest } from '../oci/types.js';
 import { DigestMismatchError, LayerError, StoreError } from './errors.js';
 import { decompressed } from './decompress.js';
+import { writeLines } from './tree.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 
 const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -195,7 +196,7 @@ export class LayerDirs {
   ): Promise<{ diffID: Digest; dir: string }> {
     if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
     await this.recordDiffID(layer.digest, diffID);
-    await writeFile(join(tmp, 'tree'), tree.join('\n') + '\n');
+    await writeLines(join(tmp, 'tree'), tree);
     await beforeInstall?.(diffID);
     const dir = await this.install(tmp, diffID);
     return { diffID, dir };

@@ -2,7 +2,7 @@
 // non-directories, symlink target). Written when a layer is unpacked or committed; `store verify` walks the tree
 // and compares.
 import * as fs from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 /** One line per entry of an unpacked tree: what `store verify` compares later. */
 export function treeLine(rel: string, st: fs.Stats, link: string): string {
@@ -30,6 +30,15 @@ export function* walkTree(dir: string): Generator<string> {
 }
 
 export async function writeTreeRecord(dir: string, file: string): Promise<void> {
-  const lines = [...walkTree(dir)].sort();
-  await writeFile(file, lines.join('\n') + '\n');
+  await writeLines(file, [...walkTree(dir)].sort());
+}
+
+/** Writes `lines`, each ended by a newline, a few thousand at a time: never the whole record as one string. */
+export async function writeLines(file: string, lines: readonly string[]): Promise<void> {
+  const fh = await open(file, 'w', 0o644);
+  try {
+    for (let i = 0; i < lines.length; i += 4096) await fh.write(lines.slice(i, i + 4096).join('\n') + '\n');
+  } finally {
+    await fh.close();
+  }
 }
