@@ -22,7 +22,7 @@ interface WorkerReply {
 }
 
 const SLOTS = 4;
-const SLOT = 1 << 20;
+const SLOT = 1 << 18;
 /** follow: large-file regions the worker may have queued at once. */
 const REGIONS = 16;
 // ctrl: 0 head (slots produced), 1 tail (slots consumed), 2 state (0 run, 1 end, 2 worker error, 3 abort),
