@@ -1,6 +1,6 @@
 // openStore(root): the local store (store/api.ts) over an OCI image layout plus tsbuild's own side directories
 // (see store/README.md). Each concern lives in its own module; this file only wires them to the Store interface.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import { BlobNotFoundError, StoreError } from './errors.js';
 import { isNotFound, writeFileAtomic } from './fsutil.js';
 import { readFile } from 'node:fs/promises';
 import { LayerDirs, treeLine, writeTreeRecord } from './layers.js';
+import { writeLines } from './tree.js';
 import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
 import { LazyBlobs, needsGunzip, withLazy, type LazyRecord } from './lazy.js';
 import { Leases } from './leases.js';
@@ -253,7 +254,7 @@ class LocalStore implements Store {
           // already in overlay format: move it, then leave an empty upperdir for the caller's release()
           await rename(upperdir, join(tmp, 'diff'));
           await mkdir(upperdir);
-          await writeFile(join(tmp, 'tree'), tree.sort().join('\n') + '\n');
+          await writeLines(join(tmp, 'tree'), tree.sort());
         } else {
           await mkdir(join(tmp, 'diff'));
           const { unpackTar } = await import('./layer-tar/unpack.js');
