@@ -39,6 +39,11 @@ class LocalStore implements Store {
   readonly layers: LayerDirs;
   readonly leases: Leases;
   readonly lazy: LazyBlobs;
+  /**
+   * Gzip blobs of lazy layers whose compressedLayer this process returned, by gzip digest: readable (a push) through
+   * the layer's sources without a record of their own on disk.
+   */
+  private readonly lazyGzip = new Map<string, LazyRecord>();
   /** Downloads of lazy blobs in flight, by digest: one per blob however many readers wait. */
   private readonly fetching = new Map<string, Promise<unknown>>();
 
@@ -58,7 +63,7 @@ class LocalStore implements Store {
   async hasBlob(digest: Digest): Promise<boolean> {
     // whoever asks is about to rely on it (a cache hit, a pull that skips the download): lease it first
     await this.leases.touch([digest]);
-    return (await this.blobs.has(digest)) || (await this.lazy.get(digest)) !== undefined;
+    return (await this.blobs.has(digest)) || (await this.lazyRecord(digest)) !== undefined;
   }
   async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     await this.leases.touch([expected.digest]);
@@ -70,7 +75,7 @@ class LocalStore implements Store {
   }
   async blobSize(digest: Digest): Promise<number> {
     if (!(await this.blobs.has(digest))) {
-      const rec = await this.lazy.get(digest);
+      const rec = await this.lazyRecord(digest);
       if (rec) return rec.descriptor.size;
     }
     return this.blobs.size(digest);
@@ -80,22 +85,19 @@ class LocalStore implements Store {
   async addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void> {
     await this.leases.touch([descriptor.digest, source.blob.digest]);
     if (await this.blobs.has(descriptor.digest)) return;
-    if (!needsGunzip(descriptor, source)) return this.lazy.add(descriptor, source);
-    // The source's gzip blob is this layer's compressed form (compressedLayer reads it from the layer's record): a
-    // push sends or mounts it as it is. Only the layer's record must survive a crash (an image names it); the gzip
-    // blob's own record (for a push that reads it) is derived, and skips the fsync.
-    const gz = source.blob.digest;
-    await Promise.all([
-      this.lazy.add(descriptor, source),
-      this.blobs.has(gz).then((has) => (has ? undefined : this.lazy.add(source.blob, { ...source }, { durable: false }))),
-    ]);
+    // A source holding the layer's gzip (a registry cache) also gives its compressed form: compressedLayer reads it
+    // from this record, and a push then sends or mounts that gzip blob as it is.
+    await this.lazy.add(descriptor, source);
   }
   lazyBlob(digest: Digest): Promise<LazyRecord | undefined> {
-    return this.lazy.get(digest);
+    return this.lazyRecord(digest);
+  }
+  private async lazyRecord(digest: Digest): Promise<LazyRecord | undefined> {
+    return (await this.lazy.get(digest)) ?? this.lazyGzip.get(digest);
   }
   async ensureBlob(digest: Digest): Promise<void> {
     if (await this.blobs.has(digest)) return;
-    const rec = await this.lazy.get(digest);
+    const rec = await this.lazyRecord(digest);
     if (!rec) return; // the read that follows names the missing blob
     await this.once(digest, async () => {
       if (await this.blobs.has(digest)) return;
@@ -179,7 +181,7 @@ class LocalStore implements Store {
       if (dir) return { diffID: known, dir };
     }
     if (!(await this.blobs.has(layer.digest))) {
-      const rec = await this.lazy.get(layer.digest);
+      const rec = await this.lazyRecord(layer.digest);
       if (!rec) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
       // A lazy layer is downloaded once, into its blob and the unpacker at the same time (as a pull does).
       return this.once(`unpack ${layer.digest}`, async () => {
@@ -282,8 +284,14 @@ class LocalStore implements Store {
     }
     // A layer that came lazily from a registry cache: that cache's gzip blob is its compressed form (the digest the
     // exporting machine pushed), whether or not the layer was downloaded since.
-    const gz = (await this.lazy.get(layer.digest))?.sources.find((s) => needsGunzip(layer, s))?.blob;
-    if (gz && (await this.hasBlob(gz.digest))) return { ...gz, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
+    const lazy = await this.lazy.get(layer.digest);
+    const gzSources = (lazy?.sources ?? []).filter((s) => needsGunzip(layer, s));
+    const gz = gzSources[0]?.blob;
+    if (gz) {
+      await this.leases.touch([gz.digest]);
+      if (!(await this.blobs.has(gz.digest))) this.lazyGzip.set(gz.digest, { descriptor: { ...gz }, sources: gzSources.filter((s) => s.blob.digest === gz.digest) });
+      return { ...gz, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
+    }
     await this.ensureBlob(layer.digest);
     if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
     const { parallelGzipFile } = await import('./layer-tar/gzip.js');
