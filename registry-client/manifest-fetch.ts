@@ -39,7 +39,8 @@ function parse(repo: Repo, bytes: Buffer, contentType: string | null, digest: Di
   return Object.assign(parsed, { mt: manifestMediaType(parsed, contentType) });
 }
 
-async function getManifest(repo: Repo, reference: string, expected?: Digest): Promise<FetchedManifest> {
+/** One GET by tag or digest (verified against `expected`): for a manifest no cache can hold, HEAD first only adds a round trip. */
+export async function getManifest(repo: Repo, reference: string, expected?: Digest): Promise<FetchedManifest> {
   const res = await repo.request({ method: 'GET', path: `/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } });
   if (!res.ok) await repo.fail(res, `GET manifest ${reference}`);
   const bytes = Buffer.from(await res.arrayBuffer());

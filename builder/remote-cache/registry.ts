@@ -9,7 +9,7 @@ import type { Descriptor, Digest, ImageManifest } from '../../oci/types.js';
 import { downloadBlob } from '../../registry-client/blob-stream.js';
 import { RegistryClient, type Repo } from '../../registry-client/client.js';
 import { DigestMismatchError, RegistryError } from '../../registry-client/errors.js';
-import { manifestByDigest, manifestByTag } from '../../registry-client/manifest-fetch.js';
+import { getManifest, manifestByDigest } from '../../registry-client/manifest-fetch.js';
 import { isIndex } from '../../registry-client/manifests.js';
 import { resolveRegistryOptions, type RegistryOptions } from '../../registry-client/options.js';
 import { uploadBlob } from '../../registry-client/upload.js';
@@ -55,7 +55,8 @@ export async function registryReader(ref: ImageRef, opts: RegistryOptions): Prom
     async load(): Promise<Record<string, ExportedRecord> | undefined> {
       let fetched;
       try {
-        fetched = ref.digest ? await manifestByDigest(repo, ref.digest, noCache) : await manifestByTag(repo, ref.tag ?? 'latest', noCache);
+        // The cache manifest is never kept locally: by tag it is one GET (no HEAD for a digest first).
+        fetched = ref.digest ? await manifestByDigest(repo, ref.digest, noCache) : await getManifest(repo, ref.tag ?? 'latest');
       } catch (e) {
         if (e instanceof RegistryError && e.status === 404) return undefined;
         throw e;
