@@ -24,12 +24,11 @@ import type { BuildEnv, StageState } from './steps/types.js';
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
-  const { openStore } = await import('../store/index.js');
-  const { deferredOpener } = await import('../oci/blobs.js');
-  // Lazy blobs (a base image's layers, layers of registry cache hits) are fetched through the registry client,
-  // loaded only if one is read.
-  const remote = deferredOpener(async () => (await import('../registry-client/lazy-blobs.js')).remoteBlobOpener({ mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] }));
-  const store = await (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root, { remote }), opts, emit);
+  // The store opens (loading its modules, and starting a --cache-from import) while the Buildfile of a directory
+  // context is read and parsed; a tar context is unpacked into the store first (its Buildfile may be inside).
+  const early = typeof opts.context === 'string' ? readAndParse(opts, undefined) : undefined;
+  early?.catch(() => undefined);
+  const store = await openBuildStore(opts, emit);
   const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpDir = join(store.root, 'builder', 'tmp', runId);
   await mkdir(tmpDir, { recursive: true });
@@ -38,9 +37,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') context = await BuildContext.openTar(opts.context.tar, tmpDir);
-    const { text, file, buildfilePath } = await readBuildfile(opts, context?.root);
-    // Kept outside the store: parsing is a pure function of the text, and a fresh store (a cold build) can reuse it.
-    const parsed = await parseCached(text, file, join(tmpdir(), `tsbuild-parse-cache-${process.getuid?.() ?? 0}`));
+    const { file, buildfilePath, parsed } = await (early ?? readAndParse(opts, context?.root));
     const buildPlatform = hostPlatform();
     let targetPlatform: Platform = buildPlatform;
     if (opts.platform) {
@@ -122,6 +119,22 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
     await store.close();
   }
+}
+
+async function openBuildStore(opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<Store> {
+  const { openStore } = await import('../store/index.js');
+  const { deferredOpener } = await import('../oci/blobs.js');
+  // Lazy blobs (a base image's layers, layers of registry cache hits) are fetched through the registry client,
+  // loaded only if one is read.
+  const remote = deferredOpener(async () => (await import('../registry-client/lazy-blobs.js')).remoteBlobOpener({ mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] }));
+  return (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root, { remote }), opts, emit);
+}
+
+async function readAndParse(opts: BuildOptions, tarRoot: string | undefined): Promise<{ file: string; buildfilePath?: string; parsed: ParseResult }> {
+  const { text, file, buildfilePath } = await readBuildfile(opts, tarRoot);
+  // Kept outside the store: parsing is a pure function of the text, and a fresh store (a cold build) can reuse it.
+  const parsed = await parseCached(text, file, join(tmpdir(), `tsbuild-parse-cache-${process.getuid?.() ?? 0}`));
+  return { file, ...(buildfilePath ? { buildfilePath } : {}), parsed };
 }
 
 /**
