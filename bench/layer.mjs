@@ -3,11 +3,11 @@
 //   2. compress the layer for push (parallel gzip) vs `tar -czf`
 //   3. unpack the gzip layer into a fresh store vs `tar -xzf` of the same blob (the same file, hard-linked in)
 // and this process's peak RSS. Targets: ≤ 2×, ≤ 0.5×, ≤ 1×, < 150 MB. Each pair runs ROUNDS times, alternating
-// which of ours and the reference goes first, and the best time of each is compared (the machine is shared; the
-// best is the least disturbed). Every round writes into fresh directories and nothing is deleted until the end:
-// on an ext4 without a journal (this machine's) creating inodes right after deleting thousands costs several times
-// more (the allocator skips inodes deleted in the last 60-360 s), which would punish whichever side ran after a
-// clean-up (so a layer is moved aside between rounds, not deleted). The process runs with the environment and node
+// which of ours and the reference goes first, and the median of the per-round ratios is compared (see pair(): the
+// two runs of a round see the same state of this VM's drifting disk). Every round writes into fresh directories and
+// nothing is deleted until the end: on an ext4 without a journal (this machine's) creating inodes right after
+// deleting thousands costs several times more (the allocator skips inodes deleted in the last 60-360 s), which
+// would punish whichever side ran after a clean-up (so a layer is moved aside between rounds, not deleted). The process runs with the environment and node
 // flags of bin/tsbuild's shebang (it re-executes itself with them), as tsbuild does, and holds one store for the
 // commit and compress and one for the unpack, as a tsbuild process holds one.
 // Run: npm run bench:layer   (ROUNDS=1 for a quick look)
@@ -44,26 +44,29 @@ const time = async (fn) => {
   return (performance.now() - t) / 1000;
 };
 /**
- * Best of ROUNDS for ours and for the reference; `prep` runs untimed before each timed run. The order alternates
- * (reference first in even rounds, ours first in odd ones): each run leaves the file system a little different
- * for the next (inodes taken, dirty pages), and neither side should always run second.
+ * ROUNDS rounds of ours and the reference, back to back; `prep` runs untimed before each timed run. The order
+ * alternates (reference first in even rounds, ours first in odd ones): each run leaves the file system a little
+ * different for the next (inodes taken, dirty pages), and neither side should always run second. Returns the best
+ * time of each and the median of the per-round ratios: this VM's disk drifts between a fast and a slow regime
+ * (tar -cf of the tree: 0.34 s, then 0.96 s a minute later, and our commit with it), so the ratio of two runs made
+ * side by side is the one that compares like with like; the best of each side may come from different regimes.
  */
 async function pair(ours, ref) {
-  let a = Infinity;
-  let b = Infinity;
+  const a = [];
+  const b = [];
   const one = async (side, i) => {
     dbg(`round ${i} ${side === ours ? 'ours' : 'ref'}`);
     await side.prep?.();
     sh('sync');
     const t = await time(side.run);
-    if (side === ours) a = Math.min(a, t);
-    else b = Math.min(b, t);
+    (side === ours ? a : b).push(t);
   };
   for (let i = 0; i < ROUNDS; i++) {
     for (const side of i % 2 === 0 ? [ref, ours] : [ours, ref]) await one(side, i);
     dbg(`round ${i} done`);
   }
-  return [a, b];
+  const ratios = a.map((t, i) => t / b[i]).sort((x, y) => x - y);
+  return [Math.min(...a), Math.min(...b), ratios[Math.floor(ratios.length / 2)], ratios];
 }
 
 /**
@@ -87,7 +90,7 @@ try {
   let layer;
   let dirs;
   let refRound = 0;
-  const [commit, tarCf] = await pair(
+  const commitPair = await pair(
     {
       prep: async () => {
         if (layer) setAside(store.root, layer.diffID, [store.blobPath(layer.diffID)]);
@@ -106,7 +109,7 @@ try {
 
   // 2. compress for push vs tar -czf (one output file each, replaced every round)
   let gz;
-  const [compress, tarCzf] = await pair(
+  const compressPair = await pair(
     {
       prep: async () => {
         rmSync(join(store.root, 'compressed', layer.diffID.slice(7)), { force: true });
@@ -129,7 +132,7 @@ try {
   // the blob is the same file tar reads (a hard link): neither side starts after writing 235 MB of it
   linkSync(gzPath, store2.blobPath(gz.digest));
   let unpacked;
-  const [unpack, tarXzf] = await pair(
+  const unpackPair = await pair(
     {
       prep: () => {
         if (unpacked) setAside(store2.root, unpacked.diffID, [join(store2.root, 'diffids', gz.digest.slice(7))]);
@@ -147,14 +150,12 @@ try {
   await store2.close();
 
   const rssMB = process.resourceUsage().maxRSS / 1024;
-  const row = (name, ours, ref, target) => {
-    const ratio = ours / ref;
-    return `${name.padEnd(26)} ${ours.toFixed(2).padStart(7)} s   ref ${ref.toFixed(2).padStart(6)} s   ratio ${ratio.toFixed(2)}  (target ≤ ${target}) ${ratio <= target ? 'ok' : 'MISSED'}`;
-  };
-  console.log(`layer: ${(layer.descriptor.size / 1e6).toFixed(1)} MB tar, ${(gz.size / 1e6).toFixed(1)} MB gzip (tar -czf: ${(statSync(join(work, 'ref.tgz')).size / 1e6).toFixed(1)} MB); best of ${ROUNDS}`);
-  console.log(row('commit vs tar -cf', commit, tarCf, 2));
-  console.log(row('compress vs tar -czf', compress, tarCzf, 0.5));
-  console.log(row('unpack gzip vs tar -xzf', unpack, tarXzf, 1));
+  const row = (name, [ours, ref, ratio, ratios], target) =>
+    `${name.padEnd(26)} ${ours.toFixed(2).padStart(7)} s   ref ${ref.toFixed(2).padStart(6)} s   ratio ${ratio.toFixed(2)}  (target ≤ ${target}) ${ratio <= target ? 'ok' : 'MISSED'}   rounds ${ratios.map((r) => r.toFixed(2)).join(' ')}`;
+  console.log(`layer: ${(layer.descriptor.size / 1e6).toFixed(1)} MB tar, ${(gz.size / 1e6).toFixed(1)} MB gzip (tar -czf: ${(statSync(join(work, 'ref.tgz')).size / 1e6).toFixed(1)} MB); ${ROUNDS} rounds: best time of each side, median of the per-round ratios`);
+  console.log(row('commit vs tar -cf', commitPair, 2));
+  console.log(row('compress vs tar -czf', compressPair, 0.5));
+  console.log(row('unpack gzip vs tar -xzf', unpackPair, 1));
   console.log(`peak RSS ${rssMB.toFixed(0)} MB (target < 150) ${rssMB < 150 ? 'ok' : 'MISSED'}; after commit ${rssCommit.toFixed(0)} MB, after compress ${rssCompress.toFixed(0)} MB`);
 } finally {
   rmSync(work, { recursive: true, force: true });
