@@ -85,7 +85,8 @@ export async function exportBuildCache(store: Store, opts: BuildOptions, image: 
   const { RemoteCacheStore } = await import('./store-view.js');
   if (!(store instanceof RemoteCacheStore)) return;
   // Layers of cache hits that no step needed stay in the registry cache, recorded as lazy blobs (fetched on first
-  // read); the local cache remembers the hits, so the next build on this machine needs no remote lookup.
+  // read); the final image's layers from a local cache directory come in now; the local cache remembers the hits,
+  // so the next build on this machine needs no remote lookup.
   await Promise.all([store.recordLazyHits(), store.rememberRemoteHits()]);
   await store.ensureImage(image.manifest);
   if (!opts.cacheTo?.length) return;

@@ -81,20 +81,16 @@ export class RemoteCacheStore implements Store {
   /**
    * After the build: the layers of remote hits that nothing read stay where they are — recorded in the store as lazy
    * blobs of their registry cache, fetched the first time something reads them (`tsbuild run`, save, push). Those
-   * from a cache with no lasting source (a local directory) are copied in now.
+   * from a cache with no lasting source (a local directory) stay pending: ensureImage copies in the final image's.
    */
   async recordLazyHits(): Promise<void> {
-    const hits = [...this.pending.values()];
     await Promise.all(
-      hits.map(async (rec) => {
+      [...this.pending.values()].map(async (rec) => {
         const layer = rec.layer!;
         const source = this.remote?.sourceOf(layer.descriptor.digest);
-        if (source) {
-          await this.inner.addLazyBlob(layer.descriptor, source);
-          this.pending.delete(layer.descriptor.digest);
-        } else {
-          await this.ensure(layer.descriptor.digest);
-        }
+        if (!source) return;
+        await this.inner.addLazyBlob(layer.descriptor, source);
+        this.pending.delete(layer.descriptor.digest);
       }),
     );
   }
