@@ -3,15 +3,14 @@
 // docker-registry started here, tsbuild beside `skopeo copy` of the same image in the same run. Prints medians of
 // BENCH_N runs (default 3), MB/s, the ratio tsbuild/skopeo (< 1: tsbuild faster) and peak RSS.
 //   npm run bench:registry          env: BENCH_N, BENCH_BIG_MB (default 200)
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, readFile, stat } from 'node:fs/promises';
-import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startRegistry as startDockerRegistry } from './lib/registry.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -71,47 +70,8 @@ if (!existsSync(join(repo, 'dist/registry-client/index.js'))) {
 const work = await mkdtemp(join(tmpdir(), 'tsbuild-bench-registry-'));
 const registries = [];
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
 async function startRegistry() {
-  const dir = await mkdtemp(join(work, 'reg-'));
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n  secret: bench\n`);
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', join(dir, 'config.yml')], { stdio: 'ignore' });
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((r) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/v2/', agent: false }, (res) => {
-        res.resume();
-        r(res.statusCode === 200);
-      });
-      req.on('error', () => r(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const reg = {
-    host,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const done = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await done;
-        clearTimeout(t);
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const reg = await startDockerRegistry(work);
   registries.push(reg);
   return reg;
 }

@@ -4,12 +4,12 @@
 // third build exported (--cache-to …,mode=max), all in the same run. Medians of BENCH_N runs (default 3).
 //   node bench/remote-cache.mjs [WORKLOAD...]     env: BENCH_N, BENCH_SHARED, BENCH_WORK
 // A docker-registry of its own on a free port holds the busybox base and the caches; it is stopped at the end.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRegistry as startDockerRegistry } from './lib/registry.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -22,35 +22,10 @@ let REG = '';
 let ownRegistry;
 const BASE_REPO = 'tsbuild-bench/busybox:latest';
 
-async function registryUp(host) {
-  try {
-    const r = await fetch(`http://${host}/v2/`);
-    return r.status === 200 || r.status === 401;
-  } catch {
-    return false;
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** A registry of this run's own on a free port, seeded with a busybox base (Debian's busybox-static, via buildah). */
 async function startRegistry() {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbuild-bench-rcache-'));
-  REG = `127.0.0.1:${await freePort()}`;
-  writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${REG}\n`);
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
-  ownRegistry = { child, dir };
-  for (let i = 0; i < 100 && !(await registryUp(REG)); i++) await new Promise((r) => setTimeout(r, 100));
-  if (!(await registryUp(REG))) throw new Error(`could not start docker-registry on ${REG}`);
+  ownRegistry = await startDockerRegistry(tmpdir());
+  REG = ownRegistry.host;
   const script = `set -e
 root=$(mktemp -d); mkdir -p $root/bin $root/etc $root/tmp $root/root
 cp /bin/busybox $root/bin/; for c in $($root/bin/busybox --list); do [ "$c" = busybox ] || ln -sf busybox $root/bin/$c; done; chmod 1777 $root/tmp
@@ -65,15 +40,9 @@ buildah push -q --tls-verify=false $img docker://${REG}/${BASE_REPO} >/dev/null;
 }
 
 async function stopRegistry() {
-  if (!ownRegistry) return;
-  const { child, dir } = ownRegistry;
+  const reg = ownRegistry;
   ownRegistry = undefined;
-  if (child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await reg?.stop();
 }
 
 /** A generated copy of the workload's context (gen.sh output is kept between runs under BENCH_WORK). */

@@ -123,10 +123,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
 async function openBuildStore(opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<Store> {
   const { openStore } = await import('../store/index.js');
-  const { deferredOpener } = await import('../oci/blobs.js');
+  const { registryBlobOpener } = await import('../registry-client/lazy-opener.js');
   // Lazy blobs (a base image's layers, layers of registry cache hits) are fetched through the registry client,
   // loaded only if one is read.
-  const remote = deferredOpener(async () => (await import('../registry-client/lazy-blobs.js')).remoteBlobOpener({ mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] }));
+  const remote = registryBlobOpener({ mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] });
   return (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root, { remote }), opts, emit);
 }
 

@@ -5,7 +5,6 @@ import type { GlobalOptions } from './context.js';
 
 export async function openStoreFor(g: Pick<GlobalOptions, 'root' | 'registryMirrors' | 'insecureRegistries'>): Promise<Store> {
   const { openStore } = await import('../store/index.js');
-  const { deferredOpener } = await import('../oci/blobs.js');
-  const remote = deferredOpener(async () => (await import('../registry-client/lazy-blobs.js')).remoteBlobOpener({ mirrors: g.registryMirrors, insecure: g.insecureRegistries }));
-  return openStore(g.root, { remote });
+  const { registryBlobOpener } = await import('../registry-client/lazy-opener.js');
+  return openStore(g.root, { remote: registryBlobOpener({ mirrors: g.registryMirrors, insecure: g.insecureRegistries }) });
 }

@@ -111,38 +111,9 @@ export class BlobStore {
    */
   async ingestChunks(chunks: AsyncIterable<Buffer | FileBody>, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
     const tmp = tempName(this.tmpDir, 'blob');
-    if (!this.writer.busy) {
-      // this thread produces and writes; the second core hashes behind it
-      try {
-        const { digest, size } = await this.writer.writeFollowed(tmp, chunks);
-        await beforePlace?.(digest);
-        await this.place(tmp, digest);
-        return { digest, size };
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw e;
-      }
-    }
-    const hash = createHash('sha256');
-    let size = 0;
     try {
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        let buf: Buffer | undefined;
-        for await (const item of chunks) {
-          const pieces = Buffer.isBuffer(item) ? [item] : readFileBody(item, (buf ??= Buffer.allocUnsafe(1 << 20)));
-          for (const c of pieces) {
-            hash.update(c);
-            let off = 0;
-            while (off < c.length) off += writeSync(fh.fd, c, off, c.length - off);
-            size += c.length;
-          }
-        }
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      const digest = `sha256:${hash.digest('hex')}` as Digest;
+      // Free second core: this thread produces and writes, the worker hashes behind it. Busy: all on this thread.
+      const { digest, size } = this.writer.busy ? await this.writeHashing(tmp, chunks) : await this.writer.writeFollowed(tmp, chunks);
       await beforePlace?.(digest);
       await this.place(tmp, digest);
       return { digest, size };
@@ -150,6 +121,29 @@ export class BlobStore {
       await rm(tmp, { force: true });
       throw e;
     }
+  }
+
+  /** ingestChunks on this thread alone: hashes and writes each chunk before asking for the next; fsyncs at the end. */
+  private async writeHashing(tmp: string, chunks: AsyncIterable<Buffer | FileBody>): Promise<{ digest: Digest; size: number }> {
+    const hash = createHash('sha256');
+    let size = 0;
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      let buf: Buffer | undefined;
+      for await (const item of chunks) {
+        const pieces = Buffer.isBuffer(item) ? [item] : readFileBody(item, (buf ??= Buffer.allocUnsafe(1 << 20)));
+        for (const c of pieces) {
+          hash.update(c);
+          let off = 0;
+          while (off < c.length) off += writeSync(fh.fd, c, off, c.length - off);
+          size += c.length;
+        }
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return { digest: `sha256:${hash.digest('hex')}` as Digest, size };
   }
 
   /** Moves a complete, already verified temp file into place under its digest. */

@@ -28,16 +28,7 @@ export function build(root: string, registryHost: string, args: string[], opts: 
     maxBuffer: 64 << 20,
     timeout: 600_000,
   });
-  const events = `${r.stdout}\n${r.stderr}`
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as BuildEvent];
-      } catch {
-        return [];
-      }
-    });
+  const events = parseEvents(`${r.stdout}\n${r.stderr}`);
   const run = { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, events };
   if (run.code !== 0 && !opts.allowFail) throw new Error(`tsbuild build ${args.join(' ')} failed (${run.code}):\n${r.stderr}\n${r.stdout}`);
   return run;
