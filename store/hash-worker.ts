@@ -157,14 +157,16 @@ function inflate(m) {
       Atomics.wait(ctrl, 4, seq, 1000);
     }
   };
+  // hashed after it is published: the reader uses the slot while this thread hashes it (both only read it; the
+  // slot is refilled by this thread alone, after the hash)
   const publish = (head, n) => {
     const slot = head % SLOTS;
-    hash.update(data.subarray(slot * SLOT, slot * SLOT + n));
     size += n;
     lens[slot] = n;
     Atomics.store(ctrl, 0, head + 1);
     Atomics.add(ctrl, 3, 1);
     Atomics.notify(ctrl, 3);
+    hash.update(data.subarray(slot * SLOT, slot * SLOT + n));
   };
   const fd = fs.openSync(m.path, 'r');
   let z;
