@@ -72,5 +72,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv);
-process.exit(code);
+// not a top-level await: the CommonJS bundle (scripts/bundle.mjs) cannot hold one
+void main(process.argv).then((code) => process.exit(code));
