@@ -12,6 +12,7 @@ import { LayerError } from '../errors.js';
 import { makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setXattr } from '../xattr.js';
 import { treeLine } from '../tree.js';
 import { entryComponents } from './paths.js';
+import { fileWriter, FLAG_CHMOD, FLAG_CHOWN, MAX_QUEUED_BODY, WriterError, type WriterSession } from './file-writer.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 import { isOverlayXattr, OPAQUE_XATTR, parseTarWhiteout } from './whiteouts.js';
 
@@ -22,6 +23,11 @@ export interface UnpackOptions {
   digest?: string;
   /** Collect the tree record (see layers.ts treeLine) from the headers, without stat calls. */
   record?: boolean;
+  /**
+   * Overlay mode: regular files written on this thread before the rest go to the file writer thread (file-writer.ts);
+   * small layers never start it. Default 32; Infinity: never.
+   */
+  offloadAfter?: number;
 }
 
 export interface UnpackStats {
@@ -29,6 +35,8 @@ export interface UnpackStats {
   bytes: number;
   /** With `record`: one line per entry, as treeLine() would write it after a walk. */
   tree?: string[];
+  /** Regular files the file writer thread created. */
+  offloaded: number;
 }
 
 const UMASK = process.umask();
@@ -51,16 +59,44 @@ class Unpacker {
   /** rel → tree line; `restat` lists paths recorded by lstat at the end (implied dirs, hardlinks of unknowns). */
   private readonly records: Map<string, string> | undefined;
   private readonly restat = new Set<string>();
-  stats: UnpackStats = { entries: 0, bytes: 0 };
+  stats: UnpackStats = { entries: 0, bytes: 0, offloaded: 0 };
+  /** Overlay mode: regular files seen, and from `offloadAfter` on the file writer's session. */
+  private files = 0;
+  private writer: WriterSession | undefined;
+  private askedWriter = false;
+  /** rel → number of the writer's record that creates it: other fs calls on that path wait for it. */
+  private readonly queued = new Map<string, number>();
 
   constructor(
     private readonly dest: string,
     private readonly mode: 'overlay' | 'apply',
     private readonly digest: string | undefined,
     record = false,
+    private readonly offloadAfter = 32,
   ) {
     this.fresh = mode === 'overlay';
     this.records = record ? new Map() : undefined;
+  }
+
+  /** Waits until a file the writer thread creates at `rel`, if any, exists. */
+  private settle(rel: string): void {
+    const n = this.queued.get(rel);
+    if (n !== undefined && this.writer && !this.writer.isDone(n)) this.wait(n);
+  }
+
+  /** Waits for the writer's record `n` (default: all), naming the failing entry if the writer failed. */
+  private wait(n?: number): void {
+    try {
+      this.writer?.waitFor(n);
+    } catch (e) {
+      throw this.writerFailure(e);
+    }
+  }
+
+  private writerFailure(e: unknown): unknown {
+    if (!(e instanceof WriterError)) return e;
+    for (const [rel, n] of this.queued) if (n === e.job) return this.err(`cannot write layer entry "${rel}": ${e.message}`, rel);
+    return this.err(`cannot write a layer entry: ${e.message}`, '');
   }
 
   private rec(rel: string, l: string): void {
@@ -87,6 +123,7 @@ class Unpacker {
         cur = next;
         continue;
       }
+      this.settle(next);
       let st: fs.Stats | undefined;
       try {
         st = fs.lstatSync(this.abs(next));
@@ -143,6 +180,7 @@ class Unpacker {
   /** Clears whatever is at `rel` unless it is a directory and `keepDir`. Returns true when a directory stays. */
   private clear(rel: string, keepDir: boolean): boolean {
     if (this.fresh && !this.created.has(rel)) return false;
+    this.settle(rel);
     let st: fs.Stats | undefined;
     try {
       st = fs.lstatSync(this.abs(rel));
@@ -151,6 +189,7 @@ class Unpacker {
     }
     if (st.isDirectory()) {
       if (keepDir) return true;
+      this.wait(); // files queued inside it
       fs.rmSync(this.abs(rel), { recursive: true, force: true });
       for (const d of this.knownDirs) if (d === rel || d.startsWith(`${rel}/`)) this.knownDirs.delete(d);
       if (this.records) for (const k of [...this.records.keys()]) if (k.startsWith(`${rel}/`)) this.records.delete(k);
@@ -215,6 +254,11 @@ class Unpacker {
       }
       case 'file': {
         this.clear(rel, false);
+        if (this.fresh && (await this.offload(h, abs))) {
+          this.queued.set(rel, this.writer!.jobs);
+          this.rec(rel, line(rel, 'f', h.mode, h.uid, h.gid, h.size, 0, h.mtime * 1000, ''));
+          break;
+        }
         const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
         try {
           for await (const chunk of h.body()) {
@@ -242,7 +286,9 @@ class Unpacker {
         const tparts = entryComponents(h.linkname, this.digest);
         if (tparts.length === 0) throw this.err(`hardlink "${name}" points at the root`, name);
         const tparent = this.parentOf(tparts, name, false);
-        const tabs = this.abs(tparent === '' ? tparts[tparts.length - 1]! : `${tparent}/${tparts[tparts.length - 1]}`);
+        const trel = tparent === '' ? tparts[tparts.length - 1]! : `${tparent}/${tparts[tparts.length - 1]}`;
+        const tabs = this.abs(trel);
+        this.settle(trel);
         let tst: fs.Stats;
         try {
           tst = fs.lstatSync(tabs);
@@ -253,7 +299,6 @@ class Unpacker {
         this.clear(rel, false);
         fs.linkSync(tabs, abs);
         if (this.records) {
-          const trel = tabs.slice(this.dest.length + 1);
           const tl = this.records.get(trel);
           if (tl !== undefined) this.rec(rel, rel + tl.slice(trel.length));
           else this.restat.add(rel);
@@ -305,7 +350,55 @@ class Unpacker {
     }
   }
 
-  finish(): void {
+  /**
+   * Queues a regular file for the writer thread when this unpack uses it and the ring has room; copies the body.
+   * False: the caller writes it (nothing was consumed).
+   */
+  private async offload(h: TarEntry, abs: string): Promise<boolean> {
+    if (++this.files <= this.offloadAfter || h.size > MAX_QUEUED_BODY) return false;
+    if (!this.writer) {
+      if (this.askedWriter) return false; // another unpack had it
+      this.askedWriter = true;
+      this.writer = fileWriter().begin();
+      if (!this.writer) return false;
+    }
+    for (const [name] of h.xattrs) if (!isOverlayXattr(name)) return false; // set by path, after creation: here
+    const w = this.writer;
+    let at: number;
+    try {
+      at = w.reserve(abs, h.size);
+    } catch (e) {
+      throw this.writerFailure(e);
+    }
+    if (at < 0) return false;
+    for await (const chunk of h.body()) {
+      chunk.copy(w.ring, at);
+      at += chunk.length;
+      this.stats.bytes += chunk.length;
+    }
+    const uid = h.uid;
+    const gid = h.gid;
+    const mode = h.mode & 0o7777;
+    // as applyMeta: a new file is root:root with mode 0666 & ~umask already
+    const flags = (uid !== 0 || gid !== 0 || !AS_ROOT ? FLAG_CHOWN : 0) | (mode !== (0o666 & ~UMASK) || uid !== 0 || gid !== 0 ? FLAG_CHMOD : 0);
+    w.commit(flags, mode, uid, gid, h.mtime);
+    this.stats.offloaded++;
+    return true;
+  }
+
+  /** Stops the writer thread's session at once (a failed unpack). */
+  async abort(): Promise<void> {
+    await this.writer?.abort().catch(() => undefined);
+  }
+
+  async finish(): Promise<void> {
+    if (this.writer) {
+      try {
+        await this.writer.end();
+      } catch (e) {
+        throw this.writerFailure(e);
+      }
+    }
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
       const [p, t] = this.dirTimes[i]!;
       fs.utimesSync(p, t, t);
@@ -323,10 +416,13 @@ class Unpacker {
 
 /** Unpacks an uncompressed tar stream into `dest` (which must exist). */
 export async function unpackTar(src: Readable | AsyncIterable<Buffer>, dest: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
-  const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record);
+  const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record, opts.offloadAfter);
   try {
     for await (const entry of readTar(src)) await u.entry(entry);
+    await u.finish();
   } catch (e) {
+    // no file is written after this returns
+    await u.abort();
     if (typeof (src as Readable).destroy === 'function') (src as Readable).destroy();
     if (e instanceof LayerError) {
       if (opts.digest && !e.info.digest) throw new LayerError(e.message, { ...e.info, digest: opts.digest });
@@ -334,6 +430,5 @@ export async function unpackTar(src: Readable | AsyncIterable<Buffer>, dest: str
     }
     throw e;
   }
-  u.finish();
   return u.stats;
 }
