@@ -203,7 +203,7 @@ function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: BuildEven
           if (rec) return { record: rec, pulled: false };
         }
         const { pullForBuild } = await import('./registry.js');
-        const rec = await pullForBuild(store, name, platform, opts, emit);
+        const rec = await pullForBuild(store, name, platform, opts, emit, !opts.pull);
         return { record: rec, pulled: true };
       })();
       images.set(key, p);

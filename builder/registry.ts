@@ -12,7 +12,8 @@ function registryOpts(opts: BuildOptions, store: Store): { mirrors: string[]; in
   return { mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [], stateDir: join(store.root, 'registry-state') };
 }
 
-export async function pullForBuild(store: Store, name: string, platform: Platform, opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<ImageRecord> {
+/** `absent`: the store has no image under `name` (not a `--pull` of one it has). */
+export async function pullForBuild(store: Store, name: string, platform: Platform, opts: BuildOptions, emit: (e: BuildEvent) => void, absent = false): Promise<ImageRecord> {
   const { pullImage } = await import('../registry-client/pull.js');
   const ref = parseReference(name);
   await pullImage(ref, store, {
@@ -22,6 +23,7 @@ export async function pullForBuild(store: Store, name: string, platform: Platfor
     // while they download) when a RUN first needs the base filesystem; a build whose steps all hit the cache, or
     // that only adds files, never downloads them.
     lazy: true,
+    absent,
     onProgress: (p) => {
       if (p.kind === 'blob' && (p.action === 'download' || p.action === 'done' || p.action === 'exists')) {
         emit({ type: 'pull-progress', time: Date.now(), ref: name, digest: p.digest, current: p.action === 'download' ? p.transferred : p.size, total: p.size });

@@ -36,6 +36,16 @@ export function parseChallenges(header: string): Challenge[] {
   return out;
 }
 
+/** True when scope `have` grants everything `want` asks (`repository:a/b:pull,push` covers `repository:a/b:pull`). */
+function covers(have: string, want: string): boolean {
+  if (have === want) return true;
+  const h = have.lastIndexOf(':');
+  const w = want.lastIndexOf(':');
+  if (h < 0 || w < 0 || have.slice(0, h) !== want.slice(0, w)) return false;
+  const actions = new Set(have.slice(h + 1).split(','));
+  return want.slice(w + 1).split(',').every((a) => actions.has(a) || actions.has('*'));
+}
+
 export function repositoryScope(repository: string, actions: ('pull' | 'push')[]): string {
   return `repository:${repository}:${actions.join(',')}`;
 }
@@ -93,8 +103,15 @@ export class Authenticator {
     return null;
   }
 
-  /** The Authorization header value for requests needing `scopes`, or undefined when none is needed/available. */
-  async header(ep: Endpoint, scopes: string[]): Promise<string | undefined> {
+  /**
+   * The Authorization header value for requests needing `scopes`, or undefined when none is needed/available.
+   * `unprobed`: for a request that can be sent again (a GET or HEAD) to an endpoint not asked yet, no `/v2/` ping
+   * first: the request goes without credentials, and a 401 answer's challenge serves as the ping's would
+   * (`refresh`), as containerd does. An open registry then costs no extra round trip; a token one the same as
+   * before (the 401 replaces the ping's).
+   */
+  async header(ep: Endpoint, scopes: string[], unprobed = false): Promise<string | undefined> {
+    if (unprobed && !this.challenges.has(ep.base)) return undefined;
     const ch = await this.challenge(ep);
     if (!ch) return undefined;
     if (ch.scheme === 'basic') {
@@ -115,7 +132,8 @@ export class Authenticator {
     const ch = cs.find((c) => c.scheme === 'bearer') ?? cs.find((c) => c.scheme === 'basic');
     if (!ch) return undefined;
     this.challenges.set(ep.base, Promise.resolve(ch));
-    const all = [...new Set([...scopes, ...(ch.params.scope ? ch.params.scope.split(' ') : [])])];
+    const asked = ch.params.scope ? ch.params.scope.split(' ').filter((x) => !scopes.some((have) => covers(have, x))) : [];
+    const all = [...new Set([...scopes, ...asked])];
     this.tokens.delete(this.tokenKey(ep, all));
     const header = await this.header(ep, all);
     return header ? { header, scopes: all } : undefined;

@@ -10,7 +10,7 @@ import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, t
 import { downloadBlob } from './blob-stream.js';
 import { RegistryClient, type Repo } from './client.js';
 import { RegistryError } from './errors.js';
-import { manifestByDigest, manifestByTag, type FetchedManifest } from './manifest-fetch.js';
+import { getManifest, manifestByDigest, manifestByTag, type FetchedManifest } from './manifest-fetch.js';
 import { formatPlatform, hostPlatform, isIndex, selectPlatform } from './manifests.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';
 import type { ProgressFn } from './progress.js';
@@ -50,6 +50,11 @@ export interface PullOptions extends RegistryOptions {
    * Needs a target with addLazyBlob; `unpack` is then ignored.
    */
   lazy?: boolean;
+  /**
+   * The target holds no image under this name (a build pulls a base only then): the tag is fetched with one GET,
+   * since a HEAD, which saves the GET when the target already has the manifest, could only add a round trip.
+   */
+  absent?: boolean;
   onProgress?: ProgressFn;
   /** Share a client (and its token cache) across several pulls. */
   client?: RegistryClient;
@@ -92,7 +97,8 @@ export async function pullImage(ref: ImageRef, target: PullTarget, opts: PullOpt
 
 async function pullFrom(repo: Repo, ref: ImageRef, target: PullTarget, opts: PullOptions, seen: BlobLocations): Promise<PullResult> {
   const cache = { hasBlob: (d: Digest) => target.hasBlob(d), readBytes: (d: Digest) => target.readBytes(d) };
-  const top = ref.digest ? await manifestByDigest(repo, ref.digest, cache) : await manifestByTag(repo, ref.tag ?? 'latest', cache);
+  const tag = ref.tag ?? 'latest';
+  const top = ref.digest ? await manifestByDigest(repo, ref.digest, cache) : opts.absent ? await getManifest(repo, tag) : await manifestByTag(repo, tag, cache);
   const name = formatReference(ref);
   const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? 4) });
   const want = opts.platform ?? hostPlatform();

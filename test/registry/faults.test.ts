@@ -55,7 +55,9 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     const layout = await OciLayout.open(await tmp.make());
     const r = await pullImage(ref(), layout, opts());
     expect(await layout.hasBlob(r.manifest.layers[0]!.digest)).toBe(true);
-    expect(proxy.requests.filter((q) => q.method === 'HEAD' && q.path.includes('manifests/latest')).map((q) => q.status)).toEqual([500, 500, 200]);
+    // no /v2/ ping first: the first HEAD that gets through goes without a token, and its 401 names the token server
+    expect(proxy.requests.filter((q) => q.method === 'HEAD' && q.path.includes('manifests/latest')).map((q) => q.status)).toEqual([500, 500, 401, 200]);
+    expect(proxy.requests.filter((q) => q.path === '/v2/')).toEqual([]);
     expect(proxy.requests.filter((q) => q.path.includes(`blobs/${layerDigest}`)).map((q) => q.status)).toEqual([429, 200]);
   });
 
@@ -100,7 +102,8 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     await pullImage(ref(), layout, opts());
     proxy.requests.length = 0;
     await pullImage(ref(), layout, opts());
-    expect(proxy.requests.filter((q) => q.path.includes('/manifests/')).map((q) => q.method)).toEqual(['HEAD']);
+    // a new client: the HEAD without a token is refused (401, which replaces the /v2/ ping), the one with a token answers
+    expect(proxy.requests.filter((q) => q.path.includes('/manifests/')).map((q) => `${q.method} ${q.status}`)).toEqual(['HEAD 401', 'HEAD 200']);
     expect(proxy.requests.filter((q) => q.path.includes('/blobs/'))).toEqual([]);
   });
 
@@ -150,5 +153,36 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     const back = await OciLayout.open(await tmp.make());
     const r = await pullImage(parseReference(dest), back, opts());
     expect(r.manifest.layers[0]!.digest).toBe(layerDigest);
+  });
+});
+
+describe('round trips to an open registry (through the logging proxy)', () => {
+  let reg: RegistryFixture;
+  let proxy: FaultProxy;
+  const tmp = tempDirs();
+
+  beforeAll(async () => {
+    reg = await startRegistry();
+    await seedBusybox(reg.host, 'library/busybox', 'latest');
+    proxy = await startFaultProxy(reg.url, reg.blobFile);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await reg?.stop();
+    await tmp.cleanup();
+  });
+
+  it('pulls with no /v2/ ping, and with one GET of the tag when the target has no image of that name', async () => {
+    const ref = parseReference(`${proxy.host}/library/busybox:latest`);
+    const layout = await OciLayout.open(await tmp.make());
+    await pullImage(ref, layout, { insecure: [proxy.host], absent: true });
+    const seen = proxy.requests.map((q) => `${q.method} ${q.path.replace(/sha256:[a-f0-9]{64}/, 'DIGEST')} ${q.status}`);
+    expect(seen.filter((l) => l.includes('/manifests/'))).toEqual(['GET /v2/library/busybox/manifests/latest 200']);
+    expect(seen.filter((l) => l.startsWith('GET /v2/ '))).toEqual([]);
+    expect(seen.every((l) => l.endsWith(' 200'))).toBe(true);
+    // a pull that may find the manifest in its target asks with a HEAD first, and needs no GET of it then
+    proxy.requests.length = 0;
+    await pullImage(ref, layout, { insecure: [proxy.host] });
+    expect(proxy.requests.map((q) => `${q.method} ${q.status}`)).toEqual(['HEAD 200']);
   });
 });
