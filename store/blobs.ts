@@ -1,6 +1,6 @@
 // Content-addressed blobs under blobs/sha256/<hex>. Each blob is streamed to a temp file under tmp/ while its
 // digest is computed, verified, fsynced and renamed into place: a crash never leaves a half blob under a real name.
-import { createWriteStream, writeSync } from 'node:fs';
+import { createWriteStream, statSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,11 +31,9 @@ export class BlobStore {
     return join(this.root, 'blobs', 'sha256', digestHex(digest));
   }
 
+  /** A stat without the thread pool (it is on the path of every cache lookup). */
   async has(digest: Digest): Promise<boolean> {
-    return stat(this.path(digest)).then(
-      (s) => s.isFile(),
-      () => false,
-    );
+    return statSync(this.path(digest), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   async size(digest: Digest): Promise<number> {

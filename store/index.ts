@@ -11,7 +11,7 @@ import { normalizeName } from '../oci/reference.js';
 import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex } from '../oci/types.js';
 import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRecord, Store } from './api.js';
 import { BlobStore } from './blobs.js';
-import { getCache, putCache } from './cache.js';
+import { CacheRecords } from './cache.js';
 import { BlobNotFoundError, StoreError } from './errors.js';
 import { isNotFound, writeFileAtomic } from './fsutil.js';
 import { readFile } from 'node:fs/promises';
@@ -44,6 +44,7 @@ class LocalStore implements Store {
    * the layer's sources without a record of their own on disk.
    */
   private readonly lazyGzip = new Map<string, LazyRecord>();
+  private readonly cacheRecords: CacheRecords;
   /** Downloads of lazy blobs in flight, by digest: one per blob however many readers wait. */
   private readonly fetching = new Map<string, Promise<unknown>>();
 
@@ -55,6 +56,7 @@ class LocalStore implements Store {
     this.layers = new LayerDirs(root, this.blobs.writer);
     this.leases = new Leases(root);
     this.lazy = new LazyBlobs(root);
+    this.cacheRecords = new CacheRecords(root);
   }
 
   private readonly touch = (d: Digest): Promise<void> => this.leases.touch([d]);
@@ -63,7 +65,9 @@ class LocalStore implements Store {
   async hasBlob(digest: Digest): Promise<boolean> {
     // whoever asks is about to rely on it (a cache hit, a pull that skips the download): lease it first
     await this.leases.touch([digest]);
-    return (await this.blobs.has(digest)) || (await this.lazyRecord(digest)) !== undefined;
+    // the blob and its lazy record are looked for at once (most asks on a fresh store find neither)
+    const [has, lazy] = await Promise.all([this.blobs.has(digest), this.lazyRecord(digest)]);
+    return has || lazy !== undefined;
   }
   async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     await this.leases.touch([expected.digest]);
@@ -303,10 +307,10 @@ class LocalStore implements Store {
 
   // ---- cache, containers, leases
   getCache(key: string): Promise<CacheRecord | undefined> {
-    return getCache(this.root, key);
+    return this.cacheRecords.get(key);
   }
   async putCache(key: string, record: CacheRecord): Promise<void> {
-    await putCache(this.root, key, record);
+    await this.cacheRecords.put(key, record);
   }
   async containerDirs(): Promise<ContainerDirs> {
     const dir = join(this.root, 'run', `${process.pid}-${randomBytes(6).toString('hex')}`);

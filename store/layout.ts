@@ -1,31 +1,55 @@
 // The OCI image layout's top level: `oci-layout` and `index.json`, whose entries carry the tags
 // (`org.opencontainers.image.ref.name` holds the normalized name). index.json changes under a file lock and is
 // replaced atomically.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MediaType, type Descriptor, type ImageIndex } from '../oci/types.js';
-import { exists, isNotFound, writeFileAtomic } from './fsutil.js';
+import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 import { withLock } from './lock.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
+const EMPTY_INDEX = (): ImageIndex => ({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] });
+
+/** Synchronous: a dozen tiny calls, each cheaper than a trip through the thread pool, before anything else can run. */
 export async function initLayout(root: string): Promise<void> {
+  mkdirSync(join(root, 'blobs'), { recursive: true });
   for (const d of ['blobs/sha256', 'tmp', 'layers', 'l', 'diffids', 'compressed', 'cache', 'leases', 'run', 'locks']) {
-    await mkdir(join(root, d), { recursive: true });
+    try {
+      mkdirSync(join(root, d));
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    }
   }
-  if (!(await exists(join(root, 'oci-layout')))) await writeFile(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  if (!(await exists(join(root, 'index.json')))) {
-    await withLock(root, 'index', async () => {
-      if (!(await exists(join(root, 'index.json')))) await writeIndexFile(root, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] });
-    });
+  if (!existsSync(join(root, 'oci-layout'))) writeFileSync(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  if (!existsSync(join(root, 'index.json'))) createEmptyIndex(root);
+}
+
+/**
+ * A new store's empty index.json, created only if absent (a hard link of a finished temp file: no lock, and a
+ * concurrent opener's index, perhaps already holding a tag, is never replaced). Not fsynced: a crash can leave it
+ * empty, which readIndexFile reads as the empty index it was; every later change is written durably.
+ */
+function createEmptyIndex(root: string): void {
+  const tmp = tempName(root, '.tmp');
+  writeFileSync(tmp, JSON.stringify(EMPTY_INDEX(), null, 2) + '\n');
+  try {
+    linkSync(tmp, join(root, 'index.json'));
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EEXIST') throw e;
+  } finally {
+    rmSync(tmp, { force: true });
   }
 }
 
 export async function readIndexFile(root: string): Promise<ImageIndex> {
   try {
-    return JSON.parse(await readFile(join(root, 'index.json'), 'utf8')) as ImageIndex;
+    const text = await readFile(join(root, 'index.json'), 'utf8');
+    // empty: the new store's index, its creation cut short by a crash (createEmptyIndex)
+    return text.length === 0 ? EMPTY_INDEX() : (JSON.parse(text) as ImageIndex);
   } catch (e) {
-    if (isNotFound(e)) return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+    if (isNotFound(e)) return EMPTY_INDEX();
     throw e;
   }
 }

@@ -3,8 +3,8 @@
 // image, needs none of those layers' bytes; they come in the first time something reads them (a RUN, `tsbuild
 // run`, save, push). Records live in <root>/lazy/<hex>.json, written temp → rename; a downloaded blob wins over
 // its record, which prune removes with the image.
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/blobs.js';
@@ -59,7 +59,8 @@ export class LazyBlobs {
   async get(digest: Digest): Promise<LazyRecord | undefined> {
     if (!isDigest(digest)) return undefined;
     try {
-      const rec = JSON.parse(await readFile(this.file(digest), 'utf8')) as LazyRecord;
+      // read without the thread pool: a few hundred bytes, asked for by every hasBlob that finds no blob
+      const rec = JSON.parse(readFileSync(this.file(digest), 'utf8')) as LazyRecord;
       return rec.descriptor?.digest === digest && Array.isArray(rec.sources) ? rec : undefined;
     } catch (e) {
       if (isNotFound(e) || e instanceof SyntaxError) return undefined;

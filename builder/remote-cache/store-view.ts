@@ -19,8 +19,13 @@ export class RemoteCacheStore implements Store {
   private readonly remoteBlobs = new Map<string, Descriptor>();
   /** The same blobs by their own digest: served straight from the remote cache (a push or re-export reads them). */
   private readonly blobsByDigest = new Map<string, Descriptor>();
-  /** Remote hits, written to the local cache at the end of the build (in parallel, off the step path). */
-  private readonly remoteHits = new Map<string, CacheRecord>();
+  /**
+   * Writes started at each remote hit and awaited at the end of the build (rememberRemoteHits, recordLazyHits):
+   * the hit's record in the local cache, and the lazy record of its layer (true once written). They run on the
+   * thread pool while later steps are looked up, so their fsyncs are not waited for one after another at the end.
+   */
+  private readonly remembering: Promise<void>[] = [];
+  private readonly lazyWrites = new Map<string, Promise<boolean>>();
 
   constructor(
     readonly inner: Store,
@@ -45,9 +50,22 @@ export class RemoteCacheStore implements Store {
       this.remoteBlobs.set(rec.layer.descriptor.digest, rec.layer.blob);
       this.blobsByDigest.set(rec.layer.blob.digest, rec.layer.blob);
     }
-    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) this.pending.set(rec.layer.descriptor.digest, rec);
+    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) {
+      const layer = rec.layer.descriptor;
+      this.pending.set(layer.digest, rec);
+      // Recorded now, as a lazy blob of the cache it came from; a layer that a later step downloads anyway keeps
+      // a record that its blob outranks. A layer from a cache with no lasting source stays pending (see below).
+      const source = this.remote?.sourceOf(layer.digest);
+      if (source && !this.lazyWrites.has(layer.digest)) {
+        const w = this.inner.addLazyBlob(layer, source).then(() => true, () => false);
+        this.lazyWrites.set(layer.digest, w);
+      }
+    }
     this.used.set(key, rec);
-    this.remoteHits.set(key, rec);
+    // Remembered in the local cache, so that the next build on this machine hits without the remote cache (the
+    // local lookup still checks that the layer blob is there). Best effort.
+    const mine: CacheRecord = { layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null, data: rec.data, createdAt: rec.createdAt };
+    this.remembering.push(this.inner.putCache(key, mine).catch(() => undefined));
     return rec;
   }
 
@@ -64,35 +82,29 @@ export class RemoteCacheStore implements Store {
     this.pending.delete(rec.layer!.descriptor.digest);
   }
 
-  /**
-   * Writes this build's remote hits to the local cache, so the next build on this machine hits without the remote
-   * cache (the local lookup still checks that the layer blob is there). Best effort.
-   */
+  /** Waits for the local cache records of this build's remote hits (written as the hits happened). */
   async rememberRemoteHits(): Promise<void> {
-    const hits = [...this.remoteHits];
-    this.remoteHits.clear();
-    await Promise.all(
-      hits.map(([key, r]) =>
-        this.inner.putCache(key, { layer: r.layer ? { diffID: r.layer.diffID, descriptor: r.layer.descriptor } : null, data: r.data, createdAt: r.createdAt }).catch(() => undefined),
-      ),
-    );
+    const w = this.remembering.splice(0);
+    await Promise.all(w);
   }
 
   /**
    * After the build: the layers of remote hits that nothing read stay where they are — recorded in the store as lazy
-   * blobs of their registry cache, fetched the first time something reads them (`tsbuild run`, save, push). Those
-   * from a cache with no lasting source (a local directory) stay pending: ensureImage copies in the final image's.
+   * blobs of their registry cache (written as the hits happened), fetched the first time something reads them
+   * (`tsbuild run`, save, push). Those from a cache with no lasting source (a local directory), or whose record
+   * could not be written, stay pending: ensureImage copies in the final image's.
    */
   async recordLazyHits(): Promise<void> {
     await Promise.all(
-      [...this.pending.values()].map(async (rec) => {
-        const layer = rec.layer!;
-        const source = this.remote?.sourceOf(layer.descriptor.digest);
-        if (!source) return;
-        await this.inner.addLazyBlob(layer.descriptor, source);
-        this.pending.delete(layer.descriptor.digest);
+      [...this.pending.keys()].map(async (digest) => {
+        if (await this.lazyWrites.get(digest)) this.pending.delete(digest);
       }),
     );
+  }
+
+  /** Waits for the writes started at remote hits (a failed build's too, before the store closes). */
+  private async settle(): Promise<void> {
+    await Promise.all([...this.remembering.splice(0), ...this.lazyWrites.values()]);
   }
 
   /** Brings every layer of an image (a manifest or an index) that is still only in the remote cache into the store. */
@@ -225,6 +237,7 @@ export class RemoteCacheStore implements Store {
     return this.inner.lease(digests);
   }
   async close(): Promise<void> {
+    await this.settle();
     this.remote?.close();
     await this.inner.close();
   }
