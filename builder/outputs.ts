@@ -10,7 +10,8 @@ import type { BuildEnv } from './steps/types.js';
 import type { BuildOptions } from './options.js';
 import { withView } from './view.js';
 
-const run = promisify(execFile);
+/** Runs a command to its end (child_process loads on first use: a build that exports nothing never needs it). */
+const run = (file: string, args: string[]): Promise<{ stdout: string; stderr: string }> => promisify(execFile)(file, args);
 
 async function atomicWrite(path: string, data: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { overlayLowerOrder } from '../runtime/overlay-order.js';
 import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+/** Runs a command to its end (child_process loads on first use: a build that exports nothing never needs it). */
+const run = (file: string, args: string[]): Promise<{ stdout: string; stderr: string }> => promisify(execFile)(file, args);
 
 export interface RootfsView {
   dir: string;

@@ -56,7 +56,9 @@ function origin(u: URL): string {
 
 export class Transport {
   private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  /** Made on first use: https (and tls under it) is not loaded for a plain-HTTP registry. */
+  private httpsAgentMade: https.Agent | undefined;
+  private readonly sockets: number;
   private readonly insecure: Set<string>;
   readonly retries: number;
   private readonly baseMs: number;
@@ -65,7 +67,7 @@ export class Transport {
   constructor(readonly opts: RegistryOptions) {
     const sockets = Math.max(8, (opts.concurrency ?? 4) * 2);
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: sockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: sockets });
+    this.sockets = sockets;
     this.insecure = new Set((opts.insecure ?? []).map((h) => h.replace(/^https?:\/\//, '').replace(/\/+$/, '')));
     this.retries = opts.retries ?? 5;
     this.baseMs = opts.retryBaseMs ?? 250;
@@ -85,7 +87,7 @@ export class Transport {
 
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgentMade?.destroy();
   }
 
   /** One request with redirects and retries. Returns the final response (also for 4xx/5xx once retries are spent). */
@@ -156,7 +158,7 @@ export class Transport {
           redirect: 'manual',
           compress: false,
           signal: ctl.signal as never,
-          agent: (u: URL) => (u.protocol === 'http:' ? this.httpAgent : this.httpsAgent),
+          agent: (u: URL) => (u.protocol === 'http:' ? this.httpAgent : (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: this.sockets }))),
         });
       } finally {
         clearTimeout(timer);

@@ -12,12 +12,32 @@
 //     file, bundled.
 //   - import.meta.url is the bundle's own URL (dist/bundle/ is as deep as dist/cli/, so relative URLs still resolve).
 //   - dynamic import() of Node's built-ins becomes require() (a vm.Script's import() needs a loader callback).
+//   - Built-ins that a module imports at its top but uses only in some calls (https and its tls for node-fetch, zlib,
+//     child_process for commander, worker_threads, assert for signal-exit) are loaded on first use: each costs Node
+//     its own internal modules to load, ~20 of them, which a cached build from a plain-HTTP registry never uses.
+//   - graceful-fs (proper-lockfile's fs) is Node's fs: the lock's few calls need no EMFILE queue, and cloning the fs
+//     module at load cost every process ~5 ms.
 import { build } from 'esbuild';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// A module object loaded on first property access (`x.createGunzip`, `'k' in x`, Object.keys(x)).
+const LAZY_HELPERS = `function __tsbuildLazy(id) {
+  let m;
+  const load = () => (m ??= require(id));
+  return new Proxy({}, {
+    get: (_, k) => load()[k],
+    has: (_, k) => k in load(),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k); if (d) d.configurable = true; return d; },
+  });
+}
+function __tsbuildLazyDefault(id) {
+  const mod = __tsbuildLazy(id);
+  return new Proxy({}, { get: (_, k) => (k === 'default' ? mod : mod[k]), has: (_, k) => k === 'default' || k in mod });
+}`;
 const outdir = join(root, 'dist', 'bundle');
 const outfile = join(outdir, 'main.cjs');
 // Removing the directory also drops the code caches of the previous bundle.
@@ -32,20 +52,42 @@ await build({
   target: 'node20',
   external: ['koffi'],
   define: { 'import.meta.url': '__tsbuildBundleUrl' },
-  banner: { js: "'use strict';\nconst __tsbuildBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: ["'use strict';", "const __tsbuildBundleUrl = require('node:url').pathToFileURL(__filename).href;", LAZY_HELPERS].join('\n') },
   plugins: [
+    {
+      name: 'graceful-fs-is-fs',
+      setup(b) {
+        b.onResolve({ filter: /^graceful-fs$/ }, () => ({ path: 'node:fs', external: true }));
+      },
+    },
+    {
+      // signal-exit (proper-lockfile's) checks one argument with assert.equal when it registers: loading assert
+      // costs four internal modules
+      name: 'signal-exit-assert',
+      setup(b) {
+        b.onResolve({ filter: /^assert$/ }, (a) => (a.importer.includes(join('node_modules', 'signal-exit')) ? { path: 'assert', namespace: 'tsbuild-static' } : undefined));
+      },
+    },
     {
       name: 'chevrotain-static',
       setup(b) {
         b.onResolve({ filter: /\/chevrotain\.js$/ }, (a) => (a.importer.includes(`${join('dist', 'parser')}`) ? { path: 'chevrotain', namespace: 'tsbuild-static' } : undefined));
-        b.onLoad({ filter: /.*/, namespace: 'tsbuild-static' }, () => ({ contents: `export * from ${JSON.stringify(chevrotainBuild)};`, resolveDir: root }));
+        b.onLoad({ filter: /^chevrotain$/, namespace: 'tsbuild-static' }, () => ({ contents: `export * from ${JSON.stringify(chevrotainBuild)};`, resolveDir: root }));
+        b.onLoad({ filter: /^assert$/, namespace: 'tsbuild-static' }, () => ({
+          contents: 'exports.equal = (a, b, message) => { if (a != b) throw new Error(message); };',
+          loader: 'js',
+        }));
       },
     },
   ],
   logLevel: 'warning',
 });
 const code = await readFile(outfile, 'utf8');
-const out = code.replace(/(?<![\w$.])import\("(node:[\w/]+)"\)/g, 'Promise.resolve(require("$1"))');
+const lazy = 'https|zlib|child_process|worker_threads|assert';
+const out = code
+  .replace(/(?<![\w$.])import\("(node:[\w/]+)"\)/g, 'Promise.resolve(require("$1"))')
+  .replace(new RegExp(`__toESM\\(require\\("(?:node:)?(${lazy})"\\), 1\\)`, 'g'), '__tsbuildLazyDefault("node:$1")')
+  .replace(new RegExp(`(?<=[\\w$]+ = )require\\("(?:node:)?(${lazy})"\\)(?=;)`, 'g'), '__tsbuildLazy("node:$1")');
 const left = out.match(/(?<![\w$.])import\("[^"]*"\)/g);
 if (left) throw new Error(`bundle: dynamic imports left in ${outfile}: ${[...new Set(left)].join(', ')}`);
 await writeFile(outfile, out);

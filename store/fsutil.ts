@@ -1,7 +1,11 @@
 // Small file-system helpers: atomic writes (temp + fsync + rename), existence checks, pid liveness.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, fsync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
+
+const fsyncAsync = promisify(fsync);
 
 export function tempName(dir: string, prefix: string): string {
   return join(dir, `${prefix}-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -14,18 +18,20 @@ export function tempName(dir: string, prefix: string): string {
  * empty, and its readers must take an unreadable record for a missing one.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
+  // These are small files (records, index.json): written with synchronous calls, which cost less than trips through
+  // the thread pool; only the fsync, the one slow call, goes there.
   const tmp = tempName(dirname(path), '.tmp');
-  const fh = await open(tmp, 'w', 0o644);
+  const fd = openSync(tmp, 'w', 0o644);
   try {
-    await fh.writeFile(data);
-    if (opts.durable ?? true) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
+    try {
+      writeFileSync(fd, data);
+      if (opts.durable ?? true) await fsyncAsync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
