@@ -7,18 +7,23 @@
 //             thread leaves out (large files' bodies) are copied into the file here, in order, while it goes on.
 //  - inflate: read a layer blob, gunzip it straight into the ring's slots (zlib's synchronous binding writes into
 //             a caller's buffer; the stream API would allocate every output chunk), hash it, and let the main
-//             thread consume the slots (worker produces).
+//             thread consume the slots (worker produces). While the main thread holds the slots, write the small
+//             files it queued on the file ring (layer-tar/file-writer.ts); let go of that ring when the blob ends.
 // ctrl (Int32): 0 head (slots produced), 1 tail (slots consumed), 2 state (0 run, 1 end, 2 worker error, 3 abort),
 //               3 producer sequence (bumped on every push/end/abort), 4 consumer sequence (bumped on every consume),
 //               5 regions posted, 6 regions copied (follow)
 // written (BigInt64): 0 the main thread's position in the file (follow: all before it is written but the regions)
 // regions (BigInt64): REGIONS pairs of (offset, size); regionFds (Int32): the open source file of each
+import { FILE_SERVER_SOURCE } from './layer-tar/file-worker.js';
+
 export const WORKER_SOURCE = `
 const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
 const fs = process.getBuiltinModule('node:fs');
 const zlib = process.getBuiltinModule('node:zlib');
 const { createHash } = process.getBuiltinModule('node:crypto');
-const { ctrlBuf, lensBuf, dataBuf, writtenBuf, regionsBuf, regionFdsBuf, SLOTS, SLOT, REGIONS } = workerData;
+${FILE_SERVER_SOURCE}
+const { ctrlBuf, lensBuf, dataBuf, writtenBuf, regionsBuf, regionFdsBuf, SLOTS, SLOT, REGIONS, fileCtrlBuf, fileRingBuf, fileErrBuf, FILE_RING, FILE_C } = workerData;
+const files = fileServer(fileCtrlBuf, fileRingBuf, fileErrBuf, FILE_RING, FILE_C);
 const ctrl = new Int32Array(ctrlBuf);
 const lens = new Int32Array(lensBuf);
 const written = new BigInt64Array(writtenBuf);
@@ -30,7 +35,13 @@ const ABORTED = new Error('aborted');
 
 parentPort.on('message', (m) => {
   try {
-    if (m.kind === 'inflate') return inflate(m);
+    if (m.kind === 'inflate') {
+      try {
+        return inflate(m);
+      } finally {
+        files.detach();
+      }
+    }
     if (m.kind === 'follow') return follow(m);
     return write(m);
   } catch (e) {
@@ -154,6 +165,8 @@ function inflate(m) {
       if (Atomics.load(ctrl, 2) === 3) throw ABORTED;
       const head = Atomics.load(ctrl, 0);
       if (head - Atomics.load(ctrl, 1) < SLOTS - 1) return head;
+      // the main thread bumps the same sequence when it queues a file
+      if (files.step()) continue;
       Atomics.wait(ctrl, 4, seq, 1000);
     }
   };

@@ -10,6 +10,7 @@ import type { Digest } from '../oci/types.js';
 import { StoreError } from './errors.js';
 import { WORKER_SOURCE } from './hash-worker.js';
 import type { FileBody } from './layer-tar/diff.js';
+import { FileRing, type WriterSession } from './layer-tar/file-writer.js';
 
 const fsyncFd = promisify(fsync);
 
@@ -46,6 +47,8 @@ export class HashWriter {
   private readonly regions = new BigInt64Array(new SharedArrayBuffer(REGIONS * 16));
   private readonly regionFds = new Int32Array(new SharedArrayBuffer(REGIONS * 4));
   private inUse = false;
+  /** Small files of an unpack, written by the worker between inflated slots (layer-tar/file-writer.ts). */
+  private readonly files = new FileRing();
 
   private start(): Worker {
     if (!this.worker) {
@@ -53,7 +56,7 @@ export class HashWriter {
         eval: true,
         // works whether the host runs as CommonJS or ESM; a small heap: the worker only hashes and writes
         resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
-        workerData: { ctrlBuf: this.ctrl.buffer, lensBuf: this.lens.buffer, dataBuf: this.data.buffer, writtenBuf: this.written.buffer, regionsBuf: this.regions.buffer, regionFdsBuf: this.regionFds.buffer, SLOTS, SLOT, REGIONS },
+        workerData: { ctrlBuf: this.ctrl.buffer, lensBuf: this.lens.buffer, dataBuf: this.data.buffer, writtenBuf: this.written.buffer, regionsBuf: this.regions.buffer, regionFdsBuf: this.regionFds.buffer, SLOTS, SLOT, REGIONS, ...this.files.workerData() },
       });
       this.worker.unref();
     }
@@ -238,10 +241,27 @@ export class HashWriter {
   /**
    * Decompresses (gzip or plain, by magic) and hashes a layer blob on the worker thread; yields the uncompressed
    * bytes. A yielded chunk stays valid until the one after the next is asked for (readers keep one chunk of
-   * look-behind). `digest()` resolves to the diffID once the chunks are exhausted.
+   * look-behind). `digest()` resolves to the diffID once the chunks are exhausted. `files` (unless another unpack
+   * still has the file ring) queues small files for the worker to write while the reader holds the slots; the
+   * caller ends or aborts it.
    */
-  inflate(path: string): { chunks: AsyncGenerator<Buffer>; result: Promise<{ digest: Digest; size: number }> } {
+  inflate(path: string): { chunks: AsyncGenerator<Buffer>; result: Promise<{ digest: Digest; size: number }>; files: WriterSession | undefined } {
     const { w, reply: msg } = this.claim();
+    const files = this.files.busy
+      ? undefined
+      : this.files.begin(
+          () => {
+            Atomics.add(this.ctrl, CSEQ, 1);
+            Atomics.notify(this.ctrl, CSEQ);
+          },
+          () => this.worker === w,
+          (broken) => {
+            if (broken && this.worker === w) {
+              this.worker = undefined;
+              void w.terminate();
+            }
+          },
+        );
     w.ref();
     w.postMessage({ kind: 'inflate', path });
     const ctrl = this.ctrl;
@@ -299,7 +319,7 @@ export class HashWriter {
       return { digest: m.digest as Digest, size: m.size! };
     });
     result.catch(() => undefined);
-    return { chunks, result };
+    return { chunks, result, files };
   }
 
   async close(): Promise<void> {

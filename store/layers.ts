@@ -220,11 +220,12 @@ export class LayerDirs {
     try {
       // pulled directly (no stream in between): each chunk is read only when the tar reader needs it
       const { unpackTar } = await import('./layer-tar/unpack.js');
-      const stats = await unpackTar(job.chunks, join(tmp, 'diff'), { digest: layer.digest, record: true });
+      const stats = await unpackTar(job.chunks, join(tmp, 'diff'), { digest: layer.digest, record: true, writer: job.files });
       // the tar reader reads to the end of the input, so the worker has hashed all of it
       const { digest: diffID } = await job.result;
       return await this.finishUnpack(layer, tmp, diffID, stats.tree!, expectDiffID, beforeInstall);
     } catch (e) {
+      await job.files?.abort();
       await job.chunks.return(undefined);
       await rm(tmp, { recursive: true, force: true });
       if (e instanceof StoreError) throw e;

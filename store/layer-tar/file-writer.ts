@@ -1,42 +1,76 @@
-// Creating a fresh layer's small files on a second thread (overlay mode, see unpack.ts): the main thread parses the
+// Creating a fresh layer's small files on another thread (overlay mode, see unpack.ts): the main thread parses the
 // tar, makes the directories and copies each small file's path, metadata and body into a shared-memory ring; the
-// worker (file-worker.ts) does open/write/fchown/fchmod/futimes/close for each, in order. File creation is mostly
-// kernel time, so the two threads create files on two cores; when the ring is full, the main thread writes the file
-// itself rather than wait. One worker per process, started on first use and kept (unreferenced); one session (one
-// unpack) at a time, others write on their own thread.
+// other thread does open/write/fchown/fchmod/futimes/close for each, in order. File creation is mostly kernel time,
+// so two threads create files on two cores; when the ring is full, the main thread writes the file itself rather
+// than wait. The thread is HashWriter's (hash-worker.ts): while it inflates a layer blob for the unpack it writes
+// queued files whenever the main thread has not yet taken its slots (it is idle most of that time otherwise), and
+// lets go of the ring when the blob ends; the main thread writes what is left. Without it (a stream from elsewhere),
+// FileWriter's own worker serves the ring. The thread side is in file-worker.ts.
+import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.js';
-import { FILE_WORKER_SOURCE } from './file-worker.js';
+import { FILE_CTRL as C, FILE_WORKER_SOURCE } from './file-worker.js';
 
 /** Ring size (a power of two) and the largest body queued (larger files are written by the caller). */
 const RING = 1 << 20;
 export const MAX_QUEUED_BODY = 128 << 10;
 /** Record header bytes (layout in file-worker.ts). */
 const HDR = 40;
-// ctrl slots. HEAD/TAIL are byte counts mod 2^32 (the main thread writes HEAD, the worker TAIL); REQ is the main
-// thread's request (RUN, END: drain then stop, ABORT: stop now), WSTATE the worker's (RUNNING, STOPPED, FAILED);
-// DONE counts the records written; PSEQ/CSEQ are bumped by producer/consumer to wake the other.
-const C = { HEAD: 0, TAIL: 1, PSEQ: 2, CSEQ: 3, REQ: 4, WSTATE: 5, DONE: 6, ERRLEN: 7, RUN: 0, END: 1, ABORT: 2, RUNNING: 0, STOPPED: 1, FAILED: 2 } as const;
 export const FLAG_CHOWN = 1;
 export const FLAG_CHMOD = 2;
-/** A wait without progress this long means the worker is gone (its exit event cannot arrive during a wait). */
+/** A wait without progress this long means the serving thread is gone (its exit event cannot arrive meanwhile). */
 const STALL_MS = 60_000;
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
+/** The shared memory of one file ring; its owner hands it to the serving thread once, in workerData. */
+export class FileRing {
+  readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
+  readonly ring = Buffer.from(new SharedArrayBuffer(RING));
+  readonly err = Buffer.from(new SharedArrayBuffer(1024));
+  private session: WriterSession | undefined;
+
+  /** What the serving thread needs: `fileServer(ctrlBuf, ringBuf, errBuf, RING, C)`. */
+  workerData(): { fileCtrlBuf: SharedArrayBuffer; fileRingBuf: SharedArrayBuffer; fileErrBuf: SharedArrayBuffer; FILE_RING: number; FILE_C: typeof C } {
+    return { fileCtrlBuf: this.ctrl.buffer as SharedArrayBuffer, fileRingBuf: this.ring.buffer as SharedArrayBuffer, fileErrBuf: this.err.buffer as SharedArrayBuffer, FILE_RING: RING, FILE_C: C };
+  }
+
+  get busy(): boolean {
+    return this.session !== undefined;
+  }
+
+  /**
+   * Starts a session (the ring is idle: no session, and the thread left the last one). `wake` makes the serving
+   * thread look at the ring; `alive` is false once it has exited; `release(broken)` runs when the session ends.
+   */
+  begin(wake: () => void, alive: () => boolean, release: (broken: boolean) => void): WriterSession {
+    if (this.session) throw new Error('the file ring has a session already');
+    const ctrl = this.ctrl;
+    for (const i of [C.HEAD, C.TAIL, C.DONE, C.ERRLEN]) Atomics.store(ctrl, i, 0);
+    Atomics.store(ctrl, C.REQ, C.RUN);
+    Atomics.store(ctrl, C.WSTATE, C.RUNNING); // last: the thread serves nothing before
+    const s = new WriterSession(this, wake, alive, (broken) => {
+      if (this.session === s) this.session = undefined;
+      release(broken);
+    });
+    this.session = s;
+    return s;
+  }
+}
+
+/** FileWriter's own worker, for unpacks without a HashWriter. One per process, started on first use. */
 export class FileWriter {
   private worker: Worker | undefined;
   private exited = false;
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
-  private readonly ring = Buffer.from(new SharedArrayBuffer(RING));
-  private readonly err = Buffer.from(new SharedArrayBuffer(1024));
-  private session: WriterSession | undefined;
+  private readonly files = new FileRing();
 
   private start(): Worker {
     if (!this.worker) {
+      const d = this.files.workerData();
       const w = new Worker(FILE_WORKER_SOURCE, {
         eval: true,
         // a small heap: the worker only makes a few short-lived objects per file
-        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 8 },
-        workerData: { ctrlBuf: this.ctrl.buffer, ringBuf: this.ring.buffer, errBuf: this.err.buffer, RING, C },
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+        workerData: { ctrlBuf: d.fileCtrlBuf, ringBuf: d.fileRingBuf, errBuf: d.fileErrBuf, RING: d.FILE_RING, C: d.FILE_C },
       });
       w.unref();
       this.exited = false;
@@ -55,32 +89,30 @@ export class FileWriter {
 
   /** A session for one unpack, or undefined while another one runs. */
   begin(): WriterSession | undefined {
-    if (this.session) return undefined;
+    if (this.files.busy) return undefined;
     const w = this.start();
-    this.ctrl.fill(0); // the worker is idle between sessions
-    const s = new WriterSession(this.ctrl, this.ring, this.err, () => this.exited, (broken) => {
-      if (this.session !== s) return;
-      this.session = undefined;
-      // a worker that stopped answering might still touch the ring: never reuse it
-      if (broken && this.worker === w) {
-        this.worker = undefined;
-        void w.terminate();
-      }
-    });
-    this.session = s;
+    const ctrl = this.files.ctrl;
+    const s = this.files.begin(
+      () => {
+        Atomics.add(ctrl, C.PSEQ, 1);
+        Atomics.notify(ctrl, C.PSEQ);
+      },
+      () => !this.exited,
+      (broken) => {
+        // a worker that stopped answering might still touch the ring: never reuse it
+        if (broken && this.worker === w) {
+          this.worker = undefined;
+          void w.terminate();
+        }
+      },
+    );
     w.postMessage(0);
     return s;
-  }
-
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
   }
 }
 
 let shared: FileWriter | undefined;
-/** The process's file writer. */
+/** The process's own file writer. */
 export function fileWriter(): FileWriter {
   return (shared ??= new FileWriter());
 }
@@ -90,6 +122,8 @@ const align8 = (n: number): number => (n + 7) & ~7;
 export class WriterSession {
   /** Records queued so far (a record's number is its count after it was queued). */
   jobs = 0;
+  readonly ring: Buffer;
+  private readonly ctrl: Int32Array;
   private head = 0;
   /** The reserved record: its ring offset, the bytes skipped before it (wrap), its path length and body size. */
   private pos = 0;
@@ -99,31 +133,37 @@ export class WriterSession {
   private closed = false;
 
   constructor(
-    private readonly ctrl: Int32Array,
-    readonly ring: Buffer,
-    private readonly err: Buffer,
-    private readonly exited: () => boolean,
+    private readonly files: FileRing,
+    private readonly wake: () => void,
+    private readonly alive: () => boolean,
     private readonly release: (broken: boolean) => void,
-  ) {}
+  ) {
+    this.ring = files.ring;
+    this.ctrl = files.ctrl;
+  }
 
-  /** Throws the worker's failure, if any. */
+  /** Throws the serving thread's failure, if any. */
   private check(): void {
-    const st = Atomics.load(this.ctrl, C.WSTATE);
-    if (st === C.FAILED) {
+    if (Atomics.load(this.ctrl, C.WSTATE) === C.FAILED) {
       const done = Atomics.load(this.ctrl, C.DONE);
-      const msg = this.err.toString('utf8', 0, Atomics.load(this.ctrl, C.ERRLEN));
+      const msg = this.files.err.toString('utf8', 0, Atomics.load(this.ctrl, C.ERRLEN));
       throw new WriterError(done + 1, msg);
     }
-    if (st === C.STOPPED && Atomics.load(this.ctrl, C.REQ) === C.RUN) throw new StoreError('the file writer thread stopped early');
-    if (this.exited()) throw new StoreError('the file writer thread exited');
+  }
+
+  /** True while the thread serves the ring (else this thread writes what is queued, see writeQueued). */
+  private get served(): boolean {
+    return Atomics.load(this.ctrl, C.WSTATE) === C.RUNNING && this.alive();
   }
 
   /**
    * Room in the ring for a file at `abs` with a body of `size` bytes: writes the path and returns the offset the
-   * body goes to (the caller copies exactly `size` bytes there, then commits), or -1 when the ring is too full.
+   * body goes to (the caller copies exactly `size` bytes there, then commits), or -1 when the ring is too full or
+   * no thread serves it any more.
    */
   reserve(abs: string, size: number): number {
     this.check();
+    if (!this.served) return -1;
     const need = align8(HDR + abs.length * 3 + size); // a UTF-16 unit is at most 3 bytes of UTF-8
     const tail = Atomics.load(this.ctrl, C.TAIL) >>> 0;
     const used = (this.head - tail) >>> 0;
@@ -156,8 +196,7 @@ export class WriterSession {
     r.writeDoubleLE(mtime, p + 32);
     this.head = (this.head + this.skip + len) >>> 0;
     Atomics.store(this.ctrl, C.HEAD, this.head);
-    Atomics.add(this.ctrl, C.PSEQ, 1);
-    Atomics.notify(this.ctrl, C.PSEQ);
+    this.wake();
     return ++this.jobs;
   }
 
@@ -166,7 +205,47 @@ export class WriterSession {
     return Atomics.load(this.ctrl, C.DONE) >= n;
   }
 
-  /** Waits (blocking) until record `n` (default: all queued) is written; throws the worker's failure. */
+  /**
+   * Writes queued records on this thread up to record `n`; only once the serving thread has let go of the ring
+   * (it never touches it again in this session).
+   */
+  private writeQueued(n: number): void {
+    const ctrl = this.ctrl;
+    const r = this.ring;
+    while (Atomics.load(ctrl, C.DONE) < n) {
+      const tail = Atomics.load(ctrl, C.TAIL) >>> 0;
+      const off = tail & (RING - 1);
+      const len = r.readUInt32LE(off);
+      if (len === 0) {
+        Atomics.store(ctrl, C.TAIL, (tail + RING - off) >>> 0);
+        continue;
+      }
+      const plen = r.readUInt32LE(off + 20);
+      const size = r.readUInt32LE(off + 24);
+      const path = r.toString('utf8', off + HDR, off + HDR + plen);
+      try {
+        const fd = fs.openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
+        try {
+          let p = off + HDR + plen;
+          const end = p + size;
+          while (p < end) p += fs.writeSync(fd, r, p, end - p);
+          const flags = r.readUInt32LE(off + 4);
+          if (flags & FLAG_CHOWN) fs.fchownSync(fd, r.readUInt32LE(off + 12), r.readUInt32LE(off + 16));
+          if (flags & FLAG_CHMOD) fs.fchmodSync(fd, r.readUInt32LE(off + 8));
+          const mtime = r.readDoubleLE(off + 32);
+          fs.futimesSync(fd, mtime, mtime);
+        } finally {
+          fs.closeSync(fd);
+        }
+      } catch (e) {
+        throw new WriterError(Atomics.load(ctrl, C.DONE) + 1, (e as Error).message);
+      }
+      Atomics.store(ctrl, C.TAIL, (tail + len) >>> 0);
+      Atomics.add(ctrl, C.DONE, 1);
+    }
+  }
+
+  /** Waits (blocking) until record `n` (default: all queued) is written; throws a failure to write one. */
   waitFor(n = this.jobs): void {
     let last = -1;
     let since = Date.now();
@@ -175,26 +254,26 @@ export class WriterSession {
       const done = Atomics.load(this.ctrl, C.DONE);
       if (done >= n) return;
       this.check();
+      if (!this.served) return this.writeQueued(n);
       if (done !== last) {
         last = done;
         since = Date.now();
       } else if (Date.now() - since > STALL_MS) {
         throw new StoreError('the file writer thread stopped responding');
       }
-      Atomics.wait(this.ctrl, C.CSEQ, seq, 100);
+      Atomics.wait(this.ctrl, C.CSEQ, seq, 50);
     }
   }
 
-  /** Asks the worker to stop (`end`: after the queue; `abort`: now) and waits until it has, letting events through. */
+  /** Asks the thread to leave the ring (`END`: after the queue; `ABORT`: now) and waits, letting events through. */
   private async stop(req: number): Promise<void> {
     Atomics.store(this.ctrl, C.REQ, req);
-    Atomics.add(this.ctrl, C.PSEQ, 1);
-    Atomics.notify(this.ctrl, C.PSEQ);
+    this.wake();
     let last = -1;
     let since = Date.now();
     for (;;) {
       const seq = Atomics.load(this.ctrl, C.CSEQ);
-      if (Atomics.load(this.ctrl, C.WSTATE) !== C.RUNNING || this.exited()) return;
+      if (!this.served) return;
       const done = Atomics.load(this.ctrl, C.DONE);
       if (done !== last) {
         last = done;
@@ -206,7 +285,7 @@ export class WriterSession {
     }
   }
 
-  /** Writes what is queued and ends the session; throws the worker's failure. */
+  /** Writes what is queued (what the thread left, here) and ends the session; throws a failure to write one. */
   async end(): Promise<void> {
     if (this.closed) return;
     let broken = true;
@@ -214,7 +293,11 @@ export class WriterSession {
       await this.stop(C.END);
       broken = false;
       this.check();
-      if (Atomics.load(this.ctrl, C.DONE) !== this.jobs) throw new StoreError('the file writer thread stopped early');
+      if (!this.alive() && Atomics.load(this.ctrl, C.WSTATE) === C.RUNNING) {
+        // the thread exited in the middle of a record: that file may be half written
+        throw new StoreError('the file writer thread exited');
+      }
+      this.writeQueued(this.jobs);
     } finally {
       this.closed = true;
       this.release(broken);
@@ -235,7 +318,7 @@ export class WriterSession {
   }
 }
 
-/** The worker could not write record `job`. */
+/** Record `job` could not be written. */
 export class WriterError extends Error {
   constructor(
     readonly job: number,

@@ -28,6 +28,8 @@ export interface UnpackOptions {
    * small layers never start it. Default 32; Infinity: never.
    */
   offloadAfter?: number;
+  /** Overlay mode: the file ring session to queue small files on (HashWriter.inflate's); ended or aborted here. */
+  writer?: WriterSession;
 }
 
 export interface UnpackStats {
@@ -73,9 +75,12 @@ class Unpacker {
     private readonly digest: string | undefined,
     record = false,
     private readonly offloadAfter = 32,
+    writer?: WriterSession,
   ) {
     this.fresh = mode === 'overlay';
     this.records = record ? new Map() : undefined;
+    this.writer = writer;
+    this.askedWriter = writer !== undefined;
   }
 
   /** Waits until a file the writer thread creates at `rel`, if any, exists. */
@@ -416,7 +421,7 @@ class Unpacker {
 
 /** Unpacks an uncompressed tar stream into `dest` (which must exist). */
 export async function unpackTar(src: Readable | AsyncIterable<Buffer>, dest: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
-  const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record, opts.offloadAfter);
+  const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record, opts.offloadAfter, opts.writer);
   try {
     for await (const entry of readTar(src)) await u.entry(entry);
     await u.finish();

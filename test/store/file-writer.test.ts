@@ -1,13 +1,17 @@
-// The overlay unpack hands small files to a writer thread (store/layer-tar/file-writer.ts). These tars go through
-// it (offloadAfter 0: every small file; or the default, past the first files) and must give the tree GNU tar
-// extracts, with the orderings that matter: hardlinks to files still queued, entries replaced later in the same
-// tar, whiteouts over queued files, a directory replaced by a file, errors from the thread, aborts.
+// The overlay unpack hands small files to another thread (store/layer-tar/file-writer.ts): FileWriter's own worker
+// for a tar stream (unpackTar here), HashWriter's worker while it inflates a blob of the store (unpackLayer). These
+// tars go through both (offloadAfter 0: every small file; or the default, past the first files) and must give the
+// tree GNU tar extracts, with the orderings that matter: hardlinks to files still queued, entries replaced later in
+// the same tar, whiteouts over queued files, a directory replaced by a file, errors from the thread, aborts.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MediaType } from '../../oci/types.js';
 import { LayerError } from '../../store/errors.js';
+import { openStore } from '../../store/index.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingFor, type TarEntryHeader } from '../../store/layer-tar/tar-header.js';
 import { unpackTar, type UnpackOptions } from '../../store/layer-tar/unpack.js';
 import { setXattr } from '../../store/xattr.js';
@@ -60,9 +64,9 @@ function makeTree(root: string, dirs: number, per: number): void {
   fs.symlinkSync('f1.js', join(root, 'd3', 'sym'));
 }
 
-describe('the overlay unpack with the file writer thread', () => {
-  it('unpacks a layer of many small files as GNU tar does: contents, modes (setuid too), owners, mtimes, hardlinks, replaced entries', async () => {
-    const base = await tempDir();
+/** A tar of makeTree(30, 15) plus later entries replacing earlier ones, and what GNU tar extracts from it. */
+async function manyFilesTar(): Promise<{ body: Buffer; want: ReturnType<typeof snapshot> }> {
+  const base = await tempDir();
     const src = join(base, 'src');
     fs.mkdirSync(src);
     makeTree(src, 30, 15);
@@ -82,8 +86,54 @@ describe('the overlay unpack with the file writer thread', () => {
     execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', tar, '-C', gnu]);
     const want = snapshot(gnu, { mtimes: true });
     expect(want['d4/f3.js']!.mode).toBe('4750'); // the replacement is what GNU tar leaves
+    return { body: fs.readFileSync(tar), want };
+}
 
-    const body = fs.readFileSync(tar);
+const many = (dir: string, n: number): E[] => Array.from({ length: n }, (_, i) => ({ name: `${dir}/${i}`, body: `${dir} ${i}\n` }));
+const orderingTar = (): Buffer =>
+  tarOf([
+    { name: 'a/', type: 'dir', mode: 0o755 },
+    { name: 'a/f', body: 'first' },
+    { name: 'a/h', type: 'link', linkname: 'a/f' }, // right behind its target in the queue
+    ...many('a', 20),
+    { name: 'a/f', body: 'second, setuid', mode: 0o4711, uid: 5, gid: 6, mtime: 1_000_000_000 },
+    { name: 'a/h2', type: 'link', linkname: 'a/f' },
+    { name: 'b/', type: 'dir', mode: 0o755 },
+    ...many('b', 30),
+    { name: 'b', body: 'b is a file now', mode: 0o600 },
+    { name: 'c', body: 'c was a file' },
+    { name: 'c/', type: 'dir', mode: 0o750 },
+    { name: 'c/inside', body: 'in c' },
+    { name: 'w/gone', body: 'whited out' },
+    { name: 'w/.wh.gone', type: 'file' },
+    { name: 'e/x', body: 'x' },
+    { name: 'e/x', type: 'symlink', linkname: 'target' },
+    ...many('z', 300),
+  ]);
+
+function checkOrdering(dest: string): void {
+  expect(fs.readFileSync(join(dest, 'a/f'), 'utf8')).toBe('second, setuid');
+  const f = fs.statSync(join(dest, 'a/f'));
+  expect([(f.mode & 0o7777).toString(8), f.uid, f.gid, f.mtimeMs / 1000]).toEqual(['4711', 5, 6, 1_000_000_000]);
+  // h was linked to the first a/f, h2 to the second
+  expect(fs.readFileSync(join(dest, 'a/h'), 'utf8')).toBe('first');
+  expect(fs.statSync(join(dest, 'a/h2')).ino).toBe(f.ino);
+  expect(fs.statSync(join(dest, 'a/h')).nlink).toBe(1);
+  expect(fs.readFileSync(join(dest, 'a/19'), 'utf8')).toBe('a 19\n');
+  expect(fs.readFileSync(join(dest, 'b'), 'utf8')).toBe('b is a file now');
+  expect(fs.statSync(join(dest, 'b')).mode & 0o7777).toBe(0o600);
+  expect(fs.statSync(join(dest, 'c')).isDirectory()).toBe(true);
+  expect(fs.readFileSync(join(dest, 'c/inside'), 'utf8')).toBe('in c');
+  const wh = fs.lstatSync(join(dest, 'w/gone'));
+  expect([wh.isCharacterDevice(), wh.rdev]).toEqual([true, 0]);
+  expect(fs.readlinkSync(join(dest, 'e/x'))).toBe('target');
+  expect(fs.readFileSync(join(dest, 'z/299'), 'utf8')).toBe('z 299\n');
+  expect(fs.readdirSync(dest).sort()).toEqual(['a', 'b', 'c', 'e', 'w', 'z']);
+}
+
+describe('the overlay unpack with the file writer thread', () => {
+  it('unpacks a layer of many small files as GNU tar does: contents, modes (setuid too), owners, mtimes, hardlinks, replaced entries', async () => {
+    const { body, want } = await manyFilesTar();
     for (const offloadAfter of [0, 32]) {
       const dest = await fresh(`ours-${offloadAfter}`);
       const stats = await unpack(body, dest, { offloadAfter, record: true });
@@ -101,44 +151,10 @@ describe('the overlay unpack with the file writer thread', () => {
   });
 
   it('keeps the order that matters: hardlinks to queued files, replacements, whiteouts, a directory replaced by a file', async () => {
-    const many = (dir: string, n: number): E[] => Array.from({ length: n }, (_, i) => ({ name: `${dir}/${i}`, body: `${dir} ${i}\n` }));
-    const tar = tarOf([
-      { name: 'a/', type: 'dir', mode: 0o755 },
-      { name: 'a/f', body: 'first' },
-      { name: 'a/h', type: 'link', linkname: 'a/f' }, // right behind its target in the queue
-      ...many('a', 20),
-      { name: 'a/f', body: 'second, setuid', mode: 0o4711, uid: 5, gid: 6, mtime: 1_000_000_000 },
-      { name: 'a/h2', type: 'link', linkname: 'a/f' },
-      { name: 'b/', type: 'dir', mode: 0o755 },
-      ...many('b', 30),
-      { name: 'b', body: 'b is a file now', mode: 0o600 },
-      { name: 'c', body: 'c was a file' },
-      { name: 'c/', type: 'dir', mode: 0o750 },
-      { name: 'c/inside', body: 'in c' },
-      { name: 'w/gone', body: 'whited out' },
-      { name: 'w/.wh.gone', type: 'file' },
-      { name: 'e/x', body: 'x' },
-      { name: 'e/x', type: 'symlink', linkname: 'target' },
-    ]);
     const dest = await fresh('dest');
-    const stats = await unpack(tar, dest);
+    const stats = await unpack(orderingTar(), dest);
     expect(stats.offloaded).toBeGreaterThan(40);
-    expect(fs.readFileSync(join(dest, 'a/f'), 'utf8')).toBe('second, setuid');
-    const f = fs.statSync(join(dest, 'a/f'));
-    expect([(f.mode & 0o7777).toString(8), f.uid, f.gid, f.mtimeMs / 1000]).toEqual(['4711', 5, 6, 1_000_000_000]);
-    // h was linked to the first a/f, h2 to the second
-    expect(fs.readFileSync(join(dest, 'a/h'), 'utf8')).toBe('first');
-    expect(fs.statSync(join(dest, 'a/h2')).ino).toBe(f.ino);
-    expect(fs.statSync(join(dest, 'a/h')).nlink).toBe(1);
-    expect(fs.readFileSync(join(dest, 'a/19'), 'utf8')).toBe('a 19\n');
-    expect(fs.readFileSync(join(dest, 'b'), 'utf8')).toBe('b is a file now');
-    expect(fs.statSync(join(dest, 'b')).mode & 0o7777).toBe(0o600);
-    expect(fs.statSync(join(dest, 'c')).isDirectory()).toBe(true);
-    expect(fs.readFileSync(join(dest, 'c/inside'), 'utf8')).toBe('in c');
-    const wh = fs.lstatSync(join(dest, 'w/gone'));
-    expect([wh.isCharacterDevice(), wh.rdev]).toEqual([true, 0]);
-    expect(fs.readlinkSync(join(dest, 'e/x'))).toBe('target');
-    expect(fs.readdirSync(dest).sort()).toEqual(['a', 'b', 'c', 'e', 'w']);
+    checkOrdering(dest);
   });
 
   it('waits for a queued file before a later entry treats it as a directory', async () => {
@@ -190,5 +206,27 @@ describe('the overlay unpack with the file writer thread', () => {
     expect(fs.statSync(join(d2, 'm/9/299')).uid).toBe(299);
     // one of them had the thread; the other wrote everything itself
     expect([s1.offloaded, s2.offloaded].filter((n) => n > 0)).toHaveLength(1);
+  });
+
+  it("through the store: HashWriter's thread writes queued files while it inflates the blob, in the same order", async () => {
+    const s = await openStore(await tempDir());
+    try {
+      const put = (tar: Buffer) => s.putBytes(gzipSync(tar), MediaType.OciLayerGzip);
+      const { body, want } = await manyFilesTar();
+      const { dir } = await s.unpackLayer(await put(body));
+      expect(snapshot(dir, { mtimes: true })).toEqual(want);
+      checkOrdering((await s.unpackLayer(await put(orderingTar()))).dir);
+      // a failure on that thread names the entry; the next unpack gets the ring again
+      const long = `dir/${'n'.repeat(300)}`;
+      const bad = tarOf([...many('dir', 40), { name: long, body: 'too long' }, ...many('later', 40)]);
+      const err = await s.unpackLayer(await put(bad)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LayerError);
+      expect((err as LayerError).message).toMatch(/ENAMETOOLONG/);
+      expect((err as LayerError).message).toContain(long);
+      const again = await s.unpackLayer(await put(tarOf(many('g', 200))));
+      expect(fs.readFileSync(join(again.dir, 'g/199'), 'utf8')).toBe('g 199\n');
+    } finally {
+      await s.close();
+    }
   });
 });
