@@ -35,6 +35,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   await mkdir(tmpDir, { recursive: true });
   let context: BuildContext | undefined;
   let containersStarted = (): boolean => false;
+  let pullsStored = async (): Promise<void> => undefined;
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') context = await BuildContext.openTar(opts.context.tar, tmpDir);
@@ -56,6 +57,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     });
     // Base images are resolved (pulled: manifest and config; layers stay lazy) while the context is read.
     const resolveBaseImage = baseImageResolver(opts, store, emit);
+    pullsStored = resolveBaseImage.stored;
     for (const i of plan.needed) {
       const base = plan.stages[i]!.base;
       if (base.kind === 'image') resolveBaseImage(base.ref, plan.stages[i]!.platform).catch(() => undefined);
@@ -94,7 +96,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
 
+    // the base images' records (written while the steps were looked up) are in the store before the image that
+    // names their layers is
+    const basesStored = resolveBaseImage.stored();
+    basesStored.catch(() => undefined);
     const image = await assemble(env, final, opts);
+    await basesStored;
     await (await import('./remote-cache/hooks.js')).exportBuildCache(store, opts, image, emit);
     const tags = (opts.tags ?? []).map((t) => normalizeName(t));
     const { writeOutputs } = await import('./outputs.js');
@@ -118,6 +125,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (containersStarted()) await (await import('../runtime/index.js')).cleanupStaleMounts().catch(() => undefined);
     await context?.close().catch(() => undefined);
     await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+    await pullsStored().catch(() => undefined);
     await store.close();
   }
 }
@@ -195,12 +203,21 @@ async function readBuildfile(opts: BuildOptions, tarRoot: string | undefined): P
   }
 }
 
-type BaseImageResolver = (ref: string, platform: Platform) => Promise<{ record: ImageRecord; pulled: boolean }>;
+type BaseImage = { record: ImageRecord; pulled: boolean };
+type BaseImageResolver = ((ref: string, platform: Platform) => Promise<BaseImage>) & {
+  /** Settles when every pull this build started has written the store (its blobs, lazy records, manifest, tag). */
+  stored(): Promise<void>;
+};
 
-/** Resolves each base image once per build: from the store, or pulled (with --pull, always pulled). */
+/**
+ * Resolves each base image once per build: from the store, or pulled (with --pull, always pulled). A pulled image is
+ * returned as soon as its manifest and config are known: the store writes the rest meanwhile (stored()), which
+ * anything that reads the image's layers, and the end of the build, waits for.
+ */
 function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): BaseImageResolver {
-  const images = new Map<string, Promise<{ record: ImageRecord; pulled: boolean }>>();
-  return (ref, platform) => {
+  const images = new Map<string, Promise<BaseImage>>();
+  const writes: Promise<void>[] = [];
+  const resolve = (ref: string, platform: Platform): Promise<BaseImage> => {
     const name = normalizeName(ref);
     const key = `${name} ${formatPlatform(platform)}`;
     let p = images.get(key);
@@ -211,13 +228,15 @@ function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: BuildEven
           if (rec) return { record: rec, pulled: false };
         }
         const { pullForBuild } = await import('./registry.js');
-        const rec = await pullForBuild(store, name, platform, opts, emit, !opts.pull);
-        return { record: rec, pulled: true };
+        const { record, stored } = await pullForBuild(store, name, platform, opts, emit, !opts.pull);
+        writes.push(stored);
+        return { record, pulled: true };
       })();
       images.set(key, p);
     }
     return p;
   };
+  return Object.assign(resolve, { stored: async () => void (await Promise.all(writes)) });
 }
 
 async function makeEnv(
@@ -246,8 +265,13 @@ async function makeEnv(
     tmpDir,
     cacheMountDir: join(store.root, 'builder', 'cache-mounts'),
     stages: new Map(),
-    resolveImage: async (ref) => (await resolveBaseImage(ref, plan.targetPlatform)).record,
+    resolveImage: async (ref) => {
+      const { record } = await resolveBaseImage(ref, plan.targetPlatform);
+      await resolveBaseImage.stored();
+      return record;
+    },
     resolveBaseImage,
+    baseImagesStored: () => resolveBaseImage.stored(),
     secrets,
     network: opts.network === 'none' ? 'none' : 'host',
     isolation: opts.isolation ?? 'chroot',

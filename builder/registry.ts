@@ -2,7 +2,7 @@
 // the store, and pushing the result (`--push`).
 import { join } from 'node:path';
 import { parseReference } from '../oci/reference.js';
-import type { Descriptor, Platform } from '../oci/types.js';
+import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/types.js';
 import type { ImageRecord, Store } from '../store/api.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOptions } from './options.js';
@@ -12,11 +12,32 @@ function registryOpts(opts: BuildOptions, store: Store): { mirrors: string[]; in
   return { mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [], stateDir: join(store.root, 'registry-state') };
 }
 
-/** `absent`: the store has no image under `name` (not a `--pull` of one it has). */
-export async function pullForBuild(store: Store, name: string, platform: Platform, opts: BuildOptions, emit: (e: BuildEvent) => void, absent = false): Promise<ImageRecord> {
+/**
+ * Pulls a base image for a build. `absent`: the store has no image under `name` (not a `--pull` of one it has).
+ * Returns as soon as the manifest and config are known; `stored` settles when the store holds the pull (config
+ * blob, lazy layer records, manifest, tag) — what reads the image's layers waits for it.
+ */
+export async function pullForBuild(
+  store: Store,
+  name: string,
+  platform: Platform,
+  opts: BuildOptions,
+  emit: (e: BuildEvent) => void,
+  absent = false,
+): Promise<{ record: ImageRecord; stored: Promise<void> }> {
   const { pullImage } = await import('../registry-client/pull.js');
   const ref = parseReference(name);
-  await pullImage(ref, store, {
+  let known: ((r: ImageRecord) => void) | undefined;
+  const early = new Promise<ImageRecord>((res) => (known = res));
+  const recordOf = (img: { manifestDescriptor: Descriptor; manifest: ImageManifest; config: ImageConfigFile }): ImageRecord => ({
+    name,
+    manifestDigest: img.manifestDescriptor.digest,
+    manifestMediaType: img.manifestDescriptor.mediaType,
+    manifest: img.manifest,
+    configDigest: img.manifest.config.digest,
+    config: img.config,
+  });
+  const pulled = pullImage(ref, store, {
     ...registryOpts(opts, store),
     platform,
     // Manifest and config only: the layers are recorded with this registry as their source and come in (unpacked
@@ -24,15 +45,18 @@ export async function pullForBuild(store: Store, name: string, platform: Platfor
     // that only adds files, never downloads them.
     lazy: true,
     absent,
+    onConfig: (img) => known?.(recordOf(img)),
     onProgress: (p) => {
       if (p.kind === 'blob' && (p.action === 'download' || p.action === 'done' || p.action === 'exists')) {
         emit({ type: 'pull-progress', time: Date.now(), ref: name, digest: p.digest, current: p.action === 'download' ? p.transferred : p.size, total: p.size });
       }
     },
   });
-  const rec = await store.resolveImage(name, platform);
-  if (!rec) throw new Error(`pulled ${name} but the store cannot resolve it for ${platform.os}/${platform.architecture}`);
-  return rec;
+  const stored = pulled.then(() => undefined);
+  stored.catch(() => undefined);
+  // a pull that fails before its config is known fails here
+  const record = await Promise.race([early, pulled.then(recordOf)]);
+  return { record, stored };
 }
 
 /** Pushes the image to every tag's registry; returns the manifest digest as pushed (layers compressed). */

@@ -9,7 +9,11 @@ import { formatReference, type ImageRef } from '../oci/reference.js';
 import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest, type Platform } from '../oci/types.js';
 import { downloadBlob } from './blob-stream.js';
 import { RegistryClient, type Repo } from './client.js';
-import { RegistryError } from './errors.js';
+import { DigestMismatchError, RegistryError } from './errors.js';
+import { digestOf } from '../oci/digest.js';
+
+/** A config larger than this is refused (Docker's own limit for manifests is 4 MiB; a config is far smaller). */
+const MAX_CONFIG = 8 << 20;
 import { getManifest, manifestByDigest, manifestByTag, type FetchedManifest } from './manifest-fetch.js';
 import { formatPlatform, hostPlatform, isIndex, selectPlatform } from './manifests.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';
@@ -55,6 +59,11 @@ export interface PullOptions extends RegistryOptions {
    * since a HEAD, which saves the GET when the target already has the manifest, could only add a round trip.
    */
   absent?: boolean;
+  /**
+   * Called once the image's manifest and config are known (fetched and verified), before the pull writes them:
+   * a build goes on with its cache lookups while the store writes (and fsyncs) the pull's results.
+   */
+  onConfig?: (image: Omit<PullResult, 'name'>) => void;
   onProgress?: ProgressFn;
   /** Share a client (and its token cache) across several pulls. */
   client?: RegistryClient;
@@ -141,6 +150,15 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   const progress = opts.onProgress;
   const record = (d: Digest): void => seen.add(repo.registry, repo.repository, d);
 
+  const checkDiffIDs = (cfg: ImageConfigFile): void => {
+    if (cfg.rootfs?.diff_ids && cfg.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new RegistryError(`config ${manifest.config.digest} lists ${cfg.rootfs.diff_ids.length} diff_ids for ${manifest.layers.length} layers`, {
+        registry: repo.registry,
+        repository: repo.repository,
+      });
+    }
+  };
+
   const fetchBlob = async (desc: Descriptor, consume: (src: Readable) => Promise<unknown>): Promise<void> => {
     progress?.({ kind: 'blob', action: 'download', digest: desc.digest, size: desc.size, transferred: 0, mediaType: desc.mediaType });
     const src = downloadBlob(repo, desc, {
@@ -152,11 +170,29 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   };
 
   const configTask = queue.add(async () => {
+    let bytes: Buffer | undefined;
     if (!(await target.hasBlob(manifest.config.digest))) {
-      await fetchBlob(manifest.config, (src) => target.writeBlob(src, { digest: manifest.config.digest, size: manifest.config.size }));
+      // a config is small: read into memory (verified by writeBlob's digest check as it is stored)
+      await fetchBlob(manifest.config, async (src) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const c of src as AsyncIterable<Buffer>) {
+          size += c.length;
+          if (size > MAX_CONFIG) throw new RegistryError(`config ${manifest.config.digest} is larger than ${MAX_CONFIG >> 20} MiB`, { registry: repo.registry, repository: repo.repository });
+          chunks.push(c);
+        }
+        bytes = Buffer.concat(chunks);
+        if (digestOf(bytes) !== manifest.config.digest) throw new DigestMismatchError(repo.registry, repo.repository, manifest.config.digest, digestOf(bytes));
+      });
+    }
+    const config = JSON.parse((bytes ?? (await target.readBytes(manifest.config.digest))).toString('utf8')) as ImageConfigFile;
+    checkDiffIDs(config);
+    opts.onConfig?.({ manifestDescriptor: m.descriptor, manifest, config });
+    if (bytes) {
+      await target.putBytes(bytes, manifest.config.mediaType, manifest.config.digest);
       progress?.({ kind: 'blob', action: 'done', digest: manifest.config.digest, size: manifest.config.size, transferred: manifest.config.size, mediaType: manifest.config.mediaType });
     }
-    return JSON.parse((await target.readBytes(manifest.config.digest)).toString('utf8')) as ImageConfigFile;
+    return config;
   });
 
   const layerTasks = manifest.layers.map((layer) =>
@@ -185,12 +221,6 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   );
   const [config] = await Promise.all([configTask, ...layerTasks]);
   const cfg = config as ImageConfigFile;
-  if (cfg.rootfs?.diff_ids && cfg.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new RegistryError(`config ${manifest.config.digest} lists ${cfg.rootfs.diff_ids.length} diff_ids for ${manifest.layers.length} layers`, {
-      registry: repo.registry,
-      repository: repo.repository,
-    });
-  }
   if (m.fetched || !(await target.hasBlob(m.descriptor.digest))) await target.putBytes(m.bytes, m.descriptor.mediaType, m.descriptor.digest);
   progress?.({ kind: 'manifest', action: 'done', digest: m.descriptor.digest, size: m.descriptor.size, transferred: m.descriptor.size, mediaType: m.descriptor.mediaType });
   return { manifestDescriptor: m.descriptor, manifest, config: cfg };

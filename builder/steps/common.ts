@@ -44,6 +44,8 @@ export async function cachedStep(
     }
     env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });
     state.missed = true;
+    // a step that runs may read the base image's layers: the store must have finished recording the pull
+    await env.baseImagesStored();
     layer = (await exec()).layer;
     created = env.now();
     await record(env.store, key, layer, { created });

@@ -66,6 +66,8 @@ export interface BuildEnv {
   resolveImage(ref: string): Promise<ImageRecord>;
   /** Resolves a stage's base image for a platform; `pulled` when it came from a registry in this build. */
   resolveBaseImage(ref: string, platform: import('../../oci/types.js').Platform): Promise<{ record: ImageRecord; pulled: boolean }>;
+  /** Settles when the base images pulled so far are in the store (a step that reads their layers waits for it). */
+  baseImagesStored(): Promise<void>;
   secrets: Map<string, Buffer>;
   network: 'host' | 'none';
   isolation: 'chroot' | 'pivot';

@@ -22,10 +22,15 @@ function captureUncaught(): { errors: unknown[]; stop(): void } {
 
 describe('pull with unpack while the download fails', () => {
   let reg: RegistryFixture;
+  /** The image's layer blob path: the fault must hit the layer, not the (small) config, whichever is asked first. */
+  let layerBlob: RegExp;
   const tmp = tempDirs();
   beforeAll(async () => {
     reg = await startRegistry();
     await seedBusybox(reg.host);
+    const res = await fetch(`${reg.url}/v2/library/busybox/manifests/latest`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+    const manifest = (await res.json()) as { layers: { digest: string }[] };
+    layerBlob = new RegExp(`blobs/${manifest.layers[0]!.digest}`);
   });
   afterAll(async () => {
     await reg?.stop();
@@ -37,7 +42,7 @@ describe('pull with unpack while the download fails', () => {
     const uncaught = captureUncaught();
     try {
       const store = await openStore(await tmp.make());
-      proxy.faults.push({ method: 'GET', path: /blobs\/sha256:/, action: { kind: 'drop', afterBytes: 100_000 + round * 50_000 } });
+      proxy.faults.push({ method: 'GET', path: layerBlob, action: { kind: 'drop', afterBytes: 100_000 + round * 50_000 } });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
       await expect(pullImage(ref, store, { insecure: [proxy.host], retries: 0, unpack: true })).rejects.toThrow();
       await new Promise((r) => setTimeout(r, 50));
@@ -54,7 +59,7 @@ describe('pull with unpack while the download fails', () => {
     const uncaught = captureUncaught();
     try {
       const store = await openStore(await tmp.make());
-      proxy.faults.push({ method: 'GET', path: /blobs\/sha256:/, action: { kind: 'drop', afterBytes: 1000 } });
+      proxy.faults.push({ method: 'GET', path: layerBlob, action: { kind: 'drop', afterBytes: 1000 } });
       // The unpacker starts reading only once its stream has been destroyed by the failed download.
       const slowUnpacker: PullTarget = Object.assign(Object.create(store) as PullTarget, {
         async unpackLayerStream(layer: Descriptor, src: Readable) {
