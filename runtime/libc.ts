@@ -28,6 +28,7 @@ const lib = koffi.load('libc.so.6');
 const c = {
   mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
   umount2: lib.func('int umount2(const char *target, int flags)'),
+  flock: lib.func('int flock(int fd, int operation)'),
   unshare: lib.func('int unshare(int flags)'),
   setns: lib.func('int setns(int fd, int nstype)'),
   sethostname: lib.func('int sethostname(const char *name, size_t len)'),
@@ -101,6 +102,16 @@ export function mountFs(fstype: string, target: string, options: [string, string
 
 export function umount2(target: string, flags: number): void {
   check('umount2', c.umount2(target, flags), target);
+}
+
+export const LOCK = { SH: 1, EX: 2, NB: 4, UN: 8 } as const;
+
+/** flock(2) on an open file; false when `LOCK.NB` was given and the lock is held elsewhere. */
+export function flock(fd: number, operation: number, target?: string): boolean {
+  if (c.flock(fd, operation) === 0) return true;
+  const errno = koffi.errno();
+  if (errno === osConstants.errno.EWOULDBLOCK) return false;
+  throw new LibcError('flock', errno, target);
 }
 
 /** Detaches the namespaces in `flags` for the calling thread only (UTS, IPC and NET work in a threaded process). */

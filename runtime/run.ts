@@ -14,7 +14,7 @@ import { listTree, mountOverlay, mountSysAt, mountTree, newPaths, removeTraces, 
 import { withContainerNamespaces } from './namespaces.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
-import { activeContainerDirs, DEFAULT_RUN_DIR, ensurePrivateRunDir, mountPoints } from './rundir.js';
+import { activeContainerDirs, DEFAULT_RUN_DIR, ensurePrivateRunDir, holdRunDir, mountPoints } from './rundir.js';
 import type { ContainerResult, ContainerSpec, Isolation, MountSpec } from './spec.js';
 import { resolveUser } from './users.js';
 
@@ -87,6 +87,8 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   let result: Omit<ContainerResult, 'durationMs'>;
   spec.signal?.throwIfAborted();
 
+  // the run dir stays mounted while this container has anything in it (see holdRunDir)
+  const releaseRunDir = holdRunDir(runDir);
   activeContainerDirs.add(cdir);
   try {
     // The container dir exists before the run dir is checked, so a concurrent cleanupStaleMounts sees it as live.
@@ -165,10 +167,14 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     await removeTraces(spec.rootfs.upperdir, traces);
     await cgroup?.remove();
     activeContainerDirs.delete(cdir);
-    if (mountPoints().some((m) => m === cdir || m.startsWith(cdir + '/'))) {
-      throw new ContainerSetupError(id, 'cleanup', new Error(`${cdir} still has mounts`));
+    try {
+      if (mountPoints().some((m) => m === cdir || m.startsWith(cdir + '/'))) {
+        throw new ContainerSetupError(id, 'cleanup', new Error(`${cdir} still has mounts`));
+      }
+      rmSync(cdir, { recursive: true, force: true });
+    } finally {
+      releaseRunDir();
     }
-    rmSync(cdir, { recursive: true, force: true });
   }
   return { ...result, durationMs: performance.now() - started };
 }

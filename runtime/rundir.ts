@@ -1,10 +1,10 @@
 // The run directory: where chroot-isolation containers get their mount trees (`c/<pid>-<id>/`), and the compiled
 // helper (`bin/`). It is a private bind mount of itself, so nothing mounted under it propagates to other mount
 // namespaces; a crashed tsbuild's leftovers are found by the owner pid in the directory name.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MNT_DETACH, mount, MS, umount2 } from './libc.js';
+import { flock, LOCK, MNT_DETACH, mount, MS, umount2 } from './libc.js';
 
 export const DEFAULT_RUN_DIR = '/run/tsbuild';
 
@@ -18,6 +18,27 @@ export function mountPoints(mountinfo = readFileSync('/proc/self/mountinfo', 'ut
 
 /** Container directories of this process whose container is still being set up, running or torn down. */
 export const activeContainerDirs = new Set<string>();
+
+/** Beside the run dir, not in it: the run dir is a mount that comes and goes. */
+function lockPath(runDir: string): string {
+  return `${runDir}.lock`;
+}
+
+/**
+ * Held (shared) by every container from before it makes its directory until its mounts are gone: the run dir is
+ * dropped only under an exclusive hold taken without waiting (cleanupStaleMounts), so never while any process on
+ * the machine has a container in it. Returns the release.
+ */
+export function holdRunDir(runDir: string): () => void {
+  const fd = openSync(lockPath(runDir), 'a', 0o600);
+  try {
+    flock(fd, LOCK.SH, lockPath(runDir));
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return () => closeSync(fd);
+}
 
 /** Makes `runDir` exist and be a private mount (checked on every run: another process may have dropped it). */
 export async function ensurePrivateRunDir(runDir: string): Promise<void> {
@@ -66,8 +87,13 @@ export async function cleanupStaleMounts(runDir: string = DEFAULT_RUN_DIR): Prom
     unmountUnder(join(cdir, name));
     await rm(join(cdir, name), { recursive: true, force: true });
   }
-  // Look again right before dropping the run dir: a container that started meanwhile has made its directory first.
-  if (live === 0 && (await readdir(cdir).catch(() => [] as string[])).length === 0) {
+  if (live > 0) return;
+  // Dropped only while no container anywhere holds the run dir (holdRunDir): a container of another process that
+  // starts now waits for the drop to finish, then mounts the run dir again.
+  const fd = openSync(lockPath(runDir), 'a', 0o600);
+  try {
+    if (!flock(fd, LOCK.EX | LOCK.NB, lockPath(runDir))) return;
+    if ((await readdir(cdir).catch(() => [] as string[])).length > 0) return;
     unmountUnder(runDir);
     if (mountPoints().includes(runDir)) {
       try {
@@ -76,5 +102,7 @@ export async function cleanupStaleMounts(runDir: string = DEFAULT_RUN_DIR): Prom
         // not ours to drop
       }
     }
+  } finally {
+    closeSync(fd);
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStaleMounts, runContainer } from '../../runtime/index.js';
+import { holdRunDir } from '../../runtime/rundir.js';
 import type { Isolation } from '../../runtime/spec.js';
 import { childPids, makeEnv, mountsUnder, processesMatching, tree, type Env } from './helpers.js';
 
@@ -159,6 +160,28 @@ describe('cgroup limits', () => {
 });
 
 describe('concurrent containers', () => {
+  it("another process's clean-up never drops the run dir while a container here holds it", async () => {
+    await env.run(['/bin/true'], {}); // the run dir is a mount now
+    const runDirMounted = (): boolean => mountsUnder(join(env.runDir, '..')).includes(env.runDir);
+    expect(runDirMounted()).toBe(true);
+    const runtime = fileURLToPath(new URL('../../dist/runtime/index.js', import.meta.url));
+    const script = join(env.base, 'cleanup-other-process.mjs');
+    await writeFile(script, `import { cleanupStaleMounts } from ${JSON.stringify(runtime)};\nawait cleanupStaleMounts(${JSON.stringify(env.runDir)});\n`);
+    const cleanupElsewhere = (): Promise<number | null> =>
+      new Promise((resolve) => spawn(process.execPath, [script], { stdio: 'inherit' }).once('exit', resolve));
+    // a container of this process that has taken its hold but not made its directory yet (the window where the
+    // other process saw no container directory and dropped the run dir under it)
+    const release = holdRunDir(env.runDir);
+    try {
+      expect(await cleanupElsewhere()).toBe(0);
+      expect(runDirMounted()).toBe(true);
+    } finally {
+      release();
+    }
+    expect(await cleanupElsewhere()).toBe(0);
+    expect(runDirMounted()).toBe(false);
+  });
+
   it('run side by side, and cleanupStaleMounts leaves live ones alone', async () => {
     const runs = [0, 1, 2, 3].map((i) =>
       env.run(['/bin/sh', '-c', `sleep 0.3; echo $(hostname) > /tmp/me; cat /tmp/me`], { isolation: i === 3 ? 'pivot' : 'chroot', hostname: `c${i}` }),
