@@ -88,6 +88,9 @@ const out = code
   .replace(/(?<![\w$.])import\("(node:[\w/]+)"\)/g, 'Promise.resolve(require("$1"))')
   .replace(new RegExp(`__toESM\\(require\\("(?:node:)?(${lazy})"\\), 1\\)`, 'g'), '__tsbuildLazyDefault("node:$1")')
   .replace(new RegExp(`(?<=[\\w$]+ = )require\\("(?:node:)?(${lazy})"\\)(?=;)`, 'g'), '__tsbuildLazy("node:$1")');
-const left = out.match(/(?<![\w$.])import\("[^"]*"\)/g);
+// Pure ASCII (esbuild escapes strings, not regular expressions or comments): bin/tsbuild reads it as latin1, a
+// one-byte string made without UTF-8 decoding (1.1 ms instead of 2.6 for this file).
+const ascii = out.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const left = ascii.match(/(?<![\w$.])import\("[^"]*"\)/g);
 if (left) throw new Error(`bundle: dynamic imports left in ${outfile}: ${[...new Set(left)].join(', ')}`);
-await writeFile(outfile, out);
+await writeFile(outfile, ascii);

@@ -1,11 +1,15 @@
 // Small file-system helpers: atomic writes (temp + fsync + rename), existence checks, pid liveness.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { close, fsync, open, rename, writeFile } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 
+const openAsync = promisify(open);
+const writeAsync = promisify(writeFile) as (fd: number, data: string | Uint8Array) => Promise<void>;
 const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+const renameAsync = promisify(rename);
 
 export function tempName(dir: string, prefix: string): string {
   return join(dir, `${prefix}-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -18,20 +22,20 @@ export function tempName(dir: string, prefix: string): string {
  * empty, and its readers must take an unreadable record for a missing one.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
-  // These are small files (records, index.json): written with synchronous calls, which cost less than trips through
-  // the thread pool; only the fsync, the one slow call, goes there.
+  // On the thread pool, through fs's plain calls (no FileHandle): creating a file can take a millisecond on a busy
+  // ext4, which the main thread must not wait for — a build writes one record per cached step.
   const tmp = tempName(dirname(path), '.tmp');
-  const fd = openSync(tmp, 'w', 0o644);
+  const fd = await openAsync(tmp, 'w', 0o644);
   try {
     try {
-      writeFileSync(fd, data);
+      await writeAsync(fd, data);
       if (opts.durable ?? true) await fsyncAsync(fd);
     } finally {
-      closeSync(fd);
+      await closeAsync(fd);
     }
-    renameSync(tmp, path);
+    await renameAsync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    await rm(tmp, { force: true });
     throw e;
   }
 }
