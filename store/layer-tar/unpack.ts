@@ -5,6 +5,10 @@
 // Hostile input is refused: `..` names, hardlinks out of the root, writes through a symlink the same layer placed,
 // oversized headers (tar-stream's limit). Absolute names are taken relative to the root. In apply mode a symlink
 // from a lower layer is resolved inside the root (securejoin), never outside it.
+// Overlay mode hands small regular files to another thread (file-writer.ts) once a layer has more than a few: this
+// thread parses and makes directories, that one creates the files. Whatever touches a path later (a hardlink to it,
+// an entry replacing it, a whiteout, a child under it) first waits until that thread has written it; directory
+// times are set once all files are written.
 import * as fs from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -24,8 +28,8 @@ export interface UnpackOptions {
   /** Collect the tree record (see layers.ts treeLine) from the headers, without stat calls. */
   record?: boolean;
   /**
-   * Overlay mode: regular files written on this thread before the rest go to the file writer thread (file-writer.ts);
-   * small layers never start it. Default 32; Infinity: never.
+   * Overlay mode: regular files written on this thread before the small ones that follow are queued for another
+   * thread (file-writer.ts); small layers never use it. Default 32; Infinity: never.
    */
   offloadAfter?: number;
   /** Overlay mode: the file ring session to queue small files on (HashWriter.inflate's); ended or aborted here. */
@@ -37,7 +41,7 @@ export interface UnpackStats {
   bytes: number;
   /** With `record`: one line per entry, as treeLine() would write it after a walk. */
   tree?: string[];
-  /** Regular files the file writer thread created. */
+  /** Regular files queued for the writer thread (those it left when its blob ended were written here at the end). */
   offloaded: number;
 }
 
