@@ -59,6 +59,8 @@ export interface Store extends BlobSink, BlobSource {
    * also gives the layer's compressed form, so a push sends (or mounts) that gzip blob as it is.
    */
   addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void>;
+  /** addLazyBlob for many blobs, made durable together (one fsync, not one each). */
+  addLazyBlobs(items: { descriptor: Descriptor; source: RemoteBlobSource }[]): Promise<void>;
   /** Downloads a lazy blob now (a no-op when the blob is present or unknown). */
   ensureBlob(digest: Digest): Promise<void>;
   /** Where a blob recorded lazily comes from (the record stays after the download); undefined for any other blob. */
@@ -91,6 +93,8 @@ export interface Store extends BlobSink, BlobSource {
 
   getCache(key: string): Promise<CacheRecord | undefined>;
   putCache(key: string, record: CacheRecord): Promise<void>;
+  /** putCache for many records at once (one new file, linked under each key; a key with a record keeps it). */
+  putCaches(entries: [string, CacheRecord][]): Promise<void>;
 
   /** Fresh upperdir/workdir for one container run. */
   containerDirs(): Promise<ContainerDirs>;

@@ -1,10 +1,10 @@
 // Build cache records: JSON files named by the sha256 of the cache key, written atomically.
-import { readFileSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { CacheRecord } from './api.js';
-import { isNotFound, writeFileAtomic } from './fsutil.js';
+import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 
 function recordName(key: string): string {
   return `${createHash('sha256').update(key).digest('hex')}.json`;
@@ -17,8 +17,10 @@ export function cachePath(root: string, key: string): string {
 export async function getCache(root: string, key: string): Promise<CacheRecord | undefined> {
   try {
     // read without the thread pool: a record is a few hundred bytes, and a rebuild reads one per step
-    const rec = JSON.parse(readFileSync(cachePath(root, key), 'utf8')) as CacheRecord & { key?: string };
-    if (rec.key !== undefined && rec.key !== key) return undefined;
+    const parsed = JSON.parse(readFileSync(cachePath(root, key), 'utf8')) as (CacheRecord & { key?: string }) | { records: Record<string, CacheRecord> };
+    // written by putMany: the file holds the whole batch, linked under each key's name
+    const rec = 'records' in parsed ? (Object.hasOwn(parsed.records, key) ? { key, ...parsed.records[key]! } : undefined) : parsed;
+    if (!rec || (rec.key !== undefined && rec.key !== key)) return undefined;
     const { key: _k, ...rest } = rec;
     void _k;
     return rest;
@@ -28,9 +30,50 @@ export async function getCache(root: string, key: string): Promise<CacheRecord |
   }
 }
 
+/**
+ * The record a cache file holds for its own name (a batch file linked under several names holds several), or
+ * undefined when it is unreadable. For prune, which has names, not keys.
+ */
+export function recordInFile(text: string, name: string): CacheRecord | undefined {
+  try {
+    const parsed = JSON.parse(text) as CacheRecord | { records: Record<string, CacheRecord> };
+    if (!('records' in parsed)) return parsed;
+    const hit = Object.entries(parsed.records).find(([k]) => recordName(k) === name);
+    return hit?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 export async function putCache(root: string, key: string, record: CacheRecord): Promise<void> {
   // A lost record costs a rebuild of one step, and getCache reads an empty or torn one as a miss: no fsync.
   await writeFileAtomic(cachePath(root, key), JSON.stringify({ key, ...record }), { durable: false });
+}
+
+/**
+ * Writes many records with one new file: it holds them all and is hard-linked under each key's name (a directory
+ * entry each, no new inode: creating files is what costs on a busy ext4). A key that has a record keeps it.
+ */
+export async function putManyCache(root: string, entries: [string, CacheRecord][]): Promise<string[]> {
+  if (entries.length === 0) return [];
+  const records: Record<string, CacheRecord> = {};
+  for (const [key, record] of entries) records[key] = record;
+  const batch = tempName(join(root, 'cache'), 'batch');
+  await writeFileAtomic(batch, JSON.stringify({ records }), { durable: false });
+  const linked: string[] = [];
+  try {
+    for (const [key] of entries) {
+      try {
+        linkSync(batch, cachePath(root, key));
+        linked.push(key);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      }
+    }
+  } finally {
+    rmSync(batch, { force: true });
+  }
+  return linked;
 }
 
 /**
@@ -60,5 +103,11 @@ export class CacheRecords {
   async put(key: string, record: CacheRecord): Promise<void> {
     await putCache(this.root, key, record);
     (await this.listed())?.add(recordName(key));
+  }
+
+  async putMany(entries: [string, CacheRecord][]): Promise<void> {
+    const linked = await putManyCache(this.root, entries);
+    const names = await this.listed();
+    for (const k of linked) names?.add(recordName(k));
   }
 }

@@ -40,6 +40,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   }
 }
 
+/** Makes the directory's entries (new names, links, renames) durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fd = await openAsync(dir, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    await closeAsync(fd);
+  }
+}
+
 export async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,

@@ -93,6 +93,12 @@ class LocalStore implements Store {
     // from this record, and a push then sends or mounts that gzip blob as it is.
     await this.lazy.add(descriptor, source);
   }
+  async addLazyBlobs(items: { descriptor: Descriptor; source: RemoteBlobSource }[]): Promise<void> {
+    await this.leases.touch(items.flatMap((i) => [i.descriptor.digest, i.source.blob.digest]));
+    const missing: typeof items = [];
+    for (const i of items) if (!(await this.blobs.has(i.descriptor.digest))) missing.push(i);
+    await this.lazy.addMany(missing);
+  }
   lazyBlob(digest: Digest): Promise<LazyRecord | undefined> {
     return this.lazyRecord(digest);
   }
@@ -311,6 +317,9 @@ class LocalStore implements Store {
   }
   async putCache(key: string, record: CacheRecord): Promise<void> {
     await this.cacheRecords.put(key, record);
+  }
+  async putCaches(entries: [string, CacheRecord][]): Promise<void> {
+    await this.cacheRecords.putMany(entries);
   }
   async containerDirs(): Promise<ContainerDirs> {
     const dir = join(this.root, 'run', `${process.pid}-${randomBytes(6).toString('hex')}`);

@@ -24,8 +24,8 @@ export class RemoteCacheStore implements Store {
    * the hit's record in the local cache, and the lazy record of its layer (true once written). They run on the
    * thread pool while later steps are looked up, so their fsyncs are not waited for one after another at the end.
    */
-  private readonly remembering: Promise<void>[] = [];
-  private readonly lazyWrites = new Map<string, Promise<boolean>>();
+  /** Remote hits, for the local cache (rememberRemoteHits). */
+  private readonly remoteHits: [string, CacheRecord][] = [];
 
   constructor(
     readonly inner: Store,
@@ -53,25 +53,18 @@ export class RemoteCacheStore implements Store {
     if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) {
       const layer = rec.layer.descriptor;
       this.pending.set(layer.digest, rec);
-      // Recorded now, as a lazy blob of the cache it came from; a layer that a later step downloads anyway keeps
-      // a record that its blob outranks. A layer from a cache with no lasting source stays pending (see below).
-      const source = this.remote?.sourceOf(layer.digest);
-      if (source && !this.lazyWrites.has(layer.digest)) {
-        const w = this.inner.addLazyBlob(layer, source).then(() => true, () => false);
-        this.lazyWrites.set(layer.digest, w);
-      }
     }
     this.used.set(key, rec);
-    // Remembered in the local cache, so that the next build on this machine hits without the remote cache (the
-    // local lookup still checks that the layer blob is there). Best effort.
-    const mine: CacheRecord = { layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null, data: rec.data, createdAt: rec.createdAt };
-    this.remembering.push(this.inner.putCache(key, mine).catch(() => undefined));
+    this.remoteHits.push([key, { layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null, data: rec.data, createdAt: rec.createdAt }]);
     return rec;
   }
 
   async putCache(key: string, record: CacheRecord): Promise<void> {
     await this.inner.putCache(key, record);
     this.used.set(key, record);
+  }
+  putCaches(entries: [string, CacheRecord][]): Promise<void> {
+    return this.inner.putCaches(entries);
   }
 
   /** Fetches the layer behind `digest` if it is a remote hit not yet in the store. */
@@ -82,29 +75,28 @@ export class RemoteCacheStore implements Store {
     this.pending.delete(rec.layer!.descriptor.digest);
   }
 
-  /** Waits for the local cache records of this build's remote hits (written as the hits happened). */
+  /**
+   * Writes this build's remote hits to the local cache (in one batch), so the next build on this machine hits
+   * without the remote cache (the local lookup still checks that the layer blob is there). Best effort.
+   */
   async rememberRemoteHits(): Promise<void> {
-    const w = this.remembering.splice(0);
-    await Promise.all(w);
+    await this.inner.putCaches(this.remoteHits.splice(0)).catch(() => undefined);
   }
 
   /**
    * After the build: the layers of remote hits that nothing read stay where they are — recorded in the store as lazy
-   * blobs of their registry cache (written as the hits happened), fetched the first time something reads them
-   * (`tsbuild run`, save, push). Those from a cache with no lasting source (a local directory), or whose record
-   * could not be written, stay pending: ensureImage copies in the final image's.
+   * blobs of their registry cache, all in one durable write, fetched the first time something reads them (`tsbuild
+   * run`, save, push). Those from a cache with no lasting source (a local directory) stay pending: ensureImage
+   * copies in the final image's.
    */
   async recordLazyHits(): Promise<void> {
-    await Promise.all(
-      [...this.pending.keys()].map(async (digest) => {
-        if (await this.lazyWrites.get(digest)) this.pending.delete(digest);
-      }),
-    );
-  }
-
-  /** Waits for the writes started at remote hits (a failed build's too, before the store closes). */
-  private async settle(): Promise<void> {
-    await Promise.all([...this.remembering.splice(0), ...this.lazyWrites.values()]);
+    const items: { descriptor: Descriptor; source: RemoteBlobSource }[] = [];
+    for (const rec of this.pending.values()) {
+      const source = this.remote?.sourceOf(rec.layer!.descriptor.digest);
+      if (source) items.push({ descriptor: rec.layer!.descriptor, source });
+    }
+    await this.inner.addLazyBlobs(items);
+    for (const i of items) this.pending.delete(i.descriptor.digest);
   }
 
   /** Brings every layer of an image (a manifest or an index) that is still only in the remote cache into the store. */
@@ -164,6 +156,9 @@ export class RemoteCacheStore implements Store {
   }
   addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void> {
     return this.inner.addLazyBlob(descriptor, source);
+  }
+  addLazyBlobs(items: { descriptor: Descriptor; source: RemoteBlobSource }[]): Promise<void> {
+    return this.inner.addLazyBlobs(items);
   }
   async ensureBlob(digest: Digest): Promise<void> {
     await this.ensure(digest);
@@ -237,7 +232,6 @@ export class RemoteCacheStore implements Store {
     return this.inner.lease(digests);
   }
   async close(): Promise<void> {
-    await this.settle();
     this.remote?.close();
     await this.inner.close();
   }

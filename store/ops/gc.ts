@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { isDigest } from '../../oci/digest.js';
 import type { Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../../oci/types.js';
 import type { Store } from '../api.js';
-import type { CacheRecord } from '../api.js';
+import { recordInFile } from '../cache.js';
 import { pidAlive, tempOwnerPid } from '../fsutil.js';
 import { LayerDirs } from '../layers.js';
 import { LazyBlobs } from '../lazy.js';
@@ -96,6 +96,14 @@ export async function pruneStore(store: Store): Promise<PruneReport> {
       await rm(join(root, 'compressed', hex), { force: true });
       report.blobs++;
     }
+    // what a lazy batch write (LazyBlobs.addMany) or a temp write left when its process died
+    for (const name of await list(join(root, 'lazy'))) {
+      const owner = tempOwnerPid(name);
+      if ((name.startsWith('batch-') || name.startsWith('.tmp')) && owner !== undefined && !pidAlive(owner)) {
+        await rm(join(root, 'lazy', name), { force: true });
+        report.temp++;
+      }
+    }
     for (const d of lazyNames) {
       if (keep.has(d)) continue;
       await lazy.remove(d);
@@ -126,16 +134,11 @@ export async function pruneStore(store: Store): Promise<PruneReport> {
     for (const name of await list(join(root, 'cache'))) {
       const p = join(root, 'cache', name);
       const owner = tempOwnerPid(name);
-      if (name.startsWith('.tmp')) {
+      if (name.startsWith('.tmp') || name.startsWith('batch-')) {
         if (owner !== undefined && !pidAlive(owner)) await rm(p, { force: true });
         continue;
       }
-      let rec: CacheRecord | undefined;
-      try {
-        rec = JSON.parse(await readFile(p, 'utf8')) as CacheRecord;
-      } catch {
-        rec = undefined;
-      }
+      const rec = recordInFile(await readFile(p, 'utf8').catch(() => ''), name);
       if (!rec || (rec.layer && !(await store.hasBlob(rec.layer.descriptor.digest)))) {
         await rm(p, { force: true });
         report.cache++;
