@@ -100,9 +100,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // names their layers is
     const basesStored = resolveBaseImage.stored();
     basesStored.catch(() => undefined);
+    // and the records of registry-cache hits are written meanwhile (they need no image)
+    const hooks = await import('./remote-cache/hooks.js');
+    const hitsRecorded = hooks.recordCacheHits(store, opts);
+    hitsRecorded.catch(() => undefined);
     const image = await assemble(env, final, opts);
     await basesStored;
-    await (await import('./remote-cache/hooks.js')).exportBuildCache(store, opts, image, emit);
+    await hitsRecorded;
+    await hooks.exportBuildCache(store, opts, image, emit);
     const tags = (opts.tags ?? []).map((t) => normalizeName(t));
     const { writeOutputs } = await import('./outputs.js');
     await writeOutputs(env, image, { ...opts, tags });

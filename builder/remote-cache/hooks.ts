@@ -68,6 +68,17 @@ export async function withRemoteCache(store: Store, opts: BuildOptions, emit?: E
   }
 }
 
+/**
+ * After the steps: layers of cache hits that no step needed stay in the registry cache, recorded as lazy blobs
+ * (fetched on first read); the local cache remembers the hits, so the next build on this machine needs no remote
+ * lookup. Once per build: build.ts starts it while the image is assembled, exportBuildCache waits for it.
+ */
+export async function recordCacheHits(store: Store, opts: BuildOptions): Promise<void> {
+  if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return;
+  const { RemoteCacheStore } = await import('./store-view.js');
+  if (store instanceof RemoteCacheStore) await store.recordHits();
+}
+
 export interface ImageForCache {
   manifest: Descriptor;
   config: ImageConfigFile;
@@ -84,10 +95,7 @@ export async function exportBuildCache(store: Store, opts: BuildOptions, image: 
   if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return;
   const { RemoteCacheStore } = await import('./store-view.js');
   if (!(store instanceof RemoteCacheStore)) return;
-  // Layers of cache hits that no step needed stay in the registry cache, recorded as lazy blobs (fetched on first
-  // read); the final image's layers from a local cache directory come in now; the local cache remembers the hits,
-  // so the next build on this machine needs no remote lookup.
-  await Promise.all([store.recordLazyHits(), store.rememberRemoteHits()]);
+  await store.recordHits();
   await store.ensureImage(image.manifest);
   if (!opts.cacheTo?.length) return;
   const specs = await parseCacheSpecs(opts.cacheTo);

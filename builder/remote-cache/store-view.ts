@@ -75,6 +75,13 @@ export class RemoteCacheStore implements Store {
     this.pending.delete(rec.layer!.descriptor.digest);
   }
 
+  private hitsRecorded: Promise<void> | undefined;
+
+  /** recordLazyHits and rememberRemoteHits, once (the first call starts them; later ones wait for the same). */
+  recordHits(): Promise<void> {
+    return (this.hitsRecorded ??= Promise.all([this.recordLazyHits(), this.rememberRemoteHits()]).then(() => undefined));
+  }
+
   /**
    * Writes this build's remote hits to the local cache (in one batch), so the next build on this machine hits
    * without the remote cache (the local lookup still checks that the layer blob is there). Best effort.
