@@ -1,5 +1,6 @@
 // openStore(root): the local store (store/api.ts) over an OCI image layout plus tsbuild's own side directories
 // (see store/README.md). Each concern lives in its own module; this file only wires them to the Store interface.
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -13,10 +14,9 @@ import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRe
 import { BlobStore } from './blobs.js';
 import { CacheRecords } from './cache.js';
 import { BlobNotFoundError, StoreError } from './errors.js';
-import { isNotFound, writeFileAtomic } from './fsutil.js';
+import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 import { readFile } from 'node:fs/promises';
 import { LayerDirs, treeLine, writeTreeRecord } from './layers.js';
-import { writeLines } from './tree.js';
 import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
 import { LazyBlobs, needsGunzip, withLazy, type LazyRecord } from './lazy.js';
 import { Leases } from './leases.js';
@@ -248,38 +248,63 @@ class LocalStore implements Store {
   }
   async commitLayer(upperdir: string, opts: CommitOptions = {}): Promise<CommittedLayer> {
     const stats = { entries: 0 };
-    const tree: string[] = [];
+    // The tree record goes to a file as the walk meets each entry, in walk order (verify compares it as a set): a
+    // layer's 20,000 lines never sit in the heap, which kept V8's old space ~10 MB larger for the whole commit.
+    const treeTmp = tempName(join(this.root, 'tmp'), 'tree');
+    const treeFd = openSync(treeTmp, 'w', 0o644);
+    let pendingLines = '';
     const onStat = (rel: string, st: import('node:fs').Stats, link: string): void => {
-      tree.push(treeLine(rel, st, link));
-    };
-    // The layer codec loads only when a step commits or a layer is compressed: a no-op rebuild never needs it.
-    const { diffChunks } = await import('./layer-tar/diff.js');
-    const tar = diffChunks(upperdir, { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) }, stats);
-    const { digest, size } = await this.blobs.ingestChunks(tar, this.touch);
-    const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
-    if (!(await this.layers.isUnpacked(digest))) {
-      const tmp = this.layers.newTempLayer();
-      await mkdir(tmp, { recursive: true });
-      try {
-        const ours = resolve(upperdir).startsWith(join(this.root, 'run') + '/');
-        if (ours) {
-          // already in overlay format: move it, then leave an empty upperdir for the caller's release()
-          await rename(upperdir, join(tmp, 'diff'));
-          await mkdir(upperdir);
-          await writeLines(join(tmp, 'tree'), tree.sort());
-        } else {
-          await mkdir(join(tmp, 'diff'));
-          const { unpackTar } = await import('./layer-tar/unpack.js');
-          await unpackTar(await this.blobs.open(digest), join(tmp, 'diff'), { digest });
-          await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
-        }
-        await this.layers.install(tmp, digest);
-      } catch (e) {
-        await rm(tmp, { recursive: true, force: true });
-        throw e;
+      pendingLines += treeLine(rel, st, link) + '\n';
+      if (pendingLines.length >= 1 << 16) {
+        writeSync(treeFd, pendingLines);
+        pendingLines = '';
       }
+    };
+    let treeOpen = true;
+    const closeTree = (): void => {
+      if (!treeOpen) return;
+      treeOpen = false;
+      try {
+        if (pendingLines) writeSync(treeFd, pendingLines);
+      } finally {
+        pendingLines = '';
+        closeSync(treeFd);
+      }
+    };
+    try {
+      // The layer codec loads only when a step commits or a layer is compressed: a no-op rebuild never needs it.
+      const { diffChunks } = await import('./layer-tar/diff.js');
+      const tar = diffChunks(upperdir, { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) }, stats);
+      const { digest, size } = await this.blobs.ingestChunks(tar, this.touch);
+      closeTree();
+      const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
+      if (!(await this.layers.isUnpacked(digest))) {
+        const tmp = this.layers.newTempLayer();
+        await mkdir(tmp, { recursive: true });
+        try {
+          const ours = resolve(upperdir).startsWith(join(this.root, 'run') + '/');
+          if (ours) {
+            // already in overlay format: move it, then leave an empty upperdir for the caller's release()
+            await rename(upperdir, join(tmp, 'diff'));
+            await mkdir(upperdir);
+            await rename(treeTmp, join(tmp, 'tree'));
+          } else {
+            await mkdir(join(tmp, 'diff'));
+            const { unpackTar } = await import('./layer-tar/unpack.js');
+            await unpackTar(await this.blobs.open(digest), join(tmp, 'diff'), { digest });
+            await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
+          }
+          await this.layers.install(tmp, digest);
+        } catch (e) {
+          await rm(tmp, { recursive: true, force: true });
+          throw e;
+        }
+      }
+      return { descriptor, diffID: digest, empty: stats.entries === 0 };
+    } finally {
+      closeTree();
+      await rm(treeTmp, { force: true });
     }
-    return { descriptor, diffID: digest, empty: stats.entries === 0 };
   }
   async compressedLayer(layer: Descriptor): Promise<Descriptor> {
     if (isGzipLayer(layer.mediaType) || layer.mediaType.endsWith('+zstd')) return layer;
