@@ -11,14 +11,14 @@ import { downloadBlob } from './blob-stream.js';
 import { RegistryClient, type Repo } from './client.js';
 import { DigestMismatchError, RegistryError } from './errors.js';
 import { digestOf } from '../oci/digest.js';
-
-/** A config larger than this is refused (Docker's own limit for manifests is 4 MiB; a config is far smaller). */
-const MAX_CONFIG = 8 << 20;
 import { getManifest, manifestByDigest, manifestByTag, type FetchedManifest } from './manifest-fetch.js';
 import { formatPlatform, hostPlatform, isIndex, selectPlatform } from './manifests.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';
 import type { ProgressFn } from './progress.js';
 import { BlobLocations } from './seen.js';
+
+/** A config larger than this is refused (Docker's own limit for manifests is 4 MiB; a config is far smaller). */
+const MAX_CONFIG = 8 << 20;
 
 /** What a pull writes into. The Store satisfies it structurally; so does OciLayoutTarget. */
 export interface PullTarget extends BlobSink {
@@ -172,7 +172,7 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   const configTask = queue.add(async () => {
     let bytes: Buffer | undefined;
     if (!(await target.hasBlob(manifest.config.digest))) {
-      // a config is small: read into memory (verified by writeBlob's digest check as it is stored)
+      // a config is small: read into memory and checked against its digest here, before anyone is told of it
       await fetchBlob(manifest.config, async (src) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -182,7 +182,8 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
           chunks.push(c);
         }
         bytes = Buffer.concat(chunks);
-        if (digestOf(bytes) !== manifest.config.digest) throw new DigestMismatchError(repo.registry, repo.repository, manifest.config.digest, digestOf(bytes));
+        const actual = digestOf(bytes);
+        if (actual !== manifest.config.digest) throw new DigestMismatchError(repo.registry, repo.repository, manifest.config.digest, actual);
       });
     }
     const config = JSON.parse((bytes ?? (await target.readBytes(manifest.config.digest))).toString('utf8')) as ImageConfigFile;

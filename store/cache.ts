@@ -1,10 +1,10 @@
 // Build cache records: JSON files named by the sha256 of the cache key, written atomically.
-import { linkSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { CacheRecord } from './api.js';
-import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
+import { isNotFound, writeFileAtomic, writeLinkedBatch } from './fsutil.js';
 
 function recordName(key: string): string {
   return `${createHash('sha256').update(key).digest('hex')}.json`;
@@ -50,30 +50,14 @@ export async function putCache(root: string, key: string, record: CacheRecord): 
   await writeFileAtomic(cachePath(root, key), JSON.stringify({ key, ...record }), { durable: false });
 }
 
-/**
- * Writes many records with one new file: it holds them all and is hard-linked under each key's name (a directory
- * entry each, no new inode: creating files is what costs on a busy ext4). A key that has a record keeps it.
- */
+/** Writes many records with one new file, linked under each key's name; a key that has a record keeps it. */
 export async function putManyCache(root: string, entries: [string, CacheRecord][]): Promise<string[]> {
   if (entries.length === 0) return [];
   const records: Record<string, CacheRecord> = {};
   for (const [key, record] of entries) records[key] = record;
-  const batch = tempName(join(root, 'cache'), 'batch');
-  await writeFileAtomic(batch, JSON.stringify({ records }), { durable: false });
-  const linked: string[] = [];
-  try {
-    for (const [key] of entries) {
-      try {
-        linkSync(batch, cachePath(root, key));
-        linked.push(key);
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'EEXIST') throw e;
-      }
-    }
-  } finally {
-    rmSync(batch, { force: true });
-  }
-  return linked;
+  // a lost batch costs the next build its local hits, as a lost record does: no fsync
+  const existing = new Set(await writeLinkedBatch(join(root, 'cache'), JSON.stringify({ records }), entries.map(([k]) => cachePath(root, k)), { durable: false }));
+  return entries.map(([k]) => k).filter((k) => !existing.has(cachePath(root, k)));
 }
 
 /**

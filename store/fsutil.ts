@@ -1,6 +1,6 @@
 // Small file-system helpers: atomic writes (temp + fsync + rename), existence checks, pid liveness.
 import { randomBytes } from 'node:crypto';
-import { close, fsync, open, rename, writeFile } from 'node:fs';
+import { close, fsync, linkSync, open, rename, writeFile } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
@@ -38,6 +38,30 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Many small records with one new file: `data` is written once (fsynced unless `durable: false`) and hard-linked
+ * under each of `paths` (a directory entry each, no new inode: creating files is what costs on a busy ext4), then
+ * its own temp name is removed. A path that exists already is left as it is; those are returned.
+ */
+export async function writeLinkedBatch(dir: string, data: string, paths: string[], opts: { durable?: boolean } = {}): Promise<string[]> {
+  const batch = tempName(dir, 'batch');
+  await writeFileAtomic(batch, data, opts);
+  const existing: string[] = [];
+  try {
+    for (const p of paths) {
+      try {
+        linkSync(batch, p);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e;
+        existing.push(p);
+      }
+    }
+  } finally {
+    await rm(batch, { force: true });
+  }
+  return existing;
 }
 
 /** Makes the directory's entries (new names, links, renames) durable. */

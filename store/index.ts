@@ -65,9 +65,7 @@ class LocalStore implements Store {
   async hasBlob(digest: Digest): Promise<boolean> {
     // whoever asks is about to rely on it (a cache hit, a pull that skips the download): lease it first
     await this.leases.touch([digest]);
-    // the blob and its lazy record are looked for at once (most asks on a fresh store find neither)
-    const [has, lazy] = await Promise.all([this.blobs.has(digest), this.lazyRecord(digest)]);
-    return has || lazy !== undefined;
+    return (await this.blobs.has(digest)) || (await this.lazyRecord(digest)) !== undefined;
   }
   async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     await this.leases.touch([expected.digest]);

@@ -3,7 +3,7 @@
 // image, needs none of those layers' bytes; they come in the first time something reads them (a RUN, `tsbuild
 // run`, save, push). Records live in <root>/lazy/<hex>.json, written temp → rename; a downloaded blob wins over
 // its record, which prune removes with the image.
-import { createReadStream, existsSync, linkSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -11,7 +11,7 @@ import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/blobs.js';
 import { digestHex, isDigest } from '../oci/digest.js';
 import { isGzipLayer, MediaType, type Descriptor, type Digest } from '../oci/types.js';
 import { StoreError } from './errors.js';
-import { fsyncDir, isNotFound, tempName, writeFileAtomic } from './fsutil.js';
+import { fsyncDir, isNotFound, writeFileAtomic, writeLinkedBatch } from './fsutil.js';
 
 export interface LazyRecord {
   /** The blob as the store will hold it. */
@@ -96,21 +96,9 @@ export class LazyBlobs {
     if (fresh.length === 0) return;
     const records: Record<string, LazyRecord> = {};
     for (const { descriptor: { mediaType, digest, size }, source } of fresh) records[digest] = { descriptor: { mediaType, digest, size }, sources: [source] };
-    const batch = tempName(this.dir, 'batch');
-    await writeFileAtomic(batch, JSON.stringify({ records }));
-    try {
-      for (const { descriptor } of fresh) {
-        try {
-          linkSync(batch, this.file(descriptor.digest));
-        } catch (e) {
-          // another process recorded it meanwhile: add this source to its record
-          if ((e as { code?: string }).code !== 'EEXIST') throw e;
-          await this.add(descriptor, fresh.find((f) => f.descriptor.digest === descriptor.digest)!.source);
-        }
-      }
-    } finally {
-      rmSync(batch, { force: true });
-    }
+    const existing = new Set(await writeLinkedBatch(this.dir, JSON.stringify({ records }), fresh.map((f) => this.file(f.descriptor.digest))));
+    // recorded by another process meanwhile: this source is added to its record
+    for (const f of fresh) if (existing.has(this.file(f.descriptor.digest))) await this.add(f.descriptor, f.source);
     await fsyncDir(this.dir);
   }
 

@@ -19,11 +19,6 @@ export class RemoteCacheStore implements Store {
   private readonly remoteBlobs = new Map<string, Descriptor>();
   /** The same blobs by their own digest: served straight from the remote cache (a push or re-export reads them). */
   private readonly blobsByDigest = new Map<string, Descriptor>();
-  /**
-   * Writes started at each remote hit and awaited at the end of the build (rememberRemoteHits, recordLazyHits):
-   * the hit's record in the local cache, and the lazy record of its layer (true once written). They run on the
-   * thread pool while later steps are looked up, so their fsyncs are not waited for one after another at the end.
-   */
   /** Remote hits, for the local cache (rememberRemoteHits). */
   private readonly remoteHits: [string, CacheRecord][] = [];
 
@@ -50,10 +45,7 @@ export class RemoteCacheStore implements Store {
       this.remoteBlobs.set(rec.layer.descriptor.digest, rec.layer.blob);
       this.blobsByDigest.set(rec.layer.blob.digest, rec.layer.blob);
     }
-    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) {
-      const layer = rec.layer.descriptor;
-      this.pending.set(layer.digest, rec);
-    }
+    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) this.pending.set(rec.layer.descriptor.digest, rec);
     this.used.set(key, rec);
     this.remoteHits.push([key, { layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null, data: rec.data, createdAt: rec.createdAt }]);
     return rec;

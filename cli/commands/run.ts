@@ -2,7 +2,6 @@
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
 import type { ContainerConfig } from '../../oci/types.js';
-import type { Store } from '../../store/api.js';
 import type { ContainerSpec, Isolation, NetworkMode } from '../../runtime/spec.js';
 
 interface RunOptions {
