@@ -5,3 +5,4 @@ export { UserError, resolveUserFrom } from './users.js';
 export { CgroupError } from './cgroups.js';
 export { HelperBuildError } from './helper.js';
 export type { ContainerSpec, ContainerResult, MountSpec, NetworkMode, Isolation, Resources, RootfsSpec } from './spec.js';
+export { openRoot, openIn, openPathIn, mkdirAllIn, createFileAt, fdPath, statFd, closeFd, RootEscapeError, type RootDir, type Resolution } from './root-fd.js';

@@ -215,3 +215,101 @@ export function limitOpenFiles(value: number): void {
 export function gettid(): number {
   return c.gettid() as number;
 }
+
+// --- Directory-fd calls: every host-side operation on a path an untrusted input chose goes through these (see
+// runtime/root-fd.ts). Each returns or takes raw fds; Node's fs.*Sync functions accept them too (fstat, fchown…).
+const at = {
+  openat: lib.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
+  mkdirat: lib.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+  unlinkat: lib.func('int unlinkat(int dirfd, const char *path, int flags)'),
+  symlinkat: lib.func('int symlinkat(const char *target, int dirfd, const char *path)'),
+  linkat: lib.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)'),
+  fchownat: lib.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+  readlinkat: lib.func('long readlinkat(int dirfd, const char *path, _Out_ uint8_t *buf, size_t size)'),
+  utimensat: lib.func('int utimensat(int dirfd, const char *path, const int64_t *times, int flags)'),
+  closeRange: lib.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+};
+
+export const AT = { FDCWD: -100, SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200, EMPTY_PATH: 0x1000 } as const;
+/** openat2(2) `resolve` flags. */
+export const RESOLVE = { NO_XDEV: 0x1, NO_MAGICLINKS: 0x2, NO_SYMLINKS: 0x4, BENEATH: 0x8, IN_ROOT: 0x10 } as const;
+export const O = {
+  RDONLY: 0,
+  WRONLY: 1,
+  RDWR: 2,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  NOCTTY: 0o400,
+  TRUNC: 0o1000,
+  NONBLOCK: 0o4000,
+  DIRECTORY: 0o200000,
+  NOFOLLOW: 0o400000,
+  CLOEXEC: 0o2000000,
+  PATH: 0o10000000,
+} as const;
+
+const SYS_OPENAT2: Record<string, number> = { x64: 437, arm64: 437 };
+
+/** openat2(2): `how` = {flags, mode, resolve}; always O_CLOEXEC. */
+export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+  const nr = SYS_OPENAT2[arch()];
+  if (nr === undefined) throw new Error(`openat2: unsupported architecture ${arch()}`);
+  const how = new BigUint64Array([BigInt(flags | O.CLOEXEC), BigInt(mode), BigInt(resolve)]);
+  const fd = Number(c.syscall(nr, 'int', dirfd, 'const char *', path, 'uint64_t *', how, 'size_t', 24));
+  check('openat2', fd, path);
+  return fd;
+}
+
+export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  const fd = at.openat(dirfd, path, flags | O.CLOEXEC, mode) as number;
+  check('openat', fd, path);
+  return fd;
+}
+
+export function mkdirat(dirfd: number, path: string, mode: number): void {
+  check('mkdirat', at.mkdirat(dirfd, path, mode) as number, path);
+}
+
+export function unlinkat(dirfd: number, path: string, flags = 0): void {
+  check('unlinkat', at.unlinkat(dirfd, path, flags) as number, path);
+}
+
+export function symlinkat(target: string, dirfd: number, path: string): void {
+  check('symlinkat', at.symlinkat(target, dirfd, path) as number, path);
+}
+
+export function linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags = 0): void {
+  check('linkat', at.linkat(olddirfd, oldpath, newdirfd, newpath, flags) as number, newpath);
+}
+
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
+  check('fchownat', at.fchownat(dirfd, path, uid, gid, flags) as number, path);
+}
+
+export function readlinkat(dirfd: number, path: string): string {
+  const buf = Buffer.alloc(4096);
+  const n = Number(at.readlinkat(dirfd, path, buf, buf.length));
+  check('readlinkat', n, path);
+  return buf.subarray(0, n).toString('utf8');
+}
+
+/** utimensat(2) with times in ms since the epoch (atime, mtime); AT.SYMLINK_NOFOLLOW to touch a symlink itself. */
+export function utimensat(dirfd: number, path: string, atimeMs: number, mtimeMs: number, flags: number): void {
+  const ts = (ms: number): [bigint, bigint] => {
+    const s = Math.floor(ms / 1000);
+    return [BigInt(s), BigInt(Math.round((ms - s * 1000) * 1e6))];
+  };
+  const times = new BigInt64Array([...ts(atimeMs), ...ts(mtimeMs)]);
+  check('utimensat', at.utimensat(dirfd, path, times, flags) as number, path);
+}
+
+export const CLOSE_RANGE = { UNSHARE: 0x2, CLOEXEC: 0x4 } as const;
+
+/** close_range(2): with CLOSE_RANGE.CLOEXEC, marks the fds close-on-exec instead of closing them. */
+export function closeRange(first: number, last: number, flags: number): void {
+  check('close_range', at.closeRange(first, last, flags) as number);
+}
+
+export function closeFd(fd: number): void {
+  c.close(fd);
+}

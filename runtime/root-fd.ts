@@ -1,0 +1,133 @@
+// Paths inside a root that untrusted input shaped (a build context, an image rootfs, an upperdir), opened by the
+// kernel rather than by string joins: openat2 resolves every component inside the root, so no symlink or `..`
+// leaves it, and the caller then works on the fd it got, so no component can be swapped between check and use
+// (runc's fix for CVE-2021-30465 mounts through /proc/self/fd/N of such an fd; BuildKit's for CVE-2024-23652
+// removes only what it made). Two ways to resolve:
+//  - `inRoot`: as the container sees it: symlinks are followed with the root as `/` (RESOLVE_IN_ROOT);
+//  - `beneath`: our own trees (an upperdir this step writes): any symlink on the way is refused (RESOLVE_BENEATH |
+//    RESOLVE_NO_SYMLINKS), because only this step put one there.
+import { fstatSync, type Stats } from 'node:fs';
+import { AT, closeFd, LibcError, mkdirat, O, openat, openat2, RESOLVE, unlinkat } from './libc.js';
+
+export type Resolution = 'inRoot' | 'beneath';
+
+const RESOLVE_FLAGS: Record<Resolution, number> = {
+  inRoot: RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS,
+  beneath: RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS,
+};
+
+/** A path refused because it would leave its root or cross a symlink where none may be. */
+export class RootEscapeError extends Error {
+  override name = 'RootEscapeError';
+  readonly code = 'ROOT_ESCAPE';
+  constructor(
+    readonly root: string,
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path} (in ${root}): ${reason}`);
+  }
+}
+
+/** An open directory fd standing for a root; `path` is for messages only. */
+export interface RootDir {
+  readonly fd: number;
+  readonly path: string;
+  close(): void;
+}
+
+/** Opens a root the caller trusts by path (the store, the context directory the user named, a mounted view). */
+export function openRoot(path: string): RootDir {
+  const fd = openat(AT.FDCWD, path, O.PATH | O.DIRECTORY);
+  let open = true;
+  return {
+    fd,
+    path,
+    close: () => {
+      if (open) closeFd(fd);
+      open = false;
+    },
+  };
+}
+
+function relative(path: string): string {
+  const p = path.replace(/^\/+/, '');
+  return p === '' ? '.' : p;
+}
+
+/**
+ * Opens `path` inside `root` (`flags` as openat(2); O_CLOEXEC always). An escape is a RootEscapeError (EXDEV from
+ * openat2 means the walk left the root; ELOOP under `beneath` means a symlink was on the way).
+ */
+export function openIn(root: RootDir, path: string, flags: number, how: Resolution = 'inRoot', mode = 0): number {
+  try {
+    return openat2(root.fd, relative(path), flags, mode, RESOLVE_FLAGS[how]);
+  } catch (e) {
+    if (e instanceof LibcError && (e.code === 'EXDEV' || (how === 'beneath' && e.code === 'ELOOP'))) {
+      throw new RootEscapeError(root.path, path, e.code === 'EXDEV' ? 'resolves outside the root' : 'a symbolic link is on the way');
+    }
+    throw e;
+  }
+}
+
+/** An O_PATH fd of what `path` names inside the root (the last component followed too, under `inRoot`). */
+export function openPathIn(root: RootDir, path: string, how: Resolution = 'inRoot'): number {
+  return openIn(root, path, O.PATH, how);
+}
+
+/** `/proc/self/fd/N`: hands an fd to an API that takes paths (mount(2), overlay options) without a re-walk. */
+export function fdPath(fd: number): string {
+  return `/proc/self/fd/${fd}`;
+}
+
+export function statFd(fd: number): Stats {
+  return fstatSync(fd);
+}
+
+/**
+ * mkdir -p of `dir` inside the root; missing directories are made with `mode` (then `onCreate(fd, path)` may set
+ * their owner and times on the fd). Returns an O_PATH|O_DIRECTORY fd of the last one; the caller closes it.
+ */
+export function mkdirAllIn(root: RootDir, dir: string, mode: number, how: Resolution = 'inRoot', onCreate?: (fd: number, path: string) => void): number {
+  const parts = dir.split('/').filter((p) => p !== '' && p !== '.');
+  let cur = openIn(root, '.', O.PATH | O.DIRECTORY, how);
+  let path = '';
+  try {
+    for (const name of parts) {
+      if (name === '..') throw new RootEscapeError(root.path, dir, '`..` in a path to create');
+      path = `${path}/${name}`;
+      let next: number;
+      try {
+        next = openIn(root, path, O.PATH | O.DIRECTORY, how);
+      } catch (e) {
+        if (!(e instanceof LibcError && e.code === 'ENOENT')) throw e;
+        mkdirat(cur, name, mode);
+        next = openat(cur, name, O.PATH | O.DIRECTORY | O.NOFOLLOW);
+        onCreate?.(next, path);
+      }
+      closeFd(cur);
+      cur = next;
+    }
+    return cur;
+  } catch (e) {
+    closeFd(cur);
+    throw e;
+  }
+}
+
+/**
+ * Creates a regular file `name` in the directory `dirFd` (an fd from openIn/mkdirAllIn): whatever non-directory
+ * stands there is unlinked first, then O_CREAT|O_EXCL|O_NOFOLLOW, so the write can never land behind a symlink.
+ * Returns a writable fd. A directory in the way is an error (unlinkat's EISDIR): the caller decides about those.
+ */
+export function createFileAt(dirFd: number, name: string, mode: number): number {
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new Error(`createFileAt: bad name "${name}"`);
+  try {
+    unlinkat(dirFd, name, 0);
+  } catch (e) {
+    if (!(e instanceof LibcError && e.code === 'ENOENT')) throw e;
+  }
+  return openat(dirFd, name, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW, mode);
+}
+
+export { closeFd };
