@@ -1,7 +1,7 @@
 // The container's init in pivot isolation: run by `unshare --mount --pid --fork … node init.js PLAN` inside the
 // new mount and PID namespaces (UTS/IPC/NET were made by the parent). Everything it mounts lives in this mount
 // namespace only, so the kernel undoes it when the container dies, whatever happens to tsbuild.
-//   mount overlay → /dev, /proc, /sys, /etc files, spec mounts → record mount-point traces → resolve USER →
+//   mount overlay → /dev, /proc, /sys, /etc files, spec mounts (all onto O_PATH fds) → record mount-point traces → resolve USER →
 //   make cwd → pivot_root(".", ".") + umount2(".", MNT_DETACH) → bounding set → groups/gid/uid → capabilities →
 //   no_new_privs → pdeathsig → umask → chdir → clear FD_CLOEXEC on 0-2 → execvpe.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,17 +9,18 @@ import { join } from 'node:path';
 import {
   capset, chdir, clearCloexec, execvpe, limitOpenFiles, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid, setresuid, umask, umount2,
 } from './libc.js';
-import { listTree, mountOverlay, mountTree, newPaths } from './mounts.js';
+import { mountOverlay, mountTree } from './mounts.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
 import { resolveUser } from './users.js';
 
 async function main(planFile: string): Promise<never> {
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as InitPlan;
-  const before = await listTree(plan.upperdir);
   mountOverlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.root);
-  await mountTree({ root: plan.root, etcFiles: plan.etcFiles, mounts: plan.mounts, procAndSys: true });
-  writeFileSync(plan.tracesFile, JSON.stringify(newPaths(before, await listTree(plan.upperdir))));
+  // Bind sources are resolved here, in this mount namespace, not passed as fds: a mount the parent's fd points to
+  // lives in the parent's namespace, and open_tree/bind refuse a mount of another namespace.
+  const { traces } = await mountTree({ root: plan.root, upperdir: plan.upperdir, etcFiles: plan.etcFiles, mounts: plan.mounts, procAndSys: true });
+  writeFileSync(plan.tracesFile, JSON.stringify(traces));
   const user = await resolveUser(plan.root, plan.user);
   await mkdirInRoot(plan.root, plan.cwd);
   const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));

@@ -51,6 +51,8 @@ const c = {
   fsconfig: lib.func('int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)'),
   fsmount: lib.func('int fsmount(int fd, unsigned int flags, unsigned int attrFlags)'),
   moveMount: lib.func('int move_mount(int fromDirfd, const char *fromPath, int toDirfd, const char *toPath, unsigned int flags)'),
+  openTree: lib.func('int open_tree(int dirfd, const char *path, unsigned int flags)'),
+  mountSetattr: lib.func('int mount_setattr(int dirfd, const char *path, unsigned int flags, const uint64_t *attr, size_t size)'),
 };
 
 function check(call: string, rc: number | bigint, target?: string): void {
@@ -97,6 +99,28 @@ export function mountFs(fstype: string, target: string, options: [string, string
     }
   } finally {
     c.close(fd);
+  }
+}
+
+/**
+ * Binds the tree at `sourceFd` onto `targetFd` (both O_PATH fds), recursively, with MOUNT_ATTR_* `attrs` set on every
+ * mount of the copy: open_tree(OPEN_TREE_CLONE) + mount_setattr + move_mount walk no path at all, so nothing can be
+ * swapped in between (runc's CVE-2021-30465), and the attributes land on the new mount, not on what is under it.
+ */
+export function bindMountFd(sourceFd: number, targetFd: number, attrs: number): void {
+  const OPEN_TREE_CLONE = 1;
+  const AT_RECURSIVE = 0x8000;
+  const tree = c.openTree(sourceFd, '', OPEN_TREE_CLONE | O.CLOEXEC | AT.EMPTY_PATH | AT_RECURSIVE) as number;
+  check('open_tree', tree, `fd ${sourceFd}`);
+  try {
+    if (attrs !== 0) {
+      const attr = new BigUint64Array([BigInt(attrs), 0n, 0n, 0n]);
+      check('mount_setattr', c.mountSetattr(tree, '', AT.EMPTY_PATH | AT_RECURSIVE, attr, 32) as number);
+    }
+    // MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+    check('move_mount', c.moveMount(tree, '', targetFd, '', 0x4 | 0x40) as number, `fd ${targetFd}`);
+  } finally {
+    c.close(tree);
   }
 }
 

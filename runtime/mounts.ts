@@ -3,10 +3,11 @@
 // isolation: inside the container's own mount namespace). Mount points the rootfs lacks are created in it and
 // reported as traces, so the caller can take them out of the upperdir afterwards.
 // Synchronous fs calls on purpose: tiny operations, cheaper than a thread-pool round trip each.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { LibcError, MOUNT_ATTR, mount, mountFs, MS } from './libc.js';
-import { ensureMountPoint } from './paths.js';
+import { chmodSync, copyFileSync, fstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix, relative } from 'node:path';
+import { AT, bindMountFd, LibcError, MOUNT_ATTR, mount, mountFs, MS, O, openat, unlinkat } from './libc.js';
+import { openMountPoint } from './paths.js';
+import { closeFd, fdPath, openIn, openPathIn, openRoot, statFd, type RootDir } from './root-fd.js';
 import { overlayLowerOrder } from './overlay-order.js';
 
 /** /proc paths made read-only and masked, as runc does (kept in step with helper/tsbuild-exec.c). */
@@ -37,14 +38,35 @@ export function protectProc(proc: string, devNull: string): void {
 /** Overlay options longer than a page cannot be passed to mount(2). */
 const PAGE = 4096;
 
-/** A mount as the runtime executes it; `file` mounts from the spec have already been written to `source`. */
+/**
+ * A mount as the runtime executes it; `file` mounts from the spec have already been written under the files dir.
+ * A bind's `source` is resolved inside `root` when it is mounted (openat2 RESOLVE_IN_ROOT), in the process that
+ * mounts it; `scratch` (a directory of the container's own) makes it a throwaway overlay instead of a writable bind.
+ */
 export type PlannedMount =
-  | { type: 'bind'; source: string; target: string; readonly: boolean; file: boolean }
+  | { type: 'bind'; root: string; source: string; target: string; readonly: boolean; scratch?: string }
   | { type: 'tmpfs'; target: string; size?: number };
+
+/** What the mount points made so far are, and whether a path was in the upperdir before (see noteCopyUps). */
+interface Tracker {
+  created: string[];
+  isInUpper: (inner: string) => boolean;
+}
+
+/** A mount point the runtime made in the upperdir: removed after the run only if the same inode is still there. */
+export interface Trace {
+  /** Path inside the upperdir (and the rootfs). */
+  path: string;
+  dev: string;
+  ino: string;
+  isDir: boolean;
+}
 
 export interface MountTreeOptions {
   /** Host directory the overlay is mounted on (the container's `/`). */
   root: string;
+  /** The overlay's upperdir: mount points made there are reported as traces. */
+  upperdir: string;
   /** Generated files bound over /etc (host paths). */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   mounts: PlannedMount[];
@@ -98,10 +120,16 @@ function commonParent(paths: string[]): string {
 const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
 /** /dev as a tmpfs with the host's character devices bound onto files, a private devpts, shm and fd links. */
-async function mountDev(root: string): Promise<string> {
-  const dev = await ensureMountPoint(root, '/dev', 'dir');
-  // nodev: only the nodes bound below (their own mounts) open; a node made with mknod does not.
-  mount('tmpfs', dev, 'tmpfs', MS.NOSUID | MS.NODEV | MS.STRICTATIME, 'mode=755,size=65536k');
+function mountDev(root: RootDir, t: Tracker): string {
+  const mp = openMountPoint(root, '/dev', 'dir', t.created, t.isInUpper);
+  try {
+    // nodev: only the nodes bound below (their own mounts) open; a node made with mknod does not.
+    mount('tmpfs', fdPath(mp.fd), 'tmpfs', MS.NOSUID | MS.NODEV | MS.STRICTATIME, 'mode=755,size=65536k');
+  } finally {
+    closeFd(mp.fd);
+  }
+  // From here on `dev` is the fresh tmpfs just mounted: nothing of the image is below it.
+  const dev = mp.path;
   for (const n of DEV_NODES) {
     writeFileSync(join(dev, n), '', { mode: 0o666 });
     mount(`/dev/${n}`, join(dev, n), null, MS.BIND);
@@ -117,89 +145,210 @@ async function mountDev(root: string): Promise<string> {
   return dev;
 }
 
-/** Binds `source` on `target`, always nosuid+nodev (a host directory's device nodes must not open). */
-function bindReadonly(source: string, target: string, readonly: boolean): void {
-  mount(source, target, null, MS.BIND | MS.REC);
-  mount(null, target, null, MS.REMOUNT | MS.BIND | MS.NOSUID | MS.NODEV | (readonly ? MS.RDONLY : 0));
-}
-
 /** Mounts read-only sysfs on a mount point (do it while in the container's network namespace). */
 export function mountSysAt(path: string): void {
   mount('sysfs', path, 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
 }
 
-/** Mounts everything but the overlay itself; returns the host paths of the /proc and /sys mount points. */
-export async function mountTree(o: MountTreeOptions): Promise<{ proc: string; sys: string }> {
-  const dev = await mountDev(o.root);
-  const proc = await ensureMountPoint(o.root, '/proc', 'dir');
-  const sys = await ensureMountPoint(o.root, '/sys', 'dir');
-  if (o.procAndSys) {
-    mount('proc', proc, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC);
-    protectProc(proc, join(dev, 'null'));
-    mountSysAt(sys);
+/** Opens a mount point, mounts onto its fd, closes it; returns its host path. */
+function mountAt(root: RootDir, target: string, kind: 'dir' | 'file', t: Tracker, how: (fd: number) => void): string {
+  const mp = openMountPoint(root, target, kind, t.created, t.isInUpper);
+  try {
+    how(mp.fd);
+    return mp.path;
+  } finally {
+    closeFd(mp.fd);
   }
-  bindReadonly(o.etcFiles.hosts, await ensureMountPoint(o.root, '/etc/hosts', 'file'), true);
-  bindReadonly(o.etcFiles.hostname, await ensureMountPoint(o.root, '/etc/hostname', 'file'), true);
-  bindReadonly(o.etcFiles.resolvConf, await ensureMountPoint(o.root, '/etc/resolv.conf', 'file'), true);
-  // Shallow targets first, so a mount inside another one gets its mount point in the outer mount, not the layer.
-  const ordered = [...o.mounts].sort((a, b) => depth(a.target) - depth(b.target));
-  for (const m of ordered) {
-    if (m.type === 'tmpfs') {
-      const t = await ensureMountPoint(o.root, m.target, 'dir');
-      mount('tmpfs', t, 'tmpfs', MS.NOSUID | MS.NODEV, `mode=1777${m.size ? `,size=${m.size}` : ''}`);
-    } else {
-      const t = await ensureMountPoint(o.root, m.target, m.file ? 'file' : 'dir');
-      bindReadonly(m.source, t, m.readonly);
+}
+
+/** A host file of ours (the generated /etc files) bound read-only. */
+function bindHostFile(root: RootDir, source: string, target: string, t: Tracker): void {
+  const src = openat(AT.FDCWD, source, O.PATH | O.NOFOLLOW);
+  try {
+    mountAt(root, target, 'file', t, (fd) => bindMountFd(src, fd, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV));
+  } finally {
+    closeFd(src);
+  }
+}
+
+/**
+ * A spec bind: `source` resolved inside its root by the kernel (a stage's `/x -> /` stays in the stage), the mount
+ * point inside the rootfs, and the bind made between the two fds. nosuid+nodev always (a host directory's device
+ * nodes must not open). With `scratch`, writes go to an overlay whose upper layer is thrown away with the container.
+ */
+function mountBind(root: RootDir, m: Extract<PlannedMount, { type: 'bind' }>, t: Tracker): void {
+  const src = openBindSource(m.root, m.source);
+  try {
+    const isDir = statFd(src).isDirectory();
+    mountAt(root, m.target, isDir ? 'dir' : 'file', t, (fd) => {
+      if (m.scratch === undefined) {
+        bindMountFd(src, fd, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (m.readonly ? MOUNT_ATTR.RDONLY : 0));
+      } else if (isDir) {
+        const upper = join(m.scratch, 'upper');
+        const work = join(m.scratch, 'work');
+        mkdirSync(upper, { recursive: true, mode: 0o755 });
+        mkdirSync(work, { recursive: true, mode: 0o700 });
+        mount('overlay', fdPath(fd), 'overlay', MS.NOSUID | MS.NODEV, `lowerdir=${fdPath(src)},upperdir=${escapeOverlayPath(upper)},workdir=${escapeOverlayPath(work)}`);
+      } else {
+        // A single file: a private copy (read through the resolved fd) takes the writes.
+        mkdirSync(m.scratch, { recursive: true, mode: 0o700 });
+        const copy = join(m.scratch, 'file');
+        copyFileSync(fdPath(src), copy);
+        const copyFd = openat(AT.FDCWD, copy, O.PATH | O.NOFOLLOW);
+        try {
+          bindMountFd(copyFd, fd, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV);
+        } finally {
+          closeFd(copyFd);
+        }
+      }
+    });
+  } finally {
+    closeFd(src);
+  }
+}
+
+/** A bind mount's source that is not there: named, with its root, for the step's error. */
+export class BindSourceError extends Error {
+  override name = 'BindSourceError';
+  constructor(readonly root: string, readonly source: string, reason: string) {
+    super(`bind mount source "${source}" ${reason} (resolved inside ${root})`);
+  }
+}
+
+/**
+ * An O_PATH fd of a bind source, resolved inside `root` as a container rooted there would see it: nothing resolves
+ * outside (symlinks and `..` stay in the root). The builder calls it too, to fail early with the Buildfile's line.
+ */
+export function openBindSource(root: string, source: string): number {
+  const r = openRoot(root);
+  try {
+    return openPathIn(r, source);
+  } catch (e) {
+    if (e instanceof LibcError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw new BindSourceError(root, source, 'does not exist');
+    if (e instanceof LibcError && e.code === 'ELOOP') throw new BindSourceError(root, source, 'is a symbolic link loop');
+    throw e;
+  } finally {
+    r.close();
+  }
+}
+
+/**
+ * Mounts everything but the overlay itself; returns the host paths of the /proc and /sys mount points and the
+ * traces: every mount point made in the upperdir, with its inode, for removeTraces.
+ */
+export async function mountTree(o: MountTreeOptions): Promise<{ proc: string; sys: string; traces: Trace[] }> {
+  const upper = openRoot(o.upperdir);
+  const root = openRoot(o.root);
+  const t: Tracker = { created: [], isInUpper: (inner) => isIn(upper, inner) };
+  try {
+    const dev = mountDev(root, t);
+    const proc = mountAt(root, '/proc', 'dir', t, (fd) => {
+      if (o.procAndSys) mount('proc', fdPath(fd), 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    });
+    if (o.procAndSys) protectProc(proc, join(dev, 'null'));
+    const sys = mountAt(root, '/sys', 'dir', t, (fd) => {
+      if (o.procAndSys) mountSysAt(fdPath(fd));
+    });
+    bindHostFile(root, o.etcFiles.hosts, '/etc/hosts', t);
+    bindHostFile(root, o.etcFiles.hostname, '/etc/hostname', t);
+    bindHostFile(root, o.etcFiles.resolvConf, '/etc/resolv.conf', t);
+    // Shallow targets first, so a mount inside another one gets its mount point in the outer mount, not the layer.
+    const ordered = [...o.mounts].sort((a, b) => depth(a.target) - depth(b.target));
+    for (const m of ordered) {
+      if (m.type === 'tmpfs') {
+        mountAt(root, m.target, 'dir', t, (fd) => mount('tmpfs', fdPath(fd), 'tmpfs', MS.NOSUID | MS.NODEV, `mode=1777${m.size ? `,size=${m.size}` : ''}`));
+      } else mountBind(root, m, t);
+    }
+    return { proc, sys, traces: recordTraces(upper, t.created) };
+  } finally {
+    root.close();
+    upper.close();
+  }
+}
+
+function isIn(upper: RootDir, inner: string): boolean {
+  try {
+    closeFd(openPathIn(upper, inner, 'beneath'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The inode of each path made, looked up in the upperdir itself (not through the overlay, whose inode numbers are
+ * its own); a path not in the upperdir (made inside another mount) is no trace.
+ */
+function recordTraces(upper: RootDir, created: string[]): Trace[] {
+  const out: Trace[] = [];
+  for (const path of new Set(created)) {
+    let fd: number;
+    try {
+      fd = openPathIn(upper, path, 'beneath');
+    } catch {
+      continue;
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      out.push({ path, dev: String(st.dev), ino: String(st.ino), isDir: st.isDirectory() });
+    } finally {
+      closeFd(fd);
     }
   }
-  return { proc, sys };
+  return out;
 }
 
 function depth(p: string): number {
   return p.split('/').filter(Boolean).length;
 }
 
-/** Every path in the upperdir (relative), deepest first: taken right after the mount points were made. */
-export async function listTree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[] = [];
-    try {
-      entries = readdirSync(join(dir, rel), { withFileTypes: true });
-    } catch {
-      // gone
-    }
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r);
-      out.push(r);
-    }
-  };
-  await walk('');
-  return out;
-}
-
-/** Paths of `after` not in `before` (the traces: an upperdir given with content keeps that content). */
-export function newPaths(before: string[], after: string[]): string[] {
-  const had = new Set(before);
-  return after.filter((p) => !had.has(p));
-}
-
 /**
- * Takes the mount points the runtime created back out of the upperdir (after everything is unmounted):
- * files go, directories go when the container left nothing in them.
+ * Takes the mount points the runtime made back out of the upperdir (after everything is unmounted), deepest first:
+ * each is reached from an upperdir fd without following any symlink (a RUN may have renamed a parent and put a
+ * symlink in its place: BuildKit's CVE-2024-23652) and removed only while it is still the inode that was made.
+ * A directory the container wrote into stays.
  */
-export async function removeTraces(upperdir: string, traces: string[]): Promise<void> {
-  for (const rel of traces) {
-    const p = join(upperdir, rel);
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st) continue;
+export async function removeTraces(upperdir: string, traces: Trace[]): Promise<void> {
+  if (traces.length === 0) return;
+  const upper = openRoot(upperdir);
+  try {
+    for (const t of [...traces].sort((a, b) => depth(b.path) - depth(a.path))) removeTrace(upper, t);
+  } finally {
+    upper.close();
+  }
+}
+
+function removeTrace(upper: RootDir, t: Trace): void {
+  const name = posix.basename(t.path);
+  if (name === '' || name === '.' || name === '..') return;
+  let dir: number;
+  try {
+    dir = openIn(upper, posix.dirname(t.path), O.PATH | O.DIRECTORY, 'beneath');
+  } catch {
+    return; // gone, or a symlink on the way: not ours to follow
+  }
+  try {
+    let fd: number;
     try {
-      if (st.isDirectory()) rmdirSync(p);
-      else unlinkSync(p);
+      fd = openat(dir, name, O.PATH | O.NOFOLLOW);
+    } catch {
+      return;
+    }
+    let same: boolean;
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      same = String(st.dev) === t.dev && String(st.ino) === t.ino && st.isDirectory() === t.isDir;
+    } finally {
+      closeFd(fd);
+    }
+    if (!same) return;
+    try {
+      unlinkat(dir, name, t.isDir ? AT.REMOVEDIR : 0);
     } catch {
       // a directory the container wrote into stays
     }
+  } finally {
+    closeFd(dir);
   }
 }
 

@@ -10,7 +10,7 @@ export interface InitPlan {
   root: string;
   etcFiles: EtcFiles;
   mounts: PlannedMount[];
-  /** Where init writes the upperdir paths its mount points created (JSON string[]). */
+  /** Where init writes the mount points it made in the upperdir, with their inodes (JSON Trace[]). */
   tracesFile: string;
   user?: string;
   cwd: string;

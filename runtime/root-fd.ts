@@ -6,7 +6,7 @@
 //  - `inRoot`: as the container sees it: symlinks are followed with the root as `/` (RESOLVE_IN_ROOT);
 //  - `beneath`: our own trees (an upperdir this step writes): any symlink on the way is refused (RESOLVE_BENEATH |
 //    RESOLVE_NO_SYMLINKS), because only this step put one there.
-import { fstatSync, type Stats } from 'node:fs';
+import { fstatSync, readlinkSync, type Stats } from 'node:fs';
 import { AT, closeFd, LibcError, mkdirat, O, openat, openat2, RESOLVE, unlinkat } from './libc.js';
 
 export type Resolution = 'inRoot' | 'beneath';
@@ -78,6 +78,24 @@ export function openPathIn(root: RootDir, path: string, how: Resolution = 'inRoo
 /** `/proc/self/fd/N`: hands an fd to an API that takes paths (mount(2), overlay options) without a re-walk. */
 export function fdPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
+}
+
+/** Where an fd points now, as a host path (the kernel's name for it: no symlink in it, `..` resolved). */
+export function hostPathOf(fd: number): string {
+  return readlinkSync(fdPath(fd));
+}
+
+/**
+ * The path inside `root` that `fd` points to (`/` for the root itself), from the kernel's names of both; an fd
+ * outside the root is a RootEscapeError.
+ */
+export function innerPathOf(root: RootDir, fd: number): string {
+  const top = hostPathOf(root.fd);
+  const host = hostPathOf(fd);
+  if (host === top) return '/';
+  const prefix = top === '/' ? '/' : `${top}/`;
+  if (!host.startsWith(prefix)) throw new RootEscapeError(root.path, host, 'is not inside the root');
+  return `/${host.slice(prefix.length)}`;
 }
 
 export function statFd(fd: number): Stats {

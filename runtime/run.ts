@@ -2,7 +2,7 @@
 // How a step starts is written down in runtime/README.md; the order below is that design.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capMask, containerCaps } from './caps.js';
@@ -10,7 +10,7 @@ import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
 import { defaultHelperDir, ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
-import { listTree, mountOverlay, mountSysAt, mountTree, newPaths, removeTraces, writeMountFile, type PlannedMount } from './mounts.js';
+import { mountOverlay, mountSysAt, mountTree, removeTraces, writeMountFile, type PlannedMount, type Trace } from './mounts.js';
 import { withContainerNamespaces } from './namespaces.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
@@ -52,16 +52,21 @@ const DEFAULT_NOFILE = 1_048_576;
 /** While cgroups are set up the chain waits on fd 3 so that nothing runs outside the limits. */
 const HOLD = ['/bin/sh', '-c', 'read _ <&3; exec 3<&-; exec "$@"', 'tsbuild-hold'];
 
-async function planMounts(mounts: MountSpec[], filesDir: string): Promise<PlannedMount[]> {
+/**
+ * File mounts are written under the files dir; bind sources stay (root, path inside it) for the process that mounts
+ * them to resolve; a bind whose writes are discarded gets a scratch directory of this container for its overlay.
+ */
+async function planMounts(mounts: MountSpec[], filesDir: string, cdir: string): Promise<PlannedMount[]> {
   const out: PlannedMount[] = [];
   let n = 0;
   for (const m of mounts) {
     if (m.type === 'file') {
-      const src = join(filesDir, `mount-${n++}`);
-      await writeMountFile(src, m.content, m.mode);
-      out.push({ type: 'bind', source: src, target: m.target, readonly: true, file: true });
+      const name = `mount-${n++}`;
+      await writeMountFile(join(filesDir, name), m.content, m.mode);
+      out.push({ type: 'bind', root: filesDir, source: name, target: m.target, readonly: true });
     } else if (m.type === 'bind') {
-      out.push({ ...m, file: !statSync(m.source).isDirectory() });
+      const { discardWrites, ...bind } = m;
+      out.push(discardWrites ? { ...bind, readonly: false, scratch: join(cdir, `rw-${n++}`) } : bind);
     } else out.push(m);
   }
   return out;
@@ -81,7 +86,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   const nofile = spec.nofile ?? DEFAULT_NOFILE;
   let step = 'prepare';
   let overlayMounted = false;
-  let traces: string[] = [];
+  let traces: Trace[] = [];
   let cgroup: Cgroup | undefined;
   let child: ChildProcess | undefined;
   let result: Omit<ContainerResult, 'durationMs'>;
@@ -97,7 +102,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     mkdirSync(root);
     const lowerdirs = spec.rootfs.lowerdirs.length > 0 ? spec.rootfs.lowerdirs : [await emptyDir(cdir)];
     const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [] });
-    const mounts = await planMounts(spec.mounts ?? [], filesDir);
+    const mounts = await planMounts(spec.mounts ?? [], filesDir, cdir);
     const cwd = spec.cwd ?? '/';
     if (hasLimits(spec.resources)) cgroup = await createCgroup(id, spec.resources);
     let argv: string[];
@@ -106,12 +111,12 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
 
     if (isolation === 'chroot') {
       step = 'mount rootfs';
-      const before = await listTree(spec.rootfs.upperdir);
       mountOverlay(lowerdirs, spec.rootfs.upperdir, spec.rootfs.workdir, root);
       overlayMounted = true;
-      const { proc, sys } = await mountTree({ root, etcFiles, mounts, procAndSys: false });
+      const tree = await mountTree({ root, upperdir: spec.rootfs.upperdir, etcFiles, mounts, procAndSys: false });
+      const { proc, sys } = tree;
       sysMount = sys;
-      traces = newPaths(before, await listTree(spec.rootfs.upperdir));
+      traces = tree.traces;
       step = 'resolve user';
       const user = await resolveUser(root, spec.user);
       await mkdirInRoot(root, cwd);
@@ -185,9 +190,9 @@ async function emptyDir(cdir: string): Promise<string> {
   return d;
 }
 
-function readTraces(file: string): string[] {
+function readTraces(file: string): Trace[] {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as string[];
+    return JSON.parse(readFileSync(file, 'utf8')) as Trace[];
   } catch {
     return [];
   }

@@ -15,7 +15,12 @@ export interface RootfsSpec {
 }
 
 export type MountSpec =
-  | { type: 'bind'; source: string; target: string; readonly: boolean }
+  /**
+   * `source` is a path inside `root` (a stage's view, the context, a cache directory), resolved there by the kernel
+   * as a container rooted at `root` would see it: nothing outside `root` can be reached. `discardWrites` (RUN
+   * --mount rw=true): the container writes to a throwaway overlay over the source, never to the source itself.
+   */
+  | { type: 'bind'; root: string; source: string; target: string; readonly: boolean; discardWrites?: boolean }
   | { type: 'tmpfs'; target: string; size?: number }
   /** A file made from bytes (secrets); never lands in the upperdir. */
   | { type: 'file'; target: string; content: Buffer | string; mode?: number };

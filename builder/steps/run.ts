@@ -10,6 +10,7 @@ import { expand } from '../expand.js';
 import { FlagError, parseCsv, parseFlags } from '../flags.js';
 import { envMap } from '../image-config.js';
 import { findStage } from '../plan.js';
+import { openContextView } from '../context-view.js';
 import { openView, type RootfsView } from '../view.js';
 import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
 import { runArgs } from './metadata.js';
@@ -161,7 +162,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
             await chmod(dir, o.mode ? parseInt(o.mode, 8) : 0o755);
             await chown(dir, Number(o.uid ?? 0), Number(o.gid ?? 0));
           }
-          return { type: 'bind', source: dir, target: abs(target), readonly: ro };
+          return { type: 'bind', root: dir, source: '/', target: abs(target), readonly: ro };
         },
       };
     }
@@ -191,9 +192,12 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
       const t = target ? abs(target) : undefined;
       if (!t) throw new FlagError('RUN --mount=type=bind needs target=', ins.line);
       const source = posix.normalize(`/${o.source ?? o.src ?? ''}`);
+      // rw=true: the RUN may write, into a throwaway overlay (BuildKit's semantics); never into the source.
       const rw = o.rw === 'true' || o.readwrite === 'true';
+      const bind = (root: string): MountSpec => ({ type: 'bind', root, source, target: t, readonly: !rw, ...(rw ? { discardWrites: true } : {}) });
       if (o.from !== undefined) {
-        const idx = findStage(env.plan.stages, o.from, state.plan.index);
+        const from = o.from;
+        const idx = findStage(env.plan.stages, from, state.plan.index);
         let key: string;
         let lowers: () => Promise<string[]>;
         if (idx !== undefined) {
@@ -201,7 +205,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
           key = st.key;
           lowers = () => lowerdirsOf({ env, state: st });
         } else {
-          const img = await env.resolveImage(o.from);
+          const img = await env.resolveImage(from);
           key = img.manifestDigest;
           lowers = () => env.store.lowerdirsFor(img).then(dedupeLowerdirs);
         }
@@ -209,17 +213,65 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
           key: ['bind', 'from', key, source, t, rw],
           make: async () => {
             const view: RootfsView = await openView(await lowers(), env.tmpDir);
-            return Object.assign({ type: 'bind' as const, source: join(view.dir, source), target: t, readonly: !rw }, { close: () => view.close() });
+            try {
+              await checkBindSource(view.dir, source, () => `RUN --mount=type=bind,from=${from}: source "${source}" not found in ${from}`, ins.line);
+            } catch (e) {
+              await view.close();
+              throw e;
+            }
+            return Object.assign(bind(view.dir), { close: () => view.close() });
           },
         };
       }
-      const top = await env.context.entry(source.slice(1));
-      if (!top) throw new FlagError(`RUN --mount=type=bind: source "${source}" not found in the build context`, ins.line);
-      const items = await env.context.walk(source.slice(1));
+      // The source as the context's own tree names it (a symlink in the context followed inside the context).
+      const rel = (await resolveInContext(env.context.root, source, ins.line)).slice(1);
+      const items = await env.context.walk(rel);
+      if (items.length === 0 || (env.context.isIgnored(rel) && !items.some((x) => x.rel !== rel))) throw contextSourceMissing(source, ins.line);
       const hash = await env.context.hashEntries(items.map((e) => ({ name: e.rel, entry: e })));
-      return { key: ['bind', 'context', source, hash, t, rw], make: async () => ({ type: 'bind', source: env.context.abs(source.slice(1)), target: t, readonly: !rw }) };
+      return {
+        key: ['bind', 'context', source, hash, t, rw],
+        make: async () => {
+          const view = await openContextView(env.context, env.tmpDir);
+          return Object.assign(bind(view.dir), { close: () => view.close() });
+        },
+      };
     }
     default:
       throw new FlagError(`RUN --mount=type=${type} is not supported (cache, secret, bind and tmpfs are)`, ins.line);
+  }
+}
+
+function contextSourceMissing(source: string, line: number): FlagError {
+  return new FlagError(`RUN --mount=type=bind: source "${source}" not found in the build context (or excluded by .dockerignore)`, line);
+}
+
+/** The path `source` names inside the context, resolved by the kernel inside it (openat2 RESOLVE_IN_ROOT). */
+async function resolveInContext(root: string, source: string, line: number): Promise<string> {
+  const { closeFd, innerPathOf, openPathIn, openRoot } = await import('../../runtime/root-fd.js');
+  const r = openRoot(root);
+  try {
+    const fd = openPathIn(r, source);
+    try {
+      return innerPathOf(r, fd);
+    } finally {
+      closeFd(fd);
+    }
+  } catch (e) {
+    if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((e as { code?: string }).code ?? '')) throw contextSourceMissing(source, line);
+    throw e;
+  } finally {
+    r.close();
+  }
+}
+
+/** Fails the step early, with its line, when a bind source is missing in its root (the runtime resolves it again). */
+async function checkBindSource(root: string, source: string, message: () => string, line: number): Promise<void> {
+  const { BindSourceError, openBindSource } = await import('../../runtime/mounts.js');
+  const { closeFd } = await import('../../runtime/root-fd.js');
+  try {
+    closeFd(openBindSource(root, source));
+  } catch (e) {
+    if (e instanceof BindSourceError) throw new FlagError(message(), line);
+    throw e;
   }
 }

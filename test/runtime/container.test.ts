@@ -135,7 +135,7 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
         rootfs: { lowerdirs: [bare], upperdir, workdir },
         mounts: [
           { type: 'file', target: '/run/secrets/token', content: 's3cr3t\n' },
-          { type: 'bind', source: hostData, target: '/src', readonly: true },
+          { type: 'bind', root: hostData, source: '/', target: '/src', readonly: true },
           { type: 'tmpfs', target: '/cache/deep' },
         ],
       },

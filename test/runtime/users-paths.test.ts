@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureMountPoint, resolveInRoot } from '../../runtime/paths.js';
+import { openMountPoint, resolveInRoot } from '../../runtime/paths.js';
+import { closeFd, openRoot } from '../../runtime/root-fd.js';
 import { resolveUserFrom, UserError } from '../../runtime/users.js';
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n# comment\nbuilder:x:1000:1000::/home/builder:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n';
@@ -56,8 +57,20 @@ describe('resolveInRoot', () => {
     await expect(resolveInRoot(root, '/loop1')).rejects.toThrow(/too many levels/);
   });
   it('a mount point behind a symlink to a host path is made inside the root', async () => {
-    expect(await ensureMountPoint(root, '/etc/resolv.conf', 'file')).toBe(join(root, 'etc/shadow'));
-    expect(await ensureMountPoint(root, '/new/dir', 'dir')).toBe(join(root, 'new/dir'));
-    await expect(ensureMountPoint(root, '/file/x', 'dir')).rejects.toThrow(/not a directory/);
+    const r = openRoot(root);
+    const created: string[] = [];
+    const open = (p: string, kind: 'dir' | 'file'): string => {
+      const mp = openMountPoint(r, p, kind, created);
+      closeFd(mp.fd);
+      return mp.path;
+    };
+    try {
+      expect(open('/etc/resolv.conf', 'file')).toBe(join(root, 'etc/shadow'));
+      expect(open('/new/dir', 'dir')).toBe(join(root, 'new/dir'));
+      expect(() => open('/file/x', 'dir')).toThrow(/not a directory/);
+      expect(created).toEqual(['/etc/shadow', '/new', '/new/dir']);
+    } finally {
+      r.close();
+    }
   });
 });
