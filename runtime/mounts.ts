@@ -1,7 +1,9 @@
 // The container's mount tree: overlay root, /dev, /proc, /sys, the generated /etc files and the spec's mounts.
 // The same code runs in the parent (chroot isolation: a private tree under the run dir) and in init.ts (pivot
-// isolation: inside the container's own mount namespace). Mount points the rootfs lacks are created in it and
-// reported as traces, so the caller can take them out of the upperdir afterwards.
+// isolation: inside the container's own mount namespace). Every mount point is an O_PATH fd opened inside the
+// rootfs and every bind source one opened inside its own root; mounts go onto and from those fds. Mount points
+// the rootfs lacks are created in it and reported as traces (path + inode), so the caller can take exactly those
+// out of the upperdir afterwards.
 // Synchronous fs calls on purpose: tiny operations, cheaper than a thread-pool round trip each.
 import { chmodSync, copyFileSync, fstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';

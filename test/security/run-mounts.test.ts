@@ -125,12 +125,14 @@ describe.each(['chroot', 'pivot'] as const)('RUN bind mounts (%s isolation)', (i
       'FROM busybox:latest AS s',
       'FROM busybox:latest',
       `RUN --mount=type=bind,from=s,target=/m,rw=true sh -c 'echo pwned > /m/planted-${isolation}; echo pwned > /m/etc/motd-${isolation}; cat /m/planted-${isolation}'`,
+      `RUN --mount=type=bind,from=s,source=/etc/group,target=/g,rw=true sh -c 'echo pwned-${isolation} >> /g; tail -n 1 /g'`,
       '',
     ].join('\n'));
     const r1 = build(a);
     expect(r1.code).toBe(0);
     expect(r1.out).toContain('pwned');
-    const b = await context(`layer-after-${isolation}`, ['FROM busybox:latest', `RUN ls / /etc > /dev/null; cat /planted-${isolation} /etc/motd-${isolation} 2>&1; echo checked`, ''].join('\n'));
+    expect(r1.out).toContain(`"line":"pwned-${isolation}"`); // a single file is writable too, in a private copy
+    const b = await context(`layer-after-${isolation}`, ['FROM busybox:latest', `RUN ls / /etc > /dev/null; cat /planted-${isolation} /etc/motd-${isolation} /etc/group 2>&1; echo checked`, ''].join('\n'));
     const r2 = build(b);
     expect(r2.code).toBe(0);
     expect(r2.out).toContain('checked');
