@@ -7,6 +7,7 @@ import { join, posix } from 'node:path';
 import type { MountSpec } from '../../runtime/spec.js';
 import { BuildError } from '../errors.js';
 import { expand } from '../expand.js';
+import { networkHostRefusal } from '../entitlements.js';
 import { FlagError, parseCsv, parseFlags } from '../flags.js';
 import { envMap } from '../image-config.js';
 import { findStage } from '../plan.js';
@@ -46,7 +47,10 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
   if (flags.get('security') !== undefined && flags.get('security') !== 'sandbox') {
     throw new FlagError('RUN --security=insecure is not supported', ins.line);
   }
+  // `default` is the build's network (--network), not necessarily the private one
   const network = networkFlag === 'none' ? 'none' : networkFlag === 'host' ? 'host' : env.network;
+  // the plan was checked before the build started; ONBUILD triggers of a base image come only now
+  if (networkFlag === 'host' && !env.allowNetworkHost) throw new FlagError(networkHostRefusal(`${env.plan.file}:${ins.line}`), ins.line);
   const args = runArgs(sc);
   const envList = [...(cfg.Env ?? [])];
   const have = envMap(envList);
@@ -99,6 +103,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         cwd,
         ...(user ? { user } : {}),
         network,
+        ...(network === 'default' ? { sharedNetwork: await env.sharedNetwork() } : {}),
         isolation: env.isolation,
         mounts: specs.map(stripClose),
         ...(env.signal ? { signal: env.signal } : {}),
