@@ -1,48 +1,11 @@
 // The default network of a container: a private namespace with outbound access through slirp4netns and no way to
 // the host's loopback; `host` only when asked, without CAP_NET_RAW; nothing (process, namespace) left behind.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capMask, containerCaps } from '../../runtime/caps.js';
 import type { Isolation } from '../../runtime/spec.js';
 import { childPids, makeEnv, type Env } from './helpers.js';
-import { startTestHost, type TestHost } from './test-host.js';
-
-/** A service only on the host's loopback, counting the requests it gets. */
-export async function startLoopbackServer(): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
-  let hits = 0;
-  const server: Server = createServer((_req, res) => {
-    hits++;
-    res.end('host-loopback-secret\n');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    hits: () => hits,
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
-
-/** Pids of running slirp4netns processes. */
-export async function slirpPids(): Promise<number[]> {
-  const { readdir } = await import('node:fs/promises');
-  const out: number[] = [];
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const comm = await readFile(`/proc/${p}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === 'slirp4netns') out.push(Number(p));
-  }
-  return out;
-}
-
-/** nsfs mounts (a network namespace kept by a bind mount) in our mount namespace. */
-export async function nsfsMounts(): Promise<string[]> {
-  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => / - nsfs /.test(l)).map((l) => l.split(' ')[4]!);
-}
-
-/** A shell function `get HOST PORT PATH`: an HTTP GET with busybox nc (busybox-static's wget crashes here). */
-export const GET = 'get() { printf "GET $3 HTTP/1.0\\r\\nHost: $1\\r\\n\\r\\n" | nc -w 3 "$1" "$2"; }; ';
+import { GET, nsfsMounts, slirpPids, startLoopbackServer, startTestHost, type TestHost } from './network-fixtures.js';
 
 describe.each<Isolation>(['chroot', 'pivot'])('default network (%s isolation)', (isolation) => {
   let env: Env;

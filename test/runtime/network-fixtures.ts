@@ -1,8 +1,11 @@
-// A "remote" host for network tests, without leaving the machine: a network namespace joined to ours by a veth
+// Network test fixtures. A "remote" host, without leaving the machine: a network namespace joined to ours by a veth
 // pair (10.250.N.0/30), serving one file over HTTP (busybox httpd) at http://ADDRESS:8080/marker. Reaching it
 // from a container proves outbound access; nothing else on any network is contacted.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,9 +22,11 @@ export interface TestHost {
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 
 export async function startTestHost(): Promise<TestHost> {
-  const n = process.pid % 250;
-  const ns = `tsbnet${process.pid}`;
-  const [outer, inner] = [`tsbv${process.pid}a`, `tsbv${process.pid}b`];
+  // test files may run at once in one process: names and subnet are random
+  const id = randomBytes(3).toString('hex');
+  const n = randomBytes(1)[0]!;
+  const ns = `tsbnet-${id}`;
+  const [outer, inner] = [`tsbv${id}a`, `tsbv${id}b`];
   const dir = await mkdtemp(join(tmpdir(), 'tsbuild-test-host-'));
   const marker = `marker-${process.pid}-${Date.now()}`;
   await writeFile(join(dir, 'marker'), marker);
@@ -69,3 +74,37 @@ export async function startTestHost(): Promise<TestHost> {
     throw e;
   }
 }
+
+/** A service only on the host's loopback, counting the requests it gets. */
+export async function startLoopbackServer(): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server: Server = createServer((_req, res) => {
+    hits++;
+    res.end('host-loopback-secret\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hits: () => hits,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** Pids of running slirp4netns processes. */
+export async function slirpPids(): Promise<number[]> {
+  const out: number[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const comm = await readFile(`/proc/${p}/comm`, 'utf8').catch(() => '');
+    if (comm.trim() === 'slirp4netns') out.push(Number(p));
+  }
+  return out;
+}
+
+/** nsfs mounts (a network namespace kept by a bind mount) in our mount namespace. */
+export async function nsfsMounts(): Promise<string[]> {
+  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => / - nsfs /.test(l)).map((l) => l.split(' ')[4]!);
+}
+
+/** A shell function `get HOST PORT PATH`: an HTTP GET with busybox nc (busybox-static's wget crashes here). */
+export const GET = 'get() { printf "GET $3 HTTP/1.0\\r\\nHost: $1\\r\\n\\r\\n" | nc -w 3 "$1" "$2"; }; ';
