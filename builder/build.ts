@@ -129,14 +129,15 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     emit({ type: 'build-end', time: Date.now(), ok: false, error: (e as Error).message });
     throw e;
   } finally {
-    // the network outlives every container of the build (they are all gone here), and nothing else
-    await network.close().catch(() => undefined);
+    // every container of the build is gone here; slirp4netns stops while the rest is cleaned up
+    const networkClosed = network.close().catch(() => undefined);
     // RUN steps mount under the runtime's private run dir; drop it (and anything a killed run left) when idle.
     if (containersStarted()) await (await import('../runtime/index.js')).cleanupStaleMounts().catch(() => undefined);
     await context?.close().catch(() => undefined);
     await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
     await pullsStored().catch(() => undefined);
     await store.close();
+    await networkClosed;
   }
 }
 

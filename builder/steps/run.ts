@@ -68,6 +68,9 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
     const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
     env.runtimeReady ??= cleanupStaleMounts();
     await env.runtimeReady;
+    // the build's network starts (once) while this step's layers and mounts are prepared
+    const sharedNetwork = network === 'default' ? env.sharedNetwork() : undefined;
+    sharedNetwork?.catch(() => undefined);
     const lowerdirs = await lowerdirsOf(sc);
     const dirs = await env.store.containerDirs();
     const opened: (() => Promise<void>)[] = [];
@@ -103,7 +106,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         cwd,
         ...(user ? { user } : {}),
         network,
-        ...(network === 'default' ? { sharedNetwork: await env.sharedNetwork() } : {}),
+        ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
         isolation: env.isolation,
         mounts: specs.map(stripClose),
         ...(env.signal ? { signal: env.signal } : {}),
