@@ -59,22 +59,40 @@ else if (tools.includes('docker')) {
   tools = tools.filter((t) => t !== 'docker');
 }
 
-function measure(name, wl, phase) {
+function measure(name, wl, phase, n = N) {
   const [tool, network] = name.split('@');
   const toolEnv = network ? { ...env, TSBUILD: join(here, 'lib/tsbuild-network.sh'), TSBUILD_BENCH_REAL: env.TSBUILD, TSBUILD_BENCH_NETWORK: network } : env;
-  const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(N)], { env: toolEnv, encoding: 'utf8', cwd: repo });
+  const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(n)], { env: toolEnv, encoding: 'utf8', cwd: repo });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   const mm = /median=([\d.]+) min=([\d.]+) max=([\d.]+) rss=(\d+)MB/.exec(line);
   if (!mm) return { error: line || r.stderr?.trim() || 'failed' };
   return { median: Number(mm[1]), min: Number(mm[2]), max: Number(mm[3]), rss: Number(mm[4]) };
 }
 
+/**
+ * With a `tsbuild@MODE` tool the builds take turns (one of each per round), so the load of a shared machine falls
+ * on every mode alike; their difference is the figure wanted.
+ */
+function measureInTurn(wl, phase) {
+  const runs = Object.fromEntries(tools.map((t) => [t, []]));
+  for (let i = 0; i < N; i++) for (const t of tools) runs[t].push(measure(t, wl, phase, 1));
+  return Object.fromEntries(
+    Object.entries(runs).map(([t, xs]) => {
+      const bad = xs.find((x) => x.error);
+      if (bad) return [t, bad];
+      const s = xs.map((x) => x.median).sort((a, b) => a - b);
+      return [t, { median: s[Math.floor((s.length - 1) / 2)], min: s[0], max: s.at(-1), rss: Math.max(...xs.map((x) => x.rss)) }];
+    }),
+  );
+}
+
 const results = [];
 for (const wl of workloads) {
   for (const phase of PHASES[wl] ?? ['cold', 'noop']) {
     const row = { wl, phase };
+    const inTurn = tools.some((t) => t.includes('@')) ? measureInTurn(wl, phase) : undefined;
     for (const t of tools) {
-      row[t] = measure(t, wl, phase);
+      row[t] = inTurn ? inTurn[t] : measure(t, wl, phase);
       const x = row[t];
       console.log(`${wl.padEnd(12)} ${phase.padEnd(6)} ${t.padEnd(8)} ${x.error ? `ERROR ${x.error}` : `median ${x.median.toFixed(2)}s (min ${x.min.toFixed(2)}, max ${x.max.toFixed(2)}) rss ${x.rss} MB`}`);
     }
