@@ -3,6 +3,8 @@
 // here, as ../shared/bench/setup.sh does) and buildah (--layers --runtime runc) in the same run; phases cold, noop
 // and touch; medians of N runs (BENCH_N, default 3) via measure.sh, peak RSS, and ratios tsbuild / other.
 //   node bench/build.mjs [WORKLOAD...]     env: BENCH_N, BENCH_TOOLS=tsbuild,docker,buildah, BENCH_SHARED
+// A tool `tsbuild@MODE` is tsbuild with `--network MODE` (none, host, default): with `tsbuild` in the same run, the
+// summary says what the default network costs per RUN step (`npm run bench:network`).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -57,20 +59,40 @@ else if (tools.includes('docker')) {
   tools = tools.filter((t) => t !== 'docker');
 }
 
-function measure(tool, wl, phase) {
-  const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(N)], { env, encoding: 'utf8', cwd: repo });
+function measure(name, wl, phase, n = N) {
+  const [tool, network] = name.split('@');
+  const toolEnv = network ? { ...env, TSBUILD: join(here, 'lib/tsbuild-network.sh'), TSBUILD_BENCH_REAL: env.TSBUILD, TSBUILD_BENCH_NETWORK: network } : env;
+  const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(n)], { env: toolEnv, encoding: 'utf8', cwd: repo });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   const mm = /median=([\d.]+) min=([\d.]+) max=([\d.]+) rss=(\d+)MB/.exec(line);
   if (!mm) return { error: line || r.stderr?.trim() || 'failed' };
   return { median: Number(mm[1]), min: Number(mm[2]), max: Number(mm[3]), rss: Number(mm[4]) };
 }
 
+/**
+ * With a `tsbuild@MODE` tool the builds take turns (one of each per round), so the load of a shared machine falls
+ * on every mode alike; their difference is the figure wanted.
+ */
+function measureInTurn(wl, phase) {
+  const runs = Object.fromEntries(tools.map((t) => [t, []]));
+  for (let i = 0; i < N; i++) for (const t of tools) runs[t].push(measure(t, wl, phase, 1));
+  return Object.fromEntries(
+    Object.entries(runs).map(([t, xs]) => {
+      const bad = xs.find((x) => x.error);
+      if (bad) return [t, bad];
+      const s = xs.map((x) => x.median).sort((a, b) => a - b);
+      return [t, { median: s[Math.floor((s.length - 1) / 2)], min: s[0], max: s.at(-1), rss: Math.max(...xs.map((x) => x.rss)) }];
+    }),
+  );
+}
+
 const results = [];
 for (const wl of workloads) {
   for (const phase of PHASES[wl] ?? ['cold', 'noop']) {
     const row = { wl, phase };
+    const inTurn = tools.some((t) => t.includes('@')) ? measureInTurn(wl, phase) : undefined;
     for (const t of tools) {
-      row[t] = measure(t, wl, phase);
+      row[t] = inTurn ? inTurn[t] : measure(t, wl, phase);
       const x = row[t];
       console.log(`${wl.padEnd(12)} ${phase.padEnd(6)} ${t.padEnd(8)} ${x.error ? `ERROR ${x.error}` : `median ${x.median.toFixed(2)}s (min ${x.min.toFixed(2)}, max ${x.max.toFixed(2)}) rss ${x.rss} MB`}`);
     }
@@ -85,6 +107,17 @@ console.log('| workload | phase | ' + tools.join(' | ') + ' | tsbuild/BuildKit |
 console.log('|---|---|' + tools.map(() => '---|').join('') + '---|---|---|');
 for (const r of results) {
   console.log(`| ${r.wl} | ${r.phase} | ${tools.map((t) => fmt(r[t])).join(' | ')} | ${ratio(r.tsbuild, r.docker)} | ${ratio(r.tsbuild, r.buildah)} | ${r.tsbuild && !r.tsbuild.error ? `${r.tsbuild.rss} MB` : '—'} |`);
+}
+
+// What the default network costs per RUN step: tsbuild (default network) against tsbuild@none, same run.
+const runSteps = (wl) => readFileSync(join(shared, 'workloads', wl, 'Buildfile'), 'utf8').split('\n').filter((l) => /^RUN\s/.test(l)).length;
+for (const r of results) {
+  const d = r.tsbuild;
+  const none = r['tsbuild@none'];
+  const steps = runSteps(r.wl);
+  if (!d || !none || d.error || none.error || r.phase !== 'cold' || steps === 0) continue;
+  const perStep = ((d.median - none.median) / steps) * 1000;
+  console.log(`\ndefault network vs --network none, ${r.wl} ${r.phase} (${steps} RUN): ${d.median.toFixed(2)} s vs ${none.median.toFixed(2)} s = ${perStep >= 0 ? '+' : ''}${perStep.toFixed(1)} ms per RUN step`);
 }
 
 if (process.env.BENCH_KEEP !== '1') {

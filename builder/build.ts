@@ -14,6 +14,7 @@ import { normalizeName } from '../oci/reference.js';
 import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/types.js';
 import type { ImageRecord, Store } from '../store/api.js';
 import { BuildContext } from './context.js';
+import { allowsNetworkHost, checkEntitlements } from './entitlements.js';
 import { BuildError, PlanError } from './errors.js';
 import type { BuildEvent } from './events.js';
 import { finalConfig, makeManifest } from './image-config.js';
@@ -34,6 +35,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const tmpDir = join(store.root, 'builder', 'tmp', runId);
   await mkdir(tmpDir, { recursive: true });
   let context: BuildContext | undefined;
+  const network = lazyNetwork();
   let containersStarted = (): boolean => false;
   let pullsStored = async (): Promise<void> => undefined;
   try {
@@ -50,6 +52,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       }
     }
     const plan = makePlan({ parsed, buildArgs: opts.buildArgs ?? {}, ...(opts.target !== undefined ? { target: opts.target } : {}), buildPlatform, targetPlatform });
+    checkEntitlements(plan, opts);
     emit({
       type: 'build-start',
       time: Date.now(),
@@ -67,7 +70,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     if (!context) throw new PlanError('no build context', file);
 
-    const env = await makeEnv(opts, store, plan, context, tmpDir, emit, resolveBaseImage);
+    const env = await makeEnv(opts, store, plan, context, tmpDir, emit, resolveBaseImage, network.get);
     containersStarted = () => env.stats.containers > 0;
     // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
     const queue: Pick<PQueue, 'add' | 'clear'> =
@@ -126,12 +129,15 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     emit({ type: 'build-end', time: Date.now(), ok: false, error: (e as Error).message });
     throw e;
   } finally {
+    // every container of the build is gone here; slirp4netns stops while the rest is cleaned up
+    const networkClosed = network.close().catch(() => undefined);
     // RUN steps mount under the runtime's private run dir; drop it (and anything a killed run left) when idle.
     if (containersStarted()) await (await import('../runtime/index.js')).cleanupStaleMounts().catch(() => undefined);
     await context?.close().catch(() => undefined);
     await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
     await pullsStored().catch(() => undefined);
     await store.close();
+    await networkClosed;
   }
 }
 
@@ -252,6 +258,7 @@ async function makeEnv(
   tmpDir: string,
   emit: (e: BuildEvent) => void,
   resolveBaseImage: BaseImageResolver,
+  sharedNetwork: () => Promise<{ fd: number }>,
 ): Promise<BuildEnv> {
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
@@ -278,12 +285,26 @@ async function makeEnv(
     resolveBaseImage,
     baseImagesStored: () => resolveBaseImage.stored(),
     secrets,
-    network: opts.network === 'none' ? 'none' : 'host',
+    network: opts.network ?? 'default',
+    allowNetworkHost: allowsNetworkHost(opts),
+    sharedNetwork,
     isolation: opts.isolation ?? 'chroot',
     sourceDateEpoch: sde,
     now: () => (sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString()),
     usedArgs: new Set(),
     signal: opts.signal,
+  };
+}
+
+/** The build's default network: started by the first RUN that needs it, so a cached build starts none. */
+function lazyNetwork(): { get(): Promise<{ fd: number }>; close(): Promise<void> } {
+  let started: Promise<import('../runtime/network.js').Network> | undefined;
+  return {
+    get: () => (started ??= import('../runtime/network.js').then((m) => m.createNetwork())),
+    close: async () => {
+      const n = await started?.catch(() => undefined);
+      await n?.close();
+    },
   };
 }
 

@@ -36,8 +36,13 @@ export interface BuildOptions {
   /** Target platform `os/arch[/variant]` (default: the host's). */
   platform?: string;
   labels?: Record<string, string>;
-  /** Default network for RUN (`--network`). */
+  /**
+   * Default network for RUN (`--network`): `default` (and when not given) is a private network namespace with
+   * outbound access and no route to the host's loopback; `host` the host's network; `none` only `lo`.
+   */
   network?: 'host' | 'none' | 'default';
+  /** Entitlements (`--allow`): only `network.host`, which lets `RUN --network=host` use the host's network. */
+  allow?: 'network.host'[];
   /** How RUN containers switch root: `chroot` (default, fastest) or `pivot` (pivot_root; see runtime/README.md). */
   isolation?: 'chroot' | 'pivot';
   secrets?: SecretSpec[];

@@ -1,5 +1,5 @@
 // Capabilities a container keeps: Docker's default set, minus what the isolation mode must drop.
-import type { Isolation } from './spec.js';
+import type { Isolation, NetworkMode } from './spec.js';
 
 export const CAP_NUMBERS: Record<string, number> = {
   CHOWN: 0,
@@ -21,9 +21,12 @@ export const CAP_NUMBERS: Record<string, number> = {
 /** Docker's default capability set (moby's oci/caps/defaults.go). */
 export const DOCKER_DEFAULT_CAPS = Object.keys(CAP_NUMBERS);
 
-/** The set kept by a container: in chroot isolation CAP_SYS_CHROOT goes too (a second chroot is the classic escape). */
-export function containerCaps(isolation: Isolation): string[] {
-  return isolation === 'chroot' ? DOCKER_DEFAULT_CAPS.filter((c) => c !== 'SYS_CHROOT') : DOCKER_DEFAULT_CAPS;
+/**
+ * The set kept by a container: in chroot isolation CAP_SYS_CHROOT goes too (a second chroot is the classic escape);
+ * on the host's network CAP_NET_RAW goes (raw sockets there would read the host's traffic).
+ */
+export function containerCaps(isolation: Isolation, network: NetworkMode = 'default'): string[] {
+  return DOCKER_DEFAULT_CAPS.filter((c) => !(isolation === 'chroot' && c === 'SYS_CHROOT') && !(network === 'host' && c === 'NET_RAW'));
 }
 
 export function capMask(caps: string[]): bigint {

@@ -1,6 +1,7 @@
 // The generated /etc/hosts, /etc/hostname and /etc/resolv.conf a container sees (bound read-only, never in a layer).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SLIRP_DNS } from './network.js';
 import type { NetworkMode } from './spec.js';
 
 export interface EtcFiles { hosts: string; hostname: string; resolvConf: string }
@@ -14,12 +15,17 @@ export async function writeEtcFiles(dir: string, o: { hostname: string; network:
     '',
   ].join('\n');
   let resolv = '';
-  if (o.network === 'host') {
+  if (o.network !== 'none') {
     try {
       resolv = readFileSync('/etc/resolv.conf', 'utf8');
     } catch {
       // no resolver configured on the host
     }
+  }
+  // The default network reaches DNS only through slirp's forwarder (the host's nameservers may be on its loopback);
+  // the host's search domains and options still apply.
+  if (o.network === 'default') {
+    resolv = [`nameserver ${SLIRP_DNS}`, ...resolv.split('\n').filter((l) => /^\s*(search|domain|options)\s/.test(l)), ''].join('\n');
   }
   const files: EtcFiles = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
   writeFileSync(files.hosts, hosts, { mode: 0o644 });

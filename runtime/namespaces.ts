@@ -17,18 +17,41 @@ function host(): { uts: number; ipc: number; net: number } {
   return hostFds;
 }
 
-/** Runs `fn` (synchronous: a spawn and mounts that must see the container's netns) inside fresh UTS/IPC[/NET]. */
-export function withContainerNamespaces<T>(opts: { hostname: string; network: NetworkMode }, fn: () => T): T {
+/**
+ * Makes a network namespace with `lo` up and returns an fd of it (O_CLOEXEC: no container inherits it). The main
+ * thread steps in and straight back; the namespace lives as long as the fd (or a process in it).
+ */
+export function makeNetworkNamespace(): number {
   const fds = host();
-  const net = opts.network === 'none';
-  unshare(CLONE.NEWUTS | CLONE.NEWIPC | (net ? CLONE.NEWNET : 0));
+  unshare(CLONE.NEWNET);
   try {
+    const fd = openSync('/proc/thread-self/ns/net', 'r');
+    interfaceUp('lo');
+    return fd;
+  } finally {
+    setns(fds.net, CLONE.NEWNET);
+  }
+}
+
+/**
+ * Runs `fn` (synchronous: a spawn and mounts that must see the container's netns) inside fresh UTS/IPC namespaces
+ * and the container's network: the host's for `host`, a fresh one with only `lo` for `none`, and the namespace
+ * `netns` (an fd from makeNetworkNamespace, with slirp4netns attached) for `default`.
+ */
+export function withContainerNamespaces<T>(opts: { hostname: string; network: NetworkMode; netns?: number }, fn: () => T): T {
+  const fds = host();
+  if (opts.network === 'default' && opts.netns === undefined) throw new Error('network default: no network namespace to join');
+  const fresh = opts.network === 'none';
+  const joined = opts.network === 'default';
+  unshare(CLONE.NEWUTS | CLONE.NEWIPC | (fresh ? CLONE.NEWNET : 0));
+  try {
+    if (joined) setns(opts.netns!, CLONE.NEWNET);
     sethostname(opts.hostname);
-    if (net) interfaceUp('lo');
+    if (fresh) interfaceUp('lo');
     return fn();
   } finally {
     setns(fds.uts, CLONE.NEWUTS);
     setns(fds.ipc, CLONE.NEWIPC);
-    if (net) setns(fds.net, CLONE.NEWNET);
+    if (fresh || joined) setns(fds.net, CLONE.NEWNET);
   }
 }

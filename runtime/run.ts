@@ -12,6 +12,7 @@ import { defaultHelperDir, ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
 import { mountOverlay, mountSysAt, mountTree, removeTraces, writeMountFile, type PlannedMount, type Trace } from './mounts.js';
 import { withContainerNamespaces } from './namespaces.js';
+import { createNetwork, type Network } from './network.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
 import { activeContainerDirs, DEFAULT_RUN_DIR, ensurePrivateRunDir, holdRunDir, mountPoints } from './rundir.js';
@@ -76,19 +77,21 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   const started = performance.now();
   const id = randomBytes(6).toString('hex');
   const isolation: Isolation = spec.isolation ?? 'chroot';
-  const network = spec.network ?? 'host';
+  const network = spec.network ?? 'default';
   const hostname = spec.hostname ?? id;
   const runDir = spec.runDir ?? DEFAULT_RUN_DIR;
   const cdir = join(runDir, 'c', `${process.pid}-${id}`);
   const root = join(cdir, 'rootfs');
   const filesDir = join(cdir, 'files');
-  const caps = capMask(containerCaps(isolation)).toString(16);
+  const caps = capMask(containerCaps(isolation, network)).toString(16);
   const nofile = spec.nofile ?? DEFAULT_NOFILE;
   let step = 'prepare';
   let overlayMounted = false;
   let traces: Trace[] = [];
   let cgroup: Cgroup | undefined;
   let child: ChildProcess | undefined;
+  // a default-network container without a shared network gets its own, for its lifetime
+  let ownNetwork: Network | undefined;
   let result: Omit<ContainerResult, 'durationMs'>;
   spec.signal?.throwIfAborted();
 
@@ -138,12 +141,15 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       env = {};
     }
 
+    step = 'start network';
+    if (network === 'default' && !spec.sharedNetwork) ownNetwork = await createNetwork();
+    const netns = network === 'default' ? (spec.sharedNetwork ?? ownNetwork)!.fd : undefined;
     step = 'start';
     if (cgroup && isolation === 'chroot') argv = [...HOLD, ...argv];
     spec.signal?.throwIfAborted();
     const previousUmask = process.umask(0o022);
     try {
-      child = withContainerNamespaces({ hostname, network }, () => {
+      child = withContainerNamespaces({ hostname, network, ...(netns !== undefined ? { netns } : {}) }, () => {
         // sysfs shows the network devices of the namespace that mounts it: mount it from inside.
         if (sysMount) mountSysAt(sysMount);
         return spawn(argv[0]!, argv.slice(1), {
@@ -168,6 +174,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
         // already gone
       }
     }
+    await ownNetwork?.close().catch(() => undefined);
     if (isolation === 'pivot') traces = readTraces(join(cdir, 'traces.json'));
     await removeTraces(spec.rootfs.upperdir, traces);
     await cgroup?.remove();

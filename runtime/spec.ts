@@ -1,7 +1,11 @@
 // ContainerSpec: a complete description of one container run. The runtime only executes it (runc's config.json
 // idea); builder/ and cli/ fill it in.
 
-export type NetworkMode = 'host' | 'none';
+/**
+ * `default`: a private network namespace with outbound access through slirp4netns and no route to the host's
+ * loopback; `host`: the host's network namespace (opt-in); `none`: only `lo`.
+ */
+export type NetworkMode = 'default' | 'host' | 'none';
 /** `chroot`: fast default (chroot + CAP_SYS_CHROOT/CAP_SYS_ADMIN dropped); `pivot`: pivot_root, stricter. */
 export type Isolation = 'chroot' | 'pivot';
 
@@ -42,7 +46,13 @@ export interface ContainerSpec {
   /** `name`, `uid`, `name:group`, `uid:gid`; resolved from the rootfs's /etc/passwd and /etc/group. Default root. */
   user?: string;
   hostname?: string;
+  /** Default `default`. */
   network?: NetworkMode;
+  /**
+   * For `default`: an existing network to join (runtime/network.ts, one per build). Without it the container gets
+   * one of its own for its lifetime.
+   */
+  sharedNetwork?: { fd: number };
   isolation?: Isolation;
   mounts?: MountSpec[];
   /** Extra lines for /etc/hosts (`IP NAME`). */

@@ -7,6 +7,7 @@ import { join, posix } from 'node:path';
 import type { MountSpec } from '../../runtime/spec.js';
 import { BuildError } from '../errors.js';
 import { expand } from '../expand.js';
+import { networkHostRefusal } from '../entitlements.js';
 import { FlagError, parseCsv, parseFlags } from '../flags.js';
 import { envMap } from '../image-config.js';
 import { findStage } from '../plan.js';
@@ -47,7 +48,10 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
   if (flags.get('security') !== undefined && flags.get('security') !== 'sandbox') {
     throw new FlagError('RUN --security=insecure is not supported', ins.line);
   }
+  // `default` is the build's network (--network), not necessarily the private one
   const network = networkFlag === 'none' ? 'none' : networkFlag === 'host' ? 'host' : env.network;
+  // the plan was checked before the build started; ONBUILD triggers of a base image come only now
+  if (networkFlag === 'host' && !env.allowNetworkHost) throw new FlagError(networkHostRefusal(`${env.plan.file}:${ins.line}`), ins.line);
   const args = runArgs(sc);
   const envList = [...(cfg.Env ?? [])];
   const have = envMap(envList);
@@ -65,6 +69,9 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
     const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
     env.runtimeReady ??= cleanupStaleMounts();
     await env.runtimeReady;
+    // the build's network starts (once) while this step's layers and mounts are prepared
+    const sharedNetwork = network === 'default' ? env.sharedNetwork() : undefined;
+    sharedNetwork?.catch(() => undefined);
     const lowerdirs = await lowerdirsOf(sc);
     const dirs = await env.store.containerDirs();
     const opened: (() => Promise<void>)[] = [];
@@ -100,6 +107,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         cwd,
         ...(user ? { user } : {}),
         network,
+        ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
         isolation: env.isolation,
         mounts: specs.map(stripClose),
         ...(env.signal ? { signal: env.signal } : {}),

@@ -69,7 +69,12 @@ export interface BuildEnv {
   /** Settles when the base images pulled so far are in the store (a step that reads their layers waits for it). */
   baseImagesStored(): Promise<void>;
   secrets: Map<string, Buffer>;
-  network: 'host' | 'none';
+  /** The build's network for RUN (`--network`); `RUN --network=` overrides it per step. */
+  network: 'default' | 'host' | 'none';
+  /** `--allow network.host` (or a build on the host's network): `RUN --network=host` is allowed. */
+  allowNetworkHost: boolean;
+  /** The build's default network, started by the first RUN that needs it and stopped when the build ends. */
+  sharedNetwork(): Promise<{ fd: number }>;
   isolation: 'chroot' | 'pivot';
   /** Set by the first RUN of the build: the runtime's clean-up of what crashed runs left (once per build). */
   runtimeReady?: Promise<void>;

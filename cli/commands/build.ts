@@ -18,6 +18,7 @@ interface Flags extends ViewFlags {
   platform?: string;
   label: string[];
   network?: string;
+  allow: string[];
   isolation?: 'chroot' | 'pivot';
   secret: string[];
   iidfile?: string;
@@ -94,7 +95,8 @@ export function register(program: Command): void {
     .option('--pull', 'always pull base images')
     .option('--platform <os/arch>', 'target platform')
     .option('--label <K=V>', 'set an image label (repeatable)', collect, [])
-    .addOption(new Option('--network <mode>', 'network for RUN').choices(['default', 'host', 'none']))
+    .addOption(new Option('--network <mode>', 'network for RUN: default (private, outbound only), host or none').choices(['default', 'host', 'none']))
+    .option('--allow <entitlement>', 'grant an entitlement: network.host (lets RUN --network=host use the host\'s network; repeatable)', collect, [])
     .addOption(new Option('--isolation <mode>', 'root switch for RUN: chroot (fast, escape capabilities dropped) or pivot (pivot_root)').choices(['chroot', 'pivot']))
     .option('--secret <id=ID,src=FILE>', 'secret for RUN --mount=type=secret (repeatable)', collect, [])
     .option('--iidfile <file>', 'write the image ID to a file')
@@ -108,12 +110,15 @@ export function register(program: Command): void {
     .option('--cache-to <spec>', 'export build cache: type=registry,ref=IMAGE[,mode=max] | type=local,dest=DIR | type=inline (repeatable)', collect, []);
   addViewOptions(cmd);
   // Flags docker build has that tsbuild does not: fail clearly instead of "unknown option".
-  for (const f of ['--ssh <spec>', '--add-host <host:ip>', '--shm-size <n>', '--ulimit <u>', '--squash', '--compress', '--load', '--allow <e>', '--build-context <c>', '--attest <a>', '--sbom <s>', '--provenance <p>']) {
+  for (const f of ['--ssh <spec>', '--add-host <host:ip>', '--shm-size <n>', '--ulimit <u>', '--squash', '--compress', '--load', '--build-context <c>', '--attest <a>', '--sbom <s>', '--provenance <p>']) {
     cmd.addOption(new Option(f).hideHelp());
   }
   cmd.action(async (context: string, flags: Flags & Record<string, unknown>, self: Command) => {
-    for (const f of ['ssh', 'addHost', 'shmSize', 'ulimit', 'squash', 'compress', 'load', 'allow', 'buildContext', 'attest', 'sbom', 'provenance']) {
+    for (const f of ['ssh', 'addHost', 'shmSize', 'ulimit', 'squash', 'compress', 'load', 'buildContext', 'attest', 'sbom', 'provenance']) {
       if (flags[f] !== undefined) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not supported by tsbuild`);
+    }
+    for (const a of flags.allow) {
+      if (a !== 'network.host') throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
     }
     const g = globalOptions(self);
     const outputs = flags.output.map(parseOutput).filter((o) => o.type !== 'image');
@@ -134,6 +139,7 @@ export function register(program: Command): void {
       ...(flags.target !== undefined ? { target: flags.target } : {}),
       ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
       ...(flags.network !== undefined ? { network: flags.network as 'host' | 'none' | 'default' } : {}),
+      ...(flags.allow.length > 0 ? { allow: flags.allow as 'network.host'[] } : {}),
       ...(flags.isolation !== undefined ? { isolation: flags.isolation } : {}),
       ...(flags.iidfile !== undefined ? { iidfile: flags.iidfile } : {}),
       ...(flags.metadataFile !== undefined ? { metadataFile: flags.metadataFile } : {}),

@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .description('run a command in a throwaway container of IMAGE (changes are discarded; --rm is implied)')
     .argument('<image>', 'image name or digest in the store')
     .argument('[cmd...]', 'command and arguments (default: the image\'s Entrypoint/Cmd)')
-    .addOption(new Option('--network <mode>', 'network: host or none').choices(['host', 'none']).default('host'))
+    .addOption(new Option('--network <mode>', 'network: default (private, outbound only), host or none').choices(['default', 'host', 'none']).default('default'))
     .option('-u, --user <user[:group]>', 'user (name or uid) and group to run as')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')
