@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  capset, chdir, clearCloexec, cloexecFrom, execvpe, joinSessionKeyring, limitOpenFiles, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid,
+  capset, chdir, clearCloexec, cloexecFrom, execvpe, joinSessionKeyring, type LibcError, limitOpenFiles, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid,
   setresuid, setSeccompFilter, umask, umount2,
 } from './libc.js';
 import { listTree, mountOverlay, mountTree, newPaths } from './mounts.js';
@@ -36,7 +36,12 @@ async function main(planFile: string, seccompFile: string | undefined): Promise<
   chdir('/');
 
   // runc's order: the keyring before the user switch, so that it belongs to the container's root.
-  joinSessionKeyring();
+  try {
+    joinSessionKeyring();
+  } catch (e) {
+    // ENOSYS: a kernel without keyrings has no host keys to hide (runc lets it pass too).
+    if ((e as LibcError).code !== 'ENOSYS') throw e;
+  }
   const caps = BigInt(`0x${plan.caps}`);
   for (let cap = 0; cap <= lastCap; cap++) if (!(caps & (1n << BigInt(cap)))) prctl(PR.CAPBSET_DROP, cap);
   setgroups(user.groups);

@@ -13,8 +13,7 @@ const ENOSYS = 'errno 38';
 const libc = koffi.load('libc.so.6');
 const addKey = libc.func('long syscall(long nr, const char *type, const char *desc, const char *payload, size_t plen, int ring)');
 const keyctlLong = libc.func('long syscall(long nr, int op, long a2, long a3, long a4)');
-const SYS_ADD_KEY = 248;
-const SYS_KEYCTL = 250;
+const [SYS_ADD_KEY, SYS_KEYCTL] = { x64: [248, 250], arm64: [217, 219] }[process.arch as 'x64' | 'arm64'];
 
 let env: Env;
 let probe: string;
