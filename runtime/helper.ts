@@ -1,12 +1,13 @@
 // Locates (compiling once if needed) tsbuild-exec, the small C program that enters the root and drops privileges
-// in chroot isolation (runtime/helper/tsbuild-exec.c). The binary is cached by the hash of its source, in the user's
-// cache directory (~/.cache/tsbuild/bin; /run is often mounted noexec), else in the run dir.
+// in chroot isolation (runtime/helper/tsbuild-exec.c). It runs as root, so it lives only where root alone can write:
+// the helper directory the caller names (the builder and `tsbuild run` give `<store root>/runtime`), checked with
+// lstat from it up to `/`, and the binary is checked before each first use. The compiler is a root-owned one from a
+// system directory, run with a fixed environment: $CC and $PATH come from whoever started tsbuild and are not used.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { chmod, lstat, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -20,6 +21,18 @@ export class HelperBuildError extends Error {
   }
 }
 
+/** The helper directory, one of its parents or the binary could be changed by someone other than root. */
+export class HelperDirError extends Error {
+  override name = 'HelperDirError';
+  constructor(readonly helperDir: string, readonly path: string, problem: string, fix: string) {
+    super(`refusing the runtime helper directory ${helperDir}: ${path} ${problem}; ${fix}`);
+  }
+}
+
+/** Where a root-owned C compiler is looked for; the first trusted one is used. */
+const COMPILERS = ['/usr/bin/cc', '/usr/bin/gcc', '/usr/bin/clang', '/usr/local/bin/cc', '/usr/local/bin/gcc'];
+const COMPILE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+
 function sourcePath(): string {
   // From dist/runtime/helper.js the source is ../../runtime/helper/ (it ships beside dist/); from source, ./helper/.
   const candidates = [new URL('../../runtime/helper/tsbuild-exec.c', import.meta.url), new URL('./helper/tsbuild-exec.c', import.meta.url)];
@@ -27,50 +40,93 @@ function sourcePath(): string {
   return found ?? fileURLToPath(candidates[0]!);
 }
 
-const cache = new Map<string, Promise<string>>();
+const mode = (m: number): string => `0${(m & 0o7777).toString(8)}`;
 
-export function defaultHelperDir(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsbuild', 'bin');
+/**
+ * Checks that only root can change `dir` and every directory above it (lstat, so a symlink is refused). A parent
+ * writable by others is accepted only when it is root's and sticky (/tmp): there nobody else may rename or remove
+ * the root-owned entry below it.
+ */
+async function checkRootOnly(dir: string, helperDir: string): Promise<void> {
+  for (let p = dir, isLeaf = true; ; p = dirname(p), isLeaf = false) {
+    const st = await lstat(p);
+    if (!st.isDirectory()) throw new HelperDirError(helperDir, p, 'is not a directory (a symlink?)', 'give a real directory path');
+    if (st.uid !== 0) throw new HelperDirError(helperDir, p, `is owned by uid ${st.uid}, not root`, `run chown root ${p}`);
+    const sticky = (st.mode & 0o1000) !== 0;
+    if ((st.mode & 0o022) !== 0 && (isLeaf || !sticky)) {
+      throw new HelperDirError(helperDir, p, `is writable by group or others (mode ${mode(st.mode)})`, `run chmod go-w ${p}`);
+    }
+    if (p === '/') return;
+  }
 }
 
-/** Path of the compiled helper in the first usable of `binDirs`, compiling it on first use (temp, then rename). */
-export function ensureHelper(binDirs: string[]): Promise<string> {
-  const key = binDirs.join('\0');
-  let p = cache.get(key);
+/** The binary must be root's regular file that nobody else can write. */
+async function checkBinary(bin: string, helperDir: string): Promise<boolean> {
+  let st;
+  try {
+    st = await lstat(bin);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  if (!st.isFile()) throw new HelperDirError(helperDir, bin, 'is not a regular file', `remove it (rm ${bin}) so that it is rebuilt`);
+  if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new HelperDirError(helperDir, bin, `is owned by uid ${st.uid} with mode ${mode(st.mode)}`, `remove it (rm ${bin}) so that it is rebuilt`);
+  }
+  return true;
+}
+
+/** A compiler from COMPILERS whose real file and directories only root can change. */
+async function findCompiler(): Promise<string> {
+  for (const c of COMPILERS) {
+    try {
+      const real = await realpath(c);
+      await checkRootOnly(dirname(real), real);
+      const st = await lstat(real);
+      if (st.isFile() && st.uid === 0 && (st.mode & 0o022) === 0) return real;
+    } catch {
+      // missing or not trusted: try the next one
+    }
+  }
+  throw new HelperBuildError(sourcePath(), `no root-owned C compiler among ${COMPILERS.join(', ')}`);
+}
+
+const cache = new Map<string, Promise<string>>();
+
+/** Path of the compiled helper in `helperDir` (made 0700 if missing), compiling it on first use (temp, then rename). */
+export function ensureHelper(helperDir: string): Promise<string> {
+  let p = cache.get(helperDir);
   if (!p) {
-    p = (async () => {
-      let last: unknown;
-      for (const d of binDirs) {
-        try {
-          return await build(d);
-        } catch (e) {
-          last = e;
-          if (e instanceof HelperBuildError) throw e;
-        }
-      }
-      throw last;
-    })();
-    p.catch(() => cache.delete(key));
-    cache.set(key, p);
+    p = build(helperDir);
+    p.catch(() => cache.delete(helperDir));
+    cache.set(helperDir, p);
   }
   return p;
 }
 
-async function build(binDir: string): Promise<string> {
+/** The real path of `helperDir`, created 0700 below its deepest existing parent, which is checked first. */
+async function prepareDir(helperDir: string): Promise<string> {
+  let existing = helperDir;
+  while (!existsSync(existing)) existing = dirname(existing);
+  await checkRootOnly(await realpath(existing), helperDir);
+  await mkdir(helperDir, { recursive: true, mode: 0o700 });
+  const real = await realpath(helperDir);
+  await checkRootOnly(real, helperDir);
+  return real;
+}
+
+async function build(helperDir: string): Promise<string> {
+  const dir = await prepareDir(helperDir);
   const src = sourcePath();
   const text = await readFile(src);
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const bin = join(binDir, `tsbuild-exec-${hash}`);
-  try {
-    await access(bin, constants.X_OK);
-    return bin;
-  } catch {
-    // build below
-  }
-  await mkdir(binDir, { recursive: true });
+  const bin = join(dir, `tsbuild-exec-${hash}`);
+  if (await checkBinary(bin, helperDir)) return bin;
+  const cc = await findCompiler();
   const tmp = `${bin}.tmp-${process.pid}`;
   try {
-    await run(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', tmp, src]);
+    await run(cc, ['-O2', '-Wall', '-o', tmp, src], { env: COMPILE_ENV });
+    await chmod(tmp, 0o755);
     await rename(tmp, bin);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -337,3 +337,35 @@ export function closeRange(first: number, last: number, flags: number): void {
 export function closeFd(fd: number): void {
   c.close(fd);
 }
+
+// --- keyring, fds and seccomp: the last steps of a container's start (pivot isolation) ---
+
+const SYS_KEYCTL: Record<string, number> = { x64: 250, arm64: 219 };
+const SYS_SECCOMP: Record<string, number> = { x64: 317, arm64: 277 };
+
+function syscallNumber(table: Record<string, number>, name: string): number {
+  const nr = table[arch()];
+  if (nr === undefined) throw new Error(`${name}: unsupported architecture ${arch()}`);
+  return nr;
+}
+
+/** KEYCTL_JOIN_SESSION_KEYRING with no name: a fresh anonymous session keyring, so no key of the host's is in reach. */
+export function joinSessionKeyring(): number {
+  const id = c.syscall(syscallNumber(SYS_KEYCTL, 'keyctl'), 'long', 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 'const char *', null) as number;
+  check('keyctl(JOIN_SESSION_KEYRING)', id);
+  return Number(id);
+}
+
+/** close_range(first, ~0, CLOSE_RANGE_CLOEXEC): every fd from `first` up closes at the next exec. */
+export function cloexecFrom(first: number): void {
+  closeRange(first, 0xffffffff, CLOSE_RANGE.CLOEXEC);
+}
+
+const sockFprog = koffi.struct('tsbuild_sock_fprog', { len: 'uint16_t', filter: 'uint8_t *' });
+
+/** seccomp(SECCOMP_SET_MODE_FILTER) with `filter` (struct sock_filter[]); needs no_new_privs (or CAP_SYS_ADMIN). */
+export function setSeccompFilter(filter: Buffer): void {
+  const prog = { len: filter.length / 8, filter };
+  const rc = c.syscall(syscallNumber(SYS_SECCOMP, 'seccomp'), 'unsigned int', 1 /* SECCOMP_SET_MODE_FILTER */, 'unsigned int', 0, koffi.pointer(sockFprog), prog) as number;
+  check('seccomp(SET_MODE_FILTER)', rc);
+}

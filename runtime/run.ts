@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { capMask, containerCaps } from './caps.js';
 import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
-import { defaultHelperDir, ensureHelper } from './helper.js';
+import { ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
 import { mountOverlay, mountSysAt, mountTree, removeTraces, writeMountFile, type PlannedMount, type Trace } from './mounts.js';
 import { withContainerNamespaces } from './namespaces.js';
@@ -17,6 +17,7 @@ import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
 import { activeContainerDirs, DEFAULT_RUN_DIR, ensurePrivateRunDir, holdRunDir, mountPoints } from './rundir.js';
 import type { ContainerResult, ContainerSpec, Isolation, MountSpec } from './spec.js';
+import { seccompFilter } from './seccomp/index.js';
 import { resolveUser } from './users.js';
 
 /** The container could not be set up (as opposed to its command failing, which is a result). */
@@ -107,6 +108,8 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [] });
     const mounts = await planMounts(spec.mounts ?? [], filesDir, cdir);
     const cwd = spec.cwd ?? '/';
+    const seccompFile = spec.seccomp === 'unconfined' ? '-' : join(cdir, 'seccomp.bpf');
+    if (seccompFile !== '-') writeFileSync(seccompFile, seccompFilter(containerCaps(isolation)), { mode: 0o600 });
     if (hasLimits(spec.resources)) cgroup = await createCgroup(id, spec.resources);
     let argv: string[];
     let env: Record<string, string>;
@@ -123,11 +126,11 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       step = 'resolve user';
       const user = await resolveUser(root, spec.user);
       await mkdirInRoot(root, cwd);
-      const helper = await ensureHelper([defaultHelperDir(), join(runDir, 'bin')]);
+      const helper = await ensureHelper(spec.helperDir ?? join(runDir, 'helper'));
       const [file, ...rest] = spec.args;
       if (file === undefined) throw new Error('no command');
       argv = [
-        helper, String(process.pid), proc, String(nofile), root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
+        helper, String(process.pid), proc, String(nofile), seccompFile, root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
       ];
       env = envObject(containerEnv(spec.env, user.home));
     } else {
@@ -137,7 +140,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
         cgroupDirs: cgroup?.dirs ?? [], nofile,
       };
       writeFileSync(join(cdir, 'plan.json'), JSON.stringify(plan));
-      argv = [...PIVOT_CHAIN, process.execPath, INIT_JS, join(cdir, 'plan.json')];
+      argv = [...PIVOT_CHAIN, process.execPath, INIT_JS, join(cdir, 'plan.json'), seccompFile];
       env = {};
     }
 

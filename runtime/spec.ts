@@ -64,8 +64,15 @@ export interface ContainerSpec {
   timeoutMs?: number;
   /** Aborting kills the whole container tree and cleans up. */
   signal?: AbortSignal;
-  /** Directory for the container's mount tree and the runtime helper (default /run/tsbuild; keep it on tmpfs). */
+  /** Directory for the container's mount tree (default /run/tsbuild; keep it on tmpfs). */
   runDir?: string;
+  /**
+   * Directory for the compiled chroot helper, which runs as root: it and every directory above it must be root's and
+   * not writable by group or others (checked). The builder gives `<store root>/runtime`. Default `<runDir>/helper`.
+   */
+  helperDir?: string;
+  /** `default`: Docker's default seccomp profile (always, unless a benchmark or a debugging session says otherwise). */
+  seccomp?: 'default' | 'unconfined';
   /** Called with each chunk of output as it comes (line-buffered when possible). */
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;

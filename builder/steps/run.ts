@@ -109,6 +109,8 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         network,
         ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
         isolation: env.isolation,
+        // the chroot helper runs as root: it lives under the store, which only root can write
+        helperDir: `${env.store.root}/runtime`,
         mounts: specs.map(stripClose),
         ...(env.signal ? { signal: env.signal } : {}),
         onStdout: onData('stdout'),

@@ -96,6 +96,7 @@ export function register(program: Command): void {
             hostname: opts.hostname,
             network: opts.network,
             isolation: opts.isolation,
+            helperDir: `${store.root}/runtime`,
             resources: { memoryBytes: opts.memory !== undefined ? parseBytes(opts.memory) : undefined, cpus, pidsLimit: pids },
             signal: abort.signal,
             onStdout: (c) => process.stdout.write(c),

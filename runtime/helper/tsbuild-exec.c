@@ -4,18 +4,25 @@
  * --kill-child --propagation private --mount-proc` would, then what no stock tool does in one go without losing
  * the working directory:
  *
- *   pdeathsig -> unshare(mount, pid) -> propagation private -> fork; the parent waits and reports PID 1's exit
- *   status or re-raises its death signal; PID 1: pdeathsig -> mount /proc -> chroot(ROOT) -> read-only and masked /proc paths (runc's readonlyPaths/maskedPaths) -> chdir(WD) -> close fds >= 3 -> drop the bounding set to CAPS -> setgroups/setresgid/setresuid
- *   -> effective/permitted = CAPS (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022
- *   -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
+ *   read the seccomp filter -> pdeathsig -> unshare(mount, pid) -> propagation private -> fork; the parent waits and
+ *   reports PID 1's exit status or re-raises its death signal; PID 1: pdeathsig -> mount /proc -> chroot(ROOT) ->
+ *   read-only and masked /proc paths (runc's readonlyPaths/maskedPaths) -> chdir(WD) -> close fds >= 3 -> fresh
+ *   session keyring -> drop the bounding set to CAPS -> setgroups/setresgid/setresuid -> effective/permitted = CAPS
+ *   (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022 -> RLIMIT_NOFILE -> seccomp
+ *   filter -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
  *
- * usage: tsbuild-exec PARENTPID PROC NOFILE ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
+ * usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
+ * SECCOMP is a file of struct sock_filter (made by runtime/seccomp/), or - for none.
  * Exit 127/126 with a message on stderr when FILE cannot be executed, like a shell.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/keyctl.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,16 +68,43 @@ static int supervise(pid_t child) {
   return 128 + sig;
 }
 
+/* Reads the whole filter file (before chroot: it lives on the host side). */
+static struct sock_fprog read_filter(const char *path) {
+  struct sock_fprog prog = {0, NULL};
+  if (strcmp(path, "-") == 0) return prog;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) die("open seccomp filter", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) die("stat seccomp filter", path);
+  if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 || st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    errno = EINVAL;
+    die("seccomp filter size", path);
+  }
+  struct sock_filter *buf = malloc((size_t)st.st_size);
+  if (!buf) die("malloc", NULL);
+  for (size_t got = 0; got < (size_t)st.st_size;) {
+    ssize_t n = read(fd, (char *)buf + got, (size_t)st.st_size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) die("read seccomp filter", path);
+    got += (size_t)n;
+  }
+  close(fd);
+  prog.len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+  prog.filter = buf;
+  return prog;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 13 || strcmp(argv[10], "--") != 0) {
-    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC NOFILE ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
+  if (argc < 14 || strcmp(argv[11], "--") != 0) {
+    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
     return 125;
   }
   pid_t parent = (pid_t)strtol(argv[1], NULL, 10);
   const char *proc = argv[2];
   rlim_t nofile = (rlim_t)strtoull(argv[3], NULL, 10);
-  argv += 3;
-  argc -= 3;
+  struct sock_fprog filter = read_filter(argv[4]);
+  argv += 4;
+  argc -= 4;
   /* Die with tsbuild, even if it was SIGKILLed before we got here. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
   if (getppid() != parent) return 125;
@@ -110,6 +144,9 @@ int main(int argc, char **argv) {
     if (mount("tmpfs", *p, "tmpfs", MS_RDONLY, NULL) != 0 && errno != ENOENT) die("mask", *p);
   if (chdir(wd) != 0) die("chdir", wd);
   if (syscall(SYS_close_range, 3, ~0U, 0) != 0) die("close_range", NULL);
+  /* runc's order: a fresh anonymous session keyring before the user switch, so no key of the host's is in reach. */
+  /* ENOSYS: a kernel without keyrings has no host keys to hide (runc lets it pass too). */
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS) die("join session keyring", NULL);
 
   for (int cap = 0; cap <= 63; cap++) {
     if (caps & (1ULL << cap)) continue;
@@ -141,6 +178,9 @@ int main(int argc, char **argv) {
       if (setrlimit(RLIMIT_NOFILE, &lim) != 0) die("setrlimit nofile", NULL);
     }
   }
+
+  /* Last: from here on only what Docker's profile allows (execve is in it). Needs no_new_privs, set above. */
+  if (filter.filter && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &filter) != 0) die("seccomp", NULL);
 
   execvp(argv[8], &argv[9]);
   int err = errno;
