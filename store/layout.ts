@@ -21,17 +21,25 @@ const EMPTY_INDEX = (): ImageIndex => ({ schemaVersion: 2, mediaType: MediaType.
  */
 export const STORE_DIR_MODE = 0o700;
 
-const TOP_DIRS = ['blobs', 'blobs/sha256', 'tmp', 'layers', 'l', 'diffids', 'compressed', 'cache', 'leases', 'run', 'locks', 'builder'];
+const TOP_DIRS = ['blobs', 'tmp', 'layers', 'l', 'diffids', 'compressed', 'cache', 'leases', 'run', 'locks', 'builder'];
 
-/** Synchronous: a dozen tiny calls, each cheaper than a trip through the thread pool, before anything else can run. */
+/**
+ * Synchronous: a few tiny calls, each cheaper than a trip through the thread pool, before anything else can run.
+ * One listing of the root tells what is missing, so an existing store costs a stat and a readdir.
+ */
 export async function initLayout(root: string): Promise<void> {
-  // The parents keep the default mode (a store under a user's home must not close the home); the root is private.
-  mkdirSync(dirname(root), { recursive: true });
-  mkdirIfMissing(root);
-  for (const d of TOP_DIRS) mkdirIfMissing(join(root, d));
-  repairModes(root);
-  if (!existsSync(join(root, 'oci-layout'))) writeFileSync(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  if (!existsSync(join(root, 'index.json'))) createEmptyIndex(root);
+  const st = statSync(root, { throwIfNoEntry: false });
+  if (!st) {
+    // The parents keep the default mode (a store under a user's home must not close the home); the root is private.
+    mkdirSync(dirname(root), { recursive: true });
+    mkdirIfMissing(root);
+  }
+  const present = new Set(readdirSync(root));
+  for (const d of TOP_DIRS) if (!present.has(d)) mkdirIfMissing(join(root, d));
+  if (!present.has('blobs') || !existsSync(join(root, 'blobs/sha256'))) mkdirIfMissing(join(root, 'blobs/sha256'));
+  repairModes(root, st ? st.mode : STORE_DIR_MODE);
+  if (!present.has('oci-layout')) writeFileSync(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  if (!present.has('index.json')) createEmptyIndex(root);
 }
 
 function mkdirIfMissing(dir: string): void {
@@ -47,8 +55,8 @@ function mkdirIfMissing(dir: string): void {
  * a private root means the repair is done and a store already private costs one stat. Not a walk of the layers:
  * with the root and the directories under it closed, nothing below them can be reached by another user.
  */
-function repairModes(root: string): void {
-  if ((statSync(root).mode & 0o7777) === STORE_DIR_MODE) return;
+function repairModes(root: string, mode: number): void {
+  if ((mode & 0o7777) === STORE_DIR_MODE) return;
   for (const e of readdirSync(root, { withFileTypes: true })) {
     if (e.isDirectory()) chmodSync(join(root, e.name), STORE_DIR_MODE);
   }
