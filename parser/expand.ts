@@ -5,9 +5,34 @@ import { shellPatternToRegex, trimPrefix, trimSuffix } from './shell-pattern.js'
 
 export class ExpandError extends Error {
   override name = 'ExpandError';
-  constructor(readonly word: string, readonly reason: string) {
+  constructor(
+    readonly word: string,
+    readonly reason: string,
+    /** `EXPANSION_TOO_LONG` for a word past MAX_EXPANDED_CHARS; undefined for a syntax or `${VAR?}` error. */
+    readonly code?: string,
+  ) {
     super(`failed to process ${JSON.stringify(word)}: ${reason}`);
   }
+}
+
+/**
+ * The longest expanded word, in characters. A Buildfile (or a base image's ONBUILD trigger) that doubles a variable
+ * line by line (`ARG a2=${a1}${a1}`) would otherwise grow until the process dies; 40 lines make a terabyte.
+ */
+export const MAX_EXPANDED_CHARS = 1 << 20;
+
+class TooLong extends Error {
+  constructor() {
+    super(
+      `the expanded word is longer than ${MAX_EXPANDED_CHARS} characters (1 MiB), the limit: a variable that grows by doubling itself (ARG b=\${a}\${a}, ENV, \${a:-\${a}})? Shorten the values`,
+    );
+  }
+}
+
+/** `s` if it is within the limit, else throws: called wherever a piece of the result grows. */
+function capped(s: string): string {
+  if (s.length > MAX_EXPANDED_CHARS) throw new TooLong();
+  return s;
 }
 
 export interface LexOptions {
@@ -113,7 +138,7 @@ class ShellWord {
       }
       if (ch === '$' || (quotes && (ch === "'" || ch === '"'))) {
         const tmp = ch === '$' ? this.processDollar() : ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
-        result += tmp;
+        result = capped(result + tmp);
         if (ch === '$') words.addString(tmp);
         else words.addRawString(tmp);
         continue;
@@ -130,7 +155,7 @@ class ShellWord {
       } else {
         words.addChar(ch);
       }
-      result += ch;
+      result = capped(result + ch);
     }
     if (stopChar !== EOF) throw new Error(`unexpected end of statement while looking for matching ${stopChar}`);
     return { word: result, words: words.getWords() };
@@ -165,7 +190,7 @@ class ShellWord {
         return result;
       }
       if (p === '$') {
-        result += this.processDollar();
+        result = capped(result + this.processDollar());
         continue;
       }
       ch = this.next();
@@ -175,7 +200,7 @@ class ShellWord {
         if (n === EOF) continue; // a trailing escape is ignored
         if (n === '"' || n === '$' || n === esc) ch = this.next();
       }
-      result += ch;
+      result = capped(result + ch);
     }
   }
 
@@ -278,7 +303,13 @@ class ShellWord {
     const value = this.lookup(name);
     if (this.opts.skipUnsetEnv && value === undefined) return '${' + name + '/' + pattern + '/' + replacement + '}';
     const re = shellPatternToRegex(pattern, true, false, replaceAll);
-    return (value ?? '').replace(re, () => replacement);
+    // each match may grow the value by the replacement's length: counted as it goes, not after
+    let size = (value ?? '').length;
+    return (value ?? '').replace(re, (m: string) => {
+      size += replacement.length - m.length;
+      if (size > MAX_EXPANDED_CHARS) throw new TooLong();
+      return replacement;
+    });
   }
 }
 
@@ -301,7 +332,7 @@ export function processWord(word: string, env: Env, opts: LexOptions = {}): Proc
   try {
     return sw.processStopOn(EOF, full.rawEscapes);
   } catch (e) {
-    throw new ExpandError(word, e instanceof Error ? e.message : String(e));
+    throw new ExpandError(word, e instanceof Error ? e.message : String(e), e instanceof TooLong ? 'EXPANSION_TOO_LONG' : undefined);
   }
 }
 

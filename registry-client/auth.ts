@@ -4,6 +4,7 @@
 import type { Credentials } from './credentials.js';
 import { hintForStatus, RegistryError } from './errors.js';
 import type { Transport } from './transport.js';
+import { discardBody, MAX_TOKEN_BODY, readBodyLimited } from './body-limit.js';
 
 export interface Challenge {
   scheme: string;
@@ -94,7 +95,7 @@ export class Authenticator {
   private async ping(ep: Endpoint): Promise<Challenge | null> {
     // A mirror that does not answer is skipped quickly: the next endpoint is the fallback.
     const res = await this.transport.send({ method: 'GET', url: `${ep.base}/v2/`, registry: ep.registry, ...(ep.mirror ? { retries: 1 } : {}) });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     if (res.status === 401) {
       const cs = parseChallenges(res.headers.get('www-authenticate') ?? '');
       return cs.find((c) => c.scheme === 'bearer') ?? cs.find((c) => c.scheme === 'basic') ?? null;
@@ -181,7 +182,12 @@ export class Authenticator {
       }
       res = await this.transport.send({ method: 'GET', url: realm.href, headers, registry: ep.registry });
     }
-    const text = await res.text();
+    if (!res.ok) await discardBody(res);
+    const text = res.ok
+      ? (
+          await readBodyLimited(res, MAX_TOKEN_BODY, () => new RegistryError(`token response from ${realm.origin}${realm.pathname} is larger than ${MAX_TOKEN_BODY >> 20} MiB, the limit; the download was stopped`, { registry: ep.registry }))
+        ).toString('utf8')
+      : '';
     if (!res.ok) {
       throw new RegistryError(`token request to ${realm.origin}${realm.pathname} failed with HTTP ${res.status}`, {
         registry: ep.registry,

@@ -7,6 +7,7 @@ import { defaultDockerConfigPath, lookupCredentials } from './credentials.js';
 import { hintForStatus, RegistryError } from './errors.js';
 import type { RegistryOptions } from './options.js';
 import { Transport, type SendRequest } from './transport.js';
+import { discardBody, MAX_ERROR_BODY, readTextLimited } from './body-limit.js';
 
 export class RegistryClient {
   readonly transport: Transport;
@@ -91,7 +92,7 @@ export class Repo {
     if (res.status !== 401) return res;
     const fresh = await auth.refresh(this.endpoint, res.headers.get('www-authenticate'), scopes);
     if (!fresh || fresh.header === header || req.replayable === false) return res;
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     ({ header, scopes } = fresh);
     return send(header);
   }
@@ -101,8 +102,9 @@ export class Repo {
     let codes: string[] = [];
     let detail = '';
     try {
-      const text = await res.text();
-      const body = JSON.parse(text) as ErrorBody;
+      // an error body is a few lines of JSON: a longer one is dropped unread (its connection closed)
+      const text = await readTextLimited(res, MAX_ERROR_BODY);
+      const body = JSON.parse(text ?? '{}') as ErrorBody;
       codes = (body.errors ?? []).map((e) => e.code ?? '').filter(Boolean);
       detail = (body.errors ?? []).map((e) => e.message).filter(Boolean).join('; ');
     } catch {

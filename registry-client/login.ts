@@ -5,6 +5,7 @@ import { RegistryClient } from './client.js';
 import { defaultDockerConfigPath, removeCredentials, storeCredentials, type Credentials } from './credentials.js';
 import { RegistryError } from './errors.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';
+import { discardBody } from './body-limit.js';
 
 export async function login(registry: string, creds: Credentials, opts: RegistryOptions = {}): Promise<{ configPath: string }> {
   const options = await resolveRegistryOptions(opts);
@@ -19,7 +20,7 @@ export async function login(registry: string, creds: Credentials, opts: Registry
     } else if (ch?.scheme === 'basic') {
       const header = await client.auth.header(ep, []);
       const res = await client.transport.send({ method: 'GET', url: `${ep.base}/v2/`, headers: header ? { authorization: header } : {}, registry });
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       if (!res.ok) {
         throw new RegistryError(`login to ${registry} failed: HTTP ${res.status}`, { registry, status: res.status, hint: 'check the user name and password' });
       }

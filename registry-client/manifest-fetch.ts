@@ -4,10 +4,12 @@
 import { digestOf } from '../oci/digest.js';
 import type { Descriptor, Digest } from '../oci/types.js';
 import type { Repo } from './client.js';
+import { readBodyLimited } from './body-limit.js';
 import { DigestMismatchError, RegistryError } from './errors.js';
 import { MANIFEST_ACCEPT, manifestMediaType, type AnyManifest } from './manifests.js';
 
-const MAX_MANIFEST = 4 << 20;
+/** Docker's limit too: a manifest lists descriptors, a few kB even for a large index. */
+export const MAX_MANIFEST = 4 << 20;
 
 export interface FetchedManifest {
   descriptor: Descriptor;
@@ -43,8 +45,17 @@ function parse(repo: Repo, bytes: Buffer, contentType: string | null, digest: Di
 export async function getManifest(repo: Repo, reference: string, expected?: Digest): Promise<FetchedManifest> {
   const res = await repo.request({ method: 'GET', path: `/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } });
   if (!res.ok) await repo.fail(res, `GET manifest ${reference}`);
-  const bytes = Buffer.from(await res.arrayBuffer());
-  if (bytes.length > MAX_MANIFEST) throw new RegistryError(`manifest ${reference} is larger than 4 MiB`, { registry: repo.registry, repository: repo.repository });
+  const name = `${repo.registry}/${repo.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+  const bytes = await readBodyLimited(
+    res,
+    MAX_MANIFEST,
+    () =>
+      new RegistryError(`manifest ${name} is larger than ${MAX_MANIFEST >> 20} MiB (${MAX_MANIFEST} bytes), the limit; the download was stopped`, {
+        registry: repo.registry,
+        repository: repo.repository,
+        hint: 'a manifest is a few kB: the registry sent something else, or the image is not meant for pulling',
+      }),
+  );
   const actual = digestOf(bytes);
   if (expected && actual !== expected) throw new DigestMismatchError(repo.registry, repo.repository, expected, actual);
   const p = parse(repo, bytes, res.headers.get('content-type'), actual);

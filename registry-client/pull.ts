@@ -24,9 +24,10 @@ const MAX_CONFIG = 8 << 20;
 export interface PullTarget extends BlobSink {
   putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor>;
   readBytes(digest: Digest): Promise<Buffer>;
-  unpackLayerStream(layer: Descriptor, src: Readable): Promise<{ diffID: Digest; dir: string }>;
+  /** `expectDiffID`: the config's diffID for the layer (it may arrive while the layer downloads); a tar that hashes otherwise fails. */
+  unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: Promise<Digest | undefined>): Promise<{ diffID: Digest; dir: string }>;
   /** Unpacks a layer whose blob is already present (used when the blob was pulled earlier without unpacking). */
-  unpackLayer?(layer: Descriptor): Promise<{ diffID: Digest; dir: string }>;
+  unpackLayer?(layer: Descriptor, expectDiffID?: Promise<Digest | undefined>): Promise<{ diffID: Digest; dir: string }>;
   tag(name: string, target: Descriptor): Promise<void>;
   diffIDOf(layer: Descriptor): Promise<Digest | undefined>;
   hasBlob(digest: Digest): Promise<boolean>;
@@ -196,8 +197,15 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
     return config;
   });
 
-  const layerTasks = manifest.layers.map((layer) =>
+  // Each layer's tar is checked against the config's diffID at the end of its unpack (a failed config fails the pull
+  // through configTask itself).
+  const diffIDs = configTask.then(
+    (cfg) => cfg?.rootfs?.diff_ids,
+    () => undefined,
+  );
+  const layerTasks = manifest.layers.map((layer, i) =>
     queue.add(async () => {
+      const expectDiffID = diffIDs.then((ids) => ids?.[i]);
       const present = await target.hasBlob(layer.digest);
       if (!present && opts.lazy && target.addLazyBlob) {
         await target.addLazyBlob(layer, { kind: 'registry', registry: repo.registry, repository: repo.repository, endpoint: repo.endpoint.base, blob: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size } });
@@ -207,15 +215,15 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
       }
       if (present) {
         progress?.({ kind: 'blob', action: 'exists', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
-        if (opts.unpack && !opts.lazy && target.unpackLayer) await target.unpackLayer(layer);
+        if (opts.unpack && !opts.lazy && target.unpackLayer) await target.unpackLayer(layer, expectDiffID);
         else if (!opts.lazy) await target.ensureBlob?.(layer.digest);
       } else if (!opts.unpack) {
         await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
       } else if (opts.unpackMode === 'after' && target.unpackLayer) {
         await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
-        await target.unpackLayer(layer);
+        await target.unpackLayer(layer, expectDiffID);
       } else {
-        await fetchBlob(layer, (src) => tee(src, (a) => target.writeBlob(a, { digest: layer.digest, size: layer.size }), (b) => target.unpackLayerStream(layer, b)));
+        await fetchBlob(layer, (src) => tee(src, (a) => target.writeBlob(a, { digest: layer.digest, size: layer.size }), (b) => target.unpackLayerStream(layer, b, expectDiffID)));
       }
       progress?.({ kind: 'blob', action: 'done', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
     }),

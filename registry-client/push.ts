@@ -13,6 +13,7 @@ import { resolveRegistryOptions, type RegistryOptions } from './options.js';
 import type { ProgressFn } from './progress.js';
 import { BlobLocations } from './seen.js';
 import { uploadBlob } from './upload.js';
+import { discardBody } from './body-limit.js';
 
 /** What a push reads from. The Store satisfies it structurally; so does OciLayoutSource. */
 export interface PushSource extends BlobSource {
@@ -94,7 +95,7 @@ async function putManifest(repo: Repo, p: Prepared, reference: string): Promise<
     body: () => p.bytes,
   });
   if (res.status !== 201 && res.status !== 200) await repo.fail(res, `PUT manifest ${reference}`);
-  await res.arrayBuffer().catch(() => undefined);
+  await discardBody(res);
   const got = res.headers.get('docker-content-digest');
   if (got && got !== p.descriptor.digest) {
     throw new RegistryError(`registry stored manifest ${reference} as ${got}, expected ${p.descriptor.digest}`, { registry: repo.registry, repository: repo.repository });

@@ -6,6 +6,7 @@ import https from 'node:https';
 import fetch, { type BodyInit, type Response } from 'node-fetch';
 import { RegistryError } from './errors.js';
 import type { RegistryOptions } from './options.js';
+import { discardBody } from './body-limit.js';
 
 export interface SendRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -118,7 +119,7 @@ export class Transport {
         const after = parseRetryAfter(res.headers.get('retry-after'));
         const wait = Math.min(after ?? this.backoff(attempt), 60_000);
         this.verbose(`${req.method} ${req.url}: HTTP ${res.status}; retry ${attempt + 1}/${retries} in ${wait} ms`);
-        await res.arrayBuffer().catch(() => undefined);
+        await discardBody(res);
         await sleep(wait);
         continue;
       }
@@ -165,7 +166,7 @@ export class Transport {
       }
       const location = res.headers.get('location');
       if (!REDIRECT_STATUS.has(res.status) || !location || (method !== 'GET' && method !== 'HEAD')) return res;
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       const next = new URL(location, url);
       if (origin(next) !== first) {
         // Never send the registry's credentials to another host (a CDN, a storage bucket).

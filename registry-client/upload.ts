@@ -8,6 +8,7 @@ import type { Descriptor } from '../oci/types.js';
 import type { Repo } from './client.js';
 import { RegistryError } from './errors.js';
 import { isTransientError, sleep } from './transport.js';
+import { discardBody } from './body-limit.js';
 
 export interface UploadOptions {
   /** Blobs up to this size go in one PUT (default 32 MiB). */
@@ -76,7 +77,7 @@ async function startUpload(repo: Repo, desc: Descriptor, mountFrom: string[]): P
       extraScopes: [`repository:${from}:pull`],
       headers: { 'content-length': '0' },
     });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     if (res.status === 201) return { mounted: true };
     if (res.status === 202 && res.headers.get('location')) {
       // The registry could not mount and opened an ordinary upload instead.
@@ -85,7 +86,7 @@ async function startUpload(repo: Repo, desc: Descriptor, mountFrom: string[]): P
   }
   const res = await repo.request({ method: 'POST', path: '/blobs/uploads/', headers: { 'content-length': '0' } });
   if (res.status !== 202) await repo.fail(res, 'starting a blob upload');
-  await res.arrayBuffer().catch(() => undefined);
+  await discardBody(res);
   const loc = res.headers.get('location');
   if (!loc) throw new RegistryError('upload started without a Location', { registry: repo.registry, repository: repo.repository, status: res.status });
   return { mounted: false, location: new URL(loc, repo.url('/')).href };
@@ -94,7 +95,7 @@ async function startUpload(repo: Repo, desc: Descriptor, mountFrom: string[]): P
 /** Where an upload stands (`Range: 0-N` → N+1), or undefined when the session is gone. */
 async function uploadOffset(repo: Repo, location: string): Promise<number | undefined> {
   const res = await repo.request({ method: 'GET', path: location });
-  await res.arrayBuffer().catch(() => undefined);
+  await discardBody(res);
   if (res.status !== 204 && res.status !== 200) return undefined;
   const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(res.headers.get('range') ?? '');
   return m ? Number(m[2]) + 1 : 0;
@@ -128,7 +129,7 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           if (retryableUploadStatus(res.status, failures)) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
           await repo.fail(res, `PUT blob ${desc.digest}`);
         }
-        await res.arrayBuffer().catch(() => undefined);
+        await discardBody(res);
         return 'uploaded';
       }
       while (offset < desc.size) {
@@ -142,7 +143,7 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(n), 'content-range': `${offset}-${offset + n - 1}` },
           body: () => Readable.from(counted(reader.take(n), offset, opts.onBytes), { objectMode: false }),
         });
-        await res.arrayBuffer().catch(() => undefined);
+        await discardBody(res);
         if (res.status !== 202) {
           if (retryableUploadStatus(res.status, failures) || res.status === 416) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
           await repo.fail(res, `PATCH blob ${desc.digest}`);
@@ -156,7 +157,7 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
         if (res.status >= 500 || res.status === 429) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
         await repo.fail(res, `completing upload of ${desc.digest}`);
       }
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       return 'uploaded';
     } catch (e) {
       const cause = (e as { cause?: unknown }).cause ?? e;

@@ -44,6 +44,9 @@ export interface CommitOptions {
   sourceDateEpoch?: number;
 }
 
+/** The diffID an image config lists for a layer, or a promise of it (undefined: the config lists none). */
+export type ExpectedDiffID = Digest | Promise<Digest | undefined>;
+
 export interface Store extends BlobSink, BlobSource {
   readonly root: string;
 
@@ -76,10 +79,14 @@ export interface Store extends BlobSink, BlobSource {
   listImages(): Promise<{ name: string; target: Descriptor }[]>;
   readIndex(digest: Digest): Promise<ImageIndex>;
 
-  /** Unpacks a layer blob (tar, tar+gzip, tar+zstd when supported) once, keyed by diffID; returns its directory. */
-  unpackLayer(layer: Descriptor): Promise<{ diffID: Digest; dir: string }>;
+  /**
+   * Unpacks a layer blob (tar, tar+gzip, tar+zstd when supported) once, keyed by diffID; returns its directory.
+   * `expectDiffID`: the image config's diffID for the layer; a tar that hashes otherwise fails and leaves nothing
+   * unpacked (a promise: a pull's config may arrive while the layer downloads).
+   */
+  unpackLayer(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }>;
   /** Unpacks a layer from a stream as it arrives (pull); verifies the blob digest and records diffID. */
-  unpackLayerStream(layer: Descriptor, src: Readable): Promise<{ diffID: Digest; dir: string }>;
+  unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }>;
   /** Short path usable as an overlay lowerdir for an unpacked layer, or undefined when not unpacked. */
   lowerdir(diffID: Digest): Promise<string | undefined>;
   /** Lowerdirs for an image's layers, lowest first, unpacking what is missing. */

@@ -10,13 +10,13 @@ import { tee } from '../oci/stream-tee.js';
 import { digestHex, isDigest } from '../oci/digest.js';
 import { normalizeName } from '../oci/reference.js';
 import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex } from '../oci/types.js';
-import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRecord, Store } from './api.js';
+import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ExpectedDiffID, ImageRecord, Store } from './api.js';
 import { BlobStore } from './blobs.js';
 import { CacheRecords } from './cache.js';
 import { BlobNotFoundError, StoreError } from './errors.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 import { readFile } from 'node:fs/promises';
-import { LayerDirs, treeLine, writeTreeRecord } from './layers.js';
+import { diffIDMismatch, LayerDirs, treeLine, writeTreeRecord } from './layers.js';
 import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layout.js';
 import { LazyBlobs, needsGunzip, withLazy, type LazyRecord } from './lazy.js';
 import { Leases } from './leases.js';
@@ -181,9 +181,9 @@ class LocalStore implements Store {
     await this.leases.touch([diffID]);
     return this.layers.lowerdir(diffID);
   }
-  async unpackLayer(layer: Descriptor): Promise<{ diffID: Digest; dir: string }> {
+  async unpackLayer(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
     await this.leases.touch([layer.digest]);
-    const known = await this.layers.diffIDOf(layer);
+    const known = await this.knownDiffID(layer, expectDiffID);
     if (known) {
       const dir = await this.lowerdir(known);
       if (dir) return { diffID: known, dir };
@@ -193,25 +193,31 @@ class LocalStore implements Store {
       if (!rec) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
       // A lazy layer is downloaded once, into its blob and the unpacker at the same time (as a pull does).
       return this.once(`unpack ${layer.digest}`, async () => {
-        if (await this.blobs.has(layer.digest)) return this.unpackLayer(layer);
+        if (await this.blobs.has(layer.digest)) return this.unpackLayer(layer, expectDiffID);
         let r: { diffID: Digest; dir: string } | undefined;
         await withLazy(rec, this.remote, (src) =>
           tee(
             src,
             (a) => this.blobs.ingest(a, { digest: layer.digest, size: rec.descriptor.size }),
-            async (b) => (r = await this.unpackLayerStream(layer, b)),
+            async (b) => (r = await this.unpackLayerStream(layer, b, expectDiffID)),
           ),
         );
         return r!;
       });
     }
-    const r = await this.layers.unpackBlobFile(layer, this.blobs.path(layer.digest), known, this.touch);
+    const r = await this.layers.unpackBlobFile(layer, this.blobs.path(layer.digest), known ?? expectDiffID, this.touch);
     await this.leases.touch([r.diffID]);
     return r;
   }
-  async unpackLayerStream(layer: Descriptor, src: Readable): Promise<{ diffID: Digest; dir: string }> {
+  async unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
     await this.leases.touch([layer.digest]);
-    const known = await this.layers.diffIDOf(layer);
+    let known: Digest | undefined;
+    try {
+      known = await this.knownDiffID(layer, expectDiffID);
+    } catch (e) {
+      src.destroy();
+      throw e;
+    }
     if (known) {
       const dir = await this.lowerdir(known);
       if (dir) {
@@ -224,9 +230,19 @@ class LocalStore implements Store {
         return { diffID: known, dir };
       }
     }
-    const r = await this.layers.unpackStream(layer, src, known, this.touch);
+    const r = await this.layers.unpackStream(layer, src, known ?? expectDiffID, this.touch);
     await this.leases.touch([r.diffID]);
     return r;
+  }
+  /**
+   * The diffID this store recorded for a layer blob (it hashed the tar itself), checked against the image's. With
+   * no record, the unpack checks the image's diffID (awaited only when the tar has been read).
+   */
+  private async knownDiffID(layer: Descriptor, expectDiffID: ExpectedDiffID | undefined): Promise<Digest | undefined> {
+    const known = await this.layers.diffIDOf(layer);
+    const expected = known ? await expectDiffID : undefined;
+    if (known && expected && known !== expected) throw diffIDMismatch(layer, known, expected);
+    return known;
   }
   async lowerdirsFor(image: ImageRecord): Promise<string[]> {
     const ids = image.config.rootfs?.diff_ids ?? [];
@@ -238,7 +254,7 @@ class LocalStore implements Store {
       for (let i = next++; i < layers.length; i = next++) {
         const diffID = ids[i] ?? (await this.layers.diffIDOf(layers[i]!));
         const dir = diffID ? await this.lowerdir(diffID) : undefined;
-        out[i] = dir ?? (await this.unpackLayer(layers[i]!)).dir;
+        out[i] = dir ?? (await this.unpackLayer(layers[i]!, ids[i])).dir;
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);

@@ -7,6 +7,7 @@ import { mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { ExpectedDiffID } from './api.js';
 import type { HashWriter } from './hash-writer.js';
 import { DigestingStream, digestHex, isDigest } from '../oci/digest.js';
 import { MediaType, type Descriptor, type Digest } from '../oci/types.js';
@@ -121,7 +122,7 @@ export class LayerDirs {
   async unpackStream(
     layer: Descriptor,
     src: Readable,
-    expectDiffID?: Digest,
+    expectDiffID?: ExpectedDiffID,
     beforeInstall?: (diffID: Digest) => Promise<void>,
     /** false for a blob already in the store (verified when it was written; `store verify` re-checks it). */
     verifyBlob = true,
@@ -185,16 +186,20 @@ export class LayerDirs {
     }
   }
 
-  /** Checks the diffID, records it and the tree, and moves the unpacked layer from `tmp` into place. */
+  /**
+   * Checks the diffID, records it and the tree, and moves the unpacked layer from `tmp` into place. The check comes
+   * first: a layer that fails it is never installed, and the caller removes `tmp`.
+   */
   private async finishUnpack(
     layer: Descriptor,
     tmp: string,
     diffID: Digest,
     tree: string[],
-    expectDiffID: Digest | undefined,
+    expectDiffID: ExpectedDiffID | undefined,
     beforeInstall: ((diffID: Digest) => Promise<void>) | undefined,
   ): Promise<{ diffID: Digest; dir: string }> {
-    if (expectDiffID && diffID !== expectDiffID) throw new StoreError(`layer ${layer.digest} unpacks to diffID ${diffID}, but ${expectDiffID} was expected`, { digest: layer.digest });
+    const expected = await expectDiffID;
+    if (expected && diffID !== expected) throw diffIDMismatch(layer, diffID, expected);
     await this.recordDiffID(layer.digest, diffID);
     await writeLines(join(tmp, 'tree'), tree);
     await beforeInstall?.(diffID);
@@ -206,7 +211,7 @@ export class LayerDirs {
    * Unpacks a layer blob already in the store. When the second thread is free it reads, decompresses and hashes
    * the blob while this thread only writes files (the blob was verified when it was written).
    */
-  async unpackBlobFile(layer: Descriptor, path: string, expectDiffID?: Digest, beforeInstall?: (diffID: Digest) => Promise<void>): Promise<{ diffID: Digest; dir: string }> {
+  async unpackBlobFile(layer: Descriptor, path: string, expectDiffID?: ExpectedDiffID, beforeInstall?: (diffID: Digest) => Promise<void>): Promise<{ diffID: Digest; dir: string }> {
     const inline = (): Promise<{ diffID: Digest; dir: string }> => this.unpackStream(layer, fs.createReadStream(path, { highWaterMark: 1 << 20 }), expectDiffID, beforeInstall, false);
     if (!this.hasher || this.hasher.busy) return inline();
     const tmp = this.newTempLayer();
@@ -250,6 +255,11 @@ export class LayerDirs {
       if (!fs.existsSync(join(ldir, t))) await rm(join(ldir, n), { force: true });
     }
   }
+}
+
+/** A layer whose tar does not hash to the diffID its image (or this store's own record) gives it. */
+export function diffIDMismatch(layer: Descriptor, actual: Digest, expected: Digest): StoreError {
+  return new StoreError(`layer ${layer.digest} unpacks to diffID ${actual}, but its image config lists ${expected}: the image does not match its layers; nothing was unpacked`, { digest: layer.digest });
 }
 
 export { treeLine, walkTree, writeTreeRecord } from './tree.js';

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { RemoteBlobSource } from '../../oci/blobs.js';
 import type { Descriptor, Digest, ImageIndex, ImageManifest, Platform } from '../../oci/types.js';
 import { isIndexMediaType } from '../../oci/types.js';
-import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ImageRecord, Store } from '../../store/api.js';
+import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ExpectedDiffID, ImageRecord, Store } from '../../store/api.js';
 import type { RemoteCache } from './import.js';
 
 export class RemoteCacheStore implements Store {
@@ -192,12 +192,12 @@ export class RemoteCacheStore implements Store {
 
   // --- layers ----------------------------------------------------------------------------------------------------
 
-  async unpackLayer(layer: Descriptor): Promise<{ diffID: Digest; dir: string }> {
+  async unpackLayer(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
     await this.ensure(layer.digest);
-    return this.inner.unpackLayer(layer);
+    return this.inner.unpackLayer(layer, expectDiffID);
   }
-  unpackLayerStream(layer: Descriptor, src: Readable): Promise<{ diffID: Digest; dir: string }> {
-    return this.inner.unpackLayerStream(layer, src);
+  unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
+    return this.inner.unpackLayerStream(layer, src, expectDiffID);
   }
   lowerdir(diffID: Digest): Promise<string | undefined> {
     return this.inner.lowerdir(diffID);
