@@ -5,6 +5,7 @@ export { pushImage, prepareManifest, type PushSource, type PushOptions } from '.
 export { login, logout } from './login.js';
 export { RegistryClient } from './client.js';
 export { RegistryError, DigestMismatchError } from './errors.js';
+export { discardBody } from './body-limit.js';
 export { resolveRegistryOptions, configFilePath, type RegistryOptions, type RegistryConfigFile } from './options.js';
 export { hostPlatform, parsePlatform, formatPlatform, selectPlatform, platformRank, MANIFEST_ACCEPT } from './manifests.js';
 export { lookupCredentials, storeCredentials, removeCredentials, defaultDockerConfigPath, type Credentials } from './credentials.js';

@@ -1,7 +1,7 @@
 // The run directory: where chroot-isolation containers get their mount trees (`c/<pid>-<id>/`), and the compiled
 // helper (`bin/`). It is a private bind mount of itself, so nothing mounted under it propagates to other mount
 // namespaces; a crashed tsbuild's leftovers are found by the owner pid in the directory name.
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flock, LOCK, MNT_DETACH, mount, MS, umount2 } from './libc.js';
@@ -43,6 +43,8 @@ export function holdRunDir(runDir: string): () => void {
 /** Makes `runDir` exist and be a private mount (checked on every run: another process may have dropped it). */
 export async function ensurePrivateRunDir(runDir: string): Promise<void> {
   await mkdir(join(runDir, 'c'), { recursive: true, mode: 0o700 });
+  // mkdir's mode applies only to what it creates: an older, open run dir is closed here (container trees live in it)
+  chmodSync(runDir, 0o700);
   if (!mountPoints().includes(runDir)) mount(runDir, runDir, null, MS.BIND);
   mount(null, runDir, null, MS.PRIVATE);
 }

@@ -6,6 +6,7 @@ import type { BlobSource } from '../../oci/blobs.js';
 import { digestOf } from '../../oci/digest.js';
 import { formatReference, type ImageRef } from '../../oci/reference.js';
 import type { Descriptor, Digest, ImageManifest } from '../../oci/types.js';
+import { discardBody } from '../../registry-client/body-limit.js';
 import { downloadBlob } from '../../registry-client/blob-stream.js';
 import { RegistryClient, type Repo } from '../../registry-client/client.js';
 import { DigestMismatchError, RegistryError } from '../../registry-client/errors.js';
@@ -40,7 +41,7 @@ export async function registryWriter(ref: ImageRef, opts: RegistryOptions): Prom
         body: () => m.bytes,
       });
       if (res.status !== 201 && res.status !== 200) await repo.fail(res, `PUT cache manifest ${formatReference(ref)}`);
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res).catch(() => undefined);
       return m.descriptor;
     },
     close: () => client.close(),

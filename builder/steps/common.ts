@@ -68,7 +68,7 @@ export async function lowerdirsOf(sc: { env: StepCtx['env']; state: StageState }
   await Promise.all(
     s.layers.map(async (l, i) => {
       if (s.lowerdirs[i]) return;
-      s.lowerdirs[i] = (await store.lowerdir(l.diffID)) ?? (await store.unpackLayer(l.descriptor)).dir;
+      s.lowerdirs[i] = (await store.lowerdir(l.diffID)) ?? (await store.unpackLayer(l.descriptor, l.diffID)).dir;
     }),
   );
   return dedupeLowerdirs(s.lowerdirs as string[]);
