@@ -8,7 +8,7 @@
 import { closeSync, copyFile, constants, fchmodSync, fchownSync, fstatSync, futimesSync, writeSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
-import { LibcError, O } from '../../runtime/libc.js';
+import { AT, fchownat, LibcError, O, openat, unlinkat, utimensat } from '../../runtime/libc.js';
 import { closeFd, createFileAt, fdPath, linkFdAt, openDirAt, openIn, openRoot, removeAt, symlinkAt, type RootDir } from '../../runtime/root-fd.js';
 import { cleanAbs, secureResolve } from '../fsutil.js';
 
@@ -34,6 +34,9 @@ export class UpperWriter {
   private links = new Map<string, string>();
   /** Upperdir directories (container paths) → O_RDONLY|O_DIRECTORY fds. */
   private dirs = new Map<string, number>();
+  /** Directory fds an async call is using (`pins`), and those to close once it is done (`retired`). */
+  private pins = new Map<number, number>();
+  private retired = new Set<number>();
   private upperRoot: RootDir;
   private viewRoot: RootDir | undefined;
 
@@ -86,7 +89,7 @@ export class UpperWriter {
     const d = cleanAbs(dir);
     for (const [p, fd] of this.dirs) {
       if (p === d || d === '/' || p.startsWith(`${d}/`)) {
-        closeFd(fd);
+        this.retire(fd);
         this.dirs.delete(p);
       }
     }
@@ -94,8 +97,61 @@ export class UpperWriter {
 
   private trim(): void {
     if (this.dirs.size < MAX_DIR_FDS) return;
-    for (const fd of this.dirs.values()) closeFd(fd);
+    for (const fd of this.dirs.values()) this.retire(fd);
     this.dirs.clear();
+  }
+
+  private retire(fd: number): void {
+    if (this.pins.has(fd)) this.retired.add(fd);
+    else closeFd(fd);
+  }
+
+  private pin(fd: number): void {
+    this.pins.set(fd, (this.pins.get(fd) ?? 0) + 1);
+  }
+
+  private unpin(fd: number): void {
+    const n = this.pins.get(fd)! - 1;
+    if (n > 0) this.pins.set(fd, n);
+    else {
+      this.pins.delete(fd);
+      if (this.retired.delete(fd)) closeFd(fd);
+    }
+  }
+
+  /**
+   * Copies `srcFd` to a new regular file `path`, on the thread pool (creating thousands of files one after the
+   * other on this thread would serialize them): the create is O_CREAT|O_EXCL below the directory fd we hold
+   * (/proc/self/fd/N/name starts at that directory, and O_EXCL never follows a link at `name`); whatever stands
+   * there is unlinked first, a directory removed. Returns the directory fd, pinned: the caller unpins it.
+   */
+  private async copyNew(path: string, srcFd: number): Promise<number> {
+    const dirFd = this.dirFd(posix.dirname(path), { uid: 0, gid: 0 });
+    const name = posix.basename(path);
+    const at = `${fdPath(dirFd)}/${name}`;
+    // contents by the kernel (reflink or copy_file_range); the source is reopened through its fd, by inode
+    const copy = (): Promise<void> => copyFileAsync(fdPath(srcFd), at, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    this.pin(dirFd);
+    try {
+      try {
+        await copy();
+        return dirFd;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      try {
+        unlinkat(dirFd, name, 0);
+      } catch (e) {
+        if (!(e instanceof LibcError && e.code === 'EISDIR')) throw e;
+        this.forget(path);
+        removeAt(dirFd, name);
+      }
+      await copy();
+      return dirFd;
+    } catch (e) {
+      this.unpin(dirFd);
+      throw e;
+    }
   }
 
   private dirFd(path: string, owner: Owner, created?: string[]): number {
@@ -182,16 +238,24 @@ export class UpperWriter {
       }
       return;
     }
-    const fd = this.replacing(path, (dirFd, name) => createFileAt(dirFd, name, 0o600));
+    const dirFd = await this.copyNew(path, srcFd);
     try {
-      // contents by the kernel (reflink or copy_file_range) from one fd to the other: /proc/self/fd/N reopens
-      // exactly these two inodes, no path is walked again
-      await copyFileAsync(fdPath(srcFd), fdPath(fd), constants.COPYFILE_FICLONE);
-      if (owner.uid !== 0 || owner.gid !== 0) fchownSync(fd, owner.uid, owner.gid);
-      fchmodSync(fd, mode); // after chown: chown clears setuid/setgid
-      futimesSync(fd, st.atime, st.mtime);
+      // The copy has the source's mode already. Owner, mode and times are set in the directory we hold, on the
+      // name we just created, never following a link.
+      const name = posix.basename(path);
+      const chowned = owner.uid !== 0 || owner.gid !== 0;
+      if (chowned) fchownat(dirFd, name, owner.uid, owner.gid, AT.SYMLINK_NOFOLLOW);
+      if (chowned || mode !== (st.mode & 0o7777)) {
+        const fd = openat(dirFd, name, O.RDONLY | O.NOFOLLOW);
+        try {
+          fchmodSync(fd, mode); // after chown: chown clears setuid/setgid
+        } finally {
+          closeFd(fd);
+        }
+      }
+      utimensat(dirFd, name, st.atime.getTime(), st.mtime.getTime(), AT.SYMLINK_NOFOLLOW);
     } finally {
-      closeSync(fd);
+      this.unpin(dirFd);
     }
     if (hardlinkKey !== undefined) this.links.set(hardlinkKey, cleanAbs(path));
   }
@@ -244,7 +308,9 @@ export class UpperWriter {
 
   close(): void {
     for (const fd of this.dirs.values()) closeFd(fd);
+    for (const fd of this.retired) closeFd(fd);
     this.dirs.clear();
+    this.retired.clear();
     this.upperRoot.close();
     this.viewRoot?.close();
   }
