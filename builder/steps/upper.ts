@@ -37,12 +37,11 @@ export class UpperWriter {
   /** Directory fds an async call is using (`pins`), and those to close once it is done (`retired`). */
   private pins = new Map<number, number>();
   private retired = new Set<number>();
-  private upperRoot: RootDir;
+  /** Opened on the first write, closed by finish()/close() (a WORKDIR that only looks opens nothing). */
+  private upperRoot: RootDir | undefined;
   private viewRoot: RootDir | undefined;
 
-  constructor(readonly view: string, readonly upper: string) {
-    this.upperRoot = openRoot(upper);
-  }
+  constructor(readonly view: string, readonly upper: string) {}
 
   /** Resolves a container path's parent through the image's symlinks; the last component is kept. */
   async resolve(containerPath: string): Promise<string> {
@@ -52,22 +51,17 @@ export class UpperWriter {
 
   /** lstat of a resolved container path in the image (no symlink followed, never outside the view). */
   async viewStat(containerPath: string): Promise<Stats | undefined> {
-    return this.lowerStat(containerPath);
+    const root = openRoot(this.view);
+    try {
+      return statIn(root, containerPath);
+    } finally {
+      root.close();
+    }
   }
 
   private lowerStat(path: string): Stats | undefined {
     this.viewRoot ??= openRoot(this.view);
-    let fd: number;
-    try {
-      fd = openIn(this.viewRoot, path, O.PATH | O.NOFOLLOW, 'beneath');
-    } catch {
-      return undefined;
-    }
-    try {
-      return fstatSync(fd);
-    } finally {
-      closeFd(fd);
-    }
+    return statIn(this.viewRoot, path);
   }
 
   /** Makes every directory of `dir` (a resolved container path) in the upperdir. New ones get `owner`, 0755. */
@@ -158,6 +152,7 @@ export class UpperWriter {
     const hit = this.dirs.get(path);
     if (hit !== undefined) return hit;
     if (path === '/') {
+      this.upperRoot ??= openRoot(this.upper);
       const fd = openIn(this.upperRoot, '.', O.RDONLY | O.DIRECTORY, 'beneath');
       this.dirs.set(path, fd);
       return fd;
@@ -293,6 +288,7 @@ export class UpperWriter {
     for (const [d, t] of dirs) {
       try {
         const cached = this.dirs.get(d);
+        this.upperRoot ??= openRoot(this.upper);
         const fd = cached ?? openIn(this.upperRoot, d, O.RDONLY | O.DIRECTORY, 'beneath');
         try {
           futimesSync(fd, t, t);
@@ -311,8 +307,25 @@ export class UpperWriter {
     for (const fd of this.retired) closeFd(fd);
     this.dirs.clear();
     this.retired.clear();
-    this.upperRoot.close();
+    this.upperRoot?.close();
     this.viewRoot?.close();
+    this.upperRoot = undefined;
+    this.viewRoot = undefined;
+  }
+}
+
+/** lstat of `path` inside `root`, through no symlink; undefined when it is not there (or behind a link). */
+function statIn(root: RootDir, path: string): Stats | undefined {
+  let fd: number;
+  try {
+    fd = openIn(root, path, O.PATH | O.NOFOLLOW, 'beneath');
+  } catch {
+    return undefined;
+  }
+  try {
+    return fstatSync(fd);
+  } finally {
+    closeFd(fd);
   }
 }
 
