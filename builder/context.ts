@@ -4,11 +4,17 @@
 // unchanged file is not read again; the hash itself covers only content, type, mode and relative path.
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, read as readCb } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname, join, posix, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Ignore } from '@balena/dockerignore';
-import { cleanAbs, componentMatcher, hasWildcard, pmap, secureResolve } from './fsutil.js';
+import { O } from '../runtime/libc.js';
+import { openIn, openRoot, type RootDir } from '../runtime/root-fd.js';
+import { cleanAbs, componentMatcher, hasWildcard, pmap, secureResolveVisible } from './fsutil.js';
+
+const readFd = promisify(readCb);
 
 type IgnoreFactory = () => Ignore;
 
@@ -49,6 +55,7 @@ export class BuildContext {
   private memo = new Map<string, MemoEntry>();
   private memoDirty = false;
   private readonly hasExceptions: boolean;
+  private rootDir: RootDir | undefined;
 
   private constructor(
     readonly root: string,
@@ -102,6 +109,8 @@ export class BuildContext {
   }
 
   async close(): Promise<void> {
+    this.rootDir?.close();
+    this.rootDir = undefined;
     await this.saveMemo().catch(() => undefined);
     if (this.cleanupDir) await rm(this.cleanupDir, { recursive: true, force: true });
   }
@@ -115,28 +124,51 @@ export class BuildContext {
   }
 
   /**
+   * Opens a file of the context for reading, resolved inside it by the kernel (a symlink on the way is followed
+   * inside the root, the file itself must not be one): the caller closes the fd.
+   */
+  openFile(rel: string): number {
+    this.rootDir ??= openRoot(this.root);
+    return openIn(this.rootDir, rel, O.RDONLY | O.NOFOLLOW, 'inRoot');
+  }
+
+  /**
+   * `path` resolved inside the context the way BuildKit sees the filtered context: symlinks are followed inside
+   * the root, and a path that is .dockerignore'd (unless an exception re-includes something below it) is not
+   * there, whether it is reached by its own name or through a link. The last component is followed when
+   * `followLast`. Returns the resolved relative path, or undefined.
+   */
+  private async resolveVisible(path: string, followLast: boolean): Promise<string | undefined> {
+    const visible = this.ignorer === null ? () => true : async (rel: string) => !this.isIgnored(rel) || (await this.hasIncludedBelow(rel));
+    const real = await secureResolveVisible(this.root, path, followLast, visible);
+    return real === undefined ? undefined : real.slice(1);
+  }
+
+  /**
    * Resolves a COPY/ADD source (after substitution) to context entries: wildcards expanded, the top-level source
    * followed if it is a symlink (inside the context), excluded paths treated as missing.
    */
   async resolveSource(src: string): Promise<{ name: string; entry: ContextEntry }[]> {
     const clean = cleanAbs(src);
     if (!hasWildcard(clean)) {
-      const real = (await secureResolve(this.root, clean)).slice(1);
-      const rel = clean.slice(1);
-      if (this.isIgnored(rel) && !(await this.hasIncludedBelow(rel))) throw notFound(src);
-      const e = await this.entry(real);
+      const real = await this.resolveVisible(clean, true);
+      const e = real === undefined ? undefined : await this.entry(real);
       if (!e) throw notFound(src);
       return [{ name: posix.basename(clean), entry: e }];
     }
+    // Each matched prefix is resolved inside the root before it is read (a link to `/etc` or to `..` is followed
+    // as the container would see it, never on the host); the last component is kept as is (a symlink is copied
+    // as a symlink).
     const parts = clean.split('/').filter(Boolean);
     let current = [''];
     for (const part of parts) {
       const next: string[] = [];
       const re = hasWildcard(part) ? componentMatcher(part) : null;
-      for (const dir of current) {
+      for (const prefix of current) {
+        const dir = prefix === '' ? '' : await this.resolveVisible(prefix, true);
+        if (dir === undefined) continue;
         if (!re) {
-          const rel = dir ? `${dir}/${part}` : part;
-          if (await this.entry(rel)) next.push(rel);
+          next.push(dir ? `${dir}/${part}` : part);
           continue;
         }
         const names = await readdir(this.abs(dir)).catch(() => [] as string[]);
@@ -146,8 +178,8 @@ export class BuildContext {
     }
     const out: { name: string; entry: ContextEntry }[] = [];
     for (const rel of current) {
-      if (this.isIgnored(rel) && !(await this.hasIncludedBelow(rel))) continue;
-      const e = await this.entry(rel);
+      const real = await this.resolveVisible(rel, false);
+      const e = real === undefined ? undefined : await this.entry(real);
       if (e) out.push({ name: posix.basename(rel), entry: e });
     }
     if (out.length === 0) throw notFound(src);
@@ -211,7 +243,7 @@ export class BuildContext {
     const st = e.stat;
     const m = this.memo.get(e.rel);
     if (m && m.s === st.size && m.m === st.mtimeMs && m.c === st.ctimeMs && m.i === st.ino && m.o === st.mode) return m.h;
-    const h = await hashFile(this.abs(e.rel), st.size);
+    const h = await hashFile(this.openFile(e.rel), st.size);
     this.memo.set(e.rel, { s: st.size, m: st.mtimeMs, c: st.ctimeMs, i: st.ino, o: st.mode, h });
     this.memoDirty = true;
     return h;
@@ -266,21 +298,21 @@ function notFound(src: string): ContextError {
 const bufferPool: Buffer[] = [];
 const BUFFER_SIZE = 256 * 1024;
 
-async function hashFile(path: string, size: number): Promise<string> {
+/** Hashes the file open as `fd`, and closes it. */
+async function hashFile(fd: number, size: number): Promise<string> {
   const h = createHash('sha256');
   const buf = bufferPool.pop() ?? Buffer.allocUnsafe(BUFFER_SIZE);
-  const fh = await open(path, 'r');
   try {
     let pos = 0;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, BUFFER_SIZE, pos);
+      const { bytesRead } = await readFd(fd, buf, 0, BUFFER_SIZE, pos);
       if (bytesRead === 0) break;
       h.update(buf.subarray(0, bytesRead));
       pos += bytesRead;
       if (pos >= size && bytesRead < BUFFER_SIZE) break;
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
     bufferPool.push(buf);
   }
   return h.digest('hex');

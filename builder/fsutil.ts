@@ -15,6 +15,20 @@ export function cleanAbs(p: string): string {
  * (absolute, `/`-based) — the last component is followed only when `followLast`.
  */
 export async function secureResolve(root: string, path: string, followLast = true): Promise<string> {
+  return (await secureResolveVisible(root, path, followLast, () => true))!;
+}
+
+/**
+ * secureResolve, asking `visible(rel)` about every path it visits (symlinks before they are followed, `rel`
+ * without a leading `/`): undefined as soon as one is not, as if it were not there (a .dockerignore'd path, which
+ * an alias or a link must not reach either).
+ */
+export async function secureResolveVisible(
+  root: string,
+  path: string,
+  followLast: boolean,
+  visible: (rel: string) => boolean | Promise<boolean>,
+): Promise<string | undefined> {
   const parts = cleanAbs(path).split('/').filter(Boolean);
   let resolved: string[] = [];
   let hops = 0;
@@ -26,6 +40,7 @@ export async function secureResolve(root: string, path: string, followLast = tru
       continue;
     }
     const candidate = [...resolved, part];
+    if (!(await visible(candidate.join('/')))) return undefined;
     if (parts.length === 0 && !followLast) {
       resolved = candidate;
       break;

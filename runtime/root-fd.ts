@@ -6,8 +6,8 @@
 //  - `inRoot`: as the container sees it: symlinks are followed with the root as `/` (RESOLVE_IN_ROOT);
 //  - `beneath`: our own trees (an upperdir this step writes): any symlink on the way is refused (RESOLVE_BENEATH |
 //    RESOLVE_NO_SYMLINKS), because only this step put one there.
-import { fstatSync, readlinkSync, type Stats } from 'node:fs';
-import { AT, closeFd, LibcError, mkdirat, O, openat, openat2, RESOLVE, unlinkat } from './libc.js';
+import { fstatSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { AT, closeFd, fchownat, LibcError, linkat, mkdirat, O, openat, openat2, RESOLVE, symlinkat, unlinkat, utimensat } from './libc.js';
 
 export type Resolution = 'inRoot' | 'beneath';
 
@@ -140,12 +140,75 @@ export function mkdirAllIn(root: RootDir, dir: string, mode: number, how: Resolu
  */
 export function createFileAt(dirFd: number, name: string, mode: number): number {
   if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new Error(`createFileAt: bad name "${name}"`);
+  const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
+  // the create is tried first (O_EXCL never follows a link: whatever stands there is EEXIST), so the common case
+  // of a fresh name costs one call, not a failing unlink and a create
+  try {
+    return openat(dirFd, name, flags, mode);
+  } catch (e) {
+    if (!(e instanceof LibcError && e.code === 'EEXIST')) throw e;
+  }
+  unlinkat(dirFd, name, 0);
+  return openat(dirFd, name, flags, mode);
+}
+
+function checkName(call: string, name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new Error(`${call}: bad name "${name}"`);
+}
+
+/** Unlinks the non-directory `name` in `dirFd`, if any (a directory is unlinkat's EISDIR: the caller's choice). */
+function unlinkIfAny(dirFd: number, name: string): void {
   try {
     unlinkat(dirFd, name, 0);
   } catch (e) {
     if (!(e instanceof LibcError && e.code === 'ENOENT')) throw e;
   }
-  return openat(dirFd, name, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW, mode);
+}
+
+/**
+ * Opens the directory `name` in `dirFd` (O_RDONLY, so fchown/fchmod/futimes work on the fd), making it with
+ * `mode` when missing; a non-directory there is unlinked first when `replace`, an error otherwise. A symbolic link
+ * is never followed. `created` tells the caller whether to set the new directory's owner and mode.
+ */
+export function openDirAt(dirFd: number, name: string, mode: number, replace: boolean): { fd: number; created: boolean } {
+  checkName('openDirAt', name);
+  const flags = O.RDONLY | O.DIRECTORY | O.NOFOLLOW;
+  try {
+    return { fd: openat(dirFd, name, flags), created: false };
+  } catch (e) {
+    if (!(e instanceof LibcError)) throw e;
+    if (e.code === 'ENOTDIR' || e.code === 'ELOOP') {
+      if (!replace) throw e;
+      unlinkat(dirFd, name, 0);
+    } else if (e.code !== 'ENOENT') throw e;
+  }
+  mkdirat(dirFd, name, mode);
+  return { fd: openat(dirFd, name, flags), created: true };
+}
+
+/** Removes whatever `name` in `dirFd` is, a directory with its contents included; nothing there is fine. */
+export function removeAt(dirFd: number, name: string): void {
+  checkName('removeAt', name);
+  // rm walks below /proc/self/fd/N with lstat (never following a link) and N is the directory we hold.
+  rmSync(`${fdPath(dirFd)}/${name}`, { recursive: true, force: true });
+}
+
+/** A symbolic link `name` → `target` in `dirFd`, replacing a non-directory there; owner and mtime set on the link. */
+export function symlinkAt(dirFd: number, name: string, target: string, uid: number, gid: number, mtimeMs: number | undefined): void {
+  checkName('symlinkAt', name);
+  unlinkIfAny(dirFd, name);
+  symlinkat(target, dirFd, name);
+  fchownat(dirFd, name, uid, gid, AT.SYMLINK_NOFOLLOW);
+  if (mtimeMs !== undefined) utimensat(dirFd, name, mtimeMs, mtimeMs, AT.SYMLINK_NOFOLLOW);
+}
+
+const AT_SYMLINK_FOLLOW = 0x400;
+
+/** A hard link `name` in `dirFd` to the file open as `fd` (by inode: no path is walked again), replacing a non-directory. */
+export function linkFdAt(fd: number, dirFd: number, name: string): void {
+  checkName('linkFdAt', name);
+  unlinkIfAny(dirFd, name);
+  linkat(AT.FDCWD, fdPath(fd), dirFd, name, AT_SYMLINK_FOLLOW);
 }
 
 export { closeFd };

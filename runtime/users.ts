@@ -1,6 +1,9 @@
-// USER resolution from the image's own /etc/passwd and /etc/group, as runc/moby's user package does it.
-import { readFileSync } from 'node:fs';
-import { resolveInRoot } from './paths.js';
+// USER resolution from the image's own /etc/passwd and /etc/group, as runc/moby's user package does it. The one
+// place that reads those files (USER here, COPY --chown and WORKDIR owners in builder/users.ts): always inside the
+// rootfs, by the kernel's resolution, so an image's `/etc/passwd -> /host/path` link stays in the image.
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { O } from './libc.js';
+import { openIn, openRoot } from './root-fd.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -74,14 +77,50 @@ export function resolveUserFrom(user: string | undefined, passwdText: string, gr
   return { uid, gid, groups: [...new Set(supplementary)], home: pw?.home ?? '/' };
 }
 
+/** Larger user databases are refused (a link to a device or a huge file would otherwise be read whole). */
+const MAX_DB_SIZE = 16 << 20;
+
+/**
+ * /etc/passwd and /etc/group of the rootfs at `root`, resolved inside it (symlinks followed with `root` as `/`).
+ * A missing or unreadable file reads as empty, as runc does; one that is not a regular file, or too large, is
+ * an error.
+ */
+export function readUserDb(root: string): { passwd: string; group: string } {
+  const dir = openRoot(root);
+  try {
+    return { passwd: readDbFile(dir, '/etc/passwd'), group: readDbFile(dir, '/etc/group') };
+  } finally {
+    dir.close();
+  }
+}
+
+function readDbFile(dir: ReturnType<typeof openRoot>, path: string): string {
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO planted there must not hang the build
+    fd = openIn(dir, path, O.RDONLY | O.NONBLOCK, 'inRoot');
+  } catch {
+    return '';
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new UserError(path, `${path} in the image is not a regular file`);
+    if (st.size > MAX_DB_SIZE) throw new UserError(path, `${path} in the image is larger than ${MAX_DB_SIZE} bytes`);
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Resolves USER against the files inside `root` (a mounted rootfs), never leaving it. */
 export async function resolveUser(root: string, user: string | undefined): Promise<ResolvedUser> {
-  const read = async (p: string): Promise<string> => {
-    try {
-      return readFileSync((await resolveInRoot(root, p)).host, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  return resolveUserFrom(user, await read('/etc/passwd'), await read('/etc/group'));
+  const { passwd, group } = readUserDb(root);
+  return resolveUserFrom(user, passwd, group);
 }

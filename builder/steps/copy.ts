@@ -2,13 +2,13 @@
 // written straight into a fresh upperdir and committed — no container. Docker's rules: a directory source copies
 // its contents; several sources (or a wildcard matching several) need a directory destination ending in `/`; a
 // single file goes to DEST/name when DEST ends in `/` or is an existing directory; relative DEST is under WORKDIR.
-import { execFile } from 'node:child_process';
-import { linkSync, lstatSync, type Stats } from 'node:fs';
-import { chmod, chown, open, stat, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import type { Digest } from '../../oci/types.js';
+import { O } from '../../runtime/libc.js';
+import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/root-fd.js';
 import { inputsFile, loadInputs } from '../reasons.js';
 import { posix } from 'node:path';
-import { promisify } from 'node:util';
+import { extractArchive } from './archive.js';
 import { BuildContext } from '../context.js';
 import { expand } from '../expand.js';
 import { FlagError, parseFlags } from '../flags.js';
@@ -21,7 +21,6 @@ import { excluder, fetchUrl, gatherLocal, hashLocal, isUrl, SourceError, type Lo
 import { stageVars, type StepCtx } from './types.js';
 import { UpperWriter, type Owner } from './upper.js';
 
-const run = promisify(execFile);
 const COPY_FLAGS = ['from', 'chown', 'chmod', 'link', 'exclude', 'parents'];
 const ADD_FLAGS = [...COPY_FLAGS, 'checksum', 'keep-git-dir', 'unpack'];
 
@@ -96,10 +95,12 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
         throw e;
       });
       let srcView: RootfsView | undefined;
+      let srcCtx = env.context;
+      let w: UpperWriter | undefined;
+      let reuse: Reuse | undefined;
       try {
-        const w = new UpperWriter(view.dir, dirs.upperdir);
+        w = new UpperWriter(view.dir, dirs.upperdir);
         const owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
-        let srcCtx = env.context;
         if (origin.kind !== 'context' && localSrcs.length > 0) {
           srcView = await openView(await origin.lowerdirs(), env.tmpDir);
           srcCtx = await BuildContext.openDir(srcView.dir, { noIgnore: true });
@@ -111,7 +112,7 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
         const preserveOwner = origin.kind !== 'context';
         const put: PutOpts = { w, srcCtx, owner, chmod, preserveOwner, isAdd: isAdd && origin.kind === 'context', now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date() };
         if (origin.kind === 'context') {
-          const reuse = await previousLayer(sc, createdBy, files);
+          reuse = await previousLayer(sc, createdBy, files);
           if (reuse) put.reuse = reuse;
         }
         const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
@@ -119,9 +120,9 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
           if (it.kind === 'local' && it.entry.type === 'dir') {
             const target = parents && it.name ? posix.join(dest, it.name) : dest;
             await putDir(put, it, target);
-          } else if (put.isAdd && it.kind === 'local' && it.entry.type === 'file' && (await isArchive(srcCtx.abs(it.entry.rel)))) {
+          } else if (put.isAdd && it.kind === 'local' && it.entry.type === 'file' && isArchive(srcCtx, it.entry.rel)) {
             // ADD of a local archive: its contents go into DEST (a directory).
-            await extract(put, srcCtx.abs(it.entry.rel), dest);
+            await extract(put, it.entry.rel, dest);
           } else {
             const target = multi || destIsDir || destExistsAsDir ? posix.join(dest, it.name) : dest;
             await putOne(put, it, target);
@@ -132,6 +133,9 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
         await dirs.release();
         throw e;
       } finally {
+        w?.close();
+        reuse?.root.close();
+        if (srcCtx !== env.context) await srcCtx.close();
         await srcView?.close();
         await view.close();
       }
@@ -180,12 +184,12 @@ async function previousLayer(sc: StepCtx, createdBy: string, files: Record<strin
   const dir = await env.store.lowerdir(prev.layer as Digest);
   if (!dir) return undefined;
   const prevFiles = prev.files;
-  return { dir, same: (rel) => prevFiles[rel] !== undefined && prevFiles[rel] === files[rel] };
+  return { root: openRoot(dir), same: (rel) => prevFiles[rel] !== undefined && prevFiles[rel] === files[rel] };
 }
 
 interface Reuse {
-  /** The previous run's layer directory. */
-  dir: string;
+  /** The previous run's layer directory (its tree came from a context too: walked `beneath`, no link followed). */
+  root: RootDir;
   /** Whether a context file's recorded hash and mode are unchanged since then. */
   same(rel: string): boolean;
 }
@@ -193,13 +197,21 @@ interface Reuse {
 /** Links `path` from the previous layer when it holds the same file as would be written; false to copy instead. */
 function linkFromPrevious(p: PutOpts, rel: string, path: string, st: Stats, mode: number, owner: Owner): boolean {
   if (!p.reuse || !p.reuse.same(rel)) return false;
+  let fd: number;
   try {
-    const old = lstatSync(p.reuse.dir + path);
+    fd = openIn(p.reuse.root, path, O.PATH | O.NOFOLLOW, 'beneath');
+  } catch {
+    return false;
+  }
+  try {
+    const old = fstatSync(fd);
     if (!old.isFile() || old.size !== st.size || Math.abs(old.mtimeMs - st.mtimeMs) >= 1 || (old.mode & 0o7777) !== mode || old.uid !== owner.uid || old.gid !== owner.gid) return false;
-    linkSync(p.reuse.dir + path, p.w.upper + path);
+    p.w.linkFrom(path, fd);
     return true;
   } catch {
     return false;
+  } finally {
+    closeFd(fd);
   }
 }
 
@@ -216,6 +228,16 @@ interface PutOpts {
 
 function ownerOf(p: PutOpts, st: { uid: number; gid: number }): Owner {
   return p.owner ?? (p.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
+}
+
+/** Copies the source file `rel` (opened inside its root, never through a link) to `path`. */
+async function copyFrom(p: PutOpts, rel: string, path: string, st: Stats, mode: number, owner: Owner, hardlinkKey?: string): Promise<void> {
+  const fd = p.srcCtx.openFile(rel);
+  try {
+    await p.w.writeFile(path, fd, st, mode, owner, hardlinkKey);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> {
@@ -239,7 +261,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     const owner = ownerOf(p, st);
     const mode = p.chmod ?? st.mode & 0o7777;
     if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
-    if (c.entry.type === 'file') await p.w.writeFile(path, p.srcCtx.abs(c.entry.rel), st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
+    if (c.entry.type === 'file') await copyFrom(p, c.entry.rel, path, st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
     else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, st.mtime);
   };
   await pmap(files, 32, put);
@@ -249,56 +271,58 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
 async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void> {
   const path = await p.w.resolve(target);
   if (it.kind === 'heredoc') {
-    await p.w.mkdirs(posix.dirname(path));
-    const up = p.w.upper + path;
-    await writeFile(up, it.content);
-    const o = p.owner ?? { uid: 0, gid: 0 };
-    await chown(up, o.uid, o.gid);
-    await chmod(up, p.chmod ?? 0o644);
-    await utimes(up, p.now, p.now);
+    await p.w.writeContent(path, it.content, p.chmod ?? 0o644, p.owner ?? { uid: 0, gid: 0 }, p.now);
     return;
   }
   if (it.kind === 'url') {
-    const st = await stat(it.file);
-    const mtime = it.mtime ?? new Date(0);
-    await p.w.writeFile(path, it.file, { ...st, atime: mtime, mtime } as typeof st, p.chmod ?? 0o600, p.owner ?? { uid: 0, gid: 0 });
+    // our own download in the build's temporary directory
+    const fd = openSync(it.file, 'r');
+    try {
+      const st = fstatSync(fd);
+      const mtime = it.mtime ?? new Date(0);
+      await p.w.writeFile(path, fd, { ...st, atime: mtime, mtime } as typeof st, p.chmod ?? 0o600, p.owner ?? { uid: 0, gid: 0 });
+    } finally {
+      closeSync(fd);
+    }
     return;
   }
   const st = it.entry.stat;
   const owner = ownerOf(p, st);
   if (it.entry.type === 'file') {
-    const abs = p.srcCtx.abs(it.entry.rel);
     const mode = p.chmod ?? st.mode & 0o7777;
     if (st.nlink === 1) {
       await p.w.mkdirs(posix.dirname(path));
       if (linkFromPrevious(p, it.entry.rel, path, st, mode, owner)) return;
     }
-    await p.w.writeFile(path, abs, st, mode, owner);
+    await copyFrom(p, it.entry.rel, path, st, mode, owner);
   } else if (it.entry.type === 'symlink') await p.w.writeSymlink(path, it.entry.linkTarget!, owner, st.mtime);
   else throw new SourceError(`${it.entry.rel}: unsupported file type`);
 }
 
 /** tar, or tar compressed with gzip, bzip2 or xz (ADD extracts those). */
-async function isArchive(file: string): Promise<boolean> {
-  const fh = await open(file, 'r');
+function isArchive(src: BuildContext, rel: string): boolean {
+  const fd = src.openFile(rel);
   try {
     const b = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(b, 0, 512, 0);
+    const bytesRead = readSync(fd, b, 0, 512, 0);
     if (bytesRead >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
     if (bytesRead >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return true;
     if (bytesRead >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
     return bytesRead >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar';
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
-async function extract(p: PutOpts, archive: string, target: string): Promise<void> {
+/** ADD of a local archive: unpacked into `target` in the upperdir by the store's layer unpacker (see archive.ts). */
+async function extract(p: PutOpts, rel: string, target: string): Promise<void> {
   const real = await secureDest(p.w, target);
-  await p.w.mkdirs(real);
+  const fd = p.srcCtx.openFile(rel);
   try {
-    await run('tar', ['-x', '-p', '--same-owner', '--numeric-owner', '-f', archive, '-C', p.w.upper + real]);
-  } catch (e) {
-    throw new SourceError(`ADD: extracting ${posix.basename(archive)} failed: ${(e as { stderr?: string }).stderr?.trim() ?? (e as Error).message}`);
+    await extractArchive(fd, p.w.dirOf(real), posix.basename(rel));
+  } finally {
+    closeSync(fd);
+    // the archive may have replaced directories the writer holds
+    p.w.forget(real);
   }
 }

@@ -1,23 +1,45 @@
 // Writing files straight into a fresh upperdir (COPY, ADD, WORKDIR): no container. Only additions and
 // replacements happen, so no whiteouts are needed. Parent directories that exist in the image are recreated in
 // the upperdir with their metadata (mode, owner, mtime) so the merged view keeps them as they were; symlinked
-// parents are followed inside the rootfs (never out of it).
-import { chmod, chown, copyFile, constants, link, lchown, lstat, lutimes, rm, symlink, utimes } from 'node:fs/promises';
-import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, utimesSync, type Stats } from 'node:fs';
+// parents are followed inside the image's rootfs (never out of it).
+// Every write goes through directory fds: the upperdir is walked `beneath` with no symlink followed (whatever
+// is in it, an earlier source of this step put there, and a source is untrusted), the last component is unlinked
+// and created with O_EXCL|O_NOFOLLOW, and owner, mode and times are set on the new fd — as the layer unpacker does.
+import { closeSync, copyFile, constants, fchmodSync, fchownSync, fstatSync, futimesSync, writeSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { secureResolve } from '../fsutil.js';
+import { promisify } from 'node:util';
+import { AT, fchownat, LibcError, O, openat, unlinkat, utimensat } from '../../runtime/libc.js';
+import { closeFd, createFileAt, fdPath, linkFdAt, openDirAt, openIn, openRoot, removeAt, symlinkAt, type RootDir } from '../../runtime/root-fd.js';
+import { cleanAbs, secureResolve } from '../fsutil.js';
+
+const copyFileAsync = promisify(copyFile);
 
 export interface Owner {
   uid: number;
   gid: number;
 }
 
+/** A write that would cross something an earlier source of the same step put in the way. */
+export class UpperWriteError extends Error {
+  override name = 'UpperWriteError';
+}
+
+/** Open directory fds kept at most; past that the cache starts over (each reopen is one openat). */
+const MAX_DIR_FDS = 1024;
+
 export class UpperWriter {
   /** Directories whose mtime to restore at the end (children change it while writing). */
   private dirTimes = new Map<string, Date>();
+  /** Hard-link groups of the source: key → the container path of the first copy. */
   private links = new Map<string, string>();
-  /** Upperdir directories known to exist (saves an lstat per path component per file). */
-  private known = new Set<string>();
+  /** Upperdir directories (container paths) → O_RDONLY|O_DIRECTORY fds. */
+  private dirs = new Map<string, number>();
+  /** Directory fds an async call is using (`pins`), and those to close once it is done (`retired`). */
+  private pins = new Map<number, number>();
+  private retired = new Set<number>();
+  /** Opened on the first write, closed by finish()/close() (a WORKDIR that only looks opens nothing). */
+  private upperRoot: RootDir | undefined;
+  private viewRoot: RootDir | undefined;
 
   constructor(readonly view: string, readonly upper: string) {}
 
@@ -27,103 +49,287 @@ export class UpperWriter {
     return posix.join(parent, posix.basename(containerPath));
   }
 
+  /** lstat of a resolved container path in the image (no symlink followed, never outside the view). */
   async viewStat(containerPath: string): Promise<Stats | undefined> {
-    return lstat(posix.join(this.view, containerPath)).catch(() => undefined);
+    const root = openRoot(this.view);
+    try {
+      return statIn(root, containerPath);
+    } finally {
+      root.close();
+    }
+  }
+
+  private lowerStat(path: string): Stats | undefined {
+    this.viewRoot ??= openRoot(this.view);
+    return statIn(this.viewRoot, path);
   }
 
   /** Makes every directory of `dir` (a resolved container path) in the upperdir. New ones get `owner`, 0755. */
   // Directory operations are synchronous: thousands of tiny metadata calls are much cheaper without thread-pool
   // round trips. File contents are copied asynchronously (in parallel).
   async mkdirs(dir: string, owner: Owner = { uid: 0, gid: 0 }, created?: string[]): Promise<void> {
-    const parts = dir.split('/').filter(Boolean);
-    let cur = '';
-    for (const p of parts) {
-      cur = `${cur}/${p}`;
-      const up = this.upper + cur;
-      if (this.known.has(up)) continue;
-      const here = lstatOrUndefined(up);
-      if (here?.isDirectory()) {
-        this.known.add(up);
-        continue;
+    this.trim();
+    this.dirFd(cleanAbs(dir), owner, created);
+  }
+
+  /** The fd of the upperdir directory `dir` (made as mkdirs does); valid until the next call into the writer. */
+  dirOf(dir: string): number {
+    this.trim();
+    return this.dirFd(cleanAbs(dir), { uid: 0, gid: 0 });
+  }
+
+  /** Forgets the directory fds at and below `dir` (something else rewrote that tree). */
+  forget(dir: string): void {
+    const d = cleanAbs(dir);
+    for (const [p, fd] of this.dirs) {
+      if (p === d || d === '/' || p.startsWith(`${d}/`)) {
+        this.retire(fd);
+        this.dirs.delete(p);
       }
-      const lower = lstatOrUndefined(posix.join(this.view, cur));
-      mkdirSync(up);
-      if (lower?.isDirectory()) {
-        chmodSync(up, lower.mode & 0o7777);
-        chownSync(up, lower.uid, lower.gid);
-        this.dirTimes.set(up, lower.mtime);
-      } else {
-        created?.push(cur);
-        chmodSync(up, 0o755);
-        chownSync(up, owner.uid, owner.gid);
-      }
-      this.known.add(up);
     }
+  }
+
+  private trim(): void {
+    if (this.dirs.size < MAX_DIR_FDS) return;
+    for (const fd of this.dirs.values()) this.retire(fd);
+    this.dirs.clear();
+  }
+
+  private retire(fd: number): void {
+    if (this.pins.has(fd)) this.retired.add(fd);
+    else closeFd(fd);
+  }
+
+  private pin(fd: number): void {
+    this.pins.set(fd, (this.pins.get(fd) ?? 0) + 1);
+  }
+
+  private unpin(fd: number): void {
+    const n = this.pins.get(fd)! - 1;
+    if (n > 0) this.pins.set(fd, n);
+    else {
+      this.pins.delete(fd);
+      if (this.retired.delete(fd)) closeFd(fd);
+    }
+  }
+
+  /**
+   * Copies `srcFd` to a new regular file `path`, on the thread pool (creating thousands of files one after the
+   * other on this thread would serialize them): the create is O_CREAT|O_EXCL below the directory fd we hold
+   * (/proc/self/fd/N/name starts at that directory, and O_EXCL never follows a link at `name`); whatever stands
+   * there is unlinked first, a directory removed. Returns the directory fd, pinned: the caller unpins it.
+   */
+  private async copyNew(path: string, srcFd: number): Promise<number> {
+    const dirFd = this.dirFd(posix.dirname(path), { uid: 0, gid: 0 });
+    const name = posix.basename(path);
+    const at = `${fdPath(dirFd)}/${name}`;
+    // contents by the kernel (reflink or copy_file_range); the source is reopened through its fd, by inode
+    const copy = (): Promise<void> => copyFileAsync(fdPath(srcFd), at, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    this.pin(dirFd);
+    try {
+      try {
+        await copy();
+        return dirFd;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      try {
+        unlinkat(dirFd, name, 0);
+      } catch (e) {
+        if (!(e instanceof LibcError && e.code === 'EISDIR')) throw e;
+        this.forget(path);
+        removeAt(dirFd, name);
+      }
+      await copy();
+      return dirFd;
+    } catch (e) {
+      this.unpin(dirFd);
+      throw e;
+    }
+  }
+
+  private dirFd(path: string, owner: Owner, created?: string[]): number {
+    const hit = this.dirs.get(path);
+    if (hit !== undefined) return hit;
+    if (path === '/') {
+      this.upperRoot ??= openRoot(this.upper);
+      const fd = openIn(this.upperRoot, '.', O.RDONLY | O.DIRECTORY, 'beneath');
+      this.dirs.set(path, fd);
+      return fd;
+    }
+    const parent = this.dirFd(posix.dirname(path), owner, created);
+    let r: { fd: number; created: boolean };
+    try {
+      r = openDirAt(parent, posix.basename(path), 0o755, false);
+    } catch (e) {
+      if (e instanceof LibcError && (e.code === 'ELOOP' || e.code === 'ENOTDIR')) {
+        throw new UpperWriteError(
+          `${path} is ${e.code === 'ELOOP' ? 'a symbolic link' : 'not a directory'} written by an earlier source of this step: nothing is written through it (copy the sources to different destinations)`,
+        );
+      }
+      throw e;
+    }
+    if (r.created) {
+      const lower = this.lowerStat(path);
+      if (lower?.isDirectory()) {
+        fchownSync(r.fd, lower.uid, lower.gid);
+        fchmodSync(r.fd, lower.mode & 0o7777);
+        this.dirTimes.set(path, lower.mtime);
+      } else {
+        created?.push(path);
+        fchownSync(r.fd, owner.uid, owner.gid);
+        fchmodSync(r.fd, 0o755);
+      }
+    }
+    this.dirs.set(path, r.fd);
+    return r.fd;
+  }
+
+  /** Runs `make(parentFd, name)`; a directory standing at `path` (an earlier source's) is removed first. */
+  private replacing<T>(path: string, make: (dirFd: number, name: string) => T): T {
+    const dirFd = this.dirFd(posix.dirname(path), { uid: 0, gid: 0 });
+    const name = posix.basename(path);
+    try {
+      return make(dirFd, name);
+    } catch (e) {
+      if (!(e instanceof LibcError && e.code === 'EISDIR')) throw e;
+    }
+    this.forget(path);
+    removeAt(dirFd, name);
+    return make(dirFd, name);
   }
 
   async writeDir(path: string, mode: number, owner: Owner, mtime: Date | undefined): Promise<void> {
-    await this.mkdirs(posix.dirname(path));
-    const up = this.upper + path;
-    const st = lstatOrUndefined(up);
-    if (st && !st.isDirectory()) rmSync(up, { recursive: true, force: true });
-    if (!st?.isDirectory()) mkdirSync(up);
-    this.known.add(up);
-    chmodSync(up, mode);
-    if (owner.uid !== 0 || owner.gid !== 0 || st?.isDirectory()) chownSync(up, owner.uid, owner.gid);
-    if (mtime) this.dirTimes.set(up, mtime);
+    this.trim();
+    const p = cleanAbs(path);
+    let fd = this.dirs.get(p);
+    let existed = true;
+    if (fd === undefined && p === '/') fd = this.dirFd(p, owner);
+    if (fd === undefined) {
+      const parent = this.dirFd(posix.dirname(p), { uid: 0, gid: 0 });
+      const r = openDirAt(parent, posix.basename(p), 0o755, true);
+      fd = r.fd;
+      existed = !r.created;
+      this.dirs.set(p, fd);
+    }
+    if (owner.uid !== 0 || owner.gid !== 0 || existed) fchownSync(fd, owner.uid, owner.gid);
+    fchmodSync(fd, mode);
+    if (mtime) this.dirTimes.set(p, mtime);
   }
 
-  /** Copies a regular file; files sharing an inode in the source (`hardlinkKey`) stay hard links. */
-  async writeFile(path: string, src: string, st: Stats, mode: number, owner: Owner, hardlinkKey?: string): Promise<void> {
-    await this.mkdirs(posix.dirname(path));
-    const up = this.upper + path;
+  /**
+   * Copies a regular file from `srcFd` (the caller's, open for reading); files sharing an inode in the source
+   * (`hardlinkKey`) stay hard links.
+   */
+  async writeFile(path: string, srcFd: number, st: Stats, mode: number, owner: Owner, hardlinkKey?: string): Promise<void> {
+    this.trim();
     const first = hardlinkKey !== undefined ? this.links.get(hardlinkKey) : undefined;
-    if (first) {
-      await rm(up, { recursive: true, force: true });
-      await link(first, up);
+    if (first !== undefined) {
+      const firstFd = openAt(this.dirFd(posix.dirname(first), { uid: 0, gid: 0 }), posix.basename(first));
+      try {
+        this.replacing(path, (dirFd, name) => linkFdAt(firstFd, dirFd, name));
+      } finally {
+        closeFd(firstFd);
+      }
       return;
     }
-    let replaced = false;
+    const dirFd = await this.copyNew(path, srcFd);
     try {
-      // copyFile keeps the source's mode; we run as root, so a new file is 0:0.
-      await copyFile(src, up, constants.COPYFILE_FICLONE);
-    } catch {
-      replaced = true;
-      await rm(up, { recursive: true, force: true });
-      await copyFile(src, up, constants.COPYFILE_FICLONE);
+      // The copy has the source's mode already. Owner, mode and times are set in the directory we hold, on the
+      // name we just created, never following a link.
+      const name = posix.basename(path);
+      const chowned = owner.uid !== 0 || owner.gid !== 0;
+      if (chowned) fchownat(dirFd, name, owner.uid, owner.gid, AT.SYMLINK_NOFOLLOW);
+      if (chowned || mode !== (st.mode & 0o7777)) {
+        const fd = openat(dirFd, name, O.RDONLY | O.NOFOLLOW);
+        try {
+          fchmodSync(fd, mode); // after chown: chown clears setuid/setgid
+        } finally {
+          closeFd(fd);
+        }
+      }
+      utimensat(dirFd, name, st.atime.getTime(), st.mtime.getTime(), AT.SYMLINK_NOFOLLOW);
+    } finally {
+      this.unpin(dirFd);
     }
-    if (replaced || owner.uid !== 0 || owner.gid !== 0) await chown(up, owner.uid, owner.gid);
-    if (replaced || mode !== (st.mode & 0o7777)) await chmod(up, mode);
-    await utimes(up, st.atime, st.mtime);
-    if (hardlinkKey !== undefined) this.links.set(hardlinkKey, up);
+    if (hardlinkKey !== undefined) this.links.set(hardlinkKey, cleanAbs(path));
+  }
+
+  /** A regular file with `content` (heredocs). */
+  async writeContent(path: string, content: string | Buffer, mode: number, owner: Owner, mtime: Date): Promise<void> {
+    this.trim();
+    const fd = this.replacing(path, (dirFd, name) => createFileAt(dirFd, name, 0o600));
+    try {
+      const buf = typeof content === 'string' ? Buffer.from(content) : content;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      if (owner.uid !== 0 || owner.gid !== 0) fchownSync(fd, owner.uid, owner.gid);
+      fchmodSync(fd, mode);
+      futimesSync(fd, mtime, mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** A hard link at `path` to the file open as `fd` (a previous layer's copy of the same file). */
+  linkFrom(path: string, fd: number): void {
+    this.trim();
+    this.replacing(path, (dirFd, name) => linkFdAt(fd, dirFd, name));
   }
 
   async writeSymlink(path: string, target: string, owner: Owner, mtime: Date | undefined): Promise<void> {
-    await this.mkdirs(posix.dirname(path));
-    const up = this.upper + path;
-    await rm(up, { recursive: true, force: true });
-    await symlink(target, up);
-    await lchown(up, owner.uid, owner.gid);
-    if (mtime) await lutimes(up, mtime, mtime);
+    this.trim();
+    this.replacing(path, (dirFd, name) => symlinkAt(dirFd, name, target, owner.uid, owner.gid, mtime?.getTime()));
   }
 
-  /** Restores directory mtimes, deepest first. */
+  /** Restores directory mtimes, deepest first, and closes every fd. */
   async finish(): Promise<void> {
     const dirs = [...this.dirTimes.entries()].sort((a, b) => b[0].length - a[0].length);
     for (const [d, t] of dirs) {
       try {
-        utimesSync(d, t, t);
+        const cached = this.dirs.get(d);
+        this.upperRoot ??= openRoot(this.upper);
+        const fd = cached ?? openIn(this.upperRoot, d, O.RDONLY | O.DIRECTORY, 'beneath');
+        try {
+          futimesSync(fd, t, t);
+        } finally {
+          if (cached === undefined) closeFd(fd);
+        }
       } catch {
-        /* removed meanwhile */
+        /* replaced meanwhile */
       }
     }
+    this.close();
+  }
+
+  close(): void {
+    for (const fd of this.dirs.values()) closeFd(fd);
+    for (const fd of this.retired) closeFd(fd);
+    this.dirs.clear();
+    this.retired.clear();
+    this.upperRoot?.close();
+    this.viewRoot?.close();
+    this.upperRoot = undefined;
+    this.viewRoot = undefined;
   }
 }
 
-function lstatOrUndefined(p: string): Stats | undefined {
+/** lstat of `path` inside `root`, through no symlink; undefined when it is not there (or behind a link). */
+function statIn(root: RootDir, path: string): Stats | undefined {
+  let fd: number;
   try {
-    return lstatSync(p);
+    fd = openIn(root, path, O.PATH | O.NOFOLLOW, 'beneath');
   } catch {
     return undefined;
   }
+  try {
+    return fstatSync(fd);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** An O_PATH fd of `name` in `dirFd` (a symlink is not followed). */
+function openAt(dirFd: number, name: string): number {
+  return openIn({ fd: dirFd, path: '.', close: () => undefined }, name, O.PATH | O.NOFOLLOW, 'beneath');
 }

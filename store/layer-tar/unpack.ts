@@ -2,6 +2,8 @@
 //  - `overlay`: a fresh directory used as an overlay lowerdir; `.wh.NAME` becomes a 0/0 character device and
 //    `.wh..wh..opq` the opaque xattr (whiteouts.ts knows the spelling).
 //  - `apply`: an existing plain root filesystem; whiteouts delete what lower layers put there.
+//  - `extract`: an archive (ADD) into a directory this build is writing: what stands there is replaced, `.wh.`
+//    names are plain files (as Docker's ADD), and no symlink on the way is followed, whoever placed it.
 // Hostile input is refused: `..` names, hardlinks out of the root, writes through a symlink the same layer placed,
 // oversized headers (tar-stream's limit). Absolute names are taken relative to the root. In apply mode a symlink
 // from a lower layer is resolved inside the root (securejoin), never outside it.
@@ -21,8 +23,11 @@ import { readTar, type TarEntry } from './tar-reader.js';
 import { isOverlayXattr, OPAQUE_XATTR, parseTarWhiteout } from './whiteouts.js';
 
 export interface UnpackOptions {
-  /** `overlay` (default): whiteouts as overlay devices/xattrs; `apply`: whiteouts delete from `dest`. */
-  mode?: 'overlay' | 'apply';
+  /**
+   * `overlay` (default): whiteouts as overlay devices/xattrs; `apply`: whiteouts delete from `dest`; `extract`:
+   * no whiteouts, existing entries replaced, symlinks on the way refused.
+   */
+  mode?: 'overlay' | 'apply' | 'extract';
   /** Named in errors. */
   digest?: string;
   /** Collect the tree record (see layers.ts treeLine) from the headers, without stat calls. */
@@ -75,7 +80,7 @@ class Unpacker {
 
   constructor(
     private readonly dest: string,
-    private readonly mode: 'overlay' | 'apply',
+    private readonly mode: 'overlay' | 'apply' | 'extract',
     private readonly digest: string | undefined,
     record = false,
     private readonly offloadAfter = 32,
@@ -150,7 +155,7 @@ class Unpacker {
         this.knownDirs.add(next);
         cur = next;
       } else if (st.isSymbolicLink()) {
-        if (this.mode === 'overlay' || this.created.has(next)) {
+        if (this.mode !== 'apply' || this.created.has(next)) {
           throw this.err(`layer entry "${name}" would be written through the symlink "${next}" placed earlier`, name);
         }
         cur = this.resolveInRoot(next, name);
@@ -242,7 +247,7 @@ class Unpacker {
       return;
     }
     const base = parts[parts.length - 1]!;
-    const wh = parseTarWhiteout(base);
+    const wh = this.mode === 'extract' ? undefined : parseTarWhiteout(base);
     if (wh) {
       return this.whiteout(parts, wh.kind === 'opaque' ? undefined : wh.name, name, h.mtime);
     }
