@@ -14,7 +14,7 @@ export const AUDIT_ARCH: Record<Abi, number> = { x86_64: 0xc000003e, i386: 0x400
 export const SYSCALLS: Record<Abi, Readonly<Record<string, number>>> = { x86_64: X86_64, i386: I386, aarch64: AARCH64 };
 /**
  * The ABIs a container may use, native first (the branch taken with the fewest jumps). Docker also allows x32 on
- * x86_64 and arm32 on aarch64. x32 is refused: few kernels run it (Debian's and Ubuntu's have it off; this one is
+ * x86_64 and arm32 on aarch64. x32 is refused: few kernels run it (Debian's needs syscall.x32=y at boot; this one is
  * built without it), no image targets it, so allowing it would add untested attack surface only. arm32 is refused
  * because its numbers are not among this machine's headers (see generate-table.mjs).
  */
