@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { AUDIT_ARCH, compileFilter, encodeFilter, RET, SYSCALLS, type Insn } from './bpf.js';
+import { AUDIT_ARCH, compileFilter, encodeFilter, HOST_ABIS, RET, SYSCALLS, type Abi, type Insn } from './bpf.js';
 import { CLONE_NAMESPACE_FLAGS, DEFAULT_PROFILE, type SeccompArch } from './profile.js';
 
 /** A classic-BPF interpreter for the instructions the compiler emits, over a struct seccomp_data. */
-function runFilter(prog: Insn[], data: { nr: number; arch: number; args?: bigint[] }): number {
+function runFilter(prog: Insn[], data: { nr: number; arch: number; args?: bigint[] }, trace?: { steps: number }): number {
   const word = (off: number): number => {
     if (off === 0) return data.nr >>> 0;
     if (off === 4) return data.arch >>> 0;
@@ -14,6 +14,7 @@ function runFilter(prog: Insn[], data: { nr: number; arch: number; args?: bigint
   let a = 0;
   for (let pc = 0, steps = 0; pc < prog.length && steps < 10_000; steps++) {
     const p = prog[pc]!;
+    if (trace) trace.steps = steps + 1;
     switch (p.code) {
       case 0x20: a = word(p.k); pc++; break;
       case 0x54: a = (a & p.k) >>> 0; pc++; break;
@@ -31,17 +32,22 @@ const DOCKER_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGI
 const EPERM = RET.ERRNO | 1;
 const ENOSYS = RET.ERRNO | 38;
 
-describe.each(['x86_64', 'aarch64'] as SeccompArch[])('seccomp filter for %s', (arch) => {
+const AUDIT_ARCH_ARM = 0x40000028;
+
+// Each ABI a host runs, checked with that ABI's own numbers: the profile is the same by name on all of them.
+const HOST_AND_ABI: [SeccompArch, Abi][] = [['x86_64', 'x86_64'], ['x86_64', 'i386'], ['aarch64', 'aarch64']];
+
+describe.each(HOST_AND_ABI)('seccomp filter for %s, %s ABI', (arch, abi) => {
   const prog = compileFilter(arch, DOCKER_CAPS);
   const nr = (name: string): number => {
-    const n = SYSCALLS[arch][name];
-    if (n === undefined) throw new Error(`no ${name} on ${arch}`);
+    const n = SYSCALLS[abi][name];
+    if (n === undefined) throw new Error(`no ${name} on ${abi}`);
     return n;
   };
-  const verdict = (name: string, args: bigint[] = []): number => runFilter(prog, { nr: nr(name), arch: AUDIT_ARCH[arch], args });
+  const verdict = (name: string, args: bigint[] = []): number => runFilter(prog, { nr: nr(name), arch: AUDIT_ARCH[abi], args });
 
-  test('allows every unconditional name of the profile that the architecture has', () => {
-    const table = SYSCALLS[arch];
+  test('allows every unconditional name of the profile that the ABI has', () => {
+    const table = SYSCALLS[abi];
     const names = DEFAULT_PROFILE[0]!.names.filter((n) => table[n] !== undefined);
     expect(names.length).toBeGreaterThan(200);
     for (const n of names) expect([n, verdict(n)]).toEqual([n, RET.ALLOW]);
@@ -75,20 +81,68 @@ describe.each(['x86_64', 'aarch64'] as SeccompArch[])('seccomp filter for %s', (
   test('chroot follows CAP_SYS_CHROOT', () => {
     expect(verdict('chroot')).toBe(RET.ALLOW);
     const without = compileFilter(arch, DOCKER_CAPS.filter((c) => c !== 'SYS_CHROOT'));
-    expect(runFilter(without, { nr: nr('chroot'), arch: AUDIT_ARCH[arch] })).toBe(EPERM);
+    expect(runFilter(without, { nr: nr('chroot'), arch: AUDIT_ARCH[abi] })).toBe(EPERM);
   });
 
-  test('another audit arch is refused; numbers past the table get ENOSYS; gaps get EPERM', () => {
-    expect(runFilter(prog, { nr: nr('read'), arch: 0x40000003 /* i386 */ })).toBe(EPERM);
-    const max = Math.max(...Object.values(SYSCALLS[arch]));
-    expect(runFilter(prog, { nr: max + 1, arch: AUDIT_ARCH[arch] })).toBe(ENOSYS);
-    expect(runFilter(prog, { nr: 0x3fff0000, arch: AUDIT_ARCH[arch] })).toBe(ENOSYS);
+  test('numbers past the table get ENOSYS', () => {
+    const max = Math.max(...Object.values(SYSCALLS[abi]));
+    expect(runFilter(prog, { nr: max + 1, arch: AUDIT_ARCH[abi] })).toBe(ENOSYS);
+    expect(runFilter(prog, { nr: 0x3fff0000, arch: AUDIT_ARCH[abi] })).toBe(ENOSYS);
+  });
+});
+
+describe.each(['x86_64', 'aarch64'] as SeccompArch[])('seccomp filter for a %s host', (arch) => {
+  const prog = compileFilter(arch, DOCKER_CAPS);
+
+  test('an ABI the host does not allow is refused', () => {
+    const foreign = [AUDIT_ARCH.x86_64, AUDIT_ARCH.i386, AUDIT_ARCH.aarch64, AUDIT_ARCH_ARM].filter((a) => !HOST_ABIS[arch].some((h) => AUDIT_ARCH[h] === a));
+    expect(foreign.length).toBeGreaterThanOrEqual(2);
+    for (const a of foreign) for (const n of [0, 1, 3, 4, 60, 93]) expect(runFilter(prog, { nr: n, arch: a })).toBe(EPERM);
   });
 
-  test('a binary search: far fewer instructions than one compare per name, jumps in range', () => {
-    expect(prog.length).toBeLessThan(300);
+  test('a binary search per ABI: a few compares per call rather than one per name, jumps in range', () => {
+    expect(prog.length).toBeLessThan(256 * HOST_ABIS[arch].length);
+    for (const abi of HOST_ABIS[arch]) {
+      let longest = 0;
+      for (const n of Object.values(SYSCALLS[abi])) {
+        const trace = { steps: 0 };
+        runFilter(prog, { nr: n, arch: AUDIT_ARCH[abi], args: [0n] }, trace);
+        longest = Math.max(longest, trace.steps);
+      }
+      expect([abi, longest < 20]).toEqual([abi, true]);
+    }
     for (const p of prog) expect(p.jt <= 255 && p.jf <= 255).toBe(true);
     expect(encodeFilter(prog).length).toBe(prog.length * 8);
+  });
+});
+
+describe('i386 programs on x86_64 (int 0x80), as Docker allows them', () => {
+  const prog = compileFilter('x86_64', DOCKER_CAPS);
+  const i386 = (nr: number, args: bigint[] = []): number => runFilter(prog, { nr, arch: AUDIT_ARCH.i386, args });
+
+  test('numbers are i386 ones: write 4, exit 1 allowed; unshare 310, mount 21, keyctl 288 denied', () => {
+    expect([i386(4), i386(1), i386(252 /* exit_group */)]).toEqual([RET.ALLOW, RET.ALLOW, RET.ALLOW]);
+    expect([i386(310), i386(21), i386(288)]).toEqual([EPERM, EPERM, EPERM]);
+    // 310 is process_vm_readv and 21 access on x86_64: the same number has another verdict in the other ABI.
+    expect(runFilter(prog, { nr: 21, arch: AUDIT_ARCH.x86_64 })).toBe(RET.ALLOW);
+  });
+
+  test('clone 120 with CLONE_NEWUSER is denied, without namespace flags allowed; personality 136 checked', () => {
+    expect(i386(120, [0x10000000n | 0x11n])).toBe(EPERM);
+    expect(i386(120, [0x01200011n])).toBe(RET.ALLOW);
+    expect(i386(136, [0x0040000n])).toBe(EPERM);
+    expect(i386(136, [0xffffffffn])).toBe(RET.ALLOW);
+  });
+
+  test('socket 359 refuses AF_VSOCK; socketcall 102 is allowed whole, as in Docker (its arguments are behind a pointer)', () => {
+    expect(i386(359, [40n])).toBe(EPERM);
+    expect(i386(359, [2n])).toBe(RET.ALLOW);
+    expect(i386(102, [1n /* SYS_SOCKET */])).toBe(RET.ALLOW);
+  });
+
+  test('i386-only names of the profile are allowed, i386-only names outside it are not', () => {
+    for (const n of ['socketcall', 'chown32', 'mmap2', '_llseek', 'waitpid', 'ipc', 'modify_ldt', 'arch_prctl']) expect([n, i386(SYSCALLS.i386[n]!)]).toEqual([n, RET.ALLOW]);
+    for (const n of ['vm86', 'vm86old', 'olduname']) expect([n, i386(SYSCALLS.i386[n]!)]).toEqual([n, EPERM]);
   });
 });
 

@@ -1,13 +1,24 @@
-// Compiles a seccomp profile (profile.ts) into a classic BPF program (struct sock_filter[]) for one architecture.
-// Shape: check the audit arch (and refuse x32 on x86_64), load the syscall number, then a binary search over ranges
-// of numbers with the same verdict, so a syscall costs about log2(ranges) compares rather than one per name.
-// Numbers above the highest one in the table get ENOSYS, as runc does, so that libc falls back from syscalls newer
-// than the table instead of failing with EPERM.
+// Compiles a seccomp profile (profile.ts) into a classic BPF program (struct sock_filter[]) for one host architecture.
+// Shape: branch on the audit arch to one subprogram per ABI the host runs (x86_64 also runs i386 binaries through
+// int 0x80), each a binary search over ranges of that ABI's syscall numbers with the same verdict, so a syscall costs
+// about log2(ranges) compares rather than one per name. As in Docker, the profile's names are resolved in each ABI's
+// own table. Numbers above the highest one in a table get ENOSYS, as runc does, so that libc falls back from syscalls
+// newer than the table instead of failing with EPERM.
 import { DEFAULT_PROFILE, ENOSYS, EPERM, type ArgCondition, type SeccompArch, type SyscallRule } from './profile.js';
-import { AARCH64, X86_64 } from './syscall-table.js';
+import { AARCH64, I386, X86_64 } from './syscall-table.js';
 
-export const AUDIT_ARCH: Record<SeccompArch, number> = { x86_64: 0xc000003e, aarch64: 0xc00000b7 };
-export const SYSCALLS: Record<SeccompArch, Readonly<Record<string, number>>> = { x86_64: X86_64, aarch64: AARCH64 };
+/** A system call ABI: the host's own, or a 32-bit one the host kernel also runs. */
+export type Abi = SeccompArch | 'i386';
+
+export const AUDIT_ARCH: Record<Abi, number> = { x86_64: 0xc000003e, i386: 0x40000003, aarch64: 0xc00000b7 };
+export const SYSCALLS: Record<Abi, Readonly<Record<string, number>>> = { x86_64: X86_64, i386: I386, aarch64: AARCH64 };
+/**
+ * The ABIs a container may use, native first (the branch taken with the fewest jumps). Docker also allows x32 on
+ * x86_64 and arm32 on aarch64. x32 is refused: few kernels run it (Debian's needs syscall.x32=y at boot; this one is
+ * built without it), no image targets it, so allowing it would add untested attack surface only. arm32 is refused
+ * because its numbers are not among this machine's headers (see generate-table.mjs).
+ */
+export const HOST_ABIS: Record<SeccompArch, readonly Abi[]> = { x86_64: ['x86_64', 'i386'], aarch64: ['aarch64'] };
 const X32_SYSCALL_BIT = 0x40000000;
 
 export const RET = { ALLOW: 0x7fff0000, ERRNO: 0x00050000, KILL_PROCESS: 0x80000000 } as const;
@@ -34,16 +45,20 @@ function applies(rule: SyscallRule, arch: SeccompArch, caps: ReadonlySet<string>
   return true;
 }
 
-/** The verdict for each syscall number the profile names: unconditional allow wins, then argument checks, then errno. */
-export function resolveVerdicts(profile: readonly SyscallRule[], arch: SeccompArch, caps: Iterable<string>): Map<number, Verdict> {
-  const table = SYSCALLS[arch];
+/**
+ * The verdict for each syscall number of `abi` the profile names: unconditional allow wins, then argument checks, then
+ * errno. A rule's `arches` name the host architecture (Docker's `includes.arches` match the engine's), so on x86_64
+ * modify_ldt and arch_prctl are allowed to i386 programs too, as in Docker.
+ */
+export function resolveVerdicts(profile: readonly SyscallRule[], arch: SeccompArch, caps: Iterable<string>, abi: Abi = arch): Map<number, Verdict> {
+  const table = SYSCALLS[abi];
   const held = new Set(caps);
   const byNr = new Map<number, { allow: boolean; conds: ArgCondition[]; errno?: number }>();
   for (const rule of profile) {
     if (!applies(rule, arch, held)) continue;
     for (const name of rule.names) {
       const nr = table[name];
-      if (nr === undefined) continue; // not a syscall of this architecture (chown32, socketcall, …)
+      if (nr === undefined) continue; // not a syscall of this ABI (chown32 and socketcall on x86_64, …)
       const v = byNr.get(nr) ?? { allow: false, conds: [] };
       if (rule.action !== 'allow') v.errno = rule.action.errno;
       else if (rule.arg) v.conds.push(rule.arg);
@@ -113,18 +128,34 @@ function emitTree(rs: Range[], lo: number, hi: number): Insn[] {
   return [insn(OP.JGE_K, rs[mid]!.start, 0, 1), insn(OP.JA, left.length), ...left, ...right];
 }
 
-/** The filter as instructions: arch check, x32 refusal (x86_64), then the search over syscall numbers. */
+/** One ABI's subprogram: load the syscall number, then the search over it. */
+function abiProgram(arch: SeccompArch, abi: Abi, caps: Iterable<string>, profile: readonly SyscallRule[]): Insn[] {
+  const maxNr = Math.max(...Object.values(SYSCALLS[abi]));
+  const rs = ranges(resolveVerdicts(profile, arch, caps, abi), maxNr);
+  const prog = [insn(OP.LD_W_ABS, DATA.nr)];
+  // x32 shares x86_64's audit arch and marks its numbers with this bit: refused (see HOST_ABIS).
+  if (abi === 'x86_64') prog.push(insn(OP.JGE_K, X32_SYSCALL_BIT, 0, 1), insn(OP.RET_K, errno(EPERM)));
+  return [...prog, ...emitTree(rs, 0, rs.length - 1)];
+}
+
+/**
+ * The filter as instructions. The native ABI's subprogram follows the arch check directly; each other ABI is
+ * reached through a ja (its offset is 32 bits, where a conditional jump reaches 255), and an ABI the host does not
+ * allow (arm32, or a foreign one) gets EPERM: its numbers mean other syscalls.
+ */
 export function compileFilter(arch: SeccompArch, caps: Iterable<string>, profile: readonly SyscallRule[] = DEFAULT_PROFILE): Insn[] {
-  const maxNr = Math.max(...Object.values(SYSCALLS[arch]));
-  const rs = ranges(resolveVerdicts(profile, arch, caps), maxNr);
-  const prog: Insn[] = [
-    insn(OP.LD_W_ABS, DATA.arch),
-    insn(OP.JEQ_K, AUDIT_ARCH[arch], 1, 0),
-    insn(OP.RET_K, errno(EPERM)), // another ABI (i386 through int 0x80, arm32): its numbers mean other syscalls
-    insn(OP.LD_W_ABS, DATA.nr),
-  ];
-  if (arch === 'x86_64') prog.push(insn(OP.JGE_K, X32_SYSCALL_BIT, 0, 1), insn(OP.RET_K, errno(EPERM)));
-  prog.push(...emitTree(rs, 0, rs.length - 1));
+  const [native, ...others] = HOST_ABIS[arch];
+  const bodies = others.map((abi) => abiProgram(arch, abi, caps, profile));
+  const nativeBody = abiProgram(arch, native!, caps, profile);
+  const head = 2 + 2 * others.length + 1; // ld arch, jeq native; per other ABI jeq + ja; the refusal
+  const prog: Insn[] = [insn(OP.LD_W_ABS, DATA.arch), insn(OP.JEQ_K, AUDIT_ARCH[native!], head - 2, 0)];
+  let start = head + nativeBody.length; // where the next other ABI's body begins
+  others.forEach((abi, i) => {
+    const ja = 3 + 2 * i;
+    prog.push(insn(OP.JEQ_K, AUDIT_ARCH[abi], 0, 1), insn(OP.JA, start - ja - 1));
+    start += bodies[i]!.length;
+  });
+  prog.push(insn(OP.RET_K, errno(EPERM)), ...nativeBody, ...bodies.flat());
   if (prog.length > 4096) throw new Error(`seccomp filter too long: ${prog.length} instructions (BPF_MAXINSNS 4096)`);
   return prog;
 }

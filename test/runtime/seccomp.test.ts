@@ -1,10 +1,13 @@
 // Docker's default seccomp profile and a fresh session keyring, in both isolations: the attacks a RUN could make
 // with system calls its capabilities do not cover (user namespaces, keyctl, personality, userfaultfd, vsock), and
-// the everyday programs that must keep working.
+// the everyday programs that must keep working, also as 32-bit i386 programs (Docker allows that ABI on x86_64).
 import koffi from 'koffi';
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { makeEnv, type Env } from './helpers.js';
+import { i386Program } from './i386-program.js';
 import { makeProbeLayer, probeResults } from './syscall-probe.js';
 
 const EPERM = 'errno 1';
@@ -25,6 +28,15 @@ let hostSession = 0;
 beforeAll(async () => {
   env = await makeEnv();
   probe = await makeProbeLayer(join(env.base, 'probe'));
+  if (process.arch === 'x64') {
+    await writeFile(join(probe, 'bin/probe32'), i386Program(), { mode: 0o755 });
+    // On the host first, so that a kernel without CONFIG_IA32_EMULATION fails here and says so.
+    try {
+      execFileSync(join(probe, 'bin/probe32'), { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      throw new Error(`the i386 test program does not run on this host (kernel without CONFIG_IA32_EMULATION, or ia32_emulation=0): ${String(e)}`);
+    }
+  }
   // The victim: a key in the host's session keyring, as a CI job's credentials would be.
   keyId = Number(addKey(SYS_ADD_KEY, 'user', keyName, secret, secret.length, -3 /* KEY_SPEC_SESSION_KEYRING */));
   expect(keyId).toBeGreaterThan(0);
@@ -71,6 +83,18 @@ describe.each(['chroot', 'pivot'] as const)('%s isolation', (isolation) => {
     expect(r['keyctl-session']).toMatch(/^ok \d+$/);
     expect(r['keyctl-session']).not.toBe(`ok ${hostSession}`);
     expect(r['keyctl-search']).toBe('errno 126'); // ENOKEY: the host's keyring is not in the container's chain
+  });
+
+  // An i386 image (FROM i386/debian, --platform linux/386) runs natively on x86_64: Docker's profile allows its ABI
+  // with the same names, so the filter must too, and still deny what it denies to x86_64 programs.
+  test.runIf(process.arch === 'x64')('an i386 program runs under the filter; its unshare and keyctl get EPERM', async () => {
+    const run = async (seccomp?: 'unconfined') =>
+      env.run(['/bin/probe32'], { isolation, rootfs: { lowerdirs: [probe, env.lower], ...(await env.dirs()) }, ...(seccomp ? { seccomp } : {}) });
+    const r = await run();
+    expect([r.exitCode, r.signal, r.stdout]).toEqual([0, null, 'ok\n01\n01\n']); // write; unshare EPERM; keyctl EPERM
+    // Without the filter keyctl succeeds: the EPERM above is the i386 branch's, not a missing capability.
+    const unconfined = await run('unconfined');
+    expect([unconfined.exitCode, unconfined.stdout.split('\n')[2]]).toEqual([0, 'ok']);
   });
 
   test('everyday programs keep working under the filter', async () => {
