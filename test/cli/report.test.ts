@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeReport, buildReport } from '../../cli/report/index.js';
+import { writeReport, type buildReport } from '../../cli/report/index.js';
 import type { BuildEvent } from '../../builder/events.js';
 import { sampleEvents } from './fixtures/sample-events.mjs';
 import { dumpDom, screenshot } from './helpers/chromium.js';

@@ -6,7 +6,7 @@ import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ImageIndex, ImageManifest } from '../../oci/types.js';
 import { build, buildAsync, exportedDigests, manifestDigest, seededRegistry, steps, tempDirs, writeContext } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CACHE_CONFIG_MEDIA_TYPE } from '../../builder/remote-cache/format.js';
 import { MediaType } from '../../oci/types.js';
 import { startRegistry } from '../fixtures/registry.js';

@@ -1,6 +1,5 @@
 // The default network of a container: a private namespace with outbound access through slirp4netns and no way to
 // the host's loopback; `host` only when asked, without CAP_NET_RAW; nothing (process, namespace) left behind.
-import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capMask, containerCaps } from '../../runtime/caps.js';
 import type { Isolation } from '../../runtime/spec.js';
