@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const TSBUILD = new URL('../../bin/tsbuild', import.meta.url).pathname;
+/** TSBUILD_TEST_BIN runs another checkout's CLI (to show a test fails on the code before a fix). */
+export const TSBUILD = process.env.TSBUILD_TEST_BIN ?? new URL('../../bin/tsbuild', import.meta.url).pathname;
 
 export interface Ran {
   code: number | null;
