@@ -1,7 +1,7 @@
 // The OCI image layout's top level: `oci-layout` and `index.json`, whose entries carry the tags
 // (`org.opencontainers.image.ref.name` holds the normalized name). index.json changes under a file lock and is
 // replaced atomically.
-import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MediaType, type Descriptor, type ImageIndex } from '../oci/types.js';
@@ -81,7 +81,7 @@ function createEmptyIndex(root: string): void {
   }
 }
 
-/** The last good index.json: the version each atomic rewrite replaced (a hard link, no copy). */
+/** The last good index.json: a copy of each version written (see writeIndexFile). */
 export const INDEX_BACKUP = 'index.json.bak';
 
 /** index.json read as it is, or why it cannot be. */
@@ -129,8 +129,8 @@ export async function inspectIndexFile(root: string): Promise<{ state: IndexStat
 }
 
 /**
- * The tags. A damaged index.json is restored from its last good copy, with a warning (tags made since that copy
- * are lost, and the warning says so); with no good copy the error names the file and what to do.
+ * The tags. A damaged index.json is restored from its last good copy, with a warning; with no good copy the error
+ * names the file and what to do.
  */
 export async function readIndexFile(root: string, locked = false): Promise<ImageIndex> {
   const { state, backup: readBackup } = await inspectIndexFile(root);
@@ -149,25 +149,18 @@ export async function readIndexFile(root: string, locked = false): Promise<Image
     const again = await inspectIndexFile(root);
     if ('index' in again.state) return again.state.index;
     await writeFileAtomic(path, JSON.stringify(backup, null, 2) + '\n');
-    process.emitWarning(`the store's tag index ${path} was damaged (${state.damage}); restored its last good copy from ${INDEX_BACKUP} (${tagsOf(backup).length} tag(s)); a tag made or removed by the last change before the damage may be missing`, { code: 'TSBUILD_INDEX_RESTORED' });
+    process.emitWarning(`the store's tag index ${path} was damaged (${state.damage}); restored its last good copy from ${INDEX_BACKUP} (${tagsOf(backup).length} tag(s))`, { code: 'TSBUILD_INDEX_RESTORED' });
     return backup;
   };
   return locked ? restore() : withLock(root, 'index', restore);
 }
 
 async function writeIndexFile(root: string, index: ImageIndex): Promise<void> {
-  // The version being replaced (read whole a moment ago, under the same lock) becomes the last good copy: linked,
-  // not copied, and swapped in by a rename so a crash leaves either backup whole.
-  const path = join(root, 'index.json');
-  const link = tempName(root, '.tmp');
-  try {
-    linkSync(path, link);
-    renameSync(link, join(root, INDEX_BACKUP));
-  } catch (e) {
-    rmSync(link, { force: true });
-    if (!isNotFound(e)) throw e;
-  }
-  await writeFileAtomic(path, JSON.stringify(index, null, 2) + '\n');
+  // A second copy, as a file of its own (a damaged index.json inode must not damage it too): restoring from it loses
+  // nothing. Written after index.json: a crash between the two leaves the copy one change behind, never ahead.
+  const text = JSON.stringify(index, null, 2) + '\n';
+  await writeFileAtomic(join(root, 'index.json'), text);
+  await writeFileAtomic(join(root, INDEX_BACKUP), text);
 }
 
 /** Read-modify-write of index.json under the index lock. */
