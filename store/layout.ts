@@ -120,7 +120,7 @@ export async function inspectIndexFile(root: string): Promise<{ state: IndexStat
   if (text.trim().length === 0) {
     const b = await backup();
     const tags = b ? tagsOf(b).length : 0;
-    if (tags > 0) return { state: { damage: `it is empty, but its last good copy (${INDEX_BACKUP}) names ${tags} tag(s)`, text }, backup };
+    if (tags > 0) return { state: { damage: `it is empty, but its last good copy names ${tags} tag(s)`, text }, backup };
     return { state: { index: EMPTY_INDEX(), text }, backup };
   }
   const index = parseIndex(text);

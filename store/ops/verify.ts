@@ -86,7 +86,7 @@ async function verifyReferences(root: string, report: VerifyReport, lazy: LazyBl
     const b = await backup();
     report.problems.push(
       `tag index ${join(root, 'index.json')} is damaged: ${state.damage}; ` +
-        (b ? `its last good copy ${INDEX_BACKUP} names ${b.manifests.length} image(s) and is restored by the next command` : `there is no last good copy (${INDEX_BACKUP})`),
+        (b ? `the next command restores its last good copy (${INDEX_BACKUP}, ${b.manifests.length} tag(s), checked below)` : `there is no last good copy (${INDEX_BACKUP}): move it aside to start with no tags`),
     );
     // what the restore would bring back is checked too
     manifests = b?.manifests ?? [];
@@ -125,18 +125,15 @@ async function verifyReferences(root: string, report: VerifyReport, lazy: LazyBl
       for (const m of here) await visit(m, `${via} → ${m.digest.slice(7, 19)}`, depth + 1);
       return;
     }
-    if (!json.config || !Array.isArray(json.layers)) {
-      report.problems.push(`${via}: manifest ${d.digest} names no config or layers`);
-      return;
-    }
-    if ((await present(json.config, via, 'config')) === 'here' && !corrupt.has(json.config.digest)) {
+    // a tag may name any JSON blob (the Store API allows it): only what it references is checked
+    if (json.config?.digest && (await present(json.config, via, 'config')) === 'here' && !corrupt.has(json.config.digest)) {
       try {
         JSON.parse((await blobs.read(json.config.digest)).toString('utf8'));
       } catch {
         report.problems.push(`${via}: config ${json.config.digest} is not readable JSON`);
       }
     }
-    for (const l of json.layers) {
+    for (const l of Array.isArray(json.layers) ? json.layers : []) {
       if ((await present(l, via, 'layer')) !== 'here') continue;
       const size = await blobs.size(l.digest);
       if (size !== l.size) report.problems.push(`${via}: layer blob ${l.digest} holds ${size} bytes, the manifest says ${l.size}`);
