@@ -127,6 +127,7 @@ describe('leftovers of killed and failed commands', () => {
       proxy.faults.push({ method: 'GET', path: new RegExp(`/blobs/${layers.at(-1)}`), action: { kind: 'status', status: 404 }, times: 1000 });
       proxy.faults.push({ method: 'GET', path: /\/blobs\/sha256:/, action: { kind: 'drop', afterBytes: 6 << 20 }, skip: 1, times: 6 });
       const p = start(root, ['pull', '--progress=plain', `${proxy.host}/test/many:1`], env);
+      // a pull that stalls fails the round instead of the whole test timing out
       const t = setTimeout(() => p.child.kill('SIGKILL'), 40000);
       const r = await p.done;
       clearTimeout(t);

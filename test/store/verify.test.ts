@@ -20,11 +20,9 @@ describe('store verify and a damaged index.json', () => {
     const root = await tmp.make();
     const b = await tsb(root, ['build', '-q', '-t', 'local/v:1', '-t', 'local/v:2', '-f', join(ctx, 'Buildfile'), ctx]);
     expect(b.code, b.stderr).toBe(0);
-    const i = JSON.parse((await tsb(root, ['inspect', 'local/v:1'])).stdout) as { id?: string; config?: { digest: string }; digest?: string };
     const index = JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
     const manifest = index.manifests[0]!.digest;
     const m = JSON.parse(readFileSync(join(root, 'blobs', 'sha256', manifest.slice(7)), 'utf8')) as { config: { digest: string } };
-    void i;
     return { root, config: m.config.digest, manifest };
   }
 
