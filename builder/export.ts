@@ -9,16 +9,21 @@ import { digestHex } from '../oci/digest.js';
 import { MediaType, type Descriptor, type Digest } from '../oci/types.js';
 import type { Store } from '../store/api.js';
 import type { AssembledImage } from './build.js';
+import { damageIn, verified } from '../oci/content-check.js';
+import { archiveTempName, sweepArchiveTemps } from '../store/ops/sweep.js';
 
 export async function exportArchive(store: Store, image: AssembledImage, kind: 'oci' | 'docker', dest: string, tags: string[]): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.${process.pid}.tmp`;
+  if (dest !== '-') await sweepArchiveTemps(dest);
+  const tmp = archiveTempName(dest);
   const pack = tarStream.pack();
   const done = dest === '-' ? pipeline(pack, process.stdout) : pipeline(pack, createWriteStream(tmp));
+  done.catch(() => undefined);
   const entry = (name: string, data: string | Buffer): Promise<void> =>
     new Promise((res, rej) => pack.entry({ name, mtime: new Date(0), mode: 0o644 }, data, (e) => (e ? rej(e) : res())));
   const blob = async (name: string, digest: Digest, size: number): Promise<void> => {
-    const src = await store.openBlob(digest);
+    // checked as it is copied: a damaged layer fails the export instead of being written under its digest
+    const src = verified(await store.openBlob(digest), digest, size);
     await new Promise<void>((res, rej) => {
       const w = pack.entry({ name, size, mtime: new Date(0), mode: 0o644 }, (e) => (e ? rej(e) : res()));
       src.on('error', rej);
@@ -52,8 +57,10 @@ export async function exportArchive(store: Store, image: AssembledImage, kind: '
     if (dest !== '-') await rename(tmp, dest);
   } catch (e) {
     pack.destroy();
+    await done.catch(() => undefined);
     await rm(tmp, { force: true });
-    throw e;
+    const dmg = damageIn(e);
+    throw dmg ? dmg.inImage(image.manifest.digest, `no archive was written to ${dest}`) : e;
   }
 }
 

@@ -14,6 +14,8 @@ import type { ProgressFn } from './progress.js';
 import { BlobLocations } from './seen.js';
 import { uploadBlob } from './upload.js';
 import { discardBody } from './body-limit.js';
+import { damageIn, verified, type DamagedContentError } from '../oci/content-check.js';
+import { formatReference } from '../oci/reference.js';
 
 /** What a push reads from. The Store satisfies it structurally; so does OciLayoutSource. */
 export interface PushSource extends BlobSource {
@@ -107,8 +109,42 @@ async function putManifestTree(repo: Repo, p: Prepared, reference: string): Prom
   await putManifest(repo, p, reference);
 }
 
+/**
+ * `source` whose blobs are checked against their digests as they are uploaded (the last bytes held back until they
+ * match, so a damaged blob's upload is never completed). A blob found damaged fails at once when opened again
+ * (a retry would only send the same bytes).
+ */
+function checkedSource(source: PushSource, damaged: Map<string, DamagedContentError>): BlobSource {
+  return {
+    blobSize: (d) => source.blobSize(d),
+    openBlob: async (d) => {
+      const known = damaged.get(d);
+      if (known) throw known;
+      const v = verified(await source.openBlob(d), d);
+      v.on('error', (e) => {
+        const dmg = damageIn(e);
+        if (dmg) damaged.set(d, dmg);
+      });
+      return v;
+    },
+  };
+}
+
 export async function pushImage(source: PushSource, manifest: Descriptor, dests: ImageRef[], opts: PushOptions = {}): Promise<{ digest: Digest }> {
   if (dests.length === 0) throw new Error('pushImage: no destination');
+  const damaged = new Map<string, DamagedContentError>();
+  try {
+    return await pushChecked(source, checkedSource(source, damaged), manifest, dests, opts, damaged);
+  } catch (e) {
+    // Said from the push's side: which image, and that the manifest was not pushed. A damaged blob's upload can
+    // surface as a transport error (the request body failed): the damage recorded for it is the cause to report.
+    const dmg = damageIn(e) ?? damaged.values().next().value;
+    if (dmg) throw dmg.inImage(`${manifest.digest} (pushing to ${dests.map(formatReference).join(', ')})`, 'the manifest was not pushed');
+    throw e;
+  }
+}
+
+async function pushChecked(source: PushSource, blobSource: BlobSource, manifest: Descriptor, dests: ImageRef[], opts: PushOptions, damaged: Map<string, DamagedContentError>): Promise<{ digest: Digest }> {
   const options = await resolveRegistryOptions(opts);
   const client = opts.client ?? new RegistryClient(options);
   const seen = await new BlobLocations(options.stateDir).load();
@@ -126,7 +162,7 @@ export async function pushImage(source: PushSource, manifest: Descriptor, dests:
         blobs.map((b) =>
           queue.add(async () => {
             const ev = { kind: 'blob' as const, digest: b.digest, size: b.size, mediaType: b.mediaType, repository: name };
-            const result = await uploadBlob(repo, source, b, {
+            const result = await uploadBlob(repo, blobSource, b, {
               monolithicMax: opts.monolithicMax,
               chunkSize: opts.chunkSize,
               mountFrom: [...new Set([...(await lazyRepos(source, b.digest, first.registry, first.repository)), ...seen.reposFor(first.registry, b.digest, first.repository)])],
@@ -138,6 +174,7 @@ export async function pushImage(source: PushSource, manifest: Descriptor, dests:
           }),
         ),
       );
+      if (damaged.size > 0) throw damaged.values().next().value!;
       const tags = refs.flatMap((r) => (r.tag ? [r.tag] : []));
       for (const ref of tags.length ? tags : [prepared.descriptor.digest]) await putManifestTree(repo, prepared, ref);
       for (const r of refs) {

@@ -21,6 +21,7 @@ import { initLayout, readIndexFile, REF_NAME, tagsOf, updateIndex } from './layo
 import { LazyBlobs, needsGunzip, withLazy, type LazyRecord } from './lazy.js';
 import { Leases } from './leases.js';
 import { resolveImage } from './resolve.js';
+import { onStoreClose, onStoreOpen } from './ops/sweep.js';
 
 export { StoreError, DigestMismatchError, BlobNotFoundError, LayerError } from './errors.js';
 export { LazyBlobError } from './lazy.js';
@@ -344,7 +345,7 @@ class LocalStore implements Store {
     await this.ensureBlob(layer.digest);
     if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
     const { parallelGzipFile } = await import('./layer-tar/gzip.js');
-    const { digest, size } = await this.blobs.ingestChunks(parallelGzipFile(this.blobs.path(layer.digest)), this.touch);
+    const { digest, size } = await this.blobs.ingestChunks(parallelGzipFile(this.blobs.path(layer.digest), { expect: { digest: layer.digest, size: layer.size } }), this.touch);
     await this.layers.recordDiffID(digest, layer.digest);
     await writeFileAtomic(record, digest);
     return { mediaType: MediaType.OciLayerGzip, digest, size, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
@@ -375,6 +376,7 @@ class LocalStore implements Store {
     this.remote?.close();
     await this.leases.close();
     await this.blobs.close();
+    await onStoreClose(this.root);
   }
 }
 
@@ -393,5 +395,6 @@ export async function openStore(root: string, opts: OpenStoreOptions = {}): Prom
   } catch (e) {
     throw new StoreError(`cannot open the store at ${abs}: ${(e as Error).message}`, { path: abs, cause: e });
   }
+  await onStoreOpen(abs);
   return new LocalStore(abs, opts.remote);
 }

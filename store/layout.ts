@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { MediaType, type Descriptor, type ImageIndex } from '../oci/types.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 import { withLock } from './lock.js';
+import { StoreError } from './errors.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -80,25 +81,92 @@ function createEmptyIndex(root: string): void {
   }
 }
 
-export async function readIndexFile(root: string): Promise<ImageIndex> {
+/** The last good index.json: a copy of each version written (see writeIndexFile). */
+export const INDEX_BACKUP = 'index.json.bak';
+
+/** index.json read as it is, or why it cannot be. */
+export type IndexState = { index: ImageIndex; text: string } | { damage: string; text: string };
+
+function parseIndex(text: string): ImageIndex | undefined {
   try {
-    const text = await readFile(join(root, 'index.json'), 'utf8');
-    // empty: the new store's index, its creation cut short by a crash (createEmptyIndex)
-    return text.length === 0 ? EMPTY_INDEX() : (JSON.parse(text) as ImageIndex);
+    const v = JSON.parse(text) as ImageIndex;
+    return v && typeof v === 'object' && Array.isArray(v.manifests) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
   } catch (e) {
-    if (isNotFound(e)) return EMPTY_INDEX();
+    if (isNotFound(e)) return undefined;
     throw e;
   }
 }
 
+/**
+ * index.json, checked against its last good copy: garbled, or empty (0 bytes) while the last good copy had tags,
+ * is damage; empty with no such copy is a new store whose creation a crash cut short (createEmptyIndex).
+ */
+export async function inspectIndexFile(root: string): Promise<{ state: IndexState; backup: () => Promise<ImageIndex | undefined> }> {
+  const text = await readText(join(root, 'index.json'));
+  // read only when index.json is in doubt: a sound one costs one read
+  const backup = async (): Promise<ImageIndex | undefined> => {
+    const b = await readText(join(root, INDEX_BACKUP));
+    return b === undefined ? undefined : parseIndex(b);
+  };
+  if (text === undefined) return { state: { index: EMPTY_INDEX(), text: '' }, backup };
+  if (text.trim().length === 0) {
+    const b = await backup();
+    const tags = b ? tagsOf(b).length : 0;
+    if (tags > 0) return { state: { damage: `it is empty, but its last good copy names ${tags} tag(s)`, text }, backup };
+    return { state: { index: EMPTY_INDEX(), text }, backup };
+  }
+  const index = parseIndex(text);
+  if (!index) return { state: { damage: 'it is not a valid OCI index (unreadable JSON)', text }, backup };
+  return { state: { index, text }, backup };
+}
+
+/**
+ * The tags. A damaged index.json is restored from its last good copy, with a warning; with no good copy the error
+ * names the file and what to do.
+ */
+export async function readIndexFile(root: string, locked = false): Promise<ImageIndex> {
+  const { state, backup: readBackup } = await inspectIndexFile(root);
+  if ('index' in state) return state.index;
+  const path = join(root, 'index.json');
+  const backup = await readBackup();
+  if (!backup) {
+    throw new StoreError(
+      `the store's tag index ${path} is damaged: ${state.damage}, and there is no last good copy (${join(root, INDEX_BACKUP)})\n` +
+        `  hint: move it aside (mv ${path} ${path}.damaged) to start with no tags; the images' blobs stay in the store until a prune`,
+      { path },
+    );
+  }
+  const restore = async (): Promise<ImageIndex> => {
+    // under the lock another process may have restored it already
+    const again = await inspectIndexFile(root);
+    if ('index' in again.state) return again.state.index;
+    await writeFileAtomic(path, JSON.stringify(backup, null, 2) + '\n');
+    process.emitWarning(`the store's tag index ${path} was damaged (${state.damage}); restored its last good copy from ${INDEX_BACKUP} (${tagsOf(backup).length} tag(s))`, { code: 'TSBUILD_INDEX_RESTORED' });
+    return backup;
+  };
+  return locked ? restore() : withLock(root, 'index', restore);
+}
+
 async function writeIndexFile(root: string, index: ImageIndex): Promise<void> {
-  await writeFileAtomic(join(root, 'index.json'), JSON.stringify(index, null, 2) + '\n');
+  // A second copy, as a file of its own (a damaged index.json inode must not damage it too): restoring from it loses
+  // nothing. Written after index.json: a crash between the two leaves the copy one change behind, never ahead.
+  const text = JSON.stringify(index, null, 2) + '\n';
+  await writeFileAtomic(join(root, 'index.json'), text);
+  await writeFileAtomic(join(root, INDEX_BACKUP), text);
 }
 
 /** Read-modify-write of index.json under the index lock. */
 export async function updateIndex<T>(root: string, fn: (index: ImageIndex) => T): Promise<T> {
   return withLock(root, 'index', async () => {
-    const index = await readIndexFile(root);
+    const index = await readIndexFile(root, true);
     const r = fn(index);
     await writeIndexFile(root, index);
     return r;

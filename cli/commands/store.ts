@@ -62,6 +62,9 @@ export function register(program: Command): void {
         out.push([repo, tag, r.id ? short(r.id) : '-', short(r.digest), r.created ?? '-', humanSize(r.size)]);
       }
       process.stdout.write(table(out) + '\n');
+      const damaged = rows.filter((r) => r.problem);
+      for (const r of damaged) process.stderr.write(`warning: ${r.name}: ${r.problem}\n`);
+      if (damaged.length > 0) process.stderr.write('hint: run `tsbuild store verify` to list the damage\n');
     });
 
   program

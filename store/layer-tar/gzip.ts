@@ -7,12 +7,20 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { constants, crc32, deflateRaw } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import type { Digest } from '../../oci/types.js';
+import { DamagedContentError } from '../../oci/content-check.js';
 
 export interface ParallelGzipOptions {
   level?: number;
   chunkSize?: number;
   /** Chunks in flight (default: twice the cores). */
   parallel?: number;
+  /**
+   * What the input must be (a stored layer's diffID and size): checked as the bytes are read, and the gzip never
+   * ends (its trailer is not produced) when they differ, so nothing made from damaged content is committed.
+   */
+  expect?: { digest: Digest; size?: number };
 }
 
 const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
@@ -115,6 +123,9 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
+    const expect = opts.expect;
+    if (expect?.size !== undefined && size !== expect.size) throw new DamagedContentError(expect.digest, { size }, expect.size, 'layer');
+    const hash = expect ? createHash('sha256') : undefined;
     yield HEADER;
     const pool: Buffer[] = [];
     const queue: { out: Promise<Buffer[]>; buf: Buffer }[] = [];
@@ -132,6 +143,7 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
       const data = buf.subarray(0, want);
       pos += want;
       crc = crc32(data, crc);
+      hash?.update(data);
       const last = pos >= size;
       const out = levelFor(data, level).then((l) => (l === 0 ? storedBlocks(data, last) : deflateChunk(data, l, last).then((b) => [b])));
       out.catch(() => undefined);
@@ -142,6 +154,10 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
         pool.push(q.buf);
       }
       if (size === 0) break;
+    }
+    if (hash && expect) {
+      const got = `sha256:${hash.digest('hex')}` as Digest;
+      if (got !== expect.digest) throw new DamagedContentError(expect.digest, { digest: got, size }, expect.size, 'layer');
     }
     while (queue.length > 0) {
       const q = queue.shift()!;

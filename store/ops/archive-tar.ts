@@ -1,28 +1,32 @@
-// Writing an archive tar from the store's blobs with tar-stream, to a temp file renamed when complete.
+// Writing an archive tar from the store's blobs with tar-stream, to a temp file renamed when complete. Every blob
+// is checked against its digest (and size) as it is copied: a damaged store fails the save and leaves no archive.
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
+import { verified } from '../../oci/content-check.js';
 import type { Digest } from '../../oci/types.js';
 import type { Store } from '../api.js';
-import { tempName } from '../fsutil.js';
-import { dirname } from 'node:path';
+import { archiveTempName, sweepArchiveTemps } from './sweep.js';
 
 export interface ArchiveWriter {
   file(name: string, data: string | Buffer): Promise<void>;
-  blob(name: string, digest: Digest): Promise<void>;
+  /** A stored blob; `size` (the image's) is checked too when given. */
+  blob(name: string, digest: Digest, size?: number): Promise<void>;
 }
 
 export async function writeArchive(store: Store, dest: string, fill: (w: ArchiveWriter) => Promise<void>): Promise<void> {
-  const tmp = tempName(dirname(dest), '.tsbuild-save');
+  await sweepArchiveTemps(dest);
+  const tmp = archiveTempName(dest);
   const pack = tarStream.pack();
   const done = pipeline(pack as unknown as NodeJS.ReadableStream, createWriteStream(tmp));
+  done.catch(() => undefined);
   const mtime = new Date(0);
   const w: ArchiveWriter = {
     file: (name, data) => new Promise((res, rej) => pack.entry({ name, mtime, mode: 0o644 }, data, (e) => (e ? rej(e) : res()))),
-    blob: async (name, digest) => {
-      const size = await store.blobSize(digest);
-      const src = await store.openBlob(digest);
+    blob: async (name, digest, expectedSize) => {
+      const size = expectedSize ?? (await store.blobSize(digest));
+      const src = verified(await store.openBlob(digest), digest, size);
       await new Promise<void>((res, rej) => {
         const sink = pack.entry({ name, size, mtime, mode: 0o644 }, (e) => (e ? rej(e) : res()));
         src.on('error', rej);

@@ -13,13 +13,20 @@ export interface ImageRow {
   /** Sum of the layer blob sizes. */
   size?: number;
   mediaType: string;
+  /** Why the image could not be read (a blob missing or damaged): `tsbuild store verify` tells more. */
+  problem?: string;
 }
 
 export async function listImageRows(store: Store): Promise<ImageRow[]> {
   const rows: ImageRow[] = [];
   for (const { name, target } of await store.listImages()) {
-    const rec = await store.resolveImage(`${name.replace(/@.*$/, '')}@${target.digest}`).catch(() => undefined);
+    let problem: string | undefined;
+    const rec = await store.resolveImage(`${name.replace(/@.*$/, '')}@${target.digest}`).catch((e: unknown) => {
+      problem = (e as Error).message;
+      return undefined;
+    });
     rows.push({
+      ...(problem ? { problem } : {}),
       name,
       digest: target.digest,
       mediaType: target.mediaType,

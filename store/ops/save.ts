@@ -6,8 +6,19 @@ import { MediaType, type Descriptor, type ImageManifest } from '../../oci/types.
 import type { Store } from '../api.js';
 import { StoreError } from '../errors.js';
 import { writeArchive } from './archive-tar.js';
+import { damageIn } from '../../oci/content-check.js';
 
 export async function saveImage(store: Store, ref: string, dest: string, format: 'oci' | 'docker'): Promise<Descriptor> {
+  try {
+    return await save(store, ref, dest, format);
+  } catch (e) {
+    const dmg = damageIn(e);
+    if (dmg) throw dmg.inImage(ref, `no archive was written to ${dest}`);
+    throw e;
+  }
+}
+
+async function save(store: Store, ref: string, dest: string, format: 'oci' | 'docker'): Promise<Descriptor> {
   const rec = await store.resolveImage(ref);
   if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
   const release = await store.lease([rec.manifestDigest, rec.configDigest, ...rec.manifest.layers.map((l) => l.digest)]);
@@ -42,10 +53,10 @@ export async function saveImage(store: Store, ref: string, dest: string, format:
         await w.file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
         await w.file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }));
         const seen = new Set<string>();
-        for (const d of [manifest.digest, rec.configDigest, ...layers.map((l) => l.digest)]) {
-          if (seen.has(d)) continue;
-          seen.add(d);
-          await w.blob(`blobs/sha256/${digestHex(d)}`, d);
+        for (const d of [manifest, { digest: rec.configDigest, size: undefined }, ...layers]) {
+          if (seen.has(d.digest)) continue;
+          seen.add(d.digest);
+          await w.blob(`blobs/sha256/${digestHex(d.digest)}`, d.digest, d.size);
         }
       });
       return manifest;
@@ -58,7 +69,7 @@ export async function saveImage(store: Store, ref: string, dest: string, format:
       for (let i = 0; i < rec.manifest.layers.length; i++) {
         if (seen.has(layerNames[i]!)) continue;
         seen.add(layerNames[i]!);
-        await w.blob(layerNames[i]!, rec.manifest.layers[i]!.digest);
+        await w.blob(layerNames[i]!, rec.manifest.layers[i]!.digest, rec.manifest.layers[i]!.size);
       }
       await w.file('manifest.json', JSON.stringify([{ Config: `${digestHex(rec.configDigest)}.json`, RepoTags: repoTags, Layers: layerNames }]));
       if (name) {

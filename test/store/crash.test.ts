@@ -54,10 +54,11 @@ describe('crash safety', () => {
     const v = tsbuild(root, ['store', 'verify']);
     expect(v.code).toBe(0);
     expect(v.stdout).toContain('ok');
+    // the dead writer's partial blob is swept by the next command that opens the store, not only by prune
+    expect(fs.readdirSync(join(root, 'tmp'))).toEqual([]);
     const p = tsbuild(root, ['prune', '--json']);
     expect(p.code).toBe(0);
-    expect(JSON.parse(p.stdout).temp).toBe(1);
-    expect(fs.readdirSync(join(root, 'tmp'))).toEqual([]);
+    expect(JSON.parse(p.stdout).temp).toBe(0);
   });
 
   it('a digest mismatch keeps nothing', async () => {
