@@ -50,7 +50,14 @@ function unknownCommand(program: Command, argv: string[]): string | undefined {
   return first;
 }
 
+/** Warnings the library raises (process.emitWarning, e.g. a restored index.json) print as our own lines, not Node's. */
+function printWarningsPlainly(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => process.stderr.write(`warning: ${w.message}\n`));
+}
+
 export async function main(argv: string[]): Promise<number> {
+  printWarningsPlainly();
   const program = makeProgram();
   const unknown = unknownCommand(program, argv);
   if (unknown !== undefined) {
