@@ -3,19 +3,22 @@
 // image must run and `tsbuild store verify` must pass. Prunes start at the same moment as the writers, so they
 // meet the pull's temp files, diffID records, short links and half-installed layers.
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPlatform } from '../../registry-client/manifests.js';
 import { busyboxLayout, initLayout, skopeoCopy, writeImage, writeIndex, writeLayer, DEFAULT_PATH } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { tempDirs } from '../registry/helpers.js';
-import { readFile } from 'node:fs/promises';
 
 const TSBUILD = new URL('../../bin/tsbuild', import.meta.url).pathname;
 const ROUNDS = 30;
 /** Layers of the test image besides busybox's: each a separate download, diffID record, short link and install. */
 const EXTRA_LAYERS = 7;
+const BUILD_ROUNDS = 25;
+/** Builds at once in each round of the build test. */
+const BUILDS = 3;
 
 interface Result {
   code: number | null;
@@ -59,6 +62,7 @@ describe('prune beside pulls and builds', () => {
   let reg: RegistryFixture;
   const tmp = tempDirs();
   let ref: string;
+  let busybox: string;
   let base: { DOCKER_CONFIG: string; XDG_CONFIG_HOME: string; TSBUILD_INSECURE_REGISTRY: string };
 
   beforeAll(async () => {
@@ -81,6 +85,8 @@ describe('prune beside pulls and builds', () => {
     }
     const m = await writeImage(layout, layers, { Env: [DEFAULT_PATH], Cmd: ['/bin/sh'] }, hostPlatform());
     await writeIndex(layout, [{ mediaType: m.mediaType, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
+    busybox = `${reg.host}/test/busybox:latest`;
+    await skopeoCopy(`oci:${bb}:latest`, `docker://${busybox}`, ['--dest-tls-verify=false']);
     ref = `${reg.host}/test/layers:latest`;
     await skopeoCopy(`oci:${layout}:latest`, `docker://${ref}`, ['--dest-tls-verify=false']);
     base = { DOCKER_CONFIG: await tmp.make(), XDG_CONFIG_HOME: await tmp.make(), TSBUILD_INSECURE_REGISTRY: reg.host };
@@ -137,4 +143,50 @@ describe('prune beside pulls and builds', () => {
       await rm(root, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it(`a prune loop beside concurrent --no-cache builds that retag their own base: ${BUILD_ROUNDS} rounds`, async () => {
+    const root = await tmp.make();
+    const env = { ...base, TSBUILD_ROOT: root };
+    // the chain starts from busybox alone, so the registry image's own layers are free to go between rounds
+    const first = await tsbuild(['build', '--progress=quiet', '--network', 'none', '-t', 'localhost/chain:latest', '-'], env, `FROM ${busybox}\nRUN echo 0 > /round\n`);
+    expect(first.code, describeFailure('first build', first)).toBe(0);
+    // One container lives through the rounds, so that /run/tsbuild stays mounted: containers of several processes
+    // starting while it is not can mount it twice, stacked (runtime/rundir.ts ensurePrivateRunDir checks, then
+    // mounts), and a container set up under the lower one cannot be unmounted. That is not what this test is about.
+    const keeper = spawn(TSBUILD, ['run', '--network', 'none', 'localhost/chain:latest', 'sleep', '3600'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const keeperExited = new Promise((r) => keeper.on('close', r));
+    try {
+      for (let i = 0; i < 600 && !readFileSync('/proc/self/mountinfo', 'utf8').includes(`/run/tsbuild/c/${keeper.pid}-`); i++) await new Promise((r) => setTimeout(r, 50));
+      await rounds(env);
+    } finally {
+      keeper.kill('SIGTERM');
+      await keeperExited;
+    }
+  }, 120_000);
+
+  async function rounds(env: NodeJS.ProcessEnv): Promise<void> {
+    // Each build pulls the registry image (untagged before each round, so the prunes take its layers), resolves
+    // the chain's last image, which the other builds replace as they finish (so a prune may take it too), copies
+    // from the first stage, runs a step on that new layer, and tags the chain with its result.
+    const buildfile = (i: number): string => `FROM ${ref} AS base
+RUN cat /layer0/f1 /layer${EXTRA_LAYERS - 1}/f1 > /from-base-${i}
+FROM localhost/chain:latest
+COPY --from=base /from-base-${i} /
+RUN head -c 8 /dev/urandom > /id-${i}
+`;
+    for (let round = 0; round < BUILD_ROUNDS; round++) {
+      const untag = await tsbuild(['rmi', ref], env);
+      expect(untag.code === 0 || round === 0, describeFailure('rmi', untag)).toBe(true);
+      const prunes = pruneLoop(env);
+      const builds = await Promise.all(Array.from({ length: BUILDS }, (_, i) => tsbuild(['build', '--progress=quiet', '--no-cache', '--network', 'none', '-t', 'localhost/chain:latest', '-'], env, buildfile(i))));
+      const pruned = await prunes.stop();
+      builds.forEach((b, i) => expect(b.code, `round ${round}: ${describeFailure(`build ${i}`, b)}`).toBe(0));
+      for (const p of pruned) expect(p.code, `round ${round}: ${describeFailure('prune', p)}`).toBe(0);
+      const run = await tsbuild(['run', '--network', 'none', 'localhost/chain:latest', 'ls', '/'], env);
+      expect(run.code, `round ${round}: ${describeFailure('run', run)}`).toBe(0);
+      expect(run.stdout).toMatch(/from-base-\d/);
+      const verify = await tsbuild(['store', 'verify'], env);
+      expect(verify.code, `round ${round}: ${describeFailure('store verify', verify)}\n${verify.stdout}`).toBe(0);
+    }
+  }
 });
