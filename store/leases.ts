@@ -22,10 +22,22 @@ export interface GcState {
   epoch: number;
   /** The pid of the prune marking and sweeping now, if any. */
   pid?: number;
+  /** That process's start time (/proc/<pid>/stat), so that a reused pid is not taken for a prune that died. */
+  start?: string;
 }
 
 function statePath(root: string): string {
   return join(root, 'locks', 'gc.state');
+}
+
+/** A process's start time in clock ticks since boot, or undefined when it does not exist. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The store's prune state, read without the thread pool (it is read after each new lease). */
@@ -36,23 +48,25 @@ export function readGcState(root: string): GcState {
   } catch {
     return { epoch: 0 };
   }
-  const [epoch, pid] = text.trim().split(' ').map(Number);
-  return {
-    epoch: Number.isInteger(epoch) ? epoch! : 0,
-    ...(pid !== undefined && Number.isInteger(pid) ? { pid } : {}),
-  };
+  const [epoch, pid, start] = text.trim().split(' ');
+  const n = Number(epoch);
+  return { epoch: Number.isInteger(n) ? n : 0, ...(pid !== undefined && /^\d+$/.test(pid) ? { pid: Number(pid) } : {}), ...(start ? { start } : {}) };
+}
+
+/** A prune named by the state is running in another process (not one that died, nor a new process with its pid). */
+function otherPruneRunning(state: GcState): boolean {
+  if (state.pid === undefined || state.pid === process.pid || !pidAlive(state.pid)) return false;
+  return state.start === undefined || startTime(state.pid) === state.start;
 }
 
 /**
  * Announces a prune (called holding the gc lock, before it lists or reads anything): bumps the count and names
- * this pid. Returns the function that ends it, after the last deletion.
+ * this process. Returns the function that ends it, after the last deletion.
  */
 export async function beginCollection(root: string): Promise<() => Promise<void>> {
   const epoch = readGcState(root).epoch + 1;
   // No fsync: after a crash nothing runs, and a torn file reads as "no prune running".
-  await writeFileAtomic(statePath(root), `${epoch} ${process.pid}\n`, {
-    durable: false,
-  });
+  await writeFileAtomic(statePath(root), `${epoch} ${process.pid} ${startTime(process.pid) ?? ''}\n`, { durable: false });
   return () => writeFileAtomic(statePath(root), `${epoch}\n`, { durable: false });
 }
 
@@ -62,8 +76,8 @@ export async function beginCollection(root: string): Promise<() => Promise<void>
  */
 export async function settle(root: string): Promise<number> {
   for (;;) {
-    const { epoch, pid } = readGcState(root);
-    if (pid === undefined || pid === process.pid || !pidAlive(pid)) return epoch;
+    const state = readGcState(root);
+    if (!otherPruneRunning(state)) return state.epoch;
     await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
   }
 }
