@@ -162,9 +162,11 @@ class LocalStore implements Store {
     });
   }
   async resolveImage(ref: string, platform?: { os: string; architecture: string; variant?: string }): Promise<ImageRecord | undefined> {
-    const rec = await resolveImage(this.root, this.blobs, ref, platform);
-    if (rec) await this.leases.touch([rec.manifestDigest, rec.configDigest, ...rec.manifest.layers.map((l) => l.digest)]);
-    return rec;
+    // leased with its layers (blobs and diffIDs) before anyone uses it; resolved again if a prune came between
+    return this.leases.hold(
+      () => resolveImage(this.root, this.blobs, ref, platform),
+      (rec) => (rec ? [rec.manifestDigest, rec.configDigest, ...rec.manifest.layers.map((l) => l.digest), ...(rec.config.rootfs?.diff_ids ?? [])] : []),
+    );
   }
   async listImages(): Promise<{ name: string; target: Descriptor }[]> {
     return tagsOf(await readIndexFile(this.root));
@@ -178,8 +180,9 @@ class LocalStore implements Store {
     return this.layers.diffIDOf(layer);
   }
   async lowerdir(diffID: Digest): Promise<string | undefined> {
-    if (!(await this.layers.isUnpacked(diffID))) return undefined;
+    // leased before the check: a layer found unpacked stays
     await this.leases.touch([diffID]);
+    if (!(await this.layers.isUnpacked(diffID))) return undefined;
     return this.layers.lowerdir(diffID);
   }
   async unpackLayer(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {

@@ -51,14 +51,44 @@ export class LayerDirs {
     );
   }
 
-  /** l/<SHORT> for an unpacked layer. */
+  /**
+   * l/<SHORT> for an unpacked layer. A short link that is missing (removed by an older prune while the layer was
+   * being installed) is made again here, so the next pull or run repairs it.
+   */
   async lowerdir(diffID: Digest): Promise<string | undefined> {
+    let id: string;
     try {
-      const id = (await readFile(join(this.layerDir(diffID), 'link'), 'utf8')).trim();
-      return join(this.root, 'l', id);
+      id = (await readFile(join(this.layerDir(diffID), 'link'), 'utf8')).trim();
     } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
+      if (!isNotFound(e)) throw e;
+      if (!(await this.isUnpacked(diffID))) return undefined;
+      id = await this.newLink(diffID);
+      await writeFileAtomic(join(this.layerDir(diffID), 'link'), id);
+      return join(this.root, 'l', id);
+    }
+    const path = join(this.root, 'l', id);
+    if (!fs.lstatSync(path, { throwIfNoEntry: false })) {
+      await symlink(this.linkTarget(diffID), path).catch((e: unknown) => {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      });
+    }
+    return path;
+  }
+
+  private linkTarget(diffID: Digest): string {
+    return `../layers/${digestHex(diffID)}/diff`;
+  }
+
+  /** A new short name in l/ pointing at the layer's diff dir (which may not be in place yet). */
+  private async newLink(diffID: Digest): Promise<string> {
+    for (;;) {
+      const id = shortId();
+      try {
+        await symlink(this.linkTarget(diffID), join(this.root, 'l', id));
+        return id;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      }
     }
   }
 
@@ -80,7 +110,8 @@ export class LayerDirs {
 
   /**
    * Moves a finished tree (`tmpLayer/diff`) into place as the layer `diffID`, with its short link. When another
-   * process got there first, ours is dropped. Returns the lowerdir.
+   * process got there first, ours is dropped. Returns the lowerdir. The link is made first, so a layer in place
+   * always has one; until the rename it points nowhere, and prune keeps it because the caller leased `diffID`.
    */
   async install(tmpLayer: string, diffID: Digest): Promise<string> {
     const final = this.layerDir(diffID);
@@ -88,16 +119,7 @@ export class LayerDirs {
       await rm(tmpLayer, { recursive: true, force: true });
       return (await this.lowerdir(diffID))!;
     }
-    let id = '';
-    for (;;) {
-      id = shortId();
-      try {
-        await symlink(`../layers/${digestHex(diffID)}/diff`, join(this.root, 'l', id));
-        break;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'EEXIST') throw e;
-      }
-    }
+    const id = await this.newLink(diffID);
     await writeFile(join(tmpLayer, 'link'), id);
     try {
       await rename(tmpLayer, final);
@@ -139,7 +161,13 @@ export class LayerDirs {
         input = src.pipe(blobHash);
       }
       const raw = await decompressed(input, layer.digest);
-      const wrapErr = (e: Error): Error => (e instanceof LayerError ? e : new LayerError(`cannot read layer ${layer.digest}: ${e.message}`, { digest: layer.digest, cause: e }));
+      const wrapErr = (e: Error): Error =>
+        e instanceof LayerError
+          ? e
+          : new LayerError(`cannot read layer ${layer.digest}: ${e.message}`, {
+              digest: layer.digest,
+              cause: e,
+            });
       let diffID: Digest;
       const { unpackTar } = await import('./layer-tar/unpack.js');
       let stats: Awaited<ReturnType<typeof unpackTar>>;
@@ -163,7 +191,10 @@ export class LayerDirs {
       } else {
         raw.on('error', (e) => tarHash.destroy(wrapErr(e)));
         raw.pipe(tarHash);
-        stats = await unpackTar(tarHash, join(tmp, 'diff'), { digest: layer.digest, record: true });
+        stats = await unpackTar(tarHash, join(tmp, 'diff'), {
+          digest: layer.digest,
+          record: true,
+        });
         // drain what follows the end-of-archive marker so the digests cover the whole blob
         if (!tarHash.readableEnded) {
           tarHash.resume();
@@ -225,7 +256,11 @@ export class LayerDirs {
     try {
       // pulled directly (no stream in between): each chunk is read only when the tar reader needs it
       const { unpackTar } = await import('./layer-tar/unpack.js');
-      const stats = await unpackTar(job.chunks, join(tmp, 'diff'), { digest: layer.digest, record: true, writer: job.files });
+      const stats = await unpackTar(job.chunks, join(tmp, 'diff'), {
+        digest: layer.digest,
+        record: true,
+        writer: job.files,
+      });
       // the tar reader reads to the end of the input, so the worker has hashed all of it
       const { digest: diffID } = await job.result;
       return await this.finishUnpack(layer, tmp, diffID, stats.tree!, expectDiffID, beforeInstall);
@@ -239,19 +274,29 @@ export class LayerDirs {
   }
 
   async removeLayer(diffID: Digest): Promise<void> {
-    const id = await this.lowerdir(diffID);
+    const id = (await readFile(join(this.layerDir(diffID), 'link'), 'utf8').catch(() => '')).trim();
     const trash = tempName(join(this.root, 'layers'), 'trash');
     await rename(this.layerDir(diffID), trash).catch(() => undefined);
-    if (id) await rm(id, { force: true });
+    if (id) await rm(join(this.root, 'l', id), { force: true });
     await rm(trash, { recursive: true, force: true });
   }
 
-  /** Short links pointing nowhere (a crash between link and rename) are removed. */
-  async cleanLinks(): Promise<void> {
+  /** The names in l/ (prune lists them before it reads the leases). */
+  async listLinks(): Promise<string[]> {
+    return fs.promises.readdir(join(this.root, 'l')).catch(() => [] as string[]);
+  }
+
+  /**
+   * Removes short links pointing nowhere (a crash between link and rename), among `names`, except those whose
+   * layer is in `held` (a live process is installing it: its link comes before its rename).
+   */
+  async cleanLinks(names: string[], held: Set<string>): Promise<void> {
     const ldir = join(this.root, 'l');
-    for (const n of await fs.promises.readdir(ldir).catch(() => [] as string[])) {
+    for (const n of names) {
       const t = await readlink(join(ldir, n)).catch(() => undefined);
       if (t === undefined) continue;
+      const hex = /^\.\.\/layers\/([a-f0-9]{64})\/diff$/.exec(t)?.[1];
+      if (hex !== undefined && held.has(`sha256:${hex}`)) continue;
       if (!fs.existsSync(join(ldir, t))) await rm(join(ldir, n), { force: true });
     }
   }
@@ -259,7 +304,9 @@ export class LayerDirs {
 
 /** A layer whose tar does not hash to the diffID its image (or this store's own record) gives it. */
 export function diffIDMismatch(layer: Descriptor, actual: Digest, expected: Digest): StoreError {
-  return new StoreError(`layer ${layer.digest} unpacks to diffID ${actual}, but its image config lists ${expected}: the image does not match its layers; nothing was unpacked`, { digest: layer.digest });
+  return new StoreError(`layer ${layer.digest} unpacks to diffID ${actual}, but its image config lists ${expected}: the image does not match its layers; nothing was unpacked`, {
+    digest: layer.digest,
+  });
 }
 
 export { treeLine, walkTree, writeTreeRecord } from './tree.js';
