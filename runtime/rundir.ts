@@ -45,8 +45,16 @@ export async function ensurePrivateRunDir(runDir: string): Promise<void> {
   await mkdir(join(runDir, 'c'), { recursive: true, mode: 0o700 });
   // mkdir's mode applies only to what it creates: an older, open run dir is closed here (container trees live in it)
   chmodSync(runDir, 0o700);
-  if (!mountPoints().includes(runDir)) mount(runDir, runDir, null, MS.BIND);
-  mount(null, runDir, null, MS.PRIVATE);
+  // Check-then-mount under an exclusive lock of its own: two processes starting containers at once would otherwise
+  // both bind it, one on top of the other, and trees set up under the lower mount could never be unmounted.
+  const fd = openSync(`${runDir}.mount.lock`, 'a', 0o600);
+  try {
+    flock(fd, LOCK.EX, `${runDir}.mount.lock`);
+    if (!mountPoints().includes(runDir)) mount(runDir, runDir, null, MS.BIND);
+    mount(null, runDir, null, MS.PRIVATE);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A process that exists and is not a zombie waiting to be reaped. */

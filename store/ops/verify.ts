@@ -7,7 +7,7 @@ import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream } from '../../oci/digest.js';
-import type { Descriptor, Digest } from '../../oci/types.js';
+import type { Descriptor } from '../../oci/types.js';
 import type { Store } from '../api.js';
 import { walkTree } from '../layers.js';
 import { INDEX_BACKUP, inspectIndexFile, REF_NAME } from '../layout.js';
@@ -28,7 +28,6 @@ export async function verifyStore(store: Store): Promise<VerifyReport> {
   const root = store.root;
   const report: VerifyReport = { blobs: 0, layers: 0, lazy: 0, problems: [] };
   const lazy = new LazyBlobs(root);
-  const lazySeen = new Set<string>();
   for (const hex of await readdir(join(root, 'blobs', 'sha256')).catch(() => [] as string[])) {
     report.blobs++;
     const path = join(root, 'blobs', 'sha256', hex);

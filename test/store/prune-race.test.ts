@@ -76,7 +76,7 @@ describe('prune beside pulls and builds', () => {
     const bbConfig = JSON.parse(await readFile(join(bb, 'blobs/sha256', bbManifest.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
     const bbLayer = bbManifest.layers[0]!;
     await writeFile(join(layout, 'blobs/sha256', bbLayer.digest.slice(7)), await readFile(join(bb, 'blobs/sha256', bbLayer.digest.slice(7))));
-    const layers = [{ descriptor: bbLayer as never, diffID: bbConfig.rootfs.diff_ids[0] as never }];
+    const layers: Awaited<ReturnType<typeof writeLayer>>[] = [{ descriptor: bbLayer as never, diffID: bbConfig.rootfs.diff_ids[0] as never }];
     for (let i = 0; i < EXTRA_LAYERS; i++) {
       const dir = await tmp.make();
       await mkdir(join(dir, `layer${i}`));
