@@ -26,16 +26,29 @@ export class InterruptedError extends Error {
   }
 }
 
+/**
+ * The most an error prints. Renderers bound what they quote; this catches the rest (a message that embeds a
+ * command line or a file of megabytes), so that a failure never floods the terminal or a CI log.
+ */
+export const MAX_ERROR_CHARS = 16 * 1024;
+
+function bounded(text: string): string {
+  if (text.length <= MAX_ERROR_CHARS) return text;
+  const cut = text.lastIndexOf('\n', MAX_ERROR_CHARS);
+  const kept = text.slice(0, cut > MAX_ERROR_CHARS / 2 ? cut : MAX_ERROR_CHARS);
+  return `${kept}… (${text.length - kept.length} more characters of this error not shown)`;
+}
+
 export function formatError(err: unknown, debug: boolean): string {
   const body = isRenderable(err) ? err.render() : err instanceof Error ? err.message : String(err);
-  const text = `error: ${body}`;
+  const text = bounded(`error: ${body}`);
   if (!debug || !(err instanceof Error)) return text;
   // --debug: the stack, and the stacks of the causes (a registry error wrapping a socket error, …).
   const parts = [text];
   let e: unknown = err;
   for (let depth = 0; e instanceof Error && depth < 5; depth++) {
-    if (depth > 0) parts.push(`caused by: ${e.message}`);
-    if (e.stack) parts.push(e.stack);
+    if (depth > 0) parts.push(bounded(`caused by: ${e.message}`));
+    if (e.stack) parts.push(bounded(e.stack));
     e = (e as { cause?: unknown }).cause;
   }
   return parts.join('\n');
