@@ -69,7 +69,8 @@ export interface LexOptions {
   skipUnsetEnv?: boolean;
 }
 
-export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+/** Variables: a map, a record, or anything with `get` (a view over a large variable set). */
+export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>> | { get(name: string): string | undefined };
 
 export interface ProcessResult {
   /** The processed word (spaces between words kept). */
@@ -345,7 +346,7 @@ class ShellWord {
 }
 
 function lookupIn(env: Env): (name: string) => string | undefined {
-  if (env instanceof Map) return (name) => env.get(name);
+  if (env instanceof Map || typeof (env as { get?: unknown }).get === 'function') return (name) => (env as { get(n: string): string | undefined }).get(name);
   const rec = env as Readonly<Record<string, string>>;
   return (name) => (Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : undefined);
 }
