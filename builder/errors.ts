@@ -17,6 +17,8 @@ export class BuildError extends Error {
       signal?: string | null;
       /** Last output lines of the failing command (stdout and stderr interleaved). */
       lastLines?: string[];
+      /** What to do about it (free space on a full disk, …). */
+      hint?: string;
     },
   ) {
     super(message);
@@ -38,6 +40,7 @@ export class BuildError extends Error {
       out.push('  last output:');
       for (const l of lastLines) out.push(`    ${clipLine(l, 2000)}`);
     }
+    if (this.info.hint) out.push(`hint: ${this.info.hint}`);
     return out.join('\n');
   }
 }

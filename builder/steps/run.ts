@@ -2,7 +2,7 @@
 // with the stage's env (plus its ARGs), user and workdir, --network, and --mount=type=cache|secret|bind|tmpfs.
 // The upperdir becomes the step's layer. The runtime module is loaded only when a RUN actually executes.
 import { createHash } from 'node:crypto';
-import { chown, chmod, mkdir, stat } from 'node:fs/promises';
+import { chown, chmod, mkdir, stat, statfs } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { MountSpec } from '../../runtime/spec.js';
 import { clipLine } from '../../parser/excerpt.js';
@@ -136,15 +136,18 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
       for (const c of opened) await c().catch(() => undefined);
     }
     if (result.exitCode !== 0) {
+      // looked at before the upperdir is released: its writes are what filled the disk, and releasing frees them
+      const full = await fullDiskNote(dirs.upperdir, env.store.root);
       await dirs.release();
       const how = result.timedOut ? 'timed out' : result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      throw new BuildError(`process "${clipLine(argv.join(' '), 1000)}" ${how}`, {
+      throw new BuildError(`process "${clipLine(argv.join(' '), 1000)}" ${how}${full ? ` (${full.note})` : ''}`, {
         file: env.plan.file,
         step: sc.step,
         source: ins.original,
         exitCode: result.exitCode,
         signal: result.signal,
         lastLines: last,
+        ...(full ? { hint: full.hint } : {}),
       });
     }
     try {
@@ -169,6 +172,21 @@ function scriptFile(ins: StepCtx['ins'], argv: string[], shellLength: number): {
   const name = /^[A-Za-z0-9_]+$/.test(ins.heredocs[0]!.name) ? ins.heredocs[0]!.name : 'script';
   const target = `${PIPES_DIR}/${name}`;
   return { argv: [...argv.slice(0, -1), `. ${target}`], mount: { type: 'file', target, content: text, mode: 0o555 } };
+}
+
+/**
+ * When the filesystem holding a failed RUN's writes is full (under 1 MiB or 0.5 % free), what to tell the user: the
+ * command's own message for a failed write varies (ENOSPC, or EIO through overlayfs), and may not say why.
+ */
+async function fullDiskNote(upperdir: string, storeRoot: string): Promise<{ note: string; hint: string } | undefined> {
+  const s = await statfs(upperdir).catch(() => undefined);
+  if (!s) return undefined;
+  const free = s.bavail * s.bsize;
+  if (free >= 1 << 20 && free >= (s.blocks * s.bsize) / 200) return undefined;
+  return {
+    note: `no space left on device: the filesystem of the store ${storeRoot}, which holds the step's writes, has ${Math.round(free / 1024)} KiB free`,
+    hint: `free space on that filesystem (df -h ${storeRoot}), or delete unreferenced blobs, layers and build cache with \`tsbuild prune\``,
+  };
 }
 
 function stripClose(m: MountSpec): MountSpec {
