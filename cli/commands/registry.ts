@@ -38,7 +38,7 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
         out.write(JSON.stringify({ time: new Date().toISOString(), ...p }) + '\n');
       },
       onRetry(n) {
-        out.write(JSON.stringify({ time: new Date().toISOString(), kind: 'request', action: 'retry', ...n, message: n.message }) + '\n');
+        out.write(JSON.stringify({ time: new Date().toISOString(), kind: 'request', action: 'retry', ...n }) + '\n');
       },
       close: () => undefined,
     };
