@@ -1,5 +1,6 @@
 // Errors the builder raises, carrying what a user needs to act: the stage, step, source line, and for a failed RUN
 // the exit code and the last lines the command printed. The CLI calls render().
+import { clipLine, excerptLines, moreLines } from '../parser/excerpt.js';
 import type { StepRef } from './events.js';
 
 /** A step failed (a RUN exited non-zero, a COPY source was missing, …). Nothing was tagged. */
@@ -16,6 +17,8 @@ export class BuildError extends Error {
       signal?: string | null;
       /** Last output lines of the failing command (stdout and stderr interleaved). */
       lastLines?: string[];
+      /** What to do about it (free space on a full disk, …). */
+      hint?: string;
     },
   ) {
     super(message);
@@ -24,16 +27,20 @@ export class BuildError extends Error {
   render(): string {
     const { step, file, source, lastLines } = this.info;
     const out: string[] = [];
-    if (step) out.push(`failed to build [${step.stage} ${step.index}/${step.total}] ${step.instruction}: ${this.message}`);
-    else out.push(this.message);
+    // Everything quoted is bounded: the source of a step can be a heredoc of 200,000 lines, an output line megabytes.
+    const message = clipLine(this.message, 2000);
+    if (step) out.push(`failed to build [${step.stage} ${step.index}/${step.total}] ${clipLine(step.instruction)}: ${message}`);
+    else out.push(message);
     if (step && source !== undefined) {
-      const lines = source.split('\n');
+      const { lines, more } = excerptLines(source);
       lines.forEach((l, i) => out.push(`  ${file}:${step.line + i} | ${l}`));
+      if (more > 0) out.push(`  ${moreLines(more)}`);
     }
     if (lastLines && lastLines.length > 0) {
       out.push('  last output:');
-      for (const l of lastLines) out.push(`    ${l}`);
+      for (const l of lastLines) out.push(`    ${clipLine(l, 2000)}`);
     }
+    if (this.info.hint) out.push(`hint: ${this.info.hint}`);
     return out.join('\n');
   }
 }

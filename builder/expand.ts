@@ -1,7 +1,10 @@
 // The one place the builder calls the parser's shell-word expander, so every step substitutes the same way.
 import { expandWord, expandWords } from '../parser/expand.js';
 
-export type Vars = Map<string, string>;
+/** Variables by name (a Map will do; a stage's are a view over its ENV and ARGs). */
+export interface Vars {
+  get(name: string): string | undefined;
+}
 
 /** Expands one word (`$VAR`, `${VAR:-x}`, quotes removed as Docker does for WORKDIR, USER, ENV values…). */
 export function expand(word: string, vars: Vars, escapeToken: string): string {

@@ -59,6 +59,64 @@ export function setEnv(env: string[] | undefined, key: string, value: string): s
   return out;
 }
 
+/**
+ * Where each key sits in an Env list, made once per list and kept current by setEnvInPlace: ENV and every word
+ * expansion look variables up per instruction, and a Buildfile of a million ENV lines must not rescan (or copy)
+ * the list each time.
+ */
+interface EnvIndex {
+  length: number;
+  at: Map<string, number>;
+}
+const envIndexes = new WeakMap<string[], EnvIndex>();
+
+function keyOf(entry: string): string {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? entry : entry.slice(0, eq);
+}
+
+function indexOfEnv(env: string[]): EnvIndex {
+  let ix = envIndexes.get(env);
+  // a list that grew or shrank by other means than setEnvInPlace is indexed again
+  if (ix && ix.length === env.length) return ix;
+  ix = { length: env.length, at: new Map() };
+  env.forEach((e, i) => ix!.at.set(keyOf(e), i));
+  envIndexes.set(env, ix);
+  return ix;
+}
+
+/** The value of `key` in an Env list (the last entry wins, as in envMap). */
+export function envValue(env: string[] | undefined, key: string): string | undefined {
+  if (!env) return undefined;
+  let i = indexOfEnv(env).at.get(key);
+  if (i !== undefined && keyOf(env[i]!) !== key) {
+    // an entry was replaced by other means: index again
+    envIndexes.delete(env);
+    i = indexOfEnv(env).at.get(key);
+  }
+  if (i === undefined) return undefined;
+  const e = env[i]!;
+  const eq = e.indexOf('=');
+  return eq < 0 ? '' : e.slice(eq + 1);
+}
+
+/** setEnv without the copy: replaces the entry of `key` or appends one, in constant time. */
+export function setEnvInPlace(env: string[], key: string, value: string): void {
+  const ix = indexOfEnv(env);
+  const i = ix.at.get(key);
+  if (i !== undefined && keyOf(env[i]!) === key) {
+    env[i] = `${key}=${value}`;
+    return;
+  }
+  if (i !== undefined) {
+    envIndexes.delete(env);
+    return setEnvInPlace(env, key, value);
+  }
+  ix.at.set(key, env.length);
+  env.push(`${key}=${value}`);
+  ix.length = env.length;
+}
+
 export function envMap(env: string[] | undefined): Map<string, string> {
   const m = new Map<string, string>();
   for (const e of env ?? []) {

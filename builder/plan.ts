@@ -36,7 +36,7 @@ export interface BuildPlan {
   /** Stage indexes to build, dependencies first. */
   needed: number[];
   /** Global scope: meta ARGs (with --build-arg overrides) and the predefined platform args. */
-  metaArgs: Vars;
+  metaArgs: Map<string, string>;
   /** Meta ARGs as declared (name → declared), for stage re-declaration. */
   metaDeclared: Set<string>;
   buildArgs: Map<string, string>;
@@ -65,7 +65,7 @@ export function makePlan(input: PlanInput): BuildPlan {
   const file = parsed.file;
   const esc = parsed.directives.escape || '\\';
   const buildArgs = new Map(Object.entries(input.buildArgs));
-  const metaArgs: Vars = platformArgs(input.buildPlatform, input.targetPlatform);
+  const metaArgs: Map<string, string> = platformArgs(input.buildPlatform, input.targetPlatform);
   const metaDeclared = new Set<string>();
 
   const stages: StagePlan[] = [];

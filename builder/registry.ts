@@ -6,10 +6,18 @@ import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oc
 import type { ImageRecord, Store } from '../store/api.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOptions } from './options.js';
+import type { RegistryOptions } from '../registry-client/options.js';
+import { describeRetry } from '../registry-client/progress.js';
 
 /** Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts. */
-function registryOpts(opts: BuildOptions, store: Store): { mirrors: string[]; insecure: string[]; stateDir: string } {
-  return { mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [], stateDir: join(store.root, 'registry-state') };
+function registryOpts(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): RegistryOptions {
+  return {
+    mirrors: opts.registryMirrors ?? [],
+    insecure: opts.insecureRegistries ?? [],
+    stateDir: join(store.root, 'registry-state'),
+    // a registry restarting while the build pulls or pushes: the progress says so while it waits
+    onRetry: (n) => emit({ type: 'log', time: Date.now(), level: 'warn', message: describeRetry(n) }),
+  };
 }
 
 /**
@@ -38,7 +46,7 @@ export async function pullForBuild(
     config: img.config,
   });
   const pulled = pullImage(ref, store, {
-    ...registryOpts(opts, store),
+    ...registryOpts(opts, store, emit),
     platform,
     // Manifest and config only: the layers are recorded with this registry as their source and come in (unpacked
     // while they download) when a RUN first needs the base filesystem; a build whose steps all hit the cache, or
@@ -63,7 +71,7 @@ export async function pullForBuild(
 export async function pushResult(store: Store, manifest: Descriptor, tags: string[], opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<string> {
   const { pushImage } = await import('../registry-client/index.js');
   const r = await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
-    ...registryOpts(opts, store),
+    ...registryOpts(opts, store, emit),
     onProgress: (p) => {
       if (p.kind === 'blob' && (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')) {
         emit({ type: 'push-progress', time: Date.now(), ref: tags.join(', '), digest: p.digest, current: p.action === 'upload' ? p.transferred : p.size, total: p.size });

@@ -1,5 +1,6 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
+import { clipLine } from '../parser/excerpt.js';
 import type { Instruction } from '../parser/types.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
 import { BuildError } from './errors.js';
@@ -10,10 +11,14 @@ import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
 import { formatPlatform } from './platform.js';
 import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 
-/** The instruction as written, on one line (continuations joined; a heredoc shows its first line). */
+/**
+ * The instruction as written, on one line (continuations joined; a heredoc shows its first line), cut at 1000
+ * characters: every progress line and event repeats it.
+ */
 export function displayInstruction(ins: Instruction): string {
-  const first = ins.heredocs.length > 0 ? ins.original.split('\n')[0]! : ins.original;
-  return first.replace(/[\\`][ \t]*\r?\n/g, ' ').replace(/\s+/g, ' ').trim();
+  const nl = ins.heredocs.length > 0 ? ins.original.indexOf('\n') : -1;
+  const first = nl >= 0 ? ins.original.slice(0, nl) : ins.original;
+  return clipLine(first.replace(/[\\`][ \t]*\r?\n/g, ' ').replace(/\s+/g, ' ').trim(), 1000);
 }
 
 export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState> {

@@ -74,7 +74,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const debug = argv.includes('--debug');
-    process.stderr.write(formatError(err, debug) + '\n');
+    const storeRoot = (program.opts() as { root?: string }).root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT;
+    process.stderr.write(formatError(err, debug, { storeRoot }) + '\n');
     return exitCodeFor(err);
   }
 }

@@ -1,4 +1,5 @@
 // BuildfileError: every parse or validation failure, carrying the position a user needs to find it.
+import { windowAround } from './excerpt.js';
 
 export interface ErrorPosition {
   file: string;
@@ -32,8 +33,10 @@ export class BuildfileError extends Error {
   render(): string {
     const head = `${this.file}:${this.line}:${this.column}: ${this.reason}`;
     if (this.sourceLine === '' && this.column <= 1) return head;
+    // A line of megabytes is shown as a window around the column.
+    const shown = windowAround(this.sourceLine, this.column);
     // Keep tabs in the caret line so the caret lines up under tab-indented source.
-    const lead = this.sourceLine.slice(0, Math.max(0, this.column - 1)).replace(/[^\t]/g, ' ');
-    return `${head}\n${this.sourceLine}\n${lead}^`;
+    const lead = shown.text.slice(0, Math.max(0, shown.column - 1)).replace(/[^\t]/g, ' ');
+    return `${head}\n${shown.text}\n${lead}^`;
   }
 }

@@ -1,7 +1,7 @@
 // The cap on an expanded word: every form that grows a word (concatenation, doubling through variables, nested
 // modifiers, quotes, replacement) stops at MAX_EXPANDED_CHARS with EXPANSION_TOO_LONG, and never builds the whole.
 import { describe, expect, it } from 'vitest';
-import { ExpandError, expandWord, MAX_EXPANDED_CHARS, processWord } from './expand.js';
+import { ExpandError, expandWord, MAX_EXPANDED_CHARS, MAX_NESTING, processWord } from './expand.js';
 
 /** Expands `word` with `env`, returning the error it throws (or undefined). */
 function failure(word: string, env: Map<string, string>): ExpandError | undefined {
@@ -62,5 +62,31 @@ describe('expanded word cap', () => {
   it('other expansion errors carry no code', () => {
     expect(failure('${unset:?needed}', new Map())?.code).toBeUndefined();
     expect(() => processWord('${', new Map())).toThrow(ExpandError);
+  });
+});
+
+/** `${a:-${a:-…x…}}` nested `depth` deep, optionally with each level in double quotes. */
+function nested(depth: number, quoted = false): string {
+  let w = 'x';
+  for (let i = 0; i < depth; i++) w = quoted ? `"\${a:-${w}}"` : `\${a:-${w}}`;
+  return w;
+}
+
+describe('substitution nesting limit', () => {
+  it('expands nesting up to the limit', () => {
+    expect(expandWord(nested(MAX_NESTING), new Map())).toBe('x');
+    expect(expandWord(nested(MAX_NESTING, true), new Map())).toBe('x');
+  });
+
+  it.each([
+    ['one level past the limit', nested(MAX_NESTING + 1)],
+    ['10,000 levels (a stack overflow without the limit)', nested(10_000)],
+    ['10,000 quoted levels', nested(10_000, true)],
+  ])('refuses %s with EXPANSION_TOO_DEEP and a short message', (_name, word) => {
+    const e = failure(word, new Map());
+    expect(e).toBeInstanceOf(ExpandError);
+    expect(e!.code).toBe('EXPANSION_TOO_DEEP');
+    expect(e!.reason).toMatch(/nested more than 100 levels/);
+    expect(e!.message.length).toBeLessThan(600);
   });
 });

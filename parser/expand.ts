@@ -8,10 +8,31 @@ export class ExpandError extends Error {
   constructor(
     readonly word: string,
     readonly reason: string,
-    /** `EXPANSION_TOO_LONG` for a word past MAX_EXPANDED_CHARS; undefined for a syntax or `${VAR?}` error. */
+    /**
+     * `EXPANSION_TOO_LONG` for a word past MAX_EXPANDED_CHARS, `EXPANSION_TOO_DEEP` for substitutions nested past
+     * MAX_NESTING; undefined for a syntax or `${VAR?}` error.
+     */
     readonly code?: string,
   ) {
-    super(`failed to process ${JSON.stringify(word)}: ${reason}`);
+    super(`failed to process ${quoteWord(word)}: ${reason}`);
+  }
+}
+
+/** The word as the message quotes it: a word of many kilobytes is cut, so that the error stays readable. */
+function quoteWord(word: string): string {
+  const max = 200;
+  return word.length <= max ? JSON.stringify(word) : `${JSON.stringify(word.slice(0, max))}… (${word.length} characters)`;
+}
+
+/**
+ * The deepest nesting of `${…}` substitutions (`${a:-${b:-…}}`) and quotes inside them. Each level is a recursive
+ * call, and a word nested some thousands deep overflows the stack; no real Buildfile comes near this.
+ */
+export const MAX_NESTING = 100;
+
+class TooDeep extends Error {
+  constructor() {
+    super(`substitutions are nested more than ${MAX_NESTING} levels deep (\${a:-\${b:-…}}), the limit: flatten the word into several ARG or ENV lines`);
   }
 }
 
@@ -48,7 +69,8 @@ export interface LexOptions {
   skipUnsetEnv?: boolean;
 }
 
-export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+/** Variables: a map, a record, or anything with `get` (a view over a large variable set). */
+export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>> | { get(name: string): string | undefined };
 
 export interface ProcessResult {
   /** The processed word (spaces between words kept). */
@@ -99,6 +121,7 @@ function isSpecialParam(ch: string): boolean {
 
 class ShellWord {
   private pos = 0;
+  private depth = 0;
   private rawEscapes: boolean;
   constructor(
     private readonly chars: string[],
@@ -220,6 +243,15 @@ class ShellWord {
   }
 
   private processDollar(): string {
+    if (++this.depth > MAX_NESTING) throw new TooDeep();
+    try {
+      return this.processDollarAt();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private processDollarAt(): string {
     this.next();
     if (this.peek() !== '{') {
       const name = this.processName();
@@ -314,7 +346,7 @@ class ShellWord {
 }
 
 function lookupIn(env: Env): (name: string) => string | undefined {
-  if (env instanceof Map) return (name) => env.get(name);
+  if (env instanceof Map || typeof (env as { get?: unknown }).get === 'function') return (name) => (env as { get(n: string): string | undefined }).get(name);
   const rec = env as Readonly<Record<string, string>>;
   return (name) => (Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : undefined);
 }
@@ -332,7 +364,8 @@ export function processWord(word: string, env: Env, opts: LexOptions = {}): Proc
   try {
     return sw.processStopOn(EOF, full.rawEscapes);
   } catch (e) {
-    throw new ExpandError(word, e instanceof Error ? e.message : String(e), e instanceof TooLong ? 'EXPANSION_TOO_LONG' : undefined);
+    const code = e instanceof TooLong ? 'EXPANSION_TOO_LONG' : e instanceof TooDeep ? 'EXPANSION_TOO_DEEP' : undefined;
+    throw new ExpandError(word, e instanceof Error ? e.message : String(e), code);
   }
 }
 

@@ -6,3 +6,4 @@ export { dumpInstruction, dumpInstructions } from './dump.js';
 export { expandWord, expandWords, processWord, instructionExpands, ExpandError, type Env, type LexOptions } from './expand.js';
 export { allowedFlags } from './validate.js';
 export { parseHeredocMarker, type HeredocMarker } from './heredoc.js';
+export { clipLine, excerptLines, moreLines, windowAround, QUOTED_LINES, QUOTED_WIDTH } from './excerpt.js';

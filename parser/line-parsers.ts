@@ -1,6 +1,6 @@
 // Per-instruction argument splitting, exactly as BuildKit's parser dispatch table does it (line_parsers.go):
 // the parser never expands or unquotes; it only decides where the arguments start and end.
-import { readJsonArray } from './to-instructions.js';
+import { MAX_JSON_NESTING, readJsonArray } from './to-instructions.js';
 import { GO_WHITESPACE, isSpace } from './text.js';
 
 export interface ParsedArgs {
@@ -74,6 +74,7 @@ function maybeJson(rest: string, toList: boolean): ParsedArgs {
   const j = readJsonArray(rest);
   if (j.kind === 'strings') return { args: j.values, json: true };
   if (j.kind === 'not-strings') throw new ArgsError(NOT_STRINGS);
+  if (j.kind === 'too-deep') throw new ArgsError(`the JSON array is nested more than ${MAX_JSON_NESTING} levels deep; ${NOT_STRINGS}`);
   return { args: toList ? whitespaceDelimited(rest) : [rest], json: false };
 }
 

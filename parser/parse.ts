@@ -156,7 +156,7 @@ class Parser {
   }
 
   /** One logical line (or its ONBUILD remainder, starting at `base`) as an instruction without heredocs. */
-  private instruction(line: string, segments: Segment[], base: number): Instruction | null {
+  private instruction(line: string, segments: Segment[], base: number, inOnbuild = false): Instruction | null {
     const split = splitInstructionLine(line.slice(base));
     if (!split) return null;
     const kwAt = base + split.keywordOffset;
@@ -180,8 +180,10 @@ class Parser {
     };
     this.placed.set(instr, { segments, keywordOffset: kwAt, flagOffsets: split.flags.map((f) => base + f.offset) });
     if (keyword === 'ONBUILD') {
-      if (split.rest !== '') {
-        const inner = this.instruction(line, segments, base + split.restOffset);
+      // A chained ONBUILD is refused by validation; its trigger is not parsed, so `ONBUILD ONBUILD …` thousands of
+      // times does not recurse thousands deep.
+      if (split.rest !== '' && !inOnbuild) {
+        const inner = this.instruction(line, segments, base + split.restOffset, true);
         if (inner) {
           inner.original = split.rest;
           instr.onbuild = inner;

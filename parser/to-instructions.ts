@@ -2,7 +2,7 @@
 // its strings. Token offsets are kept so errors can point at the flag or word they concern.
 import type { CstNode, IToken } from './chevrotain.js';
 import { cstParser } from './grammar.js';
-import { instructionLexer, scanFlagWord } from './lexer.js';
+import { instructionLexer, LBracket, LCurly, RBracket, RCurly, scanFlagWord } from './lexer.js';
 import { trimSpace } from './text.js';
 
 export interface LineFlag {
@@ -62,7 +62,23 @@ export function splitInstructionLine(line: string): SplitLine | null {
 export type JsonArrayResult =
   | { kind: 'strings'; values: string[] }
   | { kind: 'not-strings' }
+  /** Arrays or objects nested past MAX_JSON_NESTING (the recursive-descent parser would overflow the stack). */
+  | { kind: 'too-deep' }
   | { kind: 'invalid' };
+
+/** The deepest nesting of arrays and objects read in an exec-form array; an exec form needs 1. */
+export const MAX_JSON_NESTING = 100;
+
+/** The deepest `[`/`{` nesting among the tokens, counted flat (no recursion). */
+function nestingDepth(tokens: readonly IToken[]): number {
+  let depth = 0;
+  let max = 0;
+  for (const t of tokens) {
+    if (t.tokenType === LBracket || t.tokenType === LCurly) max = Math.max(max, ++depth);
+    else if (t.tokenType === RBracket || t.tokenType === RCurly) depth--;
+  }
+  return max;
+}
 
 function children(node: CstNode, name: string): CstNode[] {
   return (node.children[name] as CstNode[] | undefined) ?? [];
@@ -76,6 +92,7 @@ export function readJsonArray(rest: string): JsonArrayResult {
   if (!rest.startsWith('[')) return { kind: 'invalid' };
   const lexed = instructionLexer.tokenize(rest, 'json');
   if (lexed.errors.length > 0) return { kind: 'invalid' };
+  if (nestingDepth(lexed.tokens) > MAX_JSON_NESTING) return { kind: 'too-deep' };
   cstParser.input = lexed.tokens;
   const cst = cstParser.jsonArray();
   if (cstParser.errors.length > 0) return { kind: 'invalid' };

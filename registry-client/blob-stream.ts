@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/types.js';
 import type { Repo } from './client.js';
 import { RegistryError } from './errors.js';
-import { isTransientError, sleep } from './transport.js';
+import { isOutage, isTransientError, sleep } from './transport.js';
 
 class PrematureEnd extends Error {
   override name = 'PrematureEnd';
@@ -25,7 +25,9 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
   const transport = repo.client.transport;
   async function* chunks(): AsyncGenerator<Buffer> {
     let offset = 0;
-    let failures = 0;
+    // a dropped connection (the registry restarting) is retried for the time budget; bytes arriving renew it
+    const outage = transport.budget(true);
+    const other = transport.budget(false);
     for (;;) {
       const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
       const res = await repo.request({ method: 'GET', path: `/blobs/${desc.digest}`, headers, noRetryStatus: [416] });
@@ -60,23 +62,26 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
             throw new RegistryError(`blob ${desc.digest} is larger than its descriptor says (${desc.size} bytes)`, { registry: repo.registry, repository: repo.repository });
           }
           offset += chunk.length;
+          if (outage.attempt > 0) outage.reset();
           opts.onBytes?.(offset);
           yield chunk;
         }
         if (offset < desc.size) throw new PrematureEnd(`connection closed after ${offset} of ${desc.size} bytes`);
         return;
       } catch (e) {
-        if (e instanceof RegistryError || !isTransientError(e) || ++failures > transport.retries) {
+        const budget = isOutage(e) ? outage : other;
+        const wait = e instanceof RegistryError || !isTransientError(e) ? undefined : budget.next();
+        if (wait === undefined) {
           if (e instanceof RegistryError) throw e;
-          throw new RegistryError(`download of ${desc.digest} failed after ${offset} bytes: ${(e as Error).message}`, {
+          throw new RegistryError(`download of ${desc.digest} from ${repo.registry} failed after ${offset} bytes: ${(e as Error).message}`, {
             registry: repo.registry,
             repository: repo.repository,
             cause: e,
           });
         }
         opts.onRetry?.(offset, e as Error);
-        transport.verbose(`blob ${desc.digest}: ${(e as Error).message}; resuming at byte ${offset}`);
-        await sleep(Math.min(250 * 2 ** (failures - 1), 5000));
+        transport.retrying({ registry: repo.registry, repository: repo.repository, request: `download of ${desc.digest} at byte ${offset}`, message: (e as Error).message, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
+        await sleep(wait);
       } finally {
         clearTimeout(timer);
         if (!body.destroyed) body.destroy();

@@ -1,5 +1,6 @@
 // The transfer events pull and push report; the CLI renders them (plain lines with bytes/s, or JSON).
 import type { Digest } from '../oci/types.js';
+import type { RetryNotice } from './options.js';
 
 export type TransferAction =
   /** Bytes moving: `transferred` of `size`. */
@@ -28,3 +29,12 @@ export interface TransferProgress {
 }
 
 export type ProgressFn = (p: TransferProgress) => void;
+
+/**
+ * A retry as one line for people: `retrying 127.0.0.1:5000 (GET /v2/…/manifests/1: connect ECONNREFUSED …):
+ * attempt 3 in 1.0 s, giving up in 27 s`. The CLI prints it for pull and push; a build logs it as a warning.
+ */
+export function describeRetry(n: RetryNotice): string {
+  const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
+  return `retrying ${n.registry} (${n.request}: ${n.message}): attempt ${n.attempt} in ${secs(n.waitMs)}, giving up in ${secs(n.remainingMs)}`;
+}

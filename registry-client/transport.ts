@@ -1,11 +1,12 @@
 // HTTP for the registry client: keep-alive agents, plain HTTP for insecure registries, redirects followed by hand
 // (the Authorization header never leaves the origin it was meant for), and retries with backoff on connection
-// resets, timeouts, 5xx and 429 (honouring Retry-After).
+// resets, timeouts, 5xx and 429 (honouring Retry-After). A registry that is down or restarting (refused or reset
+// connections, 502/503/504) is retried for a bounded time, each retry announced through `onRetry`.
 import http from 'node:http';
 import https from 'node:https';
 import fetch, { type BodyInit, type Response } from 'node-fetch';
 import { RegistryError } from './errors.js';
-import type { RegistryOptions } from './options.js';
+import { DEFAULT_RETRY_SECONDS, type RegistryOptions, type RetryNotice } from './options.js';
 import { discardBody } from './body-limit.js';
 
 export interface SendRequest {
@@ -26,6 +27,10 @@ export interface SendRequest {
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** What a proxy answers while the registry behind it restarts: retried for the time budget, like a refused connection. */
+const OUTAGE_STATUS = new Set([502, 503, 504]);
+/** Retries of other failures (500, 408, 429) when the options give no count. */
+const DEFAULT_RETRIES = 5;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_UA = 'tsbuild/0.1 (+node-fetch)';
 
@@ -51,6 +56,60 @@ export function isTransientError(e: unknown): boolean {
   return /socket hang up|premature close|other side closed|terminated/i.test(err?.message ?? '');
 }
 
+/**
+ * The retries one operation may still make: at most `maxAttempts`, and none once `limitMs` have passed since its
+ * first failure. Waits grow exponentially (with jitter) up to 5 s and never pass the deadline. `reset()` after
+ * progress (bytes moved) gives a later outage the full budget again.
+ */
+export class RetryBudget {
+  private since: number | undefined;
+  private attempts = 0;
+  constructor(
+    readonly limitMs: number,
+    private readonly maxAttempts: number,
+    private readonly baseMs: number,
+  ) {}
+
+  /** The wait before the next attempt, or undefined when the budget is spent. */
+  next(): number | undefined {
+    const now = Date.now();
+    this.since ??= now;
+    const left = this.since + this.limitMs - now;
+    if (this.attempts >= this.maxAttempts || left <= 0) return undefined;
+    const exp = Math.min(this.baseMs * 2 ** this.attempts, 5000);
+    this.attempts++;
+    return Math.min(Math.round(exp / 2 + Math.random() * (exp / 2)), left);
+  }
+
+  /** Retries made so far (1 after the first). */
+  get attempt(): number {
+    return this.attempts;
+  }
+
+  remainingMs(): number {
+    return this.since === undefined ? this.limitMs : Math.max(0, this.since + this.limitMs - Date.now());
+  }
+
+  reset(): void {
+    this.since = undefined;
+    this.attempts = 0;
+  }
+}
+
+/** Seconds as the retry messages show them. */
+export function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+/** Errors and statuses that say the registry is down or restarting (not that the request is wrong). */
+export function isOutage(e: unknown): boolean {
+  const err = e as { code?: string; status?: number; cause?: { code?: string } };
+  if (typeof err?.status === 'number') return OUTAGE_STATUS.has(err.status);
+  const code = err?.code ?? err?.cause?.code;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code)) return true;
+  return /socket hang up|premature close|other side closed/i.test((e as Error)?.message ?? '');
+}
+
 function origin(u: URL): string {
   return `${u.protocol}//${u.host}`;
 }
@@ -61,18 +120,35 @@ export class Transport {
   private httpsAgentMade: https.Agent | undefined;
   private readonly sockets: number;
   private readonly insecure: Set<string>;
-  readonly retries: number;
+  /** Explicit retry count, if the options give one. */
+  readonly retries: number | undefined;
   private readonly baseMs: number;
   readonly timeoutMs: number;
+  readonly retryMs: number;
 
   constructor(readonly opts: RegistryOptions) {
     const sockets = Math.max(8, (opts.concurrency ?? 4) * 2);
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: sockets });
     this.sockets = sockets;
     this.insecure = new Set((opts.insecure ?? []).map((h) => h.replace(/^https?:\/\//, '').replace(/\/+$/, '')));
-    this.retries = opts.retries ?? 5;
+    this.retries = opts.retries;
     this.baseMs = opts.retryBaseMs ?? 250;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.retryMs = (opts.retrySeconds ?? DEFAULT_RETRY_SECONDS) * 1000;
+  }
+
+  /**
+   * A budget for one operation. `outage`: the registry is down or restarting, retried for the time budget (and an
+   * explicit count); otherwise the count alone (default 5), as the time budget is meant for restarts.
+   */
+  budget(outage: boolean, retries = this.retries): RetryBudget {
+    return new RetryBudget(outage ? this.retryMs : 10 * 60_000, retries ?? (outage ? Infinity : DEFAULT_RETRIES), this.baseMs);
+  }
+
+  /** Announces a retry (verbose line and the onRetry callback). */
+  retrying(n: RetryNotice): void {
+    this.verbose(`${n.request}: ${n.message}; retry ${n.attempt} in ${n.waitMs} ms (${formatSeconds(n.remainingMs)} left)`);
+    this.opts.onRetry?.(n);
   }
 
   verbose(msg: string): void {
@@ -93,43 +169,46 @@ export class Transport {
 
   /** One request with redirects and retries. Returns the final response (also for 4xx/5xx once retries are spent). */
   async send(req: SendRequest): Promise<Response> {
-    const retries = req.retries ?? this.retries;
-    for (let attempt = 0; ; attempt++) {
+    const outage = this.budget(true, req.retries);
+    const other = this.budget(false, req.retries);
+    const what = `${req.method} ${new URL(req.url).pathname}`;
+    for (;;) {
       let res: Response;
       try {
         res = await this.followRedirects(req);
       } catch (e) {
-        // Nothing listening is unlikely to change within seconds: two more tries, not the full budget.
-        const refused = (e as { code?: string }).code === 'ECONNREFUSED' || (e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
-        if (attempt < (refused ? Math.min(retries, 2) : retries) && isTransientError(e)) {
-          const wait = this.backoff(attempt);
-          this.verbose(`${req.method} ${req.url}: ${(e as Error).message}; retry ${attempt + 1}/${retries} in ${wait} ms`);
+        const budget = isOutage(e) ? outage : other;
+        const wait = isTransientError(e) ? budget.next() : undefined;
+        if (wait !== undefined) {
+          this.retrying({ registry: req.registry, repository: req.repository, request: what, message: (e as Error).message, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
           await sleep(wait);
           continue;
         }
-        throw new RegistryError(`cannot reach ${req.registry}: ${(e as Error).message}`, {
+        const waited = outage.attempt > 0 ? ` (retried ${outage.attempt} times for ${formatSeconds(outage.limitMs - outage.remainingMs())})` : '';
+        throw new RegistryError(`cannot reach ${req.registry}: ${(e as Error).message}${waited}`, {
           registry: req.registry,
           repository: req.repository,
           cause: e,
-          hint: isTransientError(e) ? 'the registry did not answer; check the host, port, and --insecure-registry for plain HTTP' : undefined,
+          hint: isTransientError(e)
+            ? `the registry did not answer${waited ? ` for ${formatSeconds(outage.limitMs)}` : ''}; check that it is running, the host and port, and --insecure-registry for plain HTTP (TSBUILD_REGISTRY_RETRY_SECONDS sets how long to wait for a registry that restarts)`
+            : undefined,
         });
       }
       this.reportRateLimit(res);
-      if (RETRY_STATUS.has(res.status) && !req.noRetryStatus?.includes(res.status) && attempt < retries) {
+      if (RETRY_STATUS.has(res.status) && !req.noRetryStatus?.includes(res.status)) {
+        const budget = OUTAGE_STATUS.has(res.status) ? outage : other;
         const after = parseRetryAfter(res.headers.get('retry-after'));
-        const wait = Math.min(after ?? this.backoff(attempt), 60_000);
-        this.verbose(`${req.method} ${req.url}: HTTP ${res.status}; retry ${attempt + 1}/${retries} in ${wait} ms`);
-        await discardBody(res);
-        await sleep(wait);
-        continue;
+        const next = budget.next();
+        if (next !== undefined) {
+          const wait = Math.min(after ?? next, 60_000);
+          this.retrying({ registry: req.registry, repository: req.repository, request: what, message: `HTTP ${res.status}`, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
+          await discardBody(res);
+          await sleep(wait);
+          continue;
+        }
       }
       return res;
     }
-  }
-
-  private backoff(attempt: number): number {
-    const exp = Math.min(this.baseMs * 2 ** attempt, 10_000);
-    return Math.round(exp / 2 + Math.random() * (exp / 2));
   }
 
   private reportRateLimit(res: Response): void {

@@ -7,7 +7,7 @@ import type { BlobSource } from '../oci/blobs.js';
 import type { Descriptor } from '../oci/types.js';
 import type { Repo } from './client.js';
 import { RegistryError } from './errors.js';
-import { isTransientError, sleep } from './transport.js';
+import { isOutage, isTransientError, sleep } from './transport.js';
 import { discardBody } from './body-limit.js';
 
 export interface UploadOptions {
@@ -107,6 +107,9 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
   const monolithicMax = opts.monolithicMax ?? 32 << 20;
   const chunkSize = opts.chunkSize ?? 64 << 20;
   let failures = 0;
+  // a registry restarting mid-upload is retried for the time budget; a chunk accepted renews it
+  const outage = transport.budget(true);
+  const other = transport.budget(false);
   let session = await startUpload(repo, desc, opts.mountFrom ?? []);
   if (session.mounted) return 'mounted';
   let location = session.location;
@@ -151,6 +154,7 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
         location = new URL(res.headers.get('location') ?? location, location).href;
         const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(res.headers.get('range') ?? '');
         offset = m ? Number(m[2]) + 1 : offset + n;
+        outage.reset();
       }
       const res = await repo.request({ method: 'PUT', path: withDigest(location, desc.digest), retries: 0, headers: { 'content-length': '0' } });
       if (res.status !== 201) {
@@ -161,9 +165,13 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
       return 'uploaded';
     } catch (e) {
       const cause = (e as { cause?: unknown }).cause ?? e;
-      if (!(isTransientError(cause) || isTransientError(e)) || ++failures > transport.retries) throw e;
+      const budget = isOutage(cause) || isOutage(e) ? outage : other;
+      const wait = isTransientError(cause) || isTransientError(e) ? budget.next() : undefined;
+      if (wait === undefined) throw e;
+      failures++;
       opts.onRetry?.(offset, e as Error);
-      await sleep(Math.min(250 * 2 ** (failures - 1), 5000));
+      transport.retrying({ registry: repo.registry, repository: repo.repository, request: `upload of ${desc.digest} at byte ${offset}`, message: (e as Error).message, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
+      await sleep(wait);
       const at = await uploadOffset(repo, location).catch(() => undefined);
       if (at === undefined || desc.size <= monolithicMax) {
         session = await startUpload(repo, desc, []);

@@ -3,7 +3,7 @@
 import type { HealthConfig } from '../../oci/types.js';
 import { expand, expandList } from '../expand.js';
 import { FlagError, parseFlags } from '../flags.js';
-import { goSlice, setEnv } from '../image-config.js';
+import { goSlice, setEnvInPlace } from '../image-config.js';
 import { argPairs } from '../plan.js';
 import { PROXY_ARGS } from '../platform.js';
 import { cachedStep } from './common.js';
@@ -54,7 +54,8 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
   switch (ins.keyword) {
     case 'ENV': {
       const ps = pairs(sc);
-      for (const [k, v] of ps) cfg.Env = setEnv(cfg.Env, k, v);
+      const list = (cfg.Env ??= []);
+      for (const [k, v] of ps) setEnvInPlace(list, k, v);
       const text = ps.map(([k, v]) => `${k}=${v}`).join(' ');
       return cachedStep(sc, ['ENV', ps], `ENV ${text}`, none, { instruction: `ENV ${text}` });
     }

@@ -2,9 +2,10 @@
 // with the stage's env (plus its ARGs), user and workdir, --network, and --mount=type=cache|secret|bind|tmpfs.
 // The upperdir becomes the step's layer. The runtime module is loaded only when a RUN actually executes.
 import { createHash } from 'node:crypto';
-import { chown, chmod, mkdir, stat } from 'node:fs/promises';
+import { chown, chmod, mkdir, stat, statfs } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { MountSpec } from '../../runtime/spec.js';
+import { clipLine } from '../../parser/excerpt.js';
 import { BuildError } from '../errors.js';
 import { expand } from '../expand.js';
 import { networkHostRefusal } from '../entitlements.js';
@@ -19,6 +20,14 @@ import { pruneUnchangedCopyUps } from './prune.js';
 import { stageVars, type StepCtx } from './types.js';
 
 const KEEP_LINES = 20;
+
+/**
+ * A shell script from heredocs longer than this goes into the container as a file, not as an argument: the kernel
+ * refuses a single argument over 128 KiB (E2BIG). Shorter scripts stay in argv, as BuildKit passes them.
+ */
+export const SCRIPT_FILE_MIN = 64 * 1024;
+/** Where a heredoc script is mounted (BuildKit mounts a heredoc with a shebang there too). */
+const PIPES_DIR = '/dev/pipes';
 
 interface MountPlan {
   /** What goes into the cache key. */
@@ -64,6 +73,8 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
   const prefix = declared.length > 0 ? `|${declared.length} ${declared.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
   const createdBy = `RUN ${prefix}${argv.join(' ')} # buildkit`;
   const parts = ['RUN', argv, envList, user ?? '', cwd, network, mounts.map((m) => m.key)];
+  // argv stays what the cache key and the history record; only the process gets the script as a file
+  const script = scriptFile(ins, argv, shell.length);
 
   return cachedStep(sc, parts, createdBy, async () => {
     const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
@@ -102,7 +113,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
       startMs = Date.now() - 1;
       result = await runContainer({
         rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
-        args: argv,
+        args: script?.argv ?? argv,
         env: envList,
         cwd,
         ...(user ? { user } : {}),
@@ -111,7 +122,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
         isolation: env.isolation,
         // the chroot helper runs as root: it lives under the store, which only root can write
         helperDir: `${env.store.root}/runtime`,
-        mounts: specs.map(stripClose),
+        mounts: [...specs.map(stripClose), ...(script ? [script.mount] : [])],
         ...(env.signal ? { signal: env.signal } : {}),
         onStdout: onData('stdout'),
         onStderr: onData('stderr'),
@@ -125,15 +136,18 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
       for (const c of opened) await c().catch(() => undefined);
     }
     if (result.exitCode !== 0) {
+      // looked at before the upperdir is released: its writes are what filled the disk, and releasing frees them
+      const full = await fullDiskNote(dirs.upperdir, env.store.root);
       await dirs.release();
       const how = result.timedOut ? 'timed out' : result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      throw new BuildError(`process "${argv.join(' ')}" ${how}`, {
+      throw new BuildError(`process "${clipLine(argv.join(' '), 1000)}" ${how}${full ? ` (${full.note})` : ''}`, {
         file: env.plan.file,
         step: sc.step,
         source: ins.original,
         exitCode: result.exitCode,
         signal: result.signal,
         lastLines: last,
+        ...(full ? { hint: full.hint } : {}),
       });
     }
     try {
@@ -144,6 +158,35 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
     }
     return commitDirs(sc, dirs);
   }, { instruction: argv.join(' '), args: Object.fromEntries(args), env: Object.fromEntries(envMap(cfg.Env)) });
+}
+
+/**
+ * For a heredoc RUN whose script is too long for an argument: the script as a read-only file under /dev/pipes and
+ * argv that sources it in the same shell (`sh -c '. /dev/pipes/EOF'`), so $0, `exit` and the shell's options behave
+ * as with the script inline.
+ */
+function scriptFile(ins: StepCtx['ins'], argv: string[], shellLength: number): { argv: string[]; mount: MountSpec } | undefined {
+  if (ins.json || ins.heredocs.length === 0 || argv.length !== shellLength + 1) return undefined;
+  const text = argv[argv.length - 1]!;
+  if (Buffer.byteLength(text) < SCRIPT_FILE_MIN) return undefined;
+  const name = /^[A-Za-z0-9_]+$/.test(ins.heredocs[0]!.name) ? ins.heredocs[0]!.name : 'script';
+  const target = `${PIPES_DIR}/${name}`;
+  return { argv: [...argv.slice(0, -1), `. ${target}`], mount: { type: 'file', target, content: text, mode: 0o555 } };
+}
+
+/**
+ * When the filesystem holding a failed RUN's writes is full (under 1 MiB or 0.5 % free), what to tell the user: the
+ * command's own message for a failed write varies (ENOSPC, or EIO through overlayfs), and may not say why.
+ */
+async function fullDiskNote(upperdir: string, storeRoot: string): Promise<{ note: string; hint: string } | undefined> {
+  const s = await statfs(upperdir).catch(() => undefined);
+  if (!s) return undefined;
+  const free = s.bavail * s.bsize;
+  if (free >= 1 << 20 && free >= (s.blocks * s.bsize) / 200) return undefined;
+  return {
+    note: `no space left on device: the filesystem of the store ${storeRoot}, which holds the step's writes, has ${Math.round(free / 1024)} KiB free`,
+    hint: `free space on that filesystem (df -h ${storeRoot}), or delete unreferenced blobs, layers and build cache with \`tsbuild prune\``,
+  };
 }
 
 function stripClose(m: MountSpec): MountSpec {

@@ -7,7 +7,7 @@ import type { BuildEvent, StepRef } from '../events.js';
 import type { BuildPlan, StagePlan } from '../plan.js';
 import type { CachePolicy } from '../cache.js';
 import type { Vars } from '../expand.js';
-import { envMap } from '../image-config.js';
+import { envValue } from '../image-config.js';
 import type { StepFacets } from '../reasons.js';
 
 export interface LayerRef {
@@ -93,9 +93,22 @@ export interface StepCtx {
 }
 
 /** Variables visible to substitution: the stage's ARGs, then ENV (ENV wins over an ARG of the same name). */
-export function stageVars(state: StageState): Vars {
-  const vars: Vars = new Map();
-  for (const [k, v] of state.args) if (v !== undefined) vars.set(k, v);
-  for (const [k, v] of envMap(state.config.config.Env)) vars.set(k, v);
-  return vars;
+/**
+ * The variables words of the next instruction expand with: the stage's ENV over its ARGs. A view, not a copy (a
+ * stage may have a million ENV entries); `set` adds variables for the rest of one instruction (ARG a=1 b=$a).
+ */
+export class StageVars implements Vars {
+  private readonly local = new Map<string, string>();
+  constructor(private readonly state: StageState) {}
+  get(name: string): string | undefined {
+    return this.local.get(name) ?? envValue(this.state.config.config.Env, name) ?? this.state.args.get(name);
+  }
+  set(name: string, value: string): this {
+    this.local.set(name, value);
+    return this;
+  }
+}
+
+export function stageVars(state: StageState): StageVars {
+  return new StageVars(state);
 }

@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { globalOptions, UsageError, type GlobalOptions } from '../context.js';
 import type { Store } from '../../store/api.js';
 import type { RegistryOptions, TransferProgress } from '../../registry-client/index.js';
+import type { RetryNotice } from '../../registry-client/options.js';
 
 type ProgressMode = 'auto' | 'plain' | 'json' | 'quiet';
 
@@ -15,12 +16,15 @@ interface TransferFlags {
 /** Renders transfer events: one line per blob state change with bytes/s (plain), live lines on a TTY, or JSON. */
 export interface TransferRenderer {
   onProgress(p: TransferProgress): void;
+  /** A request to the registry is retried (it is down or restarting): said at once, whatever the mode. */
+  onRetry(n: RetryNotice): void;
   close(): void;
 }
 
 export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<TransferRenderer> {
   const { formatBytes, shortDigest, formatDuration } = await import('../progress/format.js');
-  if (mode === 'quiet') return { onProgress: () => undefined, close: () => undefined };
+  const { describeRetry } = await import('../../registry-client/progress.js');
+  if (mode === 'quiet') return { onProgress: () => undefined, onRetry: () => undefined, close: () => undefined };
   if (mode === 'json') {
     const lastPct = new Map<string, number>();
     return {
@@ -32,6 +36,9 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
           lastPct.set(key, pct);
         }
         out.write(JSON.stringify({ time: new Date().toISOString(), ...p }) + '\n');
+      },
+      onRetry(n) {
+        out.write(JSON.stringify({ time: new Date().toISOString(), kind: 'request', action: 'retry', ...n }) + '\n');
       },
       close: () => undefined,
     };
@@ -102,6 +109,15 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
       if (!tty && before !== r.state && r.state !== 'uploading' && r.state !== 'downloading') out.write(describe(r) + '\n');
       else if (!tty && before === 'waiting') out.write(`${shortDigest(p.digest)}: ${r.state} ${formatBytes(r.size)}\n`);
     },
+    onRetry(n) {
+      // on a terminal the line goes above the live rows, which are drawn again below it
+      if (tty && drawn) {
+        out.write(`\x1b[${drawn}A\x1b[0J`);
+        drawn = 0;
+      }
+      out.write(describeRetry(n) + '\n');
+      if (tty) redraw();
+    },
     close() {
       if (closed) return;
       closed = true;
@@ -162,6 +178,7 @@ export function register(program: Command): void {
           allPlatforms: opts.allPlatforms ?? false,
           unpack: opts.unpack,
           onProgress: (p) => renderer.onProgress(p),
+          onRetry: (n) => renderer.onRetry(n),
         });
         renderer.close();
         if (opts.progress === 'json') {
@@ -200,7 +217,7 @@ export function register(program: Command): void {
         if (!record) throw new UsageError(`image "${name}" is not in the store (${g.root})`);
         const targets = (dests.length ? dests : [name]).map((d) => asUsage(() => parseReference(d)));
         const manifest = { mediaType: record.manifestMediaType, digest: record.manifestDigest, size: await store.blobSize(record.manifestDigest) };
-        const { digest } = await pushImage(store, manifest, targets, { ...(await registryOptions(g, opts)), onProgress: (p) => renderer.onProgress(p) });
+        const { digest } = await pushImage(store, manifest, targets, { ...(await registryOptions(g, opts)), onProgress: (p) => renderer.onProgress(p), onRetry: (n) => renderer.onRetry(n) });
         renderer.close();
         const { formatReference } = await import('../../oci/reference.js');
         for (const t of targets) {
