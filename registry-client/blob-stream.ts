@@ -19,6 +19,8 @@ class Stalled extends Error {
 export interface DownloadOptions {
   onBytes?: (transferred: number) => void;
   onRetry?: (offset: number, err: Error) => void;
+  /** Stops the download (and its retries) at once. */
+  signal?: AbortSignal;
 }
 
 export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions = {}): Readable {
@@ -30,7 +32,7 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
     const other = transport.budget(false);
     for (;;) {
       const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-      const res = await repo.request({ method: 'GET', path: `/blobs/${desc.digest}`, headers, noRetryStatus: [416] });
+      const res = await repo.request({ method: 'GET', path: `/blobs/${desc.digest}`, headers, noRetryStatus: [416], ...(opts.signal ? { signal: opts.signal } : {}) });
       if (!res.ok) await repo.fail(res, `GET blob ${desc.digest}`);
       let skip = 0;
       if (offset > 0) {
@@ -69,6 +71,7 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
         if (offset < desc.size) throw new PrematureEnd(`connection closed after ${offset} of ${desc.size} bytes`);
         return;
       } catch (e) {
+        opts.signal?.throwIfAborted();
         const budget = isOutage(e) ? outage : other;
         const wait = e instanceof RegistryError || !isTransientError(e) ? undefined : budget.next();
         if (wait === undefined) {
@@ -82,6 +85,7 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
         opts.onRetry?.(offset, e as Error);
         transport.retrying({ registry: repo.registry, repository: repo.repository, request: `download of ${desc.digest} at byte ${offset}`, message: (e as Error).message, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
         await sleep(wait);
+        opts.signal?.throwIfAborted();
       } finally {
         clearTimeout(timer);
         if (!body.destroyed) body.destroy();

@@ -160,9 +160,25 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
     }
   };
 
+  // One failed blob stops the others at once: a failing pull must not go on downloading (and writing temp files)
+  // while the command reports the failure and closes the store.
+  const stop = new AbortController();
+  const guarded =
+    <T>(task: () => Promise<T>) =>
+    async (): Promise<T> => {
+      stop.signal.throwIfAborted();
+      try {
+        return await task();
+      } catch (e) {
+        if (!stop.signal.aborted) stop.abort(e);
+        throw e;
+      }
+    };
+
   const fetchBlob = async (desc: Descriptor, consume: (src: Readable) => Promise<unknown>): Promise<void> => {
     progress?.({ kind: 'blob', action: 'download', digest: desc.digest, size: desc.size, transferred: 0, mediaType: desc.mediaType });
     const src = downloadBlob(repo, desc, {
+      signal: stop.signal,
       onBytes: (n) => progress?.({ kind: 'blob', action: 'download', digest: desc.digest, size: desc.size, transferred: n, mediaType: desc.mediaType }),
       onRetry: (off, e) => progress?.({ kind: 'blob', action: 'retry', digest: desc.digest, size: desc.size, transferred: off, message: e.message }),
     });
@@ -170,7 +186,7 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
     record(desc.digest);
   };
 
-  const configTask = queue.add(async () => {
+  const configTask = queue.add(guarded(async () => {
     let bytes: Buffer | undefined;
     if (!(await target.hasBlob(manifest.config.digest))) {
       // a config is small: read into memory and checked against its digest here, before anyone is told of it
@@ -195,7 +211,7 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
       progress?.({ kind: 'blob', action: 'done', digest: manifest.config.digest, size: manifest.config.size, transferred: manifest.config.size, mediaType: manifest.config.mediaType });
     }
     return config;
-  });
+  }));
 
   // Each layer's tar is checked against the config's diffID at the end of its unpack (a failed config fails the pull
   // through configTask itself).
@@ -204,7 +220,7 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
     () => undefined,
   );
   const layerTasks = manifest.layers.map((layer, i) =>
-    queue.add(async () => {
+    queue.add(guarded(async () => {
       const expectDiffID = diffIDs.then((ids) => ids?.[i]);
       const present = await target.hasBlob(layer.digest);
       if (!present && opts.lazy && target.addLazyBlob) {
@@ -226,10 +242,14 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
         await fetchBlob(layer, (src) => tee(src, (a) => target.writeBlob(a, { digest: layer.digest, size: layer.size }), (b) => target.unpackLayerStream(layer, b, expectDiffID)));
       }
       progress?.({ kind: 'blob', action: 'done', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
-    }),
+    })),
   );
-  const [config] = await Promise.all([configTask, ...layerTasks]);
-  const cfg = config as ImageConfigFile;
+  // Every task settles (the aborted ones clean up after themselves) before the first failure is reported.
+  const settled = await Promise.allSettled([configTask, ...layerTasks]);
+  if (stop.signal.aborted) throw stop.signal.reason;
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const cfg = (settled[0] as PromiseFulfilledResult<unknown>).value as ImageConfigFile;
   if (m.fetched || !(await target.hasBlob(m.descriptor.digest))) await target.putBytes(m.bytes, m.descriptor.mediaType, m.descriptor.digest);
   progress?.({ kind: 'manifest', action: 'done', digest: m.descriptor.digest, size: m.descriptor.size, transferred: m.descriptor.size, mediaType: m.descriptor.mediaType });
   return { manifestDescriptor: m.descriptor, manifest, config: cfg };

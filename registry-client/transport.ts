@@ -24,6 +24,8 @@ export interface SendRequest {
   /** For error messages. */
   registry: string;
   repository?: string;
+  /** Cancels the request, its body and its retries (a pull whose other blob failed). */
+  signal?: AbortSignal;
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
@@ -174,9 +176,11 @@ export class Transport {
     const what = `${req.method} ${new URL(req.url).pathname}`;
     for (;;) {
       let res: Response;
+      req.signal?.throwIfAborted();
       try {
         res = await this.followRedirects(req);
       } catch (e) {
+        req.signal?.throwIfAborted();
         const budget = isOutage(e) ? outage : other;
         const wait = isTransientError(e) ? budget.next() : undefined;
         if (wait !== undefined) {
@@ -237,7 +241,7 @@ export class Transport {
           body,
           redirect: 'manual',
           compress: false,
-          signal: ctl.signal as never,
+          signal: (req.signal ? AbortSignal.any([ctl.signal, req.signal]) : ctl.signal) as never,
           agent: (u: URL) => (u.protocol === 'http:' ? this.httpAgent : (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: this.sockets }))),
         });
       } finally {
