@@ -10,7 +10,7 @@ if (!existsSync(corpus)) {
   process.stderr.write(`bench:parse: corpus ${corpus} not found (pass a directory of Dockerfiles as the first argument)\n`);
   process.exit(2);
 }
-const { parseBuildfile } = await import(join(repo, 'dist', 'parser', 'index.js'));
+const { parseBuildfile } = await (await import(join(repo, 'dist', 'parser', 'index.js'))).loadParser();
 
 function walk(dir, out = []) {
   for (const e of readdirSync(dir).sort()) {

@@ -19,7 +19,7 @@ const dist = (p) => pathToFileURL(join(repo, 'dist', p)).href;
 // ---- child mode: one tsbuild operation, then its time and peak RSS as JSON on stdout ----
 if (process.argv[2] === '--child') {
   const [op, dir, ref, host, extra] = process.argv.slice(3);
-  const rc = await import(dist('registry-client/index.js'));
+  const rc = await import(dist('registry-client/api.js'));
   const { parseReference } = await import(dist('oci/reference.js'));
   const opts = { insecure: [host], concurrency: 4 };
   const t0 = performance.now();

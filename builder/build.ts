@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import type PQueue from 'p-queue';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { ParseResult } from '../parser/types.js';
-import { normalizeName } from '../oci/reference.js';
-import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/types.js';
-import type { ImageRecord, Store } from '../store/api.js';
+import type { ParseResult } from '../parser/index.js';
+import { normalizeName } from '../oci/index.js';
+import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/index.js';
+import type { ImageRecord, Store } from '../store/index.js';
 import { BuildContext } from './context.js';
 import { allowsNetworkHost, checkEntitlements } from './entitlements.js';
 import { BuildError, PlanError } from './errors.js';
@@ -143,7 +143,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
 async function openBuildStore(opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<Store> {
   const { openStore } = await import('../store/index.js');
-  const { registryBlobOpener } = await import('../registry-client/lazy-opener.js');
+  const { registryBlobOpener } = await import('../registry-client/index.js');
   // Lazy blobs (a base image's layers, layers of registry cache hits) are fetched through the registry client,
   // loaded only if one is read.
   const remote = registryBlobOpener({ mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] });
@@ -182,7 +182,7 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
       /* not cached yet */
     }
   }
-  const { parseBuildfile } = await import('../parser/index.js');
+  const { parseBuildfile } = await (await import('../parser/index.js')).loadParser();
   const parsed = parseBuildfile(text, file);
   if (!own) return parsed;
   const tmp = `${path}.${process.pid}.tmp`;
@@ -298,9 +298,9 @@ async function makeEnv(
 
 /** The build's default network: started by the first RUN that needs it, so a cached build starts none. */
 function lazyNetwork(): { get(): Promise<{ fd: number }>; close(): Promise<void> } {
-  let started: Promise<import('../runtime/network.js').Network> | undefined;
+  let started: Promise<import('../runtime/index.js').Network> | undefined;
   return {
-    get: () => (started ??= import('../runtime/network.js').then((m) => m.createNetwork())),
+    get: () => (started ??= import('../runtime/index.js').then((m) => m.createNetwork())),
     close: async () => {
       const n = await started?.catch(() => undefined);
       await n?.close();
@@ -328,7 +328,7 @@ async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions): Prom
   cfg.history = st.history;
   const created = env.sourceDateEpoch !== undefined ? env.now() : st.created || cfg.created || env.now();
   const config = finalConfig(cfg, created, st.layers.map((l) => l.diffID));
-  const { MediaType } = await import('../oci/types.js');
+  const { MediaType } = await import('../oci/index.js');
   const configDesc = await env.store.putJSON(config, MediaType.OciConfig);
   const layers = st.layers.map((l) => l.descriptor);
   const manifest = makeManifest(configDesc, layers);

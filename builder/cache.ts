@@ -3,8 +3,8 @@
 // reads. Keys hold no machine detail (no absolute paths, inode numbers or local times), so a cache could be
 // shared between machines.
 import { createHash } from 'node:crypto';
-import type { Descriptor, Digest } from '../oci/types.js';
-import type { CacheRecord, Store } from '../store/api.js';
+import type { Descriptor, Digest } from '../oci/index.js';
+import type { CacheRecord, Store } from '../store/index.js';
 
 const VERSION = 'tsbuild-cache-v1';
 

@@ -6,7 +6,7 @@
 import { chownSync, lstatSync, mkdirSync, readdirSync, utimesSync, chmodSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mknod, S_IFCHR } from '../store/xattr.js';
+import { mknod, S_IFCHR } from '../store/index.js';
 import type { BuildContext } from './context.js';
 import type { RootfsView } from './view.js';
 
@@ -24,16 +24,9 @@ export async function openContextView(ctx: BuildContext, tmpParent: string): Pro
   const top = await layer;
   await mkdir(tmpParent, { recursive: true });
   const dir = await mkdtemp(join(tmpParent, 'ctxview-'));
-  const libc = await import('../runtime/libc.js');
+  const { mountReadonlyOverlay, unmountView } = await import('../runtime/index.js');
   try {
-    try {
-      libc.mountFs('overlay', dir, [['lowerdir+', top], ['lowerdir+', ctx.root]], libc.MOUNT_ATTR.RDONLY | libc.MOUNT_ATTR.NOSUID | libc.MOUNT_ATTR.NODEV);
-    } catch (e) {
-      // before Linux 6.8 (no `lowerdir+`): one option string
-      if (!(e instanceof libc.LibcError && ['EINVAL', 'ENOSYS'].includes(e.code))) throw e;
-      const esc = (p: string): string => p.replace(/([\\:,])/g, '\\$1');
-      libc.mount('overlay', dir, 'overlay', libc.MS.RDONLY | libc.MS.NOSUID | libc.MS.NODEV, `lowerdir=${esc(top)}:${esc(ctx.root)}`);
-    }
+    mountReadonlyOverlay([top, ctx.root], dir);
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`mounting the filtered view of the build context failed: ${(e as Error).message}`);
@@ -44,11 +37,7 @@ export async function openContextView(ctx: BuildContext, tmpParent: string): Pro
     close: async () => {
       if (closed) return;
       closed = true;
-      try {
-        libc.umount2(dir, 0);
-      } catch {
-        libc.umount2(dir, libc.MNT_DETACH);
-      }
+      unmountView(dir);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import { dirname, join, posix, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Ignore } from '@balena/dockerignore';
-import { O } from '../runtime/libc.js';
-import { openIn, openRoot, type RootDir } from '../runtime/root-fd.js';
+import { O } from '../runtime/index.js';
+import { openIn, openRoot, type RootDir } from '../runtime/index.js';
 import { cleanAbs, componentMatcher, hasWildcard, pmap, secureResolveVisible } from './fsutil.js';
 
 const readFd = promisify(readCb);

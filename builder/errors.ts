@@ -1,6 +1,6 @@
 // Errors the builder raises, carrying what a user needs to act: the stage, step, source line, and for a failed RUN
 // the exit code and the last lines the command printed. The CLI calls render().
-import { clipLine, excerptLines, moreLines } from '../parser/excerpt.js';
+import { clipLine, excerptLines, moreLines } from '../parser/index.js';
 import type { StepRef } from './events.js';
 
 /** A step failed (a RUN exited non-zero, a COPY source was missing, …). Nothing was tagged. */

@@ -1,5 +1,5 @@
 // The one place the builder calls the parser's shell-word expander, so every step substitutes the same way.
-import { expandWord, expandWords } from '../parser/expand.js';
+import { expandWord, expandWords } from '../parser/index.js';
 
 /** Variables by name (a Map will do; a stage's are a view over its ENV and ARGs). */
 export interface Vars {

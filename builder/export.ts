@@ -5,12 +5,12 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
-import { digestHex } from '../oci/digest.js';
-import { MediaType, type Descriptor, type Digest } from '../oci/types.js';
-import type { Store } from '../store/api.js';
+import { digestHex } from '../oci/index.js';
+import { MediaType, type Descriptor, type Digest } from '../oci/index.js';
+import type { Store } from '../store/index.js';
 import type { AssembledImage } from './build.js';
-import { damageIn, verified } from '../oci/content-check.js';
-import { archiveTempName, sweepArchiveTemps } from '../store/ops/sweep.js';
+import { damageIn, verified } from '../oci/index.js';
+import { archiveTempName, sweepArchiveTemps } from '../store/index.js';
 
 export async function exportArchive(store: Store, image: AssembledImage, kind: 'oci' | 'docker', dest: string, tags: string[]): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });

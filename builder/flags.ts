@@ -1,6 +1,6 @@
 // Instruction flags (`--from=build`, `--link`, `--mount=type=cache,target=/x`) as typed values, validated against
 // what each instruction accepts, as BuildKit's instructions/ package does.
-import type { Instruction } from '../parser/types.js';
+import type { Instruction } from '../parser/index.js';
 
 export class FlagError extends Error {
   override name = 'FlagError';

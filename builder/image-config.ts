@@ -1,8 +1,8 @@
 // The image config a build produces: the base's config carried forward, history entries in BuildKit's style
 // (`RUN /bin/sh -c … # buildkit`, empty_layer for metadata steps), rootfs.diff_ids, platform fields; and the
 // manifest that ties it to the layers.
-import type { Descriptor, Digest, HistoryEntry, ImageConfigFile, ImageManifest, Platform } from '../oci/types.js';
-import { MediaType } from '../oci/types.js';
+import type { Descriptor, Digest, HistoryEntry, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
+import { MediaType } from '../oci/index.js';
 
 export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

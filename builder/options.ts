@@ -1,6 +1,6 @@
 // The programmatic build API's inputs and outputs (what `tsbuild build` fills from its flags).
 import type { BuildEventListener } from './events.js';
-import type { Digest, Platform } from '../oci/types.js';
+import type { Digest, Platform } from '../oci/index.js';
 
 export type OutputSpec =
   | { type: 'image' }

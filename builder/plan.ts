@@ -1,7 +1,7 @@
 // Buildfile instructions + build args → a BuildPlan: the stages as a DAG (FROM stage, COPY --from, RUN --mount
 // from=), the global (meta) ARG scope, and the stages the target needs, in an order where dependencies come first.
-import type { Instruction, ParseResult } from '../parser/types.js';
-import type { Platform } from '../oci/types.js';
+import type { Instruction, ParseResult } from '../parser/index.js';
+import type { Platform } from '../oci/index.js';
 import { expand, type Vars } from './expand.js';
 import { PlanError } from './errors.js';
 import { parseCsv, parseFlags } from './flags.js';

@@ -1,5 +1,5 @@
 // Platform strings (`linux/amd64`, `linux/arm/v7`) and the predefined build args derived from them.
-import type { Platform } from '../oci/types.js';
+import type { Platform } from '../oci/index.js';
 
 export function hostPlatform(): Platform {
   const map: Record<string, { architecture: string; variant?: string }> = {

@@ -1,13 +1,12 @@
 // The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
 // the store, and pushing the result (`--push`).
 import { join } from 'node:path';
-import { parseReference } from '../oci/reference.js';
-import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/types.js';
-import type { ImageRecord, Store } from '../store/api.js';
+import { parseReference } from '../oci/index.js';
+import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
+import type { ImageRecord, Store } from '../store/index.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOptions } from './options.js';
-import type { RegistryOptions } from '../registry-client/options.js';
-import { describeRetry } from '../registry-client/progress.js';
+import { describeRetry, loadRegistryClient, type RegistryOptions } from '../registry-client/index.js';
 
 /** Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts. */
 function registryOpts(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): RegistryOptions {
@@ -33,7 +32,7 @@ export async function pullForBuild(
   emit: (e: BuildEvent) => void,
   absent = false,
 ): Promise<{ record: ImageRecord; stored: Promise<void> }> {
-  const { pullImage } = await import('../registry-client/pull.js');
+  const { pullImage } = await loadRegistryClient();
   const ref = parseReference(name);
   let known: ((r: ImageRecord) => void) | undefined;
   const early = new Promise<ImageRecord>((res) => (known = res));
@@ -69,7 +68,7 @@ export async function pullForBuild(
 
 /** Pushes the image to every tag's registry; returns the manifest digest as pushed (layers compressed). */
 export async function pushResult(store: Store, manifest: Descriptor, tags: string[], opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<string> {
-  const { pushImage } = await import('../registry-client/index.js');
+  const { pushImage } = await loadRegistryClient();
   const r = await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
     ...registryOpts(opts, store, emit),
     onProgress: (p) => {

@@ -1,7 +1,7 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
-import { clipLine } from '../parser/excerpt.js';
-import type { Instruction } from '../parser/types.js';
+import { clipLine } from '../parser/index.js';
+import type { Instruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
 import { BuildError } from './errors.js';
 import type { StepRef } from './events.js';
@@ -28,7 +28,7 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
   const triggers: Instruction[] = [];
   const onbuild = state.state.config.config.OnBuild ?? [];
   if (onbuild.length > 0) {
-    const { parseBuildfile } = await import('../parser/index.js');
+    const { parseBuildfile } = await (await import('../parser/index.js')).loadParser();
     for (const t of onbuild) triggers.push(...parseBuildfile(t, `${env.plan.file} (ONBUILD of ${sp.baseName})`).instructions);
     state.state.config.config.OnBuild = null;
   }

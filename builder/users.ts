@@ -1,7 +1,7 @@
 // `--chown=user:group` and WORKDIR ownership: names resolved in the destination rootfs's /etc/passwd and
 // /etc/group, as BuildKit does (a name-only user gets its uid as gid unless a group is given). The files are read
 // by runtime/users.ts, inside the rootfs.
-import { parseGroup, parsePasswd, readUserDb } from '../runtime/users.js';
+import { parseGroup, parsePasswd, readUserDb } from '../runtime/index.js';
 
 export class UserLookupError extends Error {
   override name = 'UserLookupError';

@@ -2,7 +2,7 @@
 // Reads the builder's `cache-miss` events; their `reason` strings follow one vocabulary (see REASONS), and a step
 // whose parent changed is traced back to the step that started the chain of rebuilds.
 import { readFile } from 'node:fs/promises';
-import type { BuildEvent, StepRef } from '../builder/events.js';
+import type { BuildEvent, StepRef } from '../builder/index.js';
 
 export type MissKind =
   | 'no-record' | 'no-cache' | 'instruction' | 'file' | 'arg' | 'env' | 'base' | 'parent' | 'other' | 'unknown'

@@ -12,8 +12,8 @@ export interface ImageRef {
   digest?: Digest;
 }
 
-export class ReferenceError extends Error {
-  override name = 'ReferenceError';
+export class ImageRefError extends Error {
+  override name = 'ImageRefError';
   constructor(readonly input: string, reason: string) {
     super(`invalid image reference "${input}": ${reason}`);
   }
@@ -28,15 +28,15 @@ const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9]
 /** Parses `name[:tag][@digest]` and normalizes it (docker.io, library/, latest). */
 export function parseReference(input: string): ImageRef {
   const s = input.trim();
-  if (s === '') throw new ReferenceError(input, 'empty reference');
-  if (s.length > 255 + 128 + 80) throw new ReferenceError(input, 'too long');
+  if (s === '') throw new ImageRefError(input, 'empty reference');
+  if (s.length > 255 + 128 + 80) throw new ImageRefError(input, 'too long');
   let rest = s;
   let digest: Digest | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     const d = rest.slice(at + 1);
-    if (!DIGEST.test(d)) throw new ReferenceError(input, `"${d}" is not a valid digest`);
-    if (!/^sha256:[a-f0-9]{64}$/.test(d)) throw new ReferenceError(input, `unsupported digest "${d}" (sha256:<64 hex> expected)`);
+    if (!DIGEST.test(d)) throw new ImageRefError(input, `"${d}" is not a valid digest`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(d)) throw new ImageRefError(input, `unsupported digest "${d}" (sha256:<64 hex> expected)`);
     digest = d as Digest;
     rest = rest.slice(0, at);
   }
@@ -46,7 +46,7 @@ export function parseReference(input: string): ImageRef {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError(input, `"${tag}" is not a valid tag`);
+    if (!TAG.test(tag)) throw new ImageRefError(input, `"${tag}" is not a valid tag`);
   }
   let registry = DOCKER_HUB;
   let path = rest;
@@ -54,16 +54,16 @@ export function parseReference(input: string): ImageRef {
   if (slash >= 0) {
     const first = rest.slice(0, slash);
     if (first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first) {
-      if (!DOMAIN.test(first)) throw new ReferenceError(input, `"${first}" is not a valid registry host`);
+      if (!DOMAIN.test(first)) throw new ImageRefError(input, `"${first}" is not a valid registry host`);
       registry = first;
       path = rest.slice(slash + 1);
     }
   }
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
-  if (path === '') throw new ReferenceError(input, 'missing repository name');
-  if (path.toLowerCase() !== path) throw new ReferenceError(input, 'repository name must be lowercase');
+  if (path === '') throw new ImageRefError(input, 'missing repository name');
+  if (path.toLowerCase() !== path) throw new ImageRefError(input, 'repository name must be lowercase');
   for (const c of path.split('/')) {
-    if (!COMPONENT.test(c)) throw new ReferenceError(input, `"${c}" is not a valid repository path component`);
+    if (!COMPONENT.test(c)) throw new ImageRefError(input, `"${c}" is not a valid repository path component`);
   }
   if (registry === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
   if (!tag && !digest) tag = 'latest';

@@ -2,7 +2,7 @@
 // asks again with `Range: bytes=N-` and continues where it stopped (skipping bytes if the server ignores Range).
 // The sink verifies the digest; this module only guarantees the bytes arrive once each, in order.
 import { Readable } from 'node:stream';
-import type { Descriptor } from '../oci/types.js';
+import type { Descriptor } from '../oci/index.js';
 import type { Repo } from './client.js';
 import { RegistryError } from './errors.js';
 import { isOutage, isTransientError, sleep } from './transport.js';

@@ -1,15 +1,17 @@
-// The registry client's public API: pull into any PullTarget, push from any PushSource, login/logout.
-// It consumes interfaces only (oci/blobs.ts); it never imports store/.
-export { pullImage, type PullTarget, type PullOptions, type PullResult } from './pull.js';
-export { pushImage, prepareManifest, type PushSource, type PushOptions } from './push.js';
-export { login, logout } from './login.js';
-export { RegistryClient } from './client.js';
+// The registry client's public API. It consumes interfaces only (oci/blobs.ts); it never imports store/.
+// What loads with this index is light (errors, options, platform matching, progress text, the store's lazy-blob
+// opener); the HTTP client and everything that moves bytes load on first use through `loadRegistryClient()`, since a
+// fully cached build never reaches a registry.
 export { RegistryError, DigestMismatchError } from './errors.js';
-export { discardBody } from './body-limit.js';
-export { resolveRegistryOptions, configFilePath, type RegistryOptions, type RegistryConfigFile } from './options.js';
-export { hostPlatform, parsePlatform, formatPlatform, selectPlatform, platformRank, MANIFEST_ACCEPT } from './manifests.js';
-export { lookupCredentials, storeCredentials, removeCredentials, defaultDockerConfigPath, type Credentials } from './credentials.js';
-export { parseChallenges } from './auth.js';
-export { OciLayout, OciLayoutError } from './oci-layout.js';
-export type { TransferProgress, TransferAction, ProgressFn } from './progress.js';
-export { remoteBlobOpener } from './lazy-blobs.js';
+export { resolveRegistryOptions, configFilePath, type RegistryOptions, type RegistryConfigFile, type RetryNotice } from './options.js';
+export { hostPlatform, parsePlatform, formatPlatform, selectPlatform, platformRank, isIndex, MANIFEST_ACCEPT } from './manifests.js';
+export { describeRetry, type TransferProgress, type TransferAction, type ProgressFn } from './progress.js';
+export { registryBlobOpener } from './lazy-opener.js';
+export type { PullTarget, PullOptions, PullResult } from './pull.js';
+export type { PushSource, PushOptions } from './push.js';
+export type { Credentials } from './credentials.js';
+export type { Repo, RegistryClient } from './client.js';
+export type { OciLayout } from './oci-layout.js';
+
+/** Pull, push, login, the HTTP client and OCI layouts: loaded when first needed. */
+export const loadRegistryClient = (): Promise<typeof import('./api.js')> => import('./api.js');

@@ -2,7 +2,7 @@
 // registry build cache) is fetched from the endpoint that listed it, with the same auth (~/.docker/config.json,
 // tokens) and resumable download as a pull. One client for the whole command, closed with the store.
 import type { Readable } from 'node:stream';
-import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/blobs.js';
+import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/index.js';
 import { downloadBlob } from './blob-stream.js';
 import { RegistryClient } from './client.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';

@@ -1,8 +1,8 @@
 // Resolving a tag or digest to manifest bytes with as few pulls counted as possible: HEAD the tag (Docker Hub
 // does not count HEADs), reuse the bytes when the target already has that digest, else GET by digest; the digest
 // is always checked against the content, never taken from a header alone.
-import { digestOf } from '../oci/digest.js';
-import type { Descriptor, Digest } from '../oci/types.js';
+import { digestOf } from '../oci/index.js';
+import type { Descriptor, Digest } from '../oci/index.js';
 import type { Repo } from './client.js';
 import { readBodyLimited } from './body-limit.js';
 import { DigestMismatchError, RegistryError } from './errors.js';

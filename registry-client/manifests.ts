@@ -1,7 +1,7 @@
 // Manifest media types, the Accept header we send, and platform selection in manifest lists / OCI indexes
 // (containerd's matcher: exact os/arch, variant ranked, arm64 v8 ≡ no variant, armv7 runs v6 and v5).
 import { arch } from 'node:process';
-import { isIndexMediaType, MediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from '../oci/types.js';
+import { isIndexMediaType, MediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from '../oci/index.js';
 
 export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.DockerManifestList, MediaType.OciManifest, MediaType.DockerManifest].join(', ');
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { DigestingStream, digestHex, digestOf } from '../oci/digest.js';
-import { MediaType, type Descriptor, type Digest, type ImageIndex } from '../oci/types.js';
+import { DigestingStream, digestHex, digestOf } from '../oci/index.js';
+import { MediaType, type Descriptor, type Digest, type ImageIndex } from '../oci/index.js';
 import type { PullTarget } from './pull.js';
 import type { PushSource } from './push.js';
 

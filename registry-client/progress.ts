@@ -1,5 +1,5 @@
 // The transfer events pull and push report; the CLI renders them (plain lines with bytes/s, or JSON).
-import type { Digest } from '../oci/types.js';
+import type { Digest } from '../oci/index.js';
 import type { RetryNotice } from './options.js';
 
 export type TransferAction =

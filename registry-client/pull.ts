@@ -2,15 +2,15 @@
 // and, with `unpack`, unpacked while it downloads. Blobs land atomically (the target's writeBlob), the manifest
 // after its blobs and the tag last, so an interrupted pull leaves no half-written state and the next one finishes.
 import type { Readable } from 'node:stream';
-import { tee } from '../oci/stream-tee.js';
+import { tee } from '../oci/index.js';
 import PQueue from 'p-queue';
-import type { BlobSink, RemoteBlobSource } from '../oci/blobs.js';
-import { formatReference, type ImageRef } from '../oci/reference.js';
-import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest, type Platform } from '../oci/types.js';
+import type { BlobSink, RemoteBlobSource } from '../oci/index.js';
+import { formatReference, type ImageRef } from '../oci/index.js';
+import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest, type Platform } from '../oci/index.js';
 import { downloadBlob } from './blob-stream.js';
 import { RegistryClient, type Repo } from './client.js';
 import { DigestMismatchError, RegistryError } from './errors.js';
-import { digestOf } from '../oci/digest.js';
+import { digestOf } from '../oci/index.js';
 import { getManifest, manifestByDigest, manifestByTag, type FetchedManifest } from './manifest-fetch.js';
 import { formatPlatform, hostPlatform, isIndex, selectPlatform } from './manifests.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';

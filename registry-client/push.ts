@@ -2,10 +2,10 @@
 // changes), then per destination repository every blob is HEADed, mounted from a sibling repository or uploaded,
 // in parallel, and the manifest PUT under each tag with its exact media type.
 import PQueue from 'p-queue';
-import type { BlobSource, RemoteBlobSource } from '../oci/blobs.js';
-import { digestOf } from '../oci/digest.js';
-import { repositoryName, type ImageRef } from '../oci/reference.js';
-import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../oci/types.js';
+import type { BlobSource, RemoteBlobSource } from '../oci/index.js';
+import { digestOf } from '../oci/index.js';
+import { repositoryName, type ImageRef } from '../oci/index.js';
+import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../oci/index.js';
 import { RegistryClient, type Repo } from './client.js';
 import { RegistryError } from './errors.js';
 import { isIndex, manifestMediaType, type AnyManifest } from './manifests.js';
@@ -14,8 +14,8 @@ import type { ProgressFn } from './progress.js';
 import { BlobLocations } from './seen.js';
 import { uploadBlob } from './upload.js';
 import { discardBody } from './body-limit.js';
-import { damageIn, verified, type DamagedContentError } from '../oci/content-check.js';
-import { formatReference } from '../oci/reference.js';
+import { damageIn, verified, type DamagedContentError } from '../oci/index.js';
+import { formatReference } from '../oci/index.js';
 
 /** What a push reads from. The Store satisfies it structurally; so does OciLayoutSource. */
 export interface PushSource extends BlobSource {

@@ -2,7 +2,7 @@
 // (`POST …/blobs/uploads/?mount=D&from=REPO`) instead of uploading it. A cache: losing it costs an upload, nothing more.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '../oci/types.js';
+import type { Digest } from '../oci/index.js';
 
 type Record_ = Record<string, Record<string, string[]>>;
 const MAX_REPOS = 4;

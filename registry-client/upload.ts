@@ -3,8 +3,8 @@
 // ones, each response's Location used for the next request, and after a failure the upload's Range tells where
 // to resume.
 import { Readable } from 'node:stream';
-import type { BlobSource } from '../oci/blobs.js';
-import type { Descriptor } from '../oci/types.js';
+import type { BlobSource } from '../oci/index.js';
+import type { Descriptor } from '../oci/index.js';
 import type { Repo } from './client.js';
 import { RegistryError } from './errors.js';
 import { isOutage, isTransientError, sleep } from './transport.js';

@@ -1,8 +1,8 @@
 // The store's contract, as builder/, cli/ and the registry glue see it. store/ implements it (openStore in
 // store/index.ts). Everything here streams; nothing holds a layer in memory.
 import type { Readable } from 'node:stream';
-import type { BlobSink, BlobSource, RemoteBlobSource } from '../oci/blobs.js';
-import type { Descriptor, Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../oci/types.js';
+import type { BlobSink, BlobSource, RemoteBlobSource } from '../oci/index.js';
+import type { Descriptor, Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../oci/index.js';
 
 /** An image as the store knows it: its manifest (by digest), parsed manifest and config. */
 export interface ImageRecord {

@@ -1,5 +1,5 @@
 // Errors the store raises: each names the digest and/or path a user needs to act on.
-import type { Digest } from '../oci/types.js';
+import type { Digest } from '../oci/index.js';
 
 export class StoreError extends Error {
   override name = 'StoreError';

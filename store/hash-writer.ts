@@ -6,7 +6,7 @@
 import { closeSync, fsync, openSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import type { Digest } from '../oci/types.js';
+import type { Digest } from '../oci/index.js';
 import { StoreError } from './errors.js';
 import { WORKER_SOURCE } from './hash-worker.js';
 import type { FileBody } from './layer-tar/diff.js';

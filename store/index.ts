@@ -5,11 +5,11 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/blobs.js';
-import { tee } from '../oci/stream-tee.js';
-import { digestHex, isDigest } from '../oci/digest.js';
-import { normalizeName } from '../oci/reference.js';
-import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex } from '../oci/types.js';
+import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/index.js';
+import { tee } from '../oci/index.js';
+import { digestHex, isDigest } from '../oci/index.js';
+import { normalizeName } from '../oci/index.js';
+import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex } from '../oci/index.js';
 import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ExpectedDiffID, ImageRecord, Store } from './api.js';
 import { BlobStore } from './blobs.js';
 import { CacheRecords } from './cache.js';
@@ -401,3 +401,10 @@ export async function openStore(root: string, opts: OpenStoreOptions = {}): Prom
   await onStoreOpen(abs);
   return new LocalStore(abs, opts.remote);
 }
+export { type CacheRecord, type CommitOptions, type CommittedLayer, type ContainerDirs, type ExpectedDiffID, type ImageRecord } from './api.js';
+export { unpackTar } from './layer-tar/unpack.js';
+export { archiveTempName, sweepArchiveTemps } from './ops/sweep.js';
+export { S_IFCHR, mknod } from './xattr.js';
+
+/** The maintenance operations (store/ops/), loaded on first use: a build never needs them. */
+export const storeOps = (): Promise<typeof import('./ops/index.js')> => import('./ops/index.js');

@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { MediaType, type Descriptor, type ImageIndex } from '../oci/types.js';
+import { MediaType, type Descriptor, type ImageIndex } from '../oci/index.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 import { withLock } from './lock.js';
 import { StoreError } from './errors.js';

@@ -7,9 +7,9 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/blobs.js';
-import { digestHex, isDigest } from '../oci/digest.js';
-import { isGzipLayer, MediaType, type Descriptor, type Digest } from '../oci/types.js';
+import type { RemoteBlobOpener, RemoteBlobSource } from '../oci/index.js';
+import { digestHex, isDigest } from '../oci/index.js';
+import { isGzipLayer, MediaType, type Descriptor, type Digest } from '../oci/index.js';
 import { StoreError } from './errors.js';
 import { fsyncDir, isNotFound, writeFileAtomic, writeLinkedBatch } from './fsutil.js';
 

@@ -11,7 +11,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Digest } from '../oci/types.js';
+import type { Digest } from '../oci/index.js';
 import { pidAlive, writeFileAtomic } from './fsutil.js';
 
 /** How often a process waiting for a prune to finish looks again. */

@@ -1,5 +1,5 @@
 // The host's OCI platform, and matching index entries against a wanted platform.
-import type { Descriptor, Platform } from '../oci/types.js';
+import type { Descriptor, Platform } from '../oci/index.js';
 
 export function hostPlatform(): { os: string; architecture: string; variant?: string } {
   switch (process.arch) {

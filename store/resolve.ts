@@ -1,8 +1,8 @@
 // Name → image: a normalized tag, `name@digest`, a manifest/index digest, or a unique prefix of a manifest or
 // config digest (what `tsbuild images` shows as the id). Indexes resolve to the entry for the wanted platform.
-import { isDigest } from '../oci/digest.js';
-import { normalizeName } from '../oci/reference.js';
-import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest } from '../oci/types.js';
+import { isDigest } from '../oci/index.js';
+import { normalizeName } from '../oci/index.js';
+import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest } from '../oci/index.js';
 import type { ImageRecord } from './api.js';
 import type { BlobStore } from './blobs.js';
 import { StoreError } from './errors.js';

@@ -1,5 +1,5 @@
-// libc bindings the layer codec needs and Node lacks: extended attributes (l*xattr) and mknod. Bound once through
-// koffi; nothing else in store/ touches koffi.
+// libc bindings the store needs and Node lacks: extended attributes (l*xattr) and mknod for the layer codec, and a
+// lazy unmount for the sweep of a dead build's views. Bound once through koffi; nothing else in store/ touches koffi.
 import koffi from 'koffi';
 import { constants as osConstants } from 'node:os';
 
@@ -31,6 +31,7 @@ const c = {
   lsetxattr: lib.func('int lsetxattr(const char *path, const char *name, const uint8_t *value, size_t size, int flags)'),
   lremovexattr: lib.func('int lremovexattr(const char *path, const char *name)'),
   mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+  umount2: lib.func('int umount2(const char *target, int flags)'),
 };
 
 const ENODATA = osConstants.errno.ENODATA;
@@ -126,4 +127,9 @@ export function minorOf(dev: number): number {
 
 export function mknod(path: string, mode: number, major = 0, minor = 0): void {
   if (Number(c.mknod(path, mode, makedev(major, minor))) < 0) throw new NativeError('mknod', koffi.errno(), path);
+}
+
+/** umount2(path, MNT_DETACH): drops a mount a dead process left under the store, whatever still uses it. */
+export function unmountDetached(path: string): void {
+  if (Number(c.umount2(path, 2 /* MNT_DETACH */)) < 0) throw new NativeError('umount2', koffi.errno(), path);
 }

@@ -1,8 +1,8 @@
 // Where a cache artifact lives: a registry repository or an OCI layout directory. Both read and write the same
 // encoded artifact (format.ts); readers also understand an image whose config carries inline records.
 import type { Readable } from 'node:stream';
-import type { BlobSource, RemoteBlobSource } from '../../oci/blobs.js';
-import { MediaType, type Descriptor, type ImageConfigFile, type ImageManifest } from '../../oci/types.js';
+import type { BlobSource, RemoteBlobSource } from '../../oci/index.js';
+import { MediaType, type Descriptor, type ImageConfigFile, type ImageManifest } from '../../oci/index.js';
 import { CACHE_CONFIG_MEDIA_TYPE, decodeRecords, INLINE_CACHE_KEY, parseCacheConfig, type EncodedCache, type ExportedRecord } from './format.js';
 
 export interface CacheReader {

@@ -1,9 +1,9 @@
 // exportCache: the build's step records (all of them with mode=max, those of the final image with mode=min) written
 // as a cache artifact to a registry or an OCI layout, or embedded inline in the final image's config.
-import type { Descriptor, ImageConfigFile, ImageManifest } from '../../oci/types.js';
-import { MediaType } from '../../oci/types.js';
-import type { RegistryOptions } from '../../registry-client/options.js';
-import type { CacheRecord, Store } from '../../store/api.js';
+import type { Descriptor, ImageConfigFile, ImageManifest } from '../../oci/index.js';
+import { MediaType } from '../../oci/index.js';
+import type { RegistryOptions } from '../../registry-client/index.js';
+import type { CacheRecord, Store } from '../../store/index.js';
 import type { CacheWriter } from './backend.js';
 import { canonicalJSON, CACHE_FORMAT_VERSION, encodeCache, INLINE_CACHE_KEY, type CacheConfig, type ExportedRecord, type RemoteRecord } from './format.js';
 import { localWriter } from './local.js';

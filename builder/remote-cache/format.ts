@@ -1,9 +1,9 @@
 // The cache artifact: an OCI image manifest whose config blob (CACHE_CONFIG_MEDIA_TYPE) maps cache keys to step
 // records, and whose `layers` list every layer blob a record points at (so registries keep them and GC is safe).
 // The same records can ride inline in an image config under INLINE_CACHE_KEY, with layers found by diffID.
-import { digestOf } from '../../oci/digest.js';
-import { MediaType, type Descriptor, type Digest, type ImageManifest } from '../../oci/types.js';
-import type { CacheRecord } from '../../store/api.js';
+import { digestOf } from '../../oci/index.js';
+import { MediaType, type Descriptor, type Digest, type ImageManifest } from '../../oci/index.js';
+import type { CacheRecord } from '../../store/index.js';
 
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.tsbuild.cache.config.v1+json';
 /** Top-level key of an image config that carries inline cache records (BuildKit's is `moby.buildkit.cache.v0`). */

@@ -3,9 +3,9 @@
 //   build.ts, after assemble():    await exportBuildCache(store, opts, image, emit);
 //   cli/commands/build.ts:         --cache-from / --cache-to (repeatable) → opts.cacheFrom / opts.cacheTo
 // Nothing here loads unless a build names a cache.
-import type { Descriptor, Digest, ImageConfigFile } from '../../oci/types.js';
-import type { RegistryOptions } from '../../registry-client/options.js';
-import type { Store } from '../../store/api.js';
+import type { Descriptor, Digest, ImageConfigFile } from '../../oci/index.js';
+import type { RegistryOptions } from '../../registry-client/index.js';
+import type { Store } from '../../store/index.js';
 import type { BuildEvent } from '../events.js';
 import type { BuildOptions } from '../options.js';
 import type { CacheSpec } from './spec.js';

@@ -3,11 +3,11 @@
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import PQueue from 'p-queue';
-import type { RemoteBlobSource } from '../../oci/blobs.js';
-import type { Descriptor, Digest } from '../../oci/types.js';
-import { isGzipLayer, MediaType } from '../../oci/types.js';
-import type { RegistryOptions } from '../../registry-client/options.js';
-import type { CacheRecord, Store } from '../../store/api.js';
+import type { RemoteBlobSource } from '../../oci/index.js';
+import type { Descriptor, Digest } from '../../oci/index.js';
+import { isGzipLayer, MediaType } from '../../oci/index.js';
+import type { RegistryOptions } from '../../registry-client/index.js';
+import type { CacheRecord, Store } from '../../store/index.js';
 import type { CacheReader } from './backend.js';
 import type { ExportedRecord, RemoteRecord } from './format.js';
 import { localReader } from './local.js';

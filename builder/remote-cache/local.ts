@@ -5,14 +5,14 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import lockfile from 'proper-lockfile';
-import type { BlobSource } from '../../oci/blobs.js';
-import type { Descriptor, ImageManifest } from '../../oci/types.js';
-import { OciLayout } from '../../registry-client/oci-layout.js';
+import type { BlobSource } from '../../oci/index.js';
+import type { Descriptor, ImageManifest } from '../../oci/index.js';
+import { loadRegistryClient } from '../../registry-client/index.js';
 import { recordsFromManifest, type CacheReader, type CacheWriter } from './backend.js';
 import type { EncodedCache, ExportedRecord } from './format.js';
 
 export async function localWriter(dir: string, tag: string): Promise<CacheWriter> {
-  const layout = await OciLayout.open(dir);
+  const layout = await (await loadRegistryClient()).OciLayout.open(dir);
   return {
     async write(enc: EncodedCache, source: BlobSource): Promise<Descriptor> {
       for (const b of enc.blobs) {
@@ -37,7 +37,7 @@ export async function localReader(dir: string, tag: string): Promise<CacheReader
     () => true,
     () => false,
   );
-  const layout = exists ? await OciLayout.open(dir) : undefined;
+  const layout = exists ? await (await loadRegistryClient()).OciLayout.open(dir) : undefined;
   return {
     async load(): Promise<Record<string, ExportedRecord> | undefined> {
       if (!layout) return undefined;

@@ -2,7 +2,7 @@
 //   type=registry,ref=HOST/REPO:TAG[,mode=min|max][,ignore-error=true]   (a bare `HOST/REPO:TAG` means the same)
 //   type=local,dest=DIR | type=local,src=DIR [,tag=NAME][,mode=min|max]
 //   type=inline
-import { formatReference, parseReference, ReferenceError, type ImageRef } from '../../oci/reference.js';
+import { formatReference, parseReference, ImageRefError, type ImageRef } from '../../oci/index.js';
 
 export type CacheMode = 'min' | 'max';
 
@@ -79,7 +79,7 @@ export function parseCacheSpec(input: string): CacheSpec {
     try {
       ref = parseReference(refText);
     } catch (e) {
-      throw new CacheSpecError(s, e instanceof ReferenceError ? e.message : String(e));
+      throw new CacheSpecError(s, e instanceof ImageRefError ? e.message : String(e));
     }
     return { type, ref, mode, ignoreError, text: s };
   }

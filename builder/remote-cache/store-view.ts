@@ -4,10 +4,10 @@
 // the filesystem, tagging, pushing or exporting the image), and (3) every record the build uses is remembered,
 // for --cache-to. The builder's code is unchanged: it sees a Store.
 import type { Readable } from 'node:stream';
-import type { RemoteBlobSource } from '../../oci/blobs.js';
-import type { Descriptor, Digest, ImageIndex, ImageManifest, Platform } from '../../oci/types.js';
-import { isIndexMediaType } from '../../oci/types.js';
-import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ExpectedDiffID, ImageRecord, Store } from '../../store/api.js';
+import type { RemoteBlobSource } from '../../oci/index.js';
+import type { Descriptor, Digest, ImageIndex, ImageManifest, Platform } from '../../oci/index.js';
+import { isIndexMediaType } from '../../oci/index.js';
+import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ExpectedDiffID, ImageRecord, Store } from '../../store/index.js';
 import type { RemoteCache } from './import.js';
 
 export class RemoteCacheStore implements Store {

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import { createReadStream, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { fdPath } from '../../runtime/root-fd.js';
-import { unpackTar } from '../../store/layer-tar/unpack.js';
+import { fdPath } from '../../runtime/index.js';
+import { unpackTar } from '../../store/index.js';
 import { SourceError } from './sources.js';
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);

@@ -1,6 +1,6 @@
 // The cache protocol every step follows, and the layer plumbing shared by RUN, COPY and WORKDIR.
-import type { ContainerDirs } from '../../store/api.js';
-import { overlayLowerOrder } from '../../runtime/overlay-order.js';
+import type { ContainerDirs } from '../../store/index.js';
+import { overlayLowerOrder } from '../../runtime/index.js';
 import { cacheKey, lookup, record } from '../cache.js';
 import { historyEntry } from '../image-config.js';
 import { explainMiss, inputsFile, loadInputs, type StepFacets } from '../reasons.js';

@@ -3,9 +3,9 @@
 // its contents; several sources (or a wildcard matching several) need a directory destination ending in `/`; a
 // single file goes to DEST/name when DEST ends in `/` or is an existing directory; relative DEST is under WORKDIR.
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import type { Digest } from '../../oci/types.js';
-import { O } from '../../runtime/libc.js';
-import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/root-fd.js';
+import type { Digest } from '../../oci/index.js';
+import { O } from '../../runtime/index.js';
+import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/index.js';
 import { inputsFile, loadInputs } from '../reasons.js';
 import { posix } from 'node:path';
 import { extractArchive } from './archive.js';

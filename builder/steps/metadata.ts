@@ -1,6 +1,6 @@
 // Instructions that change only the image config: ENV ARG USER LABEL EXPOSE VOLUME CMD ENTRYPOINT SHELL
 // HEALTHCHECK STOPSIGNAL ONBUILD MAINTAINER. Each records an empty_layer history entry, as BuildKit does.
-import type { HealthConfig } from '../../oci/types.js';
+import type { HealthConfig } from '../../oci/index.js';
 import { expand, expandList } from '../expand.js';
 import { FlagError, parseFlags } from '../flags.js';
 import { goSlice, setEnvInPlace } from '../image-config.js';

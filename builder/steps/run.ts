@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { chown, chmod, mkdir, stat, statfs } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { MountSpec } from '../../runtime/spec.js';
-import { clipLine } from '../../parser/excerpt.js';
+import type { MountSpec } from '../../runtime/index.js';
+import { clipLine } from '../../parser/index.js';
 import { BuildError } from '../errors.js';
 import { expand } from '../expand.js';
 import { networkHostRefusal } from '../entitlements.js';
@@ -300,7 +300,7 @@ function contextSourceMissing(source: string, line: number): FlagError {
 
 /** The path `source` names inside the context, resolved by the kernel inside it (openat2 RESOLVE_IN_ROOT). */
 async function resolveInContext(root: string, source: string, line: number): Promise<string> {
-  const { closeFd, innerPathOf, openPathIn, openRoot } = await import('../../runtime/root-fd.js');
+  const { closeFd, innerPathOf, openPathIn, openRoot } = await import('../../runtime/index.js');
   const r = openRoot(root);
   try {
     const fd = openPathIn(r, source);
@@ -319,8 +319,7 @@ async function resolveInContext(root: string, source: string, line: number): Pro
 
 /** Fails the step early, with its line, when a bind source is missing in its root (the runtime resolves it again). */
 async function checkBindSource(root: string, source: string, message: () => string, line: number): Promise<void> {
-  const { BindSourceError, openBindSource } = await import('../../runtime/mounts.js');
-  const { closeFd } = await import('../../runtime/root-fd.js');
+  const { BindSourceError, closeFd, openBindSource } = await import('../../runtime/index.js');
   try {
     closeFd(openBindSource(root, source));
   } catch (e) {

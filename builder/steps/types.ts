@@ -1,7 +1,7 @@
 // What every step sees: the build-wide environment (store, context, options, events) and its stage's state.
-import type { Descriptor, Digest, HistoryEntry, ImageConfigFile } from '../../oci/types.js';
-import type { Instruction } from '../../parser/types.js';
-import type { ImageRecord, Store } from '../../store/api.js';
+import type { Descriptor, Digest, HistoryEntry, ImageConfigFile } from '../../oci/index.js';
+import type { Instruction } from '../../parser/index.js';
+import type { ImageRecord, Store } from '../../store/index.js';
 import type { BuildContext } from '../context.js';
 import type { BuildEvent, StepRef } from '../events.js';
 import type { BuildPlan, StagePlan } from '../plan.js';
@@ -65,7 +65,7 @@ export interface BuildEnv {
   /** Resolves (pulling when needed) an image for COPY --from / RUN --mount from=. */
   resolveImage(ref: string): Promise<ImageRecord>;
   /** Resolves a stage's base image for a platform; `pulled` when it came from a registry in this build. */
-  resolveBaseImage(ref: string, platform: import('../../oci/types.js').Platform): Promise<{ record: ImageRecord; pulled: boolean }>;
+  resolveBaseImage(ref: string, platform: import('../../oci/index.js').Platform): Promise<{ record: ImageRecord; pulled: boolean }>;
   /** Settles when the base images pulled so far are in the store (a step that reads their layers waits for it). */
   baseImagesStored(): Promise<void>;
   secrets: Map<string, Buffer>;

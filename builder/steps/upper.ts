@@ -8,8 +8,8 @@
 import { closeSync, copyFile, constants, fchmodSync, fchownSync, fstatSync, futimesSync, writeSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
-import { AT, fchownat, LibcError, O, openat, unlinkat, utimensat } from '../../runtime/libc.js';
-import { closeFd, createFileAt, fdPath, linkFdAt, openDirAt, openIn, openRoot, removeAt, symlinkAt, type RootDir } from '../../runtime/root-fd.js';
+import { AT, fchownat, LibcError, O, openat, unlinkat, utimensat } from '../../runtime/index.js';
+import { closeFd, createFileAt, fdPath, linkFdAt, openDirAt, openIn, openRoot, removeAt, symlinkAt, type RootDir } from '../../runtime/index.js';
 import { cleanAbs, secureResolve } from '../fsutil.js';
 
 const copyFileAsync = promisify(copyFile);

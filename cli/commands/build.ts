@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
 import { addViewOptions, type ViewFlags } from '../view-options.js';
-import type { BuildOptions, OutputSpec, SecretSpec } from '../../builder/options.js';
+import type { BuildOptions, OutputSpec, SecretSpec } from '../../builder/index.js';
 import type { ProgressMode } from '../progress/index.js';
 
 interface Flags extends ViewFlags {
@@ -145,7 +145,10 @@ export function register(program: Command): void {
       ...(flags.metadataFile !== undefined ? { metadataFile: flags.metadataFile } : {}),
       ...(flags.concurrency !== undefined ? { concurrency: Number(flags.concurrency) } : {}),
     };
-    if ((flags.cacheFrom as string[]).length + (flags.cacheTo as string[]).length > 0) Object.assign(opts, await (await import('../../builder/remote-cache/hooks.js')).cacheOptions(flags.cacheFrom as string[], flags.cacheTo as string[], (m) => new UsageError(m)));
+    if ((flags.cacheFrom as string[]).length + (flags.cacheTo as string[]).length > 0) {
+      const cacheOptions = await (await import('../../builder/index.js')).loadCacheOptions();
+      Object.assign(opts, await cacheOptions(flags.cacheFrom as string[], flags.cacheTo as string[], (m) => new UsageError(m)));
+    }
     if (flags.concurrency !== undefined && !(Number(flags.concurrency) >= 1)) throw new UsageError('--concurrency must be a number ≥ 1');
     if (flags.file === '-' && context === '-') throw new UsageError('-f - and a context of - cannot both read stdin');
     if (flags.file === '-') {

@@ -1,6 +1,6 @@
 // `tsbuild parse FILE [--json]`: prints the parsed instructions (BuildKit's dump format, or the JSON contract).
 import type { Command } from 'commander';
-import type { Instruction } from '../../parser/types.js';
+import type { Instruction } from '../../parser/index.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--json', 'print directives and instructions (with positions) as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
       const text = await readBuildfile(file);
-      const { parseBuildfile, dumpInstruction } = await import('../../parser/index.js');
+      const { parseBuildfile, dumpInstruction } = await (await import('../../parser/index.js')).loadParser();
       // Errors (BuildfileError) propagate to cli/main.ts, which prints render() and exits 1.
       const result = parseBuildfile(text, file === '-' ? '<stdin>' : file);
       if (opts.json) {

@@ -2,9 +2,9 @@
 // loaded inside the actions so that other commands never load the registry client.
 import { Option, type Command } from 'commander';
 import { globalOptions, UsageError, type GlobalOptions } from '../context.js';
-import type { Store } from '../../store/api.js';
+import type { Store } from '../../store/index.js';
 import type { RegistryOptions, TransferProgress } from '../../registry-client/index.js';
-import type { RetryNotice } from '../../registry-client/options.js';
+import type { RetryNotice } from '../../registry-client/index.js';
 
 type ProgressMode = 'auto' | 'plain' | 'json' | 'quiet';
 
@@ -23,7 +23,7 @@ export interface TransferRenderer {
 
 export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<TransferRenderer> {
   const { formatBytes, shortDigest, formatDuration } = await import('../progress/format.js');
-  const { describeRetry } = await import('../../registry-client/progress.js');
+  const { describeRetry } = await import('../../registry-client/index.js');
   if (mode === 'quiet') return { onProgress: () => undefined, onRetry: () => undefined, close: () => undefined };
   if (mode === 'json') {
     const lastPct = new Map<string, number>();
@@ -160,8 +160,9 @@ export function register(program: Command): void {
     .addOption(progressOption())
     .action(async (refText: string, opts: TransferFlags & { platform?: string; allPlatforms?: boolean; unpack: boolean; concurrency?: string }, command: Command) => {
       const g = globalOptions(command);
-      const { parseReference } = await import('../../oci/reference.js');
-      const { pullImage, parsePlatform } = await import('../../registry-client/index.js');
+      const { parseReference } = await import('../../oci/index.js');
+      const { parsePlatform, loadRegistryClient } = await import('../../registry-client/index.js');
+      const { pullImage } = await loadRegistryClient();
       let platform;
       try {
         platform = opts.platform ? parsePlatform(opts.platform) : undefined;
@@ -202,8 +203,8 @@ export function register(program: Command): void {
     .addOption(progressOption())
     .action(async (name: string, dests: string[], opts: TransferFlags & { concurrency?: string }, command: Command) => {
       const g = globalOptions(command);
-      const { parseReference, normalizeName } = await import('../../oci/reference.js');
-      const { pushImage } = await import('../../registry-client/index.js');
+      const { parseReference, normalizeName } = await import('../../oci/index.js');
+      const { pushImage } = await (await import('../../registry-client/index.js')).loadRegistryClient();
       const store = await openStore(g);
       const renderer = await createTransferRenderer(opts.progress);
       try {
@@ -219,7 +220,7 @@ export function register(program: Command): void {
         const manifest = { mediaType: record.manifestMediaType, digest: record.manifestDigest, size: await store.blobSize(record.manifestDigest) };
         const { digest } = await pushImage(store, manifest, targets, { ...(await registryOptions(g, opts)), onProgress: (p) => renderer.onProgress(p), onRetry: (n) => renderer.onRetry(n) });
         renderer.close();
-        const { formatReference } = await import('../../oci/reference.js');
+        const { formatReference } = await import('../../oci/index.js');
         for (const t of targets) {
           process.stdout.write(opts.progress === 'json' ? JSON.stringify({ pushed: formatReference(t), digest }) + '\n' : `${formatReference(t)}: digest: ${digest}\n`);
         }
@@ -247,7 +248,7 @@ export function register(program: Command): void {
         password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
       }
       if (!password) throw new UsageError('login needs a password (--password-stdin)');
-      const { login } = await import('../../registry-client/index.js');
+      const { login } = await (await import('../../registry-client/index.js')).loadRegistryClient();
       const registry = normalizeServer(server);
       const { configPath } = await login(registry, { username: opts.username, password }, await registryOptions(g, {}));
       process.stdout.write(`Login Succeeded (credentials stored in ${configPath})\n`);
@@ -258,7 +259,7 @@ export function register(program: Command): void {
     .description('remove stored credentials for a registry')
     .argument('[server]', 'registry host[:port]', 'docker.io')
     .action(async (server: string) => {
-      const { logout } = await import('../../registry-client/index.js');
+      const { logout } = await (await import('../../registry-client/index.js')).loadRegistryClient();
       const registry = normalizeServer(server);
       const removed = await logout(registry);
       process.stdout.write(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
@@ -270,7 +271,7 @@ function asUsage<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if ((e as Error).name === 'ReferenceError') throw new UsageError((e as Error).message);
+    if ((e as Error).name === 'ImageRefError') throw new UsageError((e as Error).message);
     throw e;
   }
 }

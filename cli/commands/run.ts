@@ -1,8 +1,8 @@
 // `tsbuild run IMAGE [CMD...]`: run an image's command in a throwaway container (changes are discarded).
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
-import type { ContainerConfig } from '../../oci/types.js';
-import type { ContainerSpec, Isolation, NetworkMode } from '../../runtime/spec.js';
+import type { ContainerConfig } from '../../oci/index.js';
+import type { ContainerSpec, Isolation, NetworkMode } from '../../runtime/index.js';
 
 interface RunOptions {
   network: NetworkMode;

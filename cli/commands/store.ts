@@ -2,7 +2,10 @@
 // (store/ops/*) only when it runs; this module prints, the implementations return data.
 import { Option, type Command } from 'commander';
 import { globalOptions, UsageError } from '../context.js';
-import type { Store } from '../../store/api.js';
+import type { Store } from '../../store/index.js';
+
+/** The store's maintenance code, loaded when a command needs it (not by `tsbuild --version` or a build). */
+const ops = async (): Promise<Awaited<ReturnType<typeof import('../../store/index.js').storeOps>>> => (await import('../../store/index.js')).storeOps();
 
 async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStoreFor } = await import('../open-store.js');
@@ -41,14 +44,14 @@ export function register(program: Command): void {
     .description('list the images in the store')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const { listImageRows } = await import('../../store/ops/images.js');
+      const { listImageRows } = await ops();
       const rows = await withStore(command, listImageRows);
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
       }
       const out = [['REPOSITORY', 'TAG', 'IMAGE ID', 'DIGEST', 'CREATED', 'SIZE']];
-      const { familiarName, parseReference } = await import('../../oci/reference.js');
+      const { familiarName, parseReference } = await import('../../oci/index.js');
       for (const r of rows) {
         let shown = r.name;
         try {
@@ -72,7 +75,7 @@ export function register(program: Command): void {
     .description('print an image as JSON: digest, config, layers with sizes')
     .argument('<name>', 'image name, digest or id prefix')
     .action(async (name: string, _opts: unknown, command: Command) => {
-      const { inspectImage } = await import('../../store/ops/images.js');
+      const { inspectImage } = await ops();
       const r = await withStore(command, (s) => inspectImage(s, name));
       process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     });
@@ -82,7 +85,7 @@ export function register(program: Command): void {
     .description('remove an image name (blobs go at the next prune)')
     .argument('<names...>', 'image names, digests or id prefixes')
     .action(async (names: string[], _opts: unknown, command: Command) => {
-      const { removeImage } = await import('../../store/ops/images.js');
+      const { removeImage } = await ops();
       await withStore(command, async (s) => {
         for (const n of names) for (const r of await removeImage(s, n)) process.stdout.write(`Untagged: ${r}\n`);
       });
@@ -93,7 +96,7 @@ export function register(program: Command): void {
     .description('delete unreferenced blobs, unpacked layers and cache records (never what a running build holds)')
     .option('--json', 'print what was removed as JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const { pruneStore } = await import('../../store/ops/gc.js');
+      const { pruneStore } = await ops();
       const r = await withStore(command, pruneStore);
       if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       else process.stdout.write(`removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.lazy} lazy blob records, ${r.temp} temporary files; reclaimed ${humanSize(r.bytes)}\n`);
@@ -106,7 +109,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <file>', 'archive to write')
     .addOption(new Option('--format <format>', 'archive format').choices(['oci', 'docker']).default('oci'))
     .action(async (name: string, opts: { output: string; format: 'oci' | 'docker' }, command: Command) => {
-      const { saveImage } = await import('../../store/ops/save.js');
+      const { saveImage } = await ops();
       await withStore(command, (s) => saveImage(s, name, opts.output, opts.format));
     });
 
@@ -115,7 +118,7 @@ export function register(program: Command): void {
     .description('load images from an OCI layout tar or a docker-archive')
     .requiredOption('-i, --input <file>', 'archive to read')
     .action(async (opts: { input: string }, command: Command) => {
-      const { loadArchive } = await import('../../store/ops/load.js');
+      const { loadArchive } = await ops();
       const loaded = await withStore(command, (s) => loadArchive(s, opts.input));
       for (const l of loaded) process.stdout.write(`Loaded image: ${l.name ?? l.digest}\n`);
     });
@@ -126,7 +129,7 @@ export function register(program: Command): void {
     .argument('<rootfs>', 'tar, tar.gz of a root filesystem')
     .argument('<name>', 'name for the image')
     .action(async (file: string, name: string, _opts: unknown, command: Command) => {
-      const { importRootfs } = await import('../../store/ops/import.js');
+      const { importRootfs } = await ops();
       const d = await withStore(command, (s) => importRootfs(s, file, name));
       process.stdout.write(`${d}\n`);
     });
@@ -136,7 +139,7 @@ export function register(program: Command): void {
     .command('verify')
     .description('re-hash every blob and check every unpacked layer; exit 1 on corruption')
     .action(async (_opts: unknown, command: Command) => {
-      const { verifyStore } = await import('../../store/ops/verify.js');
+      const { verifyStore } = await ops();
       const r = await withStore(command, verifyStore);
       for (const p of r.problems) process.stdout.write(`corrupt: ${p}\n`);
       const lazy = r.lazy > 0 ? ` (${r.lazy} layer blob(s) recorded with their registry source, not downloaded yet)` : '';

@@ -1,6 +1,6 @@
 // Progress renderers: one BuildEvent stream shown four ways — a live TTY view (tty.ts), plain prefixed lines
 // (plain.ts), one JSON event per line (json.ts), or nothing (quiet). `createRenderer` in select.ts picks one.
-import type { BuildEvent } from '../../builder/events.js';
+import type { BuildEvent } from '../../builder/index.js';
 
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'quiet';
 

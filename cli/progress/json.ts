@@ -1,5 +1,5 @@
 // JSON progress: every BuildEvent as one line of JSON, for tools.
-import type { BuildEvent } from '../../builder/events.js';
+import type { BuildEvent } from '../../builder/index.js';
 import type { ProgressRenderer, ProgressStream } from './index.js';
 
 export class JsonRenderer implements ProgressRenderer {

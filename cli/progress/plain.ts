@@ -1,6 +1,6 @@
 // Plain progress: one line per step, printed once its outcome is known, so a cache hit reads
 // `[builder 3/7] RUN make CACHED` on one grep-able line; command output lines carry their step's prefix.
-import type { BuildEvent, StepRef } from '../../builder/events.js';
+import type { BuildEvent, StepRef } from '../../builder/index.js';
 import { formatDuration } from './format.js';
 import type { ProgressRenderer, ProgressStream } from './index.js';
 

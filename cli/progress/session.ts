@@ -6,7 +6,7 @@
 //
 // Ctrl-C (SIGINT) or SIGTERM aborts `view.signal`, so the build stops its containers and unmounts what it mounted
 // before tsbuild exits (130 / 143); a second Ctrl-C exits at once.
-import type { BuildEvent, BuildEventListener } from '../../builder/events.js';
+import type { BuildEvent, BuildEventListener } from '../../builder/index.js';
 import type { ProgressMode, ProgressStream } from './index.js';
 import { createRenderer } from './select.js';
 import { InterruptedError } from '../errors.js';

@@ -1,7 +1,7 @@
 // The live progress view for a terminal, in the manner of BuildKit's: redrawn in place (log-update does the cursor
 // work) at most every `intervalMs`, collapsing at the end to every step's line and a summary.
 import { createLogUpdate } from 'log-update';
-import type { BuildEvent } from '../../builder/events.js';
+import type { BuildEvent } from '../../builder/index.js';
 import type { ProgressRenderer, ProgressStream } from './index.js';
 import { apply, newViewState, type ViewState } from './tty/state.js';
 import { drawFrame } from './tty/frame.js';

@@ -2,7 +2,7 @@
 // self-contained HTML page. Written to a temporary name and renamed, so a reader never sees half a report.
 import { rename, writeFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { BuildEvent } from '../../builder/events.js';
+import type { BuildEvent } from '../../builder/index.js';
 import { buildReport } from './model.js';
 import { renderReportHtml } from './html.js';
 

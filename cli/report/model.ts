@@ -1,7 +1,7 @@
 // The build report's data, derived from a build's events: stages with their dependencies, every step with its start
 // (relative to the build's start), duration, cache status, layer and cache-miss reason, and the pulls/pushes.
 // `--report FILE.json` writes exactly this; the HTML page draws it.
-import type { BuildEvent, StepRef } from '../../builder/events.js';
+import type { BuildEvent, StepRef } from '../../builder/index.js';
 import { describeMiss, explainCache } from '../explain.js';
 
 export interface ReportStep {

@@ -8,8 +8,8 @@ import { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { constants, crc32, deflateRaw } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import type { Digest } from '../../oci/types.js';
-import { DamagedContentError } from '../../oci/content-check.js';
+import type { Digest } from '../../oci/index.js';
+import { DamagedContentError } from '../../oci/index.js';
 
 export interface ParallelGzipOptions {
   level?: number;

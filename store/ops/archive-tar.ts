@@ -4,8 +4,8 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
-import { verified } from '../../oci/content-check.js';
-import type { Digest } from '../../oci/types.js';
+import { verified } from '../../oci/index.js';
+import type { Digest } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { archiveTempName, sweepArchiveTemps } from './sweep.js';
 

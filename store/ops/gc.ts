@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isDigest } from '../../oci/digest.js';
-import type { Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../../oci/types.js';
+import { isDigest } from '../../oci/index.js';
+import type { Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { recordInFile } from '../cache.js';
 import { pidAlive, tempOwnerPid } from '../fsutil.js';

@@ -1,5 +1,5 @@
 // What `tsbuild images` and `tsbuild inspect` show: plain data, formatted by the CLI.
-import type { Digest } from '../../oci/types.js';
+import type { Digest } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { StoreError } from '../errors.js';
 
@@ -70,7 +70,7 @@ export async function inspectImage(store: Store, ref: string): Promise<InspectRe
 /** Removes a tag. With a digest or id, removes every tag pointing at it. Returns the names removed. */
 export async function removeImage(store: Store, ref: string): Promise<string[]> {
   if (await store.untag(ref)) {
-    const { normalizeName } = await import('../../oci/reference.js');
+    const { normalizeName } = await import('../../oci/index.js');
     try {
       return [normalizeName(ref)];
     } catch {

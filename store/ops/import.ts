@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
-import { MediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageManifest } from '../../oci/types.js';
+import { MediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageManifest } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { decompressed } from '../decompress.js';
 import { StoreError } from '../errors.js';

@@ -4,8 +4,8 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
-import { normalizeName } from '../../oci/reference.js';
-import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../../oci/types.js';
+import { normalizeName } from '../../oci/index.js';
+import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { decompressed, detectCompression, peek } from '../decompress.js';
 import { StoreError } from '../errors.js';

@@ -1,12 +1,12 @@
 // `tsbuild save`: an OCI image layout tar (gzip layers, as a registry would hold them) or a docker-archive
 // (manifest.json + repositories, the format `docker load` / `podman load` read).
-import { digestHex } from '../../oci/digest.js';
-import { familiarName, parseReference } from '../../oci/reference.js';
-import { MediaType, type Descriptor, type ImageManifest } from '../../oci/types.js';
+import { digestHex } from '../../oci/index.js';
+import { familiarName, parseReference } from '../../oci/index.js';
+import { MediaType, type Descriptor, type ImageManifest } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { StoreError } from '../errors.js';
 import { writeArchive } from './archive-tar.js';
-import { damageIn } from '../../oci/content-check.js';
+import { damageIn } from '../../oci/index.js';
 
 export async function saveImage(store: Store, ref: string, dest: string, format: 'oci' | 'docker'): Promise<Descriptor> {
   try {

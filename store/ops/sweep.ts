@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pidAlive, tempName, tempOwnerPid } from '../fsutil.js';
+import { unmountDetached } from '../xattr.js';
 
 /** Leading `<pid>-` of a directory name (run/, builder/tmp/). */
 function leadingPid(name: string): number | undefined {
@@ -41,10 +42,9 @@ async function unmountUnder(dirs: string[]): Promise<void> {
     .filter((m) => dirs.some((d) => m === d || m.startsWith(d + '/')))
     .sort((a, b) => b.length - a.length);
   if (under.length === 0) return;
-  const { umount2, MNT_DETACH } = await import('../../runtime/libc.js');
   for (const m of under) {
     try {
-      umount2(m, MNT_DETACH);
+      unmountDetached(m);
     } catch {
       // gone with its parent, or not ours to drop: the rm below says so if it matters
     }

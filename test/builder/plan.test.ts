@@ -1,6 +1,6 @@
 // The build plan: global ARGs before FROM, stage names and dependencies, --target pruning, platform args.
 import { describe, expect, it } from 'vitest';
-import { parseBuildfile } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
 import { makePlan } from '../../builder/plan.js';
 import { PlanError } from '../../builder/errors.js';
 

@@ -11,7 +11,7 @@ import { getEnv, goSlice, setEnv } from '../../builder/image-config.js';
 import { dedupeLowerdirs } from '../../builder/steps/common.js';
 import { displayInstruction } from '../../builder/stage.js';
 import { explainMiss } from '../../builder/reasons.js';
-import { parseBuildfile } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
 
 let root: string;
 beforeEach(async () => {

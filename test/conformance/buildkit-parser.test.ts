@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BuildfileError, dumpInstructions, parseBuildfile } from '../../parser/index.js';
+import { BuildfileError } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
+import { dumpInstructions } from '../../parser/dump.js';
 import { conformanceRoot, subdirs } from './corpus.js';
 
 const base = join(conformanceRoot, 'buildkit-parser', 'parser');

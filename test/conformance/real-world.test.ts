@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseBuildfile } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
 import { conformanceRoot, filesUnder } from './corpus.js';
 import { referenceKeywords } from './reference-split.js';
 

@@ -1,6 +1,7 @@
 // The dump format of BuildKit's parser tests: Go-quoted strings, flags in brackets, ONBUILD nested.
 import { describe, expect, it } from 'vitest';
-import { dumpInstruction, dumpInstructions, parseBuildfile } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
+import { dumpInstruction, dumpInstructions } from '../../parser/dump.js';
 import { goQuote } from '../../parser/quote.js';
 
 describe('goQuote (Go strconv.Quote)', () => {

@@ -1,6 +1,7 @@
 // Each Buildfile error: a BuildfileError with file, line, column, message and the source line with a caret.
 import { describe, expect, it } from 'vitest';
-import { BuildfileError, parseBuildfile } from '../../parser/index.js';
+import { BuildfileError } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
 
 function failure(text: string): BuildfileError {
   try {

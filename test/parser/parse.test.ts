@@ -1,7 +1,9 @@
 // The parser on each instruction form: arguments split as BuildKit splits them, flags, JSON/shell forms,
 // directives, comments, continuations, CRLF, BOM, heredocs, and the JSON contract of the result.
 import { describe, expect, it } from 'vitest';
-import { dumpInstruction, parseBuildfile, type Instruction } from '../../parser/index.js';
+import { type Instruction } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
+import { dumpInstruction } from '../../parser/dump.js';
 
 const dump = (text: string) => parseBuildfile(text).instructions.map(dumpInstruction);
 const only = (text: string, n = 1): Instruction => parseBuildfile(text).instructions[n]!;

@@ -1,6 +1,6 @@
 // Source positions: line and column of each keyword, end lines through continuations, comments and heredocs.
 import { describe, expect, it } from 'vitest';
-import { parseBuildfile } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
 
 const spans = (text: string) => parseBuildfile(text).instructions.map((i) => [i.line, i.column, i.endLine]);
 

@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { dumpInstruction, parseBuildfile } from '../../parser/index.js';
+import { parseBuildfile } from '../../parser/parse.js';
+import { dumpInstruction } from '../../parser/dump.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');

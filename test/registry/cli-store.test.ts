@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import { MediaType, type ImageConfigFile, type ImageManifest } from '../../oci/types.js';
-import { pullImage, pushImage } from '../../registry-client/index.js';
+import { pullImage, pushImage } from '../../registry-client/api.js';
 import { openStore } from '../../store/index.js';
 import { seedBusybox, seedMultiPlatform, type MultiPlatformSeed } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';

@@ -4,7 +4,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
-import { lookupCredentials, login, logout, OciLayout, pullImage, RegistryError, resolveRegistryOptions } from '../../registry-client/index.js';
+import { lookupCredentials, login, logout, OciLayout, pullImage, RegistryError, resolveRegistryOptions } from '../../registry-client/api.js';
 import { seedBusybox } from '../fixtures/images.js';
 import { freePort, startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { tempDirs } from './helpers.js';

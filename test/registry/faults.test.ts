@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import type { ImageManifest } from '../../oci/types.js';
-import { DigestMismatchError, OciLayout, pullImage, pushImage, RegistryError } from '../../registry-client/index.js';
+import { DigestMismatchError, OciLayout, pullImage, pushImage, RegistryError } from '../../registry-client/api.js';
 import { seedBusybox } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';

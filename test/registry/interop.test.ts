@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import { MediaType, type ImageManifest } from '../../oci/types.js';
-import { OciLayout, pushImage } from '../../registry-client/index.js';
+import { OciLayout, pushImage } from '../../registry-client/api.js';
 import { busyboxLayout } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { skopeoInspect, tempDirs } from './helpers.js';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
-import { pullImage, RegistryError } from '../../registry-client/index.js';
+import { pullImage, RegistryError } from '../../registry-client/api.js';
 import { openStore } from '../../store/index.js';
 import { tempDirs } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import type { ImageManifest } from '../../oci/types.js';
-import { OciLayout, pullImage, pushImage, RegistryClient, RegistryError, type TransferProgress } from '../../registry-client/index.js';
+import { OciLayout, pullImage, pushImage, RegistryClient, RegistryError, type TransferProgress } from '../../registry-client/api.js';
 import { busyboxLayout, seedBusybox } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { dockerConfig, skopeoInspect, tempDirs } from './helpers.js';

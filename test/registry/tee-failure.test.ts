@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import type { Descriptor } from '../../oci/types.js';
-import { pullImage, type PullTarget } from '../../registry-client/index.js';
+import { pullImage, type PullTarget } from '../../registry-client/api.js';
 import { openStore } from '../../store/index.js';
 import { seedBusybox } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';

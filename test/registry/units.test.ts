@@ -1,6 +1,6 @@
 // Pure functions of the registry client: challenge parsing, Retry-After, platform ranking.
 import { describe, expect, it } from 'vitest';
-import { parseChallenges, parsePlatform, platformRank, RegistryClient } from '../../registry-client/index.js';
+import { parseChallenges, parsePlatform, platformRank, RegistryClient } from '../../registry-client/api.js';
 import { parseRetryAfter } from '../../registry-client/transport.js';
 import { parseReference } from '../../oci/reference.js';
 

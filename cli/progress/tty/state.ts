@@ -1,6 +1,6 @@
 // The live view's model: what is known about the build after each event. Pure data, updated in place by `apply`;
 // frame.ts draws it. Kept apart from the terminal so it can be tested without one.
-import type { BuildEvent, StepRef } from '../../../builder/events.js';
+import type { BuildEvent, StepRef } from '../../../builder/index.js';
 
 /** Lines of a running step's output kept for the view (BuildKit shows a similar short tail). */
 export const TAIL_LINES = 6;
