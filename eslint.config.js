@@ -4,7 +4,17 @@ import tseslint from 'typescript-eslint';
 import architecture from './scripts/lint/architecture.mjs';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/*.mjs', '**/*.cjs', 'bin/**', 'eslint.config.js', 'scripts/lint/fixtures/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '**/*.mjs',
+      '**/*.cjs',
+      'bin/**',
+      'eslint.config.js',
+      'scripts/lint/fixtures/**',
+    ],
+  },
   {
     files: ['**/*.ts'],
     languageOptions: {
@@ -18,10 +28,16 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       '@typescript-eslint/no-shadow-restricted-names': 'off',
       'no-shadow-restricted-names': 'error',
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       'no-debugger': 'error',
       eqeqeq: ['error', 'smart'],
     },

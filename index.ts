@@ -1,3 +1,11 @@
 // tsbuild's programmatic API: `import { build } from 'tsbuild'`.
 export { build, BuildError, PlanError, ContextError } from './builder/index.js';
-export type { BuildOptions, BuildResult, OutputSpec, SecretSpec, BuildEvent, BuildEventListener, StepRef } from './builder/index.js';
+export type {
+  BuildOptions,
+  BuildResult,
+  OutputSpec,
+  SecretSpec,
+  BuildEvent,
+  BuildEventListener,
+  StepRef,
+} from './builder/index.js';

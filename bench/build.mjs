@@ -14,8 +14,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
 const shared = process.env.BENCH_SHARED ?? resolve(repo, '../shared/bench');
 const N = Number(process.env.BENCH_N ?? 3);
-const workloads = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['hello', 'many-layers', 'big-context', 'multistage'];
-const PHASES = { hello: ['cold', 'noop', 'touch'], 'many-layers': ['cold', 'noop'], 'big-context': ['cold', 'noop', 'touch'], multistage: ['cold', 'noop'] };
+const workloads =
+  process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['hello', 'many-layers', 'big-context', 'multistage'];
+const PHASES = {
+  hello: ['cold', 'noop', 'touch'],
+  'many-layers': ['cold', 'noop'],
+  'big-context': ['cold', 'noop', 'touch'],
+  multistage: ['cold', 'noop'],
+};
 let tools = (process.env.BENCH_TOOLS ?? 'tsbuild,docker,buildah').split(',').filter(Boolean);
 
 if (!existsSync(join(shared, 'measure.sh'))) {
@@ -28,18 +34,29 @@ const env = { ...process.env, TSBUILD: join(repo, 'bin/tsbuild') };
 const benchWork = process.env.BENCH_WORK ?? '/tmp/tsb-bench';
 const registryWasUp = spawnSync('curl', ['-sf', '-o', '/dev/null', 'http://localhost:5000/v2/']).status === 0;
 const dockerSock = join(benchWork, 'dockerd/docker.sock');
-const dockerWasUp = spawnSync('/usr/bin/docker', ['info'], { env: { ...process.env, DOCKER_HOST: `unix://${dockerSock}` }, stdio: 'ignore' }).status === 0;
+const dockerWasUp =
+  spawnSync('/usr/bin/docker', ['info'], {
+    env: { ...process.env, DOCKER_HOST: `unix://${dockerSock}` },
+    stdio: 'ignore',
+  }).status === 0;
 
 // Registry on localhost:5000 with the busybox base; a dockerd for BuildKit when docker.io is installed.
 const wantDocker = tools.includes('docker') && existsSync('/usr/sbin/dockerd');
-const setup = spawnSync('bash', [join(shared, 'setup.sh')], { env: { ...env, START_DOCKERD: wantDocker ? '1' : '0' }, encoding: 'utf8' });
+const setup = spawnSync('bash', [join(shared, 'setup.sh')], {
+  env: { ...env, START_DOCKERD: wantDocker ? '1' : '0' },
+  encoding: 'utf8',
+});
 if (setup.status !== 0) {
   console.error(`bench: setup.sh failed:\n${setup.stderr}`);
   process.exit(1);
 }
 // setup.sh links every applet of `busybox --list` to busybox, and Debian's list names busybox itself: the binary
 // becomes a self-symlink. Push a correct base over it (same recipe, busybox kept) so every builder gets a working one.
-const fix = spawnSync('bash', ['-c', `set -e
+const fix = spawnSync(
+  'bash',
+  [
+    '-c',
+    `set -e
 root=$(mktemp -d); mkdir -p $root/bin $root/etc $root/tmp $root/root
 cp /bin/busybox $root/bin/; for c in $(/bin/busybox --list); do [ "$c" = busybox ] || ln -sf busybox $root/bin/$c; done; chmod 1777 $root/tmp
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > $root/etc/passwd
@@ -47,7 +64,10 @@ printf 'root:x:0:\nnogroup:x:65534:\n' > $root/etc/group
 ctr=$(buildah from scratch); mnt=$(buildah mount $ctr); cp -a $root/. $mnt/; buildah umount $ctr >/dev/null
 buildah config --cmd '["/bin/sh"]' --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $ctr
 buildah commit -q $ctr localhost:5000/library/busybox:latest >/dev/null; buildah rm $ctr >/dev/null
-buildah push --tls-verify=false localhost:5000/library/busybox:latest >/dev/null 2>&1; rm -rf $root`], { encoding: 'utf8' });
+buildah push --tls-verify=false localhost:5000/library/busybox:latest >/dev/null 2>&1; rm -rf $root`,
+  ],
+  { encoding: 'utf8' },
+);
 if (fix.status !== 0) {
   console.error(`bench: pushing the busybox base failed:\n${fix.stderr}`);
   process.exit(1);
@@ -61,8 +81,19 @@ else if (tools.includes('docker')) {
 
 function measure(name, wl, phase, n = N) {
   const [tool, network] = name.split('@');
-  const toolEnv = network ? { ...env, TSBUILD: join(here, 'lib/tsbuild-network.sh'), TSBUILD_BENCH_REAL: env.TSBUILD, TSBUILD_BENCH_NETWORK: network } : env;
-  const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(n)], { env: toolEnv, encoding: 'utf8', cwd: repo });
+  const toolEnv = network
+    ? {
+        ...env,
+        TSBUILD: join(here, 'lib/tsbuild-network.sh'),
+        TSBUILD_BENCH_REAL: env.TSBUILD,
+        TSBUILD_BENCH_NETWORK: network,
+      }
+    : env;
+  const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(n)], {
+    env: toolEnv,
+    encoding: 'utf8',
+    cwd: repo,
+  });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   const mm = /median=([\d.]+) min=([\d.]+) max=([\d.]+) rss=(\d+)MB/.exec(line);
   if (!mm) return { error: line || r.stderr?.trim() || 'failed' };
@@ -81,7 +112,10 @@ function measureInTurn(wl, phase) {
       const bad = xs.find((x) => x.error);
       if (bad) return [t, bad];
       const s = xs.map((x) => x.median).sort((a, b) => a - b);
-      return [t, { median: s[Math.floor((s.length - 1) / 2)], min: s[0], max: s.at(-1), rss: Math.max(...xs.map((x) => x.rss)) }];
+      return [
+        t,
+        { median: s[Math.floor((s.length - 1) / 2)], min: s[0], max: s.at(-1), rss: Math.max(...xs.map((x) => x.rss)) },
+      ];
     }),
   );
 }
@@ -94,7 +128,9 @@ for (const wl of workloads) {
     for (const t of tools) {
       row[t] = inTurn ? inTurn[t] : measure(t, wl, phase);
       const x = row[t];
-      console.log(`${wl.padEnd(12)} ${phase.padEnd(6)} ${t.padEnd(8)} ${x.error ? `ERROR ${x.error}` : `median ${x.median.toFixed(2)}s (min ${x.min.toFixed(2)}, max ${x.max.toFixed(2)}) rss ${x.rss} MB`}`);
+      console.log(
+        `${wl.padEnd(12)} ${phase.padEnd(6)} ${t.padEnd(8)} ${x.error ? `ERROR ${x.error}` : `median ${x.median.toFixed(2)}s (min ${x.min.toFixed(2)}, max ${x.max.toFixed(2)}) rss ${x.rss} MB`}`,
+      );
     }
     results.push(row);
   }
@@ -106,18 +142,25 @@ console.log(`\nmedians of ${N} (s); ratio = tsbuild / other (lower is better)\n`
 console.log('| workload | phase | ' + tools.join(' | ') + ' | tsbuild/BuildKit | tsbuild/buildah | tsbuild peak RSS |');
 console.log('|---|---|' + tools.map(() => '---|').join('') + '---|---|---|');
 for (const r of results) {
-  console.log(`| ${r.wl} | ${r.phase} | ${tools.map((t) => fmt(r[t])).join(' | ')} | ${ratio(r.tsbuild, r.docker)} | ${ratio(r.tsbuild, r.buildah)} | ${r.tsbuild && !r.tsbuild.error ? `${r.tsbuild.rss} MB` : '—'} |`);
+  console.log(
+    `| ${r.wl} | ${r.phase} | ${tools.map((t) => fmt(r[t])).join(' | ')} | ${ratio(r.tsbuild, r.docker)} | ${ratio(r.tsbuild, r.buildah)} | ${r.tsbuild && !r.tsbuild.error ? `${r.tsbuild.rss} MB` : '—'} |`,
+  );
 }
 
 // What the default network costs per RUN step: tsbuild (default network) against tsbuild@none, same run.
-const runSteps = (wl) => readFileSync(join(shared, 'workloads', wl, 'Buildfile'), 'utf8').split('\n').filter((l) => /^RUN\s/.test(l)).length;
+const runSteps = (wl) =>
+  readFileSync(join(shared, 'workloads', wl, 'Buildfile'), 'utf8')
+    .split('\n')
+    .filter((l) => /^RUN\s/.test(l)).length;
 for (const r of results) {
   const d = r.tsbuild;
   const none = r['tsbuild@none'];
   const steps = runSteps(r.wl);
   if (!d || !none || d.error || none.error || r.phase !== 'cold' || steps === 0) continue;
   const perStep = ((d.median - none.median) / steps) * 1000;
-  console.log(`\ndefault network vs --network none, ${r.wl} ${r.phase} (${steps} RUN): ${d.median.toFixed(2)} s vs ${none.median.toFixed(2)} s = ${perStep >= 0 ? '+' : ''}${perStep.toFixed(1)} ms per RUN step`);
+  console.log(
+    `\ndefault network vs --network none, ${r.wl} ${r.phase} (${steps} RUN): ${d.median.toFixed(2)} s vs ${none.median.toFixed(2)} s = ${perStep >= 0 ? '+' : ''}${perStep.toFixed(1)} ms per RUN step`,
+  );
 }
 
 if (process.env.BENCH_KEEP !== '1') {

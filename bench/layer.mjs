@@ -20,11 +20,17 @@ import { performance } from 'node:perf_hooks';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // the environment and node flags bin/tsbuild runs with (`#!/usr/bin/env -S [VAR=VALUE...] node [FLAG...]`)
-const shebang = readFileSync(join(here, '../bin/tsbuild'), 'utf8').split('\n')[0].replace(/^#!\S*env\s+(-S\s+)?/, '').split(/\s+/);
+const shebang = readFileSync(join(here, '../bin/tsbuild'), 'utf8')
+  .split('\n')[0]
+  .replace(/^#!\S*env\s+(-S\s+)?/, '')
+  .split(/\s+/);
 const env = Object.fromEntries(shebang.slice(0, shebang.indexOf('node')).map((a) => a.split(/=(.*)/s).slice(0, 2)));
 const flags = shebang.slice(shebang.indexOf('node') + 1).filter(Boolean);
 if (!flags.every((f) => process.execArgv.includes(f)) || Object.entries(env).some(([k, v]) => process.env[k] !== v)) {
-  const r = spawnSync(process.execPath, [...flags, ...process.execArgv, fileURLToPath(import.meta.url)], { stdio: 'inherit', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [...flags, ...process.execArgv, fileURLToPath(import.meta.url)], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
   process.exit(r.status ?? 1);
 }
 const { openStore } = await import(join(here, '../dist/store/index.js'));
@@ -119,7 +125,10 @@ try {
         gz = await store.compressedLayer(layer.descriptor);
       },
     },
-    { prep: () => rmSync(join(work, 'ref.tgz'), { force: true }), run: () => sh(`tar -czf ${join(work, 'ref.tgz')} -C ${tree} .`) },
+    {
+      prep: () => rmSync(join(work, 'ref.tgz'), { force: true }),
+      run: () => sh(`tar -czf ${join(work, 'ref.tgz')} -C ${tree} .`),
+    },
   );
   const rssCompress = process.resourceUsage().maxRSS / 1024;
   const gzPath = join(work, 'layer.tgz');
@@ -152,11 +161,15 @@ try {
   const rssMB = process.resourceUsage().maxRSS / 1024;
   const row = (name, [ours, ref, ratio, ratios], target) =>
     `${name.padEnd(26)} ${ours.toFixed(2).padStart(7)} s   ref ${ref.toFixed(2).padStart(6)} s   ratio ${ratio.toFixed(2)}  (target ≤ ${target}) ${ratio <= target ? 'ok' : 'MISSED'}   rounds ${ratios.map((r) => r.toFixed(2)).join(' ')}`;
-  console.log(`layer: ${(layer.descriptor.size / 1e6).toFixed(1)} MB tar, ${(gz.size / 1e6).toFixed(1)} MB gzip (tar -czf: ${(statSync(join(work, 'ref.tgz')).size / 1e6).toFixed(1)} MB); ${ROUNDS} rounds: best time of each side, median of the per-round ratios`);
+  console.log(
+    `layer: ${(layer.descriptor.size / 1e6).toFixed(1)} MB tar, ${(gz.size / 1e6).toFixed(1)} MB gzip (tar -czf: ${(statSync(join(work, 'ref.tgz')).size / 1e6).toFixed(1)} MB); ${ROUNDS} rounds: best time of each side, median of the per-round ratios`,
+  );
   console.log(row('commit vs tar -cf', commitPair, 2));
   console.log(row('compress vs tar -czf', compressPair, 0.5));
   console.log(row('unpack gzip vs tar -xzf', unpackPair, 1));
-  console.log(`peak RSS ${rssMB.toFixed(0)} MB (target < 150) ${rssMB < 150 ? 'ok' : 'MISSED'}; after commit ${rssCommit.toFixed(0)} MB, after compress ${rssCompress.toFixed(0)} MB`);
+  console.log(
+    `peak RSS ${rssMB.toFixed(0)} MB (target < 150) ${rssMB < 150 ? 'ok' : 'MISSED'}; after commit ${rssCommit.toFixed(0)} MB, after compress ${rssCompress.toFixed(0)} MB`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

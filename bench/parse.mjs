@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = process.argv[2] ?? resolve(repo, '..', 'shared', 'conformance', 'real-world');
 if (!existsSync(corpus)) {
-  process.stderr.write(`bench:parse: corpus ${corpus} not found (pass a directory of Dockerfiles as the first argument)\n`);
+  process.stderr.write(
+    `bench:parse: corpus ${corpus} not found (pass a directory of Dockerfiles as the first argument)\n`,
+  );
   process.exit(2);
 }
 const { parseBuildfile } = await (await import(join(repo, 'dist', 'parser', 'index.js'))).loadParser();
@@ -42,5 +44,7 @@ times.sort((a, b) => a - b);
 const median = times[Math.floor(times.length / 2)];
 const mb = bytes / 1e6;
 console.log(`corpus: ${files.length} files, ${mb.toFixed(2)} MB, ${instructions} instructions`);
-console.log(`whole corpus: median ${(median * 1000).toFixed(1)} ms, best ${(times[0] * 1000).toFixed(1)} ms over ${rounds} rounds`);
+console.log(
+  `whole corpus: median ${(median * 1000).toFixed(1)} ms, best ${(times[0] * 1000).toFixed(1)} ms over ${rounds} rounds`,
+);
 console.log(`${(files.length / median).toFixed(0)} files/s, ${(mb / median).toFixed(2)} MB/s`);

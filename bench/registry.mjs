@@ -38,12 +38,18 @@ if (process.argv[2] === '--child') {
     const layout = await rc.OciLayout.open(dir);
     const top = await layout.resolve('latest');
     const m = JSON.parse((await layout.readBytes(top.digest)).toString());
-    for (const b of [m.config, ...m.layers]) await store.writeBlob(createReadStream(layout.blobPath(b.digest)), { digest: b.digest, size: b.size });
+    for (const b of [m.config, ...m.layers])
+      await store.writeBlob(createReadStream(layout.blobPath(b.digest)), { digest: b.digest, size: b.size });
     const desc = await store.putBytes(await layout.readBytes(top.digest), top.mediaType, top.digest);
     const t1 = performance.now();
     await rc.pushImage(store, desc, [parseReference(ref)], opts);
     await store.close();
-    process.stdout.write(JSON.stringify({ seconds: (performance.now() - t1) / 1000, rssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        seconds: (performance.now() - t1) / 1000,
+        rssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      }) + '\n',
+    );
     process.exit(0);
   } else if (op === 'pull-unpack') {
     const { openStore } = await import(dist('store/index.js'));
@@ -79,7 +85,9 @@ async function startRegistry() {
 function timeCommand(cmd, args) {
   const hasTime = existsSync('/usr/bin/time');
   const t0 = performance.now();
-  const r = hasTime ? spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' });
+  const r = hasTime
+    ? spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8' })
+    : spawnSync(cmd, args, { encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   const rss = hasTime ? Math.round(Number(r.stderr.trim().split('\n').pop()) / 1024) : undefined;
@@ -94,7 +102,18 @@ function timeChild(...args) {
 
 // ---- the image: an OCI layout with gzip layers, and the same with uncompressed layers ----
 async function tarDir(dir, out) {
-  execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', dir, '-cf', out, '.']);
+  execFileSync('tar', [
+    '--sort=name',
+    '--mtime=@0',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '-C',
+    dir,
+    '-cf',
+    out,
+    '.',
+  ]);
 }
 
 async function buildLayouts() {
@@ -126,11 +145,17 @@ async function buildLayouts() {
       const raw = new DigestingStream();
       const gz = new DigestingStream();
       const tmp = join(layout, 'blobs', '.tmp');
-      if (kind === 'gzip') await pipeline(createReadStream(tarFile), raw, createGzip({ level: 1 }), gz, createWriteStream(tmp));
+      if (kind === 'gzip')
+        await pipeline(createReadStream(tarFile), raw, createGzip({ level: 1 }), gz, createWriteStream(tmp));
       else await pipeline(createReadStream(tarFile), raw, gz, createWriteStream(tmp));
       await rename(tmp, join(layout, 'blobs/sha256', gz.digest().slice(7)));
       diffIDs.push(raw.digest());
-      layers.push({ mediaType: kind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar', digest: gz.digest(), size: gz.size });
+      layers.push({
+        mediaType:
+          kind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar',
+        digest: gz.digest(),
+        size: gz.size,
+      });
     }
     const put = async (obj, mediaType) => {
       const bytes = Buffer.from(JSON.stringify(obj));
@@ -138,9 +163,26 @@ async function buildLayouts() {
       await writeFile(join(layout, 'blobs/sha256', digest.slice(7)), bytes);
       return { mediaType, digest, size: bytes.length };
     };
-    const config = await put({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/busybox', 'sh'] }, rootfs: { type: 'layers', diff_ids: diffIDs } }, 'application/vnd.oci.image.config.v1+json');
-    const manifest = await put({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers }, 'application/vnd.oci.image.manifest.v1+json');
-    await writeFile(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+    const config = await put(
+      {
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/bin/busybox', 'sh'] },
+        rootfs: { type: 'layers', diff_ids: diffIDs },
+      },
+      'application/vnd.oci.image.config.v1+json',
+    );
+    const manifest = await put(
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers },
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+      }),
+    );
     out[kind] = { layout, bytes: layers.reduce((a, l) => a + l.size, 0) + config.size };
   }
   return out;
@@ -151,7 +193,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function measure(label, fn) {
   const runs = [];
   for (let i = 0; i < N; i++) runs.push(await fn(i));
-  const r = { seconds: median(runs.map((x) => x.seconds)), rssMB: Math.max(...runs.map((x) => x.rssMB ?? 0)) || undefined };
+  const r = {
+    seconds: median(runs.map((x) => x.seconds)),
+    rssMB: Math.max(...runs.map((x) => x.rssMB ?? 0)) || undefined,
+  };
   console.log(`  ${label.padEnd(44)} ${r.seconds.toFixed(2)}s${r.rssMB ? `  peak RSS ${r.rssMB} MB` : ''}`);
   return r;
 }
@@ -165,64 +210,91 @@ try {
   const fresh = async () => startRegistry();
 
   if (only.has('push')) {
-  const pushSkopeo = await measure('push compressed: skopeo copy oci → registry', async () => {
-    const reg = await fresh();
-    const r = timeCommand('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${L.gzip.layout}:latest`, `docker://${reg.host}/bench/img:1`]);
-    await reg.stop();
-    return r;
-  });
-  const pushTs = await measure('push compressed: tsbuild OCI layout → registry', async () => {
-    const reg = await fresh();
-    const r = timeChild('push', L.gzip.layout, `${reg.host}/bench/img:1`, reg.host);
-    await reg.stop();
-    return r;
-  });
-  rows.push(['push (compressed blobs)', mb, pushTs, pushSkopeo]);
-
-  const pushSkopeoC = await measure('push + gzip: skopeo copy --dest-compress', async () => {
-    const reg = await fresh();
-    const r = timeCommand('skopeo', ['copy', '--quiet', '--dest-compress', '--dest-tls-verify=false', `oci:${L.tar.layout}:latest`, `docker://${reg.host}/bench/img:1`]);
-    await reg.stop();
-    return r;
-  });
-  const pushTsC = await measure('push + gzip: tsbuild (uncompressed layout)', async () => {
-    const reg = await fresh();
-    // A fresh copy each run: the layout keeps the gzip blobs it made, as the store does.
-    const copy = join(work, `tar-copy`);
-    await rm(copy, { recursive: true, force: true });
-    execFileSync('cp', ['-a', L.tar.layout, copy]);
-    const r = timeChild('push', copy, `${reg.host}/bench/img:1`, reg.host);
-    await reg.stop();
-    return r;
-  });
-  rows.push(['push incl. gzip (OCI layout)', mbRaw, pushTsC, pushSkopeoC]);
-  if (existsSync(join(repo, 'dist/store/index.js'))) {
-    const pushStore = await measure('push + gzip: tsbuild from the store', async (i) => {
+    const pushSkopeo = await measure('push compressed: skopeo copy oci → registry', async () => {
       const reg = await fresh();
-      const storeDir = join(work, `push-store-${i}`);
-      const r = timeChild('push-store', L.tar.layout, `${reg.host}/bench/img:1`, reg.host, storeDir);
+      const r = timeCommand('skopeo', [
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        `oci:${L.gzip.layout}:latest`,
+        `docker://${reg.host}/bench/img:1`,
+      ]);
       await reg.stop();
-      await rm(storeDir, { recursive: true, force: true });
       return r;
     });
-    rows.push(['push incl. gzip (store)', mbRaw, pushStore, pushSkopeoC]);
-  }
+    const pushTs = await measure('push compressed: tsbuild OCI layout → registry', async () => {
+      const reg = await fresh();
+      const r = timeChild('push', L.gzip.layout, `${reg.host}/bench/img:1`, reg.host);
+      await reg.stop();
+      return r;
+    });
+    rows.push(['push (compressed blobs)', mb, pushTs, pushSkopeo]);
+
+    const pushSkopeoC = await measure('push + gzip: skopeo copy --dest-compress', async () => {
+      const reg = await fresh();
+      const r = timeCommand('skopeo', [
+        'copy',
+        '--quiet',
+        '--dest-compress',
+        '--dest-tls-verify=false',
+        `oci:${L.tar.layout}:latest`,
+        `docker://${reg.host}/bench/img:1`,
+      ]);
+      await reg.stop();
+      return r;
+    });
+    const pushTsC = await measure('push + gzip: tsbuild (uncompressed layout)', async () => {
+      const reg = await fresh();
+      // A fresh copy each run: the layout keeps the gzip blobs it made, as the store does.
+      const copy = join(work, `tar-copy`);
+      await rm(copy, { recursive: true, force: true });
+      execFileSync('cp', ['-a', L.tar.layout, copy]);
+      const r = timeChild('push', copy, `${reg.host}/bench/img:1`, reg.host);
+      await reg.stop();
+      return r;
+    });
+    rows.push(['push incl. gzip (OCI layout)', mbRaw, pushTsC, pushSkopeoC]);
+    if (existsSync(join(repo, 'dist/store/index.js'))) {
+      const pushStore = await measure('push + gzip: tsbuild from the store', async (i) => {
+        const reg = await fresh();
+        const storeDir = join(work, `push-store-${i}`);
+        const r = timeChild('push-store', L.tar.layout, `${reg.host}/bench/img:1`, reg.host, storeDir);
+        await reg.stop();
+        await rm(storeDir, { recursive: true, force: true });
+        return r;
+      });
+      rows.push(['push incl. gzip (store)', mbRaw, pushStore, pushSkopeoC]);
+    }
   }
 
   const seed = await fresh();
-  execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${L.gzip.layout}:latest`, `docker://${seed.host}/bench/img:1`]);
+  execFileSync('skopeo', [
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    `oci:${L.gzip.layout}:latest`,
+    `docker://${seed.host}/bench/img:1`,
+  ]);
   const pullSkopeo = await measure('pull: skopeo copy registry → empty OCI dir', async (i) => {
     const dir = join(work, `skopeo-pull-${i}`);
-    const r = timeCommand('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${seed.host}/bench/img:1`, `oci:${dir}:latest`]);
+    const r = timeCommand('skopeo', [
+      'copy',
+      '--quiet',
+      '--src-tls-verify=false',
+      `docker://${seed.host}/bench/img:1`,
+      `oci:${dir}:latest`,
+    ]);
     await rm(dir, { recursive: true, force: true });
     return r;
   });
-  const pullTs = !only.has('pull') ? undefined : await measure('pull: tsbuild registry → empty OCI layout', async (i) => {
-    const dir = join(work, `ts-pull-${i}`);
-    const r = timeChild('pull', dir, `${seed.host}/bench/img:1`, seed.host);
-    await rm(dir, { recursive: true, force: true });
-    return r;
-  });
+  const pullTs = !only.has('pull')
+    ? undefined
+    : await measure('pull: tsbuild registry → empty OCI layout', async (i) => {
+        const dir = join(work, `ts-pull-${i}`);
+        const r = timeChild('pull', dir, `${seed.host}/bench/img:1`, seed.host);
+        await rm(dir, { recursive: true, force: true });
+        return r;
+      });
   if (only.has('pull')) rows.push(['pull into an empty OCI dir', mb, pullTs, pullSkopeo]);
 
   if (only.has('unpack') && existsSync(join(repo, 'dist/store/index.js'))) {
@@ -241,7 +313,9 @@ try {
 
   console.log('\n  operation                     MB      tsbuild MB/s   skopeo MB/s   ratio time tsbuild/skopeo');
   for (const [name, size, t, s] of rows) {
-    console.log(`  ${name.padEnd(28)} ${size.toFixed(0).padStart(5)}   ${(size / t.seconds).toFixed(1).padStart(10)}   ${(size / s.seconds).toFixed(1).padStart(11)}   ${(t.seconds / s.seconds).toFixed(2).padStart(8)}`);
+    console.log(
+      `  ${name.padEnd(28)} ${size.toFixed(0).padStart(5)}   ${(size / t.seconds).toFixed(1).padStart(10)}   ${(size / s.seconds).toFixed(1).padStart(11)}   ${(t.seconds / s.seconds).toFixed(2).padStart(8)}`,
+    );
   }
   const peak = Math.max(...rows.map((r) => r[2].rssMB ?? 0));
   console.log(`  tsbuild peak RSS over all operations: ${peak} MB (target < 150 MB)`);

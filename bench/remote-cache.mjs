@@ -51,7 +51,13 @@ function contextFor(wl) {
   const dir = join(work, 'remote-cache-ctx', wl);
   mkdirSync(dir, { recursive: true });
   // The workloads build FROM localhost:5000/library/busybox; here the base comes from this run's own registry.
-  writeFileSync(join(dir, 'Buildfile'), readFileSync(join(src, 'Buildfile'), 'utf8').replaceAll('localhost:5000/library/busybox:latest', `${REG}/${BASE_REPO}`));
+  writeFileSync(
+    join(dir, 'Buildfile'),
+    readFileSync(join(src, 'Buildfile'), 'utf8').replaceAll(
+      'localhost:5000/library/busybox:latest',
+      `${REG}/${BASE_REPO}`,
+    ),
+  );
   const g = spawnSync('sh', [join(src, 'gen.sh')], { cwd: dir, stdio: 'inherit' });
   if (g.status !== 0) throw new Error(`${wl}/gen.sh failed`);
   return dir;
@@ -62,22 +68,36 @@ function tsb(root, args, ctx) {
   // otherwise land on this build's fsyncs (bench/layer.mjs does the same).
   spawnSync('sync');
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(tsbuild, ['--root', root, 'build', '--insecure-registry', REG, '--progress', 'json', ...args, ctx], {
-    encoding: 'utf8',
-    maxBuffer: 256 << 20,
-    env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' },
-  });
+  const r = spawnSync(
+    tsbuild,
+    ['--root', root, 'build', '--insecure-registry', REG, '--progress', 'json', ...args, ctx],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 << 20,
+      env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' },
+    },
+  );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.status}):\n${(r.stderr || '').slice(-3000)}`);
-  const events = (r.stdout + '\n' + r.stderr).split('\n').filter((l) => l.startsWith('{')).map((l) => {
-    try {
-      return JSON.parse(l);
-    } catch {
-      return undefined;
-    }
-  }).filter(Boolean);
+  if (r.status !== 0)
+    throw new Error(`tsbuild ${args.join(' ')} failed (${r.status}):\n${(r.stderr || '').slice(-3000)}`);
+  const events = (r.stdout + '\n' + r.stderr)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter(Boolean);
   const end = events.find((e) => e.type === 'build-end');
-  return { secs, cached: events.filter((e) => e.type === 'step-cached').length, starts: events.filter((e) => e.type === 'step-start').length, digest: end?.manifestDigest };
+  return {
+    secs,
+    cached: events.filter((e) => e.type === 'step-cached').length,
+    starts: events.filter((e) => e.type === 'step-start').length,
+    digest: end?.manifestDigest,
+  };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -105,7 +125,9 @@ async function main() {
           rmSync(roots[0], { recursive: true, force: true });
           const b = tsb(roots[1], ['--cache-from', ref], ctx);
           warm.push(b.secs);
-          const blobBytes = Number(spawnSync('du', ['-sb', join(roots[1], 'blobs')], { encoding: 'utf8' }).stdout.split('\t')[0]);
+          const blobBytes = Number(
+            spawnSync('du', ['-sb', join(roots[1], 'blobs')], { encoding: 'utf8' }).stdout.split('\t')[0],
+          );
           info = `cached ${b.cached}/${b.starts} steps; same image digest as cold: ${a.digest === b.digest}; blobs downloaded into the empty store: ${(blobBytes / 1024).toFixed(0)} KiB`;
         } finally {
           for (const r of roots) rmSync(r, { recursive: true, force: true });
@@ -113,7 +135,9 @@ async function main() {
       }
       const row = { wl, cold: median(cold), warm: median(warm), exportSecs, info };
       rows.push(row);
-      console.log(`${wl.padEnd(12)} cold ${row.cold.toFixed(2)}s  --cache-from ${row.warm.toFixed(2)}s  (${(row.cold / row.warm).toFixed(1)}× faster; export ${exportSecs.toFixed(2)}s; ${info})`);
+      console.log(
+        `${wl.padEnd(12)} cold ${row.cold.toFixed(2)}s  --cache-from ${row.warm.toFixed(2)}s  (${(row.cold / row.warm).toFixed(1)}× faster; export ${exportSecs.toFixed(2)}s; ${info})`,
+      );
     }
   } finally {
     await stopRegistry();
@@ -121,7 +145,10 @@ async function main() {
   console.log(`\nmedians of ${N} (s), each build on an empty store\n`);
   console.log('| workload | cold build | empty store + --cache-from | speed-up | cache export (all steps local) |');
   console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.wl} | ${r.cold.toFixed(2)} | ${r.warm.toFixed(2)} | ${(r.cold / r.warm).toFixed(1)}× | ${r.exportSecs.toFixed(2)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.wl} | ${r.cold.toFixed(2)} | ${r.warm.toFixed(2)} | ${(r.cold / r.warm).toFixed(1)}× | ${r.exportSecs.toFixed(2)} |`,
+    );
   const ml = rows.find((r) => r.wl === 'many-layers');
   if (ml) console.log(`\nmany-layers target ≥ 5×: ${ml.cold / ml.warm >= 5 ? 'met' : 'NOT met'}`);
 }

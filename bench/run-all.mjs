@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const others = readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run-all.mjs' && f !== 'build.mjs').sort();
+const others = readdirSync(here)
+  .filter((f) => f.endsWith('.mjs') && f !== 'run-all.mjs' && f !== 'build.mjs')
+  .sort();
 let failed = 0;
 for (const f of ['build.mjs', ...others]) {
   process.stdout.write(`\n=== bench/${f} ===\n`);

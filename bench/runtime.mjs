@@ -54,8 +54,16 @@ function run(cmd, args) {
 const base = await mkdtemp(join(tmpdir(), 'tsbuild-bench-runtime-'));
 const rootfs = join(base, 'rootfs');
 const runDir = join(base, 'run');
-const buildahArgs = ['--root', join(base, 'buildah/root'), '--runroot', join(base, 'buildah/runroot'), '--storage-driver', 'overlay'];
-const buildah = (...a) => execFileSync('buildah', [...buildahArgs, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+const buildahArgs = [
+  '--root',
+  join(base, 'buildah/root'),
+  '--runroot',
+  join(base, 'buildah/runroot'),
+  '--storage-driver',
+  'overlay',
+];
+const buildah = (...a) =>
+  execFileSync('buildah', [...buildahArgs, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 let working;
 let network;
 try {
@@ -66,14 +74,24 @@ try {
   for (const a of ['sh', 'true']) await symlink('busybox', join(rootfs, 'bin', a));
 
   let n = 0;
-  const tsbuild = (isolation, mode = 'default') => async () => {
-    const d = join(base, `c${n++}`);
-    await mkdir(join(d, 'u'), { recursive: true });
-    await mkdir(join(d, 'w'));
-    const r = await runContainer({ rootfs: { lowerdirs: [rootfs], upperdir: join(d, 'u'), workdir: join(d, 'w') }, args: ['/bin/true'], env: [], isolation, runDir, network: mode, ...(mode === 'default' ? { sharedNetwork: network } : {}) });
-    if (r.exitCode !== 0) throw new Error(`tsbuild container exited ${r.exitCode ?? r.signal}`);
-    await rm(d, { recursive: true, force: true });
-  };
+  const tsbuild =
+    (isolation, mode = 'default') =>
+    async () => {
+      const d = join(base, `c${n++}`);
+      await mkdir(join(d, 'u'), { recursive: true });
+      await mkdir(join(d, 'w'));
+      const r = await runContainer({
+        rootfs: { lowerdirs: [rootfs], upperdir: join(d, 'u'), workdir: join(d, 'w') },
+        args: ['/bin/true'],
+        env: [],
+        isolation,
+        runDir,
+        network: mode,
+        ...(mode === 'default' ? { sharedNetwork: network } : {}),
+      });
+      if (r.exitCode !== 0) throw new Error(`tsbuild container exited ${r.exitCode ?? r.signal}`);
+      await rm(d, { recursive: true, force: true });
+    };
 
   // buildah's image is made the buildah way: from scratch + copy of the same rootfs.
   const scratch = buildah('from', 'scratch');
@@ -90,8 +108,12 @@ try {
     })),
     'tsbuild (pivot isolation)': await time(tsbuild('pivot')),
     'default network start + stop': await time(async () => (await createNetwork()).close()),
-    'buildah run --runtime runc': await time(() => run('buildah', [...buildahArgs, 'run', '--runtime', 'runc', working, '/bin/true'])),
-    'floor: unshare … chroot': await time(() => run('unshare', ['--mount', '--pid', '--uts', '--ipc', '--fork', 'chroot', rootfs, '/bin/true'])),
+    'buildah run --runtime runc': await time(() =>
+      run('buildah', [...buildahArgs, 'run', '--runtime', 'runc', working, '/bin/true']),
+    ),
+    'floor: unshare … chroot': await time(() =>
+      run('unshare', ['--mount', '--pid', '--uts', '--ipc', '--fork', 'chroot', rootfs, '/bin/true']),
+    ),
   };
   const ts = results['tsbuild (chroot isolation)'];
   const bh = results['buildah run --runtime runc'];

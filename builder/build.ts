@@ -51,12 +51,21 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         throw new PlanError((e as Error).message, file);
       }
     }
-    const plan = makePlan({ parsed, buildArgs: opts.buildArgs ?? {}, ...(opts.target !== undefined ? { target: opts.target } : {}), buildPlatform, targetPlatform });
+    const plan = makePlan({
+      parsed,
+      buildArgs: opts.buildArgs ?? {},
+      ...(opts.target !== undefined ? { target: opts.target } : {}),
+      buildPlatform,
+      targetPlatform,
+    });
     checkEntitlements(plan, opts);
     emit({
       type: 'build-start',
       time: Date.now(),
-      stages: plan.needed.map((i) => ({ name: plan.stages[i]!.displayName, dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName) })),
+      stages: plan.needed.map((i) => ({
+        name: plan.stages[i]!.displayName,
+        dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName),
+      })),
     });
     // Base images are resolved (pulled: manifest and config; layers stay lazy) while the context is read.
     const resolveBaseImage = baseImageResolver(opts, store, emit);
@@ -66,7 +75,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       if (base.kind === 'image') resolveBaseImage(base.ref, plan.stages[i]!.platform).catch(() => undefined);
     }
     if (typeof opts.context === 'string') {
-      context = await BuildContext.openDir(opts.context, { ...(buildfilePath ? { buildfile: buildfilePath } : {}), memoDir: join(store.root, 'builder') });
+      context = await BuildContext.openDir(opts.context, {
+        ...(buildfilePath ? { buildfile: buildfilePath } : {}),
+        memoDir: join(store.root, 'builder'),
+      });
     }
     if (!context) throw new PlanError('no build context', file);
 
@@ -123,7 +135,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       tags,
       stats: { ...env.stats },
     };
-    emit({ type: 'build-end', time: Date.now(), ok: true, imageId: image.configDigest, manifestDigest: image.manifest.digest });
+    emit({
+      type: 'build-end',
+      time: Date.now(),
+      ok: true,
+      imageId: image.configDigest,
+      manifestDigest: image.manifest.digest,
+    });
     return result;
   } catch (e) {
     emit({ type: 'build-end', time: Date.now(), ok: false, error: (e as Error).message });
@@ -150,7 +168,10 @@ async function openBuildStore(opts: BuildOptions, emit: (e: BuildEvent) => void)
   return (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root, { remote }), opts, emit);
 }
 
-async function readAndParse(opts: BuildOptions, tarRoot: string | undefined): Promise<{ file: string; buildfilePath?: string; parsed: ParseResult }> {
+async function readAndParse(
+  opts: BuildOptions,
+  tarRoot: string | undefined,
+): Promise<{ file: string; buildfilePath?: string; parsed: ParseResult }> {
   const { text, file, buildfilePath } = await readBuildfile(opts, tarRoot);
   // Kept outside the store: parsing is a pure function of the text, and a fresh store (a cold build) can reuse it.
   const parsed = await parseCached(text, file, join(tmpdir(), `tsbuild-parse-cache-${process.getuid?.() ?? 0}`));
@@ -174,7 +195,8 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
     /* checked below */
   }
   const dst = statSync(dir, { throwIfNoEntry: false });
-  const own = dst !== undefined && dst.isDirectory() && dst.uid === (process.getuid?.() ?? dst.uid) && (dst.mode & 0o077) === 0;
+  const own =
+    dst !== undefined && dst.isDirectory() && dst.uid === (process.getuid?.() ?? dst.uid) && (dst.mode & 0o077) === 0;
   if (own) {
     try {
       return JSON.parse(readFileSync(path, 'utf8')) as ParseResult;
@@ -191,7 +213,10 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
   return parsed;
 }
 
-async function readBuildfile(opts: BuildOptions, tarRoot: string | undefined): Promise<{ text: string; file: string; buildfilePath?: string }> {
+async function readBuildfile(
+  opts: BuildOptions,
+  tarRoot: string | undefined,
+): Promise<{ text: string; file: string; buildfilePath?: string }> {
   if (opts.fileText !== undefined) return { text: opts.fileText, file: opts.file ?? 'Buildfile' };
   let path = opts.file;
   // With a tar context, -f names a file inside it (as docker build does).
@@ -205,7 +230,11 @@ async function readBuildfile(opts: BuildOptions, tarRoot: string | undefined): P
         break;
       }
     }
-    if (path === undefined) throw new PlanError(`no Buildfile (or Dockerfile) in ${tarRoot ? 'the context from stdin' : dir}; use -f`, tarRoot ? '-' : dir);
+    if (path === undefined)
+      throw new PlanError(
+        `no Buildfile (or Dockerfile) in ${tarRoot ? 'the context from stdin' : dir}; use -f`,
+        tarRoot ? '-' : dir,
+      );
   }
   try {
     return { text: readFileSync(path, 'utf8'), file: path, buildfilePath: resolve(path) };
@@ -263,15 +292,23 @@ async function makeEnv(
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
     if (s.src !== undefined) secrets.set(s.id, await readFile(s.src));
-    else if (s.env !== undefined && process.env[s.env] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.env]!));
+    else if (s.env !== undefined && process.env[s.env] !== undefined)
+      secrets.set(s.id, Buffer.from(process.env[s.env]!));
     else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
   }
-  const sde = opts.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : undefined);
+  const sde =
+    opts.sourceDateEpoch ??
+    (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)
+      ? Number(process.env.SOURCE_DATE_EPOCH)
+      : undefined);
   return {
     store,
     plan,
     context,
-    cachePolicy: { noCache: opts.noCache ?? false, noCacheStages: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())) },
+    cachePolicy: {
+      noCache: opts.noCache ?? false,
+      noCacheStages: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
+    },
     emit,
     stats: { steps: 0, cached: 0, containers: 0, layersWritten: 0 },
     tmpDir,
@@ -290,7 +327,8 @@ async function makeEnv(
     sharedNetwork,
     isolation: opts.isolation ?? 'chroot',
     sourceDateEpoch: sde,
-    now: () => (sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString()),
+    now: () =>
+      sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString(),
     usedArgs: new Set(),
     signal: opts.signal,
   };
@@ -319,7 +357,8 @@ export interface AssembledImage {
 /** Writes the final config and manifest blobs (small JSON; a no-change rebuild writes the same bytes). */
 async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions): Promise<AssembledImage> {
   const cfg = st.config;
-  if (opts.labels && Object.keys(opts.labels).length > 0) cfg.config.Labels = { ...(cfg.config.Labels ?? {}), ...opts.labels };
+  if (opts.labels && Object.keys(opts.labels).length > 0)
+    cfg.config.Labels = { ...(cfg.config.Labels ?? {}), ...opts.labels };
   const p = st.plan.platform;
   cfg.architecture = p.architecture;
   cfg.os = p.os;
@@ -327,13 +366,23 @@ async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions): Prom
   else delete cfg.variant;
   cfg.history = st.history;
   const created = env.sourceDateEpoch !== undefined ? env.now() : st.created || cfg.created || env.now();
-  const config = finalConfig(cfg, created, st.layers.map((l) => l.diffID));
+  const config = finalConfig(
+    cfg,
+    created,
+    st.layers.map((l) => l.diffID),
+  );
   const { MediaType } = await import('../oci/index.js');
   const configDesc = await env.store.putJSON(config, MediaType.OciConfig);
   const layers = st.layers.map((l) => l.descriptor);
   const manifest = makeManifest(configDesc, layers);
   const manifestDesc = await env.store.putJSON(manifest, MediaType.OciManifest);
-  return { config, configDigest: configDesc.digest, manifest: { ...manifestDesc, mediaType: MediaType.OciManifest }, layers, platform: p };
+  return {
+    config,
+    configDigest: configDesc.digest,
+    manifest: { ...manifestDesc, mediaType: MediaType.OciManifest },
+    layers,
+    platform: p,
+  };
 }
 
 export { BuildError, PlanError };

@@ -9,7 +9,13 @@ import type { CacheRecord, Store } from '../store/index.js';
 const VERSION = 'tsbuild-cache-v1';
 
 export function cacheKey(parent: string, parts: unknown): string {
-  return createHash('sha256').update(VERSION).update('\0').update(parent).update('\0').update(JSON.stringify(parts)).digest('hex');
+  return createHash('sha256')
+    .update(VERSION)
+    .update('\0')
+    .update(parent)
+    .update('\0')
+    .update(JSON.stringify(parts))
+    .digest('hex');
 }
 
 /** What the builder keeps with a step in the cache. */

@@ -20,7 +20,9 @@ type IgnoreFactory = () => Ignore;
 
 /** @balena/dockerignore, loaded only when there are patterns (CommonJS with `exports.default`). */
 export async function loadDockerignore(): Promise<IgnoreFactory> {
-  const m = (await import('@balena/dockerignore')) as unknown as { default: IgnoreFactory | { default: IgnoreFactory } };
+  const m = (await import('@balena/dockerignore')) as unknown as {
+    default: IgnoreFactory | { default: IgnoreFactory };
+  };
   const d = m.default;
   return typeof d === 'function' ? d : d.default;
 }
@@ -37,7 +39,10 @@ export interface ContextEntry {
 
 export class ContextError extends Error {
   override name = 'ContextError';
-  constructor(message: string, readonly path?: string) {
+  constructor(
+    message: string,
+    readonly path?: string,
+  ) {
     super(message);
   }
 }
@@ -71,7 +76,10 @@ export class BuildContext {
    * Opens a context directory. `buildfile` (a path) decides which ignore file applies; `memoDir` is where the
    * stat→hash memo lives (the store), keyed by the context's absolute path.
    */
-  static async openDir(dir: string, opts: { buildfile?: string; memoDir?: string; cleanupDir?: string; noIgnore?: boolean } = {}): Promise<BuildContext> {
+  static async openDir(
+    dir: string,
+    opts: { buildfile?: string; memoDir?: string; cleanupDir?: string; noIgnore?: boolean } = {},
+  ): Promise<BuildContext> {
     const root = resolve(dir);
     const st = await stat(root).catch(() => undefined);
     if (!st?.isDirectory()) throw new ContextError(`build context "${dir}" is not a directory`, dir);
@@ -95,7 +103,9 @@ export class BuildContext {
       let err = '';
       p.stderr.on('data', (d: Buffer) => (err += d.toString()));
       p.on('error', rej);
-      p.on('close', (code) => (code === 0 ? res() : rej(new ContextError(`reading the context tar from stdin failed: ${err.trim()}`))));
+      p.on('close', (code) =>
+        code === 0 ? res() : rej(new ContextError(`reading the context tar from stdin failed: ${err.trim()}`)),
+      );
       tar.pipe(p.stdin);
     });
     return BuildContext.openDir(dir, { cleanupDir: dir });
@@ -139,7 +149,10 @@ export class BuildContext {
    * `followLast`. Returns the resolved relative path, or undefined.
    */
   private async resolveVisible(path: string, followLast: boolean): Promise<string | undefined> {
-    const visible = this.ignorer === null ? () => true : async (rel: string) => !this.isIgnored(rel) || (await this.hasIncludedBelow(rel));
+    const visible =
+      this.ignorer === null
+        ? () => true
+        : async (rel: string) => !this.isIgnored(rel) || (await this.hasIncludedBelow(rel));
     const real = await secureResolveVisible(this.root, path, followLast, visible);
     return real === undefined ? undefined : real.slice(1);
   }
@@ -242,7 +255,8 @@ export class BuildContext {
   async fileHash(e: ContextEntry): Promise<string> {
     const st = e.stat;
     const m = this.memo.get(e.rel);
-    if (m && m.s === st.size && m.m === st.mtimeMs && m.c === st.ctimeMs && m.i === st.ino && m.o === st.mode) return m.h;
+    if (m && m.s === st.size && m.m === st.mtimeMs && m.c === st.ctimeMs && m.i === st.ino && m.o === st.mode)
+      return m.h;
     const h = await hashFile(this.openFile(e.rel), st.size);
     this.memo.set(e.rel, { s: st.size, m: st.mtimeMs, c: st.ctimeMs, i: st.ino, o: st.mode, h });
     this.memoDirty = true;
@@ -259,7 +273,8 @@ export class BuildContext {
     );
     const h = createHash('sha256');
     items.forEach(({ name, entry }, i) => {
-      if (perFile && entry.type !== 'dir') perFile[entry.rel] = `${(entry.stat.mode & 0o7777).toString(8)}:${hashes[i]}`;
+      if (perFile && entry.type !== 'dir')
+        perFile[entry.rel] = `${(entry.stat.mode & 0o7777).toString(8)}:${hashes[i]}`;
       h.update(`${name}\0${entry.type}\0${(entry.stat.mode & 0o7777).toString(8)}\0${hashes[i]}\n`);
     });
     return h.digest('hex');

@@ -29,7 +29,8 @@ export class BuildError extends Error {
     const out: string[] = [];
     // Everything quoted is bounded: the source of a step can be a heredoc of 200,000 lines, an output line megabytes.
     const message = clipLine(this.message, 2000);
-    if (step) out.push(`failed to build [${step.stage} ${step.index}/${step.total}] ${clipLine(step.instruction)}: ${message}`);
+    if (step)
+      out.push(`failed to build [${step.stage} ${step.index}/${step.total}] ${clipLine(step.instruction)}: ${message}`);
     else out.push(message);
     if (step && source !== undefined) {
       const { lines, more } = excerptLines(source);
@@ -48,7 +49,11 @@ export class BuildError extends Error {
 /** The Buildfile is valid syntax but cannot be built as written (unknown stage, bad flag, bad --target…). */
 export class PlanError extends Error {
   override name = 'PlanError';
-  constructor(message: string, readonly file: string, readonly line?: number) {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly line?: number,
+  ) {
     super(message);
   }
 

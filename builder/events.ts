@@ -17,7 +17,15 @@ export type BuildEvent =
   | { type: 'step-start'; time: number; step: StepRef }
   | { type: 'step-cached'; time: number; step: StepRef }
   | { type: 'step-output'; time: number; step: StepRef; stream: 'stdout' | 'stderr'; line: string }
-  | { type: 'step-end'; time: number; step: StepRef; cached: boolean; durationMs: number; layer?: { digest: string; size: number } ; error?: string }
+  | {
+      type: 'step-end';
+      time: number;
+      step: StepRef;
+      cached: boolean;
+      durationMs: number;
+      layer?: { digest: string; size: number };
+      error?: string;
+    }
   | { type: 'cache-miss'; time: number; step: StepRef; reason: string }
   | { type: 'pull-progress'; time: number; ref: string; digest: string; current: number; total: number }
   | { type: 'push-progress'; time: number; ref: string; digest: string; current: number; total: number }

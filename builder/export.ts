@@ -12,7 +12,13 @@ import type { AssembledImage } from './build.js';
 import { damageIn, verified } from '../oci/index.js';
 import { archiveTempName, sweepArchiveTemps } from '../store/index.js';
 
-export async function exportArchive(store: Store, image: AssembledImage, kind: 'oci' | 'docker', dest: string, tags: string[]): Promise<void> {
+export async function exportArchive(
+  store: Store,
+  image: AssembledImage,
+  kind: 'oci' | 'docker',
+  dest: string,
+  tags: string[],
+): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
   if (dest !== '-') await sweepArchiveTemps(dest);
   const tmp = archiveTempName(dest);
@@ -34,8 +40,21 @@ export async function exportArchive(store: Store, image: AssembledImage, kind: '
     const cfgSize = await store.blobSize(image.configDigest);
     if (kind === 'oci') {
       await entry('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-      const annotated: Descriptor = { ...image.manifest, ...(tags[0] ? { annotations: { 'io.containerd.image.name': tags[0], 'org.opencontainers.image.ref.name': tags[0].split(':').pop()! } } : {}) };
-      await entry('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [annotated] }));
+      const annotated: Descriptor = {
+        ...image.manifest,
+        ...(tags[0]
+          ? {
+              annotations: {
+                'io.containerd.image.name': tags[0],
+                'org.opencontainers.image.ref.name': tags[0].split(':').pop()!,
+              },
+            }
+          : {}),
+      };
+      await entry(
+        'index.json',
+        JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [annotated] }),
+      );
       await blob(`blobs/sha256/${digestHex(image.manifest.digest)}`, image.manifest.digest, image.manifest.size);
       await blob(`blobs/sha256/${digestHex(image.configDigest)}`, image.configDigest, cfgSize);
       for (const l of image.layers) await blob(`blobs/sha256/${digestHex(l.digest)}`, l.digest, l.size);
@@ -50,7 +69,12 @@ export async function exportArchive(store: Store, image: AssembledImage, kind: '
         } else await blob(name, l.digest, l.size);
         layerNames.push(name);
       }
-      await entry('manifest.json', JSON.stringify([{ Config: `${digestHex(image.configDigest)}.json`, RepoTags: tags.map(dockerTag), Layers: layerNames }]));
+      await entry(
+        'manifest.json',
+        JSON.stringify([
+          { Config: `${digestHex(image.configDigest)}.json`, RepoTags: tags.map(dockerTag), Layers: layerNames },
+        ]),
+      );
     }
     pack.finalize();
     await done;

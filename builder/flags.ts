@@ -4,7 +4,10 @@ import type { Instruction } from '../parser/index.js';
 
 export class FlagError extends Error {
   override name = 'FlagError';
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(message);
   }
 }

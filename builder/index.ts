@@ -6,4 +6,5 @@ export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export { BuildError, PlanError } from './errors.js';
 export { ContextError } from './context.js';
 /** `--cache-from`/`--cache-to` parsing, loaded only when they are given (the remote cache is a build's rare path). */
-export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/hooks.js').cacheOptions> => (await import('./remote-cache/hooks.js')).cacheOptions;
+export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/hooks.js').cacheOptions> =>
+  (await import('./remote-cache/hooks.js')).cacheOptions;

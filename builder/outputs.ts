@@ -11,7 +11,8 @@ import type { BuildOptions } from './options.js';
 import { withView } from './view.js';
 
 /** Runs a command to its end (child_process loads on first use: a build that exports nothing never needs it). */
-const run = (file: string, args: string[]): Promise<{ stdout: string; stderr: string }> => promisify(execFile)(file, args);
+const run = (file: string, args: string[]): Promise<{ stdout: string; stderr: string }> =>
+  promisify(execFile)(file, args);
 
 async function atomicWrite(path: string, data: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -20,7 +21,11 @@ async function atomicWrite(path: string, data: string): Promise<void> {
   await rename(tmp, path);
 }
 
-export async function writeOutputs(env: BuildEnv, image: AssembledImage, opts: BuildOptions & { tags: string[] }): Promise<void> {
+export async function writeOutputs(
+  env: BuildEnv,
+  image: AssembledImage,
+  opts: BuildOptions & { tags: string[] },
+): Promise<void> {
   for (const o of opts.outputs ?? []) {
     if (o.type === 'local') await exportLocal(env, image, o.dest);
     else if (o.type === 'oci' || o.type === 'docker') {

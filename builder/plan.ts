@@ -77,10 +77,12 @@ export function makePlan(input: PlanInput): BuildPlan {
       continue;
     }
     if (!current) {
-      if (ins.keyword !== 'ARG') throw new PlanError(`${ins.keyword} before the first FROM (only ARG may come first)`, file, ins.line);
+      if (ins.keyword !== 'ARG')
+        throw new PlanError(`${ins.keyword} before the first FROM (only ARG may come first)`, file, ins.line);
       for (const { name, value } of argPairs(ins)) {
         metaDeclared.add(name);
-        const v = buildArgs.get(name) ?? (value === undefined ? undefined : expandOrFail(value, metaArgs, esc, file, ins));
+        const v =
+          buildArgs.get(name) ?? (value === undefined ? undefined : expandOrFail(value, metaArgs, esc, file, ins));
         if (v !== undefined) metaArgs.set(name, v);
         else metaArgs.delete(name);
       }
@@ -119,9 +121,12 @@ export function makePlan(input: PlanInput): BuildPlan {
   let target = stages.length - 1;
   if (input.target !== undefined) {
     const t = findStage(stages, input.target, stages.length);
-    if (t === undefined || stages[t]!.name === undefined && !/^\d+$/.test(input.target)) {
+    if (t === undefined || (stages[t]!.name === undefined && !/^\d+$/.test(input.target))) {
       const names = stages.map((s) => s.name).filter(Boolean);
-      throw new PlanError(`target stage "${input.target}" could not be found (stages: ${names.join(', ') || 'none named'})`, file);
+      throw new PlanError(
+        `target stage "${input.target}" could not be found (stages: ${names.join(', ') || 'none named'})`,
+        file,
+      );
     }
     target = t;
   }
@@ -133,17 +138,42 @@ export function makePlan(input: PlanInput): BuildPlan {
   };
   visit(target);
 
-  return { file, escapeToken: esc, stages, target, needed, metaArgs, metaDeclared, buildArgs, buildPlatform: input.buildPlatform, targetPlatform: input.targetPlatform };
+  return {
+    file,
+    escapeToken: esc,
+    stages,
+    target,
+    needed,
+    metaArgs,
+    metaDeclared,
+    buildArgs,
+    buildPlatform: input.buildPlatform,
+    targetPlatform: input.targetPlatform,
+  };
 }
 
-function planFrom(ins: Instruction, stages: StagePlan[], metaArgs: Vars, esc: string, file: string, targetPlatform: Platform): StagePlan {
+function planFrom(
+  ins: Instruction,
+  stages: StagePlan[],
+  metaArgs: Vars,
+  esc: string,
+  file: string,
+  targetPlatform: Platform,
+): StagePlan {
   const flags = parseFlags(ins, ['platform']);
   const args = ins.args;
   let name: string | undefined;
   if (args.length === 3 && args[1]!.toLowerCase() === 'as') name = args[2]!.toLowerCase();
-  else if (args.length !== 1) throw new PlanError('FROM requires either one or three arguments (FROM image [AS name])', file, ins.line);
-  if (name !== undefined && !/^[a-z][a-z0-9-_.]*$/.test(name)) throw new PlanError(`invalid name for build stage: "${name}", name can't start with a number or contain symbols`, file, ins.line);
-  if (name !== undefined && stages.some((s) => s.name === name)) throw new PlanError(`duplicate stage name "${name}"`, file, ins.line);
+  else if (args.length !== 1)
+    throw new PlanError('FROM requires either one or three arguments (FROM image [AS name])', file, ins.line);
+  if (name !== undefined && !/^[a-z][a-z0-9-_.]*$/.test(name))
+    throw new PlanError(
+      `invalid name for build stage: "${name}", name can't start with a number or contain symbols`,
+      file,
+      ins.line,
+    );
+  if (name !== undefined && stages.some((s) => s.name === name))
+    throw new PlanError(`duplicate stage name "${name}"`, file, ins.line);
   const baseName = expandOrFail(args[0]!, metaArgs, esc, file, ins);
   if (baseName === '') throw new PlanError(`FROM: base name (${args[0]}) should not be blank`, file, ins.line);
   const platformFlag = flags.get('platform');
@@ -160,7 +190,8 @@ function planFrom(ins: Instruction, stages: StagePlan[], metaArgs: Vars, esc: st
   let base: BaseSpec;
   const stageIdx = findStage(stages, baseName, index);
   if (baseName.toLowerCase() === 'scratch') base = { kind: 'scratch' };
-  else if (stageIdx !== undefined && stages[stageIdx]!.name === baseName.toLowerCase()) base = { kind: 'stage', stage: stageIdx };
+  else if (stageIdx !== undefined && stages[stageIdx]!.name === baseName.toLowerCase())
+    base = { kind: 'stage', stage: stageIdx };
   else base = { kind: 'image', ref: baseName };
   return {
     index,

@@ -33,17 +33,28 @@ export function formatPlatform(p: Platform): string {
 /** BUILDPLATFORM… and TARGETPLATFORM…, as BuildKit predefines them in the global scope. */
 export function platformArgs(build: Platform, target: Platform): Map<string, string> {
   const m = new Map<string, string>();
-  for (const [prefix, p] of [['BUILD', build], ['TARGET', target]] as const) {
+  for (const [prefix, p] of [
+    ['BUILD', build],
+    ['TARGET', target],
+  ] as const) {
     m.set(`${prefix}PLATFORM`, formatPlatform(p));
     m.set(`${prefix}OS`, p.os);
     m.set(`${prefix}ARCH`, p.architecture);
-    m.set(`${prefix}VARIANT`, p.architecture === 'arm64' ? '' : p.variant ?? '');
+    m.set(`${prefix}VARIANT`, p.architecture === 'arm64' ? '' : (p.variant ?? ''));
   }
   return m;
 }
 
 /** Build args usable without an ARG line and kept out of the history (Docker's list). */
 export const PROXY_ARGS = new Set([
-  'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy',
-  'ALL_PROXY', 'all_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
 ]);

@@ -21,7 +21,10 @@ export interface StepFacets {
 }
 
 export function inputsFile(storeRoot: string, buildfile: string, stage: string): string {
-  const h = createHash('sha256').update(`${resolve(buildfile)}\0${stage}`).digest('hex').slice(0, 32);
+  const h = createHash('sha256')
+    .update(`${resolve(buildfile)}\0${stage}`)
+    .digest('hex')
+    .slice(0, 32);
   return join(storeRoot, 'builder', 'last-inputs', `${h}.json`);
 }
 
@@ -48,8 +51,14 @@ function firstDiff(a: Record<string, string> | undefined, b: Record<string, stri
 }
 
 /** The reason for the first miss of a stage, comparing this step's inputs with the last build's. */
-export function explainMiss(now: StepFacets, before: StepFacets | undefined, baseBefore: string | undefined, baseNow: string | undefined): string {
-  if (baseBefore !== undefined && baseNow !== undefined && baseBefore !== baseNow) return `base image changed: ${baseNow}`;
+export function explainMiss(
+  now: StepFacets,
+  before: StepFacets | undefined,
+  baseBefore: string | undefined,
+  baseNow: string | undefined,
+): string {
+  if (baseBefore !== undefined && baseNow !== undefined && baseBefore !== baseNow)
+    return `base image changed: ${baseNow}`;
   if (!before) return 'no cache record';
   const file = firstDiff(now.files, before.files);
   if (file !== undefined) return `file changed: ${file}`;

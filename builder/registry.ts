@@ -36,7 +36,11 @@ export async function pullForBuild(
   const ref = parseReference(name);
   let known: ((r: ImageRecord) => void) | undefined;
   const early = new Promise<ImageRecord>((res) => (known = res));
-  const recordOf = (img: { manifestDescriptor: Descriptor; manifest: ImageManifest; config: ImageConfigFile }): ImageRecord => ({
+  const recordOf = (img: {
+    manifestDescriptor: Descriptor;
+    manifest: ImageManifest;
+    config: ImageConfigFile;
+  }): ImageRecord => ({
     name,
     manifestDigest: img.manifestDescriptor.digest,
     manifestMediaType: img.manifestDescriptor.mediaType,
@@ -55,7 +59,14 @@ export async function pullForBuild(
     onConfig: (img) => known?.(recordOf(img)),
     onProgress: (p) => {
       if (p.kind === 'blob' && (p.action === 'download' || p.action === 'done' || p.action === 'exists')) {
-        emit({ type: 'pull-progress', time: Date.now(), ref: name, digest: p.digest, current: p.action === 'download' ? p.transferred : p.size, total: p.size });
+        emit({
+          type: 'pull-progress',
+          time: Date.now(),
+          ref: name,
+          digest: p.digest,
+          current: p.action === 'download' ? p.transferred : p.size,
+          total: p.size,
+        });
       }
     },
   });
@@ -67,15 +78,36 @@ export async function pullForBuild(
 }
 
 /** Pushes the image to every tag's registry; returns the manifest digest as pushed (layers compressed). */
-export async function pushResult(store: Store, manifest: Descriptor, tags: string[], opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<string> {
+export async function pushResult(
+  store: Store,
+  manifest: Descriptor,
+  tags: string[],
+  opts: BuildOptions,
+  emit: (e: BuildEvent) => void,
+): Promise<string> {
   const { pushImage } = await loadRegistryClient();
-  const r = await pushImage(store, manifest, tags.map((t) => parseReference(t)), {
-    ...registryOpts(opts, store, emit),
-    onProgress: (p) => {
-      if (p.kind === 'blob' && (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')) {
-        emit({ type: 'push-progress', time: Date.now(), ref: tags.join(', '), digest: p.digest, current: p.action === 'upload' ? p.transferred : p.size, total: p.size });
-      }
+  const r = await pushImage(
+    store,
+    manifest,
+    tags.map((t) => parseReference(t)),
+    {
+      ...registryOpts(opts, store, emit),
+      onProgress: (p) => {
+        if (
+          p.kind === 'blob' &&
+          (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')
+        ) {
+          emit({
+            type: 'push-progress',
+            time: Date.now(),
+            ref: tags.join(', '),
+            digest: p.digest,
+            current: p.action === 'upload' ? p.transferred : p.size,
+            total: p.size,
+          });
+        }
+      },
     },
-  });
+  );
   return r.digest;
 }

@@ -18,7 +18,13 @@ import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 export function displayInstruction(ins: Instruction): string {
   const nl = ins.heredocs.length > 0 ? ins.original.indexOf('\n') : -1;
   const first = nl >= 0 ? ins.original.slice(0, nl) : ins.original;
-  return clipLine(first.replace(/[\\`][ \t]*\r?\n/g, ' ').replace(/\s+/g, ' ').trim(), 1000);
+  return clipLine(
+    first
+      .replace(/[\\`][ \t]*\r?\n/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+    1000,
+  );
 }
 
 export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState> {
@@ -29,7 +35,8 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
   const onbuild = state.state.config.config.OnBuild ?? [];
   if (onbuild.length > 0) {
     const { parseBuildfile } = await (await import('../parser/index.js')).loadParser();
-    for (const t of onbuild) triggers.push(...parseBuildfile(t, `${env.plan.file} (ONBUILD of ${sp.baseName})`).instructions);
+    for (const t of onbuild)
+      triggers.push(...parseBuildfile(t, `${env.plan.file} (ONBUILD of ${sp.baseName})`).instructions);
     state.state.config.config.OnBuild = null;
   }
   const steps = [...triggers, ...sp.instructions];
@@ -54,12 +61,19 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
     await runSteps(env, sp, st, steps, ref);
   } finally {
     // Keep this run's inputs for the next build's miss reasons (only when something ran: a no-op writes nothing).
-    if (st.missed) await saveInputs(inputsFile(env.store.root, env.plan.file, sp.displayName), st.facets).catch(() => undefined);
+    if (st.missed)
+      await saveInputs(inputsFile(env.store.root, env.plan.file, sp.displayName), st.facets).catch(() => undefined);
   }
   return st;
 }
 
-async function runSteps(env: BuildEnv, sp: StagePlan, st: StageState, steps: Instruction[], ref: (ins: Instruction, index: number) => StepRef): Promise<void> {
+async function runSteps(
+  env: BuildEnv,
+  sp: StagePlan,
+  st: StageState,
+  steps: Instruction[],
+  ref: (ins: Instruction, index: number) => StepRef,
+): Promise<void> {
   for (let i = 0; i < steps.length; i++) {
     const ins = steps[i]!;
     const step = ref(ins, i + 2);
@@ -71,9 +85,19 @@ async function runSteps(env: BuildEnv, sp: StagePlan, st: StageState, steps: Ins
     try {
       hit = await dispatch(sc);
     } catch (e) {
-      const err = e instanceof BuildError ? e : new BuildError((e as Error).message ?? String(e), { file: env.plan.file, step, source: ins.original });
+      const err =
+        e instanceof BuildError
+          ? e
+          : new BuildError((e as Error).message ?? String(e), { file: env.plan.file, step, source: ins.original });
       if (!(e instanceof BuildError)) (err as { cause?: unknown }).cause = e;
-      env.emit({ type: 'step-end', time: Date.now(), step, cached: false, durationMs: Date.now() - t0, error: err.message });
+      env.emit({
+        type: 'step-end',
+        time: Date.now(),
+        step,
+        cached: false,
+        durationMs: Date.now() - t0,
+        error: err.message,
+      });
       throw err;
     }
     env.stats.steps++;
@@ -113,15 +137,44 @@ async function dispatch(sc: StepCtx): Promise<boolean> {
 
 async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageState; fromCached: boolean }> {
   const disabled = cacheDisabledFor(env.cachePolicy, sp.name, sp.index);
-  const common = { plan: sp, args: new Map<string, string | undefined>(), cmdSet: false, missed: disabled, noCache: disabled, created: '', facets: [] as StepFacets[] };
+  const common = {
+    plan: sp,
+    args: new Map<string, string | undefined>(),
+    cmdSet: false,
+    missed: disabled,
+    noCache: disabled,
+    created: '',
+    facets: [] as StepFacets[],
+  };
   if (sp.base.kind === 'scratch') {
     const config = scratchConfig(sp.platform);
-    return { state: { ...common, config, layers: [], lowerdirs: [], history: [], key: cacheKey('', ['scratch', formatPlatform(sp.platform)]), baseId: 'scratch' }, fromCached: true };
+    return {
+      state: {
+        ...common,
+        config,
+        layers: [],
+        lowerdirs: [],
+        history: [],
+        key: cacheKey('', ['scratch', formatPlatform(sp.platform)]),
+        baseId: 'scratch',
+      },
+      fromCached: true,
+    };
   }
   if (sp.base.kind === 'stage') {
     const b = await env.stages.get(sp.base.stage)!;
     return {
-      state: { ...common, config: cloneConfig(b.config), layers: [...b.layers], lowerdirs: [...b.lowerdirs], history: [...b.history], key: b.key, created: b.created, missed: disabled, baseId: `stage ${b.plan.displayName} ${b.key}` },
+      state: {
+        ...common,
+        config: cloneConfig(b.config),
+        layers: [...b.layers],
+        lowerdirs: [...b.lowerdirs],
+        history: [...b.history],
+        key: b.key,
+        created: b.created,
+        missed: disabled,
+        baseId: `stage ${b.plan.displayName} ${b.key}`,
+      },
       fromCached: true,
     };
   }
@@ -130,7 +183,15 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
   const diffIDs = record.config.rootfs.diff_ids;
   const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));
   return {
-    state: { ...common, config, layers, lowerdirs: layers.map(() => undefined), history: [...(record.config.history ?? [])], key: cacheKey('', ['FROM', record.configDigest]), baseId: `${sp.baseName}@${record.configDigest}` },
+    state: {
+      ...common,
+      config,
+      layers,
+      lowerdirs: layers.map(() => undefined),
+      history: [...(record.config.history ?? [])],
+      key: cacheKey('', ['FROM', record.configDigest]),
+      baseId: `${sp.baseName}@${record.configDigest}`,
+    },
     fromCached: !pulled,
   };
 }

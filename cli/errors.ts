@@ -91,13 +91,19 @@ function fullDiskLines(err: unknown, ctx: ErrorContext): string[] {
   if (path !== undefined) {
     const where = path || root;
     const space = where ? spaceOf(where) : undefined;
-    return [`  no space left on device writing ${path || `in the store ${root ?? ''}`.trim()}${space ? ` (${formatMiB(space.free)} free)` : ''}`, ...(where ? [hint(where)] : [])];
+    return [
+      `  no space left on device writing ${path || `in the store ${root ?? ''}`.trim()}${space ? ` (${formatMiB(space.free)} free)` : ''}`,
+      ...(where ? [hint(where)] : []),
+    ];
   }
   if (!root || (err as { name?: string })?.name !== 'BuildError') return [];
   const space = spaceOf(root);
   // "full": under 1 MiB or 0.5 % free — the state a failed write leaves, not a disk that merely fills up slowly
   if (!space || (space.free >= 1 << 20 && space.free >= space.size / 200)) return [];
-  return [`  no space left on device, probably: the filesystem of the store ${root} has ${formatMiB(space.free)} free`, hint(root)];
+  return [
+    `  no space left on device, probably: the filesystem of the store ${root} has ${formatMiB(space.free)} free`,
+    hint(root),
+  ];
 }
 
 export function formatError(err: unknown, debug: boolean, ctx: ErrorContext = {}): string {

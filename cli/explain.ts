@@ -5,20 +5,54 @@ import { readFile } from 'node:fs/promises';
 import type { BuildEvent, StepRef } from '../builder/index.js';
 
 export type MissKind =
-  | 'no-record' | 'no-cache' | 'instruction' | 'file' | 'arg' | 'env' | 'base' | 'parent' | 'other' | 'unknown'
+  | 'no-record'
+  | 'no-cache'
+  | 'instruction'
+  | 'file'
+  | 'arg'
+  | 'env'
+  | 'base'
+  | 'parent'
+  | 'other'
+  | 'unknown'
   /** Inferred from the events: the stage this one starts FROM, or the stage a COPY --from reads, was rebuilt. */
-  | 'base-stage' | 'copy-source';
+  | 'base-stage'
+  | 'copy-source';
 
 /** The `cache-miss` reasons the builder emits, by prefix, and what they mean. */
 export const REASONS: { prefix: string; kind: MissKind; meaning: string }[] = [
-  { prefix: 'no cache record', kind: 'no-record', meaning: 'never built before with these inputs (or the cache was pruned)' },
+  {
+    prefix: 'no cache record',
+    kind: 'no-record',
+    meaning: 'never built before with these inputs (or the cache was pruned)',
+  },
   { prefix: 'cache disabled', kind: 'no-cache', meaning: '--no-cache or --no-cache-filter' },
-  { prefix: 'instruction changed', kind: 'instruction', meaning: 'the instruction text (after variable expansion) differs' },
-  { prefix: 'file changed', kind: 'file', meaning: '`file changed: PATH` — a COPY/ADD source differs (content, mode, owner)' },
-  { prefix: 'build arg changed', kind: 'arg', meaning: '`build arg changed: NAME` — a --build-arg used by the step differs' },
+  {
+    prefix: 'instruction changed',
+    kind: 'instruction',
+    meaning: 'the instruction text (after variable expansion) differs',
+  },
+  {
+    prefix: 'file changed',
+    kind: 'file',
+    meaning: '`file changed: PATH` — a COPY/ADD source differs (content, mode, owner)',
+  },
+  {
+    prefix: 'build arg changed',
+    kind: 'arg',
+    meaning: '`build arg changed: NAME` — a --build-arg used by the step differs',
+  },
   { prefix: 'env changed', kind: 'env', meaning: '`env changed: NAME` — an ENV value the step sees differs' },
-  { prefix: 'base image changed', kind: 'base', meaning: '`base image changed: REF` — FROM resolved to a different image' },
-  { prefix: 'parent changed', kind: 'parent', meaning: 'an earlier step of the stage (or the stage it copies from) was rebuilt' },
+  {
+    prefix: 'base image changed',
+    kind: 'base',
+    meaning: '`base image changed: REF` — FROM resolved to a different image',
+  },
+  {
+    prefix: 'parent changed',
+    kind: 'parent',
+    meaning: 'an earlier step of the stage (or the stage it copies from) was rebuilt',
+  },
 ];
 
 export interface CacheExplanation {
@@ -125,25 +159,39 @@ function name(s: StepRef): string {
 export function describeMiss(x: CacheExplanation): string {
   const cause = x.cause ? `${name(x.cause.step)} (${x.cause.reason})` : '?';
   switch (x.kind) {
-    case 'file': return `file changed: ${x.subject ?? '?'}`;
-    case 'arg': return `build arg changed: ${x.subject ?? '?'}`;
-    case 'env': return `env changed: ${x.subject ?? '?'}`;
-    case 'base': return `base image changed${x.subject ? ': ' + x.subject : ''}`;
-    case 'instruction': return 'the instruction changed';
-    case 'no-record': return 'no cache record for its inputs (its instruction, the files it copies or the build args it sees changed; or it never ran with this store)';
-    case 'no-cache': return 'cache disabled (--no-cache)';
-    case 'base-stage': return `its base stage ${x.subject ?? '?'} was rebuilt: ${cause}`;
-    case 'copy-source': return `the stage it copies from (${x.subject ?? '?'}) was rebuilt: ${cause}`;
+    case 'file':
+      return `file changed: ${x.subject ?? '?'}`;
+    case 'arg':
+      return `build arg changed: ${x.subject ?? '?'}`;
+    case 'env':
+      return `env changed: ${x.subject ?? '?'}`;
+    case 'base':
+      return `base image changed${x.subject ? ': ' + x.subject : ''}`;
+    case 'instruction':
+      return 'the instruction changed';
+    case 'no-record':
+      return 'no cache record for its inputs (its instruction, the files it copies or the build args it sees changed; or it never ran with this store)';
+    case 'no-cache':
+      return 'cache disabled (--no-cache)';
+    case 'base-stage':
+      return `its base stage ${x.subject ?? '?'} was rebuilt: ${cause}`;
+    case 'copy-source':
+      return `the stage it copies from (${x.subject ?? '?'}) was rebuilt: ${cause}`;
     case 'parent':
-      return x.cause ? `parent changed: ${name(x.cause.step)} was rebuilt (${x.cause.reason})` : `parent changed${x.subject ? ': ' + x.subject : ''}`;
-    default: return x.reason;
+      return x.cause
+        ? `parent changed: ${name(x.cause.step)} was rebuilt (${x.cause.reason})`
+        : `parent changed${x.subject ? ': ' + x.subject : ''}`;
+    default:
+      return x.reason;
   }
 }
 
 /** The human-readable answer, one block per rebuilt step. */
 export function formatExplanation(list: CacheExplanation[], stepsTotal?: number): string {
   if (list.length === 0) return 'Every step came from the cache: nothing was rebuilt.';
-  const lines = [`Rebuilt ${list.length}${stepsTotal !== undefined ? ` of ${stepsTotal}` : ''} step${list.length === 1 ? '' : 's'}:`];
+  const lines = [
+    `Rebuilt ${list.length}${stepsTotal !== undefined ? ` of ${stepsTotal}` : ''} step${list.length === 1 ? '' : 's'}:`,
+  ];
   for (const x of list) {
     lines.push(`  ${name(x.step)} ${x.step.instruction.split('\n')[0]}  (line ${x.step.line})`);
     lines.push(`      because ${describeMiss(x)}`);
@@ -154,7 +202,11 @@ export function formatExplanation(list: CacheExplanation[], stepsTotal?: number)
 /** An event log that cannot be read: not JSON lines of build events, nor a `--report` JSON. */
 export class EventLogError extends Error {
   override name = 'EventLogError';
-  constructor(message: string, readonly file: string, readonly line?: number) {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly line?: number,
+  ) {
     super(message);
   }
   render(): string {
@@ -164,7 +216,16 @@ export class EventLogError extends Error {
 
 interface ReportLike {
   schema: string;
-  steps: { stage: string; index: number; total: number; instruction: string; line: number; startMs: number; cached: boolean; cacheMiss?: string }[];
+  steps: {
+    stage: string;
+    index: number;
+    total: number;
+    instruction: string;
+    line: number;
+    startMs: number;
+    cached: boolean;
+    cacheMiss?: string;
+  }[];
 }
 
 /** Parses `--progress=json` output (one event per line; other lines are skipped) or a `--report FILE.json`. */
@@ -189,9 +250,14 @@ export function parseEventLog(text: string, file: string): BuildEvent[] {
     } catch (err) {
       throw new EventLogError(`not a JSON event: ${(err as Error).message}`, file, i + 1);
     }
-    if (typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string') events.push(v as BuildEvent);
+    if (typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string')
+      events.push(v as BuildEvent);
   });
-  if (events.length === 0) throw new EventLogError('no build events found (expected the output of `tsbuild build --progress=json`, or a --report FILE.json)', file);
+  if (events.length === 0)
+    throw new EventLogError(
+      'no build events found (expected the output of `tsbuild build --progress=json`, or a --report FILE.json)',
+      file,
+    );
   return events;
 }
 

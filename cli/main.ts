@@ -13,7 +13,9 @@ import * as buildCmd from './commands/build.js';
 import * as whyRebuiltCmd from './commands/why-rebuilt.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -24,8 +26,16 @@ export function makeProgram(): Command {
     .version(version(), '-v, --version')
     .addOption(new Option('--root <dir>', `store directory (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`))
     .option('--debug', 'print stack traces for errors')
-    .option('--registry-mirror <url>', 'mirror for docker.io, tried first (repeatable; env TSBUILD_REGISTRY_MIRROR)', collect)
-    .option('--insecure-registry <host[:port]>', 'registry reached over plain HTTP (repeatable; env TSBUILD_INSECURE_REGISTRY)', collect)
+    .option(
+      '--registry-mirror <url>',
+      'mirror for docker.io, tried first (repeatable; env TSBUILD_REGISTRY_MIRROR)',
+      collect,
+    )
+    .option(
+      '--insecure-registry <host[:port]>',
+      'registry reached over plain HTTP (repeatable; env TSBUILD_INSECURE_REGISTRY)',
+      collect,
+    )
     .showHelpAfterError('(run `tsbuild --help` for usage)')
     .exitOverride();
   buildCmd.register(program);
@@ -61,7 +71,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = makeProgram();
   const unknown = unknownCommand(program, argv);
   if (unknown !== undefined) {
-    process.stderr.write(`error: unknown command '${unknown}' (and no context directory of that name)\n(run \`tsbuild --help\` for the commands)\n`);
+    process.stderr.write(
+      `error: unknown command '${unknown}' (and no context directory of that name)\n(run \`tsbuild --help\` for the commands)\n`,
+    );
     return 2;
   }
   try {
@@ -70,7 +82,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version print and exit 0; everything else commander rejects is a usage error.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return 0;
       return 2;
     }
     const debug = argv.includes('--debug');

@@ -3,8 +3,12 @@
 import type { Store } from '../store/index.js';
 import type { GlobalOptions } from './context.js';
 
-export async function openStoreFor(g: Pick<GlobalOptions, 'root' | 'registryMirrors' | 'insecureRegistries'>): Promise<Store> {
+export async function openStoreFor(
+  g: Pick<GlobalOptions, 'root' | 'registryMirrors' | 'insecureRegistries'>,
+): Promise<Store> {
   const { openStore } = await import('../store/index.js');
   const { registryBlobOpener } = await import('../registry-client/index.js');
-  return openStore(g.root, { remote: registryBlobOpener({ mirrors: g.registryMirrors, insecure: g.insecureRegistries }) });
+  return openStore(g.root, {
+    remote: registryBlobOpener({ mirrors: g.registryMirrors, insecure: g.insecureRegistries }),
+  });
 }

@@ -9,6 +9,13 @@ export interface ViewFlags {
 
 export function addViewOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--report <file>', 'write a build report: FILE.html (stage graph, step timeline) or FILE.json (the same data)'))
-    .addOption(new Option('--explain-cache', 'after the build, say which input changed for every step not taken from the cache'));
+    .addOption(
+      new Option(
+        '--report <file>',
+        'write a build report: FILE.html (stage graph, step timeline) or FILE.json (the same data)',
+      ),
+    )
+    .addOption(
+      new Option('--explain-cache', 'after the build, say which input changed for every step not taken from the cache'),
+    );
 }

@@ -50,6 +50,10 @@ export function deferredOpener(make: () => Promise<RemoteBlobOpener>): RemoteBlo
   let made: Promise<RemoteBlobOpener> | undefined;
   return {
     open: async (source) => (await (made ??= make())).open(source),
-    close: () => void made?.then((o) => o.close(), () => undefined),
+    close: () =>
+      void made?.then(
+        (o) => o.close(),
+        () => undefined,
+      ),
   };
 }

@@ -54,7 +54,8 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this.size += chunk.length;
-    if (this.expectedSize !== undefined && this.size > this.expectedSize) return cb(new DamagedContentError(this.digest, { size: this.size }, this.expectedSize, this.what));
+    if (this.expectedSize !== undefined && this.size > this.expectedSize)
+      return cb(new DamagedContentError(this.digest, { size: this.size }, this.expectedSize, this.what));
     const out = this.held;
     this.held = chunk;
     cb(null, out);
@@ -78,6 +79,7 @@ export function verified(src: Readable, digest: Digest, size?: number, what?: st
 
 /** The DamagedContentError in `e` or its causes. */
 export function damageIn(e: unknown): DamagedContentError | undefined {
-  for (let c: unknown = e, i = 0; c && i < 6; c = (c as { cause?: unknown }).cause, i++) if (c instanceof DamagedContentError) return c;
+  for (let c: unknown = e, i = 0; c && i < 6; c = (c as { cause?: unknown }).cause, i++)
+    if (c instanceof DamagedContentError) return c;
   return undefined;
 }

@@ -5,7 +5,10 @@ import type { Digest } from './types.js';
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 export class DigestError extends Error {
-  constructor(message: string, readonly value: string) {
+  constructor(
+    message: string,
+    readonly value: string,
+  ) {
     super(message);
     this.name = 'DigestError';
   }

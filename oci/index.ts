@@ -1,7 +1,34 @@
 // The oci/ part's public API: what other parts may import (scripts/lint/architecture.mjs).
-export { deferredOpener, type BlobSink, type BlobSource, type RemoteBlobOpener, type RemoteBlobSource } from './blobs.js';
+export {
+  deferredOpener,
+  type BlobSink,
+  type BlobSource,
+  type RemoteBlobOpener,
+  type RemoteBlobSource,
+} from './blobs.js';
 export { DamagedContentError, damageIn, verified } from './content-check.js';
 export { DigestingStream, digestHex, digestOf, isDigest } from './digest.js';
-export { ImageRefError, familiarName, formatReference, normalizeName, parseReference, repositoryName, type ImageRef } from './reference.js';
+export {
+  ImageRefError,
+  familiarName,
+  formatReference,
+  normalizeName,
+  parseReference,
+  repositoryName,
+  type ImageRef,
+} from './reference.js';
 export { tee } from './stream-tee.js';
-export { MediaType, isGzipLayer, isIndexMediaType, type ContainerConfig, type Descriptor, type Digest, type HealthConfig, type HistoryEntry, type ImageConfigFile, type ImageIndex, type ImageManifest, type Platform } from './types.js';
+export {
+  MediaType,
+  isGzipLayer,
+  isIndexMediaType,
+  type ContainerConfig,
+  type Descriptor,
+  type Digest,
+  type HealthConfig,
+  type HistoryEntry,
+  type ImageConfigFile,
+  type ImageIndex,
+  type ImageManifest,
+  type Platform,
+} from './types.js';

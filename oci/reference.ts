@@ -14,7 +14,10 @@ export interface ImageRef {
 
 export class ImageRefError extends Error {
   override name = 'ImageRefError';
-  constructor(readonly input: string, reason: string) {
+  constructor(
+    readonly input: string,
+    reason: string,
+  ) {
     super(`invalid image reference "${input}": ${reason}`);
   }
 }
@@ -23,7 +26,8 @@ export const DOCKER_HUB = 'docker.io';
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
+const DOMAIN =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 
 /** Parses `name[:tag][@digest]` and normalizes it (docker.io, library/, latest). */
 export function parseReference(input: string): ImageRef {
@@ -36,7 +40,8 @@ export function parseReference(input: string): ImageRef {
   if (at >= 0) {
     const d = rest.slice(at + 1);
     if (!DIGEST.test(d)) throw new ImageRefError(input, `"${d}" is not a valid digest`);
-    if (!/^sha256:[a-f0-9]{64}$/.test(d)) throw new ImageRefError(input, `unsupported digest "${d}" (sha256:<64 hex> expected)`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(d))
+      throw new ImageRefError(input, `unsupported digest "${d}" (sha256:<64 hex> expected)`);
     digest = d as Digest;
     rest = rest.slice(0, at);
   }

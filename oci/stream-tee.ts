@@ -2,7 +2,11 @@
 // both; a failure on either side fails both.
 import { PassThrough, type Readable } from 'node:stream';
 
-export async function tee(src: Readable, a: (s: Readable) => Promise<unknown>, b: (s: Readable) => Promise<unknown>): Promise<void> {
+export async function tee(
+  src: Readable,
+  a: (s: Readable) => Promise<unknown>,
+  b: (s: Readable) => Promise<unknown>,
+): Promise<void> {
   const pa = new PassThrough({ highWaterMark: 1 << 20 });
   const pb = new PassThrough({ highWaterMark: 1 << 20 });
   // A consumer may still be setting up (no 'error' listener yet) when a download fails; without these the failure

@@ -15,7 +15,11 @@ export function clipLine(line: string, width = QUOTED_WIDTH): string {
  * The first `maxLines` lines of `text`, each clipped, and how many lines were left out. Splits lazily: a text of
  * millions of lines is not split whole.
  */
-export function excerptLines(text: string, maxLines = QUOTED_LINES, width = QUOTED_WIDTH): { lines: string[]; more: number } {
+export function excerptLines(
+  text: string,
+  maxLines = QUOTED_LINES,
+  width = QUOTED_WIDTH,
+): { lines: string[]; more: number } {
   const lines: string[] = [];
   let at = 0;
   while (lines.length < maxLines) {

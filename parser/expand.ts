@@ -21,7 +21,9 @@ export class ExpandError extends Error {
 /** The word as the message quotes it: a word of many kilobytes is cut, so that the error stays readable. */
 function quoteWord(word: string): string {
   const max = 200;
-  return word.length <= max ? JSON.stringify(word) : `${JSON.stringify(word.slice(0, max))}… (${word.length} characters)`;
+  return word.length <= max
+    ? JSON.stringify(word)
+    : `${JSON.stringify(word.slice(0, max))}… (${word.length} characters)`;
 }
 
 /**
@@ -32,7 +34,9 @@ export const MAX_NESTING = 100;
 
 class TooDeep extends Error {
   constructor() {
-    super(`substitutions are nested more than ${MAX_NESTING} levels deep (\${a:-\${b:-…}}), the limit: flatten the word into several ARG or ENV lines`);
+    super(
+      `substitutions are nested more than ${MAX_NESTING} levels deep (\${a:-\${b:-…}}), the limit: flatten the word into several ARG or ENV lines`,
+    );
   }
 }
 
@@ -70,7 +74,8 @@ export interface LexOptions {
 }
 
 /** Variables: a map, a record, or anything with `get` (a view over a large variable set). */
-export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>> | { get(name: string): string | undefined };
+export type Env =
+  ReadonlyMap<string, string> | Readonly<Record<string, string>> | { get(name: string): string | undefined };
 
 export interface ProcessResult {
   /** The processed word (spaces between words kept). */
@@ -160,7 +165,8 @@ class ShellWord {
         return { word: result, words: words.getWords() };
       }
       if (ch === '$' || (quotes && (ch === "'" || ch === '"'))) {
-        const tmp = ch === '$' ? this.processDollar() : ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
+        const tmp =
+          ch === '$' ? this.processDollar() : ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
         result = capped(result + tmp);
         if (ch === '$') words.addString(tmp);
         else words.addRawString(tmp);
@@ -298,7 +304,8 @@ class ShellWord {
         return unset ? '' : word;
       case '?':
         if (value === undefined) throw new Error(`${name}: ${word !== '' ? word : 'is not allowed to be unset'}`);
-        if (nullIsUnset && value === '') throw new Error(`${name}: ${word !== '' ? word : 'is not allowed to be empty'}`);
+        if (nullIsUnset && value === '')
+          throw new Error(`${name}: ${word !== '' ? word : 'is not allowed to be empty'}`);
         return value;
       default: {
         let pattern = word;
@@ -346,7 +353,8 @@ class ShellWord {
 }
 
 function lookupIn(env: Env): (name: string) => string | undefined {
-  if (env instanceof Map || typeof (env as { get?: unknown }).get === 'function') return (name) => (env as { get(n: string): string | undefined }).get(name);
+  if (env instanceof Map || typeof (env as { get?: unknown }).get === 'function')
+    return (name) => (env as { get(n: string): string | undefined }).get(name);
   const rec = env as Readonly<Record<string, string>>;
   return (name) => (Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : undefined);
 }
@@ -384,7 +392,19 @@ export function expandWords(word: string | readonly string[], env: Env, opts: { 
 }
 
 /** Instructions whose arguments Docker runs through variable substitution (the Dockerfile reference's list). */
-const EXPANDING = new Set(['ADD', 'ARG', 'COPY', 'ENV', 'EXPOSE', 'FROM', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR']);
+const EXPANDING = new Set([
+  'ADD',
+  'ARG',
+  'COPY',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'LABEL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
+]);
 
 /**
  * Whether `keyword` gets variable substitution. RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK and MAINTAINER do not

@@ -5,8 +5,21 @@
 //   jsonObject  := "{" (JsonString ":" value ("," JsonString ":" value)*)? "}"
 import { CstParser, type CstNode } from './chevrotain.js';
 import {
-  Colon, Comma, Flag, FlagsEnd, JsonLiteral, JsonNumber, JsonString, Keyword, LBracket, LCurly, RBracket, RCurly,
-  Rest, jsonTokens, lineTokens,
+  Colon,
+  Comma,
+  Flag,
+  FlagsEnd,
+  JsonLiteral,
+  JsonNumber,
+  JsonString,
+  Keyword,
+  LBracket,
+  LCurly,
+  RBracket,
+  RCurly,
+  Rest,
+  jsonTokens,
+  lineTokens,
 } from './lexer.js';
 
 export class BuildfileCstParser extends CstParser {

@@ -49,5 +49,10 @@ export function heredocMarkers(line: string): HeredocMarker[] {
 /** Builds the Heredoc a marker's body lines make (lines without their endings). */
 export function makeHeredoc(marker: HeredocMarker, body: string[]): Heredoc {
   const lines = marker.chomp ? body.map((l) => l.replace(/^\t+/, '')) : body;
-  return { name: marker.name, content: lines.map((l) => l + '\n').join(''), expand: marker.expand, chomp: marker.chomp };
+  return {
+    name: marker.name,
+    content: lines.map((l) => l + '\n').join(''),
+    expand: marker.expand,
+    chomp: marker.chomp,
+  };
 }

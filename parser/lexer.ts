@@ -62,12 +62,33 @@ function flagPattern(wantEnd: boolean) {
 }
 
 // --- head mode: optional leading blanks, the keyword
-export const Blank = createToken({ name: 'Blank', pattern: /[\t\v\f\r \u0085\u00a0]+/, group: Lexer.SKIPPED, line_breaks: false });
-export const Keyword = createToken({ name: 'Keyword', pattern: /[^\t\v\f\r ]+/, push_mode: 'flags', line_breaks: false });
+export const Blank = createToken({
+  name: 'Blank',
+  pattern: /[\t\v\f\r \u0085\u00a0]+/,
+  group: Lexer.SKIPPED,
+  line_breaks: false,
+});
+export const Keyword = createToken({
+  name: 'Keyword',
+  pattern: /[^\t\v\f\r ]+/,
+  push_mode: 'flags',
+  line_breaks: false,
+});
 
 // --- flags mode: `--flag[=value]` words, `--` ending them, then the rest of the line
-export const Flag = createToken({ name: 'Flag', pattern: flagPattern(false), line_breaks: false, start_chars_hint: ['-'] });
-export const FlagsEnd = createToken({ name: 'FlagsEnd', pattern: flagPattern(true), push_mode: 'rest', line_breaks: false, start_chars_hint: ['-'] });
+export const Flag = createToken({
+  name: 'Flag',
+  pattern: flagPattern(false),
+  line_breaks: false,
+  start_chars_hint: ['-'],
+});
+export const FlagsEnd = createToken({
+  name: 'FlagsEnd',
+  pattern: flagPattern(true),
+  push_mode: 'rest',
+  line_breaks: false,
+  start_chars_hint: ['-'],
+});
 export const Rest = createToken({ name: 'Rest', pattern: /[^]+/, line_breaks: true });
 
 // --- json mode: an exec-form array (any JSON value inside, so that non-strings can be reported)
@@ -84,9 +105,25 @@ export const JsonString = createToken({
 });
 export const JsonNumber = createToken({ name: 'JsonNumber', pattern: /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/ });
 export const JsonLiteral = createToken({ name: 'JsonLiteral', pattern: /true|false|null/ });
-export const JsonSpace = createToken({ name: 'JsonSpace', pattern: /[ \t\n\r]+/, group: Lexer.SKIPPED, line_breaks: true });
+export const JsonSpace = createToken({
+  name: 'JsonSpace',
+  pattern: /[ \t\n\r]+/,
+  group: Lexer.SKIPPED,
+  line_breaks: true,
+});
 
-export const jsonTokens: TokenType[] = [JsonSpace, LBracket, RBracket, LCurly, RCurly, Comma, Colon, JsonString, JsonNumber, JsonLiteral];
+export const jsonTokens: TokenType[] = [
+  JsonSpace,
+  LBracket,
+  RBracket,
+  LCurly,
+  RCurly,
+  Comma,
+  Colon,
+  JsonString,
+  JsonNumber,
+  JsonLiteral,
+];
 export const lineTokens: TokenType[] = [Blank, Keyword, Flag, FlagsEnd, Rest];
 
 export const instructionLexer = new Lexer(

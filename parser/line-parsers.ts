@@ -10,7 +10,10 @@ export interface ParsedArgs {
 
 /** A parse-level error in the arguments; `word` (when given) is located in the line for the caret. */
 export class ArgsError extends Error {
-  constructor(message: string, readonly word?: string) {
+  constructor(
+    message: string,
+    readonly word?: string,
+  ) {
     super(message);
   }
 }
@@ -74,7 +77,8 @@ function maybeJson(rest: string, toList: boolean): ParsedArgs {
   const j = readJsonArray(rest);
   if (j.kind === 'strings') return { args: j.values, json: true };
   if (j.kind === 'not-strings') throw new ArgsError(NOT_STRINGS);
-  if (j.kind === 'too-deep') throw new ArgsError(`the JSON array is nested more than ${MAX_JSON_NESTING} levels deep; ${NOT_STRINGS}`);
+  if (j.kind === 'too-deep')
+    throw new ArgsError(`the JSON array is nested more than ${MAX_JSON_NESTING} levels deep; ${NOT_STRINGS}`);
   return { args: toList ? whitespaceDelimited(rest) : [rest], json: false };
 }
 
@@ -90,7 +94,8 @@ function nameVal(rest: string, keyword: string, escapeToken: string): string[] {
   const out: string[] = [];
   for (const w of words) {
     const eq = w.indexOf('=');
-    if (eq < 0) throw new ArgsError(`Syntax error - can't find = in ${JSON.stringify(w)}. Must be of the form: name=value`, w);
+    if (eq < 0)
+      throw new ArgsError(`Syntax error - can't find = in ${JSON.stringify(w)}. Must be of the form: name=value`, w);
     out.push(w.slice(0, eq), w.slice(eq + 1), '=');
   }
   return out;
@@ -109,8 +114,24 @@ function healthConfig(rest: string): ParsedArgs {
 
 /** Keywords BuildKit knows (ONBUILD is handled by the caller: it wraps another instruction). */
 export const KEYWORDS = new Set([
-  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER',
-  'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
 ]);
 
 /** Splits the argument text of `keyword` (upper case, not ONBUILD) the way BuildKit's dispatch table does. */

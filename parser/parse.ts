@@ -76,7 +76,11 @@ class Parser {
   private contEscape = '\\';
   private contRe = continuationRegex('\\');
 
-  constructor(text: string, private readonly file: string, private readonly opts: ParseOptions) {
+  constructor(
+    text: string,
+    private readonly file: string,
+    private readonly opts: ParseOptions,
+  ) {
     this.src = new SourceLines(text);
   }
 
@@ -164,7 +168,11 @@ class Parser {
     const pos = locate(segments, kwAt);
     if (!KEYWORDS.has(keyword)) {
       const hint = suggestKeyword(keyword);
-      throw this.errorAt(segments, kwAt, `unknown instruction: ${split.keyword}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      throw this.errorAt(
+        segments,
+        kwAt,
+        `unknown instruction: ${split.keyword}${hint ? ` (did you mean ${hint}?)` : ''}`,
+      );
     }
     const instr: Instruction = {
       keyword,
@@ -229,7 +237,11 @@ class Parser {
       }
       if (!terminated) {
         const at = line.search(new RegExp(`<<-?["']?${marker.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-        throw this.errorAt(segments, at >= 0 ? at : 0, `unterminated heredoc ${marker.name} (no line equal to ${JSON.stringify(marker.name)} before the end of the file)`);
+        throw this.errorAt(
+          segments,
+          at >= 0 ? at : 0,
+          `unterminated heredoc ${marker.name} (no line equal to ${JSON.stringify(marker.name)} before the end of the file)`,
+        );
       }
       const doc = makeHeredoc(marker, body);
       instr.heredocs.push(doc);

@@ -12,7 +12,8 @@ export function shellPatternToRegex(pattern: string, greedy: boolean, anchored: 
     else if (tok === '\\') {
       const n = chars[i + 1];
       if (n === '}' || n === '/') continue;
-      if (n !== '*' && n !== '?' && n !== '\\') throw new Error(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? ''}'`);
+      if (n !== '*' && n !== '?' && n !== '\\')
+        throw new Error(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? ''}'`);
       out += '\\' + n;
       i++;
     } else out += tok.replace(/[[\]{}.+()|^$]/g, '\\$&');
@@ -29,7 +30,7 @@ function reversePattern(pattern: string): string {
   const chars = Array.from(pattern);
   const out: string[] = new Array(chars.length);
   const last = chars.length - 1;
-  for (let i = 0; i <= last; ) {
+  for (let i = 0; i <= last;) {
     const tok = chars[i]!;
     const o = last - i;
     if (tok === '\\' && i !== last) {

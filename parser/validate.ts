@@ -19,10 +19,21 @@ const FLAGS: Record<string, Record<string, FlagKind>> = {
   RUN: { mount: 'strings', network: 'string', security: 'string', device: 'strings' },
   COPY: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings' },
   ADD: {
-    chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', exclude: 'strings',
+    chown: 'string',
+    chmod: 'string',
+    link: 'bool',
+    'keep-git-dir': 'bool',
+    checksum: 'string',
+    exclude: 'strings',
     unpack: 'bool',
   },
-  HEALTHCHECK: { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' },
+  HEALTHCHECK: {
+    interval: 'string',
+    timeout: 'string',
+    'start-period': 'string',
+    'start-interval': 'string',
+    retries: 'string',
+  },
 };
 
 /** The flags an instruction accepts (empty for most). */
@@ -42,7 +53,10 @@ function checkFlags(keyword: string, flags: readonly string[]): Issue | null {
     const kind = spec[name];
     if (!kind) {
       const known = Object.keys(spec);
-      const hint = known.length === 0 ? ` (${keyword} takes no flags)` : ` (${keyword} accepts ${known.map((k) => '--' + k).join(', ')})`;
+      const hint =
+        known.length === 0
+          ? ` (${keyword} takes no flags)`
+          : ` (${keyword} accepts ${known.map((k) => '--' + k).join(', ')})`;
       return { message: `unknown flag: --${name}${hint}`, flag: i };
     }
     if (used.has(name) && kind !== 'strings') return { message: `duplicate flag specified: --${name}`, flag: i };
@@ -62,7 +76,7 @@ function checkFlags(keyword: string, flags: readonly string[]): Issue | null {
 }
 
 const DURATION = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, in nanoseconds (null when invalid). */
 export function parseGoDuration(s: string): number | null {
@@ -152,7 +166,7 @@ function checkArgs(i: Instruction): string | null {
     case 'ONBUILD': {
       const t = i.onbuild;
       if (!t) return atLeastOne(k);
-      if (t.keyword === 'ONBUILD') return 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed';
+      if (t.keyword === 'ONBUILD') return "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed";
       if (t.keyword === 'MAINTAINER' || t.keyword === 'FROM') return `${t.keyword} isn't allowed as an ONBUILD trigger`;
       return null;
     }

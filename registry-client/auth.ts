@@ -44,7 +44,10 @@ function covers(have: string, want: string): boolean {
   const w = want.lastIndexOf(':');
   if (h < 0 || w < 0 || have.slice(0, h) !== want.slice(0, w)) return false;
   const actions = new Set(have.slice(h + 1).split(','));
-  return want.slice(w + 1).split(',').every((a) => actions.has(a) || actions.has('*'));
+  return want
+    .slice(w + 1)
+    .split(',')
+    .every((a) => actions.has(a) || actions.has('*'));
 }
 
 export function repositoryScope(repository: string, actions: ('pull' | 'push')[]): string {
@@ -94,13 +97,22 @@ export class Authenticator {
 
   private async ping(ep: Endpoint): Promise<Challenge | null> {
     // A mirror that does not answer is skipped quickly: the next endpoint is the fallback.
-    const res = await this.transport.send({ method: 'GET', url: `${ep.base}/v2/`, registry: ep.registry, ...(ep.mirror ? { retries: 1 } : {}) });
+    const res = await this.transport.send({
+      method: 'GET',
+      url: `${ep.base}/v2/`,
+      registry: ep.registry,
+      ...(ep.mirror ? { retries: 1 } : {}),
+    });
     await discardBody(res);
     if (res.status === 401) {
       const cs = parseChallenges(res.headers.get('www-authenticate') ?? '');
       return cs.find((c) => c.scheme === 'bearer') ?? cs.find((c) => c.scheme === 'basic') ?? null;
     }
-    if (res.status >= 500) throw new RegistryError(`registry answered /v2/ with HTTP ${res.status}`, { registry: ep.registry, status: res.status });
+    if (res.status >= 500)
+      throw new RegistryError(`registry answered /v2/ with HTTP ${res.status}`, {
+        registry: ep.registry,
+        status: res.status,
+      });
     return null;
   }
 
@@ -117,7 +129,9 @@ export class Authenticator {
     if (!ch) return undefined;
     if (ch.scheme === 'basic') {
       const c = await this.credentials(ep.registry);
-      return c && !c.identityToken ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
+      return c && !c.identityToken
+        ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`
+        : undefined;
     }
     if (ch.scheme !== 'bearer' || !ch.params.realm) return undefined;
     const t = await this.token(ep, ch, scopes);
@@ -128,12 +142,18 @@ export class Authenticator {
    * After a 401 on a request: learns the (possibly new) challenge, drops the cached token and returns a fresh
    * header, adding a scope the registry asked for. Undefined when retrying cannot help.
    */
-  async refresh(ep: Endpoint, wwwAuthenticate: string | null, scopes: string[]): Promise<{ header: string; scopes: string[] } | undefined> {
+  async refresh(
+    ep: Endpoint,
+    wwwAuthenticate: string | null,
+    scopes: string[],
+  ): Promise<{ header: string; scopes: string[] } | undefined> {
     const cs = parseChallenges(wwwAuthenticate ?? '');
     const ch = cs.find((c) => c.scheme === 'bearer') ?? cs.find((c) => c.scheme === 'basic');
     if (!ch) return undefined;
     this.challenges.set(ep.base, Promise.resolve(ch));
-    const asked = ch.params.scope ? ch.params.scope.split(' ').filter((x) => !scopes.some((have) => covers(have, x))) : [];
+    const asked = ch.params.scope
+      ? ch.params.scope.split(' ').filter((x) => !scopes.some((have) => covers(have, x)))
+      : [];
     const all = [...new Set([...scopes, ...asked])];
     this.tokens.delete(this.tokenKey(ep, all));
     const header = await this.header(ep, all);
@@ -164,7 +184,13 @@ export class Authenticator {
     let res;
     if (creds?.identityToken) {
       // OAuth2 refresh-token grant, as docker does with identity tokens.
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'tsbuild', service: ch.params.service ?? '', scope: scopes.join(' ') });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'tsbuild',
+        service: ch.params.service ?? '',
+        scope: scopes.join(' '),
+      });
       res = await this.transport.send({
         method: 'POST',
         url: realm.href,
@@ -185,19 +211,33 @@ export class Authenticator {
     if (!res.ok) await discardBody(res);
     const text = res.ok
       ? (
-          await readBodyLimited(res, MAX_TOKEN_BODY, () => new RegistryError(`token response from ${realm.origin}${realm.pathname} is larger than ${MAX_TOKEN_BODY >> 20} MiB, the limit; the download was stopped`, { registry: ep.registry }))
+          await readBodyLimited(
+            res,
+            MAX_TOKEN_BODY,
+            () =>
+              new RegistryError(
+                `token response from ${realm.origin}${realm.pathname} is larger than ${MAX_TOKEN_BODY >> 20} MiB, the limit; the download was stopped`,
+                { registry: ep.registry },
+              ),
+          )
         ).toString('utf8')
       : '';
     if (!res.ok) {
       throw new RegistryError(`token request to ${realm.origin}${realm.pathname} failed with HTTP ${res.status}`, {
         registry: ep.registry,
         status: res.status,
-        hint: res.status === 401 || res.status === 403 ? (creds ? `the stored credentials for ${ep.registry} were rejected: run \`tsbuild login ${ep.registry}\`` : hintForStatus(401, ep.registry, 'pull')) : undefined,
+        hint:
+          res.status === 401 || res.status === 403
+            ? creds
+              ? `the stored credentials for ${ep.registry} were rejected: run \`tsbuild login ${ep.registry}\``
+              : hintForStatus(401, ep.registry, 'pull')
+            : undefined,
       });
     }
     const body = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     const value = body.token ?? body.access_token;
-    if (!value) throw new RegistryError(`token response from ${realm.origin} carries no token`, { registry: ep.registry });
+    if (!value)
+      throw new RegistryError(`token response from ${realm.origin} carries no token`, { registry: ep.registry });
     const lifetime = Math.max(60, body.expires_in ?? 60) * 1000;
     const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
     const start = Number.isNaN(issued) ? this.now() : Math.min(issued, this.now());

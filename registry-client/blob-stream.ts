@@ -32,20 +32,34 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
     const other = transport.budget(false);
     for (;;) {
       const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-      const res = await repo.request({ method: 'GET', path: `/blobs/${desc.digest}`, headers, noRetryStatus: [416], ...(opts.signal ? { signal: opts.signal } : {}) });
+      const res = await repo.request({
+        method: 'GET',
+        path: `/blobs/${desc.digest}`,
+        headers,
+        noRetryStatus: [416],
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       if (!res.ok) await repo.fail(res, `GET blob ${desc.digest}`);
       let skip = 0;
       if (offset > 0) {
         const m = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
         if (res.status === 206 && m && Number(m[1]) === offset) skip = 0;
         else if (res.status === 200) skip = offset;
-        else throw new RegistryError(`unexpected range response for ${desc.digest}`, { registry: repo.registry, repository: repo.repository, status: res.status });
+        else
+          throw new RegistryError(`unexpected range response for ${desc.digest}`, {
+            registry: repo.registry,
+            repository: repo.repository,
+            status: res.status,
+          });
       }
       const body = res.body as unknown as Readable;
       let timer: NodeJS.Timeout | undefined;
       const arm = (): void => {
         clearTimeout(timer);
-        timer = setTimeout(() => body.destroy(new Stalled(`no data for ${transport.timeoutMs} ms`)), transport.timeoutMs);
+        timer = setTimeout(
+          () => body.destroy(new Stalled(`no data for ${transport.timeoutMs} ms`)),
+          transport.timeoutMs,
+        );
       };
       try {
         arm();
@@ -61,7 +75,10 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
             skip = 0;
           }
           if (offset + chunk.length > desc.size && desc.size > 0) {
-            throw new RegistryError(`blob ${desc.digest} is larger than its descriptor says (${desc.size} bytes)`, { registry: repo.registry, repository: repo.repository });
+            throw new RegistryError(`blob ${desc.digest} is larger than its descriptor says (${desc.size} bytes)`, {
+              registry: repo.registry,
+              repository: repo.repository,
+            });
           }
           offset += chunk.length;
           if (outage.attempt > 0) outage.reset();
@@ -76,14 +93,25 @@ export function downloadBlob(repo: Repo, desc: Descriptor, opts: DownloadOptions
         const wait = e instanceof RegistryError || !isTransientError(e) ? undefined : budget.next();
         if (wait === undefined) {
           if (e instanceof RegistryError) throw e;
-          throw new RegistryError(`download of ${desc.digest} from ${repo.registry} failed after ${offset} bytes: ${(e as Error).message}`, {
-            registry: repo.registry,
-            repository: repo.repository,
-            cause: e,
-          });
+          throw new RegistryError(
+            `download of ${desc.digest} from ${repo.registry} failed after ${offset} bytes: ${(e as Error).message}`,
+            {
+              registry: repo.registry,
+              repository: repo.repository,
+              cause: e,
+            },
+          );
         }
         opts.onRetry?.(offset, e as Error);
-        transport.retrying({ registry: repo.registry, repository: repo.repository, request: `download of ${desc.digest} at byte ${offset}`, message: (e as Error).message, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
+        transport.retrying({
+          registry: repo.registry,
+          repository: repo.repository,
+          request: `download of ${desc.digest} at byte ${offset}`,
+          message: (e as Error).message,
+          attempt: budget.attempt,
+          waitMs: wait,
+          remainingMs: budget.remainingMs(),
+        });
         await sleep(wait);
         opts.signal?.throwIfAborted();
       } finally {

@@ -15,7 +15,10 @@ export class RegistryClient {
 
   constructor(readonly opts: RegistryOptions) {
     this.transport = new Transport(opts);
-    const paths = [...(opts.authConfigPath ? [opts.authConfigPath] : []), opts.dockerConfigPath ?? defaultDockerConfigPath()];
+    const paths = [
+      ...(opts.authConfigPath ? [opts.authConfigPath] : []),
+      opts.dockerConfigPath ?? defaultDockerConfigPath(),
+    ];
     this.auth = new Authenticator(this.transport, (registry) => lookupCredentials(registry, paths));
   }
 
@@ -78,7 +81,8 @@ export class Repo {
     const auth = this.client.auth;
     // A GET or HEAD to a registry (not a mirror: its ping, with one retry, is what skips a dead one quickly) is
     // sent without pinging /v2/ first; a 401 teaches the challenge and the request is sent again.
-    const unprobed = (req.method === 'GET' || req.method === 'HEAD') && req.replayable !== false && !this.endpoint.mirror;
+    const unprobed =
+      (req.method === 'GET' || req.method === 'HEAD') && req.replayable !== false && !this.endpoint.mirror;
     let header = await auth.header(this.endpoint, scopes, unprobed);
     const send = (h: string | undefined): Promise<Response> =>
       this.client.transport.send({
@@ -106,7 +110,10 @@ export class Repo {
       const text = await readTextLimited(res, MAX_ERROR_BODY);
       const body = JSON.parse(text ?? '{}') as ErrorBody;
       codes = (body.errors ?? []).map((e) => e.code ?? '').filter(Boolean);
-      detail = (body.errors ?? []).map((e) => e.message).filter(Boolean).join('; ');
+      detail = (body.errors ?? [])
+        .map((e) => e.message)
+        .filter(Boolean)
+        .join('; ');
     } catch {
       // not a JSON error body
     }

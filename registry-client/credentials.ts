@@ -35,7 +35,13 @@ export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): s
 /** The keys under which a registry's entry may appear (Docker Hub's legacy `https://index.docker.io/v1/` first). */
 export function configKeys(registry: string): string[] {
   if (registry === 'docker.io' || registry === 'index.docker.io' || registry === 'registry-1.docker.io') {
-    return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io', 'https://registry-1.docker.io'];
+    return [
+      'https://index.docker.io/v1/',
+      'index.docker.io',
+      'docker.io',
+      'registry-1.docker.io',
+      'https://registry-1.docker.io',
+    ];
   }
   return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
 }
@@ -74,12 +80,22 @@ export function runCredentialHelper(name: string, server: string): Promise<Crede
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) =>
-      reject(new RegistryError(`credential helper docker-credential-${name} failed: ${e.message}`, { registry: server, cause: e, hint: `install docker-credential-${name} or remove it from config.json` })),
+      reject(
+        new RegistryError(`credential helper docker-credential-${name} failed: ${e.message}`, {
+          registry: server,
+          cause: e,
+          hint: `install docker-credential-${name} or remove it from config.json`,
+        }),
+      ),
     );
     child.on('close', (code) => {
       if (code !== 0) {
         if (/credentials not found/i.test(out + err)) return resolve(undefined);
-        return reject(new RegistryError(`credential helper docker-credential-${name} exited ${code}: ${(out + err).trim()}`, { registry: server }));
+        return reject(
+          new RegistryError(`credential helper docker-credential-${name} exited ${code}: ${(out + err).trim()}`, {
+            registry: server,
+          }),
+        );
       }
       try {
         const v = JSON.parse(out) as { Username?: string; Secret?: string };
@@ -87,7 +103,12 @@ export function runCredentialHelper(name: string, server: string): Promise<Crede
         if (v.Username === '<token>') return resolve({ username: '<token>', password: '', identityToken: v.Secret });
         resolve({ username: v.Username ?? '', password: v.Secret });
       } catch (e) {
-        reject(new RegistryError(`credential helper docker-credential-${name} printed invalid JSON`, { registry: server, cause: e }));
+        reject(
+          new RegistryError(`credential helper docker-credential-${name} printed invalid JSON`, {
+            registry: server,
+            cause: e,
+          }),
+        );
       }
     });
     child.stdin.end(server);

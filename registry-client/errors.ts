@@ -41,7 +41,12 @@ export class RegistryError extends Error {
 /** A blob or manifest whose content does not hash to the digest it was asked for. */
 export class DigestMismatchError extends RegistryError {
   override name = 'DigestMismatchError';
-  constructor(registry: string, repository: string, readonly expected: string, readonly actual: string) {
+  constructor(
+    registry: string,
+    repository: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
     super(`content digest ${actual} does not match ${expected}`, {
       registry,
       repository,
@@ -54,7 +59,10 @@ export class DigestMismatchError extends RegistryError {
 export function hintForStatus(status: number, registry: string, action: 'pull' | 'push'): string | undefined {
   if (status === 401) return `authentication required: run \`tsbuild login ${registry}\``;
   if (status === 403) return `access denied: the account may lack ${action} rights on this repository`;
-  if (status === 404) return action === 'pull' ? 'check the repository name and tag (private repositories also answer 404 without login)' : 'the repository does not exist or you lack rights to create it';
+  if (status === 404)
+    return action === 'pull'
+      ? 'check the repository name and tag (private repositories also answer 404 without login)'
+      : 'the repository does not exist or you lack rights to create it';
   if (status === 429) return 'rate limited: wait, log in (`tsbuild login`) or configure --registry-mirror';
   return undefined;
 }

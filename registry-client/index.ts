@@ -3,8 +3,22 @@
 // opener); the HTTP client and everything that moves bytes load on first use through `loadRegistryClient()`, since a
 // fully cached build never reaches a registry.
 export { RegistryError, DigestMismatchError } from './errors.js';
-export { resolveRegistryOptions, configFilePath, type RegistryOptions, type RegistryConfigFile, type RetryNotice } from './options.js';
-export { hostPlatform, parsePlatform, formatPlatform, selectPlatform, platformRank, isIndex, MANIFEST_ACCEPT } from './manifests.js';
+export {
+  resolveRegistryOptions,
+  configFilePath,
+  type RegistryOptions,
+  type RegistryConfigFile,
+  type RetryNotice,
+} from './options.js';
+export {
+  hostPlatform,
+  parsePlatform,
+  formatPlatform,
+  selectPlatform,
+  platformRank,
+  isIndex,
+  MANIFEST_ACCEPT,
+} from './manifests.js';
 export { describeRetry, type TransferProgress, type TransferAction, type ProgressFn } from './progress.js';
 export { registryBlobOpener } from './lazy-opener.js';
 export type { PullTarget, PullOptions, PullResult } from './pull.js';

@@ -7,7 +7,11 @@ import { RegistryError } from './errors.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';
 import { discardBody } from './body-limit.js';
 
-export async function login(registry: string, creds: Credentials, opts: RegistryOptions = {}): Promise<{ configPath: string }> {
+export async function login(
+  registry: string,
+  creds: Credentials,
+  opts: RegistryOptions = {},
+): Promise<{ configPath: string }> {
   const options = await resolveRegistryOptions(opts);
   const client = new RegistryClient(options);
   const configPath = options.dockerConfigPath ?? defaultDockerConfigPath();
@@ -19,10 +23,19 @@ export async function login(registry: string, creds: Credentials, opts: Registry
       await client.auth.header(ep, []);
     } else if (ch?.scheme === 'basic') {
       const header = await client.auth.header(ep, []);
-      const res = await client.transport.send({ method: 'GET', url: `${ep.base}/v2/`, headers: header ? { authorization: header } : {}, registry });
+      const res = await client.transport.send({
+        method: 'GET',
+        url: `${ep.base}/v2/`,
+        headers: header ? { authorization: header } : {},
+        registry,
+      });
       await discardBody(res);
       if (!res.ok) {
-        throw new RegistryError(`login to ${registry} failed: HTTP ${res.status}`, { registry, status: res.status, hint: 'check the user name and password' });
+        throw new RegistryError(`login to ${registry} failed: HTTP ${res.status}`, {
+          registry,
+          status: res.status,
+          hint: 'check the user name and password',
+        });
       }
     }
     await storeCredentials(configPath, registry, creds);

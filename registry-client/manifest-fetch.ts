@@ -24,43 +24,67 @@ export interface ManifestCache {
   readBytes(d: Digest): Promise<Buffer>;
 }
 
-function parse(repo: Repo, bytes: Buffer, contentType: string | null, digest: Digest): FetchedManifest['parsed'] & { mt: string } {
+function parse(
+  repo: Repo,
+  bytes: Buffer,
+  contentType: string | null,
+  digest: Digest,
+): FetchedManifest['parsed'] & { mt: string } {
   let parsed: AnyManifest & { schemaVersion?: number };
   try {
     parsed = JSON.parse(bytes.toString('utf8')) as AnyManifest;
   } catch (e) {
-    throw new RegistryError(`manifest ${digest} is not valid JSON`, { registry: repo.registry, repository: repo.repository, cause: e });
-  }
-  if (parsed.schemaVersion !== 2) {
-    throw new RegistryError(`manifest ${digest} has schemaVersion ${String(parsed.schemaVersion)}; only schema 2 / OCI manifests are supported`, {
+    throw new RegistryError(`manifest ${digest} is not valid JSON`, {
       registry: repo.registry,
       repository: repo.repository,
-      hint: 'Docker schema 1 images are deprecated; push the image again with a current client',
+      cause: e,
     });
+  }
+  if (parsed.schemaVersion !== 2) {
+    throw new RegistryError(
+      `manifest ${digest} has schemaVersion ${String(parsed.schemaVersion)}; only schema 2 / OCI manifests are supported`,
+      {
+        registry: repo.registry,
+        repository: repo.repository,
+        hint: 'Docker schema 1 images are deprecated; push the image again with a current client',
+      },
+    );
   }
   return Object.assign(parsed, { mt: manifestMediaType(parsed, contentType) });
 }
 
 /** One GET by tag or digest (verified against `expected`): for a manifest no cache can hold, HEAD first only adds a round trip. */
 export async function getManifest(repo: Repo, reference: string, expected?: Digest): Promise<FetchedManifest> {
-  const res = await repo.request({ method: 'GET', path: `/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } });
+  const res = await repo.request({
+    method: 'GET',
+    path: `/manifests/${reference}`,
+    headers: { accept: MANIFEST_ACCEPT },
+  });
   if (!res.ok) await repo.fail(res, `GET manifest ${reference}`);
   const name = `${repo.registry}/${repo.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
   const bytes = await readBodyLimited(
     res,
     MAX_MANIFEST,
     () =>
-      new RegistryError(`manifest ${name} is larger than ${MAX_MANIFEST >> 20} MiB (${MAX_MANIFEST} bytes), the limit; the download was stopped`, {
-        registry: repo.registry,
-        repository: repo.repository,
-        hint: 'a manifest is a few kB: the registry sent something else, or the image is not meant for pulling',
-      }),
+      new RegistryError(
+        `manifest ${name} is larger than ${MAX_MANIFEST >> 20} MiB (${MAX_MANIFEST} bytes), the limit; the download was stopped`,
+        {
+          registry: repo.registry,
+          repository: repo.repository,
+          hint: 'a manifest is a few kB: the registry sent something else, or the image is not meant for pulling',
+        },
+      ),
   );
   const actual = digestOf(bytes);
   if (expected && actual !== expected) throw new DigestMismatchError(repo.registry, repo.repository, expected, actual);
   const p = parse(repo, bytes, res.headers.get('content-type'), actual);
   const { mt, ...parsed } = p;
-  return { descriptor: { mediaType: mt, digest: actual, size: bytes.length }, bytes, parsed: parsed as AnyManifest, fetched: true };
+  return {
+    descriptor: { mediaType: mt, digest: actual, size: bytes.length },
+    bytes,
+    parsed: parsed as AnyManifest,
+    fetched: true,
+  };
 }
 
 /** The manifest for a digest: from the cache when present, else fetched and verified. */
@@ -69,7 +93,12 @@ export async function manifestByDigest(repo: Repo, digest: Digest, cache: Manife
     const bytes = await cache.readBytes(digest);
     if (digestOf(bytes) === digest) {
       const { mt, ...parsed } = parse(repo, bytes, null, digest);
-      return { descriptor: { mediaType: mt, digest, size: bytes.length }, bytes, parsed: parsed as AnyManifest, fetched: false };
+      return {
+        descriptor: { mediaType: mt, digest, size: bytes.length },
+        bytes,
+        parsed: parsed as AnyManifest,
+        fetched: false,
+      };
     }
   }
   return getManifest(repo, digest, digest);

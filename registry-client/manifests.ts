@@ -1,9 +1,21 @@
 // Manifest media types, the Accept header we send, and platform selection in manifest lists / OCI indexes
 // (containerd's matcher: exact os/arch, variant ranked, arm64 v8 ≡ no variant, armv7 runs v6 and v5).
 import { arch } from 'node:process';
-import { isIndexMediaType, MediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from '../oci/index.js';
+import {
+  isIndexMediaType,
+  MediaType,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  type Platform,
+} from '../oci/index.js';
 
-export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.DockerManifestList, MediaType.OciManifest, MediaType.DockerManifest].join(', ');
+export const MANIFEST_ACCEPT = [
+  MediaType.OciIndex,
+  MediaType.DockerManifestList,
+  MediaType.OciManifest,
+  MediaType.DockerManifest,
+].join(', ');
 
 export type AnyManifest = ImageManifest | ImageIndex;
 
@@ -19,7 +31,18 @@ export function isIndex(m: AnyManifest, mediaType?: string): m is ImageIndex {
   return isIndexMediaType(mediaType) || Array.isArray((m as ImageIndex).manifests);
 }
 
-const ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };
+const ARCH: Record<string, string> = {
+  x64: 'amd64',
+  ia32: '386',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+  mips: 'mips',
+  mipsel: 'mipsle',
+};
 
 export function hostPlatform(): Platform {
   const a = ARCH[arch] ?? arch;
@@ -34,9 +57,15 @@ export function hostPlatform(): Platform {
 /** Parses `os/arch[/variant]` (`linux/arm/v7`, `linux/arm64`). */
 export function parsePlatform(s: string): Platform {
   const parts = s.trim().toLowerCase().split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) throw new Error(`invalid platform "${s}": expected os/arch[/variant]`);
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === ''))
+    throw new Error(`invalid platform "${s}": expected os/arch[/variant]`);
   const [os, architecture, variant] = parts as [string, string, string?];
-  const norm = architecture === 'x86_64' || architecture === 'x86-64' ? 'amd64' : architecture === 'aarch64' ? 'arm64' : architecture;
+  const norm =
+    architecture === 'x86_64' || architecture === 'x86-64'
+      ? 'amd64'
+      : architecture === 'aarch64'
+        ? 'arm64'
+        : architecture;
   return { os, architecture: norm, ...(variant ? { variant } : {}) };
 }
 

@@ -16,7 +16,11 @@ export const REF_NAME = 'org.opencontainers.image.ref.name';
 
 export class OciLayoutError extends Error {
   override name = 'OciLayoutError';
-  constructor(message: string, readonly path: string, readonly digest?: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly digest?: string,
+  ) {
     super(message);
   }
 }
@@ -34,7 +38,10 @@ export class OciLayout implements PullTarget, PushSource {
     try {
       await stat(join(dir, 'index.json'));
     } catch {
-      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }));
+      await writeFile(
+        join(dir, 'index.json'),
+        JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }),
+      );
     }
     return l;
   }
@@ -50,14 +57,19 @@ export class OciLayout implements PullTarget, PushSource {
     );
   }
 
-  async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+  async writeBlob(
+    src: Readable,
+    expected: { digest: Digest; size?: number },
+  ): Promise<{ digest: Digest; size: number }> {
     const tmp = join(this.dir, 'blobs', `.tmp-${process.pid}-${this.seq++}`);
     const hash = new DigestingStream({ highWaterMark: 4 << 20 });
     try {
       await pipeline(src, hash, createWriteStream(tmp, { highWaterMark: 4 << 20 }));
       const digest = hash.digest();
-      if (digest !== expected.digest) throw new OciLayoutError(`blob digest ${digest} does not match ${expected.digest}`, tmp, expected.digest);
-      if (expected.size !== undefined && hash.size !== expected.size) throw new OciLayoutError(`blob ${digest} has ${hash.size} bytes, expected ${expected.size}`, tmp, digest);
+      if (digest !== expected.digest)
+        throw new OciLayoutError(`blob digest ${digest} does not match ${expected.digest}`, tmp, expected.digest);
+      if (expected.size !== undefined && hash.size !== expected.size)
+        throw new OciLayoutError(`blob ${digest} has ${hash.size} bytes, expected ${expected.size}`, tmp, digest);
       await rename(tmp, this.blobPath(digest));
       return { digest, size: hash.size };
     } finally {
@@ -67,7 +79,8 @@ export class OciLayout implements PullTarget, PushSource {
 
   async putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor> {
     const digest = digestOf(bytes);
-    if (expectedDigest && digest !== expectedDigest) throw new OciLayoutError(`content digest ${digest} does not match ${expectedDigest}`, this.dir, expectedDigest);
+    if (expectedDigest && digest !== expectedDigest)
+      throw new OciLayoutError(`content digest ${digest} does not match ${expectedDigest}`, this.dir, expectedDigest);
     if (!(await this.hasBlob(digest))) {
       const tmp = join(this.dir, 'blobs', `.tmp-${process.pid}-${this.seq++}`);
       await writeFile(tmp, bytes);
@@ -100,7 +113,12 @@ export class OciLayout implements PullTarget, PushSource {
     const run = this.indexLock.then(async () => {
       const index = await this.readIndex();
       index.manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME] !== name);
-      index.manifests.push({ mediaType: target.mediaType, digest: target.digest, size: target.size, annotations: { [REF_NAME]: name } });
+      index.manifests.push({
+        mediaType: target.mediaType,
+        digest: target.digest,
+        size: target.size,
+        annotations: { [REF_NAME]: name },
+      });
       const tmp = join(this.dir, `.index-${process.pid}-${this.seq++}`);
       await writeFile(tmp, JSON.stringify(index));
       await rename(tmp, join(this.dir, 'index.json'));
@@ -117,7 +135,11 @@ export class OciLayout implements PullTarget, PushSource {
   }
 
   async unpackLayerStream(layer: Descriptor): Promise<{ diffID: Digest; dir: string }> {
-    throw new OciLayoutError(`an OCI layout does not unpack layers (${layer.digest}); pull with unpack: false`, this.dir, layer.digest);
+    throw new OciLayoutError(
+      `an OCI layout does not unpack layers (${layer.digest}); pull with unpack: false`,
+      this.dir,
+      layer.digest,
+    );
   }
 
   async diffIDOf(): Promise<Digest | undefined> {
@@ -127,7 +149,9 @@ export class OciLayout implements PullTarget, PushSource {
   /** Gzips an uncompressed layer into a new blob (level 1: push time matters more than a few percent of size). */
   async compressedLayer(layer: Descriptor): Promise<Descriptor> {
     if (layer.mediaType !== MediaType.OciLayer && layer.mediaType !== MediaType.DockerLayer) return layer;
-    const { digest, size } = await this.writeBlobUnchecked(createReadStream(this.blobPath(layer.digest)).pipe(createGzip({ level: 1 })));
+    const { digest, size } = await this.writeBlobUnchecked(
+      createReadStream(this.blobPath(layer.digest)).pipe(createGzip({ level: 1 })),
+    );
     return { mediaType: MediaType.OciLayerGzip, digest, size };
   }
 

@@ -60,7 +60,8 @@ export function retrySecondsFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
   const v = env.TSBUILD_REGISTRY_RETRY_SECONDS;
   if (v === undefined || v.trim() === '') return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`TSBUILD_REGISTRY_RETRY_SECONDS must be a number of seconds (0 or more), not ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`TSBUILD_REGISTRY_RETRY_SECONDS must be a number of seconds (0 or more), not ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -97,14 +98,25 @@ export async function readConfigFile(path: string): Promise<RegistryConfigFile> 
  * Completes options as users configure them: explicit values first, then TSBUILD_REGISTRY_MIRROR /
  * TSBUILD_INSECURE_REGISTRY / TSBUILD_REGISTRY_RETRY_SECONDS, then the config file. Duplicates are dropped, order kept.
  */
-export async function resolveRegistryOptions(opts: RegistryOptions, env: NodeJS.ProcessEnv = process.env): Promise<RegistryOptions> {
+export async function resolveRegistryOptions(
+  opts: RegistryOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RegistryOptions> {
   const file = await readConfigFile(configFilePath(env));
   const uniq = (xs: string[]): string[] => [...new Set(xs)];
   const retrySeconds = opts.retrySeconds ?? retrySecondsFromEnv(env);
   return {
     ...opts,
     ...(retrySeconds !== undefined ? { retrySeconds } : {}),
-    mirrors: uniq([...(opts.mirrors ?? []), ...splitList(env.TSBUILD_REGISTRY_MIRROR), ...(file.registryMirrors ?? [])]),
-    insecure: uniq([...(opts.insecure ?? []), ...splitList(env.TSBUILD_INSECURE_REGISTRY), ...(file.insecureRegistries ?? [])]),
+    mirrors: uniq([
+      ...(opts.mirrors ?? []),
+      ...splitList(env.TSBUILD_REGISTRY_MIRROR),
+      ...(file.registryMirrors ?? []),
+    ]),
+    insecure: uniq([
+      ...(opts.insecure ?? []),
+      ...splitList(env.TSBUILD_INSECURE_REGISTRY),
+      ...(file.insecureRegistries ?? []),
+    ]),
   };
 }

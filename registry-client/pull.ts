@@ -6,7 +6,15 @@ import { tee } from '../oci/index.js';
 import PQueue from 'p-queue';
 import type { BlobSink, RemoteBlobSource } from '../oci/index.js';
 import { formatReference, type ImageRef } from '../oci/index.js';
-import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest, type Platform } from '../oci/index.js';
+import {
+  isIndexMediaType,
+  type Descriptor,
+  type Digest,
+  type ImageConfigFile,
+  type ImageIndex,
+  type ImageManifest,
+  type Platform,
+} from '../oci/index.js';
 import { downloadBlob } from './blob-stream.js';
 import { RegistryClient, type Repo } from './client.js';
 import { DigestMismatchError, RegistryError } from './errors.js';
@@ -25,7 +33,11 @@ export interface PullTarget extends BlobSink {
   putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor>;
   readBytes(digest: Digest): Promise<Buffer>;
   /** `expectDiffID`: the config's diffID for the layer (it may arrive while the layer downloads); a tar that hashes otherwise fails. */
-  unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: Promise<Digest | undefined>): Promise<{ diffID: Digest; dir: string }>;
+  unpackLayerStream(
+    layer: Descriptor,
+    src: Readable,
+    expectDiffID?: Promise<Digest | undefined>,
+  ): Promise<{ diffID: Digest; dir: string }>;
   /** Unpacks a layer whose blob is already present (used when the blob was pulled earlier without unpacking). */
   unpackLayer?(layer: Descriptor, expectDiffID?: Promise<Digest | undefined>): Promise<{ diffID: Digest; dir: string }>;
   tag(name: string, target: Descriptor): Promise<void>;
@@ -105,10 +117,20 @@ export async function pullImage(ref: ImageRef, target: PullTarget, opts: PullOpt
   }
 }
 
-async function pullFrom(repo: Repo, ref: ImageRef, target: PullTarget, opts: PullOptions, seen: BlobLocations): Promise<PullResult> {
+async function pullFrom(
+  repo: Repo,
+  ref: ImageRef,
+  target: PullTarget,
+  opts: PullOptions,
+  seen: BlobLocations,
+): Promise<PullResult> {
   const cache = { hasBlob: (d: Digest) => target.hasBlob(d), readBytes: (d: Digest) => target.readBytes(d) };
   const tag = ref.tag ?? 'latest';
-  const top = ref.digest ? await manifestByDigest(repo, ref.digest, cache) : opts.absent ? await getManifest(repo, tag) : await manifestByTag(repo, tag, cache);
+  const top = ref.digest
+    ? await manifestByDigest(repo, ref.digest, cache)
+    : opts.absent
+      ? await getManifest(repo, tag)
+      : await manifestByTag(repo, tag, cache);
   const name = formatReference(ref);
   const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? 4) });
   const want = opts.platform ?? hostPlatform();
@@ -121,7 +143,11 @@ async function pullFrom(repo: Repo, ref: ImageRef, target: PullTarget, opts: Pul
 
   const index = top.parsed as ImageIndex;
   const chosen = selectPlatform(index, want);
-  const children = opts.allPlatforms ? index.manifests.filter((d) => !isIndexMediaType(d.mediaType) && d.platform) : chosen ? [chosen] : [];
+  const children = opts.allPlatforms
+    ? index.manifests.filter((d) => !isIndexMediaType(d.mediaType) && d.platform)
+    : chosen
+      ? [chosen]
+      : [];
   if (!chosen && !opts.allPlatforms) {
     const have = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ');
     throw new RegistryError(`no manifest for platform ${formatPlatform(want)} in ${name}`, {
@@ -143,9 +169,19 @@ async function pullFrom(repo: Repo, ref: ImageRef, target: PullTarget, opts: Pul
   return { ...picked.img, name, index: top.descriptor };
 }
 
-async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, opts: PullOptions, queue: PQueue, seen: BlobLocations): Promise<Omit<PullResult, 'name'>> {
+async function pullManifest(
+  repo: Repo,
+  m: FetchedManifest,
+  target: PullTarget,
+  opts: PullOptions,
+  queue: PQueue,
+  seen: BlobLocations,
+): Promise<Omit<PullResult, 'name'>> {
   if (isIndex(m.parsed, m.descriptor.mediaType)) {
-    throw new RegistryError(`nested index ${m.descriptor.digest} is not supported`, { registry: repo.registry, repository: repo.repository });
+    throw new RegistryError(`nested index ${m.descriptor.digest} is not supported`, {
+      registry: repo.registry,
+      repository: repo.repository,
+    });
   }
   const manifest = m.parsed as ImageManifest;
   const progress = opts.onProgress;
@@ -153,10 +189,13 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
 
   const checkDiffIDs = (cfg: ImageConfigFile): void => {
     if (cfg.rootfs?.diff_ids && cfg.rootfs.diff_ids.length !== manifest.layers.length) {
-      throw new RegistryError(`config ${manifest.config.digest} lists ${cfg.rootfs.diff_ids.length} diff_ids for ${manifest.layers.length} layers`, {
-        registry: repo.registry,
-        repository: repo.repository,
-      });
+      throw new RegistryError(
+        `config ${manifest.config.digest} lists ${cfg.rootfs.diff_ids.length} diff_ids for ${manifest.layers.length} layers`,
+        {
+          registry: repo.registry,
+          repository: repo.repository,
+        },
+      );
     }
   };
 
@@ -176,42 +215,81 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
     };
 
   const fetchBlob = async (desc: Descriptor, consume: (src: Readable) => Promise<unknown>): Promise<void> => {
-    progress?.({ kind: 'blob', action: 'download', digest: desc.digest, size: desc.size, transferred: 0, mediaType: desc.mediaType });
+    progress?.({
+      kind: 'blob',
+      action: 'download',
+      digest: desc.digest,
+      size: desc.size,
+      transferred: 0,
+      mediaType: desc.mediaType,
+    });
     const src = downloadBlob(repo, desc, {
       signal: stop.signal,
-      onBytes: (n) => progress?.({ kind: 'blob', action: 'download', digest: desc.digest, size: desc.size, transferred: n, mediaType: desc.mediaType }),
-      onRetry: (off, e) => progress?.({ kind: 'blob', action: 'retry', digest: desc.digest, size: desc.size, transferred: off, message: e.message }),
+      onBytes: (n) =>
+        progress?.({
+          kind: 'blob',
+          action: 'download',
+          digest: desc.digest,
+          size: desc.size,
+          transferred: n,
+          mediaType: desc.mediaType,
+        }),
+      onRetry: (off, e) =>
+        progress?.({
+          kind: 'blob',
+          action: 'retry',
+          digest: desc.digest,
+          size: desc.size,
+          transferred: off,
+          message: e.message,
+        }),
     });
     await consume(src);
     record(desc.digest);
   };
 
-  const configTask = queue.add(guarded(async () => {
-    let bytes: Buffer | undefined;
-    if (!(await target.hasBlob(manifest.config.digest))) {
-      // a config is small: read into memory and checked against its digest here, before anyone is told of it
-      await fetchBlob(manifest.config, async (src) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const c of src as AsyncIterable<Buffer>) {
-          size += c.length;
-          if (size > MAX_CONFIG) throw new RegistryError(`config ${manifest.config.digest} is larger than ${MAX_CONFIG >> 20} MiB`, { registry: repo.registry, repository: repo.repository });
-          chunks.push(c);
-        }
-        bytes = Buffer.concat(chunks);
-        const actual = digestOf(bytes);
-        if (actual !== manifest.config.digest) throw new DigestMismatchError(repo.registry, repo.repository, manifest.config.digest, actual);
-      });
-    }
-    const config = JSON.parse((bytes ?? (await target.readBytes(manifest.config.digest))).toString('utf8')) as ImageConfigFile;
-    checkDiffIDs(config);
-    opts.onConfig?.({ manifestDescriptor: m.descriptor, manifest, config });
-    if (bytes) {
-      await target.putBytes(bytes, manifest.config.mediaType, manifest.config.digest);
-      progress?.({ kind: 'blob', action: 'done', digest: manifest.config.digest, size: manifest.config.size, transferred: manifest.config.size, mediaType: manifest.config.mediaType });
-    }
-    return config;
-  }));
+  const configTask = queue.add(
+    guarded(async () => {
+      let bytes: Buffer | undefined;
+      if (!(await target.hasBlob(manifest.config.digest))) {
+        // a config is small: read into memory and checked against its digest here, before anyone is told of it
+        await fetchBlob(manifest.config, async (src) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          for await (const c of src as AsyncIterable<Buffer>) {
+            size += c.length;
+            if (size > MAX_CONFIG)
+              throw new RegistryError(`config ${manifest.config.digest} is larger than ${MAX_CONFIG >> 20} MiB`, {
+                registry: repo.registry,
+                repository: repo.repository,
+              });
+            chunks.push(c);
+          }
+          bytes = Buffer.concat(chunks);
+          const actual = digestOf(bytes);
+          if (actual !== manifest.config.digest)
+            throw new DigestMismatchError(repo.registry, repo.repository, manifest.config.digest, actual);
+        });
+      }
+      const config = JSON.parse(
+        (bytes ?? (await target.readBytes(manifest.config.digest))).toString('utf8'),
+      ) as ImageConfigFile;
+      checkDiffIDs(config);
+      opts.onConfig?.({ manifestDescriptor: m.descriptor, manifest, config });
+      if (bytes) {
+        await target.putBytes(bytes, manifest.config.mediaType, manifest.config.digest);
+        progress?.({
+          kind: 'blob',
+          action: 'done',
+          digest: manifest.config.digest,
+          size: manifest.config.size,
+          transferred: manifest.config.size,
+          mediaType: manifest.config.mediaType,
+        });
+      }
+      return config;
+    }),
+  );
 
   // Each layer's tar is checked against the config's diffID at the end of its unpack (a failed config fails the pull
   // through configTask itself).
@@ -220,29 +298,64 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
     () => undefined,
   );
   const layerTasks = manifest.layers.map((layer, i) =>
-    queue.add(guarded(async () => {
-      const expectDiffID = diffIDs.then((ids) => ids?.[i]);
-      const present = await target.hasBlob(layer.digest);
-      if (!present && opts.lazy && target.addLazyBlob) {
-        await target.addLazyBlob(layer, { kind: 'registry', registry: repo.registry, repository: repo.repository, endpoint: repo.endpoint.base, blob: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size } });
-        record(layer.digest);
-        progress?.({ kind: 'blob', action: 'lazy', digest: layer.digest, size: layer.size, transferred: 0, mediaType: layer.mediaType });
-        return;
-      }
-      if (present) {
-        progress?.({ kind: 'blob', action: 'exists', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
-        if (opts.unpack && !opts.lazy && target.unpackLayer) await target.unpackLayer(layer, expectDiffID);
-        else if (!opts.lazy) await target.ensureBlob?.(layer.digest);
-      } else if (!opts.unpack) {
-        await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
-      } else if (opts.unpackMode === 'after' && target.unpackLayer) {
-        await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
-        await target.unpackLayer(layer, expectDiffID);
-      } else {
-        await fetchBlob(layer, (src) => tee(src, (a) => target.writeBlob(a, { digest: layer.digest, size: layer.size }), (b) => target.unpackLayerStream(layer, b, expectDiffID)));
-      }
-      progress?.({ kind: 'blob', action: 'done', digest: layer.digest, size: layer.size, transferred: layer.size, mediaType: layer.mediaType });
-    })),
+    queue.add(
+      guarded(async () => {
+        const expectDiffID = diffIDs.then((ids) => ids?.[i]);
+        const present = await target.hasBlob(layer.digest);
+        if (!present && opts.lazy && target.addLazyBlob) {
+          await target.addLazyBlob(layer, {
+            kind: 'registry',
+            registry: repo.registry,
+            repository: repo.repository,
+            endpoint: repo.endpoint.base,
+            blob: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
+          });
+          record(layer.digest);
+          progress?.({
+            kind: 'blob',
+            action: 'lazy',
+            digest: layer.digest,
+            size: layer.size,
+            transferred: 0,
+            mediaType: layer.mediaType,
+          });
+          return;
+        }
+        if (present) {
+          progress?.({
+            kind: 'blob',
+            action: 'exists',
+            digest: layer.digest,
+            size: layer.size,
+            transferred: layer.size,
+            mediaType: layer.mediaType,
+          });
+          if (opts.unpack && !opts.lazy && target.unpackLayer) await target.unpackLayer(layer, expectDiffID);
+          else if (!opts.lazy) await target.ensureBlob?.(layer.digest);
+        } else if (!opts.unpack) {
+          await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
+        } else if (opts.unpackMode === 'after' && target.unpackLayer) {
+          await fetchBlob(layer, (src) => target.writeBlob(src, { digest: layer.digest, size: layer.size }));
+          await target.unpackLayer(layer, expectDiffID);
+        } else {
+          await fetchBlob(layer, (src) =>
+            tee(
+              src,
+              (a) => target.writeBlob(a, { digest: layer.digest, size: layer.size }),
+              (b) => target.unpackLayerStream(layer, b, expectDiffID),
+            ),
+          );
+        }
+        progress?.({
+          kind: 'blob',
+          action: 'done',
+          digest: layer.digest,
+          size: layer.size,
+          transferred: layer.size,
+          mediaType: layer.mediaType,
+        });
+      }),
+    ),
   );
   // Every task settles (the aborted ones clean up after themselves) before the first failure is reported.
   const settled = await Promise.allSettled([configTask, ...layerTasks]);
@@ -250,7 +363,15 @@ async function pullManifest(repo: Repo, m: FetchedManifest, target: PullTarget, 
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
   const cfg = (settled[0] as PromiseFulfilledResult<unknown>).value as ImageConfigFile;
-  if (m.fetched || !(await target.hasBlob(m.descriptor.digest))) await target.putBytes(m.bytes, m.descriptor.mediaType, m.descriptor.digest);
-  progress?.({ kind: 'manifest', action: 'done', digest: m.descriptor.digest, size: m.descriptor.size, transferred: m.descriptor.size, mediaType: m.descriptor.mediaType });
+  if (m.fetched || !(await target.hasBlob(m.descriptor.digest)))
+    await target.putBytes(m.bytes, m.descriptor.mediaType, m.descriptor.digest);
+  progress?.({
+    kind: 'manifest',
+    action: 'done',
+    digest: m.descriptor.digest,
+    size: m.descriptor.size,
+    transferred: m.descriptor.size,
+    mediaType: m.descriptor.mediaType,
+  });
   return { manifestDescriptor: m.descriptor, manifest, config: cfg };
 }

@@ -29,7 +29,9 @@ export interface PushSource extends BlobSource {
 /** Repositories of `registry` other than `except` that a lazy blob was recorded from. */
 async function lazyRepos(source: PushSource, digest: Digest, registry: string, except: string): Promise<string[]> {
   const rec = await source.lazyBlob?.(digest);
-  return (rec?.sources ?? []).flatMap((s) => (s.kind === 'registry' && s.registry === registry && s.repository !== except ? [s.repository] : []));
+  return (rec?.sources ?? []).flatMap((s) =>
+    s.kind === 'registry' && s.registry === registry && s.repository !== except ? [s.repository] : [],
+  );
 }
 
 export interface PushOptions extends RegistryOptions {
@@ -59,9 +61,23 @@ export async function prepareManifest(source: PushSource, desc: Descriptor): Pro
     const children = await Promise.all(index.manifests.map((d) => prepareManifest(source, d)));
     const changed = children.some((c, i) => c.descriptor.digest !== index.manifests[i]!.digest);
     const bytes = changed
-      ? Buffer.from(JSON.stringify({ ...index, manifests: index.manifests.map((d, i) => ({ ...d, digest: children[i]!.descriptor.digest, size: children[i]!.descriptor.size })) }))
+      ? Buffer.from(
+          JSON.stringify({
+            ...index,
+            manifests: index.manifests.map((d, i) => ({
+              ...d,
+              digest: children[i]!.descriptor.digest,
+              size: children[i]!.descriptor.size,
+            })),
+          }),
+        )
       : original;
-    return { descriptor: { ...desc, mediaType, digest: digestOf(bytes), size: bytes.length }, bytes, blobs: [], children };
+    return {
+      descriptor: { ...desc, mediaType, digest: digestOf(bytes), size: bytes.length },
+      bytes,
+      blobs: [],
+      children,
+    };
   }
   const manifest = parsed as ImageManifest;
   const docker = mediaType === MediaType.DockerManifest;
@@ -71,12 +87,22 @@ export async function prepareManifest(source: PushSource, desc: Descriptor): Pro
       if (!UNCOMPRESSED.has(l.mediaType)) return l;
       changed = true;
       const gz = await source.compressedLayer(l);
-      return { ...l, mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip, digest: gz.digest, size: gz.size };
+      return {
+        ...l,
+        mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip,
+        digest: gz.digest,
+        size: gz.size,
+      };
     }),
   );
   const bytes = changed ? Buffer.from(JSON.stringify({ ...manifest, layers })) : original;
   return {
-    descriptor: { mediaType, digest: changed ? digestOf(bytes) : desc.digest, size: bytes.length, ...(desc.platform ? { platform: desc.platform } : {}) },
+    descriptor: {
+      mediaType,
+      digest: changed ? digestOf(bytes) : desc.digest,
+      size: bytes.length,
+      ...(desc.platform ? { platform: desc.platform } : {}),
+    },
     bytes,
     blobs: [manifest.config, ...layers],
     children: [],
@@ -100,7 +126,10 @@ async function putManifest(repo: Repo, p: Prepared, reference: string): Promise<
   await discardBody(res);
   const got = res.headers.get('docker-content-digest');
   if (got && got !== p.descriptor.digest) {
-    throw new RegistryError(`registry stored manifest ${reference} as ${got}, expected ${p.descriptor.digest}`, { registry: repo.registry, repository: repo.repository });
+    throw new RegistryError(`registry stored manifest ${reference} as ${got}, expected ${p.descriptor.digest}`, {
+      registry: repo.registry,
+      repository: repo.repository,
+    });
   }
 }
 
@@ -130,7 +159,12 @@ function checkedSource(source: PushSource, damaged: Map<string, DamagedContentEr
   };
 }
 
-export async function pushImage(source: PushSource, manifest: Descriptor, dests: ImageRef[], opts: PushOptions = {}): Promise<{ digest: Digest }> {
+export async function pushImage(
+  source: PushSource,
+  manifest: Descriptor,
+  dests: ImageRef[],
+  opts: PushOptions = {},
+): Promise<{ digest: Digest }> {
   if (dests.length === 0) throw new Error('pushImage: no destination');
   const damaged = new Map<string, DamagedContentError>();
   try {
@@ -139,12 +173,23 @@ export async function pushImage(source: PushSource, manifest: Descriptor, dests:
     // Said from the push's side: which image, and that the manifest was not pushed. A damaged blob's upload can
     // surface as a transport error (the request body failed): the damage recorded for it is the cause to report.
     const dmg = damageIn(e) ?? damaged.values().next().value;
-    if (dmg) throw dmg.inImage(`${manifest.digest} (pushing to ${dests.map(formatReference).join(', ')})`, 'the manifest was not pushed');
+    if (dmg)
+      throw dmg.inImage(
+        `${manifest.digest} (pushing to ${dests.map(formatReference).join(', ')})`,
+        'the manifest was not pushed',
+      );
     throw e;
   }
 }
 
-async function pushChecked(source: PushSource, blobSource: BlobSource, manifest: Descriptor, dests: ImageRef[], opts: PushOptions, damaged: Map<string, DamagedContentError>): Promise<{ digest: Digest }> {
+async function pushChecked(
+  source: PushSource,
+  blobSource: BlobSource,
+  manifest: Descriptor,
+  dests: ImageRef[],
+  opts: PushOptions,
+  damaged: Map<string, DamagedContentError>,
+): Promise<{ digest: Digest }> {
   const options = await resolveRegistryOptions(opts);
   const client = opts.client ?? new RegistryClient(options);
   const seen = await new BlobLocations(options.stateDir).load();
@@ -161,16 +206,31 @@ async function pushChecked(source: PushSource, blobSource: BlobSource, manifest:
       await Promise.all(
         blobs.map((b) =>
           queue.add(async () => {
-            const ev = { kind: 'blob' as const, digest: b.digest, size: b.size, mediaType: b.mediaType, repository: name };
+            const ev = {
+              kind: 'blob' as const,
+              digest: b.digest,
+              size: b.size,
+              mediaType: b.mediaType,
+              repository: name,
+            };
             const result = await uploadBlob(repo, blobSource, b, {
               monolithicMax: opts.monolithicMax,
               chunkSize: opts.chunkSize,
-              mountFrom: [...new Set([...(await lazyRepos(source, b.digest, first.registry, first.repository)), ...seen.reposFor(first.registry, b.digest, first.repository)])],
+              mountFrom: [
+                ...new Set([
+                  ...(await lazyRepos(source, b.digest, first.registry, first.repository)),
+                  ...seen.reposFor(first.registry, b.digest, first.repository),
+                ]),
+              ],
               onBytes: (n) => progress?.({ ...ev, action: 'upload', transferred: n }),
               onRetry: (off, e) => progress?.({ ...ev, action: 'retry', transferred: off, message: e.message }),
             });
             seen.add(first.registry, first.repository, b.digest);
-            progress?.({ ...ev, action: result === 'uploaded' ? 'done' : result === 'mounted' ? 'mount' : 'exists', transferred: b.size });
+            progress?.({
+              ...ev,
+              action: result === 'uploaded' ? 'done' : result === 'mounted' ? 'mount' : 'exists',
+              transferred: b.size,
+            });
           }),
         ),
       );
@@ -179,10 +239,21 @@ async function pushChecked(source: PushSource, blobSource: BlobSource, manifest:
       for (const ref of tags.length ? tags : [prepared.descriptor.digest]) await putManifestTree(repo, prepared, ref);
       for (const r of refs) {
         if (r.digest && r.digest !== prepared.descriptor.digest) {
-          throw new RegistryError(`destination names digest ${r.digest} but the pushed manifest is ${prepared.descriptor.digest}`, { registry: r.registry, repository: r.repository });
+          throw new RegistryError(
+            `destination names digest ${r.digest} but the pushed manifest is ${prepared.descriptor.digest}`,
+            { registry: r.registry, repository: r.repository },
+          );
         }
       }
-      progress?.({ kind: 'manifest', action: 'done', digest: prepared.descriptor.digest, size: prepared.descriptor.size, transferred: prepared.descriptor.size, mediaType: prepared.descriptor.mediaType, repository: name });
+      progress?.({
+        kind: 'manifest',
+        action: 'done',
+        digest: prepared.descriptor.digest,
+        size: prepared.descriptor.size,
+        transferred: prepared.descriptor.size,
+        mediaType: prepared.descriptor.mediaType,
+        repository: name,
+      });
     }
     await seen.save().catch(() => undefined);
     return { digest: prepared.descriptor.digest };

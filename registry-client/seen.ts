@@ -48,7 +48,8 @@ export class BlobLocations {
     const disk = await BlobLocations.read(this.file);
     for (const [reg, digests] of Object.entries(this.data)) {
       const d = (disk[reg] ??= {});
-      for (const [digest, repos] of Object.entries(digests)) d[digest] = [...new Set([...repos, ...(d[digest] ?? [])])].slice(0, MAX_REPOS);
+      for (const [digest, repos] of Object.entries(digests))
+        d[digest] = [...new Set([...repos, ...(d[digest] ?? [])])].slice(0, MAX_REPOS);
     }
     await mkdir(join(this.file, '..'), { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}-${Date.now()}`;

@@ -53,7 +53,18 @@ export function isTransientError(e: unknown): boolean {
   const err = e as { name?: string; code?: string; type?: string; message?: string };
   if (err?.name === 'AbortError' || err?.name === 'TimeoutError') return true;
   if (err?.type === 'system' || err?.type === 'request-timeout' || err?.type === 'body-timeout') return true;
-  const codes = ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE'];
+  const codes = [
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'ECONNABORTED',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ERR_STREAM_PREMATURE_CLOSE',
+  ];
   if (err?.code && codes.includes(err.code)) return true;
   return /socket hang up|premature close|other side closed|terminated/i.test(err?.message ?? '');
 }
@@ -108,7 +119,8 @@ export function isOutage(e: unknown): boolean {
   const err = e as { code?: string; status?: number; cause?: { code?: string } };
   if (typeof err?.status === 'number') return OUTAGE_STATUS.has(err.status);
   const code = err?.code ?? err?.cause?.code;
-  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code)) return true;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code))
+    return true;
   return /socket hang up|premature close|other side closed/i.test((e as Error)?.message ?? '');
 }
 
@@ -144,12 +156,18 @@ export class Transport {
    * explicit count); otherwise the count alone (default 5), as the time budget is meant for restarts.
    */
   budget(outage: boolean, retries = this.retries): RetryBudget {
-    return new RetryBudget(outage ? this.retryMs : 10 * 60_000, retries ?? (outage ? Infinity : DEFAULT_RETRIES), this.baseMs);
+    return new RetryBudget(
+      outage ? this.retryMs : 10 * 60_000,
+      retries ?? (outage ? Infinity : DEFAULT_RETRIES),
+      this.baseMs,
+    );
   }
 
   /** Announces a retry (verbose line and the onRetry callback). */
   retrying(n: RetryNotice): void {
-    this.verbose(`${n.request}: ${n.message}; retry ${n.attempt} in ${n.waitMs} ms (${formatSeconds(n.remainingMs)} left)`);
+    this.verbose(
+      `${n.request}: ${n.message}; retry ${n.attempt} in ${n.waitMs} ms (${formatSeconds(n.remainingMs)} left)`,
+    );
     this.opts.onRetry?.(n);
   }
 
@@ -184,11 +202,22 @@ export class Transport {
         const budget = isOutage(e) ? outage : other;
         const wait = isTransientError(e) ? budget.next() : undefined;
         if (wait !== undefined) {
-          this.retrying({ registry: req.registry, repository: req.repository, request: what, message: (e as Error).message, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
+          this.retrying({
+            registry: req.registry,
+            repository: req.repository,
+            request: what,
+            message: (e as Error).message,
+            attempt: budget.attempt,
+            waitMs: wait,
+            remainingMs: budget.remainingMs(),
+          });
           await sleep(wait);
           continue;
         }
-        const waited = outage.attempt > 0 ? ` (retried ${outage.attempt} times for ${formatSeconds(outage.limitMs - outage.remainingMs())})` : '';
+        const waited =
+          outage.attempt > 0
+            ? ` (retried ${outage.attempt} times for ${formatSeconds(outage.limitMs - outage.remainingMs())})`
+            : '';
         throw new RegistryError(`cannot reach ${req.registry}: ${(e as Error).message}${waited}`, {
           registry: req.registry,
           repository: req.repository,
@@ -205,7 +234,15 @@ export class Transport {
         const next = budget.next();
         if (next !== undefined) {
           const wait = Math.min(after ?? next, 60_000);
-          this.retrying({ registry: req.registry, repository: req.repository, request: what, message: `HTTP ${res.status}`, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
+          this.retrying({
+            registry: req.registry,
+            repository: req.repository,
+            request: what,
+            message: `HTTP ${res.status}`,
+            attempt: budget.attempt,
+            waitMs: wait,
+            remainingMs: budget.remainingMs(),
+          });
           await discardBody(res);
           await sleep(wait);
           continue;
@@ -242,7 +279,10 @@ export class Transport {
           redirect: 'manual',
           compress: false,
           signal: (req.signal ? AbortSignal.any([ctl.signal, req.signal]) : ctl.signal) as never,
-          agent: (u: URL) => (u.protocol === 'http:' ? this.httpAgent : (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: this.sockets }))),
+          agent: (u: URL) =>
+            u.protocol === 'http:'
+              ? this.httpAgent
+              : (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: this.sockets })),
         });
       } finally {
         clearTimeout(timer);
@@ -260,6 +300,9 @@ export class Transport {
       body = undefined;
       url = next;
     }
-    throw new RegistryError(`too many redirects for ${req.url}`, { registry: req.registry, repository: req.repository });
+    throw new RegistryError(`too many redirects for ${req.url}`, {
+      registry: req.registry,
+      repository: req.repository,
+    });
   }
 }

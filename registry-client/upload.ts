@@ -69,7 +69,11 @@ export async function blobExists(repo: Repo, desc: Descriptor): Promise<boolean>
   return repo.fail(res, `HEAD blob ${desc.digest}`);
 }
 
-async function startUpload(repo: Repo, desc: Descriptor, mountFrom: string[]): Promise<{ mounted: true } | { mounted: false; location: string }> {
+async function startUpload(
+  repo: Repo,
+  desc: Descriptor,
+  mountFrom: string[],
+): Promise<{ mounted: true } | { mounted: false; location: string }> {
   for (const from of mountFrom.slice(0, 2)) {
     const res = await repo.request({
       method: 'POST',
@@ -88,7 +92,12 @@ async function startUpload(repo: Repo, desc: Descriptor, mountFrom: string[]): P
   if (res.status !== 202) await repo.fail(res, 'starting a blob upload');
   await discardBody(res);
   const loc = res.headers.get('location');
-  if (!loc) throw new RegistryError('upload started without a Location', { registry: repo.registry, repository: repo.repository, status: res.status });
+  if (!loc)
+    throw new RegistryError('upload started without a Location', {
+      registry: repo.registry,
+      repository: repo.repository,
+      status: res.status,
+    });
   return { mounted: false, location: new URL(loc, repo.url('/')).href };
 }
 
@@ -101,7 +110,12 @@ async function uploadOffset(repo: Repo, location: string): Promise<number | unde
   return m ? Number(m[2]) + 1 : 0;
 }
 
-export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descriptor, opts: UploadOptions = {}): Promise<UploadResult> {
+export async function uploadBlob(
+  repo: Repo,
+  source: BlobSource,
+  desc: Descriptor,
+  opts: UploadOptions = {},
+): Promise<UploadResult> {
   if (await blobExists(repo, desc)) return 'exists';
   const transport = repo.client.transport;
   const monolithicMax = opts.monolithicMax ?? 32 << 20;
@@ -129,7 +143,8 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           body: () => Readable.from(counted(reader.take(desc.size), 0, opts.onBytes), { objectMode: false }),
         });
         if (res.status !== 201) {
-          if (retryableUploadStatus(res.status, failures)) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
+          if (retryableUploadStatus(res.status, failures))
+            throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
           await repo.fail(res, `PUT blob ${desc.digest}`);
         }
         await discardBody(res);
@@ -143,12 +158,17 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
           retries: 0,
           replayable: false,
           timeoutMs: bodyTimeout(transport.timeoutMs, n),
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(n), 'content-range': `${offset}-${offset + n - 1}` },
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-length': String(n),
+            'content-range': `${offset}-${offset + n - 1}`,
+          },
           body: () => Readable.from(counted(reader.take(n), offset, opts.onBytes), { objectMode: false }),
         });
         await discardBody(res);
         if (res.status !== 202) {
-          if (retryableUploadStatus(res.status, failures) || res.status === 416) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
+          if (retryableUploadStatus(res.status, failures) || res.status === 416)
+            throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
           await repo.fail(res, `PATCH blob ${desc.digest}`);
         }
         location = new URL(res.headers.get('location') ?? location, location).href;
@@ -156,9 +176,15 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
         offset = m ? Number(m[2]) + 1 : offset + n;
         outage.reset();
       }
-      const res = await repo.request({ method: 'PUT', path: withDigest(location, desc.digest), retries: 0, headers: { 'content-length': '0' } });
+      const res = await repo.request({
+        method: 'PUT',
+        path: withDigest(location, desc.digest),
+        retries: 0,
+        headers: { 'content-length': '0' },
+      });
       if (res.status !== 201) {
-        if (res.status >= 500 || res.status === 429) throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
+        if (res.status >= 500 || res.status === 429)
+          throw Object.assign(new Error(`HTTP ${res.status}`), { code: 'ECONNRESET', status: res.status });
         await repo.fail(res, `completing upload of ${desc.digest}`);
       }
       await discardBody(res);
@@ -170,7 +196,15 @@ export async function uploadBlob(repo: Repo, source: BlobSource, desc: Descripto
       if (wait === undefined) throw e;
       failures++;
       opts.onRetry?.(offset, e as Error);
-      transport.retrying({ registry: repo.registry, repository: repo.repository, request: `upload of ${desc.digest} at byte ${offset}`, message: (e as Error).message, attempt: budget.attempt, waitMs: wait, remainingMs: budget.remainingMs() });
+      transport.retrying({
+        registry: repo.registry,
+        repository: repo.repository,
+        request: `upload of ${desc.digest} at byte ${offset}`,
+        message: (e as Error).message,
+        attempt: budget.attempt,
+        waitMs: wait,
+        remainingMs: budget.remainingMs(),
+      });
       await sleep(wait);
       const at = await uploadOffset(repo, location).catch(() => undefined);
       if (at === undefined || desc.size <= monolithicMax) {
@@ -198,7 +232,11 @@ function bodyTimeout(idle: number, bytes: number): number {
   return idle + Math.ceil(bytes / (256 * 1024)) * 1000;
 }
 
-async function* counted(src: AsyncGenerator<Buffer>, start: number, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+async function* counted(
+  src: AsyncGenerator<Buffer>,
+  start: number,
+  onBytes?: (n: number) => void,
+): AsyncGenerator<Buffer> {
   let n = start;
   for await (const c of src) {
     n += c.length;

@@ -26,7 +26,9 @@ export const DOCKER_DEFAULT_CAPS = Object.keys(CAP_NUMBERS);
  * on the host's network CAP_NET_RAW goes (raw sockets there would read the host's traffic).
  */
 export function containerCaps(isolation: Isolation, network: NetworkMode = 'default'): string[] {
-  return DOCKER_DEFAULT_CAPS.filter((c) => !(isolation === 'chroot' && c === 'SYS_CHROOT') && !(network === 'host' && c === 'NET_RAW'));
+  return DOCKER_DEFAULT_CAPS.filter(
+    (c) => !(isolation === 'chroot' && c === 'SYS_CHROOT') && !(network === 'host' && c === 'NET_RAW'),
+  );
 }
 
 export function capMask(caps: string[]): bigint {

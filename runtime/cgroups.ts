@@ -19,7 +19,10 @@ export interface Cgroup {
 /** A limit could not be applied (controller missing, cgroup not writable). */
 export class CgroupError extends Error {
   override name = 'CgroupError';
-  constructor(readonly path: string, reason: string) {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
     super(`cgroup ${path}: ${reason}`);
   }
 }
@@ -55,7 +58,11 @@ export async function createCgroup(id: string, r: Resources): Promise<Cgroup> {
   };
   try {
     if (existsSync(join(ROOT, 'cgroup.controllers'))) {
-      const want = [r.memoryBytes !== undefined && '+memory', r.cpus !== undefined && '+cpu', r.pidsLimit !== undefined && '+pids'].filter(Boolean);
+      const want = [
+        r.memoryBytes !== undefined && '+memory',
+        r.cpus !== undefined && '+cpu',
+        r.pidsLimit !== undefined && '+pids',
+      ].filter(Boolean);
       await put(ROOT, 'cgroup.subtree_control', want.join(' '));
       const d = await mk(join(ROOT, `tsbuild-${id}`));
       if (r.memoryBytes !== undefined) await put(d, 'memory.max', String(r.memoryBytes));

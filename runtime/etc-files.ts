@@ -4,9 +4,16 @@ import { join } from 'node:path';
 import { SLIRP_DNS } from './network.js';
 import type { NetworkMode } from './spec.js';
 
-export interface EtcFiles { hosts: string; hostname: string; resolvConf: string }
+export interface EtcFiles {
+  hosts: string;
+  hostname: string;
+  resolvConf: string;
+}
 
-export async function writeEtcFiles(dir: string, o: { hostname: string; network: NetworkMode; extraHosts: string[] }): Promise<EtcFiles> {
+export async function writeEtcFiles(
+  dir: string,
+  o: { hostname: string; network: NetworkMode; extraHosts: string[] },
+): Promise<EtcFiles> {
   const hosts = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -25,9 +32,17 @@ export async function writeEtcFiles(dir: string, o: { hostname: string; network:
   // The default network reaches DNS only through slirp's forwarder (the host's nameservers may be on its loopback);
   // the host's search domains and options still apply.
   if (o.network === 'default') {
-    resolv = [`nameserver ${SLIRP_DNS}`, ...resolv.split('\n').filter((l) => /^\s*(search|domain|options)\s/.test(l)), ''].join('\n');
+    resolv = [
+      `nameserver ${SLIRP_DNS}`,
+      ...resolv.split('\n').filter((l) => /^\s*(search|domain|options)\s/.test(l)),
+      '',
+    ].join('\n');
   }
-  const files: EtcFiles = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
+  const files: EtcFiles = {
+    hosts: join(dir, 'hosts'),
+    hostname: join(dir, 'hostname'),
+    resolvConf: join(dir, 'resolv.conf'),
+  };
   writeFileSync(files.hosts, hosts, { mode: 0o644 });
   writeFileSync(files.hostname, `${o.hostname}\n`, { mode: 0o644 });
   writeFileSync(files.resolvConf, resolv, { mode: 0o644 });

@@ -16,15 +16,25 @@ const run = promisify(execFile);
 /** The helper could not be built (no C compiler): the message says what to install. */
 export class HelperBuildError extends Error {
   override name = 'HelperBuildError';
-  constructor(readonly source: string, detail: string) {
-    super(`cannot compile the runtime helper ${source}: ${detail} (install gcc and libc6-dev, or use --isolation pivot)`);
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
+    super(
+      `cannot compile the runtime helper ${source}: ${detail} (install gcc and libc6-dev, or use --isolation pivot)`,
+    );
   }
 }
 
 /** The helper directory, one of its parents or the binary could be changed by someone other than root. */
 export class HelperDirError extends Error {
   override name = 'HelperDirError';
-  constructor(readonly helperDir: string, readonly path: string, problem: string, fix: string) {
+  constructor(
+    readonly helperDir: string,
+    readonly path: string,
+    problem: string,
+    fix: string,
+  ) {
     super(`refusing the runtime helper directory ${helperDir}: ${path} ${problem}; ${fix}`);
   }
 }
@@ -35,7 +45,10 @@ const COMPILE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 function sourcePath(): string {
   // From dist/runtime/helper.js the source is ../../runtime/helper/ (it ships beside dist/); from source, ./helper/.
-  const candidates = [new URL('../../runtime/helper/tsbuild-exec.c', import.meta.url), new URL('./helper/tsbuild-exec.c', import.meta.url)];
+  const candidates = [
+    new URL('../../runtime/helper/tsbuild-exec.c', import.meta.url),
+    new URL('./helper/tsbuild-exec.c', import.meta.url),
+  ];
   const found = candidates.map((u) => fileURLToPath(u)).find((p) => existsSync(p));
   return found ?? fileURLToPath(candidates[0]!);
 }
@@ -50,11 +63,18 @@ const mode = (m: number): string => `0${(m & 0o7777).toString(8)}`;
 async function checkRootOnly(dir: string, helperDir: string): Promise<void> {
   for (let p = dir, isLeaf = true; ; p = dirname(p), isLeaf = false) {
     const st = await lstat(p);
-    if (!st.isDirectory()) throw new HelperDirError(helperDir, p, 'is not a directory (a symlink?)', 'give a real directory path');
-    if (st.uid !== 0) throw new HelperDirError(helperDir, p, `is owned by uid ${st.uid}, not root`, `run chown root ${p}`);
+    if (!st.isDirectory())
+      throw new HelperDirError(helperDir, p, 'is not a directory (a symlink?)', 'give a real directory path');
+    if (st.uid !== 0)
+      throw new HelperDirError(helperDir, p, `is owned by uid ${st.uid}, not root`, `run chown root ${p}`);
     const sticky = (st.mode & 0o1000) !== 0;
     if ((st.mode & 0o022) !== 0 && (isLeaf || !sticky)) {
-      throw new HelperDirError(helperDir, p, `is writable by group or others (mode ${mode(st.mode)})`, `run chmod go-w ${p}`);
+      throw new HelperDirError(
+        helperDir,
+        p,
+        `is writable by group or others (mode ${mode(st.mode)})`,
+        `run chmod go-w ${p}`,
+      );
     }
     if (p === '/') return;
   }
@@ -69,9 +89,15 @@ async function checkBinary(bin: string, helperDir: string): Promise<boolean> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
-  if (!st.isFile()) throw new HelperDirError(helperDir, bin, 'is not a regular file', `remove it (rm ${bin}) so that it is rebuilt`);
+  if (!st.isFile())
+    throw new HelperDirError(helperDir, bin, 'is not a regular file', `remove it (rm ${bin}) so that it is rebuilt`);
   if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
-    throw new HelperDirError(helperDir, bin, `is owned by uid ${st.uid} with mode ${mode(st.mode)}`, `remove it (rm ${bin}) so that it is rebuilt`);
+    throw new HelperDirError(
+      helperDir,
+      bin,
+      `is owned by uid ${st.uid} with mode ${mode(st.mode)}`,
+      `remove it (rm ${bin}) so that it is rebuilt`,
+    );
   }
   return true;
 }

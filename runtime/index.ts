@@ -3,7 +3,15 @@
 import type { ContainerResult, ContainerSpec } from './spec.js';
 import type { Network } from './network.js';
 
-export type { ContainerSpec, ContainerResult, MountSpec, NetworkMode, Isolation, Resources, RootfsSpec } from './spec.js';
+export type {
+  ContainerSpec,
+  ContainerResult,
+  MountSpec,
+  NetworkMode,
+  Isolation,
+  Resources,
+  RootfsSpec,
+} from './spec.js';
 export type { Network } from './network.js';
 export type { ContainerSetupError } from './run.js';
 export type { HelperBuildError } from './helper.js';
@@ -22,8 +30,22 @@ export async function createNetwork(): Promise<Network> {
 export { cleanupStaleMounts, DEFAULT_RUN_DIR } from './rundir.js';
 export { UserError, resolveUserFrom, parseGroup, parsePasswd, readUserDb } from './users.js';
 export {
-  openRoot, openIn, openPathIn, mkdirAllIn, createFileAt, fdPath, statFd, closeFd, innerPathOf, linkFdAt, openDirAt, removeAt, symlinkAt,
-  RootEscapeError, type RootDir, type Resolution,
+  openRoot,
+  openIn,
+  openPathIn,
+  mkdirAllIn,
+  createFileAt,
+  fdPath,
+  statFd,
+  closeFd,
+  innerPathOf,
+  linkFdAt,
+  openDirAt,
+  removeAt,
+  symlinkAt,
+  RootEscapeError,
+  type RootDir,
+  type Resolution,
 } from './root-fd.js';
 export { AT, LibcError, O, fchownat, openat, unlinkat, utimensat } from './libc.js';
 export { overlayLowerOrder } from './overlay-order.js';

@@ -10,8 +10,24 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  capset, chdir, clearCloexec, cloexecFrom, execvpe, joinSessionKeyring, type LibcError, limitOpenFiles, MNT_DETACH, pivotRoot, PR, prctl, setgroups, setresgid,
-  setresuid, setSeccompFilter, umask, umount2,
+  capset,
+  chdir,
+  clearCloexec,
+  cloexecFrom,
+  execvpe,
+  joinSessionKeyring,
+  type LibcError,
+  limitOpenFiles,
+  MNT_DETACH,
+  pivotRoot,
+  PR,
+  prctl,
+  setgroups,
+  setresgid,
+  setresuid,
+  setSeccompFilter,
+  umask,
+  umount2,
 } from './libc.js';
 import { mountOverlay, mountTree } from './mounts.js';
 import { mkdirInRoot } from './paths.js';
@@ -25,7 +41,13 @@ async function main(planFile: string, seccompFile: string | undefined): Promise<
   mountOverlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.root);
   // Bind sources are resolved here, in this mount namespace, not passed as fds: a mount the parent's fd points to
   // lives in the parent's namespace, and open_tree/bind refuse a mount of another namespace.
-  const { traces } = await mountTree({ root: plan.root, upperdir: plan.upperdir, etcFiles: plan.etcFiles, mounts: plan.mounts, procAndSys: true });
+  const { traces } = await mountTree({
+    root: plan.root,
+    upperdir: plan.upperdir,
+    etcFiles: plan.etcFiles,
+    mounts: plan.mounts,
+    procAndSys: true,
+  });
   writeFileSync(plan.tracesFile, JSON.stringify(traces));
   const user = await resolveUser(plan.root, plan.user);
   await mkdirInRoot(plan.root, plan.cwd);
@@ -72,5 +94,6 @@ async function main(planFile: string, seccompFile: string | undefined): Promise<
 main(process.argv[2]!, process.argv[3]).catch((err: unknown) => {
   const e = err as NodeJS.ErrnoException & { code?: string };
   process.stderr.write(`tsbuild init: ${e.message ?? String(err)}\n`);
-  process.exitCode = e.name === 'LibcError' && e.code === 'ENOENT' ? 127 : e.name === 'LibcError' && e.code === 'EACCES' ? 126 : 125;
+  process.exitCode =
+    e.name === 'LibcError' && e.code === 'ENOENT' ? 127 : e.name === 'LibcError' && e.code === 'EACCES' ? 126 : 125;
 });

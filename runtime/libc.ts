@@ -26,7 +26,9 @@ function errnoName(errno: number): string {
 const lib = koffi.load('libc.so.6');
 
 const c = {
-  mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  mount: lib.func(
+    'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  ),
   umount2: lib.func('int umount2(const char *target, int flags)'),
   flock: lib.func('int flock(int fd, int operation)'),
   unshare: lib.func('int unshare(int flags)'),
@@ -50,9 +52,13 @@ const c = {
   fsopen: lib.func('int fsopen(const char *fsname, unsigned int flags)'),
   fsconfig: lib.func('int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)'),
   fsmount: lib.func('int fsmount(int fd, unsigned int flags, unsigned int attrFlags)'),
-  moveMount: lib.func('int move_mount(int fromDirfd, const char *fromPath, int toDirfd, const char *toPath, unsigned int flags)'),
+  moveMount: lib.func(
+    'int move_mount(int fromDirfd, const char *fromPath, int toDirfd, const char *toPath, unsigned int flags)',
+  ),
   openTree: lib.func('int open_tree(int dirfd, const char *path, unsigned int flags)'),
-  mountSetattr: lib.func('int mount_setattr(int dirfd, const char *path, unsigned int flags, const uint64_t *attr, size_t size)'),
+  mountSetattr: lib.func(
+    'int mount_setattr(int dirfd, const char *path, unsigned int flags, const uint64_t *attr, size_t size)',
+  ),
 };
 
 function check(call: string, rc: number | bigint, target?: string): void {
@@ -74,9 +80,21 @@ export const MS = {
 
 export const MNT_DETACH = 2;
 export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
-export const CLONE = { NEWNS: 0x20000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWNET: 0x40000000, NEWPID: 0x20000000 } as const;
+export const CLONE = {
+  NEWNS: 0x20000,
+  NEWUTS: 0x4000000,
+  NEWIPC: 0x8000000,
+  NEWNET: 0x40000000,
+  NEWPID: 0x20000000,
+} as const;
 
-export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
   check('mount', c.mount(source, target, fstype, flags, data), target);
 }
 
@@ -88,12 +106,17 @@ export function mountFs(fstype: string, target: string, options: [string, string
   const fd = c.fsopen(fstype, 1 /* FSOPEN_CLOEXEC */) as number;
   check('fsopen', fd, fstype);
   try {
-    for (const [k, v] of options) check(`fsconfig ${k}`, c.fsconfig(fd, 1 /* FSCONFIG_SET_STRING */, k, v, 0) as number, v);
+    for (const [k, v] of options)
+      check(`fsconfig ${k}`, c.fsconfig(fd, 1 /* FSCONFIG_SET_STRING */, k, v, 0) as number, v);
     check('fsconfig create', c.fsconfig(fd, 6 /* FSCONFIG_CMD_CREATE */, null, null, 0) as number, target);
     const mfd = c.fsmount(fd, 1 /* FSMOUNT_CLOEXEC */, attrFlags) as number;
     check('fsmount', mfd, target);
     try {
-      check('move_mount', c.moveMount(mfd, '', -100 /* AT_FDCWD */, target, 4 /* MOVE_MOUNT_F_EMPTY_PATH */) as number, target);
+      check(
+        'move_mount',
+        c.moveMount(mfd, '', -100 /* AT_FDCWD */, target, 4 /* MOVE_MOUNT_F_EMPTY_PATH */) as number,
+        target,
+      );
     } finally {
       c.close(mfd);
     }
@@ -163,7 +186,7 @@ export function interfaceUp(name: string): void {
     const ifr = Buffer.alloc(40);
     ifr.write(name, 0, 15, 'ascii');
     check('ioctl SIOCGIFFLAGS', c.ioctl(fd, 0x8913, ifr), name);
-    const flags = ifr.readUInt16LE(16) | 0x1 /* IFF_UP */;
+    const flags = ifr.readUInt16LE(16) | 0x1; /* IFF_UP */
     ifr.writeUInt16LE(flags, 16);
     check('ioctl SIOCSIFFLAGS', c.ioctl(fd, 0x8914, ifr), name);
   } finally {
@@ -171,7 +194,14 @@ export function interfaceUp(name: string): void {
   }
 }
 
-export const PR = { SET_PDEATHSIG: 1, SET_KEEPCAPS: 8, CAPBSET_READ: 23, CAPBSET_DROP: 24, SET_NO_NEW_PRIVS: 38, CAP_AMBIENT: 47 } as const;
+export const PR = {
+  SET_PDEATHSIG: 1,
+  SET_KEEPCAPS: 8,
+  CAPBSET_READ: 23,
+  CAPBSET_DROP: 24,
+  SET_NO_NEW_PRIVS: 38,
+  CAP_AMBIENT: 47,
+} as const;
 
 export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
   const rc = c.prctl(option, a2, a3, a4, a5) as number;
@@ -184,7 +214,14 @@ export function capset(effective: bigint, permitted: bigint, inheritable: bigint
   const hdr = new Uint32Array([0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0]);
   const lo = (v: bigint): number => Number(v & 0xffffffffn);
   const hi = (v: bigint): number => Number((v >> 32n) & 0xffffffffn);
-  const data = new Uint32Array([lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)]);
+  const data = new Uint32Array([
+    lo(effective),
+    lo(permitted),
+    lo(inheritable),
+    hi(effective),
+    hi(permitted),
+    hi(inheritable),
+  ]);
   check('capset', c.capset(hdr, data));
 }
 
@@ -351,7 +388,13 @@ function syscallNumber(table: Record<string, number>, name: string): number {
 
 /** KEYCTL_JOIN_SESSION_KEYRING with no name: a fresh anonymous session keyring, so no key of the host's is in reach. */
 export function joinSessionKeyring(): number {
-  const id = c.syscall(syscallNumber(SYS_KEYCTL, 'keyctl'), 'long', 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 'const char *', null) as number;
+  const id = c.syscall(
+    syscallNumber(SYS_KEYCTL, 'keyctl'),
+    'long',
+    1 /* KEYCTL_JOIN_SESSION_KEYRING */,
+    'const char *',
+    null,
+  ) as number;
   check('keyctl(JOIN_SESSION_KEYRING)', id);
   return Number(id);
 }
@@ -366,6 +409,14 @@ const sockFprog = koffi.struct('tsbuild_sock_fprog', { len: 'uint16_t', filter: 
 /** seccomp(SECCOMP_SET_MODE_FILTER) with `filter` (struct sock_filter[]); needs no_new_privs (or CAP_SYS_ADMIN). */
 export function setSeccompFilter(filter: Buffer): void {
   const prog = { len: filter.length / 8, filter };
-  const rc = c.syscall(syscallNumber(SYS_SECCOMP, 'seccomp'), 'unsigned int', 1 /* SECCOMP_SET_MODE_FILTER */, 'unsigned int', 0, koffi.pointer(sockFprog), prog) as number;
+  const rc = c.syscall(
+    syscallNumber(SYS_SECCOMP, 'seccomp'),
+    'unsigned int',
+    1 /* SECCOMP_SET_MODE_FILTER */,
+    'unsigned int',
+    0,
+    koffi.pointer(sockFprog),
+    prog,
+  ) as number;
   check('seccomp(SET_MODE_FILTER)', rc);
 }

@@ -14,7 +14,14 @@ import { overlayLowerOrder } from './overlay-order.js';
 
 /** /proc paths made read-only and masked, as runc does (kept in step with helper/tsbuild-exec.c). */
 export const PROC_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
-export const PROC_MASKED_FILES = ['/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug'];
+export const PROC_MASKED_FILES = [
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+];
 export const PROC_MASKED_DIRS = ['/proc/acpi', '/proc/scsi'];
 
 /** Applies PROC_READONLY/PROC_MASKED_* to the proc mounted at host path `proc`; masks with `devNull`. */
@@ -96,14 +103,20 @@ export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: str
     return;
   }
   try {
-    mountFs('overlay', target, [...top.map((d): [string, string] => ['lowerdir+', d]), ['upperdir', upperdir], ['workdir', workdir]], MOUNT_ATTR.NODEV);
+    mountFs(
+      'overlay',
+      target,
+      [...top.map((d): [string, string] => ['lowerdir+', d]), ['upperdir', upperdir], ['workdir', workdir]],
+      MOUNT_ATTR.NODEV,
+    );
     return;
   } catch (e) {
     if (!(e instanceof LibcError) || !['EINVAL', 'ENOSYS'].includes(e.code)) throw e;
   }
   const parent = commonParent(top);
   const rel = opts(top.map((d) => relative(parent, d)));
-  if (rel.length >= PAGE) throw new Error(`overlay: ${top.length} lowerdirs do not fit in one page even relative to ${parent}`);
+  if (rel.length >= PAGE)
+    throw new Error(`overlay: ${top.length} lowerdirs do not fit in one page even relative to ${parent}`);
   const cwd = process.cwd();
   process.chdir(parent);
   try {
@@ -167,7 +180,9 @@ function mountAt(root: RootDir, target: string, kind: 'dir' | 'file', t: Tracker
 function bindHostFile(root: RootDir, source: string, target: string, t: Tracker): void {
   const src = openat(AT.FDCWD, source, O.PATH | O.NOFOLLOW);
   try {
-    mountAt(root, target, 'file', t, (fd) => bindMountFd(src, fd, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV));
+    mountAt(root, target, 'file', t, (fd) =>
+      bindMountFd(src, fd, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV),
+    );
   } finally {
     closeFd(src);
   }
@@ -190,7 +205,13 @@ function mountBind(root: RootDir, m: Extract<PlannedMount, { type: 'bind' }>, t:
         const work = join(m.scratch, 'work');
         mkdirSync(upper, { recursive: true, mode: 0o755 });
         mkdirSync(work, { recursive: true, mode: 0o700 });
-        mount('overlay', fdPath(fd), 'overlay', MS.NOSUID | MS.NODEV, `lowerdir=${fdPath(src)},upperdir=${escapeOverlayPath(upper)},workdir=${escapeOverlayPath(work)}`);
+        mount(
+          'overlay',
+          fdPath(fd),
+          'overlay',
+          MS.NOSUID | MS.NODEV,
+          `lowerdir=${fdPath(src)},upperdir=${escapeOverlayPath(upper)},workdir=${escapeOverlayPath(work)}`,
+        );
       } else {
         // A single file: a private copy (read through the resolved fd) takes the writes.
         mkdirSync(m.scratch, { recursive: true, mode: 0o700 });
@@ -212,7 +233,11 @@ function mountBind(root: RootDir, m: Extract<PlannedMount, { type: 'bind' }>, t:
 /** A bind mount's source that is not there: named, with its root, for the step's error. */
 export class BindSourceError extends Error {
   override name = 'BindSourceError';
-  constructor(readonly root: string, readonly source: string, reason: string) {
+  constructor(
+    readonly root: string,
+    readonly source: string,
+    reason: string,
+  ) {
     super(`bind mount source "${source}" ${reason} (resolved inside ${root})`);
   }
 }
@@ -226,8 +251,10 @@ export function openBindSource(root: string, source: string): number {
   try {
     return openPathIn(r, source);
   } catch (e) {
-    if (e instanceof LibcError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw new BindSourceError(root, source, 'does not exist');
-    if (e instanceof LibcError && e.code === 'ELOOP') throw new BindSourceError(root, source, 'is a symbolic link loop');
+    if (e instanceof LibcError && (e.code === 'ENOENT' || e.code === 'ENOTDIR'))
+      throw new BindSourceError(root, source, 'does not exist');
+    if (e instanceof LibcError && e.code === 'ELOOP')
+      throw new BindSourceError(root, source, 'is a symbolic link loop');
     throw e;
   } finally {
     r.close();
@@ -258,7 +285,9 @@ export async function mountTree(o: MountTreeOptions): Promise<{ proc: string; sy
     const ordered = [...o.mounts].sort((a, b) => depth(a.target) - depth(b.target));
     for (const m of ordered) {
       if (m.type === 'tmpfs') {
-        mountAt(root, m.target, 'dir', t, (fd) => mount('tmpfs', fdPath(fd), 'tmpfs', MS.NOSUID | MS.NODEV, `mode=1777${m.size ? `,size=${m.size}` : ''}`));
+        mountAt(root, m.target, 'dir', t, (fd) =>
+          mount('tmpfs', fdPath(fd), 'tmpfs', MS.NOSUID | MS.NODEV, `mode=1777${m.size ? `,size=${m.size}` : ''}`),
+        );
       } else mountBind(root, m, t);
     }
     return { proc, sys, traces: recordTraces(upper, t.created) };

@@ -38,9 +38,13 @@ export function makeNetworkNamespace(): number {
  * and the container's network: the host's for `host`, a fresh one with only `lo` for `none`, and the namespace
  * `netns` (an fd from makeNetworkNamespace, with slirp4netns attached) for `default`.
  */
-export function withContainerNamespaces<T>(opts: { hostname: string; network: NetworkMode; netns?: number }, fn: () => T): T {
+export function withContainerNamespaces<T>(
+  opts: { hostname: string; network: NetworkMode; netns?: number },
+  fn: () => T,
+): T {
   const fds = host();
-  if (opts.network === 'default' && opts.netns === undefined) throw new Error('network default: no network namespace to join');
+  if (opts.network === 'default' && opts.netns === undefined)
+    throw new Error('network default: no network namespace to join');
   const fresh = opts.network === 'none';
   const joined = opts.network === 'default';
   unshare(CLONE.NEWUTS | CLONE.NEWIPC | (fresh ? CLONE.NEWNET : 0));

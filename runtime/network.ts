@@ -47,8 +47,16 @@ export async function createNetwork(): Promise<Network> {
     child = spawn(
       slirp,
       [
-        '--configure', `--mtu=${MTU}`, '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp',
-        '--ready-fd=3', '--exit-fd=4', '--netns-type=path', `/proc/${process.pid}/fd/${fd}`, 'tap0',
+        '--configure',
+        `--mtu=${MTU}`,
+        '--disable-host-loopback',
+        '--enable-sandbox',
+        '--enable-seccomp',
+        '--ready-fd=3',
+        '--exit-fd=4',
+        '--netns-type=path',
+        `/proc/${process.pid}/fd/${fd}`,
+        'tap0',
       ],
       // detached: a Ctrl-C to the terminal's process group must not end it before the containers are gone
       { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
@@ -81,11 +89,16 @@ export async function createNetwork(): Promise<Network> {
       const timer = setTimeout(() => reject(new Error(`not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
       (child.stdio[3] as Readable).once('data', () => (clearTimeout(timer), resolve()));
       child.once('error', (e) => (clearTimeout(timer), reject(e)));
-      child.once('exit', (code, sig) => (clearTimeout(timer), reject(new Error(`exited (${sig ?? code}) before it was ready`))));
+      child.once(
+        'exit',
+        (code, sig) => (clearTimeout(timer), reject(new Error(`exited (${sig ?? code}) before it was ready`))),
+      );
     });
   } catch (e) {
     await close();
-    throw new NetworkError(`start slirp4netns: ${(e as Error).message}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join('; ')}` : ''}`);
+    throw new NetworkError(
+      `start slirp4netns: ${(e as Error).message}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join('; ')}` : ''}`,
+    );
   }
   (child.stdio[3] as Readable).resume();
   return { fd, close };

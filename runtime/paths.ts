@@ -13,7 +13,11 @@ const MAX_LINKS = 40;
 /** A path the runtime refused (a symlink loop, a file where a directory is needed). */
 export class RootPathError extends Error {
   override name = 'RootPathError';
-  constructor(readonly root: string, readonly path: string, reason: string) {
+  constructor(
+    readonly root: string,
+    readonly path: string,
+    reason: string,
+  ) {
     super(`${path} (in ${root}): ${reason}`);
   }
 }
@@ -72,7 +76,13 @@ export interface MountPoint {
  * as the old string walk did (`/etc/resolv.conf -> ../run/…`). `created` receives the inner path of everything
  * made, for removeTraces. Refuses a directory over a file and a file over a directory. The caller closes `fd`.
  */
-export function openMountPoint(root: RootDir, path: string, kind: 'dir' | 'file', created: string[], isInUpper?: (inner: string) => boolean): MountPoint {
+export function openMountPoint(
+  root: RootDir,
+  path: string,
+  kind: 'dir' | 'file',
+  created: string[],
+  isInUpper?: (inner: string) => boolean,
+): MountPoint {
   let p = posix.normalize(`/${path}`);
   for (let links = 0; ; links++) {
     if (links > MAX_LINKS) throw new RootPathError(root.path, path, 'too many levels of symbolic links');
@@ -81,7 +91,8 @@ export function openMountPoint(root: RootDir, path: string, kind: 'dir' | 'file'
       fd = openPathIn(root, p);
     } catch (e) {
       if (e instanceof LibcError && e.code === 'ENOTDIR') throw new RootPathError(root.path, p, 'not a directory');
-      if (e instanceof LibcError && e.code === 'ELOOP') throw new RootPathError(root.path, p, 'too many levels of symbolic links');
+      if (e instanceof LibcError && e.code === 'ELOOP')
+        throw new RootPathError(root.path, p, 'too many levels of symbolic links');
       if (!(e instanceof LibcError && e.code === 'ENOENT') || p === '/') throw e;
     }
     if (fd === undefined) {
@@ -106,7 +117,13 @@ export function openMountPoint(root: RootDir, path: string, kind: 'dir' | 'file'
 }
 
 /** Makes the missing last component of `p` (O_EXCL, no symlink followed); a symlink there gives its target path. */
-function createMountPoint(root: RootDir, p: string, kind: 'dir' | 'file', created: string[], isInUpper?: (inner: string) => boolean): number | string {
+function createMountPoint(
+  root: RootDir,
+  p: string,
+  kind: 'dir' | 'file',
+  created: string[],
+  isInUpper?: (inner: string) => boolean,
+): number | string {
   if (isInUpper) noteCopyUps(root, p, created, isInUpper);
   const dir = mkdirAllIn(root, posix.dirname(p), 0o755, 'inRoot', (fd) => created.push(innerPathOf(root, fd)));
   const name = posix.basename(p);

@@ -7,7 +7,21 @@
 //  - `beneath`: our own trees (an upperdir this step writes): any symlink on the way is refused (RESOLVE_BENEATH |
 //    RESOLVE_NO_SYMLINKS), because only this step put one there.
 import { fstatSync, readlinkSync, rmSync, type Stats } from 'node:fs';
-import { AT, closeFd, fchownat, LibcError, linkat, mkdirat, O, openat, openat2, RESOLVE, symlinkat, unlinkat, utimensat } from './libc.js';
+import {
+  AT,
+  closeFd,
+  fchownat,
+  LibcError,
+  linkat,
+  mkdirat,
+  O,
+  openat,
+  openat2,
+  RESOLVE,
+  symlinkat,
+  unlinkat,
+  utimensat,
+} from './libc.js';
 
 export type Resolution = 'inRoot' | 'beneath';
 
@@ -64,7 +78,11 @@ export function openIn(root: RootDir, path: string, flags: number, how: Resoluti
     return openat2(root.fd, relative(path), flags, mode, RESOLVE_FLAGS[how]);
   } catch (e) {
     if (e instanceof LibcError && (e.code === 'EXDEV' || (how === 'beneath' && e.code === 'ELOOP'))) {
-      throw new RootEscapeError(root.path, path, e.code === 'EXDEV' ? 'resolves outside the root' : 'a symbolic link is on the way');
+      throw new RootEscapeError(
+        root.path,
+        path,
+        e.code === 'EXDEV' ? 'resolves outside the root' : 'a symbolic link is on the way',
+      );
     }
     throw e;
   }
@@ -106,7 +124,13 @@ export function statFd(fd: number): Stats {
  * mkdir -p of `dir` inside the root; missing directories are made with `mode` (then `onCreate(fd, path)` may set
  * their owner and times on the fd). Returns an O_PATH|O_DIRECTORY fd of the last one; the caller closes it.
  */
-export function mkdirAllIn(root: RootDir, dir: string, mode: number, how: Resolution = 'inRoot', onCreate?: (fd: number, path: string) => void): number {
+export function mkdirAllIn(
+  root: RootDir,
+  dir: string,
+  mode: number,
+  how: Resolution = 'inRoot',
+  onCreate?: (fd: number, path: string) => void,
+): number {
   const parts = dir.split('/').filter((p) => p !== '' && p !== '.');
   let cur = openIn(root, '.', O.PATH | O.DIRECTORY, how);
   let path = '';
@@ -139,7 +163,8 @@ export function mkdirAllIn(root: RootDir, dir: string, mode: number, how: Resolu
  * Returns a writable fd. A directory in the way is an error (unlinkat's EISDIR): the caller decides about those.
  */
 export function createFileAt(dirFd: number, name: string, mode: number): number {
-  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new Error(`createFileAt: bad name "${name}"`);
+  if (name === '' || name === '.' || name === '..' || name.includes('/'))
+    throw new Error(`createFileAt: bad name "${name}"`);
   const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
   // the create is tried first (O_EXCL never follows a link: whatever stands there is EEXIST), so the common case
   // of a fresh name costs one call, not a failing unlink and a create
@@ -153,7 +178,8 @@ export function createFileAt(dirFd: number, name: string, mode: number): number 
 }
 
 function checkName(call: string, name: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new Error(`${call}: bad name "${name}"`);
+  if (name === '' || name === '.' || name === '..' || name.includes('/'))
+    throw new Error(`${call}: bad name "${name}"`);
 }
 
 /** Unlinks the non-directory `name` in `dirFd`, if any (a directory is unlinkat's EISDIR: the caller's choice). */
@@ -170,7 +196,12 @@ function unlinkIfAny(dirFd: number, name: string): void {
  * `mode` when missing; a non-directory there is unlinked first when `replace`, an error otherwise. A symbolic link
  * is never followed. `created` tells the caller whether to set the new directory's owner and mode.
  */
-export function openDirAt(dirFd: number, name: string, mode: number, replace: boolean): { fd: number; created: boolean } {
+export function openDirAt(
+  dirFd: number,
+  name: string,
+  mode: number,
+  replace: boolean,
+): { fd: number; created: boolean } {
   checkName('openDirAt', name);
   const flags = O.RDONLY | O.DIRECTORY | O.NOFOLLOW;
   try {
@@ -194,7 +225,14 @@ export function removeAt(dirFd: number, name: string): void {
 }
 
 /** A symbolic link `name` → `target` in `dirFd`, replacing a non-directory there; owner and mtime set on the link. */
-export function symlinkAt(dirFd: number, name: string, target: string, uid: number, gid: number, mtimeMs: number | undefined): void {
+export function symlinkAt(
+  dirFd: number,
+  name: string,
+  target: string,
+  uid: number,
+  gid: number,
+  mtimeMs: number | undefined,
+): void {
   checkName('symlinkAt', name);
   unlinkIfAny(dirFd, name);
   symlinkat(target, dirFd, name);

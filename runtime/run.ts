@@ -10,7 +10,15 @@ import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
 import { ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
-import { mountOverlay, mountSysAt, mountTree, removeTraces, writeMountFile, type PlannedMount, type Trace } from './mounts.js';
+import {
+  mountOverlay,
+  mountSysAt,
+  mountTree,
+  removeTraces,
+  writeMountFile,
+  type PlannedMount,
+  type Trace,
+} from './mounts.js';
 import { withContainerNamespaces } from './namespaces.js';
 import { createNetwork, type Network } from './network.js';
 import { mkdirInRoot } from './paths.js';
@@ -23,7 +31,11 @@ import { resolveUser } from './users.js';
 /** The container could not be set up (as opposed to its command failing, which is a result). */
 export class ContainerSetupError extends Error {
   override name = 'ContainerSetupError';
-  constructor(readonly containerId: string, readonly step: string, cause: unknown) {
+  constructor(
+    readonly containerId: string,
+    readonly step: string,
+    cause: unknown,
+  ) {
     super(`container ${containerId}: ${step}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
@@ -38,14 +50,29 @@ const UNSHARE = findBinary('unshare');
  * init.js beside this module when running compiled, tsc's copy beside the CLI bundle (dist/bundle → dist/runtime),
  * or the compiled copy when running from source (tests).
  */
-const INIT_JS = [new URL('./init.js', import.meta.url), new URL('../runtime/init.js', import.meta.url), new URL('../dist/runtime/init.js', import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./init.js', import.meta.url));
+const INIT_JS =
+  [
+    new URL('./init.js', import.meta.url),
+    new URL('../runtime/init.js', import.meta.url),
+    new URL('../dist/runtime/init.js', import.meta.url),
+  ]
+    .map((u) => fileURLToPath(u))
+    .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./init.js', import.meta.url));
 
 /** Pivot isolation's chain: dies with us, makes the mount/PID namespaces and forks PID 1 (the Node init). */
 const PIVOT_CHAIN = [
-  SETPRIV, '--pdeathsig', 'KILL', '--',
-  UNSHARE, '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--',
+  SETPRIV,
+  '--pdeathsig',
+  'KILL',
+  '--',
+  UNSHARE,
+  '--mount',
+  '--pid',
+  '--fork',
+  '--kill-child',
+  '--propagation',
+  'private',
+  '--',
 ];
 
 /** Docker's default RLIMIT_NOFILE for containers (capped at our own hard limit). */
@@ -130,14 +157,39 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       const [file, ...rest] = spec.args;
       if (file === undefined) throw new Error('no command');
       argv = [
-        helper, String(process.pid), proc, String(nofile), seccompFile, root, cwd, String(user.uid), String(user.gid), user.groups.join(',') || '-', caps, '--', file, file, ...rest,
+        helper,
+        String(process.pid),
+        proc,
+        String(nofile),
+        seccompFile,
+        root,
+        cwd,
+        String(user.uid),
+        String(user.gid),
+        user.groups.join(',') || '-',
+        caps,
+        '--',
+        file,
+        file,
+        ...rest,
       ];
       env = envObject(containerEnv(spec.env, user.home));
     } else {
       const plan: InitPlan = {
-        lowerdirs, upperdir: spec.rootfs.upperdir, workdir: spec.rootfs.workdir, root, etcFiles, mounts,
-        tracesFile: join(cdir, 'traces.json'), user: spec.user, cwd, args: spec.args, env: spec.env, caps,
-        cgroupDirs: cgroup?.dirs ?? [], nofile,
+        lowerdirs,
+        upperdir: spec.rootfs.upperdir,
+        workdir: spec.rootfs.workdir,
+        root,
+        etcFiles,
+        mounts,
+        tracesFile: join(cdir, 'traces.json'),
+        user: spec.user,
+        cwd,
+        args: spec.args,
+        env: spec.env,
+        caps,
+        cgroupDirs: cgroup?.dirs ?? [],
+        nofile,
       };
       writeFileSync(join(cdir, 'plan.json'), JSON.stringify(plan));
       argv = [...PIVOT_CHAIN, process.execPath, INIT_JS, join(cdir, 'plan.json'), seccompFile];
@@ -216,14 +268,19 @@ function killTree(child: ChildProcess): void {
   }
 }
 
-async function supervise(child: ChildProcess, spec: ContainerSpec, cgroup: Cgroup | undefined): Promise<Omit<ContainerResult, 'durationMs'>> {
+async function supervise(
+  child: ChildProcess,
+  spec: ContainerSpec,
+  cgroup: Cgroup | undefined,
+): Promise<Omit<ContainerResult, 'durationMs'>> {
   let timedOut = false;
   let aborted = false;
   const onAbort = (): void => {
     aborted = true;
     killTree(child);
   };
-  const timer = spec.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), killTree(child)), spec.timeoutMs) : undefined;
+  const timer =
+    spec.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), killTree(child)), spec.timeoutMs) : undefined;
   spec.signal?.addEventListener('abort', onAbort, { once: true });
   if (spec.signal?.aborted) onAbort(); // aborted between the last check and here: the event will not fire again
   if (spec.onStdout) child.stdout!.on('data', spec.onStdout);

@@ -90,7 +90,12 @@ export async function cleanupStaleMounts(runDir: string = DEFAULT_RUN_DIR): Prom
   let live = 0;
   for (const name of entries) {
     const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && alive(pid) && (pid !== process.pid || activeContainerDirs.has(join(cdir, name)))) {
+    if (
+      Number.isInteger(pid) &&
+      pid > 0 &&
+      alive(pid) &&
+      (pid !== process.pid || activeContainerDirs.has(join(cdir, name)))
+    ) {
       live++;
       continue;
     }

@@ -16,13 +16,25 @@ export interface ResolvedUser {
 /** USER names something the image does not have. */
 export class UserError extends Error {
   override name = 'UserError';
-  constructor(readonly user: string, reason: string) {
+  constructor(
+    readonly user: string,
+    reason: string,
+  ) {
     super(`user "${user}": ${reason}`);
   }
 }
 
-interface PasswdEntry { name: string; uid: number; gid: number; home: string }
-interface GroupEntry { name: string; gid: number; members: string[] }
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
 
 export function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];

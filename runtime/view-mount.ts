@@ -16,7 +16,12 @@ export function mountReadonlyOverlay(lowersTopFirst: string[], target: string): 
     mount('overlay', target, 'overlay', MS.RDONLY | MS.NOSUID | MS.NODEV, opt);
     return;
   }
-  mountFs('overlay', target, lowersTopFirst.map((d): [string, string] => ['lowerdir+', d]), MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV);
+  mountFs(
+    'overlay',
+    target,
+    lowersTopFirst.map((d): [string, string] => ['lowerdir+', d]),
+    MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV,
+  );
 }
 
 /** Unmounts a view; one still busy (a reader that has not let go) is detached instead. */

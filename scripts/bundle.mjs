@@ -52,7 +52,13 @@ await build({
   target: 'node20',
   external: ['koffi'],
   define: { 'import.meta.url': '__tsbuildBundleUrl' },
-  banner: { js: ["'use strict';", "const __tsbuildBundleUrl = require('node:url').pathToFileURL(__filename).href;", LAZY_HELPERS].join('\n') },
+  banner: {
+    js: [
+      "'use strict';",
+      "const __tsbuildBundleUrl = require('node:url').pathToFileURL(__filename).href;",
+      LAZY_HELPERS,
+    ].join('\n'),
+  },
   plugins: [
     {
       name: 'graceful-fs-is-fs',
@@ -65,14 +71,25 @@ await build({
       // costs four internal modules
       name: 'signal-exit-assert',
       setup(b) {
-        b.onResolve({ filter: /^assert$/ }, (a) => (a.importer.includes(join('node_modules', 'signal-exit')) ? { path: 'assert', namespace: 'tsbuild-static' } : undefined));
+        b.onResolve({ filter: /^assert$/ }, (a) =>
+          a.importer.includes(join('node_modules', 'signal-exit'))
+            ? { path: 'assert', namespace: 'tsbuild-static' }
+            : undefined,
+        );
       },
     },
     {
       name: 'chevrotain-static',
       setup(b) {
-        b.onResolve({ filter: /\/chevrotain\.js$/ }, (a) => (a.importer.includes(`${join('dist', 'parser')}`) ? { path: 'chevrotain', namespace: 'tsbuild-static' } : undefined));
-        b.onLoad({ filter: /^chevrotain$/, namespace: 'tsbuild-static' }, () => ({ contents: `export * from ${JSON.stringify(chevrotainBuild)};`, resolveDir: root }));
+        b.onResolve({ filter: /\/chevrotain\.js$/ }, (a) =>
+          a.importer.includes(`${join('dist', 'parser')}`)
+            ? { path: 'chevrotain', namespace: 'tsbuild-static' }
+            : undefined,
+        );
+        b.onLoad({ filter: /^chevrotain$/, namespace: 'tsbuild-static' }, () => ({
+          contents: `export * from ${JSON.stringify(chevrotainBuild)};`,
+          resolveDir: root,
+        }));
         b.onLoad({ filter: /^assert$/, namespace: 'tsbuild-static' }, () => ({
           contents: 'exports.equal = (a, b, message) => { if (a != b) throw new Error(message); };',
           loader: 'js',

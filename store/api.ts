@@ -75,7 +75,10 @@ export interface Store extends BlobSink, BlobSource {
   tag(name: string, target: Descriptor): Promise<void>;
   untag(name: string): Promise<boolean>;
   /** Resolves a normalized name, a `name@sha256:…`, or a bare manifest/config digest or unique prefix. For an index, selects `platform` (default the host's). */
-  resolveImage(ref: string, platform?: { os: string; architecture: string; variant?: string }): Promise<ImageRecord | undefined>;
+  resolveImage(
+    ref: string,
+    platform?: { os: string; architecture: string; variant?: string },
+  ): Promise<ImageRecord | undefined>;
   listImages(): Promise<{ name: string; target: Descriptor }[]>;
   readIndex(digest: Digest): Promise<ImageIndex>;
 
@@ -86,7 +89,11 @@ export interface Store extends BlobSink, BlobSource {
    */
   unpackLayer(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }>;
   /** Unpacks a layer from a stream as it arrives (pull); verifies the blob digest and records diffID. */
-  unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }>;
+  unpackLayerStream(
+    layer: Descriptor,
+    src: Readable,
+    expectDiffID?: ExpectedDiffID,
+  ): Promise<{ diffID: Digest; dir: string }>;
   /** Short path usable as an overlay lowerdir for an unpacked layer, or undefined when not unpacked. */
   lowerdir(diffID: Digest): Promise<string | undefined>;
   /** Lowerdirs for an image's layers, lowest first, unpacking what is missing. */

@@ -67,7 +67,11 @@ export class BlobStore {
    * Streams `src` into the store. With `expected`, the content must match (digest, and size when given) or nothing
    * is kept. `through` lets a caller observe the bytes (e.g. a second hash) on the way.
    */
-  async ingest(src: Readable, expected?: { digest: Digest; size?: number }, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+  async ingest(
+    src: Readable,
+    expected?: { digest: Digest; size?: number },
+    beforePlace?: (digest: Digest) => Promise<void>,
+  ): Promise<{ digest: Digest; size: number }> {
     if (expected && (await this.has(expected.digest))) {
       src.resume();
       return { digest: expected.digest, size: await this.size(expected.digest) };
@@ -107,11 +111,16 @@ export class BlobStore {
    * synchronously before the iteration goes on; a FileBody's content is copied in its place. No digest is known
    * in advance.
    */
-  async ingestChunks(chunks: AsyncIterable<Buffer | FileBody>, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+  async ingestChunks(
+    chunks: AsyncIterable<Buffer | FileBody>,
+    beforePlace?: (digest: Digest) => Promise<void>,
+  ): Promise<{ digest: Digest; size: number }> {
     const tmp = tempName(this.tmpDir, 'blob');
     try {
       // Free second core: this thread produces and writes, the worker hashes behind it. Busy: all on this thread.
-      const { digest, size } = this.writer.busy ? await this.writeHashing(tmp, chunks) : await this.writer.writeFollowed(tmp, chunks);
+      const { digest, size } = this.writer.busy
+        ? await this.writeHashing(tmp, chunks)
+        : await this.writer.writeFollowed(tmp, chunks);
       await beforePlace?.(digest);
       await this.place(tmp, digest);
       return { digest, size };
@@ -122,7 +131,10 @@ export class BlobStore {
   }
 
   /** ingestChunks on this thread alone: hashes and writes each chunk before asking for the next; fsyncs at the end. */
-  private async writeHashing(tmp: string, chunks: AsyncIterable<Buffer | FileBody>): Promise<{ digest: Digest; size: number }> {
+  private async writeHashing(
+    tmp: string,
+    chunks: AsyncIterable<Buffer | FileBody>,
+  ): Promise<{ digest: Digest; size: number }> {
     const hash = createHash('sha256');
     let size = 0;
     const fh = await open(tmp, 'w', 0o644);
@@ -149,7 +161,11 @@ export class BlobStore {
     await rename(tmp, this.path(digest));
   }
 
-  async putBytes(bytes: Uint8Array, expectedDigest?: Digest, beforePlace?: (digest: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+  async putBytes(
+    bytes: Uint8Array,
+    expectedDigest?: Digest,
+    beforePlace?: (digest: Digest) => Promise<void>,
+  ): Promise<{ digest: Digest; size: number }> {
     const digest = digestOf(bytes);
     if (expectedDigest && digest !== expectedDigest) throw new DigestMismatchError(expectedDigest, digest);
     await beforePlace?.(digest);

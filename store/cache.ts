@@ -17,9 +17,15 @@ export function cachePath(root: string, key: string): string {
 export async function getCache(root: string, key: string): Promise<CacheRecord | undefined> {
   try {
     // read without the thread pool: a record is a few hundred bytes, and a rebuild reads one per step
-    const parsed = JSON.parse(readFileSync(cachePath(root, key), 'utf8')) as (CacheRecord & { key?: string }) | { records: Record<string, CacheRecord> };
+    const parsed = JSON.parse(readFileSync(cachePath(root, key), 'utf8')) as
+      (CacheRecord & { key?: string }) | { records: Record<string, CacheRecord> };
     // written by putMany: the file holds the whole batch, linked under each key's name
-    const rec = 'records' in parsed ? (Object.hasOwn(parsed.records, key) ? { key, ...parsed.records[key]! } : undefined) : parsed;
+    const rec =
+      'records' in parsed
+        ? Object.hasOwn(parsed.records, key)
+          ? { key, ...parsed.records[key]! }
+          : undefined
+        : parsed;
     if (!rec || (rec.key !== undefined && rec.key !== key)) return undefined;
     const { key: _k, ...rest } = rec;
     void _k;
@@ -56,7 +62,14 @@ export async function putManyCache(root: string, entries: [string, CacheRecord][
   const records: Record<string, CacheRecord> = {};
   for (const [key, record] of entries) records[key] = record;
   // a lost batch costs the next build its local hits, as a lost record does: no fsync
-  const existing = new Set(await writeLinkedBatch(join(root, 'cache'), JSON.stringify({ records }), entries.map(([k]) => cachePath(root, k)), { durable: false }));
+  const existing = new Set(
+    await writeLinkedBatch(
+      join(root, 'cache'),
+      JSON.stringify({ records }),
+      entries.map(([k]) => cachePath(root, k)),
+      { durable: false },
+    ),
+  );
   return entries.map(([k]) => k).filter((k) => !existing.has(cachePath(root, k)));
 }
 

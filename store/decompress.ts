@@ -53,7 +53,10 @@ export async function decompressed(src: Readable, digest?: string): Promise<Read
   const kind = detectCompression(head);
   if (kind === 'zstd') {
     src.destroy();
-    throw new LayerError('zstd-compressed layers are not supported (Node 20 has no zstd decoder); re-push the image with gzip layers', digest ? { digest } : {});
+    throw new LayerError(
+      'zstd-compressed layers are not supported (Node 20 has no zstd decoder); re-push the image with gzip layers',
+      digest ? { digest } : {},
+    );
   }
   if (kind === 'none') return src;
   const gunzip = createGunzip({ chunkSize: 1 << 20 });

@@ -21,7 +21,11 @@ export function tempName(dir: string, prefix: string): string {
  * for records that may be lost in a crash (a cache record, a derived index): after a power loss such a file may be
  * empty, and its readers must take an unreadable record for a missing one.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: { durable?: boolean } = {},
+): Promise<void> {
   // On the thread pool, through fs's plain calls (no FileHandle): creating a file can take a millisecond on a busy
   // ext4, which the main thread must not wait for — a build writes one record per cached step.
   const tmp = tempName(dirname(path), '.tmp');
@@ -45,7 +49,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
  * under each of `paths` (a directory entry each, no new inode: creating files is what costs on a busy ext4), then
  * its own temp name is removed. A path that exists already is left as it is; those are returned.
  */
-export async function writeLinkedBatch(dir: string, data: string, paths: string[], opts: { durable?: boolean } = {}): Promise<string[]> {
+export async function writeLinkedBatch(
+  dir: string,
+  data: string,
+  paths: string[],
+  opts: { durable?: boolean } = {},
+): Promise<string[]> {
   const batch = tempName(dir, 'batch');
   await writeFileAtomic(batch, data, opts);
   const existing: string[] = [];

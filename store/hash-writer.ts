@@ -36,7 +36,6 @@ const CSEQ = 4;
 const POSTED = 5;
 const COPIED = 6;
 
-
 export class HashWriter {
   private worker: Worker | undefined;
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
@@ -56,7 +55,18 @@ export class HashWriter {
         eval: true,
         // works whether the host runs as CommonJS or ESM; a small heap: the worker only hashes and writes
         resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
-        workerData: { ctrlBuf: this.ctrl.buffer, lensBuf: this.lens.buffer, dataBuf: this.data.buffer, writtenBuf: this.written.buffer, regionsBuf: this.regions.buffer, regionFdsBuf: this.regionFds.buffer, SLOTS, SLOT, REGIONS, ...this.files.workerData() },
+        workerData: {
+          ctrlBuf: this.ctrl.buffer,
+          lensBuf: this.lens.buffer,
+          dataBuf: this.data.buffer,
+          writtenBuf: this.written.buffer,
+          regionsBuf: this.regions.buffer,
+          regionFdsBuf: this.regionFds.buffer,
+          SLOTS,
+          SLOT,
+          REGIONS,
+          ...this.files.workerData(),
+        },
       });
       this.worker.unref();
     }
@@ -123,7 +133,11 @@ export class HashWriter {
    * Starts writing `path` (fsynced at the end; `/dev/null` to only hash) on the worker thread. Each `push` copies
    * the chunk into shared memory, so the caller may reuse or pass it on at once.
    */
-  begin(path: string): { push(chunk: Buffer): void; end(): Promise<{ digest: Digest; size: number }>; abort(): Promise<void> } {
+  begin(path: string): {
+    push(chunk: Buffer): void;
+    end(): Promise<{ digest: Digest; size: number }>;
+    abort(): Promise<void>;
+  } {
     const { w, reply: result } = this.claim();
     w.ref();
     w.postMessage({ path });
@@ -160,7 +174,10 @@ export class HashWriter {
    * FileBody is copied into its place by the worker (hashed on the way) while this thread writes what follows;
    * its fd is closed here once copied. The file is fsynced at the end. Chunks may be reused once the iteration goes on.
    */
-  async writeFollowed(path: string, chunks: AsyncIterable<Buffer | FileBody>): Promise<{ digest: Digest; size: number }> {
+  async writeFollowed(
+    path: string,
+    chunks: AsyncIterable<Buffer | FileBody>,
+  ): Promise<{ digest: Digest; size: number }> {
     const { w, reply } = this.claim();
     let fd: number | undefined;
     let posted = false;
@@ -200,7 +217,8 @@ export class HashWriter {
       this.signal(1);
       const r = await reply;
       if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
-      if (r.size !== pos) throw new StoreError(`writing ${path} failed: ${pos} bytes written, ${r.size} hashed`, { path });
+      if (r.size !== pos)
+        throw new StoreError(`writing ${path} failed: ${pos} bytes written, ${r.size} hashed`, { path });
       await fsyncFd(fd);
       return { digest: r.digest as Digest, size: pos };
     } catch (e) {
@@ -245,7 +263,11 @@ export class HashWriter {
    * still has the file ring) queues small files for the worker to write while the reader holds the slots; the
    * caller ends or aborts it.
    */
-  inflate(path: string): { chunks: AsyncGenerator<Buffer>; result: Promise<{ digest: Digest; size: number }>; files: WriterSession | undefined } {
+  inflate(path: string): {
+    chunks: AsyncGenerator<Buffer>;
+    result: Promise<{ digest: Digest; size: number }>;
+    files: WriterSession | undefined;
+  } {
     const { w, reply: msg } = this.claim();
     const files = this.files.busy
       ? undefined
@@ -307,7 +329,7 @@ export class HashWriter {
             throw new StoreError(m.error ?? 'the layer reader thread failed', { path });
           }
           // wait without blocking the event loop for long: the worker is usually ahead
-          if (Atomics.wait(ctrl, PSEQ, seq, 5) === "timed-out") await new Promise((r) => setImmediate(r));
+          if (Atomics.wait(ctrl, PSEQ, seq, 5) === 'timed-out') await new Promise((r) => setImmediate(r));
         }
       } finally {
         await finish(!ok);

@@ -10,7 +10,15 @@ import { tee } from '../oci/index.js';
 import { digestHex, isDigest } from '../oci/index.js';
 import { normalizeName } from '../oci/index.js';
 import { MediaType, isGzipLayer, type Descriptor, type Digest, type ImageIndex } from '../oci/index.js';
-import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ExpectedDiffID, ImageRecord, Store } from './api.js';
+import type {
+  CacheRecord,
+  CommitOptions,
+  CommittedLayer,
+  ContainerDirs,
+  ExpectedDiffID,
+  ImageRecord,
+  Store,
+} from './api.js';
 import { BlobStore } from './blobs.js';
 import { CacheRecords } from './cache.js';
 import { BlobNotFoundError, StoreError } from './errors.js';
@@ -68,7 +76,10 @@ class LocalStore implements Store {
     await this.leases.touch([digest]);
     return (await this.blobs.has(digest)) || (await this.lazyRecord(digest)) !== undefined;
   }
-  async writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+  async writeBlob(
+    src: Readable,
+    expected: { digest: Digest; size?: number },
+  ): Promise<{ digest: Digest; size: number }> {
     await this.leases.touch([expected.digest]);
     return this.blobs.ingest(src, expected);
   }
@@ -161,11 +172,22 @@ class LocalStore implements Store {
       return index.manifests.length !== before;
     });
   }
-  async resolveImage(ref: string, platform?: { os: string; architecture: string; variant?: string }): Promise<ImageRecord | undefined> {
+  async resolveImage(
+    ref: string,
+    platform?: { os: string; architecture: string; variant?: string },
+  ): Promise<ImageRecord | undefined> {
     // leased with its layers (blobs and diffIDs) before anyone uses it; resolved again if a prune came between
     return this.leases.hold(
       () => resolveImage(this.root, this.blobs, ref, platform),
-      (rec) => (rec ? [rec.manifestDigest, rec.configDigest, ...rec.manifest.layers.map((l) => l.digest), ...(rec.config.rootfs?.diff_ids ?? [])] : []),
+      (rec) =>
+        rec
+          ? [
+              rec.manifestDigest,
+              rec.configDigest,
+              ...rec.manifest.layers.map((l) => l.digest),
+              ...(rec.config.rootfs?.diff_ids ?? []),
+            ]
+          : [],
     );
   }
   async listImages(): Promise<{ name: string; target: Descriptor }[]> {
@@ -213,7 +235,11 @@ class LocalStore implements Store {
     await this.leases.touch([r.diffID]);
     return r;
   }
-  async unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
+  async unpackLayerStream(
+    layer: Descriptor,
+    src: Readable,
+    expectDiffID?: ExpectedDiffID,
+  ): Promise<{ diffID: Digest; dir: string }> {
     await this.leases.touch([layer.digest]);
     let known: Digest | undefined;
     try {
@@ -292,7 +318,11 @@ class LocalStore implements Store {
     try {
       // The layer codec loads only when a step commits or a layer is compressed: a no-op rebuild never needs it.
       const { diffChunks } = await import('./layer-tar/diff.js');
-      const tar = diffChunks(upperdir, { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) }, stats);
+      const tar = diffChunks(
+        upperdir,
+        { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) },
+        stats,
+      );
       const { digest, size } = await this.blobs.ingestChunks(tar, this.touch);
       closeTree();
       const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
@@ -330,7 +360,12 @@ class LocalStore implements Store {
     try {
       const d = (await readFile(record, 'utf8')).trim();
       if (isDigest(d) && (await this.hasBlob(d))) {
-        return { mediaType: MediaType.OciLayerGzip, digest: d, size: await this.blobSize(d), ...(layer.annotations ? { annotations: layer.annotations } : {}) };
+        return {
+          mediaType: MediaType.OciLayerGzip,
+          digest: d,
+          size: await this.blobSize(d),
+          ...(layer.annotations ? { annotations: layer.annotations } : {}),
+        };
       }
     } catch (e) {
       if (!isNotFound(e)) throw e;
@@ -342,16 +377,28 @@ class LocalStore implements Store {
     const gz = gzSources[0]?.blob;
     if (gz) {
       await this.leases.touch([gz.digest]);
-      if (!(await this.blobs.has(gz.digest))) this.lazyGzip.set(gz.digest, { descriptor: { ...gz }, sources: gzSources.filter((s) => s.blob.digest === gz.digest) });
+      if (!(await this.blobs.has(gz.digest)))
+        this.lazyGzip.set(gz.digest, {
+          descriptor: { ...gz },
+          sources: gzSources.filter((s) => s.blob.digest === gz.digest),
+        });
       return { ...gz, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
     }
     await this.ensureBlob(layer.digest);
     if (!(await this.blobs.has(layer.digest))) throw new BlobNotFoundError(layer.digest, this.blobs.path(layer.digest));
     const { parallelGzipFile } = await import('./layer-tar/gzip.js');
-    const { digest, size } = await this.blobs.ingestChunks(parallelGzipFile(this.blobs.path(layer.digest), { expect: { digest: layer.digest, size: layer.size } }), this.touch);
+    const { digest, size } = await this.blobs.ingestChunks(
+      parallelGzipFile(this.blobs.path(layer.digest), { expect: { digest: layer.digest, size: layer.size } }),
+      this.touch,
+    );
     await this.layers.recordDiffID(digest, layer.digest);
     await writeFileAtomic(record, digest);
-    return { mediaType: MediaType.OciLayerGzip, digest, size, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
+    return {
+      mediaType: MediaType.OciLayerGzip,
+      digest,
+      size,
+      ...(layer.annotations ? { annotations: layer.annotations } : {}),
+    };
   }
 
   // ---- cache, containers, leases
@@ -391,7 +438,10 @@ export interface OpenStoreOptions {
 }
 
 /** Opens (creating when missing) the store at `root`. */
-export async function openStore(root: string, opts: OpenStoreOptions = {}): Promise<Store & { readonly blobs: BlobStore; readonly layers: LayerDirs; readonly lazy: LazyBlobs }> {
+export async function openStore(
+  root: string,
+  opts: OpenStoreOptions = {},
+): Promise<Store & { readonly blobs: BlobStore; readonly layers: LayerDirs; readonly lazy: LazyBlobs }> {
   const abs = resolve(root);
   try {
     await initLayout(abs);
@@ -401,7 +451,14 @@ export async function openStore(root: string, opts: OpenStoreOptions = {}): Prom
   await onStoreOpen(abs);
   return new LocalStore(abs, opts.remote);
 }
-export { type CacheRecord, type CommitOptions, type CommittedLayer, type ContainerDirs, type ExpectedDiffID, type ImageRecord } from './api.js';
+export {
+  type CacheRecord,
+  type CommitOptions,
+  type CommittedLayer,
+  type ContainerDirs,
+  type ExpectedDiffID,
+  type ImageRecord,
+} from './api.js';
 export { unpackTar } from './layer-tar/unpack.js';
 export { archiveTempName, sweepArchiveTemps } from './ops/sweep.js';
 export { S_IFCHR, mknod } from './xattr.js';

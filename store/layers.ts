@@ -127,7 +127,8 @@ export class LayerDirs {
       const code = (e as { code?: string }).code;
       await rm(join(this.root, 'l', id), { force: true });
       await rm(tmpLayer, { recursive: true, force: true });
-      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await this.isUnpacked(diffID))) return (await this.lowerdir(diffID))!;
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await this.isUnpacked(diffID)))
+        return (await this.lowerdir(diffID))!;
       throw e;
     }
     return join(this.root, 'l', id);
@@ -185,7 +186,10 @@ export class LayerDirs {
             throw wrapErr(e as Error);
           }
         };
-        stats = await unpackTar(Readable.from(tee(), { objectMode: false }), join(tmp, 'diff'), { digest: layer.digest, record: true });
+        stats = await unpackTar(Readable.from(tee(), { objectMode: false }), join(tmp, 'diff'), {
+          digest: layer.digest,
+          record: true,
+        });
         job = undefined;
         diffID = (await j.end()).digest;
       } else {
@@ -205,7 +209,11 @@ export class LayerDirs {
         }
         diffID = tarHash.digest();
       }
-      if (verifyBlob && (blobHash.digest() !== layer.digest || (layer.size !== undefined && layer.size >= 0 && blobHash.size !== layer.size))) {
+      if (
+        verifyBlob &&
+        (blobHash.digest() !== layer.digest ||
+          (layer.size !== undefined && layer.size >= 0 && blobHash.size !== layer.size))
+      ) {
         throw new DigestMismatchError(layer.digest, blobHash.digest(), layer.size, blobHash.size);
       }
       return await this.finishUnpack(layer, tmp, diffID, stats.tree!, expectDiffID, beforeInstall);
@@ -242,8 +250,20 @@ export class LayerDirs {
    * Unpacks a layer blob already in the store. When the second thread is free it reads, decompresses and hashes
    * the blob while this thread only writes files (the blob was verified when it was written).
    */
-  async unpackBlobFile(layer: Descriptor, path: string, expectDiffID?: ExpectedDiffID, beforeInstall?: (diffID: Digest) => Promise<void>): Promise<{ diffID: Digest; dir: string }> {
-    const inline = (): Promise<{ diffID: Digest; dir: string }> => this.unpackStream(layer, fs.createReadStream(path, { highWaterMark: 1 << 20 }), expectDiffID, beforeInstall, false);
+  async unpackBlobFile(
+    layer: Descriptor,
+    path: string,
+    expectDiffID?: ExpectedDiffID,
+    beforeInstall?: (diffID: Digest) => Promise<void>,
+  ): Promise<{ diffID: Digest; dir: string }> {
+    const inline = (): Promise<{ diffID: Digest; dir: string }> =>
+      this.unpackStream(
+        layer,
+        fs.createReadStream(path, { highWaterMark: 1 << 20 }),
+        expectDiffID,
+        beforeInstall,
+        false,
+      );
     if (!this.hasher || this.hasher.busy) return inline();
     const tmp = this.newTempLayer();
     await mkdir(join(tmp, 'diff'), { recursive: true });
@@ -269,7 +289,10 @@ export class LayerDirs {
       await job.chunks.return(undefined);
       await rm(tmp, { recursive: true, force: true });
       if (e instanceof StoreError) throw e;
-      throw new LayerError(`cannot unpack layer ${layer.digest}: ${(e as Error).message}`, { digest: layer.digest, cause: e });
+      throw new LayerError(`cannot unpack layer ${layer.digest}: ${(e as Error).message}`, {
+        digest: layer.digest,
+        cause: e,
+      });
     }
   }
 
@@ -304,9 +327,12 @@ export class LayerDirs {
 
 /** A layer whose tar does not hash to the diffID its image (or this store's own record) gives it. */
 export function diffIDMismatch(layer: Descriptor, actual: Digest, expected: Digest): StoreError {
-  return new StoreError(`layer ${layer.digest} unpacks to diffID ${actual}, but its image config lists ${expected}: the image does not match its layers; nothing was unpacked`, {
-    digest: layer.digest,
-  });
+  return new StoreError(
+    `layer ${layer.digest} unpacks to diffID ${actual}, but its image config lists ${expected}: the image does not match its layers; nothing was unpacked`,
+    {
+      digest: layer.digest,
+    },
+  );
 }
 
 export { treeLine, walkTree, writeTreeRecord } from './tree.js';

@@ -39,7 +39,8 @@ export async function initLayout(root: string): Promise<void> {
   for (const d of TOP_DIRS) if (!present.has(d)) mkdirIfMissing(join(root, d));
   if (!present.has('blobs') || !existsSync(join(root, 'blobs/sha256'))) mkdirIfMissing(join(root, 'blobs/sha256'));
   repairModes(root, st ? st.mode : STORE_DIR_MODE);
-  if (!present.has('oci-layout')) writeFileSync(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  if (!present.has('oci-layout'))
+    writeFileSync(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   if (!present.has('index.json')) createEmptyIndex(root);
 }
 
@@ -109,7 +110,9 @@ async function readText(path: string): Promise<string | undefined> {
  * index.json, checked against its last good copy: garbled, or empty (0 bytes) while the last good copy had tags,
  * is damage; empty with no such copy is a new store whose creation a crash cut short (createEmptyIndex).
  */
-export async function inspectIndexFile(root: string): Promise<{ state: IndexState; backup: () => Promise<ImageIndex | undefined> }> {
+export async function inspectIndexFile(
+  root: string,
+): Promise<{ state: IndexState; backup: () => Promise<ImageIndex | undefined> }> {
   const text = await readText(join(root, 'index.json'));
   // read only when index.json is in doubt: a sound one costs one read
   const backup = async (): Promise<ImageIndex | undefined> => {
@@ -120,7 +123,8 @@ export async function inspectIndexFile(root: string): Promise<{ state: IndexStat
   if (text.trim().length === 0) {
     const b = await backup();
     const tags = b ? tagsOf(b).length : 0;
-    if (tags > 0) return { state: { damage: `it is empty, but its last good copy names ${tags} tag(s)`, text }, backup };
+    if (tags > 0)
+      return { state: { damage: `it is empty, but its last good copy names ${tags} tag(s)`, text }, backup };
     return { state: { index: EMPTY_INDEX(), text }, backup };
   }
   const index = parseIndex(text);
@@ -149,7 +153,10 @@ export async function readIndexFile(root: string, locked = false): Promise<Image
     const again = await inspectIndexFile(root);
     if ('index' in again.state) return again.state.index;
     await writeFileAtomic(path, JSON.stringify(backup, null, 2) + '\n');
-    process.emitWarning(`the store's tag index ${path} was damaged (${state.damage}); restored its last good copy from ${INDEX_BACKUP} (${tagsOf(backup).length} tag(s))`, { code: 'TSBUILD_INDEX_RESTORED' });
+    process.emitWarning(
+      `the store's tag index ${path} was damaged (${state.damage}); restored its last good copy from ${INDEX_BACKUP} (${tagsOf(backup).length} tag(s))`,
+      { code: 'TSBUILD_INDEX_RESTORED' },
+    );
     return backup;
   };
   return locked ? restore() : withLock(root, 'index', restore);

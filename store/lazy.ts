@@ -39,7 +39,9 @@ export class LazyBlobError extends StoreError {
 }
 
 export function describeSource(s: RemoteBlobSource): string {
-  return s.kind === 'registry' ? `${s.endpoint}/v2/${s.repository}/blobs/${s.blob.digest}` : `${s.dir} (${s.blob.digest})`;
+  return s.kind === 'registry'
+    ? `${s.endpoint}/v2/${s.repository}/blobs/${s.blob.digest}`
+    : `${s.dir} (${s.blob.digest})`;
 }
 
 const sameSource = (a: RemoteBlobSource, b: RemoteBlobSource): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -60,7 +62,8 @@ export class LazyBlobs {
     if (!isDigest(digest)) return undefined;
     try {
       // read without the thread pool: a few hundred bytes, asked for by every hasBlob that finds no blob
-      const parsed = JSON.parse(readFileSync(this.file(digest), 'utf8')) as LazyRecord | { records: Record<string, LazyRecord> };
+      const parsed = JSON.parse(readFileSync(this.file(digest), 'utf8')) as
+        LazyRecord | { records: Record<string, LazyRecord> };
       // a record written by addMany: the file holds the whole batch, linked under each blob's name
       const rec = 'records' in parsed ? parsed.records[digest] : parsed;
       return rec && rec.descriptor?.digest === digest && Array.isArray(rec.sources) ? rec : undefined;
@@ -76,7 +79,11 @@ export class LazyBlobs {
     const sources = [source, ...(old?.sources ?? []).filter((s) => !sameSource(s, source))].slice(0, 4);
     const { mediaType, digest, size } = descriptor;
     await (this.made ??= mkdir(this.dir, { recursive: true }));
-    await writeFileAtomic(this.file(digest), JSON.stringify({ descriptor: { mediaType, digest, size }, sources } satisfies LazyRecord), opts);
+    await writeFileAtomic(
+      this.file(digest),
+      JSON.stringify({ descriptor: { mediaType, digest, size }, sources } satisfies LazyRecord),
+      opts,
+    );
   }
 
   /**
@@ -95,8 +102,18 @@ export class LazyBlobs {
     }
     if (fresh.length === 0) return;
     const records: Record<string, LazyRecord> = {};
-    for (const { descriptor: { mediaType, digest, size }, source } of fresh) records[digest] = { descriptor: { mediaType, digest, size }, sources: [source] };
-    const existing = new Set(await writeLinkedBatch(this.dir, JSON.stringify({ records }), fresh.map((f) => this.file(f.descriptor.digest))));
+    for (const {
+      descriptor: { mediaType, digest, size },
+      source,
+    } of fresh)
+      records[digest] = { descriptor: { mediaType, digest, size }, sources: [source] };
+    const existing = new Set(
+      await writeLinkedBatch(
+        this.dir,
+        JSON.stringify({ records }),
+        fresh.map((f) => this.file(f.descriptor.digest)),
+      ),
+    );
     // recorded by another process meanwhile: this source is added to its record
     for (const f of fresh) if (existing.has(this.file(f.descriptor.digest))) await this.add(f.descriptor, f.source);
     await fsyncDir(this.dir);
@@ -123,7 +140,11 @@ export function needsGunzip(descriptor: Descriptor, source: RemoteBlobSource): b
  * Runs `consume` on the lazy blob's bytes (openLazy); a transfer that fails midway (the registry went away) becomes
  * a LazyBlobError naming the blob and its sources. The store's own errors (a digest mismatch, a refused tar) pass.
  */
-export async function withLazy<T>(rec: LazyRecord, opener: RemoteBlobOpener | undefined, consume: (src: Readable) => Promise<T>): Promise<T> {
+export async function withLazy<T>(
+  rec: LazyRecord,
+  opener: RemoteBlobOpener | undefined,
+  consume: (src: Readable) => Promise<T>,
+): Promise<T> {
   const src = await openLazy(rec, opener);
   try {
     return await consume(src);
@@ -167,5 +188,10 @@ export async function openLazy(rec: LazyRecord, opener: RemoteBlobOpener | undef
       last = e;
     }
   }
-  throw new LazyBlobError(rec.descriptor.digest, tried, last ? (last as Error).message : 'no usable source is recorded', last);
+  throw new LazyBlobError(
+    rec.descriptor.digest,
+    tried,
+    last ? (last as Error).message : 'no usable source is recorded',
+    last,
+  );
 }

@@ -50,7 +50,11 @@ export function readGcState(root: string): GcState {
   }
   const [epoch, pid, start] = text.trim().split(' ');
   const n = Number(epoch);
-  return { epoch: Number.isInteger(n) ? n : 0, ...(pid !== undefined && /^\d+$/.test(pid) ? { pid: Number(pid) } : {}), ...(start ? { start } : {}) };
+  return {
+    epoch: Number.isInteger(n) ? n : 0,
+    ...(pid !== undefined && /^\d+$/.test(pid) ? { pid: Number(pid) } : {}),
+    ...(start ? { start } : {}),
+  };
 }
 
 /** A prune named by the state is running in another process (not one that died, nor a new process with its pid). */
@@ -66,7 +70,9 @@ function otherPruneRunning(state: GcState): boolean {
 export async function beginCollection(root: string): Promise<() => Promise<void>> {
   const epoch = readGcState(root).epoch + 1;
   // No fsync: after a crash nothing runs, and a torn file reads as "no prune running".
-  await writeFileAtomic(statePath(root), `${epoch} ${process.pid} ${startTime(process.pid) ?? ''}\n`, { durable: false });
+  await writeFileAtomic(statePath(root), `${epoch} ${process.pid} ${startTime(process.pid) ?? ''}\n`, {
+    durable: false,
+  });
   return () => writeFileAtomic(statePath(root), `${epoch}\n`, { durable: false });
 }
 

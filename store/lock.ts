@@ -19,7 +19,10 @@ export async function withLock<T>(root: string, name: string, fn: () => Promise<
       retries: { retries: 2000, factor: 1.3, minTimeout: 5, maxTimeout: 100 },
     });
   } catch (e) {
-    throw new StoreError(`cannot take the store lock ${target}.lock: ${(e as Error).message}`, { path: `${target}.lock`, cause: e });
+    throw new StoreError(`cannot take the store lock ${target}.lock: ${(e as Error).message}`, {
+      path: `${target}.lock`,
+      cause: e,
+    });
   }
   try {
     return await fn();

@@ -2,7 +2,14 @@
 // config digest (what `tsbuild images` shows as the id). Indexes resolve to the entry for the wanted platform.
 import { isDigest } from '../oci/index.js';
 import { normalizeName } from '../oci/index.js';
-import { isIndexMediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageIndex, type ImageManifest } from '../oci/index.js';
+import {
+  isIndexMediaType,
+  type Descriptor,
+  type Digest,
+  type ImageConfigFile,
+  type ImageIndex,
+  type ImageManifest,
+} from '../oci/index.js';
 import type { ImageRecord } from './api.js';
 import type { BlobStore } from './blobs.js';
 import { StoreError } from './errors.js';
@@ -14,17 +21,28 @@ type Want = { os: string; architecture: string; variant?: string };
 export class AmbiguousReferenceError extends StoreError {
   override name = 'AmbiguousReferenceError';
   constructor(prefix: string, matches: string[]) {
-    super(`"${prefix}" matches ${matches.length} images: ${matches.slice(0, 4).join(', ')}${matches.length > 4 ? ', …' : ''}`);
+    super(
+      `"${prefix}" matches ${matches.length} images: ${matches.slice(0, 4).join(', ')}${matches.length > 4 ? ', …' : ''}`,
+    );
   }
 }
 
 function mediaTypeOf(json: { mediaType?: string; manifests?: unknown; config?: unknown }, fallback?: string): string {
   if (json.mediaType) return json.mediaType;
   if (fallback) return fallback;
-  return Array.isArray(json.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
+  return Array.isArray(json.manifests)
+    ? 'application/vnd.oci.image.index.v1+json'
+    : 'application/vnd.oci.image.manifest.v1+json';
 }
 
-export async function recordFor(blobs: BlobStore, digest: Digest, mediaTypeHint: string | undefined, want: Want, name?: string, depth = 0): Promise<ImageRecord | undefined> {
+export async function recordFor(
+  blobs: BlobStore,
+  digest: Digest,
+  mediaTypeHint: string | undefined,
+  want: Want,
+  name?: string,
+  depth = 0,
+): Promise<ImageRecord | undefined> {
   if (!(await blobs.has(digest))) return undefined;
   const json = JSON.parse((await blobs.read(digest)).toString('utf8')) as ImageManifest & ImageIndex;
   const mt = mediaTypeOf(json, mediaTypeHint);
@@ -47,7 +65,10 @@ export async function recordFor(blobs: BlobStore, digest: Digest, mediaTypeHint:
 }
 
 /** Every manifest reachable from the tags (through indexes), with the tag names that lead to it. */
-export async function knownManifests(root: string, blobs: BlobStore): Promise<{ desc: Descriptor; names: string[]; config?: Digest }[]> {
+export async function knownManifests(
+  root: string,
+  blobs: BlobStore,
+): Promise<{ desc: Descriptor; names: string[]; config?: Digest }[]> {
   const out = new Map<string, { desc: Descriptor; names: string[]; config?: Digest }>();
   const visit = async (d: Descriptor, name: string | undefined, depth: number): Promise<void> => {
     if (!(await blobs.has(d.digest))) return;
@@ -64,7 +85,12 @@ export async function knownManifests(root: string, blobs: BlobStore): Promise<{ 
   return [...out.values()];
 }
 
-export async function resolveImage(root: string, blobs: BlobStore, ref: string, platform?: Want): Promise<ImageRecord | undefined> {
+export async function resolveImage(
+  root: string,
+  blobs: BlobStore,
+  ref: string,
+  platform?: Want,
+): Promise<ImageRecord | undefined> {
   const want = platform ?? hostPlatform();
   const s = ref.trim();
   const bare = s.startsWith('sha256:') ? s.slice(7) : s;
@@ -91,11 +117,17 @@ export async function resolveImage(root: string, blobs: BlobStore, ref: string, 
 }
 
 /** null when nothing matches the prefix (so the caller may try it as a name). */
-async function resolvePrefix(root: string, blobs: BlobStore, prefix: string, want: Want): Promise<ImageRecord | undefined | null> {
+async function resolvePrefix(
+  root: string,
+  blobs: BlobStore,
+  prefix: string,
+  want: Want,
+): Promise<ImageRecord | undefined | null> {
   const all = await knownManifests(root, blobs);
   const hits = new Map<string, { desc: Descriptor; names: string[] }>();
   for (const m of all) {
-    if (digestHexOf(m.desc.digest).startsWith(prefix) || (m.config && digestHexOf(m.config).startsWith(prefix))) hits.set(m.desc.digest, m);
+    if (digestHexOf(m.desc.digest).startsWith(prefix) || (m.config && digestHexOf(m.config).startsWith(prefix)))
+      hits.set(m.desc.digest, m);
   }
   if (hits.size === 0) return null;
   // an index and its own entries may match together (same config): prefer what the platform selects
@@ -104,7 +136,11 @@ async function resolvePrefix(root: string, blobs: BlobStore, prefix: string, wan
     const r = await recordFor(blobs, h.desc.digest, h.desc.mediaType, want, h.names[0]);
     if (r && !records.some((x) => x.manifestDigest === r.manifestDigest)) records.push(r);
   }
-  if (records.length > 1) throw new AmbiguousReferenceError(prefix, records.map((r) => r.manifestDigest));
+  if (records.length > 1)
+    throw new AmbiguousReferenceError(
+      prefix,
+      records.map((r) => r.manifestDigest),
+    );
   return records[0];
 }
 

@@ -6,11 +6,32 @@ import { open } from 'node:fs/promises';
 
 /** One line per entry of an unpacked tree: what `store verify` compares later. */
 export function treeLine(rel: string, st: fs.Stats, link: string): string {
-  const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
+  const type = st.isDirectory()
+    ? 'd'
+    : st.isFile()
+      ? 'f'
+      : st.isSymbolicLink()
+        ? 'l'
+        : st.isCharacterDevice()
+          ? 'c'
+          : st.isBlockDevice()
+            ? 'b'
+            : st.isFIFO()
+              ? 'p'
+              : 's';
   const dir = type === 'd';
   // joined, not a template: a flat string (a template builds a tree of cons strings, ~15 objects per line, and a
   // layer's lines live until it is committed)
-  return [rel, type, (st.mode & 0o7777).toString(8), `${st.uid}:${st.gid}`, dir ? 0 : st.size, st.rdev, dir ? 0 : Math.floor(st.mtimeMs), link].join('\t');
+  return [
+    rel,
+    type,
+    (st.mode & 0o7777).toString(8),
+    `${st.uid}:${st.gid}`,
+    dir ? 0 : st.size,
+    st.rdev,
+    dir ? 0 : Math.floor(st.mtimeMs),
+    link,
+  ].join('\t');
 }
 
 /** Walks `dir` (sorted) and yields tree lines. */

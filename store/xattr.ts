@@ -28,7 +28,9 @@ const c = {
   flistxattr: lib.func('long flistxattr(int fd, _Out_ uint8_t *list, size_t size)'),
   fgetxattr: lib.func('long fgetxattr(int fd, const char *name, _Out_ uint8_t *value, size_t size)'),
   lgetxattr: lib.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
-  lsetxattr: lib.func('int lsetxattr(const char *path, const char *name, const uint8_t *value, size_t size, int flags)'),
+  lsetxattr: lib.func(
+    'int lsetxattr(const char *path, const char *name, const uint8_t *value, size_t size, int flags)',
+  ),
   lremovexattr: lib.func('int lremovexattr(const char *path, const char *name)'),
   mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   umount2: lib.func('int umount2(const char *target, int flags)'),
@@ -43,7 +45,9 @@ let listBuf = Buffer.alloc(4096);
 /** Names of the extended attributes of `path` (not following a final symlink), or of an open fd. */
 export function listXattrs(path: string, fd?: number): string[] {
   for (;;) {
-    const n = Number(fd !== undefined ? c.flistxattr(fd, listBuf, listBuf.length) : c.llistxattr(path, listBuf, listBuf.length));
+    const n = Number(
+      fd !== undefined ? c.flistxattr(fd, listBuf, listBuf.length) : c.llistxattr(path, listBuf, listBuf.length),
+    );
     if (n === 0) return [];
     if (n < 0) {
       const e = koffi.errno();
@@ -86,7 +90,8 @@ export function getXattr(path: string, name: string): Buffer | undefined {
 }
 
 export function setXattr(path: string, name: string, value: Buffer): void {
-  if (Number(c.lsetxattr(path, name, value, value.length, 0)) < 0) throw new NativeError(`lsetxattr ${name}`, koffi.errno(), path);
+  if (Number(c.lsetxattr(path, name, value, value.length, 0)) < 0)
+    throw new NativeError(`lsetxattr ${name}`, koffi.errno(), path);
 }
 
 export function removeXattr(path: string, name: string): void {

@@ -31,8 +31,13 @@ export async function startRegistry(parent) {
   const dir = await mkdtemp(join(parent, 'reg-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n  secret: bench\n`);
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+  await writeFile(
+    join(dir, 'config.yml'),
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n  secret: bench\n`,
+  );
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', join(dir, 'config.yml')], {
+    stdio: 'ignore',
+  });
   let up = false;
   for (let i = 0; i < 200 && !(up = await answers(port)); i++) await new Promise((r) => setTimeout(r, 50));
   const stop = async () => {

@@ -3,7 +3,14 @@
 import type { Readable } from 'node:stream';
 import type { BlobSource, RemoteBlobSource } from '../../oci/index.js';
 import { MediaType, type Descriptor, type ImageConfigFile, type ImageManifest } from '../../oci/index.js';
-import { CACHE_CONFIG_MEDIA_TYPE, decodeRecords, INLINE_CACHE_KEY, parseCacheConfig, type EncodedCache, type ExportedRecord } from './format.js';
+import {
+  CACHE_CONFIG_MEDIA_TYPE,
+  decodeRecords,
+  INLINE_CACHE_KEY,
+  parseCacheConfig,
+  type EncodedCache,
+  type ExportedRecord,
+} from './format.js';
 
 export interface CacheReader {
   /** The records of the cache; undefined when the ref holds nothing yet (a first CI run). */
@@ -46,7 +53,8 @@ export async function recordsFromManifest(
     return parseCacheConfig(await fetchConfig(manifest.config), source);
   }
   if (cfgType !== MediaType.OciConfig && cfgType !== MediaType.DockerConfig) return undefined;
-  const config = JSON.parse((await fetchConfig(manifest.config)).toString('utf8')) as ImageConfigFile & Record<string, unknown>;
+  const config = JSON.parse((await fetchConfig(manifest.config)).toString('utf8')) as ImageConfigFile &
+    Record<string, unknown>;
   const inline = config[INLINE_CACHE_KEY];
   if (inline === undefined) return undefined;
   const records = decodeRecords(inline, `${source} (inline)`);
@@ -59,7 +67,11 @@ export async function recordsFromManifest(
     }
     const i = diffIDs.indexOf(r.layer.diffID);
     const blob = i >= 0 ? manifest.layers[i] : undefined;
-    if (blob) out[key] = { ...r, layer: { ...r.layer, blob: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size } } };
+    if (blob)
+      out[key] = {
+        ...r,
+        layer: { ...r.layer, blob: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size } },
+      };
   }
   return out;
 }

@@ -5,7 +5,15 @@ import { MediaType } from '../../oci/index.js';
 import type { RegistryOptions } from '../../registry-client/index.js';
 import type { CacheRecord, Store } from '../../store/index.js';
 import type { CacheWriter } from './backend.js';
-import { canonicalJSON, CACHE_FORMAT_VERSION, encodeCache, INLINE_CACHE_KEY, type CacheConfig, type ExportedRecord, type RemoteRecord } from './format.js';
+import {
+  canonicalJSON,
+  CACHE_FORMAT_VERSION,
+  encodeCache,
+  INLINE_CACHE_KEY,
+  type CacheConfig,
+  type ExportedRecord,
+  type RemoteRecord,
+} from './format.js';
 import { localWriter } from './local.js';
 import { registryWriter } from './registry.js';
 import { CacheSpecError, type CacheSpec } from './spec.js';
@@ -24,16 +32,25 @@ export function selectEntries(entries: CacheEntry[], mode: 'min' | 'max'): Cache
 }
 
 /** Exported records with the blob that carries each layer (the store's gzip blob for an uncompressed layer). */
-async function exportedRecords(entries: CacheEntry[], store: Store, withBlobs: boolean): Promise<Record<string, ExportedRecord>> {
+async function exportedRecords(
+  entries: CacheEntry[],
+  store: Store,
+  withBlobs: boolean,
+): Promise<Record<string, ExportedRecord>> {
   const out: Record<string, ExportedRecord> = {};
   for (const { key, record } of entries) {
     const l = (record as RemoteRecord).layer;
     let layer: ExportedRecord['layer'] = null;
     if (l) {
-      const base = { diffID: l.diffID, descriptor: { mediaType: l.descriptor.mediaType, digest: l.descriptor.digest, size: l.descriptor.size } };
+      const base = {
+        diffID: l.diffID,
+        descriptor: { mediaType: l.descriptor.mediaType, digest: l.descriptor.digest, size: l.descriptor.size },
+      };
       if (!withBlobs) layer = base;
       else {
-        const blob = l.blob ?? (UNCOMPRESSED.has(l.descriptor.mediaType) ? await store.compressedLayer(l.descriptor) : l.descriptor);
+        const blob =
+          l.blob ??
+          (UNCOMPRESSED.has(l.descriptor.mediaType) ? await store.compressedLayer(l.descriptor) : l.descriptor);
         layer = { ...base, blob: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size } };
       }
     }
@@ -55,7 +72,12 @@ async function writerFor(spec: CacheSpec, registryOpts: RegistryOptions): Promis
  * Writes the cache artifact for `spec` and returns its manifest descriptor. Blobs go first and the manifest last in
  * one write, so two concurrent exporters to one ref leave whichever finished last, complete.
  */
-export async function exportCache(spec: CacheSpec, entries: CacheEntry[], store: Store, registryOpts: RegistryOptions = {}): Promise<Descriptor> {
+export async function exportCache(
+  spec: CacheSpec,
+  entries: CacheEntry[],
+  store: Store,
+  registryOpts: RegistryOptions = {},
+): Promise<Descriptor> {
   const chosen = selectEntries(entries, spec.mode);
   const writer = await writerFor(spec, registryOpts);
   try {
@@ -75,11 +97,24 @@ export async function embedInlineCache(
   store: Store,
   image: { manifest: Descriptor; config: ImageConfigFile },
 ): Promise<{ config: ImageConfigFile; configDigest: Descriptor['digest']; manifest: Descriptor }> {
-  const value: CacheConfig = { version: CACHE_FORMAT_VERSION, records: await exportedRecords(selectEntries(entries, 'min'), store, false) };
-  const config = { ...image.config, [INLINE_CACHE_KEY]: JSON.parse(canonicalJSON(value)) as unknown } as ImageConfigFile;
+  const value: CacheConfig = {
+    version: CACHE_FORMAT_VERSION,
+    records: await exportedRecords(selectEntries(entries, 'min'), store, false),
+  };
+  const config = {
+    ...image.config,
+    [INLINE_CACHE_KEY]: JSON.parse(canonicalJSON(value)) as unknown,
+  } as ImageConfigFile;
   const configDesc = await store.putJSON(config, MediaType.OciConfig);
   const manifest = await store.readJSON<ImageManifest>(image.manifest.digest);
-  const next: ImageManifest = { ...manifest, config: { ...manifest.config, digest: configDesc.digest, size: configDesc.size } };
+  const next: ImageManifest = {
+    ...manifest,
+    config: { ...manifest.config, digest: configDesc.digest, size: configDesc.size },
+  };
   const manifestDesc = await store.putJSON(next, image.manifest.mediaType);
-  return { config, configDigest: configDesc.digest, manifest: { ...manifestDesc, mediaType: image.manifest.mediaType } };
+  return {
+    config,
+    configDigest: configDesc.digest,
+    manifest: { ...manifestDesc, mediaType: image.manifest.mediaType },
+  };
 }

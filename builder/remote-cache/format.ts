@@ -45,7 +45,11 @@ export class CacheFormatError extends Error {
 export function canonicalJSON(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
     }
     return v;
   });
@@ -61,7 +65,11 @@ export interface EncodedCache {
 export function encodeCache(records: Record<string, ExportedRecord>): EncodedCache {
   const config: CacheConfig = { version: CACHE_FORMAT_VERSION, records };
   const configBytes = Buffer.from(canonicalJSON(config));
-  const configDesc: Descriptor = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: digestOf(configBytes), size: configBytes.length };
+  const configDesc: Descriptor = {
+    mediaType: CACHE_CONFIG_MEDIA_TYPE,
+    digest: digestOf(configBytes),
+    size: configBytes.length,
+  };
   const blobs = new Map<string, Descriptor>();
   for (const key of Object.keys(records).sort()) {
     const l = records[key]!.layer;
@@ -79,7 +87,15 @@ export function encodeCache(records: Record<string, ExportedRecord>): EncodedCac
   const manifestBytes = Buffer.from(canonicalJSON(manifest));
   return {
     config: { descriptor: configDesc, bytes: configBytes },
-    manifest: { descriptor: { mediaType: MediaType.OciManifest, digest: digestOf(manifestBytes), size: manifestBytes.length, artifactType: CACHE_CONFIG_MEDIA_TYPE }, bytes: manifestBytes },
+    manifest: {
+      descriptor: {
+        mediaType: MediaType.OciManifest,
+        digest: digestOf(manifestBytes),
+        size: manifestBytes.length,
+        artifactType: CACHE_CONFIG_MEDIA_TYPE,
+      },
+      bytes: manifestBytes,
+    },
     blobs: [...blobs.values()],
   };
 }
@@ -89,7 +105,13 @@ function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 function isDesc(v: unknown): v is Descriptor {
-  return isObj(v) && typeof v.mediaType === 'string' && typeof v.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(v.digest) && typeof v.size === 'number';
+  return (
+    isObj(v) &&
+    typeof v.mediaType === 'string' &&
+    typeof v.digest === 'string' &&
+    /^sha256:[a-f0-9]{64}$/.test(v.digest) &&
+    typeof v.size === 'number'
+  );
 }
 
 /** Validates a decoded config (from a cache blob or an image config's inline key). */
@@ -102,7 +124,12 @@ export function decodeRecords(value: unknown, source: string): Record<string, Ex
     if (!isObj(r) || typeof r.createdAt !== 'string') throw new CacheFormatError(`record ${key} is malformed`, source);
     const l = r.layer;
     if (l !== null) {
-      if (!isObj(l) || typeof l.diffID !== 'string' || !isDesc(l.descriptor) || (l.blob !== undefined && !isDesc(l.blob))) {
+      if (
+        !isObj(l) ||
+        typeof l.diffID !== 'string' ||
+        !isDesc(l.descriptor) ||
+        (l.blob !== undefined && !isDesc(l.blob))
+      ) {
         throw new CacheFormatError(`record ${key} has a malformed layer`, source);
       }
     }

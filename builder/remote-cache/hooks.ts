@@ -36,7 +36,11 @@ export async function parseCacheSpecs(list: string[] | undefined): Promise<Cache
  * For the CLI: checks `--cache-from`/`--cache-to` values (a bad one becomes `usage(message)`, exit 2 there) and
  * returns them as build options.
  */
-export async function cacheOptions(from: string[], to: string[], usage: (message: string) => Error): Promise<Pick<BuildOptions, 'cacheFrom' | 'cacheTo'>> {
+export async function cacheOptions(
+  from: string[],
+  to: string[],
+  usage: (message: string) => Error,
+): Promise<Pick<BuildOptions, 'cacheFrom' | 'cacheTo'>> {
   const { CacheSpecError } = await import('./spec.js');
   try {
     await parseCacheSpecs(from);
@@ -58,7 +62,13 @@ export async function withRemoteCache(store: Store, opts: BuildOptions, emit?: E
     const { importCache, deferredRemoteCache } = await import('./import.js');
     const warn = (message: string): void => emit?.({ type: 'log', time: Date.now(), level: 'warn', message });
     const loading = importCache(from, store, registryOpts(opts), { onWarn: warn }).then((remote) => {
-      for (const s of remote.sources) emit?.({ type: 'log', time: Date.now(), level: 'info', message: `imported cache from ${s.spec}: ${s.records} records` });
+      for (const s of remote.sources)
+        emit?.({
+          type: 'log',
+          time: Date.now(),
+          level: 'info',
+          message: `imported cache from ${s.spec}: ${s.records} records`,
+        });
       return remote;
     });
     return new RemoteCacheStore(store, deferredRemoteCache(loading));
@@ -91,7 +101,12 @@ export interface ImageForCache {
  * changes); registry and local exports write the artifact. An export that fails fails the build unless the spec
  * says ignore-error=true (then it is a warning).
  */
-export async function exportBuildCache(store: Store, opts: BuildOptions, image: ImageForCache, emit?: Emit): Promise<void> {
+export async function exportBuildCache(
+  store: Store,
+  opts: BuildOptions,
+  image: ImageForCache,
+  emit?: Emit,
+): Promise<void> {
   if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return;
   const { RemoteCacheStore } = await import('./store-view.js');
   if (!(store instanceof RemoteCacheStore)) return;
@@ -102,8 +117,13 @@ export async function exportBuildCache(store: Store, opts: BuildOptions, image: 
   const { describeSpec } = await import('./spec.js');
   const { embedInlineCache, exportCache } = await import('./export.js');
   const finalLayers = new Set(image.layers.map((l) => l.digest));
-  const entries = [...store.used].map(([key, record]) => ({ key, record, finalImage: record.layer === null || finalLayers.has(record.layer.descriptor.digest) }));
-  const log = (level: 'info' | 'warn', message: string): void => emit?.({ type: 'log', time: Date.now(), level, message });
+  const entries = [...store.used].map(([key, record]) => ({
+    key,
+    record,
+    finalImage: record.layer === null || finalLayers.has(record.layer.descriptor.digest),
+  }));
+  const log = (level: 'info' | 'warn', message: string): void =>
+    emit?.({ type: 'log', time: Date.now(), level, message });
   for (const spec of specs) {
     try {
       if (spec.type === 'inline') {

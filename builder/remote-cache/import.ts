@@ -111,7 +111,11 @@ export async function importCache(
     const uncompressed = desc.mediaType === MediaType.OciLayer || desc.mediaType === MediaType.DockerLayer;
     if (!uncompressed || !isGzipLayer(blob.mediaType)) {
       src.destroy();
-      throw new RemoteCacheError(`cannot turn blob ${blob.digest} (${blob.mediaType}) into layer ${desc.digest} (${desc.mediaType})`, e.source, desc.digest);
+      throw new RemoteCacheError(
+        `cannot turn blob ${blob.digest} (${blob.mediaType}) into layer ${desc.digest} (${desc.mediaType})`,
+        e.source,
+        desc.digest,
+      );
     }
     // The uncompressed digest (checked by writeBlob) is the layer's identity; the gzip bytes need no second copy.
     const gunzip = createGunzip();
@@ -127,7 +131,13 @@ export async function importCache(
       if (!e) return undefined;
       const r = e.record;
       return {
-        layer: r.layer ? { diffID: r.layer.diffID, descriptor: { ...r.layer.descriptor }, ...(r.layer.blob ? { blob: { ...r.layer.blob } } : {}) } : null,
+        layer: r.layer
+          ? {
+              diffID: r.layer.diffID,
+              descriptor: { ...r.layer.descriptor },
+              ...(r.layer.blob ? { blob: { ...r.layer.blob } } : {}),
+            }
+          : null,
         data: r.data,
         createdAt: r.createdAt,
       };
@@ -158,10 +168,18 @@ export async function importCache(
         try {
           await p;
         } catch (err) {
-          throw new RemoteCacheError(`fetching layer ${layer.descriptor.digest} from ${e.source} failed: ${(err as Error).message}`, e.source, layer.descriptor.digest);
+          throw new RemoteCacheError(
+            `fetching layer ${layer.descriptor.digest} from ${e.source} failed: ${(err as Error).message}`,
+            e.source,
+            layer.descriptor.digest,
+          );
         }
       } else if (!(await store.hasBlob(layer.descriptor.digest))) {
-        throw new RemoteCacheError(`layer ${layer.descriptor.digest} is in no imported cache`, '', layer.descriptor.digest);
+        throw new RemoteCacheError(
+          `layer ${layer.descriptor.digest} is in no imported cache`,
+          '',
+          layer.descriptor.digest,
+        );
       }
       if (o.unpack ?? true) await store.unpackLayer(layer.descriptor);
     },
@@ -188,6 +206,10 @@ export function deferredRemoteCache(loading: Promise<RemoteCache>): RemoteCache 
     knowsBlob: (digest) => ready?.knowsBlob(digest) ?? false,
     sourceOf: (layer) => ready?.sourceOf(layer),
     openBlob: async (blob) => (await p).openBlob(blob),
-    close: () => void p.then((r) => r.close(), () => undefined),
+    close: () =>
+      void p.then(
+        (r) => r.close(),
+        () => undefined,
+      ),
   };
 }

@@ -16,11 +16,15 @@ export async function localWriter(dir: string, tag: string): Promise<CacheWriter
   return {
     async write(enc: EncodedCache, source: BlobSource): Promise<Descriptor> {
       for (const b of enc.blobs) {
-        if (!(await layout.hasBlob(b.digest))) await layout.writeBlob(await source.openBlob(b.digest), { digest: b.digest, size: b.size });
+        if (!(await layout.hasBlob(b.digest)))
+          await layout.writeBlob(await source.openBlob(b.digest), { digest: b.digest, size: b.size });
       }
       await layout.putBytes(enc.config.bytes, enc.config.descriptor.mediaType, enc.config.descriptor.digest);
       await layout.putBytes(enc.manifest.bytes, enc.manifest.descriptor.mediaType, enc.manifest.descriptor.digest);
-      const release = await lockfile.lock(join(dir, 'index.json'), { retries: { retries: 50, minTimeout: 20, maxTimeout: 500 }, stale: 30_000 });
+      const release = await lockfile.lock(join(dir, 'index.json'), {
+        retries: { retries: 50, minTimeout: 20, maxTimeout: 500 },
+        stale: 30_000,
+      });
       try {
         await layout.tag(tag, enc.manifest.descriptor);
       } finally {

@@ -7,7 +7,14 @@ import { digestOf } from '../../oci/index.js';
 import { formatReference, type ImageRef } from '../../oci/index.js';
 import type { Descriptor, Digest, ImageManifest } from '../../oci/index.js';
 import {
-  DigestMismatchError, isIndex, loadRegistryClient, RegistryError, resolveRegistryOptions, type RegistryClient, type RegistryOptions, type Repo,
+  DigestMismatchError,
+  isIndex,
+  loadRegistryClient,
+  RegistryError,
+  resolveRegistryOptions,
+  type RegistryClient,
+  type RegistryOptions,
+  type Repo,
 } from '../../registry-client/index.js';
 import { bytesSource, readSmall, recordsFromManifest, type CacheReader, type CacheWriter } from './backend.js';
 import type { EncodedCache, ExportedRecord } from './format.js';
@@ -16,7 +23,11 @@ const MAX_CONFIG = 64 << 20;
 
 type RegistryApi = Awaited<ReturnType<typeof loadRegistryClient>>;
 
-async function openRepo(ref: ImageRef, opts: RegistryOptions, actions: ('pull' | 'push')[]): Promise<{ client: RegistryClient; repo: Repo; rc: RegistryApi }> {
+async function openRepo(
+  ref: ImageRef,
+  opts: RegistryOptions,
+  actions: ('pull' | 'push')[],
+): Promise<{ client: RegistryClient; repo: Repo; rc: RegistryApi }> {
   const rc = await loadRegistryClient();
   const client = new rc.RegistryClient(await resolveRegistryOptions(opts));
   const ep = client.endpoints(ref.registry, actions.includes('push') ? 'push' : 'pull')[0]!;
@@ -48,14 +59,19 @@ export async function registryWriter(ref: ImageRef, opts: RegistryOptions): Prom
 
 export async function registryReader(ref: ImageRef, opts: RegistryOptions): Promise<CacheReader> {
   const { client, repo, rc } = await openRepo(ref, opts, ['pull']);
-  const noCache = { hasBlob: async () => false, readBytes: async (d: Digest): Promise<Buffer> => Promise.reject(new Error(`no ${d}`)) };
+  const noCache = {
+    hasBlob: async () => false,
+    readBytes: async (d: Digest): Promise<Buffer> => Promise.reject(new Error(`no ${d}`)),
+  };
   const name = formatReference(ref);
   return {
     async load(): Promise<Record<string, ExportedRecord> | undefined> {
       let fetched;
       try {
         // The cache manifest is never kept locally: by tag it is one GET (no HEAD for a digest first).
-        fetched = ref.digest ? await rc.manifestByDigest(repo, ref.digest, noCache) : await rc.getManifest(repo, ref.tag ?? 'latest');
+        fetched = ref.digest
+          ? await rc.manifestByDigest(repo, ref.digest, noCache)
+          : await rc.getManifest(repo, ref.tag ?? 'latest');
       } catch (e) {
         if (e instanceof RegistryError && e.status === 404) return undefined;
         throw e;
@@ -73,7 +89,13 @@ export async function registryReader(ref: ImageRef, opts: RegistryOptions): Prom
       );
     },
     openBlob: async (d: Descriptor): Promise<Readable> => rc.downloadBlob(repo, d),
-    sourceOf: (blob: Descriptor) => ({ kind: 'registry', registry: repo.registry, repository: repo.repository, endpoint: repo.endpoint.base, blob: { ...blob } }),
+    sourceOf: (blob: Descriptor) => ({
+      kind: 'registry',
+      registry: repo.registry,
+      repository: repo.repository,
+      endpoint: repo.endpoint.base,
+      blob: { ...blob },
+    }),
     close: () => client.close(),
   };
 }

@@ -62,13 +62,20 @@ export function parseCacheSpec(input: string): CacheSpec {
   const s = input.trim();
   if (s === '') throw new CacheSpecError(input, 'empty');
   // docker build's legacy form: `--cache-from IMAGE`.
-  const f = s.includes('=') ? fields(s) : new Map([['type', 'registry'], ['ref', s]]);
+  const f = s.includes('=')
+    ? fields(s)
+    : new Map([
+        ['type', 'registry'],
+        ['ref', s],
+      ]);
   const type = f.get('type');
   if (type === undefined) throw new CacheSpecError(s, 'type= is required (registry, local or inline)');
   if (type !== 'registry' && type !== 'local' && type !== 'inline') {
     throw new CacheSpecError(s, `type=${type} is not supported (registry, local, inline)`);
   }
-  for (const k of f.keys()) if (!KEYS[type].includes(k)) throw new CacheSpecError(s, `${k}= does not apply to type=${type} (known: ${KEYS[type].join(', ')})`);
+  for (const k of f.keys())
+    if (!KEYS[type].includes(k))
+      throw new CacheSpecError(s, `${k}= does not apply to type=${type} (known: ${KEYS[type].join(', ')})`);
   const ignoreError = boolField(s, f, 'ignore-error');
   if (type === 'inline') return { type, mode: 'min', ignoreError, text: s };
   const mode = modeField(s, f);

@@ -7,7 +7,15 @@ import type { Readable } from 'node:stream';
 import type { RemoteBlobSource } from '../../oci/index.js';
 import type { Descriptor, Digest, ImageIndex, ImageManifest, Platform } from '../../oci/index.js';
 import { isIndexMediaType } from '../../oci/index.js';
-import type { CacheRecord, CommitOptions, CommittedLayer, ContainerDirs, ExpectedDiffID, ImageRecord, Store } from '../../store/index.js';
+import type {
+  CacheRecord,
+  CommitOptions,
+  CommittedLayer,
+  ContainerDirs,
+  ExpectedDiffID,
+  ImageRecord,
+  Store,
+} from '../../store/index.js';
 import type { RemoteCache } from './import.js';
 
 export class RemoteCacheStore implements Store {
@@ -45,9 +53,17 @@ export class RemoteCacheStore implements Store {
       this.remoteBlobs.set(rec.layer.descriptor.digest, rec.layer.blob);
       this.blobsByDigest.set(rec.layer.blob.digest, rec.layer.blob);
     }
-    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest))) this.pending.set(rec.layer.descriptor.digest, rec);
+    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest)))
+      this.pending.set(rec.layer.descriptor.digest, rec);
     this.used.set(key, rec);
-    this.remoteHits.push([key, { layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null, data: rec.data, createdAt: rec.createdAt }]);
+    this.remoteHits.push([
+      key,
+      {
+        layer: rec.layer ? { diffID: rec.layer.diffID, descriptor: rec.layer.descriptor } : null,
+        data: rec.data,
+        createdAt: rec.createdAt,
+      },
+    ]);
     return rec;
   }
 
@@ -71,7 +87,9 @@ export class RemoteCacheStore implements Store {
 
   /** recordLazyHits and rememberRemoteHits, once (the first call starts them; later ones wait for the same). */
   recordHits(): Promise<void> {
-    return (this.hitsRecorded ??= Promise.all([this.recordLazyHits(), this.rememberRemoteHits()]).then(() => undefined));
+    return (this.hitsRecorded ??= Promise.all([this.recordLazyHits(), this.rememberRemoteHits()]).then(
+      () => undefined,
+    ));
   }
 
   /**
@@ -196,7 +214,11 @@ export class RemoteCacheStore implements Store {
     await this.ensure(layer.digest);
     return this.inner.unpackLayer(layer, expectDiffID);
   }
-  unpackLayerStream(layer: Descriptor, src: Readable, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
+  unpackLayerStream(
+    layer: Descriptor,
+    src: Readable,
+    expectDiffID?: ExpectedDiffID,
+  ): Promise<{ diffID: Digest; dir: string }> {
     return this.inner.unpackLayerStream(layer, src, expectDiffID);
   }
   lowerdir(diffID: Digest): Promise<string | undefined> {

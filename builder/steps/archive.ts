@@ -16,7 +16,12 @@ const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 export async function extractArchive(srcFd: number, destDirFd: number, name: string): Promise<void> {
   const magic = Buffer.alloc(6);
   const n = readSync(srcFd, magic, 0, 6, 0);
-  const tool = n >= 3 && magic.subarray(0, 3).toString('latin1') === 'BZh' ? 'bzip2' : n >= 6 && magic.equals(XZ_MAGIC) ? 'xz' : undefined;
+  const tool =
+    n >= 3 && magic.subarray(0, 3).toString('latin1') === 'BZh'
+      ? 'bzip2'
+      : n >= 6 && magic.equals(XZ_MAGIC)
+        ? 'xz'
+        : undefined;
   const fail = (why: string): SourceError => new SourceError(`ADD: extracting ${name} failed: ${why}`);
   // `/.` so that the root entry's own metadata lands on the directory, not on the /proc link
   const dest = `${fdPath(destDirFd)}/.`;

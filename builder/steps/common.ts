@@ -82,7 +82,10 @@ export function dedupeLowerdirs(lowerdirs: string[]): string[] {
 /** Commits an upperdir as a layer (null when it holds no change) and releases the directories. */
 export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<StepOutcome> {
   try {
-    const c = await sc.env.store.commitLayer(dirs.upperdir, sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {});
+    const c = await sc.env.store.commitLayer(
+      dirs.upperdir,
+      sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {},
+    );
     if (c.empty) return { layer: null };
     sc.env.stats.layersWritten++;
     return { layer: { diffID: c.diffID, descriptor: c.descriptor } };

@@ -17,7 +17,16 @@ import { pmap, secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
 import { openView, type RootfsView } from '../view.js';
 import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
-import { excluder, fetchUrl, gatherLocal, hashLocal, isUrl, SourceError, type LocalItem, type SourceItem } from './sources.js';
+import {
+  excluder,
+  fetchUrl,
+  gatherLocal,
+  hashLocal,
+  isUrl,
+  SourceError,
+  type LocalItem,
+  type SourceItem,
+} from './sources.js';
 import { stageVars, type StepCtx } from './types.js';
 import { UpperWriter, type Owner } from './upper.js';
 
@@ -37,13 +46,15 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
   const vars = stageVars(state);
   const esc = env.plan.escapeToken;
   const heredocNames = new Set(ins.heredocs.map((h) => h.name));
-  const isHeredocWord = (w: string): boolean => /^<<-?/.test(w) && heredocNames.has(w.replace(/^<<-?["']?/, '').replace(/["']$/, ''));
+  const isHeredocWord = (w: string): boolean =>
+    /^<<-?/.test(w) && heredocNames.has(w.replace(/^<<-?["']?/, '').replace(/["']$/, ''));
   const words: string[] = [];
   for (const a of ins.args) {
     if (isHeredocWord(a)) words.push(a);
     else words.push(expand(a, vars, esc)); // one word each, as BuildKit's SingleWordExpander
   }
-  if (words.length < 2) throw new FlagError(`${ins.keyword} requires at least two arguments, but only ${words.length} given`, ins.line);
+  if (words.length < 2)
+    throw new FlagError(`${ins.keyword} requires at least two arguments, but only ${words.length} given`, ins.line);
   const destWord = words.pop()!;
   const srcs = words;
   const cfg = state.config.config;
@@ -51,7 +62,8 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
   const dest = posix.normalize(posix.isAbsolute(destWord) ? destWord : posix.join(cfg.WorkingDir || '/', destWord));
   const chown = flags.get('chown') !== undefined ? expand(flags.get('chown')!, vars, esc) : undefined;
   const chmodWord = flags.get('chmod') !== undefined ? expand(flags.get('chmod')!, vars, esc) : undefined;
-  if (chmodWord !== undefined && !/^[0-7]{3,4}$/.test(chmodWord)) throw new FlagError(`invalid --chmod "${chmodWord}": an octal mode is expected`, ins.line);
+  if (chmodWord !== undefined && !/^[0-7]{3,4}$/.test(chmodWord))
+    throw new FlagError(`invalid --chmod "${chmodWord}": an octal mode is expected`, ins.line);
   const chmod = chmodWord !== undefined ? parseInt(chmodWord, 8) : undefined;
   const parents = flags.bool('parents');
   const excludes = flags.all('exclude').map((e) => expand(e, vars, esc));
@@ -60,7 +72,17 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
 
   const origin = await originOf(sc, fromWord);
   const items: SourceItem[] = [];
-  const keyParts: unknown[] = [ins.keyword, srcs, destWord, dest, chown ?? null, chmodWord ?? null, parents, excludes, flags.bool('link')];
+  const keyParts: unknown[] = [
+    ins.keyword,
+    srcs,
+    destWord,
+    dest,
+    chown ?? null,
+    chmodWord ?? null,
+    parents,
+    excludes,
+    flags.bool('link'),
+  ];
   let multi = srcs.length > 1 || destIsDir;
   const files: Record<string, string> = {};
   try {
@@ -87,67 +109,96 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
       keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
     }
     const createdBy = `${ins.keyword} ${flagText(fromWord, chown, chmodWord, parents)}${[...srcs, destWord].join(' ')} # buildkit`;
-    return await cachedStep(sc, keyParts, createdBy, async () => {
-      const lowers = await lowerdirsOf(sc);
-      const dirs = await env.store.containerDirs();
-      const view = await openView(lowers, env.tmpDir).catch(async (e) => {
-        await dirs.release();
-        throw e;
-      });
-      let srcView: RootfsView | undefined;
-      let srcCtx = env.context;
-      let w: UpperWriter | undefined;
-      let reuse: Reuse | undefined;
-      try {
-        w = new UpperWriter(view.dir, dirs.upperdir);
-        const owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
-        if (origin.kind !== 'context' && localSrcs.length > 0) {
-          srcView = await openView(await origin.lowerdirs(), env.tmpDir);
-          srcCtx = await BuildContext.openDir(srcView.dir, { noIgnore: true });
-          const g = await gatherLocal(srcCtx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
-          multi ||= g.multi;
-          items.push(...g.items);
-        }
-        multi ||= items.length > 1;
-        const preserveOwner = origin.kind !== 'context';
-        const put: PutOpts = { w, srcCtx, owner, chmod, preserveOwner, isAdd: isAdd && origin.kind === 'context', now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date() };
-        if (origin.kind === 'context') {
-          reuse = await previousLayer(sc, createdBy, files);
-          if (reuse) put.reuse = reuse;
-        }
-        const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
-        for (const it of items) {
-          if (it.kind === 'local' && it.entry.type === 'dir') {
-            const target = parents && it.name ? posix.join(dest, it.name) : dest;
-            await putDir(put, it, target);
-          } else if (put.isAdd && it.kind === 'local' && it.entry.type === 'file' && isArchive(srcCtx, it.entry.rel)) {
-            // ADD of a local archive: its contents go into DEST (a directory).
-            await extract(put, it.entry.rel, dest);
-          } else {
-            const target = multi || destIsDir || destExistsAsDir ? posix.join(dest, it.name) : dest;
-            await putOne(put, it, target);
+    return await cachedStep(
+      sc,
+      keyParts,
+      createdBy,
+      async () => {
+        const lowers = await lowerdirsOf(sc);
+        const dirs = await env.store.containerDirs();
+        const view = await openView(lowers, env.tmpDir).catch(async (e) => {
+          await dirs.release();
+          throw e;
+        });
+        let srcView: RootfsView | undefined;
+        let srcCtx = env.context;
+        let w: UpperWriter | undefined;
+        let reuse: Reuse | undefined;
+        try {
+          w = new UpperWriter(view.dir, dirs.upperdir);
+          const owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
+          if (origin.kind !== 'context' && localSrcs.length > 0) {
+            srcView = await openView(await origin.lowerdirs(), env.tmpDir);
+            srcCtx = await BuildContext.openDir(srcView.dir, { noIgnore: true });
+            const g = await gatherLocal(srcCtx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
+            multi ||= g.multi;
+            items.push(...g.items);
           }
+          multi ||= items.length > 1;
+          const preserveOwner = origin.kind !== 'context';
+          const put: PutOpts = {
+            w,
+            srcCtx,
+            owner,
+            chmod,
+            preserveOwner,
+            isAdd: isAdd && origin.kind === 'context',
+            now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date(),
+          };
+          if (origin.kind === 'context') {
+            reuse = await previousLayer(sc, createdBy, files);
+            if (reuse) put.reuse = reuse;
+          }
+          const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
+          for (const it of items) {
+            if (it.kind === 'local' && it.entry.type === 'dir') {
+              const target = parents && it.name ? posix.join(dest, it.name) : dest;
+              await putDir(put, it, target);
+            } else if (
+              put.isAdd &&
+              it.kind === 'local' &&
+              it.entry.type === 'file' &&
+              isArchive(srcCtx, it.entry.rel)
+            ) {
+              // ADD of a local archive: its contents go into DEST (a directory).
+              await extract(put, it.entry.rel, dest);
+            } else {
+              const target = multi || destIsDir || destExistsAsDir ? posix.join(dest, it.name) : dest;
+              await putOne(put, it, target);
+            }
+          }
+          await w.finish();
+        } catch (e) {
+          await dirs.release();
+          throw e;
+        } finally {
+          w?.close();
+          reuse?.root.close();
+          if (srcCtx !== env.context) await srcCtx.close();
+          await srcView?.close();
+          await view.close();
         }
-        await w.finish();
-      } catch (e) {
-        await dirs.release();
-        throw e;
-      } finally {
-        w?.close();
-        reuse?.root.close();
-        if (srcCtx !== env.context) await srcCtx.close();
-        await srcView?.close();
-        await view.close();
-      }
-      return commitDirs(sc, dirs);
-    }, { instruction: createdBy, files });
+        return commitDirs(sc, dirs);
+      },
+      { instruction: createdBy, files },
+    );
   } finally {
     for (const it of items) if (it.kind === 'url') await it.cleanup();
   }
 }
 
-function flagText(from: string | undefined, chown: string | undefined, chmod: string | undefined, parents: boolean): string {
-  return [from ? `--from=${from}` : '', chown ? `--chown=${chown}` : '', chmod ? `--chmod=${chmod}` : '', parents ? '--parents' : '']
+function flagText(
+  from: string | undefined,
+  chown: string | undefined,
+  chmod: string | undefined,
+  parents: boolean,
+): string {
+  return [
+    from ? `--from=${from}` : '',
+    chown ? `--chown=${chown}` : '',
+    chmod ? `--chmod=${chmod}` : '',
+    parents ? '--parents' : '',
+  ]
     .filter(Boolean)
     .map((f) => `${f} `)
     .join('');
@@ -167,7 +218,12 @@ async function originOf(sc: StepCtx, from: string | undefined): Promise<Origin> 
     return { kind: 'stage', stage: idx, key: st.key, lowerdirs: () => lowerdirsOf({ env, state: st }) };
   }
   const img = await env.resolveImage(from);
-  return { kind: 'image', ref: from, digest: img.manifestDigest, lowerdirs: () => env.store.lowerdirsFor(img).then(dedupeLowerdirs) };
+  return {
+    kind: 'image',
+    ref: from,
+    digest: img.manifestDigest,
+    lowerdirs: () => env.store.lowerdirsFor(img).then(dedupeLowerdirs),
+  };
 }
 
 /**
@@ -175,7 +231,11 @@ async function originOf(sc: StepCtx, from: string | undefined): Promise<Origin> 
  * are hard-linked from that run's layer instead of copied (layer directories are immutable): a one-file change in
  * a large context then costs one copy, not thousands. Not with SOURCE_DATE_EPOCH (the commit clamps times in place).
  */
-async function previousLayer(sc: StepCtx, createdBy: string, files: Record<string, string>): Promise<Reuse | undefined> {
+async function previousLayer(
+  sc: StepCtx,
+  createdBy: string,
+  files: Record<string, string>,
+): Promise<Reuse | undefined> {
   const { env, state } = sc;
   if (env.sourceDateEpoch !== undefined || state.noCache) return undefined;
   state.lastInputs ??= loadInputs(inputsFile(env.store.root, env.plan.file, state.plan.displayName));
@@ -205,7 +265,15 @@ function linkFromPrevious(p: PutOpts, rel: string, path: string, st: Stats, mode
   }
   try {
     const old = fstatSync(fd);
-    if (!old.isFile() || old.size !== st.size || Math.abs(old.mtimeMs - st.mtimeMs) >= 1 || (old.mode & 0o7777) !== mode || old.uid !== owner.uid || old.gid !== owner.gid) return false;
+    if (
+      !old.isFile() ||
+      old.size !== st.size ||
+      Math.abs(old.mtimeMs - st.mtimeMs) >= 1 ||
+      (old.mode & 0o7777) !== mode ||
+      old.uid !== owner.uid ||
+      old.gid !== owner.gid
+    )
+      return false;
     p.w.linkFrom(path, fd);
     return true;
   } catch {
@@ -231,7 +299,15 @@ function ownerOf(p: PutOpts, st: { uid: number; gid: number }): Owner {
 }
 
 /** Copies the source file `rel` (opened inside its root, never through a link) to `path`. */
-async function copyFrom(p: PutOpts, rel: string, path: string, st: Stats, mode: number, owner: Owner, hardlinkKey?: string): Promise<void> {
+async function copyFrom(
+  p: PutOpts,
+  rel: string,
+  path: string,
+  st: Stats,
+  mode: number,
+  owner: Owner,
+  hardlinkKey?: string,
+): Promise<void> {
   const fd = p.srcCtx.openFile(rel);
   try {
     await p.w.writeFile(path, fd, st, mode, owner, hardlinkKey);
@@ -251,7 +327,8 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   const linked: typeof it.children = [];
   for (const c of it.children) {
     const st = c.entry.stat;
-    if (c.entry.type === 'dir') await p.w.writeDir(posix.join(realRoot, c.rel), p.chmod ?? st.mode & 0o7777, ownerOf(p, st), st.mtime);
+    if (c.entry.type === 'dir')
+      await p.w.writeDir(posix.join(realRoot, c.rel), p.chmod ?? st.mode & 0o7777, ownerOf(p, st), st.mtime);
     else if (c.entry.type === 'file' && st.nlink > 1) linked.push(c);
     else files.push(c);
   }
@@ -261,7 +338,8 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     const owner = ownerOf(p, st);
     const mode = p.chmod ?? st.mode & 0o7777;
     if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
-    if (c.entry.type === 'file') await copyFrom(p, c.entry.rel, path, st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
+    if (c.entry.type === 'file')
+      await copyFrom(p, c.entry.rel, path, st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
     else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, st.mtime);
   };
   await pmap(files, 32, put);
@@ -280,7 +358,13 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
     try {
       const st = fstatSync(fd);
       const mtime = it.mtime ?? new Date(0);
-      await p.w.writeFile(path, fd, { ...st, atime: mtime, mtime } as typeof st, p.chmod ?? 0o600, p.owner ?? { uid: 0, gid: 0 });
+      await p.w.writeFile(
+        path,
+        fd,
+        { ...st, atime: mtime, mtime } as typeof st,
+        p.chmod ?? 0o600,
+        p.owner ?? { uid: 0, gid: 0 },
+      );
     } finally {
       closeSync(fd);
     }

@@ -67,7 +67,8 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         if (given !== undefined) sc.env.usedArgs.add(name);
         let v: string | undefined = given;
         if (v === undefined && value !== undefined) v = expand(value, vars, esc(sc));
-        if (v === undefined && (sc.env.plan.metaDeclared.has(name) || sc.env.plan.metaArgs.has(name))) v = sc.env.plan.metaArgs.get(name);
+        if (v === undefined && (sc.env.plan.metaDeclared.has(name) || sc.env.plan.metaArgs.has(name)))
+          v = sc.env.plan.metaArgs.get(name);
         state.args.set(name, v);
         if (v !== undefined) vars.set(name, v);
         names.push(value === undefined ? name : `${name}=${value}`);
@@ -84,7 +85,9 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       const ps = pairs(sc);
       cfg.Labels = { ...(cfg.Labels ?? {}) };
       for (const [k, v] of ps) cfg.Labels[k] = v;
-      return cachedStep(sc, ['LABEL', ps], `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`, none, { instruction: `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}` });
+      return cachedStep(sc, ['LABEL', ps], `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`, none, {
+        instruction: `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`,
+      });
     }
     case 'MAINTAINER': {
       const m = ins.args.join(' ');
@@ -93,18 +96,25 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none, { instruction: `MAINTAINER ${m}` });
     }
     case 'EXPOSE': {
-      const ports = expandList(ins.args, stageVars(state), esc(sc)).map((p) => (p.includes('/') ? p.toLowerCase() : `${p}/tcp`));
+      const ports = expandList(ins.args, stageVars(state), esc(sc)).map((p) =>
+        p.includes('/') ? p.toLowerCase() : `${p}/tcp`,
+      );
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
       for (const p of ports) cfg.ExposedPorts[p] = {};
-      return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none, { instruction: `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]` });
+      return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none, {
+        instruction: `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`,
+      });
     }
     case 'VOLUME': {
       const vars = stageVars(state);
       const vols = ins.json ? ins.args.map((a) => expand(a, vars, esc(sc))) : expandList(ins.args, vars, esc(sc));
-      if (vols.some((v) => v.trim() === '')) throw new FlagError('VOLUME specified can not be an empty string', ins.line);
+      if (vols.some((v) => v.trim() === ''))
+        throw new FlagError('VOLUME specified can not be an empty string', ins.line);
       cfg.Volumes = { ...(cfg.Volumes ?? {}) };
       for (const v of vols) cfg.Volumes[v] = {};
-      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none, { instruction: `VOLUME ${goSlice(vols)}` });
+      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none, {
+        instruction: `VOLUME ${goSlice(vols)}`,
+      });
     }
     case 'CMD': {
       const cmd = commandOf(sc, ins.args, ins.json);
@@ -117,12 +127,16 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       cfg.Entrypoint = ep;
       // The CMD reset rule: an ENTRYPOINT drops a CMD inherited from the base, keeps one set in this stage.
       if (!state.cmdSet) cfg.Cmd = null;
-      return cachedStep(sc, ['ENTRYPOINT', ep], `ENTRYPOINT ${goSlice(ep)}`, none, { instruction: `ENTRYPOINT ${goSlice(ep)}` });
+      return cachedStep(sc, ['ENTRYPOINT', ep], `ENTRYPOINT ${goSlice(ep)}`, none, {
+        instruction: `ENTRYPOINT ${goSlice(ep)}`,
+      });
     }
     case 'SHELL': {
       if (!ins.json) throw new FlagError('SHELL requires the arguments to be in JSON form', ins.line);
       cfg.Shell = [...ins.args];
-      return cachedStep(sc, ['SHELL', ins.args], `SHELL ${goSlice(ins.args)}`, none, { instruction: `SHELL ${goSlice(ins.args)}` });
+      return cachedStep(sc, ['SHELL', ins.args], `SHELL ${goSlice(ins.args)}`, none, {
+        instruction: `SHELL ${goSlice(ins.args)}`,
+      });
     }
     case 'STOPSIGNAL': {
       const s = expand(ins.args[0] ?? '', stageVars(state), esc(sc));
@@ -137,8 +151,12 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       else {
         const rest = ins.args.slice(1);
         hc = { Test: ins.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')] };
-        const d = (n: string): number | undefined => (flags.get(n) !== undefined ? parseDuration(flags.get(n)!, ins.line) : undefined);
-        const iv = d('interval'), to = d('timeout'), sp = d('start-period'), si = d('start-interval');
+        const d = (n: string): number | undefined =>
+          flags.get(n) !== undefined ? parseDuration(flags.get(n)!, ins.line) : undefined;
+        const iv = d('interval'),
+          to = d('timeout'),
+          sp = d('start-period'),
+          si = d('start-interval');
         if (iv !== undefined) hc.Interval = iv;
         if (to !== undefined) hc.Timeout = to;
         if (sp !== undefined) hc.StartPeriod = sp;
@@ -150,7 +168,9 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         }
       }
       cfg.Healthcheck = hc;
-      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${JSON.stringify(hc)}`, none, { instruction: `HEALTHCHECK ${JSON.stringify(hc)}` });
+      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${JSON.stringify(hc)}`, none, {
+        instruction: `HEALTHCHECK ${JSON.stringify(hc)}`,
+      });
     }
     case 'ONBUILD': {
       const trigger = ins.original.replace(/^\s*ONBUILD\s+/i, '');

@@ -41,7 +41,8 @@ async function sameContent(a: string, b: string, size: number): Promise<boolean>
     const bb = Buffer.alloc(chunk);
     for (let pos = 0; pos < size; pos += chunk) {
       const [ra, rb] = await Promise.all([fa.read(ba, 0, chunk, pos), fb.read(bb, 0, chunk, pos)]);
-      if (ra.bytesRead !== rb.bytesRead || !ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+      if (ra.bytesRead !== rb.bytesRead || !ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead)))
+        return false;
     }
     return true;
   } finally {
@@ -50,7 +51,12 @@ async function sameContent(a: string, b: string, size: number): Promise<boolean>
 }
 
 /** Removes unchanged copy-ups from `upper`, comparing against the merged `lowerdirs`. */
-export async function pruneUnchangedCopyUps(upper: string, lowerdirs: string[], startMs: number, tmpDir: string): Promise<void> {
+export async function pruneUnchangedCopyUps(
+  upper: string,
+  lowerdirs: string[],
+  startMs: number,
+  tmpDir: string,
+): Promise<void> {
   const { files, dirs } = walk(upper, startMs);
   if (files.length === 0 && dirs.length === 0) return;
   await withView(lowerdirs, tmpDir, async (view) => {

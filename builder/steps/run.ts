@@ -60,7 +60,8 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
   // `default` is the build's network (--network), not necessarily the private one
   const network = networkFlag === 'none' ? 'none' : networkFlag === 'host' ? 'host' : env.network;
   // the plan was checked before the build started; ONBUILD triggers of a base image come only now
-  if (networkFlag === 'host' && !env.allowNetworkHost) throw new FlagError(networkHostRefusal(`${env.plan.file}:${ins.line}`), ins.line);
+  if (networkFlag === 'host' && !env.allowNetworkHost)
+    throw new FlagError(networkHostRefusal(`${env.plan.file}:${ins.line}`), ins.line);
   const args = runArgs(sc);
   const envList = [...(cfg.Env ?? [])];
   const have = envMap(envList);
@@ -76,88 +77,98 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
   // argv stays what the cache key and the history record; only the process gets the script as a file
   const script = scriptFile(ins, argv, shell.length);
 
-  return cachedStep(sc, parts, createdBy, async () => {
-    const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
-    env.runtimeReady ??= cleanupStaleMounts();
-    await env.runtimeReady;
-    // the build's network starts (once) while this step's layers and mounts are prepared
-    const sharedNetwork = network === 'default' ? env.sharedNetwork() : undefined;
-    sharedNetwork?.catch(() => undefined);
-    const lowerdirs = await lowerdirsOf(sc);
-    const dirs = await env.store.containerDirs();
-    const opened: (() => Promise<void>)[] = [];
-    const last: string[] = [];
-    let partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
-    const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      const text = partial[stream] + chunk.toString('utf8');
-      const lines = text.split('\n');
-      partial[stream] = lines.pop()!;
-      for (const line of lines) emitLine(stream, line);
-    };
-    const emitLine = (stream: 'stdout' | 'stderr', line: string): void => {
-      last.push(line);
-      if (last.length > KEEP_LINES) last.shift();
-      env.emit({ type: 'step-output', time: Date.now(), step: sc.step, stream, line });
-    };
-    let result;
-    let startMs = 0;
-    try {
-      const specs: MountSpec[] = [];
-      for (const m of mounts) {
-        const spec = await m.make();
-        if (spec) specs.push(spec);
-        const close = (spec as { close?: () => Promise<void> } | undefined)?.close;
-        if (close) opened.push(close);
+  return cachedStep(
+    sc,
+    parts,
+    createdBy,
+    async () => {
+      const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
+      env.runtimeReady ??= cleanupStaleMounts();
+      await env.runtimeReady;
+      // the build's network starts (once) while this step's layers and mounts are prepared
+      const sharedNetwork = network === 'default' ? env.sharedNetwork() : undefined;
+      sharedNetwork?.catch(() => undefined);
+      const lowerdirs = await lowerdirsOf(sc);
+      const dirs = await env.store.containerDirs();
+      const opened: (() => Promise<void>)[] = [];
+      const last: string[] = [];
+      let partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+      const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+        const text = partial[stream] + chunk.toString('utf8');
+        const lines = text.split('\n');
+        partial[stream] = lines.pop()!;
+        for (const line of lines) emitLine(stream, line);
+      };
+      const emitLine = (stream: 'stdout' | 'stderr', line: string): void => {
+        last.push(line);
+        if (last.length > KEEP_LINES) last.shift();
+        env.emit({ type: 'step-output', time: Date.now(), step: sc.step, stream, line });
+      };
+      let result;
+      let startMs = 0;
+      try {
+        const specs: MountSpec[] = [];
+        for (const m of mounts) {
+          const spec = await m.make();
+          if (spec) specs.push(spec);
+          const close = (spec as { close?: () => Promise<void> } | undefined)?.close;
+          if (close) opened.push(close);
+        }
+        env.stats.containers++;
+        startMs = Date.now() - 1;
+        result = await runContainer({
+          rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
+          args: script?.argv ?? argv,
+          env: envList,
+          cwd,
+          ...(user ? { user } : {}),
+          network,
+          ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
+          isolation: env.isolation,
+          // the chroot helper runs as root: it lives under the store, which only root can write
+          helperDir: `${env.store.root}/runtime`,
+          mounts: [...specs.map(stripClose), ...(script ? [script.mount] : [])],
+          ...(env.signal ? { signal: env.signal } : {}),
+          onStdout: onData('stdout'),
+          onStderr: onData('stderr'),
+        });
+        for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') emitLine(s, partial[s]);
+        partial = { stdout: '', stderr: '' };
+      } catch (e) {
+        await dirs.release();
+        throw e;
+      } finally {
+        for (const c of opened) await c().catch(() => undefined);
       }
-      env.stats.containers++;
-      startMs = Date.now() - 1;
-      result = await runContainer({
-        rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
-        args: script?.argv ?? argv,
-        env: envList,
-        cwd,
-        ...(user ? { user } : {}),
-        network,
-        ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
-        isolation: env.isolation,
-        // the chroot helper runs as root: it lives under the store, which only root can write
-        helperDir: `${env.store.root}/runtime`,
-        mounts: [...specs.map(stripClose), ...(script ? [script.mount] : [])],
-        ...(env.signal ? { signal: env.signal } : {}),
-        onStdout: onData('stdout'),
-        onStderr: onData('stderr'),
-      });
-      for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') emitLine(s, partial[s]);
-      partial = { stdout: '', stderr: '' };
-    } catch (e) {
-      await dirs.release();
-      throw e;
-    } finally {
-      for (const c of opened) await c().catch(() => undefined);
-    }
-    if (result.exitCode !== 0) {
-      // looked at before the upperdir is released: its writes are what filled the disk, and releasing frees them
-      const full = await fullDiskNote(dirs.upperdir, env.store.root);
-      await dirs.release();
-      const how = result.timedOut ? 'timed out' : result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      throw new BuildError(`process "${clipLine(argv.join(' '), 1000)}" ${how}${full ? ` (${full.note})` : ''}`, {
-        file: env.plan.file,
-        step: sc.step,
-        source: ins.original,
-        exitCode: result.exitCode,
-        signal: result.signal,
-        lastLines: last,
-        ...(full ? { hint: full.hint } : {}),
-      });
-    }
-    try {
-      await pruneUnchangedCopyUps(dirs.upperdir, lowerdirs, startMs, env.tmpDir);
-    } catch (e) {
-      await dirs.release();
-      throw e;
-    }
-    return commitDirs(sc, dirs);
-  }, { instruction: argv.join(' '), args: Object.fromEntries(args), env: Object.fromEntries(envMap(cfg.Env)) });
+      if (result.exitCode !== 0) {
+        // looked at before the upperdir is released: its writes are what filled the disk, and releasing frees them
+        const full = await fullDiskNote(dirs.upperdir, env.store.root);
+        await dirs.release();
+        const how = result.timedOut
+          ? 'timed out'
+          : result.signal
+            ? `was killed by ${result.signal}`
+            : `exited with code ${result.exitCode}`;
+        throw new BuildError(`process "${clipLine(argv.join(' '), 1000)}" ${how}${full ? ` (${full.note})` : ''}`, {
+          file: env.plan.file,
+          step: sc.step,
+          source: ins.original,
+          exitCode: result.exitCode,
+          signal: result.signal,
+          lastLines: last,
+          ...(full ? { hint: full.hint } : {}),
+        });
+      }
+      try {
+        await pruneUnchangedCopyUps(dirs.upperdir, lowerdirs, startMs, env.tmpDir);
+      } catch (e) {
+        await dirs.release();
+        throw e;
+      }
+      return commitDirs(sc, dirs);
+    },
+    { instruction: argv.join(' '), args: Object.fromEntries(args), env: Object.fromEntries(envMap(cfg.Env)) },
+  );
 }
 
 /**
@@ -165,7 +176,11 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
  * argv that sources it in the same shell (`sh -c '. /dev/pipes/EOF'`), so $0, `exit` and the shell's options behave
  * as with the script inline.
  */
-function scriptFile(ins: StepCtx['ins'], argv: string[], shellLength: number): { argv: string[]; mount: MountSpec } | undefined {
+function scriptFile(
+  ins: StepCtx['ins'],
+  argv: string[],
+  shellLength: number,
+): { argv: string[]; mount: MountSpec } | undefined {
   if (ins.json || ins.heredocs.length === 0 || argv.length !== shellLength + 1) return undefined;
   const text = argv[argv.length - 1]!;
   if (Buffer.byteLength(text) < SCRIPT_FILE_MIN) return undefined;
@@ -221,7 +236,10 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
     }
     case 'tmpfs': {
       if (!target) throw new FlagError('RUN --mount=type=tmpfs needs target=', ins.line);
-      return { key: ['tmpfs', abs(target), o.size ?? ''], make: async () => ({ type: 'tmpfs', target: abs(target), ...(o.size ? { size: Number(o.size) } : {}) }) };
+      return {
+        key: ['tmpfs', abs(target), o.size ?? ''],
+        make: async () => ({ type: 'tmpfs', target: abs(target), ...(o.size ? { size: Number(o.size) } : {}) }),
+      };
     }
     case 'secret': {
       const id = o.id ?? (target ? posix.basename(target) : undefined);
@@ -234,7 +252,8 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
         make: async () => {
           const value = env.secrets.get(id);
           if (value === undefined) {
-            if (required) throw new FlagError(`secret ${id} is required but was not given (--secret id=${id},src=FILE)`, ins.line);
+            if (required)
+              throw new FlagError(`secret ${id} is required but was not given (--secret id=${id},src=FILE)`, ins.line);
             return undefined;
           }
           return { type: 'file', target: t, content: value, mode: o.mode ? parseInt(o.mode, 8) : 0o400 };
@@ -247,7 +266,14 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
       const source = posix.normalize(`/${o.source ?? o.src ?? ''}`);
       // rw=true: the RUN may write, into a throwaway overlay (BuildKit's semantics); never into the source.
       const rw = o.rw === 'true' || o.readwrite === 'true';
-      const bind = (root: string): MountSpec => ({ type: 'bind', root, source, target: t, readonly: !rw, ...(rw ? { discardWrites: true } : {}) });
+      const bind = (root: string): MountSpec => ({
+        type: 'bind',
+        root,
+        source,
+        target: t,
+        readonly: !rw,
+        ...(rw ? { discardWrites: true } : {}),
+      });
       if (o.from !== undefined) {
         const from = o.from;
         const idx = findStage(env.plan.stages, from, state.plan.index);
@@ -267,7 +293,12 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
           make: async () => {
             const view: RootfsView = await openView(await lowers(), env.tmpDir);
             try {
-              await checkBindSource(view.dir, source, () => `RUN --mount=type=bind,from=${from}: source "${source}" not found in ${from}`, ins.line);
+              await checkBindSource(
+                view.dir,
+                source,
+                () => `RUN --mount=type=bind,from=${from}: source "${source}" not found in ${from}`,
+                ins.line,
+              );
             } catch (e) {
               await view.close();
               throw e;
@@ -279,7 +310,8 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
       // The source as the context's own tree names it (a symlink in the context followed inside the context).
       const rel = (await resolveInContext(env.context.root, source, ins.line)).slice(1);
       const items = await env.context.walk(rel);
-      if (items.length === 0 || (env.context.isIgnored(rel) && !items.some((x) => x.rel !== rel))) throw contextSourceMissing(source, ins.line);
+      if (items.length === 0 || (env.context.isIgnored(rel) && !items.some((x) => x.rel !== rel)))
+        throw contextSourceMissing(source, ins.line);
       const hash = await env.context.hashEntries(items.map((e) => ({ name: e.rel, entry: e })));
       return {
         key: ['bind', 'context', source, hash, t, rw],
@@ -295,7 +327,10 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
 }
 
 function contextSourceMissing(source: string, line: number): FlagError {
-  return new FlagError(`RUN --mount=type=bind: source "${source}" not found in the build context (or excluded by .dockerignore)`, line);
+  return new FlagError(
+    `RUN --mount=type=bind: source "${source}" not found in the build context (or excluded by .dockerignore)`,
+    line,
+  );
 }
 
 /** The path `source` names inside the context, resolved by the kernel inside it (openat2 RESOLVE_IN_ROOT). */
@@ -310,7 +345,8 @@ async function resolveInContext(root: string, source: string, line: number): Pro
       closeFd(fd);
     }
   } catch (e) {
-    if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((e as { code?: string }).code ?? '')) throw contextSourceMissing(source, line);
+    if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((e as { code?: string }).code ?? ''))
+      throw contextSourceMissing(source, line);
     throw e;
   } finally {
     r.close();

@@ -10,7 +10,6 @@ import { pipeline } from 'node:stream/promises';
 import { loadDockerignore, type BuildContext, type ContextEntry } from '../context.js';
 import { hasWildcard } from '../fsutil.js';
 
-
 export interface LocalItem {
   kind: 'local';
   /** Name the source lands under when the destination is a directory (basename, or full path with --parents). */
@@ -75,7 +74,11 @@ export async function gatherLocal(
 }
 
 /** The content hash of local items, as it goes into the cache key. */
-export async function hashLocal(src: BuildContext, items: LocalItem[], perFile?: Record<string, string>): Promise<string> {
+export async function hashLocal(
+  src: BuildContext,
+  items: LocalItem[],
+  perFile?: Record<string, string>,
+): Promise<string> {
   const all: { name: string; entry: ContextEntry }[] = [];
   for (const it of items) {
     all.push({ name: it.name, entry: it.entry });
@@ -89,7 +92,12 @@ export function isUrl(s: string): boolean {
 }
 
 /** Downloads a URL (ADD) to a temporary file, hashing it; verifies `--checksum=sha256:…` when given. */
-export async function fetchUrl(url: string, tmpDir: string, checksum: string | undefined, signal?: AbortSignal): Promise<UrlItem> {
+export async function fetchUrl(
+  url: string,
+  tmpDir: string,
+  checksum: string | undefined,
+  signal?: AbortSignal,
+): Promise<UrlItem> {
   const dir = await mkdtemp(join(tmpDir, 'add-'));
   const file = join(dir, 'download');
   try {
@@ -108,7 +116,14 @@ export async function fetchUrl(url: string, tmpDir: string, checksum: string | u
     }
     const lm = res.headers.get('last-modified');
     const name = posix.basename(new URL(url).pathname) || 'index.html';
-    return { kind: 'url', name, file, sha256, mtime: lm ? new Date(lm) : undefined, cleanup: () => rm(dir, { recursive: true, force: true }) };
+    return {
+      kind: 'url',
+      name,
+      file,
+      sha256,
+      mtime: lm ? new Date(lm) : undefined,
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;

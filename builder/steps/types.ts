@@ -65,7 +65,10 @@ export interface BuildEnv {
   /** Resolves (pulling when needed) an image for COPY --from / RUN --mount from=. */
   resolveImage(ref: string): Promise<ImageRecord>;
   /** Resolves a stage's base image for a platform; `pulled` when it came from a registry in this build. */
-  resolveBaseImage(ref: string, platform: import('../../oci/index.js').Platform): Promise<{ record: ImageRecord; pulled: boolean }>;
+  resolveBaseImage(
+    ref: string,
+    platform: import('../../oci/index.js').Platform,
+  ): Promise<{ record: ImageRecord; pulled: boolean }>;
   /** Settles when the base images pulled so far are in the store (a step that reads their layers waits for it). */
   baseImagesStored(): Promise<void>;
   secrets: Map<string, Buffer>;

@@ -5,11 +5,32 @@
 // Every write goes through directory fds: the upperdir is walked `beneath` with no symlink followed (whatever
 // is in it, an earlier source of this step put there, and a source is untrusted), the last component is unlinked
 // and created with O_EXCL|O_NOFOLLOW, and owner, mode and times are set on the new fd — as the layer unpacker does.
-import { closeSync, copyFile, constants, fchmodSync, fchownSync, fstatSync, futimesSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  copyFile,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  futimesSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import { AT, fchownat, LibcError, O, openat, unlinkat, utimensat } from '../../runtime/index.js';
-import { closeFd, createFileAt, fdPath, linkFdAt, openDirAt, openIn, openRoot, removeAt, symlinkAt, type RootDir } from '../../runtime/index.js';
+import {
+  closeFd,
+  createFileAt,
+  fdPath,
+  linkFdAt,
+  openDirAt,
+  openIn,
+  openRoot,
+  removeAt,
+  symlinkAt,
+  type RootDir,
+} from '../../runtime/index.js';
 import { cleanAbs, secureResolve } from '../fsutil.js';
 
 const copyFileAsync = promisify(copyFile);
@@ -41,7 +62,10 @@ export class UpperWriter {
   private upperRoot: RootDir | undefined;
   private viewRoot: RootDir | undefined;
 
-  constructor(readonly view: string, readonly upper: string) {}
+  constructor(
+    readonly view: string,
+    readonly upper: string,
+  ) {}
 
   /** Resolves a container path's parent through the image's symlinks; the last component is kept. */
   async resolve(containerPath: string): Promise<string> {
@@ -124,7 +148,8 @@ export class UpperWriter {
     const name = posix.basename(path);
     const at = `${fdPath(dirFd)}/${name}`;
     // contents by the kernel (reflink or copy_file_range); the source is reopened through its fd, by inode
-    const copy = (): Promise<void> => copyFileAsync(fdPath(srcFd), at, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    const copy = (): Promise<void> =>
+      copyFileAsync(fdPath(srcFd), at, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     this.pin(dirFd);
     try {
       try {
@@ -221,7 +246,14 @@ export class UpperWriter {
    * Copies a regular file from `srcFd` (the caller's, open for reading); files sharing an inode in the source
    * (`hardlinkKey`) stay hard links.
    */
-  async writeFile(path: string, srcFd: number, st: Stats, mode: number, owner: Owner, hardlinkKey?: string): Promise<void> {
+  async writeFile(
+    path: string,
+    srcFd: number,
+    st: Stats,
+    mode: number,
+    owner: Owner,
+    hardlinkKey?: string,
+  ): Promise<void> {
     this.trim();
     const first = hardlinkKey !== undefined ? this.links.get(hardlinkKey) : undefined;
     if (first !== undefined) {

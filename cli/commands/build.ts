@@ -58,7 +58,8 @@ export function parseOutput(spec: string): OutputSpec {
   const o = csv(spec);
   const type = o.type ?? 'local';
   if (type === 'image' || type === 'registry') return { type: 'image' };
-  if (type !== 'local' && type !== 'oci' && type !== 'docker') throw new UsageError(`--output type=${type} is not supported (local, oci, docker, image)`);
+  if (type !== 'local' && type !== 'oci' && type !== 'docker')
+    throw new UsageError(`--output type=${type} is not supported (local, oci, docker, image)`);
   const dest = o.dest;
   if (!dest) throw new UsageError(`--output type=${type} needs dest=`);
   return { type, dest };
@@ -69,7 +70,11 @@ export function parseSecret(spec: string): SecretSpec {
   if (!o.id) throw new UsageError(`--secret "${spec}": id= is required`);
   if (o.type && o.type !== 'file' && o.type !== 'env') throw new UsageError(`--secret type=${o.type} is not supported`);
   const src = o.src ?? o.source;
-  return { id: o.id, ...(src !== undefined ? { src } : {}), ...(o.env !== undefined ? { env: o.env } : o.type === 'env' ? { env: o.id } : {}) };
+  return {
+    id: o.id,
+    ...(src !== undefined ? { src } : {}),
+    ...(o.env !== undefined ? { env: o.env } : o.type === 'env' ? { env: o.id } : {}),
+  };
 }
 
 function labels(list: string[]): Record<string, string> {
@@ -84,41 +89,109 @@ function labels(list: string[]): Record<string, string> {
 export function register(program: Command): void {
   const cmd = program
     .command('build', { isDefault: true })
-    .description('build an image from a Buildfile (Dockerfile syntax) and a context directory (or - for a tar on stdin)')
+    .description(
+      'build an image from a Buildfile (Dockerfile syntax) and a context directory (or - for a tar on stdin)',
+    )
     .argument('[context]', 'build context directory, or - to read a tar (or a Buildfile) from stdin', '.')
     .option('-f, --file <path>', 'Buildfile (default CONTEXT/Buildfile, then CONTEXT/Dockerfile; - for stdin)')
     .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
-    .option('--build-arg <K=V>', 'set a build-time variable (repeatable; K alone takes it from the environment)', collect, [])
+    .option(
+      '--build-arg <K=V>',
+      'set a build-time variable (repeatable; K alone takes it from the environment)',
+      collect,
+      [],
+    )
     .option('--target <stage>', 'build this stage (and what it needs) only')
     .option('--no-cache', 'do not use the build cache')
     .option('--no-cache-filter <stage>', 'do not use the cache for these stages (repeatable)', collect, [])
     .option('--pull', 'always pull base images')
     .option('--platform <os/arch>', 'target platform')
     .option('--label <K=V>', 'set an image label (repeatable)', collect, [])
-    .addOption(new Option('--network <mode>', 'network for RUN: default (private, outbound only), host or none').choices(['default', 'host', 'none']))
-    .option('--allow <entitlement>', 'grant an entitlement: network.host (lets RUN --network=host use the host\'s network; repeatable)', collect, [])
-    .addOption(new Option('--isolation <mode>', 'root switch for RUN: chroot (fast, escape capabilities dropped) or pivot (pivot_root)').choices(['chroot', 'pivot']))
+    .addOption(
+      new Option('--network <mode>', 'network for RUN: default (private, outbound only), host or none').choices([
+        'default',
+        'host',
+        'none',
+      ]),
+    )
+    .option(
+      '--allow <entitlement>',
+      "grant an entitlement: network.host (lets RUN --network=host use the host's network; repeatable)",
+      collect,
+      [],
+    )
+    .addOption(
+      new Option(
+        '--isolation <mode>',
+        'root switch for RUN: chroot (fast, escape capabilities dropped) or pivot (pivot_root)',
+      ).choices(['chroot', 'pivot']),
+    )
     .option('--secret <id=ID,src=FILE>', 'secret for RUN --mount=type=secret (repeatable)', collect, [])
     .option('--iidfile <file>', 'write the image ID to a file')
     .option('--metadata-file <file>', 'write build metadata (containerimage.digest) as JSON')
     .option('-q, --quiet', 'print only the image ID')
-    .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'json', 'quiet', 'tty']).default('auto'))
-    .option('-o, --output <spec>', 'output: type=local,dest=DIR | type=oci,dest=FILE | type=docker,dest=FILE (repeatable)', collect, [])
+    .addOption(
+      new Option('--progress <mode>', 'progress output')
+        .choices(['auto', 'plain', 'json', 'quiet', 'tty'])
+        .default('auto'),
+    )
+    .option(
+      '-o, --output <spec>',
+      'output: type=local,dest=DIR | type=oci,dest=FILE | type=docker,dest=FILE (repeatable)',
+      collect,
+      [],
+    )
     .option('--push', 'push the image to the registries of its -t names')
     .option('--concurrency <n>', 'stages built at once (default 2)')
-    .option('--cache-from <spec>', 'import build cache: type=registry,ref=IMAGE | type=local,src=DIR (repeatable)', collect, [])
-    .option('--cache-to <spec>', 'export build cache: type=registry,ref=IMAGE[,mode=max] | type=local,dest=DIR | type=inline (repeatable)', collect, []);
+    .option(
+      '--cache-from <spec>',
+      'import build cache: type=registry,ref=IMAGE | type=local,src=DIR (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--cache-to <spec>',
+      'export build cache: type=registry,ref=IMAGE[,mode=max] | type=local,dest=DIR | type=inline (repeatable)',
+      collect,
+      [],
+    );
   addViewOptions(cmd);
   // Flags docker build has that tsbuild does not: fail clearly instead of "unknown option".
-  for (const f of ['--ssh <spec>', '--add-host <host:ip>', '--shm-size <n>', '--ulimit <u>', '--squash', '--compress', '--load', '--build-context <c>', '--attest <a>', '--sbom <s>', '--provenance <p>']) {
+  for (const f of [
+    '--ssh <spec>',
+    '--add-host <host:ip>',
+    '--shm-size <n>',
+    '--ulimit <u>',
+    '--squash',
+    '--compress',
+    '--load',
+    '--build-context <c>',
+    '--attest <a>',
+    '--sbom <s>',
+    '--provenance <p>',
+  ]) {
     cmd.addOption(new Option(f).hideHelp());
   }
   cmd.action(async (context: string, flags: Flags & Record<string, unknown>, self: Command) => {
-    for (const f of ['ssh', 'addHost', 'shmSize', 'ulimit', 'squash', 'compress', 'load', 'buildContext', 'attest', 'sbom', 'provenance']) {
-      if (flags[f] !== undefined) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not supported by tsbuild`);
+    for (const f of [
+      'ssh',
+      'addHost',
+      'shmSize',
+      'ulimit',
+      'squash',
+      'compress',
+      'load',
+      'buildContext',
+      'attest',
+      'sbom',
+      'provenance',
+    ]) {
+      if (flags[f] !== undefined)
+        throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not supported by tsbuild`);
     }
     for (const a of flags.allow) {
-      if (a !== 'network.host') throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
+      if (a !== 'network.host')
+        throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
     }
     const g = globalOptions(self);
     const outputs = flags.output.map(parseOutput).filter((o) => o.type !== 'image');
@@ -147,9 +220,13 @@ export function register(program: Command): void {
     };
     if ((flags.cacheFrom as string[]).length + (flags.cacheTo as string[]).length > 0) {
       const cacheOptions = await (await import('../../builder/index.js')).loadCacheOptions();
-      Object.assign(opts, await cacheOptions(flags.cacheFrom as string[], flags.cacheTo as string[], (m) => new UsageError(m)));
+      Object.assign(
+        opts,
+        await cacheOptions(flags.cacheFrom as string[], flags.cacheTo as string[], (m) => new UsageError(m)),
+      );
     }
-    if (flags.concurrency !== undefined && !(Number(flags.concurrency) >= 1)) throw new UsageError('--concurrency must be a number ≥ 1');
+    if (flags.concurrency !== undefined && !(Number(flags.concurrency) >= 1))
+      throw new UsageError('--concurrency must be a number ≥ 1');
     if (flags.file === '-' && context === '-') throw new UsageError('-f - and a context of - cannot both read stdin');
     if (flags.file === '-') {
       opts.fileText = await readStdin();
@@ -171,7 +248,11 @@ export function register(program: Command): void {
     }
     const mode: ProgressMode = flags.quiet ? 'quiet' : flags.progress;
     const { startBuildView } = await import('../progress/session.js');
-    const view = await startBuildView({ progress: mode, ...(flags.report !== undefined ? { report: flags.report } : {}), explainCache: flags.explainCache ?? false });
+    const view = await startBuildView({
+      progress: mode,
+      ...(flags.report !== undefined ? { report: flags.report } : {}),
+      explainCache: flags.explainCache ?? false,
+    });
     opts.onEvent = view.onEvent;
     opts.signal = view.signal;
     const { build } = await import('../../builder/index.js');

@@ -21,7 +21,10 @@ export interface TransferRenderer {
   close(): void;
 }
 
-export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<TransferRenderer> {
+export async function createTransferRenderer(
+  mode: ProgressMode,
+  out: NodeJS.WriteStream = process.stderr,
+): Promise<TransferRenderer> {
   const { formatBytes, shortDigest, formatDuration } = await import('../progress/format.js');
   const { describeRetry } = await import('../../registry-client/index.js');
   if (mode === 'quiet') return { onProgress: () => undefined, onRetry: () => undefined, close: () => undefined };
@@ -62,8 +65,10 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
   const describe = (r: Row): string => {
     const done = r.state === 'done' || r.state === 'exists' || r.state === 'mount';
     if (r.state === 'exists') return `${shortDigest(r.digest)}: already present (${formatBytes(r.size)})`;
-    if (r.state === 'mount') return `${shortDigest(r.digest)}: mounted from another repository (${formatBytes(r.size)})`;
-    if (done) return `${shortDigest(r.digest)}: done ${formatBytes(r.size)} in ${formatDuration(Date.now() - r.start)} (${rate(r)})`;
+    if (r.state === 'mount')
+      return `${shortDigest(r.digest)}: mounted from another repository (${formatBytes(r.size)})`;
+    if (done)
+      return `${shortDigest(r.digest)}: done ${formatBytes(r.size)} in ${formatDuration(Date.now() - r.start)} (${rate(r)})`;
     const frac = r.size > 0 ? Math.min(1, r.transferred / r.size) : 0;
     const pct = r.size > 0 ? ` ${Math.floor(frac * 100)}%` : '';
     const bar = tty ? ` [${'='.repeat(Math.floor(frac * 30)).padEnd(30, ' ')}]` : '';
@@ -77,16 +82,19 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
   };
   let lastTick = Date.now();
   let closed = false;
-  const timer = setInterval(() => {
-    if (tty) return redraw();
-    // Plain: a progress line every 2 s for what is still moving.
-    if (Date.now() - lastTick < 2000) return;
-    lastTick = Date.now();
-    for (const k of order) {
-      const r = rows.get(k)!;
-      if (r.state === 'downloading' || r.state === 'uploading') out.write(describe(r) + '\n');
-    }
-  }, tty ? 200 : 500);
+  const timer = setInterval(
+    () => {
+      if (tty) return redraw();
+      // Plain: a progress line every 2 s for what is still moving.
+      if (Date.now() - lastTick < 2000) return;
+      lastTick = Date.now();
+      for (const k of order) {
+        const r = rows.get(k)!;
+        if (r.state === 'downloading' || r.state === 'uploading') out.write(describe(r) + '\n');
+      }
+    },
+    tty ? 200 : 500,
+  );
   timer.unref();
   return {
     onProgress(p) {
@@ -103,10 +111,12 @@ export async function createTransferRenderer(mode: ProgressMode, out: NodeJS.Wri
       if (p.action === 'download') r.state = 'downloading';
       else if (p.action === 'upload') r.state = 'uploading';
       else if (p.action === 'retry') {
-        if (!tty) out.write(`${shortDigest(p.digest)}: retrying at ${formatBytes(p.transferred)} (${p.message ?? 'error'})\n`);
+        if (!tty)
+          out.write(`${shortDigest(p.digest)}: retrying at ${formatBytes(p.transferred)} (${p.message ?? 'error'})\n`);
         return;
       } else if (p.action === 'done' || p.action === 'exists' || p.action === 'mount') r.state = p.action;
-      if (!tty && before !== r.state && r.state !== 'uploading' && r.state !== 'downloading') out.write(describe(r) + '\n');
+      if (!tty && before !== r.state && r.state !== 'uploading' && r.state !== 'downloading')
+        out.write(describe(r) + '\n');
       else if (!tty && before === 'waiting') out.write(`${shortDigest(p.digest)}: ${r.state} ${formatBytes(r.size)}\n`);
     },
     onRetry(n) {
@@ -132,10 +142,14 @@ async function openStore(g: GlobalOptions): Promise<Store> {
   return openStoreFor(g);
 }
 
-async function registryOptions(g: GlobalOptions, flags: Partial<TransferFlags> & { concurrency?: string }): Promise<RegistryOptions> {
+async function registryOptions(
+  g: GlobalOptions,
+  flags: Partial<TransferFlags> & { concurrency?: string },
+): Promise<RegistryOptions> {
   const { join } = await import('node:path');
   const concurrency = flags.concurrency !== undefined ? Number(flags.concurrency) : undefined;
-  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) throw new UsageError('--concurrency must be a positive integer');
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0))
+    throw new UsageError('--concurrency must be a positive integer');
   return {
     mirrors: g.registryMirrors,
     insecure: g.insecureRegistries,
@@ -145,7 +159,10 @@ async function registryOptions(g: GlobalOptions, flags: Partial<TransferFlags> &
   };
 }
 
-const progressOption = (): Option => new Option('--progress <mode>', 'progress output: auto (live on a terminal), plain, json, quiet').choices(['auto', 'plain', 'json', 'quiet']).default('auto');
+const progressOption = (): Option =>
+  new Option('--progress <mode>', 'progress output: auto (live on a terminal), plain, json, quiet')
+    .choices(['auto', 'plain', 'json', 'quiet'])
+    .default('auto');
 
 export function register(program: Command): void {
   program
@@ -158,40 +175,53 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'parallel layer downloads (default 4)')
     .option('--verbose', 'print retries, redirects, mirror fallbacks and rate-limit headers')
     .addOption(progressOption())
-    .action(async (refText: string, opts: TransferFlags & { platform?: string; allPlatforms?: boolean; unpack: boolean; concurrency?: string }, command: Command) => {
-      const g = globalOptions(command);
-      const { parseReference } = await import('../../oci/index.js');
-      const { parsePlatform, loadRegistryClient } = await import('../../registry-client/index.js');
-      const { pullImage } = await loadRegistryClient();
-      let platform;
-      try {
-        platform = opts.platform ? parsePlatform(opts.platform) : undefined;
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-      const ref = asUsage(() => parseReference(refText));
-      const store = await openStore(g);
-      const renderer = await createTransferRenderer(opts.progress);
-      try {
-        const r = await pullImage(ref, store, {
-          ...(await registryOptions(g, opts)),
-          ...(platform ? { platform } : {}),
-          allPlatforms: opts.allPlatforms ?? false,
-          unpack: opts.unpack,
-          onProgress: (p) => renderer.onProgress(p),
-          onRetry: (n) => renderer.onRetry(n),
-        });
-        renderer.close();
-        if (opts.progress === 'json') {
-          process.stdout.write(JSON.stringify({ name: r.name, digest: r.manifestDescriptor.digest, index: r.index?.digest, config: r.manifest.config.digest }) + '\n');
-        } else {
-          process.stdout.write(`Digest: ${r.index?.digest ?? r.manifestDescriptor.digest}\n${r.name}\n`);
+    .action(
+      async (
+        refText: string,
+        opts: TransferFlags & { platform?: string; allPlatforms?: boolean; unpack: boolean; concurrency?: string },
+        command: Command,
+      ) => {
+        const g = globalOptions(command);
+        const { parseReference } = await import('../../oci/index.js');
+        const { parsePlatform, loadRegistryClient } = await import('../../registry-client/index.js');
+        const { pullImage } = await loadRegistryClient();
+        let platform;
+        try {
+          platform = opts.platform ? parsePlatform(opts.platform) : undefined;
+        } catch (e) {
+          throw new UsageError((e as Error).message);
         }
-      } finally {
-        renderer.close();
-        await store.close();
-      }
-    });
+        const ref = asUsage(() => parseReference(refText));
+        const store = await openStore(g);
+        const renderer = await createTransferRenderer(opts.progress);
+        try {
+          const r = await pullImage(ref, store, {
+            ...(await registryOptions(g, opts)),
+            ...(platform ? { platform } : {}),
+            allPlatforms: opts.allPlatforms ?? false,
+            unpack: opts.unpack,
+            onProgress: (p) => renderer.onProgress(p),
+            onRetry: (n) => renderer.onRetry(n),
+          });
+          renderer.close();
+          if (opts.progress === 'json') {
+            process.stdout.write(
+              JSON.stringify({
+                name: r.name,
+                digest: r.manifestDescriptor.digest,
+                index: r.index?.digest,
+                config: r.manifest.config.digest,
+              }) + '\n',
+            );
+          } else {
+            process.stdout.write(`Digest: ${r.index?.digest ?? r.manifestDescriptor.digest}\n${r.name}\n`);
+          }
+        } finally {
+          renderer.close();
+          await store.close();
+        }
+      },
+    );
 
   program
     .command('push')
@@ -217,12 +247,24 @@ export function register(program: Command): void {
         const record = (await store.resolveImage(key)) ?? (key !== name ? await store.resolveImage(name) : undefined);
         if (!record) throw new UsageError(`image "${name}" is not in the store (${g.root})`);
         const targets = (dests.length ? dests : [name]).map((d) => asUsage(() => parseReference(d)));
-        const manifest = { mediaType: record.manifestMediaType, digest: record.manifestDigest, size: await store.blobSize(record.manifestDigest) };
-        const { digest } = await pushImage(store, manifest, targets, { ...(await registryOptions(g, opts)), onProgress: (p) => renderer.onProgress(p), onRetry: (n) => renderer.onRetry(n) });
+        const manifest = {
+          mediaType: record.manifestMediaType,
+          digest: record.manifestDigest,
+          size: await store.blobSize(record.manifestDigest),
+        };
+        const { digest } = await pushImage(store, manifest, targets, {
+          ...(await registryOptions(g, opts)),
+          onProgress: (p) => renderer.onProgress(p),
+          onRetry: (n) => renderer.onRetry(n),
+        });
         renderer.close();
         const { formatReference } = await import('../../oci/index.js');
         for (const t of targets) {
-          process.stdout.write(opts.progress === 'json' ? JSON.stringify({ pushed: formatReference(t), digest }) + '\n' : `${formatReference(t)}: digest: ${digest}\n`);
+          process.stdout.write(
+            opts.progress === 'json'
+              ? JSON.stringify({ pushed: formatReference(t), digest }) + '\n'
+              : `${formatReference(t)}: digest: ${digest}\n`,
+          );
         }
       } finally {
         renderer.close();
@@ -237,22 +279,35 @@ export function register(program: Command): void {
     .option('-u, --username <user>', 'user name')
     .option('-p, --password <password>', 'password (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from stdin')
-    .action(async (server: string, opts: { username?: string; password?: string; passwordStdin?: boolean }, command: Command) => {
-      const g = globalOptions(command);
-      if (!opts.username) throw new UsageError('login needs --username');
-      if (opts.password !== undefined && opts.passwordStdin) throw new UsageError('--password and --password-stdin are mutually exclusive');
-      let password = opts.password;
-      if (opts.passwordStdin) {
-        const chunks: Buffer[] = [];
-        for await (const c of process.stdin) chunks.push(c as Buffer);
-        password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-      }
-      if (!password) throw new UsageError('login needs a password (--password-stdin)');
-      const { login } = await (await import('../../registry-client/index.js')).loadRegistryClient();
-      const registry = normalizeServer(server);
-      const { configPath } = await login(registry, { username: opts.username, password }, await registryOptions(g, {}));
-      process.stdout.write(`Login Succeeded (credentials stored in ${configPath})\n`);
-    });
+    .action(
+      async (
+        server: string,
+        opts: { username?: string; password?: string; passwordStdin?: boolean },
+        command: Command,
+      ) => {
+        const g = globalOptions(command);
+        if (!opts.username) throw new UsageError('login needs --username');
+        if (opts.password !== undefined && opts.passwordStdin)
+          throw new UsageError('--password and --password-stdin are mutually exclusive');
+        let password = opts.password;
+        if (opts.passwordStdin) {
+          const chunks: Buffer[] = [];
+          for await (const c of process.stdin) chunks.push(c as Buffer);
+          password = Buffer.concat(chunks)
+            .toString('utf8')
+            .replace(/\r?\n$/, '');
+        }
+        if (!password) throw new UsageError('login needs a password (--password-stdin)');
+        const { login } = await (await import('../../registry-client/index.js')).loadRegistryClient();
+        const registry = normalizeServer(server);
+        const { configPath } = await login(
+          registry,
+          { username: opts.username, password },
+          await registryOptions(g, {}),
+        );
+        process.stdout.write(`Login Succeeded (credentials stored in ${configPath})\n`);
+      },
+    );
 
   program
     .command('logout')

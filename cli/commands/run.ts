@@ -18,8 +18,13 @@ interface RunOptions {
 }
 
 /** The process an image runs, Docker's way: ENTRYPOINT + (CMD from the command line, else the image's Cmd). */
-export function imageProcess(config: ContainerConfig, o: Pick<RunOptions, 'env' | 'user' | 'workdir' | 'entrypoint'>, cmd: string[]): Pick<ContainerSpec, 'args' | 'env' | 'cwd' | 'user'> {
-  const entrypoint = o.entrypoint !== undefined ? (o.entrypoint === '' ? [] : [o.entrypoint]) : (config.Entrypoint ?? []);
+export function imageProcess(
+  config: ContainerConfig,
+  o: Pick<RunOptions, 'env' | 'user' | 'workdir' | 'entrypoint'>,
+  cmd: string[],
+): Pick<ContainerSpec, 'args' | 'env' | 'cwd' | 'user'> {
+  const entrypoint =
+    o.entrypoint !== undefined ? (o.entrypoint === '' ? [] : [o.entrypoint]) : (config.Entrypoint ?? []);
   const command = cmd.length > 0 ? cmd : o.entrypoint !== undefined ? [] : (config.Cmd ?? []);
   const args = [...entrypoint, ...command];
   if (args.length === 0) throw new UsageError('no command: the image has no Entrypoint or Cmd and none was given');
@@ -51,20 +56,31 @@ export function register(program: Command): void {
     .command('run')
     .description('run a command in a throwaway container of IMAGE (changes are discarded; --rm is implied)')
     .argument('<image>', 'image name or digest in the store')
-    .argument('[cmd...]', 'command and arguments (default: the image\'s Entrypoint/Cmd)')
-    .addOption(new Option('--network <mode>', 'network: default (private, outbound only), host or none').choices(['default', 'host', 'none']).default('default'))
+    .argument('[cmd...]', "command and arguments (default: the image's Entrypoint/Cmd)")
+    .addOption(
+      new Option('--network <mode>', 'network: default (private, outbound only), host or none')
+        .choices(['default', 'host', 'none'])
+        .default('default'),
+    )
     .option('-u, --user <user[:group]>', 'user (name or uid) and group to run as')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('--hostname <name>', 'container hostname')
-    .option('--entrypoint <path>', 'override the image\'s Entrypoint')
-    .addOption(new Option('--isolation <mode>', 'chroot (fast) or pivot (pivot_root, stricter)').choices(['chroot', 'pivot']).default('chroot'))
+    .option('--entrypoint <path>', "override the image's Entrypoint")
+    .addOption(
+      new Option('--isolation <mode>', 'chroot (fast) or pivot (pivot_root, stricter)')
+        .choices(['chroot', 'pivot'])
+        .default('chroot'),
+    )
     .option('--memory <bytes>', 'memory limit (e.g. 512m)')
     .option('--cpus <n>', 'CPU limit (e.g. 1.5)')
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--rm', 'remove the container afterwards (always the case)')
     .allowUnknownOption()
-    .addHelpText('after', '\nPut -- before CMD when its options could be read as tsbuild\'s: tsbuild run busybox -- ls -e /')
+    .addHelpText(
+      'after',
+      "\nPut -- before CMD when its options could be read as tsbuild's: tsbuild run busybox -- ls -e /",
+    )
     .action(async (image: string, cmd: string[], opts: RunOptions, command: Command) => {
       const g = globalOptions(command);
       const { openStoreFor } = await import('../open-store.js');
@@ -89,7 +105,8 @@ export function register(program: Command): void {
         try {
           const cpus = opts.cpus !== undefined ? Number(opts.cpus) : undefined;
           const pids = opts.pidsLimit !== undefined ? Number(opts.pidsLimit) : undefined;
-          if ((cpus !== undefined && !(cpus > 0)) || (pids !== undefined && !Number.isInteger(pids))) throw new UsageError('invalid --cpus or --pids-limit');
+          if ((cpus !== undefined && !(cpus > 0)) || (pids !== undefined && !Number.isInteger(pids)))
+            throw new UsageError('invalid --cpus or --pids-limit');
           const result = await runContainer({
             rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
             ...proc,
@@ -97,7 +114,11 @@ export function register(program: Command): void {
             network: opts.network,
             isolation: opts.isolation,
             helperDir: `${store.root}/runtime`,
-            resources: { memoryBytes: opts.memory !== undefined ? parseBytes(opts.memory) : undefined, cpus, pidsLimit: pids },
+            resources: {
+              memoryBytes: opts.memory !== undefined ? parseBytes(opts.memory) : undefined,
+              cpus,
+              pidsLimit: pids,
+            },
             signal: abort.signal,
             onStdout: (c) => process.stdout.write(c),
             onStderr: (c) => process.stderr.write(c),

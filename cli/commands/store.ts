@@ -5,7 +5,8 @@ import { globalOptions, UsageError } from '../context.js';
 import type { Store } from '../../store/index.js';
 
 /** The store's maintenance code, loaded when a command needs it (not by `tsbuild --version` or a build). */
-const ops = async (): Promise<Awaited<ReturnType<typeof import('../../store/index.js').storeOps>>> => (await import('../../store/index.js')).storeOps();
+const ops = async (): Promise<Awaited<ReturnType<typeof import('../../store/index.js').storeOps>>> =>
+  (await import('../../store/index.js')).storeOps();
 
 async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStoreFor } = await import('../open-store.js');
@@ -99,7 +100,10 @@ export function register(program: Command): void {
       const { pruneStore } = await ops();
       const r = await withStore(command, pruneStore);
       if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-      else process.stdout.write(`removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.lazy} lazy blob records, ${r.temp} temporary files; reclaimed ${humanSize(r.bytes)}\n`);
+      else
+        process.stdout.write(
+          `removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.lazy} lazy blob records, ${r.temp} temporary files; reclaimed ${humanSize(r.bytes)}\n`,
+        );
     });
 
   program
@@ -142,8 +146,11 @@ export function register(program: Command): void {
       const { verifyStore } = await ops();
       const r = await withStore(command, verifyStore);
       for (const p of r.problems) process.stdout.write(`corrupt: ${p}\n`);
-      const lazy = r.lazy > 0 ? ` (${r.lazy} layer blob(s) recorded with their registry source, not downloaded yet)` : '';
-      process.stdout.write(`checked ${r.blobs} blobs and ${r.layers} unpacked layers${lazy}: ${r.problems.length === 0 ? 'ok' : `${r.problems.length} problem(s)`}\n`);
+      const lazy =
+        r.lazy > 0 ? ` (${r.lazy} layer blob(s) recorded with their registry source, not downloaded yet)` : '';
+      process.stdout.write(
+        `checked ${r.blobs} blobs and ${r.layers} unpacked layers${lazy}: ${r.problems.length === 0 ? 'ok' : `${r.problems.length} problem(s)`}\n`,
+      );
       if (r.problems.length > 0) process.exitCode = 1;
     });
   void UsageError;

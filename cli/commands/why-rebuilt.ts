@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 export function register(program: Command): void {
   program
     .command('why-rebuilt')
-    .description('explain, for each step that was not cached, which input changed (from --progress=json output or --report FILE.json)')
+    .description(
+      'explain, for each step that was not cached, which input changed (from --progress=json output or --report FILE.json)',
+    )
     .argument('[events]', 'file of JSON build events, or a report JSON; `-` for stdin', '-')
     .action(async (file: string) => {
       const { readEventLog, explainCache, formatExplanation, countSteps } = await import('../explain.js');

@@ -49,7 +49,10 @@ export class PlainRenderer implements ProgressRenderer {
         this.write(`${e.level === 'warn' ? 'WARNING: ' : ''}${e.message}`);
         break;
       case 'build-end':
-        if (e.ok) this.write(`writing image ${e.imageId ?? ''} done${e.manifestDigest ? ` (manifest ${e.manifestDigest})` : ''}`);
+        if (e.ok)
+          this.write(
+            `writing image ${e.imageId ?? ''} done${e.manifestDigest ? ` (manifest ${e.manifestDigest})` : ''}`,
+          );
         break;
       default:
         break;

@@ -10,7 +10,11 @@ export function isProgressMode(s: string): s is ProgressMode {
 }
 
 /** The concrete mode `auto` stands for on this stream. */
-export function resolveMode(mode: ProgressMode, stream: ProgressStream, env: NodeJS.ProcessEnv = process.env): Exclude<ProgressMode, 'auto'> {
+export function resolveMode(
+  mode: ProgressMode,
+  stream: ProgressStream,
+  env: NodeJS.ProcessEnv = process.env,
+): Exclude<ProgressMode, 'auto'> {
   if (mode !== 'auto') return mode;
   return stream.isTTY === true && env.TERM !== 'dumb' ? 'tty' : 'plain';
 }

@@ -24,7 +24,10 @@ export class TtyRenderer implements ProgressRenderer {
   private readonly color: boolean;
   private readonly now: () => number;
 
-  constructor(private readonly stream: ProgressStream, opts: TtyRendererOptions = {}) {
+  constructor(
+    private readonly stream: ProgressStream,
+    opts: TtyRendererOptions = {},
+  ) {
     this.log = createLogUpdate(stream);
     this.intervalMs = opts.intervalMs ?? 100;
     this.color = opts.color ?? process.env.NO_COLOR === undefined;
@@ -76,7 +79,11 @@ export class TtyRenderer implements ProgressRenderer {
   private draw(): void {
     this.dirty = false;
     const rows = this.stream.rows && this.stream.rows > 0 ? this.stream.rows : 24;
-    this.log(drawFrame(this.state, { now: this.now(), columns: this.columns(), maxLines: rows - 1, color: this.color }).join('\n'));
+    this.log(
+      drawFrame(this.state, { now: this.now(), columns: this.columns(), maxLines: rows - 1, color: this.color }).join(
+        '\n',
+      ),
+    );
   }
 }
 

@@ -10,7 +10,12 @@ function formatDuration(ms: number): string {
 import type { BuildReport, ReportStage, ReportStep } from './model.js';
 
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 const CSS = `
@@ -56,7 +61,8 @@ export function stageGraphSvg(stages: ReportStage[]): string {
     columns.set(d, [...(columns.get(d) ?? []), s]);
   }
   const pos = new Map<string, { x: number; y: number }>();
-  for (const [d, list] of columns) list.forEach((s, i) => pos.set(s.name, { x: 16 + d * (W + GX), y: 16 + i * (H + GY) }));
+  for (const [d, list] of columns)
+    list.forEach((s, i) => pos.set(s.name, { x: 16 + d * (W + GX), y: 16 + i * (H + GY) }));
   const width = 32 + Math.max(1, columns.size) * (W + GX) - GX;
   const height = 32 + Math.max(1, ...[...columns.values()].map((l) => l.length)) * (H + GY) - GY;
   const edges = stages.flatMap((s) =>
@@ -75,14 +81,20 @@ export function stageGraphSvg(stages: ReportStage[]): string {
   const boxes = stages.map((s) => {
     const p = pos.get(s.name)!;
     const span = s.startMs !== undefined && s.endMs !== undefined ? formatDuration(s.endMs - s.startMs) : 'not run';
-    return `<g class="stage" data-stage="${escapeHtml(s.name)}"><title>stage ${escapeHtml(s.name)}${s.dependsOn.length ? ' (from ' + escapeHtml(s.dependsOn.join(', ')) + ')' : ''}</title>` +
+    return (
+      `<g class="stage" data-stage="${escapeHtml(s.name)}"><title>stage ${escapeHtml(s.name)}${s.dependsOn.length ? ' (from ' + escapeHtml(s.dependsOn.join(', ')) + ')' : ''}</title>` +
       `<rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="6"/>` +
       `<text x="${p.x + 10}" y="${p.y + 19}" font-weight="600">${escapeHtml(truncate(s.name, 22))}</text>` +
-      `<text x="${p.x + 10}" y="${p.y + 36}">${s.steps} step${s.steps === 1 ? '' : 's'} · ${span}</text></g>`;
+      `<text x="${p.x + 10}" y="${p.y + 36}">${s.steps} step${s.steps === 1 ? '' : 's'} · ${span}</text></g>`
+    );
   });
-  return `<svg id="stage-graph" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">` +
+  return (
+    `<svg id="stage-graph" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">` +
     `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="#7a8599"/></marker></defs>` +
-    edges.join('') + boxes.join('') + '</svg>';
+    edges.join('') +
+    boxes.join('') +
+    '</svg>'
+  );
 }
 
 function truncate(s: string, n: number): string {
@@ -104,23 +116,45 @@ export function timelineSvg(report: BuildReport): string {
   let y = 24;
   const item = (label: string, startMs: number, durMs: number, cls: string, title: string, attr: string) => {
     const w = Math.max(2, (durMs / total) * PLOT);
-    rows.push(`<g ${attr}><title>${escapeHtml(title)}</title><text class="lbl" x="6" y="${y + 14}">${escapeHtml(truncate(label, 56))}</text>` +
-      `<rect class="${cls}" x="${x(startMs).toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${ROW - 6}" rx="2"/></g>`);
+    rows.push(
+      `<g ${attr}><title>${escapeHtml(title)}</title><text class="lbl" x="6" y="${y + 14}">${escapeHtml(truncate(label, 56))}</text>` +
+        `<rect class="${cls}" x="${x(startMs).toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${ROW - 6}" rx="2"/></g>`,
+    );
     y += ROW;
   };
   for (const t of report.transfers) {
-    item(`${t.kind} ${t.ref}`, t.startMs, t.durationMs, 'bar-transfer', `${t.kind} ${t.ref}: ${t.blobs} blobs, ${formatBytes(t.bytes)} in ${formatDuration(t.durationMs)}`, 'data-transfer');
+    item(
+      `${t.kind} ${t.ref}`,
+      t.startMs,
+      t.durationMs,
+      'bar-transfer',
+      `${t.kind} ${t.ref}: ${t.blobs} blobs, ${formatBytes(t.bytes)} in ${formatDuration(t.durationMs)}`,
+      'data-transfer',
+    );
   }
   for (const s of report.steps) {
     const cls = s.error !== undefined ? 'bar-error' : s.cached ? 'bar-cached' : 'bar-run';
-    const what = s.cached ? 'cached' : s.error !== undefined ? `failed: ${s.error}` : `ran ${formatDuration(s.durationMs)}`;
-    item(stepLabel(s), s.startMs, s.durationMs, cls, `${stepLabel(s)} — starts at ${formatDuration(s.startMs)}, ${what}${s.layer ? ', layer ' + formatBytes(s.layer.size) : ''}`, `data-step="${escapeHtml(s.stage)} ${s.index}"`);
+    const what = s.cached
+      ? 'cached'
+      : s.error !== undefined
+        ? `failed: ${s.error}`
+        : `ran ${formatDuration(s.durationMs)}`;
+    item(
+      stepLabel(s),
+      s.startMs,
+      s.durationMs,
+      cls,
+      `${stepLabel(s)} — starts at ${formatDuration(s.startMs)}, ${what}${s.layer ? ', layer ' + formatBytes(s.layer.size) : ''}`,
+      `data-step="${escapeHtml(s.stage)} ${s.index}"`,
+    );
   }
   const height = y + 8;
   const ticks: string[] = [];
   for (let i = 0; i <= 5; i++) {
     const tx = LABEL + (i / 5) * PLOT;
-    ticks.push(`<line class="axis" x1="${tx}" y1="18" x2="${tx}" y2="${height - 4}"/><text class="tick" x="${i === 5 ? tx - 2 : tx + 2}" y="12"${i === 5 ? ' text-anchor="end"' : ''}>${formatDuration((i / 5) * total)}</text>`);
+    ticks.push(
+      `<line class="axis" x1="${tx}" y1="18" x2="${tx}" y2="${height - 4}"/><text class="tick" x="${i === 5 ? tx - 2 : tx + 2}" y="12"${i === 5 ? ' text-anchor="end"' : ''}>${formatDuration((i / 5) * total)}</text>`,
+    );
   }
   const width = LABEL + PLOT + 20;
   return `<svg id="timeline" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${ticks.join('')}${rows.join('')}</svg>`;
@@ -130,11 +164,13 @@ function stepTable(report: BuildReport): string {
   const rows = report.steps.map((s) => {
     const cls = s.error !== undefined ? 'error' : s.cached ? 'cached' : '';
     const status = s.error !== undefined ? 'FAILED' : s.unfinished ? 'unfinished' : s.cached ? 'CACHED' : 'ran';
-    return `<tr class="${cls}" data-step="${escapeHtml(s.stage)} ${s.index}"><td>${escapeHtml(s.stage)}</td><td class="num">${s.index}/${s.total}</td>` +
+    return (
+      `<tr class="${cls}" data-step="${escapeHtml(s.stage)} ${s.index}"><td>${escapeHtml(s.stage)}</td><td class="num">${s.index}/${s.total}</td>` +
       `<td><code>${escapeHtml(s.instruction)}</code></td><td class="num">${s.line}</td><td class="num">${formatDuration(s.startMs)}</td>` +
       `<td class="num">${formatDuration(s.durationMs)}</td><td>${status}</td>` +
       `<td class="num">${s.layer ? formatBytes(s.layer.size) : ''}</td><td class="mono">${s.layer ? escapeHtml(shortDigest(s.layer.digest)) : ''}</td>` +
-      `<td>${escapeHtml(s.error ?? s.rebuiltBecause ?? s.cacheMiss ?? '')}</td></tr>`;
+      `<td>${escapeHtml(s.error ?? s.rebuiltBecause ?? s.cacheMiss ?? '')}</td></tr>`
+    );
   });
   return `<table id="steps"><thead><tr><th>stage</th><th>step</th><th>instruction</th><th>line</th><th>start</th><th>duration</th><th>status</th><th>layer size</th><th>layer</th><th>why it ran / error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
@@ -143,7 +179,12 @@ export function renderReportHtml(report: BuildReport): string {
   const ran = report.steps.filter((s) => !s.cached).length;
   const cached = report.steps.length - ran;
   const layerBytes = report.steps.reduce((n, s) => n + (s.layer?.size ?? 0), 0);
-  const status = report.ok === null ? '<b>unfinished</b>' : report.ok ? '<b class="ok">succeeded</b>' : '<b class="failed">failed</b>';
+  const status =
+    report.ok === null
+      ? '<b>unfinished</b>'
+      : report.ok
+        ? '<b class="ok">succeeded</b>'
+        : '<b class="failed">failed</b>';
   const json = JSON.stringify(report).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

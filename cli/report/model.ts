@@ -62,14 +62,34 @@ const key = (s: StepRef) => `${s.stage}\u0000${s.index}`;
 export function buildReport(events: BuildEvent[]): BuildReport {
   const t0 = events.find((e) => e.type === 'build-start')?.time ?? events[0]?.time ?? 0;
   const last = events.reduce((m, e) => Math.max(m, e.time), t0);
-  const report: BuildReport = { schema: 'tsbuild-report/v1', startedAt: t0, durationMs: last - t0, ok: null, stages: [], steps: [], transfers: [], warnings: [] };
+  const report: BuildReport = {
+    schema: 'tsbuild-report/v1',
+    startedAt: t0,
+    durationMs: last - t0,
+    ok: null,
+    stages: [],
+    steps: [],
+    transfers: [],
+    warnings: [],
+  };
   const steps = new Map<string, ReportStep>();
   const misses = new Map<string, string>();
   const transfers = new Map<string, { t: ReportTransfer; blobs: Map<string, number>; end: number }>();
   const stepFor = (ref: StepRef, time: number): ReportStep => {
     let s = steps.get(key(ref));
     if (!s) {
-      s = { stage: ref.stage, index: ref.index, total: ref.total, instruction: ref.instruction, line: ref.line, startMs: time - t0, durationMs: 0, cached: false, unfinished: true, outputLines: 0 };
+      s = {
+        stage: ref.stage,
+        index: ref.index,
+        total: ref.total,
+        instruction: ref.instruction,
+        line: ref.line,
+        startMs: time - t0,
+        durationMs: 0,
+        cached: false,
+        unfinished: true,
+        outputLines: 0,
+      };
       steps.set(key(ref), s);
     }
     return s;
@@ -108,7 +128,11 @@ export function buildReport(events: BuildEvent[]): BuildReport {
         const k = `${kind}\u0000${e.ref}`;
         let x = transfers.get(k);
         if (!x) {
-          x = { t: { kind, ref: e.ref, blobs: 0, bytes: 0, startMs: e.time - t0, durationMs: 0 }, blobs: new Map(), end: e.time };
+          x = {
+            t: { kind, ref: e.ref, blobs: 0, bytes: 0, startMs: e.time - t0, durationMs: 0 },
+            blobs: new Map(),
+            end: e.time,
+          };
           transfers.set(k, x);
         }
         x.blobs.set(e.digest, e.total > 0 ? e.total : e.current);
@@ -135,7 +159,9 @@ export function buildReport(events: BuildEvent[]): BuildReport {
     if (s && x.kind !== 'unknown') s.rebuiltBecause = describeMiss(x);
   }
   for (const s of steps.values()) if (s.unfinished) s.durationMs = last - t0 - s.startMs;
-  report.steps = [...steps.values()].sort((a, b) => a.startMs - b.startMs || a.stage.localeCompare(b.stage) || a.index - b.index);
+  report.steps = [...steps.values()].sort(
+    (a, b) => a.startMs - b.startMs || a.stage.localeCompare(b.stage) || a.index - b.index,
+  );
   for (const st of report.steps) {
     let stage = report.stages.find((x) => x.name === st.stage);
     if (!stage) {

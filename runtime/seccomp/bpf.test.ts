@@ -3,7 +3,11 @@ import { AUDIT_ARCH, compileFilter, encodeFilter, HOST_ABIS, RET, SYSCALLS, type
 import { CLONE_NAMESPACE_FLAGS, DEFAULT_PROFILE, type SeccompArch } from './profile.js';
 
 /** A classic-BPF interpreter for the instructions the compiler emits, over a struct seccomp_data. */
-function runFilter(prog: Insn[], data: { nr: number; arch: number; args?: bigint[] }, trace?: { steps: number }): number {
+function runFilter(
+  prog: Insn[],
+  data: { nr: number; arch: number; args?: bigint[] },
+  trace?: { steps: number },
+): number {
   const word = (off: number): number => {
     if (off === 0) return data.nr >>> 0;
     if (off === 4) return data.arch >>> 0;
@@ -16,26 +20,59 @@ function runFilter(prog: Insn[], data: { nr: number; arch: number; args?: bigint
     const p = prog[pc]!;
     if (trace) trace.steps = steps + 1;
     switch (p.code) {
-      case 0x20: a = word(p.k); pc++; break;
-      case 0x54: a = (a & p.k) >>> 0; pc++; break;
-      case 0x15: pc += 1 + (a === p.k ? p.jt : p.jf); break;
-      case 0x35: pc += 1 + (a >= p.k ? p.jt : p.jf); break;
-      case 0x05: pc += 1 + p.k; break;
-      case 0x06: return p.k;
-      default: throw new Error(`unknown opcode ${p.code}`);
+      case 0x20:
+        a = word(p.k);
+        pc++;
+        break;
+      case 0x54:
+        a = (a & p.k) >>> 0;
+        pc++;
+        break;
+      case 0x15:
+        pc += 1 + (a === p.k ? p.jt : p.jf);
+        break;
+      case 0x35:
+        pc += 1 + (a >= p.k ? p.jt : p.jf);
+        break;
+      case 0x05:
+        pc += 1 + p.k;
+        break;
+      case 0x06:
+        return p.k;
+      default:
+        throw new Error(`unknown opcode ${p.code}`);
     }
   }
   throw new Error('filter did not return');
 }
 
-const DOCKER_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'NET_BIND_SERVICE', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE', 'SETFCAP'];
+const DOCKER_CAPS = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'NET_RAW',
+  'SYS_CHROOT',
+  'MKNOD',
+  'AUDIT_WRITE',
+  'SETFCAP',
+];
 const EPERM = RET.ERRNO | 1;
 const ENOSYS = RET.ERRNO | 38;
 
 const AUDIT_ARCH_ARM = 0x40000028;
 
 // Each ABI a host runs, checked with that ABI's own numbers: the profile is the same by name on all of them.
-const HOST_AND_ABI: [SeccompArch, Abi][] = [['x86_64', 'x86_64'], ['x86_64', 'i386'], ['aarch64', 'aarch64']];
+const HOST_AND_ABI: [SeccompArch, Abi][] = [
+  ['x86_64', 'x86_64'],
+  ['x86_64', 'i386'],
+  ['aarch64', 'aarch64'],
+];
 
 describe.each(HOST_AND_ABI)('seccomp filter for %s, %s ABI', (arch, abi) => {
   const prog = compileFilter(arch, DOCKER_CAPS);
@@ -44,7 +81,8 @@ describe.each(HOST_AND_ABI)('seccomp filter for %s, %s ABI', (arch, abi) => {
     if (n === undefined) throw new Error(`no ${name} on ${abi}`);
     return n;
   };
-  const verdict = (name: string, args: bigint[] = []): number => runFilter(prog, { nr: nr(name), arch: AUDIT_ARCH[abi], args });
+  const verdict = (name: string, args: bigint[] = []): number =>
+    runFilter(prog, { nr: nr(name), arch: AUDIT_ARCH[abi], args });
 
   test('allows every unconditional name of the profile that the ABI has', () => {
     const table = SYSCALLS[abi];
@@ -53,7 +91,28 @@ describe.each(HOST_AND_ABI)('seccomp filter for %s, %s ABI', (arch, abi) => {
     for (const n of names) expect([n, verdict(n)]).toEqual([n, RET.ALLOW]);
   });
 
-  test.each(['unshare', 'setns', 'mount', 'umount2', 'keyctl', 'add_key', 'request_key', 'bpf', 'kexec_load', 'reboot', 'init_module', 'pivot_root', 'kcmp', 'pidfd_getfd', 'swapon', 'open_by_handle_at', 'fsopen', 'move_mount', 'perf_event_open', 'userfaultfd'])('denies %s with EPERM', (name) => {
+  test.each([
+    'unshare',
+    'setns',
+    'mount',
+    'umount2',
+    'keyctl',
+    'add_key',
+    'request_key',
+    'bpf',
+    'kexec_load',
+    'reboot',
+    'init_module',
+    'pivot_root',
+    'kcmp',
+    'pidfd_getfd',
+    'swapon',
+    'open_by_handle_at',
+    'fsopen',
+    'move_mount',
+    'perf_event_open',
+    'userfaultfd',
+  ])('denies %s with EPERM', (name) => {
     expect(verdict(name)).toBe(EPERM);
   });
 
@@ -69,7 +128,8 @@ describe.each(HOST_AND_ABI)('seccomp filter for %s, %s ABI', (arch, abi) => {
 
   test('personality only with the values Docker allows', () => {
     for (const v of [0n, 8n, 0x20000n, 0x20008n, 0xffffffffn]) expect(verdict('personality', [v])).toBe(RET.ALLOW);
-    for (const v of [0x0040000n /* ADDR_NO_RANDOMIZE */, 0x1n, 0x8000000n]) expect(verdict('personality', [v])).toBe(EPERM);
+    for (const v of [0x0040000n /* ADDR_NO_RANDOMIZE */, 0x1n, 0x8000000n])
+      expect(verdict('personality', [v])).toBe(EPERM);
   });
 
   test('socket is allowed except AF_VSOCK, whatever the upper half of the argument says', () => {
@@ -80,7 +140,10 @@ describe.each(HOST_AND_ABI)('seccomp filter for %s, %s ABI', (arch, abi) => {
 
   test('chroot follows CAP_SYS_CHROOT', () => {
     expect(verdict('chroot')).toBe(RET.ALLOW);
-    const without = compileFilter(arch, DOCKER_CAPS.filter((c) => c !== 'SYS_CHROOT'));
+    const without = compileFilter(
+      arch,
+      DOCKER_CAPS.filter((c) => c !== 'SYS_CHROOT'),
+    );
     expect(runFilter(without, { nr: nr('chroot'), arch: AUDIT_ARCH[abi] })).toBe(EPERM);
   });
 
@@ -95,9 +158,12 @@ describe.each(['x86_64', 'aarch64'] as SeccompArch[])('seccomp filter for a %s h
   const prog = compileFilter(arch, DOCKER_CAPS);
 
   test('an ABI the host does not allow is refused', () => {
-    const foreign = [AUDIT_ARCH.x86_64, AUDIT_ARCH.i386, AUDIT_ARCH.aarch64, AUDIT_ARCH_ARM].filter((a) => !HOST_ABIS[arch].some((h) => AUDIT_ARCH[h] === a));
+    const foreign = [AUDIT_ARCH.x86_64, AUDIT_ARCH.i386, AUDIT_ARCH.aarch64, AUDIT_ARCH_ARM].filter(
+      (a) => !HOST_ABIS[arch].some((h) => AUDIT_ARCH[h] === a),
+    );
     expect(foreign.length).toBeGreaterThanOrEqual(2);
-    for (const a of foreign) for (const n of [0, 1, 3, 4, 60, 93]) expect(runFilter(prog, { nr: n, arch: a })).toBe(EPERM);
+    for (const a of foreign)
+      for (const n of [0, 1, 3, 4, 60, 93]) expect(runFilter(prog, { nr: n, arch: a })).toBe(EPERM);
   });
 
   test('a binary search per ABI: a few compares per call rather than one per name, jumps in range', () => {
@@ -141,7 +207,8 @@ describe('i386 programs on x86_64 (int 0x80), as Docker allows them', () => {
   });
 
   test('i386-only names of the profile are allowed, i386-only names outside it are not', () => {
-    for (const n of ['socketcall', 'chown32', 'mmap2', '_llseek', 'waitpid', 'ipc', 'modify_ldt', 'arch_prctl']) expect([n, i386(SYSCALLS.i386[n]!)]).toEqual([n, RET.ALLOW]);
+    for (const n of ['socketcall', 'chown32', 'mmap2', '_llseek', 'waitpid', 'ipc', 'modify_ldt', 'arch_prctl'])
+      expect([n, i386(SYSCALLS.i386[n]!)]).toEqual([n, RET.ALLOW]);
     for (const n of ['vm86', 'vm86old', 'olduname']) expect([n, i386(SYSCALLS.i386[n]!)]).toEqual([n, EPERM]);
   });
 });
@@ -153,7 +220,9 @@ test('x32 syscalls are refused on x86_64', () => {
 
 test('long subtrees are reached through ja', () => {
   // One argument-checked syscall per number makes ranges large enough that the first left subtree exceeds 255.
-  const profile = Object.keys(SYSCALLS.x86_64).slice(0, 200).map((name) => ({ names: [name], action: 'allow' as const, arg: { index: 1, op: 'eq' as const, value: 7 } }));
+  const profile = Object.keys(SYSCALLS.x86_64)
+    .slice(0, 200)
+    .map((name) => ({ names: [name], action: 'allow' as const, arg: { index: 1, op: 'eq' as const, value: 7 } }));
   const prog = compileFilter('x86_64', [], profile);
   expect(prog.some((p) => p.code === 0x05)).toBe(true);
   for (const name of Object.keys(SYSCALLS.x86_64).slice(0, 200)) {

@@ -50,7 +50,12 @@ function applies(rule: SyscallRule, arch: SeccompArch, caps: ReadonlySet<string>
  * errno. A rule's `arches` name the host architecture (Docker's `includes.arches` match the engine's), so on x86_64
  * modify_ldt and arch_prctl are allowed to i386 programs too, as in Docker.
  */
-export function resolveVerdicts(profile: readonly SyscallRule[], arch: SeccompArch, caps: Iterable<string>, abi: Abi = arch): Map<number, Verdict> {
+export function resolveVerdicts(
+  profile: readonly SyscallRule[],
+  arch: SeccompArch,
+  caps: Iterable<string>,
+  abi: Abi = arch,
+): Map<number, Verdict> {
   const table = SYSCALLS[abi];
   const held = new Set(caps);
   const byNr = new Map<number, { allow: boolean; conds: ArgCondition[]; errno?: number }>();
@@ -143,7 +148,11 @@ function abiProgram(arch: SeccompArch, abi: Abi, caps: Iterable<string>, profile
  * reached through a ja (its offset is 32 bits, where a conditional jump reaches 255), and an ABI the host does not
  * allow (arm32, or a foreign one) gets EPERM: its numbers mean other syscalls.
  */
-export function compileFilter(arch: SeccompArch, caps: Iterable<string>, profile: readonly SyscallRule[] = DEFAULT_PROFILE): Insn[] {
+export function compileFilter(
+  arch: SeccompArch,
+  caps: Iterable<string>,
+  profile: readonly SyscallRule[] = DEFAULT_PROFILE,
+): Insn[] {
   const [native, ...others] = HOST_ABIS[arch];
   const bodies = others.map((abi) => abiProgram(arch, abi, caps, profile));
   const nativeBody = abiProgram(arch, native!, caps, profile);

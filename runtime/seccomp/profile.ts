@@ -73,28 +73,50 @@ export const DEFAULT_PROFILE: readonly SyscallRule[] = [
   // Docker: minKernel 4.8 (before it, ptrace could bypass seccomp); every kernel we run on is newer.
   { names: ['process_vm_readv', 'process_vm_writev', 'ptrace'], action: 'allow' },
   { names: ['socket'], action: 'allow', arg: { index: 0, op: 'ne', value: AF_VSOCK } },
-  ...[0x0, 0x8, 0x20000, 0x20008, 0xffffffff].map((value): SyscallRule => ({ names: ['personality'], action: 'allow', arg: { index: 0, op: 'eq', value } })),
-  { names: ['arm_fadvise64_64', 'arm_sync_file_range', 'sync_file_range2', 'breakpoint', 'cacheflush', 'set_tls'], action: 'allow', arches: ['aarch64'] },
+  ...[0x0, 0x8, 0x20000, 0x20008, 0xffffffff].map((value): SyscallRule => ({
+    names: ['personality'],
+    action: 'allow',
+    arg: { index: 0, op: 'eq', value },
+  })),
+  {
+    names: ['arm_fadvise64_64', 'arm_sync_file_range', 'sync_file_range2', 'breakpoint', 'cacheflush', 'set_tls'],
+    action: 'allow',
+    arches: ['aarch64'],
+  },
   { names: ['arch_prctl'], action: 'allow', arches: ['x86_64'] },
   { names: ['modify_ldt'], action: 'allow', arches: ['x86_64'] },
   { names: ['open_by_handle_at'], action: 'allow', caps: ['DAC_READ_SEARCH'] },
   {
-    names: words(`bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount
+    names:
+      words(`bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount
       open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare`),
     action: 'allow',
     caps: ['SYS_ADMIN'],
   },
-  { names: ['clone'], action: 'allow', arg: { index: 0, op: 'masked-eq', mask: CLONE_NAMESPACE_FLAGS, value: 0 }, unlessCaps: ['SYS_ADMIN'] },
+  {
+    names: ['clone'],
+    action: 'allow',
+    arg: { index: 0, op: 'masked-eq', mask: CLONE_NAMESPACE_FLAGS, value: 0 },
+    unlessCaps: ['SYS_ADMIN'],
+  },
   { names: ['clone3'], action: { errno: ENOSYS }, unlessCaps: ['SYS_ADMIN'] },
   { names: ['reboot'], action: 'allow', caps: ['SYS_BOOT'] },
   { names: ['chroot'], action: 'allow', caps: ['SYS_CHROOT'] },
   { names: ['delete_module', 'init_module', 'finit_module'], action: 'allow', caps: ['SYS_MODULE'] },
   { names: ['acct'], action: 'allow', caps: ['SYS_PACCT'] },
-  { names: ['kcmp', 'pidfd_getfd', 'process_madvise', 'process_vm_readv', 'process_vm_writev', 'ptrace'], action: 'allow', caps: ['SYS_PTRACE'] },
+  {
+    names: ['kcmp', 'pidfd_getfd', 'process_madvise', 'process_vm_readv', 'process_vm_writev', 'ptrace'],
+    action: 'allow',
+    caps: ['SYS_PTRACE'],
+  },
   { names: ['iopl', 'ioperm'], action: 'allow', caps: ['SYS_RAWIO'] },
   { names: ['settimeofday', 'stime', 'clock_settime', 'clock_settime64'], action: 'allow', caps: ['SYS_TIME'] },
   { names: ['vhangup'], action: 'allow', caps: ['SYS_TTY_CONFIG'] },
-  { names: ['get_mempolicy', 'mbind', 'set_mempolicy', 'set_mempolicy_home_node'], action: 'allow', caps: ['SYS_NICE'] },
+  {
+    names: ['get_mempolicy', 'mbind', 'set_mempolicy', 'set_mempolicy_home_node'],
+    action: 'allow',
+    caps: ['SYS_NICE'],
+  },
   { names: ['syslog'], action: 'allow', caps: ['SYSLOG'] },
   { names: ['bpf'], action: 'allow', caps: ['BPF'] },
   { names: ['perf_event_open'], action: 'allow', caps: ['PERFMON'] },

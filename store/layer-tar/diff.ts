@@ -7,8 +7,24 @@ import { Readable } from 'node:stream';
 import { LayerError } from '../errors.js';
 import { listXattrs, getXattr, majorOf, minorOf } from '../xattr.js';
 import type { FileBody } from './file-body.js';
-import { BLOCK, encodeHeader, encodeSimpleHeaderInto, END_OF_ARCHIVE, paddingFor, type EntryType, type TarEntryHeader } from './tar-header.js';
-import { isOpaqueValue, isOverlayXattr, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, tarWhiteoutName, WHITEOUT_XATTRS } from './whiteouts.js';
+import {
+  BLOCK,
+  encodeHeader,
+  encodeSimpleHeaderInto,
+  END_OF_ARCHIVE,
+  paddingFor,
+  type EntryType,
+  type TarEntryHeader,
+} from './tar-header.js';
+import {
+  isOpaqueValue,
+  isOverlayXattr,
+  isWhiteoutDevice,
+  OPAQUE_MARKER,
+  OPAQUE_XATTRS,
+  tarWhiteoutName,
+  WHITEOUT_XATTRS,
+} from './whiteouts.js';
 
 export interface DiffOptions {
   /** Clamp mtimes to this many seconds since the epoch. */
@@ -67,7 +83,8 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
   // with a chunk before it asks for the next); otherwise a fresh batch is allocated each time.
   const reuse = opts.reuseBuffers === true;
   const spare: Buffer[] = [];
-  const fresh = (n: number): Buffer => (reuse && n <= BATCH && spare.length > 0 ? spare.pop()! : Buffer.allocUnsafe(Math.max(BATCH, n)));
+  const fresh = (n: number): Buffer =>
+    reuse && n <= BATCH && spare.length > 0 ? spare.pop()! : Buffer.allocUnsafe(Math.max(BATCH, n));
   let batch = fresh(BATCH);
   let off = 0;
   let handed: Buffer | undefined;
@@ -101,10 +118,14 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
     for (const n of names.sort()) {
       if (overlay && /^(trusted|user)\.overlay\.(redirect|metacopy)$/.test(n)) {
         // a renamed directory or a metadata-only copy-up: the upperdir alone does not hold the content
-        throw new LayerError(`${abs} carries ${n}: mount the overlay with redirect_dir=off,metacopy=off to commit it as a layer`, { path: abs });
+        throw new LayerError(
+          `${abs} carries ${n}: mount the overlay with redirect_dir=off,metacopy=off to commit it as a layer`,
+          { path: abs },
+        );
       }
       if (isOverlayXattr(n)) {
-        if (overlay && (OPAQUE_XATTRS as readonly string[]).includes(n) && isOpaqueValue(getXattr(abs, n))) opaque = true;
+        if (overlay && (OPAQUE_XATTRS as readonly string[]).includes(n) && isOpaqueValue(getXattr(abs, n)))
+          opaque = true;
         if (overlay && (WHITEOUT_XATTRS as readonly string[]).includes(n)) whiteout = true;
         continue;
       }
@@ -157,20 +178,50 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
       /** Headers without PAX records are written straight into the batch (no allocation). */
       const enc = (eh: TarEntryHeader): Buffer => {
         if (eh.xattrs && eh.xattrs.length > 0) return encodeHeader(eh);
-        if (eh.name.length <= 100 && (!eh.linkname || eh.linkname.length <= 100) && isPlainAscii(eh.name) && (!eh.linkname || isPlainAscii(eh.linkname)) && eh.size <= 0o77777777777 && eh.uid <= 0o7777777 && eh.gid <= 0o7777777) {
+        if (
+          eh.name.length <= 100 &&
+          (!eh.linkname || eh.linkname.length <= 100) &&
+          isPlainAscii(eh.name) &&
+          (!eh.linkname || isPlainAscii(eh.linkname)) &&
+          eh.size <= 0o77777777777 &&
+          eh.uid <= 0o7777777 &&
+          eh.gid <= 0o7777777
+        ) {
           simple = eh;
           return SIMPLE;
         }
         return encodeHeader(eh);
       };
-      if (overlay && (isWhiteoutDevice(st.isCharacterDevice(), st.rdev) || (x.whiteout && st.isFile() && st.size === 0))) {
+      if (
+        overlay &&
+        (isWhiteoutDevice(st.isCharacterDevice(), st.rdev) || (x.whiteout && st.isFile() && st.size === 0))
+      ) {
         const dir = rel.slice(0, rel.length - base.length);
-        header = enc({ name: dir + tarWhiteoutName(base), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: common.mtime });
+        header = enc({
+          name: dir + tarWhiteoutName(base),
+          type: 'file',
+          size: 0,
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          mtime: common.mtime,
+        });
         type = 'file';
       } else if (st.isDirectory()) {
         header = encodeHeader({ ...common, name: `${rel}/`, type: 'dir', size: 0 });
         if (x.opaque) {
-          header = Buffer.concat([header, encodeHeader({ name: `${rel}/${OPAQUE_MARKER}`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: common.mtime })]);
+          header = Buffer.concat([
+            header,
+            encodeHeader({
+              name: `${rel}/${OPAQUE_MARKER}`,
+              type: 'file',
+              size: 0,
+              mode: 0o644,
+              uid: 0,
+              gid: 0,
+              mtime: common.mtime,
+            }),
+          ]);
           stats.entries++;
         }
         type = 'dir';
@@ -285,11 +336,18 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
  * another thread while the walk goes on). Each chunk is valid only until the next item is asked for (the buffers
  * are reused), so the consumer must write it before iterating on. `stats` fills in as it is read.
  */
-export function diffChunks(dir: string, opts: DiffOptions = {}, stats: DiffStats = { entries: 0 }): AsyncGenerator<Buffer | FileBody> {
+export function diffChunks(
+  dir: string,
+  opts: DiffOptions = {},
+  stats: DiffStats = { entries: 0 },
+): AsyncGenerator<Buffer | FileBody> {
   return generate(dir, { ...opts, reuseBuffers: true, handOffLargeFiles: true }, stats);
 }
 
 /** The layer tar of `dir` as a stream. `stats` fills in as it is read. */
 export function diffDir(dir: string, opts: DiffOptions = {}, stats: DiffStats = { entries: 0 }): Readable {
-  return Readable.from(generate(dir, { ...opts, handOffLargeFiles: false }, stats) as AsyncGenerator<Buffer>, { objectMode: false, highWaterMark: BATCH });
+  return Readable.from(generate(dir, { ...opts, handOffLargeFiles: false }, stats) as AsyncGenerator<Buffer>, {
+    objectMode: false,
+    highWaterMark: BATCH,
+  });
 }

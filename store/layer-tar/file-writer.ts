@@ -30,8 +30,20 @@ export class FileRing {
   private session: WriterSession | undefined;
 
   /** What the serving thread needs: `fileServer(ctrlBuf, ringBuf, errBuf, RING, C)`. */
-  workerData(): { fileCtrlBuf: SharedArrayBuffer; fileRingBuf: SharedArrayBuffer; fileErrBuf: SharedArrayBuffer; FILE_RING: number; FILE_C: typeof C } {
-    return { fileCtrlBuf: this.ctrl.buffer as SharedArrayBuffer, fileRingBuf: this.ring.buffer as SharedArrayBuffer, fileErrBuf: this.err.buffer as SharedArrayBuffer, FILE_RING: RING, FILE_C: C };
+  workerData(): {
+    fileCtrlBuf: SharedArrayBuffer;
+    fileRingBuf: SharedArrayBuffer;
+    fileErrBuf: SharedArrayBuffer;
+    FILE_RING: number;
+    FILE_C: typeof C;
+  } {
+    return {
+      fileCtrlBuf: this.ctrl.buffer as SharedArrayBuffer,
+      fileRingBuf: this.ring.buffer as SharedArrayBuffer,
+      fileErrBuf: this.err.buffer as SharedArrayBuffer,
+      FILE_RING: RING,
+      FILE_C: C,
+    };
   }
 
   get busy(): boolean {
@@ -70,7 +82,13 @@ export class FileWriter {
         eval: true,
         // a small heap: the worker only makes a few short-lived objects per file
         resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
-        workerData: { ctrlBuf: d.fileCtrlBuf, ringBuf: d.fileRingBuf, errBuf: d.fileErrBuf, RING: d.FILE_RING, C: d.FILE_C },
+        workerData: {
+          ctrlBuf: d.fileCtrlBuf,
+          ringBuf: d.fileRingBuf,
+          errBuf: d.fileErrBuf,
+          RING: d.FILE_RING,
+          C: d.FILE_C,
+        },
       });
       w.unref();
       this.exited = false;

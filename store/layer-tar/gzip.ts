@@ -48,7 +48,11 @@ function storedBlocks(buf: Buffer, last: boolean): Buffer[] {
 
 function deflateChunk(buf: Buffer, level: number, last: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    deflateRaw(buf, { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH, memLevel: 8 }, (err, out) => (err ? reject(err) : resolve(out)));
+    deflateRaw(
+      buf,
+      { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH, memLevel: 8 },
+      (err, out) => (err ? reject(err) : resolve(out)),
+    );
   });
 }
 
@@ -99,7 +103,9 @@ async function* gzipGen(src: AsyncIterable<Buffer>, opts: ParallelGzipOptions): 
     const last = next.done === true;
     crc = crc32(buf, crc);
     total += buf.length;
-    const p = levelFor(buf, level).then((l) => (l === 0 ? Buffer.concat(storedBlocks(buf, last)) : deflateChunk(buf, l, last)));
+    const p = levelFor(buf, level).then((l) =>
+      l === 0 ? Buffer.concat(storedBlocks(buf, last)) : deflateChunk(buf, l, last),
+    );
     p.catch(() => undefined);
     queue.push(p);
     while (queue.length >= window) yield await queue.shift()!;
@@ -124,7 +130,8 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
   try {
     const size = (await fh.stat()).size;
     const expect = opts.expect;
-    if (expect?.size !== undefined && size !== expect.size) throw new DamagedContentError(expect.digest, { size }, expect.size, 'layer');
+    if (expect?.size !== undefined && size !== expect.size)
+      throw new DamagedContentError(expect.digest, { size }, expect.size, 'layer');
     const hash = expect ? createHash('sha256') : undefined;
     yield HEADER;
     const pool: Buffer[] = [];
@@ -145,7 +152,9 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
       crc = crc32(data, crc);
       hash?.update(data);
       const last = pos >= size;
-      const out = levelFor(data, level).then((l) => (l === 0 ? storedBlocks(data, last) : deflateChunk(data, l, last).then((b) => [b])));
+      const out = levelFor(data, level).then((l) =>
+        l === 0 ? storedBlocks(data, last) : deflateChunk(data, l, last).then((b) => [b]),
+      );
       out.catch(() => undefined);
       queue.push({ out, buf });
       while (queue.length >= window) {
@@ -157,7 +166,8 @@ export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions 
     }
     if (hash && expect) {
       const got = `sha256:${hash.digest('hex')}` as Digest;
-      if (got !== expect.digest) throw new DamagedContentError(expect.digest, { digest: got, size }, expect.size, 'layer');
+      if (got !== expect.digest)
+        throw new DamagedContentError(expect.digest, { digest: got, size }, expect.size, 'layer');
     }
     while (queue.length > 0) {
       const q = queue.shift()!;

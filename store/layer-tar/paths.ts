@@ -9,8 +9,13 @@ export function entryComponents(name: string, digest?: string): string[] {
   const parts: string[] = [];
   for (const p of name.split('/')) {
     if (p === '' || p === '.') continue;
-    if (p === '..') throw new LayerError(`layer entry "${name}" climbs out of the root with ..`, { path: name, ...(digest ? { digest } : {}) });
-    if (p.includes('\0')) throw new LayerError(`layer entry "${name}" contains a NUL byte`, { path: name, ...(digest ? { digest } : {}) });
+    if (p === '..')
+      throw new LayerError(`layer entry "${name}" climbs out of the root with ..`, {
+        path: name,
+        ...(digest ? { digest } : {}),
+      });
+    if (p.includes('\0'))
+      throw new LayerError(`layer entry "${name}" contains a NUL byte`, { path: name, ...(digest ? { digest } : {}) });
     parts.push(p);
   }
   return parts;

@@ -2,7 +2,15 @@
 // link target, size or ids do not fit, or that carries xattrs (SCHILY.xattr.*, values as raw bytes).
 export type EntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
-const TYPEFLAG: Record<EntryType, number> = { file: 0x30, link: 0x31, symlink: 0x32, char: 0x33, block: 0x34, dir: 0x35, fifo: 0x36 };
+const TYPEFLAG: Record<EntryType, number> = {
+  file: 0x30,
+  link: 0x31,
+  symlink: 0x32,
+  char: 0x33,
+  block: 0x34,
+  dir: 0x35,
+  fifo: 0x36,
+};
 
 export interface TarEntryHeader {
   name: string;
@@ -42,7 +50,21 @@ function paxRecord(key: string, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${len} ${key}=`), value, Buffer.from('\n')]);
 }
 
-function ustar(name: string, type: number, h: { mode: number; uid: number; gid: number; size: number; mtime: number; linkname?: string; devmajor?: number; devminor?: number }, into?: Buffer): Buffer {
+function ustar(
+  name: string,
+  type: number,
+  h: {
+    mode: number;
+    uid: number;
+    gid: number;
+    size: number;
+    mtime: number;
+    linkname?: string;
+    devmajor?: number;
+    devminor?: number;
+  },
+  into?: Buffer,
+): Buffer {
   const b = into ?? Buffer.alloc(BLOCK);
   if (into) b.fill(0, 0, BLOCK);
   b.write(name, 0, 100, 'utf8');
@@ -74,8 +96,10 @@ function padding(n: number): number {
  * returns false (writing nothing) when it needs PAX — use encodeHeader then.
  */
 export function encodeSimpleHeaderInto(h: TarEntryHeader, target: Buffer, off: number): boolean {
-  if ((h.xattrs && h.xattrs.length > 0) || h.size > 0o77777777777 || h.uid > 0o7777777 || h.gid > 0o7777777) return false;
-  if (h.name.length > 100 || !isAscii(h.name) || (h.linkname && (h.linkname.length > 100 || !isAscii(h.linkname)))) return false;
+  if ((h.xattrs && h.xattrs.length > 0) || h.size > 0o77777777777 || h.uid > 0o7777777 || h.gid > 0o7777777)
+    return false;
+  if (h.name.length > 100 || !isAscii(h.name) || (h.linkname && (h.linkname.length > 100 || !isAscii(h.linkname))))
+    return false;
   ustar(h.name, TYPEFLAG[h.type], h, target.subarray(off, off + BLOCK));
   return true;
 }

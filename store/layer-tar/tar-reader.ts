@@ -65,7 +65,8 @@ class ByteReader {
   async *chunks(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.buf.length === 0 && !(await this.fill())) throw new LayerError('layer tar ends in the middle of an entry');
+      if (this.buf.length === 0 && !(await this.fill()))
+        throw new LayerError('layer tar ends in the middle of an entry');
       const take = Math.min(left, this.buf.length);
       const out = this.buf.subarray(0, take);
       this.buf = this.buf.subarray(take);
@@ -91,7 +92,10 @@ function num(b: Buffer, off: number, len: number): number {
     for (let i = 1; i < len; i++) v = v * 256 + b[off + i]!;
     return v;
   }
-  const s = b.toString('ascii', off, off + len).replace(/\0.*$/s, '').trim();
+  const s = b
+    .toString('ascii', off, off + len)
+    .replace(/\0.*$/s, '')
+    .trim();
   if (s === '') return 0;
   const v = parseInt(s, 8);
   if (!Number.isFinite(v)) throw new LayerError(`invalid number "${s}" in a tar header`);
@@ -146,7 +150,8 @@ export function parsePax(data: Buffer): Map<string, Buffer> {
     const sp = data.indexOf(0x20, off);
     if (sp < 0) break;
     const len = parseInt(data.toString('ascii', off, sp), 10);
-    if (!Number.isFinite(len) || len <= 0 || off + len > data.length) throw new LayerError('malformed PAX header record');
+    if (!Number.isFinite(len) || len <= 0 || off + len > data.length)
+      throw new LayerError('malformed PAX header record');
     const rec = data.subarray(sp + 1, off + len - 1); // without the trailing newline
     const eq = rec.indexOf(0x3d);
     if (eq > 0) out.set(rec.toString('utf8', 0, eq), rec.subarray(eq + 1));
@@ -183,7 +188,10 @@ export async function* readTar(src: Readable | AsyncIterable<Buffer>): AsyncGene
     let size = num(h, 124, 12);
     const ext = flag === 0x78 /* x */ || flag === 0x67 /* g */ || flag === 0x4c /* L */ || flag === 0x4b; /* K */
     if (ext) {
-      if (size > MAX_EXTENDED_HEADER) throw new LayerError(`layer tar has an extended header of ${size} bytes (limit ${MAX_EXTENDED_HEADER}): refused`);
+      if (size > MAX_EXTENDED_HEADER)
+        throw new LayerError(
+          `layer tar has an extended header of ${size} bytes (limit ${MAX_EXTENDED_HEADER}): refused`,
+        );
       const data = await r.read(size);
       if (data.length < size) throw new LayerError('layer tar ends inside an extended header');
       await r.skip(pad(size));

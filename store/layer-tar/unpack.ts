@@ -54,7 +54,17 @@ const UMASK = process.umask();
 /** Asked once: a syscall per file otherwise. */
 const AS_ROOT = process.getuid?.() === 0;
 
-function line(rel: string, type: string, mode: number, uid: number, gid: number, size: number, rdev: number, mtimeMs: number, link: string): string {
+function line(
+  rel: string,
+  type: string,
+  mode: number,
+  uid: number,
+  gid: number,
+  size: number,
+  rdev: number,
+  mtimeMs: number,
+  link: string,
+): string {
   // joined, not a template: one flat string per line instead of a tree of cons strings (they live to the end)
   return [rel, type, (mode & 0o7777).toString(8), `${uid}:${gid}`, size, rdev, mtimeMs, link].join('\t');
 }
@@ -109,7 +119,8 @@ class Unpacker {
 
   private writerFailure(e: unknown): unknown {
     if (!(e instanceof WriterError)) return e;
-    for (const [rel, n] of this.queued) if (n === e.job) return this.err(`cannot write layer entry "${rel}": ${e.message}`, rel);
+    for (const [rel, n] of this.queued)
+      if (n === e.job) return this.err(`cannot write layer entry "${rel}": ${e.message}`, rel);
     return this.err(`cannot write a layer entry: ${e.message}`, '');
   }
 
@@ -293,7 +304,10 @@ class Unpacker {
         fs.symlinkSync(h.linkname, abs);
         this.applyMeta(abs, h);
         fs.lutimesSync(abs, mtime, mtime);
-        this.rec(rel, line(rel, 'l', 0o777, h.uid, h.gid, Buffer.byteLength(h.linkname), 0, h.mtime * 1000, h.linkname));
+        this.rec(
+          rel,
+          line(rel, 'l', 0o777, h.uid, h.gid, Buffer.byteLength(h.linkname), 0, h.mtime * 1000, h.linkname),
+        );
         break;
       }
       case 'link': {
@@ -327,7 +341,20 @@ class Unpacker {
         mknod(abs, kind | 0o600, h.devmajor, h.devminor);
         this.applyMeta(abs, h);
         fs.utimesSync(abs, mtime, mtime);
-        this.rec(rel, line(rel, h.type === 'fifo' ? 'p' : h.type === 'block' ? 'b' : 'c', h.mode, h.uid, h.gid, 0, h.type === 'fifo' ? 0 : Number(makedev(h.devmajor, h.devminor)), h.mtime * 1000, ''));
+        this.rec(
+          rel,
+          line(
+            rel,
+            h.type === 'fifo' ? 'p' : h.type === 'block' ? 'b' : 'c',
+            h.mode,
+            h.uid,
+            h.gid,
+            0,
+            h.type === 'fifo' ? 0 : Number(makedev(h.devmajor, h.devminor)),
+            h.mtime * 1000,
+            '',
+          ),
+        );
         break;
       }
       default:
@@ -351,7 +378,8 @@ class Unpacker {
       }
       return;
     }
-    if (target === '' || target === '.' || target === '..' || target.includes('/')) throw this.err(`invalid whiteout "${name}"`, name);
+    if (target === '' || target === '.' || target === '..' || target.includes('/'))
+      throw this.err(`invalid whiteout "${name}"`, name);
     const rel = dir === '' ? target : `${dir}/${target}`;
     if (this.mode === 'overlay') {
       this.clear(rel, false);
@@ -394,7 +422,9 @@ class Unpacker {
     const gid = h.gid;
     const mode = h.mode & 0o7777;
     // as applyMeta: a new file is root:root with mode 0666 & ~umask already
-    const flags = (uid !== 0 || gid !== 0 || !AS_ROOT ? FLAG_CHOWN : 0) | (mode !== (0o666 & ~UMASK) || uid !== 0 || gid !== 0 ? FLAG_CHMOD : 0);
+    const flags =
+      (uid !== 0 || gid !== 0 || !AS_ROOT ? FLAG_CHOWN : 0) |
+      (mode !== (0o666 & ~UMASK) || uid !== 0 || gid !== 0 ? FLAG_CHMOD : 0);
     w.commit(flags, mode, uid, gid, h.mtime);
     this.stats.offloaded++;
     return true;
@@ -429,7 +459,11 @@ class Unpacker {
 }
 
 /** Unpacks an uncompressed tar stream into `dest` (which must exist). */
-export async function unpackTar(src: Readable | AsyncIterable<Buffer>, dest: string, opts: UnpackOptions = {}): Promise<UnpackStats> {
+export async function unpackTar(
+  src: Readable | AsyncIterable<Buffer>,
+  dest: string,
+  opts: UnpackOptions = {},
+): Promise<UnpackStats> {
   const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record, opts.offloadAfter, opts.writer);
   try {
     for await (const entry of readTar(src)) await u.entry(entry);

@@ -15,7 +15,11 @@ export interface ArchiveWriter {
   blob(name: string, digest: Digest, size?: number): Promise<void>;
 }
 
-export async function writeArchive(store: Store, dest: string, fill: (w: ArchiveWriter) => Promise<void>): Promise<void> {
+export async function writeArchive(
+  store: Store,
+  dest: string,
+  fill: (w: ArchiveWriter) => Promise<void>,
+): Promise<void> {
   await sweepArchiveTemps(dest);
   const tmp = archiveTempName(dest);
   const pack = tarStream.pack();
@@ -23,7 +27,8 @@ export async function writeArchive(store: Store, dest: string, fill: (w: Archive
   done.catch(() => undefined);
   const mtime = new Date(0);
   const w: ArchiveWriter = {
-    file: (name, data) => new Promise((res, rej) => pack.entry({ name, mtime, mode: 0o644 }, data, (e) => (e ? rej(e) : res()))),
+    file: (name, data) =>
+      new Promise((res, rej) => pack.entry({ name, mtime, mode: 0o644 }, data, (e) => (e ? rej(e) : res()))),
     blob: async (name, digest, expectedSize) => {
       const size = expectedSize ?? (await store.blobSize(digest));
       const src = verified(await store.openBlob(digest), digest, size);

@@ -72,7 +72,8 @@ async function collect(store: Store): Promise<PruneReport> {
   const keepDiff = new Set<string>();
   const lazy = new LazyBlobs(root);
   /** Present, or recorded lazily; read without leasing (prune's own lease would only add writes). */
-  const present = async (d: Digest): Promise<boolean> => existsSync(store.blobPath(d)) || (await lazy.get(d)) !== undefined;
+  const present = async (d: Digest): Promise<boolean> =>
+    existsSync(store.blobPath(d)) || (await lazy.get(d)) !== undefined;
   const visit = async (d: string, depth: number): Promise<void> => {
     if (keep.has(d) || !isDigest(d)) return;
     keep.add(d);
@@ -87,7 +88,8 @@ async function collect(store: Store): Promise<PruneReport> {
     }
     if (typeof json !== 'object' || json === null) return;
     if (Array.isArray(json.manifests)) for (const m of json.manifests) await visit(m.digest, depth + 1);
-    if (json.config && typeof json.config === 'object' && 'digest' in json.config) await visit((json.config as { digest: string }).digest, depth + 1);
+    if (json.config && typeof json.config === 'object' && 'digest' in json.config)
+      await visit((json.config as { digest: string }).digest, depth + 1);
     if (Array.isArray(json.layers)) {
       for (const l of json.layers) {
         keep.add(l.digest);

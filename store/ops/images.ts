@@ -54,7 +54,13 @@ export async function inspectImage(store: Store, ref: string): Promise<InspectRe
   for (let i = 0; i < rec.manifest.layers.length; i++) {
     const l = rec.manifest.layers[i]!;
     const diffID = rec.config.rootfs?.diff_ids?.[i] ?? (await store.diffIDOf(l));
-    layers.push({ digest: l.digest, mediaType: l.mediaType, size: l.size, ...(diffID ? { diffID } : {}), unpacked: diffID ? (await store.lowerdir(diffID)) !== undefined : false });
+    layers.push({
+      digest: l.digest,
+      mediaType: l.mediaType,
+      size: l.size,
+      ...(diffID ? { diffID } : {}),
+      unpacked: diffID ? (await store.lowerdir(diffID)) !== undefined : false,
+    });
   }
   return {
     ...(rec.name ? { name: rec.name } : {}),

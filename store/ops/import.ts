@@ -12,7 +12,15 @@ import { hostPlatform } from '../platform.js';
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export async function importRootfs(store: Store, file: string, name: string): Promise<Digest> {
-  const s = store as Store & { blobs?: { ingest(src: Readable, expected: undefined, beforePlace: (d: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> } };
+  const s = store as Store & {
+    blobs?: {
+      ingest(
+        src: Readable,
+        expected: undefined,
+        beforePlace: (d: Digest) => Promise<void>,
+      ): Promise<{ digest: Digest; size: number }>;
+    };
+  };
   if (!s.blobs) throw new StoreError('this store cannot ingest blobs of unknown digest');
   const tar = await decompressed(createReadStream(file, { highWaterMark: 1 << 20 }), file);
   let release = async (): Promise<void> => undefined;
@@ -33,7 +41,12 @@ export async function importRootfs(store: Store, file: string, name: string): Pr
     };
     const cfg = await store.putJSON(config, MediaType.OciConfig);
     const layerDesc: Descriptor = { mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size };
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: cfg, layers: [layerDesc] };
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: cfg,
+      layers: [layerDesc],
+    };
     const desc = await store.putJSON(manifest, MediaType.OciManifest);
     await store.tag(name, desc);
     return desc.digest;

@@ -59,42 +59,62 @@ export async function loadArchive(store: Store, file: string): Promise<LoadedIma
     for (const r of releases) await r();
   }
   async function readArchive(): Promise<LoadedImage[]> {
-  for await (const entry of extract) {
-    const h = entry.header;
-    const path = entryComponents(h.name).join('/');
-    const body = entry as unknown as Readable;
-    if (h.type !== 'file' && h.type !== 'contiguous-file') {
-      body.resume();
-      continue;
+    for await (const entry of extract) {
+      const h = entry.header;
+      const path = entryComponents(h.name).join('/');
+      const body = entry as unknown as Readable;
+      if (h.type !== 'file' && h.type !== 'contiguous-file') {
+        body.resume();
+        continue;
+      }
+      if (META.has(path)) {
+        meta.set(path, await readAll(body, MAX_META, path));
+        continue;
+      }
+      const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(path);
+      const head = await peek(body, 4);
+      const compression = detectCompression(head);
+      if (m) {
+        const digest = `sha256:${m[1]}` as Digest;
+        const r = await store.writeBlob(body, { digest, size: h.size ?? undefined });
+        byPath.set(path, { ...r, compression });
+      } else if (/\.json$/.test(path) || /layer\.tar$/.test(path) || /\.tar(\.gz)?$/.test(path)) {
+        // docker-archive members: content-addressed by what they hash to, leased until tagged
+        const r = await ingestUnknown(store, body, releases);
+        byPath.set(path, { ...r, compression });
+      } else {
+        body.resume();
+      }
     }
-    if (META.has(path)) {
-      meta.set(path, await readAll(body, MAX_META, path));
-      continue;
-    }
-    const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(path);
-    const head = await peek(body, 4);
-    const compression = detectCompression(head);
-    if (m) {
-      const digest = `sha256:${m[1]}` as Digest;
-      const r = await store.writeBlob(body, { digest, size: h.size ?? undefined });
-      byPath.set(path, { ...r, compression });
-    } else if (/\.json$/.test(path) || /layer\.tar$/.test(path) || /\.tar(\.gz)?$/.test(path)) {
-      // docker-archive members: content-addressed by what they hash to, leased until tagged
-      const r = await ingestUnknown(store, body, releases);
-      byPath.set(path, { ...r, compression });
-    } else {
-      body.resume();
-    }
-  }
-  if (meta.has('index.json')) return loadOci(store, JSON.parse(meta.get('index.json')!.toString('utf8')) as ImageIndex);
-  if (meta.has('manifest.json')) return loadDocker(store, JSON.parse(meta.get('manifest.json')!.toString('utf8')) as DockerManifestEntry[], byPath);
-  throw new StoreError(`${file} is neither an OCI layout archive (index.json) nor a docker-archive (manifest.json)`, { path: file });
+    if (meta.has('index.json'))
+      return loadOci(store, JSON.parse(meta.get('index.json')!.toString('utf8')) as ImageIndex);
+    if (meta.has('manifest.json'))
+      return loadDocker(
+        store,
+        JSON.parse(meta.get('manifest.json')!.toString('utf8')) as DockerManifestEntry[],
+        byPath,
+      );
+    throw new StoreError(`${file} is neither an OCI layout archive (index.json) nor a docker-archive (manifest.json)`, {
+      path: file,
+    });
   }
 }
 
-async function ingestUnknown(store: Store, body: Readable, releases: (() => Promise<void>)[]): Promise<{ digest: Digest; size: number }> {
+async function ingestUnknown(
+  store: Store,
+  body: Readable,
+  releases: (() => Promise<void>)[],
+): Promise<{ digest: Digest; size: number }> {
   // the Store API only takes blobs with a known digest; the local implementation exposes the raw ingest
-  const s = store as Store & { blobs?: { ingest(src: Readable, e: undefined, beforePlace: (d: Digest) => Promise<void>): Promise<{ digest: Digest; size: number }> } };
+  const s = store as Store & {
+    blobs?: {
+      ingest(
+        src: Readable,
+        e: undefined,
+        beforePlace: (d: Digest) => Promise<void>,
+      ): Promise<{ digest: Digest; size: number }>;
+    };
+  };
   if (!s.blobs) throw new StoreError('this store cannot ingest blobs of unknown digest');
   return s.blobs.ingest(body, undefined, async (d) => {
     releases.push(await store.lease([d]));
@@ -104,9 +124,17 @@ async function ingestUnknown(store: Store, body: Readable, releases: (() => Prom
 async function loadOci(store: Store, index: ImageIndex): Promise<LoadedImage[]> {
   const out: LoadedImage[] = [];
   for (const m of index.manifests) {
-    if (!(await store.hasBlob(m.digest))) throw new StoreError(`the archive's index.json names ${m.digest}, which the archive does not hold`, { digest: m.digest });
+    if (!(await store.hasBlob(m.digest)))
+      throw new StoreError(`the archive's index.json names ${m.digest}, which the archive does not hold`, {
+        digest: m.digest,
+      });
     const name = nameFrom(m.annotations);
-    const target: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.platform ? { platform: m.platform } : {}) };
+    const target: Descriptor = {
+      mediaType: m.mediaType,
+      digest: m.digest,
+      size: m.size,
+      ...(m.platform ? { platform: m.platform } : {}),
+    };
     if (name) await store.tag(name, target);
     out.push({ ...(name ? { name } : {}), digest: m.digest });
   }
@@ -119,7 +147,11 @@ interface DockerManifestEntry {
   Layers: string[];
 }
 
-async function loadDocker(store: Store, entries: DockerManifestEntry[], byPath: Map<string, { digest: Digest; size: number; compression: string }>): Promise<LoadedImage[]> {
+async function loadDocker(
+  store: Store,
+  entries: DockerManifestEntry[],
+  byPath: Map<string, { digest: Digest; size: number; compression: string }>,
+): Promise<LoadedImage[]> {
   const out: LoadedImage[] = [];
   for (const e of entries) {
     const cfg = byPath.get(entryComponents(e.Config).join('/'));
@@ -129,9 +161,19 @@ async function loadDocker(store: Store, entries: DockerManifestEntry[], byPath: 
       const b = byPath.get(entryComponents(l).join('/'));
       if (!b) throw new StoreError(`docker-archive: layer ${l} is missing`);
       if (b.compression === 'zstd') layers.push({ mediaType: MediaType.OciLayerZstd, digest: b.digest, size: b.size });
-      else layers.push({ mediaType: b.compression === 'gzip' ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: b.digest, size: b.size });
+      else
+        layers.push({
+          mediaType: b.compression === 'gzip' ? MediaType.OciLayerGzip : MediaType.OciLayer,
+          digest: b.digest,
+          size: b.size,
+        });
     }
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size }, layers };
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
+      layers,
+    };
     const desc = await store.putJSON(manifest, MediaType.OciManifest);
     const names = (e.RepoTags ?? []).map((t) => normalizeName(t));
     for (const n of names) await store.tag(n, desc);

@@ -8,7 +8,12 @@ import { StoreError } from '../errors.js';
 import { writeArchive } from './archive-tar.js';
 import { damageIn } from '../../oci/index.js';
 
-export async function saveImage(store: Store, ref: string, dest: string, format: 'oci' | 'docker'): Promise<Descriptor> {
+export async function saveImage(
+  store: Store,
+  ref: string,
+  dest: string,
+  format: 'oci' | 'docker',
+): Promise<Descriptor> {
   try {
     return await save(store, ref, dest, format);
   } catch (e) {
@@ -21,7 +26,11 @@ export async function saveImage(store: Store, ref: string, dest: string, format:
 async function save(store: Store, ref: string, dest: string, format: 'oci' | 'docker'): Promise<Descriptor> {
   const rec = await store.resolveImage(ref);
   if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
-  const release = await store.lease([rec.manifestDigest, rec.configDigest, ...rec.manifest.layers.map((l) => l.digest)]);
+  const release = await store.lease([
+    rec.manifestDigest,
+    rec.configDigest,
+    ...rec.manifest.layers.map((l) => l.digest),
+  ]);
   try {
     const name = rec.name;
     if (format === 'oci') {
@@ -33,13 +42,26 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
         const m: ImageManifest = {
           schemaVersion: 2,
           mediaType: MediaType.OciManifest,
-          config: { mediaType: MediaType.OciConfig, digest: rec.configDigest, size: await store.blobSize(rec.configDigest) },
-          layers: layers.map((l) => ({ mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.size, ...(l.annotations ? { annotations: l.annotations } : {}) })),
+          config: {
+            mediaType: MediaType.OciConfig,
+            digest: rec.configDigest,
+            size: await store.blobSize(rec.configDigest),
+          },
+          layers: layers.map((l) => ({
+            mediaType: MediaType.OciLayerGzip,
+            digest: l.digest,
+            size: l.size,
+            ...(l.annotations ? { annotations: l.annotations } : {}),
+          })),
           ...(rec.manifest.annotations ? { annotations: rec.manifest.annotations } : {}),
         };
         manifest = await store.putJSON(m, MediaType.OciManifest);
       } else {
-        manifest = { mediaType: MediaType.OciManifest, digest: rec.manifestDigest, size: await store.blobSize(rec.manifestDigest) };
+        manifest = {
+          mediaType: MediaType.OciManifest,
+          digest: rec.manifestDigest,
+          size: await store.blobSize(rec.manifestDigest),
+        };
       }
       const annotations: Record<string, string> = {};
       if (name) {
@@ -47,11 +69,18 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
         annotations['io.containerd.image.name'] = name;
         annotations['org.opencontainers.image.ref.name'] = r.tag ?? 'latest';
       }
-      const platform = { os: rec.config.os, architecture: rec.config.architecture, ...(rec.config.variant ? { variant: rec.config.variant } : {}) };
+      const platform = {
+        os: rec.config.os,
+        architecture: rec.config.architecture,
+        ...(rec.config.variant ? { variant: rec.config.variant } : {}),
+      };
       const entry: Descriptor = { ...manifest, platform, ...(name ? { annotations } : {}) };
       await writeArchive(store, dest, async (w) => {
         await w.file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-        await w.file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }));
+        await w.file(
+          'index.json',
+          JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }),
+        );
         const seen = new Set<string>();
         for (const d of [manifest, { digest: rec.configDigest, size: undefined }, ...layers]) {
           if (seen.has(d.digest)) continue;
@@ -71,14 +100,26 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
         seen.add(layerNames[i]!);
         await w.blob(layerNames[i]!, rec.manifest.layers[i]!.digest, rec.manifest.layers[i]!.size);
       }
-      await w.file('manifest.json', JSON.stringify([{ Config: `${digestHex(rec.configDigest)}.json`, RepoTags: repoTags, Layers: layerNames }]));
+      await w.file(
+        'manifest.json',
+        JSON.stringify([{ Config: `${digestHex(rec.configDigest)}.json`, RepoTags: repoTags, Layers: layerNames }]),
+      );
       if (name) {
         const r = parseReference(name);
         const repo = familiarName({ registry: r.registry, repository: r.repository });
-        await w.file('repositories', JSON.stringify({ [repo]: { [r.tag ?? 'latest']: digestHex(rec.manifest.layers.at(-1)?.digest ?? rec.configDigest) } }));
+        await w.file(
+          'repositories',
+          JSON.stringify({
+            [repo]: { [r.tag ?? 'latest']: digestHex(rec.manifest.layers.at(-1)?.digest ?? rec.configDigest) },
+          }),
+        );
       }
     });
-    return { mediaType: rec.manifestMediaType, digest: rec.manifestDigest, size: await store.blobSize(rec.manifestDigest) };
+    return {
+      mediaType: rec.manifestMediaType,
+      digest: rec.manifestDigest,
+      size: await store.blobSize(rec.manifestDigest),
+    };
   } finally {
     await release();
   }

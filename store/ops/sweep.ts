@@ -102,8 +102,11 @@ export async function onStoreClose(root: string): Promise<void> {
   open.delete(root);
   const mine = (name: string): boolean => tempOwnerPid(name) === process.pid;
   const jobs: Promise<unknown>[] = [];
-  for (const n of await list(join(root, 'tmp'))) if (mine(n)) jobs.push(rm(join(root, 'tmp', n), { recursive: true, force: true }).catch(() => undefined));
-  for (const n of await list(join(root, 'layers'))) if (n.startsWith('tmp-') && mine(n)) jobs.push(rm(join(root, 'layers', n), { recursive: true, force: true }).catch(() => undefined));
+  for (const n of await list(join(root, 'tmp')))
+    if (mine(n)) jobs.push(rm(join(root, 'tmp', n), { recursive: true, force: true }).catch(() => undefined));
+  for (const n of await list(join(root, 'layers')))
+    if (n.startsWith('tmp-') && mine(n))
+      jobs.push(rm(join(root, 'layers', n), { recursive: true, force: true }).catch(() => undefined));
   await Promise.all(jobs);
 }
 
@@ -120,6 +123,7 @@ export function archiveTempName(dest: string): string {
 export async function sweepArchiveTemps(dest: string): Promise<void> {
   const prefix = `.${basename(dest)}.tsbuild-save-`;
   for (const n of await list(dirname(dest))) {
-    if (n.startsWith(prefix) && dead(tempOwnerPid(n))) await rm(join(dirname(dest), n), { force: true }).catch(() => undefined);
+    if (n.startsWith(prefix) && dead(tempOwnerPid(n)))
+      await rm(join(dirname(dest), n), { force: true }).catch(() => undefined);
   }
 }

@@ -53,7 +53,8 @@ export async function verifyStore(store: Store): Promise<VerifyReport> {
     if (!id) report.problems.push(`unpacked layer ${diffID} has no short link (${dir}/link)`);
     else {
       const target = await realpath(join(root, 'l', id)).catch(() => undefined);
-      if (target !== (await realpath(join(dir, 'diff')).catch(() => ''))) report.problems.push(`unpacked layer ${diffID}: l/${id} does not lead to ${dir}/diff`);
+      if (target !== (await realpath(join(dir, 'diff')).catch(() => '')))
+        report.problems.push(`unpacked layer ${diffID}: l/${id} does not lead to ${dir}/diff`);
     }
     const recorded = await readFile(join(dir, 'tree'), 'utf8').catch(() => undefined);
     if (recorded === undefined || !existsSync(join(dir, 'diff'))) {
@@ -69,7 +70,9 @@ export async function verifyStore(store: Store): Promise<VerifyReport> {
     for (const l of want) if (!gotSet.has(l)) changed.push(l.split('\t')[0]!);
     if (changed.length > 0) {
       const paths = [...new Set(changed)];
-      report.problems.push(`unpacked layer ${diffID} differs from what was unpacked: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`);
+      report.problems.push(
+        `unpacked layer ${diffID} differs from what was unpacked: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`,
+      );
     }
   }
   await verifyReferences(root, report, lazy, corrupt);
@@ -77,7 +80,12 @@ export async function verifyStore(store: Store): Promise<VerifyReport> {
 }
 
 /** Follows every tag's references; each problem names the tag and the path of references down to the blob. */
-async function verifyReferences(root: string, report: VerifyReport, lazy: LazyBlobs, corrupt: Set<string>): Promise<void> {
+async function verifyReferences(
+  root: string,
+  report: VerifyReport,
+  lazy: LazyBlobs,
+  corrupt: Set<string>,
+): Promise<void> {
   const blobs = new BlobStore(root);
   const { state, backup } = await inspectIndexFile(root);
   let manifests: Descriptor[];
@@ -85,7 +93,9 @@ async function verifyReferences(root: string, report: VerifyReport, lazy: LazyBl
     const b = await backup();
     report.problems.push(
       `tag index ${join(root, 'index.json')} is damaged: ${state.damage}; ` +
-        (b ? `the next command restores its last good copy (${INDEX_BACKUP}, ${b.manifests.length} tag(s), checked below)` : `there is no last good copy (${INDEX_BACKUP}): move it aside to start with no tags`),
+        (b
+          ? `the next command restores its last good copy (${INDEX_BACKUP}, ${b.manifests.length} tag(s), checked below)`
+          : `there is no last good copy (${INDEX_BACKUP}): move it aside to start with no tags`),
     );
     // what the restore would bring back is checked too
     manifests = b?.manifests ?? [];
@@ -100,14 +110,16 @@ async function verifyReferences(root: string, report: VerifyReport, lazy: LazyBl
       lazySeen.add(d.digest);
       return 'lazy';
     }
-    if (!checked.has(`missing ${d.digest}`)) report.problems.push(`${via}: ${what} blob ${d.digest} is missing (${blobs.path(d.digest)})`);
+    if (!checked.has(`missing ${d.digest}`))
+      report.problems.push(`${via}: ${what} blob ${d.digest} is missing (${blobs.path(d.digest)})`);
     checked.add(`missing ${d.digest}`);
     return 'missing';
   };
   const visit = async (d: Descriptor, via: string, depth: number): Promise<void> => {
     if (depth > 4 || checked.has(d.digest)) return;
     checked.add(d.digest);
-    if ((await present(d, via, depth === 0 ? 'manifest' : 'child manifest')) !== 'here' || corrupt.has(d.digest)) return;
+    if ((await present(d, via, depth === 0 ? 'manifest' : 'child manifest')) !== 'here' || corrupt.has(d.digest))
+      return;
     let json: { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
     try {
       json = JSON.parse((await blobs.read(d.digest)).toString('utf8')) as typeof json;
@@ -120,12 +132,19 @@ async function verifyReferences(root: string, report: VerifyReport, lazy: LazyBl
       // none of its manifests here has lost what its tag promised.
       const here = [];
       for (const m of json.manifests) if ((await blobs.has(m.digest)) || (await lazy.get(m.digest))) here.push(m);
-      if (here.length === 0 && json.manifests.length > 0) report.problems.push(`${via}: none of the ${json.manifests.length} manifests index ${d.digest} names is in the store`);
+      if (here.length === 0 && json.manifests.length > 0)
+        report.problems.push(
+          `${via}: none of the ${json.manifests.length} manifests index ${d.digest} names is in the store`,
+        );
       for (const m of here) await visit(m, `${via} → ${m.digest.slice(7, 19)}`, depth + 1);
       return;
     }
     // a tag may name any JSON blob (the Store API allows it): only what it references is checked
-    if (json.config?.digest && (await present(json.config, via, 'config')) === 'here' && !corrupt.has(json.config.digest)) {
+    if (
+      json.config?.digest &&
+      (await present(json.config, via, 'config')) === 'here' &&
+      !corrupt.has(json.config.digest)
+    ) {
       try {
         JSON.parse((await blobs.read(json.config.digest)).toString('utf8'));
       } catch {
@@ -135,7 +154,8 @@ async function verifyReferences(root: string, report: VerifyReport, lazy: LazyBl
     for (const l of Array.isArray(json.layers) ? json.layers : []) {
       if ((await present(l, via, 'layer')) !== 'here') continue;
       const size = await blobs.size(l.digest);
-      if (size !== l.size) report.problems.push(`${via}: layer blob ${l.digest} holds ${size} bytes, the manifest says ${l.size}`);
+      if (size !== l.size)
+        report.problems.push(`${via}: layer blob ${l.digest} holds ${size} bytes, the manifest says ${l.size}`);
     }
   };
   for (const m of manifests) await visit(m, m.annotations?.[REF_NAME] ?? m.digest, 0);

@@ -16,7 +16,12 @@ beforeAll(async () => {
 afterAll(() => closeBuildEnv(env ?? {}));
 
 /** Writes `buildfile` into a fresh context dir `name` and builds it (plain progress). */
-async function build(name: string, buildfile: string, args: string[] = [], progress = 'plain'): Promise<{ code: number; stdout: string; stderr: string }> {
+async function build(
+  name: string,
+  buildfile: string,
+  args: string[] = [],
+  progress = 'plain',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const dir = join(env.work, name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'Buildfile'), buildfile);
@@ -47,9 +52,21 @@ describe('deep nesting', () => {
   });
 
   it.each([
-    ['an exec form nested 200,000 deep', `FROM scratch\nRUN ${'['.repeat(200_000)}${']'.repeat(200_000)}\n`, /Buildfile:2:\d+: the JSON array is nested more than 100 levels deep/],
-    ['an object nested 100,000 deep in an exec form', `FROM scratch\nCMD ["a", ${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}]\n`, /Buildfile:2:\d+: the JSON array is nested more than 100 levels deep/],
-    ['ONBUILD chained 20,000 times', `FROM scratch\n${'ONBUILD '.repeat(20_000)}RUN x\n`, /Buildfile:2:\d+: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed/],
+    [
+      'an exec form nested 200,000 deep',
+      `FROM scratch\nRUN ${'['.repeat(200_000)}${']'.repeat(200_000)}\n`,
+      /Buildfile:2:\d+: the JSON array is nested more than 100 levels deep/,
+    ],
+    [
+      'an object nested 100,000 deep in an exec form',
+      `FROM scratch\nCMD ["a", ${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}]\n`,
+      /Buildfile:2:\d+: the JSON array is nested more than 100 levels deep/,
+    ],
+    [
+      'ONBUILD chained 20,000 times',
+      `FROM scratch\n${'ONBUILD '.repeat(20_000)}RUN x\n`,
+      /Buildfile:2:\d+: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed/,
+    ],
   ])('%s is a Buildfile error with its line, not a stack overflow', async (name, text, message) => {
     const r = await build(`parse-${name.length}`, text);
     expect(r.stderr).not.toMatch(/Maximum call stack/);

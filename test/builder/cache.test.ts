@@ -31,7 +31,8 @@ async function context(name: string, buildfile: string, files: Record<string, st
   return dir;
 }
 
-const cachedMap = (stderr: string): string[] => stepResults(events(stderr)).map((s) => `${s.cached ? 'CACHED' : 'RAN'} ${s.instruction}`);
+const cachedMap = (stderr: string): string[] =>
+  stepResults(events(stderr)).map((s) => `${s.cached ? 'CACHED' : 'RAN'} ${s.instruction}`);
 
 describe('cache', () => {
   it('touching a file rebuilds from the COPY that reads it, not before', async () => {
@@ -68,7 +69,9 @@ describe('cache', () => {
     ok(tsb(['build', '-q', '-t', 'relink:1', dir]), 'first');
     await writeFile(join(dir, 'd/f3.txt'), 'changed\n');
     const layerOf = (stderr: string): string | undefined =>
-      events(stderr).flatMap((e) => (e.type === 'step-end' && e.step.instruction.startsWith('COPY') ? [e.layer?.digest] : []))[0];
+      events(stderr).flatMap((e) =>
+        e.type === 'step-end' && e.step.instruction.startsWith('COPY') ? [e.layer?.digest] : [],
+      )[0];
     const relinked = tsb(['build', '--progress=json', '-t', 'relink:1', dir]);
     ok(relinked, 'second');
     const full = tsb(['build', '--progress=json', '--no-cache', '-t', 'relink:2', dir]);
@@ -79,7 +82,11 @@ describe('cache', () => {
   });
 
   it('changing a build arg rebuilds from its first use', async () => {
-    const dir = await context('args', 'FROM busybox:latest\nRUN echo a > /a\nARG V=1\nCOPY f /f\nRUN echo "$V" > /v\nRUN cat /v > /w\n', { f: 'file' });
+    const dir = await context(
+      'args',
+      'FROM busybox:latest\nRUN echo a > /a\nARG V=1\nCOPY f /f\nRUN echo "$V" > /v\nRUN cat /v > /w\n',
+      { f: 'file' },
+    );
     ok(tsb(['build', '-q', '--build-arg', 'V=1', '-t', 'args:1', dir]), 'first');
     const b = tsb(['build', '--progress=json', '--build-arg', 'V=2', '-t', 'args:1', dir]);
     ok(b, 'second');
@@ -97,7 +104,10 @@ describe('cache', () => {
   });
 
   it('--no-cache-filter rebuilds only the named stage', async () => {
-    const dir = await context('filter', 'FROM busybox:latest AS a\nRUN echo a > /a\nFROM busybox:latest AS b\nRUN echo b > /b\nFROM busybox:latest\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n');
+    const dir = await context(
+      'filter',
+      'FROM busybox:latest AS a\nRUN echo a > /a\nFROM busybox:latest AS b\nRUN echo b > /b\nFROM busybox:latest\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n',
+    );
     ok(tsb(['build', '-q', '-t', 'filter:1', dir]), 'first');
     const b = tsb(['build', '--progress=json', '--no-cache-filter', 'b', '-t', 'filter:1', dir]);
     ok(b, 'second');
@@ -109,7 +119,10 @@ describe('cache', () => {
 
 describe('errors', () => {
   it('a failing RUN names the step, line, exit code and last output; nothing is tagged', async () => {
-    const dir = await context('fail', 'FROM busybox:latest\nRUN echo one\nRUN echo "about to fail" && echo oops >&2 && exit 3\n');
+    const dir = await context(
+      'fail',
+      'FROM busybox:latest\nRUN echo one\nRUN echo "about to fail" && echo oops >&2 && exit 3\n',
+    );
     const b = tsb(['build', '--progress=plain', '-t', 'fail:1', dir]);
     expect(b.code).toBe(1);
     expect(b.stderr).toContain('[stage-0 3/3] RUN echo "about to fail"');
@@ -139,7 +152,12 @@ describe('reproducible builds', () => {
       try {
         const t = tsbFor(r2, registry.host);
         const meta = join(work, `meta-${n}.json`);
-        ok(t(['build', '-q', '--metadata-file', meta, join(REPO, 'samples/hello')], { env: { SOURCE_DATE_EPOCH: '1700000000' } }), `build ${n}`);
+        ok(
+          t(['build', '-q', '--metadata-file', meta, join(REPO, 'samples/hello')], {
+            env: { SOURCE_DATE_EPOCH: '1700000000' },
+          }),
+          `build ${n}`,
+        );
         const m = JSON.parse(await readFile(meta, 'utf8')) as Record<string, string>;
         expect(m['containerimage.digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
         digests.push(m['containerimage.digest']!);

@@ -32,7 +32,9 @@ describe('tsbuild build command line', () => {
     await mkdir(ctx, { recursive: true });
     await writeFile(join(ctx, 'data.txt'), 'from the tar\n');
     await writeFile(join(ctx, 'Buildfile'), 'FROM busybox:latest\nCOPY data.txt /data.txt\nCMD ["cat", "/data.txt"]\n');
-    const a = tsb(['build', '-q', '-t', 'cli-f:1', '-f', '-', ctx], { input: 'FROM busybox:latest\nCOPY data.txt /d\nCMD ["cat", "/d"]\n' });
+    const a = tsb(['build', '-q', '-t', 'cli-f:1', '-f', '-', ctx], {
+      input: 'FROM busybox:latest\nCOPY data.txt /d\nCMD ["cat", "/d"]\n',
+    });
     ok(a, '-f -');
     expect(tsb(['run', 'cli-f:1']).stdout).toBe('from the tar\n');
     const tar = execFileSync('tar', ['-C', ctx, '-cf', '-', '.']);
@@ -46,13 +48,29 @@ describe('tsbuild build command line', () => {
     const meta = join(work, 'meta.json');
     const archive = join(work, 'img.docker.tar');
     const dir = join(work, 'rootfs');
-    const r = tsb(['build', '-q', '--iidfile', iid, '--metadata-file', meta, '-o', `type=docker,dest=${archive}`, '-o', `type=local,dest=${dir}`, '-t', 'cli-out:1', join(REPO, 'samples/multistage')]);
+    const r = tsb([
+      'build',
+      '-q',
+      '--iidfile',
+      iid,
+      '--metadata-file',
+      meta,
+      '-o',
+      `type=docker,dest=${archive}`,
+      '-o',
+      `type=local,dest=${dir}`,
+      '-t',
+      'cli-out:1',
+      join(REPO, 'samples/multistage'),
+    ]);
     ok(r, 'outputs');
     expect((await readFile(iid, 'utf8')).trim()).toBe(r.stdout.trim());
     const m = JSON.parse(await readFile(meta, 'utf8')) as Record<string, string>;
     expect(m['containerimage.config.digest']).toBe(r.stdout.trim());
     expect(m['containerimage.digest']).toMatch(/^sha256:/);
-    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `docker-archive:${archive}`], { encoding: 'utf8' })) as { config: { Cmd: string[] } };
+    const inspect = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--config', `docker-archive:${archive}`], { encoding: 'utf8' }),
+    ) as { config: { Cmd: string[] } };
     expect(inspect.config.Cmd).toEqual(['sh', '-c', 'cat /srv/report.txt /srv/docs/README']);
     expect(await readFile(join(dir, 'srv/docs/README'), 'utf8')).toBe('multistage sample docs\n');
   });

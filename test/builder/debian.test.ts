@@ -28,9 +28,33 @@ describe('debian-app sample', () => {
     ok(r, 'run debian-app');
     expect(r.stdout).toBe('Hello, world!\n');
 
-    const common = ['--runtime', 'runc', '--root', join(work, 'podman'), '--runroot', join(work, 'podman-run'), '--storage-driver', 'vfs'];
+    const common = [
+      '--runtime',
+      'runc',
+      '--root',
+      join(work, 'podman'),
+      '--runroot',
+      join(work, 'podman-run'),
+      '--storage-driver',
+      'vfs',
+    ];
     execFileSync('podman', [...common, 'pull', '-q', '--tls-verify=false', dest], { stdio: 'pipe' });
-    const out = execFileSync('podman', [...common, 'run', '--rm', '--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', dest], { encoding: 'utf8' });
+    const out = execFileSync(
+      'podman',
+      [
+        ...common,
+        'run',
+        '--rm',
+        '--network',
+        'host',
+        '--ulimit',
+        'nofile=1024:1024',
+        '--ulimit',
+        'nproc=1000:1000',
+        dest,
+      ],
+      { encoding: 'utf8' },
+    );
     spawnSync('podman', [...common, 'rmi', '-af'], { stdio: 'ignore' });
     expect(out).toBe('Hello, world!\n');
   }, 900_000);

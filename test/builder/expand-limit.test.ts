@@ -46,7 +46,10 @@ function expectCapError(r: { code: number; stdout: string; stderr: string }, fil
 describe('expanded word cap through the CLI', () => {
   // a0 is 1 KiB: a11 would be 2 MiB, on the Buildfile's line 13 (FROM is line 1, a0 line 2)
   it('ARG doubling fails on the line that passes the limit', () => {
-    const r = build('arg', ['FROM scratch', ...doublingLines('ARG', (p) => `\${${p}}\${${p}}`), 'LABEL done=1', ''].join('\n'));
+    const r = build(
+      'arg',
+      ['FROM scratch', ...doublingLines('ARG', (p) => `\${${p}}\${${p}}`), 'LABEL done=1', ''].join('\n'),
+    );
     expectCapError(r, 'Buildfile', 13);
     expect(r.stderr).toContain('ARG a11=${a10}${a10}');
   });
@@ -54,14 +57,20 @@ describe('expanded word cap through the CLI', () => {
   it('ENV doubling and the nested ${a:-${a}} form fail the same way', () => {
     const env = build('env', ['FROM scratch', ...doublingLines('ENV', (p) => `$${p}$${p}`), ''].join('\n'));
     expectCapError(env, 'Buildfile', 13);
-    const nested = build('nested', ['FROM scratch', ...doublingLines('ARG', (p) => `\${unset:-\${${p}}\${${p}:+\${${p}}}}`), ''].join('\n'));
+    const nested = build(
+      'nested',
+      ['FROM scratch', ...doublingLines('ARG', (p) => `\${unset:-\${${p}}\${${p}:+\${${p}}}}`), ''].join('\n'),
+    );
     expectCapError(nested, 'Buildfile', 13);
   });
 
   it("a base image's ONBUILD triggers hit the cap as the same Buildfile lines would", () => {
     // ONBUILD is not expanded where it is written: the base builds, and its triggers fire in the image built FROM it
     const triggers = doublingLines('ARG', (p) => `\${${p}}\${${p}}`);
-    const base = build('onbuild-base', ['FROM scratch', ...triggers.map((t) => `ONBUILD ${t}`), ''].join('\n'), ['-t', 'onbuild-bomb:1']);
+    const base = build('onbuild-base', ['FROM scratch', ...triggers.map((t) => `ONBUILD ${t}`), ''].join('\n'), [
+      '-t',
+      'onbuild-bomb:1',
+    ]);
     expect(base.code, base.stderr).toBe(0);
     const child = build('onbuild-child', 'FROM onbuild-bomb:1\nLABEL child=1\n');
     expect(child.stderr).not.toMatch(/heap out of memory|FATAL ERROR/);
@@ -69,7 +78,8 @@ describe('expanded word cap through the CLI', () => {
     expect(child.stderr).toMatch(/longer than 1048576 characters \(1 MiB\), the limit/);
     // the same step of the same instruction fails with the same reason as when the lines are the Buildfile's own
     const direct = build('onbuild-direct', ['FROM scratch', ...triggers, 'LABEL child=1', ''].join('\n'));
-    const reason = (r: { stderr: string }): string | undefined => /^error: (failed to build \[stage-0 13\/43\] ARG a11=.*)$/m.exec(r.stderr)?.[1];
+    const reason = (r: { stderr: string }): string | undefined =>
+      /^error: (failed to build \[stage-0 13\/43\] ARG a11=.*)$/m.exec(r.stderr)?.[1];
     expect(reason(child)).toBeDefined();
     expect(reason(child)).toBe(reason(direct));
     expect(child.stderr.length + child.stdout.length).toBeLessThan(64 << 10);

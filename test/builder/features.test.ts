@@ -25,10 +25,18 @@ beforeAll(async () => {
   await mkdir(join(served, 'files'), { recursive: true });
   await writeFile(join(served, 'files/payload.txt'), PAYLOAD);
   const port = await freePort();
-  server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', served], { stdio: 'ignore' });
+  server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', served], {
+    stdio: 'ignore',
+  });
   url = `http://127.0.0.1:${port}/files/payload.txt`;
   for (let i = 0; i < 100; i++) {
-    if (await fetch(url).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await new Promise((r) => setTimeout(r, 100));
   }
 });
@@ -83,7 +91,16 @@ describe('instructions end to end', () => {
     const lines = r.stdout.split('\n');
     expect(lines.at(-2)).toContain('e'); // SHELL's -e is in effect
     expect(lines.slice(0, -2).join('\n')).toBe(
-      ['heredoc line 1', 'heredoc line 2', 'copied by heredoc', '0', 'bound from the context', 'from a stage', 'x', PAYLOAD.trim()].join('\n'),
+      [
+        'heredoc line 1',
+        'heredoc line 2',
+        'copied by heredoc',
+        '0',
+        'bound from the context',
+        'from a stage',
+        'x',
+        PAYLOAD.trim(),
+      ].join('\n'),
     );
     // the mounts left nothing behind in the image
     const ls = tsb(['run', 'features:1', 'sh', '-c', 'ls -A /mnt /scratch 2>/dev/null | wc -l']);
@@ -96,9 +113,15 @@ describe('instructions end to end', () => {
   });
 
   it('ONBUILD triggers run in the child build; ENTRYPOINT drops an inherited CMD', async () => {
-    const parent = await context('parent', 'FROM busybox:latest\nONBUILD COPY marker.txt /marker.txt\nONBUILD RUN echo triggered > /triggered.txt\nCMD ["echo", "parent cmd"]\n', { 'marker.txt': 'from the child context\n' });
+    const parent = await context(
+      'parent',
+      'FROM busybox:latest\nONBUILD COPY marker.txt /marker.txt\nONBUILD RUN echo triggered > /triggered.txt\nCMD ["echo", "parent cmd"]\n',
+      { 'marker.txt': 'from the child context\n' },
+    );
     ok(tsb(['build', '-q', '-t', 'onbuild-parent:1', parent]), 'parent');
-    const child = await context('child', 'FROM onbuild-parent:1\nENTRYPOINT ["cat"]\n', { 'marker.txt': 'from the child context\n' });
+    const child = await context('child', 'FROM onbuild-parent:1\nENTRYPOINT ["cat"]\n', {
+      'marker.txt': 'from the child context\n',
+    });
     ok(tsb(['build', '-q', '-t', 'onbuild-child:1', child]), 'child');
     const r = tsb(['run', 'onbuild-child:1', '/marker.txt', '/triggered.txt']);
     ok(r, 'run child');
@@ -109,7 +132,10 @@ describe('instructions end to end', () => {
   });
 
   it('COPY --parents keeps source paths, --exclude leaves files out, --no-cache reruns everything', async () => {
-    const dir = await context('parents', 'FROM busybox:latest\nCOPY --parents a/*/x.txt /p/\nCOPY --exclude=*.log --exclude=skip a /e/\nRUN find /p /e -type f | sort > /list\n');
+    const dir = await context(
+      'parents',
+      'FROM busybox:latest\nCOPY --parents a/*/x.txt /p/\nCOPY --exclude=*.log --exclude=skip a /e/\nRUN find /p /e -type f | sort > /list\n',
+    );
     for (const f of ['a/one/x.txt', 'a/two/x.txt', 'a/two/y.txt', 'a/keep.txt', 'a/drop.log', 'a/skip/z.txt']) {
       await mkdir(join(dir, f, '..'), { recursive: true });
       await writeFile(join(dir, f), f);
@@ -129,7 +155,10 @@ describe('instructions end to end', () => {
   });
 
   it('COPY --from an image by name', async () => {
-    const dir = await context('from-image', 'FROM busybox:latest\nCOPY --from=onbuild-parent:1 /bin/busybox /opt/busybox\nRUN /opt/busybox true && echo ok > /ok\n');
+    const dir = await context(
+      'from-image',
+      'FROM busybox:latest\nCOPY --from=onbuild-parent:1 /bin/busybox /opt/busybox\nRUN /opt/busybox true && echo ok > /ok\n',
+    );
     ok(tsb(['build', '-q', '-t', 'from-image:1', dir]), 'build');
     expect(tsb(['run', 'from-image:1', 'cat', '/ok']).stdout).toBe('ok\n');
   });

@@ -6,7 +6,14 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GET, nsfsMounts, slirpPids, startLoopbackServer, startTestHost, type TestHost } from '../runtime/network-fixtures.js';
+import {
+  GET,
+  nsfsMounts,
+  slirpPids,
+  startLoopbackServer,
+  startTestHost,
+  type TestHost,
+} from '../runtime/network-fixtures.js';
 import { closeBuildEnv, makeBuildEnv, type BuildTestEnv } from './helpers/env.js';
 import { BIN, REPO } from './helpers/tsb.js';
 
@@ -28,11 +35,26 @@ afterAll(async () => {
 });
 
 /** The CLI, asynchronously: the loopback server lives in this process and must answer while a build runs. */
-function tsbuild(args: string[]): { pid: number; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const p = spawn(BIN, ['--root', env.root, '--registry-mirror', `http://${env.registry.host}`, '--insecure-registry', env.registry.host, ...args], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function tsbuild(args: string[]): {
+  pid: number;
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+} {
+  const p = spawn(
+    BIN,
+    [
+      '--root',
+      env.root,
+      '--registry-mirror',
+      `http://${env.registry.host}`,
+      '--insecure-registry',
+      env.registry.host,
+      ...args,
+    ],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -68,7 +90,7 @@ const alive = (pid: number): boolean => {
 };
 
 describe.each(['chroot', 'pivot'])('RUN networks (%s isolation)', (isolation) => {
-  it('a default RUN cannot reach the host\'s 127.0.0.1 but reaches a host outside, seeing only lo and tap0', async () => {
+  it("a default RUN cannot reach the host's 127.0.0.1 but reaches a host outside, seeing only lo and tap0", async () => {
     const { dir, out } = await context(
       [
         'FROM busybox',
@@ -77,17 +99,24 @@ describe.each(['chroot', 'pivot'])('RUN networks (%s isolation)', (isolation) =>
       ].join('\n'),
     );
     const hits = loopback.hits();
-    const r = await tsbuild(['build', '--isolation', isolation, '--no-cache', '-o', `type=local,dest=${out}`, dir]).done;
+    const r = await tsbuild(['build', '--isolation', isolation, '--no-cache', '-o', `type=local,dest=${out}`, dir])
+      .done;
     expect(r.code, r.stderr).toBe(0);
     expect(loopback.hits()).toBe(hits);
     expect(await readFile(join(out, 'loopback.txt'), 'utf8')).not.toContain('host-loopback-secret');
     expect(await readFile(join(out, 'outside.txt'), 'utf8')).toContain(testHost.marker);
-    expect((await readFile(join(out, 'ifaces.txt'), 'utf8')).split('\n').filter(Boolean).sort()).toEqual(['lo', 'tap0']);
+    expect((await readFile(join(out, 'ifaces.txt'), 'utf8')).split('\n').filter(Boolean).sort()).toEqual([
+      'lo',
+      'tap0',
+    ]);
   });
 
-  it('RUN --network=host fails with exit 2 without --allow network.host; with it, it is the host\'s network without CAP_NET_RAW', async () => {
+  it("RUN --network=host fails with exit 2 without --allow network.host; with it, it is the host's network without CAP_NET_RAW", async () => {
     const { dir, out } = await context(
-      ['FROM busybox', `RUN --network=host ${GET}get 127.0.0.1 ${loopback.port} / > /loopback.txt; grep CapBnd /proc/self/status > /caps.txt`].join('\n'),
+      [
+        'FROM busybox',
+        `RUN --network=host ${GET}get 127.0.0.1 ${loopback.port} / > /loopback.txt; grep CapBnd /proc/self/status > /caps.txt`,
+      ].join('\n'),
     );
     const hits = loopback.hits();
     const refused = await tsbuild(['build', '--isolation', isolation, '--no-cache', dir]).done;
@@ -95,7 +124,17 @@ describe.each(['chroot', 'pivot'])('RUN networks (%s isolation)', (isolation) =>
     expect(refused.stderr).toContain('--network=host');
     expect(refused.stderr).toContain('--allow network.host');
     expect(loopback.hits()).toBe(hits);
-    const allowed = await tsbuild(['build', '--isolation', isolation, '--no-cache', '--allow', 'network.host', '-o', `type=local,dest=${out}`, dir]).done;
+    const allowed = await tsbuild([
+      'build',
+      '--isolation',
+      isolation,
+      '--no-cache',
+      '--allow',
+      'network.host',
+      '-o',
+      `type=local,dest=${out}`,
+      dir,
+    ]).done;
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(await readFile(join(out, 'loopback.txt'), 'utf8')).toContain('host-loopback-secret');
     const capBnd = BigInt(`0x${(await readFile(join(out, 'caps.txt'), 'utf8')).split(/\s+/)[1]}`);

@@ -7,7 +7,13 @@ import { PlanError } from '../../builder/errors.js';
 const amd64 = { os: 'linux', architecture: 'amd64' };
 
 function plan(text: string, buildArgs: Record<string, string> = {}, target?: string) {
-  return makePlan({ parsed: parseBuildfile(text, 'Buildfile'), buildArgs, ...(target ? { target } : {}), buildPlatform: amd64, targetPlatform: amd64 });
+  return makePlan({
+    parsed: parseBuildfile(text, 'Buildfile'),
+    buildArgs,
+    ...(target ? { target } : {}),
+    buildPlatform: amd64,
+    targetPlatform: amd64,
+  });
 }
 
 describe('plan', () => {
@@ -28,7 +34,8 @@ describe('plan', () => {
   });
 
   it('--target builds only the stages the target needs', () => {
-    const text = 'FROM busybox AS a\nRUN true\nFROM busybox AS unused\nRUN true\nFROM busybox AS t\nCOPY --from=a /x /x\nFROM t\n';
+    const text =
+      'FROM busybox AS a\nRUN true\nFROM busybox AS unused\nRUN true\nFROM busybox AS t\nCOPY --from=a /x /x\nFROM t\n';
     const p = plan(text, {}, 't');
     expect(p.target).toBe(2);
     expect(p.needed).toEqual([0, 2]);

@@ -22,9 +22,33 @@ afterAll(() => closeBuildEnv({ registry, root, work }));
 const sample = (name: string): string => join(REPO, 'samples', name);
 
 function podmanRun(image: string): string {
-  const common = ['--runtime', 'runc', '--root', join(work, 'podman'), '--runroot', join(work, 'podman-run'), '--storage-driver', 'vfs'];
+  const common = [
+    '--runtime',
+    'runc',
+    '--root',
+    join(work, 'podman'),
+    '--runroot',
+    join(work, 'podman-run'),
+    '--storage-driver',
+    'vfs',
+  ];
   execFileSync('podman', [...common, 'pull', '-q', '--tls-verify=false', image], { stdio: 'pipe' });
-  const out = execFileSync('podman', [...common, 'run', '--rm', '--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', image], { encoding: 'utf8' });
+  const out = execFileSync(
+    'podman',
+    [
+      ...common,
+      'run',
+      '--rm',
+      '--network',
+      'host',
+      '--ulimit',
+      'nofile=1024:1024',
+      '--ulimit',
+      'nproc=1000:1000',
+      image,
+    ],
+    { encoding: 'utf8' },
+  );
   spawnSync('podman', [...common, 'rmi', '-af'], { stdio: 'ignore' });
   return out;
 }
@@ -48,7 +72,9 @@ describe('samples', () => {
     const env = { SOURCE_DATE_EPOCH: '1700000000' };
     const chroot = tsb(['build', '-q', '--no-cache', '-t', 'hello:chroot', sample('hello')], { env });
     ok(chroot, 'build hello (chroot)');
-    const pivot = tsb(['build', '-q', '--no-cache', '--isolation', 'pivot', '-t', 'hello:pivot', sample('hello')], { env });
+    const pivot = tsb(['build', '-q', '--no-cache', '--isolation', 'pivot', '-t', 'hello:pivot', sample('hello')], {
+      env,
+    });
     ok(pivot, 'build hello (pivot)');
     expect(pivot.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(pivot.stdout.trim()).toBe(chroot.stdout.trim());
@@ -77,7 +103,17 @@ describe('samples', () => {
     expect(r.stdout).toContain('sum of squares to 5 = 55');
     expect(r.stdout).toContain('multistage sample docs');
 
-    const t = tsb(['build', '--progress=json', '--target', 'builder', '--build-arg', 'COUNT=3', '-t', 'ms:builder', sample('multistage')]);
+    const t = tsb([
+      'build',
+      '--progress=json',
+      '--target',
+      'builder',
+      '--build-arg',
+      'COUNT=3',
+      '-t',
+      'ms:builder',
+      sample('multistage'),
+    ]);
     ok(t, 'build --target builder');
     const stages = new Set(stepResults(events(t.stderr)).map((s) => s.stage));
     expect([...stages]).toEqual(['builder']);
@@ -101,7 +137,9 @@ describe('samples', () => {
     const tarBytes = await readFile(out);
     expect(tarBytes.includes(Buffer.from('s3cr3t-value'))).toBe(false);
     // the OCI archive is readable by skopeo
-    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${out}`], { encoding: 'utf8' })) as { Layers: string[] };
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${out}`], { encoding: 'utf8' })) as {
+      Layers: string[];
+    };
     expect(inspect.Layers.length).toBeGreaterThan(0);
   });
 });

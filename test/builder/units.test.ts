@@ -47,9 +47,17 @@ describe('componentMatcher', () => {
 });
 
 describe('flags', () => {
-  const ins = (flags: string[]) => ({ ...parseBuildfile('FROM x\nCOPY a b\n', 'Buildfile', { validate: false }).instructions[1]!, flags });
+  const ins = (flags: string[]) => ({
+    ...parseBuildfile('FROM x\nCOPY a b\n', 'Buildfile', { validate: false }).instructions[1]!,
+    flags,
+  });
   it('parses values, repeats and booleans, and rejects unknown flags', () => {
-    const f = parseFlags(ins(['--from=build', '--exclude=*.md', '--exclude=*.log', '--link']), ['from', 'exclude', 'link', 'chown']);
+    const f = parseFlags(ins(['--from=build', '--exclude=*.md', '--exclude=*.log', '--link']), [
+      'from',
+      'exclude',
+      'link',
+      'chown',
+    ]);
     expect(f.get('from')).toBe('build');
     expect(f.all('exclude')).toEqual(['*.md', '*.log']);
     expect(f.bool('link')).toBe(true);
@@ -57,7 +65,11 @@ describe('flags', () => {
     expect(() => parseFlags(ins(['--frm=x']), ['from'])).toThrow(FlagError);
   });
   it('splits mount specs', () => {
-    expect(parseCsv('type=cache,target=/root/.cache,ro')).toEqual({ type: 'cache', target: '/root/.cache', ro: 'true' });
+    expect(parseCsv('type=cache,target=/root/.cache,ro')).toEqual({
+      type: 'cache',
+      target: '/root/.cache',
+      ro: 'true',
+    });
   });
 });
 
@@ -81,12 +93,17 @@ describe('cache keys and config helpers', () => {
 
 describe('display and miss reasons', () => {
   it('shows an instruction on one line', () => {
-    const [, run] = parseBuildfile('FROM x\nRUN apt-get update \\\n    && apt-get install -y hello\n', 'Buildfile').instructions;
+    const [, run] = parseBuildfile(
+      'FROM x\nRUN apt-get update \\\n    && apt-get install -y hello\n',
+      'Buildfile',
+    ).instructions;
     expect(displayInstruction(run!)).toBe('RUN apt-get update && apt-get install -y hello');
   });
   it('names the input that changed', () => {
     const before = { instruction: 'RUN x', args: { V: '1' }, env: { A: 'a' }, files: { 'a.txt': '1' } };
-    expect(explainMiss({ ...before, files: { 'a.txt': '2' } }, before, undefined, undefined)).toBe('file changed: a.txt');
+    expect(explainMiss({ ...before, files: { 'a.txt': '2' } }, before, undefined, undefined)).toBe(
+      'file changed: a.txt',
+    );
     expect(explainMiss({ ...before, args: { V: '2' } }, before, undefined, undefined)).toBe('build arg changed: V');
     expect(explainMiss({ ...before, env: { A: 'b' } }, before, undefined, undefined)).toBe('env changed: A');
     expect(explainMiss({ ...before, instruction: 'RUN y' }, before, undefined, undefined)).toBe('instruction changed');

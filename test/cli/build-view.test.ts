@@ -22,12 +22,24 @@ let work: string;
 let root: string;
 let ctx: string;
 
-function tsbuild(args: string[], opts: { env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function tsbuild(
+  args: string[],
+  opts: { env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(bin, ['--root', root, ...args], { env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      bin,
+      ['--root', root, ...args],
+      { env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -50,7 +62,9 @@ beforeAll(async () => {
   writeFileSync(join(ctx, 'a.txt'), 'first\n');
   const rootfs = await makeBusyboxRootfs(join(work, 'rootfs'));
   const tar = join(work, 'busybox.tar');
-  await new Promise<void>((res, rej) => execFile('tar', ['-C', rootfs, '--numeric-owner', '-cf', tar, '.'], (e) => (e ? rej(e) : res())));
+  await new Promise<void>((res, rej) =>
+    execFile('tar', ['-C', rootfs, '--numeric-owner', '-cf', tar, '.'], (e) => (e ? rej(e) : res())),
+  );
   const r = await tsbuild(['import', tar, 'docker.io/library/busybox:latest']);
   if (r.code !== 0) throw new Error(`tsbuild import failed: ${r.stderr}`);
 });
@@ -61,7 +75,12 @@ afterAll(() => {
 
 describe('a real build, as the user sees it', () => {
   it('the live view on a pty redraws while RUN prints and ends in the summary', async () => {
-    const r = await runOnPty(`'${bin}' --root '${root}' build --progress=tty -t view:1 '${ctx}'`, { columns: 120, rows: 40, cwd: repo, timeoutMs: 300_000 });
+    const r = await runOnPty(`'${bin}' --root '${root}' build --progress=tty -t view:1 '${ctx}'`, {
+      columns: 120,
+      rows: 40,
+      cwd: repo,
+      timeoutMs: 300_000,
+    });
     const screen = r.screen.join('\n');
     expect(r.status, screen).toBe(0);
     const frames = r.raw.split('[+] Building').length - 1;
@@ -71,7 +90,8 @@ describe('a real build, as the user sees it', () => {
     // Redrawn in place: the final screen holds one header and each step once.
     expect(screen.split('[+] Building').length - 1, screen).toBe(1);
     expect(screen).toMatch(/\[\+\] Building [\d.]+s \(\d+\/\d+\) FINISHED/);
-    for (const s of ['FROM busybox:latest', 'RUN for i in', 'COPY a.txt /a.txt', 'RUN cat /a.txt']) expect(screen.split(s).length - 1, s).toBe(1);
+    for (const s of ['FROM busybox:latest', 'RUN for i in', 'COPY a.txt /a.txt', 'RUN cat /a.txt'])
+      expect(screen.split(s).length - 1, s).toBe(1);
     expect(screen).not.toContain('=> => #');
     expect(screen).toMatch(/^Built sha256:[0-9a-f]{12} in [\d.]+s: \d+ steps, \d+ cached$/m);
   });
@@ -82,8 +102,11 @@ describe('a real build, as the user sees it', () => {
     const r = await tsbuild(['build', '--progress=json', '--explain-cache', '--report', report, '-t', 'view:2', ctx]);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
-    const events = lines.map((l) => JSON.parse(l) as { type: string; step?: { instruction: string }; cached?: boolean; layer?: unknown });
-    for (const e of events) expect(validateEvent(e), `${JSON.stringify(e)}: ${JSON.stringify(validateEvent.errors)}`).toBe(true);
+    const events = lines.map(
+      (l) => JSON.parse(l) as { type: string; step?: { instruction: string }; cached?: boolean; layer?: unknown },
+    );
+    for (const e of events)
+      expect(validateEvent(e), `${JSON.stringify(e)}: ${JSON.stringify(validateEvent.errors)}`).toBe(true);
     const types = events.map((e) => e.type);
     expect(types[0]).toBe('build-start');
     expect(types[types.length - 1]).toBe('build-end');
@@ -96,11 +119,14 @@ describe('a real build, as the user sees it', () => {
     // --explain-cache: the rebuilt steps are listed with a reason, the cached ones are not.
     expect(r.stderr).toMatch(/Rebuilt \d+ of \d+ steps?:/);
     expect(r.stderr).toMatch(/\[\S+ \d+\/\d+\] COPY a\.txt \/a\.txt {2}\(line 3\)\n {6}because file changed: a\.txt\n/);
-    expect(r.stderr).toMatch(/\] RUN cat \/a\.txt && echo done > \/done {2}\(line 4\)\n {6}because parent changed: \[\S+ 3\/5\] was rebuilt \(file changed: a\.txt\)/);
+    expect(r.stderr).toMatch(
+      /\] RUN cat \/a\.txt && echo done > \/done {2}\(line 4\)\n {6}because parent changed: \[\S+ 3\/5\] was rebuilt \(file changed: a\.txt\)/,
+    );
     expect(r.stderr).not.toMatch(/\] RUN for i in[^\n]*\n {6}because/);
     // The report lists every step of this build, in headless Chromium.
     const dom = await dumpDom(report);
-    for (const e of ends) expect(dom).toContain(e.step!.instruction.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+    for (const e of ends)
+      expect(dom).toContain(e.step!.instruction.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
     expect(dom.match(/<tr [^>]*data-step=/g)!.length).toBe(ends.length);
     await screenshot(report, join(artifacts, 'report-real-build.png'));
   });
@@ -108,7 +134,10 @@ describe('a real build, as the user sees it', () => {
   it('--explain-cache follows a change into the stages built FROM the changed one', async () => {
     const ms = join(work, 'multistage');
     mkdirSync(ms, { recursive: true });
-    writeFileSync(join(ms, 'Buildfile'), 'FROM busybox:latest AS base\nCOPY a.txt /a.txt\nFROM base AS app\nRUN cat /a.txt > /b.txt\n');
+    writeFileSync(
+      join(ms, 'Buildfile'),
+      'FROM busybox:latest AS base\nCOPY a.txt /a.txt\nFROM base AS app\nRUN cat /a.txt > /b.txt\n',
+    );
     writeFileSync(join(ms, 'a.txt'), 'one\n');
     expect((await tsbuild(['build', '--progress=quiet', ms])).code).toBe(0);
     writeFileSync(join(ms, 'a.txt'), 'two\n');
@@ -116,7 +145,9 @@ describe('a real build, as the user sees it', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Rebuilt 2 of 4 steps:/);
     expect(r.stderr).toContain('[base 2/2] COPY a.txt /a.txt  (line 2)\n      because file changed: a.txt\n');
-    expect(r.stderr).toContain('[app 2/2] RUN cat /a.txt > /b.txt  (line 4)\n      because its base stage base was rebuilt: [base 2/2] (file changed: a.txt)');
+    expect(r.stderr).toContain(
+      '[app 2/2] RUN cat /a.txt > /b.txt  (line 4)\n      because its base stage base was rebuilt: [base 2/2] (file changed: a.txt)',
+    );
   });
 
   it('a failed RUN exits 1 with its message on stderr; a stack trace only with --debug', async () => {
@@ -127,9 +158,14 @@ describe('a real build, as the user sees it', () => {
     const r = await tsbuild(['build', '--progress=plain', '--report', report, bad]);
     expect(r.code).toBe(1);
     // The report is written for a failed build too, naming the step that failed.
-    const data = JSON.parse(readFileSync(report, 'utf8')) as { ok: boolean; steps: { instruction: string; error?: string }[] };
+    const data = JSON.parse(readFileSync(report, 'utf8')) as {
+      ok: boolean;
+      steps: { instruction: string; error?: string }[];
+    };
     expect(data.ok).toBe(false);
-    expect(data.steps.find((s) => s.instruction.startsWith('RUN echo about to fail'))!.error).toMatch(/exited with code 2/);
+    expect(data.steps.find((s) => s.instruction.startsWith('RUN echo about to fail'))!.error).toMatch(
+      /exited with code 2/,
+    );
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^error: .*RUN echo about to fail && exit 2/m);
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -141,8 +177,17 @@ describe('a real build, as the user sees it', () => {
   it('Ctrl-C on the terminal stops the build: the view collapses, exit 130, nothing left mounted', async () => {
     const slow = join(work, 'slow');
     mkdirSync(slow, { recursive: true });
-    writeFileSync(join(slow, 'Buildfile'), 'FROM busybox:latest\nRUN for i in $(seq 1 600); do echo "tick $i"; sleep 0.1; done\n');
-    const r = await runOnPty(`'${bin}' --root '${root}' build --progress=tty '${slow}'`, { columns: 100, rows: 30, cwd: repo, timeoutMs: 120_000, keys: { when: 'tick 5', send: 'C-c' } });
+    writeFileSync(
+      join(slow, 'Buildfile'),
+      'FROM busybox:latest\nRUN for i in $(seq 1 600); do echo "tick $i"; sleep 0.1; done\n',
+    );
+    const r = await runOnPty(`'${bin}' --root '${root}' build --progress=tty '${slow}'`, {
+      columns: 100,
+      rows: 30,
+      cwd: repo,
+      timeoutMs: 120_000,
+      keys: { when: 'tick 5', send: 'C-c' },
+    });
     const screen = r.screen.join('\n');
     expect(r.status, screen).toBe(130);
     expect(screen).toMatch(/^Interrupted \(SIGINT\) after [\d.]+s: \d+ steps?, \d+ cached$/m);

@@ -7,9 +7,16 @@ import { BuildError } from '../../builder/errors.js';
 describe('cli errors', () => {
   it('a RUN that exited 2 fails the build with 1, not the usage code', () => {
     const step = { stage: '0', index: 2, total: 3, instruction: 'RUN exit 2', line: 2 };
-    const err = new BuildError('process "/bin/sh -c exit 2" exited with code 2', { file: 'Buildfile', step, source: 'RUN exit 2', exitCode: 2 });
+    const err = new BuildError('process "/bin/sh -c exit 2" exited with code 2', {
+      file: 'Buildfile',
+      step,
+      source: 'RUN exit 2',
+      exitCode: 2,
+    });
     expect(exitCodeFor(err)).toBe(1);
-    expect(formatError(err, false)).toBe('error: failed to build [0 2/3] RUN exit 2: process "/bin/sh -c exit 2" exited with code 2\n  Buildfile:2 | RUN exit 2');
+    expect(formatError(err, false)).toBe(
+      'error: failed to build [0 2/3] RUN exit 2: process "/bin/sh -c exit 2" exited with code 2\n  Buildfile:2 | RUN exit 2',
+    );
   });
 
   it('usage errors exit 2', () => {

@@ -10,7 +10,9 @@ import { parseEventLog } from '../../cli/explain.js';
 import { createRenderer } from '../../cli/progress/select.js';
 import { PassThrough } from 'node:stream';
 
-const schema = JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/build-events.schema.json', import.meta.url)), 'utf8')) as object;
+const schema = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../docs/build-events.schema.json', import.meta.url)), 'utf8'),
+) as object;
 const validateEvent = new Ajv({ allErrors: true, strict: true }).compile(schema);
 
 describe('build event JSON schema', () => {
@@ -18,9 +20,30 @@ describe('build event JSON schema', () => {
 
   it('accepts every kind of event the builder emits', () => {
     const kinds = new Set(events.map((e) => e.type));
-    for (const k of ['build-start', 'step-start', 'step-cached', 'step-output', 'step-end', 'cache-miss', 'pull-progress', 'log', 'build-end']) expect(kinds).toContain(k);
-    for (const e of events) expect(validateEvent(JSON.parse(JSON.stringify(e))), JSON.stringify(validateEvent.errors)).toBe(true);
-    expect(validateEvent({ type: 'push-progress', time: 1, ref: 'r/x:1', digest: 'sha256:' + '0'.repeat(64), current: 1, total: 2 })).toBe(true);
+    for (const k of [
+      'build-start',
+      'step-start',
+      'step-cached',
+      'step-output',
+      'step-end',
+      'cache-miss',
+      'pull-progress',
+      'log',
+      'build-end',
+    ])
+      expect(kinds).toContain(k);
+    for (const e of events)
+      expect(validateEvent(JSON.parse(JSON.stringify(e))), JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(
+      validateEvent({
+        type: 'push-progress',
+        time: 1,
+        ref: 'r/x:1',
+        digest: 'sha256:' + '0'.repeat(64),
+        current: 1,
+        total: 2,
+      }),
+    ).toBe(true);
   });
 
   it('rejects events with missing, extra or mistyped fields', () => {
@@ -45,7 +68,10 @@ describe('build event JSON schema', () => {
     const r = await createRenderer('json', out);
     for (const e of events) r.onEvent(e);
     r.close();
-    const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
+    const lines = Buffer.concat(chunks)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     expect(lines).toHaveLength(events.length);
     for (const l of lines) expect(validateEvent(JSON.parse(l)), l + JSON.stringify(validateEvent.errors)).toBe(true);
     expect(lines.map((l) => JSON.parse(l))).toEqual(events);

@@ -5,7 +5,13 @@ import { classifyReason, explainCache, formatExplanation, parseEventLog, REASONS
 import { buildReport } from '../../cli/report/model.js';
 import { sampleEvents } from './fixtures/sample-events.mjs';
 
-const step = (index: number, instruction = `RUN step ${index}`): StepRef => ({ stage: 'app', index, total: 4, instruction, line: index + 1 });
+const step = (index: number, instruction = `RUN step ${index}`): StepRef => ({
+  stage: 'app',
+  index,
+  total: 4,
+  instruction,
+  line: index + 1,
+});
 
 describe('explainCache', () => {
   it('names the changed input for each kind of reason', () => {
@@ -42,11 +48,15 @@ describe('explainCache', () => {
     const text = formatExplanation(x, 4);
     expect(text).toContain('Rebuilt 3 of 4 steps:');
     expect(text).toContain('[app 2/4] RUN step 2  (line 3)\n      because build arg changed: VERSION');
-    expect(text).toContain('[app 4/4] RUN step 4  (line 5)\n      because parent changed: [app 2/4] was rebuilt (build arg changed: VERSION)');
+    expect(text).toContain(
+      '[app 4/4] RUN step 4  (line 5)\n      because parent changed: [app 2/4] was rebuilt (build arg changed: VERSION)',
+    );
   });
 
   it('says when nothing was rebuilt, and when a step ran without a recorded reason', () => {
-    expect(formatExplanation(explainCache([{ type: 'step-cached', time: 1, step: step(1) }]))).toMatch(/nothing was rebuilt/);
+    expect(formatExplanation(explainCache([{ type: 'step-cached', time: 1, step: step(1) }]))).toMatch(
+      /nothing was rebuilt/,
+    );
     const x = explainCache([{ type: 'step-start', time: 1, step: step(1) }]);
     expect(x).toEqual([{ step: step(1), kind: 'unknown', reason: 'no reason recorded' }]);
   });
@@ -63,8 +73,20 @@ describe('explainCache', () => {
 
 describe('explainCache across stages', () => {
   it('follows `FROM other-stage` back to the step that changed in that stage', () => {
-    const base = (i: number, instruction: string): StepRef => ({ stage: 'base', index: i, total: 2, instruction, line: i });
-    const app = (i: number, instruction: string): StepRef => ({ stage: 'app', index: i, total: 2, instruction, line: 10 + i });
+    const base = (i: number, instruction: string): StepRef => ({
+      stage: 'base',
+      index: i,
+      total: 2,
+      instruction,
+      line: i,
+    });
+    const app = (i: number, instruction: string): StepRef => ({
+      stage: 'app',
+      index: i,
+      total: 2,
+      instruction,
+      line: 10 + i,
+    });
     const ev: BuildEvent[] = [
       { type: 'step-start', time: 1, step: base(1, 'FROM busybox') },
       { type: 'step-cached', time: 1, step: base(1, 'FROM busybox') },
@@ -82,13 +104,31 @@ describe('explainCache across stages', () => {
     ]);
     expect(formatExplanation(x)).toContain('because parent changed: [base 2/2] was rebuilt (build arg changed: DEPS)');
     // The builder may say the base changed itself; the explanation still names the step that changed in it.
-    const withBase = ev.map((e) => (e.type === 'cache-miss' && e.step.stage === 'app' ? { ...e, step: app(2, 'RUN make app'), reason: 'base image changed: stage base 1234' } : e));
-    expect(formatExplanation(explainCache(withBase as BuildEvent[]))).toContain('[app 2/2] RUN make app  (line 12)\n      because its base stage base was rebuilt: [base 2/2] (build arg changed: DEPS)');
+    const withBase = ev.map((e) =>
+      e.type === 'cache-miss' && e.step.stage === 'app'
+        ? { ...e, step: app(2, 'RUN make app'), reason: 'base image changed: stage base 1234' }
+        : e,
+    );
+    expect(formatExplanation(explainCache(withBase as BuildEvent[]))).toContain(
+      '[app 2/2] RUN make app  (line 12)\n      because its base stage base was rebuilt: [base 2/2] (build arg changed: DEPS)',
+    );
   });
 
   it('a COPY --from a rebuilt stage is explained by that stage, even without a reason of its own', () => {
-    const b = (i: number, instruction: string): StepRef => ({ stage: 'build', index: i, total: 2, instruction, line: i });
-    const f = (i: number, instruction: string): StepRef => ({ stage: 'stage-1', index: i, total: 3, instruction, line: 5 + i });
+    const b = (i: number, instruction: string): StepRef => ({
+      stage: 'build',
+      index: i,
+      total: 2,
+      instruction,
+      line: i,
+    });
+    const f = (i: number, instruction: string): StepRef => ({
+      stage: 'stage-1',
+      index: i,
+      total: 3,
+      instruction,
+      line: 5 + i,
+    });
     const ev: BuildEvent[] = [
       { type: 'step-start', time: 1, step: b(1, 'FROM busybox AS build') },
       { type: 'step-cached', time: 1, step: b(1, 'FROM busybox AS build') },
@@ -102,7 +142,11 @@ describe('explainCache across stages', () => {
       { type: 'step-start', time: 5, step: f(3, 'RUN /app --selftest') },
     ];
     const text = formatExplanation(explainCache(ev));
-    expect(text).toContain('[stage-1 2/3] COPY --from=build /src/app /app  (line 7)\n      because the stage it copies from (build) was rebuilt: [build 2/2] (file changed: src/main.c)');
-    expect(text).toContain('[stage-1 3/3] RUN /app --selftest  (line 8)\n      because parent changed: [build 2/2] was rebuilt (file changed: src/main.c)');
+    expect(text).toContain(
+      '[stage-1 2/3] COPY --from=build /src/app /app  (line 7)\n      because the stage it copies from (build) was rebuilt: [build 2/2] (file changed: src/main.c)',
+    );
+    expect(text).toContain(
+      '[stage-1 3/3] RUN /app --selftest  (line 8)\n      because parent changed: [build 2/2] was rebuilt (file changed: src/main.c)',
+    );
   });
 });

@@ -10,7 +10,9 @@ const bin = `${repo}/bin/tsbuild`;
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(bin, args, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(bin, args, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -21,7 +23,10 @@ function tableRows(): { docker: string; tsbuild: string }[] {
   const rows: { docker: string; tsbuild: string }[] = [];
   for (const line of md.slice(start).split('\n').slice(2)) {
     if (!line.startsWith('|')) break;
-    const cells = line.replace(/\\\|/g, '/').split('|').map((c) => c.trim());
+    const cells = line
+      .replace(/\\\|/g, '/')
+      .split('|')
+      .map((c) => c.trim());
     rows.push({ docker: cells[1]!, tsbuild: cells[2]! });
   }
   return rows;
@@ -32,18 +37,27 @@ const flagsIn = (cell: string) => [...cell.matchAll(/`(-\w, )?(--[a-z][a-z-]*)/g
 describe('README flag table', () => {
   it('every flag it says tsbuild has is an option of `tsbuild build`', async () => {
     const help = (await run(['build', '--help'])).stdout;
-    const claimed = tableRows().flatMap((r) => (r.tsbuild === 'same' ? flagsIn(r.docker) : r.tsbuild !== 'refused' ? flagsIn(r.tsbuild) : []));
+    const claimed = tableRows().flatMap((r) =>
+      r.tsbuild === 'same' ? flagsIn(r.docker) : r.tsbuild !== 'refused' ? flagsIn(r.tsbuild) : [],
+    );
     expect(claimed.length).toBeGreaterThan(15);
     for (const f of new Set(claimed)) expect(help, f).toMatch(new RegExp(`(^|[ ,])${f}( |$)`, 'm'));
   });
 
   it('every flag it says is refused fails with exit code 2, naming the flag', async () => {
-    const refused = tableRows().filter((r) => r.tsbuild === 'refused').flatMap((r) => flagsIn(r.docker));
+    const refused = tableRows()
+      .filter((r) => r.tsbuild === 'refused')
+      .flatMap((r) => flagsIn(r.docker));
     expect(refused.length).toBeGreaterThan(5);
     const help = (await run(['build', '--help'])).stdout;
     for (const f of refused) {
       // Flags that take a value get one; boolean ones are given alone.
-      const r = await run(['build', f, ...(['--squash', '--compress', '--load'].includes(f) ? [] : ['x']), '/nonexistent-context']);
+      const r = await run([
+        'build',
+        f,
+        ...(['--squash', '--compress', '--load'].includes(f) ? [] : ['x']),
+        '/nonexistent-context',
+      ]);
       expect(r.code, `${f}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain(`${f} is not supported`);
       expect(help).not.toMatch(new RegExp(`^\\s+${f} `, 'm'));

@@ -10,7 +10,10 @@ const RUN_TESTS = 'bash .ci/install-deps && npm ci && npm test';
 
 /** Shell lines that run something: no comments, no blank lines. */
 function commandLines(script: string): string[] {
-  return script.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return script
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 describe('README', () => {
@@ -30,7 +33,10 @@ describe('README', () => {
     if (lines.includes(RUN_TESTS)) return;
     const parts = RUN_TESTS.split(' && ');
     const at = parts.map((p) => lines.findIndex((l) => l === p || l.split(' && ').includes(p)));
-    expect(at.every((i) => i >= 0), `.ci/run must run: ${parts.join(', ')}`).toBe(true);
+    expect(
+      at.every((i) => i >= 0),
+      `.ci/run must run: ${parts.join(', ')}`,
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
   });
 
@@ -48,7 +54,7 @@ describe('README', () => {
 });
 
 describe('README programmatic API example', () => {
-  it('type-checks against the package as users import it (`from \'tsbuild\'`)', async () => {
+  it("type-checks against the package as users import it (`from 'tsbuild'`)", async () => {
     const { execFile } = await import('node:child_process');
     const { writeFileSync, rmSync } = await import('node:fs');
     const block = /```ts\n([\s\S]*?)```/.exec(read('README.md'));
@@ -61,7 +67,20 @@ describe('README programmatic API example', () => {
       const out = await new Promise<{ code: number; text: string }>((resolve) => {
         execFile(
           `${repo}/node_modules/.bin/tsc`,
-          ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', file],
+          [
+            '--noEmit',
+            '--strict',
+            '--module',
+            'nodenext',
+            '--moduleResolution',
+            'nodenext',
+            '--target',
+            'es2022',
+            '--skipLibCheck',
+            '--types',
+            'node',
+            file,
+          ],
           { cwd: repo },
           (err, stdout, stderr) => resolve({ code: err ? 1 : 0, text: stdout + stderr }),
         );

@@ -33,14 +33,28 @@ describe('build report', () => {
       { name: '0', dependsOn: ['builder'], steps: 3, startMs: expect.any(Number), endMs: expect.any(Number) },
     ]);
     expect(r.steps.map((s) => `${s.stage} ${s.index} ${s.cached ? 'cached' : 'ran'}`)).toEqual([
-      'builder 1 cached', 'builder 2 ran', 'builder 3 ran', '0 1 cached', '0 2 ran', '0 3 ran',
+      'builder 1 cached',
+      'builder 2 ran',
+      'builder 3 ran',
+      '0 1 cached',
+      '0 2 ran',
+      '0 3 ran',
     ]);
     const run = r.steps[1]!;
     expect(run.durationMs).toBe(1600);
     expect(run.layer).toEqual({ digest: 'sha256:' + 'b'.repeat(64), size: 1536 });
     expect(run.cacheMiss).toBe('instruction changed');
     expect(run.outputLines).toBe(8);
-    expect(r.transfers).toEqual([{ kind: 'pull', ref: 'docker.io/library/busybox:latest', blobs: 1, bytes: 2_000_000, startMs: 150, durationMs: 600 }]);
+    expect(r.transfers).toEqual([
+      {
+        kind: 'pull',
+        ref: 'docker.io/library/busybox:latest',
+        blobs: 1,
+        bytes: 2_000_000,
+        startMs: 150,
+        durationMs: 600,
+      },
+    ]);
   });
 
   it('HTML: self-contained, renders in headless Chromium with the stage graph and every step', async () => {
@@ -67,7 +81,9 @@ describe('build report', () => {
 
   it('HTML: escapes instruction text', async () => {
     const evil = events.map((e) =>
-      'step' in e && e.step.index === 3 && e.step.stage === '0' ? { ...e, step: { ...e.step, instruction: 'RUN echo "<script>alert(1)</script>"' } } : e,
+      'step' in e && e.step.index === 3 && e.step.stage === '0'
+        ? { ...e, step: { ...e.step, instruction: 'RUN echo "<script>alert(1)</script>"' } }
+        : e,
     ) as BuildEvent[];
     const file = join(dir, 'evil.html');
     await writeReport(evil, file);

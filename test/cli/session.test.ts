@@ -60,7 +60,11 @@ describe('startBuildView and signals', () => {
     process.kill(process.pid, 'SIGINT');
     await new Promise<void>((resolve) => view.signal.addEventListener('abort', () => resolve(), { once: true }));
     expect(view.interrupted?.signal).toBe('SIGINT');
-    await expect(view.finish()).rejects.toMatchObject({ name: 'InterruptedError', exitCode: 130, message: 'interrupted (SIGINT)' });
+    await expect(view.finish()).rejects.toMatchObject({
+      name: 'InterruptedError',
+      exitCode: 130,
+      message: 'interrupted (SIGINT)',
+    });
     expect(process.listenerCount('SIGINT')).toBe(listeners - 1);
   });
 

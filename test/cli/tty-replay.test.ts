@@ -18,12 +18,15 @@ describe('tty live view on a pty (recorded events)', () => {
     expect(r.raw).toContain('\u001b[1A');
     // While the RUN step ran, its output tail and the pull bar were on screen.
     expect(r.raw).toContain('=> => # compiling unit');
-    expect(r.raw).toMatch(/pulling docker\.io\/library\/busybox:latest .*\[=*>? *\] [\d.]+[kM]?B \/ 2\.00MB [\d.]+[kM]?B\/s/);
+    expect(r.raw).toMatch(
+      /pulling docker\.io\/library\/busybox:latest .*\[=*>? *\] [\d.]+[kM]?B \/ 2\.00MB [\d.]+[kM]?B\/s/,
+    );
     // The screen left behind: one header, every step once, no output tail, the summary last.
     const screen = r.screen.join('\n');
     expect(count(screen, '[+] Building')).toBe(1);
     expect(screen).toMatch(/\[\+\] Building [\d.]+s \(6\/6\) FINISHED/);
-    for (const s of ['[builder 1/3]', '[builder 2/3]', '[builder 3/3]', '[0 1/3]', '[0 2/3]', '[0 3/3]']) expect(count(screen, s)).toBe(1);
+    for (const s of ['[builder 1/3]', '[builder 2/3]', '[builder 3/3]', '[0 1/3]', '[0 2/3]', '[0 3/3]'])
+      expect(count(screen, s)).toBe(1);
     expect(screen).toMatch(/CACHED \[builder 1\/3\] FROM busybox:latest AS builder +0\.0s/);
     expect(screen).not.toContain('=> => #');
     expect(r.screen[r.screen.length - 1]).toMatch(/^Built sha256:e{12} in [\d.]+s: 6 steps, 2 cached$/);

@@ -24,7 +24,24 @@ describe('tsbuild usage', () => {
   it('--help lists every subcommand and --version prints the version', () => {
     const help = run('--help');
     expect(help.status).toBe(0);
-    for (const c of ['build', 'parse', 'run', 'pull', 'push', 'login', 'logout', 'images', 'inspect', 'rmi', 'prune', 'save', 'load', 'import', 'store', 'why-rebuilt']) {
+    for (const c of [
+      'build',
+      'parse',
+      'run',
+      'pull',
+      'push',
+      'login',
+      'logout',
+      'images',
+      'inspect',
+      'rmi',
+      'prune',
+      'save',
+      'load',
+      'import',
+      'store',
+      'why-rebuilt',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     }
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -32,7 +32,9 @@ describe('tsbuild why-rebuilt', () => {
     const a = await run(['why-rebuilt', file]);
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toContain('Rebuilt 4 of 6 steps:');
-    expect(a.stdout).toContain('[0 2/3] COPY --from=builder /out/app /app  (line 6)\n      because file changed: /out/app');
+    expect(a.stdout).toContain(
+      '[0 2/3] COPY --from=builder /out/app /app  (line 6)\n      because file changed: /out/app',
+    );
     const b = await run(['why-rebuilt'], jsonl);
     expect(b.stdout).toBe(a.stdout);
   });

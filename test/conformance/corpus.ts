@@ -7,11 +7,15 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const conformanceRoot = resolve(repoRoot, '..', 'shared', 'conformance');
 
 if (!existsSync(conformanceRoot)) {
-  throw new Error(`conformance data not found at ${conformanceRoot} (it sits beside the repository, in ../shared/conformance)`);
+  throw new Error(
+    `conformance data not found at ${conformanceRoot} (it sits beside the repository, in ../shared/conformance)`,
+  );
 }
 
 export function subdirs(dir: string): string[] {
-  return readdirSync(dir).filter((e) => statSync(join(dir, e)).isDirectory()).sort();
+  return readdirSync(dir)
+    .filter((e) => statSync(join(dir, e)).isDirectory())
+    .sort();
 }
 
 export function filesUnder(dir: string, out: string[] = []): string[] {

@@ -15,14 +15,16 @@ interface Case {
 
 function envVarCases(): Case[] {
   const out: Case[] = [];
-  readFileSync(join(base, 'envVarTest'), 'utf8').split('\n').forEach((text, i) => {
-    if (text.trim() === '' || text.trimStart().startsWith('#')) return;
-    const [platform, input, ...rest] = text.split('|');
-    const p = platform!.trim();
-    if (p === 'W') return; // Windows-only expectations
-    if (p !== 'A' && p !== 'U') throw new Error(`envVarTest:${i + 1}: unknown platform ${p}`);
-    out.push({ line: i + 1, input: input!.trim(), expected: rest.join('|').trim() });
-  });
+  readFileSync(join(base, 'envVarTest'), 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim() === '' || text.trimStart().startsWith('#')) return;
+      const [platform, input, ...rest] = text.split('|');
+      const p = platform!.trim();
+      if (p === 'W') return; // Windows-only expectations
+      if (p !== 'A' && p !== 'U') throw new Error(`envVarTest:${i + 1}: unknown platform ${p}`);
+      out.push({ line: i + 1, input: input!.trim(), expected: rest.join('|').trim() });
+    });
   return out;
 }
 
@@ -48,17 +50,24 @@ interface WordsCase {
 function wordsCases(): WordsCase[] {
   const out: WordsCase[] = [];
   const env: Record<string, string> = {};
-  readFileSync(join(base, 'wordsTest'), 'utf8').split('\n').forEach((text, i) => {
-    if (text.trim() === '' || text.startsWith('#')) return;
-    if (text.startsWith('ENV ')) {
-      const kv = text.slice(4);
-      const eq = kv.indexOf('=');
-      env[kv.slice(0, eq)] = kv.slice(eq + 1);
-      return;
-    }
-    const bar = text.indexOf('|');
-    out.push({ line: i + 1, input: text.slice(0, bar).trim(), expected: text.slice(bar + 1).replace(/^ +/, ''), env: { ...env } });
-  });
+  readFileSync(join(base, 'wordsTest'), 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim() === '' || text.startsWith('#')) return;
+      if (text.startsWith('ENV ')) {
+        const kv = text.slice(4);
+        const eq = kv.indexOf('=');
+        env[kv.slice(0, eq)] = kv.slice(eq + 1);
+        return;
+      }
+      const bar = text.indexOf('|');
+      out.push({
+        line: i + 1,
+        input: text.slice(0, bar).trim(),
+        expected: text.slice(bar + 1).replace(/^ +/, ''),
+        env: { ...env },
+      });
+    });
   return out;
 }
 

@@ -1,5 +1,10 @@
 // Buildfiles whose final rootfs and config must match BuildKit's. Contexts are made by code (links, modes).
-export type FileSpec = string | { content: string; mode?: number } | { symlink: string } | { hardlink: string } | { dir: true; mode?: number };
+export type FileSpec =
+  | string
+  | { content: string; mode?: number }
+  | { symlink: string }
+  | { hardlink: string }
+  | { dir: true; mode?: number };
 
 export interface Case {
   name: string;
@@ -113,7 +118,8 @@ export const CASES: Case[] = [
   {
     name: 'add-archives',
     files: tree,
-    prepare: 'mkdir -p arch/in && echo t > arch/in/t.txt && tar -czf arch.tgz arch && tar -cjf arch.tbz2 arch && tar -cJf arch.txz arch && rm -rf arch',
+    prepare:
+      'mkdir -p arch/in && echo t > arch/in/t.txt && tar -czf arch.tgz arch && tar -cjf arch.tbz2 arch && tar -cJf arch.txz arch && rm -rf arch',
     buildfile: [
       'FROM busybox:latest',
       'ADD x.txt /added/',

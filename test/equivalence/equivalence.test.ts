@@ -7,7 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startRegistry } from '../fixtures/registry.js';
@@ -32,7 +44,9 @@ function docker(args: string[], input?: string): string {
 
 beforeAll(async () => {
   if (!existsSync(DOCKERD) || !existsSync(DOCKER)) {
-    throw new Error('the equivalence tests need BuildKit: install Debian\'s docker.io (`apt-get install -y docker.io`, listed in .ci/install-deps)');
+    throw new Error(
+      "the equivalence tests need BuildKit: install Debian's docker.io (`apt-get install -y docker.io`, listed in .ci/install-deps)",
+    );
   }
   registry = await startRegistry();
   const base = await seedBusyboxBase(registry.host);
@@ -40,7 +54,24 @@ beforeAll(async () => {
   tsb = tsbFor(join(work, 'tsbuild-root'), registry.host);
   const sock = join(work, 'docker.sock');
   dockerEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_BUILDKIT: '1' };
-  dockerd = spawn(DOCKERD, ['--iptables=false', '--bridge=none', '--storage-driver=overlay2', `--insecure-registry=${registry.host}`, '--data-root', join(work, 'docker-data'), '--exec-root', join(work, 'docker-exec'), '-H', `unix://${sock}`, '--pidfile', join(work, 'docker.pid')], { stdio: 'ignore' });
+  dockerd = spawn(
+    DOCKERD,
+    [
+      '--iptables=false',
+      '--bridge=none',
+      '--storage-driver=overlay2',
+      `--insecure-registry=${registry.host}`,
+      '--data-root',
+      join(work, 'docker-data'),
+      '--exec-root',
+      join(work, 'docker-exec'),
+      '-H',
+      `unix://${sock}`,
+      '--pidfile',
+      join(work, 'docker.pid'),
+    ],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 150; i++) {
     if (spawnSync(DOCKER, ['info'], { env: dockerEnv, stdio: 'ignore' }).status === 0) break;
     await new Promise((r) => setTimeout(r, 200));
@@ -102,7 +133,13 @@ async function listTree(root: string): Promise<string[]> {
         out.push(`${r} d ${mode} ${own}`);
         await walk(r);
       } else if (st.isFile()) {
-        const h = r === 'bin/busybox' || r.startsWith('made-hardlink') ? 'busybox' : createHash('sha256').update(await readFile(join(root, r))).digest('hex').slice(0, 16);
+        const h =
+          r === 'bin/busybox' || r.startsWith('made-hardlink')
+            ? 'busybox'
+            : createHash('sha256')
+                .update(await readFile(join(root, r)))
+                .digest('hex')
+                .slice(0, 16);
         out.push(`${r} f ${mode} ${own} ${h}`);
       } else out.push(`${r} ? ${mode} ${own}`);
     }
@@ -117,7 +154,10 @@ function pickConfig(c: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of CONFIG_FIELDS) {
     const v = c[f];
-    out[f] = v === undefined || v === null || v === '' || (typeof v === 'object' && Object.keys(v as object).length === 0) ? null : v;
+    out[f] =
+      v === undefined || v === null || v === '' || (typeof v === 'object' && Object.keys(v as object).length === 0)
+        ? null
+        : v;
   }
   return out;
 }
@@ -133,15 +173,29 @@ describe('equivalence with BuildKit', () => {
       const id = docker(['create', tag]).trim();
       const dockerRoot = join(work, 'docker-out', c.name);
       await mkdir(dockerRoot, { recursive: true });
-      const exp = spawnSync('sh', ['-c', `"${DOCKER}" export ${id} | tar -x -p --same-owner --numeric-owner -C "${dockerRoot}"`], { env: dockerEnv, encoding: 'utf8' });
+      const exp = spawnSync(
+        'sh',
+        ['-c', `"${DOCKER}" export ${id} | tar -x -p --same-owner --numeric-owner -C "${dockerRoot}"`],
+        { env: dockerEnv, encoding: 'utf8' },
+      );
       expect(exp.status, exp.stderr).toBe(0);
       docker(['rm', id]);
-      const dockerConfig = JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config}}', tag])) as Record<string, unknown>;
+      const dockerConfig = JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config}}', tag])) as Record<
+        string,
+        unknown
+      >;
 
       const tsRoot = join(work, 'tsbuild-out', c.name);
       const oci = join(work, `${c.name}.oci.tar`);
-      ok(tsb(['build', '-q', ...args, '--output', `type=local,dest=${tsRoot}`, '--output', `type=oci,dest=${oci}`, ctx]), `tsbuild ${c.name}`);
-      const tsConfig = (JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci-archive:${oci}`], { encoding: 'utf8' })) as { config: Record<string, unknown> }).config;
+      ok(
+        tsb(['build', '-q', ...args, '--output', `type=local,dest=${tsRoot}`, '--output', `type=oci,dest=${oci}`, ctx]),
+        `tsbuild ${c.name}`,
+      );
+      const tsConfig = (
+        JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci-archive:${oci}`], { encoding: 'utf8' })) as {
+          config: Record<string, unknown>;
+        }
+      ).config;
 
       expect(await listTree(tsRoot)).toEqual(await listTree(dockerRoot));
       expect(pickConfig(tsConfig)).toEqual(pickConfig(dockerConfig));

@@ -29,8 +29,10 @@ describe('tsbuild/architecture', () => {
     expect(await lint('parser/upward.ts')).toEqual([expect.stringMatching(/parser\/ may not import builder\//)]);
   });
 
-  test('a deep import past another part\'s index.ts is an error', async () => {
-    expect(await lint('builder/deep.ts')).toEqual([expect.stringMatching(/through store\/index\.ts, not store\/blobs\.js/)]);
+  test("a deep import past another part's index.ts is an error", async () => {
+    expect(await lint('builder/deep.ts')).toEqual([
+      expect.stringMatching(/through store\/index\.ts, not store\/blobs\.js/),
+    ]);
   });
 
   test('a dynamic import is checked too', async () => {

@@ -38,8 +38,14 @@ describe('tsbuild parse', () => {
     expect(doc.directives).toMatchObject({ escape: '\\', syntax: null });
     expect(doc.instructions).toHaveLength(3);
     expect(doc.instructions[1]).toMatchObject({
-      keyword: 'COPY', line: 2, endLine: 4, flags: ['--chmod=755'], args: ['<<EOF', '/usr/bin/hi'], json: false,
-      heredocs: [{ name: 'EOF', content: 'echo hi\n', expand: true, chomp: false }], onbuild: null,
+      keyword: 'COPY',
+      line: 2,
+      endLine: 4,
+      flags: ['--chmod=755'],
+      args: ['<<EOF', '/usr/bin/hi'],
+      json: false,
+      heredocs: [{ name: 'EOF', content: 'echo hi\n', expand: true, chomp: false }],
+      onbuild: null,
     });
     expect(doc.instructions[2]).toMatchObject({ keyword: 'CMD', json: true, args: ['hi'] });
   });

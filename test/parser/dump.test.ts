@@ -21,7 +21,13 @@ describe('goQuote (Go strconv.Quote)', () => {
 describe('dumpInstruction', () => {
   it('lower-cases the keyword, brackets the flags, nests ONBUILD', () => {
     const r = parseBuildfile('FROM a\nONBUILD COPY --from=x --link a b\nCMD []\n', 'f', { validate: false });
-    expect(r.instructions.map(dumpInstruction)).toEqual(['(from "a")', '(onbuild (copy ["--from=x" "--link"] "a" "b"))', '(cmd)']);
-    expect(dumpInstructions(r.instructions)).toBe('(from "a")\n(onbuild (copy ["--from=x" "--link"] "a" "b"))\n(cmd)\n');
+    expect(r.instructions.map(dumpInstruction)).toEqual([
+      '(from "a")',
+      '(onbuild (copy ["--from=x" "--link"] "a" "b"))',
+      '(cmd)',
+    ]);
+    expect(dumpInstructions(r.instructions)).toBe(
+      '(from "a")\n(onbuild (copy ["--from=x" "--link"] "a" "b"))\n(cmd)\n',
+    );
   });
 });

@@ -69,7 +69,9 @@ describe('errors', () => {
 
   it('flag values: missing, not boolean, duplicated', () => {
     expect(failure('FROM a\nCOPY --from a b\n').reason).toBe('missing a value on flag: --from');
-    expect(failure('FROM a\nCOPY --link=maybe a b\n').reason).toBe('expecting boolean value for flag --link, not: maybe');
+    expect(failure('FROM a\nCOPY --link=maybe a b\n').reason).toBe(
+      'expecting boolean value for flag --link, not: maybe',
+    );
     expect(failure('FROM a\nCOPY --from=x --from=y a b\n').reason).toBe('duplicate flag specified: --from');
     expect(failure('FROM a\nHEALTHCHECK --interval=soon CMD true\n').reason).toMatch(/invalid duration/);
     expect(failure('FROM a\nHEALTHCHECK --retries=-1 CMD true\n').reason).toBe('--retries cannot be negative (-1)');
@@ -80,7 +82,9 @@ describe('errors', () => {
     expect(failure('FROM a b\n').reason).toMatch(/^FROM requires either one or three arguments/);
     expect(failure('FROM a\nENV\n').reason).toBe('ENV requires at least one argument');
     expect(failure('FROM a\nENV PATH\n').reason).toBe('ENV must have two arguments');
-    expect(failure('FROM a\nCOPY a\n').reason).toMatch(/^COPY requires at least two arguments, but only one was provided/);
+    expect(failure('FROM a\nCOPY a\n').reason).toMatch(
+      /^COPY requires at least two arguments, but only one was provided/,
+    );
     expect(failure('FROM a\nADD\n').reason).toMatch(/^ADD requires at least two arguments/);
     expect(failure('FROM a\nWORKDIR\n').reason).toBe('WORKDIR requires exactly one argument');
     expect(failure('FROM a\nUSER\n').reason).toBe('USER requires exactly one argument');
@@ -110,9 +114,11 @@ describe('errors', () => {
     expect(failure('# only\n# comments\n\n').reason).toBe('file with no instructions');
   });
 
-  it('the raw parse tree still rejects what BuildKit\'s parser rejects, and accepts any flag', () => {
+  it("the raw parse tree still rejects what BuildKit's parser rejects, and accepts any flag", () => {
     expect(() => parseBuildfile('FROM a\nENV PATH\n', 'f', { validate: false })).toThrow(/ENV must have two arguments/);
     expect(() => parseBuildfile('FROM a\nBOGUS x\n', 'f', { validate: false })).toThrow(/unknown instruction: BOGUS/);
-    expect(parseBuildfile('FROM a\nCMD --doit ["a"]\n', 'f', { validate: false }).instructions[1]!.flags).toEqual(['--doit']);
+    expect(parseBuildfile('FROM a\nCMD --doit ["a"]\n', 'f', { validate: false }).instructions[1]!.flags).toEqual([
+      '--doit',
+    ]);
   });
 });

@@ -97,7 +97,19 @@ describe('processWord', () => {
 
 describe('instructionExpands', () => {
   it('lists the instructions Docker substitutes variables in', () => {
-    for (const k of ['ADD', 'COPY', 'ENV', 'EXPOSE', 'FROM', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR', 'ARG']) {
+    for (const k of [
+      'ADD',
+      'COPY',
+      'ENV',
+      'EXPOSE',
+      'FROM',
+      'LABEL',
+      'STOPSIGNAL',
+      'USER',
+      'VOLUME',
+      'WORKDIR',
+      'ARG',
+    ]) {
       expect(instructionExpands(k)).toBe(true);
     }
     for (const k of ['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'HEALTHCHECK', 'MAINTAINER', 'ONBUILD']) {

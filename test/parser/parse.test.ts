@@ -65,7 +65,9 @@ describe('instructions', () => {
   });
 
   it('marks the exec form and keeps a broken JSON array as shell form', () => {
-    const r = parseBuildfile('FROM a\nCMD ["a", "b"]\nCMD ["unterminated\nCMD [\'single\']\nCMD ["a"] trailing\n').instructions;
+    const r = parseBuildfile(
+      'FROM a\nCMD ["a", "b"]\nCMD ["unterminated\nCMD [\'single\']\nCMD ["a"] trailing\n',
+    ).instructions;
     expect(r.slice(1).map((i) => [i.json, i.args])).toEqual([
       [true, ['a', 'b']],
       [false, ['["unterminated']],
@@ -75,7 +77,11 @@ describe('instructions', () => {
   });
 
   it('takes keywords in any case and reports them upper-case', () => {
-    expect(parseBuildfile('from alpine\nRuN echo\ncopy a b\n').instructions.map((i) => i.keyword)).toEqual(['FROM', 'RUN', 'COPY']);
+    expect(parseBuildfile('from alpine\nRuN echo\ncopy a b\n').instructions.map((i) => i.keyword)).toEqual([
+      'FROM',
+      'RUN',
+      'COPY',
+    ]);
   });
 
   it('wraps the ONBUILD trigger as an instruction of its own, with its flags', () => {
@@ -93,7 +99,10 @@ describe('instructions', () => {
   });
 
   it('ends the flags at a bare --', () => {
-    expect(only('FROM a\nCOPY --link -- --not-a-flag /d\n')).toMatchObject({ flags: ['--link'], args: ['--not-a-flag', '/d'] });
+    expect(only('FROM a\nCOPY --link -- --not-a-flag /d\n')).toMatchObject({
+      flags: ['--link'],
+      args: ['--not-a-flag', '/d'],
+    });
   });
 });
 
@@ -122,7 +131,9 @@ describe('directives', () => {
   });
 
   it('uses the backtick escape for continuations and leaves backslashes alone', () => {
-    const r = parseBuildfile('# escape=`\nFROM mcr.microsoft.com/windows\nCOPY C:\\src\\app C:\\app\nRUN dir `\n  C:\\\n');
+    const r = parseBuildfile(
+      '# escape=`\nFROM mcr.microsoft.com/windows\nCOPY C:\\src\\app C:\\app\nRUN dir `\n  C:\\\n',
+    );
     expect(r.instructions.map(dumpInstruction)).toEqual([
       '(from "mcr.microsoft.com/windows")',
       '(copy "C:\\\\src\\\\app" "C:\\\\app")',
@@ -141,13 +152,17 @@ describe('heredocs', () => {
   it('reads the body up to the delimiter and keeps it out of the instructions', () => {
     const r = parseBuildfile('FROM a\nRUN <<EOF\nset -e\necho "$HOME"\nEOF\nWORKDIR /\n');
     expect(r.instructions.map((i) => i.keyword)).toEqual(['FROM', 'RUN', 'WORKDIR']);
-    expect(r.instructions[1]!.heredocs).toEqual([{ name: 'EOF', content: 'set -e\necho "$HOME"\n', expand: true, chomp: false }]);
+    expect(r.instructions[1]!.heredocs).toEqual([
+      { name: 'EOF', content: 'set -e\necho "$HOME"\n', expand: true, chomp: false },
+    ]);
     expect(r.instructions[1]!.endLine).toBe(5);
   });
 
   it('strips leading tabs for <<- and disables expansion for quoted delimiters', () => {
     const r = parseBuildfile("FROM a\nRUN <<-'EOT'\n\tindented $X\n\t\tmore\n\tEOT\n");
-    expect(r.instructions[1]!.heredocs).toEqual([{ name: 'EOT', content: 'indented $X\nmore\n', expand: false, chomp: true }]);
+    expect(r.instructions[1]!.heredocs).toEqual([
+      { name: 'EOT', content: 'indented $X\nmore\n', expand: false, chomp: true },
+    ]);
   });
 
   it('reads several heredocs on one line, in order', () => {
@@ -166,7 +181,11 @@ describe('heredocs', () => {
   });
 
   it('does not read heredocs for the exec form or other instructions', () => {
-    expect(dump('FROM a\nRUN ["cat", "<<EOF"]\nLABEL x=<<EOF\n')).toEqual(['(from "a")', '(run "cat" "<<EOF")', '(label "x" "<<EOF" "=")']);
+    expect(dump('FROM a\nRUN ["cat", "<<EOF"]\nLABEL x=<<EOF\n')).toEqual([
+      '(from "a")',
+      '(run "cat" "<<EOF")',
+      '(label "x" "<<EOF" "=")',
+    ]);
   });
 
   it('normalises CRLF inside the body', () => {
@@ -179,8 +198,14 @@ describe('the --json contract', () => {
     const r = parseBuildfile('FROM a\nCOPY --from=build --chmod=755 a \\\n  b /dest/\n');
     const copy = JSON.parse(JSON.stringify(r.instructions[1])) as Record<string, unknown>;
     expect(copy).toMatchObject({
-      keyword: 'COPY', line: 2, endLine: 3, flags: ['--from=build', '--chmod=755'], args: ['a', 'b', '/dest/'], json: false,
-      heredocs: [], onbuild: null,
+      keyword: 'COPY',
+      line: 2,
+      endLine: 3,
+      flags: ['--from=build', '--chmod=755'],
+      args: ['a', 'b', '/dest/'],
+      json: false,
+      heredocs: [],
+      onbuild: null,
     });
     expect(r.directives).toEqual({ escape: '\\', syntax: null, check: null });
   });

@@ -46,7 +46,9 @@ describe('fixtures/multi-stage.Buildfile', () => {
     expect(r.instructions[7]!.heredocs).toEqual([
       { name: 'EOF', content: 'set -eu\ngo build -o /out/app ./cmd/app\n', expand: true, chomp: false },
     ]);
-    expect(r.instructions[12]!.heredocs).toEqual([{ name: 'EOT', content: 'listen: ":8080"\n', expand: true, chomp: true }]);
+    expect(r.instructions[12]!.heredocs).toEqual([
+      { name: 'EOT', content: 'listen: ":8080"\n', expand: true, chomp: true },
+    ]);
   });
 });
 

@@ -17,7 +17,11 @@ import { skopeoInspect, tempDirs } from './helpers.js';
 const run = promisify(execFile);
 const TSBUILD = new URL('../../bin/tsbuild', import.meta.url).pathname;
 
-function tsbuild(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function tsbuild(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(TSBUILD, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -42,7 +46,12 @@ describe('tsbuild pull/push/login/logout with the store', () => {
     await seedBusybox(reg.host, 'library/busybox', 'latest', { creds: 'tester:secret' });
     multi = await seedMultiPlatform(reg.host, 'test/multi', 'latest', { creds: 'tester:secret' });
     root = await tmp.make();
-    env = { DOCKER_CONFIG: await tmp.make(), TSBUILD_INSECURE_REGISTRY: reg.host, TSBUILD_ROOT: root, XDG_CONFIG_HOME: await tmp.make() };
+    env = {
+      DOCKER_CONFIG: await tmp.make(),
+      TSBUILD_INSECURE_REGISTRY: reg.host,
+      TSBUILD_ROOT: root,
+      XDG_CONFIG_HOME: await tmp.make(),
+    };
   });
   afterAll(async () => {
     for (const r of podmanImages) await run('podman', ['rmi', '--force', r]).catch(() => undefined);
@@ -78,9 +87,15 @@ describe('tsbuild pull/push/login/logout with the store', () => {
   });
 
   it('pull --platform picks from an index; --progress=json prints one JSON event per line', async () => {
-    const r = await tsbuild(['pull', '--progress=json', '--no-unpack', '--platform', 'linux/arm64', `${reg.host}/test/multi:latest`], env);
+    const r = await tsbuild(
+      ['pull', '--progress=json', '--no-unpack', '--platform', 'linux/arm64', `${reg.host}/test/multi:latest`],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
-    const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { action: string; digest: string });
+    const events = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; digest: string });
     expect(events.some((e) => e.action === 'done')).toBe(true);
     expect(JSON.parse(r.stdout.trim()).digest).toBe(multi.manifests['linux/arm64/v8']);
   });
@@ -95,27 +110,62 @@ describe('tsbuild pull/push/login/logout with the store', () => {
       await writeFile(join(upper, 'etc', 'greeting'), 'hello from a tsbuild layer\n');
       const layer = await store.commitLayer(upper);
       expect(layer.descriptor.mediaType).toBe(MediaType.OciLayer);
-      const config: ImageConfigFile = { ...base.config, rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.diffID] } };
+      const config: ImageConfigFile = {
+        ...base.config,
+        rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.diffID] },
+      };
       const cfg = await store.putJSON(config, MediaType.OciConfig);
-      const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: cfg, layers: [...base.manifest.layers, layer.descriptor] };
+      const manifest: ImageManifest = {
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        config: cfg,
+        layers: [...base.manifest.layers, layer.descriptor],
+      };
       const m = await store.putJSON(manifest, MediaType.OciManifest);
       await store.tag(`${reg.host}/app/greeting:1`, m);
       manifestDigest = m.digest;
     } finally {
       await store.close();
     }
-    const r = await tsbuild(['push', '--progress=plain', `${reg.host}/app/greeting:1`, `${reg.host}/app/greeting:1`, `${reg.host}/app/greeting:latest`], env);
+    const r = await tsbuild(
+      [
+        'push',
+        '--progress=plain',
+        `${reg.host}/app/greeting:1`,
+        `${reg.host}/app/greeting:1`,
+        `${reg.host}/app/greeting:latest`,
+      ],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
     const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;
     expect(pushed).not.toBe(manifestDigest);
     expect(r.stderr).toMatch(/mounted from another repository/);
-    const raw = (await skopeoInspect(`${reg.host}/app/greeting:latest`, 'tester:secret', true)) as unknown as ImageManifest;
+    const raw = (await skopeoInspect(
+      `${reg.host}/app/greeting:latest`,
+      'tester:secret',
+      true,
+    )) as unknown as ImageManifest;
     expect(raw.layers.map((l) => l.mediaType)).toEqual([MediaType.OciLayerGzip, MediaType.OciLayerGzip]);
 
     const ref = `${reg.host}/app/greeting:latest`;
     podmanImages.push(ref);
     await run('podman', ['pull', '--quiet', '--tls-verify=false', '--creds', 'tester:secret', ref]);
-    const { stdout } = await run('podman', ['run', '--rm', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', '--network', 'none', ref, 'cat', '/etc/greeting']);
+    const { stdout } = await run('podman', [
+      'run',
+      '--rm',
+      '--runtime',
+      'runc',
+      '--ulimit',
+      'nofile=1024:1024',
+      '--ulimit',
+      'nproc=1000:1000',
+      '--network',
+      'none',
+      ref,
+      'cat',
+      '/etc/greeting',
+    ]);
     expect(stdout).toBe('hello from a tsbuild layer\n');
   });
 
@@ -128,8 +178,16 @@ describe('tsbuild pull/push/login/logout with the store', () => {
       const proxyCfg = join(await tmp.make(), 'config.json');
       const c = JSON.parse(await readFile(cfg, 'utf8')) as { auths: Record<string, unknown> };
       await wf(proxyCfg, JSON.stringify({ auths: { [proxy.host]: c.auths[reg.host] } }));
-      const raw = (await skopeoInspect(`${reg.host}/library/busybox:latest`, 'tester:secret', true)) as unknown as ImageManifest;
-      proxy.faults.push({ method: 'GET', path: new RegExp(`blobs/${raw.layers[0]!.digest}`), action: { kind: 'drop', afterBytes: 300_000 } });
+      const raw = (await skopeoInspect(
+        `${reg.host}/library/busybox:latest`,
+        'tester:secret',
+        true,
+      )) as unknown as ImageManifest;
+      proxy.faults.push({
+        method: 'GET',
+        path: new RegExp(`blobs/${raw.layers[0]!.digest}`),
+        action: { kind: 'drop', afterBytes: 300_000 },
+      });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
       const opts = { insecure: [proxy.host], dockerConfigPath: proxyCfg, retries: 0, unpack: true };
       await expect(pullImage(ref, fresh, opts)).rejects.toThrow();
@@ -140,7 +198,12 @@ describe('tsbuild pull/push/login/logout with the store', () => {
       const rec = await fresh.resolveImage(r.name);
       expect((await fresh.lowerdirsFor(rec!)).length).toBe(1);
       // Pushing straight back from the store works too (blobs already there: HEAD, nothing uploaded).
-      const again = await pushImage(fresh, r.manifestDescriptor, [parseReference(`${proxy.host}/library/busybox:latest`)], { insecure: [proxy.host], dockerConfigPath: proxyCfg });
+      const again = await pushImage(
+        fresh,
+        r.manifestDescriptor,
+        [parseReference(`${proxy.host}/library/busybox:latest`)],
+        { insecure: [proxy.host], dockerConfigPath: proxyCfg },
+      );
       expect(again.digest).toBe(r.manifestDescriptor.digest);
       await fresh.close();
     } finally {

@@ -4,7 +4,15 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
-import { lookupCredentials, login, logout, OciLayout, pullImage, RegistryError, resolveRegistryOptions } from '../../registry-client/api.js';
+import {
+  lookupCredentials,
+  login,
+  logout,
+  OciLayout,
+  pullImage,
+  RegistryError,
+  resolveRegistryOptions,
+} from '../../registry-client/api.js';
 import { seedBusybox } from '../fixtures/images.js';
 import { freePort, startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { tempDirs } from './helpers.js';
@@ -16,8 +24,14 @@ describe('login, logout and credential helpers', () => {
   const savedPath = process.env.PATH;
 
   beforeAll(async () => {
-    [basic, token] = await Promise.all([startRegistry({ auth: 'htpasswd' }), startRegistry({ auth: 'token', anonymousPull: false })]);
-    await Promise.all([seedBusybox(basic.host, 'library/busybox', 'latest', { creds: 'tester:secret' }), seedBusybox(token.host, 'private/busybox', 'latest', { creds: 'tester:secret' })]);
+    [basic, token] = await Promise.all([
+      startRegistry({ auth: 'htpasswd' }),
+      startRegistry({ auth: 'token', anonymousPull: false }),
+    ]);
+    await Promise.all([
+      seedBusybox(basic.host, 'library/busybox', 'latest', { creds: 'tester:secret' }),
+      seedBusybox(token.host, 'private/busybox', 'latest', { creds: 'tester:secret' }),
+    ]);
   });
   afterAll(async () => {
     process.env.PATH = savedPath;
@@ -42,7 +56,11 @@ describe('login, logout and credential helpers', () => {
       await pullImage(parseReference(`${reg.host}/${repo}:latest`), layout, opts);
 
       expect(await logout(reg.host, opts)).toBe(true);
-      const err = await pullImage(parseReference(`${reg.host}/${repo}:latest`), await OciLayout.open(await tmp.make()), opts).catch((e: unknown) => e);
+      const err = await pullImage(
+        parseReference(`${reg.host}/${repo}:latest`),
+        await OciLayout.open(await tmp.make()),
+        opts,
+      ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RegistryError);
       expect(await logout(reg.host, opts)).toBe(false);
     });
@@ -61,7 +79,10 @@ describe('login, logout and credential helpers', () => {
     const helperCfg = join(dir, 'helpers.json');
     await writeFile(helperCfg, JSON.stringify({ credHelpers: { [token.host]: 'tsbtest' } }));
     const layout = await OciLayout.open(await tmp.make());
-    await pullImage(parseReference(`${token.host}/private/busybox:latest`), layout, { insecure: [token.host], dockerConfigPath: helperCfg });
+    await pullImage(parseReference(`${token.host}/private/busybox:latest`), layout, {
+      insecure: [token.host],
+      dockerConfigPath: helperCfg,
+    });
     expect((await readFile(log, 'utf8')).trim()).toBe(token.host);
     const storeCfg = join(dir, 'store.json');
     await writeFile(storeCfg, JSON.stringify({ credsStore: 'tsbtest' }));
@@ -74,7 +95,11 @@ describe('identity tokens', () => {
   let reg: RegistryFixture;
   const tmp = tempDirs();
   beforeAll(async () => {
-    reg = await startRegistry({ auth: 'token', anonymousPull: false, refreshTokens: { 'identity-token-123': 'tester' } });
+    reg = await startRegistry({
+      auth: 'token',
+      anonymousPull: false,
+      refreshTokens: { 'identity-token-123': 'tester' },
+    });
     await seedBusybox(reg.host, 'private/busybox', 'latest', { creds: 'tester:secret' });
   });
   afterAll(async () => {
@@ -86,9 +111,17 @@ describe('identity tokens', () => {
     const cfg = join(await tmp.make(), 'config.json');
     await writeFile(cfg, JSON.stringify({ auths: { [reg.host]: { identitytoken: 'identity-token-123' } } }));
     reg.tokenRequests.length = 0;
-    const r = await pullImage(parseReference(`${reg.host}/private/busybox:latest`), await OciLayout.open(await tmp.make()), { insecure: [reg.host], dockerConfigPath: cfg });
+    const r = await pullImage(
+      parseReference(`${reg.host}/private/busybox:latest`),
+      await OciLayout.open(await tmp.make()),
+      { insecure: [reg.host], dockerConfigPath: cfg },
+    );
     expect(r.config.config.Cmd).toEqual(['/bin/sh']);
-    expect(reg.tokenRequests[0]).toEqual({ user: 'tester', scopes: ['repository:private/busybox:pull'], granted: [{ name: 'private/busybox', actions: ['pull'] }] });
+    expect(reg.tokenRequests[0]).toEqual({
+      user: 'tester',
+      scopes: ['repository:private/busybox:pull'],
+      granted: [{ name: 'private/busybox', actions: ['pull'] }],
+    });
   });
 });
 
@@ -110,7 +143,11 @@ describe('mirrors and configuration', () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const verbose: string[] = [];
     const layout = await OciLayout.open(await tmp.make());
-    const r = await pullImage(parseReference('busybox'), layout, { mirrors: [dead, empty.url, mirror.url], retries: 0, verbose: (m) => verbose.push(m) });
+    const r = await pullImage(parseReference('busybox'), layout, {
+      mirrors: [dead, empty.url, mirror.url],
+      retries: 0,
+      verbose: (m) => verbose.push(m),
+    });
     expect(r.name).toBe('docker.io/library/busybox:latest');
     expect(r.config.config.Cmd).toEqual(['/bin/sh']);
     expect(verbose.filter((m) => m.startsWith('mirror ')).length).toBe(2);
@@ -119,8 +156,18 @@ describe('mirrors and configuration', () => {
   it('reads mirrors and insecure registries from the environment and the config file', async () => {
     const dir = await tmp.make();
     await mkdir(join(dir, 'tsbuild'));
-    await writeFile(join(dir, 'tsbuild', 'config.json'), JSON.stringify({ registryMirrors: ['https://file-mirror'], insecureRegistries: ['file-host:5000'] }));
-    const o = await resolveRegistryOptions({ mirrors: ['https://flag-mirror'] }, { XDG_CONFIG_HOME: dir, TSBUILD_REGISTRY_MIRROR: 'https://env-mirror', TSBUILD_INSECURE_REGISTRY: 'env-host:5000' });
+    await writeFile(
+      join(dir, 'tsbuild', 'config.json'),
+      JSON.stringify({ registryMirrors: ['https://file-mirror'], insecureRegistries: ['file-host:5000'] }),
+    );
+    const o = await resolveRegistryOptions(
+      { mirrors: ['https://flag-mirror'] },
+      {
+        XDG_CONFIG_HOME: dir,
+        TSBUILD_REGISTRY_MIRROR: 'https://env-mirror',
+        TSBUILD_INSECURE_REGISTRY: 'env-host:5000',
+      },
+    );
     expect(o.mirrors).toEqual(['https://flag-mirror', 'https://env-mirror', 'https://file-mirror']);
     expect(o.insecure).toEqual(['env-host:5000', 'file-host:5000']);
     const o2 = await resolveRegistryOptions({}, { TSBUILD_CONFIG: join(dir, 'tsbuild', 'config.json') });

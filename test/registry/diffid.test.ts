@@ -27,7 +27,14 @@ beforeAll(async () => {
   // the config names another tar's diffID
   const lie = { ...layer, diffID: digestOf(Buffer.from('not this layer')) as Digest };
   const m = await writeImage(layout, [lie], {}, hostPlatform());
-  await writeIndex(layout, [{ mediaType: m.mediaType, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
+  await writeIndex(layout, [
+    {
+      mediaType: m.mediaType,
+      digest: m.digest,
+      size: m.size,
+      annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+    },
+  ]);
   await skopeoCopy(`oci:${layout}:latest`, `docker://${reg.host}/liar:latest`, ['--dest-tls-verify=false']);
 }, 120_000);
 
@@ -37,18 +44,29 @@ afterAll(async () => {
 });
 
 describe('a pulled layer that does not match its config diffID', () => {
-  it.each(['tee', 'after'] as const)('fails the pull and leaves nothing unpacked (unpack mode %s)', async (unpackMode) => {
-    const dir = await tmp.make();
-    const store = await openStore(join(dir, 'store'));
-    try {
-      const err = await pullImage(parseReference(`${reg.host}/liar:latest`), store, { insecure: [reg.host], unpack: true, unpackMode, stateDir: dir, dockerConfigPath: join(dir, 'none.json') }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toMatch(/unpacks to diffID sha256:[0-9a-f]{64}, but its image config lists sha256:[0-9a-f]{64}/);
-      expect(fs.readdirSync(join(store.root, 'layers'))).toEqual([]);
-      expect(fs.readdirSync(join(store.root, 'l'))).toEqual([]);
-      expect(await store.resolveImage(`${reg.host}/liar:latest`)).toBeUndefined();
-    } finally {
-      await store.close();
-    }
-  });
+  it.each(['tee', 'after'] as const)(
+    'fails the pull and leaves nothing unpacked (unpack mode %s)',
+    async (unpackMode) => {
+      const dir = await tmp.make();
+      const store = await openStore(join(dir, 'store'));
+      try {
+        const err = await pullImage(parseReference(`${reg.host}/liar:latest`), store, {
+          insecure: [reg.host],
+          unpack: true,
+          unpackMode,
+          stateDir: dir,
+          dockerConfigPath: join(dir, 'none.json'),
+        }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).message).toMatch(
+          /unpacks to diffID sha256:[0-9a-f]{64}, but its image config lists sha256:[0-9a-f]{64}/,
+        );
+        expect(fs.readdirSync(join(store.root, 'layers'))).toEqual([]);
+        expect(fs.readdirSync(join(store.root, 'l'))).toEqual([]);
+        expect(await store.resolveImage(`${reg.host}/liar:latest`)).toBeUndefined();
+      } finally {
+        await store.close();
+      }
+    },
+  );
 });

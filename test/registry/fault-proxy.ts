@@ -60,7 +60,12 @@ export async function startFaultProxy(upstream: string, blobFile: (digest: strin
   const faults: Fault[] = [];
 
   const cdn = http.createServer((req, res) => {
-    cdnRequests.push({ method: req.method!, path: req.url!, authorization: req.headers.authorization, range: req.headers.range });
+    cdnRequests.push({
+      method: req.method!,
+      path: req.url!,
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+    });
     const digest = /\/blob\/(sha256:[a-f0-9]{64})/.exec(req.url!)?.[1];
     if (!digest) return void res.writeHead(404).end();
     const file = blobFile(digest);
@@ -78,9 +83,16 @@ export async function startFaultProxy(upstream: string, blobFile: (digest: strin
   const cdnPort = await listen(cdn);
 
   const proxy = http.createServer((req, res) => {
-    const entry: LoggedRequest = { method: req.method!, path: req.url!, authorization: req.headers.authorization, range: req.headers.range };
+    const entry: LoggedRequest = {
+      method: req.method!,
+      path: req.url!,
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+    };
     requests.push(entry);
-    let fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && f.path.test(req.url!));
+    let fault = faults.find(
+      (f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && f.path.test(req.url!),
+    );
     if (fault && (fault.skip ?? 0) > 0) {
       fault.skip = fault.skip! - 1;
       fault = undefined;
@@ -90,7 +102,10 @@ export async function startFaultProxy(upstream: string, blobFile: (digest: strin
     if (action?.kind === 'status') {
       entry.status = action.status;
       req.resume();
-      res.writeHead(action.status, { 'content-type': 'application/json', ...(action.retryAfter ? { 'retry-after': action.retryAfter } : {}) });
+      res.writeHead(action.status, {
+        'content-type': 'application/json',
+        ...(action.retryAfter ? { 'retry-after': action.retryAfter } : {}),
+      });
       return void res.end('{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}');
     }
     if (action?.kind === 'redirect') {

@@ -23,7 +23,11 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     await seedBusybox(reg.host, 'library/busybox', 'latest', { creds: 'tester:secret' });
     proxy = await startFaultProxy(reg.url, reg.blobFile);
     config = await dockerConfig(await tmp.make(), proxy.host, 'tester', 'secret');
-    const raw = (await skopeoInspect(`${reg.host}/library/busybox:latest`, 'tester:secret', true)) as unknown as ImageManifest;
+    const raw = (await skopeoInspect(
+      `${reg.host}/library/busybox:latest`,
+      'tester:secret',
+      true,
+    )) as unknown as ImageManifest;
     layerDigest = raw.layers[0]!.digest;
   });
   beforeEach(() => {
@@ -40,7 +44,11 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
   const ref = (): ReturnType<typeof parseReference> => parseReference(`${proxy.host}/library/busybox:latest`);
 
   it('resumes a blob whose connection drops mid-body with a Range request', async () => {
-    proxy.faults.push({ method: 'GET', path: new RegExp(`blobs/${layerDigest}`), action: { kind: 'drop', afterBytes: 300_000 } });
+    proxy.faults.push({
+      method: 'GET',
+      path: new RegExp(`blobs/${layerDigest}`),
+      action: { kind: 'drop', afterBytes: 300_000 },
+    });
     const layout = await OciLayout.open(await tmp.make());
     const r = await pullImage(ref(), layout, opts());
     expect(await layout.hasBlob(r.manifest.layers[0]!.digest)).toBe(true);
@@ -51,18 +59,31 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
 
   it('retries 500s and honours 429 Retry-After, then succeeds', async () => {
     proxy.faults.push({ method: 'HEAD', path: /manifests\/latest/, action: { kind: 'status', status: 500 }, times: 2 });
-    proxy.faults.push({ method: 'GET', path: new RegExp(`blobs/${layerDigest}`), action: { kind: 'status', status: 429, retryAfter: '1' } });
+    proxy.faults.push({
+      method: 'GET',
+      path: new RegExp(`blobs/${layerDigest}`),
+      action: { kind: 'status', status: 429, retryAfter: '1' },
+    });
     const layout = await OciLayout.open(await tmp.make());
     const r = await pullImage(ref(), layout, opts());
     expect(await layout.hasBlob(r.manifest.layers[0]!.digest)).toBe(true);
     // no /v2/ ping first: the first HEAD that gets through goes without a token, and its 401 names the token server
-    expect(proxy.requests.filter((q) => q.method === 'HEAD' && q.path.includes('manifests/latest')).map((q) => q.status)).toEqual([500, 500, 401, 200]);
+    expect(
+      proxy.requests.filter((q) => q.method === 'HEAD' && q.path.includes('manifests/latest')).map((q) => q.status),
+    ).toEqual([500, 500, 401, 200]);
     expect(proxy.requests.filter((q) => q.path === '/v2/')).toEqual([]);
-    expect(proxy.requests.filter((q) => q.path.includes(`blobs/${layerDigest}`)).map((q) => q.status)).toEqual([429, 200]);
+    expect(proxy.requests.filter((q) => q.path.includes(`blobs/${layerDigest}`)).map((q) => q.status)).toEqual([
+      429, 200,
+    ]);
   });
 
   it('gives up after the configured retries with an error naming the registry', async () => {
-    proxy.faults.push({ method: 'HEAD', path: /manifests\/latest/, action: { kind: 'status', status: 503 }, times: 10 });
+    proxy.faults.push({
+      method: 'HEAD',
+      path: /manifests\/latest/,
+      action: { kind: 'status', status: 503 },
+      times: 10,
+    });
     proxy.faults.push({ method: 'GET', path: /manifests\/latest/, action: { kind: 'status', status: 503 }, times: 10 });
     const layout = await OciLayout.open(await tmp.make());
     const err = await pullImage(ref(), layout, { ...opts(), retries: 2 }).catch((e: unknown) => e);
@@ -78,11 +99,17 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     expect(await layout.hasBlob(r.manifest.layers[0]!.digest)).toBe(true);
     expect(proxy.cdnRequests.length).toBe(2); // config and layer
     expect(proxy.cdnRequests.every((q) => q.authorization === undefined)).toBe(true);
-    expect(proxy.requests.filter((q) => q.path.includes('/blobs/')).every((q) => q.authorization?.startsWith('Bearer '))).toBe(true);
+    expect(
+      proxy.requests.filter((q) => q.path.includes('/blobs/')).every((q) => q.authorization?.startsWith('Bearer ')),
+    ).toBe(true);
   });
 
   it('leaves nothing half-written when a pull is interrupted, and the next pull finishes fetching only what is missing', async () => {
-    proxy.faults.push({ method: 'GET', path: new RegExp(`blobs/${layerDigest}`), action: { kind: 'drop', afterBytes: 200_000 } });
+    proxy.faults.push({
+      method: 'GET',
+      path: new RegExp(`blobs/${layerDigest}`),
+      action: { kind: 'drop', afterBytes: 200_000 },
+    });
     const dir = await tmp.make();
     const layout = await OciLayout.open(dir);
     const err = await pullImage(ref(), layout, { ...opts(), retries: 0, concurrency: 1 }).catch((e: unknown) => e);
@@ -103,7 +130,10 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     proxy.requests.length = 0;
     await pullImage(ref(), layout, opts());
     // a new client: the HEAD without a token is refused (401, which replaces the /v2/ ping), the one with a token answers
-    expect(proxy.requests.filter((q) => q.path.includes('/manifests/')).map((q) => `${q.method} ${q.status}`)).toEqual(['HEAD 401', 'HEAD 200']);
+    expect(proxy.requests.filter((q) => q.path.includes('/manifests/')).map((q) => `${q.method} ${q.status}`)).toEqual([
+      'HEAD 401',
+      'HEAD 200',
+    ]);
     expect(proxy.requests.filter((q) => q.path.includes('/blobs/'))).toEqual([]);
   });
 
@@ -112,7 +142,12 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     const pulled = await pullImage(ref(), layout, opts());
     proxy.faults.push({ method: 'PATCH', path: /blobs\/uploads/, action: { kind: 'status', status: 401 }, skip: 2 });
     const dest = `${proxy.host}/reauth/busybox:1`;
-    const { digest } = await pushImage(layout, pulled.manifestDescriptor, [parseReference(dest)], { ...opts(), concurrency: 1, monolithicMax: 1024, chunkSize: 128 * 1024 });
+    const { digest } = await pushImage(layout, pulled.manifestDescriptor, [parseReference(dest)], {
+      ...opts(),
+      concurrency: 1,
+      monolithicMax: 1024,
+      chunkSize: 128 * 1024,
+    });
     expect(proxy.requests.filter((q) => q.method === 'PATCH').map((q) => q.status)).toContain(401);
     expect((await skopeoInspect(`${reg.host}/reauth/busybox:1`, 'tester:secret')).Digest).toBe(digest);
   });
@@ -122,7 +157,11 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     const layout = await OciLayout.open(await tmp.make());
     const err = await pullImage(ref(), layout, opts()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DigestMismatchError);
-    proxy.faults.push({ method: 'GET', path: new RegExp(`blobs/${layerDigest}`), action: { kind: 'corrupt', append: 'x' } });
+    proxy.faults.push({
+      method: 'GET',
+      path: new RegExp(`blobs/${layerDigest}`),
+      action: { kind: 'corrupt', append: 'x' },
+    });
     const err2 = await pullImage(ref(), layout, { ...opts(), retries: 0 }).catch((e: unknown) => e);
     expect((err2 as Error).message).toMatch(/digest|larger/);
     expect(await layout.hasBlob(layerDigest as never)).toBe(false);
@@ -130,9 +169,23 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
   });
 
   it('shows Docker Hub style rate-limit headers in verbose output', async () => {
-    proxy.faults.push({ method: 'HEAD', path: /manifests\/latest/, action: { kind: 'headers', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600', 'docker-ratelimit-source': '127.0.0.1' } } });
+    proxy.faults.push({
+      method: 'HEAD',
+      path: /manifests\/latest/,
+      action: {
+        kind: 'headers',
+        headers: {
+          'ratelimit-limit': '100;w=21600',
+          'ratelimit-remaining': '76;w=21600',
+          'docker-ratelimit-source': '127.0.0.1',
+        },
+      },
+    });
     const lines: string[] = [];
-    await pullImage(ref(), await OciLayout.open(await tmp.make()), { ...opts(), verbose: (m: string) => lines.push(m) });
+    await pullImage(ref(), await OciLayout.open(await tmp.make()), {
+      ...opts(),
+      verbose: (m: string) => lines.push(m),
+    });
     expect(lines).toContain('rate limit: 76;w=21600 of 100;w=21600 pulls remaining (source 127.0.0.1)');
   });
 
@@ -144,7 +197,12 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     proxy.faults.push({ method: 'PATCH', path: /blobs\/uploads/, action: { kind: 'reset' }, skip: 1 });
     proxy.faults.push({ method: 'PATCH', path: /blobs\/uploads/, action: { kind: 'status', status: 500 }, skip: 2 });
     const dest = `${proxy.host}/resumed/busybox:1`;
-    const { digest } = await pushImage(layout, pulled.manifestDescriptor, [parseReference(dest)], { ...opts(), concurrency: 1, monolithicMax: 1024, chunkSize: 128 * 1024 });
+    const { digest } = await pushImage(layout, pulled.manifestDescriptor, [parseReference(dest)], {
+      ...opts(),
+      concurrency: 1,
+      monolithicMax: 1024,
+      chunkSize: 128 * 1024,
+    });
     expect(digest).toBe(pulled.manifestDescriptor.digest);
     expect((await skopeoInspect(`${reg.host}/resumed/busybox:1`, 'tester:secret')).Digest).toBe(digest);
     const statusChecks = proxy.requests.filter((q) => q.method === 'GET' && q.path.includes('/blobs/uploads/'));
@@ -176,7 +234,9 @@ describe('round trips to an open registry (through the logging proxy)', () => {
     const ref = parseReference(`${proxy.host}/library/busybox:latest`);
     const layout = await OciLayout.open(await tmp.make());
     await pullImage(ref, layout, { insecure: [proxy.host], absent: true });
-    const seen = proxy.requests.map((q) => `${q.method} ${q.path.replace(/sha256:[a-f0-9]{64}/, 'DIGEST')} ${q.status}`);
+    const seen = proxy.requests.map(
+      (q) => `${q.method} ${q.path.replace(/sha256:[a-f0-9]{64}/, 'DIGEST')} ${q.status}`,
+    );
     expect(seen.filter((l) => l.includes('/manifests/'))).toEqual(['GET /v2/library/busybox/manifests/latest 200']);
     expect(seen.filter((l) => l.startsWith('GET /v2/ '))).toEqual([]);
     expect(seen.every((l) => l.endsWith(' 200'))).toBe(true);

@@ -35,6 +35,12 @@ export async function dockerConfig(dir: string, host: string, user?: string, pas
 }
 
 export async function skopeoInspect(ref: string, creds?: string, raw = false): Promise<Record<string, unknown>> {
-  const { stdout } = await run('skopeo', ['inspect', ...(raw ? ['--raw'] : []), '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`]);
+  const { stdout } = await run('skopeo', [
+    'inspect',
+    ...(raw ? ['--raw'] : []),
+    '--tls-verify=false',
+    ...(creds ? ['--creds', creds] : []),
+    `docker://${ref}`,
+  ]);
   return JSON.parse(stdout) as Record<string, unknown>;
 }

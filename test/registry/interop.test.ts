@@ -40,8 +40,14 @@ describe('interop with podman and skopeo', () => {
     const ref = `${reg.host}/interop/busybox:podman`;
     const cfgDir = await tmp.make();
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(`${cfgDir}/config.json`, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('tester:secret').toString('base64') } } }));
-    const { digest } = await pushImage(layout, mdesc, [parseReference(ref)], { insecure: [reg.host], dockerConfigPath: `${cfgDir}/config.json` });
+    await writeFile(
+      `${cfgDir}/config.json`,
+      JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('tester:secret').toString('base64') } } }),
+    );
+    const { digest } = await pushImage(layout, mdesc, [parseReference(ref)], {
+      insecure: [reg.host],
+      dockerConfigPath: `${cfgDir}/config.json`,
+    });
 
     const info = await skopeoInspect(ref, 'tester:secret');
     expect(info.Digest).toBe(digest);
@@ -49,7 +55,22 @@ describe('interop with podman and skopeo', () => {
 
     pushedByPodmanTest.push(ref);
     await run('podman', ['pull', '--tls-verify=false', '--creds', 'tester:secret', '--quiet', ref]);
-    const { stdout } = await run('podman', ['run', '--rm', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', '--network', 'none', ref, '/bin/sh', '-c', 'echo hello from $(uname -s); ls /bin/busybox']);
+    const { stdout } = await run('podman', [
+      'run',
+      '--rm',
+      '--runtime',
+      'runc',
+      '--ulimit',
+      'nofile=1024:1024',
+      '--ulimit',
+      'nproc=1000:1000',
+      '--network',
+      'none',
+      ref,
+      '/bin/sh',
+      '-c',
+      'echo hello from $(uname -s); ls /bin/busybox',
+    ]);
     expect(stdout).toBe('hello from Linux\n/bin/busybox\n');
   });
 });

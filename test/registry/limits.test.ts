@@ -30,7 +30,12 @@ let last: Promise<Sent> = Promise.resolve({ bytes: 0, closedByClient: false });
 const tmp = tempDirs();
 
 /** Streams spaces after `head` until the client hangs up or SERVER_MAX is reached. */
-function endless(res: http.ServerResponse, status: number, headers: Record<string, string>, head: string): Promise<Sent> {
+function endless(
+  res: http.ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  head: string,
+): Promise<Sent> {
   res.writeHead(status, headers);
   return new Promise((resolve) => {
     let bytes = 0;
@@ -71,7 +76,9 @@ beforeAll(async () => {
       return;
     }
     if (mode === 'token' && !req.headers.authorization) {
-      res.writeHead(401, { 'www-authenticate': bearer, 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      res
+        .writeHead(401, { 'www-authenticate': bearer, 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       return;
     }
     if (req.method === 'HEAD') {
@@ -79,8 +86,20 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end();
       return;
     }
-    if (mode === 'error') last = endless(res, 404, { 'content-type': 'application/json' }, '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"');
-    else last = endless(res, 200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, '{"schemaVersion":2,"layers":[');
+    if (mode === 'error')
+      last = endless(
+        res,
+        404,
+        { 'content-type': 'application/json' },
+        '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"',
+      );
+    else
+      last = endless(
+        res,
+        200,
+        { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        '{"schemaVersion":2,"layers":[',
+      );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -98,7 +117,12 @@ async function pullFrom(name: string): Promise<{ err: unknown; sent: Sent; rssGr
   const store = await openStore(join(dir, 'store'));
   const before = process.resourceUsage().maxRSS * 1024;
   try {
-    const err = await pullImage(parseReference(`${host}/${name}`), store, { insecure: [host], retries: 0, stateDir: dir, dockerConfigPath: join(dir, 'none.json') }).then(
+    const err = await pullImage(parseReference(`${host}/${name}`), store, {
+      insecure: [host],
+      retries: 0,
+      stateDir: dir,
+      dockerConfigPath: join(dir, 'none.json'),
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -117,7 +141,9 @@ describe('response bodies stop at their limit', () => {
     mode = 'manifest';
     const { err, sent, rssGrowthBytes } = await pullFrom('evil:latest');
     expect(err).toBeInstanceOf(RegistryError);
-    expect((err as Error).message).toContain(`manifest ${host}/evil:latest is larger than 4 MiB (4194304 bytes), the limit`);
+    expect((err as Error).message).toContain(
+      `manifest ${host}/evil:latest is larger than 4 MiB (4194304 bytes), the limit`,
+    );
     expect(sent.closedByClient).toBe(true);
     expect(sent.bytes).toBeLessThan((4 << 20) + SLACK);
     expect(rssGrowthBytes).toBeLessThan(64 << 20);
@@ -137,7 +163,9 @@ describe('response bodies stop at their limit', () => {
     mode = 'token';
     const { err, sent, rssGrowthBytes } = await pullFrom('evil:latest');
     expect(err).toBeInstanceOf(RegistryError);
-    expect((err as Error).message).toMatch(/token response from http:\/\/127\.0\.0\.1:\d+\/token is larger than 1 MiB, the limit/);
+    expect((err as Error).message).toMatch(
+      /token response from http:\/\/127\.0\.0\.1:\d+\/token is larger than 1 MiB, the limit/,
+    );
     expect(sent.closedByClient).toBe(true);
     expect(sent.bytes).toBeLessThan((1 << 20) + SLACK);
     expect(rssGrowthBytes).toBeLessThan(64 << 20);

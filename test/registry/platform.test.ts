@@ -3,7 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import { gunzipSync } from 'node:zlib';
-import { hostPlatform, OciLayout, parsePlatform, pullImage, pushImage, RegistryError } from '../../registry-client/api.js';
+import {
+  hostPlatform,
+  OciLayout,
+  parsePlatform,
+  pullImage,
+  pushImage,
+  RegistryError,
+} from '../../registry-client/api.js';
 import { seedMultiPlatform, type MultiPlatformSeed } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { skopeoInspect, tempDirs } from './helpers.js';
@@ -22,9 +29,14 @@ describe('multi-platform index', () => {
     await tmp.cleanup();
   });
 
-  async function pull(platform?: string): Promise<{ digest: string; file: string; layout: OciLayout; name: string; index?: string }> {
+  async function pull(
+    platform?: string,
+  ): Promise<{ digest: string; file: string; layout: OciLayout; name: string; index?: string }> {
     const layout = await OciLayout.open(await tmp.make());
-    const r = await pullImage(parseReference(seed.ref), layout, { insecure: [reg.host], ...(platform ? { platform: parsePlatform(platform) } : {}) });
+    const r = await pullImage(parseReference(seed.ref), layout, {
+      insecure: [reg.host],
+      ...(platform ? { platform: parsePlatform(platform) } : {}),
+    });
     const tar = gunzipSync(await layout.readBytes(r.manifest.layers[0]!.digest)).toString('latin1');
     const file = /linux\/[a-z0-9]+(?:\/v\d)?\n/.exec(tar)?.[0]?.trim() ?? '';
     return { digest: r.manifestDescriptor.digest, file, layout, name: r.name, index: r.index?.digest };
@@ -71,9 +83,13 @@ describe('multi-platform index', () => {
     const layout = await OciLayout.open(await tmp.make());
     const r = await pullImage(parseReference(seed.ref), layout, { insecure: [reg.host], allPlatforms: true });
     const top = (await layout.resolve(r.name))!;
-    const { digest } = await pushImage(layout, top, [parseReference(`${reg.host}/copies/multi:all`)], { insecure: [reg.host] });
+    const { digest } = await pushImage(layout, top, [parseReference(`${reg.host}/copies/multi:all`)], {
+      insecure: [reg.host],
+    });
     expect(digest).toBe(seed.indexDigest);
-    const raw = (await skopeoInspect(`${reg.host}/copies/multi:all`, undefined, true)) as { manifests: { digest: string }[] };
+    const raw = (await skopeoInspect(`${reg.host}/copies/multi:all`, undefined, true)) as {
+      manifests: { digest: string }[];
+    };
     expect(raw.manifests.map((m) => m.digest).sort()).toEqual(Object.values(seed.manifests).sort());
   });
 

@@ -34,9 +34,18 @@ interface Run {
 /**
  * Runs the CLI with `args`; when stderr first matches `trigger`, kills the registry, waits `downMs`, starts it again.
  */
-function runWithRestart(root: string, args: string[], trigger: RegExp, downMs = 2000, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run & { restarted: boolean }> {
+function runWithRestart(
+  root: string,
+  args: string[],
+  trigger: RegExp,
+  downMs = 2000,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<Run & { restarted: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['--root', root, '--insecure-registry', env.registry.host, ...args], { cwd: REPO, env: { ...process.env, ...extraEnv } });
+    const child = spawn(BIN, ['--root', root, '--insecure-registry', env.registry.host, ...args], {
+      cwd: REPO,
+      env: { ...process.env, ...extraEnv },
+    });
     let stdout = '';
     let stderr = '';
     let restart: Promise<void> | undefined;
@@ -53,17 +62,26 @@ function runWithRestart(root: string, args: string[], trigger: RegExp, downMs = 
     });
     child.on('error', reject);
     child.on('close', (code) => {
-      void (restart ?? Promise.resolve()).then(() => resolve({ code: code ?? -1, stdout, stderr, restarted: restart !== undefined }), reject);
+      void (restart ?? Promise.resolve()).then(
+        () => resolve({ code: code ?? -1, stdout, stderr, restarted: restart !== undefined }),
+        reject,
+      );
     });
   });
 }
 
-const RETRY_LINE = new RegExp(`retrying 127\\.0\\.0\\.1:\\d+ \\(.*(ECONNREFUSED|ECONNRESET|socket hang up|premature close|other side closed|HTTP 50[234])`);
+const RETRY_LINE = new RegExp(
+  `retrying 127\\.0\\.0\\.1:\\d+ \\(.*(ECONNREFUSED|ECONNRESET|socket hang up|premature close|other side closed|HTTP 50[234])`,
+);
 
 describe('registry restart', () => {
   it('a push survives the registry being killed and restarted mid-push, saying it retried', async () => {
     const dest = `${env.registry.host}/restart/big:1`;
-    const r = await runWithRestart(env.root, ['push', '--progress=plain', '--concurrency', '1', 'big:1', dest], /uploading/);
+    const r = await runWithRestart(
+      env.root,
+      ['push', '--progress=plain', '--concurrency', '1', 'big:1', dest],
+      /uploading/,
+    );
     expect(r.restarted).toBe(true);
     expect(r.stderr).toMatch(RETRY_LINE);
     expect(r.code, r.stderr).toBe(0);
@@ -71,17 +89,27 @@ describe('registry restart', () => {
   }, 180_000);
 
   it('a pull survives the registry being killed and restarted mid-pull; the image is the one pushed', async () => {
-    const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(env.tsb(['push', '--progress=quiet', 'big:1', `${env.registry.host}/restart/big:1`]).stdout)?.[1];
+    const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(
+      env.tsb(['push', '--progress=quiet', 'big:1', `${env.registry.host}/restart/big:1`]).stdout,
+    )?.[1];
     expect(pushed).toBeDefined();
     const root = await mkdtemp(join(tmpdir(), 'tsbuild-restart-pull-'));
     try {
-      const r = await runWithRestart(root, ['pull', '--progress=plain', `${env.registry.host}/restart/big:1`], /downloading/);
+      const r = await runWithRestart(
+        root,
+        ['pull', '--progress=plain', `${env.registry.host}/restart/big:1`],
+        /downloading/,
+      );
       expect(r.restarted).toBe(true);
       expect(r.stderr).toMatch(RETRY_LINE);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain(`Digest: ${pushed}`);
       // every layer is in the store, verified: `tsbuild run` reads the last one back
-      const check = spawnSync(BIN, ['--root', root, 'run', '--rm', `${env.registry.host}/restart/big:1`, 'sh', '-c', `wc -c /blob${LAYERS - 1}`], { encoding: 'utf8', cwd: REPO });
+      const check = spawnSync(
+        BIN,
+        ['--root', root, 'run', '--rm', `${env.registry.host}/restart/big:1`, 'sh', '-c', `wc -c /blob${LAYERS - 1}`],
+        { encoding: 'utf8', cwd: REPO },
+      );
       expect(check.stdout + check.stderr).toContain('8388608');
     } finally {
       await rm(root, { recursive: true, force: true });
@@ -92,12 +120,24 @@ describe('registry restart', () => {
     const root = await mkdtemp(join(tmpdir(), 'tsbuild-restart-down-'));
     try {
       await env.registry.kill();
-      const child = spawnSync(BIN, ['--root', root, '--insecure-registry', env.registry.host, 'pull', '--progress=plain', `${env.registry.host}/restart/big:1`], {
-        encoding: 'utf8',
-        cwd: REPO,
-        env: { ...process.env, TSBUILD_REGISTRY_RETRY_SECONDS: '3' },
-        timeout: 60_000,
-      });
+      const child = spawnSync(
+        BIN,
+        [
+          '--root',
+          root,
+          '--insecure-registry',
+          env.registry.host,
+          'pull',
+          '--progress=plain',
+          `${env.registry.host}/restart/big:1`,
+        ],
+        {
+          encoding: 'utf8',
+          cwd: REPO,
+          env: { ...process.env, TSBUILD_REGISTRY_RETRY_SECONDS: '3' },
+          timeout: 60_000,
+        },
+      );
       expect(child.status).toBe(1);
       expect(child.stderr).toMatch(RETRY_LINE);
       expect(child.stderr).toContain(`cannot reach ${env.registry.host}`);

@@ -28,7 +28,11 @@ describe('pull with unpack while the download fails', () => {
   beforeAll(async () => {
     reg = await startRegistry();
     await seedBusybox(reg.host);
-    const res = await fetch(`${reg.url}/v2/library/busybox/manifests/latest`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+    const res = await fetch(`${reg.url}/v2/library/busybox/manifests/latest`, {
+      headers: {
+        accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+      },
+    });
     const manifest = (await res.json()) as { layers: { digest: string }[] };
     layerBlob = new RegExp(`blobs/${manifest.layers[0]!.digest}`);
   });
@@ -42,7 +46,11 @@ describe('pull with unpack while the download fails', () => {
     const uncaught = captureUncaught();
     try {
       const store = await openStore(await tmp.make());
-      proxy.faults.push({ method: 'GET', path: layerBlob, action: { kind: 'drop', afterBytes: 100_000 + round * 50_000 } });
+      proxy.faults.push({
+        method: 'GET',
+        path: layerBlob,
+        action: { kind: 'drop', afterBytes: 100_000 + round * 50_000 },
+      });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
       await expect(pullImage(ref, store, { insecure: [proxy.host], retries: 0, unpack: true })).rejects.toThrow();
       await new Promise((r) => setTimeout(r, 50));
@@ -68,7 +76,9 @@ describe('pull with unpack while the download fails', () => {
         },
       });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
-      await expect(pullImage(ref, slowUnpacker, { insecure: [proxy.host], retries: 0, unpack: true, unpackMode: 'tee' })).rejects.toThrow();
+      await expect(
+        pullImage(ref, slowUnpacker, { insecure: [proxy.host], retries: 0, unpack: true, unpackMode: 'tee' }),
+      ).rejects.toThrow();
       await new Promise((r) => setTimeout(r, 100));
       expect(uncaught.errors).toEqual([]);
       await store.close();

@@ -32,7 +32,10 @@ async function store(): Promise<Store> {
 }
 
 /** A store with one committed layer per file map, each recorded under `key-N` (plus one metadata-only record). */
-async function populated(tag: string, files: Record<string, string>[]): Promise<{ store: Store; entries: CacheEntry[] }> {
+async function populated(
+  tag: string,
+  files: Record<string, string>[],
+): Promise<{ store: Store; entries: CacheEntry[] }> {
   const s = await store();
   const entries: CacheEntry[] = [];
   for (const [i, f] of files.entries()) {
@@ -42,11 +45,19 @@ async function populated(tag: string, files: Record<string, string>[]): Promise<
       await writeFile(join(upper, name), content);
     }
     const c = await s.commitLayer(upper, { sourceDateEpoch: 1_700_000_000 });
-    const record = { layer: { diffID: c.diffID, descriptor: c.descriptor }, data: { created: '2023-11-14T22:13:20Z', step: i }, createdAt: '2023-11-14T22:13:20Z' };
+    const record = {
+      layer: { diffID: c.diffID, descriptor: c.descriptor },
+      data: { created: '2023-11-14T22:13:20Z', step: i },
+      createdAt: '2023-11-14T22:13:20Z',
+    };
     await s.putCache(`${tag}-key-${i}`, record);
     entries.push({ key: `${tag}-key-${i}`, record, finalImage: i % 2 === 0 });
   }
-  entries.push({ key: `${tag}-meta`, record: { layer: null, data: { env: 'X=1' }, createdAt: '2023-11-14T22:13:20Z' }, finalImage: true });
+  entries.push({
+    key: `${tag}-meta`,
+    record: { layer: null, data: { env: 'X=1' }, createdAt: '2023-11-14T22:13:20Z' },
+    finalImage: true,
+  });
   return { store: s, entries };
 }
 
@@ -54,7 +65,10 @@ const opts = (): { insecure: string[] } => ({ insecure: [registry.host] });
 
 describe('exportCache / importCache', () => {
   it('round-trip records, and fetch a layer only when ensureLayer asks for it', async () => {
-    const { store: a, entries } = await populated('rt', [{ 'etc/one': 'first layer\n' }, { 'srv/two': 'second layer\n'.repeat(1000) }]);
+    const { store: a, entries } = await populated('rt', [
+      { 'etc/one': 'first layer\n' },
+      { 'srv/two': 'second layer\n'.repeat(1000) },
+    ]);
     const spec = parseCacheSpec(`type=registry,ref=${registry.host}/api/rt:buildcache,mode=max`);
     const desc = await exportCache(spec, entries, a, opts());
     expect(desc.artifactType).toBe('application/vnd.tsbuild.cache.config.v1+json');
@@ -99,7 +113,12 @@ describe('exportCache / importCache', () => {
     await exportCache(s2, two.entries, two.store, opts());
     const warnings: string[] = [];
     const dead = parseCacheSpec('type=registry,ref=127.0.0.1:9/api/dead:c');
-    const remote = await importCache([dead, s2, s1], await store(), { ...opts(), insecure: [registry.host, '127.0.0.1:9'], retries: 0 }, { onWarn: (m) => warnings.push(m) });
+    const remote = await importCache(
+      [dead, s2, s1],
+      await store(),
+      { ...opts(), insecure: [registry.host, '127.0.0.1:9'], retries: 0 },
+      { onWarn: (m) => warnings.push(m) },
+    );
     expect((await remote.lookup('same-key-0'))!.layer!.diffID).toBe(two.entries[0]!.record.layer!.diffID);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^--cache-from registry 127\.0\.0\.1:9\/api\/dead:c: ignored: /);
@@ -108,7 +127,9 @@ describe('exportCache / importCache', () => {
 
   it('exporters racing to one ref always leave a complete cache', async () => {
     const spec = parseCacheSpec(`type=registry,ref=${registry.host}/api/race:buildcache,mode=max`);
-    const sides = await Promise.all(['left', 'right'].map((t) => populated(t, [{ [`${t}/a`]: `${t} a\n` }, { [`${t}/b`]: `${t} b\n`.repeat(5000) }])));
+    const sides = await Promise.all(
+      ['left', 'right'].map((t) => populated(t, [{ [`${t}/a`]: `${t} a\n` }, { [`${t}/b`]: `${t} b\n`.repeat(5000) }])),
+    );
     for (let round = 0; round < 4; round++) {
       const descs = await Promise.all(sides.map((s) => exportCache(spec, s.entries, s.store, opts())));
       const b = await store();
@@ -122,7 +143,9 @@ describe('exportCache / importCache', () => {
         if (rec.layer) expect(await b.hasBlob(rec.layer.descriptor.digest)).toBe(true);
       }
       // The tag points at the manifest one of the exporters wrote whole: the winner's.
-      const res = await fetch(`${registry.url}/v2/api/race/manifests/buildcache`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const res = await fetch(`${registry.url}/v2/api/race/manifests/buildcache`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       expect(digestOf(Buffer.from(await res.arrayBuffer()))).toBe(descs[winner]!.digest);
       remote.close();
     }

@@ -21,7 +21,12 @@ export interface Run {
 }
 
 /** `tsbuild --root ROOT build --progress=json …` with SOURCE_DATE_EPOCH set; fails the test on a non-zero exit unless `allowFail`. */
-export function build(root: string, registryHost: string, args: string[], opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): Run {
+export function build(
+  root: string,
+  registryHost: string,
+  args: string[],
+  opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Run {
   const r = spawnSync(BIN, ['--root', root, '--insecure-registry', registryHost, 'build', '--progress=json', ...args], {
     encoding: 'utf8',
     env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, ...opts.env },
@@ -30,13 +35,18 @@ export function build(root: string, registryHost: string, args: string[], opts: 
   });
   const events = parseEvents(`${r.stdout}\n${r.stderr}`);
   const run = { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, events };
-  if (run.code !== 0 && !opts.allowFail) throw new Error(`tsbuild build ${args.join(' ')} failed (${run.code}):\n${r.stderr}\n${r.stdout}`);
+  if (run.code !== 0 && !opts.allowFail)
+    throw new Error(`tsbuild build ${args.join(' ')} failed (${run.code}):\n${r.stderr}\n${r.stdout}`);
   return run;
 }
 
 /** `CACHED|RAN stage: instruction` for every step but FROM (a base image pulled into an empty store is not a cache hit). */
 export function steps(run: Run): string[] {
-  return run.events.flatMap((e) => (e.type === 'step-end' && !e.step.instruction.startsWith('FROM') ? [`${e.cached ? 'CACHED' : 'RAN'} ${e.step.stage}: ${e.step.instruction}`] : []));
+  return run.events.flatMap((e) =>
+    e.type === 'step-end' && !e.step.instruction.startsWith('FROM')
+      ? [`${e.cached ? 'CACHED' : 'RAN'} ${e.step.stage}: ${e.step.instruction}`]
+      : [],
+  );
 }
 
 export function manifestDigest(run: Run): string | undefined {
@@ -46,7 +56,9 @@ export function manifestDigest(run: Run): string | undefined {
 
 /** Layer digests of the steps of one stage, from step-end events. */
 export function stageLayers(run: Run, stage: string): string[] {
-  return run.events.flatMap((e) => (e.type === 'step-end' && e.step.stage === stage && e.layer ? [e.layer.digest] : []));
+  return run.events.flatMap((e) =>
+    e.type === 'step-end' && e.step.stage === stage && e.layer ? [e.layer.digest] : [],
+  );
 }
 
 export function logs(run: Run): string[] {
@@ -70,10 +82,14 @@ export async function writeContext(dir: string, files: Record<string, string>): 
 /** The same as `build`, without blocking: for builds that must overlap. */
 export function buildAsync(root: string, registryHost: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['--root', root, '--insecure-registry', registryHost, 'build', '--progress=json', ...args], {
-      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      BIN,
+      ['--root', root, '--insecure-registry', registryHost, 'build', '--progress=json', ...args],
+      {
+        env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -17,10 +17,14 @@ const tmp = tempDirs();
 // A docker-registry of this file's own, seeded with busybox (registry.base), stopped with the temp dirs at the end.
 const registry = seededRegistry(tmp);
 
-const tsb = (root: string, args: string[]) => spawnSync(BIN, ['--root', root, ...args], { encoding: 'utf8', timeout: 300_000 });
+const tsb = (root: string, args: string[]) =>
+  spawnSync(BIN, ['--root', root, ...args], { encoding: 'utf8', timeout: 300_000 });
 
 /** The image's layer digests, and which of them have their bytes in the store's blobs/ (as opposed to lazy records). */
-async function layerState(root: string, image: string): Promise<{ layers: string[]; downloaded: string[]; lazy: string[] }> {
+async function layerState(
+  root: string,
+  image: string,
+): Promise<{ layers: string[]; downloaded: string[]; lazy: string[] }> {
   const store = await openStore(root);
   try {
     const rec = await store.resolveImage(image);
@@ -35,8 +39,12 @@ async function layerState(root: string, image: string): Promise<{ layers: string
   }
 }
 
-const buildfile = (): string => [`FROM ${registry.base}`, 'COPY a.txt /a.txt', 'RUN cat /a.txt > /copy-a', 'CMD ["cat", "/copy-a"]', ''].join('\n');
-const ourMounts = (): string[] => spawnSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('tsbuild'));
+const buildfile = (): string =>
+  [`FROM ${registry.base}`, 'COPY a.txt /a.txt', 'RUN cat /a.txt > /copy-a', 'CMD ["cat", "/copy-a"]', ''].join('\n');
+const ourMounts = (): string[] =>
+  spawnSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.includes('tsbuild'));
 
 describe('a build that takes every step from a registry cache', () => {
   let rootB: string;
@@ -67,8 +75,13 @@ describe('a build that takes every step from a registry cache', () => {
     const dest = `${registry.host}/lazy/pushed:1`;
     const p = tsb(rootB, ['--insecure-registry', registry.host, 'push', '--progress', 'json', 'app:lazy', dest]);
     expect(p.status, p.stderr).toBe(0);
-    const events = `${p.stdout}\n${p.stderr}`.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { kind: string; action: string });
-    const blobActions = events.filter((e) => e.kind === 'blob' && ['mount', 'done', 'exists'].includes(e.action)).map((e) => e.action);
+    const events = `${p.stdout}\n${p.stderr}`
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { kind: string; action: string });
+    const blobActions = events
+      .filter((e) => e.kind === 'blob' && ['mount', 'done', 'exists'].includes(e.action))
+      .map((e) => e.action);
     // Three layers mounted from the repositories they were recorded from; the config is a small upload.
     expect(blobActions.filter((a) => a === 'mount')).toHaveLength(3);
     expect((await layerState(rootB, 'app:lazy')).downloaded).toEqual([]);
@@ -102,7 +115,9 @@ describe('a source that is gone', () => {
       stopped = true;
       const r = tsb(root, ['run', 'gone:1']);
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/blob sha256:[0-9a-f]{64} was recorded without being downloaded, and fetching it failed/);
+      expect(r.stderr).toMatch(
+        /blob sha256:[0-9a-f]{64} was recorded without being downloaded, and fetching it failed/,
+      );
       expect(r.stderr).toContain(`http://${reg2.host}/v2/library/busybox/blobs/sha256:`);
       expect(ourMounts()).toEqual([]);
       const v = tsb(root, ['store', 'verify']);
@@ -125,7 +140,9 @@ describe('a source that is gone', () => {
 describe("a build that never reads its base image's filesystem", () => {
   it('does not download the base layers (a COPY or RUN would); save fetches them and writes a complete archive', async () => {
     const root = await tmp.make();
-    const ctx = await writeContext(await tmp.make(), { Buildfile: `FROM ${registry.base}\nENV MODE=prod\nLABEL team=ci\nCMD ["cat", "/etc/passwd"]\n` });
+    const ctx = await writeContext(await tmp.make(), {
+      Buildfile: `FROM ${registry.base}\nENV MODE=prod\nLABEL team=ci\nCMD ["cat", "/etc/passwd"]\n`,
+    });
     build(root, registry.host, ['-t', 'meta-only:1', ctx]);
     const st = await layerState(root, 'meta-only:1');
     expect(st.layers).toHaveLength(1);

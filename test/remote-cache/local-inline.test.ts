@@ -8,7 +8,16 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { ImageIndex, ImageManifest } from '../../oci/types.js';
-import { build, buildAsync, exportedDigests, manifestDigest, seededRegistry, steps, tempDirs, writeContext } from './helpers.js';
+import {
+  build,
+  buildAsync,
+  exportedDigests,
+  manifestDigest,
+  seededRegistry,
+  steps,
+  tempDirs,
+  writeContext,
+} from './helpers.js';
 
 const run = promisify(execFile);
 const tmp = tempDirs();
@@ -24,18 +33,35 @@ async function layoutRecords(dir: string, tag = 'buildcache'): Promise<Record<st
 }
 
 const program = (): string =>
-  [`FROM ${registry.base}`, 'WORKDIR /src', 'COPY . .', 'RUN ls -l /src > /listing && echo ran', 'ARG LEVEL=3', 'RUN echo "level $LEVEL" > /level', ''].join('\n');
+  [
+    `FROM ${registry.base}`,
+    'WORKDIR /src',
+    'COPY . .',
+    'RUN ls -l /src > /listing && echo ran',
+    'ARG LEVEL=3',
+    'RUN echo "level $LEVEL" > /level',
+    '',
+  ].join('\n');
 
 describe('cache keys', () => {
   it('are the same on two stores in different directories for two copies of a context', async () => {
-    const ctx1 = await writeContext(await tmp.make('tsbuild-ctx-one-'), { Buildfile: program(), 'src/main.c': 'int main(){}\n', 'src/lib/util.c': 'int u;\n', 'README': 'hi\n' });
+    const ctx1 = await writeContext(await tmp.make('tsbuild-ctx-one-'), {
+      Buildfile: program(),
+      'src/main.c': 'int main(){}\n',
+      'src/lib/util.c': 'int u;\n',
+      README: 'hi\n',
+    });
     // The copy lives elsewhere, made later: other inode numbers, other mtimes, other absolute paths.
     await new Promise((r) => setTimeout(r, 1100));
     const ctx2 = join(await tmp.make('tsbuild-ctx-two-other-place-'), 'nested', 'ctx');
     await cp(ctx1, ctx2, { recursive: true, preserveTimestamps: false });
     const [out1, out2] = [await tmp.make(), await tmp.make()];
     build(await tmp.make('tsbuild-store-a-'), registry.host, ['--cache-to', `type=local,dest=${out1},mode=max`, ctx1]);
-    build(await tmp.make('tsbuild-store-b-elsewhere-'), registry.host, ['--cache-to', `type=local,dest=${out2},mode=max`, ctx2]);
+    build(await tmp.make('tsbuild-store-b-elsewhere-'), registry.host, [
+      '--cache-to',
+      `type=local,dest=${out2},mode=max`,
+      ctx2,
+    ]);
     const [k1, k2] = [Object.keys(await layoutRecords(out1)).sort(), Object.keys(await layoutRecords(out2)).sort()];
     expect(k1).toHaveLength(5);
     expect(k2).toEqual(k1);
@@ -61,7 +87,13 @@ describe('what is exported', () => {
     await writeFile(secretFile, secret);
     const root = await tmp.make();
     const out = await tmp.make();
-    build(root, registry.host, ['--secret', `id=tok,src=${secretFile}`, '--cache-to', `type=local,dest=${out},mode=max`, ctx]);
+    build(root, registry.host, [
+      '--secret',
+      `id=tok,src=${secretFile}`,
+      '--cache-to',
+      `type=local,dest=${out},mode=max`,
+      ctx,
+    ]);
 
     // The RUN did use both mounts: the cache mount's file is in the store's cache-mount area.
     const grep = await run('grep', ['-rl', 'cachedata-9d2e', root]);
@@ -85,8 +117,14 @@ describe('type=inline', () => {
     const ctx = await writeContext(await tmp.make(), { Buildfile: program(), 'src/a.c': 'a\n' });
     const image = `${registry.host}/app/inline:1`;
     const a = build(await tmp.make(), registry.host, ['--cache-to', 'type=inline', '-t', image, '--push', ctx]);
-    const { stdout } = await run('skopeo', ['inspect', '--raw', '--config', '--tls-verify=false', `docker://${image}`], { encoding: 'utf8' });
-    expect(Object.keys((JSON.parse(stdout) as Record<string, { records: object }>)['tsbuild.cache.v1']!.records)).toHaveLength(5);
+    const { stdout } = await run(
+      'skopeo',
+      ['inspect', '--raw', '--config', '--tls-verify=false', `docker://${image}`],
+      { encoding: 'utf8' },
+    );
+    expect(
+      Object.keys((JSON.parse(stdout) as Record<string, { records: object }>)['tsbuild.cache.v1']!.records),
+    ).toHaveLength(5);
 
     const b = build(await tmp.make(), registry.host, ['--cache-from', image, '--cache-to', 'type=inline', ctx]);
     expect(steps(b).every((s) => s.startsWith('CACHED'))).toBe(true);
@@ -98,14 +136,24 @@ describe('concurrency', () => {
   it('two builds exporting to one ref at once leave one complete cache (last writer wins)', async () => {
     const ref = `${registry.host}/cache/race:buildcache`;
     const ctxs = await Promise.all(
-      ['one', 'two'].map(async (n) => writeContext(await tmp.make(), { Buildfile: program(), 'src/which': `${n}\n`, 'src/big': `${n}`.repeat(200_000) })),
+      ['one', 'two'].map(async (n) =>
+        writeContext(await tmp.make(), {
+          Buildfile: program(),
+          'src/which': `${n}\n`,
+          'src/big': `${n}`.repeat(200_000),
+        }),
+      ),
     );
     const roots = [await tmp.make(), await tmp.make()];
-    const [r1, r2] = await Promise.all(ctxs.map((c, i) => buildAsync(roots[i]!, registry.host, ['--cache-to', `type=registry,ref=${ref},mode=max`, c])));
+    const [r1, r2] = await Promise.all(
+      ctxs.map((c, i) => buildAsync(roots[i]!, registry.host, ['--cache-to', `type=registry,ref=${ref},mode=max`, c])),
+    );
     const d1 = exportedDigests(r1!)[0]!;
     const d2 = exportedDigests(r2!)[0]!;
     expect(d1).not.toBe(d2);
-    const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], { encoding: 'utf8' });
+    const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], {
+      encoding: 'utf8',
+    });
     const { digestOf } = await import('../../oci/digest.js');
     const winner = digestOf(stdout.trimEnd());
     expect([d1, d2]).toContain(winner);

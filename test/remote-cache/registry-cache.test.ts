@@ -10,14 +10,25 @@ import { describe, expect, it } from 'vitest';
 import { CACHE_CONFIG_MEDIA_TYPE } from '../../builder/remote-cache/format.js';
 import { MediaType } from '../../oci/types.js';
 import { startRegistry } from '../fixtures/registry.js';
-import { BIN, build, logs, manifestDigest, seededRegistry, stageLayers, steps, tempDirs, writeContext } from './helpers.js';
+import {
+  BIN,
+  build,
+  logs,
+  manifestDigest,
+  seededRegistry,
+  stageLayers,
+  steps,
+  tempDirs,
+  writeContext,
+} from './helpers.js';
 
 const run = promisify(execFile);
 const tmp = tempDirs();
 // A docker-registry of this file's own, seeded with busybox (registry.base), stopped with the temp dirs at the end.
 const registry = seededRegistry(tmp);
 
-const startedContainers = (r: ReturnType<typeof build>): number => r.events.filter((e) => e.type === 'step-output').length;
+const startedContainers = (r: ReturnType<typeof build>): number =>
+  r.events.filter((e) => e.type === 'step-output').length;
 
 function singleStage(): string {
   return [
@@ -81,20 +92,35 @@ describe('type=registry', () => {
   });
 
   it('skopeo inspect --raw reads the exported cache as an OCI artifact', async () => {
-    const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cacheRef()}`], { encoding: 'utf8' });
-    const m = JSON.parse(stdout) as { mediaType: string; artifactType: string; config: { mediaType: string }; layers: { mediaType: string }[] };
+    const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cacheRef()}`], {
+      encoding: 'utf8',
+    });
+    const m = JSON.parse(stdout) as {
+      mediaType: string;
+      artifactType: string;
+      config: { mediaType: string };
+      layers: { mediaType: string }[];
+    };
     expect(m.mediaType).toBe(MediaType.OciManifest);
     expect(m.artifactType).toBe(CACHE_CONFIG_MEDIA_TYPE);
     expect(m.config.mediaType).toBe(CACHE_CONFIG_MEDIA_TYPE);
     // mode=min of a single-stage build: the four layers of the final image's steps, gzipped.
     expect(m.layers.map((l) => l.mediaType)).toEqual(Array(4).fill(MediaType.OciLayerGzip));
-    const cfg = await run('skopeo', ['inspect', '--raw', '--config', '--tls-verify=false', `docker://${cacheRef()}`], { encoding: 'utf8' });
+    const cfg = await run('skopeo', ['inspect', '--raw', '--config', '--tls-verify=false', `docker://${cacheRef()}`], {
+      encoding: 'utf8',
+    });
     expect(Object.keys((JSON.parse(cfg.stdout) as { records: object }).records)).toHaveLength(6);
   });
 
   it('a missing cache is a warning, not a failure', async () => {
-    const r = build(await tmp.make(), registry.host, ['--cache-from', `type=registry,ref=${registry.host}/cache/none:nothing`, ctxA]);
-    expect(logs(r).some((l) => /^warn: --cache-from registry .*cache\/none:nothing: no cache found there yet/.test(l))).toBe(true);
+    const r = build(await tmp.make(), registry.host, [
+      '--cache-from',
+      `type=registry,ref=${registry.host}/cache/none:nothing`,
+      ctxA,
+    ]);
+    expect(
+      logs(r).some((l) => /^warn: --cache-from registry .*cache\/none:nothing: no cache found there yet/.test(l)),
+    ).toBe(true);
     expect(steps(r).every((s) => s.startsWith('RAN'))).toBe(true);
   });
 
@@ -103,11 +129,25 @@ describe('type=registry', () => {
     try {
       const ref = `type=registry,ref=${locked.host}/cache/denied:buildcache`;
       const env = { DOCKER_CONFIG: await tmp.make() };
-      const failed = build(await tmp.make(), registry.host, ['--insecure-registry', locked.host, '--cache-to', ref, ctxA], { allowFail: true, env });
+      const failed = build(
+        await tmp.make(),
+        registry.host,
+        ['--insecure-registry', locked.host, '--cache-to', ref, ctxA],
+        { allowFail: true, env },
+      );
       expect(failed.code).toBe(1);
       expect(failed.stderr).toMatch(new RegExp(`${locked.host.replace(/\./g, '\\.')}`));
-      const ignored = build(await tmp.make(), registry.host, ['--insecure-registry', locked.host, '--cache-to', `${ref},ignore-error=true`, ctxA], { env });
-      expect(logs(ignored).some((l) => l.startsWith(`warn: cache export to registry ${locked.host}/cache/denied:buildcache failed (ignored): `))).toBe(true);
+      const ignored = build(
+        await tmp.make(),
+        registry.host,
+        ['--insecure-registry', locked.host, '--cache-to', `${ref},ignore-error=true`, ctxA],
+        { env },
+      );
+      expect(
+        logs(ignored).some((l) =>
+          l.startsWith(`warn: cache export to registry ${locked.host}/cache/denied:buildcache failed (ignored): `),
+        ),
+      ).toBe(true);
       expect(manifestDigest(ignored)).toMatch(/^sha256:/);
     } finally {
       await locked.stop();
@@ -115,7 +155,9 @@ describe('type=registry', () => {
   });
 
   it('a bad spec is a usage error (exit 2) before anything runs', async () => {
-    const r = build(await tmp.make(), registry.host, ['--cache-to', 'type=registry,ref=h.io/a:b,mode=all', ctxA], { allowFail: true });
+    const r = build(await tmp.make(), registry.host, ['--cache-to', 'type=registry,ref=h.io/a:b,mode=all', ctxA], {
+      allowFail: true,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/mode=all: expected min or max/);
   });
@@ -134,7 +176,13 @@ describe('mode=max with a multi-stage build', () => {
     ].join('\n');
     const ctx = await writeContext(await tmp.make(), { Buildfile: buildfile, 'app.txt': 'one\n' });
     const ref = (mode: string): string => `type=registry,ref=${registry.host}/cache/multi:${mode}`;
-    const a = build(await tmp.make(), registry.host, ['--cache-to', `${ref('max')},mode=max`, '--cache-to', `${ref('min')},mode=min`, ctx]);
+    const a = build(await tmp.make(), registry.host, [
+      '--cache-to',
+      `${ref('max')},mode=max`,
+      '--cache-to',
+      `${ref('min')},mode=min`,
+      ctx,
+    ]);
     const builderLayer = stageLayers(a, 'builder')[0]!;
     expect(builderLayer).toMatch(/^sha256:/);
 
@@ -153,7 +201,10 @@ describe('mode=max with a multi-stage build', () => {
     try {
       // Not downloaded: only recorded with the registry cache as its source (a later local build can use it).
       expect(existsSync(store.blobPath(builderLayer as never))).toBe(false);
-      expect((await store.lazyBlob(builderLayer as never))?.sources[0]).toMatchObject({ kind: 'registry', repository: 'cache/multi' });
+      expect((await store.lazyBlob(builderLayer as never))?.sources[0]).toMatchObject({
+        kind: 'registry',
+        repository: 'cache/multi',
+      });
       // The built image itself (no -t here) is whole in the store: every layer of its manifest is there or lazy.
       const manifest = await store.readJSON<{ layers: { digest: string }[] }>(manifestDigest(b) as never);
       for (const l of manifest.layers) expect(await store.hasBlob(l.digest as never), l.digest).toBe(true);

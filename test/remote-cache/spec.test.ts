@@ -1,7 +1,13 @@
 // Pure unit tests: cache spec parsing and the cache artifact encoding.
 import { describe, expect, it } from 'vitest';
 import { parseCacheSpec, CacheSpecError } from '../../builder/remote-cache/spec.js';
-import { CACHE_CONFIG_MEDIA_TYPE, canonicalJSON, encodeCache, parseCacheConfig, CacheFormatError } from '../../builder/remote-cache/format.js';
+import {
+  CACHE_CONFIG_MEDIA_TYPE,
+  canonicalJSON,
+  encodeCache,
+  parseCacheConfig,
+  CacheFormatError,
+} from '../../builder/remote-cache/format.js';
 import { selectEntries } from '../../builder/remote-cache/export.js';
 import { digestOf } from '../../oci/digest.js';
 import { MediaType, type Digest } from '../../oci/types.js';
@@ -11,16 +17,29 @@ const d = (s: string): Digest => digestOf(s);
 describe('parseCacheSpec', () => {
   it('parses type=registry with its mode, defaulting to min', () => {
     const s = parseCacheSpec('type=registry,ref=127.0.0.1:5000/app/cache:buildcache,mode=max');
-    expect(s).toMatchObject({ type: 'registry', mode: 'max', ignoreError: false, ref: { registry: '127.0.0.1:5000', repository: 'app/cache', tag: 'buildcache' } });
+    expect(s).toMatchObject({
+      type: 'registry',
+      mode: 'max',
+      ignoreError: false,
+      ref: { registry: '127.0.0.1:5000', repository: 'app/cache', tag: 'buildcache' },
+    });
     expect(parseCacheSpec('type=registry,ref=localhost:5000/app:c')).toMatchObject({ mode: 'min' });
   });
 
   it('takes a bare image reference as type=registry (docker build --cache-from IMAGE)', () => {
-    expect(parseCacheSpec('localhost:5000/app:cache')).toMatchObject({ type: 'registry', ref: { registry: 'localhost:5000', repository: 'app', tag: 'cache' } });
+    expect(parseCacheSpec('localhost:5000/app:cache')).toMatchObject({
+      type: 'registry',
+      ref: { registry: 'localhost:5000', repository: 'app', tag: 'cache' },
+    });
   });
 
   it('parses type=local with dest or src and a default tag', () => {
-    expect(parseCacheSpec('type=local,dest=/tmp/c')).toMatchObject({ type: 'local', dest: '/tmp/c', tag: 'buildcache', mode: 'min' });
+    expect(parseCacheSpec('type=local,dest=/tmp/c')).toMatchObject({
+      type: 'local',
+      dest: '/tmp/c',
+      tag: 'buildcache',
+      mode: 'min',
+    });
     expect(parseCacheSpec('type=local,src=/tmp/c,tag=v2')).toMatchObject({ type: 'local', src: '/tmp/c', tag: 'v2' });
   });
 
@@ -56,8 +75,16 @@ describe('parseCacheSpec', () => {
 });
 
 describe('cache artifact encoding', () => {
-  const layerA = { diffID: d('a'), descriptor: { mediaType: MediaType.OciLayer, digest: d('a'), size: 10 }, blob: { mediaType: MediaType.OciLayerGzip, digest: d('a.gz'), size: 5 } };
-  const layerB = { diffID: d('b'), descriptor: { mediaType: MediaType.OciLayer, digest: d('b'), size: 20 }, blob: { mediaType: MediaType.OciLayerGzip, digest: d('b.gz'), size: 7 } };
+  const layerA = {
+    diffID: d('a'),
+    descriptor: { mediaType: MediaType.OciLayer, digest: d('a'), size: 10 },
+    blob: { mediaType: MediaType.OciLayerGzip, digest: d('a.gz'), size: 5 },
+  };
+  const layerB = {
+    diffID: d('b'),
+    descriptor: { mediaType: MediaType.OciLayer, digest: d('b'), size: 20 },
+    blob: { mediaType: MediaType.OciLayerGzip, digest: d('b.gz'), size: 7 },
+  };
 
   it('is an OCI image manifest with the cache artifactType whose layers list each blob once', () => {
     const enc = encodeCache({
@@ -67,15 +94,26 @@ describe('cache artifact encoding', () => {
       k4: { layer: null, data: null, createdAt: 't' },
     });
     const m = JSON.parse(enc.manifest.bytes.toString());
-    expect(m).toMatchObject({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: CACHE_CONFIG_MEDIA_TYPE, config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: digestOf(enc.config.bytes) } });
+    expect(m).toMatchObject({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      artifactType: CACHE_CONFIG_MEDIA_TYPE,
+      config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: digestOf(enc.config.bytes) },
+    });
     expect(m.layers.map((l: { digest: string }) => l.digest).sort()).toEqual([d('a.gz'), d('b.gz')].sort());
     expect(enc.manifest.descriptor.digest).toBe(digestOf(enc.manifest.bytes));
     expect(Object.keys(parseCacheConfig(enc.config.bytes, 'test'))).toEqual(['k1', 'k2', 'k3', 'k4']);
   });
 
   it('gives the same bytes for the same records in any insertion order', () => {
-    const a = encodeCache({ x: { layer: layerA, data: { b: 1, a: 2 }, createdAt: 't' }, y: { layer: null, data: null, createdAt: 't' } });
-    const b = encodeCache({ y: { layer: null, data: null, createdAt: 't' }, x: { layer: layerA, data: { a: 2, b: 1 }, createdAt: 't' } });
+    const a = encodeCache({
+      x: { layer: layerA, data: { b: 1, a: 2 }, createdAt: 't' },
+      y: { layer: null, data: null, createdAt: 't' },
+    });
+    const b = encodeCache({
+      y: { layer: null, data: null, createdAt: 't' },
+      x: { layer: layerA, data: { a: 2, b: 1 }, createdAt: 't' },
+    });
     expect(a.manifest.descriptor.digest).toBe(b.manifest.descriptor.digest);
     expect(canonicalJSON({ b: [{ d: 1, c: 2 }], a: null })).toBe('{"a":null,"b":[{"c":2,"d":1}]}');
   });
@@ -83,7 +121,9 @@ describe('cache artifact encoding', () => {
   it('refuses a config that is not a tsbuild cache', () => {
     expect(() => parseCacheConfig(Buffer.from('{"version":2,"records":{}}'), 'src')).toThrow(CacheFormatError);
     expect(() => parseCacheConfig(Buffer.from('nope'), 'src')).toThrow(/not JSON/);
-    expect(() => parseCacheConfig(Buffer.from('{"version":1,"records":{"k":{"layer":{"diffID":"x"},"createdAt":"t"}}}'), 'src')).toThrow(/malformed layer/);
+    expect(() =>
+      parseCacheConfig(Buffer.from('{"version":1,"records":{"k":{"layer":{"diffID":"x"},"createdAt":"t"}}}'), 'src'),
+    ).toThrow(/malformed layer/);
   });
 
   it('mode=min keeps only the final image entries, mode=max all', () => {

@@ -23,8 +23,12 @@ async function importLayout(storeRoot: string, layout: string, name: string): Pr
     const m = index.manifests[0]!;
     const blob = (d: Digest): string => join(layout, 'blobs', 'sha256', d.slice('sha256:'.length));
     const manifestBytes = await readFile(blob(m.digest));
-    const manifest = JSON.parse(manifestBytes.toString()) as { config: { digest: Digest; size: number }; layers: { digest: Digest; size: number }[] };
-    for (const b of [manifest.config, ...manifest.layers]) await store.writeBlob(createReadStream(blob(b.digest)), { digest: b.digest, size: b.size });
+    const manifest = JSON.parse(manifestBytes.toString()) as {
+      config: { digest: Digest; size: number };
+      layers: { digest: Digest; size: number }[];
+    };
+    for (const b of [manifest.config, ...manifest.layers])
+      await store.writeBlob(createReadStream(blob(b.digest)), { digest: b.digest, size: b.size });
     const desc = await store.putBytes(manifestBytes, m.mediaType, m.digest);
     await store.tag(name, desc);
   } finally {
@@ -32,7 +36,10 @@ async function importLayout(storeRoot: string, layout: string, name: string): Pr
   }
 }
 
-function tsbuild(args: string[], onStdout?: (s: string) => void): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; pid: number } {
+function tsbuild(
+  args: string[],
+  onStdout?: (s: string) => void,
+): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; pid: number } {
   const p = spawn(process.execPath, [MAIN, '--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -55,7 +62,7 @@ afterAll(async () => {
 });
 
 describe('tsbuild run', () => {
-  it('runs the image\'s Cmd (stdin closed) and exits with the command\'s exit code', async () => {
+  it("runs the image's Cmd (stdin closed) and exits with the command's exit code", async () => {
     expect((await run([IMAGE])).code).toBe(0);
     const r = await run([IMAGE, 'sh', '-c', 'echo out; echo err >&2; exit 7']);
     expect(r).toMatchObject({ code: 7, stdout: 'out\n', stderr: 'err\n' });
@@ -67,22 +74,51 @@ describe('tsbuild run', () => {
 
   it('applies --network, --user, --env, --workdir, --hostname in both isolations', async () => {
     for (const isolation of ['chroot', 'pivot']) {
-      const r = await run(['--network', 'none', '--user', 'nobody', '--env', 'GREETING=hi there', '--workdir', '/made/here', '--hostname', 'box', '--isolation', isolation, IMAGE, '--',
-        'sh', '-c', 'id -u; echo "$GREETING"; pwd; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; echo $PATH']);
+      const r = await run([
+        '--network',
+        'none',
+        '--user',
+        'nobody',
+        '--env',
+        'GREETING=hi there',
+        '--workdir',
+        '/made/here',
+        '--hostname',
+        'box',
+        '--isolation',
+        isolation,
+        IMAGE,
+        '--',
+        'sh',
+        '-c',
+        'id -u; echo "$GREETING"; pwd; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; echo $PATH',
+      ]);
       expect(r.stderr).toBe('');
-      expect(r.stdout).toBe('65534\nhi there\n/made/here\nbox\nlo\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
+      expect(r.stdout).toBe(
+        '65534\nhi there\n/made/here\nbox\nlo\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',
+      );
       expect(r.code).toBe(0);
     }
   });
 
   it('applies --pids-limit and --memory through a cgroup', async () => {
-    const r = await run(['--pids-limit', '4', '--memory', '64m', IMAGE, '--', 'sh', '-c', 'grep -c tsbuild- /proc/self/cgroup; for i in 1 2 3 4 5 6; do sleep 1 & done; wait']);
+    const r = await run([
+      '--pids-limit',
+      '4',
+      '--memory',
+      '64m',
+      IMAGE,
+      '--',
+      'sh',
+      '-c',
+      'grep -c tsbuild- /proc/self/cgroup; for i in 1 2 3 4 5 6; do sleep 1 & done; wait',
+    ]);
     // cgroup v1 (this host): one line per controller (memory, pids); v2: the one unified line
     expect(r.stdout).toBe(existsSync('/sys/fs/cgroup/cgroup.controllers') ? '1\n' : '2\n');
     expect(r.stderr).toMatch(/fork|Resource temporarily unavailable/i);
   });
 
-  it('discards the container\'s changes', async () => {
+  it("discards the container's changes", async () => {
     expect((await run([IMAGE, 'sh', '-c', 'echo x > /root/kept'])).code).toBe(0);
     const r = await run([IMAGE, 'cat', '/root/kept']);
     expect(r.code).toBe(1);
@@ -100,8 +136,12 @@ describe('tsbuild run', () => {
     const started = new Promise<void>((r) => (ready = r));
     const cli = tsbuild(['run', IMAGE, 'sh', '-c', 'echo up; exec sleep 983'], (s) => s.includes('up') && ready());
     try {
-      await Promise.race([started, cli.done.then((r) => Promise.reject(new Error(`tsbuild run exited early: ${r.stderr}`)))]);
-      for (let i = 0; i < 200 && (await processesMatching('sleep 983')).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await Promise.race([
+        started,
+        cli.done.then((r) => Promise.reject(new Error(`tsbuild run exited early: ${r.stderr}`))),
+      ]);
+      for (let i = 0; i < 200 && (await processesMatching('sleep 983')).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
       expect(await processesMatching('sleep 983')).toHaveLength(1);
       const t = performance.now();
       process.kill(cli.pid, 'SIGINT');

@@ -17,14 +17,18 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     await env?.close();
   });
 
-  it('ps inside sees only the container\'s processes, the command being PID 1', async () => {
+  it("ps inside sees only the container's processes, the command being PID 1", async () => {
     const r = await run(['/bin/ps', '-o', 'pid,comm']);
     expect(r.exitCode).toBe(0);
-    const pids = r.stdout.trim().split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0]));
+    const pids = r.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
     expect(pids).toEqual([1]);
   });
 
-  it('has its own mount, PID, UTS, IPC and network namespaces (the host\'s network only when asked)', async () => {
+  it("has its own mount, PID, UTS, IPC and network namespaces (the host's network only when asked)", async () => {
     const { readlink } = await import('node:fs/promises');
     const kinds = ['mnt', 'pid', 'uts', 'ipc', 'net'];
     const r = await run(['/bin/sh', '-c', kinds.map((k) => `readlink /proc/self/ns/${k}`).join('; ')]);
@@ -35,12 +39,12 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     expect(host.stdout.trim()).toBe(outside[4]);
   });
 
-  it('/proc/1/cmdline is the container\'s command', async () => {
+  it("/proc/1/cmdline is the container's command", async () => {
     const r = await run(['/bin/sh', '-c', 'cat /proc/1/cmdline; true', 'marker-arg']);
     expect(r.stdout.split('\0')).toEqual(['/bin/sh', '-c', 'cat /proc/1/cmdline; true', 'marker-arg', '']);
   });
 
-  it('has its own hostname: the given one, or a short id that differs from the host\'s', async () => {
+  it("has its own hostname: the given one, or a short id that differs from the host's", async () => {
     const named = await run(['/bin/hostname'], { hostname: 'builder-7' });
     expect(named.stdout.trim()).toBe('builder-7');
     const dflt = await run(['/bin/sh', '-c', 'hostname; cat /etc/hostname; grep -c "$(hostname)" /etc/hosts']);
@@ -74,12 +78,17 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
       `mount -t tmpfs none /mnt`,
       `mount --bind / /mnt`,
       'echo done',
-    ].map((c) => `${c} 2>/dev/null && echo "ESCAPED: ${c.replace(/"/g, '')}"`).join('; ');
-    const r = await run(['/bin/sh', '-c', `mkdir -p /mnt; ${script}; echo end`], { rootfs: { lowerdirs: [env.lower, layer], upperdir, workdir } });
+    ]
+      .map((c) => `${c} 2>/dev/null && echo "ESCAPED: ${c.replace(/"/g, '')}"`)
+      .join('; ');
+    const r = await run(['/bin/sh', '-c', `mkdir -p /mnt; ${script}; echo end`], {
+      rootfs: { lowerdirs: [env.lower, layer], upperdir, workdir },
+    });
     expect(r.stdout).not.toContain('top secret');
     const escaped = r.stdout.split('\n').filter((l) => l.startsWith('ESCAPED'));
     // chroot works in pivot isolation (CAP_SYS_CHROOT is in Docker's set) but leads nowhere; in chroot isolation it is denied.
-    const expected = isolation === 'pivot' ? ['ESCAPED: chroot / /bin/true', 'ESCAPED: echo done'] : ['ESCAPED: echo done'];
+    const expected =
+      isolation === 'pivot' ? ['ESCAPED: chroot / /bin/true', 'ESCAPED: echo done'] : ['ESCAPED: echo done'];
     expect(escaped).toEqual(expected);
     expect(r.stdout).toContain('end');
   });
@@ -87,7 +96,11 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
   it('a chroot escape with a kept directory fd is impossible (no CAP_SYS_CHROOT in chroot isolation; old root gone in pivot)', async () => {
     // busybox chroot(2)s then chdirs into the new root, so the classic "chroot + cd .. + chroot ." is tried through
     // the shell: if chroot into a subdirectory were allowed and left cwd outside, `cd ../../..` would climb to the host.
-    const r = await run(['/bin/sh', '-c', 'mkdir -p /a/b; cd /a/b; chroot /a /bin/sh -c "cd ../../../..; ls /" 2>&1; ls /proc/1/root/ | wc -l']);
+    const r = await run([
+      '/bin/sh',
+      '-c',
+      'mkdir -p /a/b; cd /a/b; chroot /a /bin/sh -c "cd ../../../..; ls /" 2>&1; ls /proc/1/root/ | wc -l',
+    ]);
     const rootEntries = (await tree(env.lower)).filter((p) => !p.includes('/')).length;
     expect(Number(r.stdout.trim().split('\n').pop())).toBeGreaterThanOrEqual(rootEntries);
     expect(r.stdout).not.toContain('vmlinuz');
@@ -95,7 +108,9 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
   });
 
   it('device nodes made with mknod do not open; /proc/sys is read-only; kernel /proc files are masked', async () => {
-    const [major, minor] = /^\S+ \S+ (\d+):(\d+) \/ \/ /m.exec(await readFile('/proc/self/mountinfo', 'utf8'))!.slice(1);
+    const [major, minor] = /^\S+ \S+ (\d+):(\d+) \/ \/ /m
+      .exec(await readFile('/proc/self/mountinfo', 'utf8'))!
+      .slice(1);
     const r = await run([
       '/bin/sh',
       '-c',
@@ -131,7 +146,11 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     await mkdir(hostData, { recursive: true });
     await writeFile(join(hostData, 'data.txt'), 'from host');
     const r = await run(
-      ['/bin/sh', '-c', '/busybox cat /run/secrets/token /src/data.txt; /busybox ls /cache/deep; /busybox touch /src/x 2>/dev/null || echo ro; echo > /cache/deep/f; /busybox ls /dev/null /proc/1 >/dev/null && echo ok'],
+      [
+        '/bin/sh',
+        '-c',
+        '/busybox cat /run/secrets/token /src/data.txt; /busybox ls /cache/deep; /busybox touch /src/x 2>/dev/null || echo ro; echo > /cache/deep/f; /busybox ls /dev/null /proc/1 >/dev/null && echo ok',
+      ],
       {
         rootfs: { lowerdirs: [bare], upperdir, workdir },
         mounts: [
@@ -146,7 +165,7 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     expect(await tree(upperdir)).toEqual([]);
   });
 
-  it('an upperdir given with content keeps it (only the runtime\'s own mount points are taken out)', async () => {
+  it("an upperdir given with content keeps it (only the runtime's own mount points are taken out)", async () => {
     const { upperdir, workdir } = await env.dirs();
     await mkdir(join(upperdir, 'etc'));
     await writeFile(join(upperdir, 'etc/hosts'), 'kept');
@@ -158,17 +177,34 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
   });
 
   it('the working directory is created when missing; env, umask 022, stdin closed, /dev nodes work', async () => {
-    const r = await run(['/bin/sh', '-c', 'pwd; echo "$FOO|$PATH|$HOME"; umask; cat; echo x > /dev/null; head -c 4 /dev/zero | wc -c; ls /dev/pts/ptmx /dev/shm /dev/fd/ >/dev/null && echo devok'], {
-      cwd: '/work/dir',
-      env: ['FOO=bar baz'],
-    });
-    expect(r.stdout).toBe('/work/dir\nbar baz|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/root\n0022\n4\ndevok\n');
+    const r = await run(
+      [
+        '/bin/sh',
+        '-c',
+        'pwd; echo "$FOO|$PATH|$HOME"; umask; cat; echo x > /dev/null; head -c 4 /dev/zero | wc -c; ls /dev/pts/ptmx /dev/shm /dev/fd/ >/dev/null && echo devok',
+      ],
+      {
+        cwd: '/work/dir',
+        env: ['FOO=bar baz'],
+      },
+    );
+    expect(r.stdout).toBe(
+      '/work/dir\nbar baz|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/root\n0022\n4\ndevok\n',
+    );
     expect(await tree(r.upperdir)).toEqual(['work', 'work/dir']);
   });
 
-  it('network none has only lo (up); network host sees the host\'s interfaces', async () => {
-    const ifaces = (t: string): string[] => t.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort();
-    const none = await run(['/bin/sh', '-c', 'cat /proc/net/dev; ls /sys/class/net; ip link show lo'], { network: 'none' });
+  it("network none has only lo (up); network host sees the host's interfaces", async () => {
+    const ifaces = (t: string): string[] =>
+      t
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0]!.trim())
+        .filter(Boolean)
+        .sort();
+    const none = await run(['/bin/sh', '-c', 'cat /proc/net/dev; ls /sys/class/net; ip link show lo'], {
+      network: 'none',
+    });
     expect(ifaces(none.stdout.split('\n').slice(0, -4).join('\n'))).toEqual(['lo']);
     expect(none.stdout).toContain('<LOOPBACK,UP');
     // host networking: the very network namespace tsbuild is in (interfaces may come and go meanwhile)
@@ -186,17 +222,34 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     expect(numeric.stdout).toBe('1234\n5678\n5678\n');
     const layer = join(env.base, `groups-${isolation}`);
     await mkdir(join(layer, 'etc'), { recursive: true });
-    await writeFile(join(layer, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nbuilder:x:1000:1000::/home/builder:/bin/sh\n');
-    await writeFile(join(layer, 'etc/group'), 'root:x:0:\nbuilder:x:1000:\nwheel:x:10:builder\ndocker:x:999:other,builder\n');
+    await writeFile(
+      join(layer, 'etc/passwd'),
+      'root:x:0:0:root:/root:/bin/sh\nbuilder:x:1000:1000::/home/builder:/bin/sh\n',
+    );
+    await writeFile(
+      join(layer, 'etc/group'),
+      'root:x:0:\nbuilder:x:1000:\nwheel:x:10:builder\ndocker:x:999:other,builder\n',
+    );
     const { upperdir, workdir } = await env.dirs();
-    const r = await run(['/bin/sh', '-c', 'id -u; id -g; id -G; echo $HOME'], { user: 'builder', rootfs: { lowerdirs: [env.lower, layer], upperdir, workdir } });
+    const r = await run(['/bin/sh', '-c', 'id -u; id -g; id -G; echo $HOME'], {
+      user: 'builder',
+      rootfs: { lowerdirs: [env.lower, layer], upperdir, workdir },
+    });
     expect(r.stdout).toBe('1000\n1000\n1000 10 999\n/home/builder\n');
-    const withGroup = await env.run(['/bin/sh', '-c', 'id -u; id -G'], { isolation, user: 'builder:wheel', rootfs: { lowerdirs: [env.lower, layer], ...(await env.dirs()) } });
+    const withGroup = await env.run(['/bin/sh', '-c', 'id -u; id -G'], {
+      isolation,
+      user: 'builder:wheel',
+      rootfs: { lowerdirs: [env.lower, layer], ...(await env.dirs()) },
+    });
     expect(withGroup.stdout).toBe('1000\n10\n');
   });
 
-  it('keeps only Docker\'s default capabilities, with no_new_privs; a non-root user has none', async () => {
-    const r = await run(['/bin/sh', '-c', 'grep -E "^(CapBnd|CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs)" /proc/self/status']);
+  it("keeps only Docker's default capabilities, with no_new_privs; a non-root user has none", async () => {
+    const r = await run([
+      '/bin/sh',
+      '-c',
+      'grep -E "^(CapBnd|CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs)" /proc/self/status',
+    ]);
     const field = (name: string): string => new RegExp(`${name}:\\s+(\\S+)`).exec(r.stdout)![1]!;
     const mask = capMask(containerCaps(isolation));
     expect(BigInt(`0x${field('CapBnd')}`)).toBe(mask);

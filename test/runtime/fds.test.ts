@@ -33,7 +33,11 @@ describe.each(['chroot', 'pivot'] as const)('%s isolation', (isolation) => {
   test('the RUN sees only fds 0, 1 and 2 (and what it opens itself)', async () => {
     const r = await env.run(['/bin/ls', '/proc/self/fd'], { isolation });
     expect(r.exitCode, r.stderr).toBe(0);
-    const fds = r.stdout.split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b);
+    const fds = r.stdout
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .sort((a, b) => a - b);
     expect(fds).not.toContain(leaked);
     // ls's own fd on /proc/self/fd is the only one beyond stdio
     expect(fds.filter((fd) => fd > 2).length).toBeLessThanOrEqual(1);
@@ -42,7 +46,10 @@ describe.each(['chroot', 'pivot'] as const)('%s isolation', (isolation) => {
 
   test('fchdir through an inherited fd fails and the host file stays unread', async () => {
     const dirs = await env.dirs();
-    const r = await env.run(['/bin/probe', `fchdir=${leaked}:secret`], { isolation, rootfs: { lowerdirs: [probe, env.lower], ...dirs } });
+    const r = await env.run(['/bin/probe', `fchdir=${leaked}:secret`], {
+      isolation,
+      rootfs: { lowerdirs: [probe, env.lower], ...dirs },
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(probeResults(r.stdout).fchdir).toBe('errno 9'); // EBADF
     expect(r.stdout).not.toContain(secret);

@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { makeEnv, type Env } from './helpers.js';
 
 const SOURCE = fileURLToPath(new URL('../../runtime/helper/tsbuild-exec.c', import.meta.url));
-const helperName = (): string => `tsbuild-exec-${createHash('sha256').update(readFileSync(SOURCE)).digest('hex').slice(0, 16)}`;
+const helperName = (): string =>
+  `tsbuild-exec-${createHash('sha256').update(readFileSync(SOURCE)).digest('hex').slice(0, 16)}`;
 
 let env: Env;
 const saved = { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, CC: process.env.CC, PATH: process.env.PATH };
@@ -31,7 +32,8 @@ function evilScript(path: string, marker: string): void {
   writeFileSync(path, `#!/bin/sh\necho ran > ${marker}\nexit 1\n`, { mode: 0o755 });
 }
 
-const echo = (helperDir?: string) => env.run(['/bin/echo', 'fine'], { isolation: 'chroot', ...(helperDir ? { helperDir } : {}) });
+const echo = (helperDir?: string) =>
+  env.run(['/bin/echo', 'fine'], { isolation: 'chroot', ...(helperDir ? { helperDir } : {}) });
 
 test('a helper directory writable by group or others is refused, naming it', async () => {
   const dir = join(env.base, 'open-helper');

@@ -53,7 +53,13 @@ export async function makeEnv(): Promise<Env> {
         onStderr: (c) => err.push(c),
         ...spec,
       });
-      return { ...r, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), upperdir: spec.rootfs?.upperdir ?? upperdir, stdoutChunks: out.length };
+      return {
+        ...r,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        upperdir: spec.rootfs?.upperdir ?? upperdir,
+        stdoutChunks: out.length,
+      };
     },
     async close() {
       await cleanupStaleMounts(runDir);

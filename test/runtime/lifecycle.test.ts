@@ -74,8 +74,13 @@ await runContainer({ rootfs: { lowerdirs: [${JSON.stringify(env.lower)}], upperd
     const stop = (): boolean => proc.kill('SIGKILL');
     process.once('exit', stop);
     try {
-      await new Promise<void>((resolve) => proc.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()));
-      await waitFor(async () => (await processesMatching(`sleep ${marker}`)).length === 1, 'the container to run sleep');
+      await new Promise<void>((resolve) =>
+        proc.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()),
+      );
+      await waitFor(
+        async () => (await processesMatching(`sleep ${marker}`)).length === 1,
+        'the container to run sleep',
+      );
       const exited = new Promise((r) => proc.once('exit', r));
       stop();
       await exited;
@@ -83,7 +88,10 @@ await runContainer({ rootfs: { lowerdirs: [${JSON.stringify(env.lower)}], upperd
       stop();
       process.off('exit', stop);
     }
-    await waitFor(async () => (await processesMatching(`sleep ${marker}`)).length === 0, 'the container to die with its parent');
+    await waitFor(
+      async () => (await processesMatching(`sleep ${marker}`)).length === 0,
+      'the container to die with its parent',
+    );
     const left = mountsUnder(join(env.runDir, 'c'));
     // chroot isolation mounts in a private tree of the host namespace; pivot isolation mounts only inside the container.
     if (isolation === 'pivot') expect(left).toEqual([]);
@@ -98,11 +106,17 @@ describe('many containers', () => {
   it('100 containers in a row leave no mounts, no processes, no temp dirs', async () => {
     await env.run(['/bin/true']); // the run dir's own private bind mount is made once
     // other tests share the host's mount namespace: count only the lines that concern this test's directories
-    const ours = (): string[] => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(env.base));
+    const ours = (): string[] =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(env.base));
     const mountsBefore = ours();
     const baseBefore = (await readdir(env.base)).length;
     for (let i = 0; i < 100; i++) {
-      const r = await env.run(['/bin/true'], { isolation: i % 10 === 9 ? 'pivot' : 'chroot', network: i % 2 ? 'none' : 'host' });
+      const r = await env.run(['/bin/true'], {
+        isolation: i % 10 === 9 ? 'pivot' : 'chroot',
+        network: i % 2 ? 'none' : 'host',
+      });
       expect(r.exitCode).toBe(0);
       expect(await tree(r.upperdir)).toEqual([]);
     }
@@ -143,20 +157,26 @@ describe('deep images', () => {
 
 describe('cgroup limits', () => {
   const v1 = existsSync('/sys/fs/cgroup/pids/cgroup.procs');
-  it.each<Isolation>(['chroot', 'pivot'])(`a pids limit stops forks and the container sits in its own cgroup (%s, cgroup ${v1 ? 'v1' : 'v2'})`, async (isolation) => {
-    const r = await env.run(['/bin/sh', '-c', 'cat /proc/self/cgroup; for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait'], {
-      isolation,
-      resources: { pidsLimit: 4, memoryBytes: 256 * 1024 * 1024, cpus: 1 },
-    });
-    const id = /tsbuild-[0-9a-f]{12}/.exec(r.stdout)?.[0];
-    expect(id).toBeDefined();
-    expect(r.stderr).toMatch(/fork|Resource temporarily unavailable/i);
-    // the cgroup is gone afterwards
-    const pidsLine = r.stdout.split('\n').find((l) => (v1 ? /:pids:/ : /^0::/).test(l))!;
-    expect(pidsLine).toContain(id);
-    const path = pidsLine.split(':')[2]!;
-    expect(existsSync(join(v1 ? '/sys/fs/cgroup/pids' : '/sys/fs/cgroup', path))).toBe(false);
-  });
+  it.each<Isolation>(['chroot', 'pivot'])(
+    `a pids limit stops forks and the container sits in its own cgroup (%s, cgroup ${v1 ? 'v1' : 'v2'})`,
+    async (isolation) => {
+      const r = await env.run(
+        ['/bin/sh', '-c', 'cat /proc/self/cgroup; for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait'],
+        {
+          isolation,
+          resources: { pidsLimit: 4, memoryBytes: 256 * 1024 * 1024, cpus: 1 },
+        },
+      );
+      const id = /tsbuild-[0-9a-f]{12}/.exec(r.stdout)?.[0];
+      expect(id).toBeDefined();
+      expect(r.stderr).toMatch(/fork|Resource temporarily unavailable/i);
+      // the cgroup is gone afterwards
+      const pidsLine = r.stdout.split('\n').find((l) => (v1 ? /:pids:/ : /^0::/).test(l))!;
+      expect(pidsLine).toContain(id);
+      const path = pidsLine.split(':')[2]!;
+      expect(existsSync(join(v1 ? '/sys/fs/cgroup/pids' : '/sys/fs/cgroup', path))).toBe(false);
+    },
+  );
 });
 
 describe('concurrent containers', () => {
@@ -166,7 +186,10 @@ describe('concurrent containers', () => {
     expect(runDirMounted()).toBe(true);
     const runtime = fileURLToPath(new URL('../../dist/runtime/index.js', import.meta.url));
     const script = join(env.base, 'cleanup-other-process.mjs');
-    await writeFile(script, `import { cleanupStaleMounts } from ${JSON.stringify(runtime)};\nawait cleanupStaleMounts(${JSON.stringify(env.runDir)});\n`);
+    await writeFile(
+      script,
+      `import { cleanupStaleMounts } from ${JSON.stringify(runtime)};\nawait cleanupStaleMounts(${JSON.stringify(env.runDir)});\n`,
+    );
     const cleanupElsewhere = (): Promise<number | null> =>
       new Promise((resolve) => spawn(process.execPath, [script], { stdio: 'inherit' }).once('exit', resolve));
     // a container of this process that has taken its hold but not made its directory yet (the window where the
@@ -184,7 +207,10 @@ describe('concurrent containers', () => {
 
   it('run side by side, and cleanupStaleMounts leaves live ones alone', async () => {
     const runs = [0, 1, 2, 3].map((i) =>
-      env.run(['/bin/sh', '-c', `sleep 0.3; echo $(hostname) > /tmp/me; cat /tmp/me`], { isolation: i === 3 ? 'pivot' : 'chroot', hostname: `c${i}` }),
+      env.run(['/bin/sh', '-c', `sleep 0.3; echo $(hostname) > /tmp/me; cat /tmp/me`], {
+        isolation: i === 3 ? 'pivot' : 'chroot',
+        hostname: `c${i}`,
+      }),
     );
     await new Promise((r) => setTimeout(r, 100));
     await cleanupStaleMounts(env.runDir);

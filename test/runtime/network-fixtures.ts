@@ -57,7 +57,9 @@ export async function startTestHost(): Promise<TestHost> {
     ip('netns', 'exec', ns, 'ip', 'addr', 'add', `10.250.${n}.2/30`, 'dev', inner);
     ip('netns', 'exec', ns, 'ip', 'link', 'set', inner, 'up');
     ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
-    server = spawn('ip', ['netns', 'exec', ns, 'busybox', 'httpd', '-f', '-p', `10.250.${n}.2:8080`, '-h', dir], { stdio: 'ignore' });
+    server = spawn('ip', ['netns', 'exec', ns, 'busybox', 'httpd', '-f', '-p', `10.250.${n}.2:8080`, '-h', dir], {
+      stdio: 'ignore',
+    });
     // ready when it answers from our side of the veth
     const url = `http://10.250.${n}.2:8080/marker`;
     for (let i = 0; ; i++) {
@@ -103,7 +105,10 @@ export async function slirpPids(): Promise<number[]> {
 
 /** nsfs mounts (a network namespace kept by a bind mount) in our mount namespace. */
 export async function nsfsMounts(): Promise<string[]> {
-  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => / - nsfs /.test(l)).map((l) => l.split(' ')[4]!);
+  return (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .filter((l) => / - nsfs /.test(l))
+    .map((l) => l.split(' ')[4]!);
 }
 
 /** A shell function `get HOST PORT PATH`: an HTTP GET with busybox nc (busybox-static's wget crashes here). */

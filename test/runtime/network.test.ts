@@ -22,8 +22,12 @@ describe.each<Isolation>(['chroot', 'pivot'])('default network (%s isolation)', 
     await env?.close();
   });
 
-  it('cannot reach a service on the host\'s 127.0.0.1 (nor through slirp\'s gateway 10.0.2.2)', async () => {
-    const r = await run(['/bin/sh', '-c', `${GET}for h in 127.0.0.1 10.0.2.2; do get $h ${loopback.port} / && echo "REACHED $h"; done; true`]);
+  it("cannot reach a service on the host's 127.0.0.1 (nor through slirp's gateway 10.0.2.2)", async () => {
+    const r = await run([
+      '/bin/sh',
+      '-c',
+      `${GET}for h in 127.0.0.1 10.0.2.2; do get $h ${loopback.port} / && echo "REACHED $h"; done; true`,
+    ]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).not.toContain('REACHED');
     expect(r.stdout).not.toContain('host-loopback-secret');
@@ -34,14 +38,24 @@ describe.each<Isolation>(['chroot', 'pivot'])('default network (%s isolation)', 
     expect(loopback.hits()).toBe(1);
   });
 
-  it('reaches a host outside through slirp, seeing only lo and tap0, with slirp\'s DNS in resolv.conf', async () => {
-    const r = await run(['/bin/sh', '-c', `${GET}get ${testHost.address} ${testHost.port} /marker | tail -n 1; echo; ls /sys/class/net; echo ==; tail -n +3 /proc/net/dev | cut -d: -f1; echo ==; ip -o -4 addr; readlink /proc/self/ns/net; cat /etc/resolv.conf`]);
+  it("reaches a host outside through slirp, seeing only lo and tap0, with slirp's DNS in resolv.conf", async () => {
+    const r = await run([
+      '/bin/sh',
+      '-c',
+      `${GET}get ${testHost.address} ${testHost.port} /marker | tail -n 1; echo; ls /sys/class/net; echo ==; tail -n +3 /proc/net/dev | cut -d: -f1; echo ==; ip -o -4 addr; readlink /proc/self/ns/net; cat /etc/resolv.conf`,
+    ]);
     expect(r.exitCode).toBe(0);
     const parts = r.stdout.split('==\n');
     const [fetched, ...sys] = parts[0]!.split('\n').filter(Boolean);
     expect(fetched).toBe(testHost.marker);
     expect(sys.sort()).toEqual(['lo', 'tap0']);
-    expect(parts[1]!.split('\n').map((l) => l.trim()).filter(Boolean).sort()).toEqual(['lo', 'tap0']);
+    expect(
+      parts[1]!
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .sort(),
+    ).toEqual(['lo', 'tap0']);
     expect(parts[2]).toMatch(/tap0\s+inet 10\.0\.2\.100\/24/);
     const { readlink } = await import('node:fs/promises');
     expect(parts[2]).not.toContain(await readlink('/proc/self/ns/net'));
@@ -49,7 +63,7 @@ describe.each<Isolation>(['chroot', 'pivot'])('default network (%s isolation)', 
     expect(parts[2]).not.toMatch(/^nameserver (?!10\.0\.2\.3$)/m);
   });
 
-  it('host networking is the host\'s namespace without CAP_NET_RAW; default keeps Docker\'s set', async () => {
+  it("host networking is the host's namespace without CAP_NET_RAW; default keeps Docker's set", async () => {
     const { readlink } = await import('node:fs/promises');
     const caps = (out: string): bigint => BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)/m.exec(out)![1]}`);
     const host = await run(['/bin/sh', '-c', 'readlink /proc/self/ns/net; cat /proc/self/status'], { network: 'host' });

@@ -30,7 +30,9 @@ describe('overlay lowerdir order', () => {
       await writeFile(join(b, 'f'), 'from b\n');
       await writeFile(join(b, 'g'), 'only b\n');
       const { upperdir, workdir } = await env.dirs();
-      const r = await env.run(['/bin/cat', '/f', '/g'], { rootfs: { lowerdirs: [env.lower, a, b, a], upperdir, workdir } });
+      const r = await env.run(['/bin/cat', '/f', '/g'], {
+        rootfs: { lowerdirs: [env.lower, a, b, a], upperdir, workdir },
+      });
       expect(r.stderr).toBe('');
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toBe('from a\nonly b\n');

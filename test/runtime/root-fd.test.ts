@@ -1,5 +1,15 @@
 // root-fd: paths an untrusted party shaped are resolved by the kernel inside their root.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync, existsSync, closeSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+  existsSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -18,14 +28,17 @@ symlinkSync(victim, join(root, 'abs'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe('root-fd', () => {
-  test.each(['up/victim/secret', 'rel/secret', 'abs/secret', '../victim/secret'])('inRoot keeps %s inside the root', (p) => {
-    const r = openRoot(root);
-    try {
-      expect(() => openIn(r, p, O.RDONLY)).toThrow(/ENOENT/);
-    } finally {
-      r.close();
-    }
-  });
+  test.each(['up/victim/secret', 'rel/secret', 'abs/secret', '../victim/secret'])(
+    'inRoot keeps %s inside the root',
+    (p) => {
+      const r = openRoot(root);
+      try {
+        expect(() => openIn(r, p, O.RDONLY)).toThrow(/ENOENT/);
+      } finally {
+        r.close();
+      }
+    },
+  );
 
   test('beneath refuses any symlink on the way', () => {
     const r = openRoot(root);

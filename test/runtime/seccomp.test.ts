@@ -14,7 +14,9 @@ const EPERM = 'errno 1';
 const ENOSYS = 'errno 38';
 
 const libc = koffi.load('libc.so.6');
-const addKey = libc.func('long syscall(long nr, const char *type, const char *desc, const char *payload, size_t plen, int ring)');
+const addKey = libc.func(
+  'long syscall(long nr, const char *type, const char *desc, const char *payload, size_t plen, int ring)',
+);
 const keyctlLong = libc.func('long syscall(long nr, int op, long a2, long a3, long a4)');
 const [SYS_ADD_KEY, SYS_KEYCTL] = { x64: [248, 250], arm64: [217, 219] }[process.arch as 'x64' | 'arm64'];
 
@@ -34,7 +36,9 @@ beforeAll(async () => {
     try {
       execFileSync(join(probe, 'bin/probe32'), { stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
-      throw new Error(`the i386 test program does not run on this host (kernel without CONFIG_IA32_EMULATION, or ia32_emulation=0): ${String(e)}`);
+      throw new Error(
+        `the i386 test program does not run on this host (kernel without CONFIG_IA32_EMULATION, or ia32_emulation=0): ${String(e)}`,
+      );
     }
   }
   // The victim: a key in the host's session keyring, as a CI job's credentials would be.
@@ -51,13 +55,27 @@ afterAll(async () => {
 describe.each(['chroot', 'pivot'] as const)('%s isolation', (isolation) => {
   const runProbe = async (words: string[], seccomp?: 'unconfined') => {
     const dirs = await env.dirs();
-    const r = await env.run(['/bin/probe', ...words], { isolation, rootfs: { lowerdirs: [probe, env.lower], ...dirs }, ...(seccomp ? { seccomp } : {}) });
+    const r = await env.run(['/bin/probe', ...words], {
+      isolation,
+      rootfs: { lowerdirs: [probe, env.lower], ...dirs },
+      ...(seccomp ? { seccomp } : {}),
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     return probeResults(r.stdout);
   };
 
-  test('system calls outside Docker\'s default profile fail with EPERM', async () => {
-    const r = await runProbe(['unshare-user', 'unshare-mount', 'mount', 'personality', 'userfaultfd', 'socket-vsock', 'kcmp', 'keyctl-session', 'clone3']);
+  test("system calls outside Docker's default profile fail with EPERM", async () => {
+    const r = await runProbe([
+      'unshare-user',
+      'unshare-mount',
+      'mount',
+      'personality',
+      'userfaultfd',
+      'socket-vsock',
+      'kcmp',
+      'keyctl-session',
+      'clone3',
+    ]);
     expect(r).toMatchObject({
       'unshare-user': EPERM,
       'unshare-mount': EPERM,
@@ -71,7 +89,7 @@ describe.each(['chroot', 'pivot'] as const)('%s isolation', (isolation) => {
     });
   });
 
-  test('a key planted in the host\'s session keyring cannot be read or found', async () => {
+  test("a key planted in the host's session keyring cannot be read or found", async () => {
     const r = await runProbe([`keyctl-read=${keyId}`, `keyctl-search=${keyName}`]);
     expect(r['keyctl-read']).toBe(EPERM);
     expect(r['keyctl-search']).toBe(EPERM);
@@ -87,15 +105,22 @@ describe.each(['chroot', 'pivot'] as const)('%s isolation', (isolation) => {
 
   // An i386 image (FROM i386/debian, --platform linux/386) runs natively on x86_64: Docker's profile allows its ABI
   // with the same names, so the filter must too, and still deny what it denies to x86_64 programs.
-  test.runIf(process.arch === 'x64')('an i386 program runs under the filter; its unshare and keyctl get EPERM', async () => {
-    const run = async (seccomp?: 'unconfined') =>
-      env.run(['/bin/probe32'], { isolation, rootfs: { lowerdirs: [probe, env.lower], ...(await env.dirs()) }, ...(seccomp ? { seccomp } : {}) });
-    const r = await run();
-    expect([r.exitCode, r.signal, r.stdout]).toEqual([0, null, 'ok\n01\n01\n']); // write; unshare EPERM; keyctl EPERM
-    // Without the filter keyctl succeeds: the EPERM above is the i386 branch's, not a missing capability.
-    const unconfined = await run('unconfined');
-    expect([unconfined.exitCode, unconfined.stdout.split('\n')[2]]).toEqual([0, 'ok']);
-  });
+  test.runIf(process.arch === 'x64')(
+    'an i386 program runs under the filter; its unshare and keyctl get EPERM',
+    async () => {
+      const run = async (seccomp?: 'unconfined') =>
+        env.run(['/bin/probe32'], {
+          isolation,
+          rootfs: { lowerdirs: [probe, env.lower], ...(await env.dirs()) },
+          ...(seccomp ? { seccomp } : {}),
+        });
+      const r = await run();
+      expect([r.exitCode, r.signal, r.stdout]).toEqual([0, null, 'ok\n01\n01\n']); // write; unshare EPERM; keyctl EPERM
+      // Without the filter keyctl succeeds: the EPERM above is the i386 branch's, not a missing capability.
+      const unconfined = await run('unconfined');
+      expect([unconfined.exitCode, unconfined.stdout.split('\n')[2]]).toEqual([0, 'ok']);
+    },
+  );
 
   test('everyday programs keep working under the filter', async () => {
     const dirs = await env.dirs();

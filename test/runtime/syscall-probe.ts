@@ -68,7 +68,9 @@ int main(int argc, char **argv) {
 export async function makeProbeLayer(dir: string): Promise<string> {
   await mkdir(join(dir, 'bin'), { recursive: true });
   await writeFile(join(dir, 'probe.c'), SOURCE);
-  execFileSync('cc', ['-static', '-O1', '-o', join(dir, 'bin/probe'), join(dir, 'probe.c')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('cc', ['-static', '-O1', '-o', join(dir, 'bin/probe'), join(dir, 'probe.c')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return dir;
 }
 

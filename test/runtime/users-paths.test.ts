@@ -7,12 +7,18 @@ import { openMountPoint, resolveInRoot } from '../../runtime/paths.js';
 import { closeFd, openRoot } from '../../runtime/root-fd.js';
 import { resolveUserFrom, UserError } from '../../runtime/users.js';
 
-const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n# comment\nbuilder:x:1000:1000::/home/builder:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n';
+const PASSWD =
+  'root:x:0:0:root:/root:/bin/sh\n# comment\nbuilder:x:1000:1000::/home/builder:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n';
 const GROUP = 'root:x:0:\nbuilder:x:1000:\nwheel:x:10:builder,alice\nstaff:x:50:alice\nnogroup:x:65534:\n';
 
 describe('resolveUserFrom', () => {
   it('resolves a name to uid, primary gid, supplementary groups and home', () => {
-    expect(resolveUserFrom('builder', PASSWD, GROUP)).toEqual({ uid: 1000, gid: 1000, groups: [1000, 10], home: '/home/builder' });
+    expect(resolveUserFrom('builder', PASSWD, GROUP)).toEqual({
+      uid: 1000,
+      gid: 1000,
+      groups: [1000, 10],
+      home: '/home/builder',
+    });
   });
   it('defaults to root, and a uid finds its passwd entry', () => {
     expect(resolveUserFrom(undefined, PASSWD, GROUP)).toMatchObject({ uid: 0, gid: 0, home: '/root' });

@@ -42,7 +42,11 @@ function snapshot(dir: string): string[] {
   const visit = (rel: string): void => {
     const abs = join(dir, rel);
     const st = lstatSync(abs);
-    const what = st.isSymbolicLink() ? `-> ${readlinkSync(abs)}` : st.isFile() ? createHash('sha256').update(readFileSync(abs)).digest('hex') : '';
+    const what = st.isSymbolicLink()
+      ? `-> ${readlinkSync(abs)}`
+      : st.isFile()
+        ? createHash('sha256').update(readFileSync(abs)).digest('hex')
+        : '';
     out.push(`${rel} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs} ${what}`);
     if (st.isDirectory()) for (const n of readdirSync(abs).sort()) visit(rel ? `${rel}/${n}` : n);
   };
@@ -120,15 +124,19 @@ describe('COPY/ADD never write through a symlink an earlier source placed', () =
       ].join('\n'),
     );
     await untouched(() => ok(tsb(['build', '-q', '-t', 'sec-from-two:1', dir]), 'build'));
-    expect(inImage('sec-from-two:1', 'stat -c "%n %a %F" /dest/f /dest/d/g')).toBe('/dest/f 4755 regular file\n/dest/d/g 644 regular file\n');
+    expect(inImage('sec-from-two:1', 'stat -c "%n %a %F" /dest/f /dest/d/g')).toBe(
+      '/dest/f 4755 regular file\n/dest/d/g 644 regular file\n',
+    );
   });
 
-  it('ADD of two archives: the second replaces a file but never writes through the first one\'s directory link', async () => {
+  it("ADD of two archives: the second replaces a file but never writes through the first one's directory link", async () => {
     const dir = await context('two-archives', 'FROM busybox:latest\nADD one.tar two.tar.gz /dest/\n');
     await archive(join(dir, 'one.tar'), { f: `-> ${victim}/planted`, d: `-> ${victim}` });
     await archive(join(dir, 'two.tar.gz'), { f: 'setuid\n' }, 'gzip');
     await untouched(() => ok(tsb(['build', '-q', '-t', 'sec-arch:1', dir]), 'build'));
-    expect(inImage('sec-arch:1', 'stat -c "%n %a %F" /dest/f; readlink /dest/d')).toBe(`/dest/f 4755 regular file\n${victim}\n`);
+    expect(inImage('sec-arch:1', 'stat -c "%n %a %F" /dest/f; readlink /dest/d')).toBe(
+      `/dest/f 4755 regular file\n${victim}\n`,
+    );
 
     const through = await context('arch-through', 'FROM busybox:latest\nADD one.tar three.tar.xz /dest/\n');
     await archive(join(through, 'one.tar'), { d: `-> ${victim}` });
@@ -138,7 +146,7 @@ describe('COPY/ADD never write through a symlink an earlier source placed', () =
     expect(r.stderr).toMatch(/ADD: extracting three\.tar\.xz failed: .*symlink "d"/);
   });
 
-  it('ADD of a directory then an archive: nothing is written through the directory\'s symlink', async () => {
+  it("ADD of a directory then an archive: nothing is written through the directory's symlink", async () => {
     const dir = await context('dir-archive', 'FROM busybox:latest\nADD src arch.tar.bz2 /dest/\n');
     await link(dir, 'src/d', victim);
     await archive(join(dir, 'arch.tar.bz2'), { 'd/planted': 'setuid\n', 'd/secret.txt': 'overwritten\n' }, 'bzip2');
@@ -152,7 +160,9 @@ describe('COPY/ADD never write through a symlink an earlier source placed', () =
     await link(dir, 'a/f', join(victim, 'planted'));
     await put(dir, 'b/f', 'setuid\n', 0o4755);
     await untouched(() => ok(tsb(['build', '-q', '-t', 'sec-files:1', dir]), 'build'));
-    expect(inImage('sec-files:1', 'stat -c "%n %a %F" /dest/f; cat /dest/f')).toBe('/dest/f 4755 regular file\nsetuid\n');
+    expect(inImage('sec-files:1', 'stat -c "%n %a %F" /dest/f; cat /dest/f')).toBe(
+      '/dest/f 4755 regular file\nsetuid\n',
+    );
   });
 });
 
@@ -175,9 +185,13 @@ describe('COPY wildcards resolve every matched prefix inside the root', () => {
   });
 
   it('COPY --from=s /lnk/* with /lnk -> the host directory reads nothing of the host', async () => {
-    const dir = await context('wild-stage', `FROM busybox:latest AS s\nRUN ln -s ${victim} /lnk\nFROM busybox:latest\nCOPY --from=s /lnk/* /out/\n`);
+    const dir = await context(
+      'wild-stage',
+      `FROM busybox:latest AS s\nRUN ln -s ${victim} /lnk\nFROM busybox:latest\nCOPY --from=s /lnk/* /out/\n`,
+    );
     const r = await untouched(() => tsb(['build', '-q', '-t', 'sec-wild-stage:1', dir]));
-    if (r.code === 0) expect(inImage('sec-wild-stage:1', 'cat /out/secret.txt 2>/dev/null; true')).not.toContain('host secret');
+    if (r.code === 0)
+      expect(inImage('sec-wild-stage:1', 'cat /out/secret.txt 2>/dev/null; true')).not.toContain('host secret');
     else expect(r.stderr).toMatch(/not found/);
   });
 });
@@ -202,7 +216,10 @@ describe('.dockerignore applies to what a path resolves to', () => {
 
 describe('--chown names are read inside the image', () => {
   it('an image /etc/passwd -> host file is resolved inside the image, not on the host', async () => {
-    const dir = await context('chown', `FROM busybox:latest\nRUN ln -sf ${victim}/passwd /etc/passwd\nCOPY --chown=evil f /f\n`);
+    const dir = await context(
+      'chown',
+      `FROM busybox:latest\nRUN ln -sf ${victim}/passwd /etc/passwd\nCOPY --chown=evil f /f\n`,
+    );
     await put(dir, 'f', 'f\n');
     const r = await untouched(() => tsb(['build', '-q', dir]));
     expect(r.code).not.toBe(0);

@@ -40,7 +40,12 @@ async function snapshot(dir: string): Promise<string[]> {
   return out;
 }
 
-async function context(name: string, buildfile: string, files: Record<string, string> = {}, links: Record<string, string> = {}): Promise<string> {
+async function context(
+  name: string,
+  buildfile: string,
+  files: Record<string, string> = {},
+  links: Record<string, string> = {},
+): Promise<string> {
   const dir = join(work, name);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -72,14 +77,17 @@ describe.each(['chroot', 'pivot'] as const)('RUN bind mounts (%s isolation)', (i
   const victimUnchanged = async (): Promise<void> => expect(await snapshot(victim)).toEqual(before);
 
   it('a stage symlink /x -> / is the stage root, read-only and with rw=true', async () => {
-    const dir = await context(`stage-link-${isolation}`, [
-      'FROM busybox:latest AS s',
-      'RUN ln -s / /x',
-      'FROM busybox:latest',
-      `RUN --mount=type=bind,from=s,source=/x,target=/m cat /m${victim}/secret; ls /m/bin/busybox`,
-      `RUN --mount=type=bind,from=s,source=/x,target=/m,rw=true sh -c 'cat /m${victim}/secret; echo pwned > /m${victim}/made; rm -f /m${victim}/f; mkdir -p /m${victim}/sub/d; true'`,
-      '',
-    ].join('\n'));
+    const dir = await context(
+      `stage-link-${isolation}`,
+      [
+        'FROM busybox:latest AS s',
+        'RUN ln -s / /x',
+        'FROM busybox:latest',
+        `RUN --mount=type=bind,from=s,source=/x,target=/m cat /m${victim}/secret; ls /m/bin/busybox`,
+        `RUN --mount=type=bind,from=s,source=/x,target=/m,rw=true sh -c 'cat /m${victim}/secret; echo pwned > /m${victim}/made; rm -f /m${victim}/f; mkdir -p /m${victim}/sub/d; true'`,
+        '',
+      ].join('\n'),
+    );
     const r = build(dir);
     expect(r.out).not.toContain(SECRET);
     expect(r.out).toContain('/m/bin/busybox'); // the stage's own root is what was mounted
@@ -104,14 +112,22 @@ describe.each(['chroot', 'pivot'] as const)('RUN bind mounts (%s isolation)', (i
     const r = build(dir);
     expect(r.out).not.toContain(SECRET);
     expect(r.code).toBe(0);
-    const lines = r.out.split('\n').filter((l) => l.includes('step-output')).map((l) => (JSON.parse(l) as { line: string }).line);
+    const lines = r.out
+      .split('\n')
+      .filter((l) => l.includes('step-output'))
+      .map((l) => (JSON.parse(l) as { line: string }).line);
     expect(lines).toEqual(['original', 'pwned', 'original']); // writable inside the RUN, discarded after it
     expect(await snapshot(dir)).toEqual(ctxBefore);
     await victimUnchanged();
   });
 
   it('a missing source is an error naming the source and the line', async () => {
-    const dir = await context(`ctx-missing-${isolation}`, ['FROM busybox:latest', `RUN --mount=type=bind,source=lnk/secret,target=/m cat /m`, ''].join('\n'), {}, { lnk: victim });
+    const dir = await context(
+      `ctx-missing-${isolation}`,
+      ['FROM busybox:latest', `RUN --mount=type=bind,source=lnk/secret,target=/m cat /m`, ''].join('\n'),
+      {},
+      { lnk: victim },
+    );
     const r = build(dir);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/source "\/lnk\/secret" not found in the build context/);
@@ -121,28 +137,42 @@ describe.each(['chroot', 'pivot'] as const)('RUN bind mounts (%s isolation)', (i
   });
 
   it('rw=true on a one-layer from= view leaves the store layer as it was for later builds', async () => {
-    const a = await context(`layer-rw-${isolation}`, [
-      'FROM busybox:latest AS s',
-      'FROM busybox:latest',
-      `RUN --mount=type=bind,from=s,target=/m,rw=true sh -c 'echo pwned > /m/planted-${isolation}; echo pwned > /m/etc/motd-${isolation}; cat /m/planted-${isolation}'`,
-      `RUN --mount=type=bind,from=s,source=/etc/group,target=/g,rw=true sh -c 'echo pwned-${isolation} >> /g; tail -n 1 /g'`,
-      '',
-    ].join('\n'));
+    const a = await context(
+      `layer-rw-${isolation}`,
+      [
+        'FROM busybox:latest AS s',
+        'FROM busybox:latest',
+        `RUN --mount=type=bind,from=s,target=/m,rw=true sh -c 'echo pwned > /m/planted-${isolation}; echo pwned > /m/etc/motd-${isolation}; cat /m/planted-${isolation}'`,
+        `RUN --mount=type=bind,from=s,source=/etc/group,target=/g,rw=true sh -c 'echo pwned-${isolation} >> /g; tail -n 1 /g'`,
+        '',
+      ].join('\n'),
+    );
     const r1 = build(a);
     expect(r1.code).toBe(0);
     expect(r1.out).toContain('pwned');
     expect(r1.out).toContain(`"line":"pwned-${isolation}"`); // a single file is writable too, in a private copy
-    const b = await context(`layer-after-${isolation}`, ['FROM busybox:latest', `RUN ls / /etc > /dev/null; cat /planted-${isolation} /etc/motd-${isolation} /etc/group 2>&1; echo checked`, ''].join('\n'));
+    const b = await context(
+      `layer-after-${isolation}`,
+      [
+        'FROM busybox:latest',
+        `RUN ls / /etc > /dev/null; cat /planted-${isolation} /etc/motd-${isolation} /etc/group 2>&1; echo checked`,
+        '',
+      ].join('\n'),
+    );
     const r2 = build(b);
     expect(r2.code).toBe(0);
     expect(r2.out).toContain('checked');
     expect(r2.out).not.toContain('pwned');
   });
 
-  it('the clean-up of a mount point does not follow a symlink the RUN put in its parent\'s place (CVE-2024-23652)', async () => {
+  it("the clean-up of a mount point does not follow a symlink the RUN put in its parent's place (CVE-2024-23652)", async () => {
     const dir = await context(
       `cleanup-race-${isolation}`,
-      ['FROM busybox:latest', `RUN --mount=type=bind,source=data.txt,target=/a/f sh -c 'mv /a /a2 && ln -s ${victim} /a'`, ''].join('\n'),
+      [
+        'FROM busybox:latest',
+        `RUN --mount=type=bind,source=data.txt,target=/a/f sh -c 'mv /a /a2 && ln -s ${victim} /a'`,
+        '',
+      ].join('\n'),
       { 'data.txt': 'bound\n' },
     );
     const r = build(dir);
@@ -158,7 +188,14 @@ describe.each(['chroot', 'pivot'] as const)('RUN bind mounts (%s isolation)', (i
         `RUN --mount=type=bind,target=/ctx sh -c 'cat /ctx/kept.txt /ctx/secret.txt /ctx/lnk /ctx/private/key /ctx/sub/keep.txt /ctx/sub/drop.log; ls -A /ctx /ctx/sub; echo ${isolation}; true'`,
         '',
       ].join('\n'),
-      { 'kept.txt': 'kept\n', 'secret.txt': SECRET, 'private/key': SECRET, 'sub/keep.txt': 'sub kept\n', 'sub/drop.log': SECRET, '.dockerignore': 'secret.txt\nprivate\n**/*.log\n' },
+      {
+        'kept.txt': 'kept\n',
+        'secret.txt': SECRET,
+        'private/key': SECRET,
+        'sub/keep.txt': 'sub kept\n',
+        'sub/drop.log': SECRET,
+        '.dockerignore': 'secret.txt\nprivate\n**/*.log\n',
+      },
       { lnk: 'secret.txt' },
     );
     const r = build(dir);
@@ -167,7 +204,11 @@ describe.each(['chroot', 'pivot'] as const)('RUN bind mounts (%s isolation)', (i
     expect(r.out).toContain('sub kept');
     expect(r.out).not.toContain(SECRET);
     expect(r.out).not.toMatch(/"line":"(secret\.txt|private|drop\.log)"/);
-    const missing = await context(`ignored-src-${isolation}`, ['FROM busybox:latest', `RUN --mount=type=bind,source=secret.txt,target=/s cat /s # ${isolation}`, ''].join('\n'), { 'secret.txt': SECRET, '.dockerignore': 'secret.txt\n' });
+    const missing = await context(
+      `ignored-src-${isolation}`,
+      ['FROM busybox:latest', `RUN --mount=type=bind,source=secret.txt,target=/s cat /s # ${isolation}`, ''].join('\n'),
+      { 'secret.txt': SECRET, '.dockerignore': 'secret.txt\n' },
+    );
     const m = build(missing);
     expect(m.code).not.toBe(0);
     expect(m.out).toMatch(/source "\/secret\.txt" not found in the build context \(or excluded by \.dockerignore\)/);

@@ -20,7 +20,13 @@ const layer = (i: number): Descriptor => {
   const bytes = Buffer.from(`layer ${i}`);
   return { mediaType: MediaType.OciLayer, digest: digestOf(bytes), size: bytes.length };
 };
-const source = (d: Descriptor, repo = 'cache/repo'): RemoteBlobSource => ({ kind: 'registry', registry: 'r.example', repository: repo, endpoint: 'http://r.example', blob: { ...d } });
+const source = (d: Descriptor, repo = 'cache/repo'): RemoteBlobSource => ({
+  kind: 'registry',
+  registry: 'r.example',
+  repository: repo,
+  endpoint: 'http://r.example',
+  blob: { ...d },
+});
 
 describe('batch records', () => {
   it('lazy records: one file linked under each blob name, read back singly; a blob with a record gets the source added', async () => {
@@ -31,14 +37,21 @@ describe('batch records', () => {
     await store.addLazyBlob(c, source(c, 'older/repo'));
     await store.addLazyBlobs([a, b, c].map((d) => ({ descriptor: d, source: source(d) })));
     expect((await store.lazyBlob(a.digest))?.descriptor).toEqual(a);
-    expect((await store.lazyBlob(b.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual(['cache/repo']);
+    expect((await store.lazyBlob(b.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual([
+      'cache/repo',
+    ]);
     // c had a record of its own: it keeps it, with the new source first
-    expect((await store.lazyBlob(c.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual(['cache/repo', 'older/repo']);
+    expect((await store.lazyBlob(c.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual([
+      'cache/repo',
+      'older/repo',
+    ]);
     expect(await store.hasBlob(a.digest)).toBe(true);
     const lazyDir = join(root, 'lazy');
     const names = readdirSync(lazyDir);
     expect(names.filter((n) => !/^[a-f0-9]{64}\.json$/.test(n))).toEqual([]); // the batch's own name is gone
-    expect(statSync(join(lazyDir, `${a.digest.slice(7)}.json`)).ino).toBe(statSync(join(lazyDir, `${b.digest.slice(7)}.json`)).ino);
+    expect(statSync(join(lazyDir, `${a.digest.slice(7)}.json`)).ino).toBe(
+      statSync(join(lazyDir, `${b.digest.slice(7)}.json`)).ino,
+    );
     await store.close();
     // nothing references them: prune removes each name, and a batch a dead writer left behind
     writeFileSync(join(lazyDir, 'batch-999999999-0123456789ab'), '{"records":{}}');

@@ -28,10 +28,20 @@ describe('store commands', () => {
     expect(table.stdout).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID/);
     expect(table.stdout).toMatch(/^app\s+1\s+[0-9a-f]{12}/m);
     expect(table.stdout).toMatch(/^example\.com\/team\/app\s+2\s+/m);
-    const rows = JSON.parse(tsbuild(root, ['images', '--json']).stdout) as { name: string; id: string; digest: string; size: number }[];
+    const rows = JSON.parse(tsbuild(root, ['images', '--json']).stdout) as {
+      name: string;
+      id: string;
+      digest: string;
+      size: number;
+    }[];
     expect(rows.map((r) => r.name)).toEqual(['docker.io/library/app:1', 'example.com/team/app:2']);
 
-    const ins = JSON.parse(tsbuild(root, ['inspect', 'app:1']).stdout) as { digest: string; id: string; layers: { size: number; diffID: string }[]; config: { architecture: string } };
+    const ins = JSON.parse(tsbuild(root, ['inspect', 'app:1']).stdout) as {
+      digest: string;
+      id: string;
+      layers: { size: number; diffID: string }[];
+      config: { architecture: string };
+    };
     expect(ins.digest).toBe(rows[0]!.digest);
     expect(ins.layers).toHaveLength(1);
     expect(ins.layers[0]!.size).toBeGreaterThan(0);

@@ -19,7 +19,7 @@ function makeTree(dir: string): void {
   fs.mkdirSync(join(dir, 'a/b'), { recursive: true });
   fs.writeFileSync(join(dir, 'a/one.txt'), 'one\n');
   const big = Buffer.alloc((3 << 20) + 123);
-  for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i * 2654435761 >>> 0, i);
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2654435761) >>> 0, i);
   fs.writeFileSync(join(dir, 'a/big.bin'), big);
   fs.writeFileSync(join(dir, 'a/b/just-over.bin'), Buffer.alloc((1 << 20) + 1, 0x5a));
   fs.writeFileSync(join(dir, 'a/b/z.txt'), 'z\n');
@@ -46,7 +46,11 @@ describe('commit and unpack fast paths', () => {
     try {
       const fast = await blobs.ingestChunks(diffChunks(src));
       expect(fast.digest).toBe(want);
-      expect(createHash('sha256').update(fs.readFileSync(blobs.path(fast.digest))).digest('hex')).toBe(want.slice(7));
+      expect(
+        createHash('sha256')
+          .update(fs.readFileSync(blobs.path(fast.digest)))
+          .digest('hex'),
+      ).toBe(want.slice(7));
       // with the second thread taken, the same layer is written inline
       await blobs.remove(fast.digest);
       const busy = blobs.writer.begin('/dev/null');
@@ -104,7 +108,11 @@ describe('commit and unpack fast paths', () => {
     try {
       const digest = digestOf(blob);
       await store.writeBlob(Readable.from([blob]), { digest });
-      const r = await store.unpackLayer({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: blob.length });
+      const r = await store.unpackLayer({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        digest,
+        size: blob.length,
+      });
       expect(r.diffID).toBe(digestOf(tar));
       expect(snapshot(r.dir)).toEqual(snapshot(src));
     } finally {

@@ -23,7 +23,10 @@ describe('damaged layers in the store', () => {
   beforeAll(async () => {
     reg = await startRegistry({ auth: 'none' });
     env = { DOCKER_CONFIG: await tmp.make(), TSBUILD_INSECURE_REGISTRY: reg.host, XDG_CONFIG_HOME: await tmp.make() };
-    ctx = await context(join(await tmp.make(), 'ctx'), 'FROM scratch\nCOPY a /a\nCOPY b /b\n', { a: 'small file\n', b: noise(3 << 20) });
+    ctx = await context(join(await tmp.make(), 'ctx'), 'FROM scratch\nCOPY a /a\nCOPY b /b\n', {
+      a: 'small file\n',
+      b: noise(3 << 20),
+    });
   });
   afterAll(async () => {
     await reg?.stop();
@@ -52,7 +55,9 @@ describe('damaged layers in the store', () => {
     }
   }
   async function manifestStatus(repo: string, tag: string): Promise<number> {
-    const res = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const res = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     await res.arrayBuffer();
     return res.status;
   }
@@ -105,15 +110,22 @@ describe('damaged layers in the store', () => {
     expect(gz.length).toBeGreaterThan(0);
     const { readFileSync, statSync } = await import('node:fs');
     const gzDigests = gz.map((f) => readFileSync(join(root, 'compressed', f), 'utf8').trim());
-    const biggest = gzDigests.reduce((a, b) => (statSync(blobPath(root, b)).size > statSync(blobPath(root, a)).size ? b : a));
+    const biggest = gzDigests.reduce((a, b) =>
+      statSync(blobPath(root, b)).size > statSync(blobPath(root, a)).size ? b : a,
+    );
     await flipByte(blobPath(root, biggest), Math.floor(statSync(blobPath(root, biggest)).size / 2));
     // a second registry, which has none of the blobs (the first would mount them from test/good)
     const reg2 = await startRegistry({ auth: 'none' });
     try {
-      const r = await tsb(root, ['push', '--progress=plain', 'local/img:1', `${reg2.host}/test/other:1`], { ...env, TSBUILD_INSECURE_REGISTRY: reg2.host });
+      const r = await tsb(root, ['push', '--progress=plain', 'local/img:1', `${reg2.host}/test/other:1`], {
+        ...env,
+        TSBUILD_INSECURE_REGISTRY: reg2.host,
+      });
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expectNamed(r.stderr, biggest);
-      const res = await fetch(`${reg2.url}/v2/test/other/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const res = await fetch(`${reg2.url}/v2/test/other/manifests/1`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       expect(res.status).toBe(404);
       const blob = await fetch(`${reg2.url}/v2/test/other/blobs/${biggest}`, { method: 'HEAD' });
       expect(blob.status).toBe(404);

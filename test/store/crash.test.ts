@@ -124,7 +124,9 @@ describe('concurrency', () => {
     const b = writer(2);
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
-    const index = JSON.parse(fs.readFileSync(join(root, 'index.json'), 'utf8')) as { manifests: { annotations: Record<string, string> }[] };
+    const index = JSON.parse(fs.readFileSync(join(root, 'index.json'), 'utf8')) as {
+      manifests: { annotations: Record<string, string> }[];
+    };
     const names = index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']).sort();
     expect(names).toHaveLength(51);
     expect(new Set(names).size).toBe(51);
@@ -145,7 +147,10 @@ describe('concurrency', () => {
     );
     await until(() => holder.out().includes(']'), 'the holder to write its blobs');
     const [a, b] = JSON.parse(holder.out()) as [string, string];
-    const other = child(root, `const s = await openStore(root); await s.putBytes(Buffer.from('garbage'), 'x'); await s.close();`);
+    const other = child(
+      root,
+      `const s = await openStore(root); await s.putBytes(Buffer.from('garbage'), 'x'); await s.close();`,
+    );
     expect(await other.exited).toBe(0);
     const p1 = tsbuild(root, ['prune', '--json']);
     expect(p1.code).toBe(0);

@@ -44,7 +44,19 @@ function smallStore(): string {
 }
 
 function cli(root: string, args: string[]): { code: number; stderr: string } {
-  const r = spawnSync(BIN, ['--root', root, '--registry-mirror', `http://${env.registry.host}`, '--insecure-registry', env.registry.host, ...args], { encoding: 'utf8', cwd: REPO, timeout: 120_000 });
+  const r = spawnSync(
+    BIN,
+    [
+      '--root',
+      root,
+      '--registry-mirror',
+      `http://${env.registry.host}`,
+      '--insecure-registry',
+      env.registry.host,
+      ...args,
+    ],
+    { encoding: 'utf8', cwd: REPO, timeout: 120_000 },
+  );
   return { code: r.status ?? -1, stderr: r.stderr };
 }
 
@@ -74,7 +86,7 @@ describe('full disk', () => {
     const ctx = join(env.work, 'fill');
     await mkdir(ctx, { recursive: true });
     await writeFile(join(ctx, 'Buildfile'), 'FROM busybox\nRUN head -c 12582912 /dev/zero > /fill\n');
-    const r = cli(root, ["build", "--progress=plain", ctx]);
+    const r = cli(root, ['build', '--progress=plain', ctx]);
     expectFullDiskError(r, root);
     expect(r.stderr).toMatch(/error: failed to build \[stage-0 2\/2\] RUN head -c/);
   }, 120_000);

@@ -25,14 +25,25 @@ function tarOf(entries: E[], end = true): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const body = typeof e.body === 'string' || e.body === undefined ? Buffer.from(e.body ?? '') : e.body;
-    parts.push(encodeHeader({ type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 1_600_000_000, size: e.type && e.type !== 'file' ? 0 : body.length, ...e }));
+    parts.push(
+      encodeHeader({
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 1_600_000_000,
+        size: e.type && e.type !== 'file' ? 0 : body.length,
+        ...e,
+      }),
+    );
     if (body.length > 0) parts.push(body, paddingFor(body.length));
   }
   if (end) parts.push(END_OF_ARCHIVE);
   return Buffer.concat(parts);
 }
 
-const unpack = (tar: Buffer, dest: string, opts: UnpackOptions = {}) => unpackTar(Readable.from([tar]), dest, { offloadAfter: 0, ...opts });
+const unpack = (tar: Buffer, dest: string, opts: UnpackOptions = {}) =>
+  unpackTar(Readable.from([tar]), dest, { offloadAfter: 0, ...opts });
 
 async function fresh(name: string): Promise<string> {
   const d = join(await tempDir(), name);
@@ -67,29 +78,30 @@ function makeTree(root: string, dirs: number, per: number): void {
 /** A tar of makeTree(30, 15) plus later entries replacing earlier ones, and what GNU tar extracts from it. */
 async function manyFilesTar(): Promise<{ body: Buffer; want: ReturnType<typeof snapshot> }> {
   const base = await tempDir();
-    const src = join(base, 'src');
-    fs.mkdirSync(src);
-    makeTree(src, 30, 15);
-    const tar = join(base, 'layer.tar');
-    execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-cf', tar, '-C', src, '.']);
-    // later entries replacing earlier ones: a file with another body and mode, and a hardlink to the new one
-    const src2 = join(base, 'src2');
-    fs.mkdirSync(join(src2, 'd4'), { recursive: true });
-    fs.writeFileSync(join(src2, 'd4', 'f3.js'), 'replaced\n');
-    fs.chownSync(join(src2, 'd4', 'f3.js'), 33, 44);
-    fs.chmodSync(join(src2, 'd4', 'f3.js'), 0o4750); // after chown: chown clears setuid
-    fs.utimesSync(join(src2, 'd4', 'f3.js'), 1_234_567_890, 1_234_567_890);
-    fs.linkSync(join(src2, 'd4', 'f3.js'), join(src2, 'd4', 'f3-again'));
-    execFileSync('tar', ['--numeric-owner', '-rf', tar, '-C', src2, './d4/f3.js', './d4/f3-again']);
+  const src = join(base, 'src');
+  fs.mkdirSync(src);
+  makeTree(src, 30, 15);
+  const tar = join(base, 'layer.tar');
+  execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-cf', tar, '-C', src, '.']);
+  // later entries replacing earlier ones: a file with another body and mode, and a hardlink to the new one
+  const src2 = join(base, 'src2');
+  fs.mkdirSync(join(src2, 'd4'), { recursive: true });
+  fs.writeFileSync(join(src2, 'd4', 'f3.js'), 'replaced\n');
+  fs.chownSync(join(src2, 'd4', 'f3.js'), 33, 44);
+  fs.chmodSync(join(src2, 'd4', 'f3.js'), 0o4750); // after chown: chown clears setuid
+  fs.utimesSync(join(src2, 'd4', 'f3.js'), 1_234_567_890, 1_234_567_890);
+  fs.linkSync(join(src2, 'd4', 'f3.js'), join(src2, 'd4', 'f3-again'));
+  execFileSync('tar', ['--numeric-owner', '-rf', tar, '-C', src2, './d4/f3.js', './d4/f3-again']);
 
-    const gnu = await fresh('gnu');
-    execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', tar, '-C', gnu]);
-    const want = snapshot(gnu, { mtimes: true });
-    expect(want['d4/f3.js']!.mode).toBe('4750'); // the replacement is what GNU tar leaves
-    return { body: fs.readFileSync(tar), want };
+  const gnu = await fresh('gnu');
+  execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', tar, '-C', gnu]);
+  const want = snapshot(gnu, { mtimes: true });
+  expect(want['d4/f3.js']!.mode).toBe('4750'); // the replacement is what GNU tar leaves
+  return { body: fs.readFileSync(tar), want };
 }
 
-const many = (dir: string, n: number): E[] => Array.from({ length: n }, (_, i) => ({ name: `${dir}/${i}`, body: `${dir} ${i}\n` }));
+const many = (dir: string, n: number): E[] =>
+  Array.from({ length: n }, (_, i) => ({ name: `${dir}/${i}`, body: `${dir} ${i}\n` }));
 const orderingTar = (): Buffer =>
   tarOf([
     { name: 'a/', type: 'dir', mode: 0o755 },
@@ -159,7 +171,11 @@ describe('the overlay unpack with the file writer thread', () => {
 
   it('waits for a queued file before a later entry treats it as a directory', async () => {
     const dest = await fresh('dest');
-    const tar = tarOf([...Array.from({ length: 10 }, (_, i) => ({ name: `n${i}`, body: 'n' })), { name: 'p', body: 'a file' }, { name: 'p/q', body: 'under a file' }]);
+    const tar = tarOf([
+      ...Array.from({ length: 10 }, (_, i) => ({ name: `n${i}`, body: 'n' })),
+      { name: 'p', body: 'a file' },
+      { name: 'p/q', body: 'under a file' },
+    ]);
     await expect(unpack(tar, dest)).rejects.toThrow(/"p" is not a directory/);
     expect(fs.readFileSync(join(dest, 'p'), 'utf8')).toBe('a file');
   });
@@ -167,7 +183,11 @@ describe('the overlay unpack with the file writer thread', () => {
   it('reports a file the thread cannot create as a LayerError naming the entry, and stays usable', async () => {
     const dest = await fresh('dest');
     const long = `dir/${'n'.repeat(300)}`; // a name longer than NAME_MAX: only open() finds out
-    const tar = tarOf([...Array.from({ length: 20 }, (_, i) => ({ name: `dir/${i}`, body: 'ok' })), { name: long, body: 'too long' }, ...Array.from({ length: 20 }, (_, i) => ({ name: `dir/later${i}`, body: 'ok' }))]);
+    const tar = tarOf([
+      ...Array.from({ length: 20 }, (_, i) => ({ name: `dir/${i}`, body: 'ok' })),
+      { name: long, body: 'too long' },
+      ...Array.from({ length: 20 }, (_, i) => ({ name: `dir/later${i}`, body: 'ok' })),
+    ]);
     const err = await unpack(tar, dest, { digest: 'sha256:abc' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LayerError);
     expect((err as LayerError).message).toMatch(/ENAMETOOLONG/);
@@ -175,14 +195,20 @@ describe('the overlay unpack with the file writer thread', () => {
     expect((err as LayerError).info).toMatchObject({ path: long, digest: 'sha256:abc' });
     // the session ended: the next unpack gets the thread
     const again = await fresh('again');
-    const stats = await unpack(tarOf(Array.from({ length: 50 }, (_, i) => ({ name: `g/${i}`, body: String(i) }))), again);
+    const stats = await unpack(
+      tarOf(Array.from({ length: 50 }, (_, i) => ({ name: `g/${i}`, body: String(i) }))),
+      again,
+    );
     expect(stats.offloaded).toBe(50);
     expect(fs.readFileSync(join(again, 'g/49'), 'utf8')).toBe('49');
   });
 
   it('stops the thread when the tar breaks off: nothing is written after the unpack fails', async () => {
     const dest = await fresh('dest');
-    const whole = tarOf(Array.from({ length: 400 }, (_, i) => ({ name: `t/${i}`, body: Buffer.alloc(3000, i) })), false);
+    const whole = tarOf(
+      Array.from({ length: 400 }, (_, i) => ({ name: `t/${i}`, body: Buffer.alloc(3000, i) })),
+      false,
+    );
     const cut = whole.subarray(0, whole.length - 2000); // in the middle of the last body
     await expect(unpack(cut, dest)).rejects.toThrow(/ends in the middle/);
     const n = fs.readdirSync(join(dest, 't')).length;
@@ -199,7 +225,15 @@ describe('the overlay unpack with the file writer thread', () => {
   it('leaves small layers to the main thread, and two unpacks at once both finish', async () => {
     const small = tarOf(Array.from({ length: 10 }, (_, i) => ({ name: `s/${i}`, body: 'small' })));
     expect((await unpackTar(Readable.from([small]), await fresh('small'))).offloaded).toBe(0);
-    const big = tarOf(Array.from({ length: 300 }, (_, i) => ({ name: `m/${i % 10}/${i}`, body: `body ${i}`, mode: 0o640, uid: i, gid: i + 1 })));
+    const big = tarOf(
+      Array.from({ length: 300 }, (_, i) => ({
+        name: `m/${i % 10}/${i}`,
+        body: `body ${i}`,
+        mode: 0o640,
+        uid: i,
+        gid: i + 1,
+      })),
+    );
     const [d1, d2] = [await fresh('one'), await fresh('two')];
     const [s1, s2] = await Promise.all([unpackTar(Readable.from([big]), d1), unpackTar(Readable.from([big]), d2)]);
     expect(snapshot(d1, { mtimes: true })).toEqual(snapshot(d2, { mtimes: true }));

@@ -14,15 +14,19 @@ afterAll(cleanupTemps);
 
 async function gz(input: Buffer, chunkSize = 1 << 20): Promise<Buffer> {
   const parts: Buffer[] = [];
-  const src = Readable.from((function* () {
-    for (let i = 0; i < input.length; i += 100_000) yield input.subarray(i, i + 100_000);
-  })());
+  const src = Readable.from(
+    (function* () {
+      for (let i = 0; i < input.length; i += 100_000) yield input.subarray(i, i + 100_000);
+    })(),
+  );
   for await (const c of parallelGzip(src, { chunkSize })) parts.push(c as Buffer);
   return Buffer.concat(parts);
 }
 
 describe('parallel gzip', () => {
-  const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `line ${i} of some very compressible text\n`).join(''));
+  const text = Buffer.from(
+    Array.from({ length: 60_000 }, (_, i) => `line ${i} of some very compressible text\n`).join(''),
+  );
   const random = randomBytes(5 << 20);
   const cases: [string, Buffer][] = [
     ['empty', Buffer.alloc(0)],

@@ -86,7 +86,10 @@ export interface EntrySnapshot {
 }
 
 /** A comparable picture of a tree. `overlayXattrs` keeps trusted.overlay.* (else they are left out). */
-export function snapshot(dir: string, opts: { mtimes?: boolean; overlayXattrs?: boolean } = {}): Record<string, EntrySnapshot> {
+export function snapshot(
+  dir: string,
+  opts: { mtimes?: boolean; overlayXattrs?: boolean } = {},
+): Record<string, EntrySnapshot> {
   const out: Record<string, EntrySnapshot> = {};
   const inodes = new Map<string, string>();
   const walk = (rel: string): void => {
@@ -94,7 +97,19 @@ export function snapshot(dir: string, opts: { mtimes?: boolean; overlayXattrs?: 
       const r = rel ? `${rel}/${name}` : name;
       const abs = join(dir, r);
       const st = fs.lstatSync(abs);
-      const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : st.isFIFO() ? 'fifo' : 'other';
+      const type = st.isDirectory()
+        ? 'dir'
+        : st.isFile()
+          ? 'file'
+          : st.isSymbolicLink()
+            ? 'symlink'
+            : st.isCharacterDevice()
+              ? 'char'
+              : st.isBlockDevice()
+                ? 'block'
+                : st.isFIFO()
+                  ? 'fifo'
+                  : 'other';
       const e: EntrySnapshot = { type, mode: (st.mode & 0o7777).toString(8), owner: `${st.uid}:${st.gid}` };
       if (type === 'file') {
         e.size = st.size;
@@ -109,7 +124,8 @@ export function snapshot(dir: string, opts: { mtimes?: boolean; overlayXattrs?: 
       if (type === 'char' || type === 'block') e.rdev = String(st.rdev);
       const xs = readXattrs(abs);
       const xo: Record<string, string> = {};
-      for (const [k, v] of [...xs].sort()) if (opts.overlayXattrs || !k.startsWith('trusted.overlay.')) xo[k] = v.toString('hex');
+      for (const [k, v] of [...xs].sort())
+        if (opts.overlayXattrs || !k.startsWith('trusted.overlay.')) xo[k] = v.toString('hex');
       if (Object.keys(xo).length > 0) e.xattrs = xo;
       if (opts.mtimes && type !== 'dir') e.mtime = Math.floor(st.mtimeMs / 1000);
       out[r] = e;
@@ -121,5 +137,8 @@ export function snapshot(dir: string, opts: { mtimes?: boolean; overlayXattrs?: 
 }
 
 export function isMounted(path: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
 }

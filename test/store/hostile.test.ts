@@ -34,7 +34,8 @@ async function setup(): Promise<{ base: string; dest: string; outside: string }>
   return { base, dest, outside };
 }
 
-const unpack = (tar: Buffer, dest: string, mode: 'overlay' | 'apply' = 'overlay'): Promise<unknown> => unpackTar(Readable.from([tar]), dest, { mode });
+const unpack = (tar: Buffer, dest: string, mode: 'overlay' | 'apply' = 'overlay'): Promise<unknown> =>
+  unpackTar(Readable.from([tar]), dest, { mode });
 
 describe('hostile layer tars', () => {
   it('refuses an entry that climbs out with ../', async () => {
@@ -47,7 +48,13 @@ describe('hostile layer tars', () => {
 
   it('takes absolute names relative to the root', async () => {
     const { dest, outside } = await setup();
-    await unpack(tarOf([{ name: `${outside}/secret`, body: 'overwritten?' }, { name: '/etc/abs', body: 'inside' }]), dest);
+    await unpack(
+      tarOf([
+        { name: `${outside}/secret`, body: 'overwritten?' },
+        { name: '/etc/abs', body: 'inside' },
+      ]),
+      dest,
+    );
     expect(fs.readFileSync(join(outside, 'secret'), 'utf8')).toBe('do not touch');
     expect(fs.readFileSync(join(dest, outside, 'secret'), 'utf8')).toBe('overwritten?');
     expect(fs.readFileSync(join(dest, 'etc/abs'), 'utf8')).toBe('inside');
@@ -73,7 +80,13 @@ describe('hostile layer tars', () => {
 
   it('replaces a symlink by a file instead of writing through it', async () => {
     const { dest, outside } = await setup();
-    await unpack(tarOf([{ name: 'f', type: 'symlink', linkname: join(outside, 'secret') }, { name: 'f', body: 'mine' }]), dest);
+    await unpack(
+      tarOf([
+        { name: 'f', type: 'symlink', linkname: join(outside, 'secret') },
+        { name: 'f', body: 'mine' },
+      ]),
+      dest,
+    );
     expect(fs.readFileSync(join(outside, 'secret'), 'utf8')).toBe('do not touch');
     expect(fs.lstatSync(join(dest, 'f')).isFile()).toBe(true);
     expect(fs.readFileSync(join(dest, 'f'), 'utf8')).toBe('mine');
@@ -84,7 +97,14 @@ describe('hostile layer tars', () => {
     fs.mkdirSync(join(dest, 'usr/bin'), { recursive: true });
     fs.symlinkSync('usr/bin', join(dest, 'bin')); // merged /usr, as Debian has it
     fs.symlinkSync(outside, join(dest, 'evil')); // a lower layer's absolute symlink
-    await unpack(tarOf([{ name: 'bin/tool', body: 'tool' }, { name: 'evil/secret', body: 'pwned' }]), dest, 'apply');
+    await unpack(
+      tarOf([
+        { name: 'bin/tool', body: 'tool' },
+        { name: 'evil/secret', body: 'pwned' },
+      ]),
+      dest,
+      'apply',
+    );
     expect(fs.readFileSync(join(dest, 'usr/bin/tool'), 'utf8')).toBe('tool');
     expect(fs.readFileSync(join(outside, 'secret'), 'utf8')).toBe('do not touch');
     expect(fs.readFileSync(join(dest, outside, 'secret'), 'utf8')).toBe('pwned');
@@ -92,11 +112,23 @@ describe('hostile layer tars', () => {
 
   it('refuses hardlinks that point outside the layer', async () => {
     const { dest, outside } = await setup();
-    await expect(unpack(tarOf([{ name: 'h', type: 'link', linkname: '../outside/secret' }]), dest)).rejects.toThrow(/climbs out/);
+    await expect(unpack(tarOf([{ name: 'h', type: 'link', linkname: '../outside/secret' }]), dest)).rejects.toThrow(
+      /climbs out/,
+    );
     // an absolute target is taken inside the root, where it does not exist
-    await expect(unpack(tarOf([{ name: 'h2', type: 'link', linkname: join(outside, 'secret') }]), dest)).rejects.toThrow(/not in the layer|missing path/);
+    await expect(
+      unpack(tarOf([{ name: 'h2', type: 'link', linkname: join(outside, 'secret') }]), dest),
+    ).rejects.toThrow(/not in the layer|missing path/);
     // through a symlink placed earlier
-    await expect(unpack(tarOf([{ name: 's', type: 'symlink', linkname: outside }, { name: 'h3', type: 'link', linkname: 's/secret' }]), dest)).rejects.toThrow(LayerError);
+    await expect(
+      unpack(
+        tarOf([
+          { name: 's', type: 'symlink', linkname: outside },
+          { name: 'h3', type: 'link', linkname: 's/secret' },
+        ]),
+        dest,
+      ),
+    ).rejects.toThrow(LayerError);
     expect(fs.statSync(join(outside, 'secret')).nlink).toBe(1);
   });
 
@@ -110,7 +142,20 @@ describe('hostile layer tars', () => {
   it('refuses garbage and does not take overlay xattrs from a tar', async () => {
     const { dest } = await setup();
     await expect(unpack(Buffer.alloc(2048, 0x41), dest)).rejects.toThrow(/checksum/);
-    await unpack(tarOf([{ name: 'd/', type: 'dir', mode: 0o755, xattrs: [['trusted.overlay.redirect', Buffer.from('/etc')], ['user.ok', Buffer.from('1')]] }]), dest);
+    await unpack(
+      tarOf([
+        {
+          name: 'd/',
+          type: 'dir',
+          mode: 0o755,
+          xattrs: [
+            ['trusted.overlay.redirect', Buffer.from('/etc')],
+            ['user.ok', Buffer.from('1')],
+          ],
+        },
+      ]),
+      dest,
+    );
     const { readXattrs } = await import('../../store/xattr.js');
     const xs = readXattrs(join(dest, 'd'));
     expect(xs.has('trusted.overlay.redirect')).toBe(false);

@@ -17,7 +17,8 @@ afterAll(async () => {
   await cleanupTemps();
 });
 
-const run = (cmd: string, args: string[], cwd?: string): string => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...(cwd ? { cwd } : {}) });
+const run = (cmd: string, args: string[], cwd?: string): string =>
+  execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...(cwd ? { cwd } : {}) });
 
 describe('archives and real tools', () => {
   it('skopeo and umoci accept save --format oci; podman loads --format docker', async () => {
@@ -32,7 +33,11 @@ describe('archives and real tools', () => {
 
     const oci = join(base, 'img-oci.tar');
     expect(tsbuild(root, ['save', name, '-o', oci]).code).toBe(0);
-    const info = JSON.parse(run('skopeo', ['inspect', `oci-archive:${oci}`])) as { Layers: string[]; Os: string; Env: string[] };
+    const info = JSON.parse(run('skopeo', ['inspect', `oci-archive:${oci}`])) as {
+      Layers: string[];
+      Os: string;
+      Env: string[];
+    };
     expect(info.Layers).toHaveLength(1);
     expect(info.Os).toBe('linux');
     expect(info.Env[0]).toMatch(/^PATH=/);
@@ -78,7 +83,12 @@ describe('archives and real tools', () => {
     const gzBytes = fs.readFileSync(layerTar);
     const layer = await writeBlob(dir, gzBytes, MediaType.OciLayerGzip);
     const rawDigest = digestOf(execFileSync('gzip', ['-dc', layerTar], { maxBuffer: 64 << 20 }));
-    const m = await writeImage(dir, [{ descriptor: layer, diffID: rawDigest }], { Cmd: ['/bin/sh'] }, { os: 'linux', architecture: 'amd64' });
+    const m = await writeImage(
+      dir,
+      [{ descriptor: layer, diffID: rawDigest }],
+      { Cmd: ['/bin/sh'] },
+      { os: 'linux', architecture: 'amd64' },
+    );
     await writeIndex(dir, [{ ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
     const archive = join(base, 'skopeo.tar');
     run('skopeo', ['copy', '--quiet', `oci:${dir}:latest`, `oci-archive:${archive}:example.com/interop/rich:1`]);
@@ -106,19 +116,31 @@ describe('archives and real tools', () => {
     const base = await tempDir();
     const { dir, manifests } = await multiPlatformLayout();
     const archive = join(base, 'multi.tar');
-    run('skopeo', ['copy', '--quiet', '--all', `oci:${dir}:latest`, `oci-archive:${archive}:example.com/interop/multi:1`]);
+    run('skopeo', [
+      'copy',
+      '--quiet',
+      '--all',
+      `oci:${dir}:latest`,
+      `oci-archive:${archive}:example.com/interop/multi:1`,
+    ]);
     const root = join(base, 'store');
     expect(tsbuild(root, ['load', '-i', archive]).code).toBe(0);
     const store = await openStore(root);
     try {
       for (const [p, digest] of Object.entries(manifests)) {
         const [os, architecture, variant] = p.split('/') as [string, string, string | undefined];
-        const rec = await store.resolveImage('example.com/interop/multi:1', { os, architecture, ...(variant ? { variant } : {}) });
+        const rec = await store.resolveImage('example.com/interop/multi:1', {
+          os,
+          architecture,
+          ...(variant ? { variant } : {}),
+        });
         expect(rec?.manifestDigest, p).toBe(digest);
         const [lower] = await store.lowerdirsFor(rec!);
         expect(fs.readFileSync(join(lower!, 'platform'), 'utf8')).toBe(`${p}\n`);
       }
-      expect(await store.resolveImage('example.com/interop/multi:1', { os: 'linux', architecture: 'riscv64' })).toBeUndefined();
+      expect(
+        await store.resolveImage('example.com/interop/multi:1', { os: 'linux', architecture: 'riscv64' }),
+      ).toBeUndefined();
     } finally {
       await store.close();
     }

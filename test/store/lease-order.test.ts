@@ -17,7 +17,11 @@ afterAll(cleanupTemps);
  * A child that announces a prune and prints "marking"; it answers "ping" with "pong" while marking, and ends the
  * prune on "end", then exits.
  */
-function fakePrune(root: string): { started: Promise<void>; ping: () => Promise<void>; finish: () => Promise<unknown> } {
+function fakePrune(root: string): {
+  started: Promise<void>;
+  ping: () => Promise<void>;
+  finish: () => Promise<unknown>;
+} {
   const src = `import { beginCollection } from ${JSON.stringify(LEASES)};
     const end = await beginCollection(${JSON.stringify(root)});
     console.log('marking');
@@ -35,7 +39,8 @@ function fakePrune(root: string): { started: Promise<void>; ping: () => Promise<
       if (out.includes(w.word)) w.resolve();
       else waiters.push(w);
   });
-  const seen = (word: string): Promise<void> => new Promise((resolve) => (out.includes(word) ? resolve() : waiters.push({ word, resolve })));
+  const seen = (word: string): Promise<void> =>
+    new Promise((resolve) => (out.includes(word) ? resolve() : waiters.push({ word, resolve })));
   return {
     started: seen('marking'),
     ping: () => {

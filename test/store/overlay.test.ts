@@ -94,8 +94,19 @@ describe('deep images', () => {
         await dirs.release();
         layers.push(c);
       }
-      const config = await store.putJSON({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffID) } }, MediaType.OciConfig);
-      const manifest = await store.putJSON({ schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: layers.map((l) => l.descriptor) }, MediaType.OciManifest);
+      const config = await store.putJSON(
+        {
+          architecture: 'amd64',
+          os: 'linux',
+          config: {},
+          rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffID) },
+        },
+        MediaType.OciConfig,
+      );
+      const manifest = await store.putJSON(
+        { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: layers.map((l) => l.descriptor) },
+        MediaType.OciManifest,
+      );
       await store.tag('localhost/deep:120', manifest);
       const rec = await store.resolveImage('localhost/deep:120');
       const lowers = await store.lowerdirsFor(rec!);

@@ -20,7 +20,11 @@ afterAll(cleanupTemps);
  * setpriv's own exec of a program path is not subject to the path's directory permissions.
  */
 function asNobody(argv: string[]): { code: number; out: string } {
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'exec "$@"', 'sh', ...argv], { encoding: 'utf8' });
+  const r = spawnSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'exec "$@"', 'sh', ...argv],
+    { encoding: 'utf8' },
+  );
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -49,7 +53,8 @@ describe('store permissions', () => {
       const suid = await commitSetuid(store, base);
       expect(fs.statSync(suid).mode & 0o7777).toBe(0o4755);
       expect(fs.statSync(store.root).mode & 0o777).toBe(0o700);
-      for (const d of ['layers', 'l', 'blobs', 'run', 'tmp', 'builder']) expect(fs.statSync(join(store.root, d)).mode & 0o777).toBe(0o700);
+      for (const d of ['layers', 'l', 'blobs', 'run', 'tmp', 'builder'])
+        expect(fs.statSync(join(store.root, d)).mode & 0o777).toBe(0o700);
       expect(asNobody(['ls', join(store.root, 'layers')]).code).not.toBe(0);
       const run = asNobody([suid, '-u']);
       expect(run.code).not.toBe(0);
@@ -67,14 +72,16 @@ describe('store permissions', () => {
     await first.close();
     // The old layout: the root and every directory at its top level open to all.
     fs.chmodSync(root, 0o755);
-    for (const e of fs.readdirSync(root, { withFileTypes: true })) if (e.isDirectory()) fs.chmodSync(join(root, e.name), 0o755);
+    for (const e of fs.readdirSync(root, { withFileTypes: true }))
+      if (e.isDirectory()) fs.chmodSync(join(root, e.name), 0o755);
     // the attack the repair closes: nobody runs the setuid-root file straight from the layer
     expect(asNobody([suid, '-u']).out.trim()).toBe('0');
 
     const store = await openStore(root);
     try {
       expect(fs.statSync(root).mode & 0o777).toBe(0o700);
-      for (const e of fs.readdirSync(root, { withFileTypes: true })) if (e.isDirectory()) expect(fs.statSync(join(root, e.name)).mode & 0o777).toBe(0o700);
+      for (const e of fs.readdirSync(root, { withFileTypes: true }))
+        if (e.isDirectory()) expect(fs.statSync(join(root, e.name)).mode & 0o777).toBe(0o700);
       expect(asNobody(['ls', join(root, 'layers')]).code).not.toBe(0);
       expect(asNobody([suid, '-u']).code).not.toBe(0);
     } finally {
@@ -87,7 +94,11 @@ function tarOf(files: Record<string, string>): Buffer {
   const parts: Buffer[] = [];
   for (const [name, text] of Object.entries(files)) {
     const body = Buffer.from(text);
-    parts.push(encodeHeader({ name, type: 'file', mode: 0o4755, uid: 0, gid: 0, mtime: 0, size: body.length }), body, paddingFor(body.length));
+    parts.push(
+      encodeHeader({ name, type: 'file', mode: 0o4755, uid: 0, gid: 0, mtime: 0, size: body.length }),
+      body,
+      paddingFor(body.length),
+    );
   }
   parts.push(END_OF_ARCHIVE);
   return Buffer.concat(parts);
@@ -95,7 +106,10 @@ function tarOf(files: Record<string, string>): Buffer {
 
 /** What an unpack leaves in the store: layer dirs (temp ones included) and short links. */
 function unpacked(root: string): string[] {
-  return [...fs.readdirSync(join(root, 'layers')).map((n) => `layers/${n}`), ...fs.readdirSync(join(root, 'l')).map((n) => `l/${n}`)];
+  return [
+    ...fs.readdirSync(join(root, 'layers')).map((n) => `layers/${n}`),
+    ...fs.readdirSync(join(root, 'l')).map((n) => `l/${n}`),
+  ];
 }
 
 describe('a layer whose tar does not match its diffID', () => {
@@ -109,7 +123,9 @@ describe('a layer whose tar does not match its diffID', () => {
     const base = await tempDir();
     const store = await openStore(join(base, 'store'));
     try {
-      await expect(store.unpackLayerStream(layer, Readable.from([gz]), Promise.resolve(lie))).rejects.toThrow(/unpacks to diffID .* but its image config lists/);
+      await expect(store.unpackLayerStream(layer, Readable.from([gz]), Promise.resolve(lie))).rejects.toThrow(
+        /unpacks to diffID .* but its image config lists/,
+      );
       expect(unpacked(store.root)).toEqual([]);
       expect(await store.diffIDOf(layer)).toBeUndefined();
       // the same layer with the diffID it really has unpacks
@@ -140,7 +156,12 @@ describe('a layer whose tar does not match its diffID', () => {
       await store.writeBlob(Readable.from([gz]), { digest: layer.digest, size: layer.size });
       await store.unpackLayer(layer);
       await expect(store.unpackLayer(layer, lie)).rejects.toThrow(/but its image config lists/);
-      await expect(store.lowerdirsFor({ manifest: { schemaVersion: 2, mediaType: MediaType.OciManifest, config: layer, layers: [layer] }, config: { rootfs: { type: 'layers', diff_ids: [lie] } } } as never)).rejects.toThrow(/but its image config lists/);
+      await expect(
+        store.lowerdirsFor({
+          manifest: { schemaVersion: 2, mediaType: MediaType.OciManifest, config: layer, layers: [layer] },
+          config: { rootfs: { type: 'layers', diff_ids: [lie] } },
+        } as never),
+      ).rejects.toThrow(/but its image config lists/);
     } finally {
       await store.close();
     }

@@ -8,7 +8,15 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPlatform } from '../../registry-client/manifests.js';
-import { busyboxLayout, initLayout, skopeoCopy, writeImage, writeIndex, writeLayer, DEFAULT_PATH } from '../fixtures/images.js';
+import {
+  busyboxLayout,
+  initLayout,
+  skopeoCopy,
+  writeImage,
+  writeIndex,
+  writeLayer,
+  DEFAULT_PATH,
+} from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { tempDirs } from '../registry/helpers.js';
 
@@ -72,19 +80,36 @@ describe('prune beside pulls and builds', () => {
     await initLayout(layout);
     const bb = await busyboxLayout();
     const index = JSON.parse(await readFile(join(bb, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-    const bbManifest = JSON.parse(await readFile(join(bb, 'blobs/sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: { digest: string }[]; config: { digest: string } };
-    const bbConfig = JSON.parse(await readFile(join(bb, 'blobs/sha256', bbManifest.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
+    const bbManifest = JSON.parse(
+      await readFile(join(bb, 'blobs/sha256', index.manifests[0]!.digest.slice(7)), 'utf8'),
+    ) as { layers: { digest: string }[]; config: { digest: string } };
+    const bbConfig = JSON.parse(
+      await readFile(join(bb, 'blobs/sha256', bbManifest.config.digest.slice(7)), 'utf8'),
+    ) as { rootfs: { diff_ids: string[] } };
     const bbLayer = bbManifest.layers[0]!;
-    await writeFile(join(layout, 'blobs/sha256', bbLayer.digest.slice(7)), await readFile(join(bb, 'blobs/sha256', bbLayer.digest.slice(7))));
-    const layers: Awaited<ReturnType<typeof writeLayer>>[] = [{ descriptor: bbLayer as never, diffID: bbConfig.rootfs.diff_ids[0] as never }];
+    await writeFile(
+      join(layout, 'blobs/sha256', bbLayer.digest.slice(7)),
+      await readFile(join(bb, 'blobs/sha256', bbLayer.digest.slice(7))),
+    );
+    const layers: Awaited<ReturnType<typeof writeLayer>>[] = [
+      { descriptor: bbLayer as never, diffID: bbConfig.rootfs.diff_ids[0] as never },
+    ];
     for (let i = 0; i < EXTRA_LAYERS; i++) {
       const dir = await tmp.make();
       await mkdir(join(dir, `layer${i}`));
-      for (let f = 0; f < 20; f++) await writeFile(join(dir, `layer${i}`, `f${f}`), `layer ${i} file ${f}\n`.repeat(50 + i));
+      for (let f = 0; f < 20; f++)
+        await writeFile(join(dir, `layer${i}`, `f${f}`), `layer ${i} file ${f}\n`.repeat(50 + i));
       layers.push(await writeLayer(layout, dir));
     }
     const m = await writeImage(layout, layers, { Env: [DEFAULT_PATH], Cmd: ['/bin/sh'] }, hostPlatform());
-    await writeIndex(layout, [{ mediaType: m.mediaType, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
+    await writeIndex(layout, [
+      {
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+      },
+    ]);
     busybox = `${reg.host}/test/busybox:latest`;
     await skopeoCopy(`oci:${bb}:latest`, `docker://${busybox}`, ['--dest-tls-verify=false']);
     ref = `${reg.host}/test/layers:latest`;
@@ -143,7 +168,10 @@ describe('prune beside pulls and builds', () => {
       const env = { ...base, TSBUILD_ROOT: root };
       const prunes = pruneLoop(env);
       // the build pulls its base lazily (manifest and config only) and downloads the layers when RUN needs them
-      const [b, p1] = await Promise.all([tsbuild(['build', '--progress=quiet', '-t', 'localhost/lazy:latest', ctx], env), tsbuild(['pull', '--progress=quiet', ref], env)]);
+      const [b, p1] = await Promise.all([
+        tsbuild(['build', '--progress=quiet', '-t', 'localhost/lazy:latest', ctx], env),
+        tsbuild(['pull', '--progress=quiet', ref], env),
+      ]);
       const pruned = await prunes.stop();
       expect(b.code, `round ${round}: ${describeFailure('build', b)}`).toBe(0);
       expect(p1.code, `round ${round}: ${describeFailure('pull', p1)}`).toBe(0);
@@ -160,7 +188,11 @@ describe('prune beside pulls and builds', () => {
     const root = await tmp.make();
     const env = { ...base, TSBUILD_ROOT: root };
     // the chain starts from busybox alone, so the registry image's own layers are free to go between rounds
-    const first = await tsbuild(['build', '--progress=quiet', '--network', 'none', '-t', 'localhost/chain:latest', '-'], env, `FROM ${busybox}\nRUN echo 0 > /round\n`);
+    const first = await tsbuild(
+      ['build', '--progress=quiet', '--network', 'none', '-t', 'localhost/chain:latest', '-'],
+      env,
+      `FROM ${busybox}\nRUN echo 0 > /round\n`,
+    );
     expect(first.code, describeFailure('first build', first)).toBe(0);
     await rounds(env);
   }, 120_000);
@@ -179,7 +211,15 @@ RUN head -c 8 /dev/urandom > /id-${i}
       const untag = await tsbuild(['rmi', ref], env);
       expect(untag.code === 0 || round === 0, describeFailure('rmi', untag)).toBe(true);
       const prunes = pruneLoop(env);
-      const builds = await Promise.all(Array.from({ length: BUILDS }, (_, i) => tsbuild(['build', '--progress=quiet', '--no-cache', '--network', 'none', '-t', 'localhost/chain:latest', '-'], env, buildfile(i))));
+      const builds = await Promise.all(
+        Array.from({ length: BUILDS }, (_, i) =>
+          tsbuild(
+            ['build', '--progress=quiet', '--no-cache', '--network', 'none', '-t', 'localhost/chain:latest', '-'],
+            env,
+            buildfile(i),
+          ),
+        ),
+      );
       const pruned = await prunes.stop();
       builds.forEach((b, i) => expect(b.code, `round ${round}: ${describeFailure(`build ${i}`, b)}`).toBe(0));
       for (const p of pruned) expect(p.code, `round ${round}: ${describeFailure('prune', p)}`).toBe(0);

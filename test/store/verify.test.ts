@@ -22,7 +22,9 @@ describe('store verify and a damaged index.json', () => {
     expect(b.code, b.stderr).toBe(0);
     const index = JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
     const manifest = index.manifests[0]!.digest;
-    const m = JSON.parse(readFileSync(join(root, 'blobs', 'sha256', manifest.slice(7)), 'utf8')) as { config: { digest: string } };
+    const m = JSON.parse(readFileSync(join(root, 'blobs', 'sha256', manifest.slice(7)), 'utf8')) as {
+      config: { digest: string };
+    };
     return { root, config: m.config.digest, manifest };
   }
 

@@ -64,7 +64,13 @@ function tailLines(s: StepView, o: FrameOptions): string[] {
 function bar(current: number, total: number): string {
   const frac = total > 0 ? Math.min(1, current / total) : 0;
   const full = Math.round(frac * BAR_WIDTH);
-  return '[' + '='.repeat(Math.max(0, full - 1)) + (full > 0 ? (full === BAR_WIDTH ? '=' : '>') : '') + ' '.repeat(BAR_WIDTH - full) + ']';
+  return (
+    '[' +
+    '='.repeat(Math.max(0, full - 1)) +
+    (full > 0 ? (full === BAR_WIDTH ? '=' : '>') : '') +
+    ' '.repeat(BAR_WIDTH - full) +
+    ']'
+  );
 }
 
 function transferLine(t: TransferView, o: FrameOptions): string {
@@ -72,7 +78,12 @@ function transferLine(t: TransferView, o: FrameOptions): string {
   const verb = t.kind === 'pull' ? (done ? 'pulled' : 'pulling') : done ? 'pushed' : 'pushing';
   const secs = Math.max(0.001, (t.last - t.start) / 1000);
   const blobs = `${t.blobs.size} blob${t.blobs.size === 1 ? '' : 's'}`;
-  if (done) return spread(` => ${verb} ${t.ref} (${blobs}, ${formatBytes(total)})`, formatDuration(t.last - t.start), o.columns);
+  if (done)
+    return spread(
+      ` => ${verb} ${t.ref} (${blobs}, ${formatBytes(total)})`,
+      formatDuration(t.last - t.start),
+      o.columns,
+    );
   const speed = `${formatBytes(current / secs)}/s`;
   const right = `${bar(current, total)} ${formatBytes(current)} / ${formatBytes(total)} ${speed}`;
   return spread(` => ${verb} ${t.ref} (${blobs})`, right, o.columns);

@@ -16,7 +16,14 @@ export async function seedBusyboxBase(host: string): Promise<string> {
     await initLayout(layout);
     const layer = await writeLayer(layout, rootfs);
     const m = await writeImage(layout, [layer], { Env: [DEFAULT_PATH], Cmd: ['/bin/sh'] }, hostPlatform());
-    await writeIndex(layout, [{ mediaType: m.mediaType, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
+    await writeIndex(layout, [
+      {
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+      },
+    ]);
     const dest = `${host}/library/busybox:latest`;
     await skopeoCopy(`oci:${layout}:latest`, `docker://${dest}`, ['--dest-tls-verify=false']);
     return dest;

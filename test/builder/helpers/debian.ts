@@ -20,7 +20,8 @@ const run = promisify(execFile);
 export async function debianMirror(): Promise<string> {
   for (const f of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
     const text = await readFile(f, 'utf8').catch(() => '');
-    const m = /^URIs:\s*(\S+\/debian)\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s+bookworm/m.exec(text);
+    const m =
+      /^URIs:\s*(\S+\/debian)\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s+bookworm/m.exec(text);
     if (m) return m[1]!;
   }
   return 'http://deb.debian.org/debian';
@@ -30,20 +31,33 @@ export async function debianMirror(): Promise<string> {
 export async function bookwormRootfsTar(): Promise<string> {
   const day = new Date().toISOString().slice(0, 10);
   const file = join(tmpdir(), `tsbuild-bookworm-minbase-${day}.tar`);
-  if (await stat(file).then(() => true, () => false)) return file;
+  if (
+    await stat(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return file;
   const mirror = await debianMirror();
   const dir = await mkdtemp(join(tmpdir(), 'tsbuild-debootstrap-'));
   try {
     try {
-      await run('debootstrap', ['--variant=minbase', 'bookworm', dir, mirror], { maxBuffer: 64 << 20, timeout: 1_200_000 });
+      await run('debootstrap', ['--variant=minbase', 'bookworm', dir, mirror], {
+        maxBuffer: 64 << 20,
+        timeout: 1_200_000,
+      });
     } catch (e) {
       const err = e as { stderr?: string; stdout?: string; message: string };
-      throw new Error(`debootstrap of Debian bookworm from ${mirror} failed (is the Debian mirror reachable from this machine?):\n${(err.stderr || err.stdout || err.message).slice(-2000)}`);
+      throw new Error(
+        `debootstrap of Debian bookworm from ${mirror} failed (is the Debian mirror reachable from this machine?):\n${(err.stderr || err.stdout || err.message).slice(-2000)}`,
+      );
     }
     await rm(join(dir, 'var/cache/apt/archives'), { recursive: true, force: true });
     await mkdir(join(dir, 'var/cache/apt/archives/partial'), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    await run('tar', ['--sort=name', '--numeric-owner', '--xattrs', '-C', dir, '-cf', tmp, '.'], { maxBuffer: 16 << 20 });
+    await run('tar', ['--sort=name', '--numeric-owner', '--xattrs', '-C', dir, '-cf', tmp, '.'], {
+      maxBuffer: 16 << 20,
+    });
     await rename(tmp, file);
     return file;
   } finally {
@@ -66,7 +80,14 @@ export async function seedDebian(host: string): Promise<string> {
     await rename(tmp, join(layout, 'blobs/sha256', digest.slice(7)));
     const layer = { descriptor: { mediaType: MediaType.OciLayerGzip, digest, size: gz.size }, diffID: raw.digest() };
     const m = await writeImage(layout, [layer], { Env: [DEFAULT_PATH], Cmd: ['bash'] }, hostPlatform());
-    await writeIndex(layout, [{ mediaType: m.mediaType, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
+    await writeIndex(layout, [
+      {
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+      },
+    ]);
     const dest = `${host}/library/debian:bookworm`;
     await skopeoCopy(`oci:${layout}:latest`, `docker://${dest}`, ['--dest-tls-verify=false']);
     return dest;

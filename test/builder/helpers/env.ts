@@ -18,7 +18,10 @@ export interface BuildTestEnv {
  * `name` goes into the temp dir names; `seed` puts the base image into the registry (busybox by default). The work
  * dir is 0755: podman's vfs storage may live below it, and a container's non-root user must traverse it.
  */
-export async function makeBuildEnv(name: string, seed: (host: string) => Promise<unknown> = seedBusyboxBase): Promise<BuildTestEnv> {
+export async function makeBuildEnv(
+  name: string,
+  seed: (host: string) => Promise<unknown> = seedBusyboxBase,
+): Promise<BuildTestEnv> {
   const registry = await startRegistry();
   await seed(registry.host);
   const root = await mkdtemp(join(tmpdir(), `tsbuild-${name}-root-`));

@@ -7,20 +7,27 @@ export const BIN = fileURLToPath(new URL('../../../bin/tsbuild', import.meta.url
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface Tsb {
-  (args: string[], opts?: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string }): { code: number; stdout: string; stderr: string };
+  (
+    args: string[],
+    opts?: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string },
+  ): { code: number; stdout: string; stderr: string };
   root: string;
 }
 
 export function tsbFor(root: string, registryHost: string): Tsb {
   const fn = ((args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}) => {
-    const r = spawnSync(BIN, ['--root', root, '--registry-mirror', `http://${registryHost}`, '--insecure-registry', registryHost, ...args], {
-      encoding: 'utf8',
-      input: opts.input,
-      env: { ...process.env, ...opts.env },
-      cwd: opts.cwd ?? REPO,
-      maxBuffer: 64 << 20,
-      timeout: 600_000,
-    });
+    const r = spawnSync(
+      BIN,
+      ['--root', root, '--registry-mirror', `http://${registryHost}`, '--insecure-registry', registryHost, ...args],
+      {
+        encoding: 'utf8',
+        input: opts.input,
+        env: { ...process.env, ...opts.env },
+        cwd: opts.cwd ?? REPO,
+        maxBuffer: 64 << 20,
+        timeout: 600_000,
+      },
+    );
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }) as Tsb;
   fn.root = root;
@@ -37,7 +44,9 @@ export function events(stderr: string): BuildEvent[] {
 
 /** step-end events as `instruction → cached`. */
 export function stepResults(evs: BuildEvent[]): { instruction: string; stage: string; cached: boolean }[] {
-  return evs.flatMap((e) => (e.type === 'step-end' ? [{ instruction: e.step.instruction, stage: e.step.stage, cached: e.cached }] : []));
+  return evs.flatMap((e) =>
+    e.type === 'step-end' ? [{ instruction: e.step.instruction, stage: e.step.stage, cached: e.cached }] : [],
+  );
 }
 
 export function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {

@@ -14,7 +14,18 @@ async function chromium(args: string[]): Promise<string> {
   try {
     const { stdout } = await run(
       'chromium',
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, ...args],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${profile}`,
+        ...args,
+      ],
       { maxBuffer: 64 * 1024 * 1024, timeout: 90_000 },
     );
     return stdout;

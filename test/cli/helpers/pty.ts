@@ -29,11 +29,17 @@ export async function runOnPty(command: string, opts: PtyOptions): Promise<PtyRe
   const go = join(dir, 'go');
   const statusFile = join(dir, 'status');
   const rawFile = join(dir, 'raw');
-  const envs = Object.entries(opts.env ?? {}).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'; `).join('');
+  const envs = Object.entries(opts.env ?? {})
+    .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'; `)
+    .join('');
   const script = join(dir, 'run.sh');
   // The script survives a Ctrl-C meant for the command (a trap with a handler is reset to default in children).
-  writeFileSync(script, `trap 'true' INT\ncd '${opts.cwd}'\nwhile [ ! -e '${go}' ]; do sleep 0.05; done\n${envs}${command}\necho $? > '${statusFile}.tmp'; mv '${statusFile}.tmp' '${statusFile}'\nsleep 600\n`);
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  writeFileSync(
+    script,
+    `trap 'true' INT\ncd '${opts.cwd}'\nwhile [ ! -e '${go}' ]; do sleep 0.05; done\n${envs}${command}\necho $? > '${statusFile}.tmp'; mv '${statusFile}.tmp' '${statusFile}'\nsleep 600\n`,
+  );
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-L', sock, '-f', '/dev/null', ...args], { encoding: 'utf8' });
   try {
     tmux('new-session', '-d', '-s', 'pty', '-x', String(opts.columns), '-y', String(opts.rows), `bash '${script}'`);
     tmux('pipe-pane', '-t', 'pty', '-o', `cat >> '${rawFile}'`);
@@ -45,11 +51,14 @@ export async function runOnPty(command: string, opts: PtyOptions): Promise<PtyRe
         tmux('send-keys', '-t', 'pty', keys.send);
         keys = undefined;
       }
-      if (Date.now() > deadline) throw new Error(`command did not finish on the pty within ${opts.timeoutMs ?? 120_000} ms: ${command}`);
+      if (Date.now() > deadline)
+        throw new Error(`command did not finish on the pty within ${opts.timeoutMs ?? 120_000} ms: ${command}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, 300)); // let pipe-pane drain
-    const screen = tmux('capture-pane', '-p', '-t', 'pty').split('\n').map((l) => l.trimEnd());
+    const screen = tmux('capture-pane', '-p', '-t', 'pty')
+      .split('\n')
+      .map((l) => l.trimEnd());
     while (screen.length > 0 && screen[screen.length - 1] === '') screen.pop();
     const raw = existsSync(rawFile) ? readFileSync(rawFile, 'utf8') : '';
     return { raw, screen, status: Number(readFileSync(statusFile, 'utf8').trim()) };
