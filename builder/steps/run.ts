@@ -26,7 +26,7 @@ const KEEP_LINES = 20;
  * refuses a single argument over 128 KiB (E2BIG). Shorter scripts stay in argv, as BuildKit passes them.
  */
 export const SCRIPT_FILE_MIN = 64 * 1024;
-/** Where a heredoc script is mounted (BuildKit mounts a heredoc with a shebang there too). */
+/** Where a heredoc script is mounted (BuildKit mounts a heredoc with a shebang there, and runs it). */
 const PIPES_DIR = '/dev/pipes';
 
 interface MountPlan {
@@ -183,6 +183,12 @@ function scriptFile(
 ): { argv: string[]; mount: MountSpec } | undefined {
   if (ins.json || ins.heredocs.length === 0 || argv.length !== shellLength + 1) return undefined;
   const text = argv[argv.length - 1]!;
+  const heredoc = ins.heredocs[0]!;
+  if (ins.heredocs.length === 1 && text === heredoc.content && text.startsWith('#!')) {
+    // `RUN <<EOF` whose script names its interpreter: BuildKit runs the file itself, not the shell on its text
+    const target = `${PIPES_DIR}/${/^[A-Za-z0-9_]+$/.test(heredoc.name) ? heredoc.name : 'script'}`;
+    return { argv: [target], mount: { type: 'file', target, content: text, mode: 0o755 } };
+  }
   if (Buffer.byteLength(text) < SCRIPT_FILE_MIN) return undefined;
   const name = /^[A-Za-z0-9_]+$/.test(ins.heredocs[0]!.name) ? ins.heredocs[0]!.name : 'script';
   const target = `${PIPES_DIR}/${name}`;

@@ -100,6 +100,16 @@ describe('huge heredocs', () => {
     expect(r.stderr).toContain('ran as sh');
     expect(r.stderr.length + r.stdout.length).toBeLessThan(LIMIT);
   }, 300_000);
+
+  it('a heredoc script with a shebang runs as a file under its interpreter, as BuildKit runs it', async () => {
+    // busybox awk as the interpreter: under sh -c, the awk program below would be a shell syntax error
+    const r = await build(
+      'heredoc-shebang',
+      `FROM busybox\nRUN <<EOF\n#!/bin/awk -f\nBEGIN { print "ran by awk as " ARGV[0] > "/dev/stderr"; exit 0 }\nEOF\n`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('ran by awk');
+  }, 120_000);
 });
 
 describe('many ENV lines', () => {
