@@ -180,12 +180,20 @@ async function readAndParse(
 
 /**
  * Parses the Buildfile, or reads the parse of the same text from a machine-local cache (keyed by the text, the file
- * name and the parser build), so a no-op rebuild does not load the parser.
+ * name and the parser build), so a no-op rebuild does not load the parser. The parser build is an id the build
+ * script writes beside tsc's parser output (scripts/bundle.mjs); without one (the TypeScript sources) nothing is
+ * cached, since a parse could not be told from another parser's.
  */
 async function parseCached(text: string, file: string, dir: string): Promise<ParseResult> {
+  const parse = async (): Promise<ParseResult> =>
+    (await (await import('../parser/index.js')).loadParser()).parseBuildfile(text, file);
   // Synchronous: a few tiny calls at the start of every build, each cheaper than a trip through the thread pool.
-  const pst = statSync(fileURLToPath(new URL('../parser/parse.js', import.meta.url)), { throwIfNoEntry: false });
-  const parserBuild = pst ? `${pst.size}:${pst.mtimeMs}` : '';
+  let parserBuild: string;
+  try {
+    parserBuild = readFileSync(fileURLToPath(new URL('../parser/build-id', import.meta.url)), 'utf8');
+  } catch {
+    return parse();
+  }
   const key = createHash('sha256').update(`${parserBuild}\0${file}\0${text}`).digest('hex');
   const path = join(dir, `${key}.json`);
   // The directory must be ours and private (it lives in a shared tmp): otherwise parse without the cache.
@@ -204,8 +212,7 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
       /* not cached yet */
     }
   }
-  const { parseBuildfile } = await (await import('../parser/index.js')).loadParser();
-  const parsed = parseBuildfile(text, file);
+  const parsed = await parse();
   if (!own) return parsed;
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(parsed));

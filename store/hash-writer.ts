@@ -2,43 +2,33 @@
 // commit run on two cores. Either the main thread writes the file and the worker hashes it behind, reading it
 // back from the page cache (follow), or chunks pass through a ring of shared-memory slots (one copy, no
 // allocation); Atomics coordinate the two sides. One worker per store, started on first use and reused. The
-// worker's code is in hash-worker.ts.
+// worker is hash-worker.ts; what both sides share is hash-protocol.ts.
 import { closeSync, fsync, openSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Digest } from '../oci/index.js';
 import { StoreError } from './errors.js';
-import { WORKER_SOURCE } from './hash-worker.js';
+import {
+  Ctrl,
+  CTRL_SLOTS,
+  type HashJob,
+  type HashReply,
+  type HashWorkerData,
+  REGIONS,
+  SLOT,
+  SLOTS,
+  State,
+} from './hash-protocol.js';
 import type { FileBody } from './layer-tar/diff.js';
 import { FileRing, type WriterSession } from './layer-tar/file-writer.js';
+import { startWorker } from './worker-file.js';
 
 const fsyncFd = promisify(fsync);
-
-/** The worker's one message per job. */
-interface WorkerReply {
-  digest?: string;
-  size?: number;
-  error?: string;
-  aborted?: boolean;
-}
-
-const SLOTS = 4;
-const SLOT = 1 << 18;
-/** follow: large-file regions the worker may have queued at once. */
-const REGIONS = 16;
-// ctrl: 0 head (slots produced), 1 tail (slots consumed), 2 state (0 run, 1 end, 2 worker error, 3 abort),
-//       3 producer sequence (bumped on every push/end/abort), 4 consumer sequence (bumped on every consume)
-const HEAD = 0;
-const TAIL = 1;
-const STATE = 2;
-const PSEQ = 3;
-const CSEQ = 4;
-const POSTED = 5;
-const COPIED = 6;
+const { HEAD, TAIL, STATE, PSEQ, CSEQ, POSTED, COPIED } = Ctrl;
 
 export class HashWriter {
   private worker: Worker | undefined;
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
+  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SLOTS * 4));
   private readonly lens = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
   private readonly data = Buffer.from(new SharedArrayBuffer(SLOTS * SLOT));
   /** follow: bytes the main thread has written so far. */
@@ -51,24 +41,16 @@ export class HashWriter {
 
   private start(): Worker {
     if (!this.worker) {
-      this.worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        // works whether the host runs as CommonJS or ESM; a small heap: the worker only hashes and writes
-        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
-        workerData: {
-          ctrlBuf: this.ctrl.buffer,
-          lensBuf: this.lens.buffer,
-          dataBuf: this.data.buffer,
-          writtenBuf: this.written.buffer,
-          regionsBuf: this.regions.buffer,
-          regionFdsBuf: this.regionFds.buffer,
-          SLOTS,
-          SLOT,
-          REGIONS,
-          ...this.files.workerData(),
-        },
-      });
-      this.worker.unref();
+      const workerData: HashWorkerData = {
+        ctrlBuf: this.ctrl.buffer as SharedArrayBuffer,
+        lensBuf: this.lens.buffer as SharedArrayBuffer,
+        dataBuf: this.data.buffer as SharedArrayBuffer,
+        writtenBuf: this.written.buffer as SharedArrayBuffer,
+        regionsBuf: this.regions.buffer as SharedArrayBuffer,
+        regionFdsBuf: this.regionFds.buffer as SharedArrayBuffer,
+        ...this.files.workerData(),
+      };
+      this.worker = startWorker('hash-worker', import.meta.url, workerData);
     }
     return this.worker;
   }
@@ -78,7 +60,7 @@ export class HashWriter {
       const piece = chunk.subarray(off, Math.min(off + SLOT, chunk.length));
       for (;;) {
         const seq = Atomics.load(this.ctrl, CSEQ);
-        if (Atomics.load(this.ctrl, STATE) === 2) throw new StoreError('the blob writer thread failed');
+        if (Atomics.load(this.ctrl, STATE) === State.FAILED) throw new StoreError('the blob writer thread failed');
         const head = Atomics.load(this.ctrl, HEAD);
         if (head - Atomics.load(this.ctrl, TAIL) < SLOTS) {
           const slot = head % SLOTS;
@@ -94,7 +76,7 @@ export class HashWriter {
     }
   }
 
-  private signal(state: number): void {
+  private signal(state: (typeof State)[keyof typeof State]): void {
     Atomics.store(this.ctrl, STATE, state);
     Atomics.add(this.ctrl, PSEQ, 1);
     Atomics.notify(this.ctrl, PSEQ);
@@ -106,14 +88,14 @@ export class HashWriter {
   }
 
   /** Takes the worker for one job (one at a time) and returns the promise of its one reply message. */
-  private claim(): { w: Worker; reply: Promise<WorkerReply> } {
+  private claim(): { w: Worker; reply: Promise<HashReply> } {
     if (this.inUse) throw new Error('HashWriter is single-use at a time');
     this.inUse = true;
     const w = this.start();
     this.ctrl.fill(0);
     Atomics.store(this.written, 0, 0n);
-    const reply = new Promise<WorkerReply>((resolve, reject) => {
-      const onMessage = (m: WorkerReply): void => {
+    const reply = new Promise<HashReply>((resolve, reject) => {
+      const onMessage = (m: HashReply): void => {
         w.off('error', onError);
         resolve(m);
       };
@@ -140,7 +122,7 @@ export class HashWriter {
   } {
     const { w, reply: result } = this.claim();
     w.ref();
-    w.postMessage({ path });
+    w.postMessage({ kind: 'write', path } satisfies HashJob);
     const finish = (): void => {
       this.worker?.unref();
       this.inUse = false;
@@ -149,7 +131,7 @@ export class HashWriter {
       push: (chunk) => this.push(chunk),
       end: async () => {
         try {
-          this.signal(1);
+          this.signal(State.END);
           const r = await result;
           if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
           return { digest: r.digest as Digest, size: r.size! };
@@ -159,7 +141,7 @@ export class HashWriter {
       },
       abort: async () => {
         try {
-          this.signal(3);
+          this.signal(State.ABORT);
           await result.catch(() => undefined);
         } finally {
           finish();
@@ -191,11 +173,11 @@ export class HashWriter {
     try {
       fd = openSync(path, 'w', 0o644);
       w.ref();
-      w.postMessage({ kind: 'follow', path });
+      w.postMessage({ kind: 'follow', path } satisfies HashJob);
       posted = true;
       let pos = 0;
       for await (const c of chunks) {
-        if (Atomics.load(this.ctrl, STATE) === 2) {
+        if (Atomics.load(this.ctrl, STATE) === State.FAILED) {
           // the worker failed (its reply says why)
           if (!Buffer.isBuffer(c)) closeSync(c.fd);
           break;
@@ -214,7 +196,7 @@ export class HashWriter {
         Atomics.add(this.ctrl, PSEQ, 1);
         Atomics.notify(this.ctrl, PSEQ);
       }
-      this.signal(1);
+      this.signal(State.END);
       const r = await reply;
       if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
       if (r.size !== pos)
@@ -223,7 +205,7 @@ export class HashWriter {
       return { digest: r.digest as Digest, size: pos };
     } catch (e) {
       if (posted) {
-        if (Atomics.load(this.ctrl, STATE) === 0) this.signal(3);
+        if (Atomics.load(this.ctrl, STATE) === State.RUN) this.signal(State.ABORT);
         await reply.catch(() => undefined);
       }
       throw e;
@@ -240,7 +222,7 @@ export class HashWriter {
   private waitForRegionRoom(n: number): void {
     for (;;) {
       const seq = Atomics.load(this.ctrl, CSEQ);
-      if (Atomics.load(this.ctrl, STATE) === 2) throw new StoreError('the blob writer thread failed');
+      if (Atomics.load(this.ctrl, STATE) === State.FAILED) throw new StoreError('the blob writer thread failed');
       if (n - Atomics.load(this.ctrl, COPIED) < REGIONS) return;
       Atomics.wait(this.ctrl, CSEQ, seq, 1000);
     }
@@ -285,7 +267,7 @@ export class HashWriter {
           },
         );
     w.ref();
-    w.postMessage({ kind: 'inflate', path });
+    w.postMessage({ kind: 'inflate', path } satisfies HashJob);
     const ctrl = this.ctrl;
     const lens = this.lens;
     const data = this.data;
@@ -294,7 +276,7 @@ export class HashWriter {
       if (finished) return;
       finished = true;
       if (abort) {
-        Atomics.store(ctrl, STATE, 3);
+        Atomics.store(ctrl, STATE, State.ABORT);
         Atomics.add(ctrl, CSEQ, 1);
         Atomics.notify(ctrl, CSEQ);
       }
@@ -320,11 +302,11 @@ export class HashWriter {
             continue;
           }
           const state = Atomics.load(ctrl, STATE);
-          if (state === 1) {
+          if (state === State.END) {
             ok = true;
             return;
           }
-          if (state === 2) {
+          if (state === State.FAILED) {
             const m = await msg;
             throw new StoreError(m.error ?? 'the layer reader thread failed', { path });
           }

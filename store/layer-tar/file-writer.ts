@@ -5,44 +5,35 @@
 // than wait. The thread is HashWriter's (hash-worker.ts): while it inflates a layer blob for the unpack it writes
 // queued files whenever the main thread has not yet taken its slots (it is idle most of that time otherwise), and
 // lets go of the ring when the blob ends; the main thread writes what is left. Without it (a stream from elsewhere),
-// FileWriter's own worker serves the ring. The thread side is in file-worker.ts.
-import * as fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
+// FileWriter's own worker serves the ring. The thread side is in file-server.ts (run by file-worker.ts); what both
+// sides share is file-protocol.ts.
+import type { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.js';
-import { FILE_CTRL as C, FILE_WORKER_SOURCE } from './file-worker.js';
+import { startWorker } from '../worker-file.js';
+import { FILE_CTRL as C, FILE_CTRL_SLOTS, type FileServerData, Rec, RING } from './file-protocol.js';
+import { writeRecord } from './file-server.js';
 
-/** Ring size (a power of two) and the largest body queued (larger files are written by the caller). */
-const RING = 1 << 20;
+export { FLAG_CHMOD, FLAG_CHOWN } from './file-protocol.js';
+/** The largest body queued (larger files are written by the caller). */
 export const MAX_QUEUED_BODY = 128 << 10;
-/** Record header bytes (layout in file-worker.ts). */
-const HDR = 40;
-export const FLAG_CHOWN = 1;
-export const FLAG_CHMOD = 2;
+/** Record header bytes. */
+const HDR = Rec.PATH;
 /** A wait without progress this long means the serving thread is gone (its exit event cannot arrive meanwhile). */
 const STALL_MS = 60_000;
-const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
 /** The shared memory of one file ring; its owner hands it to the serving thread once, in workerData. */
 export class FileRing {
-  readonly ctrl = new Int32Array(new SharedArrayBuffer(8 * 4));
+  readonly ctrl = new Int32Array(new SharedArrayBuffer(FILE_CTRL_SLOTS * 4));
   readonly ring = Buffer.from(new SharedArrayBuffer(RING));
   readonly err = Buffer.from(new SharedArrayBuffer(1024));
   private session: WriterSession | undefined;
 
-  /** What the serving thread needs: `fileServer(ctrlBuf, ringBuf, errBuf, RING, C)`. */
-  workerData(): {
-    fileCtrlBuf: SharedArrayBuffer;
-    fileRingBuf: SharedArrayBuffer;
-    fileErrBuf: SharedArrayBuffer;
-    FILE_RING: number;
-    FILE_C: typeof C;
-  } {
+  /** What the serving thread needs (file-server.ts). */
+  workerData(): FileServerData {
     return {
       fileCtrlBuf: this.ctrl.buffer as SharedArrayBuffer,
       fileRingBuf: this.ring.buffer as SharedArrayBuffer,
       fileErrBuf: this.err.buffer as SharedArrayBuffer,
-      FILE_RING: RING,
-      FILE_C: C,
     };
   }
 
@@ -77,20 +68,7 @@ export class FileWriter {
 
   private start(): Worker {
     if (!this.worker) {
-      const d = this.files.workerData();
-      const w = new Worker(FILE_WORKER_SOURCE, {
-        eval: true,
-        // a small heap: the worker only makes a few short-lived objects per file
-        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
-        workerData: {
-          ctrlBuf: d.fileCtrlBuf,
-          ringBuf: d.fileRingBuf,
-          errBuf: d.fileErrBuf,
-          RING: d.FILE_RING,
-          C: d.FILE_C,
-        },
-      });
-      w.unref();
+      const w = startWorker('file-worker', import.meta.url, this.files.workerData());
       this.exited = false;
       const gone = (): void => {
         if (this.worker === w) {
@@ -189,7 +167,7 @@ export class WriterSession {
     const skip = RING - pos < need ? RING - pos : 0;
     if (used + skip + need > RING) return -1;
     if (skip) {
-      this.ring.writeUInt32LE(0, pos);
+      this.ring.writeUInt32LE(0, pos + Rec.LEN);
       pos = 0;
     }
     this.pos = pos;
@@ -204,14 +182,14 @@ export class WriterSession {
     const r = this.ring;
     const p = this.pos;
     const len = align8(HDR + this.plen + this.size);
-    r.writeUInt32LE(len, p);
-    r.writeUInt32LE(flags, p + 4);
-    r.writeUInt32LE(mode, p + 8);
-    r.writeUInt32LE(uid >>> 0, p + 12);
-    r.writeUInt32LE(gid >>> 0, p + 16);
-    r.writeUInt32LE(this.plen, p + 20);
-    r.writeUInt32LE(this.size, p + 24);
-    r.writeDoubleLE(mtime, p + 32);
+    r.writeUInt32LE(len, p + Rec.LEN);
+    r.writeUInt32LE(flags, p + Rec.FLAGS);
+    r.writeUInt32LE(mode, p + Rec.MODE);
+    r.writeUInt32LE(uid >>> 0, p + Rec.UID);
+    r.writeUInt32LE(gid >>> 0, p + Rec.GID);
+    r.writeUInt32LE(this.plen, p + Rec.PATH_LEN);
+    r.writeUInt32LE(this.size, p + Rec.BODY_SIZE);
+    r.writeDoubleLE(mtime, p + Rec.MTIME);
     this.head = (this.head + this.skip + len) >>> 0;
     Atomics.store(this.ctrl, C.HEAD, this.head);
     this.wake();
@@ -233,28 +211,13 @@ export class WriterSession {
     while (Atomics.load(ctrl, C.DONE) < n) {
       const tail = Atomics.load(ctrl, C.TAIL) >>> 0;
       const off = tail & (RING - 1);
-      const len = r.readUInt32LE(off);
+      const len = r.readUInt32LE(off + Rec.LEN);
       if (len === 0) {
         Atomics.store(ctrl, C.TAIL, (tail + RING - off) >>> 0);
         continue;
       }
-      const plen = r.readUInt32LE(off + 20);
-      const size = r.readUInt32LE(off + 24);
-      const path = r.toString('utf8', off + HDR, off + HDR + plen);
       try {
-        const fd = fs.openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
-        try {
-          let p = off + HDR + plen;
-          const end = p + size;
-          while (p < end) p += fs.writeSync(fd, r, p, end - p);
-          const flags = r.readUInt32LE(off + 4);
-          if (flags & FLAG_CHOWN) fs.fchownSync(fd, r.readUInt32LE(off + 12), r.readUInt32LE(off + 16));
-          if (flags & FLAG_CHMOD) fs.fchmodSync(fd, r.readUInt32LE(off + 8));
-          const mtime = r.readDoubleLE(off + 32);
-          fs.futimesSync(fd, mtime, mtime);
-        } finally {
-          fs.closeSync(fd);
-        }
+        writeRecord(r, off);
       } catch (e) {
         throw new WriterError(Atomics.load(ctrl, C.DONE) + 1, (e as Error).message);
       }

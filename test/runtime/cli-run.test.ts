@@ -11,7 +11,7 @@ import { openStore } from '../../store/index.js';
 import { busyboxLayout } from '../fixtures/images.js';
 import { processesMatching } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
 const IMAGE = 'docker.io/library/tsbuild-run-test:latest';
 let root: string;
 

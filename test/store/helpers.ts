@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readXattrs, setXattr, mknod, S_IFCHR, S_IFBLK } from '../../store/xattr.js';
 
-export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+// the CLI as users run it (bin/tsbuild runs the bundle)
+export const MAIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
 
 const temps: string[] = [];
 export async function tempDir(prefix = 'tsbuild-store-test-'): Promise<string> {
