@@ -1,7 +1,7 @@
 // Chevrotain, loaded from its single-file bundle. The package entry (lib/src/api.js) pulls in about a hundred
-// modules and takes ~200 ms to import; the bundle the package ships beside it (lib/chevrotain.min.mjs, same
-// API) takes ~12 ms, which every `tsbuild build` and `tsbuild parse` would otherwise pay. If the bundle is not
-// where it should be, the package entry is used.
+// modules and is slow to import; the bundle the package ships beside it (lib/chevrotain.min.mjs, same API) is a
+// fraction of that, which every `tsbuild build` and `tsbuild parse` would otherwise pay (docs/performance.md). If
+// the bundle is not where it should be, the package entry is used.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

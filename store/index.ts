@@ -293,7 +293,7 @@ class LocalStore implements Store {
   async commitLayer(upperdir: string, opts: CommitOptions = {}): Promise<CommittedLayer> {
     const stats = { entries: 0 };
     // The tree record goes to a file as the walk meets each entry, in walk order (verify compares it as a set): a
-    // layer's 20,000 lines never sit in the heap, which kept V8's old space ~10 MB larger for the whole commit.
+    // layer's many lines never sit in the heap, which kept V8's old space larger for the whole commit.
     const treeTmp = tempName(join(this.root, 'tmp'), 'tree');
     const treeFd = openSync(treeTmp, 'w', 0o644);
     let pendingLines = '';
