@@ -99,13 +99,13 @@ try {
   const commitPair = await pair(
     {
       prep: async () => {
-        if (layer) setAside(store.root, layer.diffID, [store.blobPath(layer.diffID)]);
+        if (layer) setAside(store.root, layer.diffID, [store.blobs.path(layer.diffID)]);
         dirs = await store.containerDirs();
         rmSync(dirs.upperdir, { recursive: true }); // empty
         sh(`cp -a ${tree} ${dirs.upperdir}`);
       },
       run: async () => {
-        layer = await store.commitLayer(dirs.upperdir);
+        layer = await store.layers.commit(dirs.upperdir);
         await dirs.release();
       },
     },
@@ -119,10 +119,10 @@ try {
     {
       prep: async () => {
         rmSync(join(store.root, 'compressed', layer.diffID.slice(7)), { force: true });
-        if (gz) rmSync(store.blobPath(gz.digest), { force: true });
+        if (gz) rmSync(store.blobs.path(gz.digest), { force: true });
       },
       run: async () => {
-        gz = await store.compressedLayer(layer.descriptor);
+        gz = await store.layers.compressed(layer.descriptor);
       },
     },
     {
@@ -132,14 +132,14 @@ try {
   );
   const rssCompress = process.resourceUsage().maxRSS / 1024;
   const gzPath = join(work, 'layer.tgz');
-  sh(`cp ${store.blobPath(gz.digest)} ${gzPath}`);
+  sh(`cp ${store.blobs.path(gz.digest)} ${gzPath}`);
   if (spawnSync('gzip', ['-t', gzPath]).status !== 0) throw new Error('gzip -t rejects the compressed layer');
   await store.close();
 
   // 3. unpack the gzip layer into a fresh store vs tar -xzf of the same blob (a fresh directory each round)
   const store2 = await openStore(join(work, 'store2'));
   // the blob is the same file tar reads (a hard link): neither side starts after writing 235 MB of it
-  linkSync(gzPath, store2.blobPath(gz.digest));
+  linkSync(gzPath, store2.blobs.path(gz.digest));
   let unpacked;
   const unpackPair = await pair(
     {
@@ -147,7 +147,7 @@ try {
         if (unpacked) setAside(store2.root, unpacked.diffID, [join(store2.root, 'diffids', gz.digest.slice(7))]);
       },
       run: async () => {
-        unpacked = await store2.unpackLayer(gz);
+        unpacked = await store2.layers.unpack(gz);
       },
     },
     {

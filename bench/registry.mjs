@@ -31,18 +31,18 @@ if (process.argv[2] === '--child') {
     const layout = await rc.OciLayout.open(dir);
     await rc.pullImage(parseReference(ref), layout, opts);
   } else if (op === 'push-store') {
-    // The real `tsbuild push` path: uncompressed layers in the store, gzipped by store.compressedLayer on the way.
-    const { openStore } = await import(dist('store/index.js'));
+    // The real `tsbuild push` path: uncompressed layers in the store, gzipped by store.layers.compressed on the way.
+    const { openStore, registryView } = await import(dist('store/index.js'));
     const { createReadStream } = await import('node:fs');
     const store = await openStore(extra);
     const layout = await rc.OciLayout.open(dir);
     const top = await layout.resolve('latest');
     const m = JSON.parse((await layout.readBytes(top.digest)).toString());
     for (const b of [m.config, ...m.layers])
-      await store.writeBlob(createReadStream(layout.blobPath(b.digest)), { digest: b.digest, size: b.size });
-    const desc = await store.putBytes(await layout.readBytes(top.digest), top.mediaType, top.digest);
+      await store.blobs.put(createReadStream(layout.blobPath(b.digest)), { digest: b.digest, size: b.size });
+    const desc = await store.blobs.putBytes(await layout.readBytes(top.digest), top.mediaType, top.digest);
     const t1 = performance.now();
-    await rc.pushImage(store, desc, [parseReference(ref)], opts);
+    await rc.pushImage(registryView(store), desc, [parseReference(ref)], opts);
     await store.close();
     process.stdout.write(
       JSON.stringify({
@@ -52,10 +52,10 @@ if (process.argv[2] === '--child') {
     );
     process.exit(0);
   } else if (op === 'pull-unpack') {
-    const { openStore } = await import(dist('store/index.js'));
+    const { openStore, registryView } = await import(dist('store/index.js'));
     const store = await openStore(dir);
     try {
-      await rc.pullImage(parseReference(ref), store, { ...opts, unpack: true, unpackMode: extra });
+      await rc.pullImage(parseReference(ref), registryView(store), { ...opts, unpack: true, unpackMode: extra });
     } finally {
       await store.close();
     }

@@ -126,7 +126,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const tags = (opts.tags ?? []).map((t) => normalizeName(t));
     const { writeOutputs } = await import('./outputs.js');
     await writeOutputs(env, image, { ...opts, tags });
-    for (const t of tags) await store.tag(t, image.manifest);
+    for (const t of tags) await store.images.tag(t, image.manifest);
     const result: BuildResult = {
       imageId: image.configDigest,
       manifestDigest: image.manifest.digest,
@@ -271,7 +271,7 @@ function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: BuildEven
     if (!p) {
       p = (async () => {
         if (!opts.pull) {
-          const rec = await store.resolveImage(name, platform);
+          const rec = await store.images.resolve(name, platform);
           if (rec) return { record: rec, pulled: false };
         }
         const { pullForBuild } = await import('./registry.js');
@@ -379,10 +379,11 @@ async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions): Prom
     st.layers.map((l) => l.diffID),
   );
   const { MediaType } = await import('../oci/index.js');
-  const configDesc = await env.store.putJSON(config, MediaType.OciConfig);
+  const { putJSON } = await import('../store/index.js');
+  const configDesc = await putJSON(env.store.blobs, config, MediaType.OciConfig);
   const layers = st.layers.map((l) => l.descriptor);
   const manifest = makeManifest(configDesc, layers);
-  const manifestDesc = await env.store.putJSON(manifest, MediaType.OciManifest);
+  const manifestDesc = await putJSON(env.store.blobs, manifest, MediaType.OciManifest);
   return {
     config,
     configDigest: configDesc.digest,

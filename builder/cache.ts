@@ -37,10 +37,10 @@ export function cacheDisabledFor(policy: CachePolicy, stageName: string | undefi
 }
 
 export async function lookup(store: Store, key: string): Promise<CacheRecord | undefined> {
-  const rec = await store.getCache(key);
+  const rec = await store.cache.get(key);
   if (!rec) return undefined;
   // A layer whose blob was pruned is a miss.
-  if (rec.layer && !(await store.hasBlob(rec.layer.descriptor.digest))) return undefined;
+  if (rec.layer && !(await store.blobs.has(rec.layer.descriptor.digest))) return undefined;
   return rec;
 }
 
@@ -50,5 +50,5 @@ export async function record(
   layer: { diffID: Digest; descriptor: Descriptor } | null,
   data: StepData,
 ): Promise<void> {
-  await store.putCache(key, { layer, data, createdAt: data.created });
+  await store.cache.put(key, { layer, data, createdAt: data.created });
 }

@@ -29,7 +29,7 @@ export async function exportArchive(
     new Promise((res, rej) => pack.entry({ name, mtime: new Date(0), mode: 0o644 }, data, (e) => (e ? rej(e) : res())));
   const blob = async (name: string, digest: Digest, size: number): Promise<void> => {
     // checked as it is copied: a damaged layer fails the export instead of being written under its digest
-    const src = verified(await store.openBlob(digest), digest, size);
+    const src = verified(await store.blobs.open(digest), digest, size);
     await new Promise<void>((res, rej) => {
       const w = pack.entry({ name, size, mtime: new Date(0), mode: 0o644 }, (e) => (e ? rej(e) : res()));
       src.on('error', rej);
@@ -37,7 +37,7 @@ export async function exportArchive(
     });
   };
   try {
-    const cfgSize = await store.blobSize(image.configDigest);
+    const cfgSize = await store.blobs.size(image.configDigest);
     if (kind === 'oci') {
       await entry('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
       const annotated: Descriptor = {

@@ -31,6 +31,10 @@ export interface BuildOptions {
   target?: string;
   noCache?: boolean;
   noCacheFilter?: string[];
+  /** `--cache-from` specs (`type=registry,ref=…`, `type=local,src=…`), in priority order (builder/remote-cache/). */
+  cacheFrom?: string[];
+  /** `--cache-to` specs (`type=registry,ref=…[,mode=max]`, `type=local,dest=…`, `type=inline`). */
+  cacheTo?: string[];
   /** Always pull base images even when present in the store. */
   pull?: boolean;
   /** Target platform `os/arch[/variant]` (default: the host's). */

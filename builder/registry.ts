@@ -48,7 +48,8 @@ export async function pullForBuild(
     configDigest: img.manifest.config.digest,
     config: img.config,
   });
-  const pulled = pullImage(ref, store, {
+  const { registryView } = await import('../store/index.js');
+  const pulled = pullImage(ref, registryView(store), {
     ...registryOpts(opts, store, emit),
     platform,
     // Manifest and config only: the layers are recorded with this registry as their source and come in (unpacked
@@ -86,8 +87,9 @@ export async function pushResult(
   emit: (e: BuildEvent) => void,
 ): Promise<string> {
   const { pushImage } = await loadRegistryClient();
+  const { registryView } = await import('../store/index.js');
   const r = await pushImage(
-    store,
+    registryView(store),
     manifest,
     tags.map((t) => parseReference(t)),
     {

@@ -1,8 +1,10 @@
-// The store's contract, as builder/, cli/ and the registry glue see it. store/ implements it (openStore in
-// store/index.ts). Everything here streams; nothing holds a layer in memory.
+// The store's contract, as builder/, cli/ and the registry glue see it: four small interfaces, one per concern, each
+// with its contract below, and `Store`, which composes them (as umoci's CAS engine and go-containerregistry's
+// `Layer` keep theirs small). store/ implements it (openStore in store/index.ts); the remote cache wraps only the
+// parts it changes (builder/remote-cache/store-view.ts). Everything here streams; nothing holds a layer in memory.
 import type { Readable } from 'node:stream';
-import type { BlobSink, BlobSource, RemoteBlobSource } from '../oci/index.js';
-import type { Descriptor, Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../oci/index.js';
+import type { RemoteBlobSource } from '../oci/index.js';
+import type { Descriptor, Digest, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
 
 /** An image as the store knows it: its manifest (by digest), parsed manifest and config. */
 export interface ImageRecord {
@@ -47,73 +49,108 @@ export interface CommitOptions {
 /** The diffID an image config lists for a layer, or a promise of it (undefined: the config lists none). */
 export type ExpectedDiffID = Digest | Promise<Digest | undefined>;
 
-export interface Store extends BlobSink, BlobSource {
-  readonly root: string;
+/** A blob recorded lazily: its descriptor and where it can be fetched from (most recent source first). */
+export interface LazyBlob {
+  descriptor: Descriptor;
+  sources: RemoteBlobSource[];
+}
 
-  /** Writes canonical JSON bytes as a blob; returns its descriptor with the given media type. */
-  putJSON(value: unknown, mediaType: string): Promise<Descriptor>;
-  /** Writes exact bytes (a manifest as received, keeping its digest). */
+/**
+ * Content-addressed blobs. A digest names at most one content; nothing appears under it half written. A blob may be
+ * lazy: recorded with where to fetch it (a registry, a cache) but not downloaded. A lazy blob is present for `has`
+ * and `size`, and every read (`open`, `read`, and a layer unpack or compression) fetches it first, once however many
+ * readers wait. Reads of a missing blob reject with an error naming the digest (BlobNotFoundError).
+ */
+export interface Blobs {
+  /** Present or lazy. Whoever asks is about to rely on the answer, so the digest is leased first (Store.lease). */
+  has(digest: Digest): Promise<boolean>;
+  /** Size in bytes (a lazy blob's recorded size). */
+  size(digest: Digest): Promise<number>;
+  /** Streams the blob (fetching a lazy one first). */
+  open(digest: Digest): Promise<Readable>;
+  /** The whole blob in memory: for manifests and configs, never for layers. */
+  read(digest: Digest): Promise<Buffer>;
+  /**
+   * Streams `src` in. With `expected`, verifies digest (and size when given); nothing is kept on a mismatch, and a
+   * blob already present is not written again. Without it, the digest is the hash of what arrived. Either way the
+   * digest is leased before the blob is placed.
+   */
+  put(src: Readable, expected?: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }>;
+  /** Writes exact bytes (a manifest as received, keeping its digest); returns its descriptor with `mediaType`. */
   putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor>;
-  readBytes(digest: Digest): Promise<Buffer>;
+  /** The file a present blob lives in (read-only; a lazy blob has none until fetched). */
+  path(digest: Digest): string;
+
   /**
-   * Records that `descriptor`'s blob can be fetched from `source` the first time something reads it, without
-   * downloading it now (a no-op when the blob is present). From then on hasBlob is true and every read (openBlob,
-   * readBytes, unpackLayer, compressedLayer) fetches it first. A source holding the gzip of an uncompressed layer
-   * also gives the layer's compressed form, so a push sends (or mounts) that gzip blob as it is.
+   * Records that each blob can be fetched from its source the first time something reads it, without downloading
+   * it now (a blob already present is skipped); many at once are made durable together (one fsync, not one each).
+   * A source holding the gzip of an uncompressed layer also gives the layer's compressed form
+   * (Layers.compressed), so a push sends (or mounts) that gzip blob as it is.
    */
-  addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void>;
-  /** addLazyBlob for many blobs, made durable together (one fsync, not one each). */
-  addLazyBlobs(items: { descriptor: Descriptor; source: RemoteBlobSource }[]): Promise<void>;
+  addLazy(items: { descriptor: Descriptor; source: RemoteBlobSource }[]): Promise<void>;
   /** Downloads a lazy blob now (a no-op when the blob is present or unknown). */
-  ensureBlob(digest: Digest): Promise<void>;
+  fetch(digest: Digest): Promise<void>;
   /** Where a blob recorded lazily comes from (the record stays after the download); undefined for any other blob. */
-  lazyBlob(digest: Digest): Promise<{ descriptor: Descriptor; sources: RemoteBlobSource[] } | undefined>;
-  readJSON<T>(digest: Digest): Promise<T>;
-  blobPath(digest: Digest): string;
+  lazySource(digest: Digest): Promise<LazyBlob | undefined>;
+}
 
-  /** Points a normalized name (`docker.io/library/busybox:latest`) at a manifest or index. */
+/** Names (tags) and the images they point at. Names are normalized (`docker.io/library/busybox:latest`). */
+export interface Images {
+  /** Points a name at a manifest or index (replacing what it named); its blobs are leased first. */
   tag(name: string, target: Descriptor): Promise<void>;
+  /** Removes a name; false when it named nothing. */
   untag(name: string): Promise<boolean>;
-  /** Resolves a normalized name, a `name@sha256:…`, or a bare manifest/config digest or unique prefix. For an index, selects `platform` (default the host's). */
-  resolveImage(
-    ref: string,
-    platform?: { os: string; architecture: string; variant?: string },
-  ): Promise<ImageRecord | undefined>;
-  listImages(): Promise<{ name: string; target: Descriptor }[]>;
-  readIndex(digest: Digest): Promise<ImageIndex>;
-
   /**
-   * Unpacks a layer blob (tar, tar+gzip, tar+zstd when supported) once, keyed by diffID; returns its directory.
-   * `expectDiffID`: the image config's diffID for the layer; a tar that hashes otherwise fails and leaves nothing
-   * unpacked (a promise: a pull's config may arrive while the layer downloads).
+   * Resolves a name, a `name@sha256:…`, or a bare manifest/config digest or unique prefix; undefined when unknown.
+   * For an index, selects `platform` (default the host's). The image and its layers are leased before it returns.
    */
-  unpackLayer(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }>;
-  /** Unpacks a layer from a stream as it arrives (pull); verifies the blob digest and records diffID. */
-  unpackLayerStream(
+  resolve(ref: string, platform?: Platform): Promise<ImageRecord | undefined>;
+  list(): Promise<{ name: string; target: Descriptor }[]>;
+}
+
+/**
+ * Layers as directories: a layer blob (tar, tar+gzip, tar+zstd) is unpacked once, keyed by its diffID, into a
+ * directory in overlay format that serves as a lowerdir. A layer whose tar hashes otherwise than the diffID an image
+ * config lists fails and leaves nothing unpacked.
+ */
+export interface Layers {
+  /** Unpacks a present (or lazy) layer blob; `expectDiffID`: the image config's diffID for it. */
+  unpack(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }>;
+  /** Unpacks a layer from a stream as it arrives (a pull); verifies the blob digest and records the diffID. */
+  unpackStream(
     layer: Descriptor,
     src: Readable,
     expectDiffID?: ExpectedDiffID,
   ): Promise<{ diffID: Digest; dir: string }>;
   /** Short path usable as an overlay lowerdir for an unpacked layer, or undefined when not unpacked. */
   lowerdir(diffID: Digest): Promise<string | undefined>;
-  /** Lowerdirs for an image's layers, lowest first, unpacking what is missing. */
+  /** Lowerdirs for an image's layers, lowest first, unpacking (and fetching) what is missing. */
   lowerdirsFor(image: ImageRecord): Promise<string[]>;
   /** Diffs an overlay upperdir into an uncompressed layer blob and keeps an unpacked copy for later lowerdirs. */
-  commitLayer(upperdir: string, opts?: CommitOptions): Promise<CommittedLayer>;
+  commit(upperdir: string, opts?: CommitOptions): Promise<CommittedLayer>;
   /** The gzip blob for a layer (made on demand on all cores, kept by digest so the next push is free). */
-  compressedLayer(layer: Descriptor): Promise<Descriptor>;
+  compressed(layer: Descriptor): Promise<Descriptor>;
   /** The diffID of a layer blob, when known. */
   diffIDOf(layer: Descriptor): Promise<Digest | undefined>;
+}
 
-  getCache(key: string): Promise<CacheRecord | undefined>;
-  putCache(key: string, record: CacheRecord): Promise<void>;
-  /** putCache for many records at once (one new file, linked under each key; a key with a record keeps it). */
-  putCaches(entries: [string, CacheRecord][]): Promise<void>;
+/** Build cache records by key. A lost or torn record reads as a miss. */
+export interface CacheRecords {
+  get(key: string): Promise<CacheRecord | undefined>;
+  put(key: string, record: CacheRecord): Promise<void>;
+  /** put for many records at once (one new file, linked under each key; a key with a record keeps it). */
+  putMany(entries: [string, CacheRecord][]): Promise<void>;
+}
 
+export interface Store {
+  readonly root: string;
+  readonly blobs: Blobs;
+  readonly images: Images;
+  readonly layers: Layers;
+  readonly cache: CacheRecords;
   /** Fresh upperdir/workdir for one container run. */
   containerDirs(): Promise<ContainerDirs>;
   /** Marks digests as in use by this process until released, so a concurrent prune keeps them. */
   lease(digests: Digest[]): Promise<() => Promise<void>>;
-
   close(): Promise<void>;
 }

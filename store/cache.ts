@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { CacheRecord } from './api.js';
+import type { CacheRecord, CacheRecords } from './api.js';
 import { isNotFound, writeFileAtomic, writeLinkedBatch } from './fsutil.js';
 
 function recordName(key: string): string {
@@ -79,7 +79,7 @@ export async function putManyCache(root: string, entries: [string, CacheRecord][
  * fresh CI store misses every step locally. A record another process writes after the listing is not seen: that
  * costs at most a step run again (or taken from a remote cache), never a wrong hit.
  */
-export class CacheRecords {
+export class CacheDir implements CacheRecords {
   private names: Promise<Set<string> | undefined> | undefined;
 
   constructor(private readonly root: string) {}

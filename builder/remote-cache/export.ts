@@ -4,6 +4,7 @@ import type { Descriptor, ImageConfigFile, ImageManifest } from '../../oci/index
 import { MediaType } from '../../oci/index.js';
 import type { RegistryOptions } from '../../registry-client/index.js';
 import type { CacheRecord, Store } from '../../store/index.js';
+import { putJSON, readJSON, registryView } from '../../store/index.js';
 import type { CacheWriter } from './backend.js';
 import {
   canonicalJSON,
@@ -50,7 +51,7 @@ async function exportedRecords(
       else {
         const blob =
           l.blob ??
-          (UNCOMPRESSED.has(l.descriptor.mediaType) ? await store.compressedLayer(l.descriptor) : l.descriptor);
+          (UNCOMPRESSED.has(l.descriptor.mediaType) ? await store.layers.compressed(l.descriptor) : l.descriptor);
         layer = { ...base, blob: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size } };
       }
     }
@@ -82,7 +83,7 @@ export async function exportCache(
   const writer = await writerFor(spec, registryOpts);
   try {
     const enc = encodeCache(await exportedRecords(chosen, store, true));
-    return await writer.write(enc, store);
+    return await writer.write(enc, registryView(store));
   } finally {
     writer.close();
   }
@@ -105,13 +106,13 @@ export async function embedInlineCache(
     ...image.config,
     [INLINE_CACHE_KEY]: JSON.parse(canonicalJSON(value)) as unknown,
   } as ImageConfigFile;
-  const configDesc = await store.putJSON(config, MediaType.OciConfig);
-  const manifest = await store.readJSON<ImageManifest>(image.manifest.digest);
+  const configDesc = await putJSON(store.blobs, config, MediaType.OciConfig);
+  const manifest = await readJSON<ImageManifest>(store.blobs, image.manifest.digest);
   const next: ImageManifest = {
     ...manifest,
     config: { ...manifest.config, digest: configDesc.digest, size: configDesc.size },
   };
-  const manifestDesc = await store.putJSON(next, image.manifest.mediaType);
+  const manifestDesc = await putJSON(store.blobs, next, image.manifest.mediaType);
   return {
     config,
     configDigest: configDesc.digest,

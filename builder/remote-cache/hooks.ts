@@ -10,15 +10,6 @@ import type { BuildEvent } from '../events.js';
 import type { BuildOptions } from '../options.js';
 import type { CacheSpec } from './spec.js';
 
-declare module '../options.js' {
-  interface BuildOptions {
-    /** `--cache-from` specs (`type=registry,ref=…`, `type=local,src=…`), in priority order. */
-    cacheFrom?: string[];
-    /** `--cache-to` specs (`type=registry,ref=…[,mode=max]`, `type=local,dest=…`, `type=inline`). */
-    cacheTo?: string[];
-  }
-}
-
 type Emit = (e: BuildEvent) => void;
 
 function registryOpts(opts: BuildOptions): RegistryOptions {

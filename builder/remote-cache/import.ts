@@ -101,11 +101,11 @@ export async function importCache(
 
   /** Downloads the layer's blob into the store as the layer itself: a gzip blob is gunzipped on the way in. */
   async function fetchInto(e: Entry, desc: Descriptor): Promise<void> {
-    if (await store.hasBlob(desc.digest)) return;
+    if (await store.blobs.has(desc.digest)) return;
     const blob = e.record.layer?.blob ?? desc;
     const src = await e.reader.openBlob(blob);
     if (blob.digest === desc.digest) {
-      await store.writeBlob(src, { digest: desc.digest, size: desc.size });
+      await store.blobs.put(src, { digest: desc.digest, size: desc.size });
       return;
     }
     const uncompressed = desc.mediaType === MediaType.OciLayer || desc.mediaType === MediaType.DockerLayer;
@@ -121,7 +121,7 @@ export async function importCache(
     const gunzip = createGunzip();
     src.on('error', (err) => gunzip.destroy(err));
     src.pipe(gunzip);
-    await store.writeBlob(gunzip, { digest: desc.digest, size: desc.size });
+    await store.blobs.put(gunzip, { digest: desc.digest, size: desc.size });
   }
 
   return {
@@ -174,14 +174,14 @@ export async function importCache(
             layer.descriptor.digest,
           );
         }
-      } else if (!(await store.hasBlob(layer.descriptor.digest))) {
+      } else if (!(await store.blobs.has(layer.descriptor.digest))) {
         throw new RemoteCacheError(
           `layer ${layer.descriptor.digest} is in no imported cache`,
           '',
           layer.descriptor.digest,
         );
       }
-      if (o.unpack ?? true) await store.unpackLayer(layer.descriptor);
+      if (o.unpack ?? true) await store.layers.unpack(layer.descriptor);
     },
     close(): void {
       for (const l of loaded) l?.reader.close();

@@ -1,21 +1,14 @@
-// The store as the builder sees it during a build with --cache-from/--cache-to: every method is the real store's,
-// except that (1) a cache lookup that misses locally falls through to the imported remote cache, (2) a layer of a
-// remote hit counts as present and is fetched from the cache the first time anything reads it (a RUN that needs
-// the filesystem, tagging, pushing or exporting the image), and (3) every record the build uses is remembered,
-// for --cache-to. The builder's code is unchanged: it sees a Store.
+// The store as the builder sees it during a build with --cache-from/--cache-to: the real store's parts, of which
+// three are wrapped so that (1) a cache lookup that misses locally falls through to the imported remote cache, (2) a
+// layer of a remote hit counts as present and is fetched from the cache the first time anything reads it (a RUN
+// that needs the filesystem, tagging, pushing or exporting the image), and (3) every record the build uses is
+// remembered, for --cache-to. The builder's code is unchanged: it sees a Store.
 import type { Readable } from 'node:stream';
 import type { RemoteBlobSource } from '../../oci/index.js';
-import type { Descriptor, Digest, ImageIndex, ImageManifest, Platform } from '../../oci/index.js';
+import type { Descriptor, Digest, ImageIndex, ImageManifest } from '../../oci/index.js';
 import { isIndexMediaType } from '../../oci/index.js';
-import type {
-  CacheRecord,
-  CommitOptions,
-  CommittedLayer,
-  ContainerDirs,
-  ExpectedDiffID,
-  ImageRecord,
-  Store,
-} from '../../store/index.js';
+import type { Blobs, CacheRecord, CacheRecords, ContainerDirs, Images, Layers, Store } from '../../store/index.js';
+import { readJSON } from '../../store/index.js';
 import type { RemoteCache } from './import.js';
 
 export class RemoteCacheStore implements Store {
@@ -30,20 +23,39 @@ export class RemoteCacheStore implements Store {
   /** Remote hits, for the local cache (rememberRemoteHits). */
   private readonly remoteHits: [string, CacheRecord][] = [];
 
+  readonly root: string;
+  readonly blobs: Blobs;
+  readonly images: Images;
+  readonly layers: Layers;
+  readonly cache: CacheRecords;
+
   constructor(
     readonly inner: Store,
     readonly remote: RemoteCache | undefined,
-  ) {}
-
-  get root(): string {
-    return this.inner.root;
+  ) {
+    this.root = inner.root;
+    this.blobs = this.wrapBlobs(inner.blobs);
+    this.images = this.wrapImages(inner.images);
+    this.layers = this.wrapLayers(inner.layers);
+    this.cache = this.wrapCache(inner.cache);
   }
 
-  // --- the cache -------------------------------------------------------------------------------------------------
+  // --- the cache: a local miss falls through to the remote cache; every record used is remembered ----------------
 
-  async getCache(key: string): Promise<CacheRecord | undefined> {
-    const local = await this.inner.getCache(key);
-    if (local && (local.layer === null || (await this.hasBlob(local.layer.descriptor.digest)))) {
+  private wrapCache(inner: CacheRecords): CacheRecords {
+    return {
+      get: (key) => this.getCache(key),
+      put: async (key, record) => {
+        await inner.put(key, record);
+        this.used.set(key, record);
+      },
+      putMany: (entries) => inner.putMany(entries),
+    };
+  }
+
+  private async getCache(key: string): Promise<CacheRecord | undefined> {
+    const local = await this.inner.cache.get(key);
+    if (local && (local.layer === null || (await this.blobs.has(local.layer.descriptor.digest)))) {
       this.used.set(key, local);
       return local;
     }
@@ -53,7 +65,7 @@ export class RemoteCacheStore implements Store {
       this.remoteBlobs.set(rec.layer.descriptor.digest, rec.layer.blob);
       this.blobsByDigest.set(rec.layer.blob.digest, rec.layer.blob);
     }
-    if (rec.layer && !(await this.inner.hasBlob(rec.layer.descriptor.digest)))
+    if (rec.layer && !(await this.inner.blobs.has(rec.layer.descriptor.digest)))
       this.pending.set(rec.layer.descriptor.digest, rec);
     this.used.set(key, rec);
     this.remoteHits.push([
@@ -65,14 +77,6 @@ export class RemoteCacheStore implements Store {
       },
     ]);
     return rec;
-  }
-
-  async putCache(key: string, record: CacheRecord): Promise<void> {
-    await this.inner.putCache(key, record);
-    this.used.set(key, record);
-  }
-  putCaches(entries: [string, CacheRecord][]): Promise<void> {
-    return this.inner.putCaches(entries);
   }
 
   /** Fetches the layer behind `digest` if it is a remote hit not yet in the store. */
@@ -97,7 +101,7 @@ export class RemoteCacheStore implements Store {
    * without the remote cache (the local lookup still checks that the layer blob is there). Best effort.
    */
   async rememberRemoteHits(): Promise<void> {
-    await this.inner.putCaches(this.remoteHits.splice(0)).catch(() => undefined);
+    await this.inner.cache.putMany(this.remoteHits.splice(0)).catch(() => undefined);
   }
 
   /**
@@ -112,7 +116,7 @@ export class RemoteCacheStore implements Store {
       const source = this.remote?.sourceOf(rec.layer!.descriptor.digest);
       if (source) items.push({ descriptor: rec.layer!.descriptor, source });
     }
-    await this.inner.addLazyBlobs(items);
+    await this.inner.blobs.addLazy(items);
     for (const i of items) this.pending.delete(i.descriptor.digest);
   }
 
@@ -124,124 +128,91 @@ export class RemoteCacheStore implements Store {
   private async ensureManifest(target: Descriptor): Promise<void> {
     if (this.pending.size === 0) return;
     if (isIndexMediaType(target.mediaType)) {
-      const index = await this.inner.readJSON<ImageIndex>(target.digest);
+      const index = await readJSON<ImageIndex>(this.inner.blobs, target.digest);
       for (const m of index.manifests) await this.ensureManifest(m);
       return;
     }
-    const manifest = await this.inner.readJSON<ImageManifest>(target.digest);
+    const manifest = await readJSON<ImageManifest>(this.inner.blobs, target.digest);
     await Promise.all((manifest.layers ?? []).map((l) => this.ensure(l.digest)));
   }
 
-  // --- blobs -----------------------------------------------------------------------------------------------------
+  // --- blobs: a remote hit's layer is present, and read from the remote cache until it is fetched ----------------
 
-  async hasBlob(digest: Digest): Promise<boolean> {
-    return this.pending.has(digest) || this.blobsByDigest.has(digest) || this.inner.hasBlob(digest);
-  }
-  writeBlob(src: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
-    return this.inner.writeBlob(src, expected);
-  }
-  async openBlob(digest: Digest): Promise<Readable> {
-    await this.ensure(digest);
-    const blob = this.blobsByDigest.get(digest);
-    if (blob && this.remote && !(await this.inner.hasBlob(digest))) return this.remote.openBlob(blob);
-    return this.inner.openBlob(digest);
-  }
-  async blobSize(digest: Digest): Promise<number> {
-    const layer = this.pending.get(digest)?.layer;
-    if (layer) return layer.descriptor.size;
-    const blob = this.blobsByDigest.get(digest);
-    if (blob && !(await this.inner.hasBlob(digest))) return blob.size;
-    return this.inner.blobSize(digest);
-  }
-  putJSON(value: unknown, mediaType: string): Promise<Descriptor> {
-    return this.inner.putJSON(value, mediaType);
-  }
-  putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor> {
-    return this.inner.putBytes(bytes, mediaType, expectedDigest);
-  }
-  async readBytes(digest: Digest): Promise<Buffer> {
-    await this.ensure(digest);
-    if (this.blobsByDigest.has(digest) && !(await this.inner.hasBlob(digest))) {
-      const chunks: Buffer[] = [];
-      for await (const c of await this.openBlob(digest)) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
-    }
-    return this.inner.readBytes(digest);
-  }
-  readJSON<T>(digest: Digest): Promise<T> {
-    return this.inner.readJSON<T>(digest);
-  }
-  addLazyBlob(descriptor: Descriptor, source: RemoteBlobSource): Promise<void> {
-    return this.inner.addLazyBlob(descriptor, source);
-  }
-  addLazyBlobs(items: { descriptor: Descriptor; source: RemoteBlobSource }[]): Promise<void> {
-    return this.inner.addLazyBlobs(items);
-  }
-  async ensureBlob(digest: Digest): Promise<void> {
-    await this.ensure(digest);
-    return this.inner.ensureBlob(digest);
-  }
-  lazyBlob(digest: Digest): Promise<{ descriptor: Descriptor; sources: RemoteBlobSource[] } | undefined> {
-    return this.inner.lazyBlob(digest);
-  }
-  blobPath(digest: Digest): string {
-    return this.inner.blobPath(digest);
+  private wrapBlobs(inner: Blobs): Blobs {
+    const remoteOnly = async (d: Digest): Promise<Descriptor | undefined> => {
+      const blob = this.blobsByDigest.get(d);
+      return blob && !(await inner.has(d)) ? blob : undefined;
+    };
+    const open = async (d: Digest): Promise<Readable> => {
+      await this.ensure(d);
+      const blob = this.blobsByDigest.get(d);
+      if (blob && this.remote && !(await inner.has(d))) return this.remote.openBlob(blob);
+      return inner.open(d);
+    };
+    return {
+      has: async (d) => this.pending.has(d) || this.blobsByDigest.has(d) || inner.has(d),
+      size: async (d) => {
+        const layer = this.pending.get(d)?.layer;
+        if (layer) return layer.descriptor.size;
+        return (await remoteOnly(d))?.size ?? inner.size(d);
+      },
+      open,
+      read: async (d) => {
+        await this.ensure(d);
+        if (!(await remoteOnly(d))) return inner.read(d);
+        const chunks: Buffer[] = [];
+        for await (const c of await open(d)) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      },
+      fetch: async (d) => {
+        await this.ensure(d);
+        return inner.fetch(d);
+      },
+      put: (src, expected) => inner.put(src, expected),
+      putBytes: (bytes, mediaType, expectedDigest) => inner.putBytes(bytes, mediaType, expectedDigest),
+      path: (d) => inner.path(d),
+      addLazy: (items) => inner.addLazy(items),
+      lazySource: (d) => inner.lazySource(d),
+    };
   }
 
-  // --- images ----------------------------------------------------------------------------------------------------
+  // --- images: an image in the store is complete, its layers come in before its name does ------------------------
 
-  async tag(name: string, target: Descriptor): Promise<void> {
-    // An image in the store is complete: its layers come in before its name does.
-    await this.ensureManifest(target);
-    return this.inner.tag(name, target);
-  }
-  untag(name: string): Promise<boolean> {
-    return this.inner.untag(name);
-  }
-  resolveImage(ref: string, platform?: Platform): Promise<ImageRecord | undefined> {
-    return this.inner.resolveImage(ref, platform);
-  }
-  listImages(): Promise<{ name: string; target: Descriptor }[]> {
-    return this.inner.listImages();
-  }
-  readIndex(digest: Digest): Promise<ImageIndex> {
-    return this.inner.readIndex(digest);
+  private wrapImages(inner: Images): Images {
+    return {
+      tag: async (name, target) => {
+        await this.ensureManifest(target);
+        return inner.tag(name, target);
+      },
+      untag: (name) => inner.untag(name),
+      resolve: (ref, platform) => inner.resolve(ref, platform),
+      list: () => inner.list(),
+    };
   }
 
-  // --- layers ----------------------------------------------------------------------------------------------------
+  // --- layers: a remote hit's layer is fetched before it is unpacked; its cache blob is its compressed form -------
 
-  async unpackLayer(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
-    await this.ensure(layer.digest);
-    return this.inner.unpackLayer(layer, expectDiffID);
-  }
-  unpackLayerStream(
-    layer: Descriptor,
-    src: Readable,
-    expectDiffID?: ExpectedDiffID,
-  ): Promise<{ diffID: Digest; dir: string }> {
-    return this.inner.unpackLayerStream(layer, src, expectDiffID);
-  }
-  lowerdir(diffID: Digest): Promise<string | undefined> {
-    return this.inner.lowerdir(diffID);
-  }
-  async lowerdirsFor(image: ImageRecord): Promise<string[]> {
-    await Promise.all(image.manifest.layers.map((l) => this.ensure(l.digest)));
-    return this.inner.lowerdirsFor(image);
-  }
-  commitLayer(upperdir: string, opts?: CommitOptions): Promise<CommittedLayer> {
-    return this.inner.commitLayer(upperdir, opts);
-  }
-  async compressedLayer(layer: Descriptor): Promise<Descriptor> {
-    // The cache's gzip blob is the compressed layer: no recompression, the digest the exporting machine pushed, and
-    // its bytes are read from the remote cache (openBlob above) when the push needs them.
-    const blob = this.remoteBlobs.get(layer.digest);
-    if (blob) return { ...blob };
-    return this.inner.compressedLayer(layer);
-  }
-  async diffIDOf(layer: Descriptor): Promise<Digest | undefined> {
-    const rec = this.pending.get(layer.digest);
-    if (rec?.layer) return rec.layer.diffID;
-    return this.inner.diffIDOf(layer);
+  private wrapLayers(inner: Layers): Layers {
+    return {
+      unpack: async (layer, expectDiffID) => {
+        await this.ensure(layer.digest);
+        return inner.unpack(layer, expectDiffID);
+      },
+      lowerdirsFor: async (image) => {
+        await Promise.all(image.manifest.layers.map((l) => this.ensure(l.digest)));
+        return inner.lowerdirsFor(image);
+      },
+      // The cache's gzip blob is the compressed layer: no recompression, the digest the exporting machine pushed,
+      // and its bytes are read from the remote cache (blobs.open above) when the push needs them.
+      compressed: async (layer) => {
+        const blob = this.remoteBlobs.get(layer.digest);
+        return blob ? { ...blob } : inner.compressed(layer);
+      },
+      diffIDOf: async (layer) => this.pending.get(layer.digest)?.layer?.diffID ?? inner.diffIDOf(layer),
+      unpackStream: (layer, src, expectDiffID) => inner.unpackStream(layer, src, expectDiffID),
+      lowerdir: (diffID) => inner.lowerdir(diffID),
+      commit: (upperdir, opts) => inner.commit(upperdir, opts),
+    };
   }
 
   // --- the rest --------------------------------------------------------------------------------------------------

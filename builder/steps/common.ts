@@ -68,7 +68,8 @@ export async function lowerdirsOf(sc: { env: StepCtx['env']; state: StageState }
   await Promise.all(
     s.layers.map(async (l, i) => {
       if (s.lowerdirs[i]) return;
-      s.lowerdirs[i] = (await store.lowerdir(l.diffID)) ?? (await store.unpackLayer(l.descriptor, l.diffID)).dir;
+      s.lowerdirs[i] =
+        (await store.layers.lowerdir(l.diffID)) ?? (await store.layers.unpack(l.descriptor, l.diffID)).dir;
     }),
   );
   return dedupeLowerdirs(s.lowerdirs as string[]);
@@ -82,7 +83,7 @@ export function dedupeLowerdirs(lowerdirs: string[]): string[] {
 /** Commits an upperdir as a layer (null when it holds no change) and releases the directories. */
 export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<StepOutcome> {
   try {
-    const c = await sc.env.store.commitLayer(
+    const c = await sc.env.store.layers.commit(
       dirs.upperdir,
       sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {},
     );

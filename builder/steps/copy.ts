@@ -222,7 +222,7 @@ async function originOf(sc: StepCtx, from: string | undefined): Promise<Origin> 
     kind: 'image',
     ref: from,
     digest: img.manifestDigest,
-    lowerdirs: () => env.store.lowerdirsFor(img).then(dedupeLowerdirs),
+    lowerdirs: () => env.store.layers.lowerdirsFor(img).then(dedupeLowerdirs),
   };
 }
 
@@ -241,7 +241,7 @@ async function previousLayer(
   state.lastInputs ??= loadInputs(inputsFile(env.store.root, env.plan.file, state.plan.displayName));
   const prev = (await state.lastInputs)?.[sc.step.index];
   if (!prev?.layer || prev.instruction !== createdBy || !prev.files) return undefined;
-  const dir = await env.store.lowerdir(prev.layer as Digest);
+  const dir = await env.store.layers.lowerdir(prev.layer as Digest);
   if (!dir) return undefined;
   const prevFiles = prev.files;
   return { root: openRoot(dir), same: (rel) => prevFiles[rel] !== undefined && prevFiles[rel] === files[rel] };

@@ -292,7 +292,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
         } else {
           const img = await env.resolveImage(from);
           key = img.manifestDigest;
-          lowers = () => env.store.lowerdirsFor(img).then(dedupeLowerdirs);
+          lowers = () => env.store.layers.lowerdirsFor(img).then(dedupeLowerdirs);
         }
         return {
           key: ['bind', 'from', key, source, t, rw],

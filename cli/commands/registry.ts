@@ -195,7 +195,7 @@ export function register(program: Command): void {
         const store = await openStore(g);
         const renderer = await createTransferRenderer(opts.progress);
         try {
-          const r = await pullImage(ref, store, {
+          const r = await pullImage(ref, (await import('../../store/index.js')).registryView(store), {
             ...(await registryOptions(g, opts)),
             ...(platform ? { platform } : {}),
             allPlatforms: opts.allPlatforms ?? false,
@@ -244,19 +244,25 @@ export function register(program: Command): void {
         } catch {
           // a digest or digest prefix: the store resolves it
         }
-        const record = (await store.resolveImage(key)) ?? (key !== name ? await store.resolveImage(name) : undefined);
+        const record =
+          (await store.images.resolve(key)) ?? (key !== name ? await store.images.resolve(name) : undefined);
         if (!record) throw new UsageError(`image "${name}" is not in the store (${g.root})`);
         const targets = (dests.length ? dests : [name]).map((d) => asUsage(() => parseReference(d)));
         const manifest = {
           mediaType: record.manifestMediaType,
           digest: record.manifestDigest,
-          size: await store.blobSize(record.manifestDigest),
+          size: await store.blobs.size(record.manifestDigest),
         };
-        const { digest } = await pushImage(store, manifest, targets, {
-          ...(await registryOptions(g, opts)),
-          onProgress: (p) => renderer.onProgress(p),
-          onRetry: (n) => renderer.onRetry(n),
-        });
+        const { digest } = await pushImage(
+          (await import('../../store/index.js')).registryView(store),
+          manifest,
+          targets,
+          {
+            ...(await registryOptions(g, opts)),
+            onProgress: (p) => renderer.onProgress(p),
+            onRetry: (n) => renderer.onRetry(n),
+          },
+        );
         renderer.close();
         const { formatReference } = await import('../../oci/index.js');
         for (const t of targets) {

@@ -87,10 +87,10 @@ export function register(program: Command): void {
       const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
       const store = await openStoreFor(g);
       try {
-        const record = await store.resolveImage(image);
+        const record = await store.images.resolve(image);
         if (!record) throw new Error(`image "${image}" is not in the store (${g.root}); pull or import it first`);
         const proc = imageProcess(record.config.config ?? {}, opts, cmd);
-        const lowerdirs = await store.lowerdirsFor(record);
+        const lowerdirs = await store.layers.lowerdirsFor(record);
         const dirs = await store.containerDirs();
         await cleanupStaleMounts();
         const { constants } = await import('node:os');

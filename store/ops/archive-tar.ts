@@ -30,8 +30,8 @@ export async function writeArchive(
     file: (name, data) =>
       new Promise((res, rej) => pack.entry({ name, mtime, mode: 0o644 }, data, (e) => (e ? rej(e) : res()))),
     blob: async (name, digest, expectedSize) => {
-      const size = expectedSize ?? (await store.blobSize(digest));
-      const src = verified(await store.openBlob(digest), digest, size);
+      const size = expectedSize ?? (await store.blobs.size(digest));
+      const src = verified(await store.blobs.open(digest), digest, size);
       await new Promise<void>((res, rej) => {
         const sink = pack.entry({ name, size, mtime, mode: 0o644 }, (e) => (e ? rej(e) : res()));
         src.on('error', rej);

@@ -73,12 +73,12 @@ async function collect(store: Store): Promise<PruneReport> {
   const lazy = new LazyBlobs(root);
   /** Present, or recorded lazily; read without leasing (prune's own lease would only add writes). */
   const present = async (d: Digest): Promise<boolean> =>
-    existsSync(store.blobPath(d)) || (await lazy.get(d)) !== undefined;
+    existsSync(store.blobs.path(d)) || (await lazy.get(d)) !== undefined;
   const visit = async (d: string, depth: number): Promise<void> => {
     if (keep.has(d) || !isDigest(d)) return;
     keep.add(d);
     // only blobs on disk: a lazy one is a layer, and reading it would download it
-    const path = store.blobPath(d);
+    const path = store.blobs.path(d);
     if (depth > 4 || (await sizeOf(path)) > 4 << 20) return;
     let json: Partial<ImageManifest & ImageIndex & ImageConfigFile>;
     try {
@@ -93,7 +93,7 @@ async function collect(store: Store): Promise<PruneReport> {
     if (Array.isArray(json.layers)) {
       for (const l of json.layers) {
         keep.add(l.digest);
-        const diffID = await store.diffIDOf(l);
+        const diffID = await store.layers.diffIDOf(l);
         if (diffID) keepDiff.add(diffID);
       }
     }

@@ -19,9 +19,9 @@ export interface ImageRow {
 
 export async function listImageRows(store: Store): Promise<ImageRow[]> {
   const rows: ImageRow[] = [];
-  for (const { name, target } of await store.listImages()) {
+  for (const { name, target } of await store.images.list()) {
     let problem: string | undefined;
-    const rec = await store.resolveImage(`${name.replace(/@.*$/, '')}@${target.digest}`).catch((e: unknown) => {
+    const rec = await store.images.resolve(`${name.replace(/@.*$/, '')}@${target.digest}`).catch((e: unknown) => {
       problem = (e as Error).message;
       return undefined;
     });
@@ -48,18 +48,18 @@ export interface InspectResult {
 }
 
 export async function inspectImage(store: Store, ref: string): Promise<InspectResult> {
-  const rec = await store.resolveImage(ref);
+  const rec = await store.images.resolve(ref);
   if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
   const layers: InspectResult['layers'] = [];
   for (let i = 0; i < rec.manifest.layers.length; i++) {
     const l = rec.manifest.layers[i]!;
-    const diffID = rec.config.rootfs?.diff_ids?.[i] ?? (await store.diffIDOf(l));
+    const diffID = rec.config.rootfs?.diff_ids?.[i] ?? (await store.layers.diffIDOf(l));
     layers.push({
       digest: l.digest,
       mediaType: l.mediaType,
       size: l.size,
       ...(diffID ? { diffID } : {}),
-      unpacked: diffID ? (await store.lowerdir(diffID)) !== undefined : false,
+      unpacked: diffID ? (await store.layers.lowerdir(diffID)) !== undefined : false,
     });
   }
   return {
@@ -75,7 +75,7 @@ export async function inspectImage(store: Store, ref: string): Promise<InspectRe
 
 /** Removes a tag. With a digest or id, removes every tag pointing at it. Returns the names removed. */
 export async function removeImage(store: Store, ref: string): Promise<string[]> {
-  if (await store.untag(ref)) {
+  if (await store.images.untag(ref)) {
     const { normalizeName } = await import('../../oci/index.js');
     try {
       return [normalizeName(ref)];
@@ -83,18 +83,18 @@ export async function removeImage(store: Store, ref: string): Promise<string[]> 
       return [ref];
     }
   }
-  const rec = await store.resolveImage(ref);
+  const rec = await store.images.resolve(ref);
   if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
   const removed: string[] = [];
-  for (const { name, target } of await store.listImages()) {
+  for (const { name, target } of await store.images.list()) {
     if (target.digest === rec.manifestDigest) {
-      await store.untag(name);
+      await store.images.untag(name);
       removed.push(name);
       continue;
     }
-    const r = await store.resolveImage(`${name.replace(/@.*$/, '')}@${target.digest}`).catch(() => undefined);
+    const r = await store.images.resolve(`${name.replace(/@.*$/, '')}@${target.digest}`).catch(() => undefined);
     if (r && (r.manifestDigest === rec.manifestDigest || r.configDigest === rec.configDigest)) {
-      await store.untag(name);
+      await store.images.untag(name);
       removed.push(name);
     }
   }

@@ -2,55 +2,38 @@
 // `docker import`. The layer is kept uncompressed (its digest is the diffID); the config names the host platform.
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
 import { MediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageManifest } from '../../oci/index.js';
 import type { Store } from '../api.js';
+import { putJSON } from '../json.js';
 import { decompressed } from '../decompress.js';
-import { StoreError } from '../errors.js';
 import { hostPlatform } from '../platform.js';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export async function importRootfs(store: Store, file: string, name: string): Promise<Digest> {
-  const s = store as Store & {
-    blobs?: {
-      ingest(
-        src: Readable,
-        expected: undefined,
-        beforePlace: (d: Digest) => Promise<void>,
-      ): Promise<{ digest: Digest; size: number }>;
-    };
-  };
-  if (!s.blobs) throw new StoreError('this store cannot ingest blobs of unknown digest');
   const tar = await decompressed(createReadStream(file, { highWaterMark: 1 << 20 }), file);
-  let release = async (): Promise<void> => undefined;
-  const layer = await s.blobs.ingest(tar, undefined, async (d) => {
-    release = await store.lease([d]);
-  });
-  try {
-    const p = hostPlatform();
-    const created = new Date().toISOString();
-    const config: ImageConfigFile = {
-      created,
-      architecture: p.architecture,
-      os: p.os,
-      ...(p.variant ? { variant: p.variant } : {}),
-      config: { Env: [DEFAULT_PATH] },
-      rootfs: { type: 'layers', diff_ids: [layer.digest] },
-      history: [{ created, created_by: `tsbuild import ${basename(file)}`, comment: 'Imported from tarball' }],
-    };
-    const cfg = await store.putJSON(config, MediaType.OciConfig);
-    const layerDesc: Descriptor = { mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size };
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: cfg,
-      layers: [layerDesc],
-    };
-    const desc = await store.putJSON(manifest, MediaType.OciManifest);
-    await store.tag(name, desc);
-    return desc.digest;
-  } finally {
-    await release();
-  }
+  // Blobs.put leases the layer before placing it, so a concurrent prune keeps it until the tag names it
+  const layer = await store.blobs.put(tar);
+  const p = hostPlatform();
+  const created = new Date().toISOString();
+  const config: ImageConfigFile = {
+    created,
+    architecture: p.architecture,
+    os: p.os,
+    ...(p.variant ? { variant: p.variant } : {}),
+    config: { Env: [DEFAULT_PATH] },
+    rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    history: [{ created, created_by: `tsbuild import ${basename(file)}`, comment: 'Imported from tarball' }],
+  };
+  const cfg = await putJSON(store.blobs, config, MediaType.OciConfig);
+  const layerDesc: Descriptor = { mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size };
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: cfg,
+    layers: [layerDesc],
+  };
+  const desc = await putJSON(store.blobs, manifest, MediaType.OciManifest);
+  await store.images.tag(name, desc);
+  return desc.digest;
 }

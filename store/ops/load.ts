@@ -7,6 +7,7 @@ import tarStream from 'tar-stream';
 import { normalizeName } from '../../oci/index.js';
 import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../../oci/index.js';
 import type { Store } from '../api.js';
+import { putJSON } from '../json.js';
 import { decompressed, detectCompression, peek } from '../decompress.js';
 import { StoreError } from '../errors.js';
 import { entryComponents } from '../layer-tar/paths.js';
@@ -52,12 +53,7 @@ export async function loadArchive(store: Store, file: string): Promise<LoadedIma
   src.pipe(extract as unknown as NodeJS.WritableStream);
   const meta = new Map<string, Buffer>();
   const byPath = new Map<string, { digest: Digest; size: number; compression: string }>();
-  const releases: (() => Promise<void>)[] = [];
-  try {
-    return await readArchive();
-  } finally {
-    for (const r of releases) await r();
-  }
+  return readArchive();
   async function readArchive(): Promise<LoadedImage[]> {
     for await (const entry of extract) {
       const h = entry.header;
@@ -76,11 +72,11 @@ export async function loadArchive(store: Store, file: string): Promise<LoadedIma
       const compression = detectCompression(head);
       if (m) {
         const digest = `sha256:${m[1]}` as Digest;
-        const r = await store.writeBlob(body, { digest, size: h.size ?? undefined });
+        const r = await store.blobs.put(body, { digest, size: h.size ?? undefined });
         byPath.set(path, { ...r, compression });
       } else if (/\.json$/.test(path) || /layer\.tar$/.test(path) || /\.tar(\.gz)?$/.test(path)) {
-        // docker-archive members: content-addressed by what they hash to, leased until tagged
-        const r = await ingestUnknown(store, body, releases);
+        // docker-archive members: content-addressed by what they hash to (Blobs.put leases each before placing it)
+        const r = await store.blobs.put(body);
         byPath.set(path, { ...r, compression });
       } else {
         body.resume();
@@ -100,31 +96,10 @@ export async function loadArchive(store: Store, file: string): Promise<LoadedIma
   }
 }
 
-async function ingestUnknown(
-  store: Store,
-  body: Readable,
-  releases: (() => Promise<void>)[],
-): Promise<{ digest: Digest; size: number }> {
-  // the Store API only takes blobs with a known digest; the local implementation exposes the raw ingest
-  const s = store as Store & {
-    blobs?: {
-      ingest(
-        src: Readable,
-        e: undefined,
-        beforePlace: (d: Digest) => Promise<void>,
-      ): Promise<{ digest: Digest; size: number }>;
-    };
-  };
-  if (!s.blobs) throw new StoreError('this store cannot ingest blobs of unknown digest');
-  return s.blobs.ingest(body, undefined, async (d) => {
-    releases.push(await store.lease([d]));
-  });
-}
-
 async function loadOci(store: Store, index: ImageIndex): Promise<LoadedImage[]> {
   const out: LoadedImage[] = [];
   for (const m of index.manifests) {
-    if (!(await store.hasBlob(m.digest)))
+    if (!(await store.blobs.has(m.digest)))
       throw new StoreError(`the archive's index.json names ${m.digest}, which the archive does not hold`, {
         digest: m.digest,
       });
@@ -135,7 +110,7 @@ async function loadOci(store: Store, index: ImageIndex): Promise<LoadedImage[]> 
       size: m.size,
       ...(m.platform ? { platform: m.platform } : {}),
     };
-    if (name) await store.tag(name, target);
+    if (name) await store.images.tag(name, target);
     out.push({ ...(name ? { name } : {}), digest: m.digest });
   }
   return out;
@@ -174,9 +149,9 @@ async function loadDocker(
       config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
       layers,
     };
-    const desc = await store.putJSON(manifest, MediaType.OciManifest);
+    const desc = await putJSON(store.blobs, manifest, MediaType.OciManifest);
     const names = (e.RepoTags ?? []).map((t) => normalizeName(t));
-    for (const n of names) await store.tag(n, desc);
+    for (const n of names) await store.images.tag(n, desc);
     if (names.length === 0) out.push({ digest: desc.digest });
     for (const n of names) out.push({ name: n, digest: desc.digest });
   }

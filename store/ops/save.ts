@@ -4,6 +4,7 @@ import { digestHex } from '../../oci/index.js';
 import { familiarName, parseReference } from '../../oci/index.js';
 import { MediaType, type Descriptor, type ImageManifest } from '../../oci/index.js';
 import type { Store } from '../api.js';
+import { putJSON } from '../json.js';
 import { StoreError } from '../errors.js';
 import { writeArchive } from './archive-tar.js';
 import { damageIn } from '../../oci/index.js';
@@ -24,7 +25,7 @@ export async function saveImage(
 }
 
 async function save(store: Store, ref: string, dest: string, format: 'oci' | 'docker'): Promise<Descriptor> {
-  const rec = await store.resolveImage(ref);
+  const rec = await store.images.resolve(ref);
   if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
   const release = await store.lease([
     rec.manifestDigest,
@@ -35,7 +36,7 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
     const name = rec.name;
     if (format === 'oci') {
       const layers: Descriptor[] = [];
-      for (const l of rec.manifest.layers) layers.push(await store.compressedLayer(l));
+      for (const l of rec.manifest.layers) layers.push(await store.layers.compressed(l));
       const changed = layers.some((l, i) => l.digest !== rec.manifest.layers[i]!.digest);
       let manifest: Descriptor;
       if (changed || rec.manifestMediaType !== MediaType.OciManifest) {
@@ -45,7 +46,7 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
           config: {
             mediaType: MediaType.OciConfig,
             digest: rec.configDigest,
-            size: await store.blobSize(rec.configDigest),
+            size: await store.blobs.size(rec.configDigest),
           },
           layers: layers.map((l) => ({
             mediaType: MediaType.OciLayerGzip,
@@ -55,12 +56,12 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
           })),
           ...(rec.manifest.annotations ? { annotations: rec.manifest.annotations } : {}),
         };
-        manifest = await store.putJSON(m, MediaType.OciManifest);
+        manifest = await putJSON(store.blobs, m, MediaType.OciManifest);
       } else {
         manifest = {
           mediaType: MediaType.OciManifest,
           digest: rec.manifestDigest,
-          size: await store.blobSize(rec.manifestDigest),
+          size: await store.blobs.size(rec.manifestDigest),
         };
       }
       const annotations: Record<string, string> = {};
@@ -118,7 +119,7 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
     return {
       mediaType: rec.manifestMediaType,
       digest: rec.manifestDigest,
-      size: await store.blobSize(rec.manifestDigest),
+      size: await store.blobs.size(rec.manifestDigest),
     };
   } finally {
     await release();

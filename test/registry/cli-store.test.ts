@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import { MediaType, type ImageConfigFile, type ImageManifest } from '../../oci/types.js';
 import { pullImage, pushImage } from '../../registry-client/api.js';
-import { openStore } from '../../store/index.js';
+import { openStore, putJSON, registryView } from '../../store/index.js';
 import { seedBusybox, seedMultiPlatform, type MultiPlatformSeed } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startFaultProxy } from './fault-proxy.js';
@@ -77,10 +77,10 @@ describe('tsbuild pull/push/login/logout with the store', () => {
     expect(r.stderr).toMatch(/sha256:[0-9a-f]{12}: done .* \(.*B\/s\)/);
     const store = await openStore(root);
     try {
-      const rec = await store.resolveImage(`${reg.host}/library/busybox:latest`);
+      const rec = await store.images.resolve(`${reg.host}/library/busybox:latest`);
       expect(rec?.config.config.Cmd).toEqual(['/bin/sh']);
       expect(r.stdout).toContain(rec!.manifestDigest);
-      expect(await store.lowerdir(rec!.config.rootfs.diff_ids[0]!)).toBeTruthy();
+      expect(await store.layers.lowerdir(rec!.config.rootfs.diff_ids[0]!)).toBeTruthy();
     } finally {
       await store.close();
     }
@@ -104,25 +104,25 @@ describe('tsbuild pull/push/login/logout with the store', () => {
     const store = await openStore(root);
     let manifestDigest: string;
     try {
-      const base = (await store.resolveImage(`${reg.host}/library/busybox:latest`))!;
+      const base = (await store.images.resolve(`${reg.host}/library/busybox:latest`))!;
       const upper = await tmp.make();
       await mkdir(join(upper, 'etc'));
       await writeFile(join(upper, 'etc', 'greeting'), 'hello from a tsbuild layer\n');
-      const layer = await store.commitLayer(upper);
+      const layer = await store.layers.commit(upper);
       expect(layer.descriptor.mediaType).toBe(MediaType.OciLayer);
       const config: ImageConfigFile = {
         ...base.config,
         rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.diffID] },
       };
-      const cfg = await store.putJSON(config, MediaType.OciConfig);
+      const cfg = await putJSON(store.blobs, config, MediaType.OciConfig);
       const manifest: ImageManifest = {
         schemaVersion: 2,
         mediaType: MediaType.OciManifest,
         config: cfg,
         layers: [...base.manifest.layers, layer.descriptor],
       };
-      const m = await store.putJSON(manifest, MediaType.OciManifest);
-      await store.tag(`${reg.host}/app/greeting:1`, m);
+      const m = await putJSON(store.blobs, manifest, MediaType.OciManifest);
+      await store.images.tag(`${reg.host}/app/greeting:1`, m);
       manifestDigest = m.digest;
     } finally {
       await store.close();
@@ -190,16 +190,16 @@ describe('tsbuild pull/push/login/logout with the store', () => {
       });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
       const opts = { insecure: [proxy.host], dockerConfigPath: proxyCfg, retries: 0, unpack: true };
-      await expect(pullImage(ref, fresh, opts)).rejects.toThrow();
-      expect(await fresh.hasBlob(raw.layers[0]!.digest)).toBe(false);
-      expect(await fresh.resolveImage(`${proxy.host}/library/busybox:latest`)).toBeUndefined();
-      const r = await pullImage(ref, fresh, { ...opts, retries: 3 });
-      expect(await fresh.hasBlob(raw.layers[0]!.digest)).toBe(true);
-      const rec = await fresh.resolveImage(r.name);
-      expect((await fresh.lowerdirsFor(rec!)).length).toBe(1);
+      await expect(pullImage(ref, registryView(fresh), opts)).rejects.toThrow();
+      expect(await fresh.blobs.has(raw.layers[0]!.digest)).toBe(false);
+      expect(await fresh.images.resolve(`${proxy.host}/library/busybox:latest`)).toBeUndefined();
+      const r = await pullImage(ref, registryView(fresh), { ...opts, retries: 3 });
+      expect(await fresh.blobs.has(raw.layers[0]!.digest)).toBe(true);
+      const rec = await fresh.images.resolve(r.name);
+      expect((await fresh.layers.lowerdirsFor(rec!)).length).toBe(1);
       // Pushing straight back from the store works too (blobs already there: HEAD, nothing uploaded).
       const again = await pushImage(
-        fresh,
+        registryView(fresh),
         r.manifestDescriptor,
         [parseReference(`${proxy.host}/library/busybox:latest`)],
         { insecure: [proxy.host], dockerConfigPath: proxyCfg },

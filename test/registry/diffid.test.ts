@@ -8,7 +8,7 @@ import { parseReference } from '../../oci/reference.js';
 import type { Digest } from '../../oci/types.js';
 import { hostPlatform } from '../../registry-client/manifests.js';
 import { pullImage } from '../../registry-client/api.js';
-import { openStore } from '../../store/index.js';
+import { openStore, registryView } from '../../store/index.js';
 import { initLayout, skopeoCopy, writeImage, writeIndex, writeLayer } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { tempDirs } from './helpers.js';
@@ -50,7 +50,7 @@ describe('a pulled layer that does not match its config diffID', () => {
       const dir = await tmp.make();
       const store = await openStore(join(dir, 'store'));
       try {
-        const err = await pullImage(parseReference(`${reg.host}/liar:latest`), store, {
+        const err = await pullImage(parseReference(`${reg.host}/liar:latest`), registryView(store), {
           insecure: [reg.host],
           unpack: true,
           unpackMode,
@@ -63,7 +63,7 @@ describe('a pulled layer that does not match its config diffID', () => {
         );
         expect(fs.readdirSync(join(store.root, 'layers'))).toEqual([]);
         expect(fs.readdirSync(join(store.root, 'l'))).toEqual([]);
-        expect(await store.resolveImage(`${reg.host}/liar:latest`)).toBeUndefined();
+        expect(await store.images.resolve(`${reg.host}/liar:latest`)).toBeUndefined();
       } finally {
         await store.close();
       }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import { pullImage, RegistryError } from '../../registry-client/api.js';
-import { openStore } from '../../store/index.js';
+import { openStore, registryView } from '../../store/index.js';
 import { tempDirs } from './helpers.js';
 
 /** What the server stops at when nobody closes the connection (far past every limit, so the test ends unfixed). */
@@ -117,7 +117,7 @@ async function pullFrom(name: string): Promise<{ err: unknown; sent: Sent; rssGr
   const store = await openStore(join(dir, 'store'));
   const before = process.resourceUsage().maxRSS * 1024;
   try {
-    const err = await pullImage(parseReference(`${host}/${name}`), store, {
+    const err = await pullImage(parseReference(`${host}/${name}`), registryView(store), {
       insecure: [host],
       retries: 0,
       stateDir: dir,

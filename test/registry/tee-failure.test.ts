@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import type { Descriptor } from '../../oci/types.js';
 import { pullImage, type PullTarget } from '../../registry-client/api.js';
-import { openStore } from '../../store/index.js';
+import { openStore, registryView } from '../../store/index.js';
 import { seedBusybox } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startFaultProxy } from './fault-proxy.js';
@@ -52,7 +52,9 @@ describe('pull with unpack while the download fails', () => {
         action: { kind: 'drop', afterBytes: 100_000 + round * 50_000 },
       });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);
-      await expect(pullImage(ref, store, { insecure: [proxy.host], retries: 0, unpack: true })).rejects.toThrow();
+      await expect(
+        pullImage(ref, registryView(store), { insecure: [proxy.host], retries: 0, unpack: true }),
+      ).rejects.toThrow();
       await new Promise((r) => setTimeout(r, 50));
       expect(uncaught.errors).toEqual([]);
       await store.close();
@@ -69,10 +71,10 @@ describe('pull with unpack while the download fails', () => {
       const store = await openStore(await tmp.make());
       proxy.faults.push({ method: 'GET', path: layerBlob, action: { kind: 'drop', afterBytes: 1000 } });
       // The unpacker starts reading only once its stream has been destroyed by the failed download.
-      const slowUnpacker: PullTarget = Object.assign(Object.create(store) as PullTarget, {
+      const slowUnpacker: PullTarget = Object.assign(Object.create(registryView(store)) as PullTarget, {
         async unpackLayerStream(layer: Descriptor, src: Readable) {
           if (!src.destroyed) await once(src, 'close');
-          return store.unpackLayerStream(layer, src);
+          return store.layers.unpackStream(layer, src);
         },
       });
       const ref = parseReference(`${proxy.host}/library/busybox:latest`);

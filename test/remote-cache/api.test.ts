@@ -44,13 +44,13 @@ async function populated(
       await mkdir(join(upper, name, '..'), { recursive: true });
       await writeFile(join(upper, name), content);
     }
-    const c = await s.commitLayer(upper, { sourceDateEpoch: 1_700_000_000 });
+    const c = await s.layers.commit(upper, { sourceDateEpoch: 1_700_000_000 });
     const record = {
       layer: { diffID: c.diffID, descriptor: c.descriptor },
       data: { created: '2023-11-14T22:13:20Z', step: i },
       createdAt: '2023-11-14T22:13:20Z',
     };
-    await s.putCache(`${tag}-key-${i}`, record);
+    await s.cache.put(`${tag}-key-${i}`, record);
     entries.push({ key: `${tag}-key-${i}`, record, finalImage: i % 2 === 0 });
   }
   entries.push({
@@ -84,11 +84,12 @@ describe('exportCache / importCache', () => {
     expect(rec.data).toEqual({ created: '2023-11-14T22:13:20Z', step: 1 });
 
     // Nothing was downloaded by the import or the lookups.
-    for (const e of entries) if (e.record.layer) expect(await b.hasBlob(e.record.layer.descriptor.digest)).toBe(false);
+    for (const e of entries)
+      if (e.record.layer) expect(await b.blobs.has(e.record.layer.descriptor.digest)).toBe(false);
     await remote.ensureLayer(rec);
-    expect(await b.hasBlob(rec.layer!.descriptor.digest)).toBe(true);
-    expect(await b.hasBlob(entries[0]!.record.layer!.descriptor.digest)).toBe(false);
-    const dir = (await b.lowerdir(rec.layer!.diffID))!;
+    expect(await b.blobs.has(rec.layer!.descriptor.digest)).toBe(true);
+    expect(await b.blobs.has(entries[0]!.record.layer!.descriptor.digest)).toBe(false);
+    const dir = (await b.layers.lowerdir(rec.layer!.diffID))!;
     expect(await readFile(join(dir, 'srv/two'), 'utf8')).toBe('second layer\n'.repeat(1000));
     remote.close();
   });
@@ -140,7 +141,7 @@ describe('exportCache / importCache', () => {
         const rec = (await remote.lookup(e.key))!;
         expect(rec).toBeDefined();
         await remote.ensureLayer(rec);
-        if (rec.layer) expect(await b.hasBlob(rec.layer.descriptor.digest)).toBe(true);
+        if (rec.layer) expect(await b.blobs.has(rec.layer.descriptor.digest)).toBe(true);
       }
       // The tag points at the manifest one of the exporters wrote whole: the winner's.
       const res = await fetch(`${registry.url}/v2/api/race/manifests/buildcache`, {

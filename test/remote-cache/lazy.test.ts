@@ -27,12 +27,12 @@ async function layerState(
 ): Promise<{ layers: string[]; downloaded: string[]; lazy: string[] }> {
   const store = await openStore(root);
   try {
-    const rec = await store.resolveImage(image);
+    const rec = await store.images.resolve(image);
     if (!rec) throw new Error(`${image} is not in ${root}`);
     const layers = rec.manifest.layers.map((l) => l.digest);
-    const downloaded = layers.filter((d) => existsSync(store.blobPath(d)));
+    const downloaded = layers.filter((d) => existsSync(store.blobs.path(d)));
     const lazy: string[] = [];
-    for (const d of layers) if (await store.lazyBlob(d)) lazy.push(d);
+    for (const d of layers) if (await store.blobs.lazySource(d)) lazy.push(d);
     return { layers, downloaded, lazy };
   } finally {
     await store.close();

@@ -196,18 +196,18 @@ describe('mode=max with a multi-stage build', () => {
       'RAN stage-1: RUN cat /app/app.txt > /app/copy && echo ran-final',
     ]);
     // COPY --from a cached stage keyed by that stage's cache key: the builder's layer was never needed here.
-    const { openStore } = await import('../../store/index.js');
+    const { openStore, readJSON } = await import('../../store/index.js');
     const store = await openStore(rootB);
     try {
       // Not downloaded: only recorded with the registry cache as its source (a later local build can use it).
-      expect(existsSync(store.blobPath(builderLayer as never))).toBe(false);
-      expect((await store.lazyBlob(builderLayer as never))?.sources[0]).toMatchObject({
+      expect(existsSync(store.blobs.path(builderLayer as never))).toBe(false);
+      expect((await store.blobs.lazySource(builderLayer as never))?.sources[0]).toMatchObject({
         kind: 'registry',
         repository: 'cache/multi',
       });
       // The built image itself (no -t here) is whole in the store: every layer of its manifest is there or lazy.
-      const manifest = await store.readJSON<{ layers: { digest: string }[] }>(manifestDigest(b) as never);
-      for (const l of manifest.layers) expect(await store.hasBlob(l.digest as never), l.digest).toBe(true);
+      const manifest = await readJSON<{ layers: { digest: string }[] }>(store.blobs, manifestDigest(b) as never);
+      for (const l of manifest.layers) expect(await store.blobs.has(l.digest as never), l.digest).toBe(true);
     } finally {
       await store.close();
     }

@@ -28,9 +28,9 @@ async function importLayout(storeRoot: string, layout: string, name: string): Pr
       layers: { digest: Digest; size: number }[];
     };
     for (const b of [manifest.config, ...manifest.layers])
-      await store.writeBlob(createReadStream(blob(b.digest)), { digest: b.digest, size: b.size });
-    const desc = await store.putBytes(manifestBytes, m.mediaType, m.digest);
-    await store.tag(name, desc);
+      await store.blobs.put(createReadStream(blob(b.digest)), { digest: b.digest, size: b.size });
+    const desc = await store.blobs.putBytes(manifestBytes, m.mediaType, m.digest);
+    await store.images.tag(name, desc);
   } finally {
     await store.close();
   }

@@ -34,18 +34,17 @@ describe('batch records', () => {
     dirs.push(root);
     const store = await openStore(root);
     const [a, b, c] = [layer(1), layer(2), layer(3)];
-    await store.addLazyBlob(c, source(c, 'older/repo'));
-    await store.addLazyBlobs([a, b, c].map((d) => ({ descriptor: d, source: source(d) })));
-    expect((await store.lazyBlob(a.digest))?.descriptor).toEqual(a);
-    expect((await store.lazyBlob(b.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual([
-      'cache/repo',
-    ]);
+    await store.blobs.addLazy([{ descriptor: c, source: source(c, 'older/repo') }]);
+    await store.blobs.addLazy([a, b, c].map((d) => ({ descriptor: d, source: source(d) })));
+    expect((await store.blobs.lazySource(a.digest))?.descriptor).toEqual(a);
+    expect((await store.blobs.lazySource(b.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual(
+      ['cache/repo'],
+    );
     // c had a record of its own: it keeps it, with the new source first
-    expect((await store.lazyBlob(c.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual([
-      'cache/repo',
-      'older/repo',
-    ]);
-    expect(await store.hasBlob(a.digest)).toBe(true);
+    expect((await store.blobs.lazySource(c.digest))?.sources.map((s) => s.kind === 'registry' && s.repository)).toEqual(
+      ['cache/repo', 'older/repo'],
+    );
+    expect(await store.blobs.has(a.digest)).toBe(true);
     const lazyDir = join(root, 'lazy');
     const names = readdirSync(lazyDir);
     expect(names.filter((n) => !/^[a-f0-9]{64}\.json$/.test(n))).toEqual([]); // the batch's own name is gone
@@ -67,29 +66,29 @@ describe('batch records', () => {
     dirs.push(root);
     const store = await openStore(root);
     const kept = layer(7);
-    await store.addLazyBlob(kept, source(kept));
+    await store.blobs.addLazy([{ descriptor: kept, source: source(kept) }]);
     const gone = layer(8); // no blob and no record: its cache record is stale
-    await store.putCache('k-old', { layer: null, data: { created: 'old' }, createdAt: 'old' });
-    await store.putCaches([
+    await store.cache.put('k-old', { layer: null, data: { created: 'old' }, createdAt: 'old' });
+    await store.cache.putMany([
       ['k1', { layer: { diffID: kept.digest, descriptor: kept }, data: { created: 'c1' }, createdAt: 'c1' }],
       ['k2', { layer: { diffID: gone.digest, descriptor: gone }, data: { created: 'c2' }, createdAt: 'c2' }],
       ['k3', { layer: null, data: { created: 'c3' }, createdAt: 'c3' }],
       ['k-old', { layer: null, data: { created: 'new' }, createdAt: 'new' }],
     ]);
-    expect((await store.getCache('k1'))?.layer?.descriptor).toEqual(kept);
-    expect((await store.getCache('k3'))?.createdAt).toBe('c3');
-    expect((await store.getCache('k-old'))?.createdAt).toBe('old'); // a key with a record keeps it
-    expect(await store.getCache('k4')).toBeUndefined();
+    expect((await store.cache.get('k1'))?.layer?.descriptor).toEqual(kept);
+    expect((await store.cache.get('k3'))?.createdAt).toBe('c3');
+    expect((await store.cache.get('k-old'))?.createdAt).toBe('old'); // a key with a record keeps it
+    expect(await store.cache.get('k4')).toBeUndefined();
     await store.close();
     // a fresh process (its own listing of the cache dir) reads the same
     const again = await openStore(root);
-    expect((await again.getCache('k2'))?.createdAt).toBe('c2');
+    expect((await again.cache.get('k2'))?.createdAt).toBe('c2');
     const report = await pruneStore(again);
     // k2's layer is gone, and k1's (a lazy blob no image names) goes with this prune; k3 and k-old stay
     expect(report.cache).toBe(2);
-    expect(await again.getCache('k1')).toBeUndefined();
-    expect(await again.getCache('k2')).toBeUndefined();
-    expect((await again.getCache('k3'))?.createdAt).toBe('c3');
+    expect(await again.cache.get('k1')).toBeUndefined();
+    expect(await again.cache.get('k2')).toBeUndefined();
+    expect((await again.cache.get('k3'))?.createdAt).toBe('c3');
     expect(existsSync(join(root, 'cache'))).toBe(true);
     await again.close();
   });

@@ -76,13 +76,13 @@ describe('commit and unpack fast paths', () => {
       makeTree(src);
       const want = snapshot(src);
       const digest = await streamDigest(src);
-      const layer = await store.commitLayer(src);
+      const layer = await store.layers.commit(src);
       expect(layer.diffID).toBe(digest);
-      const gz = await store.compressedLayer(layer.descriptor);
+      const gz = await store.layers.compressed(layer.descriptor);
       const store2 = await openStore(join(base, 'store2'));
       try {
-        await store2.writeBlob(fs.createReadStream(store.blobPath(gz.digest)), { digest: gz.digest, size: gz.size });
-        const r = await store2.unpackLayer(gz);
+        await store2.blobs.put(fs.createReadStream(store.blobs.path(gz.digest)), { digest: gz.digest, size: gz.size });
+        const r = await store2.layers.unpack(gz);
         expect(r.diffID).toBe(digest);
         expect(snapshot(r.dir)).toEqual(want);
       } finally {
@@ -107,8 +107,8 @@ describe('commit and unpack fast paths', () => {
     const store = await openStore(join(base, 'store'));
     try {
       const digest = digestOf(blob);
-      await store.writeBlob(Readable.from([blob]), { digest });
-      const r = await store.unpackLayer({
+      await store.blobs.put(Readable.from([blob]), { digest });
+      const r = await store.layers.unpack({
         mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
         digest,
         size: blob.length,

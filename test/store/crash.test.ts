@@ -16,7 +16,7 @@ afterAll(cleanupTemps);
 
 /** Runs an ESM snippet in a child node with `openStore` and the store root in scope. */
 function child(root: string, code: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const src = `import { openStore } from ${JSON.stringify(STORE)}; import { Readable } from 'node:stream'; const root = ${JSON.stringify(root)};\n${code}`;
+  const src = `import { openStore, putJSON } from ${JSON.stringify(STORE)}; import { Readable } from 'node:stream'; const root = ${JSON.stringify(root)};\n${code}`;
   const proc = spawn(process.execPath, ['--input-type=module', '-e', src], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(proc);
   let out = '';
@@ -42,7 +42,7 @@ describe('crash safety', () => {
       `const s = await openStore(root);
        let n = 0;
        const src = new Readable({ read() { if (n++ < 8) this.push(Buffer.alloc(1 << 20, n)); else { console.log('stalled'); } } });
-       await s.writeBlob(src, { digest: ${JSON.stringify(digest)} });`,
+       await s.blobs.put(src, { digest: ${JSON.stringify(digest)} });`,
     );
     await until(() => w.out().includes('stalled'), 'the writer to be mid-blob');
     const tmp = fs.readdirSync(join(root, 'tmp'));
@@ -66,7 +66,7 @@ describe('crash safety', () => {
     const w = child(
       root,
       `const s = await openStore(root);
-       try { await s.writeBlob(Readable.from([Buffer.from('hello')]), { digest: 'sha256:' + '00'.repeat(32) }); console.log('kept'); }
+       try { await s.blobs.put(Readable.from([Buffer.from('hello')]), { digest: 'sha256:' + '00'.repeat(32) }); console.log('kept'); }
        catch (e) { console.log(e.name); }
        await s.close();`,
     );
@@ -83,12 +83,12 @@ describe('crash safety', () => {
       `const s = await openStore(root);
        const d = await s.containerDirs();
        (await import('node:fs')).writeFileSync(d.upperdir + '/file', 'content');
-       const c = await s.commitLayer(d.upperdir);
+       const c = await s.layers.commit(d.upperdir);
        await d.release();
-       const cfg = await s.putJSON({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [c.diffID] } }, 'application/vnd.oci.image.config.v1+json');
-       const m = await s.putJSON({ schemaVersion: 2, config: cfg, layers: [c.descriptor] }, 'application/vnd.oci.image.manifest.v1+json');
-       await s.tag('localhost/v:1', m);
-       console.log(JSON.stringify({ cfg: cfg.digest, layer: c.diffID, dir: await s.lowerdir(c.diffID) }));
+       const cfg = await putJSON(s.blobs, { architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [c.diffID] } }, 'application/vnd.oci.image.config.v1+json');
+       const m = await putJSON(s.blobs, { schemaVersion: 2, config: cfg, layers: [c.descriptor] }, 'application/vnd.oci.image.manifest.v1+json');
+       await s.images.tag('localhost/v:1', m);
+       console.log(JSON.stringify({ cfg: cfg.digest, layer: c.diffID, dir: await s.layers.lowerdir(c.diffID) }));
        await s.close();`,
     );
     expect(await w.exited).toBe(0);
@@ -114,9 +114,9 @@ describe('concurrency', () => {
         root,
         `const s = await openStore(root);
          for (let i = 0; i < 25; i++) {
-           const d = await s.putJSON({ p: ${p}, i }, 'application/vnd.oci.image.manifest.v1+json');
-           await s.tag('localhost/c${p}:' + i, d);
-           await s.tag('localhost/shared:latest', d);
+           const d = await putJSON(s.blobs, { p: ${p}, i }, 'application/vnd.oci.image.manifest.v1+json');
+           await s.images.tag('localhost/c${p}:' + i, d);
+           await s.images.tag('localhost/shared:latest', d);
          }
          await s.close();`,
       );
@@ -139,8 +139,8 @@ describe('concurrency', () => {
     const holder = child(
       root,
       `const s = await openStore(root);
-       const a = await s.putBytes(Buffer.from('written by a running build'), 'application/octet-stream');
-       const b = await s.putBytes(Buffer.from('explicitly leased'), 'application/octet-stream');
+       const a = await s.blobs.putBytes(Buffer.from('written by a running build'), 'application/octet-stream');
+       const b = await s.blobs.putBytes(Buffer.from('explicitly leased'), 'application/octet-stream');
        await s.lease([b.digest]);
        console.log(JSON.stringify([a.digest, b.digest]));
        process.stdin.resume();`,
@@ -149,7 +149,7 @@ describe('concurrency', () => {
     const [a, b] = JSON.parse(holder.out()) as [string, string];
     const other = child(
       root,
-      `const s = await openStore(root); await s.putBytes(Buffer.from('garbage'), 'x'); await s.close();`,
+      `const s = await openStore(root); await s.blobs.putBytes(Buffer.from('garbage'), 'x'); await s.close();`,
     );
     expect(await other.exited).toBe(0);
     const p1 = tsbuild(root, ['prune', '--json']);
@@ -182,11 +182,11 @@ describe('broken layers', () => {
         [zstd, /zstd/],
       ] as const) {
         const digest = digestOf(bytes);
-        await store.writeBlob(Readable.from([bytes]), { digest });
+        await store.blobs.put(Readable.from([bytes]), { digest });
         const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: bytes.length };
-        await expect(store.unpackLayer(layer)).rejects.toThrow(msg);
-        await expect(store.unpackLayerStream(layer, Readable.from([bytes]))).rejects.toThrow(msg);
-        expect(await store.diffIDOf(layer)).toBeUndefined();
+        await expect(store.layers.unpack(layer)).rejects.toThrow(msg);
+        await expect(store.layers.unpackStream(layer, Readable.from([bytes]))).rejects.toThrow(msg);
+        expect(await store.layers.diffIDOf(layer)).toBeUndefined();
       }
       expect(fs.readdirSync(join(root, 'layers'))).toEqual([]);
       expect(fs.readdirSync(join(root, 'l'))).toEqual([]);

@@ -245,19 +245,19 @@ describe('the overlay unpack with the file writer thread', () => {
   it("through the store: HashWriter's thread writes queued files while it inflates the blob, in the same order", async () => {
     const s = await openStore(await tempDir());
     try {
-      const put = (tar: Buffer) => s.putBytes(gzipSync(tar), MediaType.OciLayerGzip);
+      const put = (tar: Buffer) => s.blobs.putBytes(gzipSync(tar), MediaType.OciLayerGzip);
       const { body, want } = await manyFilesTar();
-      const { dir } = await s.unpackLayer(await put(body));
+      const { dir } = await s.layers.unpack(await put(body));
       expect(snapshot(dir, { mtimes: true })).toEqual(want);
-      checkOrdering((await s.unpackLayer(await put(orderingTar()))).dir);
+      checkOrdering((await s.layers.unpack(await put(orderingTar()))).dir);
       // a failure on that thread names the entry; the next unpack gets the ring again
       const long = `dir/${'n'.repeat(300)}`;
       const bad = tarOf([...many('dir', 40), { name: long, body: 'too long' }, ...many('later', 40)]);
-      const err = await s.unpackLayer(await put(bad)).catch((e: unknown) => e);
+      const err = await s.layers.unpack(await put(bad)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LayerError);
       expect((err as LayerError).message).toMatch(/ENAMETOOLONG/);
       expect((err as LayerError).message).toContain(long);
-      const again = await s.unpackLayer(await put(tarOf(many('g', 200))));
+      const again = await s.layers.unpack(await put(tarOf(many('g', 200))));
       expect(fs.readFileSync(join(again.dir, 'g/199'), 'utf8')).toBe('g 199\n');
     } finally {
       await s.close();

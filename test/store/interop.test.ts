@@ -98,10 +98,10 @@ describe('archives and real tools', () => {
     expect(l.code, l.stderr).toBe(0);
     const store = await openStore(root);
     try {
-      const rec = await store.resolveImage('example.com/interop/rich:1', { os: 'linux', architecture: 'amd64' });
+      const rec = await store.images.resolve('example.com/interop/rich:1', { os: 'linux', architecture: 'amd64' });
       expect(rec).toBeDefined();
-      const [lower] = await store.lowerdirsFor(rec!);
-      expect(await store.diffIDOf(rec!.manifest.layers[0]!)).toBe(rawDigest);
+      const [lower] = await store.layers.lowerdirsFor(rec!);
+      expect(await store.layers.diffIDOf(rec!.manifest.layers[0]!)).toBe(rawDigest);
       expect(snapshot(lower!, { mtimes: true })).toEqual(snapshot(src, { mtimes: true }));
     } finally {
       await store.close();
@@ -129,17 +129,17 @@ describe('archives and real tools', () => {
     try {
       for (const [p, digest] of Object.entries(manifests)) {
         const [os, architecture, variant] = p.split('/') as [string, string, string | undefined];
-        const rec = await store.resolveImage('example.com/interop/multi:1', {
+        const rec = await store.images.resolve('example.com/interop/multi:1', {
           os,
           architecture,
           ...(variant ? { variant } : {}),
         });
         expect(rec?.manifestDigest, p).toBe(digest);
-        const [lower] = await store.lowerdirsFor(rec!);
+        const [lower] = await store.layers.lowerdirsFor(rec!);
         expect(fs.readFileSync(join(lower!, 'platform'), 'utf8')).toBe(`${p}\n`);
       }
       expect(
-        await store.resolveImage('example.com/interop/multi:1', { os: 'linux', architecture: 'riscv64' }),
+        await store.images.resolve('example.com/interop/multi:1', { os: 'linux', architecture: 'riscv64' }),
       ).toBeUndefined();
     } finally {
       await store.close();

@@ -63,7 +63,7 @@ describe('leases against a running prune', () => {
       const prune = fakePrune(root);
       await prune.started;
       let leased = false;
-      const lease = store.hasBlob(`sha256:${'ab'.repeat(32)}` as Digest).then(() => (leased = true));
+      const lease = store.blobs.has(`sha256:${'ab'.repeat(32)}` as Digest).then(() => (leased = true));
       // a round trip to the prune process: had the lease not waited, it would have been taken long before
       await prune.ping();
       expect(leased).toBe(false);
@@ -73,7 +73,7 @@ describe('leases against a running prune', () => {
       // a digest leased already is not waited for again: it was in the lease before any later prune began
       const again = fakePrune(root);
       await again.started;
-      await store.hasBlob(`sha256:${'ab'.repeat(32)}` as Digest);
+      await store.blobs.has(`sha256:${'ab'.repeat(32)}` as Digest);
       await again.finish();
     } finally {
       await store.close();

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MediaType, type Descriptor, type Digest } from '../../oci/types.js';
-import { openStore } from '../../store/index.js';
+import { openStore, putJSON } from '../../store/index.js';
 import { applyLayer } from '../../store/layer-tar/apply.js';
 import { readTar } from '../../store/layer-tar/tar-reader.js';
 import { cleanupTemps, isMounted, snapshot, tempDir } from './helpers.js';
@@ -46,24 +46,24 @@ describe('overlay whiteouts', () => {
       const want = snapshot(merged);
       umountAll();
 
-      const layer = await store.commitLayer(dirs.upperdir);
+      const layer = await store.layers.commit(dirs.upperdir);
       await dirs.release();
       expect(layer.empty).toBe(false);
       const names: string[] = [];
-      for await (const e of readTar(await store.openBlob(layer.diffID))) names.push(e.name);
+      for await (const e of readTar(await store.blobs.open(layer.diffID))) names.push(e.name);
       expect(names).toEqual(['.wh.a', 'c', 'd/', 'd/.wh..wh..opq', 'd/z', 'keep/', 'keep/k2']);
 
       // applied onto a copy of the lower, the layer gives exactly the merged view
       const applied = join(base, 'applied');
       fs.cpSync(lower, applied, { recursive: true });
-      await applyLayer(await store.openBlob(layer.diffID), applied);
+      await applyLayer(await store.blobs.open(layer.diffID), applied);
       expect(snapshot(applied)).toEqual(want);
 
       // unpacked for overlay (from the gzip blob, in a second store), it stacks on the lower as the upper did
-      const gz = await store.compressedLayer(layer.descriptor);
+      const gz = await store.layers.compressed(layer.descriptor);
       const store2 = await openStore(join(base, 'store2'));
-      await store2.writeBlob(fs.createReadStream(store.blobPath(gz.digest)), { digest: gz.digest, size: gz.size });
-      const unpacked = await store2.unpackLayer(gz);
+      await store2.blobs.put(fs.createReadStream(store.blobs.path(gz.digest)), { digest: gz.digest, size: gz.size });
+      const unpacked = await store2.layers.unpack(gz);
       expect(unpacked.diffID).toBe(layer.diffID);
       const st = fs.lstatSync(join(unpacked.dir, 'a'));
       expect(st.isCharacterDevice() && st.rdev === 0).toBe(true);
@@ -90,11 +90,12 @@ describe('deep images', () => {
         const dirs = await store.containerDirs();
         fs.writeFileSync(join(dirs.upperdir, `f${i}`), String(i));
         fs.writeFileSync(join(dirs.upperdir, 'top'), String(i));
-        const c = await store.commitLayer(dirs.upperdir);
+        const c = await store.layers.commit(dirs.upperdir);
         await dirs.release();
         layers.push(c);
       }
-      const config = await store.putJSON(
+      const config = await putJSON(
+        store.blobs,
         {
           architecture: 'amd64',
           os: 'linux',
@@ -103,13 +104,14 @@ describe('deep images', () => {
         },
         MediaType.OciConfig,
       );
-      const manifest = await store.putJSON(
+      const manifest = await putJSON(
+        store.blobs,
         { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: layers.map((l) => l.descriptor) },
         MediaType.OciManifest,
       );
-      await store.tag('localhost/deep:120', manifest);
-      const rec = await store.resolveImage('localhost/deep:120');
-      const lowers = await store.lowerdirsFor(rec!);
+      await store.images.tag('localhost/deep:120', manifest);
+      const rec = await store.images.resolve('localhost/deep:120');
+      const lowers = await store.layers.lowerdirsFor(rec!);
       expect(lowers).toHaveLength(120);
       // absolute paths would not fit in a page; the short links relative to the store root do
       expect(lowers.join(':').length).toBeGreaterThan(4096);

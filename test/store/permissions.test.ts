@@ -41,8 +41,8 @@ async function commitSetuid(store: Awaited<ReturnType<typeof openStore>>, base: 
   fs.mkdirSync(upper);
   fs.copyFileSync('/usr/bin/id', join(upper, 'suid-id'));
   fs.chmodSync(join(upper, 'suid-id'), 0o4755);
-  const { diffID } = await store.commitLayer(upper);
-  return join(store.layers.diffDir(diffID), 'suid-id');
+  const { diffID } = await store.layers.commit(upper);
+  return join(store.root, 'layers', diffID.slice('sha256:'.length), 'diff', 'suid-id');
 }
 
 describe('store permissions', () => {
@@ -123,13 +123,13 @@ describe('a layer whose tar does not match its diffID', () => {
     const base = await tempDir();
     const store = await openStore(join(base, 'store'));
     try {
-      await expect(store.unpackLayerStream(layer, Readable.from([gz]), Promise.resolve(lie))).rejects.toThrow(
+      await expect(store.layers.unpackStream(layer, Readable.from([gz]), Promise.resolve(lie))).rejects.toThrow(
         /unpacks to diffID .* but its image config lists/,
       );
       expect(unpacked(store.root)).toEqual([]);
-      expect(await store.diffIDOf(layer)).toBeUndefined();
+      expect(await store.layers.diffIDOf(layer)).toBeUndefined();
       // the same layer with the diffID it really has unpacks
-      const ok = await store.unpackLayerStream(layer, Readable.from([gz]), Promise.resolve(digestOf(tar)));
+      const ok = await store.layers.unpackStream(layer, Readable.from([gz]), Promise.resolve(digestOf(tar)));
       expect(ok.diffID).toBe(digestOf(tar));
     } finally {
       await store.close();
@@ -140,10 +140,10 @@ describe('a layer whose tar does not match its diffID', () => {
     const base = await tempDir();
     const store = await openStore(join(base, 'store'));
     try {
-      await store.writeBlob(Readable.from([gz]), { digest: layer.digest, size: layer.size });
-      await expect(store.unpackLayer(layer, lie)).rejects.toThrow(/unpacks to diffID .* but its image config lists/);
+      await store.blobs.put(Readable.from([gz]), { digest: layer.digest, size: layer.size });
+      await expect(store.layers.unpack(layer, lie)).rejects.toThrow(/unpacks to diffID .* but its image config lists/);
       expect(unpacked(store.root)).toEqual([]);
-      expect(await store.diffIDOf(layer)).toBeUndefined();
+      expect(await store.layers.diffIDOf(layer)).toBeUndefined();
     } finally {
       await store.close();
     }
@@ -153,11 +153,11 @@ describe('a layer whose tar does not match its diffID', () => {
     const base = await tempDir();
     const store = await openStore(join(base, 'store'));
     try {
-      await store.writeBlob(Readable.from([gz]), { digest: layer.digest, size: layer.size });
-      await store.unpackLayer(layer);
-      await expect(store.unpackLayer(layer, lie)).rejects.toThrow(/but its image config lists/);
+      await store.blobs.put(Readable.from([gz]), { digest: layer.digest, size: layer.size });
+      await store.layers.unpack(layer);
+      await expect(store.layers.unpack(layer, lie)).rejects.toThrow(/but its image config lists/);
       await expect(
-        store.lowerdirsFor({
+        store.layers.lowerdirsFor({
           manifest: { schemaVersion: 2, mediaType: MediaType.OciManifest, config: layer, layers: [layer] },
           config: { rootfs: { type: 'layers', diff_ids: [lie] } },
         } as never),

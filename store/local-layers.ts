@@ -1,0 +1,234 @@
+// The local store's Layers (store/api.ts): layer directories (layers.ts) unpacked from, and committed into, the
+// store's blobs (local-blobs.ts).
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { tee } from '../oci/index.js';
+import { digestHex, isDigest } from '../oci/index.js';
+import { MediaType, isGzipLayer, type Descriptor, type Digest } from '../oci/index.js';
+import type { CommitOptions, CommittedLayer, ExpectedDiffID, ImageRecord, Layers } from './api.js';
+import { BlobNotFoundError } from './errors.js';
+import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
+import { diffIDMismatch, treeLine, writeTreeRecord, type LayerDirs } from './layers.js';
+import { needsGunzip, withLazy } from './lazy.js';
+import type { Leases } from './leases.js';
+import type { LocalBlobs } from './local-blobs.js';
+
+export class LocalLayers implements Layers {
+  constructor(
+    private readonly root: string,
+    private readonly blobs: LocalBlobs,
+    readonly dirs: LayerDirs,
+    private readonly leases: Leases,
+  ) {}
+
+  diffIDOf(layer: Descriptor): Promise<Digest | undefined> {
+    return this.dirs.diffIDOf(layer);
+  }
+  async lowerdir(diffID: Digest): Promise<string | undefined> {
+    // leased before the check: a layer found unpacked stays
+    await this.leases.touch([diffID]);
+    if (!(await this.dirs.isUnpacked(diffID))) return undefined;
+    return this.dirs.lowerdir(diffID);
+  }
+  async unpack(layer: Descriptor, expectDiffID?: ExpectedDiffID): Promise<{ diffID: Digest; dir: string }> {
+    await this.leases.touch([layer.digest]);
+    const known = await this.knownDiffID(layer, expectDiffID);
+    if (known) {
+      const dir = await this.lowerdir(known);
+      if (dir) return { diffID: known, dir };
+    }
+    if (!(await this.blobs.files.has(layer.digest))) {
+      const rec = await this.blobs.lazySource(layer.digest);
+      if (!rec) throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
+      // A lazy layer is downloaded once, into its blob and the unpacker at the same time (as a pull does).
+      return this.blobs.once(`unpack ${layer.digest}`, async () => {
+        if (await this.blobs.files.has(layer.digest)) return this.unpack(layer, expectDiffID);
+        let r: { diffID: Digest; dir: string } | undefined;
+        await withLazy(rec, this.blobs.remote, (src) =>
+          tee(
+            src,
+            (a) => this.blobs.files.ingest(a, { digest: layer.digest, size: rec.descriptor.size }),
+            async (b) => (r = await this.unpackStream(layer, b, expectDiffID)),
+          ),
+        );
+        return r!;
+      });
+    }
+    const r = await this.dirs.unpackBlobFile(
+      layer,
+      this.blobs.files.path(layer.digest),
+      known ?? expectDiffID,
+      this.blobs.touch,
+    );
+    await this.leases.touch([r.diffID]);
+    return r;
+  }
+  async unpackStream(
+    layer: Descriptor,
+    src: Readable,
+    expectDiffID?: ExpectedDiffID,
+  ): Promise<{ diffID: Digest; dir: string }> {
+    await this.leases.touch([layer.digest]);
+    let known: Digest | undefined;
+    try {
+      known = await this.knownDiffID(layer, expectDiffID);
+    } catch (e) {
+      src.destroy();
+      throw e;
+    }
+    if (known) {
+      const dir = await this.lowerdir(known);
+      if (dir) {
+        src.resume();
+        await new Promise<void>((res, rej) => {
+          if (src.readableEnded) return res();
+          src.once('end', res);
+          src.once('error', rej);
+        });
+        return { diffID: known, dir };
+      }
+    }
+    const r = await this.dirs.unpackStream(layer, src, known ?? expectDiffID, this.blobs.touch);
+    await this.leases.touch([r.diffID]);
+    return r;
+  }
+  /**
+   * The diffID this store recorded for a layer blob (it hashed the tar itself), checked against the image's. With
+   * no record, the unpack checks the image's diffID (awaited only when the tar has been read).
+   */
+  private async knownDiffID(layer: Descriptor, expectDiffID: ExpectedDiffID | undefined): Promise<Digest | undefined> {
+    const known = await this.dirs.diffIDOf(layer);
+    const expected = known ? await expectDiffID : undefined;
+    if (known && expected && known !== expected) throw diffIDMismatch(layer, known, expected);
+    return known;
+  }
+  async lowerdirsFor(image: ImageRecord): Promise<string[]> {
+    const ids = image.config.rootfs?.diff_ids ?? [];
+    const layers = image.manifest.layers;
+    const out: string[] = new Array<string>(layers.length);
+    // Layers still to unpack (lazy ones still to download) come in four at a time, as a pull's would.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < layers.length; i = next++) {
+        const diffID = ids[i] ?? (await this.dirs.diffIDOf(layers[i]!));
+        const dir = diffID ? await this.lowerdir(diffID) : undefined;
+        out[i] = dir ?? (await this.unpack(layers[i]!, ids[i])).dir;
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    return out;
+  }
+  async commit(upperdir: string, opts: CommitOptions = {}): Promise<CommittedLayer> {
+    const stats = { entries: 0 };
+    // The tree record goes to a file as the walk meets each entry, in walk order (verify compares it as a set): a
+    // layer's many lines never sit in the heap, which kept V8's old space larger for the whole commit.
+    const treeTmp = tempName(join(this.root, 'tmp'), 'tree');
+    const treeFd = openSync(treeTmp, 'w', 0o644);
+    let pendingLines = '';
+    const onStat = (rel: string, st: import('node:fs').Stats, link: string): void => {
+      pendingLines += treeLine(rel, st, link) + '\n';
+      if (pendingLines.length >= 1 << 16) {
+        writeSync(treeFd, pendingLines);
+        pendingLines = '';
+      }
+    };
+    let treeOpen = true;
+    const closeTree = (): void => {
+      if (!treeOpen) return;
+      treeOpen = false;
+      try {
+        if (pendingLines) writeSync(treeFd, pendingLines);
+      } finally {
+        pendingLines = '';
+        closeSync(treeFd);
+      }
+    };
+    try {
+      // The layer codec loads only when a step commits or a layer is compressed: a no-op rebuild never needs it.
+      const { diffChunks } = await import('./layer-tar/diff.js');
+      const tar = diffChunks(
+        upperdir,
+        { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) },
+        stats,
+      );
+      const { digest, size } = await this.blobs.files.ingestChunks(tar, this.blobs.touch);
+      closeTree();
+      const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
+      if (!(await this.dirs.isUnpacked(digest))) {
+        const tmp = this.dirs.newTempLayer();
+        await mkdir(tmp, { recursive: true });
+        try {
+          const ours = resolve(upperdir).startsWith(join(this.root, 'run') + '/');
+          if (ours) {
+            // already in overlay format: move it, then leave an empty upperdir for the caller's release()
+            await rename(upperdir, join(tmp, 'diff'));
+            await mkdir(upperdir);
+            await rename(treeTmp, join(tmp, 'tree'));
+          } else {
+            await mkdir(join(tmp, 'diff'));
+            const { unpackTar } = await import('./layer-tar/unpack.js');
+            await unpackTar(await this.blobs.files.open(digest), join(tmp, 'diff'), { digest });
+            await writeTreeRecord(join(tmp, 'diff'), join(tmp, 'tree'));
+          }
+          await this.dirs.install(tmp, digest);
+        } catch (e) {
+          await rm(tmp, { recursive: true, force: true });
+          throw e;
+        }
+      }
+      return { descriptor, diffID: digest, empty: stats.entries === 0 };
+    } finally {
+      closeTree();
+      await rm(treeTmp, { force: true });
+    }
+  }
+  async compressed(layer: Descriptor): Promise<Descriptor> {
+    if (isGzipLayer(layer.mediaType) || layer.mediaType.endsWith('+zstd')) return layer;
+    const record = join(this.root, 'compressed', digestHex(layer.digest));
+    try {
+      const d = (await readFile(record, 'utf8')).trim();
+      if (isDigest(d) && (await this.blobs.has(d))) {
+        return {
+          mediaType: MediaType.OciLayerGzip,
+          digest: d,
+          size: await this.blobs.size(d),
+          ...(layer.annotations ? { annotations: layer.annotations } : {}),
+        };
+      }
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    // A layer that came lazily from a registry cache: that cache's gzip blob is its compressed form (the digest the
+    // exporting machine pushed), whether or not the layer was downloaded since.
+    const lazy = await this.blobs.lazy.get(layer.digest);
+    const gzSources = (lazy?.sources ?? []).filter((s) => needsGunzip(layer, s));
+    const gz = gzSources[0]?.blob;
+    if (gz) {
+      await this.leases.touch([gz.digest]);
+      if (!(await this.blobs.files.has(gz.digest)))
+        this.blobs.lazyGzip.set(gz.digest, {
+          descriptor: { ...gz },
+          sources: gzSources.filter((s) => s.blob.digest === gz.digest),
+        });
+      return { ...gz, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
+    }
+    await this.blobs.fetch(layer.digest);
+    if (!(await this.blobs.files.has(layer.digest)))
+      throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
+    const { parallelGzipFile } = await import('./layer-tar/gzip.js');
+    const { digest, size } = await this.blobs.files.ingestChunks(
+      parallelGzipFile(this.blobs.files.path(layer.digest), { expect: { digest: layer.digest, size: layer.size } }),
+      this.blobs.touch,
+    );
+    await this.dirs.recordDiffID(digest, layer.digest);
+    await writeFileAtomic(record, digest);
+    return {
+      mediaType: MediaType.OciLayerGzip,
+      digest,
+      size,
+      ...(layer.annotations ? { annotations: layer.annotations } : {}),
+    };
+  }
+}
