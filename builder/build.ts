@@ -24,6 +24,11 @@ import { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
 import { runStage } from './stage.js';
 import type { BuildEnv, StageState } from './steps/types.js';
 
+/**
+ * The phases, in order: plan (read, parse, plan, check entitlements), start the base-image pulls, open the context,
+ * run the stages, then finish the image (assemble, export cache, outputs, tags). Some overlap on purpose: the store
+ * opens while a directory context's Buildfile is parsed, and base images resolve while the context is read.
+ */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
   // The store opens (loading its modules, and starting a --cache-from import) while the Buildfile of a directory
@@ -34,31 +39,18 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpDir = join(store.root, 'builder', 'tmp', runId);
   await mkdir(tmpDir, { recursive: true });
-  let context: BuildContext | undefined;
-  const network = lazyNetwork();
-  let containersStarted = (): boolean => false;
-  let pullsStored = async (): Promise<void> => undefined;
+  const held: Held = {
+    store,
+    tmpDir,
+    network: lazyNetwork(),
+    context: undefined,
+    containersStarted: () => false,
+    pullsStored: async () => undefined,
+  };
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
-    if (typeof opts.context !== 'string') context = await BuildContext.openTar(opts.context.tar, tmpDir);
-    const { file, buildfilePath, parsed } = await (early ?? readAndParse(opts, context?.root));
-    const buildPlatform = hostPlatform();
-    let targetPlatform: Platform = buildPlatform;
-    if (opts.platform) {
-      try {
-        targetPlatform = parsePlatform(opts.platform);
-      } catch (e) {
-        throw new PlanError((e as Error).message, file);
-      }
-    }
-    const plan = makePlan({
-      parsed,
-      buildArgs: opts.buildArgs ?? {},
-      ...(opts.target !== undefined ? { target: opts.target } : {}),
-      buildPlatform,
-      targetPlatform,
-    });
-    checkEntitlements(plan, opts);
+    if (typeof opts.context !== 'string') held.context = await BuildContext.openTar(opts.context.tar, tmpDir);
+    const { plan, buildfilePath } = await planBuild(opts, early ?? readAndParse(opts, held.context?.root));
     emit({
       type: 'build-start',
       time: Date.now(),
@@ -67,96 +59,170 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName),
       })),
     });
-    // Base images are resolved (pulled: manifest and config; layers stay lazy) while the context is read.
-    const resolveBaseImage = baseImageResolver(opts, store, emit);
-    pullsStored = resolveBaseImage.stored;
-    for (const i of plan.needed) {
-      const base = plan.stages[i]!.base;
-      if (base.kind === 'image') resolveBaseImage(base.ref, plan.stages[i]!.platform).catch(() => undefined);
-    }
+    const resolveBaseImage = startBaseImages(opts, store, plan, emit);
+    held.pullsStored = resolveBaseImage.stored;
     if (typeof opts.context === 'string') {
-      context = await BuildContext.openDir(opts.context, {
+      held.context = await BuildContext.openDir(opts.context, {
         ...(buildfilePath ? { buildfile: buildfilePath } : {}),
         memoDir: join(store.root, 'builder'),
       });
     }
-    if (!context) throw new PlanError('no build context', file);
+    if (!held.context) throw new PlanError('no build context', plan.file);
 
-    const env = await makeEnv(opts, store, plan, context, tmpDir, emit, resolveBaseImage, network.get);
-    containersStarted = () => env.stats.containers > 0;
-    // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
-    const queue: Pick<PQueue, 'add' | 'clear'> =
-      plan.needed.length > 1
-        ? new (await import('p-queue')).default({ concurrency: Math.max(1, opts.concurrency ?? 2) })
-        : { add: ((fn: () => Promise<unknown>) => fn()) as PQueue['add'], clear: () => undefined };
-    for (const i of plan.needed) {
-      const sp = plan.stages[i]!;
-      const p = (async () => {
-        await Promise.all(sp.dependsOn.map((d) => env.stages.get(d)!));
-        return (await queue.add(() => runStage(env, sp), { throwOnTimeout: true })) as StageState;
-      })();
-      p.catch(() => undefined);
-      env.stages.set(i, p);
-    }
-    let final: StageState;
-    try {
-      final = await env.stages.get(plan.target)!;
-      await Promise.all(plan.needed.map((i) => env.stages.get(i)!));
-    } catch (e) {
-      queue.clear();
-      await Promise.allSettled([...env.stages.values()]);
-      throw e;
-    }
+    const env = await makeEnv(opts, store, plan, held.context, tmpDir, emit, resolveBaseImage, held.network.get);
+    held.containersStarted = () => env.stats.containers > 0;
+    const final = await runStages(env, opts);
     for (const a of unusedBuildArgs(plan, env.usedArgs)) {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
-
-    // the base images' records (written while the steps were looked up) are in the store before the image that
-    // names their layers is
-    const basesStored = resolveBaseImage.stored();
-    basesStored.catch(() => undefined);
-    // and the records of registry-cache hits are written meanwhile (they need no image)
-    const hooks = await import('./remote-cache/hooks.js');
-    const hitsRecorded = hooks.recordCacheHits(store, opts);
-    hitsRecorded.catch(() => undefined);
-    const image = await assemble(env, final, opts);
-    await basesStored;
-    await hitsRecorded;
-    await hooks.exportBuildCache(store, opts, image, emit);
-    const tags = (opts.tags ?? []).map((t) => normalizeName(t));
-    const { writeOutputs } = await import('./outputs.js');
-    await writeOutputs(env, image, { ...opts, tags });
-    for (const t of tags) await store.images.tag(t, image.manifest);
-    const result: BuildResult = {
-      imageId: image.configDigest,
-      manifestDigest: image.manifest.digest,
-      manifestSize: image.manifest.size,
-      platform: final.plan.platform,
-      tags,
-      stats: { ...env.stats },
-    };
+    const result = await finishImage(env, final, opts, resolveBaseImage);
     emit({
       type: 'build-end',
       time: Date.now(),
       ok: true,
-      imageId: image.configDigest,
-      manifestDigest: image.manifest.digest,
+      imageId: result.imageId,
+      manifestDigest: result.manifestDigest,
     });
     return result;
   } catch (e) {
     emit({ type: 'build-end', time: Date.now(), ok: false, error: (e as Error).message });
     throw e;
   } finally {
-    // every container of the build is gone here; slirp4netns stops while the rest is cleaned up
-    const networkClosed = network.close().catch(() => undefined);
-    // RUN steps mount under the runtime's private run dir; drop it (and anything a killed run left) when idle.
-    if (containersStarted()) await (await import('../runtime/index.js')).cleanupStaleMounts().catch(() => undefined);
-    await context?.close().catch(() => undefined);
-    await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
-    await pullsStored().catch(() => undefined);
-    await store.close();
-    await networkClosed;
+    await release(held);
   }
+}
+
+/** What a build holds open until it ends, whatever phase it ended in. */
+interface Held {
+  store: Store;
+  tmpDir: string;
+  network: ReturnType<typeof lazyNetwork>;
+  context: BuildContext | undefined;
+  containersStarted(): boolean;
+  /** Settles when the pulls started so far have written the store. */
+  pullsStored(): Promise<void>;
+}
+
+/** Phase 1: the parsed Buildfile as a plan for the target platform, its entitlements checked. */
+async function planBuild(
+  opts: BuildOptions,
+  parse: ReturnType<typeof readAndParse>,
+): Promise<{ plan: BuildPlan; buildfilePath?: string }> {
+  const { file, buildfilePath, parsed } = await parse;
+  const buildPlatform = hostPlatform();
+  let targetPlatform: Platform = buildPlatform;
+  if (opts.platform) {
+    try {
+      targetPlatform = parsePlatform(opts.platform);
+    } catch (e) {
+      throw new PlanError((e as Error).message, file);
+    }
+  }
+  const plan = makePlan({
+    parsed,
+    buildArgs: opts.buildArgs ?? {},
+    ...(opts.target !== undefined ? { target: opts.target } : {}),
+    buildPlatform,
+    targetPlatform,
+  });
+  checkEntitlements(plan, opts);
+  return { plan, ...(buildfilePath ? { buildfilePath } : {}) };
+}
+
+/** Phase 2: base images of the needed stages start resolving (manifest and config; layers stay lazy). */
+function startBaseImages(
+  opts: BuildOptions,
+  store: Store,
+  plan: BuildPlan,
+  emit: (e: BuildEvent) => void,
+): BaseImageResolver {
+  const resolveBaseImage = baseImageResolver(opts, store, emit);
+  for (const i of plan.needed) {
+    const base = plan.stages[i]!.base;
+    // the stage that needs it awaits it again and sees the failure then
+    if (base.kind === 'image') resolveBaseImage(base.ref, plan.stages[i]!.platform).catch(() => undefined);
+  }
+  return resolveBaseImage;
+}
+
+/**
+ * Phase 3: every needed stage runs as soon as the stages it depends on are done, at most `concurrency` at once.
+ * Returns the target's state once every needed stage has finished; on a failure, the queued stages are dropped
+ * and the running ones settle before the error is thrown.
+ */
+async function runStages(env: BuildEnv, opts: BuildOptions): Promise<StageState> {
+  const { plan } = env;
+  // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
+  const queue: Pick<PQueue, 'add' | 'clear'> =
+    plan.needed.length > 1
+      ? new (await import('p-queue')).default({ concurrency: Math.max(1, opts.concurrency ?? 2) })
+      : { add: ((fn: () => Promise<unknown>) => fn()) as PQueue['add'], clear: () => undefined };
+  for (const i of plan.needed) {
+    const sp = plan.stages[i]!;
+    const p = (async () => {
+      await Promise.all(sp.dependsOn.map((d) => env.stages.get(d)!));
+      return (await queue.add(() => runStage(env, sp), { throwOnTimeout: true })) as StageState;
+    })();
+    // awaited below and by the stages that depend on it; until then a failure must not be an unhandled rejection
+    p.catch(() => undefined);
+    env.stages.set(i, p);
+  }
+  try {
+    const final = await env.stages.get(plan.target)!;
+    await Promise.all(plan.needed.map((i) => env.stages.get(i)!));
+    return final;
+  } catch (e) {
+    queue.clear();
+    await Promise.allSettled([...env.stages.values()]);
+    throw e;
+  }
+}
+
+/** Phase 4: the image's config and manifest, the build cache export, the outputs and the tags. */
+async function finishImage(
+  env: BuildEnv,
+  final: StageState,
+  opts: BuildOptions,
+  resolveBaseImage: BaseImageResolver,
+): Promise<BuildResult> {
+  const { store, emit } = env;
+  // the base images' records (written while the steps were looked up) are in the store before the image that
+  // names their layers is
+  const basesStored = resolveBaseImage.stored();
+  basesStored.catch(() => undefined);
+  // and the records of registry-cache hits are written meanwhile (they need no image)
+  const hooks = await import('./remote-cache/hooks.js');
+  const hitsRecorded = hooks.recordCacheHits(store, opts);
+  hitsRecorded.catch(() => undefined);
+  const image = await assemble(env, final, opts);
+  await basesStored;
+  await hitsRecorded;
+  await hooks.exportBuildCache(store, opts, image, emit);
+  const tags = (opts.tags ?? []).map((t) => normalizeName(t));
+  const { writeOutputs } = await import('./outputs.js');
+  await writeOutputs(env, image, { ...opts, tags });
+  for (const t of tags) await store.images.tag(t, image.manifest);
+  return {
+    imageId: image.configDigest,
+    manifestDigest: image.manifest.digest,
+    manifestSize: image.manifest.size,
+    platform: final.plan.platform,
+    tags,
+    stats: { ...env.stats },
+  };
+}
+
+/** Whatever phase the build ended in: the network, the runtime's mounts, the context, the temporary files, the store. */
+async function release(held: Held): Promise<void> {
+  // every container of the build is gone here; slirp4netns stops while the rest is cleaned up
+  const networkClosed = held.network.close().catch(() => undefined);
+  // RUN steps mount under the runtime's private run dir; drop it (and anything a killed run left) when idle.
+  if (held.containersStarted()) await (await import('../runtime/index.js')).cleanupStaleMounts().catch(() => undefined);
+  await held.context?.close().catch(() => undefined);
+  await rm(held.tmpDir, { recursive: true, force: true }).catch(() => undefined);
+  await held.pullsStored().catch(() => undefined);
+  await held.store.close();
+  await networkClosed;
 }
 
 async function openBuildStore(opts: BuildOptions, emit: (e: BuildEvent) => void): Promise<Store> {

@@ -37,12 +37,8 @@ export function checkEntitlements(plan: BuildPlan, opts: Pick<BuildOptions, 'all
   if (allowsNetworkHost(opts)) return;
   for (const i of plan.needed) {
     for (const ins of plan.stages[i]!.instructions) {
-      if (ins.keyword !== 'RUN') continue;
-      const network = ins.flags
-        .map((f) => /^--network=(.*)$/i.exec(f)?.[1])
-        .filter((v) => v !== undefined)
-        .at(-1);
-      if (network === 'host') throw new EntitlementError(networkHostRefusal(`${plan.file}:${ins.line}`));
+      if (ins.kind === 'run' && ins.network === 'host')
+        throw new EntitlementError(networkHostRefusal(`${plan.file}:${ins.range.line}`));
     }
   }
 }

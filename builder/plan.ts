@@ -1,10 +1,12 @@
 // Buildfile instructions + build args → a BuildPlan: the stages as a DAG (FROM stage, COPY --from, RUN --mount
 // from=), the global (meta) ARG scope, and the stages the target needs, in an order where dependencies come first.
-import type { Instruction, ParseResult } from '../parser/index.js';
+// Each node of the parse becomes a typed instruction here (parser/instructions/): the steps read fields, not flags.
+import { FlagError, toTypedInstruction } from '../parser/index.js';
+import type { FromInstruction, Instruction, ParseResult, TypedInstruction } from '../parser/index.js';
 import type { Platform } from '../oci/index.js';
 import { expand, type Vars } from './expand.js';
 import { PlanError } from './errors.js';
-import { parseCsv, parseFlags } from './flags.js';
+import { parseCsv } from './flags.js';
 import { platformArgs, parsePlatform, PROXY_ARGS } from './platform.js';
 
 export type BaseSpec = { kind: 'scratch' } | { kind: 'stage'; stage: number } | { kind: 'image'; ref: string };
@@ -15,13 +17,13 @@ export interface StagePlan {
   name?: string;
   /** `name`, or `stage-N`: what progress lines show. */
   displayName: string;
-  from: Instruction;
+  from: FromInstruction;
   /** FROM's image word after meta-arg substitution. */
   baseName: string;
   base: BaseSpec;
   platform: Platform;
   /** Instructions after FROM. */
-  instructions: Instruction[];
+  instructions: TypedInstruction[];
   /** Stage indexes this stage reads from, and images it copies/mounts from. */
   dependsOn: number[];
   imageDeps: string[];
@@ -52,12 +54,26 @@ export interface PlanInput {
   targetPlatform: Platform;
 }
 
-/** Splits `ARG name[=value]` words into pairs; the parser gives ARG args as written (several allowed). */
-export function argPairs(ins: Instruction): { name: string; value: string | undefined }[] {
-  return ins.args.map((a) => {
-    const eq = a.indexOf('=');
-    return eq < 0 ? { name: a, value: undefined } : { name: a.slice(0, eq), value: a.slice(eq + 1) };
-  });
+/** A flag BuildKit knows that tsbuild cannot honour: a usage error (exit 2), as for the CLI's own flags. */
+export class UnsupportedFlagError extends PlanError {
+  override name = 'UsageError';
+}
+
+/** The node as a typed instruction; a flag that cannot be read is a PlanError at its line. */
+export function typeInstruction(node: Instruction, file: string): TypedInstruction {
+  try {
+    return toTypedInstruction(node);
+  } catch (e) {
+    if (e instanceof FlagError) throw new PlanError(e.message, file, e.line);
+    throw e;
+  }
+}
+
+/** Refuses an instruction that uses a flag tsbuild cannot honour, naming the flag. */
+export function refuseUnsupported(ins: TypedInstruction, file: string): void {
+  const flag = ins.unsupported[0];
+  if (flag !== undefined)
+    throw new UnsupportedFlagError(`${ins.keyword} ${flag} is not supported by tsbuild`, file, ins.range.line);
 }
 
 export function makePlan(input: PlanInput): BuildPlan {
@@ -70,16 +86,17 @@ export function makePlan(input: PlanInput): BuildPlan {
 
   const stages: StagePlan[] = [];
   let current: StagePlan | undefined;
-  for (const ins of parsed.instructions) {
-    if (ins.keyword === 'FROM') {
+  for (const node of parsed.instructions) {
+    const ins = typeInstruction(node, file);
+    if (ins.kind === 'from') {
       current = planFrom(ins, stages, metaArgs, esc, file, input.targetPlatform);
       stages.push(current);
       continue;
     }
     if (!current) {
-      if (ins.keyword !== 'ARG')
-        throw new PlanError(`${ins.keyword} before the first FROM (only ARG may come first)`, file, ins.line);
-      for (const { name, value } of argPairs(ins)) {
+      if (ins.kind !== 'arg')
+        throw new PlanError(`${ins.keyword} before the first FROM (only ARG may come first)`, file, ins.range.line);
+      for (const { name, value } of ins.args) {
         metaDeclared.add(name);
         const v =
           buildArgs.get(name) ?? (value === undefined ? undefined : expandOrFail(value, metaArgs, esc, file, ins));
@@ -96,14 +113,10 @@ export function makePlan(input: PlanInput): BuildPlan {
   for (const st of stages) {
     for (const ins of st.instructions) {
       const refs: string[] = [];
-      if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
-        const from = ins.flags.find((f) => /^--from=/i.test(f));
-        if (from) refs.push(from.slice('--from='.length));
-      }
-      if (ins.keyword === 'RUN') {
-        for (const f of ins.flags) {
-          if (!/^--mount=/i.test(f)) continue;
-          const m = parseCsv(f.slice('--mount='.length));
+      if (ins.kind === 'copy' && ins.from) refs.push(ins.from);
+      if (ins.kind === 'run') {
+        for (const mount of ins.mounts) {
+          const m = parseCsv(mount);
           if (m.from) refs.push(m.from);
         }
       }
@@ -111,7 +124,8 @@ export function makePlan(input: PlanInput): BuildPlan {
         const word = expandOrFail(r, metaArgs, esc, file, ins);
         const dep = findStage(stages, word, st.index);
         if (dep !== undefined) {
-          if (dep >= st.index) throw new PlanError(`stage "${word}" is not defined before it is used`, file, ins.line);
+          if (dep >= st.index)
+            throw new PlanError(`stage "${word}" is not defined before it is used`, file, ins.range.line);
           if (!st.dependsOn.includes(dep)) st.dependsOn.push(dep);
         } else if (!st.imageDeps.includes(word)) st.imageDeps.push(word);
       }
@@ -137,6 +151,8 @@ export function makePlan(input: PlanInput): BuildPlan {
     needed.push(i);
   };
   visit(target);
+  // Before any step runs, and only for what is built (as the entitlements are checked).
+  for (const i of needed) for (const ins of [stages[i]!.from, ...stages[i]!.instructions]) refuseUnsupported(ins, file);
 
   return {
     file,
@@ -153,37 +169,32 @@ export function makePlan(input: PlanInput): BuildPlan {
 }
 
 function planFrom(
-  ins: Instruction,
+  ins: FromInstruction,
   stages: StagePlan[],
   metaArgs: Vars,
   esc: string,
   file: string,
   targetPlatform: Platform,
 ): StagePlan {
-  const flags = parseFlags(ins, ['platform']);
-  const args = ins.args;
-  let name: string | undefined;
-  if (args.length === 3 && args[1]!.toLowerCase() === 'as') name = args[2]!.toLowerCase();
-  else if (args.length !== 1)
-    throw new PlanError('FROM requires either one or three arguments (FROM image [AS name])', file, ins.line);
+  const line = ins.range.line;
+  const name = ins.stageName?.toLowerCase();
   if (name !== undefined && !/^[a-z][a-z0-9-_.]*$/.test(name))
     throw new PlanError(
       `invalid name for build stage: "${name}", name can't start with a number or contain symbols`,
       file,
-      ins.line,
+      line,
     );
   if (name !== undefined && stages.some((s) => s.name === name))
-    throw new PlanError(`duplicate stage name "${name}"`, file, ins.line);
-  const baseName = expandOrFail(args[0]!, metaArgs, esc, file, ins);
-  if (baseName === '') throw new PlanError(`FROM: base name (${args[0]}) should not be blank`, file, ins.line);
-  const platformFlag = flags.get('platform');
+    throw new PlanError(`duplicate stage name "${name}"`, file, line);
+  const baseName = expandOrFail(ins.image, metaArgs, esc, file, ins);
+  if (baseName === '') throw new PlanError(`FROM: base name (${ins.image}) should not be blank`, file, line);
   let platform = targetPlatform;
-  if (platformFlag !== undefined) {
-    const p = expandOrFail(platformFlag, metaArgs, esc, file, ins);
+  if (ins.platform !== undefined) {
+    const p = expandOrFail(ins.platform, metaArgs, esc, file, ins);
     try {
       platform = parsePlatform(p);
     } catch (e) {
-      throw new PlanError((e as Error).message, file, ins.line);
+      throw new PlanError((e as Error).message, file, line);
     }
   }
   const index = stages.length;
@@ -219,11 +230,11 @@ export function findStage(stages: StagePlan[], word: string, before: number): nu
   return undefined;
 }
 
-function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: Instruction): string {
+function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: TypedInstruction): string {
   try {
     return expand(word, vars, esc);
   } catch (e) {
-    throw new PlanError(`${ins.keyword}: ${(e as Error).message}`, file, ins.line);
+    throw new PlanError(`${ins.keyword}: ${(e as Error).message}`, file, ins.range.line);
   }
 }
 

@@ -1,12 +1,12 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
 import { clipLine } from '../parser/index.js';
-import type { Instruction } from '../parser/index.js';
+import type { Heredoc, TypedInstruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
 import { BuildError } from './errors.js';
 import type { StepRef } from './events.js';
 import { cloneConfig, scratchConfig } from './image-config.js';
-import type { StagePlan } from './plan.js';
+import { refuseUnsupported, typeInstruction, type StagePlan } from './plan.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
 import { formatPlatform } from './platform.js';
 import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
@@ -15,8 +15,8 @@ import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
  * The instruction as written, on one line (continuations joined; a heredoc shows its first line), cut at 1000
  * characters: every progress line and event repeats it.
  */
-export function displayInstruction(ins: Instruction): string {
-  const nl = ins.heredocs.length > 0 ? ins.original.indexOf('\n') : -1;
+export function displayInstruction(ins: { original: string; heredocs?: readonly Heredoc[] }): string {
+  const nl = (ins.heredocs?.length ?? 0) > 0 ? ins.original.indexOf('\n') : -1;
   const first = nl >= 0 ? ins.original.slice(0, nl) : ins.original;
   return clipLine(
     first
@@ -31,22 +31,28 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
   const state = await baseState(env, sp);
   const fromCached = state.fromCached;
   // ONBUILD triggers of the base run first (and are not inherited further).
-  const triggers: Instruction[] = [];
+  const triggers: TypedInstruction[] = [];
   const onbuild = state.state.config.config.OnBuild ?? [];
   if (onbuild.length > 0) {
     const { parseBuildfile } = await (await import('../parser/index.js')).loadParser();
-    for (const t of onbuild)
-      triggers.push(...parseBuildfile(t, `${env.plan.file} (ONBUILD of ${sp.baseName})`).instructions);
+    const file = `${env.plan.file} (ONBUILD of ${sp.baseName})`;
+    for (const t of onbuild) {
+      for (const node of parseBuildfile(t, file).instructions) {
+        const ins = typeInstruction(node, file);
+        refuseUnsupported(ins, file);
+        triggers.push(ins);
+      }
+    }
     state.state.config.config.OnBuild = null;
   }
   const steps = [...triggers, ...sp.instructions];
   const total = steps.length + 1;
-  const ref = (ins: Instruction, index: number): StepRef => ({
+  const ref = (ins: TypedInstruction, index: number): StepRef => ({
     stage: sp.displayName,
     index,
     total,
     instruction: displayInstruction(ins),
-    line: ins.line,
+    line: ins.range.line,
   });
   const fromRef = ref(sp.from, 1);
   env.emit({ type: 'step-start', time: Date.now(), step: fromRef });
@@ -71,8 +77,8 @@ async function runSteps(
   env: BuildEnv,
   sp: StagePlan,
   st: StageState,
-  steps: Instruction[],
-  ref: (ins: Instruction, index: number) => StepRef,
+  steps: TypedInstruction[],
+  ref: (ins: TypedInstruction, index: number) => StepRef,
 ): Promise<void> {
   for (let i = 0; i < steps.length; i++) {
     const ins = steps[i]!;
@@ -120,18 +126,18 @@ async function runSteps(
 
 /** Step modules load on first use: a build without COPY never loads the COPY machinery. */
 async function dispatch(sc: StepCtx): Promise<boolean> {
-  switch (sc.ins.keyword) {
-    case 'RUN':
-      return (await import('./steps/run.js')).runStep(sc);
-    case 'COPY':
-    case 'ADD':
-      return (await import('./steps/copy.js')).copyStep(sc);
-    case 'WORKDIR':
-      return (await import('./steps/workdir.js')).workdirStep(sc);
-    case 'FROM':
+  const { ins } = sc;
+  switch (ins.kind) {
+    case 'run':
+      return (await import('./steps/run.js')).runStep({ ...sc, ins });
+    case 'copy':
+      return (await import('./steps/copy.js')).copyStep({ ...sc, ins });
+    case 'workdir':
+      return (await import('./steps/workdir.js')).workdirStep({ ...sc, ins });
+    case 'from':
       throw new BuildError('FROM inside a stage', { file: sc.env.plan.file, step: sc.step });
     default:
-      return (await import('./steps/metadata.js')).metadataStep(sc);
+      return (await import('./steps/metadata.js')).metadataStep({ ...sc, ins });
   }
 }
 

@@ -1,6 +1,7 @@
-// The parser's public API: Buildfile text → typed, unexpanded instructions with source positions. The grammar
-// (chevrotain) loads on first use through `loadParser()`: a no-op rebuild reads its parse from a cache and
-// needs only the light parts here (expansion, excerpts).
+// The parser's public API: Buildfile text → unexpanded instruction nodes with source positions (the dump's and
+// `parse --json`'s shape), and each node as a typed instruction (instructions/: what the builder reads). The grammar
+// (chevrotain) loads on first use through `loadParser()`: a no-op rebuild reads its parse from a cache and needs
+// only the light parts here (typing, expansion, excerpts).
 export type { Directives, Heredoc, Instruction, ParseResult, SourceRange } from './types.js';
 export type { ParseOptions } from './parse.js';
 export { BuildfileError } from './errors.js';
@@ -13,7 +14,9 @@ export {
   type Env,
   type LexOptions,
 } from './expand.js';
-export { allowedFlags } from './validate.js';
+export { FlagError, FLAGS, parseFlags, type FlagSpec, type ParsedFlags } from './instructions/flags.js';
+export { toTypedInstruction } from './instructions/parse.js';
+export type * from './instructions/types.js';
 export { parseHeredocMarker, type HeredocMarker } from './heredoc.js';
 export { clipLine, excerptLines, moreLines, windowAround, QUOTED_LINES, QUOTED_WIDTH } from './excerpt.js';
 

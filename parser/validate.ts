@@ -3,6 +3,7 @@
 // error is reported with its position before anything is built.
 import type { Instruction } from './types.js';
 import { parseHeredocMarker } from './heredoc.js';
+import { FLAGS } from './instructions/flags.js';
 
 export interface Issue {
   message: string;
@@ -10,35 +11,6 @@ export interface Issue {
   flag?: number;
   /** The ONBUILD-wrapped instruction the issue is in, when it is there. */
   inner?: boolean;
-}
-
-type FlagKind = 'string' | 'bool' | 'strings';
-
-const FLAGS: Record<string, Record<string, FlagKind>> = {
-  FROM: { platform: 'string' },
-  RUN: { mount: 'strings', network: 'string', security: 'string', device: 'strings' },
-  COPY: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings' },
-  ADD: {
-    chown: 'string',
-    chmod: 'string',
-    link: 'bool',
-    'keep-git-dir': 'bool',
-    checksum: 'string',
-    exclude: 'strings',
-    unpack: 'bool',
-  },
-  HEALTHCHECK: {
-    interval: 'string',
-    timeout: 'string',
-    'start-period': 'string',
-    'start-interval': 'string',
-    retries: 'string',
-  },
-};
-
-/** The flags an instruction accepts (empty for most). */
-export function allowedFlags(keyword: string): readonly string[] {
-  return Object.keys(FLAGS[keyword] ?? {});
 }
 
 function checkFlags(keyword: string, flags: readonly string[]): Issue | null {
@@ -50,7 +22,8 @@ function checkFlags(keyword: string, flags: readonly string[]): Issue | null {
     const eq = arg.indexOf('=');
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     const value = eq >= 0 ? arg.slice(eq + 1) : '';
-    const kind = spec[name];
+    // own keys only: `--constructor` is no flag
+    const kind = Object.hasOwn(spec, name) ? spec[name]!.kind : undefined;
     if (!kind) {
       const known = Object.keys(spec);
       const hint =

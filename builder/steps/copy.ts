@@ -4,6 +4,7 @@
 // single file goes to DEST/name when DEST ends in `/` or is an existing directory; relative DEST is under WORKDIR.
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import type { Digest } from '../../oci/index.js';
+import type { CopyInstruction } from '../../parser/index.js';
 import { O } from '../../runtime/index.js';
 import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/index.js';
 import { inputsFile, loadInputs } from '../reasons.js';
@@ -11,7 +12,7 @@ import { posix } from 'node:path';
 import { extractArchive } from './archive.js';
 import { BuildContext } from '../context.js';
 import { expand } from '../expand.js';
-import { FlagError, parseFlags } from '../flags.js';
+import { FlagError } from '../flags.js';
 import { findStage } from '../plan.js';
 import { pmap, secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
@@ -30,45 +31,32 @@ import {
 import { stageVars, type StepCtx } from './types.js';
 import { UpperWriter, type Owner } from './upper.js';
 
-const COPY_FLAGS = ['from', 'chown', 'chmod', 'link', 'exclude', 'parents'];
-const ADD_FLAGS = [...COPY_FLAGS, 'checksum', 'keep-git-dir', 'unpack'];
-
 /** Where sources come from: the context, or a stage/image rootfs opened on demand. */
 type Origin =
   | { kind: 'context' }
   | { kind: 'stage'; stage: number; key: string; lowerdirs: () => Promise<string[]> }
   | { kind: 'image'; ref: string; digest: string; lowerdirs: () => Promise<string[]> };
 
-export async function copyStep(sc: StepCtx): Promise<boolean> {
+export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   const { ins, env, state } = sc;
   const isAdd = ins.keyword === 'ADD';
-  const flags = parseFlags(ins, isAdd ? ADD_FLAGS : COPY_FLAGS);
   const vars = stageVars(state);
   const esc = env.plan.escapeToken;
-  const heredocNames = new Set(ins.heredocs.map((h) => h.name));
-  const isHeredocWord = (w: string): boolean =>
-    /^<<-?/.test(w) && heredocNames.has(w.replace(/^<<-?["']?/, '').replace(/["']$/, ''));
-  const words: string[] = [];
-  for (const a of ins.args) {
-    if (isHeredocWord(a)) words.push(a);
-    else words.push(expand(a, vars, esc)); // one word each, as BuildKit's SingleWordExpander
-  }
-  if (words.length < 2)
-    throw new FlagError(`${ins.keyword} requires at least two arguments, but only ${words.length} given`, ins.line);
-  const destWord = words.pop()!;
-  const srcs = words;
+  // one word each, as BuildKit's SingleWordExpander; a heredoc marker stays as written
+  const srcs = ins.sources.map((s) => (s.kind === 'heredoc' ? s.word : expand(s.word, vars, esc)));
+  const destWord = expand(ins.dest, vars, esc);
   const cfg = state.config.config;
   const destIsDir = destWord.endsWith('/') || destWord === '.' || destWord.endsWith('/.');
   const dest = posix.normalize(posix.isAbsolute(destWord) ? destWord : posix.join(cfg.WorkingDir || '/', destWord));
-  const chown = flags.get('chown') !== undefined ? expand(flags.get('chown')!, vars, esc) : undefined;
-  const chmodWord = flags.get('chmod') !== undefined ? expand(flags.get('chmod')!, vars, esc) : undefined;
+  const chown = ins.chown !== undefined ? expand(ins.chown, vars, esc) : undefined;
+  const chmodWord = ins.chmod !== undefined ? expand(ins.chmod, vars, esc) : undefined;
   if (chmodWord !== undefined && !/^[0-7]{3,4}$/.test(chmodWord))
-    throw new FlagError(`invalid --chmod "${chmodWord}": an octal mode is expected`, ins.line);
+    throw new FlagError(`invalid --chmod "${chmodWord}": an octal mode is expected`, ins.range.line);
   const chmod = chmodWord !== undefined ? parseInt(chmodWord, 8) : undefined;
-  const parents = flags.bool('parents');
-  const excludes = flags.all('exclude').map((e) => expand(e, vars, esc));
+  const parents = ins.parents;
+  const excludes = ins.exclude.map((e) => expand(e, vars, esc));
   const exclude = await excluder(excludes);
-  const fromWord = flags.get('from') !== undefined ? expand(flags.get('from')!, vars, esc) : undefined;
+  const fromWord = ins.from !== undefined ? expand(ins.from, vars, esc) : undefined;
 
   const origin = await originOf(sc, fromWord);
   const items: SourceItem[] = [];
@@ -81,21 +69,21 @@ export async function copyStep(sc: StepCtx): Promise<boolean> {
     chmodWord ?? null,
     parents,
     excludes,
-    flags.bool('link'),
+    ins.link,
   ];
   let multi = srcs.length > 1 || destIsDir;
   const files: Record<string, string> = {};
   try {
     const localSrcs: string[] = [];
-    for (const s of srcs) {
-      if (isHeredocWord(s)) {
-        const name = s.replace(/^<<-?["']?/, '').replace(/["']$/, '');
-        const h = ins.heredocs.find((x) => x.name === name)!;
-        const content = h.expand ? expand(h.content, vars, esc) : h.content;
+    for (const [i, source] of ins.sources.entries()) {
+      const s = srcs[i]!;
+      if (source.kind === 'heredoc') {
+        const { name } = source.heredoc;
+        const content = source.heredoc.expand ? expand(source.heredoc.content, vars, esc) : source.heredoc.content;
         items.push({ kind: 'heredoc', name, content });
         keyParts.push(['heredoc', name, content]);
       } else if (isAdd && isUrl(s) && origin.kind === 'context') {
-        const u = await fetchUrl(s, env.tmpDir, flags.get('checksum'), env.signal);
+        const u = await fetchUrl(s, env.tmpDir, ins.checksum, env.signal);
         items.push(u);
         keyParts.push(['url', s, u.sha256]);
       } else localSrcs.push(s);
@@ -209,7 +197,7 @@ function secureDest(w: UpperWriter, dest: string): Promise<string> {
   return secureResolve(w.view, dest);
 }
 
-async function originOf(sc: StepCtx, from: string | undefined): Promise<Origin> {
+async function originOf(sc: StepCtx<CopyInstruction>, from: string | undefined): Promise<Origin> {
   const { env, state } = sc;
   if (from === undefined) return { kind: 'context' };
   const idx = findStage(env.plan.stages, from, state.plan.index);

@@ -1,10 +1,10 @@
 // Instructions that change only the image config: ENV ARG USER LABEL EXPOSE VOLUME CMD ENTRYPOINT SHELL
 // HEALTHCHECK STOPSIGNAL ONBUILD MAINTAINER. Each records an empty_layer history entry, as BuildKit does.
 import type { HealthConfig } from '../../oci/index.js';
+import type { KeyValue } from '../../parser/index.js';
 import { expand, expandList } from '../expand.js';
-import { FlagError, parseFlags } from '../flags.js';
+import { FlagError } from '../flags.js';
 import { goSlice, setEnvInPlace } from '../image-config.js';
-import { argPairs } from '../plan.js';
 import { PROXY_ARGS } from '../platform.js';
 import { cachedStep } from './common.js';
 import { stageVars, type StepCtx } from './types.js';
@@ -24,13 +24,10 @@ function esc(sc: StepCtx): string {
   return sc.env.plan.escapeToken;
 }
 
-/** Triples `name, value, sep` → pairs, expanded against the variables as they were before the instruction. */
-function pairs(sc: StepCtx): [string, string][] {
+/** ENV/LABEL pairs, expanded against the variables as they were before the instruction. */
+function pairs(sc: StepCtx, kvs: readonly KeyValue[]): [string, string][] {
   const vars = stageVars(sc.state);
-  const a = sc.ins.args;
-  const out: [string, string][] = [];
-  for (let i = 0; i + 1 < a.length; i += 3) out.push([expand(a[i]!, vars, esc(sc)), expand(a[i + 1]!, vars, esc(sc))]);
-  return out;
+  return kvs.map(({ key, value }) => [expand(key, vars, esc(sc)), expand(value, vars, esc(sc))]);
 }
 
 /** Go duration (`30s`, `1m30s`, `500ms`) → nanoseconds. */
@@ -51,18 +48,19 @@ function parseDuration(s: string, line: number): number {
 export async function metadataStep(sc: StepCtx): Promise<boolean> {
   const { ins, state } = sc;
   const cfg = state.config.config;
-  switch (ins.keyword) {
-    case 'ENV': {
-      const ps = pairs(sc);
+  const line = ins.range.line;
+  switch (ins.kind) {
+    case 'env': {
+      const ps = pairs(sc, ins.pairs);
       const list = (cfg.Env ??= []);
       for (const [k, v] of ps) setEnvInPlace(list, k, v);
       const text = ps.map(([k, v]) => `${k}=${v}`).join(' ');
       return cachedStep(sc, ['ENV', ps], `ENV ${text}`, none, { instruction: `ENV ${text}` });
     }
-    case 'ARG': {
+    case 'arg': {
       const vars = stageVars(state);
       const names: string[] = [];
-      for (const { name, value } of argPairs(ins)) {
+      for (const { name, value } of ins.args) {
         const given = sc.env.plan.buildArgs.get(name);
         if (given !== undefined) sc.env.usedArgs.add(name);
         let v: string | undefined = given;
@@ -76,27 +74,27 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       // The value is not part of the key: the steps that use it carry it (RUN's env, substituted words).
       return cachedStep(sc, ['ARG', names], `ARG ${names.join(' ')}`, none, { instruction: `ARG ${names.join(' ')}` });
     }
-    case 'USER': {
-      const u = expand(ins.args[0] ?? '', stageVars(state), esc(sc));
+    case 'user': {
+      const u = expand(ins.word, stageVars(state), esc(sc));
       cfg.User = u;
       return cachedStep(sc, ['USER', u], `USER ${u}`, none, { instruction: `USER ${u}` });
     }
-    case 'LABEL': {
-      const ps = pairs(sc);
+    case 'label': {
+      const ps = pairs(sc, ins.pairs);
       cfg.Labels = { ...(cfg.Labels ?? {}) };
       for (const [k, v] of ps) cfg.Labels[k] = v;
       return cachedStep(sc, ['LABEL', ps], `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`, none, {
         instruction: `LABEL ${ps.map(([k, v]) => `${k}=${v}`).join(' ')}`,
       });
     }
-    case 'MAINTAINER': {
-      const m = ins.args.join(' ');
+    case 'maintainer': {
+      const m = ins.word;
       state.config.author = m;
       cfg.Labels = { ...(cfg.Labels ?? {}), maintainer: m };
       return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none, { instruction: `MAINTAINER ${m}` });
     }
-    case 'EXPOSE': {
-      const ports = expandList(ins.args, stageVars(state), esc(sc)).map((p) =>
+    case 'expose': {
+      const ports = expandList(ins.words, stageVars(state), esc(sc)).map((p) =>
         p.includes('/') ? p.toLowerCase() : `${p}/tcp`,
       );
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
@@ -105,24 +103,23 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         instruction: `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`,
       });
     }
-    case 'VOLUME': {
+    case 'volume': {
       const vars = stageVars(state);
-      const vols = ins.json ? ins.args.map((a) => expand(a, vars, esc(sc))) : expandList(ins.args, vars, esc(sc));
-      if (vols.some((v) => v.trim() === ''))
-        throw new FlagError('VOLUME specified can not be an empty string', ins.line);
+      const vols = ins.json ? ins.words.map((a) => expand(a, vars, esc(sc))) : expandList(ins.words, vars, esc(sc));
+      if (vols.some((v) => v.trim() === '')) throw new FlagError('VOLUME specified can not be an empty string', line);
       cfg.Volumes = { ...(cfg.Volumes ?? {}) };
       for (const v of vols) cfg.Volumes[v] = {};
       return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none, {
         instruction: `VOLUME ${goSlice(vols)}`,
       });
     }
-    case 'CMD': {
+    case 'cmd': {
       const cmd = commandOf(sc, ins.args, ins.json);
       cfg.Cmd = cmd;
       state.cmdSet = true;
       return cachedStep(sc, ['CMD', cmd], `CMD ${goSlice(cmd)}`, none, { instruction: `CMD ${goSlice(cmd)}` });
     }
-    case 'ENTRYPOINT': {
+    case 'entrypoint': {
       const ep = commandOf(sc, ins.args, ins.json);
       cfg.Entrypoint = ep;
       // The CMD reset rule: an ENTRYPOINT drops a CMD inherited from the base, keeps one set in this stage.
@@ -131,39 +128,36 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         instruction: `ENTRYPOINT ${goSlice(ep)}`,
       });
     }
-    case 'SHELL': {
-      if (!ins.json) throw new FlagError('SHELL requires the arguments to be in JSON form', ins.line);
-      cfg.Shell = [...ins.args];
-      return cachedStep(sc, ['SHELL', ins.args], `SHELL ${goSlice(ins.args)}`, none, {
-        instruction: `SHELL ${goSlice(ins.args)}`,
+    case 'shell': {
+      if (!ins.json) throw new FlagError('SHELL requires the arguments to be in JSON form', line);
+      cfg.Shell = [...ins.shell];
+      return cachedStep(sc, ['SHELL', ins.shell], `SHELL ${goSlice(ins.shell)}`, none, {
+        instruction: `SHELL ${goSlice(ins.shell)}`,
       });
     }
-    case 'STOPSIGNAL': {
-      const s = expand(ins.args[0] ?? '', stageVars(state), esc(sc));
+    case 'stopsignal': {
+      const s = expand(ins.word, stageVars(state), esc(sc));
       cfg.StopSignal = s;
       return cachedStep(sc, ['STOPSIGNAL', s], `STOPSIGNAL ${s}`, none, { instruction: `STOPSIGNAL ${s}` });
     }
-    case 'HEALTHCHECK': {
-      const flags = parseFlags(ins, ['interval', 'timeout', 'start-period', 'start-interval', 'retries']);
-      const kind = (ins.args[0] ?? '').toUpperCase();
+    case 'healthcheck': {
       let hc: HealthConfig;
-      if (kind === 'NONE') hc = { Test: ['NONE'] };
+      if (ins.test === null) hc = { Test: ['NONE'] };
       else {
-        const rest = ins.args.slice(1);
-        hc = { Test: ins.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')] };
-        const d = (n: string): number | undefined =>
-          flags.get(n) !== undefined ? parseDuration(flags.get(n)!, ins.line) : undefined;
-        const iv = d('interval'),
-          to = d('timeout'),
-          sp = d('start-period'),
-          si = d('start-interval');
+        const rest = ins.test.args;
+        hc = { Test: ins.test.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')] };
+        const d = (v: string | undefined): number | undefined => (v !== undefined ? parseDuration(v, line) : undefined);
+        const iv = d(ins.interval),
+          to = d(ins.timeout),
+          sp = d(ins.startPeriod),
+          si = d(ins.startInterval);
         if (iv !== undefined) hc.Interval = iv;
         if (to !== undefined) hc.Timeout = to;
         if (sp !== undefined) hc.StartPeriod = sp;
         if (si !== undefined) hc.StartInterval = si;
-        const r = flags.get('retries');
+        const r = ins.retries;
         if (r !== undefined) {
-          if (!/^\d+$/.test(r) || Number(r) < 1) throw new FlagError('--retries cannot be less than 1', ins.line);
+          if (!/^\d+$/.test(r) || Number(r) < 1) throw new FlagError('--retries cannot be less than 1', line);
           hc.Retries = Number(r);
         }
       }
@@ -172,13 +166,13 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         instruction: `HEALTHCHECK ${JSON.stringify(hc)}`,
       });
     }
-    case 'ONBUILD': {
-      const trigger = ins.original.replace(/^\s*ONBUILD\s+/i, '');
+    case 'onbuild': {
+      const trigger = ins.trigger;
       cfg.OnBuild = [...(cfg.OnBuild ?? []), trigger];
       return cachedStep(sc, ['ONBUILD', trigger], `ONBUILD ${trigger}`, none, { instruction: `ONBUILD ${trigger}` });
     }
     default:
-      throw new FlagError(`unsupported instruction ${ins.keyword}`, ins.line);
+      throw new FlagError(`unsupported instruction ${ins.keyword}`, line);
   }
 }
 

@@ -6,10 +6,11 @@ import { chown, chmod, mkdir, stat, statfs } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { MountSpec } from '../../runtime/index.js';
 import { clipLine } from '../../parser/index.js';
+import type { RunInstruction } from '../../parser/index.js';
 import { BuildError } from '../errors.js';
 import { expand } from '../expand.js';
 import { networkHostRefusal } from '../entitlements.js';
-import { FlagError, parseCsv, parseFlags } from '../flags.js';
+import { FlagError, parseCsv } from '../flags.js';
 import { envMap } from '../image-config.js';
 import { findStage } from '../plan.js';
 import { openContextView } from '../context-view.js';
@@ -36,39 +37,41 @@ interface MountPlan {
   make(): Promise<MountSpec | undefined>;
 }
 
-export async function runStep(sc: StepCtx): Promise<boolean> {
+type RunCtx = StepCtx<RunInstruction>;
+
+export async function runStep(sc: RunCtx): Promise<boolean> {
   const { ins, env, state } = sc;
-  const flags = parseFlags(ins, ['mount', 'network', 'security']);
+  const line = ins.range.line;
   const cfg = state.config.config;
   const shell = cfg.Shell ?? ['/bin/sh', '-c'];
   let argv: string[];
   if (ins.json) argv = [...ins.args];
-  else if (ins.heredocs.length === 1 && /^<<-?["']?[A-Za-z0-9_]+["']?$/.test((ins.args[0] ?? '').trim())) {
+  else if (ins.heredocScript) {
     // `RUN <<EOF` alone: the heredoc is the script.
     argv = [...shell, ins.heredocs[0]!.content];
   } else if (ins.heredocs.length > 0) {
     argv = [...shell, `${ins.args.join(' ')}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`];
   } else argv = [...shell, ins.args.join(' ')];
 
-  const networkFlag = flags.get('network');
+  const networkFlag = ins.network;
   if (networkFlag !== undefined && !['none', 'host', 'default'].includes(networkFlag)) {
-    throw new FlagError(`RUN --network=${networkFlag}: only none, host and default are supported`, ins.line);
+    throw new FlagError(`RUN --network=${networkFlag}: only none, host and default are supported`, line);
   }
-  if (flags.get('security') !== undefined && flags.get('security') !== 'sandbox') {
-    throw new FlagError('RUN --security=insecure is not supported', ins.line);
+  if (ins.security !== undefined && ins.security !== 'sandbox') {
+    throw new FlagError('RUN --security=insecure is not supported', line);
   }
   // `default` is the build's network (--network), not necessarily the private one
   const network = networkFlag === 'none' ? 'none' : networkFlag === 'host' ? 'host' : env.network;
   // the plan was checked before the build started; ONBUILD triggers of a base image come only now
   if (networkFlag === 'host' && !env.allowNetworkHost)
-    throw new FlagError(networkHostRefusal(`${env.plan.file}:${ins.line}`), ins.line);
+    throw new FlagError(networkHostRefusal(`${env.plan.file}:${line}`), line);
   const args = runArgs(sc);
   const envList = [...(cfg.Env ?? [])];
   const have = envMap(envList);
   for (const [k, v] of args) if (!have.has(k)) envList.push(`${k}=${v}`);
   const user = cfg.User || undefined;
   const cwd = cfg.WorkingDir || '/';
-  const mounts = await Promise.all(flags.all('mount').map((m) => planMount(sc, m)));
+  const mounts = await Promise.all(ins.mounts.map((m) => planMount(sc, m)));
 
   const declared = [...state.args].filter(([, v]) => v !== undefined) as [string, string][];
   const prefix = declared.length > 0 ? `|${declared.length} ${declared.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
@@ -177,7 +180,7 @@ export async function runStep(sc: StepCtx): Promise<boolean> {
  * as with the script inline.
  */
 function scriptFile(
-  ins: StepCtx['ins'],
+  ins: RunInstruction,
   argv: string[],
   shellLength: number,
 ): { argv: string[]; mount: MountSpec } | undefined {
@@ -215,8 +218,9 @@ function stripClose(m: MountSpec): MountSpec {
   return rest as MountSpec;
 }
 
-async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
-  const { env, ins, state } = sc;
+async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
+  const { env, state } = sc;
+  const line = sc.ins.range.line;
   const o = parseCsv(expand(spec, stageVars(state), env.plan.escapeToken));
   const type = o.type ?? 'bind';
   const target = o.target ?? o.dst ?? o.destination;
@@ -224,7 +228,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
   const ro = o.ro === 'true' || o.readonly === 'true';
   switch (type) {
     case 'cache': {
-      if (!target) throw new FlagError('RUN --mount=type=cache needs target=', ins.line);
+      if (!target) throw new FlagError('RUN --mount=type=cache needs target=', line);
       const id = o.id ?? abs(target);
       const dir = join(env.cacheMountDir, createHash('sha256').update(id).digest('hex').slice(0, 32));
       return {
@@ -241,7 +245,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
       };
     }
     case 'tmpfs': {
-      if (!target) throw new FlagError('RUN --mount=type=tmpfs needs target=', ins.line);
+      if (!target) throw new FlagError('RUN --mount=type=tmpfs needs target=', line);
       return {
         key: ['tmpfs', abs(target), o.size ?? ''],
         make: async () => ({ type: 'tmpfs', target: abs(target), ...(o.size ? { size: Number(o.size) } : {}) }),
@@ -249,7 +253,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
     }
     case 'secret': {
       const id = o.id ?? (target ? posix.basename(target) : undefined);
-      if (!id) throw new FlagError('RUN --mount=type=secret needs id= or target=', ins.line);
+      if (!id) throw new FlagError('RUN --mount=type=secret needs id= or target=', line);
       const t = target ? abs(target) : `/run/secrets/${id}`;
       const required = o.required === 'true';
       return {
@@ -259,7 +263,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
           const value = env.secrets.get(id);
           if (value === undefined) {
             if (required)
-              throw new FlagError(`secret ${id} is required but was not given (--secret id=${id},src=FILE)`, ins.line);
+              throw new FlagError(`secret ${id} is required but was not given (--secret id=${id},src=FILE)`, line);
             return undefined;
           }
           return { type: 'file', target: t, content: value, mode: o.mode ? parseInt(o.mode, 8) : 0o400 };
@@ -268,7 +272,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
     }
     case 'bind': {
       const t = target ? abs(target) : undefined;
-      if (!t) throw new FlagError('RUN --mount=type=bind needs target=', ins.line);
+      if (!t) throw new FlagError('RUN --mount=type=bind needs target=', line);
       const source = posix.normalize(`/${o.source ?? o.src ?? ''}`);
       // rw=true: the RUN may write, into a throwaway overlay (BuildKit's semantics); never into the source.
       const rw = o.rw === 'true' || o.readwrite === 'true';
@@ -303,7 +307,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
                 view.dir,
                 source,
                 () => `RUN --mount=type=bind,from=${from}: source "${source}" not found in ${from}`,
-                ins.line,
+                line,
               );
             } catch (e) {
               await view.close();
@@ -314,10 +318,10 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
         };
       }
       // The source as the context's own tree names it (a symlink in the context followed inside the context).
-      const rel = (await resolveInContext(env.context.root, source, ins.line)).slice(1);
+      const rel = (await resolveInContext(env.context.root, source, line)).slice(1);
       const items = await env.context.walk(rel);
       if (items.length === 0 || (env.context.isIgnored(rel) && !items.some((x) => x.rel !== rel)))
-        throw contextSourceMissing(source, ins.line);
+        throw contextSourceMissing(source, line);
       const hash = await env.context.hashEntries(items.map((e) => ({ name: e.rel, entry: e })));
       return {
         key: ['bind', 'context', source, hash, t, rw],
@@ -328,7 +332,7 @@ async function planMount(sc: StepCtx, spec: string): Promise<MountPlan> {
       };
     }
     default:
-      throw new FlagError(`RUN --mount=type=${type} is not supported (cache, secret, bind and tmpfs are)`, ins.line);
+      throw new FlagError(`RUN --mount=type=${type} is not supported (cache, secret, bind and tmpfs are)`, line);
   }
 }
 

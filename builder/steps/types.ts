@@ -1,6 +1,6 @@
 // What every step sees: the build-wide environment (store, context, options, events) and its stage's state.
 import type { Descriptor, Digest, HistoryEntry, ImageConfigFile } from '../../oci/index.js';
-import type { Instruction } from '../../parser/index.js';
+import type { TypedInstruction } from '../../parser/index.js';
 import type { ImageRecord, Store } from '../../store/index.js';
 import type { BuildContext } from '../context.js';
 import type { BuildEvent, StepRef } from '../events.js';
@@ -88,10 +88,11 @@ export interface BuildEnv {
   signal: AbortSignal | undefined;
 }
 
-export interface StepCtx {
+/** A step's inputs; `I` narrows the instruction for the step that handles its kind. */
+export interface StepCtx<I extends TypedInstruction = TypedInstruction> {
   env: BuildEnv;
   state: StageState;
-  ins: Instruction;
+  ins: I;
   step: StepRef;
 }
 

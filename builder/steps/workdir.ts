@@ -6,13 +6,14 @@ import { secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
 import { withView } from '../view.js';
 import { cachedStep, commitDirs, lowerdirsOf } from './common.js';
+import type { WordInstruction } from '../../parser/index.js';
 import { stageVars, type StepCtx } from './types.js';
 import { UpperWriter } from './upper.js';
 
-export async function workdirStep(sc: StepCtx): Promise<boolean> {
+export async function workdirStep(sc: StepCtx<WordInstruction>): Promise<boolean> {
   const { state, env } = sc;
   const cfg = state.config.config;
-  const word = expand(sc.ins.args[0] ?? '', stageVars(state), env.plan.escapeToken);
+  const word = expand(sc.ins.word, stageVars(state), env.plan.escapeToken);
   const wd = posix.normalize(posix.isAbsolute(word) ? word : posix.join(cfg.WorkingDir || '/', word));
   cfg.WorkingDir = wd;
   const user = cfg.User ?? '';

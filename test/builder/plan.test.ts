@@ -59,4 +59,26 @@ describe('plan', () => {
     expect(() => plan('RUN true\nFROM busybox\n')).toThrow(/before the first FROM/);
     expect(() => plan('FROM busybox AS a\nFROM busybox AS a\n')).toThrow(/duplicate stage name/);
   });
+
+  it('refuses a flag BuildKit knows but tsbuild cannot honour, as a usage error naming it, in needed stages', () => {
+    const text = 'FROM busybox AS dev\nRUN --device=/dev/fuse true\nFROM busybox\nRUN true\n';
+    let err: unknown;
+    try {
+      plan(text, {}, 'dev');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PlanError);
+    expect((err as Error).name).toBe('UsageError');
+    expect((err as PlanError).render()).toBe('Buildfile:2: RUN --device is not supported by tsbuild');
+    expect(() => plan(text)).not.toThrow();
+    expect(() => plan('FROM busybox\nADD --unpack=false a.tar /x/\n')).toThrow(/ADD --unpack is not supported/);
+  });
+
+  it('gives the steps typed instructions', () => {
+    const p = plan('FROM busybox\nCOPY --link --from=busybox /a /b\nRUN --network=none true\n');
+    expect(p.stages[0]!.from).toMatchObject({ kind: 'from', image: 'busybox' });
+    expect(p.stages[0]!.instructions.map((i) => i.kind)).toEqual(['copy', 'run']);
+    expect(p.stages[0]!.instructions[0]).toMatchObject({ from: 'busybox', link: true });
+  });
 });
