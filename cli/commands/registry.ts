@@ -182,8 +182,8 @@ export function register(program: Command): void {
         command: Command,
       ) => {
         const g = globalOptions(command);
-        const { parseReference } = await import('../../oci/index.js');
-        const { parsePlatform, loadRegistryClient } = await import('../../registry-client/index.js');
+        const { parsePlatform, parseReference } = await import('../../oci/index.js');
+        const { loadRegistryClient } = await import('../../registry-client/index.js');
         const { pullImage } = await loadRegistryClient();
         let platform;
         try {

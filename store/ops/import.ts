@@ -3,11 +3,17 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
-import { MediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageManifest } from '../../oci/index.js';
+import {
+  hostPlatform,
+  MediaType,
+  type Descriptor,
+  type Digest,
+  type ImageConfigFile,
+  type ImageManifest,
+} from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { decompressed } from '../decompress.js';
 import { StoreError } from '../errors.js';
-import { hostPlatform } from '../platform.js';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
