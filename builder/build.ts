@@ -20,7 +20,8 @@ import type { BuildEvent } from './events.js';
 import { finalConfig, makeManifest } from './image-config.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
-import { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
+import { hostPlatform, parsePlatform } from '../oci/index.js';
+import { platformArg } from './platform.js';
 import { runStage } from './stage.js';
 import type { BuildEnv, StageState } from './steps/types.js';
 
@@ -332,7 +333,7 @@ function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: BuildEven
   const writes: Promise<void>[] = [];
   const resolve = (ref: string, platform: Platform): Promise<BaseImage> => {
     const name = normalizeName(ref);
-    const key = `${name} ${formatPlatform(platform)}`;
+    const key = `${name} ${platformArg(platform)}`;
     let p = images.get(key);
     if (!p) {
       p = (async () => {

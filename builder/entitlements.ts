@@ -1,15 +1,16 @@
 // Entitlements (`--allow`), as buildx has them: a Buildfile may ask for the host's network with
 // `RUN --network=host`, but only the person running the build can grant it. Checked over the whole plan before
 // any step runs, so a build does not fail half-way through.
+import { UsageError } from '../oci/index.js';
 import type { BuildOptions } from './options.js';
 import type { BuildPlan } from './plan.js';
 
 export const ENTITLEMENTS = ['network.host'] as const;
 export type Entitlement = (typeof ENTITLEMENTS)[number];
 
-/** A usage error: the CLI maps its name to exit code 2, as it does for its own. */
-export class EntitlementError extends Error {
-  override name = 'UsageError';
+/** A usage error: the CLI exits 2, as for its own. */
+export class EntitlementError extends UsageError {
+  override name = 'EntitlementError';
 }
 
 /** Validates `--allow` values: an unknown entitlement is refused by name, never ignored. */

@@ -1,10 +1,11 @@
 // Errors the builder raises, carrying what a user needs to act: the stage, step, source line, and for a failed RUN
 // the exit code and the last lines the command printed. The CLI calls render().
+import { TsbuildError } from '../oci/index.js';
 import { clipLine, excerptLines, moreLines } from '../parser/index.js';
 import type { StepRef } from './events.js';
 
 /** A step failed (a RUN exited non-zero, a COPY source was missing, …). Nothing was tagged. */
-export class BuildError extends Error {
+export class BuildError extends TsbuildError {
   override name = 'BuildError';
   constructor(
     message: string,
@@ -21,7 +22,7 @@ export class BuildError extends Error {
       hint?: string;
     },
   ) {
-    super(message);
+    super('BUILD_FAILED', message, { hint: info.hint });
   }
 
   render(): string {
@@ -47,14 +48,14 @@ export class BuildError extends Error {
 }
 
 /** The Buildfile is valid syntax but cannot be built as written (unknown stage, bad flag, bad --target…). */
-export class PlanError extends Error {
+export class PlanError extends TsbuildError {
   override name = 'PlanError';
   constructor(
     message: string,
     readonly file: string,
     readonly line?: number,
   ) {
-    super(message);
+    super('PLAN_INVALID', message);
   }
 
   render(): string {

@@ -27,7 +27,7 @@ export async function writeOutputs(
   opts: BuildOptions & { tags: string[] },
 ): Promise<void> {
   for (const o of opts.outputs ?? []) {
-    if (o.type === 'local') await exportLocal(env, image, o.dest);
+    if (o.type === 'local') await exportLocal(env, o.dest);
     else if (o.type === 'oci' || o.type === 'docker') {
       const { exportArchive } = await import('./export.js');
       await exportArchive(env.store, image, o.type, o.dest, opts.tags);
@@ -54,10 +54,9 @@ export async function writeOutputs(
 }
 
 /** The final rootfs as a plain directory: a read-only merged view of the layers, copied with owners and modes. */
-async function exportLocal(env: BuildEnv, image: AssembledImage, dest: string): Promise<void> {
+async function exportLocal(env: BuildEnv, dest: string): Promise<void> {
   const stage = await env.stages.get(env.plan.target)!;
   const lowers = await lowerdirsOf({ env, state: stage });
-  void image;
   await mkdir(dest, { recursive: true });
   await withView(lowers, env.tmpDir, async (view) => {
     await run('cp', ['-a', '--reflink=auto', `${view}/.`, dest]);

@@ -7,7 +7,8 @@ import type { Platform } from '../oci/index.js';
 import { expand, type Vars } from './expand.js';
 import { PlanError } from './errors.js';
 import { parseCsv } from './flags.js';
-import { platformArgs, parsePlatform, PROXY_ARGS } from './platform.js';
+import { parsePlatform } from '../oci/index.js';
+import { platformArgs, PROXY_ARGS } from './platform.js';
 
 export type BaseSpec = { kind: 'scratch' } | { kind: 'stage'; stage: number } | { kind: 'image'; ref: string };
 

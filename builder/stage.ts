@@ -8,7 +8,7 @@ import type { StepRef } from './events.js';
 import { cloneConfig, scratchConfig } from './image-config.js';
 import { refuseUnsupported, typeInstruction, type StagePlan } from './plan.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
-import { formatPlatform } from './platform.js';
+import { platformArg } from './platform.js';
 import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 
 /**
@@ -161,7 +161,7 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
         layers: [],
         lowerdirs: [],
         history: [],
-        key: cacheKey('', ['scratch', formatPlatform(sp.platform)]),
+        key: cacheKey('', ['scratch', platformArg(sp.platform)]),
         baseId: 'scratch',
       },
       fromCached: true,

@@ -34,7 +34,5 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Thrown for bad command-line usage; the CLI exits 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+/** Thrown for bad command-line usage; the CLI exits 2 (the class is oci/'s, so parts below can throw it too). */
+export { UsageError } from '../oci/index.js';

@@ -1,6 +1,6 @@
 // The one place that turns errors into what a user reads. Code below the CLI never prints.
 import { statfsSync } from 'node:fs';
-import { UsageError } from './context.js';
+import { TsbuildError, UsageError } from '../oci/index.js';
 
 /** Errors that carry their own user-facing rendering (file:line:col with a caret, registry hints, …). */
 interface Renderable {
@@ -14,10 +14,10 @@ function isRenderable(e: unknown): e is Renderable {
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
 /** The user interrupted (Ctrl-C, SIGTERM): exit 128 + the signal's number, as a shell reports it. */
-export class InterruptedError extends Error {
+export class InterruptedError extends TsbuildError {
   override name = 'InterruptedError';
   constructor(readonly signal: NodeJS.Signals) {
-    super(`interrupted (${signal})`);
+    super('INTERRUPTED', `interrupted (${signal})`);
   }
   static codeFor(signal: NodeJS.Signals): number {
     return 128 + (SIGNAL_NUMBERS[signal] ?? 2);
@@ -122,16 +122,15 @@ export function formatError(err: unknown, debug: boolean, ctx: ErrorContext = {}
 }
 
 /**
- * 2 for usage errors (bad flags or arguments), 1 for everything else (a failed build, a failed pull, …). Note that a
- * BuildError's `exitCode` is the failing RUN's status, not ours: only usage errors map to 2.
+ * By class: 2 for usage errors (bad flags or arguments, from the CLI or a part below it), 128 + n for an
+ * interruption by signal n, 1 for everything else (a failed build, a failed pull, …). Note that a BuildError's
+ * `exitCode` is the failing RUN's status, not ours.
  */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return 2;
   if (err instanceof InterruptedError) return err.exitCode;
-  if (typeof err === 'object' && err !== null) {
-    const e = err as { name?: unknown; code?: unknown };
-    if (e.name === 'UsageError') return 2;
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return 2;
-  }
+  // commander's own parse errors (unknown option, missing argument), which it marks by code
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('commander.')) return 2;
   return 1;
 }

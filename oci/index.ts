@@ -8,6 +8,8 @@ export {
 } from './blobs.js';
 export { DamagedContentError, damageIn, verified } from './content-check.js';
 export { DigestingStream, digestHex, digestOf, isDigest } from './digest.js';
+export { TsbuildError, UsageError, type ErrorOptions } from './errors.js';
+export { formatPlatform, hostPlatform, parsePlatform, platformRank, selectPlatform } from './platform.js';
 export {
   ImageRefError,
   familiarName,

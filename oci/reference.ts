@@ -1,5 +1,6 @@
 // Image references parsed as Docker parses them (distribution/reference's normalized names): `busybox` →
 // docker.io/library/busybox:latest. Parsed once into plain data; every other module takes an ImageRef.
+import { TsbuildError } from './errors.js';
 import type { Digest } from './types.js';
 
 export interface ImageRef {
@@ -12,13 +13,13 @@ export interface ImageRef {
   digest?: Digest;
 }
 
-export class ImageRefError extends Error {
+export class ImageRefError extends TsbuildError {
   override name = 'ImageRefError';
   constructor(
     readonly input: string,
     reason: string,
   ) {
-    super(`invalid image reference "${input}": ${reason}`);
+    super('BAD_REFERENCE', `invalid image reference "${input}": ${reason}`);
   }
 }
 

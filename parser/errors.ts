@@ -11,8 +11,11 @@ export interface ErrorPosition {
   sourceLine: string;
 }
 
+/** TsbuildError's shape (oci/errors.ts; the parser imports no other part): a `code` and a `hint`. */
 export class BuildfileError extends Error {
   override name = 'BuildfileError';
+  readonly code = 'BUILDFILE_INVALID';
+  readonly hint: string | undefined = undefined;
   readonly file: string;
   readonly line: number;
   readonly column: number;

@@ -1,4 +1,5 @@
 // Errors a user of the registry client reads: which registry, which repository, what the server said, what to do.
+import { TsbuildError } from '../oci/index.js';
 
 export interface RegistryErrorInfo {
   registry: string;
@@ -12,21 +13,19 @@ export interface RegistryErrorInfo {
   cause?: unknown;
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends TsbuildError {
   override name = 'RegistryError';
   readonly registry: string;
   readonly repository: string | undefined;
   readonly status: number | undefined;
   readonly codes: string[];
-  readonly hint: string | undefined;
 
-  constructor(message: string, info: RegistryErrorInfo) {
-    super(message, info.cause === undefined ? undefined : { cause: info.cause });
+  constructor(message: string, info: RegistryErrorInfo, code = 'REGISTRY') {
+    super(code, message, { hint: info.hint, cause: info.cause });
     this.registry = info.registry;
     this.repository = info.repository;
     this.status = info.status;
     this.codes = info.codes ?? [];
-    this.hint = info.hint;
   }
 
   render(): string {
@@ -47,11 +46,15 @@ export class DigestMismatchError extends RegistryError {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(`content digest ${actual} does not match ${expected}`, {
-      registry,
-      repository,
-      hint: 'the registry or a proxy returned corrupt or different content; retry, or check the mirror',
-    });
+    super(
+      `content digest ${actual} does not match ${expected}`,
+      {
+        registry,
+        repository,
+        hint: 'the registry or a proxy returned corrupt or different content; retry, or check the mirror',
+      },
+      'DIGEST_MISMATCH',
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 // The registry client's public API. It consumes interfaces only (oci/blobs.ts); it never imports store/.
-// What loads with this index is light (errors, options, platform matching, progress text, the store's lazy-blob
+// What loads with this index is light (errors, options, progress text, the store's lazy-blob
 // opener); the HTTP client and everything that moves bytes load on first use through `loadRegistryClient()`, since a
 // fully cached build never reaches a registry.
 export { RegistryError, DigestMismatchError } from './errors.js';
@@ -10,15 +10,7 @@ export {
   type RegistryConfigFile,
   type RetryNotice,
 } from './options.js';
-export {
-  hostPlatform,
-  parsePlatform,
-  formatPlatform,
-  selectPlatform,
-  platformRank,
-  isIndex,
-  MANIFEST_ACCEPT,
-} from './manifests.js';
+export { isIndex, MANIFEST_ACCEPT } from './manifests.js';
 export { describeRetry, type TransferProgress, type TransferAction, type ProgressFn } from './progress.js';
 export { registryBlobOpener } from './lazy-opener.js';
 export type { PullTarget, PullOptions, PullResult } from './pull.js';

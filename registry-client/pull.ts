@@ -7,7 +7,10 @@ import PQueue from 'p-queue';
 import type { BlobSink, RemoteBlobSource } from '../oci/index.js';
 import { formatReference, type ImageRef } from '../oci/index.js';
 import {
+  formatPlatform,
+  hostPlatform,
   isIndexMediaType,
+  selectPlatform,
   type Descriptor,
   type Digest,
   type ImageConfigFile,
@@ -20,7 +23,7 @@ import { RegistryClient, type Repo } from './client.js';
 import { DigestMismatchError, RegistryError } from './errors.js';
 import { digestOf } from '../oci/index.js';
 import { getManifest, manifestByDigest, manifestByTag, type FetchedManifest } from './manifest-fetch.js';
-import { formatPlatform, hostPlatform, isIndex, selectPlatform } from './manifests.js';
+import { isIndex } from './manifests.js';
 import { resolveRegistryOptions, type RegistryOptions } from './options.js';
 import type { ProgressFn } from './progress.js';
 import { BlobLocations } from './seen.js';
@@ -142,7 +145,7 @@ async function pullFrom(
   }
 
   const index = top.parsed as ImageIndex;
-  const chosen = selectPlatform(index, want);
+  const chosen = selectPlatform(index.manifests, want);
   const children = opts.allPlatforms
     ? index.manifests.filter((d) => !isIndexMediaType(d.mediaType) && d.platform)
     : chosen

@@ -118,9 +118,10 @@ export function formatSeconds(ms: number): string {
 export function isOutage(e: unknown): boolean {
   const err = e as { code?: string; status?: number; cause?: { code?: string } };
   if (typeof err?.status === 'number') return OUTAGE_STATUS.has(err.status);
-  const code = err?.code ?? err?.cause?.code;
-  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code))
-    return true;
+  // the error's own code, or its cause's (a RegistryError's code is 'REGISTRY'; the socket's is in its cause)
+  for (const code of [err?.code, err?.cause?.code])
+    if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code))
+      return true;
   return /socket hang up|premature close|other side closed/i.test((e as Error)?.message ?? '');
 }
 

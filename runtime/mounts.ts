@@ -12,7 +12,10 @@ import { openMountPoint } from './paths.js';
 import { closeFd, fdPath, openIn, openPathIn, openRoot, statFd, type RootDir } from './root-fd.js';
 import { overlayLowerOrder } from './overlay-order.js';
 
-/** /proc paths made read-only and masked, as runc does (kept in step with helper/tsbuild-exec.c). */
+/**
+ * /proc paths made read-only and masked, as runc does: the one policy for both isolations (pivot applies it with
+ * protectProc; chroot's helper gets these lists as arguments from run.ts).
+ */
 export const PROC_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 export const PROC_MASKED_FILES = [
   '/proc/kcore',

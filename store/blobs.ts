@@ -65,7 +65,8 @@ export class BlobStore {
 
   /**
    * Streams `src` into the store. With `expected`, the content must match (digest, and size when given) or nothing
-   * is kept. `through` lets a caller observe the bytes (e.g. a second hash) on the way.
+   * is kept. `beforePlace` runs with the digest once the content is hashed and before it is renamed into place (a
+   * caller takes its lease there, so a concurrent prune cannot remove the new blob).
    */
   async ingest(
     src: Readable,

@@ -28,7 +28,6 @@ export async function getCache(root: string, key: string): Promise<CacheRecord |
         : parsed;
     if (!rec || (rec.key !== undefined && rec.key !== key)) return undefined;
     const { key: _k, ...rest } = rec;
-    void _k;
     return rest;
   } catch (e) {
     if (isNotFound(e) || e instanceof SyntaxError) return undefined;

@@ -1,13 +1,14 @@
 // Errors the store raises: each names the digest and/or path a user needs to act on.
-import type { Digest } from '../oci/index.js';
+import { TsbuildError, type Digest } from '../oci/index.js';
 
-export class StoreError extends Error {
+export class StoreError extends TsbuildError {
   override name = 'StoreError';
   constructor(
     message: string,
     readonly info: { digest?: Digest | string; path?: string; cause?: unknown } = {},
+    code = 'STORE',
   ) {
-    super(message, info.cause !== undefined ? { cause: info.cause } : undefined);
+    super(code, message, { cause: info.cause });
   }
   render(): string {
     const parts = [this.message];
@@ -31,6 +32,7 @@ export class DigestMismatchError extends StoreError {
         ? `blob size mismatch for ${expected}: expected ${expectedSize} bytes, got ${actualSize}`
         : `blob digest mismatch: expected ${expected}, got ${actual}`,
       { digest: expected },
+      'DIGEST_MISMATCH',
     );
   }
 }
@@ -38,7 +40,7 @@ export class DigestMismatchError extends StoreError {
 export class BlobNotFoundError extends StoreError {
   override name = 'BlobNotFoundError';
   constructor(digest: Digest, path: string) {
-    super(`blob ${digest} is not in the store`, { digest, path });
+    super(`blob ${digest} is not in the store`, { digest, path }, 'BLOB_NOT_FOUND');
   }
 }
 
@@ -46,6 +48,6 @@ export class BlobNotFoundError extends StoreError {
 export class LayerError extends StoreError {
   override name = 'LayerError';
   constructor(message: string, info: { digest?: Digest | string; path?: string; cause?: unknown } = {}) {
-    super(message, info);
+    super(message, info, 'LAYER_REFUSED');
   }
 }

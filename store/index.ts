@@ -86,7 +86,6 @@ export {
   type ImageRecord,
 } from './api.js';
 export { unpackTar } from './layer-tar/unpack.js';
-export { archiveTempName, sweepArchiveTemps } from './ops/sweep.js';
 export { S_IFCHR, mknod } from './xattr.js';
 
 /** The maintenance operations (store/ops/), loaded on first use: a build never needs them. */

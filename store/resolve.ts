@@ -1,7 +1,7 @@
 // Name → image: a normalized tag, `name@digest`, a manifest/index digest, or a unique prefix of a manifest or
 // config digest (what `tsbuild images` shows as the id). Indexes resolve to the entry for the wanted platform.
 import { isDigest } from '../oci/index.js';
-import { normalizeName } from '../oci/index.js';
+import { hostPlatform, normalizeName } from '../oci/index.js';
 import {
   isIndexMediaType,
   type Descriptor,
@@ -14,7 +14,7 @@ import type { ImageRecord } from './api.js';
 import type { BlobStore } from './blobs.js';
 import { StoreError } from './errors.js';
 import { readIndexFile, tagsOf } from './layout.js';
-import { hostPlatform, selectPlatform } from './platform.js';
+import { selectStoredPlatform } from './platform.js';
 
 type Want = { os: string; architecture: string; variant?: string };
 
@@ -48,7 +48,7 @@ export async function recordFor(
   const mt = mediaTypeOf(json, mediaTypeHint);
   if (isIndexMediaType(mt) || (Array.isArray(json.manifests) && !json.config)) {
     if (depth > 3) return undefined;
-    const entry = selectPlatform(json.manifests, want);
+    const entry = selectStoredPlatform(json.manifests, want);
     if (!entry) return undefined;
     return recordFor(blobs, entry.digest, entry.mediaType, want, name, depth + 1);
   }

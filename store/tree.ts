@@ -4,6 +4,40 @@
 import * as fs from 'node:fs';
 import { open } from 'node:fs/promises';
 
+/** What a tree line records of one entry: from lstat after a walk (treeLine) or from a tar header (unpack.ts). */
+export interface TreeEntry {
+  rel: string;
+  /** d f l c b p s, as `find -printf %y` */
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Ignored for directories (recorded as 0). */
+  size: number;
+  rdev: number;
+  /** Ignored for directories (recorded as 0). */
+  mtimeMs: number;
+  /** The symlink target; '' otherwise. */
+  link: string;
+}
+
+/** The one tree-line format, shared by the walker below and the unpacker's header-built records. */
+export function formatTreeLine(e: TreeEntry): string {
+  const dir = e.type === 'd';
+  // joined, not a template: a flat string (a template builds a tree of cons strings, ~15 objects per line, and a
+  // layer's lines live until it is committed)
+  return [
+    e.rel,
+    e.type,
+    (e.mode & 0o7777).toString(8),
+    `${e.uid}:${e.gid}`,
+    dir ? 0 : e.size,
+    e.rdev,
+    dir ? 0 : e.mtimeMs,
+    e.link,
+  ].join('\t');
+}
+
 /** One line per entry of an unpacked tree: what `store verify` compares later. */
 export function treeLine(rel: string, st: fs.Stats, link: string): string {
   const type = st.isDirectory()
@@ -19,19 +53,8 @@ export function treeLine(rel: string, st: fs.Stats, link: string): string {
             : st.isFIFO()
               ? 'p'
               : 's';
-  const dir = type === 'd';
-  // joined, not a template: a flat string (a template builds a tree of cons strings, ~15 objects per line, and a
-  // layer's lines live until it is committed)
-  return [
-    rel,
-    type,
-    (st.mode & 0o7777).toString(8),
-    `${st.uid}:${st.gid}`,
-    dir ? 0 : st.size,
-    st.rdev,
-    dir ? 0 : Math.floor(st.mtimeMs),
-    link,
-  ].join('\t');
+  const { mode, uid, gid, size, rdev } = st;
+  return formatTreeLine({ rel, type, mode, uid, gid, size, rdev, mtimeMs: Math.floor(st.mtimeMs), link });
 }
 
 /** Walks `dir` (sorted) and yields tree lines. */

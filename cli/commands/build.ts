@@ -254,22 +254,16 @@ export function register(program: Command): void {
       explainCache: flags.explainCache ?? false,
     });
     opts.onEvent = view.onEvent;
+    // Ctrl-C (or a TERM) aborts view.signal (the view's one handler): running containers are killed and temporary
+    // directories removed, then view.finish() throws the interruption (exit 130 / 143).
     opts.signal = view.signal;
     const { build } = await import('../../builder/index.js');
-    // Ctrl-C (or a TERM) stops the build: running containers are killed and temporary directories removed.
-    const abort = new AbortController();
-    const onSignal = (): void => abort.abort(new Error('build interrupted'));
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    opts.signal = abort.signal;
     try {
       const r = await build(opts);
       await view.finish();
       if (flags.quiet) process.stdout.write(`${r.imageId}\n`);
       else process.stderr.write(`${r.tags.length > 0 ? `naming to ${r.tags.join(', ')}\n` : ''}image ${r.imageId}\n`);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       await view.finish();
     }
   });

@@ -3,138 +3,12 @@
 import { Option, type Command } from 'commander';
 import { globalOptions, UsageError, type GlobalOptions } from '../context.js';
 import type { Store } from '../../store/index.js';
-import type { RegistryOptions, TransferProgress } from '../../registry-client/index.js';
-import type { RetryNotice } from '../../registry-client/index.js';
-
-type ProgressMode = 'auto' | 'plain' | 'json' | 'quiet';
+import type { RegistryOptions } from '../../registry-client/index.js';
+import type { TransferProgressMode } from '../progress/transfer.js';
 
 interface TransferFlags {
-  progress: ProgressMode;
+  progress: TransferProgressMode;
   verbose?: boolean;
-}
-
-/** Renders transfer events: one line per blob state change with bytes/s (plain), live lines on a TTY, or JSON. */
-export interface TransferRenderer {
-  onProgress(p: TransferProgress): void;
-  /** A request to the registry is retried (it is down or restarting): said at once, whatever the mode. */
-  onRetry(n: RetryNotice): void;
-  close(): void;
-}
-
-export async function createTransferRenderer(
-  mode: ProgressMode,
-  out: NodeJS.WriteStream = process.stderr,
-): Promise<TransferRenderer> {
-  const { formatBytes, shortDigest, formatDuration } = await import('../progress/format.js');
-  const { describeRetry } = await import('../../registry-client/index.js');
-  if (mode === 'quiet') return { onProgress: () => undefined, onRetry: () => undefined, close: () => undefined };
-  if (mode === 'json') {
-    const lastPct = new Map<string, number>();
-    return {
-      onProgress(p) {
-        if (p.action === 'download' || p.action === 'upload') {
-          const pct = p.size > 0 ? Math.floor((p.transferred / p.size) * 100) : 0;
-          const key = `${p.repository ?? ''} ${p.digest}`;
-          if (p.transferred !== 0 && lastPct.get(key) === pct) return;
-          lastPct.set(key, pct);
-        }
-        out.write(JSON.stringify({ time: new Date().toISOString(), ...p }) + '\n');
-      },
-      onRetry(n) {
-        out.write(JSON.stringify({ time: new Date().toISOString(), kind: 'request', action: 'retry', ...n }) + '\n');
-      },
-      close: () => undefined,
-    };
-  }
-  const tty = mode === 'auto' && out.isTTY === true && process.env.TERM !== 'dumb';
-  interface Row {
-    digest: string;
-    size: number;
-    transferred: number;
-    start: number;
-    state: string;
-    line?: string;
-  }
-  const rows = new Map<string, Row>();
-  const order: string[] = [];
-  let drawn = 0;
-  const rate = (r: Row): string => {
-    const s = (Date.now() - r.start) / 1000;
-    return s > 0 ? `${formatBytes(Math.round(r.transferred / s))}/s` : '';
-  };
-  const describe = (r: Row): string => {
-    const done = r.state === 'done' || r.state === 'exists' || r.state === 'mount';
-    if (r.state === 'exists') return `${shortDigest(r.digest)}: already present (${formatBytes(r.size)})`;
-    if (r.state === 'mount')
-      return `${shortDigest(r.digest)}: mounted from another repository (${formatBytes(r.size)})`;
-    if (done)
-      return `${shortDigest(r.digest)}: done ${formatBytes(r.size)} in ${formatDuration(Date.now() - r.start)} (${rate(r)})`;
-    const frac = r.size > 0 ? Math.min(1, r.transferred / r.size) : 0;
-    const pct = r.size > 0 ? ` ${Math.floor(frac * 100)}%` : '';
-    const bar = tty ? ` [${'='.repeat(Math.floor(frac * 30)).padEnd(30, ' ')}]` : '';
-    return `${shortDigest(r.digest)}: ${r.state}${bar} ${formatBytes(r.transferred)}/${formatBytes(r.size)}${pct} ${rate(r)}`;
-  };
-  const redraw = (): void => {
-    if (drawn) out.write(`\x1b[${drawn}A`);
-    const width = Math.max(20, (out.columns ?? 100) - 1);
-    for (const k of order) out.write(`\x1b[2K${describe(rows.get(k)!).slice(0, width)}\n`);
-    drawn = order.length;
-  };
-  let lastTick = Date.now();
-  let closed = false;
-  const timer = setInterval(
-    () => {
-      if (tty) return redraw();
-      // Plain: a progress line every 2 s for what is still moving.
-      if (Date.now() - lastTick < 2000) return;
-      lastTick = Date.now();
-      for (const k of order) {
-        const r = rows.get(k)!;
-        if (r.state === 'downloading' || r.state === 'uploading') out.write(describe(r) + '\n');
-      }
-    },
-    tty ? 200 : 500,
-  );
-  timer.unref();
-  return {
-    onProgress(p) {
-      if (p.kind !== 'blob') return;
-      const key = `${p.repository ?? ''} ${p.digest}`;
-      let r = rows.get(key);
-      if (!r) {
-        r = { digest: p.digest, size: p.size, transferred: 0, start: Date.now(), state: 'waiting' };
-        rows.set(key, r);
-        order.push(key);
-      }
-      const before = r.state;
-      r.transferred = p.transferred;
-      if (p.action === 'download') r.state = 'downloading';
-      else if (p.action === 'upload') r.state = 'uploading';
-      else if (p.action === 'retry') {
-        if (!tty)
-          out.write(`${shortDigest(p.digest)}: retrying at ${formatBytes(p.transferred)} (${p.message ?? 'error'})\n`);
-        return;
-      } else if (p.action === 'done' || p.action === 'exists' || p.action === 'mount') r.state = p.action;
-      if (!tty && before !== r.state && r.state !== 'uploading' && r.state !== 'downloading')
-        out.write(describe(r) + '\n');
-      else if (!tty && before === 'waiting') out.write(`${shortDigest(p.digest)}: ${r.state} ${formatBytes(r.size)}\n`);
-    },
-    onRetry(n) {
-      // on a terminal the line goes above the live rows, which are drawn again below it
-      if (tty && drawn) {
-        out.write(`\x1b[${drawn}A\x1b[0J`);
-        drawn = 0;
-      }
-      out.write(describeRetry(n) + '\n');
-      if (tty) redraw();
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(timer);
-      if (tty) redraw();
-    },
-  };
 }
 
 async function openStore(g: GlobalOptions): Promise<Store> {
@@ -182,8 +56,8 @@ export function register(program: Command): void {
         command: Command,
       ) => {
         const g = globalOptions(command);
-        const { parseReference } = await import('../../oci/index.js');
-        const { parsePlatform, loadRegistryClient } = await import('../../registry-client/index.js');
+        const { parsePlatform, parseReference } = await import('../../oci/index.js');
+        const { loadRegistryClient } = await import('../../registry-client/index.js');
         const { pullImage } = await loadRegistryClient();
         let platform;
         try {
@@ -193,6 +67,7 @@ export function register(program: Command): void {
         }
         const ref = asUsage(() => parseReference(refText));
         const store = await openStore(g);
+        const { createTransferRenderer } = await import('../progress/transfer.js');
         const renderer = await createTransferRenderer(opts.progress);
         try {
           const r = await pullImage(ref, (await import('../../store/index.js')).registryView(store), {
@@ -236,6 +111,7 @@ export function register(program: Command): void {
       const { parseReference, normalizeName } = await import('../../oci/index.js');
       const { pushImage } = await (await import('../../registry-client/index.js')).loadRegistryClient();
       const store = await openStore(g);
+      const { createTransferRenderer } = await import('../progress/transfer.js');
       const renderer = await createTransferRenderer(opts.progress);
       try {
         let key = name;

@@ -1,7 +1,7 @@
 // Store commands: images, inspect, rmi, prune, save, load, import, store verify. Each loads its implementation
 // (store/ops/*) only when it runs; this module prints, the implementations return data.
 import { Option, type Command } from 'commander';
-import { globalOptions, UsageError } from '../context.js';
+import { globalOptions } from '../context.js';
 import type { Store } from '../../store/index.js';
 
 /** The store's maintenance code, loaded when a command needs it (not by `tsbuild --version` or a build). */
@@ -153,5 +153,4 @@ export function register(program: Command): void {
       );
       if (r.problems.length > 0) process.exitCode = 1;
     });
-  void UsageError;
 }

@@ -28,3 +28,15 @@ export function shortDigest(d: string): string {
   const i = d.indexOf(':');
   return i < 0 ? d.slice(0, 12) : d.slice(0, i + 1 + 12);
 }
+
+/** `[====>     ]`: a fraction (0 to 1) as a bar `width` cells wide, between brackets. */
+export function progressBar(frac: number, width: number): string {
+  const full = Math.round(Math.min(1, Math.max(0, frac)) * width);
+  return (
+    '[' +
+    '='.repeat(Math.max(0, full - 1)) +
+    (full > 0 ? (full === width ? '=' : '>') : '') +
+    ' '.repeat(width - full) +
+    ']'
+  );
+}

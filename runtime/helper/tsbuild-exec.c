@@ -11,8 +11,12 @@
  *   (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022 -> RLIMIT_NOFILE -> seccomp
  *   filter -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
  *
- * usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP ROOT WD UID GID GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
+ * usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP PROC_RO PROC_MASKED_FILES PROC_MASKED_DIRS ROOT WD UID GID
+ *                     GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
  * SECCOMP is a file of struct sock_filter (made by runtime/seccomp/), or - for none.
+ * PROC_RO, PROC_MASKED_FILES, PROC_MASKED_DIRS: comma lists of /proc paths (inside ROOT) made read-only, masked with
+ * /dev/null, masked with an empty read-only tmpfs. The policy is runtime/mounts.ts's PROC_* lists (one source for both
+ * isolations); runtime/run.ts passes them.
  * Exit 127/126 with a message on stderr when FILE cannot be executed, like a shell.
  */
 #define _GNU_SOURCE
@@ -36,12 +40,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* /proc paths a container must not write (global sysctls, sysrq) or read (kernel memory, keys); as runc. */
-static const char *readonly_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
-static const char *masked_files[] = {"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                                     "/proc/timer_stats", "/proc/sched_debug", NULL};
-static const char *masked_dirs[] = {"/proc/acpi", "/proc/scsi", NULL};
 
 static void die(const char *what, const char *arg) {
   fprintf(stderr, "tsbuild-exec: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
@@ -95,16 +93,18 @@ static struct sock_fprog read_filter(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 14 || strcmp(argv[11], "--") != 0) {
-    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
+  if (argc < 17 || strcmp(argv[14], "--") != 0) {
+    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP PROC_RO PROC_MASKED_FILES PROC_MASKED_DIRS "
+                    "ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
     return 125;
   }
   pid_t parent = (pid_t)strtol(argv[1], NULL, 10);
   const char *proc = argv[2];
   rlim_t nofile = (rlim_t)strtoull(argv[3], NULL, 10);
   struct sock_fprog filter = read_filter(argv[4]);
-  argv += 4;
-  argc -= 4;
+  char *readonly_paths = argv[5], *masked_files = argv[6], *masked_dirs = argv[7];
+  argv += 7;
+  argc -= 7;
   /* Die with tsbuild, even if it was SIGKILLed before we got here. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
   if (getppid() != parent) return 125;
@@ -131,17 +131,18 @@ int main(int argc, char **argv) {
 
   if (chroot(root) != 0) die("chroot", root);
   if (chdir("/") != 0) die("chdir", "/");
-  for (const char **p = readonly_paths; *p; p++) {
-    if (mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) != 0) {
+  for (char *s = readonly_paths, *p; (p = strsep(&s, ",")) != NULL;) {
+    if (!*p) continue;
+    if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) != 0) {
       if (errno == ENOENT) continue;
-      die("bind", *p);
+      die("bind", p);
     }
-    if (mount(NULL, *p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("remount read-only", *p);
+    if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("remount read-only", p);
   }
-  for (const char **p = masked_files; *p; p++)
-    if (mount("/dev/null", *p, NULL, MS_BIND, NULL) != 0 && errno != ENOENT) die("mask", *p);
-  for (const char **p = masked_dirs; *p; p++)
-    if (mount("tmpfs", *p, "tmpfs", MS_RDONLY, NULL) != 0 && errno != ENOENT) die("mask", *p);
+  for (char *s = masked_files, *p; (p = strsep(&s, ",")) != NULL;)
+    if (*p && mount("/dev/null", p, NULL, MS_BIND, NULL) != 0 && errno != ENOENT) die("mask", p);
+  for (char *s = masked_dirs, *p; (p = strsep(&s, ",")) != NULL;)
+    if (*p && mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) != 0 && errno != ENOENT) die("mask", p);
   if (chdir(wd) != 0) die("chdir", wd);
   if (syscall(SYS_close_range, 3, ~0U, 0) != 0) die("close_range", NULL);
   /* runc's order: a fresh anonymous session keyring before the user switch, so no key of the host's is in reach. */

@@ -16,7 +16,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { LayerError } from '../errors.js';
 import { makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setXattr } from '../xattr.js';
-import { treeLine } from '../tree.js';
+import { formatTreeLine, treeLine } from '../tree.js';
 import { entryComponents } from './paths.js';
 import { fileWriter, FLAG_CHMOD, FLAG_CHOWN, MAX_QUEUED_BODY, WriterError, type WriterSession } from './file-writer.js';
 import { readTar, type TarEntry } from './tar-reader.js';
@@ -54,7 +54,8 @@ const UMASK = process.umask();
 /** Asked once: a syscall per file otherwise. */
 const AS_ROOT = process.getuid?.() === 0;
 
-function line(
+/** A tree line built from a tar header (the unpacker records without stat calls). */
+const line = (
   rel: string,
   type: string,
   mode: number,
@@ -64,10 +65,7 @@ function line(
   rdev: number,
   mtimeMs: number,
   link: string,
-): string {
-  // joined, not a template: one flat string per line instead of a tree of cons strings (they live to the end)
-  return [rel, type, (mode & 0o7777).toString(8), `${uid}:${gid}`, size, rdev, mtimeMs, link].join('\t');
-}
+): string => formatTreeLine({ rel, type, mode, uid, gid, size, rdev, mtimeMs, link });
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 

@@ -1,5 +1,6 @@
-// Writing an archive tar from the store's blobs with tar-stream, to a temp file renamed when complete. Every blob
-// is checked against its digest (and size) as it is copied: a damaged store fails the save and leaves no archive.
+// Writing an archive tar from the store's blobs with tar-stream, to a temp file renamed when complete (or to a
+// stream: the builder's `dest=-`). Every blob is checked against its digest (and size) as it is copied: a damaged
+// store fails the save and leaves no archive.
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -17,13 +18,18 @@ export interface ArchiveWriter {
 
 export async function writeArchive(
   store: Store,
-  dest: string,
+  dest: string | NodeJS.WritableStream,
   fill: (w: ArchiveWriter) => Promise<void>,
 ): Promise<void> {
-  await sweepArchiveTemps(dest);
-  const tmp = archiveTempName(dest);
+  let file: { dest: string; tmp: string } | undefined;
+  let out: NodeJS.WritableStream;
+  if (typeof dest === 'string') {
+    await sweepArchiveTemps(dest);
+    file = { dest, tmp: archiveTempName(dest) };
+    out = createWriteStream(file.tmp);
+  } else out = dest;
   const pack = tarStream.pack();
-  const done = pipeline(pack as unknown as NodeJS.ReadableStream, createWriteStream(tmp));
+  const done = pipeline(pack as unknown as NodeJS.ReadableStream, out);
   done.catch(() => undefined);
   const mtime = new Date(0);
   const w: ArchiveWriter = {
@@ -43,11 +49,11 @@ export async function writeArchive(
     await fill(w);
     pack.finalize();
     await done;
-    await rename(tmp, dest);
+    if (file) await rename(file.tmp, file.dest);
   } catch (e) {
     pack.destroy();
     await done.catch(() => undefined);
-    await rm(tmp, { force: true });
+    if (file) await rm(file.tmp, { force: true });
     throw e;
   }
 }

@@ -2,11 +2,17 @@
 // `docker import`. The layer is kept uncompressed (its digest is the diffID); the config names the host platform.
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { MediaType, type Descriptor, type Digest, type ImageConfigFile, type ImageManifest } from '../../oci/index.js';
+import {
+  hostPlatform,
+  MediaType,
+  type Descriptor,
+  type Digest,
+  type ImageConfigFile,
+  type ImageManifest,
+} from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { putJSON } from '../json.js';
 import { decompressed } from '../decompress.js';
-import { hostPlatform } from '../platform.js';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

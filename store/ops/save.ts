@@ -1,30 +1,50 @@
-// `tsbuild save`: an OCI image layout tar (gzip layers, as a registry would hold them) or a docker-archive
-// (manifest.json + repositories, the format `docker load` / `podman load` read).
+// Image archives: an OCI image layout tar or a docker-archive (manifest.json + repositories, the format
+// `docker load` / `podman load` read). The one writer behind `tsbuild save` and `tsbuild build -o type=oci|docker`;
+// they differ only in the layers they write (`layers` below).
 import { digestHex } from '../../oci/index.js';
 import { familiarName, parseReference } from '../../oci/index.js';
 import { MediaType, type Descriptor, type ImageManifest } from '../../oci/index.js';
-import type { Store } from '../api.js';
-import { putJSON } from '../json.js';
+import type { ImageRecord, Store } from '../api.js';
 import { StoreError } from '../errors.js';
-import { writeArchive } from './archive-tar.js';
+import { putJSON } from '../json.js';
+import { writeArchive, type ArchiveWriter } from './archive-tar.js';
 import { damageIn } from '../../oci/index.js';
 
+export interface SaveOptions {
+  /**
+   * `gzip`: layers compressed, as a registry would hold them (the manifest rewritten when that changes a layer);
+   * `stored`: the store's own blobs (a build's are uncompressed). Default: `gzip` for OCI, `stored` for docker,
+   * what `tsbuild save` writes; the builder's outputs write `stored`.
+   */
+  layers?: 'gzip' | 'stored';
+  /** Normalized names for the archive (the first names the OCI index entry); default: the name `ref` resolved. */
+  names?: string[];
+}
+
+/** Writes `ref` to `dest` (a file, renamed into place when complete, or a stream); returns its manifest. */
 export async function saveImage(
   store: Store,
   ref: string,
-  dest: string,
+  dest: string | NodeJS.WritableStream,
   format: 'oci' | 'docker',
+  opts: SaveOptions = {},
 ): Promise<Descriptor> {
   try {
-    return await save(store, ref, dest, format);
+    return await save(store, ref, dest, format, opts);
   } catch (e) {
     const dmg = damageIn(e);
-    if (dmg) throw dmg.inImage(ref, `no archive was written to ${dest}`);
+    if (dmg) throw dmg.inImage(ref, `no archive was written to ${typeof dest === 'string' ? dest : '-'}`);
     throw e;
   }
 }
 
-async function save(store: Store, ref: string, dest: string, format: 'oci' | 'docker'): Promise<Descriptor> {
+async function save(
+  store: Store,
+  ref: string,
+  dest: string | NodeJS.WritableStream,
+  format: 'oci' | 'docker',
+  opts: SaveOptions,
+): Promise<Descriptor> {
   const rec = await store.images.resolve(ref);
   if (!rec) throw new StoreError(`image "${ref}" is not in the store`);
   const release = await store.lease([
@@ -33,95 +53,109 @@ async function save(store: Store, ref: string, dest: string, format: 'oci' | 'do
     ...rec.manifest.layers.map((l) => l.digest),
   ]);
   try {
-    const name = rec.name;
-    if (format === 'oci') {
-      const layers: Descriptor[] = [];
-      for (const l of rec.manifest.layers) layers.push(await store.layers.compressed(l));
-      const changed = layers.some((l, i) => l.digest !== rec.manifest.layers[i]!.digest);
-      let manifest: Descriptor;
-      if (changed || rec.manifestMediaType !== MediaType.OciManifest) {
-        const m: ImageManifest = {
-          schemaVersion: 2,
-          mediaType: MediaType.OciManifest,
-          config: {
-            mediaType: MediaType.OciConfig,
-            digest: rec.configDigest,
-            size: await store.blobs.size(rec.configDigest),
-          },
-          layers: layers.map((l) => ({
-            mediaType: MediaType.OciLayerGzip,
-            digest: l.digest,
-            size: l.size,
-            ...(l.annotations ? { annotations: l.annotations } : {}),
-          })),
-          ...(rec.manifest.annotations ? { annotations: rec.manifest.annotations } : {}),
-        };
-        manifest = await putJSON(store.blobs, m, MediaType.OciManifest);
-      } else {
-        manifest = {
-          mediaType: MediaType.OciManifest,
-          digest: rec.manifestDigest,
-          size: await store.blobs.size(rec.manifestDigest),
-        };
-      }
-      const annotations: Record<string, string> = {};
-      if (name) {
-        const r = parseReference(name);
-        annotations['io.containerd.image.name'] = name;
-        annotations['org.opencontainers.image.ref.name'] = r.tag ?? 'latest';
-      }
-      const platform = {
-        os: rec.config.os,
-        architecture: rec.config.architecture,
-        ...(rec.config.variant ? { variant: rec.config.variant } : {}),
-      };
-      const entry: Descriptor = { ...manifest, platform, ...(name ? { annotations } : {}) };
-      await writeArchive(store, dest, async (w) => {
-        await w.file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-        await w.file(
-          'index.json',
-          JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }),
-        );
-        const seen = new Set<string>();
-        for (const d of [manifest, { digest: rec.configDigest, size: undefined }, ...layers]) {
-          if (seen.has(d.digest)) continue;
-          seen.add(d.digest);
-          await w.blob(`blobs/sha256/${digestHex(d.digest)}`, d.digest, d.size);
-        }
-      });
-      return manifest;
-    }
-    const repoTags = name ? [familiarName(parseReference(name))] : [];
-    const layerNames = rec.manifest.layers.map((l) => `${digestHex(l.digest)}/layer.tar`);
-    await writeArchive(store, dest, async (w) => {
-      await w.blob(`${digestHex(rec.configDigest)}.json`, rec.configDigest);
-      const seen = new Set<string>();
-      for (let i = 0; i < rec.manifest.layers.length; i++) {
-        if (seen.has(layerNames[i]!)) continue;
-        seen.add(layerNames[i]!);
-        await w.blob(layerNames[i]!, rec.manifest.layers[i]!.digest, rec.manifest.layers[i]!.size);
-      }
-      await w.file(
-        'manifest.json',
-        JSON.stringify([{ Config: `${digestHex(rec.configDigest)}.json`, RepoTags: repoTags, Layers: layerNames }]),
-      );
-      if (name) {
-        const r = parseReference(name);
-        const repo = familiarName({ registry: r.registry, repository: r.repository });
-        await w.file(
-          'repositories',
-          JSON.stringify({
-            [repo]: { [r.tag ?? 'latest']: digestHex(rec.manifest.layers.at(-1)?.digest ?? rec.configDigest) },
-          }),
-        );
-      }
-    });
+    const names = opts.names ?? (rec.name ? [rec.name] : []);
+    const gzip = (opts.layers ?? (format === 'oci' ? 'gzip' : 'stored')) === 'gzip';
+    const layers: Descriptor[] = [];
+    for (const l of rec.manifest.layers) layers.push(gzip ? await store.layers.compressed(l) : l);
+    const manifest = await manifestFor(store, rec, layers, format === 'oci');
+    await writeArchive(store, dest, (w) =>
+      format === 'oci' ? writeOciLayout(w, rec, manifest, layers, names) : writeDockerArchive(w, rec, layers, names),
+    );
+    return manifest;
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * The manifest the archive holds: the stored one, or for an OCI layout a new OCI manifest when the layers written
+ * differ from the stored ones or the stored manifest is Docker's.
+ */
+async function manifestFor(store: Store, rec: ImageRecord, layers: Descriptor[], isOci: boolean): Promise<Descriptor> {
+  const changed = layers.some((l, i) => l.digest !== rec.manifest.layers[i]!.digest);
+  if (!isOci || (!changed && rec.manifestMediaType === MediaType.OciManifest)) {
     return {
       mediaType: rec.manifestMediaType,
       digest: rec.manifestDigest,
       size: await store.blobs.size(rec.manifestDigest),
     };
-  } finally {
-    await release();
   }
+  const m: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: {
+      mediaType: MediaType.OciConfig,
+      digest: rec.configDigest,
+      size: await store.blobs.size(rec.configDigest),
+    },
+    layers: layers.map((l) => ({
+      mediaType: MediaType.OciLayerGzip,
+      digest: l.digest,
+      size: l.size,
+      ...(l.annotations ? { annotations: l.annotations } : {}),
+    })),
+    ...(rec.manifest.annotations ? { annotations: rec.manifest.annotations } : {}),
+  };
+  return putJSON(store.blobs, m, MediaType.OciManifest);
+}
+
+async function writeOciLayout(
+  w: ArchiveWriter,
+  rec: ImageRecord,
+  manifest: Descriptor,
+  layers: Descriptor[],
+  names: string[],
+): Promise<void> {
+  const name = names[0];
+  const annotations: Record<string, string> = {};
+  if (name) {
+    annotations['io.containerd.image.name'] = name;
+    annotations['org.opencontainers.image.ref.name'] = parseReference(name).tag ?? 'latest';
+  }
+  const platform = {
+    os: rec.config.os,
+    architecture: rec.config.architecture,
+    ...(rec.config.variant ? { variant: rec.config.variant } : {}),
+  };
+  const entry: Descriptor = { ...manifest, platform, ...(name ? { annotations } : {}) };
+  await w.file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await w.file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }));
+  const seen = new Set<string>();
+  for (const d of [manifest, { digest: rec.configDigest, size: undefined }, ...layers]) {
+    if (seen.has(d.digest)) continue;
+    seen.add(d.digest);
+    await w.blob(`blobs/sha256/${digestHex(d.digest)}`, d.digest, d.size);
+  }
+}
+
+async function writeDockerArchive(
+  w: ArchiveWriter,
+  rec: ImageRecord,
+  layers: Descriptor[],
+  names: string[],
+): Promise<void> {
+  const layerNames = layers.map((l) => `${digestHex(l.digest)}/layer.tar`);
+  await w.blob(`${digestHex(rec.configDigest)}.json`, rec.configDigest);
+  const seen = new Set<string>();
+  for (let i = 0; i < layers.length; i++) {
+    if (seen.has(layerNames[i]!)) continue;
+    seen.add(layerNames[i]!);
+    await w.blob(layerNames[i]!, layers[i]!.digest, layers[i]!.size);
+  }
+  const refs = names.map((n) => parseReference(n));
+  await w.file(
+    'manifest.json',
+    JSON.stringify([
+      { Config: `${digestHex(rec.configDigest)}.json`, RepoTags: refs.map((r) => familiarName(r)), Layers: layerNames },
+    ]),
+  );
+  if (refs.length === 0) return;
+  // The legacy tag file: repository → tag → top layer id.
+  const top = digestHex(layers.at(-1)?.digest ?? rec.configDigest);
+  const repositories: Record<string, Record<string, string>> = {};
+  for (const r of refs) {
+    const repo = familiarName({ registry: r.registry, repository: r.repository });
+    (repositories[repo] ??= {})[r.tag ?? 'latest'] = top;
+  }
+  await w.file('repositories', JSON.stringify(repositories));
 }

@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { exitCodeFor, formatError, InterruptedError } from '../../cli/errors.js';
 import { UsageError } from '../../cli/context.js';
 import { BuildError } from '../../builder/errors.js';
+import { EntitlementError } from '../../builder/entitlements.js';
+import { TsbuildError } from '../../oci/index.js';
+import { RegistryError } from '../../registry-client/errors.js';
+import { StoreError } from '../../store/errors.js';
 
 describe('cli errors', () => {
   it('a RUN that exited 2 fails the build with 1, not the usage code', () => {
@@ -24,6 +28,19 @@ describe('cli errors', () => {
     expect(exitCodeFor(Object.assign(new Error('x'), { code: 'commander.unknownOption' }))).toBe(2);
     expect(exitCodeFor(new Error('registry said no'))).toBe(1);
     expect(exitCodeFor('a string')).toBe(1);
+  });
+
+  it("exit codes follow the class, not the name: a part's usage error exits 2, a look-alike name does not", () => {
+    expect(exitCodeFor(new EntitlementError('--allow network.none is not supported'))).toBe(2);
+    expect(exitCodeFor(Object.assign(new Error('x'), { name: 'UsageError' }))).toBe(1);
+  });
+
+  it("the parts' errors share one base with a code and a hint", () => {
+    const reg = new RegistryError('denied', { registry: 'r.example', hint: 'run `tsbuild login r.example`' });
+    expect(reg).toBeInstanceOf(TsbuildError);
+    expect([reg.code, reg.hint]).toEqual(['REGISTRY', 'run `tsbuild login r.example`']);
+    expect(new StoreError('gone').code).toBe('STORE');
+    expect(new BuildError('failed', { file: 'Buildfile', hint: 'free space' }).hint).toBe('free space');
   });
 
   it('an interrupted build exits as a shell reports the signal: 130 for Ctrl-C, 143 for SIGTERM', () => {

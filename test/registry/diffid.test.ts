@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../oci/digest.js';
 import { parseReference } from '../../oci/reference.js';
 import type { Digest } from '../../oci/types.js';
-import { hostPlatform } from '../../registry-client/manifests.js';
+import { hostPlatform } from '../../oci/index.js';
 import { pullImage } from '../../registry-client/api.js';
 import { openStore, registryView } from '../../store/index.js';
 import { initLayout, skopeoCopy, writeImage, writeIndex, writeLayer } from '../fixtures/images.js';

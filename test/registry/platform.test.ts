@@ -3,14 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../oci/reference.js';
 import { gunzipSync } from 'node:zlib';
-import {
-  hostPlatform,
-  OciLayout,
-  parsePlatform,
-  pullImage,
-  pushImage,
-  RegistryError,
-} from '../../registry-client/api.js';
+import { hostPlatform, parsePlatform } from '../../oci/index.js';
+import { OciLayout, pullImage, pushImage, RegistryError } from '../../registry-client/api.js';
 import { seedMultiPlatform, type MultiPlatformSeed } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { skopeoInspect, tempDirs } from './helpers.js';

@@ -1,6 +1,7 @@
 // Pure functions of the registry client: challenge parsing, Retry-After, platform ranking.
 import { describe, expect, it } from 'vitest';
-import { parseChallenges, parsePlatform, platformRank, RegistryClient } from '../../registry-client/api.js';
+import { parsePlatform, platformRank } from '../../oci/index.js';
+import { parseChallenges, RegistryClient } from '../../registry-client/api.js';
 import { parseRetryAfter } from '../../registry-client/transport.js';
 import { parseReference } from '../../oci/reference.js';
 

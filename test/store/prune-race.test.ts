@@ -7,7 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostPlatform } from '../../registry-client/manifests.js';
+import { hostPlatform } from '../../oci/index.js';
 import {
   busyboxLayout,
   initLayout,

@@ -5,7 +5,7 @@ import cliTruncate from 'cli-truncate';
 import stringWidth from 'string-width';
 import stripAnsi from 'strip-ansi';
 import { styleText } from 'node:util';
-import { formatBytes, formatDuration, shortDigest } from '../format.js';
+import { formatBytes, formatDuration, progressBar, shortDigest } from '../format.js';
 import { stepCounts, transferTotals, type StepView, type TransferView, type ViewState } from './state.js';
 
 export interface FrameOptions {
@@ -61,18 +61,6 @@ function tailLines(s: StepView, o: FrameOptions): string[] {
   });
 }
 
-function bar(current: number, total: number): string {
-  const frac = total > 0 ? Math.min(1, current / total) : 0;
-  const full = Math.round(frac * BAR_WIDTH);
-  return (
-    '[' +
-    '='.repeat(Math.max(0, full - 1)) +
-    (full > 0 ? (full === BAR_WIDTH ? '=' : '>') : '') +
-    ' '.repeat(BAR_WIDTH - full) +
-    ']'
-  );
-}
-
 function transferLine(t: TransferView, o: FrameOptions): string {
   const { current, total, done } = transferTotals(t);
   const verb = t.kind === 'pull' ? (done ? 'pulled' : 'pulling') : done ? 'pushed' : 'pushing';
@@ -85,7 +73,7 @@ function transferLine(t: TransferView, o: FrameOptions): string {
       o.columns,
     );
   const speed = `${formatBytes(current / secs)}/s`;
-  const right = `${bar(current, total)} ${formatBytes(current)} / ${formatBytes(total)} ${speed}`;
+  const right = `${progressBar(total > 0 ? current / total : 0, BAR_WIDTH)} ${formatBytes(current)} / ${formatBytes(total)} ${speed}`;
   return spread(` => ${verb} ${t.ref} (${blobs})`, right, o.columns);
 }
 

@@ -4,7 +4,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostPlatform } from '../../../registry-client/manifests.js';
+import { hostPlatform } from '../../../oci/index.js';
 import { makeBusyboxRootfs } from '../../fixtures/busybox.js';
 import { DEFAULT_PATH, initLayout, skopeoCopy, writeImage, writeIndex, writeLayer } from '../../fixtures/images.js';
 

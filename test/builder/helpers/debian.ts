@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { DigestingStream } from '../../../oci/digest.js';
 import { MediaType } from '../../../oci/types.js';
-import { hostPlatform } from '../../../registry-client/manifests.js';
+import { hostPlatform } from '../../../oci/index.js';
 import { DEFAULT_PATH, initLayout, skopeoCopy, writeImage, writeIndex } from '../../fixtures/images.js';
 
 const run = promisify(execFile);

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { formatPlatform, hostPlatform, parsePlatform, platformRank, selectPlatform } from './platform.js';
+import { MediaType, type Descriptor, type Digest } from './types.js';
+
+const entry = (platform: string, extra: Partial<Descriptor> = {}): Descriptor => ({
+  mediaType: MediaType.OciManifest,
+  digest: `sha256:${platform.replace(/\W/g, '').padEnd(64, '0')}` as Digest,
+  size: 1,
+  platform: parsePlatform(platform),
+  ...extra,
+});
+
+describe('parsePlatform and formatPlatform', () => {
+  it.each([
+    ['linux/amd64', { os: 'linux', architecture: 'amd64' }],
+    ['linux/x86_64', { os: 'linux', architecture: 'amd64' }],
+    ['Linux/AArch64', { os: 'linux', architecture: 'arm64' }],
+    [' linux/arm/v7 ', { os: 'linux', architecture: 'arm', variant: 'v7' }],
+  ])('parses %j', (text, want) => {
+    expect(parsePlatform(text)).toEqual(want);
+  });
+
+  it.each(['linux', 'linux/', '/amd64', 'linux/arm/v7/x'])('refuses %j', (text) => {
+    expect(() => parsePlatform(text)).toThrow(/expected os\/arch\[\/variant\]/);
+  });
+
+  it('formats the variant as given, arm64 included', () => {
+    expect(formatPlatform(parsePlatform('linux/arm64/v8'))).toBe('linux/arm64/v8');
+    expect(formatPlatform(parsePlatform('linux/amd64'))).toBe('linux/amd64');
+  });
+});
+
+describe('hostPlatform', () => {
+  it.each([
+    ['x64', { os: 'linux', architecture: 'amd64' }],
+    ['arm64', { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+    ['ia32', { os: 'linux', architecture: '386' }],
+    ['ppc64', { os: 'linux', architecture: 'ppc64le' }],
+    ['mipsel', { os: 'linux', architecture: 'mipsle' }],
+  ])("names Node's %s as OCI's %j", (arch, want) => {
+    expect(hostPlatform(arch)).toEqual(want);
+  });
+});
+
+describe('platformRank', () => {
+  it.each([
+    ['linux/arm64', 'linux/arm64/v8', 0],
+    ['linux/arm64/v8', 'linux/arm64', 0],
+    ['linux/arm', 'linux/arm/v7', 0],
+    ['linux/arm/v7', 'linux/arm/v6', 1],
+    ['linux/arm/v7', 'linux/arm/v5', 2],
+    ['linux/amd64', 'linux/amd64/v3', 10],
+  ])('%s runs %s (rank %i)', (want, have, rank) => {
+    expect(platformRank(parsePlatform(want), parsePlatform(have))).toBe(rank);
+  });
+
+  it.each([
+    ['linux/arm/v6', 'linux/arm/v7'],
+    ['linux/amd64', 'linux/arm64'],
+    ['linux/amd64/v3', 'linux/amd64'],
+    ['windows/amd64', 'linux/amd64'],
+  ])('%s cannot run %s', (want, have) => {
+    expect(platformRank(parsePlatform(want), parsePlatform(have))).toBeUndefined();
+  });
+});
+
+describe('selectPlatform', () => {
+  const index = [
+    entry('linux/amd64'),
+    entry('linux/arm/v5'),
+    entry('linux/arm/v6'),
+    entry('linux/arm64/v8'),
+    entry('unknown/unknown', { annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }),
+  ];
+
+  it('picks the exact match, else the closest variant that runs', () => {
+    expect(selectPlatform(index, parsePlatform('linux/arm64'))).toBe(index[3]);
+    expect(selectPlatform(index, parsePlatform('linux/arm/v7'))).toBe(index[2]);
+    expect(selectPlatform(index, parsePlatform('linux/arm/v5'))).toBe(index[1]);
+  });
+
+  it('finds nothing for a platform the index lacks', () => {
+    expect(selectPlatform(index, parsePlatform('linux/s390x'))).toBeUndefined();
+  });
+
+  it('skips attestations and nested indexes even when their platform matches', () => {
+    const nested = entry('linux/amd64', { mediaType: MediaType.OciIndex });
+    const attest = entry('linux/amd64', { annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } });
+    expect(selectPlatform([nested, attest], parsePlatform('linux/amd64'))).toBeUndefined();
+  });
+});

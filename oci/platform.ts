@@ -1,0 +1,85 @@
+// OCI platforms: the host's, `os/arch[/variant]` strings, and choosing an index entry for a wanted platform
+// (containerd's matcher: exact os/arch, variant ranked, arm64 v8 ≡ no variant, armv7 runs v6 and v5). The builder,
+// the store and the registry client each had a copy of these; this is the one they share.
+import { isIndexMediaType, type Descriptor, type Platform } from './types.js';
+
+// Node's `process.arch` → the OCI architecture name.
+const ARCH: Record<string, string> = {
+  x64: 'amd64',
+  ia32: '386',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+  mips: 'mips',
+  mipsel: 'mipsle',
+};
+
+export function hostPlatform(arch: string = process.arch): Platform {
+  const a = ARCH[arch] ?? arch;
+  if (a === 'arm64') return { os: 'linux', architecture: 'arm64', variant: 'v8' };
+  if (a === 'arm') {
+    // The ARM version Node was built for (6 on a Raspberry Pi Zero); 7 when Node does not say.
+    const v = (process.config.variables as { arm_version?: string }).arm_version;
+    return { os: 'linux', architecture: 'arm', variant: `v${v ?? '7'}` };
+  }
+  return { os: 'linux', architecture: a };
+}
+
+/** Parses `os/arch[/variant]` (`linux/arm/v7`, `linux/arm64`); `x86_64` and `aarch64` are accepted as aliases. */
+export function parsePlatform(s: string): Platform {
+  const parts = s.trim().toLowerCase().split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === ''))
+    throw new Error(`invalid platform "${s}": expected os/arch[/variant]`);
+  const [os, architecture, variant] = parts as [string, string, string?];
+  const norm =
+    architecture === 'x86_64' || architecture === 'x86-64'
+      ? 'amd64'
+      : architecture === 'aarch64'
+        ? 'arm64'
+        : architecture;
+  return { os, architecture: norm, ...(variant ? { variant } : {}) };
+}
+
+/** `os/arch[/variant]`, the variant as given. */
+export function formatPlatform(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+function normVariant(p: Platform): string {
+  if (p.architecture === 'arm64') return p.variant && p.variant !== 'v8' ? p.variant : 'v8';
+  if (p.architecture === 'arm') return p.variant ?? 'v7';
+  return p.variant ?? '';
+}
+
+/** Lower is better; undefined when `have` cannot run on `want`. */
+export function platformRank(want: Platform, have: Platform | undefined): number | undefined {
+  if (!have || have.os !== want.os || have.architecture !== want.architecture) return undefined;
+  const w = normVariant(want);
+  const h = normVariant(have);
+  if (w === h) return 0;
+  if (want.architecture === 'arm') {
+    const order = ['v8', 'v7', 'v6', 'v5'];
+    const wi = order.indexOf(w);
+    const hi = order.indexOf(h);
+    if (wi >= 0 && hi > wi) return hi - wi;
+    return undefined;
+  }
+  // An explicit variant request must match; with none requested any variant of the arch will do.
+  if (want.variant && want.architecture !== 'arm64') return undefined;
+  return want.variant ? undefined : 10;
+}
+
+/** The best image manifest among an index's entries for `want` (nested indexes and attestations skipped). */
+export function selectPlatform(manifests: readonly Descriptor[], want: Platform): Descriptor | undefined {
+  let best: { d: Descriptor; r: number } | undefined;
+  for (const d of manifests) {
+    if (isIndexMediaType(d.mediaType)) continue;
+    if (d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest') continue;
+    const r = platformRank(want, d.platform);
+    if (r !== undefined && (!best || r < best.r)) best = { d, r };
+  }
+  return best?.d;
+}
