@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mknod, S_IFCHR } from '../store/index.js';
 import type { BuildContext } from './context.js';
-import type { RootfsView } from './view.js';
+import { mountView, type RootfsView } from './view.js';
 
 /** The whiteout layer of each context, made once per build (the context does not change during one). */
 const layers = new WeakMap<BuildContext, Promise<string>>();
@@ -22,25 +22,7 @@ export async function openContextView(ctx: BuildContext, tmpParent: string): Pro
     layers.set(ctx, layer);
   }
   const top = await layer;
-  await mkdir(tmpParent, { recursive: true });
-  const dir = await mkdtemp(join(tmpParent, 'ctxview-'));
-  const { mountReadonlyOverlay, unmountView } = await import('../runtime/index.js');
-  try {
-    mountReadonlyOverlay([top, ctx.root], dir);
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`mounting the filtered view of the build context failed: ${(e as Error).message}`);
-  }
-  let closed = false;
-  return {
-    dir,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      unmountView(dir);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return mountView([top, ctx.root], tmpParent, 'ctxview-', 'the filtered view of the build context');
 }
 
 /** The paths under the context that .dockerignore leaves out, as whiteouts in a fresh directory. */

@@ -14,13 +14,30 @@ export interface RootfsView {
 export async function openView(lowerdirs: string[], tmpParent: string): Promise<RootfsView> {
   await mkdir(tmpParent, { recursive: true });
   if (lowerdirs.length === 1) return { dir: lowerdirs[0]!, close: async () => undefined };
-  const dir = await mkdtemp(join(tmpParent, 'view-'));
-  if (lowerdirs.length === 0) return { dir, close: () => rm(dir, { recursive: true, force: true }) };
+  if (lowerdirs.length === 0) {
+    const dir = await mkdtemp(join(tmpParent, 'view-'));
+    return { dir, close: () => rm(dir, { recursive: true, force: true }) };
+  }
+  return mountView(overlayLowerOrder(lowerdirs), tmpParent, 'view-', `a read-only view of ${lowerdirs.length} layers`);
+}
+
+/**
+ * A read-only overlay of `lowersTopFirst` on a fresh directory under `tmpParent`; `close()` unmounts and removes it.
+ * `what` names the view in the error when the mount fails.
+ */
+export async function mountView(
+  lowersTopFirst: string[],
+  tmpParent: string,
+  prefix: string,
+  what: string,
+): Promise<RootfsView> {
+  await mkdir(tmpParent, { recursive: true });
+  const dir = await mkdtemp(join(tmpParent, prefix));
   try {
-    mountReadonlyOverlay(overlayLowerOrder(lowerdirs), dir);
+    mountReadonlyOverlay(lowersTopFirst, dir);
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`mounting a read-only view of ${lowerdirs.length} layers failed: ${(e as Error).message}`);
+    throw new Error(`mounting ${what} failed: ${(e as Error).message}`);
   }
   let closed = false;
   return {
