@@ -23,6 +23,7 @@ import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
 import { hostPlatform, parsePlatform } from '../oci/index.js';
 import { platformArg } from './platform.js';
 import { runStage } from './stage.js';
+import { BuildTally } from './tally.js';
 import type { BuildEnv, StageState } from './steps/types.js';
 
 /**
@@ -70,10 +71,21 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     if (!held.context) throw new PlanError('no build context', plan.file);
 
-    const env = await makeEnv(opts, store, plan, held.context, tmpDir, emit, resolveBaseImage, held.network.get);
-    held.containersStarted = () => env.stats.containers > 0;
-    const final = await runStages(env, opts);
-    for (const a of unusedBuildArgs(plan, env.usedArgs)) {
+    const stages = new Map<number, Promise<StageState>>();
+    const env = await makeEnv(
+      opts,
+      store,
+      plan,
+      held.context,
+      tmpDir,
+      emit,
+      resolveBaseImage,
+      held.network.get,
+      stages,
+    );
+    held.containersStarted = () => env.tally.containersStarted;
+    const final = await runStages(env, stages, opts);
+    for (const a of unusedBuildArgs(plan, env.tally.usedArgs)) {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
     const result = await finishImage(env, final, opts, resolveBaseImage);
@@ -151,7 +163,11 @@ function startBaseImages(
  * Returns the target's state once every needed stage has finished; on a failure, the queued stages are dropped
  * and the running ones settle before the error is thrown.
  */
-async function runStages(env: BuildEnv, opts: BuildOptions): Promise<StageState> {
+async function runStages(
+  env: BuildEnv,
+  stages: Map<number, Promise<StageState>>,
+  opts: BuildOptions,
+): Promise<StageState> {
   const { plan } = env;
   // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
   const queue: Pick<PQueue, 'add' | 'clear'> =
@@ -161,20 +177,20 @@ async function runStages(env: BuildEnv, opts: BuildOptions): Promise<StageState>
   for (const i of plan.needed) {
     const sp = plan.stages[i]!;
     const p = (async () => {
-      await Promise.all(sp.dependsOn.map((d) => env.stages.get(d)!));
+      await Promise.all(sp.dependsOn.map((d) => env.stage(d)));
       return (await queue.add(() => runStage(env, sp), { throwOnTimeout: true })) as StageState;
     })();
     // awaited below and by the stages that depend on it; until then a failure must not be an unhandled rejection
     p.catch(() => undefined);
-    env.stages.set(i, p);
+    stages.set(i, p);
   }
   try {
-    const final = await env.stages.get(plan.target)!;
-    await Promise.all(plan.needed.map((i) => env.stages.get(i)!));
+    const final = await env.stage(plan.target);
+    await Promise.all(plan.needed.map((i) => env.stage(i)));
     return final;
   } catch (e) {
     queue.clear();
-    await Promise.allSettled([...env.stages.values()]);
+    await Promise.allSettled([...stages.values()]);
     throw e;
   }
 }
@@ -209,7 +225,7 @@ async function finishImage(
     manifestSize: image.manifest.size,
     platform: final.plan.platform,
     tags,
-    stats: { ...env.stats },
+    stats: env.tally.snapshot(),
   };
 }
 
@@ -362,6 +378,7 @@ async function makeEnv(
   emit: (e: BuildEvent) => void,
   resolveBaseImage: BaseImageResolver,
   sharedNetwork: () => Promise<{ fd: number }>,
+  stages: ReadonlyMap<number, Promise<StageState>>,
 ): Promise<BuildEnv> {
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
@@ -370,6 +387,7 @@ async function makeEnv(
       secrets.set(s.id, Buffer.from(process.env[s.env]!));
     else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
   }
+  let runtimeReady: Promise<void> | undefined;
   const sde =
     opts.sourceDateEpoch ??
     (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)
@@ -384,10 +402,15 @@ async function makeEnv(
       noCacheStages: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
     },
     emit,
-    stats: { steps: 0, cached: 0, containers: 0, layersWritten: 0 },
+    tally: new BuildTally(),
     tmpDir,
     cacheMountDir: join(store.root, 'builder', 'cache-mounts'),
-    stages: new Map(),
+    stage: (index) => {
+      const p = stages.get(index);
+      // a stage reads only stages the plan made it depend on, and those were registered before it was
+      if (!p) throw new Error(`internal: stage ${index} awaited before it was planned`);
+      return p;
+    },
     resolveImage: async (ref) => {
       const { record } = await resolveBaseImage(ref, plan.targetPlatform);
       await resolveBaseImage.stored();
@@ -400,10 +423,11 @@ async function makeEnv(
     allowNetworkHost: allowsNetworkHost(opts),
     sharedNetwork,
     isolation: opts.isolation ?? 'chroot',
+    runtimeReady: () =>
+      (runtimeReady ??= import('../runtime/index.js').then(({ cleanupStaleMounts }) => cleanupStaleMounts())),
     sourceDateEpoch: sde,
     now: () =>
       sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString(),
-    usedArgs: new Set(),
     signal: opts.signal,
   };
 }

@@ -55,7 +55,7 @@ export async function writeOutputs(
 
 /** The final rootfs as a plain directory: a read-only merged view of the layers, copied with owners and modes. */
 async function exportLocal(env: BuildEnv, dest: string): Promise<void> {
-  const stage = await env.stages.get(env.plan.target)!;
+  const stage = await env.stage(env.plan.target);
   const lowers = await lowerdirsOf({ env, state: stage });
   await mkdir(dest, { recursive: true });
   await withView(lowers, env.tmpDir, async (view) => {

@@ -240,6 +240,6 @@ function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: 
 }
 
 /** Build args given but never declared by an ARG the build used (docker warns about them). */
-export function unusedBuildArgs(plan: BuildPlan, used: Set<string>): string[] {
+export function unusedBuildArgs(plan: BuildPlan, used: ReadonlySet<string>): string[] {
   return [...plan.buildArgs.keys()].filter((k) => !used.has(k) && !plan.metaDeclared.has(k) && !PROXY_ARGS.has(k));
 }

@@ -58,8 +58,7 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
   env.emit({ type: 'step-start', time: Date.now(), step: fromRef });
   if (fromCached) env.emit({ type: 'step-cached', time: Date.now(), step: fromRef });
   env.emit({ type: 'step-end', time: Date.now(), step: fromRef, cached: fromCached, durationMs: 0 });
-  env.stats.steps++;
-  if (fromCached) env.stats.cached++;
+  env.tally.step(fromCached);
 
   const st = state.state;
   st.facets[1] = { instruction: fromRef.instruction, base: st.baseId };
@@ -106,9 +105,8 @@ async function runSteps(
       });
       throw err;
     }
-    env.stats.steps++;
+    env.tally.step(hit);
     if (hit) {
-      env.stats.cached++;
       env.emit({ type: 'step-cached', time: Date.now(), step });
     }
     const layer = st.layers.at(-1);
@@ -168,7 +166,7 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
     };
   }
   if (sp.base.kind === 'stage') {
-    const b = await env.stages.get(sp.base.stage)!;
+    const b = await env.stage(sp.base.stage);
     return {
       state: {
         ...common,

@@ -202,7 +202,7 @@ async function originOf(sc: StepCtx<CopyInstruction>, from: string | undefined):
   if (from === undefined) return { kind: 'context' };
   const idx = findStage(env.plan.stages, from, state.plan.index);
   if (idx !== undefined) {
-    const st = await env.stages.get(idx)!;
+    const st = await env.stage(idx);
     return { kind: 'stage', stage: idx, key: st.key, lowerdirs: () => lowerdirsOf({ env, state: st }) };
   }
   const img = await env.resolveImage(from);

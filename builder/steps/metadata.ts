@@ -62,7 +62,7 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       const names: string[] = [];
       for (const { name, value } of ins.args) {
         const given = sc.env.plan.buildArgs.get(name);
-        if (given !== undefined) sc.env.usedArgs.add(name);
+        if (given !== undefined) sc.env.tally.argUsed(name);
         let v: string | undefined = given;
         if (v === undefined && value !== undefined) v = expand(value, vars, esc(sc));
         if (v === undefined && (sc.env.plan.metaDeclared.has(name) || sc.env.plan.metaArgs.has(name)))
@@ -183,7 +183,7 @@ export function runArgs(sc: StepCtx): [string, string][] {
   for (const [k, v] of sc.env.plan.buildArgs) {
     if (PROXY_ARGS.has(k) && !sc.state.args.has(k)) {
       out.push([k, v]);
-      sc.env.usedArgs.add(k);
+      sc.env.tally.argUsed(k);
     }
   }
   return out;

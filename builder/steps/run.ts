@@ -85,9 +85,8 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
     parts,
     createdBy,
     async () => {
-      const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
-      env.runtimeReady ??= cleanupStaleMounts();
-      await env.runtimeReady;
+      const { runContainer } = await import('../../runtime/index.js');
+      await env.runtimeReady();
       // the build's network starts (once) while this step's layers and mounts are prepared
       const sharedNetwork = network === 'default' ? env.sharedNetwork() : undefined;
       sharedNetwork?.catch(() => undefined);
@@ -117,7 +116,7 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
           const close = (spec as { close?: () => Promise<void> } | undefined)?.close;
           if (close) opened.push(close);
         }
-        env.stats.containers++;
+        env.tally.container();
         startMs = Date.now() - 1;
         result = await runContainer({
           rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
@@ -290,7 +289,7 @@ async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
         let key: string;
         let lowers: () => Promise<string[]>;
         if (idx !== undefined) {
-          const st = await env.stages.get(idx)!;
+          const st = await env.stage(idx);
           key = st.key;
           lowers = () => lowerdirsOf({ env, state: st });
         } else {
