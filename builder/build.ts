@@ -229,7 +229,9 @@ async function finishImage(
   };
 }
 
-/** Whatever phase the build ended in: the network, the runtime's mounts, the context, the temporary files, the store. */
+/**
+ * Whatever phase the build ended in: the network, the runtime's mounts, the context, the temporary files, the store.
+ */
 async function release(held: Held): Promise<void> {
   // every container of the build is gone here; slirp4netns stops while the rest is cleaned up
   const networkClosed = held.network.close().catch(() => undefined);

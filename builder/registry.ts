@@ -8,7 +8,9 @@ import type { BuildEvent } from './events.js';
 import type { BuildOptions } from './options.js';
 import { describeRetry, loadRegistryClient, type RegistryOptions } from '../registry-client/index.js';
 
-/** Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts. */
+/**
+ * Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts.
+ */
 function registryOpts(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): RegistryOptions {
   return {
     mirrors: opts.registryMirrors ?? [],

@@ -22,7 +22,10 @@ export interface PushSource extends BlobSource {
   readBytes(digest: Digest): Promise<Buffer>;
   /** The gzip blob for an uncompressed layer (made on demand). */
   compressedLayer(layer: Descriptor): Promise<Descriptor>;
-  /** Where a blob recorded without being downloaded comes from (the Store has it): a repository of the same registry is mounted from, and the blob never travels. */
+  /**
+   * Where a blob recorded without being downloaded comes from (the Store has it): a repository of the same registry is
+   * mounted from, and the blob never travels.
+   */
   lazyBlob?(digest: Digest): Promise<{ sources: RemoteBlobSource[] } | undefined>;
 }
 

@@ -242,7 +242,10 @@ export function symlinkAt(
 
 const AT_SYMLINK_FOLLOW = 0x400;
 
-/** A hard link `name` in `dirFd` to the file open as `fd` (by inode: no path is walked again), replacing a non-directory. */
+/**
+ * A hard link `name` in `dirFd` to the file open as `fd` (by inode: no path is walked again), replacing a
+ * non-directory.
+ */
 export function linkFdAt(fd: number, dirFd: number, name: string): void {
   checkName('linkFdAt', name);
   unlinkIfAny(dirFd, name);

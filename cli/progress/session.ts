@@ -1,8 +1,12 @@
 // What `tsbuild build` does around the build for the user's view: render progress, keep the events for
 // `--report FILE` and `--explain-cache`, and after the build write the report and print the explanation.
 //
-//   const view = await startBuildView({ progress: opts.progress, report: opts.report, explainCache: opts.explainCache });
-//   try { result = await build({ ...options, onEvent: view.onEvent, signal: view.signal }); } finally { await view.finish(); }
+//   const view = await startBuildView({ progress, report, explainCache });
+//   try {
+//     result = await build({ ...options, onEvent: view.onEvent, signal: view.signal });
+//   } finally {
+//     await view.finish();
+//   }
 //
 // Ctrl-C (SIGINT) or SIGTERM aborts `view.signal`, so the build stops its containers and unmounts what it mounted
 // before tsbuild exits (130 / 143); a second Ctrl-C exits at once.
