@@ -12,6 +12,7 @@ export {
   OUTPUT_TYPES,
   type OutputType,
 } from './output-spec.js';
+export { planOutputs, type OutputPlan } from './output-plan.js';
 export { ContextError } from './context.js';
 /** `--cache-from`/`--cache-to` parsing, loaded only when they are given (the remote cache is a build's rare path). */
 export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/hooks.js').cacheOptions> =>
