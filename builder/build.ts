@@ -20,6 +20,7 @@ import type { BuildEvent } from './events.js';
 import { finalConfig, makeManifest } from './image-config.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
+import { planOutputs, type OutputPlan } from './output-plan.js';
 import { hostPlatform, parsePlatform } from '../oci/index.js';
 import { platformArg } from './platform.js';
 import { runStage } from './stage.js';
@@ -33,6 +34,8 @@ import type { BuildEnv, StageState } from './steps/types.js';
  */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
+  // names, pushes and outputs that contradict each other fail before anything runs
+  const outputs = planOutputs(opts);
   // The store opens (loading its modules, and starting a --cache-from import) while the Buildfile of a directory
   // context is read and parsed; a tar context is unpacked into the store first (its Buildfile may be inside).
   const early = typeof opts.context === 'string' ? readAndParse(opts, undefined) : undefined;
@@ -88,7 +91,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     for (const a of unusedBuildArgs(plan, env.tally.usedArgs)) {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
-    const result = await finishImage(env, final, opts, resolveBaseImage);
+    const result = await finishImage(env, final, opts, resolveBaseImage, outputs);
     emit({
       type: 'build-end',
       time: Date.now(),
@@ -201,6 +204,7 @@ async function finishImage(
   final: StageState,
   opts: BuildOptions,
   resolveBaseImage: BaseImageResolver,
+  outputs: OutputPlan,
 ): Promise<BuildResult> {
   const { store, emit } = env;
   // the base images' records (written while the steps were looked up) are in the store before the image that
@@ -215,9 +219,9 @@ async function finishImage(
   await basesStored;
   await hitsRecorded;
   await hooks.exportBuildCache(store, opts, image, emit);
-  const tags = (opts.tags ?? []).map((t) => normalizeName(t));
   const { writeOutputs } = await import('./outputs.js');
-  await writeOutputs(env, image, { ...opts, tags });
+  await writeOutputs(env, image, opts, outputs);
+  const tags = outputs.storeNames;
   for (const t of tags) await store.images.tag(t, image.manifest);
   return {
     imageId: image.configDigest,

@@ -2,11 +2,19 @@
 import type { BuildEventListener } from './events.js';
 import type { Digest, Platform } from '../oci/index.js';
 
+/**
+ * Where the result goes besides the store (`--output`; builder/output-spec.ts parses the CLI's text). `names` add to
+ * `tags`; `dest: '-'` is stdout.
+ */
 export type OutputSpec =
-  | { type: 'image' }
-  | { type: 'oci'; dest: string }
-  | { type: 'docker'; dest: string }
-  | { type: 'local'; dest: string };
+  /** `type=image` (`type=registry` is `push: true`): tagged in the store under `names` and `tags`, pushed when `push`. */
+  | { type: 'image'; names?: string[]; push?: boolean }
+  /** An OCI layout or docker-archive tar naming the image `names` (default: `tags`). */
+  | { type: 'oci'; dest: string; names?: string[] }
+  | { type: 'docker'; dest: string; names?: string[] }
+  /** The final stage's filesystem: a directory, or a tar of it. */
+  | { type: 'local'; dest: string }
+  | { type: 'tar'; dest: string };
 
 export interface SecretSpec {
   id: string;

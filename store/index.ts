@@ -15,6 +15,8 @@ import { LocalBlobs } from './local-blobs.js';
 import { LocalImages } from './local-images.js';
 import { LocalLayers } from './local-layers.js';
 import { onStoreClose, onStoreOpen } from './ops/sweep.js';
+import type { Readable } from 'node:stream';
+import { diffDir } from './layer-tar/diff.js';
 
 export { StoreError, DigestMismatchError, BlobNotFoundError, LayerError } from './errors.js';
 export { LazyBlobError } from './lazy.js';
@@ -86,6 +88,14 @@ export {
   type ImageRecord,
 } from './api.js';
 export { unpackTar } from './layer-tar/unpack.js';
+
+/**
+ * A root filesystem directory as a tar stream, pulled as it is read (the layer writer walking a plain tree: no
+ * whiteout translation), mtimes clamped to `sourceDateEpoch` when given: `tsbuild build -o type=tar`.
+ */
+export function rootfsTar(dir: string, sourceDateEpoch?: number): Readable {
+  return diffDir(dir, { source: 'plain', ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}) });
+}
 export { S_IFCHR, mknod } from './xattr.js';
 
 /** The maintenance operations (store/ops/), loaded on first use: a build never needs them. */

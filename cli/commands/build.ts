@@ -52,19 +52,6 @@ function csv(spec: string): Record<string, string> {
   return o;
 }
 
-export function parseOutput(spec: string): OutputSpec {
-  // docker's shorthand: `-o DIR` is type=local,dest=DIR; `-o -` is a tar on stdout (not supported here).
-  if (!spec.includes('=')) return { type: 'local', dest: spec };
-  const o = csv(spec);
-  const type = o.type ?? 'local';
-  if (type === 'image' || type === 'registry') return { type: 'image' };
-  if (type !== 'local' && type !== 'oci' && type !== 'docker')
-    throw new UsageError(`--output type=${type} is not supported (local, oci, docker, image)`);
-  const dest = o.dest;
-  if (!dest) throw new UsageError(`--output type=${type} needs dest=`);
-  return { type, dest };
-}
-
 export function parseSecret(spec: string): SecretSpec {
   const o = csv(spec);
   if (!o.id) throw new UsageError(`--secret "${spec}": id= is required`);
@@ -137,7 +124,7 @@ export function register(program: Command): void {
     )
     .option(
       '-o, --output <spec>',
-      'output: type=local,dest=DIR | type=oci,dest=FILE | type=docker,dest=FILE (repeatable)',
+      'output: DIR | - (tar on stdout) | type=image|registry|local|tar|oci|docker,KEY=VALUE… (repeatable; README)',
       collect,
       [],
     )
@@ -194,7 +181,7 @@ export function register(program: Command): void {
         throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
     }
     const g = globalOptions(self);
-    const outputs = flags.output.map(parseOutput).filter((o) => o.type !== 'image');
+    const outputs = flags.output.length > 0 ? await parseOutputs(flags.output, flags.quiet === true) : [];
     const opts: BuildOptions = {
       root: g.root,
       context,
@@ -267,6 +254,20 @@ export function register(program: Command): void {
       await view.finish();
     }
   });
+}
+
+/** `-o` values (builder/output-spec.ts); a tar on stdout refuses a terminal and `-q` (which prints there). */
+async function parseOutputs(list: string[], quiet: boolean): Promise<OutputSpec[]> {
+  const { parseOutputSpec } = await import('../../builder/index.js');
+  const outputs = list.map(parseOutputSpec);
+  const toStdout = outputs.find((o) => o.type !== 'image' && o.dest === '-');
+  if (toStdout && quiet) throw new UsageError(`-q and -o type=${toStdout.type},dest=- both write to stdout`);
+  if (toStdout && process.stdout.isTTY) {
+    throw new UsageError(`-o type=${toStdout.type},dest=- would write a tar to the terminal`, {
+      hint: 'redirect stdout to a file or a pipe, or give dest=FILE',
+    });
+  }
+  return outputs;
 }
 
 async function readStdin(): Promise<string> {

@@ -1,9 +1,11 @@
 // The README's flag table and `tsbuild build` agree: every flag marked "same" (or tsbuild's own) is an option of
-// the build command, and every flag marked "refused" fails with exit code 2 and a message naming it.
+// the build command, and every flag marked "refused" fails with exit code 2 and a message naming it. Its `-o` table
+// lists exactly the output types and keys the parser accepts (builder/output-spec.ts OUTPUT_KEYS).
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { OUTPUT_KEYS } from '../../builder/output-spec.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const bin = `${repo}/bin/tsbuild`;
@@ -61,6 +63,41 @@ describe('README flag table', () => {
       expect(r.code, `${f}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain(`${f} is not supported`);
       expect(help).not.toMatch(new RegExp(`^\\s+${f} `, 'm'));
+    }
+  });
+});
+
+/** The README's `-o` table: output type → the keys it lists. */
+function outputRows(): Map<string, string[]> {
+  const md = readFileSync(`${repo}/README.md`, 'utf8');
+  const start = md.indexOf('| output type | keys |');
+  expect(start).toBeGreaterThan(0);
+  const rows = new Map<string, string[]>();
+  for (const line of md.slice(start).split('\n').slice(2)) {
+    if (!line.startsWith('|')) break;
+    const cells = line.split('|').map((c) => c.trim());
+    const type = /^`([a-z]+)`$/.exec(cells[1]!)?.[1];
+    expect(type, line).toBeDefined();
+    rows.set(type!, [...cells[2]!.matchAll(/`([a-z][a-z0-9.-]*)=`/g)].map((m) => m[1]!).sort());
+  }
+  return rows;
+}
+
+describe('README -o table', () => {
+  it('lists every output type the parser has, with exactly its keys', () => {
+    const rows = outputRows();
+    expect([...rows.keys()].sort()).toEqual(Object.keys(OUTPUT_KEYS).sort());
+    for (const [type, keys] of rows) {
+      expect(keys, `type=${type}`).toEqual(Object.keys(OUTPUT_KEYS[type as keyof typeof OUTPUT_KEYS]).sort());
+    }
+  });
+
+  it('a key the table does not list for a type is refused by the CLI, exit code 2, naming key and type', async () => {
+    for (const [type, keys] of outputRows()) {
+      const other = ['dest', 'name', 'push'].find((k) => !keys.includes(k)) ?? 'compression';
+      const r = await run(['build', '-o', `type=${type},${other}=x`, '/nonexistent-context']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${other}= is not supported for type=${type}`);
     }
   });
 });
