@@ -7,7 +7,7 @@ import type { Digest, Platform } from '../oci/index.js';
  * `tags`; `dest: '-'` is stdout.
  */
 export type OutputSpec =
-  /** `type=image` (`type=registry` is `push: true`): tagged in the store under `names` and `tags`, pushed when `push`. */
+  /** `type=image` (`type=registry` is `push: true`): tagged in the store under `names` and `tags`; pushed if `push`. */
   | { type: 'image'; names?: string[]; push?: boolean }
   /** An OCI layout or docker-archive tar naming the image `names` (default: `tags`). */
   | { type: 'oci'; dest: string; names?: string[] }

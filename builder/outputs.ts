@@ -78,7 +78,7 @@ async function exportLocal(env: BuildEnv, dest: string): Promise<void> {
  * writer as it walks (nothing is buffered whole) to a file renamed when complete, or to stdout.
  */
 async function exportRootfsTar(env: BuildEnv, dest: string): Promise<void> {
-  const stage = await env.stages.get(env.plan.target)!;
+  const stage = await env.stage(env.plan.target);
   const lowers = await lowerdirsOf({ env, state: stage });
   const { rootfsTar } = await import('../store/index.js');
   await withView(lowers, env.tmpDir, async (view) => {
