@@ -201,9 +201,10 @@ async function finishImage(
   await hooks.exportBuildCache(store, opts, image, emit);
   const tags = (opts.tags ?? []).map((t) => normalizeName(t));
   const { writeOutputs } = await import('./outputs.js');
-  await writeOutputs(env, image, { ...opts, tags });
+  const pushed = await writeOutputs(env, image, { ...opts, tags });
   for (const t of tags) await store.images.tag(t, image.manifest);
   return {
+    ...(pushed ? { pushed } : {}),
     imageId: image.configDigest,
     manifestDigest: image.manifest.digest,
     manifestSize: image.manifest.size,

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { AssembledImage } from './build.js';
 import { lowerdirsOf } from './steps/common.js';
 import type { BuildEnv } from './steps/types.js';
-import type { BuildOptions } from './options.js';
+import type { BuildOptions, PushedImage } from './options.js';
 import { withView } from './view.js';
 
 /** Runs a command to its end (child_process loads on first use: a build that exports nothing never needs it). */
@@ -25,7 +25,7 @@ export async function writeOutputs(
   env: BuildEnv,
   image: AssembledImage,
   opts: BuildOptions & { tags: string[] },
-): Promise<void> {
+): Promise<PushedImage[] | undefined> {
   for (const o of opts.outputs ?? []) {
     if (o.type === 'local') await exportLocal(env, o.dest);
     else if (o.type === 'oci' || o.type === 'docker') {
@@ -33,12 +33,13 @@ export async function writeOutputs(
       await exportArchive(env.store, image, o.type, o.dest, opts.tags);
     }
   }
-  let pushedDigest: string | undefined;
+  let pushed: PushedImage[] | undefined;
   if (opts.push) {
     if (opts.tags.length === 0) throw new Error('--push needs at least one -t NAME to push to');
     const { pushResult } = await import('./registry.js');
-    pushedDigest = await pushResult(env.store, image.manifest, opts.tags, opts, env.emit);
+    pushed = await pushResult(env.store, image.manifest, opts.tags, opts, env.emit);
   }
+  const pushedDigest = pushed?.[0]?.digest;
   if (opts.iidfile) await atomicWrite(opts.iidfile, image.configDigest);
   if (opts.metadataFile) {
     const meta = {
@@ -51,6 +52,7 @@ export async function writeOutputs(
     };
     await atomicWrite(opts.metadataFile, JSON.stringify(meta, null, 2) + '\n');
   }
+  return pushed;
 }
 
 /** The final rootfs as a plain directory: a read-only merged view of the layers, copied with owners and modes. */
