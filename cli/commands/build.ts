@@ -250,7 +250,16 @@ export function register(program: Command): void {
     const { startBuildView } = await import('../progress/session.js');
     const view = await startBuildView({
       progress: mode,
-      ...(flags.report !== undefined ? { report: flags.report } : {}),
+      ...(flags.report !== undefined
+        ? {
+            report: flags.report,
+            reportInfo: (await import('../report/index.js')).reportBuildInfo({
+              tags: opts.tags ?? [],
+              buildArgs: opts.buildArgs ?? {},
+              ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
+            }),
+          }
+        : {}),
       explainCache: flags.explainCache ?? false,
     });
     opts.onEvent = view.onEvent;
