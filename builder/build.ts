@@ -220,10 +220,11 @@ async function finishImage(
   await hitsRecorded;
   await hooks.exportBuildCache(store, opts, image, emit);
   const { writeOutputs } = await import('./outputs.js');
-  await writeOutputs(env, image, opts, outputs);
+  const pushed = await writeOutputs(env, image, opts, outputs);
   const tags = outputs.storeNames;
   for (const t of tags) await store.images.tag(t, image.manifest);
   return {
+    ...(pushed ? { pushed } : {}),
     imageId: image.configDigest,
     manifestDigest: image.manifest.digest,
     manifestSize: image.manifest.size,

@@ -29,6 +29,8 @@ export type BuildEvent =
   | { type: 'cache-miss'; time: number; step: StepRef; reason: string }
   | { type: 'pull-progress'; time: number; ref: string; digest: string; current: number; total: number }
   | { type: 'push-progress'; time: number; ref: string; digest: string; current: number; total: number }
+  /** The image's manifest as the registry stored it under one tag (once per -t name with --push). */
+  | { type: 'image-pushed'; time: number; ref: string; digest: string }
   | { type: 'log'; time: number; level: 'info' | 'warn'; message: string }
   | { type: 'build-end'; time: number; ok: boolean; imageId?: string; manifestDigest?: string; error?: string };
 

@@ -72,6 +72,13 @@ export interface BuildOptions {
   signal?: AbortSignal;
 }
 
+/** `--push`: one per tag, the manifest digest the registry stored under it. */
+export interface PushedImage {
+  /** The tag as pushed (normalized: `docker.io/library/app:1`). */
+  ref: string;
+  digest: Digest;
+}
+
 export interface BuildResult {
   /** Image ID: the config digest, as docker shows it. */
   imageId: Digest;
@@ -79,6 +86,8 @@ export interface BuildResult {
   manifestSize: number;
   platform: Platform;
   tags: string[];
+  /** With --push: the pushed manifest digest per tag (the local `manifestDigest` differs once layers are gzipped). */
+  pushed?: PushedImage[];
   /** Steps run vs taken from the cache, and containers started. */
   stats: { steps: number; cached: number; containers: number; layersWritten: number };
 }

@@ -11,7 +11,7 @@ import { TsbuildError } from '../oci/index.js';
 import type { AssembledImage } from './build.js';
 import { lowerdirsOf } from './steps/common.js';
 import type { BuildEnv } from './steps/types.js';
-import type { BuildOptions } from './options.js';
+import type { BuildOptions, PushedImage } from './options.js';
 import type { OutputPlan } from './output-plan.js';
 import { withView } from './view.js';
 
@@ -31,7 +31,7 @@ export async function writeOutputs(
   image: AssembledImage,
   opts: BuildOptions,
   plan: OutputPlan,
-): Promise<void> {
+): Promise<PushedImage[] | undefined> {
   for (const o of plan.files) {
     if (o.type === 'local') await exportLocal(env, o.dest);
     else if (o.type === 'tar') await exportRootfsTar(env, o.dest);
@@ -40,12 +40,13 @@ export async function writeOutputs(
       await exportArchive(env.store, image, o.type, o.dest, o.names ?? []);
     }
   }
-  let pushedDigest: string | undefined;
+  let pushed: PushedImage[] | undefined;
   // --push, -o type=registry and -o type=image,push=true: one push of every name (output-plan.ts)
   if (plan.pushNames.length > 0) {
     const { pushResult } = await import('./registry.js');
-    pushedDigest = await pushResult(env.store, image.manifest, plan.pushNames, opts, env.emit);
+    pushed = await pushResult(env.store, image.manifest, plan.pushNames, opts, env.emit);
   }
+  const pushedDigest = pushed?.[0]?.digest;
   if (opts.iidfile) await atomicWrite(opts.iidfile, image.configDigest);
   if (opts.metadataFile) {
     const meta = {
@@ -58,6 +59,7 @@ export async function writeOutputs(
     };
     await atomicWrite(opts.metadataFile, JSON.stringify(meta, null, 2) + '\n');
   }
+  return pushed;
 }
 
 /** The final rootfs as a plain directory: a read-only merged view of the layers, copied with owners and modes. */

@@ -1,11 +1,11 @@
 // The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
 // the store, and pushing the result (`--push`).
 import { join } from 'node:path';
-import { parseReference } from '../oci/index.js';
+import { formatReference, parseReference } from '../oci/index.js';
 import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import type { BuildEvent } from './events.js';
-import type { BuildOptions } from './options.js';
+import type { BuildOptions, PushedImage } from './options.js';
 import { describeRetry, loadRegistryClient, type RegistryOptions } from '../registry-client/index.js';
 
 /**
@@ -80,14 +80,14 @@ export async function pullForBuild(
   return { record, stored };
 }
 
-/** Pushes the image to every tag's registry; returns the manifest digest as pushed (layers compressed). */
+/** Pushes the image to every tag's registry; returns, per tag, the manifest digest as pushed (layers compressed). */
 export async function pushResult(
   store: Store,
   manifest: Descriptor,
   tags: string[],
   opts: BuildOptions,
   emit: (e: BuildEvent) => void,
-): Promise<string> {
+): Promise<PushedImage[]> {
   const { pushImage } = await loadRegistryClient();
   const { registryView } = await import('../store/index.js');
   const r = await pushImage(
@@ -113,5 +113,9 @@ export async function pushResult(
       },
     },
   );
-  return r.digest;
+  // One line per tag, as BuildKit prints `pushing manifest for REF@sha256:…`: the digest the registry holds, which
+  // differs from the local manifest's once the layers were compressed for the push.
+  const pushed = tags.map((t) => ({ ref: formatReference(parseReference(t)), digest: r.digest }));
+  for (const p of pushed) emit({ type: 'image-pushed', time: Date.now(), ...p });
+  return pushed;
 }

@@ -35,8 +35,9 @@ class LocalStore implements Store {
   constructor(
     readonly root: string,
     private readonly remote?: RemoteBlobOpener,
+    recordUse = true,
   ) {
-    this.leases = new Leases(root);
+    this.leases = new Leases(root, recordUse);
     this.files = new BlobStore(root);
     this.blobs = new LocalBlobs(root, this.files, this.leases, remote);
     this.images = new LocalImages(root, this.files, this.leases);
@@ -66,6 +67,11 @@ class LocalStore implements Store {
 export interface OpenStoreOptions {
   /** Fetches lazy blobs recorded with a registry source; without it, reading such a blob fails with LazyBlobError. */
   remote?: RemoteBlobOpener;
+  /**
+   * What this instance leases counts as used when it closes (prune's least-recently-used order). Default true;
+   * false for commands that only look (`images`, `inspect`, `rmi`).
+   */
+  recordUse?: boolean;
 }
 
 /** Opens (creating when missing) the store at `root`. */
@@ -77,7 +83,7 @@ export async function openStore(root: string, opts: OpenStoreOptions = {}): Prom
     throw new StoreError(`cannot open the store at ${abs}: ${(e as Error).message}`, { path: abs, cause: e });
   }
   await onStoreOpen(abs);
-  return new LocalStore(abs, opts.remote);
+  return new LocalStore(abs, opts.remote, opts.recordUse ?? true);
 }
 export {
   type CacheRecord,

@@ -237,7 +237,16 @@ export function register(program: Command): void {
     const { startBuildView } = await import('../progress/session.js');
     const view = await startBuildView({
       progress: mode,
-      ...(flags.report !== undefined ? { report: flags.report } : {}),
+      ...(flags.report !== undefined
+        ? {
+            report: flags.report,
+            reportInfo: (await import('../report/index.js')).reportBuildInfo({
+              tags: opts.tags ?? [],
+              buildArgs: opts.buildArgs ?? {},
+              ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
+            }),
+          }
+        : {}),
       explainCache: flags.explainCache ?? false,
     });
     opts.onEvent = view.onEvent;
@@ -250,6 +259,8 @@ export function register(program: Command): void {
       await view.finish();
       if (flags.quiet) process.stdout.write(`${r.imageId}\n`);
       else process.stderr.write(`${r.tags.length > 0 ? `naming to ${r.tags.join(', ')}\n` : ''}image ${r.imageId}\n`);
+      // --push: the result is the registry's digest per tag (REF@sha256:…), not the local manifest's
+      if (!flags.quiet) for (const p of r.pushed ?? []) process.stderr.write(`${p.ref}@${p.digest}\n`);
     } finally {
       await view.finish();
     }

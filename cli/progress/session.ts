@@ -14,11 +14,14 @@ import type { BuildEvent, BuildEventListener } from '../../builder/index.js';
 import type { ProgressMode, ProgressStream } from './index.js';
 import { createRenderer } from './select.js';
 import { InterruptedError } from '../errors.js';
+import type { ReportBuildInfo } from '../report/index.js';
 
 export interface BuildViewOptions {
   progress?: ProgressMode;
   /** `--report FILE`: `.json` for the data, anything else for the HTML page. */
   report?: string;
+  /** What the report names besides the events: version, tags, platform, build args. */
+  reportInfo?: ReportBuildInfo;
   /** `--explain-cache`: after the build, say why each rebuilt step missed the cache. */
   explainCache?: boolean;
   /** Where progress and explanations go (default stderr; stdout is kept for `-q`'s image ID). */
@@ -87,7 +90,7 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
       }
       if (opts.report !== undefined) {
         const { writeReport } = await import('../report/index.js');
-        await writeReport(events, opts.report);
+        await writeReport(events, opts.report, opts.reportInfo);
       }
       if (controller.signal.aborted) throw controller.signal.reason as InterruptedError;
     },
