@@ -34,10 +34,7 @@ try {
   const ratios = {
     layer: (out) => [...out.matchAll(/^(\S.*?)\s{2,}.*ratio ([\d.]+)/gm)].map((m) => [m[1].trim(), Number(m[2])]),
     registry: (out) =>
-      [...out.matchAll(/^ {2}(\S.*?)\s+\d+\s+[\d.]+\s+[\d.]+\s+([\d.]+)$/gm)].map((m) => [
-        m[1].trim(),
-        Number(m[2]),
-      ]),
+      [...out.matchAll(/^ {2}(\S.*?)\s+\d+\s+[\d.]+\s+[\d.]+\s+([\d.]+)$/gm)].map((m) => [m[1].trim(), Number(m[2])]),
   };
   const scripts = { layer: 'bench/layer.mjs', registry: 'bench/registry.mjs' };
   for (const b of benches.filter((x) => x in scripts)) {
