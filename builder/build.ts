@@ -10,7 +10,7 @@ import type PQueue from 'p-queue';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { ParseResult } from '../parser/index.js';
-import { normalizeName } from '../oci/index.js';
+import { normalizeName, UsageError } from '../oci/index.js';
 import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import { BuildContext } from './context.js';
@@ -124,14 +124,15 @@ async function planBuild(
   opts: BuildOptions,
   parse: ReturnType<typeof readAndParse>,
 ): Promise<{ plan: BuildPlan; buildfilePath?: string }> {
-  const { file, buildfilePath, parsed } = await parse;
+  const { buildfilePath, parsed } = await parse;
   const buildPlatform = hostPlatform();
   let targetPlatform: Platform = buildPlatform;
   if (opts.platform) {
     try {
       targetPlatform = parsePlatform(opts.platform);
     } catch (e) {
-      throw new PlanError((e as Error).message, file);
+      // the caller's option, not the Buildfile's
+      throw new UsageError(`platform: ${(e as Error).message}`);
     }
   }
   const plan = makePlan({

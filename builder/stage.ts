@@ -8,7 +8,7 @@ import type { StepRef } from './events.js';
 import { cloneConfig, scratchConfig } from './image-config.js';
 import { refuseUnsupported, typeInstruction, type StagePlan } from './plan.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
-import { platformArg } from './platform.js';
+import { basePlatformWarning, platformArg } from './platform.js';
 import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 
 /**
@@ -183,6 +183,8 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
     };
   }
   const { record, pulled } = await env.resolveBaseImage(sp.base.ref, sp.platform);
+  const warning = basePlatformWarning(sp.baseName, sp.platform, record.config, sp.from.range.line);
+  if (warning) env.emit({ type: 'log', time: Date.now(), level: 'warn', message: warning });
   const config = cloneConfig(record.config);
   const diffIDs = record.config.rootfs.diff_ids;
   const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));
