@@ -21,6 +21,7 @@ import { finalConfig, makeManifest } from './image-config.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
 import { planOutputs, type OutputPlan } from './output-plan.js';
+import { syntaxWarning } from './syntax.js';
 import { hostPlatform, parsePlatform } from '../oci/index.js';
 import { platformArg } from './platform.js';
 import { runStage } from './stage.js';
@@ -55,7 +56,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') held.context = await BuildContext.openTar(opts.context.tar, tmpDir);
-    const { plan, buildfilePath } = await planBuild(opts, early ?? readAndParse(opts, held.context?.root));
+    const { plan, buildfilePath } = await planBuild(opts, early ?? readAndParse(opts, held.context?.root), emit);
     emit({
       type: 'build-start',
       time: Date.now(),
@@ -123,8 +124,11 @@ interface Held {
 async function planBuild(
   opts: BuildOptions,
   parse: ReturnType<typeof readAndParse>,
+  emit: (e: BuildEvent) => void,
 ): Promise<{ plan: BuildPlan; buildfilePath?: string }> {
   const { buildfilePath, parsed } = await parse;
+  const syntax = syntaxWarning(parsed.directives.syntax);
+  if (syntax) emit({ type: 'log', time: Date.now(), level: 'warn', message: syntax });
   const buildPlatform = hostPlatform();
   let targetPlatform: Platform = buildPlatform;
   if (opts.platform) {

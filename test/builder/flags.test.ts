@@ -1,5 +1,5 @@
 // Issue 14 (part A), each through real builds against the test registry: --platform forms (a list and a malformed
-// value refused at once, a base of another platform warned about as BuildKit does).
+// value refused at once, a base of another platform warned about as BuildKit does) and the `# syntax=` directive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -92,5 +92,26 @@ describe('--platform', () => {
     const same = tsb(['build', '--progress=json', '--platform', host, ctx]);
     ok(same, 'host platform');
     expect(warnings(same.stderr).filter((w) => w.includes('InvalidBaseImagePlatform'))).toEqual([]);
+  });
+});
+
+describe('# syntax=', () => {
+  it('warns once when the Buildfile asks for another frontend, in json and plain progress', async () => {
+    const ctx = await context('# syntax=example.com/other/frontend:2\nFROM busybox:latest\n');
+    const want =
+      '# syntax=example.com/other/frontend:2: tsbuild does not run other frontends; it builds with its built-in parser (docker/dockerfile:1), without the extensions example.com/other/frontend:2 may have';
+    const r = tsb(['build', '--progress=json', ctx]);
+    ok(r, 'other frontend');
+    expect(warnings(r.stderr).filter((w) => w.startsWith('# syntax='))).toEqual([want]);
+    const plain = tsb(['build', '--progress=plain', ctx]);
+    ok(plain, 'plain');
+    expect(plain.stderr).toContain(`WARNING: ${want}`);
+  });
+
+  it('is silent for docker/dockerfile:1', async () => {
+    const ctx = await context('# syntax=docker/dockerfile:1.7\nFROM busybox:latest\n');
+    const r = tsb(['build', '--progress=json', ctx]);
+    ok(r, 'official frontend');
+    expect(warnings(r.stderr)).toEqual([]);
   });
 });
