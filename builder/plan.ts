@@ -6,6 +6,7 @@ import type { FromInstruction, Instruction, ParseResult, TypedInstruction } from
 import type { Platform } from '../oci/index.js';
 import { expand, type Vars } from './expand.js';
 import { PlanError } from './errors.js';
+import { SOURCE_DATE_EPOCH } from './epoch.js';
 import { parseCsv } from './flags.js';
 import { parsePlatform } from '../oci/index.js';
 import { platformArgs, PROXY_ARGS } from './platform.js';
@@ -241,5 +242,8 @@ function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: 
 
 /** Build args given but never declared by an ARG the build used (docker warns about them). */
 export function unusedBuildArgs(plan: BuildPlan, used: ReadonlySet<string>): string[] {
-  return [...plan.buildArgs.keys()].filter((k) => !used.has(k) && !plan.metaDeclared.has(k) && !PROXY_ARGS.has(k));
+  // SOURCE_DATE_EPOCH is consumed by the build itself (builder/epoch.ts), declared or not
+  return [...plan.buildArgs.keys()].filter(
+    (k) => !used.has(k) && !plan.metaDeclared.has(k) && !PROXY_ARGS.has(k) && k !== SOURCE_DATE_EPOCH,
+  );
 }

@@ -1,5 +1,6 @@
 // Issue 14 (part A), each through real builds against the test registry: --platform forms (a list and a malformed
-// value refused at once, a base of another platform warned about as BuildKit does) and the `# syntax=` directive.
+// value refused at once, a base of another platform warned about as BuildKit does), the SOURCE_DATE_EPOCH build
+// arg, and the `# syntax=` directive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -92,6 +93,30 @@ describe('--platform', () => {
     const same = tsb(['build', '--progress=json', '--platform', host, ctx]);
     ok(same, 'host platform');
     expect(warnings(same.stderr).filter((w) => w.includes('InvalidBaseImagePlatform'))).toEqual([]);
+  });
+});
+
+describe('SOURCE_DATE_EPOCH', () => {
+  it('is taken from --build-arg, which wins over the environment variable, without an unused-arg warning', async () => {
+    const ctx = await context('FROM busybox:latest\nCOPY f /f\n', { f: 'epoch\n' });
+    const r = tsb(
+      ['build', '--progress=json', '--build-arg', 'SOURCE_DATE_EPOCH=1000000000', '-t', 'flags-sde:1', ctx],
+      {
+        env: { SOURCE_DATE_EPOCH: '1500000000' },
+      },
+    );
+    ok(r, 'build with the build arg');
+    const cfg = inspect('flags-sde:1').config;
+    expect(cfg.created).toBe('2001-09-09T01:46:40Z');
+    expect(cfg.history?.at(-1)?.created).toBe('2001-09-09T01:46:40Z');
+    expect(warnings(r.stderr).filter((w) => w.includes('SOURCE_DATE_EPOCH'))).toEqual([]);
+  });
+
+  it('refuses a malformed build arg with exit 2', async () => {
+    const ctx = await context('FROM busybox:latest\n');
+    const r = tsb(['build', '--build-arg', 'SOURCE_DATE_EPOCH=yesterday', ctx]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--build-arg SOURCE_DATE_EPOCH="yesterday": expected a number of seconds');
   });
 });
 
