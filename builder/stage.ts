@@ -1,5 +1,6 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
+import { UsageError } from '../oci/index.js';
 import { clipLine } from '../parser/index.js';
 import type { Heredoc, TypedInstruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
@@ -90,11 +91,12 @@ async function runSteps(
     try {
       hit = await dispatch(sc);
     } catch (e) {
+      // a form tsbuild refuses stays a usage error (exit 2), after its step-end
       const err =
-        e instanceof BuildError
+        e instanceof BuildError || e instanceof UsageError
           ? e
           : new BuildError((e as Error).message ?? String(e), { file: env.plan.file, step, source: ins.original });
-      if (!(e instanceof BuildError)) (err as { cause?: unknown }).cause = e;
+      if (err !== e) (err as { cause?: unknown }).cause = e;
       env.emit({
         type: 'step-end',
         time: Date.now(),

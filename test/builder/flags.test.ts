@@ -1,10 +1,12 @@
 // Issue 14 (part A), each through real builds against the test registry: --platform forms (a list and a malformed
-// value refused at once, a base of another platform warned about as BuildKit does), the SOURCE_DATE_EPOCH build
-// arg, and the `# syntax=` directive.
+// value refused at once, a base of another platform warned about as BuildKit does), ADD of Git URLs refused,
+// ADD --checksum rules and algorithms, the SOURCE_DATE_EPOCH build arg, and the `# syntax=` directive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RegistryFixture } from '../fixtures/registry.js';
+import { freePort, type RegistryFixture } from '../fixtures/registry.js';
 import { hostPlatform } from '../../oci/index.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { events, ok, type Tsb } from './helpers/tsb.js';
@@ -13,14 +15,56 @@ let registry: RegistryFixture;
 let root: string;
 let work: string;
 let tsb: Tsb;
+let server: ChildProcess;
+let base: string;
+const requests: string[] = [];
+const PAYLOAD = 'payload served over HTTP\n';
 
 beforeAll(async () => {
   ({ registry, root, work, tsb } = await makeBuildEnv('flags'));
+  // The file server runs in its own process (the CLI runs synchronously from this one); its log is the request list.
+  const served = join(work, 'served');
+  await mkdir(served, { recursive: true });
+  await writeFile(join(served, 'payload.txt'), PAYLOAD);
+  const port = await freePort();
+  server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', served], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  server.stderr!.on('data', (c: Buffer) =>
+    requests.push(
+      ...c
+        .toString()
+        .split('\n')
+        .filter((l) => l.includes('"GET')),
+    ),
+  );
+  base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (
+      await fetch(`${base}/payload.txt`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 
 afterAll(async () => {
+  if (server?.pid) {
+    server.kill();
+    await new Promise((r) => server.once('exit', r));
+  }
   await closeBuildEnv({ registry, root, work });
 });
+
+/** Waits until the server has logged a request for `path` (so every request before it is in `requests`). */
+async function logged(path: string): Promise<void> {
+  await fetch(`${base}${path}`).catch(() => undefined);
+  for (let i = 0; i < 100 && !requests.some((l) => l.includes(`GET ${path} `)); i++)
+    await new Promise((r) => setTimeout(r, 50));
+}
 
 let n = 0;
 /** A fresh context directory with this Buildfile (and files). */
@@ -93,6 +137,51 @@ describe('--platform', () => {
     const same = tsb(['build', '--progress=json', '--platform', host, ctx]);
     ok(same, 'host platform');
     expect(warnings(same.stderr).filter((w) => w.includes('InvalidBaseImagePlatform'))).toEqual([]);
+  });
+});
+
+describe('ADD of a Git repository', () => {
+  it('is refused with exit 2, naming the form, and nothing is downloaded', async () => {
+    requests.length = 0;
+    const url = `${base}/repo.git#main`;
+    const ctx = await context(`FROM busybox:latest\nADD ${url} /src\n`);
+    const r = tsb(['build', ctx]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`Buildfile:2: ADD ${url}: Git sources are not supported yet`);
+    await logged('/probe');
+    expect(requests.filter((l) => l.includes('repo.git'))).toEqual([]);
+  });
+
+  it('is refused when a variable makes the URL (git@host:path), at its step', async () => {
+    const ctx = await context('FROM busybox:latest\nARG REPO=git@github.com:moby/buildkit.git\nADD ${REPO} /src\n');
+    const r = tsb(['build', ctx]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Buildfile:3: ADD git@github.com:moby/buildkit.git: Git sources are not supported yet');
+  });
+});
+
+describe('ADD --checksum', () => {
+  it('is an error on a local source, with BuildKit message', async () => {
+    const ctx = await context(`FROM busybox:latest\nADD --checksum=sha256:${'0'.repeat(64)} f /f\n`, { f: 'x\n' });
+    const r = tsb(['build', ctx]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('checksum requires HTTP(S) or Git sources');
+  });
+
+  it('verifies sha512 and sha384 checksums (and reports a wrong one with its algorithm)', async () => {
+    const sha512 = createHash('sha512').update(PAYLOAD).digest('hex');
+    const sha384 = createHash('sha384').update(PAYLOAD).digest('hex');
+    const good = await context(
+      `FROM busybox:latest\nADD --checksum=sha512:${sha512} ${base}/payload.txt /a\nADD --checksum=sha384:${sha384} ${base}/payload.txt /b\n`,
+    );
+    const out = join(work, 'checksum-out');
+    ok(tsb(['build', '-o', `type=local,dest=${out}`, good]), 'correct sha512 and sha384');
+    expect(await readFile(join(out, 'a'), 'utf8')).toBe(PAYLOAD);
+    expect(await readFile(join(out, 'b'), 'utf8')).toBe(PAYLOAD);
+    const bad = await context(`FROM busybox:latest\nADD --checksum=sha384:${'0'.repeat(96)} ${base}/payload.txt /a\n`);
+    const r = tsb(['build', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`checksum mismatch: expected sha384:${'0'.repeat(96)}, got sha384:${sha384}`);
   });
 });
 
