@@ -1,15 +1,16 @@
 // Issue 14 (part A), each through real builds against the test registry: --platform forms (a list and a malformed
 // value refused at once, a base of another platform warned about as BuildKit does), ADD of Git URLs refused,
-// ADD --checksum rules and algorithms, the SOURCE_DATE_EPOCH build arg, and the `# syntax=` directive.
+// ADD --checksum rules and algorithms, RUN --mount=type=secret,env=, the SOURCE_DATE_EPOCH build arg, and the
+// `# syntax=` directive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, type RegistryFixture } from '../fixtures/registry.js';
 import { hostPlatform } from '../../oci/index.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
-import { events, ok, type Tsb } from './helpers/tsb.js';
+import { events, ok, stepResults, type Tsb } from './helpers/tsb.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -78,6 +79,14 @@ async function context(buildfile: string, files: Record<string, string> = {}): P
 
 function warnings(stderr: string): string[] {
   return events(stderr).flatMap((e) => (e.type === 'log' && e.level === 'warn' ? [e.message] : []));
+}
+
+/** Every file under `dir`, read as text, joined. */
+async function allText(dir: string): Promise<string> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true }))
+    if (e.isFile()) out.push(await readFile(join(e.parentPath, e.name), 'utf8'));
+  return out.join('\n');
 }
 
 interface Inspected {
@@ -182,6 +191,66 @@ describe('ADD --checksum', () => {
     const r = tsb(['build', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`checksum mismatch: expected sha384:${'0'.repeat(96)}, got sha384:${sha384}`);
+  });
+});
+
+describe('RUN --mount=type=secret,env=', () => {
+  const VALUE = 'tok-6b1f0e-very-secret';
+
+  it('puts the secret in the variable for that RUN only, never in the key, image, events, report or explanations', async () => {
+    const secret = join(work, 'secret.txt');
+    await writeFile(secret, VALUE);
+    const ctx = await context(
+      [
+        'FROM busybox:latest',
+        // the value itself is not written anywhere: its hash is, to compare
+        'RUN --mount=type=secret,id=tok,env=TOKEN printf %s "$TOKEN" | sha256sum > /env-sum',
+        'RUN --mount=type=secret,id=tok,env=TOKEN2,target=/run/t test "$TOKEN2" = "$(cat /run/t)" && echo both > /both',
+        'RUN test -z "$TOKEN" && test ! -e /run/secrets/tok && echo gone > /gone',
+        '',
+      ].join('\n'),
+    );
+    const report = join(work, 'secret-report.json');
+    const out = join(work, 'secret-out');
+    const r = tsb([
+      'build',
+      '--progress=json',
+      '--report',
+      report,
+      '--explain-cache',
+      '--secret',
+      `id=tok,src=${secret}`,
+      '-o',
+      `type=local,dest=${out}`,
+      '-t',
+      'flags-secret:1',
+      ctx,
+    ]);
+    ok(r, 'secret env build');
+    expect((await readFile(join(out, 'env-sum'), 'utf8')).split(' ')[0]).toBe(
+      createHash('sha256').update(VALUE).digest('hex'),
+    );
+    expect((await readFile(join(out, 'both'), 'utf8')).trim()).toBe('both');
+    expect((await readFile(join(out, 'gone'), 'utf8')).trim()).toBe('gone');
+    // not in the events (--progress=json), the --explain-cache lines, the report, the image config or history,
+    // nor the filesystem
+    expect(r.stderr + r.stdout).not.toContain(VALUE);
+    expect(await readFile(report, 'utf8')).not.toContain(VALUE);
+    expect(JSON.stringify(inspect('flags-secret:1'))).not.toContain(VALUE);
+    expect(await allText(out)).not.toContain(VALUE);
+
+    // another value: the same key, so every step is cached
+    await writeFile(secret, 'another-value');
+    const again = tsb(['build', '--progress=json', '--secret', `id=tok,src=${secret}`, ctx]);
+    ok(again, 'rebuild with another value');
+    expect(stepResults(events(again.stderr)).every((s) => s.cached)).toBe(true);
+  });
+
+  it('fails a RUN whose required secret was not given', async () => {
+    const ctx = await context('FROM busybox:latest\nRUN --mount=type=secret,id=nope,env=X,required=true true\n');
+    const r = tsb(['build', ctx]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('secret nope is required but was not given');
   });
 });
 
