@@ -5,7 +5,7 @@ import { FlagError, toTypedInstruction } from '../parser/index.js';
 import type { FromInstruction, Instruction, ParseResult, TypedInstruction } from '../parser/index.js';
 import type { Platform } from '../oci/index.js';
 import { expand, type Vars } from './expand.js';
-import { gitSourceRefusal, PlanError } from './errors.js';
+import { gitSourceRefusal, PlanError, UnsupportedFormError } from './errors.js';
 import { isGitSource } from './git-url.js';
 import { SOURCE_DATE_EPOCH } from './epoch.js';
 import { parseCsv } from './flags.js';
@@ -58,7 +58,7 @@ export interface PlanInput {
 }
 
 /** A flag BuildKit knows that tsbuild cannot honour: a usage error (exit 2), as for the CLI's own flags. */
-export class UnsupportedFlagError extends PlanError {
+export class UnsupportedFlagError extends UnsupportedFormError {
   override name = 'UsageError';
 }
 

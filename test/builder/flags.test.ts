@@ -169,6 +169,15 @@ describe('ADD of a Git repository', () => {
   });
 });
 
+describe('a flag BuildKit knows and tsbuild cannot honour', () => {
+  it('fails with exit 2 naming it, at its line', async () => {
+    const ctx = await context('FROM busybox:latest\nRUN --device=/dev/fuse true\n');
+    const r = tsb(['build', ctx]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Buildfile:2: RUN --device is not supported by tsbuild');
+  });
+});
+
 describe('ADD --checksum', () => {
   it('is an error on a local source, with BuildKit message', async () => {
     const ctx = await context(`FROM busybox:latest\nADD --checksum=sha256:${'0'.repeat(64)} f /f\n`, { f: 'x\n' });
