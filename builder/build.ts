@@ -10,7 +10,7 @@ import type PQueue from 'p-queue';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { ParseResult } from '../parser/index.js';
-import { normalizeName } from '../oci/index.js';
+import { normalizeName, UsageError } from '../oci/index.js';
 import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import { BuildContext } from './context.js';
@@ -19,8 +19,10 @@ import { BuildError, PlanError } from './errors.js';
 import type { BuildEvent } from './events.js';
 import { finalConfig, makeManifest } from './image-config.js';
 import type { BuildOptions, BuildResult } from './options.js';
+import { sourceDateEpoch } from './epoch.js';
 import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
 import { planOutputs, type OutputPlan } from './output-plan.js';
+import { syntaxWarning } from './syntax.js';
 import { hostPlatform, parsePlatform } from '../oci/index.js';
 import { platformArg } from './platform.js';
 import { runStage } from './stage.js';
@@ -36,6 +38,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
   // names, pushes and outputs that contradict each other fail before anything runs
   const outputs = planOutputs(opts);
+  // a malformed --build-arg SOURCE_DATE_EPOCH fails before anything starts
+  const epoch =
+    opts.sourceDateEpoch !== undefined ? { epoch: opts.sourceDateEpoch } : sourceDateEpoch(opts.buildArgs, process.env);
   // The store opens (loading its modules, and starting a --cache-from import) while the Buildfile of a directory
   // context is read and parsed; a tar context is unpacked into the store first (its Buildfile may be inside).
   const early = typeof opts.context === 'string' ? readAndParse(opts, undefined) : undefined;
@@ -55,7 +60,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') held.context = await BuildContext.openTar(opts.context.tar, tmpDir);
-    const { plan, buildfilePath } = await planBuild(opts, early ?? readAndParse(opts, held.context?.root));
+    const { plan, buildfilePath } = await planBuild(opts, early ?? readAndParse(opts, held.context?.root), emit);
     emit({
       type: 'build-start',
       time: Date.now(),
@@ -74,6 +79,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     if (!held.context) throw new PlanError('no build context', plan.file);
 
+    if (epoch.warning) emit({ type: 'log', time: Date.now(), level: 'warn', message: epoch.warning });
     const stages = new Map<number, Promise<StageState>>();
     const env = await makeEnv(
       opts,
@@ -85,6 +91,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       resolveBaseImage,
       held.network.get,
       stages,
+      epoch.epoch,
     );
     held.containersStarted = () => env.tally.containersStarted;
     const final = await runStages(env, stages, opts);
@@ -123,15 +130,19 @@ interface Held {
 async function planBuild(
   opts: BuildOptions,
   parse: ReturnType<typeof readAndParse>,
+  emit: (e: BuildEvent) => void,
 ): Promise<{ plan: BuildPlan; buildfilePath?: string }> {
-  const { file, buildfilePath, parsed } = await parse;
+  const { buildfilePath, parsed } = await parse;
+  const syntax = syntaxWarning(parsed.directives.syntax);
+  if (syntax) emit({ type: 'log', time: Date.now(), level: 'warn', message: syntax });
   const buildPlatform = hostPlatform();
   let targetPlatform: Platform = buildPlatform;
   if (opts.platform) {
     try {
       targetPlatform = parsePlatform(opts.platform);
     } catch (e) {
-      throw new PlanError((e as Error).message, file);
+      // the caller's option, not the Buildfile's
+      throw new UsageError(`platform: ${(e as Error).message}`);
     }
   }
   const plan = makePlan({
@@ -386,6 +397,8 @@ async function makeEnv(
   resolveBaseImage: BaseImageResolver,
   sharedNetwork: () => Promise<{ fd: number }>,
   stages: ReadonlyMap<number, Promise<StageState>>,
+  /** SOURCE_DATE_EPOCH (builder/epoch.ts), or undefined. */
+  sde: number | undefined,
 ): Promise<BuildEnv> {
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
@@ -395,11 +408,6 @@ async function makeEnv(
     else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
   }
   let runtimeReady: Promise<void> | undefined;
-  const sde =
-    opts.sourceDateEpoch ??
-    (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)
-      ? Number(process.env.SOURCE_DATE_EPOCH)
-      : undefined);
   return {
     store,
     plan,

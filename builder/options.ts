@@ -64,7 +64,10 @@ export interface BuildOptions {
   metadataFile?: string;
   /** How many stages may run at once (default 2). */
   concurrency?: number;
-  /** Clamp timestamps (env SOURCE_DATE_EPOCH by default). */
+  /**
+   * Clamp timestamps to this time (seconds). When not given: the `SOURCE_DATE_EPOCH` build arg, as BuildKit reads
+   * it, else the `SOURCE_DATE_EPOCH` environment variable (buildx's way of passing it).
+   */
   sourceDateEpoch?: number;
   registryMirrors?: string[];
   insecureRegistries?: string[];

@@ -1,5 +1,6 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
+import { UsageError } from '../oci/index.js';
 import { clipLine } from '../parser/index.js';
 import type { Heredoc, TypedInstruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
@@ -8,7 +9,7 @@ import type { StepRef } from './events.js';
 import { cloneConfig, scratchConfig } from './image-config.js';
 import { refuseUnsupported, typeInstruction, type StagePlan } from './plan.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
-import { platformArg } from './platform.js';
+import { basePlatformWarning, platformArg } from './platform.js';
 import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 
 /**
@@ -90,11 +91,12 @@ async function runSteps(
     try {
       hit = await dispatch(sc);
     } catch (e) {
+      // a form tsbuild refuses stays a usage error (exit 2), after its step-end
       const err =
-        e instanceof BuildError
+        e instanceof BuildError || e instanceof UsageError
           ? e
           : new BuildError((e as Error).message ?? String(e), { file: env.plan.file, step, source: ins.original });
-      if (!(e instanceof BuildError)) (err as { cause?: unknown }).cause = e;
+      if (err !== e) (err as { cause?: unknown }).cause = e;
       env.emit({
         type: 'step-end',
         time: Date.now(),
@@ -183,6 +185,8 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
     };
   }
   const { record, pulled } = await env.resolveBaseImage(sp.base.ref, sp.platform);
+  const warning = basePlatformWarning(sp.baseName, sp.platform, record.config, sp.from.range.line);
+  if (warning) env.emit({ type: 'log', time: Date.now(), level: 'warn', message: warning });
   const config = cloneConfig(record.config);
   const diffIDs = record.config.rootfs.diff_ids;
   const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));

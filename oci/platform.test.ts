@@ -20,8 +20,12 @@ describe('parsePlatform and formatPlatform', () => {
     expect(parsePlatform(text)).toEqual(want);
   });
 
-  it.each(['linux', 'linux/', '/amd64', 'linux/arm/v7/x'])('refuses %j', (text) => {
+  it.each(['linux', 'linux/', '/amd64', 'linux/arm/v7/x', 'linux/am d64', 'linux/amd64/v1!'])('refuses %j', (text) => {
     expect(() => parsePlatform(text)).toThrow(/expected os\/arch\[\/variant\]/);
+  });
+
+  it.each(['linux/amd64,linux/arm64', 'linux/amd64,'])('refuses the list %j by name, not as one platform', (text) => {
+    expect(() => parsePlatform(text)).toThrow(/list of platforms: multi-platform builds are not supported yet/);
   });
 
   it('formats the variant as given, arm64 included', () => {

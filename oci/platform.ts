@@ -28,10 +28,19 @@ export function hostPlatform(arch: string = process.arch): Platform {
   return { os: 'linux', architecture: a };
 }
 
-/** Parses `os/arch[/variant]` (`linux/arm/v7`, `linux/arm64`); `x86_64` and `aarch64` are accepted as aliases. */
+/** containerd's rule for each part of a platform specifier (platforms.Parse): letters, digits, `_` and `-`. */
+const PART = /^[a-z0-9_-]+$/;
+
+/**
+ * Parses `os/arch[/variant]` (`linux/arm/v7`, `linux/arm64`); `x86_64` and `aarch64` are accepted as aliases. A
+ * comma-separated list is refused by name: one platform per build until multi-platform builds exist.
+ */
 export function parsePlatform(s: string): Platform {
-  const parts = s.trim().toLowerCase().split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === ''))
+  const text = s.trim().toLowerCase();
+  if (text.includes(','))
+    throw new Error(`"${s}" is a list of platforms: multi-platform builds are not supported yet (one per build)`);
+  const parts = text.split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !PART.test(p)))
     throw new Error(`invalid platform "${s}": expected os/arch[/variant]`);
   const [os, architecture, variant] = parts as [string, string, string?];
   const norm =

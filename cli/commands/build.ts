@@ -92,7 +92,7 @@ export function register(program: Command): void {
     .option('--no-cache', 'do not use the build cache')
     .option('--no-cache-filter <stage>', 'do not use the cache for these stages (repeatable)', collect, [])
     .option('--pull', 'always pull base images')
-    .option('--platform <os/arch>', 'target platform')
+    .option('--platform <os/arch>', 'target platform, one per build (a list is refused until multi-platform builds)')
     .option('--label <K=V>', 'set an image label (repeatable)', collect, [])
     .addOption(
       new Option('--network <mode>', 'network for RUN: default (private, outbound only), host or none').choices([
@@ -179,6 +179,15 @@ export function register(program: Command): void {
     for (const a of flags.allow) {
       if (a !== 'network.host')
         throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
+    }
+    // A malformed --platform (or a list) fails here, before any pull or step, naming the flag.
+    if (flags.platform !== undefined) {
+      const { parsePlatform } = await import('../../oci/index.js');
+      try {
+        parsePlatform(flags.platform);
+      } catch (e) {
+        throw new UsageError(`--platform: ${(e as Error).message}`);
+      }
     }
     const g = globalOptions(self);
     const outputs = flags.output.length > 0 ? await parseOutputs(flags.output, flags.quiet === true) : [];
