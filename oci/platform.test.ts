@@ -20,7 +20,14 @@ describe('parsePlatform and formatPlatform', () => {
     expect(parsePlatform(text)).toEqual(want);
   });
 
-  it.each(['linux', 'linux/', '/amd64', 'linux/arm/v7/x', 'linux/am d64', 'linux/amd64/v1!'])('refuses %j', (text) => {
+  it('reads one word as containerd does: an OS on the host architecture, an architecture on Linux', () => {
+    expect(parsePlatform('linux')).toEqual(hostPlatform());
+    expect(parsePlatform('arm64')).toEqual({ os: 'linux', architecture: 'arm64' });
+    expect(parsePlatform('x86_64')).toEqual({ os: 'linux', architecture: 'amd64' });
+    expect(() => parsePlatform('linx')).toThrow(/unknown operating system or architecture/);
+  });
+
+  it.each(['linx', 'linux/', '/amd64', 'linux/arm/v7/x', 'linux/am d64', 'linux/amd64/v1!'])('refuses %j', (text) => {
     expect(() => parsePlatform(text)).toThrow(/expected os\/arch\[\/variant\]/);
   });
 

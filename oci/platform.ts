@@ -40,17 +40,58 @@ export function parsePlatform(s: string): Platform {
   if (text.includes(','))
     throw new Error(`"${s}" is a list of platforms: multi-platform builds are not supported yet (one per build)`);
   const parts = text.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !PART.test(p)))
+  if (parts.length < 1 || parts.length > 3 || parts.some((p) => !PART.test(p)))
     throw new Error(`invalid platform "${s}": expected os/arch[/variant]`);
+  // One part, as containerd reads it: an OS runs on this machine's architecture, an architecture on Linux.
+  if (parts.length === 1) {
+    const [word] = parts as [string];
+    if (KNOWN_OS.has(word)) return { ...hostPlatform(), os: word };
+    const arch = normArch(word);
+    if (KNOWN_ARCH.has(arch)) return { os: 'linux', architecture: arch };
+    throw new Error(`invalid platform "${s}": unknown operating system or architecture; expected os/arch[/variant]`);
+  }
   const [os, architecture, variant] = parts as [string, string, string?];
-  const norm =
-    architecture === 'x86_64' || architecture === 'x86-64'
-      ? 'amd64'
-      : architecture === 'aarch64'
-        ? 'arm64'
-        : architecture;
-  return { os, architecture: norm, ...(variant ? { variant } : {}) };
+  return { os, architecture: normArch(architecture), ...(variant ? { variant } : {}) };
 }
+
+function normArch(a: string): string {
+  return a === 'x86_64' || a === 'x86-64' ? 'amd64' : a === 'aarch64' ? 'arm64' : a;
+}
+
+// containerd's lists (platforms/database.go) for a platform given as one word
+const KNOWN_OS = new Set([
+  'aix',
+  'android',
+  'darwin',
+  'dragonfly',
+  'freebsd',
+  'illumos',
+  'ios',
+  'js',
+  'linux',
+  'netbsd',
+  'openbsd',
+  'plan9',
+  'solaris',
+  'wasip1',
+  'windows',
+]);
+const KNOWN_ARCH = new Set([
+  '386',
+  'amd64',
+  'arm',
+  'arm64',
+  'loong64',
+  'mips',
+  'mips64',
+  'mips64le',
+  'mipsle',
+  'ppc64',
+  'ppc64le',
+  'riscv64',
+  's390x',
+  'wasm',
+]);
 
 /** `os/arch[/variant]`, the variant as given. */
 export function formatPlatform(p: Platform): string {

@@ -115,7 +115,7 @@ describe('--platform', () => {
 
   it('refuses a malformed platform with exit 2 naming the flag, not the Buildfile', async () => {
     const ctx = await context('FROM busybox:latest\n');
-    for (const p of ['linux', 'linux/', 'linux/amd 64']) {
+    for (const p of ['linx', 'linux/', 'linux/amd 64']) {
       const r = tsb(['build', '--progress=json', '--platform', p, ctx]);
       expect(r.code, p).toBe(2);
       expect(r.stderr).toContain(`error: --platform: invalid platform "${p}": expected os/arch[/variant]`);
