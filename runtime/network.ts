@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { TsbuildError } from '../oci/index.js';
 import { makeNetworkNamespace } from './namespaces.js';
 
 /** Addresses slirp4netns gives the namespace (its defaults, with --configure). */
@@ -24,8 +25,17 @@ export interface Network {
   close(): Promise<void>;
 }
 
-export class NetworkError extends Error {
+/** The default network of RUN could not start (slirp4netns missing, or it failed). */
+export class NetworkError extends TsbuildError {
   override name = 'NetworkError';
+  constructor(message: string, code = 'NETWORK') {
+    super(code, message, {
+      hint:
+        code === 'NETWORK_SLIRP_MISSING'
+          ? 'install slirp4netns (Debian: apt-get install slirp4netns), or build with --network none (or host)'
+          : 'slirp4netns gives RUN its network: check that it runs here (slirp4netns --version), or build with --network none (or host)',
+    });
+  }
 }
 
 function findSlirp(): string {
@@ -34,6 +44,7 @@ function findSlirp(): string {
   }
   throw new NetworkError(
     'slirp4netns not found: the default network of RUN needs it (Debian: apt-get install slirp4netns); or choose --network none (or host)',
+    'NETWORK_SLIRP_MISSING',
   );
 }
 
