@@ -38,7 +38,8 @@ describe('the code cache of bin/tsbuild', () => {
           return [f, `${s.ino}:${s.mtimeMs}`];
         }),
       );
-    // --max-old-space-size is among the flags V8's cache check hashes: a cache made without it is refused with it (and back)
+    // --max-old-space-size is among the flags V8's cache check hashes: a cache made without it is refused with it
+    // (and back)
     run('');
     run('--max-old-space-size=500');
     const before = files();
