@@ -167,8 +167,15 @@ await writeFile(join(outdir, 'meta.json'), JSON.stringify(main.metafile));
 const code = await readFile(outfile, 'utf8');
 const bare = await transform(code, { minifyWhitespace: true, legalComments: 'none', charset: 'ascii', format: 'cjs' });
 const high = [...bare.code].find((c) => c.charCodeAt(0) > 0x7f);
-if (high !== undefined)
-  throw new Error(`bundle: non-ASCII code in ${outfile} (${JSON.stringify(high)}): escape it in the source (\\u...)`);
+if (high !== undefined) {
+  // the module: the last of esbuild's `// path` headers before the first line of code holding the character
+  const lines = code.split('\n');
+  const at = lines.findIndex((l) => l.includes(high) && !/^\s*(\/\/|\/?\*)/.test(l));
+  const module = lines.slice(0, at + 1).findLast((l) => /^\/\/ \S+$/.test(l)) ?? `// ${outfile}`;
+  throw new Error(
+    `bundle: non-ASCII code ${JSON.stringify(high)} in ${module.slice(3)}: escape it in the source (\\u${high.charCodeAt(0).toString(16).padStart(4, '0')})\n  ${lines[at]?.trim()}`,
+  );
+}
 
 // The command names, for bin/tsbuild's per-command code cache: from the CLI's own help, so that a new command needs
 // no second list.
