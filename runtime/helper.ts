@@ -21,11 +21,9 @@ export class HelperBuildError extends TsbuildError {
     readonly source: string,
     detail: string,
   ) {
-    super(
-      'HELPER_BUILD',
-      `cannot compile the runtime helper ${source}: ${detail} (install gcc and libc6-dev, or use --isolation pivot)`,
-      { hint: 'install gcc and libc6-dev (Debian: apt-get install gcc libc6-dev), or build with --isolation pivot' },
-    );
+    super('HELPER_BUILD', `cannot compile the runtime helper ${source}: ${detail}`, {
+      hint: 'install gcc and libc6-dev (Debian: apt-get install gcc libc6-dev), or build with --isolation pivot',
+    });
   }
 }
 
@@ -39,7 +37,7 @@ export class HelperDirError extends TsbuildError {
     fix: string,
   ) {
     super('HELPER_DIR_UNSAFE', `refusing the runtime helper directory ${helperDir}: ${path} ${problem}; ${fix}`, {
-      hint: `${fix}: the helper runs as root, so only root may be able to change it or its directories`,
+      hint: 'the helper runs as root: only root may be able to change it or a directory above it',
     });
   }
 }

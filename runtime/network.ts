@@ -42,10 +42,7 @@ function findSlirp(): string {
   for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/bin', '/usr/local/bin'])) {
     if (d && existsSync(join(d, 'slirp4netns'))) return join(d, 'slirp4netns');
   }
-  throw new NetworkError(
-    'slirp4netns not found: the default network of RUN needs it (Debian: apt-get install slirp4netns); or choose --network none (or host)',
-    'NETWORK_SLIRP_MISSING',
-  );
+  throw new NetworkError('slirp4netns not found: the default network of RUN needs it', 'NETWORK_SLIRP_MISSING');
 }
 
 /** Makes the namespace and starts slirp4netns on it; resolves once tap0 is configured. */
