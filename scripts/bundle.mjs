@@ -171,9 +171,9 @@ if (high !== undefined) {
   // the module: the last of esbuild's `// path` headers before the first line of code holding the character
   const lines = code.split('\n');
   const at = lines.findIndex((l) => l.includes(high) && !/^\s*(\/\/|\/?\*)/.test(l));
-  const module = lines.slice(0, at + 1).findLast((l) => /^\/\/ \S+$/.test(l)) ?? `// ${outfile}`;
+  const header = lines.slice(0, at + 1).findLast((l) => /^\/\/ \S+$/.test(l)) ?? `// ${outfile}`;
   throw new Error(
-    `bundle: non-ASCII code ${JSON.stringify(high)} in ${module.slice(3)}: escape it in the source (\\u${high.charCodeAt(0).toString(16).padStart(4, '0')})\n  ${lines[at]?.trim()}`,
+    `bundle: non-ASCII code ${JSON.stringify(high)} in ${header.slice(3)}: escape it in the source (\\u${high.charCodeAt(0).toString(16).padStart(4, '0')})\n  ${lines[at]?.trim()}`,
   );
 }
 
