@@ -1,6 +1,6 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
-import { UsageError } from '../oci/index.js';
+import { TsbuildError, UsageError } from '../oci/index.js';
 import { clipLine } from '../parser/index.js';
 import type { Heredoc, TypedInstruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
@@ -95,7 +95,13 @@ async function runSteps(
       const err =
         e instanceof BuildError || e instanceof UsageError
           ? e
-          : new BuildError((e as Error).message ?? String(e), { file: env.plan.file, step, source: ins.original });
+          : new BuildError((e as Error).message ?? String(e), {
+              file: env.plan.file,
+              step,
+              source: ins.original,
+              // what to do, when the part that failed said (a runtime or store error's hint)
+              ...(e instanceof TsbuildError && e.hint !== undefined ? { hint: e.hint } : {}),
+            });
       if (err !== e) (err as { cause?: unknown }).cause = e;
       env.emit({
         type: 'step-end',

@@ -16,7 +16,8 @@ export function makeProgram(): Command {
   const program = new Command('tsbuild');
   program
     .description('Daemonless container image builder: Dockerfile-compatible Buildfiles to OCI images')
-    .version(tsbuildVersion(), '-v, --version')
+    // the Node that runs it too: a bug report, or CI checking which Node it tested, needs both
+    .version(`${tsbuildVersion()} (node ${process.version}, ${process.platform}/${process.arch})`, '-v, --version')
     .addOption(new Option('--root <dir>', `store directory (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`))
     .option('--debug', 'print stack traces for errors')
     .option(

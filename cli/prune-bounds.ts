@@ -26,7 +26,8 @@ export function parseDuration(text: string, what = 'until'): number {
   const bad = (): UsageError =>
     new UsageError(`--filter ${what}="${text}" is not a duration (like 24h, 30m, 1h30m or 90s)`);
   if (text === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+  // µ escaped: esbuild escapes strings for the ASCII bundle, not regular expressions
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)/y;
   let ms = 0;
   let at = 0;
   while (at < text.length) {

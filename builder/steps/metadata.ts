@@ -34,7 +34,8 @@ function pairs(sc: StepCtx, kvs: readonly KeyValue[]): [string, string][] {
 function parseDuration(s: string, line: number): number {
   const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
   let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  // µ escaped: esbuild escapes strings for the ASCII bundle, not regular expressions
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let m: RegExpExecArray | null;
   let pos = 0;
   while ((m = re.exec(s))) {
