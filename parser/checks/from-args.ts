@@ -1,0 +1,135 @@
+// The FROM word rules (dockerfile2llb toDispatchState): UndefinedArgInFrom for a variable that is neither a meta
+// ARG nor predefined, RedundantTargetPlatform for `--platform=$TARGETPLATFORM`, FromPlatformFlagConstDisallowed
+// for a constant `--platform` that the stage name does not explain.
+import { ExpandError, processWord } from '../expand.js';
+import { MESSAGES } from './rules.js';
+import { suggest } from './suggest.js';
+import { at, type Finding, type Split, type Stage } from './types.js';
+
+/** The global scope BuildKit predefines (defaultArgs). */
+const PREDEFINED = [
+  'BUILDPLATFORM',
+  'BUILDOS',
+  'BUILDOSVERSION',
+  'BUILDARCH',
+  'BUILDVARIANT',
+  'TARGETPLATFORM',
+  'TARGETOS',
+  'TARGETOSVERSION',
+  'TARGETARCH',
+  'TARGETVARIANT',
+  'TARGETSTAGE',
+];
+
+/** Stand-in values: the checks need to know which variables a word reads, not what the platform is. */
+const SENTINEL = '\u0000tsbuild-check\u0000';
+
+interface Expanded {
+  result: string;
+  /** Variables the word read, in order. */
+  read: string[];
+}
+
+function expandRecording(word: string, scope: ReadonlyMap<string, string>, escapeToken: string): Expanded | undefined {
+  const read: string[] = [];
+  try {
+    const result = processWord(
+      word,
+      {
+        get: (name: string) => {
+          if (!read.includes(name)) read.push(name);
+          return scope.get(name);
+        },
+      },
+      { escapeToken },
+    ).word;
+    return { result, read };
+  } catch (e) {
+    if (e instanceof ExpandError) return undefined; // the build reports it
+    throw e;
+  }
+}
+
+/** Meta ARG names (declared, with or without a value), and the values the FROM words see by default. */
+function globalScope(split: Split): { declared: Set<string>; scope: Map<string, string> } {
+  const declared = new Set<string>();
+  const scope = new Map<string, string>(PREDEFINED.map((k) => [k, SENTINEL + k]));
+  for (const ins of split.meta) {
+    if (ins.kind !== 'arg') continue;
+    for (const { name, value } of ins.args) {
+      declared.add(name);
+      if (value !== undefined) scope.set(name, expandRecording(value, scope, split.escapeToken)?.result ?? value);
+    }
+  }
+  return { declared, scope };
+}
+
+export function fromArgs(split: Split): Finding[] {
+  const { declared, scope } = globalScope(split);
+  const known = [...declared, ...PREDEFINED];
+  const out: Finding[] = [];
+  const undeclared = (e: Expanded | undefined, stage: Stage): void => {
+    for (const name of e?.read ?? []) {
+      if (declared.has(name) || PREDEFINED.includes(name)) continue;
+      out.push({
+        rule: 'UndefinedArgInFrom',
+        message: MESSAGES.UndefinedArgInFrom(name, suggest(name, known)),
+        ...at(stage.from),
+      });
+    }
+  };
+  for (const stage of split.stages) {
+    undeclared(expandRecording(stage.from.image, scope, split.escapeToken), stage);
+    const platform = stage.from.platform;
+    if (platform === undefined) continue;
+    const p = expandRecording(platform, scope, split.escapeToken);
+    undeclared(p, stage);
+    if (!p) continue;
+    if (p.read.length === 1 && p.read[0] === 'TARGETPLATFORM' && p.result === scope.get('TARGETPLATFORM'))
+      out.push({
+        rule: 'RedundantTargetPlatform',
+        message: MESSAGES.RedundantTargetPlatform(platform),
+        ...at(stage.from),
+      });
+    if (p.read.length === 0 && constPlatformUnexplained(p.result, stage.name))
+      out.push({
+        rule: 'FromPlatformFlagConstDisallowed',
+        message: MESSAGES.FromPlatformFlagConstDisallowed(p.result),
+        ...at(stage.from),
+      });
+  }
+  return out;
+}
+
+const OSES = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'android']);
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  aarch64: 'arm64',
+  i386: '386',
+  i686: '386',
+  armhf: 'arm',
+  armel: 'arm',
+};
+
+/** A constant platform whose OS and architecture the stage name does not mention (`FROM --platform=linux/amd64 … AS build-amd64` is fine). */
+function constPlatformUnexplained(platform: string, stageName: string): boolean {
+  const parts = platform.toLowerCase().split('/');
+  if (parts.some((p) => p === '') || parts.length > 3) return false; // not a platform: the build reports it
+  let os: string;
+  let arch: string;
+  if (parts.length === 1) {
+    if (OSES.has(parts[0]!)) {
+      os = parts[0]!;
+      arch = '';
+    } else {
+      os = 'linux';
+      arch = parts[0]!;
+    }
+  } else {
+    os = parts[0]!;
+    arch = parts[1]!;
+  }
+  arch = ARCH_ALIASES[arch] ?? arch;
+  return !(stageName.includes(os) || (arch !== '' && stageName.includes(arch)));
+}
