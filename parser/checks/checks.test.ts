@@ -74,10 +74,27 @@ describe('build checks', () => {
 
   it('UndefinedArgInFrom, with a suggestion when a declared name is close', () => {
     expect(short('ARG VERSION=1\nFROM alpine:${VERSIN}\nFROM busybox:$TAG\n')).toEqual([
+      // an undeclared variable is empty, which leaves no tag after the colon
+      'InvalidDefaultArgInFrom: Default value for ARG alpine:${VERSIN} results in empty or invalid base image name (line 2)',
       "UndefinedArgInFrom: FROM argument 'VERSIN' is not declared (did you mean VERSION?) (line 2)",
+      'InvalidDefaultArgInFrom: Default value for ARG busybox:$TAG results in empty or invalid base image name (line 3)',
       "UndefinedArgInFrom: FROM argument 'TAG' is not declared (line 3)",
     ]);
     expect(short('ARG VERSION\nFROM alpine:${VERSION:-3}\nFROM --platform=$BUILDPLATFORM b\n')).toEqual([]);
+  });
+
+  it('InvalidDefaultArgInFrom when the meta ARG defaults name no image', () => {
+    expect(short('ARG BASE\nARG TAG\nFROM $BASE\nFROM alpine:${TAG}\n')).toEqual([
+      'InvalidDefaultArgInFrom: Default value for ARG $BASE results in empty or invalid base image name (line 3)',
+      'InvalidDefaultArgInFrom: Default value for ARG alpine:${TAG} results in empty or invalid base image name (line 4)',
+    ]);
+    expect(
+      short(
+        'ARG BASE=alpine\nARG TAG=3.20\nFROM $BASE:${TAG} AS a\nFROM --platform=$BUILDPLATFORM golang:1-$TARGETARCH\nFROM a\nFROM registry.example.com:5000/x/y@sha256:' +
+          'a'.repeat(64) +
+          '\n',
+      ),
+    ).toEqual([]);
   });
 
   it('RedundantTargetPlatform and FromPlatformFlagConstDisallowed', () => {
@@ -103,6 +120,17 @@ describe('build checks', () => {
       'SecretsUsedInArgOrEnv: Do not use ARG or ENV instructions for sensitive data (ENV "AWS_KEY") (line 3)',
     ]);
     expect(short('FROM a\nARG PUBLIC_KEY\nENV KEYBOARD=us TOKENIZER=x\n')).toEqual([]);
+  });
+
+  it('UndefinedVar in stages that start from scratch, with a suggestion', () => {
+    expect(short('FROM scratch\nENV APP_HOME=/app\nWORKDIR $APP_HOM\nCOPY a $DEST/\n')).toEqual([
+      "UndefinedVar: Usage of undefined variable '$APP_HOM' (did you mean $APP_HOME?) (line 3)",
+      "UndefinedVar: Usage of undefined variable '$DEST' (line 4)",
+    ]);
+    // ARG declares (even without a value), ENV defines, a stage built FROM another inherits both
+    expect(short('FROM scratch AS a\nARG V\nENV P=/p\nFROM a\nCOPY x $P/$V\nLABEL l=$PATH\n')).toEqual([]);
+    // the environment of an image from a registry is not known: nothing is said
+    expect(short('FROM alpine\nWORKDIR $HOME\n')).toEqual([]);
   });
 
   it('ConsistentInstructionCasing against the majority', () => {

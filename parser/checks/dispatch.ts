@@ -5,7 +5,7 @@
 import { ExpandError, processWord } from '../expand.js';
 import type { TypedInstruction } from '../instructions/types.js';
 import { MESSAGES } from './rules.js';
-import { at, writtenKeyword, type Finding, type Split, type Stage } from './types.js';
+import { at, baseStage, writtenKeyword, type Finding, type Split, type Stage } from './types.js';
 
 // dockerfile2llb getSecretsRegex: a token as the whole key, or its first or last `_`-separated word
 const SECRET = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
@@ -29,16 +29,6 @@ export function dispatched(split: Split, reached: ReadonlySet<number> | undefine
     ends.set(stage.index, end);
   }
   return out;
-}
-
-/** The earlier stage this one is built FROM (by name, as BuildKit matches the base name), if any. */
-function baseStage(split: Split, stage: Stage): number | undefined {
-  const word = stage.from.image.toLowerCase();
-  for (const s of split.stages) {
-    if (s.index >= stage.index) break;
-    if (s.name !== '' && s.name === word) return s.index;
-  }
-  return undefined;
 }
 
 function dispatchStage(stage: Stage, start: Inherited, esc: string, report: (f: Finding) => void): Inherited {

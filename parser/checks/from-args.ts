@@ -6,23 +6,23 @@ import { MESSAGES } from './rules.js';
 import { suggest } from './suggest.js';
 import { at, type Finding, type Split, type Stage } from './types.js';
 
-/** The global scope BuildKit predefines (defaultArgs). */
-const PREDEFINED = [
-  'BUILDPLATFORM',
-  'BUILDOS',
-  'BUILDOSVERSION',
-  'BUILDARCH',
-  'BUILDVARIANT',
-  'TARGETPLATFORM',
-  'TARGETOS',
-  'TARGETOSVERSION',
-  'TARGETARCH',
-  'TARGETVARIANT',
-  'TARGETSTAGE',
-];
-
-/** Stand-in values: the checks need to know which variables a word reads, not what the platform is. */
-const SENTINEL = '\u0000tsbuild-check\u0000';
+/**
+ * The global scope BuildKit predefines (defaultArgs), with stand-in values: the checks need to know which variables
+ * a word reads and whether the result can name an image, not what the platform is.
+ */
+const PREDEFINED = new Map([
+  ['BUILDPLATFORM', 'linux/amd64'],
+  ['BUILDOS', 'linux'],
+  ['BUILDOSVERSION', ''],
+  ['BUILDARCH', 'amd64'],
+  ['BUILDVARIANT', ''],
+  ['TARGETPLATFORM', 'linux/amd64'],
+  ['TARGETOS', 'linux'],
+  ['TARGETOSVERSION', ''],
+  ['TARGETARCH', 'amd64'],
+  ['TARGETVARIANT', ''],
+  ['TARGETSTAGE', 'default'],
+]);
 
 interface Expanded {
   result: string;
@@ -53,7 +53,7 @@ function expandRecording(word: string, scope: ReadonlyMap<string, string>, escap
 /** Meta ARG names (declared, with or without a value), and the values the FROM words see by default. */
 function globalScope(split: Split): { declared: Set<string>; scope: Map<string, string> } {
   const declared = new Set<string>();
-  const scope = new Map<string, string>(PREDEFINED.map((k) => [k, SENTINEL + k]));
+  const scope = new Map<string, string>(PREDEFINED);
   for (const ins of split.meta) {
     if (ins.kind !== 'arg') continue;
     for (const { name, value } of ins.args) {
@@ -66,11 +66,11 @@ function globalScope(split: Split): { declared: Set<string>; scope: Map<string, 
 
 export function fromArgs(split: Split): Finding[] {
   const { declared, scope } = globalScope(split);
-  const known = [...declared, ...PREDEFINED];
+  const known = [...declared, ...PREDEFINED.keys()];
   const out: Finding[] = [];
   const undeclared = (e: Expanded | undefined, stage: Stage): void => {
     for (const name of e?.read ?? []) {
-      if (declared.has(name) || PREDEFINED.includes(name)) continue;
+      if (declared.has(name) || PREDEFINED.has(name)) continue;
       out.push({
         rule: 'UndefinedArgInFrom',
         message: MESSAGES.UndefinedArgInFrom(name, suggest(name, known)),
@@ -79,7 +79,15 @@ export function fromArgs(split: Split): Finding[] {
     }
   };
   for (const stage of split.stages) {
-    undeclared(expandRecording(stage.from.image, scope, split.escapeToken), stage);
+    const image = expandRecording(stage.from.image, scope, split.escapeToken);
+    // the build args may give a variable its value, but a build without them must still name an image
+    if (image && !isImageReference(image.result))
+      out.push({
+        rule: 'InvalidDefaultArgInFrom',
+        message: MESSAGES.InvalidDefaultArgInFrom(stage.from.image),
+        ...at(stage.from),
+      });
+    undeclared(image, stage);
     const platform = stage.from.platform;
     if (platform === undefined) continue;
     const p = expandRecording(platform, scope, split.escapeToken);
@@ -132,4 +140,19 @@ function constPlatformUnexplained(platform: string, stageName: string): boolean 
   }
   arch = ARCH_ALIASES[arch] ?? arch;
   return !(stageName.includes(os) || (arch !== '' && stageName.includes(arch)));
+}
+
+// distribution/reference's grammar, as ParseNormalizedNamed applies it
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const TAG = '[\\w][\\w.-]{0,127}';
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+const REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?(?:@${DIGEST})?$`);
+
+/** Whether `s` parses as an image reference (a bare 64-hex string is refused as ambiguous, as docker does). */
+export function isImageReference(s: string): boolean {
+  if (/^[a-f0-9]{64}$/.test(s)) return false;
+  const name = s.replace(/@.*$/, '').replace(/:[\w][\w.-]*$/, '');
+  return name.length <= 255 && REFERENCE.test(s);
 }

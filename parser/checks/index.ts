@@ -9,6 +9,7 @@ import { fromArgs } from './from-args.js';
 import { maintainer } from './maintainer.js';
 import { RULES, type RuleName } from './rules.js';
 import { stageNames } from './stage-names.js';
+import { undefinedVars } from './undefined-var.js';
 import type { Finding, Split, Stage } from './types.js';
 
 export { RULES, MESSAGES, type Rule, type RuleName } from './rules.js';
@@ -44,6 +45,7 @@ export function runChecks(input: CheckInput): CheckWarning[] {
     ...instructionCasing(split),
     ...fromArgs(split),
     ...dispatched(split, input.reached),
+    ...undefinedVars(split, input.reached),
   ];
   return findings
     .filter((f) => !config.skip.has(f.rule))

@@ -57,6 +57,11 @@ export const RULES = {
       'Relative workdir without an absolute workdir declared within the build can have unexpected results if the base image changes',
     url: url('workdir-relative-path'),
   },
+  UndefinedVar: {
+    name: 'UndefinedVar',
+    description: 'Variables should be defined before their use',
+    url: url('undefined-var'),
+  },
   MultipleInstructionsDisallowed: {
     name: 'MultipleInstructionsDisallowed',
     description: 'Multiple instructions of the same type should not be used in the same stage',
@@ -76,6 +81,11 @@ export const RULES = {
     name: 'SecretsUsedInArgOrEnv',
     description: 'Sensitive data should not be used in the ARG or ENV commands',
     url: url('secrets-used-in-arg-or-env'),
+  },
+  InvalidDefaultArgInFrom: {
+    name: 'InvalidDefaultArgInFrom',
+    description: 'Default value for global ARG results in an empty or invalid base image name',
+    url: url('invalid-default-arg-in-from'),
   },
   FromPlatformFlagConstDisallowed: {
     name: 'FromPlatformFlagConstDisallowed',
@@ -101,6 +111,8 @@ export const MESSAGES = {
     `FROM argument '${arg}' is not declared${suggest ? ` (did you mean ${suggest}?)` : ''}`,
   WorkdirRelativePath: (workdir: string) =>
     `Relative workdir ${goQuote(workdir)} can have unexpected results if the base image changes`,
+  UndefinedVar: (name: string, suggest: string | undefined) =>
+    `Usage of undefined variable '$${name}'${suggest ? ` (did you mean $${suggest}?)` : ''}`,
   MultipleInstructionsDisallowed: (instruction: string) =>
     `Multiple ${instruction} instructions should not be used in the same stage because only the last one will be used`,
   LegacyKeyValueFormat: (instruction: string) =>
@@ -109,6 +121,8 @@ export const MESSAGES = {
     `Setting platform to predefined ${platformVar} in FROM is redundant as this is the default behavior`,
   SecretsUsedInArgOrEnv: (instruction: string, key: string) =>
     `Do not use ARG or ENV instructions for sensitive data (${instruction} ${goQuote(key)})`,
+  InvalidDefaultArgInFrom: (baseName: string) =>
+    `Default value for ARG ${baseName} results in empty or invalid base image name`,
   FromPlatformFlagConstDisallowed: (platform: string) =>
     `FROM --platform flag should not use constant value ${goQuote(platform)}`,
 } satisfies Record<RuleName, (...args: never[]) => string>;

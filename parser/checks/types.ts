@@ -36,3 +36,13 @@ export function at(ins: TypedInstruction): { line: number; endLine: number } {
 export function writtenKeyword(ins: TypedInstruction): string {
   return /[A-Za-z]+/.exec(ins.original)?.[0] ?? ins.keyword;
 }
+
+/** The earlier stage this one is built FROM (by name, as BuildKit matches the base name), if any. */
+export function baseStage(split: Split, stage: Stage): number | undefined {
+  const word = stage.from.image.toLowerCase();
+  for (const s of split.stages) {
+    if (s.index >= stage.index) break;
+    if (s.name !== '' && s.name === word) return s.index;
+  }
+  return undefined;
+}
