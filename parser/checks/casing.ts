@@ -11,8 +11,9 @@ const isUpper = (s: string): boolean => s === s.toUpperCase();
 export function writtenAs(from: FromInstruction): string | undefined {
   if (from.stageName === undefined) return undefined;
   const name = from.stageName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  // continuation escapes and line breaks may sit between the words
-  return new RegExp(`(?:^|[\\s\\\\\`])(as)[\\s\\\\\`]+${name}[\\s\\\\\`]*$`, 'i').exec(from.original)?.[1];
+  // continuation escapes and line breaks may sit between the words; no `i` flag: a case-insensitive pattern makes
+  // V8 load its case tables, a cost every build would pay
+  return new RegExp(`(?:^|[\\s\\\\\`])([aA][sS])[\\s\\\\\`]+${name}[\\s\\\\\`]*$`).exec(from.original)?.[1];
 }
 
 export function fromCasing(split: Split): Finding[] {
