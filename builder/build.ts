@@ -13,7 +13,7 @@ import type { ParseResult } from '../parser/index.js';
 import { normalizeName, UsageError } from '../oci/index.js';
 import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
-import { checkBuildfile, checkConfig, checkFailure, warningEvent } from './checks.js';
+import { checkBuildfile, checkConfig, checkFailure, experimentalNotice, warningEvent } from './checks.js';
 import { BuildContext } from './context.js';
 import { allowsNetworkHost, checkEntitlements } from './entitlements.js';
 import { BuildError, PlanError } from './errors.js';
@@ -74,6 +74,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName),
       })),
     });
+    if (checks.notice) emit({ type: 'log', time: Date.now(), level: 'warn', message: checks.notice });
     for (const w of checks.warnings) emit(warningEvent(w, plan.file));
     if (checks.failure) throw checks.failure;
     const resolveBaseImage = startBaseImages(opts, store, plan, emit);
@@ -164,13 +165,20 @@ async function planBuild(
   const config = checkConfig(parsed, opts.buildArgs ?? {});
   const warnings = checkBuildfile(parsed, config, new Set(plan.needed));
   const failure = checkFailure(config, warnings);
-  return { plan, ...(buildfilePath ? { buildfilePath } : {}), checks: { warnings, ...(failure ? { failure } : {}) } };
+  const notice = experimentalNotice(config);
+  return {
+    plan,
+    ...(buildfilePath ? { buildfilePath } : {}),
+    checks: { warnings, ...(failure ? { failure } : {}), ...(notice ? { notice } : {}) },
+  };
 }
 
 interface PlannedChecks {
   warnings: ReturnType<typeof checkBuildfile>;
   /** error=true and a check fired: the build stops once the warnings are out. */
   failure?: Error;
+  /** What the check options asked for that tsbuild cannot do. */
+  notice?: string;
 }
 
 /** Phase 2: base images of the needed stages start resolving (manifest and config; layers stay lazy). */

@@ -3,7 +3,7 @@
 import { loadParser, type CheckWarning } from '../parser/index.js';
 import { hostPlatform, parsePlatform, UsageError } from '../oci/index.js';
 import { readBuildfile } from './build.js';
-import { checkBuildfile, checkConfig } from './checks.js';
+import { checkBuildfile, checkConfig, experimentalNotice } from './checks.js';
 import { PlanError } from './errors.js';
 import type { BuildOptions } from './options.js';
 import { makePlan } from './plan.js';
@@ -13,6 +13,8 @@ export interface CheckReport {
   file: string;
   text: string;
   warnings: CheckWarning[];
+  /** What the check options asked for that tsbuild cannot do (printed as a warning). */
+  notices: string[];
 }
 
 export async function checkOnly(opts: BuildOptions): Promise<CheckReport> {
@@ -42,5 +44,6 @@ export async function checkOnly(opts: BuildOptions): Promise<CheckReport> {
     });
     reached = new Set(plan.needed);
   }
-  return { file, text, warnings: checkBuildfile(parsed, config, reached) };
+  const notice = experimentalNotice(config);
+  return { file, text, warnings: checkBuildfile(parsed, config, reached), notices: notice ? [notice] : [] };
 }

@@ -68,3 +68,11 @@ export function checkFailure(config: CheckConfig, warnings: CheckWarning[]): Che
   if (!config.error || warnings.length === 0) return undefined;
   return new CheckFailedError([...new Set(warnings.map((w) => w.rule))]);
 }
+
+/**
+ * `experimental=…` asks for BuildKit's experimental rules, which tsbuild does not have: said rather than ignored.
+ */
+export function experimentalNotice(config: CheckConfig): string | undefined {
+  if (config.experimental.length === 0) return undefined;
+  return `check option experimental=${config.experimental.join(',')}: tsbuild has none of BuildKit's experimental rules (CopyIgnoredFile, InvalidDefinitionDescription), so none of them runs`;
+}

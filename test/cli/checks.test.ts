@@ -179,6 +179,18 @@ describe('build checks', () => {
     expect(r.stderr).not.toContain('was not consumed');
   });
 
+  it('experimental=… is said not to run, never silently ignored', async () => {
+    const dir = context(`# check=experimental=CopyIgnoredFile\n${CLEAN}`);
+    const build = await tsbuild(['build', '--progress=plain', dir]);
+    expect(build.code, build.stderr).toBe(0);
+    expect(build.stderr).toContain(
+      "WARNING: check option experimental=CopyIgnoredFile: tsbuild has none of BuildKit's experimental rules",
+    );
+    const check = await tsbuild(['build', '--check', dir]);
+    expect(check.code).toBe(0);
+    expect(check.stderr).toContain('WARNING: check option experimental=CopyIgnoredFile');
+  });
+
   it('an unknown check option fails with exit 2 and names itself', async () => {
     const r = await tsbuild(['build', context('# check=skipp=FromAsCasing\nFROM scratch\n')]);
     expect(r.code).toBe(2);
