@@ -139,6 +139,22 @@ describe('build checks', () => {
     const built = await tsbuild(['build', '--progress=plain', dir]);
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).not.toContain('LegacyKeyValueFormat');
+    // with --target, --check looks at what the target needs
+    const last = await tsbuild(['build', '--check', '--target', '1', dir]);
+    expect(last.code).toBe(0);
+    const first = await tsbuild(['build', '--check', '--target', 'unused', dir]);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toContain(`${join(dir, 'Dockerfile')}:2`);
+  });
+
+  it('--check --progress=json prints one check-warning event a line on stdout', async () => {
+    const r = await tsbuild(['build', '--check', '--progress=json', context('FROM scratch\nMAINTAINER me\n')]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const e = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(validateEvent(e), JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(e).toMatchObject({ type: 'check-warning', rule: 'MaintainerDeprecated', line: 2, endLine: 2 });
   });
 
   it('# check=skip=… drops those rules, skip=all every rule', async () => {
