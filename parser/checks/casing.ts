@@ -7,13 +7,19 @@ import type { FromInstruction } from '../instructions/types.js';
 const isLower = (s: string): boolean => s === s.toLowerCase();
 const isUpper = (s: string): boolean => s === s.toUpperCase();
 
-/** The `AS` word of `FROM image AS name` as written. */
+/**
+ * The `AS` word of `FROM image AS name` as written: the word before the name, continuation escapes and comment lines
+ * left out (a split, not a backtracking pattern: the text is the Buildfile's).
+ */
 export function writtenAs(from: FromInstruction): string | undefined {
   if (from.stageName === undefined) return undefined;
-  const name = from.stageName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  // continuation escapes and line breaks may sit between the words; no `i` flag: a case-insensitive pattern makes
-  // V8 load its case tables, a cost every build would pay
-  return new RegExp(`(?:^|[\\s\\\\\`])([aA][sS])[\\s\\\\\`]+${name}[\\s\\\\\`]*$`).exec(from.original)?.[1];
+  const text = from.original
+    .split('\n')
+    .filter((l, i) => i === 0 || !l.trimStart().startsWith('#'))
+    .map((l) => l.replace(/[\\`][ \t]*$/, ''))
+    .join(' ');
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  return words.at(-1) === from.stageName ? words.at(-2) : undefined;
 }
 
 export function fromCasing(split: Split): Finding[] {

@@ -25,6 +25,10 @@ describe('build checks', () => {
       "FromAsCasing: 'AS' and 'from' keywords' casing do not match (line 1)",
     ]);
     expect(short('FROM alpine AS base\nRUN true\n')).toEqual([]);
+    // across continuation lines, comment lines between
+    expect(short('FROM alpine \\\n  As\\\n# c\n  base\n')).toEqual([
+      "FromAsCasing: 'As' and 'FROM' keywords' casing do not match (line 1)",
+    ]);
     expect(short('from alpine as base\nrun true\n')).toEqual([]);
   });
 
@@ -172,5 +176,19 @@ describe('check options', () => {
     expect(() => parseCheckOptions('error=maybe')).toThrow(CheckOptionError);
     expect(() => parseCheckOptions('skipp=A')).toThrow('invalid check option "skipp"');
     expect(() => parseCheckOptions('skip')).toThrow(CheckOptionError);
+  });
+});
+
+describe('hostile Buildfiles', () => {
+  it('thousands of undeclared variables against thousands of ARGs: every warning, suggestions within a budget', () => {
+    const n = 3000;
+    let text = '';
+    for (let i = 0; i < n; i++) text += `ARG declared_${i}=x\n`;
+    text += 'FROM alpine:' + Array.from({ length: n }, (_, i) => `\${declared_${i}x}`).join('') + '\n';
+    const warnings = check(text).filter((w) => w.rule === 'UndefinedArgInFrom');
+    expect(warnings).toHaveLength(n);
+    // the first ones get their suggestion; once the budget is spent the rest come without one
+    expect(warnings[0]!.message).toBe("FROM argument 'declared_0x' is not declared (did you mean declared_0?)");
+    expect(warnings.at(-1)!.message).toBe(`FROM argument 'declared_${n - 1}x' is not declared`);
   });
 });

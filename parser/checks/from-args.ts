@@ -3,7 +3,7 @@
 // for a constant `--platform` that the stage name does not explain.
 import { ExpandError, processWord } from '../expand.js';
 import { MESSAGES } from './rules.js';
-import { suggest } from './suggest.js';
+import { suggest, type SuggestBudget } from './suggest.js';
 import { at, type Finding, type Split, type Stage } from './types.js';
 
 /**
@@ -31,19 +31,20 @@ interface Expanded {
 }
 
 function expandRecording(word: string, scope: ReadonlyMap<string, string>, escapeToken: string): Expanded | undefined {
-  const read: string[] = [];
+  // a Set: one word may read a great many variables
+  const read = new Set<string>();
   try {
     const result = processWord(
       word,
       {
         get: (name: string) => {
-          if (!read.includes(name)) read.push(name);
+          read.add(name);
           return scope.get(name);
         },
       },
       { escapeToken },
     ).word;
-    return { result, read };
+    return { result, read: [...read] };
   } catch (e) {
     if (e instanceof ExpandError) return undefined; // the build reports it
     throw e;
@@ -64,7 +65,7 @@ function globalScope(split: Split): { declared: Set<string>; scope: Map<string, 
   return { declared, scope };
 }
 
-export function fromArgs(split: Split): Finding[] {
+export function fromArgs(split: Split, budget: SuggestBudget): Finding[] {
   const { declared, scope } = globalScope(split);
   const known = [...declared, ...PREDEFINED.keys()];
   const out: Finding[] = [];
@@ -73,7 +74,7 @@ export function fromArgs(split: Split): Finding[] {
       if (declared.has(name) || PREDEFINED.has(name)) continue;
       out.push({
         rule: 'UndefinedArgInFrom',
-        message: MESSAGES.UndefinedArgInFrom(name, suggest(name, known)),
+        message: MESSAGES.UndefinedArgInFrom(name, suggest(name, known, budget)),
         ...at(stage.from),
       });
     }

@@ -9,6 +9,7 @@ import { fromArgs } from './from-args.js';
 import { maintainer } from './maintainer.js';
 import { RULES, type RuleName } from './rules.js';
 import { stageNames } from './stage-names.js';
+import { SuggestBudget } from './suggest.js';
 import { undefinedVars } from './undefined-var.js';
 import type { Finding, Split, Stage } from './types.js';
 
@@ -38,14 +39,15 @@ export function runChecks(input: CheckInput): CheckWarning[] {
   const { config } = input;
   if (config.skipAll) return [];
   const split = splitStages(input.instructions, input.escapeToken);
+  const budget = new SuggestBudget();
   const findings = [
     ...maintainer(split),
     ...fromCasing(split),
     ...stageNames(split),
     ...instructionCasing(split),
-    ...fromArgs(split),
+    ...fromArgs(split, budget),
     ...dispatched(split, input.reached),
-    ...undefinedVars(split, input.reached),
+    ...undefinedVars(split, input.reached, budget),
   ];
   return findings
     .filter((f) => !config.skip.has(f.rule))

@@ -4,7 +4,7 @@
 import { ExpandError, processWord } from '../expand.js';
 import type { TypedInstruction } from '../instructions/types.js';
 import { MESSAGES } from './rules.js';
-import { suggest } from './suggest.js';
+import { suggest, type SuggestBudget } from './suggest.js';
 import { at, baseStage, type Finding, type Split, type Stage } from './types.js';
 
 /** BuildKit's nonEnvArgs: ARGs that configure the build, never the environment. */
@@ -17,7 +17,11 @@ interface Scope {
   args: Set<string>;
 }
 
-export function undefinedVars(split: Split, reached: ReadonlySet<number> | undefined): Finding[] {
+export function undefinedVars(
+  split: Split,
+  reached: ReadonlySet<number> | undefined,
+  budget: SuggestBudget,
+): Finding[] {
   const out: Finding[] = [];
   const metaDefaults = new Map<string, string>();
   for (const ins of split.meta)
@@ -34,7 +38,7 @@ export function undefinedVars(split: Split, reached: ReadonlySet<number> | undef
     const report = (f: Finding): void => {
       if (reached === undefined || reached.has(stage.index)) out.push(f);
     };
-    ends.set(stage.index, walk(stage, start, metaDefaults, split.escapeToken, report));
+    ends.set(stage.index, walk(stage, start, metaDefaults, split.escapeToken, report, budget));
   }
   return out;
 }
@@ -45,6 +49,7 @@ function walk(
   metaDefaults: ReadonlyMap<string, string>,
   esc: string,
   report: (f: Finding) => void,
+  budget: SuggestBudget,
 ): Scope {
   const scope: Scope = { env: new Map(start.env), args: new Set(start.args) };
   const check = (ins: TypedInstruction, word: string | undefined): void => {
@@ -52,7 +57,7 @@ function walk(
     for (const name of unmatched(word, scope, esc)) {
       report({
         rule: 'UndefinedVar',
-        message: MESSAGES.UndefinedVar(name, suggest(name, scope.env.keys())),
+        message: MESSAGES.UndefinedVar(name, suggest(name, scope.env.keys(), budget)),
         ...at(ins),
       });
     }
@@ -99,14 +104,14 @@ function walk(
 
 /** The variables `word` reads that the scope does not define, in order. */
 function unmatched(word: string, scope: Scope, esc: string): string[] {
-  const missing: string[] = [];
+  const missing = new Set<string>();
   try {
     processWord(
       word,
       {
         get: (name: string) => {
           const v = scope.env.get(name);
-          if (v === undefined && !missing.includes(name)) missing.push(name);
+          if (v === undefined) missing.add(name);
           return v;
         },
       },
@@ -116,5 +121,5 @@ function unmatched(word: string, scope: Scope, esc: string): string[] {
     if (e instanceof ExpandError) return []; // the build reports it
     throw e;
   }
-  return missing.filter((n) => !scope.args.has(n) && !NOT_ENV.has(n));
+  return [...missing].filter((n) => !scope.args.has(n) && !NOT_ENV.has(n));
 }
