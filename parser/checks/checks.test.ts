@@ -137,6 +137,15 @@ describe('build checks', () => {
     expect(short('FROM alpine\nWORKDIR $HOME\n')).toEqual([]);
   });
 
+  it('ExposeProtoCasing and ExposeInvalidFormat', () => {
+    expect(short('FROM a\nEXPOSE 80/TCP 8080:80 127.0.0.1:53:53/udp\n')).toEqual([
+      "ExposeProtoCasing: Defined protocol '80/TCP' in EXPOSE instruction should be lowercase (line 2)",
+      "ExposeInvalidFormat: EXPOSE instruction should not define an IP address or host-port mapping, found '8080:80' (line 2)",
+      "ExposeInvalidFormat: EXPOSE instruction should not define an IP address or host-port mapping, found '127.0.0.1:53:53/udp' (line 2)",
+    ]);
+    expect(short('FROM a\nEXPOSE 80 443/tcp 53/udp $PORT\n')).toEqual([]);
+  });
+
   it('ConsistentInstructionCasing against the majority', () => {
     expect(short('FROM a\nRUN x\nrun y\nCopy a b\n')).toEqual([
       "ConsistentInstructionCasing: Command 'run' should match the case of the command majority (uppercase) (line 3)",

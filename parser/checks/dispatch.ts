@@ -1,7 +1,8 @@
 // The rules BuildKit runs while it dispatches a stage's instructions, so only for the stages a build reaches (all of
 // them under --check): LegacyKeyValueFormat, SecretsUsedInArgOrEnv, JSONArgsRecommended,
-// MultipleInstructionsDisallowed and WorkdirRelativePath. A stage built FROM another stage inherits its SHELL and
-// whether it set an absolute WORKDIR; what a base image from a registry sets is not known here.
+// MultipleInstructionsDisallowed, WorkdirRelativePath, ExposeProtoCasing and ExposeInvalidFormat. A stage built FROM
+// another stage inherits its SHELL and whether it set an absolute WORKDIR; what a base image from a registry sets is
+// not known here.
 import { ExpandError, processWord } from '../expand.js';
 import type { TypedInstruction } from '../instructions/types.js';
 import { MESSAGES } from './rules.js';
@@ -66,6 +67,12 @@ function dispatchStage(stage: Stage, start: Inherited, esc: string, report: (f: 
           report({ rule: 'JSONArgsRecommended', message: MESSAGES.JSONArgsRecommended(kw), ...at(ins) });
         break;
       }
+      case 'expose':
+        for (const word of ins.words) {
+          const ports = constantWord(word, esc);
+          for (const port of ports === undefined ? [] : ports.split(/\s+/).filter(Boolean)) exposed(port, ins, report);
+        }
+        break;
       case 'workdir': {
         if (!state.workdirSet) {
           const path = constantWord(ins.word, esc);
@@ -80,6 +87,20 @@ function dispatchStage(stage: Stage, start: Inherited, esc: string, report: (f: 
     }
   }
   return state;
+}
+
+/** dockerfile2llb parsePort's lint: `80/TCP` (protocol case), `8080:80` or `127.0.0.1:80:80` (a mapping). */
+function exposed(port: string, ins: TypedInstruction, report: (f: Finding) => void): void {
+  const parts = port.split(':');
+  const container = parts.at(-1)!;
+  const hostPort = parts.length >= 2 ? parts.at(-2)! : '';
+  const ip = parts.length >= 3 ? parts.slice(0, -2).join(':') : '';
+  const slash = container.indexOf('/');
+  const proto = slash < 0 ? '' : container.slice(slash + 1);
+  if (proto !== proto.toLowerCase())
+    report({ rule: 'ExposeProtoCasing', message: MESSAGES.ExposeProtoCasing(port), ...at(ins) });
+  if (ip !== '' || hostPort !== '')
+    report({ rule: 'ExposeInvalidFormat', message: MESSAGES.ExposeInvalidFormat(port), ...at(ins) });
 }
 
 function secret(instruction: 'ENV' | 'ARG', key: string, ins: TypedInstruction, report: (f: Finding) => void): void {

@@ -92,6 +92,17 @@ export const RULES = {
     description: 'FROM --platform flag should not use a constant value',
     url: url('from-platform-flag-const-disallowed'),
   },
+  ExposeProtoCasing: {
+    name: 'ExposeProtoCasing',
+    description: 'Protocol in EXPOSE instruction should be lowercase',
+    url: url('expose-proto-casing'),
+  },
+  ExposeInvalidFormat: {
+    name: 'ExposeInvalidFormat',
+    description:
+      'IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release',
+    url: url('expose-invalid-format'),
+  },
 } as const satisfies Record<string, Rule>;
 
 export type RuleName = keyof typeof RULES;
@@ -125,6 +136,9 @@ export const MESSAGES = {
     `Default value for ARG ${baseName} results in empty or invalid base image name`,
   FromPlatformFlagConstDisallowed: (platform: string) =>
     `FROM --platform flag should not use constant value ${goQuote(platform)}`,
+  ExposeProtoCasing: (port: string) => `Defined protocol '${port}' in EXPOSE instruction should be lowercase`,
+  ExposeInvalidFormat: (port: string) =>
+    `EXPOSE instruction should not define an IP address or host-port mapping, found '${port}'`,
 } satisfies Record<RuleName, (...args: never[]) => string>;
 
 /** Go's %q for the printable text Buildfiles hold: double quotes, with `"` and `\` escaped. */
