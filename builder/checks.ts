@@ -18,10 +18,6 @@ export class CheckFailedError extends TsbuildError {
       hint: 'fix what the warnings above point at, or skip their rules (# check=skip=Rule1,Rule2), or drop error=true',
     });
   }
-
-  render(): string {
-    return `${this.message}\nhint: ${this.hint ?? ''}`;
-  }
 }
 
 export function checkConfig(parsed: ParseResult, buildArgs: Readonly<Record<string, string>>): CheckConfig {

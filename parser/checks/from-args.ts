@@ -121,7 +121,10 @@ const ARCH_ALIASES: Record<string, string> = {
   armel: 'arm',
 };
 
-/** A constant platform whose OS and architecture the stage name does not mention (`FROM --platform=linux/amd64 … AS build-amd64` is fine). */
+/**
+ * A constant platform whose OS and architecture the stage name does not mention
+ * (`FROM --platform=linux/amd64 … AS build-amd64` is fine).
+ */
 function constPlatformUnexplained(platform: string, stageName: string): boolean {
   const parts = platform.toLowerCase().split('/');
   if (parts.some((p) => p === '') || parts.length > 3) return false; // not a platform: the build reports it
