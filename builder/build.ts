@@ -13,6 +13,7 @@ import type { ParseResult } from '../parser/index.js';
 import { normalizeName, UsageError } from '../oci/index.js';
 import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
+import { checkBuildfile, checkConfig, checkFailure, experimentalNotice, warningEvent } from './checks.js';
 import { BuildContext } from './context.js';
 import { allowsNetworkHost, checkEntitlements } from './entitlements.js';
 import { BuildError, PlanError } from './errors.js';
@@ -60,7 +61,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') held.context = await BuildContext.openTar(opts.context.tar, tmpDir);
-    const { plan, buildfilePath } = await planBuild(opts, early ?? readAndParse(opts, held.context?.root), emit);
+    const { plan, buildfilePath, checks } = await planBuild(
+      opts,
+      early ?? readAndParse(opts, held.context?.root),
+      emit,
+    );
     emit({
       type: 'build-start',
       time: Date.now(),
@@ -69,6 +74,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName),
       })),
     });
+    if (checks.notice) emit({ type: 'log', time: Date.now(), level: 'warn', message: checks.notice });
+    for (const w of checks.warnings) emit(warningEvent(w, plan.file));
+    if (checks.failure) throw checks.failure;
     const resolveBaseImage = startBaseImages(opts, store, plan, emit);
     held.pullsStored = resolveBaseImage.stored;
     if (typeof opts.context === 'string') {
@@ -131,7 +139,7 @@ async function planBuild(
   opts: BuildOptions,
   parse: ReturnType<typeof readAndParse>,
   emit: (e: BuildEvent) => void,
-): Promise<{ plan: BuildPlan; buildfilePath?: string }> {
+): Promise<{ plan: BuildPlan; buildfilePath?: string; checks: PlannedChecks }> {
   const { buildfilePath, parsed } = await parse;
   const syntax = syntaxWarning(parsed.directives.syntax);
   if (syntax) emit({ type: 'log', time: Date.now(), level: 'warn', message: syntax });
@@ -153,7 +161,24 @@ async function planBuild(
     targetPlatform,
   });
   checkEntitlements(plan, opts);
-  return { plan, ...(buildfilePath ? { buildfilePath } : {}) };
+  // the build checks see the stages the build reaches, as BuildKit's do while it dispatches them
+  const config = checkConfig(parsed, opts.buildArgs ?? {});
+  const warnings = checkBuildfile(parsed, config, new Set(plan.needed));
+  const failure = checkFailure(config, warnings);
+  const notice = experimentalNotice(config);
+  return {
+    plan,
+    ...(buildfilePath ? { buildfilePath } : {}),
+    checks: { warnings, ...(failure ? { failure } : {}), ...(notice ? { notice } : {}) },
+  };
+}
+
+interface PlannedChecks {
+  warnings: ReturnType<typeof checkBuildfile>;
+  /** error=true and a check fired: the build stops once the warnings are out. */
+  failure?: Error;
+  /** What the check options asked for that tsbuild cannot do. */
+  notice?: string;
 }
 
 /** Phase 2: base images of the needed stages start resolving (manifest and config; layers stay lazy). */
@@ -321,7 +346,7 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
   return parsed;
 }
 
-async function readBuildfile(
+export async function readBuildfile(
   opts: BuildOptions,
   tarRoot: string | undefined,
 ): Promise<{ text: string; file: string; buildfilePath?: string }> {

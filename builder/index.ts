@@ -17,3 +17,7 @@ export { ContextError } from './context.js';
 /** `--cache-from`/`--cache-to` parsing, loaded only when they are given (the remote cache is a build's rare path). */
 export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/hooks.js').cacheOptions> =>
   (await import('./remote-cache/hooks.js')).cacheOptions;
+/** `build --check`: the build checks alone, nothing built. */
+export const loadCheckOnly = async (): Promise<typeof import('./check-only.js').checkOnly> =>
+  (await import('./check-only.js')).checkOnly;
+export type { CheckReport } from './check-only.js';

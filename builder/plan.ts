@@ -251,8 +251,14 @@ function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: 
 
 /** Build args given but never declared by an ARG the build used (docker warns about them). */
 export function unusedBuildArgs(plan: BuildPlan, used: ReadonlySet<string>): string[] {
-  // SOURCE_DATE_EPOCH is consumed by the build itself (builder/epoch.ts), declared or not
+  // SOURCE_DATE_EPOCH is consumed by the build itself (builder/epoch.ts), declared or not, and
+  // BUILDKIT_DOCKERFILE_CHECK configures the build checks (builder/checks.ts)
   return [...plan.buildArgs.keys()].filter(
-    (k) => !used.has(k) && !plan.metaDeclared.has(k) && !PROXY_ARGS.has(k) && k !== SOURCE_DATE_EPOCH,
+    (k) =>
+      !used.has(k) &&
+      !plan.metaDeclared.has(k) &&
+      !PROXY_ARGS.has(k) &&
+      k !== SOURCE_DATE_EPOCH &&
+      k !== 'BUILDKIT_DOCKERFILE_CHECK',
   );
 }

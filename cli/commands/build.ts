@@ -28,6 +28,7 @@ interface Flags extends ViewFlags {
   output: string[];
   push?: boolean;
   concurrency?: string;
+  check?: boolean;
 }
 
 /** `K=V` → [K, V]; `K` alone takes K from the environment (dropped when unset), as docker does. */
@@ -130,6 +131,7 @@ export function register(program: Command): void {
     )
     .option('--push', 'push the image to the registries of its -t names')
     .option('--concurrency <n>', 'stages built at once (default 2)')
+    .option('--check', 'run the build checks only and build nothing (exit 1 when a check fires)')
     .option(
       '--cache-from <spec>',
       'import build cache: type=registry,ref=IMAGE | type=local,src=DIR (repeatable)',
@@ -242,10 +244,15 @@ export function register(program: Command): void {
         opts.context = await mkdtemp(join(tmpdir(), 'tsbuild-empty-context-'));
       }
     }
+    if (flags.check) {
+      await checkOnly(opts, flags.progress === 'json');
+      return;
+    }
     const mode: ProgressMode = flags.quiet ? 'quiet' : flags.progress;
     const { startBuildView } = await import('../progress/session.js');
     const view = await startBuildView({
       progress: mode,
+      debug: g.debug,
       ...(flags.report !== undefined
         ? {
             report: flags.report,
@@ -288,6 +295,34 @@ async function parseOutputs(list: string[], quiet: boolean): Promise<OutputSpec[
     });
   }
   return outputs;
+}
+
+/** `--check`: buildx's check report on stdout (one check-warning event a line with --progress=json); exit 1 if any. */
+async function checkOnly(opts: BuildOptions, json: boolean): Promise<void> {
+  const check = await (await import('../../builder/index.js')).loadCheckOnly();
+  const report = await check(opts);
+  for (const n of report.notices) process.stderr.write(`WARNING: ${n}\n`);
+  if (json) {
+    for (const w of report.warnings) {
+      const { rule, message, description, url, line, endLine } = w;
+      const e = {
+        type: 'check-warning',
+        time: Date.now(),
+        rule,
+        message,
+        description,
+        url,
+        file: report.file,
+        line,
+        endLine,
+      };
+      process.stdout.write(`${JSON.stringify(e)}\n`);
+    }
+  } else {
+    const { formatCheckReport } = await import('../check-output.js');
+    process.stdout.write(formatCheckReport(report));
+  }
+  if (report.warnings.length > 0) process.exitCode = 1;
 }
 
 async function readStdin(): Promise<string> {

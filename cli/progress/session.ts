@@ -15,6 +15,7 @@ import type { ProgressMode, ProgressStream } from './index.js';
 import { createRenderer } from './select.js';
 import { InterruptedError } from '../errors.js';
 import type { ReportBuildInfo } from '../report/index.js';
+import { formatBuildWarnings, type ShownWarning } from '../check-output.js';
 
 export interface BuildViewOptions {
   progress?: ProgressMode;
@@ -28,6 +29,8 @@ export interface BuildViewOptions {
   stream?: ProgressStream;
   /** Turn SIGINT/SIGTERM into `signal` being aborted (default true; API users handle signals themselves). */
   handleSignals?: boolean;
+  /** `--debug`: the build checks' summary gives each rule's description and URL too. */
+  debug?: boolean;
 }
 
 export interface BuildView {
@@ -50,6 +53,9 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
   const renderer = await createRenderer(opts.progress ?? 'auto', stream);
   const keep = opts.report !== undefined || opts.explainCache === true;
   const events: BuildEvent[] = [];
+  // printed after the progress, as buildx prints them (the json mode has them as events; quiet prints none)
+  const warnings: ShownWarning[] = [];
+  const summarize = opts.progress !== 'json' && opts.progress !== 'quiet';
   let finished = false;
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -74,6 +80,7 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
     },
     onEvent(e) {
       if (keep) events.push(e);
+      if (e.type === 'check-warning') warnings.push(e);
       renderer.onEvent(e);
     },
     async finish() {
@@ -84,6 +91,7 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
         process.off('SIGTERM', onSignal);
       }
       renderer.close();
+      if (summarize && warnings.length > 0) stream.write(formatBuildWarnings(warnings, opts.debug ?? false));
       if (opts.explainCache) {
         const { explainCache, formatExplanation, countSteps } = await import('../explain.js');
         stream.write(formatExplanation(explainCache(events), countSteps(events)) + '\n');

@@ -3,6 +3,7 @@
 // `--report FILE.json` writes exactly this; the HTML page draws it.
 import type { BuildEvent, StepRef } from '../../builder/index.js';
 import { describeMiss, explainCache } from '../explain.js';
+import { shortLine } from '../check-output.js';
 
 export interface ReportStep {
   stage: string;
@@ -174,6 +175,9 @@ export function buildReport(events: BuildEvent[], info?: ReportBuildInfo): Build
         break;
       case 'log':
         if (e.level === 'warn') report.warnings.push(e.message);
+        break;
+      case 'check-warning':
+        report.warnings.push(shortLine(e));
         break;
       case 'build-end':
         report.ok = e.ok;
