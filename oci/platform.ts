@@ -48,7 +48,7 @@ export function parsePlatform(s: string): Platform {
     if (KNOWN_OS.has(word)) return { ...hostPlatform(), os: word };
     const arch = normArch(word);
     if (KNOWN_ARCH.has(arch)) return { os: 'linux', architecture: arch };
-    throw new Error(`invalid platform "${s}": unknown operating system or architecture; expected os/arch[/variant]`);
+    throw new Error(`invalid platform "${s}": expected os/arch[/variant] (one word: a known OS or architecture)`);
   }
   const [os, architecture, variant] = parts as [string, string, string?];
   return { os, architecture: normArch(architecture), ...(variant ? { variant } : {}) };
