@@ -3,7 +3,9 @@
 // lists exactly the output types and keys the parser accepts (builder/output-spec.ts OUTPUT_KEYS).
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OUTPUT_KEYS } from '../../builder/output-spec.js';
 
@@ -98,6 +100,52 @@ describe('README -o table', () => {
       const r = await run(['build', '-o', `type=${type},${other}=x`, '/nonexistent-context']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(`${other}= is not supported for type=${type}`);
+    }
+  });
+});
+
+describe('README --platform row', () => {
+  const row = () => {
+    const line = readFileSync(`${repo}/README.md`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('| `--platform'));
+    expect(line).toBeDefined();
+    return line!;
+  };
+
+  it('a list it names is refused with exit code 2 before anything is built', async () => {
+    const list = /a list \(`([^`]+)`\) is refused with exit 2/.exec(row())?.[1];
+    expect(list).toContain(',');
+    const r = await run(['build', '--platform', list!, '/nonexistent-context']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--platform');
+    expect(r.stderr).toContain('list of platforms');
+  });
+
+  it('one word is read as it says: an OS on this machine, an architecture on Linux', async () => {
+    const cell = row();
+    expect(cell).toContain("`linux`: this machine's architecture");
+    const arch = /`(\w+)`: `linux\/(\w+)`/.exec(cell);
+    expect(arch?.[1]).toBe(arch?.[2]);
+    const dir = mkdtempSync(join(tmpdir(), 'tsbuild-platform-'));
+    try {
+      writeFileSync(join(dir, 'Buildfile'), 'FROM scratch\nLABEL a=b\n');
+      const host = { x64: 'amd64', arm64: 'arm64' }[process.arch as 'x64' | 'arm64'] ?? process.arch;
+      for (const [word, want] of [
+        ['linux', host],
+        [arch![1]!, arch![2]!],
+      ]) {
+        const r = await run(['--root', join(dir, 'root'), 'build', '-q', '--platform', word!, '-t', `p:${word}`, dir]);
+        expect(r.code, r.stderr).toBe(0);
+        const inspect = await run(['--root', join(dir, 'root'), 'inspect', `p:${word}`]);
+        expect(inspect.code, inspect.stderr).toBe(0);
+        expect((JSON.parse(inspect.stdout) as { config: unknown }).config).toMatchObject({
+          os: 'linux',
+          architecture: want,
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
