@@ -36,6 +36,7 @@ import type { BuildEnv, StageState } from './steps/types.js';
  * opens while a directory context's Buildfile is parsed, and base images resolve while the context is read.
  */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
+  checkArguments(opts);
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
   // names, pushes and outputs that contradict each other fail before anything runs
   const outputs = planOutputs(opts);
@@ -120,6 +121,30 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     throw e;
   } finally {
     await release(held);
+  }
+}
+
+/**
+ * What the caller got wrong is said before anything runs (exit 2), not after a long build: a tag that is not an image
+ * name, a context directory that does not exist.
+ */
+function checkArguments(opts: BuildOptions): void {
+  for (const t of opts.tags ?? []) {
+    try {
+      normalizeName(t);
+    } catch (e) {
+      throw new UsageError(`invalid tag "${t}": ${(e as Error).message}`, {
+        hint: 'a tag is [registry/]repository[:tag] in lower case, as for docker build -t',
+      });
+    }
+  }
+  if (typeof opts.context === 'string') {
+    const st = statSync(opts.context, { throwIfNoEntry: false });
+    if (st === undefined)
+      throw new UsageError(`context directory "${opts.context}" does not exist`, {
+        hint: 'give the directory to build from (. for the current one)',
+      });
+    if (!st.isDirectory()) throw new UsageError(`context "${opts.context}" is not a directory`);
   }
 }
 
@@ -427,7 +452,7 @@ async function makeEnv(
 ): Promise<BuildEnv> {
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
-    if (s.src !== undefined) secrets.set(s.id, await readFile(s.src));
+    if (s.src !== undefined) secrets.set(s.id, await readSecret(s.id, s.src));
     else if (s.env !== undefined && process.env[s.env] !== undefined)
       secrets.set(s.id, Buffer.from(process.env[s.env]!));
     else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
@@ -470,6 +495,17 @@ async function makeEnv(
       sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString(),
     signal: opts.signal,
   };
+}
+
+/** A `--secret id=ID,src=FILE` file; one that cannot be read is named with its id (exit 2). */
+async function readSecret(id: string, src: string): Promise<Buffer> {
+  try {
+    return await readFile(src);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
+    throw new UsageError(`secret "${id}": cannot read src ${src}: ${why}`, { cause: e });
+  }
 }
 
 /** The build's default network: started by the first RUN that needs it, so a cached build starts none. */
