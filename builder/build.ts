@@ -90,8 +90,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
     if (epoch.warning) emit({ type: 'log', time: Date.now(), level: 'warn', message: epoch.warning });
     const stages = new Map<number, Promise<StageState>>();
+    // aborted by the caller (Ctrl-C) or by the first stage that fails: the stages beside it stop
+    const cancel = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, cancel.signal]) : cancel.signal;
     const env = await makeEnv(
-      opts,
+      { ...opts, signal },
       store,
       plan,
       held.context,
@@ -103,7 +106,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       epoch.epoch,
     );
     held.containersStarted = () => env.tally.containersStarted;
-    const final = await runStages(env, stages, opts);
+    const final = await runStages(env, stages, opts, cancel);
     for (const a of unusedBuildArgs(plan, env.tally.usedArgs)) {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
@@ -224,15 +227,18 @@ function startBaseImages(
 
 /**
  * Phase 3: every needed stage runs as soon as the stages it depends on are done, at most `concurrency` at once.
- * Returns the target's state once every needed stage has finished; on a failure, the queued stages are dropped
- * and the running ones settle before the error is thrown.
+ * Returns the target's state once every needed stage has finished. The first stage to fail fails the build at once,
+ * as BuildKit's does: the queued stages are dropped, the running ones are cancelled (their containers killed, their
+ * mounts released), and once they have settled the first error is thrown.
  */
 async function runStages(
   env: BuildEnv,
   stages: Map<number, Promise<StageState>>,
   opts: BuildOptions,
+  cancel: AbortController,
 ): Promise<StageState> {
   const { plan } = env;
+  let firstError: { error: unknown } | undefined;
   // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
   const queue: Pick<PQueue, 'add' | 'clear'> =
     plan.needed.length > 1
@@ -244,18 +250,22 @@ async function runStages(
       await Promise.all(sp.dependsOn.map((d) => env.stage(d)));
       return (await queue.add(() => runStage(env, sp), { throwOnTimeout: true })) as StageState;
     })();
-    // awaited below and by the stages that depend on it; until then a failure must not be an unhandled rejection
-    p.catch(() => undefined);
+    // awaited below and by the stages that depend on it; until then a failure must not be an unhandled rejection.
+    // The first failure is the build's error; the cancelled stages' own errors ("killed") come after it.
+    p.catch((error: unknown) => {
+      firstError ??= { error };
+      cancel.abort();
+    });
     stages.set(i, p);
   }
   try {
-    const final = await env.stage(plan.target);
     await Promise.all(plan.needed.map((i) => env.stage(i)));
-    return final;
+    return await env.stage(plan.target);
   } catch (e) {
     queue.clear();
+    cancel.abort();
     await Promise.allSettled([...stages.values()]);
-    throw e;
+    throw firstError ? firstError.error : e;
   }
 }
 
