@@ -29,8 +29,18 @@ async function registryOptions(
     insecure: g.insecureRegistries,
     stateDir: join(g.root, 'registry-state'),
     ...(concurrency ? { concurrency } : {}),
-    ...(flags.verbose || g.debug ? { verbose: (m: string) => process.stderr.write(`[registry] ${m}\n`) } : {}),
+    ...(flags.verbose || g.debug ? { verbose: verboseLine(flags.progress === 'json') } : {}),
   };
+}
+
+/** `--verbose` diagnostics on stderr: `[registry] …` lines, or `log` events when that stream is JSON. */
+function verboseLine(json: boolean): (m: string) => void {
+  return (m) =>
+    process.stderr.write(
+      json
+        ? JSON.stringify({ type: 'log', time: Date.now(), level: 'info', message: `[registry] ${m}` }) + '\n'
+        : `[registry] ${m}\n`,
+    );
 }
 
 const progressOption = (): Option =>

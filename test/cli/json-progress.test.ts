@@ -118,12 +118,17 @@ describe('--progress=json holds only events', () => {
     const push = await tsbuild(['push', '--progress=json', 'no-such-image:1']);
     expect(push.code).toBe(2);
     expect(jsonLines(push.stderr).at(-1)).toMatchObject({ type: 'error', exitCode: 2 });
-    const pull = await tsbuild(['--insecure-registry', '127.0.0.1:1', 'pull', '--progress=json', '127.0.0.1:1/x/y:1'], {
-      TSBUILD_REGISTRY_RETRY_SECONDS: '1',
-    });
+    const pull = await tsbuild(
+      ['--insecure-registry', '127.0.0.1:1', 'pull', '--progress=json', '--verbose', '127.0.0.1:1/x/y:1'],
+      {
+        TSBUILD_REGISTRY_RETRY_SECONDS: '1',
+      },
+    );
     expect(pull.code).toBe(1);
     const events = jsonLines(pull.stderr);
     expect(events.at(-1)).toMatchObject({ type: 'error', exitCode: 1, code: 'REGISTRY' });
     expect(events.at(-1)!.message).toContain('127.0.0.1:1');
+    // --verbose diagnostics are events there too
+    expect(events.some((e) => e.type === 'log' && String(e.message).startsWith('[registry] '))).toBe(true);
   });
 });
