@@ -27,8 +27,18 @@ export function drained(stream: Drainable): Promise<void> {
 
 let exiting: Promise<never> | undefined;
 
+/** Whether an exit is waiting for the streams to drain. */
+export function isExiting(): boolean {
+  return exiting !== undefined;
+}
+
 /** Flushes stdout and stderr, then exits with `code`. The first call decides the code; later calls wait with it. */
 export function exitAfterFlush(code: number): Promise<never> {
   exiting ??= Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(code));
   return exiting;
+}
+
+/** The user insists (a second Ctrl-C while an exit waits for a reader that does not read): exit without waiting. */
+export function exitNow(code: number): never {
+  return process.exit(code);
 }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { collect, DEFAULT_ROOT } from './context.js';
 import { commandWord, nearest, stopOptionsAfterImage, wantsJson } from './argv.js';
 import { errorEvent, formatError, exitCodeFor, InterruptedError } from './errors.js';
-import { exitAfterFlush } from './exit.js';
+import { exitAfterFlush, exitNow, isExiting } from './exit.js';
 import { UsageError } from './context.js';
 import * as parseCmd from './commands/parse.js';
 import * as storeCmds from './commands/store.js';
@@ -80,10 +80,15 @@ function printWarningsPlainly(json: boolean): void {
   );
 }
 
-/** The signals a command that handles none itself ends on: streams flushed, exit 128 + n as a shell reports it. */
+/**
+ * The signals a command that handles none itself ends on: streams flushed, exit 128 + n as a shell reports it. While
+ * an exit already waits for a slow reader, the first signal lets it finish; a second one exits at once.
+ */
 function exitOnSignals(): void {
+  let whileExiting = 0;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
+      if (isExiting() && ++whileExiting > 1) exitNow(InterruptedError.codeFor(sig));
       // a build or a `run` listens too: it stops its containers, cleans up, and then returns its own code
       if (process.listenerCount(sig) > 1) return;
       void exitAfterFlush(InterruptedError.codeFor(sig));

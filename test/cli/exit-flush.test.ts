@@ -54,4 +54,17 @@ describe('output is flushed before the process exits', () => {
     // the command had done its work: it exits as it would have, not as interrupted half-way
     expect(code).toBe(0);
   });
+  it('a second Ctrl-C while the exit waits for a reader that never reads: it exits at once, 130', async () => {
+    const child = spawn(bin, ['parse', '--json', big], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const closed = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    // the first one lets the output drain: still waiting for the reader
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    child.stdout.destroy();
+  });
 });
