@@ -273,7 +273,12 @@ export function register(program: Command): void {
     try {
       const r = await build(opts);
       // a JSON stream holds only events: the result is its last
-      const result = { imageId: r.imageId, manifestDigest: r.manifestDigest, tags: r.tags };
+      const result = {
+        imageId: r.imageId,
+        manifestDigest: r.manifestDigest,
+        tags: r.tags,
+        ...(r.pushed ? { pushed: r.pushed.map((p) => ({ ref: p.ref, digest: p.digest })) } : {}),
+      };
       await view.finish(mode === 'json' ? { type: 'result', time: Date.now(), ...result } : undefined);
       if (flags.quiet) process.stdout.write(`${r.imageId}\n`);
       else if (mode !== 'json') {
