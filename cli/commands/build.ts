@@ -311,7 +311,10 @@ async function parseOutputs(list: string[], quiet: boolean): Promise<OutputSpec[
 async function checkOnly(opts: BuildOptions, json: boolean): Promise<void> {
   const check = await (await import('../../builder/index.js')).loadCheckOnly();
   const report = await check(opts);
-  for (const n of report.notices) process.stderr.write(`WARNING: ${n}\n`);
+  for (const n of report.notices)
+    process.stderr.write(
+      json ? `${JSON.stringify({ type: 'log', time: Date.now(), level: 'warn', message: n })}\n` : `WARNING: ${n}\n`,
+    );
   if (json) {
     for (const w of report.warnings) {
       const { rule, message, description, url, line, endLine } = w;

@@ -114,6 +114,18 @@ describe('--progress=json holds only events', () => {
     }
   });
 
+  it('build --check: the notices on stderr are log events, the warnings on stdout check-warning events', async () => {
+    const dir = context('check', '# check=experimental=all\nFROM busybox:latest as base\n');
+    const r = await tsbuild(['build', '--check', '--progress=json', dir]);
+    expect(r.code).toBe(1);
+    const notices = jsonLines(r.stderr);
+    expect(notices.map((e) => [e.type, e.level])).toEqual([['log', 'warn']]);
+    expect(notices[0]!.message).toContain('experimental=all');
+    const warnings = jsonLines(r.stdout);
+    expect(warnings.map((e) => e.rule)).toContain('FromAsCasing');
+    for (const e of [...notices, ...warnings]) expect(validateEvent(e), JSON.stringify(e)).toBe(true);
+  });
+
   it('pull and push: their errors are JSON lines too', async () => {
     const push = await tsbuild(['push', '--progress=json', 'no-such-image:1']);
     expect(push.code).toBe(2);
