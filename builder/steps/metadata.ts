@@ -6,6 +6,7 @@ import { expand, expandList } from '../expand.js';
 import { FlagError } from '../flags.js';
 import { goSlice, setEnvInPlace } from '../image-config.js';
 import { PROXY_ARGS } from '../platform.js';
+import { parsePortSpec } from '../ports.js';
 import { cachedStep } from './common.js';
 import { stageVars, type StepCtx } from './types.js';
 
@@ -95,9 +96,13 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none, { instruction: `MAINTAINER ${m}` });
     }
     case 'expose': {
-      const ports = expandList(ins.words, stageVars(state), esc(sc)).map((p) =>
-        p.includes('/') ? p.toLowerCase() : `${p}/tcp`,
-      );
+      const ports = expandList(ins.words, stageVars(state), esc(sc)).flatMap((p) => {
+        try {
+          return parsePortSpec(p);
+        } catch (e) {
+          throw new FlagError((e as Error).message, line);
+        }
+      });
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
       for (const p of ports) cfg.ExposedPorts[p] = {};
       return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none, {
