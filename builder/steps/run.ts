@@ -128,6 +128,7 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
           network,
           ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
           isolation: env.isolation,
+          purpose: 'build',
           // the chroot helper runs as root: it lives under the store, which only root can write
           helperDir: `${env.store.root}/runtime`,
           mounts: [...specs.map(stripClose), ...(script ? [script.mount] : [])],
