@@ -80,14 +80,16 @@ export function dedupeLowerdirs(lowerdirs: string[]): string[] {
   return overlayLowerOrder(lowerdirs).reverse();
 }
 
-/** Commits an upperdir as a layer (null when it holds no change) and releases the directories. */
+/**
+ * Commits an upperdir as a layer and releases the directories. An upperdir with no change still makes a layer,
+ * the empty one, as BuildKit's RUN, COPY, ADD and WORKDIR do: the layer count and diff_ids match its images'.
+ */
 export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<StepOutcome> {
   try {
     const c = await sc.env.store.layers.commit(
       dirs.upperdir,
       sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {},
     );
-    if (c.empty) return { layer: null };
     sc.env.stats.layersWritten++;
     return { layer: { diffID: c.diffID, descriptor: c.descriptor } };
   } finally {
