@@ -4,7 +4,7 @@ import type { HealthConfig } from '../../oci/index.js';
 import type { KeyValue } from '../../parser/index.js';
 import { expand, expandList } from '../expand.js';
 import { FlagError } from '../flags.js';
-import { goSlice, setEnvInPlace } from '../image-config.js';
+import { goHealthcheck, goList, goSlice, setEnvInPlace } from '../image-config.js';
 import { PROXY_ARGS } from '../platform.js';
 import { cachedStep } from './common.js';
 import { stageVars, type StepCtx } from './types.js';
@@ -109,13 +109,15 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       if (vols.some((v) => v.trim() === '')) throw new FlagError('VOLUME specified can not be an empty string', line);
       cfg.Volumes = { ...(cfg.Volumes ?? {}) };
       for (const v of vols) cfg.Volumes[v] = {};
-      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none, {
-        instruction: `VOLUME ${goSlice(vols)}`,
+      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goList(vols)}`, none, {
+        instruction: `VOLUME ${goList(vols)}`,
       });
     }
     case 'cmd': {
       const cmd = commandOf(sc, ins.args, ins.json);
       cfg.Cmd = cmd;
+      // BuildKit sets it on every CMD, either form (Docker's image spec field; an ENTRYPOINT leaves it alone)
+      cfg.ArgsEscaped = true;
       state.cmdSet = true;
       return cachedStep(sc, ['CMD', cmd], `CMD ${goSlice(cmd)}`, none, { instruction: `CMD ${goSlice(cmd)}` });
     }
@@ -131,8 +133,8 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
     case 'shell': {
       if (!ins.json) throw new FlagError('SHELL requires the arguments to be in JSON form', line);
       cfg.Shell = [...ins.shell];
-      return cachedStep(sc, ['SHELL', ins.shell], `SHELL ${goSlice(ins.shell)}`, none, {
-        instruction: `SHELL ${goSlice(ins.shell)}`,
+      return cachedStep(sc, ['SHELL', ins.shell], `SHELL ${goList(ins.shell)}`, none, {
+        instruction: `SHELL ${goList(ins.shell)}`,
       });
     }
     case 'stopsignal': {
@@ -162,8 +164,8 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         }
       }
       cfg.Healthcheck = hc;
-      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${JSON.stringify(hc)}`, none, {
-        instruction: `HEALTHCHECK ${JSON.stringify(hc)}`,
+      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${goHealthcheck(hc)}`, none, {
+        instruction: `HEALTHCHECK ${goHealthcheck(hc)}`,
       });
     }
     case 'onbuild': {
