@@ -130,3 +130,141 @@ export const CASES: Case[] = [
     ].join('\n'),
   },
 ];
+
+/** A context whose directories have the modes that used to leak onto an existing destination. */
+const modedTree: Record<string, FileSpec> = {
+  'bin/tool': { content: '#!/bin/sh\n', mode: 0o755 },
+  'priv/secret': { content: 's\n', mode: 0o600 },
+  'priv/inner/deep.txt': 'deep\n',
+  'x.txt': 'x\n',
+};
+
+CASES.push(
+  {
+    name: 'copy-dest-dir-context',
+    // a context made by mktemp -d: `COPY . .` must not make WORKDIR 0700
+    prepare: 'chmod 700 .',
+    files: {
+      ...modedTree,
+      bin: { dir: true, mode: 0o775 },
+      priv: { dir: true, mode: 0o700 },
+      'priv/inner': { dir: true, mode: 0o750 },
+    },
+    buildfile: [
+      'FROM busybox:latest',
+      'RUN mkdir -p /usr/local/bin /exist-chown /exist-chmod && chmod 711 /exist-chown && chown 5:6 /exist-chown && chmod 701 /exist-chmod',
+      'COPY bin/ /usr/local/bin/',
+      'COPY priv/ /new-priv/',
+      'COPY priv /new-noslash',
+      'COPY --chown=500:600 priv/ /exist-chown/',
+      'COPY --chown=500:600 priv /new-chown/deep/',
+      'COPY --chmod=750 priv/ /exist-chmod/',
+      'COPY --chmod=750 priv/ /new-chmod/a/',
+      'COPY --chown=7:8 x.txt /missing/parents/file.txt',
+      'COPY --chown=7:8 --chmod=640 priv/ /missing2/parents/dir/',
+      'ADD priv/ /add-new/',
+      'ADD --chown=9:9 priv /usr/local/bin/',
+      'WORKDIR /app',
+      'COPY . .',
+    ].join('\n'),
+  },
+  {
+    name: 'copy-dest-dir-from-stage',
+    files: modedTree,
+    buildfile: [
+      'FROM busybox:latest AS src',
+      'RUN mkdir -p /s/in && echo f > /s/in/f && chmod 700 /s && chmod 750 /s/in && chown -R 300:400 /s',
+      'FROM busybox:latest',
+      'RUN mkdir -p /exist && chown 500:600 /exist && chmod 770 /exist',
+      'COPY --from=src /s /exist',
+      'COPY --from=src /s/ /from-new/',
+      'COPY --from=src --chown=11:12 /s /from-chown/x/',
+      'COPY --from=src --chown=11:12 /s /exist/',
+      'COPY --from=src --chmod=755 /s /from-chmod',
+    ].join('\n'),
+  },
+  {
+    name: 'run-hostname-and-groups',
+    files: {},
+    buildfile: [
+      'FROM busybox:latest',
+      "RUN echo 'app:x:1000:1000::/tmp:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group && echo 'extra:x:2000:app' >> /etc/group",
+      'RUN hostname > /hostname.txt && cat /etc/hosts > /hosts.txt && id > /id-root.txt',
+      'USER 1000:1000',
+      'RUN id > /tmp/id-numeric.txt',
+      'USER app',
+      'RUN id > /tmp/id-name.txt',
+      'USER 1000',
+      'RUN id > /tmp/id-uid.txt',
+    ].join('\n'),
+  },
+  {
+    name: 'empty-layers',
+    files: { 'x.txt': 'x\n', empty: { dir: true }, stub: '' },
+    buildfile: [
+      'FROM busybox:latest',
+      // BuildKit leaves a changed etc/ in a RUN's layer when it had to make the mount points of these two
+      'COPY stub /etc/hosts',
+      'COPY stub /etc/resolv.conf',
+      'RUN true',
+      'ENV A=1',
+      'LABEL a=b',
+      'WORKDIR /',
+      'WORKDIR /tmp',
+      'WORKDIR /new',
+      'WORKDIR /new',
+      'COPY empty/ /tmp/',
+      'ADD empty/ /tmp/',
+      'EXPOSE 80',
+      'USER root',
+      'STOPSIGNAL SIGINT',
+      'COPY x.txt /x.txt',
+      'RUN echo hi',
+    ].join('\n'),
+  },
+  {
+    name: 'config-and-history',
+    files: { 'x.txt': 'x\n' },
+    buildfile: [
+      'ARG TOP=top',
+      'FROM busybox:latest AS base',
+      'RUN echo base > /base.txt',
+      'FROM busybox:latest',
+      'ARG TOP',
+      'ARG ONE=1 TWO',
+      'SHELL ["/bin/sh", "-ec"]',
+      'VOLUME /data /logs',
+      'VOLUME ["/json"]',
+      'HEALTHCHECK --interval=5m --timeout=3s CMD wget -q localhost || exit 1',
+      'COPY --from=base /base.txt /copied.txt',
+      'COPY --from=base --chown=1:2 --chmod=600 /base.txt /copied2.txt',
+      'ENTRYPOINT echo entry',
+      'CMD echo cmd',
+    ].join('\n'),
+  },
+  {
+    name: 'config-exec-form',
+    files: {},
+    buildfile: ['FROM busybox:latest', 'ENTRYPOINT ["/bin/echo"]', 'CMD ["hi"]', 'HEALTHCHECK NONE'].join('\n'),
+  },
+  {
+    name: 'config-entrypoint-shell',
+    files: {},
+    buildfile: [
+      'FROM busybox:latest',
+      'HEALTHCHECK --interval=90s --timeout=1500ms --start-period=2m --retries=3 CMD ["true"]',
+      'ENTRYPOINT echo entry',
+    ].join('\n'),
+  },
+  {
+    name: 'config-cmd-exec',
+    files: {},
+    buildfile: ['FROM busybox:latest', 'CMD ["echo", "hi"]'].join('\n'),
+  },
+  {
+    name: 'from-scratch',
+    files: { 'x.txt': 'x\n' },
+    // /etc: docker create makes it in the container it exports
+    buildfile: ['FROM scratch', 'COPY x.txt /', 'COPY x.txt /etc/', 'CMD ["/x.txt"]'].join('\n'),
+  },
+);
