@@ -23,12 +23,13 @@ describe('writeEtcFiles', () => {
     expect(await readFile(f.hosts, 'utf8')).toBe(
       '127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.1\tdb\n',
     );
-    expect(await readFile(f.hostname, 'utf8')).toBe('buildkitsandbox\n');
+    expect(f.hostname).toBeUndefined();
   });
   it('names the host on its own line for tsbuild run', async () => {
     const f = await writeEtcFiles(dir, { hostname: 'c0ffee', network: 'none', extraHosts: [], purpose: 'run' });
     expect(await readFile(f.hosts, 'utf8')).toBe(
       '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tc0ffee\n',
     );
+    expect(await readFile(f.hostname!, 'utf8')).toBe('c0ffee\n');
   });
 });

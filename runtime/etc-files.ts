@@ -6,7 +6,8 @@ import type { NetworkMode } from './spec.js';
 
 export interface EtcFiles {
   hosts: string;
-  hostname: string;
+  /** None for a build step: BuildKit binds no /etc/hostname (the image's own, if any, stays). */
+  hostname?: string;
   resolvConf: string;
 }
 
@@ -43,11 +44,11 @@ export async function writeEtcFiles(
   }
   const files: EtcFiles = {
     hosts: join(dir, 'hosts'),
-    hostname: join(dir, 'hostname'),
+    ...(o.purpose === 'run' ? { hostname: join(dir, 'hostname') } : {}),
     resolvConf: join(dir, 'resolv.conf'),
   };
   writeFileSync(files.hosts, hosts, { mode: 0o644 });
-  writeFileSync(files.hostname, `${o.hostname}\n`, { mode: 0o644 });
+  if (files.hostname) writeFileSync(files.hostname, `${o.hostname}\n`, { mode: 0o644 });
   writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
   return files;
 }

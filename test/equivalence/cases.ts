@@ -190,6 +190,7 @@ CASES.push(
       'FROM busybox:latest',
       "RUN echo 'app:x:1000:1000::/tmp:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group && echo 'extra:x:2000:app' >> /etc/group",
       'RUN hostname > /hostname.txt && cat /etc/hosts > /hosts.txt && id > /id-root.txt',
+      'RUN (cat /etc/hostname || echo none) > /etc-hostname.txt',
       'USER 1000:1000',
       'RUN id > /tmp/id-numeric.txt',
       'USER app',
