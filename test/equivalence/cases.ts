@@ -184,6 +184,18 @@ CASES.push(
     ].join('\n'),
   },
   {
+    name: 'add-archive-dest-dirs',
+    files: modedTree,
+    prepare: 'chmod 700 priv && tar -czf priv.tgz -C priv . && tar -czf named.tgz priv',
+    buildfile: [
+      'FROM busybox:latest',
+      'RUN mkdir -p /exist && chmod 751 /exist && chown 3:4 /exist',
+      'ADD --chown=7:8 named.tgz /missing/tgz/',
+      'ADD priv.tgz /exist/',
+      'ADD priv.tgz /new-dot/',
+    ].join('\n'),
+  },
+  {
     name: 'run-hostname-and-groups',
     files: {},
     buildfile: [
