@@ -89,13 +89,34 @@ export function goQuoteRune(r: number): string {
 }
 
 /**
- * HEALTHCHECK's created_by as BuildKit writes it, Go's `%q` of its health config pointer: the test, the interval,
- * timeout and start period as durations, the retries as a quoted rune (`&{["CMD-SHELL" "curl x"] "5m0s" "3s" "0s"
- * '\x00'}`). The start interval is not part of it.
+ * HEALTHCHECK's created_by as BuildKit writes it (dockerfile2llb dispatchHealthcheck), Go's `%q` of its
+ * HealthcheckConfig pointer: the test, the interval, timeout, start period and start interval as durations, the
+ * retries as a quoted rune (`&{["CMD-SHELL" "curl x"] "5m0s" "3s" "0s" "0s" '\x00'}`).
  */
 export function goHealthcheck(hc: HealthConfig): string {
   const d = (v: number | undefined): string => JSON.stringify(goDuration(v ?? 0));
-  return `&{${goSlice(hc.Test ?? [])} ${d(hc.Interval)} ${d(hc.Timeout)} ${d(hc.StartPeriod)} ${goQuoteRune(hc.Retries ?? 0)}}`;
+  const durations = [hc.Interval, hc.Timeout, hc.StartPeriod, hc.StartInterval].map(d).join(' ');
+  return `&{${goSlice(hc.Test ?? [])} ${durations} ${goQuoteRune(hc.Retries ?? 0)}}`;
+}
+
+/**
+ * COPY/ADD's created_by as BuildKit writes it (dockerfile2llb dispatchCopy): --parents, --chown and --chmod as
+ * given (never --from, --link or --exclude), the sources, heredocs after them as `<<NAME`, the destination as
+ * written.
+ */
+export function copyCreatedBy(
+  keyword: string,
+  flags: { parents: boolean; chown: string | undefined; chmod: string | undefined },
+  paths: string[],
+  heredocNames: string[],
+  dest: string,
+): string {
+  const parts = [keyword];
+  if (flags.parents) parts.push('--parents');
+  if (flags.chown) parts.push(`--chown=${flags.chown}`);
+  if (flags.chmod) parts.push(`--chmod=${flags.chmod}`);
+  parts.push(...paths, ...heredocNames.map((n) => `<<${n}`), dest);
+  return `${parts.join(' ')} # buildkit`;
 }
 
 /** Docker keeps layer media types consistent with the manifest type: OCI manifests get OCI layer types. */

@@ -13,6 +13,7 @@ import { extractArchive } from './archive.js';
 import { BuildContext } from '../context.js';
 import { expand } from '../expand.js';
 import { FlagError } from '../flags.js';
+import { copyCreatedBy } from '../image-config.js';
 import { findStage } from '../plan.js';
 import { pmap, secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
@@ -96,9 +97,15 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
     } else if (origin.kind !== 'context') {
       keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
     }
-    // History in BuildKit's form names no flag (not even --from); the step's own record keeps them, so a layer made
-    // with other flags is never taken for this one's (previousLayer).
-    const createdBy = `${ins.keyword} ${[...srcs, destWord].join(' ')} # buildkit`;
+    // History in BuildKit's form (no --from); the step's own record names every flag, so a layer made with other
+    // flags is never taken for this one's (previousLayer).
+    const createdBy = copyCreatedBy(
+      ins.keyword,
+      { parents, chown, chmod: chmodWord },
+      srcs.filter((_, i) => ins.sources[i]!.kind !== 'heredoc'),
+      ins.sources.flatMap((s) => (s.kind === 'heredoc' ? [s.heredoc.name] : [])),
+      destWord,
+    );
     const instruction = `${ins.keyword} ${flagText(fromWord, chown, chmodWord, parents)}${[...srcs, destWord].join(' ')} # buildkit`;
     return await cachedStep(
       sc,
