@@ -64,12 +64,14 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         const given = sc.env.plan.buildArgs.get(name);
         if (given !== undefined) sc.env.usedArgs.add(name);
         let v: string | undefined = given;
-        if (v === undefined && value !== undefined) v = expand(value, vars, esc(sc));
+        const dflt = value !== undefined ? expand(value, vars, esc(sc)) : undefined;
+        if (v === undefined) v = dflt;
         if (v === undefined && (sc.env.plan.metaDeclared.has(name) || sc.env.plan.metaArgs.has(name)))
           v = sc.env.plan.metaArgs.get(name);
         state.args.set(name, v);
         if (v !== undefined) vars.set(name, v);
-        names.push(value === undefined ? name : `${name}=${value}`);
+        // history names the default, expanded (not a --build-arg value), as BuildKit's dispatchArg
+        names.push(dflt === undefined ? name : `${name}=${dflt}`);
       }
       // The value is not part of the key: the steps that use it carry it (RUN's env, substituted words).
       return cachedStep(sc, ['ARG', names], `ARG ${names.join(' ')}`, none, { instruction: `ARG ${names.join(' ')}` });
