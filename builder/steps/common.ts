@@ -22,6 +22,8 @@ export async function cachedStep(
   createdBy: string,
   exec: () => Promise<StepOutcome>,
   facets?: Omit<StepFacets, 'instruction'> & { instruction?: string },
+  /** false: the step leaves no history entry (ONBUILD, as in BuildKit); its layer, if any, still counts. */
+  history = true,
 ): Promise<boolean> {
   const { env, state } = sc;
   const key = cacheKey(state.key, parts);
@@ -55,7 +57,7 @@ export async function cachedStep(
     state.layers.push(layer);
     state.lowerdirs.push(undefined);
   }
-  state.history.push(historyEntry(createdBy, created, layer === null));
+  if (history) state.history.push(historyEntry(createdBy, created, layer === null));
   if (created > state.created) state.created = created;
   state.key = key;
   return rec !== undefined;

@@ -45,6 +45,19 @@ function parseDuration(s: string, line: number): number {
   return Math.round(total);
 }
 
+/** EXPOSE's words as BuildKit's nat.ParsePortSpecs keys them: `80` → `80/tcp`, a range one key per port. */
+export function exposedPorts(words: string[]): string[] {
+  return words.flatMap((w) => {
+    const p = w.includes('/') ? w.toLowerCase() : `${w}/tcp`;
+    const m = /^(\d+)-(\d+)(\/.*)$/.exec(p);
+    if (!m) return [p];
+    const [lo, hi] = [Number(m[1]), Number(m[2])];
+    // a reversed or out-of-range one stays as written, as before
+    if (hi < lo || hi > 65535) return [p];
+    return Array.from({ length: hi - lo + 1 }, (_, i) => `${lo + i}${m[3]}`);
+  });
+}
+
 export async function metadataStep(sc: StepCtx): Promise<boolean> {
   const { ins, state } = sc;
   const cfg = state.config.config;
@@ -91,19 +104,20 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
     }
     case 'maintainer': {
       const m = ins.word;
+      // the author only: BuildKit adds no `maintainer` label
       state.config.author = m;
-      cfg.Labels = { ...(cfg.Labels ?? {}), maintainer: m };
       return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none, { instruction: `MAINTAINER ${m}` });
     }
     case 'expose': {
-      const ports = expandList(ins.words, stageVars(state), esc(sc)).map((p) =>
-        p.includes('/') ? p.toLowerCase() : `${p}/tcp`,
-      );
+      const ports = exposedPorts(expandList(ins.words, stageVars(state), esc(sc)));
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
       for (const p of ports) cfg.ExposedPorts[p] = {};
-      return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none, {
-        instruction: `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`,
-      });
+      // Go prints a map with its keys sorted
+      const text = `EXPOSE map[${[...new Set(ports)]
+        .sort()
+        .map((p) => `${p}:{}`)
+        .join(' ')}]`;
+      return cachedStep(sc, ['EXPOSE', ports], text, none, { instruction: text });
     }
     case 'volume': {
       const vars = stageVars(state);
@@ -173,7 +187,15 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
     case 'onbuild': {
       const trigger = ins.trigger;
       cfg.OnBuild = [...(cfg.OnBuild ?? []), trigger];
-      return cachedStep(sc, ['ONBUILD', trigger], `ONBUILD ${trigger}`, none, { instruction: `ONBUILD ${trigger}` });
+      // BuildKit's dispatchOnbuild records no history entry
+      return cachedStep(
+        sc,
+        ['ONBUILD', trigger],
+        `ONBUILD ${trigger}`,
+        none,
+        { instruction: `ONBUILD ${trigger}` },
+        false,
+      );
     }
     default:
       throw new FlagError(`unsupported instruction ${ins.keyword}`, line);

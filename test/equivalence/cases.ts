@@ -259,6 +259,21 @@ CASES.push(
     ].join('\n'),
   },
   {
+    name: 'metadata-history',
+    files: {},
+    buildfile: [
+      'FROM busybox:latest',
+      'MAINTAINER someone <a@b.c>',
+      'ONBUILD RUN echo triggered',
+      'USER nobody:nogroup',
+      'STOPSIGNAL SIGUSR1',
+      'ENV Q="quoted value" R=plain',
+      'LABEL "with space"="v 1" k=v',
+      'EXPOSE 7000-7001/udp 80',
+      'WORKDIR relative/dir',
+    ].join('\n'),
+  },
+  {
     name: 'config-exec-form',
     files: {},
     buildfile: ['FROM busybox:latest', 'ENTRYPOINT ["/bin/echo"]', 'CMD ["hi"]', 'HEALTHCHECK NONE'].join('\n'),
