@@ -73,6 +73,7 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
     case 'arg': {
       const vars = stageVars(state);
       const names: string[] = [];
+      const shown: string[] = [];
       for (const { name, value } of ins.args) {
         const given = sc.env.plan.buildArgs.get(name);
         if (given !== undefined) sc.env.usedArgs.add(name);
@@ -83,11 +84,13 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
           v = sc.env.plan.metaArgs.get(name);
         state.args.set(name, v);
         if (v !== undefined) vars.set(name, v);
-        // history names the default, expanded (not a --build-arg value), as BuildKit's dispatchArg
-        names.push(dflt === undefined ? name : `${name}=${dflt}`);
+        names.push(value === undefined ? name : `${name}=${value}`);
+        // history shows the value in effect (--build-arg, else the expanded default, else the global ARG's), as
+        // the current BuildKit's dispatchArg
+        shown.push(v === undefined ? name : `${name}=${v}`);
       }
       // The value is not part of the key: the steps that use it carry it (RUN's env, substituted words).
-      return cachedStep(sc, ['ARG', names], `ARG ${names.join(' ')}`, none, { instruction: `ARG ${names.join(' ')}` });
+      return cachedStep(sc, ['ARG', names], `ARG ${shown.join(' ')}`, none, { instruction: `ARG ${names.join(' ')}` });
     }
     case 'user': {
       const u = expand(ins.word, stageVars(state), esc(sc));
