@@ -206,25 +206,28 @@ async function ociRawConfig(archive: string, dir: string): Promise<{ config: Raw
 
 /**
  * What this dockerd's Dockerfile frontend leaves out of created_by that the current BuildKit writes (and tsbuild,
- * pinned by builder/image-config.test.ts): Debian's docker.io 20.10 has BuildKit 0.8, whose COPY/ADD history names
- * no --parents/--chown/--chmod and whose HEALTHCHECK has no start interval. Learnt from a probe build, so a newer
- * dockerd is compared with no allowance.
+ * pinned by builder/image-config.test.ts and test/builder/empty-layers.test.ts): Debian's docker.io 20.10 has
+ * BuildKit 0.8, whose COPY/ADD history names no --parents/--chown/--chmod, whose HEALTHCHECK has no start interval,
+ * and whose ARG shows the default as written instead of the value in effect (which tsbuild's text cannot be turned
+ * back into: ARG entries are then compared by their names only). Learnt from a probe build, so a newer dockerd is
+ * compared with no allowance.
  */
-let legacy = { copyFlags: false, startInterval: false };
+let legacy = { copyFlags: false, startInterval: false, argDefaults: false };
 
 async function probeFrontend(): Promise<typeof legacy> {
   const dir = join(work, 'probe');
   await mkdir(dir, { recursive: true });
   await writeFile(
     join(dir, 'Buildfile'),
-    'FROM busybox:latest\nCOPY --chown=1:2 Buildfile /probe\nHEALTHCHECK CMD true\n',
+    'FROM busybox:latest\nARG PROBE=default\nCOPY --chown=1:2 Buildfile /probe\nHEALTHCHECK CMD true\n',
   );
-  docker(['build', '-q', '-f', join(dir, 'Buildfile'), '-t', 'equiv-probe:latest', dir]);
+  docker(['build', '-q', '--build-arg', 'PROBE=cli', '-f', join(dir, 'Buildfile'), '-t', 'equiv-probe:latest', dir]);
   const made = (await dockerRawConfig('equiv-probe:latest', join(work, 'probe-save'))).history ?? [];
   const by = made.map((h) => h.created_by ?? '');
   return {
     copyFlags: by.includes('COPY Buildfile /probe # buildkit'),
     startInterval: by.some((b) => /^HEALTHCHECK &\{\[.*\] "[^"]*" "[^"]*" "[^"]*" '/.test(b)),
+    argDefaults: by.includes('ARG PROBE=default'),
   };
 }
 
@@ -236,9 +239,16 @@ function asLegacy(createdBy: string): string {
   return b;
 }
 
+/** ARG's names only (`ARG A=1 B` → `ARG A B`), for a frontend that shows other values than tsbuild. */
+function argNames(createdBy: string): string {
+  if (!legacy.argDefaults || !createdBy.startsWith('ARG ')) return createdBy;
+  const names = createdBy.slice(4).match(/(?:^| )[A-Za-z_][A-Za-z0-9_]*(?==|$| )/g) ?? [];
+  return `ARG${names.map((n) => ` ${n.trim()}`).join('')}`;
+}
+
 /** History as the two builders must agree on it: each entry's created_by and whether it has a layer. */
 function pickHistory(c: RawConfig, rewrite: (createdBy: string) => string = (b) => b): string[] {
-  return (c.history ?? []).map((h) => `${h.empty_layer ? 'empty ' : 'layer '}${rewrite(h.created_by ?? '')}`);
+  return (c.history ?? []).map((h) => `${h.empty_layer ? 'empty ' : 'layer '}${argNames(rewrite(h.created_by ?? ''))}`);
 }
 
 /**
