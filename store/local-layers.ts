@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { tee } from '../oci/index.js';
-import { digestHex, isDigest } from '../oci/index.js';
+import { digestHex, EMPTY_LAYER_DIFF_ID, EMPTY_LAYER_GZIP, isDigest } from '../oci/index.js';
 import { MediaType, isGzipLayer, type Descriptor, type Digest } from '../oci/index.js';
 import type { CommitOptions, CommittedLayer, ExpectedDiffID, ImageRecord, Layers } from './api.js';
 import { BlobNotFoundError } from './errors.js';
@@ -214,14 +214,22 @@ export class LocalLayers implements Layers {
         });
       return { ...gz, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
     }
-    await this.blobs.fetch(layer.digest);
-    if (!(await this.blobs.files.has(layer.digest)))
-      throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
-    const { parallelGzipFile } = await import('./layer-tar/gzip.js');
-    const { digest, size } = await this.blobs.files.ingestChunks(
-      parallelGzipFile(this.blobs.files.path(layer.digest), { expect: { digest: layer.digest, size: layer.size } }),
-      this.blobs.touch,
-    );
+    let gzipped: AsyncIterable<Buffer>;
+    if (layer.digest === EMPTY_LAYER_DIFF_ID) {
+      // BuildKit's bytes for the empty layer (our gzip's would differ): the same digest as in BuildKit's images
+      gzipped = (async function* () {
+        yield EMPTY_LAYER_GZIP;
+      })();
+    } else {
+      await this.blobs.fetch(layer.digest);
+      if (!(await this.blobs.files.has(layer.digest)))
+        throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
+      const { parallelGzipFile } = await import('./layer-tar/gzip.js');
+      gzipped = parallelGzipFile(this.blobs.files.path(layer.digest), {
+        expect: { digest: layer.digest, size: layer.size },
+      });
+    }
+    const { digest, size } = await this.blobs.files.ingestChunks(gzipped, this.blobs.touch);
     await this.dirs.recordDiffID(digest, layer.digest);
     await writeFileAtomic(record, digest);
     return {
