@@ -63,7 +63,12 @@ describe.each(['chroot', 'pivot'] as const)('RUN bind mounts (%s isolation)', (i
   let before: string[];
   const build = (dir: string): { code: number; out: string } => {
     const r = tsb(['build', '--isolation', isolation, '--progress=json', '-t', `mounts-${isolation}-${n++}`, dir]);
-    return { code: r.code, out: r.stdout + r.stderr };
+    // the error is the stream's last event: its message, decoded, joins the output the checks search
+    const errors = `${r.stdout}\n${r.stderr}`
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"error"'))
+      .map((l) => (JSON.parse(l) as { message: string }).message);
+    return { code: r.code, out: [r.stdout, r.stderr, ...errors].join('\n') };
   };
 
   beforeEach(async () => {
