@@ -2,33 +2,29 @@
 // ones in parallel through a p-queue), then assemble the image, tag it and write the requested outputs.
 // Modules that a fully cached rebuild does not need (runtime, registry client, exporters) load lazily.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type PQueue from 'p-queue';
-import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import type { ParseResult } from '../parser/index.js';
 import { normalizeName, UsageError } from '../oci/index.js';
-import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/index.js';
-import type { ImageRecord, Store } from '../store/index.js';
+import type { Platform } from '../oci/index.js';
+import type { Store } from '../store/index.js';
 import { checkBuildfile, checkConfig, checkFailure, experimentalNotice, warningEvent } from './checks.js';
 import { BuildContext } from './context.js';
-import { allowsNetworkHost, checkEntitlements } from './entitlements.js';
+import { checkEntitlements } from './entitlements.js';
 import { BuildError, PlanError } from './errors.js';
 import type { BuildEvent } from './events.js';
-import { finalConfig, makeManifest } from './image-config.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { sourceDateEpoch } from './epoch.js';
 import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
 import { planOutputs, type OutputPlan } from './output-plan.js';
 import { syntaxWarning } from './syntax.js';
 import { hostPlatform, parsePlatform } from '../oci/index.js';
-import { platformArg } from './platform.js';
 import { runStage } from './stage.js';
-import { BuildTally } from './tally.js';
 import type { BuildEnv, StageState } from './steps/types.js';
+import { assemble } from './assemble.js';
+import { readAndParse } from './buildfile.js';
+import { baseImageResolver, lazyNetwork, makeEnv, type BaseImageResolver } from './env.js';
 
 /**
  * The phases, in order: plan (read, parse, plan, check entitlements), start the base-image pulls, open the context,
@@ -327,247 +323,6 @@ async function openBuildStore(opts: BuildOptions, emit: (e: BuildEvent) => void)
   // loaded only if one is read.
   const remote = registryBlobOpener({ mirrors: opts.registryMirrors ?? [], insecure: opts.insecureRegistries ?? [] });
   return (await import('./remote-cache/hooks.js')).withRemoteCache(await openStore(opts.root, { remote }), opts, emit);
-}
-
-async function readAndParse(
-  opts: BuildOptions,
-  tarRoot: string | undefined,
-): Promise<{ file: string; buildfilePath?: string; parsed: ParseResult }> {
-  const { text, file, buildfilePath } = await readBuildfile(opts, tarRoot);
-  // Kept outside the store: parsing is a pure function of the text, and a fresh store (a cold build) can reuse it.
-  const parsed = await parseCached(text, file, join(tmpdir(), `tsbuild-parse-cache-${process.getuid?.() ?? 0}`));
-  return { file, ...(buildfilePath ? { buildfilePath } : {}), parsed };
-}
-
-/**
- * Parses the Buildfile, or reads the parse of the same text from a machine-local cache (keyed by the text, the file
- * name and the parser build), so a no-op rebuild does not load the parser. The parser build is an id the build
- * script writes beside tsc's parser output (scripts/bundle.mjs); without one (the TypeScript sources) nothing is
- * cached, since a parse could not be told from another parser's.
- */
-async function parseCached(text: string, file: string, dir: string): Promise<ParseResult> {
-  const parse = async (): Promise<ParseResult> =>
-    (await (await import('../parser/index.js')).loadParser()).parseBuildfile(text, file);
-  // Synchronous: a few tiny calls at the start of every build, each cheaper than a trip through the thread pool.
-  let parserBuild: string;
-  try {
-    parserBuild = readFileSync(fileURLToPath(new URL('../parser/build-id', import.meta.url)), 'utf8');
-  } catch {
-    return parse();
-  }
-  const key = createHash('sha256').update(`${parserBuild}\0${file}\0${text}`).digest('hex');
-  const path = join(dir, `${key}.json`);
-  // The directory must be ours and private (it lives in a shared tmp): otherwise parse without the cache.
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch {
-    /* checked below */
-  }
-  const dst = statSync(dir, { throwIfNoEntry: false });
-  const own =
-    dst !== undefined && dst.isDirectory() && dst.uid === (process.getuid?.() ?? dst.uid) && (dst.mode & 0o077) === 0;
-  if (own) {
-    try {
-      return JSON.parse(readFileSync(path, 'utf8')) as ParseResult;
-    } catch {
-      /* not cached yet */
-    }
-  }
-  const parsed = await parse();
-  if (!own) return parsed;
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(parsed));
-  await rename(tmp, path);
-  return parsed;
-}
-
-export async function readBuildfile(
-  opts: BuildOptions,
-  tarRoot: string | undefined,
-): Promise<{ text: string; file: string; buildfilePath?: string }> {
-  if (opts.fileText !== undefined) return { text: opts.fileText, file: opts.file ?? 'Buildfile' };
-  let path = opts.file;
-  // With a tar context, -f names a file inside it (as docker build does).
-  if (path !== undefined && tarRoot !== undefined && !path.startsWith('/')) path = join(tarRoot, path);
-  if (path === undefined) {
-    const dir = tarRoot ?? (opts.context as string);
-    const candidates = ['Buildfile', 'Dockerfile'].map((n) => join(dir, n));
-    for (const c of candidates) {
-      if (statSync(c, { throwIfNoEntry: false })?.isFile()) {
-        path = c;
-        break;
-      }
-    }
-    if (path === undefined)
-      throw new PlanError(
-        `no Buildfile (or Dockerfile) in ${tarRoot ? 'the context from stdin' : dir}; use -f`,
-        tarRoot ? '-' : dir,
-      );
-  }
-  try {
-    return { text: readFileSync(path, 'utf8'), file: path, buildfilePath: resolve(path) };
-  } catch (e) {
-    throw new PlanError(`cannot read the Buildfile: ${(e as Error).message}`, path);
-  }
-}
-
-type BaseImage = { record: ImageRecord; pulled: boolean };
-type BaseImageResolver = ((ref: string, platform: Platform) => Promise<BaseImage>) & {
-  /** Settles when every pull this build started has written the store (its blobs, lazy records, manifest, tag). */
-  stored(): Promise<void>;
-};
-
-/**
- * Resolves each base image once per build: from the store, or pulled (with --pull, always pulled). A pulled image is
- * returned as soon as its manifest and config are known: the store writes the rest meanwhile (stored()), which
- * anything that reads the image's layers, and the end of the build, waits for.
- */
-function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): BaseImageResolver {
-  const images = new Map<string, Promise<BaseImage>>();
-  const writes: Promise<void>[] = [];
-  const resolve = (ref: string, platform: Platform): Promise<BaseImage> => {
-    const name = normalizeName(ref);
-    const key = `${name} ${platformArg(platform)}`;
-    let p = images.get(key);
-    if (!p) {
-      p = (async () => {
-        if (!opts.pull) {
-          const rec = await store.images.resolve(name, platform);
-          if (rec) return { record: rec, pulled: false };
-        }
-        const { pullForBuild } = await import('./registry.js');
-        const { record, stored } = await pullForBuild(store, name, platform, opts, emit, !opts.pull);
-        writes.push(stored);
-        return { record, pulled: true };
-      })();
-      images.set(key, p);
-    }
-    return p;
-  };
-  return Object.assign(resolve, { stored: async () => void (await Promise.all(writes)) });
-}
-
-async function makeEnv(
-  opts: BuildOptions,
-  store: Store,
-  plan: BuildPlan,
-  context: BuildContext,
-  tmpDir: string,
-  emit: (e: BuildEvent) => void,
-  resolveBaseImage: BaseImageResolver,
-  sharedNetwork: () => Promise<{ fd: number }>,
-  stages: ReadonlyMap<number, Promise<StageState>>,
-  /** SOURCE_DATE_EPOCH (builder/epoch.ts), or undefined. */
-  sde: number | undefined,
-): Promise<BuildEnv> {
-  const secrets = new Map<string, Buffer>();
-  for (const s of opts.secrets ?? []) {
-    if (s.src !== undefined) secrets.set(s.id, await readSecret(s.id, s.src));
-    else if (s.env !== undefined && process.env[s.env] !== undefined)
-      secrets.set(s.id, Buffer.from(process.env[s.env]!));
-    else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
-  }
-  let runtimeReady: Promise<void> | undefined;
-  return {
-    store,
-    plan,
-    context,
-    cachePolicy: {
-      noCache: opts.noCache ?? false,
-      noCacheStages: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
-    },
-    emit,
-    tally: new BuildTally(),
-    tmpDir,
-    cacheMountDir: join(store.root, 'builder', 'cache-mounts'),
-    stage: (index) => {
-      const p = stages.get(index);
-      // a stage reads only stages the plan made it depend on, and those were registered before it was
-      if (!p) throw new Error(`internal: stage ${index} awaited before it was planned`);
-      return p;
-    },
-    resolveImage: async (ref) => {
-      const { record } = await resolveBaseImage(ref, plan.targetPlatform);
-      await resolveBaseImage.stored();
-      return record;
-    },
-    resolveBaseImage,
-    baseImagesStored: () => resolveBaseImage.stored(),
-    secrets,
-    network: opts.network ?? 'default',
-    allowNetworkHost: allowsNetworkHost(opts),
-    sharedNetwork,
-    isolation: opts.isolation ?? 'chroot',
-    runtimeReady: () =>
-      (runtimeReady ??= import('../runtime/index.js').then(({ cleanupStaleMounts }) => cleanupStaleMounts())),
-    sourceDateEpoch: sde,
-    now: () =>
-      sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString(),
-    signal: opts.signal,
-  };
-}
-
-/** A `--secret id=ID,src=FILE` file; one that cannot be read is named with its id (exit 2). */
-async function readSecret(id: string, src: string): Promise<Buffer> {
-  try {
-    return await readFile(src);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
-    throw new UsageError(`secret "${id}": cannot read src ${src}: ${why}`, { cause: e });
-  }
-}
-
-/** The build's default network: started by the first RUN that needs it, so a cached build starts none. */
-function lazyNetwork(): { get(): Promise<{ fd: number }>; close(): Promise<void> } {
-  let started: Promise<import('../runtime/index.js').Network> | undefined;
-  return {
-    get: () => (started ??= import('../runtime/index.js').then((m) => m.createNetwork())),
-    close: async () => {
-      const n = await started?.catch(() => undefined);
-      await n?.close();
-    },
-  };
-}
-
-export interface AssembledImage {
-  config: ImageConfigFile;
-  configDigest: Digest;
-  manifest: Descriptor;
-  layers: Descriptor[];
-  platform: Platform;
-}
-
-/** Writes the final config and manifest blobs (small JSON; a no-change rebuild writes the same bytes). */
-async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions): Promise<AssembledImage> {
-  const cfg = st.config;
-  if (opts.labels && Object.keys(opts.labels).length > 0)
-    cfg.config.Labels = { ...(cfg.config.Labels ?? {}), ...opts.labels };
-  const p = st.plan.platform;
-  cfg.architecture = p.architecture;
-  cfg.os = p.os;
-  if (p.variant) cfg.variant = p.variant;
-  else delete cfg.variant;
-  cfg.history = st.history;
-  const created = env.sourceDateEpoch !== undefined ? env.now() : st.created || cfg.created || env.now();
-  const config = finalConfig(
-    cfg,
-    created,
-    st.layers.map((l) => l.diffID),
-  );
-  const { MediaType } = await import('../oci/index.js');
-  const { putJSON } = await import('../store/index.js');
-  const configDesc = await putJSON(env.store.blobs, config, MediaType.OciConfig);
-  const layers = st.layers.map((l) => l.descriptor);
-  const manifest = makeManifest(configDesc, layers);
-  const manifestDesc = await putJSON(env.store.blobs, manifest, MediaType.OciManifest);
-  return {
-    config,
-    configDigest: configDesc.digest,
-    manifest: { ...manifestDesc, mediaType: MediaType.OciManifest },
-    layers,
-    platform: p,
-  };
 }
 
 export { BuildError, PlanError };

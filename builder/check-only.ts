@@ -2,7 +2,7 @@
 // --target every stage is checked, as BuildKit's lint does; with one, the stages it needs.
 import { loadParser, type CheckWarning } from '../parser/index.js';
 import { hostPlatform, parsePlatform, UsageError } from '../oci/index.js';
-import { readBuildfile } from './build.js';
+import { readBuildfile } from './buildfile.js';
 import { checkBuildfile, checkConfig, experimentalNotice } from './checks.js';
 import { PlanError } from './errors.js';
 import type { BuildOptions } from './options.js';

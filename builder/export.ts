@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { storeOps, type Store } from '../store/index.js';
-import type { AssembledImage } from './build.js';
+import type { AssembledImage } from './assemble.js';
 
 export async function exportArchive(
   store: Store,

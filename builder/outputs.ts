@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { TsbuildError } from '../oci/index.js';
-import type { AssembledImage } from './build.js';
+import type { AssembledImage } from './assemble.js';
 import { lowerdirsOf } from './steps/common.js';
 import type { BuildEnv } from './steps/types.js';
 import type { BuildOptions, PushedImage } from './options.js';

@@ -187,7 +187,7 @@ const commands = help.stdout
 if (help.status !== 0 || !commands.includes('build')) throw new Error(`bundle: no commands in \`tsbuild --help\``);
 await writeFile(join(outdir, 'commands.json'), JSON.stringify(commands) + '\n');
 
-// The parser build, which keys the cache of parse results (builder/build.ts, parseCached): a hash of the parser's
+// The parser build, which keys the cache of parse results (builder/buildfile.ts, parseCached): a hash of the parser's
 // compiled code and the chevrotain it runs.
 const parserDir = join(root, 'dist', 'parser');
 const parserHash = createHash('sha256');
