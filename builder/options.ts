@@ -1,11 +1,12 @@
 // The programmatic build API's inputs and outputs (what `tsbuild build` fills from its flags).
 import type { BuildEventListener } from './events.js';
-import type { Digest, Platform } from '../oci/index.js';
+import type { Digest, OutputLayers, Platform } from '../oci/index.js';
 
+/** `layers`: the output's compression keys (builder/compression.ts), when it has any. */
 export type OutputSpec =
-  | { type: 'image' }
-  | { type: 'oci'; dest: string }
-  | { type: 'docker'; dest: string }
+  | { type: 'image'; layers?: OutputLayers }
+  | { type: 'oci'; dest: string; layers?: OutputLayers }
+  | { type: 'docker'; dest: string; layers?: OutputLayers }
   | { type: 'local'; dest: string };
 
 export interface SecretSpec {
@@ -52,6 +53,8 @@ export interface BuildOptions {
   secrets?: SecretSpec[];
   outputs?: OutputSpec[];
   push?: boolean;
+  /** Layer compression and media types of `--push` (the keys of `--output type=image`); default gzip. */
+  pushLayers?: OutputLayers;
   iidfile?: string;
   metadataFile?: string;
   /** How many stages may run at once (default 2). */

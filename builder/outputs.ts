@@ -30,7 +30,7 @@ export async function writeOutputs(
     if (o.type === 'local') await exportLocal(env, o.dest);
     else if (o.type === 'oci' || o.type === 'docker') {
       const { exportArchive } = await import('./export.js');
-      await exportArchive(env.store, image, o.type, o.dest, opts.tags);
+      await exportArchive(env.store, image, o.type, o.dest, opts.tags, o.layers);
     }
   }
   let pushedDigest: string | undefined;

@@ -1,12 +1,12 @@
 // The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
 // the store, and pushing the result (`--push`).
 import { join } from 'node:path';
-import { parseReference } from '../oci/index.js';
+import { mediaTypesFor, parseReference } from '../oci/index.js';
 import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOptions } from './options.js';
-import { describeRetry, loadRegistryClient, type RegistryOptions } from '../registry-client/index.js';
+import { describeRetry, loadRegistryClient, type PushOutput, type RegistryOptions } from '../registry-client/index.js';
 
 /** Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts. */
 function registryOpts(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): RegistryOptions {
@@ -78,6 +78,14 @@ export async function pullForBuild(
   return { record, stored };
 }
 
+/** Layer compression and media types of the push (`-o type=image,compression=…`), warning when BuildKit would. */
+function pushOutput(opts: BuildOptions, emit: (e: BuildEvent) => void): PushOutput {
+  if (!opts.pushLayers) return {};
+  const { ociMediaTypes, warning } = mediaTypesFor(opts.pushLayers);
+  if (warning) emit({ type: 'log', time: Date.now(), level: 'warn', message: warning });
+  return { compression: opts.pushLayers.compression, ...(ociMediaTypes !== undefined ? { ociMediaTypes } : {}) };
+}
+
 /** Pushes the image to every tag's registry; returns the manifest digest as pushed (layers compressed). */
 export async function pushResult(
   store: Store,
@@ -94,6 +102,7 @@ export async function pushResult(
     tags.map((t) => parseReference(t)),
     {
       ...registryOpts(opts, store, emit),
+      output: pushOutput(opts, emit),
       onProgress: (p) => {
         if (
           p.kind === 'blob' &&

@@ -2,6 +2,7 @@
 // build's flags; the builder and the progress renderers load inside the action.
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
+import { parseOutputLayers } from '../../oci/index.js';
 import { addViewOptions, type ViewFlags } from '../view-options.js';
 import type { BuildOptions, OutputSpec, SecretSpec } from '../../builder/index.js';
 import type { ProgressMode } from '../progress/index.js';
@@ -57,12 +58,13 @@ export function parseOutput(spec: string): OutputSpec {
   if (!spec.includes('=')) return { type: 'local', dest: spec };
   const o = csv(spec);
   const type = o.type ?? 'local';
-  if (type === 'image' || type === 'registry') return { type: 'image' };
-  if (type !== 'local' && type !== 'oci' && type !== 'docker')
+  if (type !== 'image' && type !== 'registry' && type !== 'local' && type !== 'oci' && type !== 'docker')
     throw new UsageError(`--output type=${type} is not supported (local, oci, docker, image)`);
+  const layers = parseOutputLayers(type, o);
+  if (type === 'image' || type === 'registry') return { type: 'image', ...(layers ? { layers } : {}) };
   const dest = o.dest;
   if (!dest) throw new UsageError(`--output type=${type} needs dest=`);
-  return { type, dest };
+  return type === 'local' ? { type, dest } : { type, dest, ...(layers ? { layers } : {}) };
 }
 
 export function parseSecret(spec: string): SecretSpec {
@@ -194,7 +196,11 @@ export function register(program: Command): void {
         throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
     }
     const g = globalOptions(self);
-    const outputs = flags.output.map(parseOutput).filter((o) => o.type !== 'image');
+    const parsed = flags.output.map(parseOutput);
+    const outputs = parsed.filter((o) => o.type !== 'image');
+    const pushLayers = parsed.flatMap((o) => (o.type === 'image' && o.layers ? [o.layers] : []))[0];
+    if (pushLayers && !flags.push)
+      throw new UsageError('--output type=image layer keys (compression=…) apply to a push: add --push');
     const opts: BuildOptions = {
       root: g.root,
       context,
@@ -207,6 +213,7 @@ export function register(program: Command): void {
       secrets: flags.secret.map(parseSecret),
       outputs,
       push: flags.push ?? false,
+      ...(pushLayers ? { pushLayers } : {}),
       registryMirrors: g.registryMirrors,
       insecureRegistries: g.insecureRegistries,
       ...(flags.target !== undefined ? { target: flags.target } : {}),
