@@ -99,7 +99,7 @@ export function createZstdDecompress(): Transform {
 export interface ParallelZstdOptions {
   level?: number;
   chunkSize?: number;
-  /** Frames in flight (default: twice the cores). */
+  /** Frames in flight (default: one per core; a push compresses its layers at once, so the cores stay busy). */
   parallel?: number;
   /** What the input must be (a stored layer's diffID and size): no frame after a mismatch is produced. */
   expect?: { digest: Digest; size?: number };
@@ -109,7 +109,7 @@ export interface ParallelZstdOptions {
 export async function* parallelZstdFile(path: string, opts: ParallelZstdOptions = {}): AsyncGenerator<Buffer> {
   const level = opts.level ?? ZSTD_DEFAULT_LEVEL;
   const chunkSize = opts.chunkSize ?? CHUNK;
-  const window = opts.parallel ?? Math.max(2, availableParallelism() * 2);
+  const window = opts.parallel ?? Math.max(2, availableParallelism());
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -160,7 +160,7 @@ export async function* parallelZstd(
 ): AsyncGenerator<Buffer> {
   const level = opts.level ?? ZSTD_DEFAULT_LEVEL;
   const chunkSize = opts.chunkSize ?? CHUNK;
-  const window = opts.parallel ?? Math.max(2, availableParallelism() * 2);
+  const window = opts.parallel ?? Math.max(2, availableParallelism());
   const queue: Promise<Buffer>[] = [];
   let parts: Buffer[] = [];
   let len = 0;

@@ -240,6 +240,22 @@ describe('layer compression on output', () => {
       });
   });
 
+  it('prune keeps the zstd twin of a kept layer, and drops it with the layer', async () => {
+    const own = tsbFor(join(work, 'prune-root'), registry.host);
+    const ref = `${registry.host}/comp/prune:1`;
+    ok(own(['build', '-q', '-t', ref, '--push', '-o', 'type=image,compression=zstd', ctx]), 'push');
+    const dir = join(own.root, 'compressed');
+    const records = (await readdir(dir)).filter((n) => n.endsWith('.zstd'));
+    expect(records).toHaveLength(1);
+    const blob = join(own.root, 'blobs', 'sha256', (await readFile(join(dir, records[0]!), 'utf8')).trim().slice(7));
+    ok(own(['prune']), 'prune');
+    expect(await readFile(blob).then(() => true)).toBe(true);
+    ok(own(['rmi', ref]), 'rmi');
+    ok(own(['prune']), 'prune after rmi');
+    expect((await readdir(dir)).filter((n) => n.endsWith('.zstd'))).toEqual([]);
+    await expect(readFile(blob)).rejects.toThrow(/ENOENT/);
+  });
+
   it('refuses compression keys on outputs that write files (exit 2)', () => {
     const r = tsb(['build', '-q', '-o', `type=local,dest=${join(work, 'out')},compression=zstd`, ctx]);
     expect(r.code).toBe(2);
