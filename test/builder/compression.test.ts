@@ -240,6 +240,29 @@ describe('layer compression on output', () => {
       });
   });
 
+  it('pushes layers taken from a registry cache in zstd too (not the gzip blobs the cache holds)', async () => {
+    const cache = `${registry.host}/comp/cache:1`;
+    ok(tsb(['build', '-q', '--cache-to', `type=registry,ref=${cache}`, ctx]), 'cache export');
+    const fresh = tsbFor(join(work, 'cache-root'), registry.host);
+    const ref = `${registry.host}/comp/from-cache:1`;
+    const r = fresh([
+      'build',
+      '--progress=plain',
+      '--cache-from',
+      `type=registry,ref=${cache}`,
+      '-t',
+      ref,
+      '--push',
+      '-o',
+      'type=image,compression=zstd',
+      ctx,
+    ]);
+    ok(r, 'build from the cache, zstd push');
+    expect(r.stderr).toMatch(/RUN echo built.*CACHED|CACHED.*RUN echo built/);
+    const { kinds } = await checkPulled(ref);
+    expect(kinds).toEqual(['gzip', 'zstd']);
+  });
+
   it('prune keeps the zstd twin of a kept layer, and drops it with the layer', async () => {
     const own = tsbFor(join(work, 'prune-root'), registry.host);
     const ref = `${registry.host}/comp/prune:1`;
