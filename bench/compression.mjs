@@ -55,7 +55,8 @@ if (!existsSync(join(repo, 'dist/bundle/main.cjs'))) {
   console.error('bench: run `npm run build` first');
   process.exit(2);
 }
-const work = await mkdtemp(join(tmpdir(), 'tsbuild-bench-compression-'));
+// a name of its own, not tsbuild-*: once a docker push here failed with dockerd's overlay files gone from under it
+const work = await mkdtemp(join(process.env.BENCH_WORK ?? tmpdir(), 'bench-compression-'));
 const TSBUILD = join(repo, 'bin/tsbuild');
 const root = join(work, 'store');
 const stops = [];
