@@ -5,6 +5,9 @@
 //   node bench/build.mjs [WORKLOAD...]     env: BENCH_N, BENCH_TOOLS=tsbuild,docker,buildah, BENCH_SHARED
 // A tool `tsbuild@MODE` is tsbuild with `--network MODE` (none, host, default): with `tsbuild` in the same run, the
 // summary says what the default network costs per RUN step (`npm run bench:network`).
+// The tool `tsbuild-before` is another checkout's CLI (TSBUILD_BEFORE=path/to/bin/tsbuild, e.g. a worktree of the
+// previous commit, built): the two take turns, and the summary compares each one's ratios to BuildKit and buildah,
+// so a change is judged against the commit before it in the same run (`bench/compare.sh` sets it up).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -79,16 +82,24 @@ else if (tools.includes('docker')) {
   tools = tools.filter((t) => t !== 'docker');
 }
 
+if (tools.includes('tsbuild-before') && !existsSync(process.env.TSBUILD_BEFORE ?? '')) {
+  console.error("bench: tsbuild-before needs TSBUILD_BEFORE=path to the other checkout's bin/tsbuild");
+  process.exit(2);
+}
+
 function measure(name, wl, phase, n = N) {
-  const [tool, network] = name.split('@');
-  const toolEnv = network
-    ? {
-        ...env,
-        TSBUILD: join(here, 'lib/tsbuild-network.sh'),
-        TSBUILD_BENCH_REAL: env.TSBUILD,
-        TSBUILD_BENCH_NETWORK: network,
-      }
-    : env;
+  const before = name === 'tsbuild-before';
+  const [tool, network] = before ? ['tsbuild'] : name.split('@');
+  const toolEnv = before
+    ? { ...env, TSBUILD: process.env.TSBUILD_BEFORE }
+    : network
+      ? {
+          ...env,
+          TSBUILD: join(here, 'lib/tsbuild-network.sh'),
+          TSBUILD_BENCH_REAL: env.TSBUILD,
+          TSBUILD_BENCH_NETWORK: network,
+        }
+      : env;
   const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(n)], {
     env: toolEnv,
     encoding: 'utf8',
@@ -124,7 +135,7 @@ const results = [];
 for (const wl of workloads) {
   for (const phase of PHASES[wl] ?? ['cold', 'noop']) {
     const row = { wl, phase };
-    const inTurn = tools.some((t) => t.includes('@')) ? measureInTurn(wl, phase) : undefined;
+    const inTurn = tools.some((t) => t.includes('@') || t === 'tsbuild-before') ? measureInTurn(wl, phase) : undefined;
     for (const t of tools) {
       row[t] = inTurn ? inTurn[t] : measure(t, wl, phase);
       const x = row[t];
@@ -145,6 +156,28 @@ for (const r of results) {
   console.log(
     `| ${r.wl} | ${r.phase} | ${tools.map((t) => fmt(r[t])).join(' | ')} | ${ratio(r.tsbuild, r.docker)} | ${ratio(r.tsbuild, r.buildah)} | ${r.tsbuild && !r.tsbuild.error ? `${r.tsbuild.rss} MB` : '—'} |`,
   );
+}
+
+// Each ratio of this checkout against the same ratio of the one before (same run): within 10 % is no regression.
+if (tools.includes('tsbuild-before')) {
+  console.log('\n| workload | phase | vs | ratio now | ratio before | now/before |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of results) {
+    for (const [peer, label] of [
+      ['docker', 'BuildKit'],
+      ['buildah', 'buildah'],
+    ]) {
+      const now = r.tsbuild;
+      const was = r['tsbuild-before'];
+      const p = r[peer];
+      if (!now || !was || !p || now.error || was.error || p.error) continue;
+      const a = now.median / p.median;
+      const b = was.median / p.median;
+      console.log(
+        `| ${r.wl} | ${r.phase} | ${label} | ${a.toFixed(2)}× | ${b.toFixed(2)}× | ${(a / b).toFixed(2)}${a / b > 1.1 ? ' REGRESSED' : ''} |`,
+      );
+    }
+  }
 }
 
 // What the default network costs per RUN step: tsbuild (default network) against tsbuild@none, same run.

@@ -10,19 +10,24 @@ import type PQueue from 'p-queue';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { ParseResult } from '../parser/index.js';
-import { normalizeName } from '../oci/index.js';
+import { normalizeName, UsageError } from '../oci/index.js';
 import type { Descriptor, Digest, ImageConfigFile, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
+import { checkBuildfile, checkConfig, checkFailure, experimentalNotice, warningEvent } from './checks.js';
 import { BuildContext } from './context.js';
 import { allowsNetworkHost, checkEntitlements } from './entitlements.js';
 import { BuildError, PlanError } from './errors.js';
 import type { BuildEvent } from './events.js';
 import { finalConfig, makeManifest } from './image-config.js';
 import type { BuildOptions, BuildResult } from './options.js';
+import { sourceDateEpoch } from './epoch.js';
 import { makePlan, unusedBuildArgs, type BuildPlan } from './plan.js';
+import { planOutputs, type OutputPlan } from './output-plan.js';
+import { syntaxWarning } from './syntax.js';
 import { hostPlatform, parsePlatform } from '../oci/index.js';
 import { platformArg } from './platform.js';
 import { runStage } from './stage.js';
+import { BuildTally } from './tally.js';
 import type { BuildEnv, StageState } from './steps/types.js';
 
 /**
@@ -32,6 +37,11 @@ import type { BuildEnv, StageState } from './steps/types.js';
  */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
+  // names, pushes and outputs that contradict each other fail before anything runs
+  const outputs = planOutputs(opts);
+  // a malformed --build-arg SOURCE_DATE_EPOCH fails before anything starts
+  const epoch =
+    opts.sourceDateEpoch !== undefined ? { epoch: opts.sourceDateEpoch } : sourceDateEpoch(opts.buildArgs, process.env);
   // The store opens (loading its modules, and starting a --cache-from import) while the Buildfile of a directory
   // context is read and parsed; a tar context is unpacked into the store first (its Buildfile may be inside).
   const early = typeof opts.context === 'string' ? readAndParse(opts, undefined) : undefined;
@@ -51,7 +61,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   try {
     // A tar context is unpacked first: its Buildfile may be inside it.
     if (typeof opts.context !== 'string') held.context = await BuildContext.openTar(opts.context.tar, tmpDir);
-    const { plan, buildfilePath } = await planBuild(opts, early ?? readAndParse(opts, held.context?.root));
+    const { plan, buildfilePath, checks } = await planBuild(
+      opts,
+      early ?? readAndParse(opts, held.context?.root),
+      emit,
+    );
     emit({
       type: 'build-start',
       time: Date.now(),
@@ -60,6 +74,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         dependsOn: plan.stages[i]!.dependsOn.map((d) => plan.stages[d]!.displayName),
       })),
     });
+    if (checks.notice) emit({ type: 'log', time: Date.now(), level: 'warn', message: checks.notice });
+    for (const w of checks.warnings) emit(warningEvent(w, plan.file));
+    if (checks.failure) throw checks.failure;
     const resolveBaseImage = startBaseImages(opts, store, plan, emit);
     held.pullsStored = resolveBaseImage.stored;
     if (typeof opts.context === 'string') {
@@ -70,13 +87,26 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     if (!held.context) throw new PlanError('no build context', plan.file);
 
-    const env = await makeEnv(opts, store, plan, held.context, tmpDir, emit, resolveBaseImage, held.network.get);
-    held.containersStarted = () => env.stats.containers > 0;
-    const final = await runStages(env, opts);
-    for (const a of unusedBuildArgs(plan, env.usedArgs)) {
+    if (epoch.warning) emit({ type: 'log', time: Date.now(), level: 'warn', message: epoch.warning });
+    const stages = new Map<number, Promise<StageState>>();
+    const env = await makeEnv(
+      opts,
+      store,
+      plan,
+      held.context,
+      tmpDir,
+      emit,
+      resolveBaseImage,
+      held.network.get,
+      stages,
+      epoch.epoch,
+    );
+    held.containersStarted = () => env.tally.containersStarted;
+    const final = await runStages(env, stages, opts);
+    for (const a of unusedBuildArgs(plan, env.tally.usedArgs)) {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
-    const result = await finishImage(env, final, opts, resolveBaseImage);
+    const result = await finishImage(env, final, opts, resolveBaseImage, outputs);
     emit({
       type: 'build-end',
       time: Date.now(),
@@ -108,15 +138,19 @@ interface Held {
 async function planBuild(
   opts: BuildOptions,
   parse: ReturnType<typeof readAndParse>,
-): Promise<{ plan: BuildPlan; buildfilePath?: string }> {
-  const { file, buildfilePath, parsed } = await parse;
+  emit: (e: BuildEvent) => void,
+): Promise<{ plan: BuildPlan; buildfilePath?: string; checks: PlannedChecks }> {
+  const { buildfilePath, parsed } = await parse;
+  const syntax = syntaxWarning(parsed.directives.syntax);
+  if (syntax) emit({ type: 'log', time: Date.now(), level: 'warn', message: syntax });
   const buildPlatform = hostPlatform();
   let targetPlatform: Platform = buildPlatform;
   if (opts.platform) {
     try {
       targetPlatform = parsePlatform(opts.platform);
     } catch (e) {
-      throw new PlanError((e as Error).message, file);
+      // the caller's option, not the Buildfile's
+      throw new UsageError(`platform: ${(e as Error).message}`);
     }
   }
   const plan = makePlan({
@@ -127,7 +161,24 @@ async function planBuild(
     targetPlatform,
   });
   checkEntitlements(plan, opts);
-  return { plan, ...(buildfilePath ? { buildfilePath } : {}) };
+  // the build checks see the stages the build reaches, as BuildKit's do while it dispatches them
+  const config = checkConfig(parsed, opts.buildArgs ?? {});
+  const warnings = checkBuildfile(parsed, config, new Set(plan.needed));
+  const failure = checkFailure(config, warnings);
+  const notice = experimentalNotice(config);
+  return {
+    plan,
+    ...(buildfilePath ? { buildfilePath } : {}),
+    checks: { warnings, ...(failure ? { failure } : {}), ...(notice ? { notice } : {}) },
+  };
+}
+
+interface PlannedChecks {
+  warnings: ReturnType<typeof checkBuildfile>;
+  /** error=true and a check fired: the build stops once the warnings are out. */
+  failure?: Error;
+  /** What the check options asked for that tsbuild cannot do. */
+  notice?: string;
 }
 
 /** Phase 2: base images of the needed stages start resolving (manifest and config; layers stay lazy). */
@@ -151,7 +202,11 @@ function startBaseImages(
  * Returns the target's state once every needed stage has finished; on a failure, the queued stages are dropped
  * and the running ones settle before the error is thrown.
  */
-async function runStages(env: BuildEnv, opts: BuildOptions): Promise<StageState> {
+async function runStages(
+  env: BuildEnv,
+  stages: Map<number, Promise<StageState>>,
+  opts: BuildOptions,
+): Promise<StageState> {
   const { plan } = env;
   // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
   const queue: Pick<PQueue, 'add' | 'clear'> =
@@ -161,20 +216,20 @@ async function runStages(env: BuildEnv, opts: BuildOptions): Promise<StageState>
   for (const i of plan.needed) {
     const sp = plan.stages[i]!;
     const p = (async () => {
-      await Promise.all(sp.dependsOn.map((d) => env.stages.get(d)!));
+      await Promise.all(sp.dependsOn.map((d) => env.stage(d)));
       return (await queue.add(() => runStage(env, sp), { throwOnTimeout: true })) as StageState;
     })();
     // awaited below and by the stages that depend on it; until then a failure must not be an unhandled rejection
     p.catch(() => undefined);
-    env.stages.set(i, p);
+    stages.set(i, p);
   }
   try {
-    const final = await env.stages.get(plan.target)!;
-    await Promise.all(plan.needed.map((i) => env.stages.get(i)!));
+    const final = await env.stage(plan.target);
+    await Promise.all(plan.needed.map((i) => env.stage(i)));
     return final;
   } catch (e) {
     queue.clear();
-    await Promise.allSettled([...env.stages.values()]);
+    await Promise.allSettled([...stages.values()]);
     throw e;
   }
 }
@@ -185,6 +240,7 @@ async function finishImage(
   final: StageState,
   opts: BuildOptions,
   resolveBaseImage: BaseImageResolver,
+  outputs: OutputPlan,
 ): Promise<BuildResult> {
   const { store, emit } = env;
   // the base images' records (written while the steps were looked up) are in the store before the image that
@@ -199,21 +255,24 @@ async function finishImage(
   await basesStored;
   await hitsRecorded;
   await hooks.exportBuildCache(store, opts, image, emit);
-  const tags = (opts.tags ?? []).map((t) => normalizeName(t));
   const { writeOutputs } = await import('./outputs.js');
-  await writeOutputs(env, image, { ...opts, tags });
+  const pushed = await writeOutputs(env, image, opts, outputs);
+  const tags = outputs.storeNames;
   for (const t of tags) await store.images.tag(t, image.manifest);
   return {
+    ...(pushed ? { pushed } : {}),
     imageId: image.configDigest,
     manifestDigest: image.manifest.digest,
     manifestSize: image.manifest.size,
     platform: final.plan.platform,
     tags,
-    stats: { ...env.stats },
+    stats: env.tally.snapshot(),
   };
 }
 
-/** Whatever phase the build ended in: the network, the runtime's mounts, the context, the temporary files, the store. */
+/**
+ * Whatever phase the build ended in: the network, the runtime's mounts, the context, the temporary files, the store.
+ */
 async function release(held: Held): Promise<void> {
   // every container of the build is gone here; slirp4netns stops while the rest is cleaned up
   const networkClosed = held.network.close().catch(() => undefined);
@@ -287,7 +346,7 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
   return parsed;
 }
 
-async function readBuildfile(
+export async function readBuildfile(
   opts: BuildOptions,
   tarRoot: string | undefined,
 ): Promise<{ text: string; file: string; buildfilePath?: string }> {
@@ -362,6 +421,9 @@ async function makeEnv(
   emit: (e: BuildEvent) => void,
   resolveBaseImage: BaseImageResolver,
   sharedNetwork: () => Promise<{ fd: number }>,
+  stages: ReadonlyMap<number, Promise<StageState>>,
+  /** SOURCE_DATE_EPOCH (builder/epoch.ts), or undefined. */
+  sde: number | undefined,
 ): Promise<BuildEnv> {
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
@@ -370,11 +432,7 @@ async function makeEnv(
       secrets.set(s.id, Buffer.from(process.env[s.env]!));
     else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
   }
-  const sde =
-    opts.sourceDateEpoch ??
-    (process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)
-      ? Number(process.env.SOURCE_DATE_EPOCH)
-      : undefined);
+  let runtimeReady: Promise<void> | undefined;
   return {
     store,
     plan,
@@ -384,10 +442,15 @@ async function makeEnv(
       noCacheStages: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
     },
     emit,
-    stats: { steps: 0, cached: 0, containers: 0, layersWritten: 0 },
+    tally: new BuildTally(),
     tmpDir,
     cacheMountDir: join(store.root, 'builder', 'cache-mounts'),
-    stages: new Map(),
+    stage: (index) => {
+      const p = stages.get(index);
+      // a stage reads only stages the plan made it depend on, and those were registered before it was
+      if (!p) throw new Error(`internal: stage ${index} awaited before it was planned`);
+      return p;
+    },
     resolveImage: async (ref) => {
       const { record } = await resolveBaseImage(ref, plan.targetPlatform);
       await resolveBaseImage.stored();
@@ -400,10 +463,11 @@ async function makeEnv(
     allowNetworkHost: allowsNetworkHost(opts),
     sharedNetwork,
     isolation: opts.isolation ?? 'chroot',
+    runtimeReady: () =>
+      (runtimeReady ??= import('../runtime/index.js').then(({ cleanupStaleMounts }) => cleanupStaleMounts())),
     sourceDateEpoch: sde,
     now: () =>
       sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString(),
-    usedArgs: new Set(),
     signal: opts.signal,
   };
 }

@@ -1,6 +1,6 @@
 // Errors the builder raises, carrying what a user needs to act: the stage, step, source line, and for a failed RUN
 // the exit code and the last lines the command printed. The CLI calls render().
-import { TsbuildError } from '../oci/index.js';
+import { TsbuildError, UsageError } from '../oci/index.js';
 import { clipLine, excerptLines, moreLines } from '../parser/index.js';
 import type { StepRef } from './events.js';
 
@@ -61,4 +61,34 @@ export class PlanError extends TsbuildError {
   render(): string {
     return this.line ? `${this.file}:${this.line}: ${this.message}` : `${this.file}: ${this.message}`;
   }
+}
+
+/**
+ * The Buildfile uses a form tsbuild does not support yet (ADD of a Git repository): like an unsupported flag, a
+ * usage error (exit 2) naming the form, at its line.
+ */
+export class UnsupportedFormError extends UsageError {
+  override name = 'UnsupportedFormError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly line: number,
+    hint?: string,
+  ) {
+    super(message, { hint });
+  }
+
+  render(): string {
+    return `${this.file}:${this.line}: ${this.message}${this.hint ? `\nhint: ${this.hint}` : ''}`;
+  }
+}
+
+/** ADD of a Git repository (`src` as written or expanded), refused until remote sources are implemented. */
+export function gitSourceRefusal(src: string, file: string, line: number): UnsupportedFormError {
+  return new UnsupportedFormError(
+    `ADD ${src}: Git sources are not supported yet (tsbuild does not clone repositories)`,
+    file,
+    line,
+    'clone the repository into the build context (or in a RUN step) and ADD or COPY from there',
+  );
 }

@@ -29,7 +29,21 @@ export type BuildEvent =
   | { type: 'cache-miss'; time: number; step: StepRef; reason: string }
   | { type: 'pull-progress'; time: number; ref: string; digest: string; current: number; total: number }
   | { type: 'push-progress'; time: number; ref: string; digest: string; current: number; total: number }
+  /** The image's manifest as the registry stored it under one tag (once per -t name with --push). */
+  | { type: 'image-pushed'; time: number; ref: string; digest: string }
   | { type: 'log'; time: number; level: 'info' | 'warn'; message: string }
+  | {
+      /** A build check fired (BuildKit's linter rules, parser/checks/): the rule, its message and its lines. */
+      type: 'check-warning';
+      time: number;
+      rule: string;
+      message: string;
+      description: string;
+      url: string;
+      file: string;
+      line: number;
+      endLine: number;
+    }
   | { type: 'build-end'; time: number; ok: boolean; imageId?: string; manifestDigest?: string; error?: string };
 
 export type BuildEventListener = (e: BuildEvent) => void;

@@ -1,10 +1,23 @@
 // The builder's public API.
 export { build } from './build.js';
 export type { AssembledImage } from './build.js';
-export type { BuildOptions, BuildResult, OutputSpec, SecretSpec } from './options.js';
+export type { BuildOptions, BuildResult, OutputSpec, PushedImage, SecretSpec } from './options.js';
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export { BuildError, PlanError } from './errors.js';
+export {
+  parseOutputSpec,
+  splitCsv,
+  OutputSpecError,
+  OUTPUT_KEYS,
+  OUTPUT_TYPES,
+  type OutputType,
+} from './output-spec.js';
+export { planOutputs, type OutputPlan } from './output-plan.js';
 export { ContextError } from './context.js';
 /** `--cache-from`/`--cache-to` parsing, loaded only when they are given (the remote cache is a build's rare path). */
 export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/hooks.js').cacheOptions> =>
   (await import('./remote-cache/hooks.js')).cacheOptions;
+/** `build --check`: the build checks alone, nothing built. */
+export const loadCheckOnly = async (): Promise<typeof import('./check-only.js').checkOnly> =>
+  (await import('./check-only.js')).checkOnly;
+export type { CheckReport } from './check-only.js';

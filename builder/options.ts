@@ -2,12 +2,22 @@
 import type { BuildEventListener } from './events.js';
 import type { Digest, OutputLayers, Platform } from '../oci/index.js';
 
-/** `layers`: the output's compression keys (builder/compression.ts), when it has any. */
+/**
+ * Where the result goes besides the store (`--output`; builder/output-spec.ts parses the CLI's text). `names` add to
+ * `tags`; `dest: '-'` is stdout.
+ */
 export type OutputSpec =
-  | { type: 'image'; layers?: OutputLayers }
-  | { type: 'oci'; dest: string; layers?: OutputLayers }
-  | { type: 'docker'; dest: string; layers?: OutputLayers }
-  | { type: 'local'; dest: string };
+  /**
+   * `type=image` (`type=registry` is `push: true`): tagged in the store under `names` and `tags`; pushed if `push`.
+   * `layers`: the compression keys (oci/output-layers.ts), which apply to the push.
+   */
+  | { type: 'image'; names?: string[]; push?: boolean; layers?: OutputLayers }
+  /** An OCI layout or docker-archive tar naming the image `names` (default: `tags`), layers as `layers` asks. */
+  | { type: 'oci'; dest: string; names?: string[]; layers?: OutputLayers }
+  | { type: 'docker'; dest: string; names?: string[]; layers?: OutputLayers }
+  /** The final stage's filesystem: a directory, or a tar of it. */
+  | { type: 'local'; dest: string }
+  | { type: 'tar'; dest: string };
 
 export interface SecretSpec {
   id: string;
@@ -53,18 +63,26 @@ export interface BuildOptions {
   secrets?: SecretSpec[];
   outputs?: OutputSpec[];
   push?: boolean;
-  /** Layer compression and media types of `--push` (the keys of `--output type=image`); default gzip. */
-  pushLayers?: OutputLayers;
   iidfile?: string;
   metadataFile?: string;
   /** How many stages may run at once (default 2). */
   concurrency?: number;
-  /** Clamp timestamps (env SOURCE_DATE_EPOCH by default). */
+  /**
+   * Clamp timestamps to this time (seconds). When not given: the `SOURCE_DATE_EPOCH` build arg, as BuildKit reads
+   * it, else the `SOURCE_DATE_EPOCH` environment variable (buildx's way of passing it).
+   */
   sourceDateEpoch?: number;
   registryMirrors?: string[];
   insecureRegistries?: string[];
   onEvent?: BuildEventListener;
   signal?: AbortSignal;
+}
+
+/** `--push`: one per tag, the manifest digest the registry stored under it. */
+export interface PushedImage {
+  /** The tag as pushed (normalized: `docker.io/library/app:1`). */
+  ref: string;
+  digest: Digest;
 }
 
 export interface BuildResult {
@@ -74,6 +92,8 @@ export interface BuildResult {
   manifestSize: number;
   platform: Platform;
   tags: string[];
+  /** With --push: the pushed manifest digest per tag (the local `manifestDigest` differs once layers are gzipped). */
+  pushed?: PushedImage[];
   /** Steps run vs taken from the cache, and containers started. */
   stats: { steps: number; cached: number; containers: number; layersWritten: number };
 }

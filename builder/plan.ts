@@ -5,7 +5,9 @@ import { FlagError, toTypedInstruction } from '../parser/index.js';
 import type { FromInstruction, Instruction, ParseResult, TypedInstruction } from '../parser/index.js';
 import type { Platform } from '../oci/index.js';
 import { expand, type Vars } from './expand.js';
-import { PlanError } from './errors.js';
+import { gitSourceRefusal, PlanError, UnsupportedFormError } from './errors.js';
+import { isGitSource } from './git-url.js';
+import { SOURCE_DATE_EPOCH } from './epoch.js';
 import { parseCsv } from './flags.js';
 import { parsePlatform } from '../oci/index.js';
 import { platformArgs, PROXY_ARGS } from './platform.js';
@@ -56,7 +58,7 @@ export interface PlanInput {
 }
 
 /** A flag BuildKit knows that tsbuild cannot honour: a usage error (exit 2), as for the CLI's own flags. */
-export class UnsupportedFlagError extends PlanError {
+export class UnsupportedFlagError extends UnsupportedFormError {
   override name = 'UsageError';
 }
 
@@ -70,11 +72,19 @@ export function typeInstruction(node: Instruction, file: string): TypedInstructi
   }
 }
 
-/** Refuses an instruction that uses a flag tsbuild cannot honour, naming the flag. */
+/**
+ * Refuses an instruction that uses a flag tsbuild cannot honour, naming the flag, or an ADD of a Git repository
+ * written literally (one built from variables is refused when its step expands it).
+ */
 export function refuseUnsupported(ins: TypedInstruction, file: string): void {
   const flag = ins.unsupported[0];
   if (flag !== undefined)
     throw new UnsupportedFlagError(`${ins.keyword} ${flag} is not supported by tsbuild`, file, ins.range.line);
+  if (ins.kind === 'copy' && ins.keyword === 'ADD') {
+    for (const s of ins.sources)
+      if (s.kind === 'path' && !s.word.includes('$') && isGitSource(s.word))
+        throw gitSourceRefusal(s.word, file, ins.range.line);
+  }
 }
 
 export function makePlan(input: PlanInput): BuildPlan {
@@ -240,6 +250,15 @@ function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: 
 }
 
 /** Build args given but never declared by an ARG the build used (docker warns about them). */
-export function unusedBuildArgs(plan: BuildPlan, used: Set<string>): string[] {
-  return [...plan.buildArgs.keys()].filter((k) => !used.has(k) && !plan.metaDeclared.has(k) && !PROXY_ARGS.has(k));
+export function unusedBuildArgs(plan: BuildPlan, used: ReadonlySet<string>): string[] {
+  // SOURCE_DATE_EPOCH is consumed by the build itself (builder/epoch.ts), declared or not, and
+  // BUILDKIT_DOCKERFILE_CHECK configures the build checks (builder/checks.ts)
+  return [...plan.buildArgs.keys()].filter(
+    (k) =>
+      !used.has(k) &&
+      !plan.metaDeclared.has(k) &&
+      !PROXY_ARGS.has(k) &&
+      k !== SOURCE_DATE_EPOCH &&
+      k !== 'BUILDKIT_DOCKERFILE_CHECK',
+  );
 }

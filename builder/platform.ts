@@ -1,6 +1,6 @@
 // The predefined build args derived from the build and target platforms. Parsing and matching platforms is
 // oci/platform.ts's.
-import { formatPlatform, type Platform } from '../oci/index.js';
+import { formatPlatform, platformRank, type Platform } from '../oci/index.js';
 
 /** A platform as BUILDPLATFORM/TARGETPLATFORM spell it: arm64 without its variant (BuildKit's `linux/arm64`). */
 export function platformArg(p: Platform): string {
@@ -35,3 +35,26 @@ export const PROXY_ARGS = new Set([
   'ALL_PROXY',
   'all_proxy',
 ]);
+
+/**
+ * BuildKit's `InvalidBaseImagePlatform` warning when a base image's config names a platform that cannot run as
+ * `expected` (a single-platform image pulled for another target): the build goes on, as BuildKit's does, but the
+ * result would label one architecture's binaries as another's. Undefined when the platforms agree.
+ */
+export function basePlatformWarning(
+  baseName: string,
+  expected: Platform,
+  config: { os: string; architecture: string; variant?: string | undefined },
+  line: number,
+): string | undefined {
+  const actual: Platform = {
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
+  if (platformRank(expected, actual) !== undefined) return undefined;
+  return (
+    `InvalidBaseImagePlatform: Base image ${baseName} was pulled with platform ${JSON.stringify(formatPlatform(actual))}, ` +
+    `expected ${JSON.stringify(platformArg(expected))} for current build (line ${line})`
+  );
+}

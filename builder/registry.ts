@@ -1,14 +1,16 @@
 // The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
 // the store, and pushing the result (`--push`).
 import { join } from 'node:path';
-import { mediaTypesFor, parseReference } from '../oci/index.js';
+import { formatReference, mediaTypesFor, parseReference, type OutputLayers } from '../oci/index.js';
 import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import type { BuildEvent } from './events.js';
-import type { BuildOptions } from './options.js';
+import type { BuildOptions, PushedImage } from './options.js';
 import { describeRetry, loadRegistryClient, type PushOutput, type RegistryOptions } from '../registry-client/index.js';
 
-/** Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts. */
+/**
+ * Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts.
+ */
 function registryOpts(opts: BuildOptions, store: Store, emit: (e: BuildEvent) => void): RegistryOptions {
   return {
     mirrors: opts.registryMirrors ?? [],
@@ -79,21 +81,21 @@ export async function pullForBuild(
 }
 
 /** Layer compression and media types of the push (`-o type=image,compression=…`), warning when BuildKit would. */
-function pushOutput(opts: BuildOptions, emit: (e: BuildEvent) => void): PushOutput {
-  if (!opts.pushLayers) return {};
-  const { ociMediaTypes, warning } = mediaTypesFor(opts.pushLayers);
+function pushOutput(layers: OutputLayers | undefined, emit: (e: BuildEvent) => void): PushOutput {
+  if (!layers) return {};
+  const { ociMediaTypes, warning } = mediaTypesFor(layers);
   if (warning) emit({ type: 'log', time: Date.now(), level: 'warn', message: warning });
-  return { compression: opts.pushLayers.compression, ...(ociMediaTypes !== undefined ? { ociMediaTypes } : {}) };
+  return { compression: layers.compression, ...(ociMediaTypes !== undefined ? { ociMediaTypes } : {}) };
 }
 
-/** Pushes the image to every tag's registry; returns the manifest digest as pushed (layers compressed). */
+/** Pushes the image to every tag's registry; returns, per tag, the manifest digest as pushed (layers compressed). */
 export async function pushResult(
   store: Store,
   manifest: Descriptor,
   tags: string[],
   opts: BuildOptions,
   emit: (e: BuildEvent) => void,
-): Promise<string> {
+): Promise<PushedImage[]> {
   const { pushImage } = await loadRegistryClient();
   const { registryView } = await import('../store/index.js');
   const r = await pushImage(
@@ -102,7 +104,11 @@ export async function pushResult(
     tags.map((t) => parseReference(t)),
     {
       ...registryOpts(opts, store, emit),
-      output: pushOutput(opts, emit),
+      // the compression keys of the image output (-o type=image|registry,compression=…)
+      output: pushOutput(
+        (opts.outputs ?? []).flatMap((o) => (o.type === 'image' && o.layers ? [o.layers] : []))[0],
+        emit,
+      ),
       onProgress: (p) => {
         if (
           p.kind === 'blob' &&
@@ -120,5 +126,9 @@ export async function pushResult(
       },
     },
   );
-  return r.digest;
+  // One line per tag, as BuildKit prints `pushing manifest for REF@sha256:…`: the digest the registry holds, which
+  // differs from the local manifest's once the layers were compressed for the push.
+  const pushed = tags.map((t) => ({ ref: formatReference(parseReference(t)), digest: r.digest }));
+  for (const p of pushed) emit({ type: 'image-pushed', time: Date.now(), ...p });
+  return pushed;
 }

@@ -1,5 +1,6 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
+import { TsbuildError, UsageError } from '../oci/index.js';
 import { clipLine } from '../parser/index.js';
 import type { Heredoc, TypedInstruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
@@ -8,7 +9,7 @@ import type { StepRef } from './events.js';
 import { cloneConfig, scratchConfig } from './image-config.js';
 import { refuseUnsupported, typeInstruction, type StagePlan } from './plan.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
-import { platformArg } from './platform.js';
+import { basePlatformWarning, platformArg } from './platform.js';
 import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
 
 /**
@@ -58,8 +59,7 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
   env.emit({ type: 'step-start', time: Date.now(), step: fromRef });
   if (fromCached) env.emit({ type: 'step-cached', time: Date.now(), step: fromRef });
   env.emit({ type: 'step-end', time: Date.now(), step: fromRef, cached: fromCached, durationMs: 0 });
-  env.stats.steps++;
-  if (fromCached) env.stats.cached++;
+  env.tally.step(fromCached);
 
   const st = state.state;
   st.facets[1] = { instruction: fromRef.instruction, base: st.baseId };
@@ -91,11 +91,18 @@ async function runSteps(
     try {
       hit = await dispatch(sc);
     } catch (e) {
+      // a form tsbuild refuses stays a usage error (exit 2), after its step-end
       const err =
-        e instanceof BuildError
+        e instanceof BuildError || e instanceof UsageError
           ? e
-          : new BuildError((e as Error).message ?? String(e), { file: env.plan.file, step, source: ins.original });
-      if (!(e instanceof BuildError)) (err as { cause?: unknown }).cause = e;
+          : new BuildError((e as Error).message ?? String(e), {
+              file: env.plan.file,
+              step,
+              source: ins.original,
+              // what to do, when the part that failed said (a runtime or store error's hint)
+              ...(e instanceof TsbuildError && e.hint !== undefined ? { hint: e.hint } : {}),
+            });
+      if (err !== e) (err as { cause?: unknown }).cause = e;
       env.emit({
         type: 'step-end',
         time: Date.now(),
@@ -106,9 +113,8 @@ async function runSteps(
       });
       throw err;
     }
-    env.stats.steps++;
+    env.tally.step(hit);
     if (hit) {
-      env.stats.cached++;
       env.emit({ type: 'step-cached', time: Date.now(), step });
     }
     const layer = st.layers.at(-1);
@@ -168,7 +174,7 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
     };
   }
   if (sp.base.kind === 'stage') {
-    const b = await env.stages.get(sp.base.stage)!;
+    const b = await env.stage(sp.base.stage);
     return {
       state: {
         ...common,
@@ -185,6 +191,8 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
     };
   }
   const { record, pulled } = await env.resolveBaseImage(sp.base.ref, sp.platform);
+  const warning = basePlatformWarning(sp.baseName, sp.platform, record.config, sp.from.range.line);
+  if (warning) env.emit({ type: 'log', time: Date.now(), level: 'warn', message: warning });
   const config = cloneConfig(record.config);
   const diffIDs = record.config.rootfs.diff_ids;
   const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));

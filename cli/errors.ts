@@ -108,7 +108,9 @@ function fullDiskLines(err: unknown, ctx: ErrorContext): string[] {
 
 export function formatError(err: unknown, debug: boolean, ctx: ErrorContext = {}): string {
   const body = isRenderable(err) ? err.render() : err instanceof Error ? err.message : String(err);
-  const text = [bounded(`error: ${body}`), ...fullDiskLines(err, ctx)].join('\n');
+  // an error that renders itself places its own hint; any other gets it on a line of its own
+  const hint = !isRenderable(err) && err instanceof TsbuildError && err.hint ? [`hint: ${err.hint}`] : [];
+  const text = [bounded(`error: ${body}`), ...hint, ...fullDiskLines(err, ctx)].join('\n');
   if (!debug || !(err instanceof Error)) return text;
   // --debug: the stack, and the stacks of the causes (a registry error wrapping a socket error, …).
   const parts = [text];

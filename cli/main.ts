@@ -1,8 +1,7 @@
 // tsbuild's command line: a thin shell over the library. Each subcommand module only declares its options and
 // imports its implementation lazily, so `tsbuild --version` or a no-op rebuild does not load what it doesn't use.
 import { Command, CommanderError, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { collect, DEFAULT_ROOT } from './context.js';
 import { formatError, exitCodeFor } from './errors.js';
 import * as parseCmd from './commands/parse.js';
@@ -11,19 +10,14 @@ import * as runCmd from './commands/run.js';
 import * as registryCmds from './commands/registry.js';
 import * as buildCmd from './commands/build.js';
 import * as whyRebuiltCmd from './commands/why-rebuilt.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
+import { tsbuildVersion } from './version.js';
 
 export function makeProgram(): Command {
   const program = new Command('tsbuild');
   program
     .description('Daemonless container image builder: Dockerfile-compatible Buildfiles to OCI images')
-    .version(version(), '-v, --version')
+    // the Node that runs it too: a bug report, or CI checking which Node it tested, needs both
+    .version(`${tsbuildVersion()} (node ${process.version}, ${process.platform}/${process.arch})`, '-v, --version')
     .addOption(new Option('--root <dir>', `store directory (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`))
     .option('--debug', 'print stack traces for errors')
     .option(

@@ -5,10 +5,12 @@ import type { GlobalOptions } from './context.js';
 
 export async function openStoreFor(
   g: Pick<GlobalOptions, 'root' | 'registryMirrors' | 'insecureRegistries'>,
+  opts: { recordUse?: boolean } = {},
 ): Promise<Store> {
   const { openStore } = await import('../store/index.js');
   const { registryBlobOpener } = await import('../registry-client/index.js');
   return openStore(g.root, {
     remote: registryBlobOpener({ mirrors: g.registryMirrors, insecure: g.insecureRegistries }),
+    ...(opts.recordUse === false ? { recordUse: false } : {}),
   });
 }

@@ -1,7 +1,7 @@
 // The one base of tsbuild's errors (pnpm's PnpmError): a stable `code` that callers and tests match instead of the
-// message, and a `hint` saying what to do about it. parser/ and runtime/ import nothing, so an error of theirs gives
-// itself the same two fields instead (parser's BuildfileError). The CLI picks exit codes by class (cli/errors.ts
-// exitCodeFor).
+// message, and a `hint` saying what to do about it. parser/ imports nothing, so an error of its gives itself the same
+// two fields instead (parser's BuildfileError); runtime/ imports this part for its errors alone. The CLI picks exit
+// codes by class (cli/errors.ts exitCodeFor).
 
 export interface ErrorOptions {
   hint?: string | undefined;

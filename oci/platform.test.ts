@@ -20,8 +20,19 @@ describe('parsePlatform and formatPlatform', () => {
     expect(parsePlatform(text)).toEqual(want);
   });
 
-  it.each(['linux', 'linux/', '/amd64', 'linux/arm/v7/x'])('refuses %j', (text) => {
+  it('reads one word as containerd does: an OS on the host architecture, an architecture on Linux', () => {
+    expect(parsePlatform('linux')).toEqual(hostPlatform());
+    expect(parsePlatform('arm64')).toEqual({ os: 'linux', architecture: 'arm64' });
+    expect(parsePlatform('x86_64')).toEqual({ os: 'linux', architecture: 'amd64' });
+    expect(() => parsePlatform('linx')).toThrow(/one word: a known OS or architecture/);
+  });
+
+  it.each(['linx', 'linux/', '/amd64', 'linux/arm/v7/x', 'linux/am d64', 'linux/amd64/v1!'])('refuses %j', (text) => {
     expect(() => parsePlatform(text)).toThrow(/expected os\/arch\[\/variant\]/);
+  });
+
+  it.each(['linux/amd64,linux/arm64', 'linux/amd64,'])('refuses the list %j by name, not as one platform', (text) => {
+    expect(() => parsePlatform(text)).toThrow(/list of platforms: multi-platform builds are not supported yet/);
   });
 
   it('formats the variant as given, arm64 included', () => {

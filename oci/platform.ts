@@ -28,20 +28,70 @@ export function hostPlatform(arch: string = process.arch): Platform {
   return { os: 'linux', architecture: a };
 }
 
-/** Parses `os/arch[/variant]` (`linux/arm/v7`, `linux/arm64`); `x86_64` and `aarch64` are accepted as aliases. */
+/** containerd's rule for each part of a platform specifier (platforms.Parse): letters, digits, `_` and `-`. */
+const PART = /^[a-z0-9_-]+$/;
+
+/**
+ * Parses `os/arch[/variant]` (`linux/arm/v7`, `linux/arm64`); `x86_64` and `aarch64` are accepted as aliases. A
+ * comma-separated list is refused by name: one platform per build until multi-platform builds exist.
+ */
 export function parsePlatform(s: string): Platform {
-  const parts = s.trim().toLowerCase().split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === ''))
+  const text = s.trim().toLowerCase();
+  if (text.includes(','))
+    throw new Error(`"${s}" is a list of platforms: multi-platform builds are not supported yet (one per build)`);
+  const parts = text.split('/');
+  if (parts.length < 1 || parts.length > 3 || parts.some((p) => !PART.test(p)))
     throw new Error(`invalid platform "${s}": expected os/arch[/variant]`);
+  // One part, as containerd reads it: an OS runs on this machine's architecture, an architecture on Linux.
+  if (parts.length === 1) {
+    const [word] = parts as [string];
+    if (KNOWN_OS.has(word)) return { ...hostPlatform(), os: word };
+    const arch = normArch(word);
+    if (KNOWN_ARCH.has(arch)) return { os: 'linux', architecture: arch };
+    throw new Error(`invalid platform "${s}": expected os/arch[/variant] (one word: a known OS or architecture)`);
+  }
   const [os, architecture, variant] = parts as [string, string, string?];
-  const norm =
-    architecture === 'x86_64' || architecture === 'x86-64'
-      ? 'amd64'
-      : architecture === 'aarch64'
-        ? 'arm64'
-        : architecture;
-  return { os, architecture: norm, ...(variant ? { variant } : {}) };
+  return { os, architecture: normArch(architecture), ...(variant ? { variant } : {}) };
 }
+
+function normArch(a: string): string {
+  return a === 'x86_64' || a === 'x86-64' ? 'amd64' : a === 'aarch64' ? 'arm64' : a;
+}
+
+// containerd's lists (platforms/database.go) for a platform given as one word
+const KNOWN_OS = new Set([
+  'aix',
+  'android',
+  'darwin',
+  'dragonfly',
+  'freebsd',
+  'illumos',
+  'ios',
+  'js',
+  'linux',
+  'netbsd',
+  'openbsd',
+  'plan9',
+  'solaris',
+  'wasip1',
+  'windows',
+]);
+const KNOWN_ARCH = new Set([
+  '386',
+  'amd64',
+  'arm',
+  'arm64',
+  'loong64',
+  'mips',
+  'mips64',
+  'mips64le',
+  'mipsle',
+  'ppc64',
+  'ppc64le',
+  'riscv64',
+  's390x',
+  'wasm',
+]);
 
 /** `os/arch[/variant]`, the variant as given. */
 export function formatPlatform(p: Platform): string {

@@ -18,6 +18,17 @@ export { FlagError, FLAGS, parseFlags, type FlagSpec, type ParsedFlags } from '.
 export { toTypedInstruction } from './instructions/parse.js';
 export type * from './instructions/types.js';
 export { parseHeredocMarker, type HeredocMarker } from './heredoc.js';
+export {
+  runChecks,
+  formatShort,
+  parseCheckOptions,
+  emptyCheckConfig,
+  CheckOptionError,
+  RULES,
+  type CheckConfig,
+  type CheckWarning,
+  type RuleName,
+} from './checks/index.js';
 export { clipLine, excerptLines, moreLines, windowAround, QUOTED_LINES, QUOTED_WIDTH } from './excerpt.js';
 
 /** parseBuildfile and the BuildKit-style dump, with the grammar they need. */

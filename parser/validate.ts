@@ -48,7 +48,8 @@ function checkFlags(keyword: string, flags: readonly string[]): Issue | null {
   return null;
 }
 
-const DURATION = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
+// µ (micro sign) and μ (Greek mu) escaped: esbuild escapes strings for the ASCII bundle, not regular expressions
+const DURATION = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/;
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, in nanoseconds (null when invalid). */
@@ -56,7 +57,8 @@ export function parseGoDuration(s: string): number | null {
   if (s === '0' || s === '+0' || s === '-0') return 0;
   if (!DURATION.test(s)) return null;
   let total = 0;
-  for (const m of s.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(m[1]) * UNIT_NS[m[2]!]!;
+  for (const m of s.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g))
+    total += Number(m[1]) * UNIT_NS[m[2]!]!;
   return s.startsWith('-') ? -total : total;
 }
 

@@ -7,7 +7,9 @@ import type { Response } from 'node-fetch';
 /** An error body (distribution JSON) or a token response is a few kB; these are generous bounds. */
 export const MAX_ERROR_BODY = 64 << 10;
 export const MAX_TOKEN_BODY = 1 << 20;
-/** A body nobody reads (a redirect's, a retried 5xx's) is drained up to this for keep-alive, else its connection closed. */
+/**
+ * A body nobody reads (a redirect's, a retried 5xx's) is drained up to this for keep-alive, else its connection closed.
+ */
 export const MAX_DISCARD_BODY = 64 << 10;
 
 function bodyOf(res: Response): Readable | null {

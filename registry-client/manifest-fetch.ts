@@ -53,7 +53,10 @@ function parse(
   return Object.assign(parsed, { mt: manifestMediaType(parsed, contentType) });
 }
 
-/** One GET by tag or digest (verified against `expected`): for a manifest no cache can hold, HEAD first only adds a round trip. */
+/**
+ * One GET by tag or digest (verified against `expected`): for a manifest no cache can hold, HEAD first only adds a
+ * round trip.
+ */
 export async function getManifest(repo: Repo, reference: string, expected?: Digest): Promise<FetchedManifest> {
   const res = await repo.request({
     method: 'GET',

@@ -17,7 +17,8 @@ export interface RegistryOptions {
   retries?: number;
   /**
    * How long a request keeps being retried while the registry is down or restarting, from its first failure
-   * (default 30 s; `TSBUILD_REGISTRY_RETRY_SECONDS`). A registry restart takes seconds; dockerd retries a layer 5 times.
+   * (default 30 s; `TSBUILD_REGISTRY_RETRY_SECONDS`). A registry restart takes seconds; dockerd retries a layer 5
+   * times.
    */
   retrySeconds?: number;
   /** Told of each retry, before its wait (the CLI shows it as progress). */

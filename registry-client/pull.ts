@@ -35,7 +35,10 @@ const MAX_CONFIG = 8 << 20;
 export interface PullTarget extends BlobSink {
   putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor>;
   readBytes(digest: Digest): Promise<Buffer>;
-  /** `expectDiffID`: the config's diffID for the layer (it may arrive while the layer downloads); a tar that hashes otherwise fails. */
+  /**
+   * `expectDiffID`: the config's diffID for the layer (it may arrive while the layer downloads); a tar that hashes
+   * otherwise fails.
+   */
   unpackLayerStream(
     layer: Descriptor,
     src: Readable,
@@ -48,7 +51,9 @@ export interface PullTarget extends BlobSink {
   hasBlob(digest: Digest): Promise<boolean>;
   /** Records a layer with where to fetch it instead of downloading it (for `lazy` pulls; the Store has it). */
   addLazyBlob?(descriptor: Descriptor, source: RemoteBlobSource): Promise<void>;
-  /** Downloads a blob the target has only recorded (a layer a build did not need); a plain pull ends with it present. */
+  /**
+   * Downloads a blob the target has only recorded (a layer a build did not need); a plain pull ends with it present.
+   */
   ensureBlob?(digest: Digest): Promise<void>;
 }
 

@@ -23,7 +23,10 @@ export interface PushSource extends BlobSource {
   readBytes(digest: Digest): Promise<Buffer>;
   /** The layer's blob in `compression` (default gzip), made on demand. */
   compressedLayer(layer: Descriptor, compression?: LayerCompression): Promise<Descriptor>;
-  /** Where a blob recorded without being downloaded comes from (the Store has it): a repository of the same registry is mounted from, and the blob never travels. */
+  /**
+   * Where a blob recorded without being downloaded comes from (the Store has it): a repository of the same registry is
+   * mounted from, and the blob never travels.
+   */
   lazyBlob?(digest: Digest): Promise<{ sources: RemoteBlobSource[] } | undefined>;
 }
 

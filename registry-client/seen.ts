@@ -1,5 +1,6 @@
 // A small record of which repositories of a registry are known to hold a blob, so a push can mount the blob
-// (`POST …/blobs/uploads/?mount=D&from=REPO`) instead of uploading it. A cache: losing it costs an upload, nothing more.
+// (`POST …/blobs/uploads/?mount=D&from=REPO`) instead of uploading it. A cache: losing it costs an upload, nothing
+// more.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../oci/index.js';

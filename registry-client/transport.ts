@@ -29,7 +29,9 @@ export interface SendRequest {
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-/** What a proxy answers while the registry behind it restarts: retried for the time budget, like a refused connection. */
+/**
+ * What a proxy answers while the registry behind it restarts: retried for the time budget, like a refused connection.
+ */
 const OUTAGE_STATUS = new Set([502, 503, 504]);
 /** Retries of other failures (500, 408, 429) when the options give no count. */
 const DEFAULT_RETRIES = 5;

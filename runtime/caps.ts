@@ -1,4 +1,5 @@
 // Capabilities a container keeps: Docker's default set, minus what the isolation mode must drop.
+import { REPORT_HINT, RuntimeError } from './errors.js';
 import type { Isolation, NetworkMode } from './spec.js';
 
 export const CAP_NUMBERS: Record<string, number> = {
@@ -35,7 +36,7 @@ export function capMask(caps: string[]): bigint {
   let m = 0n;
   for (const c of caps) {
     const n = CAP_NUMBERS[c];
-    if (n === undefined) throw new Error(`unknown capability ${c}`);
+    if (n === undefined) throw new RuntimeError('CAP_UNKNOWN', `unknown capability ${c}`, { hint: REPORT_HINT });
     m |= 1n << BigInt(n);
   }
   return m;

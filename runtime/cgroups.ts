@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TsbuildError } from '../oci/index.js';
 import type { Resources } from './spec.js';
 
 const ROOT = '/sys/fs/cgroup';
@@ -17,13 +18,15 @@ export interface Cgroup {
 }
 
 /** A limit could not be applied (controller missing, cgroup not writable). */
-export class CgroupError extends Error {
+export class CgroupError extends TsbuildError {
   override name = 'CgroupError';
   constructor(
     readonly path: string,
     reason: string,
   ) {
-    super(`cgroup ${path}: ${reason}`);
+    super('CGROUP', `cgroup ${path}: ${reason}`, {
+      hint: 'resource limits (--memory, --cpus, --pids-limit) need a writable /sys/fs/cgroup with those controllers: run as root on the host (or a --privileged container), or build without the limits',
+    });
   }
 }
 
@@ -51,7 +54,9 @@ export async function createCgroup(id: string, r: Resources): Promise<Cgroup> {
   const dirs: string[] = [];
   const made: string[] = [];
   const mk = async (d: string): Promise<string> => {
-    await mkdir(d);
+    await mkdir(d).catch((e: Error) => {
+      throw new CgroupError(d, e.message);
+    });
     made.push(d);
     dirs.push(d);
     return d;

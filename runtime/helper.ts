@@ -10,24 +10,25 @@ import { chmod, lstat, mkdir, readFile, realpath, rename, rm } from 'node:fs/pro
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { TsbuildError } from '../oci/index.js';
 
 const run = promisify(execFile);
 
 /** The helper could not be built (no C compiler): the message says what to install. */
-export class HelperBuildError extends Error {
+export class HelperBuildError extends TsbuildError {
   override name = 'HelperBuildError';
   constructor(
     readonly source: string,
     detail: string,
   ) {
-    super(
-      `cannot compile the runtime helper ${source}: ${detail} (install gcc and libc6-dev, or use --isolation pivot)`,
-    );
+    super('HELPER_BUILD', `cannot compile the runtime helper ${source}: ${detail}`, {
+      hint: 'install gcc and libc6-dev (Debian: apt-get install gcc libc6-dev), or build with --isolation pivot',
+    });
   }
 }
 
 /** The helper directory, one of its parents or the binary could be changed by someone other than root. */
-export class HelperDirError extends Error {
+export class HelperDirError extends TsbuildError {
   override name = 'HelperDirError';
   constructor(
     readonly helperDir: string,
@@ -35,7 +36,9 @@ export class HelperDirError extends Error {
     problem: string,
     fix: string,
   ) {
-    super(`refusing the runtime helper directory ${helperDir}: ${path} ${problem}; ${fix}`);
+    super('HELPER_DIR_UNSAFE', `refusing the runtime helper directory ${helperDir}: ${path} ${problem}; ${fix}`, {
+      hint: 'the helper runs as root: only root may be able to change it or a directory above it',
+    });
   }
 }
 

@@ -13,9 +13,10 @@ export type {
   RootfsSpec,
 } from './spec.js';
 export type { Network } from './network.js';
-export type { ContainerSetupError } from './run.js';
 export type { HelperBuildError } from './helper.js';
 export type { CgroupError } from './cgroups.js';
+export type { NetworkError } from './network.js';
+export { ContainerSetupError, RuntimeError } from './errors.js';
 
 /** Runs one container as `spec` describes it; see runtime/README.md for the sequence. */
 export async function runContainer(spec: ContainerSpec): Promise<ContainerResult> {

@@ -32,11 +32,13 @@ import {
 import { mountOverlay, mountTree } from './mounts.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
+import { REPORT_HINT, RuntimeError } from './errors.js';
 import { resolveUser } from './users.js';
 
 async function main(planFile: string, seccompFile: string | undefined): Promise<never> {
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as InitPlan;
-  if (seccompFile === undefined) throw new Error('usage: init.js PLAN SECCOMP');
+  if (seccompFile === undefined)
+    throw new RuntimeError('INIT_USAGE', 'usage: init.js PLAN SECCOMP', { hint: REPORT_HINT });
   const filter = seccompFile === '-' ? undefined : readFileSync(seccompFile);
   mountOverlay(plan.lowerdirs, plan.upperdir, plan.workdir, plan.root);
   // Bind sources are resolved here, in this mount namespace, not passed as fds: a mount the parent's fd points to
@@ -85,7 +87,7 @@ async function main(planFile: string, seccompFile: string | undefined): Promise<
   for (const fd of [0, 1, 2]) clearCloexec(fd);
   cloexecFrom(3);
   const [file, ...rest] = plan.args;
-  if (file === undefined) throw new Error('no command');
+  if (file === undefined) throw new RuntimeError('NO_COMMAND', 'no command', { hint: REPORT_HINT });
   // Last: from here on only what Docker's profile allows (execve is in it).
   if (filter) setSeccompFilter(filter);
   return execvpe(file, [file, ...rest], env);

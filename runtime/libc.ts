@@ -2,19 +2,40 @@
 import koffi from 'koffi';
 import { arch } from 'node:os';
 import { constants as osConstants } from 'node:os';
+import { TsbuildError } from '../oci/index.js';
+import { unsupportedArch } from './errors.js';
 
-/** A failed libc call: which call, on what, and errno as a name. */
-export class LibcError extends Error {
+/**
+ * A failed libc call: which call, on what, and errno as a name, which is its `code` (ENOENT, EPERM…) as in Node's own
+ * errors, so callers match `e.code === 'ENOENT'` either way.
+ */
+export class LibcError extends TsbuildError {
   override name = 'LibcError';
   constructor(
     readonly call: string,
     readonly errno: number,
     readonly target?: string,
   ) {
-    super(`${call}${target ? ` ${target}` : ''}: ${errnoName(errno)}`);
+    const code = errnoName(errno);
+    super(code, `${call}${target ? ` ${target}` : ''}: ${code}`, { hint: libcHint(call, code, target) });
   }
-  get code(): string {
-    return errnoName(this.errno);
+}
+
+/** What to do about a failed call, by errno: the few that mean something about the host, else where to look. */
+export function libcHint(call: string, code: string, target?: string): string {
+  switch (code) {
+    case 'EPERM':
+    case 'EACCES':
+      return `${call} was refused: RUN steps need root with its capabilities (namespaces, mounts); run tsbuild as root, in a container started with --privileged`;
+    case 'ENOSYS':
+      return `this kernel (or a seccomp filter around tsbuild) does not have ${call}: RUN steps need Linux 5.12 or later, outside a restrictive seccomp profile`;
+    case 'ENOSPC':
+      return `free space on the filesystem of ${target ?? 'the store'} (df -h), or delete unused data with \`tsbuild prune\``;
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files: raise the limit (ulimit -n) or build with fewer parallel steps';
+    default:
+      return `see \`man 2 ${call.split(' ')[0]}\` for ${code}${target ? ` (on ${target})` : ''}; --debug prints where it failed`;
   }
 }
 
@@ -260,7 +281,7 @@ const SYS_PIVOT_ROOT: Record<string, number> = { x64: 155, arm64: 41 };
 
 export function pivotRoot(newRoot: string, putOld: string): void {
   const nr = SYS_PIVOT_ROOT[arch()];
-  if (nr === undefined) throw new Error(`pivot_root: unsupported architecture ${arch()}`);
+  if (nr === undefined) throw unsupportedArch('pivot_root', arch());
   check('pivot_root', c.syscall(nr, 'const char *', newRoot, 'const char *', putOld) as number, newRoot);
 }
 
@@ -314,7 +335,7 @@ const SYS_OPENAT2: Record<string, number> = { x64: 437, arm64: 437 };
 /** openat2(2): `how` = {flags, mode, resolve}; always O_CLOEXEC. */
 export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
   const nr = SYS_OPENAT2[arch()];
-  if (nr === undefined) throw new Error(`openat2: unsupported architecture ${arch()}`);
+  if (nr === undefined) throw unsupportedArch('openat2', arch());
   const how = new BigUint64Array([BigInt(flags | O.CLOEXEC), BigInt(mode), BigInt(resolve)]);
   const fd = Number(c.syscall(nr, 'int', dirfd, 'const char *', path, 'uint64_t *', how, 'size_t', 24));
   check('openat2', fd, path);
@@ -382,7 +403,7 @@ const SYS_SECCOMP: Record<string, number> = { x64: 317, arm64: 277 };
 
 function syscallNumber(table: Record<string, number>, name: string): number {
   const nr = table[arch()];
-  if (nr === undefined) throw new Error(`${name}: unsupported architecture ${arch()}`);
+  if (nr === undefined) throw unsupportedArch(name, arch());
   return nr;
 }
 

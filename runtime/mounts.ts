@@ -7,6 +7,8 @@
 // Synchronous fs calls on purpose: tiny operations, cheaper than a thread-pool round trip each.
 import { chmodSync, copyFileSync, fstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
+import { TsbuildError } from '../oci/index.js';
+import { RuntimeError } from './errors.js';
 import { AT, bindMountFd, LibcError, MOUNT_ATTR, mount, mountFs, MS, O, openat, unlinkat } from './libc.js';
 import { openMountPoint } from './paths.js';
 import { closeFd, fdPath, openIn, openPathIn, openRoot, statFd, type RootDir } from './root-fd.js';
@@ -119,7 +121,11 @@ export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: str
   const parent = commonParent(top);
   const rel = opts(top.map((d) => relative(parent, d)));
   if (rel.length >= PAGE)
-    throw new Error(`overlay: ${top.length} lowerdirs do not fit in one page even relative to ${parent}`);
+    throw new RuntimeError(
+      'OVERLAY_TOO_MANY_LAYERS',
+      `overlay: ${top.length} lowerdirs do not fit in one page even relative to ${parent}`,
+      { hint: 'Linux 6.8 or later takes any number of layers; on this kernel use a base image with fewer layers' },
+    );
   const cwd = process.cwd();
   process.chdir(parent);
   try {
@@ -234,14 +240,16 @@ function mountBind(root: RootDir, m: Extract<PlannedMount, { type: 'bind' }>, t:
 }
 
 /** A bind mount's source that is not there: named, with its root, for the step's error. */
-export class BindSourceError extends Error {
+export class BindSourceError extends TsbuildError {
   override name = 'BindSourceError';
   constructor(
     readonly root: string,
     readonly source: string,
     reason: string,
   ) {
-    super(`bind mount source "${source}" ${reason} (resolved inside ${root})`);
+    super('BIND_SOURCE', `bind mount source "${source}" ${reason} (resolved inside ${root})`, {
+      hint: 'a RUN --mount source= is a path inside the stage, image or context the mount names (from=): check it there',
+    });
   }
 }
 

@@ -3,6 +3,7 @@
 // up, fork the container (the child inherits them) and step back, all within one tick and a few microseconds.
 // The mount and PID namespaces cannot be made this way in a threaded process; util-linux unshare does those.
 import { openSync } from 'node:fs';
+import { REPORT_HINT, RuntimeError } from './errors.js';
 import { CLONE, interfaceUp, sethostname, setns, unshare } from './libc.js';
 import type { NetworkMode } from './spec.js';
 
@@ -44,7 +45,7 @@ export function withContainerNamespaces<T>(
 ): T {
   const fds = host();
   if (opts.network === 'default' && opts.netns === undefined)
-    throw new Error('network default: no network namespace to join');
+    throw new RuntimeError('NETWORK_MISSING', 'network default: no network namespace to join', { hint: REPORT_HINT });
   const fresh = opts.network === 'none';
   const joined = opts.network === 'default';
   unshare(CLONE.NEWUTS | CLONE.NEWIPC | (fresh ? CLONE.NEWNET : 0));

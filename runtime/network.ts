@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { TsbuildError } from '../oci/index.js';
 import { makeNetworkNamespace } from './namespaces.js';
 
 /** Addresses slirp4netns gives the namespace (its defaults, with --configure). */
@@ -24,17 +25,24 @@ export interface Network {
   close(): Promise<void>;
 }
 
-export class NetworkError extends Error {
+/** The default network of RUN could not start (slirp4netns missing, or it failed). */
+export class NetworkError extends TsbuildError {
   override name = 'NetworkError';
+  constructor(message: string, code = 'NETWORK') {
+    super(code, message, {
+      hint:
+        code === 'NETWORK_SLIRP_MISSING'
+          ? 'install slirp4netns (Debian: apt-get install slirp4netns), or build with --network none (or host)'
+          : 'slirp4netns gives RUN its network: check that it runs here (slirp4netns --version), or build with --network none (or host)',
+    });
+  }
 }
 
 function findSlirp(): string {
   for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/bin', '/usr/local/bin'])) {
     if (d && existsSync(join(d, 'slirp4netns'))) return join(d, 'slirp4netns');
   }
-  throw new NetworkError(
-    'slirp4netns not found: the default network of RUN needs it (Debian: apt-get install slirp4netns); or choose --network none (or host)',
-  );
+  throw new NetworkError('slirp4netns not found: the default network of RUN needs it', 'NETWORK_SLIRP_MISSING');
 }
 
 /** Makes the namespace and starts slirp4netns on it; resolves once tap0 is configured. */

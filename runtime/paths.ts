@@ -5,20 +5,23 @@
 // Synchronous fs calls on purpose: a few microseconds each, cheaper than a thread-pool round trip per call.
 import { lstatSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { TsbuildError } from '../oci/index.js';
 import { LibcError, mkdirat, O, openat, readlinkat } from './libc.js';
 import { closeFd, hostPathOf, innerPathOf, mkdirAllIn, openPathIn, openRoot, statFd, type RootDir } from './root-fd.js';
 
 const MAX_LINKS = 40;
 
 /** A path the runtime refused (a symlink loop, a file where a directory is needed). */
-export class RootPathError extends Error {
+export class RootPathError extends TsbuildError {
   override name = 'RootPathError';
   constructor(
     readonly root: string,
     readonly path: string,
     reason: string,
   ) {
-    super(`${path} (in ${root}): ${reason}`);
+    super('ROOT_PATH', `${path} (in ${root}): ${reason}`, {
+      hint: 'the path must lead to a directory inside the image (no symbolic link loop, no file in the way): fix the Buildfile or the image',
+    });
   }
 }
 

@@ -22,6 +22,8 @@ import {
   unlinkat,
   utimensat,
 } from './libc.js';
+import { TsbuildError } from '../oci/index.js';
+import { REPORT_HINT, RuntimeError } from './errors.js';
 
 export type Resolution = 'inRoot' | 'beneath';
 
@@ -31,15 +33,16 @@ const RESOLVE_FLAGS: Record<Resolution, number> = {
 };
 
 /** A path refused because it would leave its root or cross a symlink where none may be. */
-export class RootEscapeError extends Error {
+export class RootEscapeError extends TsbuildError {
   override name = 'RootEscapeError';
-  readonly code = 'ROOT_ESCAPE';
   constructor(
     readonly root: string,
     readonly path: string,
     readonly reason: string,
   ) {
-    super(`${path} (in ${root}): ${reason}`);
+    super('ROOT_ESCAPE', `${path} (in ${root}): ${reason}`, {
+      hint: 'a symbolic link or `..` in the image, context or Buildfile points out of its root, which tsbuild does not follow: fix the path or the link',
+    });
   }
 }
 
@@ -164,7 +167,7 @@ export function mkdirAllIn(
  */
 export function createFileAt(dirFd: number, name: string, mode: number): number {
   if (name === '' || name === '.' || name === '..' || name.includes('/'))
-    throw new Error(`createFileAt: bad name "${name}"`);
+    throw new RuntimeError('BAD_NAME', `createFileAt: bad name "${name}"`, { hint: REPORT_HINT });
   const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
   // the create is tried first (O_EXCL never follows a link: whatever stands there is EEXIST), so the common case
   // of a fresh name costs one call, not a failing unlink and a create
@@ -179,7 +182,7 @@ export function createFileAt(dirFd: number, name: string, mode: number): number 
 
 function checkName(call: string, name: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('/'))
-    throw new Error(`${call}: bad name "${name}"`);
+    throw new RuntimeError('BAD_NAME', `${call}: bad name "${name}"`, { hint: REPORT_HINT });
 }
 
 /** Unlinks the non-directory `name` in `dirFd`, if any (a directory is unlinkat's EISDIR: the caller's choice). */
@@ -242,7 +245,10 @@ export function symlinkAt(
 
 const AT_SYMLINK_FOLLOW = 0x400;
 
-/** A hard link `name` in `dirFd` to the file open as `fd` (by inode: no path is walked again), replacing a non-directory. */
+/**
+ * A hard link `name` in `dirFd` to the file open as `fd` (by inode: no path is walked again), replacing a
+ * non-directory.
+ */
 export function linkFdAt(fd: number, dirFd: number, name: string): void {
   checkName('linkFdAt', name);
   unlinkIfAny(dirFd, name);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { capMask, containerCaps } from './caps.js';
 import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { writeEtcFiles } from './etc-files.js';
+import { ContainerSetupError, REPORT_HINT, RuntimeError } from './errors.js';
 import { ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
 import {
@@ -31,21 +32,11 @@ import type { ContainerResult, ContainerSpec, Isolation, MountSpec } from './spe
 import { seccompFilter } from './seccomp/index.js';
 import { resolveUser } from './users.js';
 
-/** The container could not be set up (as opposed to its command failing, which is a result). */
-export class ContainerSetupError extends Error {
-  override name = 'ContainerSetupError';
-  constructor(
-    readonly containerId: string,
-    readonly step: string,
-    cause: unknown,
-  ) {
-    super(`container ${containerId}: ${step}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-}
-
 function findBinary(name: string): string {
   for (const d of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) if (existsSync(join(d, name))) return join(d, name);
-  throw new Error(`${name} (util-linux) not found`);
+  throw new RuntimeError('TOOL_MISSING', `${name} (util-linux) not found`, {
+    hint: 'install util-linux (Debian: apt-get install util-linux): RUN steps use its setpriv',
+  });
 }
 const SETPRIV = findBinary('setpriv');
 const UNSHARE = findBinary('unshare');
@@ -158,7 +149,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       await mkdirInRoot(root, cwd);
       const helper = await ensureHelper(spec.helperDir ?? join(runDir, 'helper'));
       const [file, ...rest] = spec.args;
-      if (file === undefined) throw new Error('no command');
+      if (file === undefined) throw new RuntimeError('NO_COMMAND', 'no command', { hint: REPORT_HINT });
       argv = [
         helper,
         String(process.pid),
@@ -242,7 +233,13 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     activeContainerDirs.delete(cdir);
     try {
       if (mountPoints().some((m) => m === cdir || m.startsWith(cdir + '/'))) {
-        throw new ContainerSetupError(id, 'cleanup', new Error(`${cdir} still has mounts`));
+        throw new ContainerSetupError(
+          id,
+          'cleanup',
+          new RuntimeError('MOUNTS_LEFT', `${cdir} still has mounts`, {
+            hint: `a process may still use them: the next build unmounts what is left (or: umount -R ${cdir})`,
+          }),
+        );
       }
       rmSync(cdir, { recursive: true, force: true });
     } finally {

@@ -4,6 +4,8 @@
 import { chmodSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TsbuildError } from '../oci/index.js';
+import { RuntimeError } from './errors.js';
 import { flock, LOCK, MNT_DETACH, mount, MS, umount2 } from './libc.js';
 
 export const DEFAULT_RUN_DIR = '/run/tsbuild';
@@ -85,6 +87,18 @@ function unmountUnder(dir: string): void {
  * longer exist, and, when no live process has containers there, drops the run dir's own private bind mount.
  */
 export async function cleanupStaleMounts(runDir: string = DEFAULT_RUN_DIR): Promise<void> {
+  try {
+    await cleanup(runDir);
+  } catch (e) {
+    if (e instanceof TsbuildError) throw e;
+    throw new RuntimeError('RUN_DIR', `cleaning the run dir ${runDir}: ${(e as Error).message}`, {
+      cause: e,
+      hint: `tsbuild keeps its containers' mounts under ${runDir}: it must be a writable local directory (run as root)`,
+    });
+  }
+}
+
+async function cleanup(runDir: string): Promise<void> {
   const cdir = join(runDir, 'c');
   const entries = await readdir(cdir).catch(() => [] as string[]);
   let live = 0;

@@ -2,6 +2,7 @@
 // place that reads those files (USER here, COPY --chown and WORKDIR owners in builder/users.ts): always inside the
 // rootfs, by the kernel's resolution, so an image's `/etc/passwd -> /host/path` link stays in the image.
 import { closeSync, fstatSync, readSync } from 'node:fs';
+import { TsbuildError } from '../oci/index.js';
 import { O } from './libc.js';
 import { openIn, openRoot } from './root-fd.js';
 
@@ -14,13 +15,15 @@ export interface ResolvedUser {
 }
 
 /** USER names something the image does not have. */
-export class UserError extends Error {
+export class UserError extends TsbuildError {
   override name = 'UserError';
   constructor(
     readonly user: string,
     reason: string,
   ) {
-    super(`user "${user}": ${reason}`);
+    super('USER_UNKNOWN', `user "${user}": ${reason}`, {
+      hint: "USER names a user or group of the image's /etc/passwd and /etc/group: add it there (RUN adduser …) or give numeric ids (USER 1000:1000)",
+    });
   }
 }
 

@@ -15,6 +15,8 @@ import { LocalBlobs } from './local-blobs.js';
 import { LocalImages } from './local-images.js';
 import { LocalLayers } from './local-layers.js';
 import { onStoreClose, onStoreOpen } from './ops/sweep.js';
+import type { Readable } from 'node:stream';
+import { diffDir } from './layer-tar/diff.js';
 
 export { StoreError, DigestMismatchError, BlobNotFoundError, LayerError } from './errors.js';
 export { LazyBlobError } from './lazy.js';
@@ -33,8 +35,9 @@ class LocalStore implements Store {
   constructor(
     readonly root: string,
     private readonly remote?: RemoteBlobOpener,
+    recordUse = true,
   ) {
-    this.leases = new Leases(root);
+    this.leases = new Leases(root, recordUse);
     this.files = new BlobStore(root);
     this.blobs = new LocalBlobs(root, this.files, this.leases, remote);
     this.images = new LocalImages(root, this.files, this.leases);
@@ -64,6 +67,11 @@ class LocalStore implements Store {
 export interface OpenStoreOptions {
   /** Fetches lazy blobs recorded with a registry source; without it, reading such a blob fails with LazyBlobError. */
   remote?: RemoteBlobOpener;
+  /**
+   * What this instance leases counts as used when it closes (prune's least-recently-used order). Default true;
+   * false for commands that only look (`images`, `inspect`, `rmi`).
+   */
+  recordUse?: boolean;
 }
 
 /** Opens (creating when missing) the store at `root`. */
@@ -75,7 +83,7 @@ export async function openStore(root: string, opts: OpenStoreOptions = {}): Prom
     throw new StoreError(`cannot open the store at ${abs}: ${(e as Error).message}`, { path: abs, cause: e });
   }
   await onStoreOpen(abs);
-  return new LocalStore(abs, opts.remote);
+  return new LocalStore(abs, opts.remote, opts.recordUse ?? true);
 }
 export {
   type CacheRecord,
@@ -86,6 +94,14 @@ export {
   type ImageRecord,
 } from './api.js';
 export { unpackTar } from './layer-tar/unpack.js';
+
+/**
+ * A root filesystem directory as a tar stream, pulled as it is read (the layer writer walking a plain tree: no
+ * whiteout translation), mtimes clamped to `sourceDateEpoch` when given: `tsbuild build -o type=tar`.
+ */
+export function rootfsTar(dir: string, sourceDateEpoch?: number): Readable {
+  return diffDir(dir, { source: 'plain', ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}) });
+}
 export { S_IFCHR, mknod } from './xattr.js';
 
 /** The maintenance operations (store/ops/), loaded on first use: a build never needs them. */

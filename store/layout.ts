@@ -22,7 +22,20 @@ const EMPTY_INDEX = (): ImageIndex => ({ schemaVersion: 2, mediaType: MediaType.
  */
 export const STORE_DIR_MODE = 0o700;
 
-const TOP_DIRS = ['blobs', 'tmp', 'layers', 'l', 'diffids', 'compressed', 'cache', 'leases', 'run', 'locks', 'builder'];
+const TOP_DIRS = [
+  'blobs',
+  'tmp',
+  'layers',
+  'l',
+  'diffids',
+  'compressed',
+  'cache',
+  'leases',
+  'used',
+  'run',
+  'locks',
+  'builder',
+];
 
 /**
  * Synchronous: a few tiny calls, each cheaper than a trip through the thread pool, before anything else can run.

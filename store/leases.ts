@@ -1,5 +1,6 @@
 // Leases: files under leases/ naming digests a live process is using. `prune` keeps every digest a lease names
-// whose process is alive; a dead process's lease is stale and ignored (and removed by prune).
+// whose process is alive; a dead process's lease is stale and ignored (and removed by prune). An auto lease that
+// ends (its store closed, or its process dead) becomes a record of use in used/ (usage.ts), for prune's LRU bounds.
 //
 // A lease only protects what it names before a prune reads the leases, so a prune announces itself first
 // (locks/gc.state: a count of prunes, and the pid of the one marking and sweeping now), as containerd's garbage
@@ -13,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Digest } from '../oci/index.js';
 import { pidAlive, writeFileAtomic } from './fsutil.js';
+import { mtimeOf, recordUse } from './usage.js';
 
 /** How often a process waiting for a prune to finish looks again. */
 const SETTLE_POLL_MS = 20;
@@ -98,7 +100,11 @@ export class Leases {
    */
   private autoFd: number | undefined;
 
-  constructor(private readonly root: string) {
+  /** `recordUse`: on close, the auto lease becomes the instance's record of use (usage.ts) instead of going. */
+  constructor(
+    private readonly root: string,
+    private readonly recordsUse = true,
+  ) {
     this.autoFile = join(root, 'leases', `${process.pid}-${randomBytes(6).toString('hex')}.auto`);
   }
 
@@ -149,7 +155,8 @@ export class Leases {
     const fd = this.autoFd;
     this.autoFd = undefined;
     if (fd !== undefined) closeSync(fd);
-    await rm(this.autoFile, { force: true });
+    if (fd !== undefined && this.recordsUse) await recordUse(this.root, this.autoFile);
+    else await rm(this.autoFile, { force: true });
   }
 }
 
@@ -160,7 +167,10 @@ export async function liveLeasedDigests(root: string): Promise<Set<string>> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(name.split('-')[0]);
     if (!Number.isInteger(pid) || !pidAlive(pid)) {
-      await rm(join(dir, name), { force: true });
+      // what a dead process used counts as used when it last wrote its lease
+      const t = name.endsWith('.auto') ? await mtimeOf(join(dir, name)) : undefined;
+      if (t !== undefined) await recordUse(root, join(dir, name), t);
+      else await rm(join(dir, name), { force: true });
       continue;
     }
     const text = await readFile(join(dir, name), 'utf8').catch(() => '');

@@ -26,7 +26,10 @@ export interface CacheReader {
 }
 
 export interface CacheWriter {
-  /** Writes every blob, then the config, then the manifest last (one PUT / one rename), so readers never see a half cache. */
+  /**
+   * Writes every blob, then the config, then the manifest last (one PUT / one rename), so readers never see a half
+   * cache.
+   */
   write(encoded: EncodedCache, source: BlobSource): Promise<Descriptor>;
   close(): void;
 }

@@ -88,7 +88,8 @@ export interface ImageForCache {
 }
 
 /**
- * After a successful build: the image's layers that are still only in the remote cache are fetched; type=inline rewrites `image` in place (its config gains the records, so its digest
+ * After a successful build: the image's layers that are still only in the remote cache are fetched; type=inline
+ * rewrites `image` in place (its config gains the records, so its digest
  * changes); registry and local exports write the artifact. An export that fails fails the build unless the spec
  * says ignore-error=true (then it is a warning).
  */

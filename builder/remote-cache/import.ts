@@ -23,7 +23,9 @@ export interface RemoteCache {
   knowsBlob(digest: Digest): boolean;
   /** Streams a blob of an imported record (its gzip blob, say) straight from the cache it came from. */
   openBlob(blob: Descriptor): Promise<Readable>;
-  /** Where an imported layer (by its digest) stays fetchable after the build, for a lazy blob; undefined: copy it now. */
+  /**
+   * Where an imported layer (by its digest) stays fetchable after the build, for a lazy blob; undefined: copy it now.
+   */
   sourceOf(layer: Digest): RemoteBlobSource | undefined;
   /** Records imported, per source, for messages. */
   readonly sources: { spec: string; records: number }[];

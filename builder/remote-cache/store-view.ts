@@ -1,14 +1,16 @@
-// The store as the builder sees it during a build with --cache-from/--cache-to: the real store's parts, of which
-// three are wrapped so that (1) a cache lookup that misses locally falls through to the imported remote cache, (2) a
-// layer of a remote hit counts as present and is fetched from the cache the first time anything reads it (a RUN
-// that needs the filesystem, tagging, pushing or exporting the image), and (3) every record the build uses is
-// remembered, for --cache-to. The builder's code is unchanged: it sees a Store.
+// The store as the builder sees it during a build with --cache-from/--cache-to: the real store's parts, wrapped so
+// that (1) a cache lookup that misses locally falls through to the imported remote cache, (2) a layer of a remote hit
+// counts as present and is fetched from the cache the first time anything reads it (a RUN that needs the
+// filesystem, tagging, pushing or exporting the image), and (3) every record the build uses is remembered, for
+// --cache-to. The builder's code is unchanged: it sees a Store. Each wrapper names only the members it intercepts;
+// decorate() passes the rest through.
 import type { Readable } from 'node:stream';
 import type { RemoteBlobSource } from '../../oci/index.js';
 import type { Descriptor, Digest, ImageIndex, ImageManifest } from '../../oci/index.js';
 import { isIndexMediaType } from '../../oci/index.js';
 import type { Blobs, CacheRecord, CacheRecords, ContainerDirs, Images, Layers, Store } from '../../store/index.js';
 import { readJSON } from '../../store/index.js';
+import { decorate } from './decorate.js';
 import type { RemoteCache } from './import.js';
 
 export class RemoteCacheStore implements Store {
@@ -43,14 +45,13 @@ export class RemoteCacheStore implements Store {
   // --- the cache: a local miss falls through to the remote cache; every record used is remembered ----------------
 
   private wrapCache(inner: CacheRecords): CacheRecords {
-    return {
+    return decorate(inner, {
       get: (key) => this.getCache(key),
       put: async (key, record) => {
         await inner.put(key, record);
         this.used.set(key, record);
       },
-      putMany: (entries) => inner.putMany(entries),
-    };
+    });
   }
 
   private async getCache(key: string): Promise<CacheRecord | undefined> {
@@ -149,7 +150,7 @@ export class RemoteCacheStore implements Store {
       if (blob && this.remote && !(await inner.has(d))) return this.remote.openBlob(blob);
       return inner.open(d);
     };
-    return {
+    return decorate(inner, {
       has: async (d) => this.pending.has(d) || this.blobsByDigest.has(d) || inner.has(d),
       size: async (d) => {
         const layer = this.pending.get(d)?.layer;
@@ -168,32 +169,24 @@ export class RemoteCacheStore implements Store {
         await this.ensure(d);
         return inner.fetch(d);
       },
-      put: (src, expected) => inner.put(src, expected),
-      putBytes: (bytes, mediaType, expectedDigest) => inner.putBytes(bytes, mediaType, expectedDigest),
-      path: (d) => inner.path(d),
-      addLazy: (items) => inner.addLazy(items),
-      lazySource: (d) => inner.lazySource(d),
-    };
+    });
   }
 
   // --- images: an image in the store is complete, its layers come in before its name does ------------------------
 
   private wrapImages(inner: Images): Images {
-    return {
+    return decorate(inner, {
       tag: async (name, target) => {
         await this.ensureManifest(target);
         return inner.tag(name, target);
       },
-      untag: (name) => inner.untag(name),
-      resolve: (ref, platform) => inner.resolve(ref, platform),
-      list: () => inner.list(),
-    };
+    });
   }
 
   // --- layers: a remote hit's layer is fetched before it is unpacked; its cache blob is its compressed form -------
 
   private wrapLayers(inner: Layers): Layers {
-    return {
+    return decorate(inner, {
       unpack: async (layer, expectDiffID) => {
         await this.ensure(layer.digest);
         return inner.unpack(layer, expectDiffID);
@@ -213,10 +206,7 @@ export class RemoteCacheStore implements Store {
         return inner.compressed(layer, compression);
       },
       diffIDOf: async (layer) => this.pending.get(layer.digest)?.layer?.diffID ?? inner.diffIDOf(layer),
-      unpackStream: (layer, src, expectDiffID) => inner.unpackStream(layer, src, expectDiffID),
-      lowerdir: (diffID) => inner.lowerdir(diffID),
-      commit: (upperdir, opts) => inner.commit(upperdir, opts),
-    };
+    });
   }
 
   // --- the rest --------------------------------------------------------------------------------------------------

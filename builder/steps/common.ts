@@ -88,7 +88,7 @@ export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<Step
       sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {},
     );
     if (c.empty) return { layer: null };
-    sc.env.stats.layersWritten++;
+    sc.env.tally.layerWritten();
     return { layer: { diffID: c.diffID, descriptor: c.descriptor } };
   } finally {
     await dirs.release();

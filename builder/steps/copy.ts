@@ -13,6 +13,8 @@ import { extractArchive } from './archive.js';
 import { BuildContext } from '../context.js';
 import { expand } from '../expand.js';
 import { FlagError } from '../flags.js';
+import { gitSourceRefusal } from '../errors.js';
+import { isGitSource } from '../git-url.js';
 import { findStage } from '../plan.js';
 import { pmap, secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
@@ -58,6 +60,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   const exclude = await excluder(excludes);
   const fromWord = ins.from !== undefined ? expand(ins.from, vars, esc) : undefined;
 
+  if (isAdd) checkAddSources(sc, srcs);
   const origin = await originOf(sc, fromWord);
   const items: SourceItem[] = [];
   const keyParts: unknown[] = [
@@ -175,6 +178,21 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   }
 }
 
+/**
+ * ADD's source rules that need the expanded words, before anything is fetched: a Git repository is refused (exit 2)
+ * until remote sources are implemented, and `--checksum` takes one HTTP(S) source, as in BuildKit (its messages).
+ */
+function checkAddSources(sc: StepCtx<CopyInstruction>, srcs: string[]): void {
+  const { ins, env } = sc;
+  const line = ins.range.line;
+  for (const [i, s] of srcs.entries())
+    if (ins.sources[i]!.kind === 'path' && isGitSource(s)) throw gitSourceRefusal(s, env.plan.file, line);
+  if (ins.checksum === undefined) return;
+  if (srcs.length !== 1) throw new FlagError("checksum can't be specified for multiple sources", line);
+  if (ins.sources[0]!.kind !== 'path' || !isUrl(srcs[0]!))
+    throw new FlagError('checksum requires HTTP(S) or Git sources', line);
+}
+
 function flagText(
   from: string | undefined,
   chown: string | undefined,
@@ -202,7 +220,7 @@ async function originOf(sc: StepCtx<CopyInstruction>, from: string | undefined):
   if (from === undefined) return { kind: 'context' };
   const idx = findStage(env.plan.stages, from, state.plan.index);
   if (idx !== undefined) {
-    const st = await env.stages.get(idx)!;
+    const st = await env.stage(idx);
     return { kind: 'stage', stage: idx, key: st.key, lowerdirs: () => lowerdirsOf({ env, state: st }) };
   }
   const img = await env.resolveImage(from);

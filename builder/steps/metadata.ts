@@ -34,7 +34,8 @@ function pairs(sc: StepCtx, kvs: readonly KeyValue[]): [string, string][] {
 function parseDuration(s: string, line: number): number {
   const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
   let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  // µ escaped: esbuild escapes strings for the ASCII bundle, not regular expressions
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let m: RegExpExecArray | null;
   let pos = 0;
   while ((m = re.exec(s))) {
@@ -62,7 +63,7 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       const names: string[] = [];
       for (const { name, value } of ins.args) {
         const given = sc.env.plan.buildArgs.get(name);
-        if (given !== undefined) sc.env.usedArgs.add(name);
+        if (given !== undefined) sc.env.tally.argUsed(name);
         let v: string | undefined = given;
         if (v === undefined && value !== undefined) v = expand(value, vars, esc(sc));
         if (v === undefined && (sc.env.plan.metaDeclared.has(name) || sc.env.plan.metaArgs.has(name)))
@@ -183,7 +184,7 @@ export function runArgs(sc: StepCtx): [string, string][] {
   for (const [k, v] of sc.env.plan.buildArgs) {
     if (PROXY_ARGS.has(k) && !sc.state.args.has(k)) {
       out.push([k, v]);
-      sc.env.usedArgs.add(k);
+      sc.env.tally.argUsed(k);
     }
   }
   return out;

@@ -35,6 +35,8 @@ interface MountPlan {
   key: unknown;
   /** Makes the runtime mount (opening views or dirs as needed). */
   make(): Promise<MountSpec | undefined>;
+  /** A secret given to the process as an environment variable (`env=`): only its name is in the key. */
+  env?(): [name: string, value: string] | undefined;
 }
 
 type RunCtx = StepCtx<RunInstruction>;
@@ -85,9 +87,8 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
     parts,
     createdBy,
     async () => {
-      const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
-      env.runtimeReady ??= cleanupStaleMounts();
-      await env.runtimeReady;
+      const { runContainer } = await import('../../runtime/index.js');
+      await env.runtimeReady();
       // the build's network starts (once) while this step's layers and mounts are prepared
       const sharedNetwork = network === 'default' ? env.sharedNetwork() : undefined;
       sharedNetwork?.catch(() => undefined);
@@ -117,12 +118,12 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
           const close = (spec as { close?: () => Promise<void> } | undefined)?.close;
           if (close) opened.push(close);
         }
-        env.stats.containers++;
+        env.tally.container();
         startMs = Date.now() - 1;
         result = await runContainer({
           rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
           args: script?.argv ?? argv,
-          env: envList,
+          env: withSecretEnv(envList, mounts),
           cwd,
           ...(user ? { user } : {}),
           network,
@@ -213,6 +214,17 @@ async function fullDiskNote(upperdir: string, storeRoot: string): Promise<{ note
   };
 }
 
+/**
+ * The process's environment: the step's, plus the secrets mounted with `env=` (BuildKit's SecretAsEnvName), which
+ * replace a variable of the same name. For this process only: never in the cache key, the config or the history.
+ */
+function withSecretEnv(envList: string[], mounts: MountPlan[]): string[] {
+  const secrets = mounts.flatMap((m) => (m.env ? [m.env()] : [])).filter((e) => e !== undefined);
+  if (secrets.length === 0) return envList;
+  const names = new Set(secrets.map(([k]) => k));
+  return [...envList.filter((e) => !names.has(e.slice(0, e.indexOf('=')))), ...secrets.map(([k, v]) => `${k}=${v}`)];
+}
+
 function stripClose(m: MountSpec): MountSpec {
   const { close: _c, ...rest } = m as MountSpec & { close?: unknown };
   return rest as MountSpec;
@@ -252,22 +264,37 @@ async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
       };
     }
     case 'secret': {
-      const id = o.id ?? (target ? posix.basename(target) : undefined);
+      // BuildKit's dispatchSecret: the id is id= (or source=), else the target's base name
+      const id = o.id ?? o.source ?? o.src ?? (target ? posix.basename(target) : undefined);
       if (!id) throw new FlagError('RUN --mount=type=secret needs id= or target=', line);
-      const t = target ? abs(target) : `/run/secrets/${id}`;
+      const envName = o.env;
+      if (envName !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(envName))
+        throw new FlagError(`RUN --mount=type=secret,env=${envName}: not a valid environment variable name`, line);
+      // with env= the secret is a file only when target= asks for one too
+      const t = target ? abs(target) : envName === undefined ? `/run/secrets/${id}` : undefined;
       const required = o.required === 'true';
+      const value = (): Buffer | undefined => {
+        const v = env.secrets.get(id);
+        if (v === undefined && required)
+          throw new FlagError(`secret ${id} is required but was not given (--secret id=${id},src=FILE)`, line);
+        return v;
+      };
       return {
         // The secret's value never enters the key, the layer or the history.
-        key: ['secret', id, t],
+        key: envName === undefined ? ['secret', id, t] : ['secret', id, t ?? null, 'env', envName],
         make: async () => {
-          const value = env.secrets.get(id);
-          if (value === undefined) {
-            if (required)
-              throw new FlagError(`secret ${id} is required but was not given (--secret id=${id},src=FILE)`, line);
-            return undefined;
-          }
-          return { type: 'file', target: t, content: value, mode: o.mode ? parseInt(o.mode, 8) : 0o400 };
+          const v = value();
+          if (v === undefined || t === undefined) return undefined;
+          return { type: 'file', target: t, content: v, mode: o.mode ? parseInt(o.mode, 8) : 0o400 };
         },
+        ...(envName !== undefined
+          ? {
+              env: (): [string, string] | undefined => {
+                const v = value();
+                return v === undefined ? undefined : [envName, v.toString('utf8')];
+              },
+            }
+          : {}),
       };
     }
     case 'bind': {
@@ -290,7 +317,7 @@ async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
         let key: string;
         let lowers: () => Promise<string[]>;
         if (idx !== undefined) {
-          const st = await env.stages.get(idx)!;
+          const st = await env.stage(idx);
           key = st.key;
           lowers = () => lowerdirsOf({ env, state: st });
         } else {

@@ -91,28 +91,45 @@ export function isUrl(s: string): boolean {
   return /^https?:\/\//i.test(s);
 }
 
-/** Downloads a URL (ADD) to a temporary file, hashing it; verifies `--checksum=sha256:…` when given. */
+/** `--checksum=ALG:HEX` as BuildKit takes it (a digest of sha256, sha384 or sha512), or an error naming the value. */
+export function parseChecksum(checksum: string): { algorithm: 'sha256' | 'sha384' | 'sha512'; hex: string } {
+  const m = /^(sha256|sha384|sha512):([a-f0-9]+)$/.exec(checksum);
+  const lengths = { sha256: 64, sha384: 96, sha512: 128 } as const;
+  const algorithm = m?.[1] as keyof typeof lengths | undefined;
+  if (!m || !algorithm || m[2]!.length !== lengths[algorithm])
+    throw new SourceError(
+      `invalid checksum digest "${checksum}": expected sha256:, sha384: or sha512: and the hex digest`,
+    );
+  return { algorithm, hex: m[2]! };
+}
+
+/** Downloads a URL (ADD) to a temporary file, hashing it; verifies `--checksum=ALG:…` (sha256/384/512) when given. */
 export async function fetchUrl(
   url: string,
   tmpDir: string,
   checksum: string | undefined,
   signal?: AbortSignal,
 ): Promise<UrlItem> {
+  const want = checksum !== undefined ? parseChecksum(checksum) : undefined;
   const dir = await mkdtemp(join(tmpDir, 'add-'));
   const file = join(dir, 'download');
   try {
     const res = await fetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) });
     if (!res.ok || !res.body) throw new SourceError(`ADD ${url}: HTTP ${res.status} ${res.statusText}`);
+    // sha256 always (it keys the cache); the checksum's own algorithm beside it when that is another
     const h = createHash('sha256');
+    const hc = want && want.algorithm !== 'sha256' ? createHash(want.algorithm) : undefined;
     const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    body.on('data', (c: Buffer) => h.update(c));
+    body.on('data', (c: Buffer) => {
+      h.update(c);
+      hc?.update(c);
+    });
     await pipeline(body, createWriteStream(file));
     const sha256 = h.digest('hex');
-    if (checksum !== undefined) {
-      const want = checksum.replace(/^sha256:/, '');
-      if (!checksum.startsWith('sha256:') || want !== sha256) {
-        throw new SourceError(`ADD ${url}: checksum mismatch: expected ${checksum}, got sha256:${sha256}`);
-      }
+    if (want) {
+      const got = hc ? hc.digest('hex') : sha256;
+      if (got !== want.hex)
+        throw new SourceError(`ADD ${url}: checksum mismatch: expected ${checksum}, got ${want.algorithm}:${got}`);
     }
     const lm = res.headers.get('last-modified');
     const name = posix.basename(new URL(url).pathname) || 'index.html';

@@ -1,5 +1,5 @@
 // What every step sees: the build-wide environment (store, context, options, events) and its stage's state.
-import type { Descriptor, Digest, HistoryEntry, ImageConfigFile } from '../../oci/index.js';
+import type { Descriptor, Digest, HistoryEntry, ImageConfigFile, Platform } from '../../oci/index.js';
 import type { TypedInstruction } from '../../parser/index.js';
 import type { ImageRecord, Store } from '../../store/index.js';
 import type { BuildContext } from '../context.js';
@@ -9,6 +9,7 @@ import type { CachePolicy } from '../cache.js';
 import type { Vars } from '../expand.js';
 import { envValue } from '../image-config.js';
 import type { StepFacets } from '../reasons.js';
+import type { BuildTally } from '../tally.js';
 
 export interface LayerRef {
   diffID: Digest;
@@ -43,49 +44,43 @@ export interface StageState {
   lastInputs?: Promise<StepFacets[] | undefined>;
 }
 
-export interface BuildStats {
-  steps: number;
-  cached: number;
-  containers: number;
-  layersWritten: number;
-}
-
+/**
+ * The build-wide environment every step of every stage sees. Stages run side by side, so it is read-only: what
+ * they record goes through `tally`, and another stage's result is awaited through `stage()`.
+ */
 export interface BuildEnv {
-  store: Store;
-  plan: BuildPlan;
-  context: BuildContext;
-  cachePolicy: CachePolicy;
+  readonly store: Store;
+  readonly plan: BuildPlan;
+  readonly context: BuildContext;
+  readonly cachePolicy: CachePolicy;
   emit(e: BuildEvent): void;
-  stats: BuildStats;
+  readonly tally: BuildTally;
   /** Temporary directory for views and downloads, on the store's filesystem. */
-  tmpDir: string;
+  readonly tmpDir: string;
   /** Persistent directory for `RUN --mount=type=cache`. */
-  cacheMountDir: string;
-  stages: Map<number, Promise<StageState>>;
+  readonly cacheMountDir: string;
+  /** The state of stage `index` once it has run (it must be one this stage depends on, or the target). */
+  stage(index: number): Promise<StageState>;
   /** Resolves (pulling when needed) an image for COPY --from / RUN --mount from=. */
   resolveImage(ref: string): Promise<ImageRecord>;
   /** Resolves a stage's base image for a platform; `pulled` when it came from a registry in this build. */
-  resolveBaseImage(
-    ref: string,
-    platform: import('../../oci/index.js').Platform,
-  ): Promise<{ record: ImageRecord; pulled: boolean }>;
+  resolveBaseImage(ref: string, platform: Platform): Promise<{ record: ImageRecord; pulled: boolean }>;
   /** Settles when the base images pulled so far are in the store (a step that reads their layers waits for it). */
   baseImagesStored(): Promise<void>;
-  secrets: Map<string, Buffer>;
+  readonly secrets: ReadonlyMap<string, Buffer>;
   /** The build's network for RUN (`--network`); `RUN --network=` overrides it per step. */
-  network: 'default' | 'host' | 'none';
+  readonly network: 'default' | 'host' | 'none';
   /** `--allow network.host` (or a build on the host's network): `RUN --network=host` is allowed. */
-  allowNetworkHost: boolean;
+  readonly allowNetworkHost: boolean;
   /** The build's default network, started by the first RUN that needs it and stopped when the build ends. */
   sharedNetwork(): Promise<{ fd: number }>;
-  isolation: 'chroot' | 'pivot';
-  /** Set by the first RUN of the build: the runtime's clean-up of what crashed runs left (once per build). */
-  runtimeReady?: Promise<void>;
-  sourceDateEpoch: number | undefined;
+  readonly isolation: 'chroot' | 'pivot';
+  /** The runtime's clean-up of what crashed runs left: started by the first RUN of the build, once. */
+  runtimeReady(): Promise<void>;
+  readonly sourceDateEpoch: number | undefined;
   /** ISO time for a step that runs now (SOURCE_DATE_EPOCH when set). */
   now(): string;
-  usedArgs: Set<string>;
-  signal: AbortSignal | undefined;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** A step's inputs; `I` narrows the instruction for the step that handles its kind. */

@@ -2,7 +2,6 @@
 // build's flags; the builder and the progress renderers load inside the action.
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
-import { parseOutputLayers } from '../../oci/index.js';
 import { addViewOptions, type ViewFlags } from '../view-options.js';
 import type { BuildOptions, OutputSpec, SecretSpec } from '../../builder/index.js';
 import type { ProgressMode } from '../progress/index.js';
@@ -29,6 +28,7 @@ interface Flags extends ViewFlags {
   output: string[];
   push?: boolean;
   concurrency?: string;
+  check?: boolean;
 }
 
 /** `K=V` → [K, V]; `K` alone takes K from the environment (dropped when unset), as docker does. */
@@ -51,20 +51,6 @@ function csv(spec: string): Record<string, string> {
     else o[part.slice(0, eq)] = part.slice(eq + 1);
   }
   return o;
-}
-
-export function parseOutput(spec: string): OutputSpec {
-  // docker's shorthand: `-o DIR` is type=local,dest=DIR; `-o -` is a tar on stdout (not supported here).
-  if (!spec.includes('=')) return { type: 'local', dest: spec };
-  const o = csv(spec);
-  const type = o.type ?? 'local';
-  if (type !== 'image' && type !== 'registry' && type !== 'local' && type !== 'oci' && type !== 'docker')
-    throw new UsageError(`--output type=${type} is not supported (local, oci, docker, image)`);
-  const layers = parseOutputLayers(type, o);
-  if (type === 'image' || type === 'registry') return { type: 'image', ...(layers ? { layers } : {}) };
-  const dest = o.dest;
-  if (!dest) throw new UsageError(`--output type=${type} needs dest=`);
-  return type === 'local' ? { type, dest } : { type, dest, ...(layers ? { layers } : {}) };
 }
 
 export function parseSecret(spec: string): SecretSpec {
@@ -107,7 +93,7 @@ export function register(program: Command): void {
     .option('--no-cache', 'do not use the build cache')
     .option('--no-cache-filter <stage>', 'do not use the cache for these stages (repeatable)', collect, [])
     .option('--pull', 'always pull base images')
-    .option('--platform <os/arch>', 'target platform')
+    .option('--platform <os/arch>', 'target platform, one per build (a list is refused until multi-platform builds)')
     .option('--label <K=V>', 'set an image label (repeatable)', collect, [])
     .addOption(
       new Option('--network <mode>', 'network for RUN: default (private, outbound only), host or none').choices([
@@ -139,12 +125,13 @@ export function register(program: Command): void {
     )
     .option(
       '-o, --output <spec>',
-      'output: type=local,dest=DIR | type=oci,dest=FILE | type=docker,dest=FILE (repeatable)',
+      'output: DIR | - (tar on stdout) | type=image|registry|local|tar|oci|docker,KEY=VALUE… (repeatable; README)',
       collect,
       [],
     )
     .option('--push', 'push the image to the registries of its -t names')
     .option('--concurrency <n>', 'stages built at once (default 2)')
+    .option('--check', 'run the build checks only and build nothing (exit 1 when a check fires)')
     .option(
       '--cache-from <spec>',
       'import build cache: type=registry,ref=IMAGE | type=local,src=DIR (repeatable)',
@@ -195,12 +182,17 @@ export function register(program: Command): void {
       if (a !== 'network.host')
         throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
     }
+    // A malformed --platform (or a list) fails here, before any pull or step, naming the flag.
+    if (flags.platform !== undefined) {
+      const { parsePlatform } = await import('../../oci/index.js');
+      try {
+        parsePlatform(flags.platform);
+      } catch (e) {
+        throw new UsageError(`--platform: ${(e as Error).message}`);
+      }
+    }
     const g = globalOptions(self);
-    const parsed = flags.output.map(parseOutput);
-    const outputs = parsed.filter((o) => o.type !== 'image');
-    const pushLayers = parsed.flatMap((o) => (o.type === 'image' && o.layers ? [o.layers] : []))[0];
-    if (pushLayers && !flags.push)
-      throw new UsageError('--output type=image layer keys (compression=…) apply to a push: add --push');
+    const outputs = flags.output.length > 0 ? await parseOutputs(flags.output, flags.quiet === true) : [];
     const opts: BuildOptions = {
       root: g.root,
       context,
@@ -213,7 +205,6 @@ export function register(program: Command): void {
       secrets: flags.secret.map(parseSecret),
       outputs,
       push: flags.push ?? false,
-      ...(pushLayers ? { pushLayers } : {}),
       registryMirrors: g.registryMirrors,
       insecureRegistries: g.insecureRegistries,
       ...(flags.target !== undefined ? { target: flags.target } : {}),
@@ -253,11 +244,25 @@ export function register(program: Command): void {
         opts.context = await mkdtemp(join(tmpdir(), 'tsbuild-empty-context-'));
       }
     }
+    if (flags.check) {
+      await checkOnly(opts, flags.progress === 'json');
+      return;
+    }
     const mode: ProgressMode = flags.quiet ? 'quiet' : flags.progress;
     const { startBuildView } = await import('../progress/session.js');
     const view = await startBuildView({
       progress: mode,
-      ...(flags.report !== undefined ? { report: flags.report } : {}),
+      debug: g.debug,
+      ...(flags.report !== undefined
+        ? {
+            report: flags.report,
+            reportInfo: (await import('../report/index.js')).reportBuildInfo({
+              tags: opts.tags ?? [],
+              buildArgs: opts.buildArgs ?? {},
+              ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
+            }),
+          }
+        : {}),
       explainCache: flags.explainCache ?? false,
     });
     opts.onEvent = view.onEvent;
@@ -270,10 +275,54 @@ export function register(program: Command): void {
       await view.finish();
       if (flags.quiet) process.stdout.write(`${r.imageId}\n`);
       else process.stderr.write(`${r.tags.length > 0 ? `naming to ${r.tags.join(', ')}\n` : ''}image ${r.imageId}\n`);
+      // --push: the result is the registry's digest per tag (REF@sha256:…), not the local manifest's
+      if (!flags.quiet) for (const p of r.pushed ?? []) process.stderr.write(`${p.ref}@${p.digest}\n`);
     } finally {
       await view.finish();
     }
   });
+}
+
+/** `-o` values (builder/output-spec.ts); a tar on stdout refuses a terminal and `-q` (which prints there). */
+async function parseOutputs(list: string[], quiet: boolean): Promise<OutputSpec[]> {
+  const { parseOutputSpec } = await import('../../builder/index.js');
+  const outputs = list.map(parseOutputSpec);
+  const toStdout = outputs.find((o) => o.type !== 'image' && o.dest === '-');
+  if (toStdout && quiet) throw new UsageError(`-q and -o type=${toStdout.type},dest=- both write to stdout`);
+  if (toStdout && process.stdout.isTTY) {
+    throw new UsageError(`-o type=${toStdout.type},dest=- would write a tar to the terminal`, {
+      hint: 'redirect stdout to a file or a pipe, or give dest=FILE',
+    });
+  }
+  return outputs;
+}
+
+/** `--check`: buildx's check report on stdout (one check-warning event a line with --progress=json); exit 1 if any. */
+async function checkOnly(opts: BuildOptions, json: boolean): Promise<void> {
+  const check = await (await import('../../builder/index.js')).loadCheckOnly();
+  const report = await check(opts);
+  for (const n of report.notices) process.stderr.write(`WARNING: ${n}\n`);
+  if (json) {
+    for (const w of report.warnings) {
+      const { rule, message, description, url, line, endLine } = w;
+      const e = {
+        type: 'check-warning',
+        time: Date.now(),
+        rule,
+        message,
+        description,
+        url,
+        file: report.file,
+        line,
+        endLine,
+      };
+      process.stdout.write(`${JSON.stringify(e)}\n`);
+    }
+  } else {
+    const { formatCheckReport } = await import('../check-output.js');
+    process.stdout.write(formatCheckReport(report));
+  }
+  if (report.warnings.length > 0) process.exitCode = 1;
 }
 
 async function readStdin(): Promise<string> {

@@ -1,16 +1,18 @@
 // Store commands: images, inspect, rmi, prune, save, load, import, store verify. Each loads its implementation
 // (store/ops/*) only when it runs; this module prints, the implementations return data.
 import { Option, type Command } from 'commander';
-import { globalOptions } from '../context.js';
+import { collect, globalOptions } from '../context.js';
+import type { PruneBoundFlags } from '../prune-bounds.js';
 import type { Store } from '../../store/index.js';
 
 /** The store's maintenance code, loaded when a command needs it (not by `tsbuild --version` or a build). */
 const ops = async (): Promise<Awaited<ReturnType<typeof import('../../store/index.js').storeOps>>> =>
   (await import('../../store/index.js')).storeOps();
 
-async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>): Promise<T> {
+/** `looking`: the command only reads (images, inspect, rmi, prune): what it resolves does not count as used. */
+async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>, looking = false): Promise<T> {
   const { openStoreFor } = await import('../open-store.js');
-  const store = await openStoreFor(globalOptions(command));
+  const store = await openStoreFor(globalOptions(command), looking ? { recordUse: false } : {});
   try {
     return await fn(store);
   } finally {
@@ -46,7 +48,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
       const { listImageRows } = await ops();
-      const rows = await withStore(command, listImageRows);
+      const rows = await withStore(command, listImageRows, true);
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
@@ -77,7 +79,7 @@ export function register(program: Command): void {
     .argument('<name>', 'image name, digest or id prefix')
     .action(async (name: string, _opts: unknown, command: Command) => {
       const { inspectImage } = await ops();
-      const r = await withStore(command, (s) => inspectImage(s, name));
+      const r = await withStore(command, (s) => inspectImage(s, name), true);
       process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     });
 
@@ -87,23 +89,42 @@ export function register(program: Command): void {
     .argument('<names...>', 'image names, digests or id prefixes')
     .action(async (names: string[], _opts: unknown, command: Command) => {
       const { removeImage } = await ops();
-      await withStore(command, async (s) => {
-        for (const n of names) for (const r of await removeImage(s, n)) process.stdout.write(`Untagged: ${r}\n`);
-      });
+      await withStore(
+        command,
+        async (s) => {
+          for (const n of names) for (const r of await removeImage(s, n)) process.stdout.write(`Untagged: ${r}\n`);
+        },
+        true,
+      );
     });
 
   program
     .command('prune')
-    .description('delete unreferenced blobs, unpacked layers and cache records (never what a running build holds)')
+    .description(
+      'delete unreferenced blobs, unpacked layers and cache records (never what a running build holds); with bounds, untag least recently used images first',
+    )
+    .option(
+      '--keep-storage <size>',
+      'also untag least recently used images until the store takes at most SIZE (10GB, 512MB)',
+    )
+    .option(
+      '--filter <key=value>',
+      'only untag images unused for longer than until=DURATION (24h, 30m) (repeatable)',
+      collect,
+      [],
+    )
     .option('--json', 'print what was removed as JSON')
-    .action(async (opts: { json?: boolean }, command: Command) => {
+    .action(async (opts: PruneBoundFlags & { json?: boolean }, command: Command) => {
+      const bounds = (await import('../prune-bounds.js')).pruneBounds(opts);
       const { pruneStore } = await ops();
-      const r = await withStore(command, pruneStore);
+      const r = await withStore(command, (s) => pruneStore(s, bounds), true);
       if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-      else
+      else {
+        for (const i of r.images) process.stdout.write(`Untagged: ${i.name} (last used ${i.lastUsed})\n`);
         process.stdout.write(
           `removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.lazy} lazy blob records, ${r.temp} temporary files; reclaimed ${humanSize(r.bytes)}\n`,
         );
+      }
     });
 
   program
@@ -144,7 +165,7 @@ export function register(program: Command): void {
     .description('re-hash every blob and check every unpacked layer; exit 1 on corruption')
     .action(async (_opts: unknown, command: Command) => {
       const { verifyStore } = await ops();
-      const r = await withStore(command, verifyStore);
+      const r = await withStore(command, verifyStore, true);
       for (const p of r.problems) process.stdout.write(`corrupt: ${p}\n`);
       const lazy =
         r.lazy > 0 ? ` (${r.lazy} layer blob(s) recorded with their registry source, not downloaded yet)` : '';

@@ -45,6 +45,9 @@ export class PlainRenderer implements ProgressRenderer {
       case 'push-progress':
         if (e.current === e.total) this.write(`pushed ${e.ref} ${e.digest}`);
         break;
+      case 'image-pushed':
+        this.write(`pushing manifest for ${e.ref}@${e.digest} done`);
+        break;
       case 'log':
         this.write(`${e.level === 'warn' ? 'WARNING: ' : ''}${e.message}`);
         break;

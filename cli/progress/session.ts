@@ -1,8 +1,12 @@
 // What `tsbuild build` does around the build for the user's view: render progress, keep the events for
 // `--report FILE` and `--explain-cache`, and after the build write the report and print the explanation.
 //
-//   const view = await startBuildView({ progress: opts.progress, report: opts.report, explainCache: opts.explainCache });
-//   try { result = await build({ ...options, onEvent: view.onEvent, signal: view.signal }); } finally { await view.finish(); }
+//   const view = await startBuildView({ progress, report, explainCache });
+//   try {
+//     result = await build({ ...options, onEvent: view.onEvent, signal: view.signal });
+//   } finally {
+//     await view.finish();
+//   }
 //
 // Ctrl-C (SIGINT) or SIGTERM aborts `view.signal`, so the build stops its containers and unmounts what it mounted
 // before tsbuild exits (130 / 143); a second Ctrl-C exits at once.
@@ -10,17 +14,23 @@ import type { BuildEvent, BuildEventListener } from '../../builder/index.js';
 import type { ProgressMode, ProgressStream } from './index.js';
 import { createRenderer } from './select.js';
 import { InterruptedError } from '../errors.js';
+import type { ReportBuildInfo } from '../report/index.js';
+import { formatBuildWarnings, type ShownWarning } from '../check-output.js';
 
 export interface BuildViewOptions {
   progress?: ProgressMode;
   /** `--report FILE`: `.json` for the data, anything else for the HTML page. */
   report?: string;
+  /** What the report names besides the events: version, tags, platform, build args. */
+  reportInfo?: ReportBuildInfo;
   /** `--explain-cache`: after the build, say why each rebuilt step missed the cache. */
   explainCache?: boolean;
   /** Where progress and explanations go (default stderr; stdout is kept for `-q`'s image ID). */
   stream?: ProgressStream;
   /** Turn SIGINT/SIGTERM into `signal` being aborted (default true; API users handle signals themselves). */
   handleSignals?: boolean;
+  /** `--debug`: the build checks' summary gives each rule's description and URL too. */
+  debug?: boolean;
 }
 
 export interface BuildView {
@@ -43,6 +53,9 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
   const renderer = await createRenderer(opts.progress ?? 'auto', stream);
   const keep = opts.report !== undefined || opts.explainCache === true;
   const events: BuildEvent[] = [];
+  // printed after the progress, as buildx prints them (the json mode has them as events; quiet prints none)
+  const warnings: ShownWarning[] = [];
+  const summarize = opts.progress !== 'json' && opts.progress !== 'quiet';
   let finished = false;
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -67,6 +80,7 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
     },
     onEvent(e) {
       if (keep) events.push(e);
+      if (e.type === 'check-warning') warnings.push(e);
       renderer.onEvent(e);
     },
     async finish() {
@@ -77,13 +91,14 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
         process.off('SIGTERM', onSignal);
       }
       renderer.close();
+      if (summarize && warnings.length > 0) stream.write(formatBuildWarnings(warnings, opts.debug ?? false));
       if (opts.explainCache) {
         const { explainCache, formatExplanation, countSteps } = await import('../explain.js');
         stream.write(formatExplanation(explainCache(events), countSteps(events)) + '\n');
       }
       if (opts.report !== undefined) {
         const { writeReport } = await import('../report/index.js');
-        await writeReport(events, opts.report);
+        await writeReport(events, opts.report, opts.reportInfo);
       }
       if (controller.signal.aborted) throw controller.signal.reason as InterruptedError;
     },

@@ -29,7 +29,7 @@ svg{background:#fff;border:1px solid #dde1e6;border-radius:6px}
 .bar-run{fill:#4a78c2}.bar-cached{fill:#b8c0cc}.bar-error{fill:#cf222e}.bar-transfer{fill:#8a63d2}
 .lbl{font:11px ui-monospace,Menlo,monospace;fill:#1d2330}.axis{stroke:#e4e7eb}.tick{font-size:10px;fill:#6a7382}
 table{border-collapse:collapse;background:#fff;width:100%}th,td{border:1px solid #dde1e6;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f2f5}td:first-child{white-space:nowrap}td.num{text-align:right;white-space:nowrap}tr.cached td{color:#6a7382}tr.error td{background:#fff0f0}
+th{background:#f0f2f5}#build-info{width:auto;margin:8px 0}pre{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:8px 12px;overflow-x:auto;white-space:pre-wrap}td:first-child{white-space:nowrap}td.num{text-align:right;white-space:nowrap}tr.cached td{color:#6a7382}tr.error td{background:#fff0f0}
 `;
 
 function stageDepths(stages: ReportStage[]): Map<string, number> {
@@ -175,6 +175,41 @@ function stepTable(report: BuildReport): string {
   return `<table id="steps"><thead><tr><th>stage</th><th>step</th><th>instruction</th><th>line</th><th>start</th><th>duration</th><th>status</th><th>layer size</th><th>layer</th><th>why it ran / error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** Version, platform, tags, build args and pushed digests: what this build was, for whoever reads the report later. */
+function buildInfo(report: BuildReport): string {
+  const rows: [string, string][] = [];
+  const b = report.build;
+  if (b) {
+    rows.push(['tsbuild', `<code>${escapeHtml(b.version)}</code>`]);
+    rows.push(['platform', `<code>${escapeHtml(b.platform)}</code>`]);
+    rows.push(['tags', b.tags.length ? b.tags.map((t) => `<code>${escapeHtml(t)}</code>`).join('<br>') : 'none']);
+    const args = Object.entries(b.buildArgs);
+    rows.push([
+      'build args',
+      args.length ? args.map(([k, v]) => `<code>${escapeHtml(k)}=${escapeHtml(v)}</code>`).join('<br>') : 'none',
+    ]);
+  }
+  if (report.pushed.length)
+    rows.push(['pushed', report.pushed.map((p) => `<code>${escapeHtml(`${p.ref}@${p.digest}`)}</code>`).join('<br>')]);
+  if (!rows.length) return '';
+  return `<table id="build-info">${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
+}
+
+/** Each failed step with the last lines it printed, so the report alone says why it failed. */
+function failures(report: BuildReport): string {
+  return report.steps
+    .filter((s) => s.error !== undefined)
+    .map(
+      (s) =>
+        `<div class="failure" data-step="${escapeHtml(s.stage)} ${s.index}"><p class="failed"><code>${escapeHtml(stepLabel(s))}</code>: ${escapeHtml(s.error ?? '')}</p>` +
+        (s.lastOutput?.length
+          ? `<p>last ${s.lastOutput.length} line${s.lastOutput.length === 1 ? '' : 's'} of output:</p><pre class="mono">${s.lastOutput.map(escapeHtml).join('\n')}</pre>`
+          : '') +
+        '</div>',
+    )
+    .join('');
+}
+
 export function renderReportHtml(report: BuildReport): string {
   const ran = report.steps.filter((s) => !s.cached).length;
   const cached = report.steps.length - ran;
@@ -196,7 +231,9 @@ export function renderReportHtml(report: BuildReport): string {
 <div>status ${status}</div><div>total time <b>${formatDuration(report.durationMs)}</b></div>
 <div>steps <b>${report.steps.length}</b></div><div>ran <b>${ran}</b></div><div>cached <b>${cached}</b></div><div>layers written <b>${formatBytes(layerBytes)}</b></div>
 </div>
+${buildInfo(report)}
 ${report.error ? `<p class="failed">error: ${escapeHtml(report.error)}</p>` : ''}
+${failures(report)}
 <h2>Stages</h2>
 ${stageGraphSvg(report.stages)}
 <h2>Timeline</h2>

@@ -3,6 +3,7 @@
 // `--report FILE.json` writes exactly this; the HTML page draws it.
 import type { BuildEvent, StepRef } from '../../builder/index.js';
 import { describeMiss, explainCache } from '../explain.js';
+import { shortLine } from '../check-output.js';
 
 export interface ReportStep {
   stage: string;
@@ -23,6 +24,8 @@ export interface ReportStep {
   /** The same, traced to where the rebuilds began (as `tsbuild why-rebuilt` says it). */
   rebuiltBecause?: string;
   outputLines: number;
+  /** A failed step: the last lines it printed (at most LAST_OUTPUT_LINES, stdout and stderr interleaved). */
+  lastOutput?: string[];
 }
 
 export interface ReportStage {
@@ -42,6 +45,18 @@ export interface ReportTransfer {
   durationMs: number;
 }
 
+/** What the build was asked for, from the command line (never a --secret: only its id could be named). */
+export interface ReportBuildInfo {
+  version: string;
+  tags: string[];
+  /** The target platform (`linux/amd64`): --platform, else the host's. */
+  platform: string;
+  buildArgs: Record<string, string>;
+}
+
+/** How many of a failed step's last output lines the report keeps. */
+export const LAST_OUTPUT_LINES = 20;
+
 export interface BuildReport {
   schema: 'tsbuild-report/v1';
   /** Epoch milliseconds of build-start. */
@@ -50,6 +65,9 @@ export interface BuildReport {
   ok: boolean | null;
   imageId?: string;
   manifestDigest?: string;
+  /** --push: the manifest digest the registry stored, per tag. */
+  pushed: { ref: string; digest: string }[];
+  build?: ReportBuildInfo;
   error?: string;
   stages: ReportStage[];
   steps: ReportStep[];
@@ -59,7 +77,7 @@ export interface BuildReport {
 
 const key = (s: StepRef) => `${s.stage}\u0000${s.index}`;
 
-export function buildReport(events: BuildEvent[]): BuildReport {
+export function buildReport(events: BuildEvent[], info?: ReportBuildInfo): BuildReport {
   const t0 = events.find((e) => e.type === 'build-start')?.time ?? events[0]?.time ?? 0;
   const last = events.reduce((m, e) => Math.max(m, e.time), t0);
   const report: BuildReport = {
@@ -67,6 +85,8 @@ export function buildReport(events: BuildEvent[]): BuildReport {
     startedAt: t0,
     durationMs: last - t0,
     ok: null,
+    pushed: [],
+    ...(info ? { build: { ...info, tags: [...info.tags], buildArgs: { ...info.buildArgs } } } : {}),
     stages: [],
     steps: [],
     transfers: [],
@@ -74,6 +94,8 @@ export function buildReport(events: BuildEvent[]): BuildReport {
   };
   const steps = new Map<string, ReportStep>();
   const misses = new Map<string, string>();
+  /** The last lines of every step's output, kept for the steps that fail. */
+  const tails = new Map<string, string[]>();
   const transfers = new Map<string, { t: ReportTransfer; blobs: Map<string, number>; end: number }>();
   const stepFor = (ref: StepRef, time: number): ReportStep => {
     let s = steps.get(key(ref));
@@ -107,16 +129,25 @@ export function buildReport(events: BuildEvent[]): BuildReport {
         s.cached = true;
         break;
       }
-      case 'step-output':
+      case 'step-output': {
         stepFor(e.step, e.time).outputLines++;
+        const tail = tails.get(key(e.step)) ?? [];
+        tail.push(e.line);
+        if (tail.length > LAST_OUTPUT_LINES) tail.shift();
+        tails.set(key(e.step), tail);
         break;
+      }
       case 'step-end': {
         const s = stepFor(e.step, e.time - e.durationMs);
         s.durationMs = e.durationMs;
         s.cached = s.cached || e.cached;
         delete s.unfinished;
         if (e.layer) s.layer = { ...e.layer };
-        if (e.error !== undefined) s.error = e.error;
+        if (e.error !== undefined) {
+          s.error = e.error;
+          const tail = tails.get(key(e.step));
+          if (tail) s.lastOutput = [...tail];
+        }
         break;
       }
       case 'cache-miss':
@@ -139,8 +170,14 @@ export function buildReport(events: BuildEvent[]): BuildReport {
         x.end = e.time;
         break;
       }
+      case 'image-pushed':
+        report.pushed.push({ ref: e.ref, digest: e.digest });
+        break;
       case 'log':
         if (e.level === 'warn') report.warnings.push(e.message);
+        break;
+      case 'check-warning':
+        report.warnings.push(shortLine(e));
         break;
       case 'build-end':
         report.ok = e.ok;

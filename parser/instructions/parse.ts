@@ -35,9 +35,9 @@ export function toTypedInstruction(ins: Instruction): TypedInstruction {
     case 'ADD':
       return { kind: 'copy', ...common, keyword: ins.keyword, ...copyArgs(ins), ...copyFlags(flags) };
     case 'ENV':
-      return { kind: 'env', ...common, pairs: keyValues(args) };
+      return { kind: 'env', ...common, pairs: keyValues(args), legacy: legacyKeyValue(args) };
     case 'LABEL':
-      return { kind: 'label', ...common, pairs: keyValues(args) };
+      return { kind: 'label', ...common, pairs: keyValues(args), legacy: legacyKeyValue(args) };
     case 'ARG':
       return { kind: 'arg', ...common, args: args.map(argPair) };
     case 'CMD':
@@ -98,6 +98,11 @@ function keyValues(a: string[]): KeyValue[] {
   const out: KeyValue[] = [];
   for (let i = 0; i + 1 < a.length; i += 3) out.push({ key: a[i]!, value: a[i + 1]! });
   return out;
+}
+
+/** The parser marks the legacy `name value` form with an empty separator (BuildKit's NoDelim). */
+function legacyKeyValue(a: string[]): boolean {
+  return a.length >= 3 && a[2] === '';
 }
 
 function copyArgs(ins: Instruction): { sources: CopySource[]; dest: string; json: boolean; heredocs: Heredoc[] } {

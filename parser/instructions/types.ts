@@ -62,11 +62,15 @@ export interface KeyValue {
 export interface EnvInstruction extends Common {
   kind: 'env';
   pairs: KeyValue[];
+  /** The legacy `ENV key value` form (whitespace, no `=`): the LegacyKeyValueFormat check reads it. */
+  legacy: boolean;
 }
 
 export interface LabelInstruction extends Common {
   kind: 'label';
   pairs: KeyValue[];
+  /** The legacy `LABEL key value` form. */
+  legacy: boolean;
 }
 
 export interface ArgInstruction extends Common {

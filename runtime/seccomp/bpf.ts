@@ -6,6 +6,7 @@
 // newer than the table instead of failing with EPERM.
 import { DEFAULT_PROFILE, ENOSYS, EPERM, type ArgCondition, type SeccompArch, type SyscallRule } from './profile.js';
 import { AARCH64, I386, X86_64 } from './syscall-table.js';
+import { REPORT_HINT, RuntimeError } from '../errors.js';
 
 /** A system call ABI: the host's own, or a 32-bit one the host kernel also runs. */
 export type Abi = SeccompArch | 'i386';
@@ -165,7 +166,14 @@ export function compileFilter(
     start += bodies[i]!.length;
   });
   prog.push(insn(OP.RET_K, errno(EPERM)), ...nativeBody, ...bodies.flat());
-  if (prog.length > 4096) throw new Error(`seccomp filter too long: ${prog.length} instructions (BPF_MAXINSNS 4096)`);
+  if (prog.length > 4096)
+    throw new RuntimeError(
+      'SECCOMP_TOO_LONG',
+      `seccomp filter too long: ${prog.length} instructions (BPF_MAXINSNS 4096)`,
+      {
+        hint: REPORT_HINT,
+      },
+    );
   return prog;
 }
 

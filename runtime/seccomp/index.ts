@@ -1,6 +1,7 @@
 // The seccomp filter a container gets: Docker's default profile for the machine's architecture and the
 // container's capabilities, compiled once per capability set.
 import { arch } from 'node:os';
+import { unsupportedArch } from '../errors.js';
 import { compileFilter, encodeFilter } from './bpf.js';
 import type { SeccompArch } from './profile.js';
 
@@ -9,7 +10,7 @@ const cache = new Map<string, Buffer>();
 
 export function hostSeccompArch(): SeccompArch {
   const a = ARCHES[arch()];
-  if (!a) throw new Error(`seccomp: unsupported architecture ${arch()} (x64 and arm64 are)`);
+  if (!a) throw unsupportedArch('seccomp', arch());
   return a;
 }
 

@@ -8,7 +8,7 @@ import { dirname, relative, resolve, sep } from 'node:path';
 export const ALLOWED = {
   oci: [],
   parser: [],
-  runtime: [],
+  runtime: ['oci'],
   store: ['oci'],
   'registry-client': ['oci'],
   builder: ['oci', 'parser', 'runtime', 'store', 'registry-client'],

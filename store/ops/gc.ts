@@ -15,11 +15,17 @@ import { recordInFile } from '../cache.js';
 import { pidAlive, tempOwnerPid } from '../fsutil.js';
 import { LayerDirs } from '../layers.js';
 import { LazyBlobs } from '../lazy.js';
-import { readIndexFile } from '../layout.js';
+import { readIndexFile, REF_NAME, tagsOf, updateIndex } from '../layout.js';
 import { beginCollection, liveLeasedDigests } from '../leases.js';
 import { withLock } from '../lock.js';
+import { compactUsage, readUsage } from '../usage.js';
+import { selectEvictions, type PruneBounds } from './prune-bounds.js';
+
+export type { PruneBounds } from './prune-bounds.js';
 
 export interface PruneReport {
+  /** Tags removed by --keep-storage / --filter until= (least recently used first), with when each was last used. */
+  images: { name: string; digest: string; lastUsed: string }[];
   blobs: number;
   layers: number;
   cache: number;
@@ -40,12 +46,12 @@ async function sizeOf(p: string): Promise<number> {
   );
 }
 
-export async function pruneStore(store: Store): Promise<PruneReport> {
+export async function pruneStore(store: Store, bounds: PruneBounds = {}): Promise<PruneReport> {
   const root = store.root;
   return withLock(root, 'gc', async () => {
     const end = await beginCollection(root);
     try {
-      return await collect(store);
+      return await collect(store, bounds);
     } finally {
       await end();
     }
@@ -59,15 +65,33 @@ function deadTemp(name: string): boolean | undefined {
   return !pidAlive(owner);
 }
 
-async function collect(store: Store): Promise<PruneReport> {
+async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> {
   const root = store.root;
-  const report: PruneReport = { blobs: 0, layers: 0, cache: 0, lazy: 0, temp: 0, bytes: 0 };
+  const report: PruneReport = { images: [], blobs: 0, layers: 0, cache: 0, lazy: 0, temp: 0, bytes: 0 };
   const blobNames = await list(join(root, 'blobs', 'sha256'));
   const layerNames = await list(join(root, 'layers'));
   const lazyNames = await new LazyBlobs(root).list();
   const layers = new LayerDirs(root);
   const linkNames = await layers.listLinks();
   const leased = await liveLeasedDigests(root);
+  const usage = await readUsage(root);
+  if (bounds.keepStorage !== undefined || bounds.untilMs !== undefined) {
+    // Before the mark reads index.json: a removed tag's image is then swept like any unreferenced one. Only the
+    // entry decided on goes; a tag moved to another image meanwhile (a build that leased it) stays.
+    const evict = await selectEvictions(store, tagsOf(await readIndexFile(root)), leased, usage, bounds);
+    if (evict.length > 0) {
+      await updateIndex(root, (index) => {
+        index.manifests = index.manifests.filter(
+          (m) => !evict.some((e) => m.annotations?.[REF_NAME] === e.name && m.digest === e.target.digest),
+        );
+      });
+    }
+    report.images = evict.map((e) => ({
+      name: e.name,
+      digest: e.target.digest,
+      lastUsed: new Date(e.lastUsed).toISOString(),
+    }));
+  }
   const keep = new Set<string>();
   const keepDiff = new Set<string>();
   const lazy = new LazyBlobs(root);
@@ -205,6 +229,11 @@ async function collect(store: Store): Promise<PruneReport> {
       report.temp++;
     }
   }
+  // the last-used times of what stays, merged into one file; a prune's temp file its process left
+  for (const name of await list(join(root, 'used'))) {
+    if (name.startsWith('.tmp') && deadTemp(name)) await rm(join(root, 'used', name), { force: true });
+  }
+  await compactUsage(root, usage, (d) => keep.has(d) || keepDiff.has(d) || leased.has(d));
   for (const name of await list(join(root, 'run'))) {
     const pid = Number(name.split('-')[0]);
     if (Number.isInteger(pid) && !pidAlive(pid)) {

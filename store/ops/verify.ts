@@ -17,7 +17,9 @@ import { LazyBlobs } from '../lazy.js';
 export interface VerifyReport {
   blobs: number;
   layers: number;
-  /** Layers images name that are recorded with their source but not downloaded (fetched on first read): not a problem. */
+  /**
+   * Layers images name that are recorded with their source but not downloaded (fetched on first read): not a problem.
+   */
   lazy: number;
   problems: string[];
 }

@@ -282,6 +282,6 @@ describe('layer compression on output', () => {
   it('refuses compression keys on outputs that write files (exit 2)', () => {
     const r = tsb(['build', '-q', '-o', `type=local,dest=${join(work, 'out')},compression=zstd`, ctx]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/type=local does not take compression=/);
+    expect(r.stderr).toMatch(/compression= is not supported for type=local/);
   });
 });

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseBuildfile } from '../../parser/parse.js';
 import { makePlan } from '../../builder/plan.js';
-import { PlanError } from '../../builder/errors.js';
+import { PlanError, type UnsupportedFormError } from '../../builder/errors.js';
+import { UsageError } from '../../oci/index.js';
 
 const amd64 = { os: 'linux', architecture: 'amd64' };
 
@@ -68,9 +69,10 @@ describe('plan', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(PlanError);
+    // a UsageError: the CLI exits 2 (cli/errors.ts exitCodeFor goes by class)
+    expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).name).toBe('UsageError');
-    expect((err as PlanError).render()).toBe('Buildfile:2: RUN --device is not supported by tsbuild');
+    expect((err as UnsupportedFormError).render()).toBe('Buildfile:2: RUN --device is not supported by tsbuild');
     expect(() => plan(text)).not.toThrow();
     expect(() => plan('FROM busybox\nADD --unpack=false a.tar /x/\n')).toThrow(/ADD --unpack is not supported/);
   });

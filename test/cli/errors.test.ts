@@ -7,6 +7,7 @@ import { EntitlementError } from '../../builder/entitlements.js';
 import { TsbuildError } from '../../oci/index.js';
 import { RegistryError } from '../../registry-client/errors.js';
 import { StoreError } from '../../store/errors.js';
+import { LibcError, UserError } from '../../runtime/index.js';
 
 describe('cli errors', () => {
   it('a RUN that exited 2 fails the build with 1, not the usage code', () => {
@@ -41,6 +42,15 @@ describe('cli errors', () => {
     expect([reg.code, reg.hint]).toEqual(['REGISTRY', 'run `tsbuild login r.example`']);
     expect(new StoreError('gone').code).toBe('STORE');
     expect(new BuildError('failed', { file: 'Buildfile', hint: 'free space' }).hint).toBe('free space');
+  });
+
+  it('a runtime error exits 1 and prints its hint', () => {
+    const user = new UserError('ghost', 'no user "ghost" in /etc/passwd');
+    expect(exitCodeFor(user)).toBe(1);
+    expect(formatError(user, false)).toBe(`error: user "ghost": no user "ghost" in /etc/passwd\nhint: ${user.hint}`);
+    const refused = new LibcError('mount', 1, '/run/tsbuild');
+    expect(exitCodeFor(refused)).toBe(1);
+    expect(formatError(refused, false)).toContain('\nhint: mount was refused: RUN steps need root');
   });
 
   it('an interrupted build exits as a shell reports the signal: 130 for Ctrl-C, 143 for SIGTERM', () => {

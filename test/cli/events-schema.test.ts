@@ -44,6 +44,10 @@ describe('build event JSON schema', () => {
         total: 2,
       }),
     ).toBe(true);
+    expect(
+      validateEvent({ type: 'image-pushed', time: 1, ref: 'r/x:1', digest: 'sha256:' + '0'.repeat(64) }),
+      JSON.stringify(validateEvent.errors),
+    ).toBe(true);
   });
 
   it('rejects events with missing, extra or mistyped fields', () => {
@@ -56,6 +60,8 @@ describe('build event JSON schema', () => {
       { type: 'step-start', time: 1, step: { ...step, index: 0 } },
       { type: 'log', time: 1, level: 'info', message: 'x', extra: 1 },
       { type: 'pull-progress', time: 1, ref: 'x', digest: 'sha256:ab', current: -1, total: 2 },
+      { type: 'image-pushed', time: 1, ref: 'r/x:1' },
+      { type: 'image-pushed', time: 1, ref: 'r/x:1', digest: 'sha256:' + '0'.repeat(64), local: true },
       { type: 'bogus', time: 1 },
     ];
     for (const b of bad) expect(validateEvent(b), JSON.stringify(b)).toBe(false);

@@ -1,5 +1,5 @@
 // The CLI's own usage rules, through the real bin/tsbuild: unknown commands and flags exit 2 with a clear message;
-// --help lists every subcommand; --version prints the package version.
+// --help lists every subcommand; --version prints the package version and the Node running it.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,7 @@ describe('tsbuild usage', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const v = run('--version');
     expect(v.status).toBe(0);
-    expect(v.stdout.trim()).toBe(pkg.version);
+    // and the Node running it (CI checks that its Node 24 run really ran on 24)
+    expect(v.stdout.trim()).toBe(`${pkg.version} (node ${process.version}, ${process.platform}/${process.arch})`);
   });
 });

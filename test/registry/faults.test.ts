@@ -129,7 +129,8 @@ describe('through a fault-injecting proxy (token auth registry)', () => {
     await pullImage(ref(), layout, opts());
     proxy.requests.length = 0;
     await pullImage(ref(), layout, opts());
-    // a new client: the HEAD without a token is refused (401, which replaces the /v2/ ping), the one with a token answers
+    // a new client: the HEAD without a token is refused (401, which replaces the /v2/ ping), the one with a token
+    // answers
     expect(proxy.requests.filter((q) => q.path.includes('/manifests/')).map((q) => `${q.method} ${q.status}`)).toEqual([
       'HEAD 401',
       'HEAD 200',

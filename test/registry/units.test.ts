@@ -88,6 +88,6 @@ describe('registry client units', () => {
     ).toBeUndefined();
     expect(platformRank(parsePlatform('linux/amd64'), { os: 'linux', architecture: 'arm64' })).toBeUndefined();
     expect(parsePlatform('linux/x86_64')).toEqual({ os: 'linux', architecture: 'amd64' });
-    expect(() => parsePlatform('linux')).toThrow(/os\/arch/);
+    expect(() => parsePlatform('linx')).toThrow(/os\/arch/);
   });
 });

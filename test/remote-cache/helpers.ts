@@ -20,7 +20,10 @@ export interface Run {
   events: BuildEvent[];
 }
 
-/** `tsbuild --root ROOT build --progress=json …` with SOURCE_DATE_EPOCH set; fails the test on a non-zero exit unless `allowFail`. */
+/**
+ * `tsbuild --root ROOT build --progress=json …` with SOURCE_DATE_EPOCH set; fails the test on a non-zero exit unless
+ * `allowFail`.
+ */
 export function build(
   root: string,
   registryHost: string,
@@ -40,7 +43,9 @@ export function build(
   return run;
 }
 
-/** `CACHED|RAN stage: instruction` for every step but FROM (a base image pulled into an empty store is not a cache hit). */
+/**
+ * `CACHED|RAN stage: instruction` for every step but FROM (a base image pulled into an empty store is not a cache hit).
+ */
 export function steps(run: Run): string[] {
   return run.events.flatMap((e) =>
     e.type === 'step-end' && !e.step.instruction.startsWith('FROM')

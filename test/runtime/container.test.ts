@@ -86,7 +86,8 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     });
     expect(r.stdout).not.toContain('top secret');
     const escaped = r.stdout.split('\n').filter((l) => l.startsWith('ESCAPED'));
-    // chroot works in pivot isolation (CAP_SYS_CHROOT is in Docker's set) but leads nowhere; in chroot isolation it is denied.
+    // chroot works in pivot isolation (CAP_SYS_CHROOT is in Docker's set) but leads nowhere; in chroot isolation it is
+    // denied.
     const expected =
       isolation === 'pivot' ? ['ESCAPED: chroot / /bin/true', 'ESCAPED: echo done'] : ['ESCAPED: echo done'];
     expect(escaped).toEqual(expected);
@@ -95,7 +96,8 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
 
   it('a chroot escape with a kept directory fd is impossible (no CAP_SYS_CHROOT in chroot isolation; old root gone in pivot)', async () => {
     // busybox chroot(2)s then chdirs into the new root, so the classic "chroot + cd .. + chroot ." is tried through
-    // the shell: if chroot into a subdirectory were allowed and left cwd outside, `cd ../../..` would climb to the host.
+    // the shell: if chroot into a subdirectory were allowed and left cwd outside, `cd ../../..` would climb to the
+    // host.
     const r = await run([
       '/bin/sh',
       '-c',

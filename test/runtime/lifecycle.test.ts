@@ -93,7 +93,8 @@ await runContainer({ rootfs: { lowerdirs: [${JSON.stringify(env.lower)}], upperd
       'the container to die with its parent',
     );
     const left = mountsUnder(join(env.runDir, 'c'));
-    // chroot isolation mounts in a private tree of the host namespace; pivot isolation mounts only inside the container.
+    // chroot isolation mounts in a private tree of the host namespace; pivot isolation mounts only inside the
+    // container.
     if (isolation === 'pivot') expect(left).toEqual([]);
     else expect(left.length).toBeGreaterThan(0);
     await cleanupStaleMounts(env.runDir);

@@ -1,0 +1,51 @@
+// bin/tsbuild's V8 code cache is kept per Node version and V8 flags: V8 refuses a cache made under other ones, and
+// a refused cache is rewritten at exit, so runs under two Nodes (CI's 20 and 24) or two NODE_OPTIONS would each
+// throw the other's cache away. Runs a copy of bin/ and the bundle, so that the checkout's own cache is left alone.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const top = mkdtempSync(join(tmpdir(), 'tsbuild-code-cache-'));
+afterAll(() => rmSync(top, { recursive: true, force: true }));
+
+describe('the code cache of bin/tsbuild', () => {
+  it('is kept per V8 flag set: alternating runs reuse their own cache instead of rewriting a shared one', () => {
+    cpSync(join(repo, 'bin'), join(top, 'bin'), { recursive: true });
+    cpSync(join(repo, 'dist', 'bundle'), join(top, 'dist', 'bundle'), {
+      recursive: true,
+      filter: (src) => !src.includes(`${join('dist', 'bundle', 'cache')}`),
+    });
+    cpSync(join(repo, 'package.json'), join(top, 'package.json'));
+    symlinkSync(join(repo, 'node_modules'), join(top, 'node_modules'));
+    const cache = join(top, 'dist', 'bundle', 'cache');
+    const run = (nodeOptions: string) => {
+      const r = spawnSync(process.execPath, [join(top, 'bin', 'tsbuild'), '--version'], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: nodeOptions },
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    };
+    // the cache files by name, with what identifies one write of each (a rewrite is a rename onto the name)
+    const files = () =>
+      Object.fromEntries(
+        readdirSync(cache).map((f) => {
+          const s = statSync(join(cache, f));
+          return [f, `${s.ino}:${s.mtimeMs}`];
+        }),
+      );
+    // --max-old-space-size is among the flags V8's cache check hashes: a cache made without it is refused with it
+    // (and back)
+    run('');
+    run('--max-old-space-size=500');
+    const before = files();
+    expect(Object.keys(before)).toHaveLength(2);
+    run('');
+    run('--max-old-space-size=500');
+    expect(files()).toEqual(before);
+  });
+});
