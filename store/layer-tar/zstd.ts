@@ -61,7 +61,14 @@ export function zstdFrame(buf: Buffer, level = ZSTD_DEFAULT_LEVEL): Promise<Buff
 /** A decompressing stream for zstd input (any number of frames, any chunking). */
 export function createZstdDecompress(): Transform {
   const node = nodeZstd();
-  if (node) return node.createZstdDecompress();
+  if (node) {
+    const d = node.createZstdDecompress();
+    // zlib's messages ("Unknown frame descriptor") do not say which decoder failed either
+    d.prependListener('error', (e: Error) => {
+      if (!e.message.startsWith('damaged zstd data')) e.message = `damaged zstd data: ${e.message}`;
+    });
+    return d;
+  }
   const { Decompress } = require('fzstd') as {
     Decompress: new (ondata: (chunk: Uint8Array, final: boolean) => void) => {
       push(chunk: Uint8Array, final?: boolean): void;
