@@ -36,6 +36,7 @@ import type { BuildEnv, StageState } from './steps/types.js';
  * opens while a directory context's Buildfile is parsed, and base images resolve while the context is read.
  */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
+  checkArguments(opts);
   const emit = (e: BuildEvent): void => opts.onEvent?.(e);
   // names, pushes and outputs that contradict each other fail before anything runs
   const outputs = planOutputs(opts);
@@ -89,8 +90,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
     if (epoch.warning) emit({ type: 'log', time: Date.now(), level: 'warn', message: epoch.warning });
     const stages = new Map<number, Promise<StageState>>();
+    // aborted by the caller (Ctrl-C) or by the first stage that fails: the stages beside it stop
+    const cancel = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, cancel.signal]) : cancel.signal;
     const env = await makeEnv(
-      opts,
+      { ...opts, signal },
       store,
       plan,
       held.context,
@@ -102,7 +106,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       epoch.epoch,
     );
     held.containersStarted = () => env.tally.containersStarted;
-    const final = await runStages(env, stages, opts);
+    const final = await runStages(env, stages, opts, cancel);
     for (const a of unusedBuildArgs(plan, env.tally.usedArgs)) {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
@@ -120,6 +124,30 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     throw e;
   } finally {
     await release(held);
+  }
+}
+
+/**
+ * What the caller got wrong is said before anything runs (exit 2), not after a long build: a tag that is not an image
+ * name, a context directory that does not exist.
+ */
+function checkArguments(opts: BuildOptions): void {
+  for (const t of opts.tags ?? []) {
+    try {
+      normalizeName(t);
+    } catch (e) {
+      throw new UsageError(`invalid tag "${t}": ${(e as Error).message}`, {
+        hint: 'a tag is [registry/]repository[:tag] in lower case, as for docker build -t',
+      });
+    }
+  }
+  if (typeof opts.context === 'string') {
+    const st = statSync(opts.context, { throwIfNoEntry: false });
+    if (st === undefined)
+      throw new UsageError(`context directory "${opts.context}" does not exist`, {
+        hint: 'give the directory to build from (. for the current one)',
+      });
+    if (!st.isDirectory()) throw new UsageError(`context "${opts.context}" is not a directory`);
   }
 }
 
@@ -199,15 +227,18 @@ function startBaseImages(
 
 /**
  * Phase 3: every needed stage runs as soon as the stages it depends on are done, at most `concurrency` at once.
- * Returns the target's state once every needed stage has finished; on a failure, the queued stages are dropped
- * and the running ones settle before the error is thrown.
+ * Returns the target's state once every needed stage has finished. The first stage to fail fails the build at once,
+ * as BuildKit's does: the queued stages are dropped, the running ones are cancelled (their containers killed, their
+ * mounts released), and once they have settled the first error is thrown.
  */
 async function runStages(
   env: BuildEnv,
   stages: Map<number, Promise<StageState>>,
   opts: BuildOptions,
+  cancel: AbortController,
 ): Promise<StageState> {
   const { plan } = env;
+  let firstError: { error: unknown } | undefined;
   // One stage needs no queue (and a no-op rebuild of it does not load p-queue).
   const queue: Pick<PQueue, 'add' | 'clear'> =
     plan.needed.length > 1
@@ -219,18 +250,22 @@ async function runStages(
       await Promise.all(sp.dependsOn.map((d) => env.stage(d)));
       return (await queue.add(() => runStage(env, sp), { throwOnTimeout: true })) as StageState;
     })();
-    // awaited below and by the stages that depend on it; until then a failure must not be an unhandled rejection
-    p.catch(() => undefined);
+    // awaited below and by the stages that depend on it; until then a failure must not be an unhandled rejection.
+    // The first failure is the build's error; the cancelled stages' own errors ("killed") come after it.
+    p.catch((error: unknown) => {
+      firstError ??= { error };
+      cancel.abort();
+    });
     stages.set(i, p);
   }
   try {
-    const final = await env.stage(plan.target);
     await Promise.all(plan.needed.map((i) => env.stage(i)));
-    return final;
+    return await env.stage(plan.target);
   } catch (e) {
     queue.clear();
+    cancel.abort();
     await Promise.allSettled([...stages.values()]);
-    throw e;
+    throw firstError ? firstError.error : e;
   }
 }
 
@@ -427,7 +462,7 @@ async function makeEnv(
 ): Promise<BuildEnv> {
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
-    if (s.src !== undefined) secrets.set(s.id, await readFile(s.src));
+    if (s.src !== undefined) secrets.set(s.id, await readSecret(s.id, s.src));
     else if (s.env !== undefined && process.env[s.env] !== undefined)
       secrets.set(s.id, Buffer.from(process.env[s.env]!));
     else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
@@ -470,6 +505,17 @@ async function makeEnv(
       sde !== undefined ? new Date(sde * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString(),
     signal: opts.signal,
   };
+}
+
+/** A `--secret id=ID,src=FILE` file; one that cannot be read is named with its id (exit 2). */
+async function readSecret(id: string, src: string): Promise<Buffer> {
+  try {
+    return await readFile(src);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
+    throw new UsageError(`secret "${id}": cannot read src ${src}: ${why}`, { cause: e });
+  }
 }
 
 /** The build's default network: started by the first RUN that needs it, so a cached build starts none. */

@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import type { Descriptor, Digest } from '../oci/index.js';
 import type { CacheRecord, Store } from '../store/index.js';
 
-const VERSION = 'tsbuild-cache-v1';
+// v2: steps that change no file have a layer (the empty one), and COPY leaves an existing destination directory
+// as it is; a v1 record would give the old image.
+const VERSION = 'tsbuild-cache-v2';
 
 export function cacheKey(parent: string, parts: unknown): string {
   return createHash('sha256')

@@ -44,6 +44,18 @@ export type BuildEvent =
       line: number;
       endLine: number;
     }
-  | { type: 'build-end'; time: number; ok: boolean; imageId?: string; manifestDigest?: string; error?: string };
+  | { type: 'build-end'; time: number; ok: boolean; imageId?: string; manifestDigest?: string; error?: string }
+  // The CLI's last word on a `--progress=json` stream, instead of plain text: what was built and its names, or the
+  // error the command failed with (the text it prints otherwise) and the exit code it returns.
+  | {
+      type: 'result';
+      time: number;
+      imageId: string;
+      manifestDigest: string;
+      tags: string[];
+      /** With --push: the digest the registry stored, per tag. */
+      pushed?: { ref: string; digest: string }[];
+    }
+  | { type: 'error'; time: number; message: string; code?: string; hint?: string; exitCode: number };
 
 export type BuildEventListener = (e: BuildEvent) => void;

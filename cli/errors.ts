@@ -1,6 +1,7 @@
 // The one place that turns errors into what a user reads. Code below the CLI never prints.
 import { statfsSync } from 'node:fs';
 import { TsbuildError, UsageError } from '../oci/index.js';
+import type { BuildEvent } from '../builder/index.js';
 
 /** Errors that carry their own user-facing rendering (file:line:col with a caret, registry hints, …). */
 interface Renderable {
@@ -135,4 +136,24 @@ export function exitCodeFor(err: unknown): number {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('commander.')) return 2;
   return 1;
+}
+
+/**
+ * The error as the last event of a `--progress=json` stream (so the stream stays JSON from the first line to the
+ * last): the text `formatError` prints without its `error: ` prefix, the error's code and hint, and the exit code.
+ */
+export function errorEvent(err: unknown, exitCode: number): Extract<BuildEvent, { type: 'error' }> {
+  const code = err instanceof TsbuildError ? err.code : undefined;
+  const hint = err instanceof TsbuildError ? err.hint : undefined;
+  return {
+    type: 'error',
+    time: Date.now(),
+    message: (isRenderable(err) ? err.render() : err instanceof Error ? err.message : String(err)).slice(
+      0,
+      MAX_ERROR_CHARS,
+    ),
+    ...(code !== undefined ? { code } : {}),
+    ...(hint !== undefined ? { hint } : {}),
+    exitCode,
+  };
 }

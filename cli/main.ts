@@ -3,7 +3,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { collect, DEFAULT_ROOT } from './context.js';
-import { formatError, exitCodeFor } from './errors.js';
+import { commandWord, nearest, stopOptionsAfterImage, wantsJson } from './argv.js';
+import { errorEvent, formatError, exitCodeFor, InterruptedError } from './errors.js';
+import { exitAfterFlush, exitNow, isExiting } from './exit.js';
+import { UsageError } from './context.js';
 import * as parseCmd from './commands/parse.js';
 import * as storeCmds from './commands/store.js';
 import * as runCmd from './commands/run.js';
@@ -44,48 +47,93 @@ export function makeProgram(): Command {
 
 /**
  * `build` is the default command (`tsbuild -f Buildfile .`), so a mistyped command would otherwise be read as a
- * context directory. A first word that is neither a command nor an existing path is an unknown command.
+ * context directory. A first word that is neither a command nor an existing path, nor written as a path, is an
+ * unknown command; the nearest command name is suggested.
  */
-function unknownCommand(program: Command, argv: string[]): string | undefined {
-  const first = argv[2];
-  if (first === undefined || first.startsWith('-') || first.includes('/') || first === '.') return undefined;
+function unknownCommand(program: Command, args: string[]): UsageError | undefined {
+  const first = commandWord(program, args)?.word;
+  if (first === undefined || first === '-' || first.includes('/') || first.startsWith('.')) return undefined;
   const known = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
   if (known.includes(first) || existsSync(first)) return undefined;
-  return first;
+  const near = nearest(
+    first,
+    program.commands.map((c) => c.name()),
+  );
+  return new UsageError(
+    `unknown command '${first}' (and no context directory of that name)${near ? `; did you mean ${near}?` : ''}`,
+    { hint: 'run `tsbuild --help` for the commands' },
+  );
 }
 
-/** Warnings the library raises (process.emitWarning, e.g. a restored index.json) print as our own lines, not Node's. */
-function printWarningsPlainly(): void {
+/**
+ * Warnings the library raises (process.emitWarning, e.g. a restored index.json) print as our own lines, not Node's;
+ * as `log` events in a JSON stream.
+ */
+function printWarningsPlainly(json: boolean): void {
   process.removeAllListeners('warning');
-  process.on('warning', (w) => process.stderr.write(`warning: ${w.message}\n`));
+  process.on('warning', (w) =>
+    process.stderr.write(
+      json
+        ? JSON.stringify({ type: 'log', time: Date.now(), level: 'warn', message: w.message }) + '\n'
+        : `warning: ${w.message}\n`,
+    ),
+  );
+}
+
+/**
+ * The signals a command that handles none itself ends on: streams flushed, exit 128 + n as a shell reports it. While
+ * an exit already waits for a slow reader, the first signal lets it finish; a second one exits at once.
+ */
+function exitOnSignals(): void {
+  let whileExiting = 0;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (isExiting() && ++whileExiting > 1) exitNow(InterruptedError.codeFor(sig));
+      // a build or a `run` listens too: it stops its containers, cleans up, and then returns its own code
+      if (process.listenerCount(sig) > 1) return;
+      void exitAfterFlush(InterruptedError.codeFor(sig));
+    });
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
-  printWarningsPlainly();
+  exitOnSignals();
   const program = makeProgram();
-  const unknown = unknownCommand(program, argv);
-  if (unknown !== undefined) {
-    process.stderr.write(
-      `error: unknown command '${unknown}' (and no context directory of that name)\n(run \`tsbuild --help\` for the commands)\n`,
-    );
-    return 2;
+  const args = argv.slice(2);
+  const json = wantsJson(program, args);
+  printWarningsPlainly(json);
+  const report = (err: unknown, text: string, code: number): number => {
+    process.stderr.write((json ? JSON.stringify(errorEvent(err, code)) : text) + '\n');
+    return code;
+  };
+  if (json) {
+    // commander's own messages (unknown option, missing argument) become the error event written below
+    program.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+    for (const c of program.commands) c.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   }
+  const unknown = unknownCommand(program, args);
+  if (unknown !== undefined) return report(unknown, formatError(unknown, false), 2);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync([...argv.slice(0, 2), ...stopOptionsAfterImage(program, args)]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version print and exit 0; everything else commander rejects is a usage error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
         return 0;
-      return 2;
+      return json ? report(new UsageError(err.message.replace(/^error: /, '')), '', 2) : 2;
     }
     const debug = argv.includes('--debug');
     const storeRoot = (program.opts() as { root?: string }).root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT;
-    process.stderr.write(formatError(err, debug, { storeRoot }) + '\n');
-    return exitCodeFor(err);
+    return report(err, formatError(err, debug, { storeRoot }), exitCodeFor(err));
   }
 }
 
 // not a top-level await: the CommonJS bundle (scripts/bundle.mjs) cannot hold one
-void main(process.argv).then((code) => process.exit(code));
+void main(process.argv).then(
+  (code) => exitAfterFlush(code),
+  (err: unknown) => {
+    process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return exitAfterFlush(1);
+  },
+);

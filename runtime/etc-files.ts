@@ -6,21 +6,25 @@ import type { NetworkMode } from './spec.js';
 
 export interface EtcFiles {
   hosts: string;
-  hostname: string;
+  /** None for a build step: BuildKit binds no /etc/hostname (the image's own, if any, stays). */
+  hostname?: string;
   resolvConf: string;
 }
 
+/** The host name of every RUN container, as BuildKit's (executor/oci/hosts.go). */
+export const BUILD_HOSTNAME = 'buildkitsandbox';
+
 export async function writeEtcFiles(
   dir: string,
-  o: { hostname: string; network: NetworkMode; extraHosts: string[] },
+  o: { hostname: string; network: NetworkMode; extraHosts: string[]; purpose: 'run' | 'build' },
 ): Promise<EtcFiles> {
-  const hosts = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    `127.0.1.1\t${o.hostname}`,
-    ...o.extraHosts.map((h) => h.trim().split(/\s+/).join('\t')),
-    '',
-  ].join('\n');
+  const extra = o.extraHosts.map((h) => h.trim().split(/\s+/).join('\t'));
+  // BuildKit names the host on the loopback line and adds --add-host entries after the ::1 line
+  const hosts = (
+    o.purpose === 'build'
+      ? [`127.0.0.1\tlocalhost ${o.hostname}`, '::1\tlocalhost ip6-localhost ip6-loopback', ...extra, '']
+      : ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `127.0.1.1\t${o.hostname}`, ...extra, '']
+  ).join('\n');
   let resolv = '';
   if (o.network !== 'none') {
     try {
@@ -40,11 +44,11 @@ export async function writeEtcFiles(
   }
   const files: EtcFiles = {
     hosts: join(dir, 'hosts'),
-    hostname: join(dir, 'hostname'),
+    ...(o.purpose === 'run' ? { hostname: join(dir, 'hostname') } : {}),
     resolvConf: join(dir, 'resolv.conf'),
   };
   writeFileSync(files.hosts, hosts, { mode: 0o644 });
-  writeFileSync(files.hostname, `${o.hostname}\n`, { mode: 0o644 });
+  if (files.hostname) writeFileSync(files.hostname, `${o.hostname}\n`, { mode: 0o644 });
   writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
   return files;
 }

@@ -82,7 +82,7 @@ export interface MountTreeOptions {
   /** The overlay's upperdir: mount points made there are reported as traces. */
   upperdir: string;
   /** Generated files bound over /etc (host paths). */
-  etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  etcFiles: { hosts: string; hostname?: string; resolvConf: string };
   mounts: PlannedMount[];
   /** Mount /proc and /sys here too (pivot isolation); in chroot isolation unshare mounts /proc and the parent /sys. */
   procAndSys: boolean;
@@ -290,7 +290,7 @@ export async function mountTree(o: MountTreeOptions): Promise<{ proc: string; sy
       if (o.procAndSys) mountSysAt(fdPath(fd));
     });
     bindHostFile(root, o.etcFiles.hosts, '/etc/hosts', t);
-    bindHostFile(root, o.etcFiles.hostname, '/etc/hostname', t);
+    if (o.etcFiles.hostname) bindHostFile(root, o.etcFiles.hostname, '/etc/hostname', t);
     bindHostFile(root, o.etcFiles.resolvConf, '/etc/resolv.conf', t);
     // Shallow targets first, so a mount inside another one gets its mount point in the outer mount, not the layer.
     const ordered = [...o.mounts].sort((a, b) => depth(a.target) - depth(b.target));

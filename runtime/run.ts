@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capMask, containerCaps } from './caps.js';
 import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
-import { writeEtcFiles } from './etc-files.js';
+import { BUILD_HOSTNAME, writeEtcFiles } from './etc-files.js';
 import { ContainerSetupError, REPORT_HINT, RuntimeError } from './errors.js';
 import { ensureHelper } from './helper.js';
 import { MNT_DETACH, umount2 } from './libc.js';
@@ -100,7 +100,8 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   const id = randomBytes(6).toString('hex');
   const isolation: Isolation = spec.isolation ?? 'chroot';
   const network = spec.network ?? 'default';
-  const hostname = spec.hostname ?? id;
+  const purpose = spec.purpose ?? 'run';
+  const hostname = spec.hostname ?? (purpose === 'build' ? BUILD_HOSTNAME : id);
   const runDir = spec.runDir ?? DEFAULT_RUN_DIR;
   const cdir = join(runDir, 'c', `${process.pid}-${id}`);
   const root = join(cdir, 'rootfs');
@@ -126,7 +127,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     await ensurePrivateRunDir(runDir);
     mkdirSync(root);
     const lowerdirs = spec.rootfs.lowerdirs.length > 0 ? spec.rootfs.lowerdirs : [await emptyDir(cdir)];
-    const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [] });
+    const etcFiles = await writeEtcFiles(filesDir, { hostname, network, extraHosts: spec.extraHosts ?? [], purpose });
     const mounts = await planMounts(spec.mounts ?? [], filesDir, cdir);
     const cwd = spec.cwd ?? '/';
     const seccompFile = spec.seccomp === 'unconfined' ? '-' : join(cdir, 'seccomp.bpf');
@@ -145,7 +146,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       sysMount = sys;
       traces = tree.traces;
       step = 'resolve user';
-      const user = await resolveUser(root, spec.user);
+      const user = await resolveUser(root, spec.user, purpose);
       await mkdirInRoot(root, cwd);
       const helper = await ensureHelper(spec.helperDir ?? join(runDir, 'helper'));
       const [file, ...rest] = spec.args;

@@ -45,6 +45,12 @@ export interface ContainerSpec {
   cwd?: string;
   /** `name`, `uid`, `name:group`, `uid:gid`; resolved from the rootfs's /etc/passwd and /etc/group. Default root. */
   user?: string;
+  /**
+   * `build`: a build step's RUN, in BuildKit's sandbox: host name `buildkitsandbox` (the same in every container,
+   * so nothing random reaches an image), BuildKit's /etc/hosts, its supplementary groups (runtime/users.ts).
+   * `run` (default): as docker run, a host name of the container's id.
+   */
+  purpose?: 'run' | 'build';
   hostname?: string;
   /** Default `default`. */
   network?: NetworkMode;

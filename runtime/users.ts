@@ -66,8 +66,20 @@ export function parseGroup(text: string): GroupEntry[] {
 
 const isNumeric = (s: string): boolean => /^\d+$/.test(s);
 
+/**
+ * Whose rule for supplementary groups: `run` is docker run's (the primary group, then every group listing the
+ * user); `build` is BuildKit's for a RUN step (only the groups listing the user by name, and none at all for the
+ * default user, a `uid:gid` pair or an explicit group).
+ */
+export type GroupsRule = 'run' | 'build';
+
 /** Resolves `name`, `uid`, `name:group`, `uid:gid` against passwd/group texts (either may be empty). */
-export function resolveUserFrom(user: string | undefined, passwdText: string, groupText: string): ResolvedUser {
+export function resolveUserFrom(
+  user: string | undefined,
+  passwdText: string,
+  groupText: string,
+  rule: GroupsRule = 'run',
+): ResolvedUser {
   const spec = user && user !== '' ? user : '0';
   const [u, g] = spec.split(':', 2) as [string, string | undefined];
   const passwd = parsePasswd(passwdText);
@@ -84,10 +96,11 @@ export function resolveUserFrom(user: string | undefined, passwdText: string, gr
       if (!gr) throw new UserError(spec, `no group "${g}" in /etc/group`);
       gid = gr.gid;
     }
-    // An explicit group replaces the supplementary list, as Docker does.
-    supplementary = [gid];
+    // An explicit group replaces the supplementary list, as Docker does; BuildKit sets none.
+    supplementary = rule === 'build' ? [] : [gid];
   } else {
-    supplementary = [gid, ...groups.filter((e) => pw && e.members.includes(pw.name)).map((e) => e.gid)];
+    const member = groups.filter((e) => pw && e.members.includes(pw.name)).map((e) => e.gid);
+    supplementary = rule === 'build' ? (user ? member : []) : [gid, ...member];
   }
   return { uid, gid, groups: [...new Set(supplementary)], home: pw?.home ?? '/' };
 }
@@ -135,7 +148,11 @@ function readDbFile(dir: ReturnType<typeof openRoot>, path: string): string {
 }
 
 /** Resolves USER against the files inside `root` (a mounted rootfs), never leaving it. */
-export async function resolveUser(root: string, user: string | undefined): Promise<ResolvedUser> {
+export async function resolveUser(
+  root: string,
+  user: string | undefined,
+  rule: GroupsRule = 'run',
+): Promise<ResolvedUser> {
   const { passwd, group } = readUserDb(root);
-  return resolveUserFrom(user, passwd, group);
+  return resolveUserFrom(user, passwd, group, rule);
 }

@@ -13,7 +13,7 @@ import {
   type LayerCompression,
 } from '../oci/index.js';
 import { decompressed } from './decompress.js';
-import { digestHex, isDigest } from '../oci/index.js';
+import { digestHex, EMPTY_LAYER_DIFF_ID, EMPTY_LAYER_GZIP, isDigest } from '../oci/index.js';
 import { MediaType, type Descriptor, type Digest } from '../oci/index.js';
 import type { CommitOptions, CommittedLayer, ExpectedDiffID, ImageRecord, Layers } from './api.js';
 import { BlobNotFoundError } from './errors.js';
@@ -230,21 +230,23 @@ export class LocalLayers implements Layers {
     }
     let made: { digest: Digest; size: number; diffID: Digest };
     if (have === 'uncompressed') {
-      await this.blobs.fetch(layer.digest);
-      if (!(await this.blobs.files.has(layer.digest)))
-        throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
-      const path = this.blobs.files.path(layer.digest);
-      const expect = { expect: { digest: layer.digest, size: layer.size } };
-      const chunks =
-        want === 'zstd'
-          ? (await import('./layer-tar/zstd.js')).parallelZstdFile(path, {
-              ...expect,
-              ...(level !== undefined ? { level } : {}),
-            })
-          : (await import('./layer-tar/gzip.js')).parallelGzipFile(path, {
-              ...expect,
-              ...(level !== undefined ? { level } : {}),
-            });
+      let chunks: AsyncIterable<Buffer>;
+      if (layer.digest === EMPTY_LAYER_DIFF_ID && variant === '') {
+        // BuildKit's bytes for the empty layer (our gzip's would differ): the same digest as in BuildKit's images
+        chunks = (async function* () {
+          yield EMPTY_LAYER_GZIP;
+        })();
+      } else {
+        await this.blobs.fetch(layer.digest);
+        if (!(await this.blobs.files.has(layer.digest)))
+          throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
+        const path = this.blobs.files.path(layer.digest);
+        const opts = { expect: { digest: layer.digest, size: layer.size }, ...(level !== undefined ? { level } : {}) };
+        chunks =
+          want === 'zstd'
+            ? (await import('./layer-tar/zstd.js')).parallelZstdFile(path, opts)
+            : (await import('./layer-tar/gzip.js')).parallelGzipFile(path, opts);
+      }
       made = { ...(await this.blobs.files.ingestChunks(chunks, this.blobs.touch)), diffID: layer.digest };
     } else {
       // Recompressed from the blob it has: decompressed, hashed (the tar must be the diffID), compressed again.

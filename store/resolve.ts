@@ -43,8 +43,8 @@ export async function recordFor(
   name?: string,
   depth = 0,
 ): Promise<ImageRecord | undefined> {
-  if (!(await blobs.has(digest))) return undefined;
-  const json = JSON.parse((await blobs.read(digest)).toString('utf8')) as ImageManifest & ImageIndex;
+  const json = await readManifestLike(blobs, digest);
+  if (json === undefined) return undefined;
   const mt = mediaTypeOf(json, mediaTypeHint);
   if (isIndexMediaType(mt) || (Array.isArray(json.manifests) && !json.config)) {
     if (depth > 3) return undefined;
@@ -52,7 +52,8 @@ export async function recordFor(
     if (!entry) return undefined;
     return recordFor(blobs, entry.digest, entry.mediaType, want, name, depth + 1);
   }
-  if (!json.config) return undefined;
+  // an image config (the image ID) has a `config` too, but not a descriptor
+  if (typeof json.config?.digest !== 'string') return undefined;
   const config = JSON.parse((await blobs.read(json.config.digest)).toString('utf8')) as ImageConfigFile;
   return {
     ...(name ? { name } : {}),
@@ -62,6 +63,19 @@ export async function recordFor(
     configDigest: json.config.digest,
     config,
   };
+}
+
+/** Manifests and indexes are small JSON; a digest given by a user may name any blob (a layer, a config). */
+const MAX_MANIFEST_BYTES = 4 << 20;
+
+async function readManifestLike(blobs: BlobStore, digest: Digest): Promise<(ImageManifest & ImageIndex) | undefined> {
+  if (!(await blobs.has(digest)) || (await blobs.size(digest)) > MAX_MANIFEST_BYTES) return undefined;
+  try {
+    const json = JSON.parse((await blobs.read(digest)).toString('utf8')) as unknown;
+    return typeof json === 'object' && json !== null ? (json as ImageManifest & ImageIndex) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every manifest reachable from the tags (through indexes), with the tag names that lead to it. */
@@ -85,6 +99,16 @@ export async function knownManifests(
   return [...out.values()];
 }
 
+/**
+ * An image ID as docker takes it (its `truncatedID`): `sha256:` optional, then 4 to 64 hex digits. tsbuild prints
+ * the full form (`build -q`, `--iidfile`), `images` the first 12.
+ */
+const IMAGE_ID = /^(?:sha256:)?([a-f0-9]{4,64})$/;
+
+/**
+ * docker's order: a full ID or digest is only that; a name (`name@digest`, a tag) is looked up as a name first, and
+ * a word that could be a short ID (`abcd1234`) is then tried as the unique prefix of an image ID or manifest digest.
+ */
 export async function resolveImage(
   root: string,
   blobs: BlobStore,
@@ -93,11 +117,11 @@ export async function resolveImage(
 ): Promise<ImageRecord | undefined> {
   const want = platform ?? hostPlatform();
   const s = ref.trim();
-  const bare = s.startsWith('sha256:') ? s.slice(7) : s;
-  if (isDigest(s)) return recordFor(blobs, s, undefined, want);
-  if (/^[a-f0-9]{4,64}$/.test(bare)) {
-    const found = await resolvePrefix(root, blobs, bare, want);
-    if (found !== null) return found;
+  const id = IMAGE_ID.exec(s)?.[1];
+  if (id !== undefined && id.length === 64) {
+    // the ID (config digest) or manifest digest of a tagged image, else an untagged manifest or index
+    const found = await resolvePrefix(root, blobs, id, want);
+    return found ?? recordFor(blobs, `sha256:${id}` as Digest, undefined, want);
   }
   const at = s.indexOf('@');
   if (at >= 0) {
@@ -105,15 +129,16 @@ export async function resolveImage(
     if (!isDigest(d)) return undefined;
     return recordFor(blobs, d, undefined, want, normalizeName(s));
   }
-  let name: string;
+  let name: string | undefined;
   try {
     name = normalizeName(s);
   } catch {
-    return undefined;
+    name = undefined;
   }
-  const tag = tagsOf(await readIndexFile(root)).find((t) => t.name === name);
-  if (!tag) return undefined;
-  return recordFor(blobs, tag.target.digest, tag.target.mediaType, want, name);
+  const tag = name !== undefined ? tagsOf(await readIndexFile(root)).find((t) => t.name === name) : undefined;
+  if (tag) return recordFor(blobs, tag.target.digest, tag.target.mediaType, want, name);
+  if (id !== undefined) return (await resolvePrefix(root, blobs, id, want)) ?? undefined;
+  return undefined;
 }
 
 /** null when nothing matches the prefix (so the caller may try it as a name). */

@@ -23,7 +23,7 @@ export async function extractArchive(srcFd: number, destDirFd: number, name: str
         ? 'xz'
         : undefined;
   const fail = (why: string): SourceError => new SourceError(`ADD: extracting ${name} failed: ${why}`);
-  // `/.` so that the root entry's own metadata lands on the directory, not on the /proc link
+  // `/.`: the directory itself, never the /proc link (the archive's root entry is ignored in extract mode)
   const dest = `${fdPath(destDirFd)}/.`;
   if (tool === undefined) {
     const file = createReadStream('', { fd: srcFd, autoClose: false, start: 0 });

@@ -22,6 +22,8 @@ export async function cachedStep(
   createdBy: string,
   exec: () => Promise<StepOutcome>,
   facets?: Omit<StepFacets, 'instruction'> & { instruction?: string },
+  /** false: the step leaves no history entry (ONBUILD, as in BuildKit); its layer, if any, still counts. */
+  history = true,
 ): Promise<boolean> {
   const { env, state } = sc;
   const key = cacheKey(state.key, parts);
@@ -55,7 +57,7 @@ export async function cachedStep(
     state.layers.push(layer);
     state.lowerdirs.push(undefined);
   }
-  state.history.push(historyEntry(createdBy, created, layer === null));
+  if (history) state.history.push(historyEntry(createdBy, created, layer === null));
   if (created > state.created) state.created = created;
   state.key = key;
   return rec !== undefined;
@@ -80,15 +82,17 @@ export function dedupeLowerdirs(lowerdirs: string[]): string[] {
   return overlayLowerOrder(lowerdirs).reverse();
 }
 
-/** Commits an upperdir as a layer (null when it holds no change) and releases the directories. */
+/**
+ * Commits an upperdir as a layer and releases the directories. An upperdir with no change still makes a layer,
+ * the empty one, as BuildKit's RUN, COPY, ADD and WORKDIR do: the layer count and diff_ids match its images'.
+ */
 export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<StepOutcome> {
   try {
     const c = await sc.env.store.layers.commit(
       dirs.upperdir,
       sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {},
     );
-    if (c.empty) return { layer: null };
-    sc.env.tally.layerWritten();
+    if (!c.empty) sc.env.tally.layerWritten();
     return { layer: { diffID: c.diffID, descriptor: c.descriptor } };
   } finally {
     await dirs.release();

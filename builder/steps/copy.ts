@@ -15,6 +15,7 @@ import { expand } from '../expand.js';
 import { FlagError } from '../flags.js';
 import { gitSourceRefusal } from '../errors.js';
 import { isGitSource } from '../git-url.js';
+import { copyCreatedBy } from '../image-config.js';
 import { findStage } from '../plan.js';
 import { pmap, secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
@@ -99,7 +100,16 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
     } else if (origin.kind !== 'context') {
       keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
     }
-    const createdBy = `${ins.keyword} ${flagText(fromWord, chown, chmodWord, parents)}${[...srcs, destWord].join(' ')} # buildkit`;
+    // History in BuildKit's form (no --from); the step's own record names every flag, so a layer made with other
+    // flags is never taken for this one's (previousLayer).
+    const createdBy = copyCreatedBy(
+      ins.keyword,
+      { parents, chown, chmod: chmodWord },
+      srcs.filter((_, i) => ins.sources[i]!.kind !== 'heredoc'),
+      ins.sources.flatMap((s) => (s.kind === 'heredoc' ? [s.heredoc.name] : [])),
+      destWord,
+    );
+    const instruction = `${ins.keyword} ${flagText(fromWord, chown, chmodWord, parents)}${[...srcs, destWord].join(' ')} # buildkit`;
     return await cachedStep(
       sc,
       keyParts,
@@ -137,7 +147,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
             now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date(),
           };
           if (origin.kind === 'context') {
-            reuse = await previousLayer(sc, createdBy, files);
+            reuse = await previousLayer(sc, instruction, files);
             if (reuse) put.reuse = reuse;
           }
           const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
@@ -171,7 +181,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
         }
         return commitDirs(sc, dirs);
       },
-      { instruction: createdBy, files },
+      { instruction, files },
     );
   } finally {
     for (const it of items) if (it.kind === 'url') await it.cleanup();
@@ -239,14 +249,14 @@ async function originOf(sc: StepCtx<CopyInstruction>, from: string | undefined):
  */
 async function previousLayer(
   sc: StepCtx,
-  createdBy: string,
+  instruction: string,
   files: Record<string, string>,
 ): Promise<Reuse | undefined> {
   const { env, state } = sc;
   if (env.sourceDateEpoch !== undefined || state.noCache) return undefined;
   state.lastInputs ??= loadInputs(inputsFile(env.store.root, env.plan.file, state.plan.displayName));
   const prev = (await state.lastInputs)?.[sc.step.index];
-  if (!prev?.layer || prev.instruction !== createdBy || !prev.files) return undefined;
+  if (!prev?.layer || prev.instruction !== instruction || !prev.files) return undefined;
   const dir = await env.store.layers.lowerdir(prev.layer as Digest);
   if (!dir) return undefined;
   const prevFiles = prev.files;
@@ -300,6 +310,18 @@ interface PutOpts {
   now: Date;
 }
 
+const ROOT: Owner = { uid: 0, gid: 0 };
+
+/**
+ * Makes the directory `dir` and its missing parents as BuildKit's copy does (fsutil's MkdirAll): 0755, owned by
+ * the --chown owner or root; a directory that exists keeps its mode and owner.
+ */
+async function destDirs(p: PutOpts, dir: string): Promise<void> {
+  // one that exists is not even copied up: copying nothing into it leaves the layer empty, as in BuildKit
+  if ((await p.w.viewStat(dir))?.isDirectory()) return;
+  await p.w.mkdirs(dir, p.owner ?? ROOT);
+}
+
 function ownerOf(p: PutOpts, st: { uid: number; gid: number }): Owner {
   return p.owner ?? (p.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
 }
@@ -325,8 +347,9 @@ async function copyFrom(
 async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> {
   const root = await p.w.resolve(target);
   const realRoot = await secureDest(p.w, root);
-  // The destination directory keeps the source directory's mode: --chmod applies to what is copied into it.
-  await p.w.writeDir(realRoot, it.entry.stat.mode & 0o7777, ownerOf(p, it.entry.stat), it.entry.stat.mtime);
+  // The destination directory takes nothing from the source directory (BuildKit copies its contents only): an
+  // existing one stays as it is, a missing one is made like a missing parent. Directories inside do keep theirs.
+  await destDirs(p, realRoot);
   // Directories first (in order, parents before children), then files in parallel; files sharing an inode last,
   // in order, so each hard link finds its first copy.
   const files: typeof it.children = [];
@@ -354,6 +377,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
 
 async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void> {
   const path = await p.w.resolve(target);
+  await destDirs(p, posix.dirname(path));
   if (it.kind === 'heredoc') {
     await p.w.writeContent(path, it.content, p.chmod ?? 0o644, p.owner ?? { uid: 0, gid: 0 }, p.now);
     return;
@@ -380,10 +404,7 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
   const owner = ownerOf(p, st);
   if (it.entry.type === 'file') {
     const mode = p.chmod ?? st.mode & 0o7777;
-    if (st.nlink === 1) {
-      await p.w.mkdirs(posix.dirname(path));
-      if (linkFromPrevious(p, it.entry.rel, path, st, mode, owner)) return;
-    }
+    if (st.nlink === 1 && linkFromPrevious(p, it.entry.rel, path, st, mode, owner)) return;
     await copyFrom(p, it.entry.rel, path, st, mode, owner);
   } else if (it.entry.type === 'symlink') await p.w.writeSymlink(path, it.entry.linkTarget!, owner, st.mtime);
   else throw new SourceError(`${it.entry.rel}: unsupported file type`);
@@ -407,6 +428,7 @@ function isArchive(src: BuildContext, rel: string): boolean {
 /** ADD of a local archive: unpacked into `target` in the upperdir by the store's layer unpacker (see archive.ts). */
 async function extract(p: PutOpts, rel: string, target: string): Promise<void> {
   const real = await secureDest(p.w, target);
+  await destDirs(p, real);
   const fd = p.srcCtx.openFile(rel);
   try {
     await extractArchive(fd, p.w.dirOf(real), posix.basename(rel));

@@ -4,8 +4,9 @@ import type { HealthConfig } from '../../oci/index.js';
 import type { KeyValue } from '../../parser/index.js';
 import { expand, expandList } from '../expand.js';
 import { FlagError } from '../flags.js';
-import { goSlice, setEnvInPlace } from '../image-config.js';
+import { goHealthcheck, goList, goSlice, setEnvInPlace } from '../image-config.js';
 import { PROXY_ARGS } from '../platform.js';
+import { parsePortSpec } from '../ports.js';
 import { cachedStep } from './common.js';
 import { stageVars, type StepCtx } from './types.js';
 
@@ -61,19 +62,24 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
     case 'arg': {
       const vars = stageVars(state);
       const names: string[] = [];
+      const shown: string[] = [];
       for (const { name, value } of ins.args) {
         const given = sc.env.plan.buildArgs.get(name);
         if (given !== undefined) sc.env.tally.argUsed(name);
         let v: string | undefined = given;
-        if (v === undefined && value !== undefined) v = expand(value, vars, esc(sc));
+        const dflt = value !== undefined ? expand(value, vars, esc(sc)) : undefined;
+        if (v === undefined) v = dflt;
         if (v === undefined && (sc.env.plan.metaDeclared.has(name) || sc.env.plan.metaArgs.has(name)))
           v = sc.env.plan.metaArgs.get(name);
         state.args.set(name, v);
         if (v !== undefined) vars.set(name, v);
         names.push(value === undefined ? name : `${name}=${value}`);
+        // history shows the value in effect (--build-arg, else the expanded default, else the global ARG's), as
+        // the current BuildKit's dispatchArg
+        shown.push(v === undefined ? name : `${name}=${v}`);
       }
       // The value is not part of the key: the steps that use it carry it (RUN's env, substituted words).
-      return cachedStep(sc, ['ARG', names], `ARG ${names.join(' ')}`, none, { instruction: `ARG ${names.join(' ')}` });
+      return cachedStep(sc, ['ARG', names], `ARG ${shown.join(' ')}`, none, { instruction: `ARG ${names.join(' ')}` });
     }
     case 'user': {
       const u = expand(ins.word, stageVars(state), esc(sc));
@@ -90,19 +96,26 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
     }
     case 'maintainer': {
       const m = ins.word;
+      // the author only: BuildKit adds no `maintainer` label
       state.config.author = m;
-      cfg.Labels = { ...(cfg.Labels ?? {}), maintainer: m };
       return cachedStep(sc, ['MAINTAINER', m], `MAINTAINER ${m}`, none, { instruction: `MAINTAINER ${m}` });
     }
     case 'expose': {
-      const ports = expandList(ins.words, stageVars(state), esc(sc)).map((p) =>
-        p.includes('/') ? p.toLowerCase() : `${p}/tcp`,
-      );
+      const ports = expandList(ins.words, stageVars(state), esc(sc)).flatMap((p) => {
+        try {
+          return parsePortSpec(p);
+        } catch (e) {
+          throw new FlagError((e as Error).message, line);
+        }
+      });
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
       for (const p of ports) cfg.ExposedPorts[p] = {};
-      return cachedStep(sc, ['EXPOSE', ports], `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, none, {
-        instruction: `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`,
-      });
+      // Go prints a map with its keys sorted
+      const text = `EXPOSE map[${[...new Set(ports)]
+        .sort()
+        .map((p) => `${p}:{}`)
+        .join(' ')}]`;
+      return cachedStep(sc, ['EXPOSE', ports], text, none, { instruction: text });
     }
     case 'volume': {
       const vars = stageVars(state);
@@ -110,13 +123,15 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
       if (vols.some((v) => v.trim() === '')) throw new FlagError('VOLUME specified can not be an empty string', line);
       cfg.Volumes = { ...(cfg.Volumes ?? {}) };
       for (const v of vols) cfg.Volumes[v] = {};
-      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goSlice(vols)}`, none, {
-        instruction: `VOLUME ${goSlice(vols)}`,
+      return cachedStep(sc, ['VOLUME', vols], `VOLUME ${goList(vols)}`, none, {
+        instruction: `VOLUME ${goList(vols)}`,
       });
     }
     case 'cmd': {
       const cmd = commandOf(sc, ins.args, ins.json);
       cfg.Cmd = cmd;
+      // BuildKit sets it on every CMD, either form (Docker's image spec field; an ENTRYPOINT leaves it alone)
+      cfg.ArgsEscaped = true;
       state.cmdSet = true;
       return cachedStep(sc, ['CMD', cmd], `CMD ${goSlice(cmd)}`, none, { instruction: `CMD ${goSlice(cmd)}` });
     }
@@ -132,8 +147,8 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
     case 'shell': {
       if (!ins.json) throw new FlagError('SHELL requires the arguments to be in JSON form', line);
       cfg.Shell = [...ins.shell];
-      return cachedStep(sc, ['SHELL', ins.shell], `SHELL ${goSlice(ins.shell)}`, none, {
-        instruction: `SHELL ${goSlice(ins.shell)}`,
+      return cachedStep(sc, ['SHELL', ins.shell], `SHELL ${goList(ins.shell)}`, none, {
+        instruction: `SHELL ${goList(ins.shell)}`,
       });
     }
     case 'stopsignal': {
@@ -163,14 +178,22 @@ export async function metadataStep(sc: StepCtx): Promise<boolean> {
         }
       }
       cfg.Healthcheck = hc;
-      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${JSON.stringify(hc)}`, none, {
-        instruction: `HEALTHCHECK ${JSON.stringify(hc)}`,
+      return cachedStep(sc, ['HEALTHCHECK', hc], `HEALTHCHECK ${goHealthcheck(hc)}`, none, {
+        instruction: `HEALTHCHECK ${goHealthcheck(hc)}`,
       });
     }
     case 'onbuild': {
       const trigger = ins.trigger;
       cfg.OnBuild = [...(cfg.OnBuild ?? []), trigger];
-      return cachedStep(sc, ['ONBUILD', trigger], `ONBUILD ${trigger}`, none, { instruction: `ONBUILD ${trigger}` });
+      // BuildKit's dispatchOnbuild records no history entry
+      return cachedStep(
+        sc,
+        ['ONBUILD', trigger],
+        `ONBUILD ${trigger}`,
+        none,
+        { instruction: `ONBUILD ${trigger}` },
+        false,
+      );
     }
     default:
       throw new FlagError(`unsupported instruction ${ins.keyword}`, line);

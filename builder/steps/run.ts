@@ -11,7 +11,7 @@ import { BuildError } from '../errors.js';
 import { expand } from '../expand.js';
 import { networkHostRefusal } from '../entitlements.js';
 import { FlagError, parseCsv } from '../flags.js';
-import { envMap } from '../image-config.js';
+import { envMap, envValue } from '../image-config.js';
 import { findStage } from '../plan.js';
 import { openContextView } from '../context-view.js';
 import { openView, type RootfsView } from '../view.js';
@@ -75,7 +75,8 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
   const cwd = cfg.WorkingDir || '/';
   const mounts = await Promise.all(ins.mounts.map((m) => planMount(sc, m)));
 
-  const declared = [...state.args].filter(([, v]) => v !== undefined) as [string, string][];
+  // BuildKit's runCommandString: every declared ARG, an unset one as `NAME=`, an ENV of the same name winning
+  const declared = [...state.args].map(([k, v]) => [k, envValue(cfg.Env, k) ?? v ?? ''] as const);
   const prefix = declared.length > 0 ? `|${declared.length} ${declared.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
   const createdBy = `RUN ${prefix}${argv.join(' ')} # buildkit`;
   const parts = ['RUN', argv, envList, user ?? '', cwd, network, mounts.map((m) => m.key)];
@@ -129,6 +130,7 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
           network,
           ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
           isolation: env.isolation,
+          purpose: 'build',
           // the chroot helper runs as root: it lives under the store, which only root can write
           helperDir: `${env.store.root}/runtime`,
           mounts: [...specs.map(stripClose), ...(script ? [script.mount] : [])],

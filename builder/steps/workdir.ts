@@ -1,5 +1,6 @@
 // WORKDIR: sets the working directory (relative to the previous one) and creates it as BuildKit does — owned by
-// the stage's USER when one is set — with a layer only when it created something.
+// the stage's USER when one is set — with a layer even when it created nothing (the empty layer), except for `/`,
+// which BuildKit records as a metadata step.
 import { posix } from 'node:path';
 import { expand } from '../expand.js';
 import { secureResolve } from '../fsutil.js';
@@ -17,10 +18,10 @@ export async function workdirStep(sc: StepCtx<WordInstruction>): Promise<boolean
   const wd = posix.normalize(posix.isAbsolute(word) ? word : posix.join(cfg.WorkingDir || '/', word));
   cfg.WorkingDir = wd;
   const user = cfg.User ?? '';
+  if (wd === '/') return cachedStep(sc, ['WORKDIR', wd], `WORKDIR ${wd}`, async () => ({ layer: null }));
   return cachedStep(sc, ['WORKDIR', wd, user], `WORKDIR ${wd}`, async () => {
     const lowers = await lowerdirsOf(sc);
     const dirs = await env.store.containerDirs();
-    let created = false;
     try {
       await withView(lowers, env.tmpDir, async (view) => {
         const w = new UpperWriter(view, dirs.upperdir);
@@ -28,18 +29,12 @@ export async function workdirStep(sc: StepCtx<WordInstruction>): Promise<boolean
         const st = await w.viewStat(real2);
         if (st?.isDirectory()) return;
         const owner = user ? await resolveOwner(user, view).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
-        const made: string[] = [];
-        await w.mkdirs(real2, owner, made);
+        await w.mkdirs(real2, owner);
         await w.finish();
-        created = made.length > 0;
       });
     } catch (e) {
       await dirs.release();
       throw e;
-    }
-    if (!created) {
-      await dirs.release();
-      return { layer: null };
     }
     return commitDirs(sc, dirs);
   });

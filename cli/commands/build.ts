@@ -272,11 +272,21 @@ export function register(program: Command): void {
     const { build } = await import('../../builder/index.js');
     try {
       const r = await build(opts);
-      await view.finish();
+      // a JSON stream holds only events: the result is its last
+      const result = {
+        imageId: r.imageId,
+        manifestDigest: r.manifestDigest,
+        tags: r.tags,
+        ...(r.pushed ? { pushed: r.pushed.map((p) => ({ ref: p.ref, digest: p.digest })) } : {}),
+      };
+      await view.finish(mode === 'json' ? { type: 'result', time: Date.now(), ...result } : undefined);
       if (flags.quiet) process.stdout.write(`${r.imageId}\n`);
-      else process.stderr.write(`${r.tags.length > 0 ? `naming to ${r.tags.join(', ')}\n` : ''}image ${r.imageId}\n`);
-      // --push: the result is the registry's digest per tag (REF@sha256:…), not the local manifest's
-      if (!flags.quiet) for (const p of r.pushed ?? []) process.stderr.write(`${p.ref}@${p.digest}\n`);
+      else if (mode !== 'json') {
+        process.stderr.write(`${r.tags.length > 0 ? `naming to ${r.tags.join(', ')}\n` : ''}image ${r.imageId}\n`);
+        // --push: the result is the registry's digest per tag (REF@sha256:…), not the local manifest's (a JSON
+        // stream has them as image-pushed events)
+        for (const p of r.pushed ?? []) process.stderr.write(`${p.ref}@${p.digest}\n`);
+      }
     } finally {
       await view.finish();
     }
@@ -301,7 +311,10 @@ async function parseOutputs(list: string[], quiet: boolean): Promise<OutputSpec[
 async function checkOnly(opts: BuildOptions, json: boolean): Promise<void> {
   const check = await (await import('../../builder/index.js')).loadCheckOnly();
   const report = await check(opts);
-  for (const n of report.notices) process.stderr.write(`WARNING: ${n}\n`);
+  for (const n of report.notices)
+    process.stderr.write(
+      json ? `${JSON.stringify({ type: 'log', time: Date.now(), level: 'warn', message: n })}\n` : `WARNING: ${n}\n`,
+    );
   if (json) {
     for (const w of report.warnings) {
       const { rule, message, description, url, line, endLine } = w;

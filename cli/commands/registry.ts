@@ -29,8 +29,18 @@ async function registryOptions(
     insecure: g.insecureRegistries,
     stateDir: join(g.root, 'registry-state'),
     ...(concurrency ? { concurrency } : {}),
-    ...(flags.verbose || g.debug ? { verbose: (m: string) => process.stderr.write(`[registry] ${m}\n`) } : {}),
+    ...(flags.verbose || g.debug ? { verbose: verboseLine(flags.progress === 'json') } : {}),
   };
+}
+
+/** `--verbose` diagnostics on stderr: `[registry] …` lines, or `log` events when that stream is JSON. */
+function verboseLine(json: boolean): (m: string) => void {
+  return (m) =>
+    process.stderr.write(
+      json
+        ? JSON.stringify({ type: 'log', time: Date.now(), level: 'info', message: `[registry] ${m}` }) + '\n'
+        : `[registry] ${m}\n`,
+    );
 }
 
 const progressOption = (): Option =>
@@ -114,15 +124,19 @@ export function register(program: Command): void {
       const { createTransferRenderer } = await import('../progress/transfer.js');
       const renderer = await createTransferRenderer(opts.progress);
       try {
-        let key = name;
-        try {
-          key = normalizeName(name);
-        } catch {
-          // a digest or digest prefix: the store resolves it
-        }
-        const record =
-          (await store.images.resolve(key)) ?? (key !== name ? await store.images.resolve(name) : undefined);
+        const record = await store.images.resolve(name);
         if (!record) throw new UsageError(`image "${name}" is not in the store (${g.root})`);
+        let asName: string | undefined;
+        try {
+          asName = normalizeName(name);
+        } catch {
+          // an image ID or digest
+        }
+        // given by ID (`build -q`'s output), the image has no name of its own to push to
+        if (dests.length === 0 && record.name !== asName)
+          throw new UsageError(
+            `push ${name}: an image ID needs a destination (tsbuild push ${name} REGISTRY/REPO:TAG)`,
+          );
         const targets = (dests.length ? dests : [name]).map((d) => asUsage(() => parseReference(d)));
         const manifest = {
           mediaType: record.manifestMediaType,

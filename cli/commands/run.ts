@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .allowUnknownOption()
     .addHelpText(
       'after',
-      "\nPut -- before CMD when its options could be read as tsbuild's: tsbuild run busybox -- ls -e /",
+      '\nOptions go before IMAGE; everything after IMAGE is CMD, as with docker run: tsbuild run busybox ls -l /',
     )
     .action(async (image: string, cmd: string[], opts: RunOptions, command: Command) => {
       const g = globalOptions(command);

@@ -16,6 +16,7 @@ import { createRenderer } from './select.js';
 import { InterruptedError } from '../errors.js';
 import type { ReportBuildInfo } from '../report/index.js';
 import { formatBuildWarnings, type ShownWarning } from '../check-output.js';
+import { exitAfterFlush } from '../exit.js';
 
 export interface BuildViewOptions {
   progress?: ProgressMode;
@@ -44,8 +45,9 @@ export interface BuildView {
   /**
    * Closes the renderer, then writes the report and the explanation if asked for. Call it in a `finally`: if the
    * user interrupted the build, it throws the InterruptedError (exit 130), replacing the build's abort error.
+   * `last` is the stream's closing event (the CLI's `result`), rendered after the explanation.
    */
-  finish(): Promise<void>;
+  finish(last?: BuildEvent): Promise<void>;
 }
 
 export async function startBuildView(opts: BuildViewOptions): Promise<BuildView> {
@@ -62,7 +64,8 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
     if (controller.signal.aborted) {
       // Second Ctrl-C: the user does not want to wait for the cleanup.
       renderer.close();
-      process.exit(InterruptedError.codeFor(sig));
+      void exitAfterFlush(InterruptedError.codeFor(sig));
+      return;
     }
     renderer.interrupted?.(sig);
     controller.abort(new InterruptedError(sig));
@@ -83,19 +86,29 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
       if (e.type === 'check-warning') warnings.push(e);
       renderer.onEvent(e);
     },
-    async finish() {
+    async finish(last) {
       if (finished) return;
       finished = true;
       if (handle) {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-      renderer.close();
-      if (summarize && warnings.length > 0) stream.write(formatBuildWarnings(warnings, opts.debug ?? false));
+      if (summarize && warnings.length > 0) {
+        renderer.close();
+        stream.write(formatBuildWarnings(warnings, opts.debug ?? false));
+      }
       if (opts.explainCache) {
         const { explainCache, formatExplanation, countSteps } = await import('../explain.js');
-        stream.write(formatExplanation(explainCache(events), countSteps(events)) + '\n');
+        const text = formatExplanation(explainCache(events), countSteps(events));
+        // a JSON stream holds only events: the explanation is a log event there
+        if (opts.progress === 'json') renderer.onEvent({ type: 'log', time: Date.now(), level: 'info', message: text });
+        else {
+          renderer.close();
+          stream.write(text + '\n');
+        }
       }
+      if (last) renderer.onEvent(last);
+      renderer.close();
       if (opts.report !== undefined) {
         const { writeReport } = await import('../report/index.js');
         await writeReport(events, opts.report, opts.reportInfo);

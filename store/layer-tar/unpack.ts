@@ -25,7 +25,8 @@ import { isOverlayXattr, OPAQUE_XATTR, parseTarWhiteout } from './whiteouts.js';
 export interface UnpackOptions {
   /**
    * `overlay` (default): whiteouts as overlay devices/xattrs; `apply`: whiteouts delete from `dest`; `extract`:
-   * no whiteouts, existing entries replaced, symlinks on the way refused.
+   * no whiteouts, existing entries replaced, symlinks on the way refused, and the root entry (`./`) ignored: ADD
+   * leaves its destination directory as it is, as Docker's untar does.
    */
   mode?: 'overlay' | 'apply' | 'extract';
   /** Named in errors. */
@@ -248,8 +249,8 @@ class Unpacker {
     const name = h.name;
     const parts = entryComponents(name, this.digest);
     if (parts.length === 0) {
-      // the root itself ("./"): take its metadata
-      if (h.type === 'dir') {
+      // the root itself ("./"): take its metadata (not ADD's: the destination is the image's, or made by the step)
+      if (h.type === 'dir' && this.mode !== 'extract') {
         this.applyMeta(this.dest, h);
         this.dirTimes.push([this.dest, h.mtime]);
       }

@@ -62,14 +62,18 @@ describe('--push result', () => {
     // the committed layer is gzipped for the registry: the local manifest is another one
     expect(end?.type === 'build-end' && end.manifestDigest).not.toBe(want);
 
-    // the result lines: one REF@digest per tag, last
-    const lines = b.stderr.trimEnd().split('\n');
-    expect(lines.slice(-3)).toEqual(tags.map((t) => `${t}@${want}`));
+    // the JSON stream's last event is the result, with one REF@digest per tag
+    const last = evs.at(-1);
+    expect(last?.type === 'result' && last.pushed).toEqual(tags.map((t) => ({ ref: t, digest: want })));
     expect(evs.filter((e) => e.type === 'image-pushed')).toEqual(
       tags.map((t) => ({ type: 'image-pushed', time: expect.any(Number), ref: t, digest: want })),
     );
     const r = JSON.parse(await readFile(report, 'utf8')) as BuildReport;
     expect(r.pushed).toEqual(tags.map((t) => ({ ref: t, digest: want })));
+    // in text: the result lines, one REF@digest per tag, last
+    const plain = tsb(['build', '--progress=plain', '--push', ...tags.flatMap((t) => ['-t', t]), ctx]);
+    ok(plain, 'build --push (plain)');
+    expect(plain.stderr.trimEnd().split('\n').slice(-3)).toEqual(tags.map((t) => `${t}@${want}`));
 
     // `tsbuild push NAME DEST…`: the digest each destination now holds
     const dests = [`${registry.host}/pr/copy:a`, `${registry.host}/pr/copy2:b`];

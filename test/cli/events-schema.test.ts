@@ -50,6 +50,24 @@ describe('build event JSON schema', () => {
     ).toBe(true);
   });
 
+  it("accepts the CLI's closing events: the result, or the error with its exit code", () => {
+    const d = 'sha256:' + 'a'.repeat(64);
+    expect(validateEvent({ type: 'result', time: 1, imageId: d, manifestDigest: d, tags: ['docker.io/x/y:1'] })).toBe(
+      true,
+    );
+    expect(validateEvent({ type: 'error', time: 1, message: 'failed', code: 'USAGE', hint: 'h', exitCode: 2 })).toBe(
+      true,
+    );
+    for (const bad of [
+      { type: 'result', time: 1, imageId: d, manifestDigest: d },
+      { type: 'result', time: 1, imageId: 'x', manifestDigest: d, tags: [] },
+      { type: 'error', time: 1, message: 'failed' },
+      { type: 'error', time: 1, message: 'failed', exitCode: 0 },
+      { type: 'error', time: 1, message: '', exitCode: 1 },
+    ])
+      expect(validateEvent(bad), JSON.stringify(bad)).toBe(false);
+  });
+
   it('rejects events with missing, extra or mistyped fields', () => {
     const step = { stage: '0', index: 1, total: 1, instruction: 'RUN x', line: 1 };
     const bad: unknown[] = [

@@ -28,6 +28,14 @@ describe('resolveUserFrom', () => {
     expect(resolveUserFrom('4242:4343', '', '')).toEqual({ uid: 4242, gid: 4343, groups: [4343], home: '/' });
     expect(resolveUserFrom('builder:staff', PASSWD, GROUP)).toMatchObject({ uid: 1000, gid: 50, groups: [50] });
   });
+  it("gives BuildKit's supplementary groups under the build rule: memberships only, none for uid:gid or root", () => {
+    expect(resolveUserFrom('builder', PASSWD, GROUP, 'build')).toMatchObject({ uid: 1000, gid: 1000, groups: [10] });
+    expect(resolveUserFrom('1000', PASSWD, GROUP, 'build')).toMatchObject({ uid: 1000, groups: [10] });
+    expect(resolveUserFrom('1000:1000', PASSWD, GROUP, 'build')).toMatchObject({ uid: 1000, gid: 1000, groups: [] });
+    expect(resolveUserFrom('builder:staff', PASSWD, GROUP, 'build')).toMatchObject({ gid: 50, groups: [] });
+    expect(resolveUserFrom(undefined, PASSWD, 'wheel:x:10:root\n', 'build')).toMatchObject({ uid: 0, groups: [] });
+    expect(resolveUserFrom('root', PASSWD, 'wheel:x:10:root\n', 'build')).toMatchObject({ uid: 0, groups: [10] });
+  });
   it('names the missing user or group', () => {
     expect(() => resolveUserFrom('ghost', PASSWD, GROUP)).toThrow(UserError);
     expect(() => resolveUserFrom('ghost', PASSWD, GROUP)).toThrow(/ghost/);
