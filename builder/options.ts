@@ -1,17 +1,20 @@
 // The programmatic build API's inputs and outputs (what `tsbuild build` fills from its flags).
 import type { BuildEventListener } from './events.js';
-import type { Digest, Platform } from '../oci/index.js';
+import type { Digest, OutputLayers, Platform } from '../oci/index.js';
 
 /**
  * Where the result goes besides the store (`--output`; builder/output-spec.ts parses the CLI's text). `names` add to
  * `tags`; `dest: '-'` is stdout.
  */
 export type OutputSpec =
-  /** `type=image` (`type=registry` is `push: true`): tagged in the store under `names` and `tags`; pushed if `push`. */
-  | { type: 'image'; names?: string[]; push?: boolean }
-  /** An OCI layout or docker-archive tar naming the image `names` (default: `tags`). */
-  | { type: 'oci'; dest: string; names?: string[] }
-  | { type: 'docker'; dest: string; names?: string[] }
+  /**
+   * `type=image` (`type=registry` is `push: true`): tagged in the store under `names` and `tags`; pushed if `push`.
+   * `layers`: the compression keys (oci/output-layers.ts), which apply to the push.
+   */
+  | { type: 'image'; names?: string[]; push?: boolean; layers?: OutputLayers }
+  /** An OCI layout or docker-archive tar naming the image `names` (default: `tags`), layers as `layers` asks. */
+  | { type: 'oci'; dest: string; names?: string[]; layers?: OutputLayers }
+  | { type: 'docker'; dest: string; names?: string[]; layers?: OutputLayers }
   /** The final stage's filesystem: a directory, or a tar of it. */
   | { type: 'local'; dest: string }
   | { type: 'tar'; dest: string };

@@ -27,6 +27,15 @@ describe('planOutputs', () => {
     expect(both.pushNames).toEqual(['r:5000/x:1', 'r:5000/t:1']);
   });
 
+  it('refuses compression keys on an image output when nothing is pushed', () => {
+    const layers = { compression: { type: 'zstd' as const } };
+    expect(() => planOutputs({ tags: ['a:1'], outputs: [{ type: 'image', layers }] })).toThrow(UsageError);
+    expect(() => planOutputs({ tags: ['a:1'], outputs: [{ type: 'image', layers }] })).toThrow(/pushes nothing/);
+    expect(planOutputs({ tags: ['r:5000/a:1'], push: true, outputs: [{ type: 'image', layers }] }).pushNames).toEqual([
+      'r:5000/a:1',
+    ]);
+  });
+
   it('type=image without push tags its names in the store only; --push makes it a push', () => {
     const local = planOutputs({ outputs: [{ type: 'image', names: ['r:5000/x:1'] }] });
     expect(local).toEqual({ storeNames: ['r:5000/x:1'], pushNames: [], files: [] });

@@ -45,6 +45,11 @@ export function planOutputs(opts: Pick<BuildOptions, 'tags' | 'push' | 'outputs'
       hint: 'name the image with -t NAME or name=NAME',
     });
   }
+  if (pushNames.length === 0 && images.some((o) => o.layers)) {
+    throw new UsageError('-o type=image compression keys apply to a push, and this build pushes nothing', {
+      hint: 'add --push (or push=true), or drop the compression keys',
+    });
+  }
   const files: FileOutput[] = [];
   for (const o of outputs) {
     if (o.type === 'image') continue;

@@ -84,10 +84,30 @@ describe('parseOutputSpec', () => {
     });
   });
 
+  it('reads the layer compression keys of image, registry, oci and docker outputs', () => {
+    expect(parseOutputSpec('type=registry,name=r/a:1,compression=zstd,force-compression=true')).toEqual({
+      type: 'image',
+      push: true,
+      names: ['r/a:1'],
+      layers: { compression: { type: 'zstd', force: true } },
+    });
+    expect(parseOutputSpec('type=oci,dest=x.tar,compression=uncompressed')).toEqual({
+      type: 'oci',
+      dest: 'x.tar',
+      layers: { compression: { type: 'uncompressed' } },
+    });
+    expect(refused('type=image,compression=gzip,compression-level=12').message).toMatch(/gzip levels are 0 to 9/);
+    expect(refused('type=docker,dest=x,oci-mediatypes=true').message).toMatch(
+      /type=docker does not take oci-mediatypes/,
+    );
+  });
+
   it('refuses an unknown key, naming the key and the output type', () => {
     for (const [text, key, type] of [
-      ['type=image,compression=zstd', 'compression', 'image'],
-      ['type=registry,name=r/a:1,oci-mediatypes=true', 'oci-mediatypes', 'registry'],
+      ['type=image,unpack=true', 'unpack', 'image'],
+      ['type=registry,name=r/a:1,store=false', 'store', 'registry'],
+      ['type=local,dest=x,compression=zstd', 'compression', 'local'],
+      ['type=tar,dest=x,force-compression=true', 'force-compression', 'tar'],
       ['type=local,dest=x,platform-split=false', 'platform-split', 'local'],
       ['type=tar,dest=x,name=a:1', 'name', 'tar'],
       ['type=oci,dest=x,tar=false', 'tar', 'oci'],

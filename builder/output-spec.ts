@@ -3,7 +3,7 @@
 // one table (OUTPUT_KEYS below): a key not in its type's table is refused, naming the key and the type, never
 // ignored. A new key is a row there (and a row in the README's `-o` table, which test/cli/flag-table.test.ts checks).
 //   -o DIR  = type=local,dest=DIR        -o -  = type=tar,dest=-  (a tar of the result on stdout)
-import { parseReference, UsageError } from '../oci/index.js';
+import { parseOutputLayers, parseReference, UsageError, type OutputLayers } from '../oci/index.js';
 import type { OutputSpec } from './options.js';
 
 export type OutputType = OutputSpec['type'] | 'registry';
@@ -64,11 +64,26 @@ const destKey = {
   },
 };
 
+/**
+ * The layer keys (compression=, compression-level=, force-compression=, oci-mediatypes=): each row only admits its
+ * key; oci/output-layers.ts reads them together once the record is parsed (a level needs its compression).
+ */
+const layerKeys = {
+  compression: { doc: 'layer compression: gzip (default), zstd, uncompressed', set: () => undefined },
+  'compression-level': { doc: 'gzip 0–9, zstd 0–22', set: () => undefined },
+  'force-compression': {
+    doc: 'recompress layers that have another compression (a base image’s)',
+    set: () => undefined,
+  },
+  'oci-mediatypes': { doc: 'false: Docker media types (zstd keeps OCI ones, with a warning)', set: () => undefined },
+};
+
 /** Every key each output type accepts (`type=` itself aside). */
 export const OUTPUT_KEYS: { [T in OutputType]: Record<string, OutputKey<SpecOf<T>>> } = {
   image: {
     name: nameKey,
     push: { doc: 'push every name to its registry (as --push)', set: (s, v) => (s.push = bool('push', v)) },
+    ...layerKeys,
   },
   registry: {
     name: nameKey,
@@ -78,11 +93,12 @@ export const OUTPUT_KEYS: { [T in OutputType]: Record<string, OutputKey<SpecOf<T
         if (!bool('push', v)) throw new Error('push=false contradicts type=registry (use type=image,push=false)');
       },
     },
+    ...layerKeys,
   },
   local: { dest: { ...destKey, doc: 'directory to write the final stage’s filesystem to' } },
   tar: { dest: { ...destKey, doc: 'file to write a tar of the final stage’s filesystem to (- is stdout)' } },
-  oci: { dest: { ...destKey, doc: 'OCI layout tar to write (- is stdout)' }, name: nameKey },
-  docker: { dest: { ...destKey, doc: 'docker-archive tar to write (- is stdout)' }, name: nameKey },
+  oci: { dest: { ...destKey, doc: 'OCI layout tar to write (- is stdout)' }, name: nameKey, ...layerKeys },
+  docker: { dest: { ...destKey, doc: 'docker-archive tar to write (- is stdout)' }, name: nameKey, ...layerKeys },
 };
 
 export const OUTPUT_TYPES = Object.keys(OUTPUT_KEYS) as OutputType[];
@@ -177,6 +193,15 @@ export function parseOutputSpec(text: string): OutputSpec {
     } catch (e) {
       throw new OutputSpecError(text, (e as Error).message);
     }
+  }
+  if (spec.type === 'image' || spec.type === 'oci' || spec.type === 'docker') {
+    let layers: OutputLayers | undefined;
+    try {
+      layers = parseOutputLayers(type, Object.fromEntries(given));
+    } catch (e) {
+      throw new OutputSpecError(text, (e as Error).message, (e as UsageError).hint);
+    }
+    if (layers) spec.layers = layers;
   }
   return checkDest(text, spec);
 }

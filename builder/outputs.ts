@@ -37,7 +37,7 @@ export async function writeOutputs(
     else if (o.type === 'tar') await exportRootfsTar(env, o.dest);
     else {
       const { exportArchive } = await import('./export.js');
-      await exportArchive(env.store, image, o.type, o.dest, o.names ?? []);
+      await exportArchive(env.store, image, o.type, o.dest, o.names ?? [], o.layers);
     }
   }
   let pushed: PushedImage[] | undefined;

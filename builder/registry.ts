@@ -1,12 +1,12 @@
 // The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
 // the store, and pushing the result (`--push`).
 import { join } from 'node:path';
-import { formatReference, parseReference } from '../oci/index.js';
+import { formatReference, mediaTypesFor, parseReference, type OutputLayers } from '../oci/index.js';
 import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOptions, PushedImage } from './options.js';
-import { describeRetry, loadRegistryClient, type RegistryOptions } from '../registry-client/index.js';
+import { describeRetry, loadRegistryClient, type PushOutput, type RegistryOptions } from '../registry-client/index.js';
 
 /**
  * Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts.
@@ -80,6 +80,14 @@ export async function pullForBuild(
   return { record, stored };
 }
 
+/** Layer compression and media types of the push (`-o type=image,compression=…`), warning when BuildKit would. */
+function pushOutput(layers: OutputLayers | undefined, emit: (e: BuildEvent) => void): PushOutput {
+  if (!layers) return {};
+  const { ociMediaTypes, warning } = mediaTypesFor(layers);
+  if (warning) emit({ type: 'log', time: Date.now(), level: 'warn', message: warning });
+  return { compression: layers.compression, ...(ociMediaTypes !== undefined ? { ociMediaTypes } : {}) };
+}
+
 /** Pushes the image to every tag's registry; returns, per tag, the manifest digest as pushed (layers compressed). */
 export async function pushResult(
   store: Store,
@@ -96,6 +104,11 @@ export async function pushResult(
     tags.map((t) => parseReference(t)),
     {
       ...registryOpts(opts, store, emit),
+      // the compression keys of the image output (-o type=image|registry,compression=…)
+      output: pushOutput(
+        (opts.outputs ?? []).flatMap((o) => (o.type === 'image' && o.layers ? [o.layers] : []))[0],
+        emit,
+      ),
       onProgress: (p) => {
         if (
           p.kind === 'blob' &&

@@ -6,6 +6,14 @@ export {
   type RemoteBlobOpener,
   type RemoteBlobSource,
 } from './blobs.js';
+export {
+  DEFAULT_COMPRESSION,
+  compressionOfMediaType,
+  layerMediaType,
+  type CompressionType,
+  type LayerCompression,
+} from './compression.js';
+export { LAYER_KEYS, mediaTypesFor, parseOutputLayers, type OutputLayers } from './output-layers.js';
 export { EMPTY_LAYER_DIFF_ID, EMPTY_LAYER_GZIP, EMPTY_LAYER_GZIP_DIGEST } from './empty-layer.js';
 export { DamagedContentError, damageIn, verified } from './content-check.js';
 export { DigestingStream, digestHex, digestOf, isDigest } from './digest.js';

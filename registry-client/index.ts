@@ -14,7 +14,7 @@ export { isIndex, MANIFEST_ACCEPT } from './manifests.js';
 export { describeRetry, type TransferProgress, type TransferAction, type ProgressFn } from './progress.js';
 export { registryBlobOpener } from './lazy-opener.js';
 export type { PullTarget, PullOptions, PullResult } from './pull.js';
-export type { PushSource, PushOptions } from './push.js';
+export type { PushSource, PushOptions, PushOutput } from './push.js';
 export type { Credentials } from './credentials.js';
 export type { Repo, RegistryClient } from './client.js';
 export type { OciLayout } from './oci-layout.js';

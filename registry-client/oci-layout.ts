@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { DigestingStream, digestHex, digestOf } from '../oci/index.js';
-import { MediaType, type Descriptor, type Digest, type ImageIndex } from '../oci/index.js';
+import { MediaType, type Descriptor, type Digest, type ImageIndex, type LayerCompression } from '../oci/index.js';
 import type { PullTarget } from './pull.js';
 import type { PushSource } from './push.js';
 
@@ -147,8 +147,13 @@ export class OciLayout implements PullTarget, PushSource {
   }
 
   /** Gzips an uncompressed layer into a new blob (level 1: push time matters more than a few percent of size). */
-  async compressedLayer(layer: Descriptor): Promise<Descriptor> {
+  async compressedLayer(layer: Descriptor, compression?: LayerCompression): Promise<Descriptor> {
     if (layer.mediaType !== MediaType.OciLayer && layer.mediaType !== MediaType.DockerLayer) return layer;
+    if (compression && compression.type !== 'gzip')
+      throw new OciLayoutError(
+        `a push from an OCI layout writes gzip layers only (asked: ${compression.type})`,
+        this.dir,
+      );
     const { digest, size } = await this.writeBlobUnchecked(
       createReadStream(this.blobPath(layer.digest)).pipe(createGzip({ level: 1 })),
     );

@@ -5,6 +5,7 @@ import PQueue from 'p-queue';
 import type { BlobSource, RemoteBlobSource } from '../oci/index.js';
 import { digestOf } from '../oci/index.js';
 import { repositoryName, type ImageRef } from '../oci/index.js';
+import { DEFAULT_COMPRESSION, compressionOfMediaType, layerMediaType, type LayerCompression } from '../oci/index.js';
 import { MediaType, type Descriptor, type Digest, type ImageIndex, type ImageManifest } from '../oci/index.js';
 import { RegistryClient, type Repo } from './client.js';
 import { RegistryError } from './errors.js';
@@ -20,8 +21,8 @@ import { formatReference } from '../oci/index.js';
 /** What a push reads from. The Store satisfies it structurally; so does OciLayoutSource. */
 export interface PushSource extends BlobSource {
   readBytes(digest: Digest): Promise<Buffer>;
-  /** The gzip blob for an uncompressed layer (made on demand). */
-  compressedLayer(layer: Descriptor): Promise<Descriptor>;
+  /** The layer's blob in `compression` (default gzip), made on demand. */
+  compressedLayer(layer: Descriptor, compression?: LayerCompression): Promise<Descriptor>;
   /**
    * Where a blob recorded without being downloaded comes from (the Store has it): a repository of the same registry is
    * mounted from, and the blob never travels.
@@ -43,6 +44,8 @@ export interface PushOptions extends RegistryOptions {
   /** Blobs up to this size are uploaded with one PUT (default 32 MiB); larger ones in PATCH chunks. */
   monolithicMax?: number;
   chunkSize?: number;
+  /** Layer compression and media types (`--output compression=…,oci-mediatypes=…`). */
+  output?: PushOutput;
 }
 
 interface Prepared {
@@ -52,23 +55,52 @@ interface Prepared {
   children: Prepared[];
 }
 
-const UNCOMPRESSED = new Set<string>([MediaType.OciLayer, MediaType.DockerLayer]);
+/** How the pushed image's layers are compressed and which media types it uses (`--output` keys). */
+export interface PushOutput {
+  /** Default gzip; a layer compressed otherwise keeps its compression unless `force`. */
+  compression?: LayerCompression;
+  /** true: OCI media types; false: Docker's; undefined: as the manifest has them. */
+  ociMediaTypes?: boolean;
+}
 
-/** Reads a manifest (or index) and its children, replacing uncompressed layers by their gzip blobs. */
-export async function prepareManifest(source: PushSource, desc: Descriptor): Promise<Prepared> {
+/** The manifest or index media type in the other family, when `oci` asks for one. */
+function manifestTypeFor(mediaType: string, oci: boolean | undefined): string {
+  if (oci === undefined) return mediaType;
+  if (mediaType === MediaType.OciManifest || mediaType === MediaType.DockerManifest)
+    return oci ? MediaType.OciManifest : MediaType.DockerManifest;
+  if (mediaType === MediaType.OciIndex || mediaType === MediaType.DockerManifestList)
+    return oci ? MediaType.OciIndex : MediaType.DockerManifestList;
+  return mediaType;
+}
+
+/** Reads a manifest (or index) and its children, compressing layers as `output` asks (uncompressed ones in gzip). */
+export async function prepareManifest(
+  source: PushSource,
+  desc: Descriptor,
+  output: PushOutput = {},
+): Promise<Prepared> {
   const original = await source.readBytes(desc.digest);
   const parsed = JSON.parse(original.toString('utf8')) as AnyManifest;
-  const mediaType = desc.mediaType || manifestMediaType(parsed, null);
-  if (isIndex(parsed, mediaType)) {
+  const found = desc.mediaType || manifestMediaType(parsed, null);
+  const mediaType = manifestTypeFor(found, output.ociMediaTypes);
+  if (isIndex(parsed, found)) {
     const index = parsed as ImageIndex;
-    const children = await Promise.all(index.manifests.map((d) => prepareManifest(source, d)));
-    const changed = children.some((c, i) => c.descriptor.digest !== index.manifests[i]!.digest);
+    const children = await Promise.all(index.manifests.map((d) => prepareManifest(source, d, output)));
+    const changed =
+      mediaType !== found ||
+      children.some(
+        (c, i) =>
+          c.descriptor.digest !== index.manifests[i]!.digest ||
+          c.descriptor.mediaType !== index.manifests[i]!.mediaType,
+      );
     const bytes = changed
       ? Buffer.from(
           JSON.stringify({
             ...index,
+            ...(index.mediaType !== undefined || mediaType !== found ? { mediaType } : {}),
             manifests: index.manifests.map((d, i) => ({
               ...d,
+              mediaType: children[i]!.descriptor.mediaType,
               digest: children[i]!.descriptor.digest,
               size: children[i]!.descriptor.size,
             })),
@@ -84,21 +116,40 @@ export async function prepareManifest(source: PushSource, desc: Descriptor): Pro
   }
   const manifest = parsed as ImageManifest;
   const docker = mediaType === MediaType.DockerManifest;
-  let changed = false;
+  const compression = output.compression ?? DEFAULT_COMPRESSION;
+  const convert = mediaType !== found;
+  let changed = convert;
   const layers = await Promise.all(
     manifest.layers.map(async (l) => {
-      if (!UNCOMPRESSED.has(l.mediaType)) return l;
+      const have = compressionOfMediaType(l.mediaType);
+      const recompress =
+        have === 'uncompressed'
+          ? compression.type !== 'uncompressed'
+          : compression.force === true && have !== compression.type;
+      if (!recompress && !convert) return l;
+      const blob = recompress ? await source.compressedLayer(l, compression) : l;
+      const type = compressionOfMediaType(blob.mediaType);
+      // a layer type outside the three (a foreign layer) is kept as it is
+      const mt = !recompress && !KNOWN_LAYER_TYPES.has(l.mediaType) ? l.mediaType : layerMediaType(type, docker);
+      if (blob.digest === l.digest && mt === l.mediaType) return l;
       changed = true;
-      const gz = await source.compressedLayer(l);
-      return {
-        ...l,
-        mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip,
-        digest: gz.digest,
-        size: gz.size,
-      };
+      return { ...l, mediaType: mt, digest: blob.digest, size: blob.size };
     }),
   );
-  const bytes = changed ? Buffer.from(JSON.stringify({ ...manifest, layers })) : original;
+  const config =
+    mediaType === found
+      ? manifest.config
+      : { ...manifest.config, mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig };
+  const bytes = changed
+    ? Buffer.from(
+        JSON.stringify({
+          ...manifest,
+          ...(manifest.mediaType !== undefined || convert ? { mediaType } : {}),
+          config,
+          layers,
+        }),
+      )
+    : original;
   return {
     descriptor: {
       mediaType,
@@ -107,10 +158,18 @@ export async function prepareManifest(source: PushSource, desc: Descriptor): Pro
       ...(desc.platform ? { platform: desc.platform } : {}),
     },
     bytes,
-    blobs: [manifest.config, ...layers],
+    blobs: [config, ...layers],
     children: [],
   };
 }
+
+const KNOWN_LAYER_TYPES = new Set<string>([
+  MediaType.OciLayer,
+  MediaType.OciLayerGzip,
+  MediaType.OciLayerZstd,
+  MediaType.DockerLayer,
+  MediaType.DockerLayerGzip,
+]);
 
 function allBlobs(p: Prepared): Descriptor[] {
   const seen = new Map<string, Descriptor>();
@@ -198,7 +257,7 @@ async function pushChecked(
   const seen = await new BlobLocations(options.stateDir).load();
   const progress = opts.onProgress;
   try {
-    const prepared = await prepareManifest(source, manifest);
+    const prepared = await prepareManifest(source, manifest, opts.output);
     const blobs = allBlobs(prepared);
     const groups = new Map<string, ImageRef[]>();
     for (const d of dests) groups.set(repositoryName(d), [...(groups.get(repositoryName(d)) ?? []), d]);

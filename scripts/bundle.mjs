@@ -7,6 +7,8 @@
 // refuses one older than tsc's last emit. The worker threads get bundles of their own beside main.cjs.
 // Everything below is done by esbuild itself (plugins, define); its output is written as it comes.
 //   - koffi stays external (a native addon, loaded with require at run time).
+//   - the zstd packages (store/layer-tar/zstd.ts: @toondepauw/node-zstd, a native addon, and fzstd) are loaded
+//     through createRequire on first use, which esbuild leaves alone: they resolve from node_modules at run time.
 //   - chevrotain: the parser loads the package's own single-file build at run time (parser/chevrotain.ts, with a
 //     top-level await, which CommonJS cannot hold); here that module is replaced by a static re-export of the same
 //     file, bundled.

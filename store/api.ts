@@ -3,7 +3,7 @@
 // `Layer` keep theirs small). store/ implements it (openStore in store/index.ts); the remote cache wraps only the
 // parts it changes (builder/remote-cache/store-view.ts). Everything here streams; nothing holds a layer in memory.
 import type { Readable } from 'node:stream';
-import type { RemoteBlobSource } from '../oci/index.js';
+import type { LayerCompression, RemoteBlobSource } from '../oci/index.js';
 import type { Descriptor, Digest, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
 
 /** An image as the store knows it: its manifest (by digest), parsed manifest and config. */
@@ -128,8 +128,12 @@ export interface Layers {
   lowerdirsFor(image: ImageRecord): Promise<string[]>;
   /** Diffs an overlay upperdir into an uncompressed layer blob and keeps an unpacked copy for later lowerdirs. */
   commit(upperdir: string, opts?: CommitOptions): Promise<CommittedLayer>;
-  /** The gzip blob for a layer (made on demand on all cores, kept by digest so the next push is free). */
-  compressed(layer: Descriptor): Promise<Descriptor>;
+  /**
+   * The layer's blob in `compression` (default gzip), made on demand on all cores and remembered by diffID and
+   * compression so the next push is free. A layer already compressed otherwise is returned as it is unless
+   * `compression.force`; `uncompressed` gives the layer's tar (its digest is the diffID).
+   */
+  compressed(layer: Descriptor, compression?: LayerCompression): Promise<Descriptor>;
   /** The diffID of a layer blob, when known. */
   diffIDOf(layer: Descriptor): Promise<Digest | undefined>;
 }

@@ -1,8 +1,7 @@
-// Layer decompression chosen by magic bytes, not by media type (registries mislabel): gzip or plain tar. zstd is
-// refused with a clear error: no maintained zstd decoder fits Node 20 (node:zlib gains zstd only in Node 22.15).
+// Layer decompression chosen by magic bytes, not by media type (registries mislabel): gzip, zstd or plain tar.
+// zstd: Node's zlib where it has it (22.15+), else a package (layer-tar/zstd.ts).
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { LayerError } from './errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -48,19 +47,15 @@ export async function peek(s: Readable, n: number): Promise<Buffer> {
 }
 
 /** The uncompressed tar stream of a layer blob stream. */
-export async function decompressed(src: Readable, digest?: string): Promise<Readable> {
+export async function decompressed(src: Readable): Promise<Readable> {
   const head = await peek(src, 4);
   const kind = detectCompression(head);
-  if (kind === 'zstd') {
-    src.destroy();
-    throw new LayerError(
-      'zstd-compressed layers are not supported (Node 20 has no zstd decoder); re-push the image with gzip layers',
-      digest ? { digest } : {},
-    );
-  }
   if (kind === 'none') return src;
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
-  src.on('error', (e) => gunzip.destroy(e));
-  gunzip.on('error', () => src.destroy());
-  return src.pipe(gunzip);
+  const inflate =
+    kind === 'zstd'
+      ? (await import('./layer-tar/zstd.js')).createZstdDecompress()
+      : createGunzip({ chunkSize: 1 << 20 });
+  src.on('error', (e) => inflate.destroy(e));
+  inflate.on('error', () => src.destroy());
+  return src.pipe(inflate);
 }

@@ -213,7 +213,8 @@ function inflate(m: HashJob): void {
   let z: zlib.Gunzip | undefined;
   try {
     const n = fs.readSync(fd, scratch, 0, 4, 0);
-    if (isZstd(scratch, n)) throw new Error('zstd-compressed layers are not supported (Node 20 has no zstd decoder)');
+    if (isZstd(scratch, n))
+      throw new Error('a zstd layer is unpacked on the main thread (LayerDirs.unpackBlobFile), not here');
     let pos = 0;
     if (!isGzip(scratch, n)) {
       // plain tar: read straight into the slots

@@ -12,7 +12,7 @@ import type { HashWriter } from './hash-writer.js';
 import { DigestingStream, digestHex, isDigest } from '../oci/index.js';
 import { MediaType, type Descriptor, type Digest } from '../oci/index.js';
 import { DigestMismatchError, LayerError, StoreError } from './errors.js';
-import { decompressed } from './decompress.js';
+import { decompressed, detectCompression } from './decompress.js';
 import { writeLines } from './tree.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 
@@ -23,6 +23,17 @@ function shortId(): string {
   let s = '';
   for (let i = 0; i < 8; i++) s += SHORT_ALPHABET[b[i]! & 31];
   return s;
+}
+
+async function isZstdFile(path: string): Promise<boolean> {
+  const fh = await fs.promises.open(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    return detectCompression(head.subarray(0, bytesRead)) === 'zstd';
+  } finally {
+    await fh.close();
+  }
 }
 
 export function isUncompressedLayer(mt: string): boolean {
@@ -161,7 +172,7 @@ export class LayerDirs {
         src.on('error', (e) => blobHash.destroy(e));
         input = src.pipe(blobHash);
       }
-      const raw = await decompressed(input, layer.digest);
+      const raw = await decompressed(input);
       const wrapErr = (e: Error): Error =>
         e instanceof LayerError
           ? e
@@ -264,7 +275,8 @@ export class LayerDirs {
         beforeInstall,
         false,
       );
-    if (!this.hasher || this.hasher.busy) return inline();
+    // the second thread gunzips; a zstd blob is decompressed on this one, as a pulled stream is
+    if (!this.hasher || this.hasher.busy || (await isZstdFile(path))) return inline();
     const tmp = this.newTempLayer();
     await mkdir(join(tmp, 'diff'), { recursive: true });
     // Checked again: another unpack may have taken the thread while this one awaited the mkdir.

@@ -4,9 +4,17 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { tee } from '../oci/index.js';
+import {
+  DEFAULT_COMPRESSION,
+  DamagedContentError,
+  compressionOfMediaType,
+  type LayerCompression,
+} from '../oci/index.js';
+import { decompressed } from './decompress.js';
 import { digestHex, EMPTY_LAYER_DIFF_ID, EMPTY_LAYER_GZIP, isDigest } from '../oci/index.js';
-import { MediaType, isGzipLayer, type Descriptor, type Digest } from '../oci/index.js';
+import { MediaType, type Descriptor, type Digest } from '../oci/index.js';
 import type { CommitOptions, CommittedLayer, ExpectedDiffID, ImageRecord, Layers } from './api.js';
 import { BlobNotFoundError } from './errors.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
@@ -184,59 +192,102 @@ export class LocalLayers implements Layers {
       await rm(treeTmp, { force: true });
     }
   }
-  async compressed(layer: Descriptor): Promise<Descriptor> {
-    if (isGzipLayer(layer.mediaType) || layer.mediaType.endsWith('+zstd')) return layer;
-    const record = join(this.root, 'compressed', digestHex(layer.digest));
+  async compressed(layer: Descriptor, compression: LayerCompression = DEFAULT_COMPRESSION): Promise<Descriptor> {
+    const have = compressionOfMediaType(layer.mediaType);
+    const want = compression.type;
+    // As BuildKit: a layer keeps the compression it has unless force-compression asks for another.
+    if (have === want || (have !== 'uncompressed' && !compression.force)) return layer;
+    const keep = layer.annotations ? { annotations: layer.annotations } : {};
+    const diffID = have === 'uncompressed' ? layer.digest : await this.dirs.diffIDOf(layer);
+    if (want === 'uncompressed') return { ...(await this.uncompressed(layer, diffID)), ...keep };
+    const level = compression.level;
+    // gzip at the default level keeps the record name it always had; every other kind gets a suffix
+    const variant = want === 'gzip' && level === undefined ? '' : `.${want}${level !== undefined ? `-${level}` : ''}`;
+    const mediaType = want === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayerGzip;
+    const record = diffID ? join(this.root, 'compressed', digestHex(diffID) + variant) : undefined;
     try {
-      const d = (await readFile(record, 'utf8')).trim();
-      if (isDigest(d) && (await this.blobs.has(d))) {
-        return {
-          mediaType: MediaType.OciLayerGzip,
-          digest: d,
-          size: await this.blobs.size(d),
-          ...(layer.annotations ? { annotations: layer.annotations } : {}),
-        };
-      }
+      const d = record ? (await readFile(record, 'utf8')).trim() : '';
+      if (isDigest(d) && (await this.blobs.has(d)))
+        return { mediaType, digest: d, size: await this.blobs.size(d), ...keep };
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
-    // A layer that came lazily from a registry cache: that cache's gzip blob is its compressed form (the digest the
-    // exporting machine pushed), whether or not the layer was downloaded since.
-    const lazy = await this.blobs.lazy.get(layer.digest);
-    const gzSources = (lazy?.sources ?? []).filter((s) => needsGunzip(layer, s));
-    const gz = gzSources[0]?.blob;
-    if (gz) {
-      await this.leases.touch([gz.digest]);
-      if (!(await this.blobs.files.has(gz.digest)))
-        this.blobs.lazyGzip.set(gz.digest, {
-          descriptor: { ...gz },
-          sources: gzSources.filter((s) => s.blob.digest === gz.digest),
-        });
-      return { ...gz, ...(layer.annotations ? { annotations: layer.annotations } : {}) };
+    if (have === 'uncompressed' && variant === '') {
+      // A layer that came lazily from a registry cache: that cache's gzip blob is its compressed form (the digest
+      // the exporting machine pushed), whether or not the layer was downloaded since.
+      const lazy = await this.blobs.lazy.get(layer.digest);
+      const gzSources = (lazy?.sources ?? []).filter((s) => needsGunzip(layer, s));
+      const gz = gzSources[0]?.blob;
+      if (gz) {
+        await this.leases.touch([gz.digest]);
+        if (!(await this.blobs.files.has(gz.digest)))
+          this.blobs.lazyGzip.set(gz.digest, {
+            descriptor: { ...gz },
+            sources: gzSources.filter((s) => s.blob.digest === gz.digest),
+          });
+        return { ...gz, ...keep };
+      }
     }
-    let gzipped: AsyncIterable<Buffer>;
-    if (layer.digest === EMPTY_LAYER_DIFF_ID) {
-      // BuildKit's bytes for the empty layer (our gzip's would differ): the same digest as in BuildKit's images
-      gzipped = (async function* () {
-        yield EMPTY_LAYER_GZIP;
-      })();
+    let made: { digest: Digest; size: number; diffID: Digest };
+    if (have === 'uncompressed') {
+      let chunks: AsyncIterable<Buffer>;
+      if (layer.digest === EMPTY_LAYER_DIFF_ID && variant === '') {
+        // BuildKit's bytes for the empty layer (our gzip's would differ): the same digest as in BuildKit's images
+        chunks = (async function* () {
+          yield EMPTY_LAYER_GZIP;
+        })();
+      } else {
+        await this.blobs.fetch(layer.digest);
+        if (!(await this.blobs.files.has(layer.digest)))
+          throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
+        const path = this.blobs.files.path(layer.digest);
+        const opts = { expect: { digest: layer.digest, size: layer.size }, ...(level !== undefined ? { level } : {}) };
+        chunks =
+          want === 'zstd'
+            ? (await import('./layer-tar/zstd.js')).parallelZstdFile(path, opts)
+            : (await import('./layer-tar/gzip.js')).parallelGzipFile(path, opts);
+      }
+      made = { ...(await this.blobs.files.ingestChunks(chunks, this.blobs.touch)), diffID: layer.digest };
     } else {
-      await this.blobs.fetch(layer.digest);
-      if (!(await this.blobs.files.has(layer.digest)))
-        throw new BlobNotFoundError(layer.digest, this.blobs.files.path(layer.digest));
-      const { parallelGzipFile } = await import('./layer-tar/gzip.js');
-      gzipped = parallelGzipFile(this.blobs.files.path(layer.digest), {
-        expect: { digest: layer.digest, size: layer.size },
-      });
+      // Recompressed from the blob it has: decompressed, hashed (the tar must be the diffID), compressed again.
+      const tar = hashedTar(await decompressed(await this.blobs.open(layer.digest)), diffID);
+      const chunks =
+        want === 'zstd'
+          ? (await import('./layer-tar/zstd.js')).parallelZstd(tar.chunks, level !== undefined ? { level } : {})
+          : (await import('./layer-tar/gzip.js')).parallelGzip(tar.chunks, level !== undefined ? { level } : {});
+      const r = await this.blobs.files.ingestChunks(chunks, this.blobs.touch);
+      made = { ...r, diffID: tar.digest() };
+      if (!diffID) await this.dirs.recordDiffID(layer.digest, made.diffID);
     }
-    const { digest, size } = await this.blobs.files.ingestChunks(gzipped, this.blobs.touch);
-    await this.dirs.recordDiffID(digest, layer.digest);
-    await writeFileAtomic(record, digest);
-    return {
-      mediaType: MediaType.OciLayerGzip,
-      digest,
-      size,
-      ...(layer.annotations ? { annotations: layer.annotations } : {}),
-    };
+    await this.dirs.recordDiffID(made.digest, made.diffID);
+    await writeFileAtomic(join(this.root, 'compressed', digestHex(made.diffID) + variant), made.digest);
+    return { mediaType, digest: made.digest, size: made.size, ...keep };
   }
+
+  /** The layer's tar as a blob: present when the layer was built here, else decompressed from its blob. */
+  private async uncompressed(layer: Descriptor, diffID: Digest | undefined): Promise<Descriptor> {
+    if (diffID && (await this.blobs.files.has(diffID)))
+      return { mediaType: MediaType.OciLayer, digest: diffID, size: await this.blobs.size(diffID) };
+    const tar = await decompressed(await this.blobs.open(layer.digest));
+    const r = await this.blobs.files.ingest(tar, diffID ? { digest: diffID } : undefined, this.blobs.touch);
+    await this.dirs.recordDiffID(layer.digest, r.digest);
+    return { mediaType: MediaType.OciLayer, digest: r.digest, size: r.size };
+  }
+}
+
+/** Chunks of a tar stream, hashed on the way; the last read fails when they are not the expected diffID. */
+function hashedTar(src: Readable, expect: Digest | undefined): { chunks: AsyncIterable<Buffer>; digest: () => Digest } {
+  const hash = createHash('sha256');
+  let digest: Digest | undefined;
+  let size = 0;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for await (const c of src as AsyncIterable<Buffer>) {
+      hash.update(c);
+      size += c.length;
+      yield c;
+    }
+    digest = `sha256:${hash.digest('hex')}` as Digest;
+    if (expect && digest !== expect) throw new DamagedContentError(expect, { digest, size }, undefined, 'layer');
+  }
+  return { chunks: chunks(), digest: () => digest! };
 }

@@ -2,7 +2,7 @@
 // registry-client's PullTarget and PushSource (which the result satisfies structurally). A view, not a contract:
 // each member is one call on a part of the Store.
 import type { Readable } from 'node:stream';
-import type { BlobSink, BlobSource, Descriptor, Digest, RemoteBlobSource } from '../oci/index.js';
+import type { BlobSink, BlobSource, Descriptor, Digest, LayerCompression, RemoteBlobSource } from '../oci/index.js';
 import type { ExpectedDiffID, LazyBlob, Store } from './api.js';
 
 export interface RegistryView extends BlobSink, BlobSource {
@@ -19,7 +19,7 @@ export interface RegistryView extends BlobSink, BlobSource {
     expectDiffID?: ExpectedDiffID,
   ): Promise<{ diffID: Digest; dir: string }>;
   diffIDOf(layer: Descriptor): Promise<Digest | undefined>;
-  compressedLayer(layer: Descriptor): Promise<Descriptor>;
+  compressedLayer(layer: Descriptor, compression?: LayerCompression): Promise<Descriptor>;
 }
 
 export function registryView(store: Store): RegistryView {
@@ -38,6 +38,6 @@ export function registryView(store: Store): RegistryView {
     unpackLayer: (layer, expect) => layers.unpack(layer, expect),
     unpackLayerStream: (layer, src, expect) => layers.unpackStream(layer, src, expect),
     diffIDOf: (layer) => layers.diffIDOf(layer),
-    compressedLayer: (layer) => layers.compressed(layer),
+    compressedLayer: (layer, compression) => layers.compressed(layer, compression),
   };
 }

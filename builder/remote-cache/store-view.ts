@@ -196,10 +196,14 @@ export class RemoteCacheStore implements Store {
         return inner.lowerdirsFor(image);
       },
       // The cache's gzip blob is the compressed layer: no recompression, the digest the exporting machine pushed,
-      // and its bytes are read from the remote cache (blobs.open above) when the push needs them.
-      compressed: async (layer) => {
+      // and its bytes are read from the remote cache (blobs.open above) when the push needs them. Another
+      // compression (zstd, a gzip level) is made from the layer itself, fetched first.
+      compressed: async (layer, compression) => {
         const blob = this.remoteBlobs.get(layer.digest);
-        return blob ? { ...blob } : inner.compressed(layer);
+        const gzip = !compression || (compression.type === 'gzip' && compression.level === undefined);
+        if (blob && gzip) return { ...blob };
+        if (blob) await this.ensure(layer.digest);
+        return inner.compressed(layer, compression);
       },
       diffIDOf: async (layer) => this.pending.get(layer.digest)?.layer?.diffID ?? inner.diffIDOf(layer),
     });

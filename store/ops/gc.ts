@@ -135,10 +135,21 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
   }
   // Layers kept uncompressed may have a gzip twin made for push: keep it with its source. A kept gzip layer
   // blob (leased by a pull that is unpacking it) keeps its unpacked layer.
+  // compressed/<diffID hex> is the gzip twin; <hex>.<kind>[-<level>] the others (zstd, another level)
+  const twins = new Map<string, string[]>();
+  for (const name of await list(join(root, 'compressed'))) {
+    const hex = name.split('.')[0]!;
+    if (/^[a-f0-9]{64}$/.test(hex)) twins.set(hex, [...(twins.get(hex) ?? []), name]);
+  }
+  const removeTwins = async (hex: string): Promise<void> => {
+    for (const name of twins.get(hex) ?? []) await rm(join(root, 'compressed', name), { force: true });
+  };
   for (const d of [...keep, ...keepDiff]) {
     if (!isDigest(d)) continue;
-    const gz = (await readFile(join(root, 'compressed', d.slice(7)), 'utf8').catch(() => '')).trim();
-    if (isDigest(gz)) keep.add(gz);
+    for (const name of twins.get(d.slice(7)) ?? []) {
+      const twin = (await readFile(join(root, 'compressed', name), 'utf8').catch(() => '')).trim();
+      if (isDigest(twin)) keep.add(twin);
+    }
     const diffID = (await readFile(join(root, 'diffids', d.slice(7)), 'utf8').catch(() => '')).trim();
     if (isDigest(diffID)) keepDiff.add(diffID);
     keepDiff.add(d);
@@ -149,7 +160,7 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     report.bytes += await sizeOf(join(root, 'blobs', 'sha256', hex));
     await rm(join(root, 'blobs', 'sha256', hex), { force: true });
     await rm(join(root, 'diffids', hex), { force: true });
-    await rm(join(root, 'compressed', hex), { force: true });
+    await removeTwins(hex);
     report.blobs++;
   }
   // what a lazy batch write (LazyBlobs.addMany) or a temp write left when its process died
@@ -164,7 +175,7 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     if (keep.has(d)) continue;
     await lazy.remove(d);
     await rm(join(root, 'diffids', d.slice(7)), { force: true });
-    await rm(join(root, 'compressed', d.slice(7)), { force: true });
+    await removeTwins(d.slice(7));
     report.lazy++;
   }
   for (const name of layerNames) {
@@ -191,7 +202,7 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     for (const name of await list(join(root, dir))) {
       const dead = deadTemp(name);
       if (dead === false) continue;
-      const d = `sha256:${name}` as Digest;
+      const d = `sha256:${name.split('.')[0]}` as Digest;
       if (dead === undefined && (keep.has(d) || keepDiff.has(d) || (await present(d)))) continue;
       await rm(join(root, dir, name), { force: true });
       if (dead) report.temp++;

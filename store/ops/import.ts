@@ -17,7 +17,7 @@ import { decompressed } from '../decompress.js';
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export async function importRootfs(store: Store, file: string, name: string): Promise<Digest> {
-  const tar = await decompressed(createReadStream(file, { highWaterMark: 1 << 20 }), file);
+  const tar = await decompressed(createReadStream(file, { highWaterMark: 1 << 20 }));
   // Blobs.put leases the layer before placing it, so a concurrent prune keeps it until the tag names it
   const layer = await store.blobs.put(tar);
   const p = hostPlatform();

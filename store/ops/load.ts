@@ -47,7 +47,7 @@ function nameFrom(annotations: Record<string, string> | undefined): string | und
 
 export async function loadArchive(store: Store, file: string): Promise<LoadedImage[]> {
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
-  const src = await decompressed(raw, file);
+  const src = await decompressed(raw);
   const extract = tarStream.extract();
   src.on('error', (e) => extract.destroy(e));
   src.pipe(extract as unknown as NodeJS.WritableStream);

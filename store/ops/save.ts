@@ -9,14 +9,16 @@ import { StoreError } from '../errors.js';
 import { putJSON } from '../json.js';
 import { writeArchive, type ArchiveWriter } from './archive-tar.js';
 import { damageIn } from '../../oci/index.js';
+import { DEFAULT_COMPRESSION, compressionOfMediaType, layerMediaType, type LayerCompression } from '../../oci/index.js';
 
 export interface SaveOptions {
   /**
    * `gzip`: layers compressed, as a registry would hold them (the manifest rewritten when that changes a layer);
-   * `stored`: the store's own blobs (a build's are uncompressed). Default: `gzip` for OCI, `stored` for docker,
-   * what `tsbuild save` writes; the builder's outputs write `stored`.
+   * `stored`: the store's own blobs (a build's are uncompressed); a LayerCompression: as an `--output` asks
+   * (`compression=`, `force-compression=`). Default: `gzip` for OCI, `stored` for docker, what `tsbuild save`
+   * writes; the builder's outputs pass their compression (gzip unless asked otherwise, as buildx).
    */
-  layers?: 'gzip' | 'stored';
+  layers?: 'gzip' | 'stored' | LayerCompression;
   /** Normalized names for the archive (the first names the OCI index entry); default: the name `ref` resolved. */
   names?: string[];
 }
@@ -54,9 +56,10 @@ async function save(
   ]);
   try {
     const names = opts.names ?? (rec.name ? [rec.name] : []);
-    const gzip = (opts.layers ?? (format === 'oci' ? 'gzip' : 'stored')) === 'gzip';
+    const want = opts.layers ?? (format === 'oci' ? 'gzip' : 'stored');
+    const compression = want === 'gzip' ? DEFAULT_COMPRESSION : want === 'stored' ? undefined : want;
     const layers: Descriptor[] = [];
-    for (const l of rec.manifest.layers) layers.push(gzip ? await store.layers.compressed(l) : l);
+    for (const l of rec.manifest.layers) layers.push(compression ? await store.layers.compressed(l, compression) : l);
     const manifest = await manifestFor(store, rec, layers, format === 'oci');
     await writeArchive(store, dest, (w) =>
       format === 'oci' ? writeOciLayout(w, rec, manifest, layers, names) : writeDockerArchive(w, rec, layers, names),
@@ -72,7 +75,9 @@ async function save(
  * differ from the stored ones or the stored manifest is Docker's.
  */
 async function manifestFor(store: Store, rec: ImageRecord, layers: Descriptor[], isOci: boolean): Promise<Descriptor> {
-  const changed = layers.some((l, i) => l.digest !== rec.manifest.layers[i]!.digest);
+  const changed = layers.some(
+    (l, i) => l.digest !== rec.manifest.layers[i]!.digest || l.mediaType !== rec.manifest.layers[i]!.mediaType,
+  );
   if (!isOci || (!changed && rec.manifestMediaType === MediaType.OciManifest)) {
     return {
       mediaType: rec.manifestMediaType,
@@ -89,7 +94,7 @@ async function manifestFor(store: Store, rec: ImageRecord, layers: Descriptor[],
       size: await store.blobs.size(rec.configDigest),
     },
     layers: layers.map((l) => ({
-      mediaType: MediaType.OciLayerGzip,
+      mediaType: layerMediaType(compressionOfMediaType(l.mediaType), false),
       digest: l.digest,
       size: l.size,
       ...(l.annotations ? { annotations: l.annotations } : {}),

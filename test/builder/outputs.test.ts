@@ -164,8 +164,8 @@ describe('tsbuild build --output', () => {
   it('refuses an unknown key with exit code 2, naming the key and the output type, before building', async () => {
     const name = `${registry.host}/out/refused:1`;
     for (const [spec, key, type] of [
-      [`type=registry,name=${name},compression=zstd`, 'compression', 'registry'],
-      [`type=image,name=${name},push=true,oci-mediatypes=true`, 'oci-mediatypes', 'image'],
+      [`type=registry,name=${name},unpack=true`, 'unpack', 'registry'],
+      [`type=image,name=${name},push=true,store=false`, 'store', 'image'],
       [`type=local,dest=${join(work, 'never')},platform-split=false`, 'platform-split', 'local'],
     ]) {
       const r = tsb(['build', '--progress=plain', '-o', spec!, ctx]);

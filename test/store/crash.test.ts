@@ -166,7 +166,7 @@ describe('concurrency', () => {
 });
 
 describe('broken layers', () => {
-  it('a truncated gzip layer and a zstd layer fail to unpack with a clear error and leave nothing behind', async () => {
+  it('a truncated gzip layer and a damaged zstd layer fail to unpack with a clear error and leave nothing behind', async () => {
     const { openStore } = await import('../../store/index.js');
     const { gzipSync } = await import('node:zlib');
     const { Readable } = await import('node:stream');
