@@ -86,3 +86,16 @@ export async function writeLines(file: string, lines: readonly string[]): Promis
     await fh.close();
   }
 }
+
+/** A tree line built from a tar header (the unpacker records without stat calls). */
+export const headerTreeLine = (
+  rel: string,
+  type: string,
+  mode: number,
+  uid: number,
+  gid: number,
+  size: number,
+  rdev: number,
+  mtimeMs: number,
+  link: string,
+): string => formatTreeLine({ rel, type, mode, uid, gid, size, rdev, mtimeMs, link });

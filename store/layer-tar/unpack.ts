@@ -16,57 +16,18 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { LayerError } from '../errors.js';
 import { makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setXattr } from '../xattr.js';
-import { formatTreeLine, treeLine } from '../tree.js';
+import { headerTreeLine as line, treeLine } from '../tree.js';
 import { entryComponents } from './paths.js';
 import { fileWriter, FLAG_CHMOD, FLAG_CHOWN, MAX_QUEUED_BODY, WriterError, type WriterSession } from './file-writer.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 import { isOverlayXattr, OPAQUE_XATTR, parseTarWhiteout } from './whiteouts.js';
+import type { UnpackOptions, UnpackStats } from './unpack-options.js';
 
-export interface UnpackOptions {
-  /**
-   * `overlay` (default): whiteouts as overlay devices/xattrs; `apply`: whiteouts delete from `dest`; `extract`:
-   * no whiteouts, existing entries replaced, symlinks on the way refused, and the root entry (`./`) ignored: ADD
-   * leaves its destination directory as it is, as Docker's untar does.
-   */
-  mode?: 'overlay' | 'apply' | 'extract';
-  /** Named in errors. */
-  digest?: string;
-  /** Collect the tree record (see layers.ts treeLine) from the headers, without stat calls. */
-  record?: boolean;
-  /**
-   * Overlay mode: regular files written on this thread before the small ones that follow are queued for another
-   * thread (file-writer.ts); small layers never use it. Default 32; Infinity: never.
-   */
-  offloadAfter?: number;
-  /** Overlay mode: the file ring session to queue small files on (HashWriter.inflate's); ended or aborted here. */
-  writer?: WriterSession;
-}
-
-export interface UnpackStats {
-  entries: number;
-  bytes: number;
-  /** With `record`: one line per entry, as treeLine() would write it after a walk. */
-  tree?: string[];
-  /** Regular files queued for the writer thread (those it left when its blob ended were written here at the end). */
-  offloaded: number;
-}
+export type { UnpackOptions, UnpackStats };
 
 const UMASK = process.umask();
 /** Asked once: a syscall per file otherwise. */
 const AS_ROOT = process.getuid?.() === 0;
-
-/** A tree line built from a tar header (the unpacker records without stat calls). */
-const line = (
-  rel: string,
-  type: string,
-  mode: number,
-  uid: number,
-  gid: number,
-  size: number,
-  rdev: number,
-  mtimeMs: number,
-  link: string,
-): string => formatTreeLine({ rel, type, mode, uid, gid, size, rdev, mtimeMs, link });
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
