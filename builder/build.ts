@@ -9,7 +9,15 @@ import type PQueue from 'p-queue';
 import { normalizeName, UsageError } from '../oci/index.js';
 import type { Platform } from '../oci/index.js';
 import type { Store } from '../store/index.js';
-import { checkBuildfile, checkConfig, checkFailure, experimentalNotice, warningEvent } from './checks.js';
+import {
+  CheckFailedError,
+  checkBuildfile,
+  checkConfig,
+  checkFailure,
+  experimentalNotice,
+  warningEvent,
+} from './checks.js';
+import type { CheckConfig } from '../parser/index.js';
 import { BuildContext } from './context.js';
 import { checkEntitlements } from './entitlements.js';
 import { BuildError, PlanError } from './errors.js';
@@ -100,9 +108,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       held.network.get,
       stages,
       epoch.epoch,
+      checks.config,
     );
     held.containersStarted = () => env.tally.containersStarted;
     const final = await runStages(env, stages, opts, cancel);
+    // a check that fired while the stages ran (InvalidBaseImagePlatform) fails an error=true build, as BuildKit's
+    if (checks.config.error && env.tally.checksFired.size > 0) throw new CheckFailedError([...env.tally.checksFired]);
     for (const a of unusedBuildArgs(plan, env.tally.usedArgs)) {
       emit({ type: 'log', time: Date.now(), level: 'warn', message: `build arg ${a} was not consumed by any stage` });
     }
@@ -193,11 +204,12 @@ async function planBuild(
   return {
     plan,
     ...(buildfilePath ? { buildfilePath } : {}),
-    checks: { warnings, ...(failure ? { failure } : {}), ...(notice ? { notice } : {}) },
+    checks: { config, warnings, ...(failure ? { failure } : {}), ...(notice ? { notice } : {}) },
   };
 }
 
 interface PlannedChecks {
+  config: CheckConfig;
   warnings: ReturnType<typeof checkBuildfile>;
   /** error=true and a check fired: the build stops once the warnings are out. */
   failure?: Error;

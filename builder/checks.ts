@@ -10,6 +10,36 @@ import { typeInstruction } from './plan.js';
 /** The build arg that overrides the `# check=` directive, as buildx's `--build-arg BUILDKIT_DOCKERFILE_CHECK=…`. */
 export const CHECK_ARG = 'BUILDKIT_DOCKERFILE_CHECK';
 
+/** Rules BuildKit reports while it builds (they need a base image), not from the Buildfile alone. */
+const BUILD_TIME_RULES = {
+  InvalidBaseImagePlatform: {
+    description: 'Base image platform does not match expected target platform',
+    url: 'https://docs.docker.com/go/dockerfile/rule/invalid-base-image-platform/',
+  },
+} as const;
+export type BuildTimeRule = keyof typeof BUILD_TIME_RULES;
+
+/** The check-warning event of a build-time rule that fired, or undefined when the check options skip it. */
+export function buildTimeWarning(
+  config: CheckConfig,
+  rule: BuildTimeRule,
+  message: string,
+  file: string,
+  line: number,
+): BuildEvent | undefined {
+  if (config.skipAll || config.skip.has(rule)) return undefined;
+  return {
+    type: 'check-warning',
+    time: Date.now(),
+    rule,
+    message,
+    ...BUILD_TIME_RULES[rule],
+    file,
+    line,
+    endLine: line,
+  };
+}
+
 /** `error=true` and a check fired: BuildKit's "lint violation found for rules: …". */
 export class CheckFailedError extends TsbuildError {
   override name = 'CheckFailedError';

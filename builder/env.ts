@@ -12,6 +12,8 @@ import type { BuildPlan } from './plan.js';
 import { platformArg } from './platform.js';
 import type { BuildEnv, StageState } from './steps/types.js';
 import { BuildTally } from './tally.js';
+import { buildTimeWarning } from './checks.js';
+import type { CheckConfig } from '../parser/index.js';
 
 export type BaseImage = { record: ImageRecord; pulled: boolean };
 export type BaseImageResolver = ((ref: string, platform: Platform) => Promise<BaseImage>) & {
@@ -61,6 +63,7 @@ export async function makeEnv(
   stages: ReadonlyMap<number, Promise<StageState>>,
   /** SOURCE_DATE_EPOCH (builder/epoch.ts), or undefined. */
   sde: number | undefined,
+  checks: CheckConfig,
 ): Promise<BuildEnv> {
   const secrets = new Map<string, Buffer>();
   for (const s of opts.secrets ?? []) {
@@ -70,6 +73,7 @@ export async function makeEnv(
     else if (process.env[s.id] !== undefined) secrets.set(s.id, Buffer.from(process.env[s.id]!));
   }
   let runtimeReady: Promise<void> | undefined;
+  const tally = new BuildTally();
   return {
     store,
     plan,
@@ -79,7 +83,13 @@ export async function makeEnv(
       noCacheStages: new Set((opts.noCacheFilter ?? []).map((s) => s.toLowerCase())),
     },
     emit,
-    tally: new BuildTally(),
+    tally,
+    check: (rule, message, line) => {
+      const e = buildTimeWarning(checks, rule, message, plan.file, line);
+      if (!e) return;
+      tally.checkFired(rule);
+      emit(e);
+    },
     tmpDir,
     cacheMountDir: join(store.root, 'builder', 'cache-mounts'),
     stage: (index) => {

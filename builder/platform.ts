@@ -39,13 +39,13 @@ export const PROXY_ARGS = new Set([
 /**
  * BuildKit's `InvalidBaseImagePlatform` warning when a base image's config names a platform that cannot run as
  * `expected` (a single-platform image pulled for another target): the build goes on, as BuildKit's does, but the
- * result would label one architecture's binaries as another's. Undefined when the platforms agree.
+ * result would label one architecture's binaries as another's. Undefined when the platforms agree. The message
+ * only: the build reports it as a check (env.check), with the rule's name and the FROM line.
  */
 export function basePlatformWarning(
   baseName: string,
   expected: Platform,
   config: { os: string; architecture: string; variant?: string | undefined },
-  line: number,
 ): string | undefined {
   const actual: Platform = {
     os: config.os,
@@ -54,7 +54,7 @@ export function basePlatformWarning(
   };
   if (platformRank(expected, actual) !== undefined) return undefined;
   return (
-    `InvalidBaseImagePlatform: Base image ${baseName} was pulled with platform ${JSON.stringify(formatPlatform(actual))}, ` +
-    `expected ${JSON.stringify(platformArg(expected))} for current build (line ${line})`
+    `Base image ${baseName} was pulled with platform ${JSON.stringify(formatPlatform(actual))}, ` +
+    `expected ${JSON.stringify(platformArg(expected))} for current build`
   );
 }

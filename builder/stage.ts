@@ -191,8 +191,8 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
     };
   }
   const { record, pulled } = await env.resolveBaseImage(sp.base.ref, sp.platform);
-  const warning = basePlatformWarning(sp.baseName, sp.platform, record.config, sp.from.range.line);
-  if (warning) env.emit({ type: 'log', time: Date.now(), level: 'warn', message: warning });
+  const warning = basePlatformWarning(sp.baseName, sp.platform, record.config);
+  if (warning) env.check('InvalidBaseImagePlatform', warning, sp.from.range.line);
   const config = cloneConfig(record.config);
   const diffIDs = record.config.rootfs.diff_ids;
   const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));

@@ -11,6 +11,7 @@ export interface BuildStats {
 export class BuildTally {
   private readonly counts: BuildStats = { steps: 0, cached: 0, containers: 0, layersWritten: 0 };
   private readonly args = new Set<string>();
+  private readonly checks = new Set<string>();
 
   /** A step finished, from the cache or not. */
   step(cached: boolean): void {
@@ -30,6 +31,14 @@ export class BuildTally {
     this.args.add(name);
   }
 
+  /** A build check fired while the stages ran. */
+  checkFired(rule: string): void {
+    this.checks.add(rule);
+  }
+
+  get checksFired(): ReadonlySet<string> {
+    return this.checks;
+  }
   get containersStarted(): boolean {
     return this.counts.containers > 0;
   }

@@ -10,6 +10,7 @@ import type { Vars } from '../expand.js';
 import { envValue } from '../image-config.js';
 import type { StepFacets } from '../reasons.js';
 import type { BuildTally } from '../tally.js';
+import type { BuildTimeRule } from '../checks.js';
 
 export interface LayerRef {
   diffID: Digest;
@@ -55,6 +56,8 @@ export interface BuildEnv {
   readonly cachePolicy: CachePolicy;
   emit(e: BuildEvent): void;
   readonly tally: BuildTally;
+  /** A build check that fired while a stage ran (skipped as the check options say; error=true fails the build). */
+  check(rule: BuildTimeRule, message: string, line: number): void;
   /** Temporary directory for views and downloads, on the store's filesystem. */
   readonly tmpDir: string;
   /** Persistent directory for `RUN --mount=type=cache`. */

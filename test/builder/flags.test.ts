@@ -81,6 +81,13 @@ function warnings(stderr: string): string[] {
   return events(stderr).flatMap((e) => (e.type === 'log' && e.level === 'warn' ? [e.message] : []));
 }
 
+/** The check-warning events of a --progress=json stream. */
+function checks(stderr: string): { rule: string; message: string; line: number }[] {
+  return events(stderr).flatMap((e) =>
+    e.type === 'check-warning' ? [e as unknown as { rule: string; message: string; line: number }] : [],
+  );
+}
+
 /** Every file under `dir`, read as text, joined. */
 async function allText(dir: string): Promise<string> {
   const out: string[] = [];
@@ -140,19 +147,36 @@ describe('--platform', () => {
 
   it("warns with BuildKit's InvalidBaseImagePlatform when the base's platform is not the target's, and builds", async () => {
     const ctx = await context('FROM busybox:latest\nCOPY f /f\n', { f: 'x\n' });
-    const want = `InvalidBaseImagePlatform: Base image busybox:latest was pulled with platform "${host}", expected "${other}" for current build (line 1)`;
+    const message = `Base image busybox:latest was pulled with platform "${host}", expected "${other}" for current build`;
     const r = tsb(['build', '--progress=json', '--platform', other, '-t', 'flags-other:1', ctx]);
     ok(r, 'build for another platform');
-    expect(warnings(r.stderr)).toContain(want);
+    expect(checks(r.stderr)).toContainEqual(
+      expect.objectContaining({ rule: 'InvalidBaseImagePlatform', message, line: 1 }),
+    );
     // as BuildKit does, the image is labelled with the platform asked for
     expect(`${inspect('flags-other:1').config.os}/${inspect('flags-other:1').config.architecture}`).toBe(other);
+    // in buildx's summary of the checks, after the build
     const plain = tsb(['build', '--progress=plain', '--platform', other, ctx]);
     ok(plain, 'plain');
-    expect(plain.stderr).toContain(`WARNING: ${want}`);
+    expect(plain.stderr).toContain(` - InvalidBaseImagePlatform: ${message} (line 1)`);
     // the host's own platform: no warning
     const same = tsb(['build', '--progress=json', '--platform', host, ctx]);
     ok(same, 'host platform');
-    expect(warnings(same.stderr).filter((w) => w.includes('InvalidBaseImagePlatform'))).toEqual([]);
+    expect(checks(same.stderr)).toEqual([]);
+  });
+
+  it('is a build check: # check=skip= silences it, error=true fails the build after the stages ran', async () => {
+    const skipped = await context('# check=skip=InvalidBaseImagePlatform\nFROM busybox:latest\nCOPY f /f\n', {
+      f: 'x\n',
+    });
+    const s = tsb(['build', '--progress=json', '--platform', other, skipped]);
+    ok(s, 'skipped');
+    expect(checks(s.stderr)).toEqual([]);
+    const strict = await context('# check=error=true\nFROM busybox:latest\nCOPY f /f\n', { f: 'x\n' });
+    const e = tsb(['build', '--progress=plain', '--platform', other, '-t', 'flags-strict:1', strict]);
+    expect(e.code, e.stderr).toBe(1);
+    expect(e.stderr).toContain('lint violation found for rules: InvalidBaseImagePlatform');
+    expect(tsb(['inspect', 'flags-strict:1']).code).not.toBe(0);
   });
 });
 
