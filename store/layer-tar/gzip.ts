@@ -3,13 +3,11 @@
 // the last one with Z_FINISH; the raw deflate pieces are concatenated in order behind one gzip header, and the
 // trailer carries the CRC32 of the whole input (zlib.crc32, computed incrementally) and its size. A chunk whose
 // sample does not compress is stored (level 0) rather than squeezed. The result is one standard gzip member.
-import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { constants, crc32, deflateRaw } from 'node:zlib';
-import { createHash } from 'node:crypto';
 import type { Digest } from '../../oci/index.js';
-import { DamagedContentError } from '../../oci/index.js';
+import { compressFileChunks } from './file-chunks.js';
 
 export interface ParallelGzipOptions {
   level?: number;
@@ -124,63 +122,29 @@ async function* gzipGen(src: AsyncIterable<Buffer>, opts: ParallelGzipOptions): 
  */
 export async function* parallelGzipFile(path: string, opts: ParallelGzipOptions = {}): AsyncGenerator<Buffer> {
   const level = opts.level ?? 6;
-  const chunkSize = opts.chunkSize ?? 1 << 20;
-  const window = opts.parallel ?? Math.max(2, availableParallelism() * 2);
-  const fh = await open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const expect = opts.expect;
-    if (expect?.size !== undefined && size !== expect.size)
-      throw new DamagedContentError(expect.digest, { size }, expect.size, 'layer');
-    const hash = expect ? createHash('sha256') : undefined;
-    yield HEADER;
-    const pool: Buffer[] = [];
-    const queue: { out: Promise<Buffer[]>; buf: Buffer }[] = [];
-    let crc = 0;
-    let pos = 0;
-    while (pos < size || (size === 0 && pos === 0 && queue.length === 0)) {
-      const buf = pool.pop() ?? Buffer.allocUnsafe(chunkSize);
-      const want = Math.min(chunkSize, size - pos);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
-        if (bytesRead === 0) throw new Error(`${path} shrank while it was compressed`);
-        got += bytesRead;
-      }
-      const data = buf.subarray(0, want);
-      pos += want;
+  let crc = 0;
+  let size = 0;
+  yield HEADER;
+  const pieces = compressFileChunks(
+    path,
+    {
+      chunkSize: opts.chunkSize ?? 1 << 20,
+      window: opts.parallel ?? Math.max(2, availableParallelism() * 2),
+      expect: opts.expect,
+    },
+    (data, last) => {
       crc = crc32(data, crc);
-      hash?.update(data);
-      const last = pos >= size;
-      const out = levelFor(data, level).then((l) =>
+      size += data.length;
+      return levelFor(data, level).then((l) =>
         l === 0 ? storedBlocks(data, last) : deflateChunk(data, l, last).then((b) => [b]),
       );
-      out.catch(() => undefined);
-      queue.push({ out, buf });
-      while (queue.length >= window) {
-        const q = queue.shift()!;
-        for (const piece of await q.out) yield piece;
-        pool.push(q.buf);
-      }
-      if (size === 0) break;
-    }
-    if (hash && expect) {
-      const got = `sha256:${hash.digest('hex')}` as Digest;
-      if (got !== expect.digest)
-        throw new DamagedContentError(expect.digest, { digest: got, size }, expect.size, 'layer');
-    }
-    while (queue.length > 0) {
-      const q = queue.shift()!;
-      for (const piece of await q.out) yield piece;
-      pool.push(q.buf);
-    }
-    const trailer = Buffer.alloc(8);
-    trailer.writeUInt32LE(crc >>> 0, 0);
-    trailer.writeUInt32LE(size % 0x100000000, 4);
-    yield trailer;
-  } finally {
-    await fh.close();
-  }
+    },
+  );
+  for await (const out of pieces) for (const piece of out) yield piece;
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(size % 0x100000000, 4);
+  yield trailer;
 }
 
 /** A gzip stream of `src`, compressed on all cores. */

@@ -6,14 +6,12 @@
 // Compression works as the parallel gzip does (gzip.ts): the input is cut into chunks, each compressed as an
 // independent zstd frame on libuv's thread pool, and the frames are written in order. Concatenated frames are one
 // valid zstd stream (RFC 8878 §3.1), which containerd, skopeo and the zstd CLI decode as a whole.
-import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { createHash } from 'node:crypto';
 import type { Digest } from '../../oci/index.js';
-import { DamagedContentError } from '../../oci/index.js';
+import { compressFileChunks } from './file-chunks.js';
 
 export const ZSTD_DEFAULT_LEVEL = 3;
 /** Input per frame: big enough that a frame's ratio is within a percent of one frame for the whole layer. */
@@ -115,49 +113,15 @@ export interface ParallelZstdOptions {
 /** zstd of a file, frames made on all cores, memory bounded by the frames in flight. */
 export async function* parallelZstdFile(path: string, opts: ParallelZstdOptions = {}): AsyncGenerator<Buffer> {
   const level = opts.level ?? ZSTD_DEFAULT_LEVEL;
-  const chunkSize = opts.chunkSize ?? CHUNK;
-  const window = opts.parallel ?? Math.max(2, availableParallelism());
-  const fh = await open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const expect = opts.expect;
-    if (expect?.size !== undefined && size !== expect.size)
-      throw new DamagedContentError(expect.digest, { size }, expect.size, 'layer');
-    const hash = expect ? createHash('sha256') : undefined;
-    const pool: Buffer[] = [];
-    const queue: { out: Promise<Buffer>; buf: Buffer }[] = [];
-    let pos = 0;
-    do {
-      const buf = pool.pop() ?? Buffer.allocUnsafe(chunkSize);
-      const want = Math.min(chunkSize, size - pos);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
-        if (bytesRead === 0) throw new Error(`${path} shrank while it was compressed`);
-        got += bytesRead;
-      }
-      const data = buf.subarray(0, want);
-      pos += want;
-      hash?.update(data);
-      // the last frame is held back until the whole input has been checked
-      if (hash && expect && pos >= size) {
-        const digest = `sha256:${hash.digest('hex')}` as Digest;
-        if (digest !== expect.digest)
-          throw new DamagedContentError(expect.digest, { digest, size }, expect.size, 'layer');
-      }
-      const out = zstdFrame(data, level);
-      out.catch(() => undefined);
-      queue.push({ out, buf });
-      while (queue.length >= window) {
-        const q = queue.shift()!;
-        yield await q.out;
-        pool.push(q.buf);
-      }
-    } while (pos < size);
-    while (queue.length > 0) yield await queue.shift()!.out;
-  } finally {
-    await fh.close();
-  }
+  yield* compressFileChunks(
+    path,
+    {
+      chunkSize: opts.chunkSize ?? CHUNK,
+      window: opts.parallel ?? Math.max(2, availableParallelism()),
+      expect: opts.expect,
+    },
+    (data) => zstdFrame(data, level),
+  );
 }
 
 /** zstd of a stream (a layer being recompressed from another compression), frames made on all cores. */
