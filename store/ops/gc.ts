@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest } from '../../oci/index.js';
-import type { Digest, ImageConfigFile, ImageIndex, ImageManifest } from '../../oci/index.js';
+import type { Digest } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { recordInFile } from '../cache.js';
 import { pidAlive, tempOwnerPid } from '../fsutil.js';
@@ -20,6 +20,7 @@ import { beginCollection, liveLeasedDigests } from '../leases.js';
 import { withLock } from '../lock.js';
 import { compactUsage, readUsage } from '../usage.js';
 import { selectEvictions, type PruneBounds } from './prune-bounds.js';
+import { emptyReach, reachFrom } from './reach.js';
 
 export type { PruneBounds } from './prune-bounds.js';
 
@@ -92,41 +93,17 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
       lastUsed: new Date(e.lastUsed).toISOString(),
     }));
   }
-  const keep = new Set<string>();
-  const keepDiff = new Set<string>();
+  const reach = emptyReach();
+  const keep = reach.blobs;
+  const keepDiff = reach.diffIDs;
   const lazy = new LazyBlobs(root);
   /** Present, or recorded lazily; read without leasing (prune's own lease would only add writes). */
   const present = async (d: Digest): Promise<boolean> =>
     existsSync(store.blobs.path(d)) || (await lazy.get(d)) !== undefined;
-  const visit = async (d: string, depth: number): Promise<void> => {
-    if (keep.has(d) || !isDigest(d)) return;
-    keep.add(d);
-    // only blobs on disk: a lazy one is a layer, and reading it would download it
-    const path = store.blobs.path(d);
-    if (depth > 4 || (await sizeOf(path)) > 4 << 20) return;
-    let json: Partial<ImageManifest & ImageIndex & ImageConfigFile>;
-    try {
-      json = JSON.parse(await readFile(path, 'utf8')) as typeof json;
-    } catch {
-      return;
-    }
-    if (typeof json !== 'object' || json === null) return;
-    if (Array.isArray(json.manifests)) for (const m of json.manifests) await visit(m.digest, depth + 1);
-    if (json.config && typeof json.config === 'object' && 'digest' in json.config)
-      await visit((json.config as { digest: string }).digest, depth + 1);
-    if (Array.isArray(json.layers)) {
-      for (const l of json.layers) {
-        keep.add(l.digest);
-        const diffID = await store.layers.diffIDOf(l);
-        if (diffID) keepDiff.add(diffID);
-      }
-    }
-    if (json.rootfs && Array.isArray(json.rootfs.diff_ids)) for (const id of json.rootfs.diff_ids) keepDiff.add(id);
-  };
-  for (const m of (await readIndexFile(root)).manifests) await visit(m.digest, 0);
+  for (const m of (await readIndexFile(root)).manifests) await reachFrom(store, m.digest, reach);
   for (const d of leased) {
     keepDiff.add(d);
-    await visit(d, 0);
+    await reachFrom(store, d, reach);
   }
   // A kept lazy layer from a registry cache keeps its gzip blob (its compressed form, for push), downloaded or not.
   for (const d of lazyNames) {

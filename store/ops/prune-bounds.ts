@@ -9,9 +9,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest } from '../../oci/index.js';
-import type { Digest, Descriptor, ImageConfigFile, ImageIndex, ImageManifest } from '../../oci/index.js';
+import type { Digest, Descriptor } from '../../oci/index.js';
 import type { Store } from '../api.js';
 import { mtimeOf, type Usage } from '../usage.js';
+import { emptyReach, reachFrom } from './reach.js';
 
 export interface PruneBounds {
   /** Remove least recently used images until what the kept ones take is at most this many bytes. */
@@ -32,8 +33,6 @@ interface Closure {
   /** The manifests and indexes among them (what a use of the image leases). */
   manifests: Set<string>;
 }
-
-const MAX_JSON = 4 << 20;
 
 async function fileSize(p: string): Promise<number> {
   return stat(p).then(
@@ -89,36 +88,11 @@ class Graph {
     return n;
   }
 
-  /** The same reach as the prune's mark (gc.ts), from one digest. */
+  /** The prune's mark (reach.ts) from one digest, with the gzip twins of what it reaches. */
   private async walk(root: string): Promise<Closure> {
-    const out: Closure = { digests: new Set(), manifests: new Set() };
-    const visit = async (d: string, depth: number): Promise<void> => {
-      if (out.digests.has(d) || !isDigest(d)) return;
-      out.digests.add(d);
-      const path = this.store.blobs.path(d);
-      if (depth > 4 || (await fileSize(path)) > MAX_JSON) return;
-      let json: Partial<ImageManifest & ImageIndex & ImageConfigFile>;
-      try {
-        json = JSON.parse(await readFile(path, 'utf8')) as typeof json;
-      } catch {
-        return;
-      }
-      if (typeof json !== 'object' || json === null) return;
-      if (Array.isArray(json.manifests) || Array.isArray(json.layers)) out.manifests.add(d);
-      if (Array.isArray(json.manifests)) for (const m of json.manifests) await visit(m.digest, depth + 1);
-      if (json.config && typeof json.config === 'object' && 'digest' in json.config)
-        await visit((json.config as { digest: string }).digest, depth + 1);
-      if (Array.isArray(json.layers)) {
-        for (const l of json.layers) {
-          out.digests.add(l.digest);
-          const diffID = await this.store.layers.diffIDOf(l);
-          if (diffID) out.digests.add(diffID);
-        }
-      }
-      if (json.rootfs && Array.isArray(json.rootfs.diff_ids))
-        for (const id of json.rootfs.diff_ids) out.digests.add(id);
-    };
-    await visit(root, 0);
+    const reach = emptyReach();
+    await reachFrom(this.store, root, reach);
+    const out: Closure = { digests: new Set([...reach.blobs, ...reach.diffIDs]), manifests: reach.manifests };
     for (const d of [...out.digests]) {
       if (!isDigest(d)) continue;
       const gz = (await readFile(join(this.store.root, 'compressed', d.slice(7)), 'utf8').catch(() => '')).trim();
