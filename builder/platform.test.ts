@@ -21,5 +21,18 @@ describe('basePlatformWarning', () => {
     expect(basePlatformWarning('a', { os: 'linux', architecture: 'arm', variant: 'v7' }, v6)).toBeUndefined();
     const amd = { os: 'linux', architecture: 'amd64' };
     expect(basePlatformWarning('a', { os: 'linux', architecture: 'amd64' }, amd)).toBeUndefined();
+    // BuildKit compares os and architecture only: an arm/v7 base of an arm/v6 build is not its warning
+    const v7 = { os: 'linux', architecture: 'arm', variant: 'v7' };
+    expect(basePlatformWarning('a', { os: 'linux', architecture: 'arm', variant: 'v6' }, v7)).toBeUndefined();
+  });
+
+  it('prints both platforms normalised, as containerd formats them (arm64 without v8, arm with its variant)', () => {
+    expect(
+      basePlatformWarning(
+        'b',
+        { os: 'linux', architecture: 'arm' },
+        { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ),
+    ).toBe('Base image b was pulled with platform "linux/arm64", expected "linux/arm/v7" for current build');
   });
 });

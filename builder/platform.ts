@@ -1,6 +1,6 @@
 // The predefined build args derived from the build and target platforms. Parsing and matching platforms is
 // oci/platform.ts's.
-import { formatPlatform, platformRank, type Platform } from '../oci/index.js';
+import { formatPlatform, normalizePlatform, type Platform } from '../oci/index.js';
 
 /** A platform as BUILDPLATFORM/TARGETPLATFORM spell it: arm64 without its variant (BuildKit's `linux/arm64`). */
 export function platformArg(p: Platform): string {
@@ -37,24 +37,26 @@ export const PROXY_ARGS = new Set([
 ]);
 
 /**
- * BuildKit's `InvalidBaseImagePlatform` warning when a base image's config names a platform that cannot run as
+ * BuildKit's `InvalidBaseImagePlatform` warning when a base image's config names another OS or architecture than
  * `expected` (a single-platform image pulled for another target): the build goes on, as BuildKit's does, but the
- * result would label one architecture's binaries as another's. Undefined when the platforms agree. The message
- * only: the build reports it as a check (env.check), with the rule's name and the FROM line.
+ * result labels one architecture's binaries as another's. BuildKit compares OS and architecture only (an arm/v6 base
+ * of an arm/v7 build is not reported) and prints both normalised (containerd's FormatAll). Undefined when they
+ * agree. The message only: the build reports it as a check (env.check), with the rule's name and the FROM line.
  */
 export function basePlatformWarning(
   baseName: string,
   expected: Platform,
   config: { os: string; architecture: string; variant?: string | undefined },
 ): string | undefined {
-  const actual: Platform = {
+  const want = normalizePlatform(expected);
+  const actual = normalizePlatform({
     os: config.os,
     architecture: config.architecture,
     ...(config.variant ? { variant: config.variant } : {}),
-  };
-  if (platformRank(expected, actual) !== undefined) return undefined;
+  });
+  if (want.os === actual.os && want.architecture === actual.architecture) return undefined;
   return (
     `Base image ${baseName} was pulled with platform ${JSON.stringify(formatPlatform(actual))}, ` +
-    `expected ${JSON.stringify(platformArg(expected))} for current build`
+    `expected ${JSON.stringify(formatPlatform(want))} for current build`
   );
 }

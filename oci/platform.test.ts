@@ -32,7 +32,7 @@ describe('parsePlatform and formatPlatform', () => {
   });
 
   it.each(['linux/amd64,linux/arm64', 'linux/amd64,'])('refuses the list %j by name, not as one platform', (text) => {
-    expect(() => parsePlatform(text)).toThrow(/list of platforms: multi-platform builds are not supported yet/);
+    expect(() => parsePlatform(text)).toThrow(/list of platforms: one platform is expected here/);
   });
 
   it('formats the variant as given, arm64 included', () => {
@@ -60,7 +60,18 @@ describe('platformRank', () => {
     ['linux/arm', 'linux/arm/v7', 0],
     ['linux/arm/v7', 'linux/arm/v6', 1],
     ['linux/arm/v7', 'linux/arm/v5', 2],
-    ['linux/amd64', 'linux/amd64/v3', 10],
+    // containerd's platforms.Only order: an amd64/vN machine runs vN…v1 then 386, arm64 runs 32-bit arm v8…v5
+    ['linux/amd64/v3', 'linux/amd64/v3', 0],
+    ['linux/amd64/v3', 'linux/amd64/v2', 1],
+    ['linux/amd64/v3', 'linux/amd64', 2],
+    ['linux/amd64/v3', 'linux/386', 3],
+    ['linux/amd64', 'linux/amd64/v1', 0],
+    ['linux/amd64', 'linux/386', 1],
+    ['linux/arm64', 'linux/arm/v8', 1],
+    ['linux/arm64', 'linux/arm/v7', 2],
+    ['linux/arm64', 'linux/arm/v5', 4],
+    ['linux/arm/v8', 'linux/arm/v7', 1],
+    ['linux/arm/v6', 'linux/arm/6', 0],
   ])('%s runs %s (rank %i)', (want, have, rank) => {
     expect(platformRank(parsePlatform(want), parsePlatform(have))).toBe(rank);
   });
@@ -68,7 +79,12 @@ describe('platformRank', () => {
   it.each([
     ['linux/arm/v6', 'linux/arm/v7'],
     ['linux/amd64', 'linux/arm64'],
-    ['linux/amd64/v3', 'linux/amd64'],
+    ['linux/amd64', 'linux/amd64/v3'],
+    ['linux/amd64/v2', 'linux/amd64/v3'],
+    ['linux/386', 'linux/amd64'],
+    ['linux/arm/v7', 'linux/arm64'],
+    ['linux/arm/v7', 'linux/arm/v8'],
+    ['linux/arm/v5', 'linux/arm'],
     ['windows/amd64', 'linux/amd64'],
   ])('%s cannot run %s', (want, have) => {
     expect(platformRank(parsePlatform(want), parsePlatform(have))).toBeUndefined();
@@ -88,6 +104,15 @@ describe('selectPlatform', () => {
     expect(selectPlatform(index, parsePlatform('linux/arm64'))).toBe(index[3]);
     expect(selectPlatform(index, parsePlatform('linux/arm/v7'))).toBe(index[2]);
     expect(selectPlatform(index, parsePlatform('linux/arm/v5'))).toBe(index[1]);
+  });
+
+  it("falls back in containerd's order: arm64 to 32-bit arm, amd64 to 386", () => {
+    const armOnly = [entry('linux/amd64'), entry('linux/arm/v6'), entry('linux/arm/v7')];
+    expect(selectPlatform(armOnly, parsePlatform('linux/arm64'))).toBe(armOnly[2]);
+    expect(selectPlatform([entry('linux/386'), entry('linux/arm64')], parsePlatform('linux/amd64'))?.platform).toEqual(
+      parsePlatform('linux/386'),
+    );
+    expect(selectPlatform([entry('linux/amd64/v3')], parsePlatform('linux/amd64'))).toBeUndefined();
   });
 
   it('finds nothing for a platform the index lacks', () => {

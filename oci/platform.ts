@@ -33,12 +33,12 @@ const PART = /^[a-z0-9_-]+$/;
 
 /**
  * Parses `os/arch[/variant]` (`linux/arm/v7`, `linux/arm64`); `x86_64` and `aarch64` are accepted as aliases. A
- * comma-separated list is refused by name: one platform per build until multi-platform builds exist.
+ * comma-separated list is refused by name (FROM --platform, run and inspect take one; a build's --platform list is
+ * parsePlatformList's).
  */
 export function parsePlatform(s: string): Platform {
   const text = s.trim().toLowerCase();
-  if (text.includes(','))
-    throw new Error(`"${s}" is a list of platforms: multi-platform builds are not supported yet (one per build)`);
+  if (text.includes(',')) throw new Error(`"${s}" is a list of platforms: one platform is expected here`);
   const parts = text.split('/');
   if (parts.length < 1 || parts.length > 3 || parts.some((p) => !PART.test(p)))
     throw new Error(`invalid platform "${s}": expected os/arch[/variant]`);
@@ -52,6 +52,24 @@ export function parsePlatform(s: string): Platform {
   }
   const [os, architecture, variant] = parts as [string, string, string?];
   return { os, architecture: normArch(architecture), ...(variant ? { variant } : {}) };
+}
+
+/**
+ * `--platform p1,p2,…`: each platform parsed, in the order given, a repeat dropped (buildx dedupes the list too).
+ * One platform gives a list of one.
+ */
+export function parsePlatformList(s: string): Platform[] {
+  const out: Platform[] = [];
+  const seen = new Set<string>();
+  for (const word of s.split(',')) {
+    if (word.trim() === '') throw new Error(`invalid platform list "${s}": an empty entry`);
+    const p = parsePlatform(word);
+    const key = formatPlatform(normalizePlatform(p));
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(p);
+  }
+  return out;
 }
 
 function normArch(a: string): string {
@@ -98,28 +116,53 @@ export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 }
 
-function normVariant(p: Platform): string {
-  if (p.architecture === 'arm64') return p.variant && p.variant !== 'v8' ? p.variant : 'v8';
-  if (p.architecture === 'arm') return p.variant ?? 'v7';
-  return p.variant ?? '';
+/**
+ * containerd's `platforms.Normalize` for matching: arm64's v8 is no variant, arm without one is v7, amd64's v1 is
+ * no variant, a bare number is `vN`.
+ */
+export function normalizePlatform(p: Platform): Platform {
+  const architecture = normArch(p.architecture.toLowerCase());
+  let variant = (p.variant ?? '').toLowerCase();
+  if (/^\d+$/.test(variant)) variant = `v${variant}`;
+  if (architecture === 'arm64' && (variant === 'v8' || variant === 'v8.0')) variant = '';
+  if (architecture === 'arm' && variant === '') variant = 'v7';
+  if (architecture === 'amd64' && variant === 'v1') variant = '';
+  return { os: p.os.toLowerCase(), architecture, ...(variant ? { variant } : {}) };
 }
 
-/** Lower is better; undefined when `have` cannot run on `want`. */
-export function platformRank(want: Platform, have: Platform | undefined): number | undefined {
-  if (!have || have.os !== want.os || have.architecture !== want.architecture) return undefined;
-  const w = normVariant(want);
-  const h = normVariant(have);
-  if (w === h) return 0;
-  if (want.architecture === 'arm') {
-    const order = ['v8', 'v7', 'v6', 'v5'];
-    const wi = order.indexOf(w);
-    const hi = order.indexOf(h);
-    if (wi >= 0 && hi > wi) return hi - wi;
-    return undefined;
+/**
+ * What a machine of platform `want` runs, best first: containerd's `platforms.Only` vector. amd64/vN runs vN…v1
+ * and 386; arm/vN runs vN…v5; arm64 runs arm64 and arm/v8…v5.
+ */
+function compatible(want: Platform): Platform[] {
+  const w = normalizePlatform(want);
+  const out: Platform[] = [w];
+  const arm = (from: number): void => {
+    for (let v = from; v >= 5; v--) out.push({ os: w.os, architecture: 'arm', variant: `v${v}` });
+  };
+  const n = Number(/^v(\d+)$/.exec(w.variant ?? '')?.[1] ?? NaN);
+  if (w.architecture === 'amd64') {
+    for (let v = n - 1; v >= 1; v--)
+      out.push({ os: w.os, architecture: 'amd64', ...(v > 1 ? { variant: `v${v}` } : {}) });
+    out.push({ os: w.os, architecture: '386' });
+  } else if (w.architecture === 'arm') {
+    if (n > 5) arm(n - 1);
+  } else if (w.architecture === 'arm64') {
+    // arm64/v8.x and v9.x: the plain arm64 (v8) entry is the next best
+    if (w.variant) out.push({ os: w.os, architecture: 'arm64' });
+    arm(8);
   }
-  // An explicit variant request must match; with none requested any variant of the arch will do.
-  if (want.variant && want.architecture !== 'arm64') return undefined;
-  return want.variant ? undefined : 10;
+  return out;
+}
+
+/** Lower is better (the place in containerd's `platforms.Only` order); undefined when `have` cannot run on `want`. */
+export function platformRank(want: Platform, have: Platform | undefined): number | undefined {
+  if (!have) return undefined;
+  const h = normalizePlatform(have);
+  const i = compatible(want).findIndex(
+    (c) => c.os === h.os && c.architecture === h.architecture && (c.variant ?? '') === (h.variant ?? ''),
+  );
+  return i >= 0 ? i : undefined;
 }
 
 /** The best image manifest among an index's entries for `want` (nested indexes and attestations skipped). */
