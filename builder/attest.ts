@@ -1,0 +1,237 @@
+// Attestations of a build (issue 19): the SBOM of the final image (scanned in-process through a read-only view of
+// its layers) and the SLSA provenance, stored as BuildKit stores them: an image index holding the image manifest
+// and one attestation manifest (platform unknown/unknown) that points back at it. The image manifest in the index
+// is the one a push sends (its layers compressed as the output asks), so the digest the attestations name is the
+// digest the registry holds.
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  DEFAULT_COMPRESSION,
+  formatPlatform,
+  MediaType,
+  type Descriptor,
+  type ImageManifest,
+  type LayerCompression,
+} from '../oci/index.js';
+import type { Store } from '../store/index.js';
+import type { AssembledImage } from './assemble.js';
+import type { Annotations } from './annotations.js';
+import type { AttestRequest } from './attest-spec.js';
+import { readBuildfile } from './buildfile.js';
+import { isHttpContext } from './context-url.js';
+import { isGitContext } from './sources/git.js';
+import { contextSource } from './git-source.js';
+import type { BuildOptions } from './options.js';
+import { attestationDescriptors, imageIndex, referrerManifest, type Statement } from './sbom/attest-manifest.js';
+import { provenanceStatement, STATEMENT_TYPE, subjectName, type Material } from './sbom/provenance.js';
+import { scanTree } from './sbom/scan.js';
+import { SPDX_PREDICATE, spdxDocument } from './sbom/spdx.js';
+import { openImageTree } from './sbom/tree.js';
+import { lowerdirsOf } from './steps/common.js';
+import type { BuildEnv, StageState } from './steps/types.js';
+import { withView } from './view.js';
+
+export interface AttestedImage {
+  /** The index to tag and push: the image, then its attestation manifest. */
+  index: Descriptor;
+  /** The image manifest as listed in the index (its layers compressed). */
+  image: Descriptor;
+  /** With `referrers=true`: the OCI referrer manifests of the image, to push beside the index. */
+  referrers?: Descriptor[];
+}
+
+/**
+ * Writes the attestations of `image` and the index holding both; returns the index. `startedOn`: when the build
+ * began (provenance); `names`: the image's names (the provenance subjects).
+ */
+export async function attest(
+  env: BuildEnv,
+  final: StageState,
+  image: AssembledImage,
+  opts: BuildOptions,
+  req: AttestRequest,
+  meta: {
+    startedOn: Date;
+    names: string[];
+    compression?: LayerCompression;
+    toolVersion: string;
+    annotations?: Annotations;
+    /** A Git URL context's remote and resolved commit: the provenance's config source. */
+    vcs?: { source: string; revision: string };
+  },
+): Promise<AttestedImage> {
+  const { store } = env;
+  const { imageDesc, pushed, statements } = await attestImage(env, final, image, opts, req, meta);
+  const { blobs, descriptors } = attestationDescriptors([imageDesc], () => statements);
+  if (Object.keys(meta.annotations?.manifestDescriptor ?? {}).length > 0)
+    imageDesc.annotations = { ...meta.annotations!.manifestDescriptor };
+  for (const b of blobs) await store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest);
+  const index = imageIndex([imageDesc], descriptors, meta.annotations?.index);
+  const indexDesc = await store.blobs.putBytes(index.bytes, MediaType.OciIndex, index.descriptor.digest);
+  let referrers: Descriptor[] | undefined;
+  if (req.referrers) {
+    const r = referrerManifest(pushed, statements);
+    for (const b of r.blobs) await store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest);
+    referrers = [r.descriptor];
+  }
+  return { index: indexDesc, image: imageDesc, ...(referrers ? { referrers } : {}) };
+}
+
+/**
+ * A multi-platform build's index with attestations (issue 17 + 19): every platform's image manifest as a push sends
+ * it, then one attestation manifest per platform, as BuildKit lays out a multi-platform index.
+ */
+export async function attestIndex(
+  platforms: { env: BuildEnv; final: StageState; image: AssembledImage }[],
+  opts: BuildOptions,
+  req: AttestRequest,
+  meta: AttestMeta,
+): Promise<Descriptor> {
+  const store = platforms[0]!.env.store;
+  const parts: Awaited<ReturnType<typeof attestImage>>[] = [];
+  for (const p of platforms) parts.push(await attestImage(p.env, p.final, p.image, opts, req, meta));
+  const images = parts.map((p) => p.imageDesc);
+  const { blobs, descriptors } = attestationDescriptors(images, (d) => parts[images.indexOf(d)]!.statements);
+  for (const b of blobs) await store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest);
+  const index = imageIndex(images, descriptors);
+  return store.blobs.putBytes(index.bytes, MediaType.OciIndex, index.descriptor.digest);
+}
+
+type AttestMeta = Parameters<typeof attest>[5];
+
+/** One image's statements (SBOM, provenance) and its manifest as a push sends it (their subject). */
+async function attestImage(
+  env: BuildEnv,
+  final: StageState,
+  image: AssembledImage,
+  opts: BuildOptions,
+  req: AttestRequest,
+  meta: AttestMeta,
+): Promise<{ imageDesc: Descriptor; pushed: Descriptor; statements: Statement[] }> {
+  const { store } = env;
+  const platform = formatPlatform(image.platform);
+  const pushed = await compressedManifest(store, image, meta.compression ?? DEFAULT_COMPRESSION);
+  const imageDesc: Descriptor = { ...pushed, platform: image.platform };
+  const created = env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date();
+  const subjects = (meta.names.length > 0 ? meta.names : [undefined]).map((n) => ({
+    name: subjectName(n, platform),
+    digest: pushed.digest,
+  }));
+  const inToto = (predicateType: string, predicate: unknown): Statement => ({
+    predicateType,
+    bytes: Buffer.from(
+      JSON.stringify({
+        _type: STATEMENT_TYPE,
+        predicateType,
+        subject: subjects.map((s) => ({ name: s.name, digest: { sha256: s.digest.slice(7) } })),
+        predicate,
+      }),
+    ),
+  });
+  const statements: Statement[] = [];
+  if (req.sbom) {
+    const tool = `Tool: tsbuild-${meta.toolVersion}`;
+    const scanned = await scanStage(env, final);
+    statements.push(inToto(SPDX_PREDICATE, spdxDocument(scanned, { name: meta.names[0] ?? 'image', created, tool })));
+    if (req.sbom.scanStages) {
+      for (const i of env.plan.needed) {
+        if (i === env.plan.target) continue;
+        const st = await env.stage(i);
+        const name = `${meta.names[0] ?? 'image'} (stage ${env.plan.stages[i]!.displayName})`;
+        statements.push(inToto(SPDX_PREDICATE, spdxDocument(await scanStage(env, st), { name, created, tool })));
+      }
+    }
+  }
+  if (req.provenance) {
+    const statement = provenanceStatement({
+      mode: req.provenance.mode,
+      subjects,
+      context: await contextSource(opts, meta.vcs),
+      buildfile: await buildfileFacts(env, opts),
+      ...(opts.target !== undefined ? { target: opts.target } : {}),
+      platform,
+      materials: await materials(env),
+      buildArgs: opts.buildArgs ?? {},
+      secretIds: (opts.secrets ?? []).map((s) => s.id),
+      startedOn: meta.startedOn,
+      finishedOn: new Date(),
+      ...(env.sourceDateEpoch !== undefined ? { epoch: env.sourceDateEpoch } : {}),
+      hermetic: hermetic(env),
+      toolVersion: meta.toolVersion,
+      invocationId: randomUUID(),
+    });
+    statements.push({
+      predicateType: statement.predicateType as string,
+      bytes: Buffer.from(JSON.stringify(statement)),
+    });
+  }
+  return { imageDesc, pushed, statements };
+}
+
+/** The SBOM scan of one stage's filesystem (a read-only merged view of its layers). */
+async function scanStage(env: BuildEnv, st: StageState): Promise<ReturnType<typeof scanTree>> {
+  const lowers = await lowerdirsOf({ env, state: st });
+  return withView(lowers, env.tmpDir, async (dir) => {
+    const tree = openImageTree(dir);
+    try {
+      return scanTree(tree);
+    } finally {
+      tree.close();
+    }
+  });
+}
+
+/** The image manifest with its layers compressed as a push sends them (the store remembers each compression). */
+async function compressedManifest(
+  store: Store,
+  image: AssembledImage,
+  compression: LayerCompression,
+): Promise<Descriptor> {
+  const manifest = JSON.parse((await store.blobs.read(image.manifest.digest)).toString('utf8')) as ImageManifest;
+  const layers: Descriptor[] = [];
+  for (const l of manifest.layers) layers.push(await store.layers.compressed(l, compression));
+  const bytes = Buffer.from(JSON.stringify({ ...manifest, layers }));
+  return store.blobs.putBytes(bytes, image.manifest.mediaType);
+}
+
+async function buildfileFacts(
+  env: BuildEnv,
+  opts: BuildOptions,
+): Promise<{ path: string; sha256: string; text: string }> {
+  const local = typeof opts.context === 'string' && !isHttpContext(opts.context) && !isGitContext(opts.context);
+  // a tar, URL or Git context was unpacked or checked out into the build's context root: the Buildfile is there
+  const { text, file } = await readBuildfile(opts, local ? undefined : env.context.root);
+  const ctx = local ? (opts.context as string).replace(/\/+$/, '') + '/' : '';
+  const path = ctx && file.startsWith(ctx) ? file.slice(ctx.length) : file;
+  return { path, sha256: createHash('sha256').update(text).digest('hex'), text };
+}
+
+/** Every base image and every image a COPY --from or --mount from= read, by digest. */
+async function materials(env: BuildEnv): Promise<Material[]> {
+  const out = new Map<string, Material>();
+  for (const i of env.plan.needed) {
+    const sp = env.plan.stages[i]!;
+    if (sp.base.kind === 'image') {
+      const { record } = await env.resolveBaseImage(sp.base.ref, sp.platform);
+      const uri = `pkg:docker/${record.name ?? sp.base.ref}?platform=${encodeURIComponent(formatPlatform(sp.platform))}`;
+      out.set(uri, { uri, digest: { sha256: record.manifestDigest.slice(7) } });
+    }
+    for (const ref of sp.imageDeps) {
+      const record = await env.resolveImage(ref);
+      const uri = `pkg:docker/${record.name ?? ref}`;
+      out.set(uri, { uri, digest: { sha256: record.manifestDigest.slice(7) } });
+    }
+  }
+  return [...out.values()];
+}
+
+/** Hermetic: no RUN step of the stages built had a network (each one's, or the build's, is `none`). */
+function hermetic(env: BuildEnv): boolean {
+  for (const i of env.plan.needed) {
+    for (const ins of env.plan.stages[i]!.instructions) {
+      if (ins.kind !== 'run') continue;
+      const net = ins.network === undefined || ins.network === 'default' ? env.network : ins.network;
+      if (net !== 'none') return false;
+    }
+  }
+  return true;
+}

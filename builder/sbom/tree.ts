@@ -1,0 +1,86 @@
+// An ImageTree over a directory holding an image's merged rootfs (a read-only view). Every path is opened with
+// openat2 inside the root (runtime/root-fd.ts): the image is untrusted, so its symlinks and `..` never lead out.
+// Reads are bounded and a FIFO or device never blocks (O_NONBLOCK, regular files only).
+import { closeSync, fstatSync, lstatSync, readdirSync, readSync } from 'node:fs';
+import { fdPath, O, openIn, openRoot, type RootDir } from '../../runtime/index.js';
+import type { ImageTree } from './types.js';
+
+/** The default cap for one database file (a dpkg status of a large image is a few MiB). */
+export const MAX_DB_FILE = 64 * 1024 * 1024;
+
+export function openImageTree(dir: string): ImageTree & { close(): void } {
+  const root = openRoot(dir);
+  return {
+    read: (path, max = MAX_DB_FILE) => withFile(root, path, (fd, size) => (size > max ? undefined : readAll(fd, size))),
+    readAt: (path, offset, len) =>
+      withFile(root, path, (fd, size) => {
+        const n = Math.max(0, Math.min(len, size - offset));
+        const buf = Buffer.alloc(n);
+        let off = 0;
+        while (off < n) {
+          const r = readSync(fd, buf, off, n - off, offset + off);
+          if (r === 0) break;
+          off += r;
+        }
+        return buf.subarray(0, off);
+      }),
+    list: (path, stat = () => true) => {
+      let fd: number;
+      try {
+        fd = openIn(root, path, O.RDONLY | O.DIRECTORY | O.NONBLOCK);
+      } catch {
+        return undefined;
+      }
+      try {
+        // the fd's own directory, named through /proc/self/fd: no path is walked again
+        const base = fdPath(fd);
+        return readdirSync(base, { withFileTypes: true }).map((e) => {
+          const kind = e.isDirectory() ? 'dir' : e.isFile() ? 'file' : e.isSymbolicLink() ? 'link' : 'other';
+          let mode = 0;
+          let size = 0;
+          if (kind === 'file' && stat(e.name)) {
+            try {
+              // lstat: the last component is not followed, and `base` is the directory the fd holds
+              const st = lstatSync(`${base}/${e.name}`);
+              mode = st.mode;
+              size = st.size;
+            } catch {
+              // vanished or unreadable: reported with no mode
+            }
+          }
+          return { name: e.name, kind, mode, size };
+        });
+      } finally {
+        closeSync(fd);
+      }
+    },
+    close: () => root.close(),
+  };
+}
+
+function withFile<T>(root: RootDir, path: string, fn: (fd: number, size: number) => T | undefined): T | undefined {
+  let fd: number;
+  try {
+    fd = openIn(root, path, O.RDONLY | O.NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    return fn(fd, st.size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAll(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const n = readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
+}

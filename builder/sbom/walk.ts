@@ -1,0 +1,44 @@
+// One walk of the image's tree for the scanners that look for files by name (npm's package.json, Python's
+// *.dist-info, Go binaries): directories only, symlinks never followed, the kernel's pseudo filesystems skipped.
+import type { ImageTree } from './types.js';
+
+export interface WalkedFile {
+  path: string;
+  name: string;
+  mode: number;
+  size: number;
+}
+
+export interface WalkVisitor {
+  /** Called for each directory; false skips what is below it. */
+  dir?(path: string, name: string): boolean | void;
+  file?(f: WalkedFile): void;
+  /** Whether `file` needs the mode and size of a file of this name (default: no). */
+  stat?(name: string): boolean;
+}
+
+const SKIP = new Set(['/proc', '/sys', '/dev']);
+/** A bound on the depth so a hostile tree cannot make the walk unbounded (paths stay below PATH_MAX anyway). */
+const MAX_DEPTH = 64;
+
+export function walkTree(tree: ImageTree, visitors: WalkVisitor[]): void {
+  const stack: { path: string; depth: number }[] = [{ path: '/', depth: 0 }];
+  while (stack.length > 0) {
+    const { path, depth } = stack.pop()!;
+    const entries = tree.list(path, (name) => visitors.some((v) => v.stat?.(name) === true));
+    if (!entries) continue;
+    // sorted so the order of what is found does not depend on the filesystem's
+    entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+    for (const e of entries) {
+      const child = path === '/' ? `/${e.name}` : `${path}/${e.name}`;
+      if (e.kind === 'dir') {
+        if (SKIP.has(child) || depth >= MAX_DEPTH) continue;
+        let descend = true;
+        for (const v of visitors) if (v.dir?.(child, e.name) === false) descend = false;
+        if (descend) stack.push({ path: child, depth: depth + 1 });
+      } else if (e.kind === 'file') {
+        for (const v of visitors) v.file?.({ path: child, name: e.name, mode: e.mode, size: e.size });
+      }
+    }
+  }
+}
