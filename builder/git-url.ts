@@ -1,7 +1,7 @@
 // Which ADD sources are Git repositories, by BuildKit's rules (util/gitutil ParseGitRef, used by the Dockerfile
 // frontend's dispatchCopy): `git://…` and `ssh://…` URLs, `http(s)://…` URLs whose path ends in `.git` (with an
 // optional `#ref[:subdir]`), and SCP-style `user@host:path`. `github.com/…` without a scheme is, as in BuildKit's
-// ADD, a local path (BuildKit calls that form indistinguishable from local). tsbuild does not fetch Git sources yet.
+// ADD, a local path (BuildKit calls that form indistinguishable from local). The fetch is builder/sources/git.ts.
 
 const SCHEME = /^([a-zA-Z0-9]+):\/\//;
 const GIT_SCHEMES = new Set(['http', 'https', 'ssh', 'git']);

@@ -1,0 +1,49 @@
+// The source of a local context that is a git checkout: its remote (credentials stripped) and HEAD commit, read
+// with the system's git (for the provenance's configSource and the org.opencontainers.image.source/revision
+// annotations). A context that is not a checkout, or a git that is missing, gives none.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { isHttpContext } from './context-url.js';
+import type { BuildOptions } from './options.js';
+
+/** A local context that is a git checkout: its remote (credentials stripped) and HEAD commit, from system git. */
+export async function contextSource(
+  opts: BuildOptions,
+  /** A Git URL context's remote and the commit its ref resolved to (builder/sources/git-context.ts). */
+  vcs?: { source: string; revision: string },
+): Promise<{ uri: string; gitCommit?: string }> {
+  if (vcs) return { uri: stripCredentials(vcs.source), gitCommit: vcs.revision };
+  if (typeof opts.context !== 'string') return { uri: 'context:stdin' };
+  // an http(s) context is its URL (what fetched it; credentials never written)
+  if (isHttpContext(opts.context)) return { uri: stripCredentials(opts.context) };
+  const git = async (...args: string[]): Promise<string | undefined> => {
+    try {
+      // the context is untrusted: no fsmonitor hook of its .git/config may run (rev-parse and remote read no more)
+      const r = await promisify(execFile)(
+        'git',
+        ['-c', 'core.fsmonitor=false', '-C', opts.context as string, ...args],
+        { timeout: 10_000 },
+      );
+      return r.stdout.trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const commit = await git('rev-parse', '--verify', 'HEAD');
+  const remote = commit ? await git('remote', 'get-url', 'origin') : undefined;
+  if (commit && remote) return { uri: stripCredentials(remote), gitCommit: commit };
+  return { uri: 'context:local', ...(commit ? { gitCommit: commit } : {}) };
+}
+
+export function stripCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '';
+      u.password = '';
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
