@@ -1,4 +1,4 @@
-// tsbuild's programmatic API: `import { build } from 'tsbuild'`.
+// tsbuild's programmatic API: `import { build } from 'tsbuild-oci'`.
 export { build, BuildError, PlanError, ContextError } from './builder/index.js';
 export type {
   BuildOptions,

@@ -14,6 +14,7 @@ export default defineConfig({
       'test/registry/units.test.ts',
       'test/remote-cache/spec.test.ts',
       'test/runtime/run-command.test.ts',
+      'test/deploy/recipes.test.ts',
     ],
     exclude: ['node_modules/**', 'dist/**'],
     pool: 'threads',

@@ -4,7 +4,9 @@
 // and touch; medians of N runs (BENCH_N, default 3) via measure.sh, peak RSS, and ratios tsbuild / other.
 //   node bench/build.mjs [WORKLOAD...]     env: BENCH_N, BENCH_TOOLS=tsbuild,docker,buildah, BENCH_SHARED
 // A tool `tsbuild@MODE` is tsbuild with `--network MODE` (none, host, default): with `tsbuild` in the same run, the
-// summary says what the default network costs per RUN step (`npm run bench:network`).
+// summary says what the default network costs per RUN step (`npm run bench:network`). `tsbuild@copy` is tsbuild with
+// copy snapshots (issue 16), `buildah-vfs` buildah with `--storage-driver vfs --isolation chroot`: with `tsbuild` the
+// summary gives copy/root and copy/buildah-vfs. `tsbuild@rootless` is tsbuild with `--mode rootless`: rootless/root.
 // The tool `tsbuild-before` is another checkout's CLI (TSBUILD_BEFORE=path/to/bin/tsbuild, e.g. a worktree of the
 // previous commit, built): the two take turns, and the summary compares each one's ratios to BuildKit and buildah,
 // so a change is judged against the commit before it in the same run (`bench/compare.sh` sets it up).
@@ -89,17 +91,22 @@ if (tools.includes('tsbuild-before') && !existsSync(process.env.TSBUILD_BEFORE ?
 
 function measure(name, wl, phase, n = N) {
   const before = name === 'tsbuild-before';
-  const [tool, network] = before ? ['tsbuild'] : name.split('@');
+  const vfs = name === 'buildah-vfs';
+  const [tool, network] = before ? ['tsbuild'] : vfs ? ['buildah'] : name.split('@');
   const toolEnv = before
     ? { ...env, TSBUILD: process.env.TSBUILD_BEFORE }
-    : network
-      ? {
-          ...env,
-          TSBUILD: join(here, 'lib/tsbuild-network.sh'),
-          TSBUILD_BENCH_REAL: env.TSBUILD,
-          TSBUILD_BENCH_NETWORK: network,
-        }
-      : env;
+    : vfs
+      ? { ...env, PATH: `${join(here, 'lib/buildah-vfs')}:${env.PATH}` }
+      : network === 'copy' || network === 'rootless'
+        ? { ...env, TSBUILD: join(here, `lib/tsbuild-${network}.sh`), TSBUILD_BENCH_REAL: env.TSBUILD }
+        : network
+          ? {
+              ...env,
+              TSBUILD: join(here, 'lib/tsbuild-network.sh'),
+              TSBUILD_BENCH_REAL: env.TSBUILD,
+              TSBUILD_BENCH_NETWORK: network,
+            }
+          : env;
   const r = spawnSync('bash', [join(shared, 'measure.sh'), tool, wl, phase, String(n)], {
     env: toolEnv,
     encoding: 'utf8',
@@ -177,6 +184,24 @@ if (tools.includes('tsbuild-before')) {
         `| ${r.wl} | ${r.phase} | ${label} | ${a.toFixed(2)}× | ${b.toFixed(2)}× | ${(a / b).toFixed(2)}${a / b > 1.1 ? ' REGRESSED' : ''} |`,
       );
     }
+  }
+}
+
+// Rootless (issue 16) against the root build, same run.
+if (tools.includes('tsbuild@rootless')) {
+  console.log('\n| workload | phase | rootless/root |');
+  console.log('|---|---|---|');
+  for (const r of results) console.log(`| ${r.wl} | ${r.phase} | ${ratio(r['tsbuild@rootless'], r.tsbuild)} |`);
+}
+
+// Copy snapshots (issue 16) against the root build and against Buildah's own overlay-free build, same run.
+if (tools.includes('tsbuild@copy')) {
+  console.log('\n| workload | phase | copy/root | copy/buildah-vfs |');
+  console.log('|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.wl} | ${r.phase} | ${ratio(r['tsbuild@copy'], r.tsbuild)} | ${ratio(r['tsbuild@copy'], r['buildah-vfs'])} |`,
+    );
   }
 }
 

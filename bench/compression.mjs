@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startRegistry } from './lib/registry.mjs';
+import { seedBusybox, startDockerd } from './lib/dockerd.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -62,60 +63,12 @@ const root = join(work, 'store');
 const stops = [];
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 
-/** busybox (the host's static binary and its applets) pushed to `host` as library/busybox:latest. */
-async function seedBusybox(host) {
-  const rootfs = join(work, 'busybox');
-  await mkdir(join(rootfs, 'bin'), { recursive: true });
-  await mkdir(join(rootfs, 'tmp'), { recursive: true });
-  await copyFile('/bin/busybox', join(rootfs, 'bin/busybox'));
-  sh('sh', [
-    '-c',
-    `cd ${rootfs}/bin && for c in $(./busybox --list); do [ "$c" = busybox ] || ln -sf busybox $c; done`,
-  ]);
-  sh('tar', ['-C', rootfs, '-cf', join(work, 'busybox.tar'), '.']);
-  sh(TSBUILD, ['--root', root, 'import', join(work, 'busybox.tar'), 'busybox-base:latest']);
-  sh(TSBUILD, [
-    '--root',
-    root,
-    'push',
-    '--insecure-registry',
-    host,
-    'busybox-base:latest',
-    `${host}/library/busybox:latest`,
-  ]);
-}
-
-/** A dockerd of this bench's own (state under `work`); undefined when docker.io is not installed. */
-async function startDockerd() {
-  if (!existsSync('/usr/sbin/dockerd')) return undefined;
-  const w = join(work, 'dockerd');
-  await mkdir(w, { recursive: true });
-  const sock = `unix://${w}/docker.sock`;
-  const env = { ...process.env, DOCKER_HOST: sock };
-  sh('sh', [
-    '-c',
-    `setsid dockerd --iptables=false --bridge=none --storage-driver=overlay2 --data-root ${w}/data --exec-root ${w}/exec -H ${sock} --pidfile ${w}/pid > ${w}/log 2>&1 < /dev/null &`,
-  ]);
-  for (let i = 0; i < 150; i++) {
-    if (spawnSync('/usr/bin/docker', ['info'], { env, stdio: 'ignore' }).status === 0) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  stops.push(async () => {
-    const pid = Number(await readFile(join(w, 'pid'), 'utf8').catch(() => '0'));
-    if (pid > 0) {
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100 && existsSync(join(w, 'pid')); i++) await new Promise((r) => setTimeout(r, 100));
-    }
-  });
-  return env;
-}
-
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 try {
   const seed = await startRegistry(work);
   stops.push(seed.stop);
-  await seedBusybox(seed.host);
+  await seedBusybox(work, TSBUILD, root, seed.host);
   const ctx = join(work, 'ctx');
   await mkdir(ctx);
   sh('sh', [join(shared, 'workloads/big-context/gen.sh')], { cwd: ctx });
@@ -128,7 +81,9 @@ try {
 
   let dockerEnv;
   if (tools.includes('docker')) {
-    dockerEnv = await startDockerd();
+    const d = await startDockerd(work);
+    if (d) stops.push(d.stop);
+    dockerEnv = d?.env;
     if (!dockerEnv) {
       console.log('bench: docker push skipped (no /usr/sbin/dockerd: apt-get install -y docker.io)');
       tools = tools.filter((t) => t !== 'docker');

@@ -13,11 +13,22 @@ export interface AssembledImage {
 }
 
 /** Writes the final config and manifest blobs (small JSON; a no-change rebuild writes the same bytes). */
-export async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions): Promise<AssembledImage> {
+/**
+ * `annotations(created)`: the manifest's annotations, given the image's creation time (none: the manifest has no
+ * `annotations`, as before annotations were asked for).
+ */
+export async function assemble(
+  env: BuildEnv,
+  st: StageState,
+  opts: BuildOptions,
+  annotations?: (created: string) => Record<string, string>,
+): Promise<AssembledImage> {
   const cfg = st.config;
   if (opts.labels && Object.keys(opts.labels).length > 0)
     cfg.config.Labels = { ...(cfg.config.Labels ?? {}), ...opts.labels };
-  const p = st.plan.platform;
+  // BuildKit's rule: an explicit --platform labels the image with it; without one the image is what its final stage
+  // is (a FROM --platform, or a base of another platform autodetected)
+  const p = env.implicitPlatform ? (st.platform ?? st.plan.platform) : env.plan.targetPlatform;
   cfg.architecture = p.architecture;
   cfg.os = p.os;
   if (p.variant) cfg.variant = p.variant;
@@ -34,6 +45,8 @@ export async function assemble(env: BuildEnv, st: StageState, opts: BuildOptions
   const configDesc = await putJSON(env.store.blobs, config, MediaType.OciConfig);
   const layers = st.layers.map((l) => l.descriptor);
   const manifest = makeManifest(configDesc, layers);
+  const notes = annotations?.(created);
+  if (notes && Object.keys(notes).length > 0) manifest.annotations = notes;
   const manifestDesc = await putJSON(env.store.blobs, manifest, MediaType.OciManifest);
   return {
     config,

@@ -13,8 +13,10 @@ import type { BuildOptions } from './options.js';
 export async function readAndParse(
   opts: BuildOptions,
   tarRoot: string | undefined,
+  /** How to name a fetched context (a Git URL) whose checkout is `tarRoot`. */
+  contextLabel?: string,
 ): Promise<{ file: string; buildfilePath?: string; parsed: ParseResult }> {
-  const { text, file, buildfilePath } = await readBuildfile(opts, tarRoot);
+  const { text, file, buildfilePath } = await readBuildfile(opts, tarRoot, contextLabel);
   // Kept outside the store: parsing is a pure function of the text, and a fresh store (a cold build) can reuse it.
   const parsed = await parseCached(text, file, join(tmpdir(), `tsbuild-parse-cache-${process.getuid?.() ?? 0}`));
   return { file, ...(buildfilePath ? { buildfilePath } : {}), parsed };
@@ -65,6 +67,7 @@ async function parseCached(text: string, file: string, dir: string): Promise<Par
 export async function readBuildfile(
   opts: BuildOptions,
   tarRoot: string | undefined,
+  contextLabel?: string,
 ): Promise<{ text: string; file: string; buildfilePath?: string }> {
   if (opts.fileText !== undefined) return { text: opts.fileText, file: opts.file ?? 'Buildfile' };
   let path = opts.file;
@@ -81,8 +84,8 @@ export async function readBuildfile(
     }
     if (path === undefined)
       throw new PlanError(
-        `no Buildfile (or Dockerfile) in ${tarRoot ? 'the context from stdin' : dir}; use -f`,
-        tarRoot ? '-' : dir,
+        `no Buildfile (or Dockerfile) in ${contextLabel ?? (tarRoot ? 'the context from stdin' : dir)}; use -f`,
+        contextLabel ?? (tarRoot ? '-' : dir),
       );
   }
   try {

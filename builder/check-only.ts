@@ -7,6 +7,8 @@ import { checkBuildfile, checkConfig, experimentalNotice } from './checks.js';
 import { PlanError } from './errors.js';
 import type { BuildOptions } from './options.js';
 import { makePlan } from './plan.js';
+import { isHttpContext } from './context-url.js';
+import { isGitContext } from './sources/git.js';
 
 export interface CheckReport {
   /** The Buildfile's name as messages show it, and its text (for the excerpts). */
@@ -21,6 +23,14 @@ export async function checkOnly(opts: BuildOptions): Promise<CheckReport> {
   if (typeof opts.context !== 'string')
     throw new UsageError('--check cannot read a tar context from stdin', {
       hint: 'give the context as a directory, or the Buildfile alone on stdin (-f - or `build --check - < Buildfile`)',
+    });
+  if (isHttpContext(opts.context) && opts.fileText === undefined)
+    throw new UsageError('--check cannot read an HTTP(S) context', {
+      hint: 'download it and give its directory, or the Buildfile alone on stdin (-f -)',
+    });
+  if (isGitContext(opts.context) && opts.fileText === undefined)
+    throw new UsageError('--check cannot read a Git context (it fetches nothing)', {
+      hint: 'check a local checkout of the repository, or give the Buildfile on stdin (-f -)',
     });
   const { text, file } = await readBuildfile(opts, undefined);
   const parsed = (await loadParser()).parseBuildfile(text, file);

@@ -48,7 +48,7 @@ export async function makeWhiteoutLayer(ctx: BuildContext, tmpParent: string): P
     for (const e of readdirSync(ctx.abs(rel), { withFileTypes: true })) {
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
       if (ctx.isIgnored(r)) {
-        if (e.isDirectory() && hasExceptions && (await ctx.walk(r)).some((x) => x.rel !== r)) {
+        if (e.isDirectory() && hasExceptions && ctx.hasVisibleBelow(r)) {
           await walk(r);
           continue;
         }

@@ -1,18 +1,19 @@
 // The build context: a directory (or a tar read from stdin into a temporary directory), its .dockerignore
 // (or `<Buildfile>.dockerignore` beside the Buildfile), source selection for COPY/ADD, and content hashing.
-// Hashes are memoized per file by (size, mtime, ctime, inode, mode) in a machine-local file under the store, so an
-// unchanged file is not read again; the hash itself covers only content, type, mode and relative path.
+// Hashes are memoized per file by (device, inode, size, mtime, ctime, mode) in a machine-local file under the store
+// (builder/hash-memo.ts), so an unchanged file is not read again; the hash itself covers only content, type, mode and
+// relative path. A walk is a stream (`entries`): a monorepo's context is never held as a list.
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { closeSync, read as readCb } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { dirname, join, posix, resolve } from 'node:path';
-import { spawn } from 'node:child_process';
+import { join, posix, resolve } from 'node:path';
 import type { Ignore } from '@balena/dockerignore';
 import { O } from '../runtime/index.js';
 import { openIn, openRoot, type RootDir } from '../runtime/index.js';
-import { cleanAbs, componentMatcher, hasWildcard, pmap, secureResolveVisible } from './fsutil.js';
+import { cleanAbs, componentMatcher, hasWildcard, secureResolveVisible } from './fsutil.js';
+import { HashMemo } from './hash-memo.js';
 
 const readFd = promisify(readCb);
 
@@ -29,11 +30,25 @@ export async function loadDockerignore(): Promise<IgnoreFactory> {
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 
+/** The few lstat fields a build uses, copied out (an fs.Stats holds twice as many, and four Dates once read). */
+export interface EntryStat {
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  atimeMs: number;
+  ino: number;
+  dev: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+}
+
 export interface ContextEntry {
   /** Path relative to the context root, `/`-separated, no leading slash ('' for the root). */
   rel: string;
   type: EntryType;
-  stat: Stats;
+  stat: EntryStat;
   linkTarget?: string;
 }
 
@@ -47,18 +62,8 @@ export class ContextError extends Error {
   }
 }
 
-interface MemoEntry {
-  s: number; // size
-  m: number; // mtimeMs
-  c: number; // ctimeMs
-  i: number; // inode
-  o: number; // mode
-  h: string; // sha256 hex of content
-}
-
 export class BuildContext {
-  private memo = new Map<string, MemoEntry>();
-  private memoDirty = false;
+  private readonly memo: HashMemo;
   private readonly hasExceptions: boolean;
   private rootDir: RootDir | undefined;
 
@@ -70,6 +75,7 @@ export class BuildContext {
     private readonly cleanupDir: string | undefined,
   ) {
     this.hasExceptions = ignorePatterns.some((p) => p.trim().startsWith('!'));
+    this.memo = new HashMemo(memoFile);
   }
 
   /**
@@ -86,28 +92,32 @@ export class BuildContext {
     const patterns = opts.noIgnore ? [] : await readIgnore(root, opts.buildfile);
     let memoFile: string | undefined;
     if (opts.memoDir) {
-      memoFile = join(opts.memoDir, `hashmemo-${createHash('sha256').update(root).digest('hex').slice(0, 24)}.json`);
+      memoFile = join(opts.memoDir, `hashmemo-${createHash('sha256').update(root).digest('hex').slice(0, 24)}.bin`);
     }
     const ignorer = patterns.length > 0 ? (await loadDockerignore())().add(patterns) : null;
     const ctx = new BuildContext(root, patterns, ignorer, memoFile, opts.cleanupDir);
-    await ctx.loadMemo();
+    await ctx.memo.load();
     return ctx;
   }
 
-  /** Unpacks a tar stream (context `-`) into a temporary directory under `tmpParent` and opens it. */
-  static async openTar(tar: NodeJS.ReadableStream, tmpParent: string): Promise<BuildContext> {
+  /**
+   * Unpacks a tar stream (context `-`, or a downloaded context), compressed or not, into a temporary directory under
+   * `tmpParent` and opens it. The archive is untrusted: the store's unpacker writes it (builder/context-tar.ts).
+   */
+  static async openTar(
+    tar: NodeJS.ReadableStream,
+    tmpParent: string,
+    what = 'the context tar on stdin',
+  ): Promise<BuildContext> {
     await mkdir(tmpParent, { recursive: true });
     const dir = await mkdtemp(join(tmpParent, 'context-'));
-    await new Promise<void>((res, rej) => {
-      const p = spawn('tar', ['-x', '--no-same-owner', '-C', dir, '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-      let err = '';
-      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      p.on('error', rej);
-      p.on('close', (code) =>
-        code === 0 ? res() : rej(new ContextError(`reading the context tar from stdin failed: ${err.trim()}`)),
-      );
-      tar.pipe(p.stdin);
-    });
+    try {
+      const { unpackContextTar } = await import('./context-tar.js');
+      await unpackContextTar(tar as AsyncIterable<Buffer>, dir, what);
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
     return BuildContext.openDir(dir, { cleanupDir: dir });
   }
 
@@ -121,7 +131,7 @@ export class BuildContext {
   async close(): Promise<void> {
     this.rootDir?.close();
     this.rootDir = undefined;
-    await this.saveMemo().catch(() => undefined);
+    await this.memo.save().catch(() => undefined);
     if (this.cleanupDir) await rm(this.cleanupDir, { recursive: true, force: true });
   }
 
@@ -203,106 +213,143 @@ export class BuildContext {
     if (!this.hasExceptions) return false;
     const e = await this.entry(rel);
     if (!e || e.type !== 'dir') return false;
-    return (await this.walk(rel)).some((x) => x.rel !== rel);
+    return this.hasVisibleBelow(rel);
+  }
+
+  /** Whether the walk of `rel` yields anything below it (stops at the first). */
+  hasVisibleBelow(rel: string): boolean {
+    for (const x of this.entries(rel)) if (x.rel !== rel) return true;
+    return false;
   }
 
   async entry(rel: string): Promise<ContextEntry | undefined> {
+    return this.entrySync(rel, false);
+  }
+
+  private entrySync(rel: string, must: true): ContextEntry;
+  private entrySync(rel: string, must: false): ContextEntry | undefined;
+  private entrySync(rel: string, must: boolean): ContextEntry | undefined {
+    const abs = this.abs(rel);
     let st: Stats;
     try {
-      st = await lstat(this.abs(rel));
-    } catch {
+      st = lstatSync(abs);
+    } catch (e) {
+      if (must) throw e;
       return undefined;
     }
-    return toEntry(rel, st, st.isSymbolicLink() ? await readlink(this.abs(rel)) : undefined);
+    return toEntry(rel, st, st.isSymbolicLink() ? readlinkSync(abs) : undefined);
+  }
+
+  /** Everything under `rel` as a list: for small trees and tests; a build streams `entries`. */
+  async walk(rel: string): Promise<ContextEntry[]> {
+    return [...this.entries(rel)];
   }
 
   /**
-   * Everything under `rel` (itself first), minus ignored paths; sorted, parents before children. Ignored
-   * directories are skipped unless an exception pattern (`!…`) may re-include something below them.
+   * Everything under `rel` (itself first), minus ignored paths; sorted, parents before children (BuildKit's
+   * order), one entry at a time. Ignored directories are skipped unless an exception pattern (`!…`) may re-include
+   * something below them: such a directory is held back until something below it is yielded.
+   * Synchronous metadata calls: for tens of thousands of small lstat()s this is several times faster than round
+   * trips through libuv's thread pool.
    */
-  async walk(rel: string): Promise<ContextEntry[]> {
-    const top = await this.entry(rel);
-    if (!top) return [];
-    const out: ContextEntry[] = [top];
-    if (top.type !== 'dir') return out;
-    // Synchronous metadata calls: for tens of thousands of small lstat()s this is several times faster than
-    // round trips through libuv's thread pool.
-    const visit = (dir: string): void => {
+  *entries(rel: string): Generator<ContextEntry, void, undefined> {
+    const top = this.entrySync(rel, false);
+    if (!top) return;
+    yield top;
+    if (top.type !== 'dir') return;
+    const pending: ContextEntry[] = [];
+    const visit = function* (this: BuildContext, dir: string): Generator<ContextEntry, void, undefined> {
       const names = readdirSync(this.abs(dir)).sort();
       for (const n of names) {
         const r = dir ? `${dir}/${n}` : n;
-        const abs = this.abs(r);
-        const st = lstatSync(abs);
-        const e = toEntry(r, st, st.isSymbolicLink() ? readlinkSync(abs) : undefined);
-        const ignored = this.ignorer !== null && this.isIgnored(e.rel);
-        if (e.type === 'dir') {
-          if (ignored && !this.hasExceptions) continue;
-          const at = out.length;
-          out.push(e);
-          visit(e.rel);
-          // An ignored directory stays only when an exception re-included something below it.
-          if (ignored && out.length === at + 1) out.pop();
+        const e = this.entrySync(r, true);
+        const ignored = this.ignorer !== null && this.isIgnored(r);
+        if (ignored && e.type === 'dir') {
+          if (!this.hasExceptions) continue;
+          const at = pending.length;
+          pending.push(e);
+          yield* visit.call(this, r);
+          // still pending: nothing below was re-included, the directory stays out
+          if (pending.length > at) pending.length = at;
           continue;
         }
-        if (!ignored) out.push(e);
+        if (ignored) continue;
+        if (pending.length > 0) {
+          yield* pending;
+          pending.length = 0;
+        }
+        yield e;
+        if (e.type === 'dir') yield* visit.call(this, r);
       }
     };
-    visit(rel);
-    return out;
+    yield* visit.call(this, rel);
   }
 
   /** Content sha256 (hex) of a regular file, from the memo when its metadata did not change. */
   async fileHash(e: ContextEntry): Promise<string> {
     const st = e.stat;
-    const m = this.memo.get(e.rel);
-    if (m && m.s === st.size && m.m === st.mtimeMs && m.c === st.ctimeMs && m.i === st.ino && m.o === st.mode)
-      return m.h;
+    const known = this.memo.get(st);
+    if (known !== undefined) return known;
     const h = await hashFile(this.openFile(e.rel), st.size);
-    this.memo.set(e.rel, { s: st.size, m: st.mtimeMs, c: st.ctimeMs, i: st.ino, o: st.mode, h });
-    this.memoDirty = true;
+    this.memo.set(st, h);
     return h;
   }
 
   /**
    * One digest over a set of entries as they will land: destination-relative name, type, permission bits, and
-   * content (files) or target (symlinks). No times, owners or inode numbers.
+   * content (files) or target (symlinks). No times, owners or inode numbers. The entries are consumed as a stream:
+   * files are hashed in a bounded window, in order. `perFile` gets the source path's `mode:hash` of every non-dir.
    */
-  async hashEntries(items: { name: string; entry: ContextEntry }[], perFile?: Record<string, string>): Promise<string> {
-    const hashes = await pmap(items, 16, async ({ entry }) =>
-      entry.type === 'file' ? this.fileHash(entry) : entry.type === 'symlink' ? `link:${entry.linkTarget}` : '',
-    );
+  async hashEntries(
+    items: Iterable<{ name: string; entry: ContextEntry }>,
+    perFile?: (rel: string, modeHash: string) => void,
+  ): Promise<string> {
     const h = createHash('sha256');
-    items.forEach(({ name, entry }, i) => {
-      if (perFile && entry.type !== 'dir')
-        perFile[entry.rel] = `${(entry.stat.mode & 0o7777).toString(8)}:${hashes[i]}`;
-      h.update(`${name}\0${entry.type}\0${(entry.stat.mode & 0o7777).toString(8)}\0${hashes[i]}\n`);
-    });
-    return h.digest('hex');
-  }
-
-  private async loadMemo(): Promise<void> {
-    if (!this.memoFile) return;
+    const window: { name: string; entry: ContextEntry; hash: Promise<string> }[] = [];
+    const take = async (): Promise<void> => {
+      const { name, entry, hash } = window.shift()!;
+      const x = await hash;
+      const mode = (entry.stat.mode & 0o7777).toString(8);
+      if (perFile && entry.type !== 'dir') perFile(entry.rel, `${mode}:${x}`);
+      h.update(`${name}\0${entry.type}\0${mode}\0${x}\n`);
+    };
     try {
-      const raw = JSON.parse(await readFile(this.memoFile, 'utf8')) as Record<string, MemoEntry>;
-      this.memo = new Map(Object.entries(raw));
-    } catch {
-      this.memo = new Map();
+      for (const { name, entry } of items) {
+        const hash =
+          entry.type === 'file'
+            ? this.fileHash(entry)
+            : Promise.resolve(entry.type === 'symlink' ? `link:${entry.linkTarget}` : '');
+        hash.catch(() => undefined); // awaited in order by take(); a failure is not unhandled meanwhile
+        window.push({ name, entry, hash });
+        if (window.length >= HASH_WINDOW) await take();
+      }
+      while (window.length > 0) await take();
+    } finally {
+      // on a failure, the files already being read still finish (their fds close) before the error goes up
+      await Promise.allSettled(window.map((w) => w.hash));
     }
-  }
-
-  private async saveMemo(): Promise<void> {
-    if (!this.memoFile || !this.memoDirty) return;
-    await mkdir(dirname(this.memoFile), { recursive: true });
-    const tmp = `${this.memoFile}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.memo)));
-    await rename(tmp, this.memoFile);
-    this.memoDirty = false;
+    return h.digest('hex');
   }
 }
 
+/** Files hashed at once (their reads overlap); also how far the digest runs behind the walk. */
+const HASH_WINDOW = 16;
+
 function toEntry(rel: string, st: Stats, linkTarget: string | undefined): ContextEntry {
   const type: EntryType = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  return { rel, type, stat: st, ...(linkTarget !== undefined ? { linkTarget } : {}) };
+  const stat: EntryStat = {
+    mode: st.mode,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ctimeMs: st.ctimeMs,
+    atimeMs: st.atimeMs,
+    ino: st.ino,
+    dev: st.dev,
+    uid: st.uid,
+    gid: st.gid,
+    nlink: st.nlink,
+  };
+  return linkTarget !== undefined ? { rel, type, stat, linkTarget } : { rel, type, stat };
 }
 
 function notFound(src: string): ContextError {

@@ -82,13 +82,3 @@ export class UnsupportedFormError extends UsageError {
     return `${this.file}:${this.line}: ${this.message}${this.hint ? `\nhint: ${this.hint}` : ''}`;
   }
 }
-
-/** ADD of a Git repository (`src` as written or expanded), refused until remote sources are implemented. */
-export function gitSourceRefusal(src: string, file: string, line: number): UnsupportedFormError {
-  return new UnsupportedFormError(
-    `ADD ${src}: Git sources are not supported yet (tsbuild does not clone repositories)`,
-    file,
-    line,
-    'clone the repository into the build context (or in a RUN step) and ADD or COPY from there',
-  );
-}

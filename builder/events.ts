@@ -10,6 +10,11 @@ export interface StepRef {
   /** The instruction as written, e.g. `RUN make`. */
   instruction: string;
   line: number;
+  /**
+   * In a multi-platform build, the target platform the step is built for (`linux/arm64`); `stage` then starts
+   * with it, as BuildKit's progress shows `[linux/arm64 build 2/3]`. Absent in a single-platform build.
+   */
+  platform?: string;
 }
 
 export type BuildEvent =

@@ -14,6 +14,9 @@ export {
 } from './output-spec.js';
 export { planOutputs, type OutputPlan } from './output-plan.js';
 export { ContextError } from './context.js';
+export { parseAttestFlags, AttestSpecError, type AttestRequest } from './attest-spec.js';
+export { parseSshSpec, type SshSpec } from './ssh.js';
+export { parseBuildContext, type NamedContextSpec, type ContextFetchers } from './named-contexts.js';
 /** `--cache-from`/`--cache-to` parsing, loaded only when they are given (the remote cache is a build's rare path). */
 export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/hooks.js').cacheOptions> =>
   (await import('./remote-cache/hooks.js')).cacheOptions;
@@ -21,3 +24,6 @@ export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/
 export const loadCheckOnly = async (): Promise<typeof import('./check-only.js').checkOnly> =>
   (await import('./check-only.js')).checkOnly;
 export type { CheckReport } from './check-only.js';
+/** Context `-` and URL contexts: a tar (compressed or not) or a Buildfile, told apart by content. */
+export const loadContextSniffer = async (): Promise<typeof import('./context-tar.js').sniffStream> =>
+  (await import('./context-tar.js')).sniffStream;

@@ -1,6 +1,7 @@
 // The programmatic build API's inputs and outputs (what `tsbuild build` fills from its flags).
 import type { BuildEventListener } from './events.js';
-import type { Digest, OutputLayers, Platform } from '../oci/index.js';
+import type { AttestRequest } from './attest-spec.js';
+import type { Descriptor, Digest, OutputLayers, Platform } from '../oci/index.js';
 
 /**
  * Where the result goes besides the store (`--output`; builder/output-spec.ts parses the CLI's text). `names` add to
@@ -30,8 +31,13 @@ export interface SecretSpec {
 export interface BuildOptions {
   /** Store root directory. */
   root: string;
-  /** Build context: a directory, or a tar stream (context `-`). */
+  /**
+   * Build context: a directory, a Git URL (`URL#ref:subdir`, builder/sources/git.ts), an `http(s)://` URL of a tar
+   * (plain, gzip, bzip2, xz or zstd) or of a Buildfile alone, or a tar stream (context `-`, compressed or not).
+   */
   context: string | { tar: NodeJS.ReadableStream };
+  /** Cap on an HTTP(S) context's download, in bytes as sent (default 2 GiB: builder/remote-context.ts). */
+  remoteContextMaxBytes?: number;
   /** Path of the Buildfile (default CONTEXT/Buildfile, then CONTEXT/Dockerfile), or its text. */
   file?: string;
   /** Buildfile text given directly (`-f -`); `file` is then only its display name. */
@@ -48,7 +54,10 @@ export interface BuildOptions {
   cacheTo?: string[];
   /** Always pull base images even when present in the store. */
   pull?: boolean;
-  /** Target platform `os/arch[/variant]` (default: the host's). */
+  /**
+   * Target platform `os/arch[/variant]` (default: the host's), or a comma-separated list of them: one image per
+   * platform under one OCI image index.
+   */
   platform?: string;
   labels?: Record<string, string>;
   /**
@@ -58,14 +67,29 @@ export interface BuildOptions {
   network?: 'host' | 'none' | 'default';
   /** Entitlements (`--allow`): only `network.host`, which lets `RUN --network=host` use the host's network. */
   allow?: 'network.host'[];
-  /** How RUN containers switch root: `chroot` (default, fastest) or `pivot` (pivot_root; see runtime/README.md). */
-  isolation?: 'chroot' | 'pivot';
+  /**
+   * How RUN containers switch root: `chroot` (default, fastest) or `pivot` (pivot_root; see runtime/README.md).
+   * `none` (only with `snapshots: 'copy'`, where the process cannot chroot): no root switch, so RUN steps fail at once
+   * naming what is missing, and builds without RUN work (runtime/README.md, "Copy snapshots").
+   */
+  isolation?: 'chroot' | 'pivot' | 'none';
+  /** RUN shares this process's /proc (no process sandbox): where /proc is masked (runtime/mode.ts decides). */
+  procShared?: boolean;
+  /**
+   * How a step's filesystem is made: `overlay` (default: overlayfs over the unpacked layers) or `copy` (plain
+   * directory snapshots, for environments that cannot mount; issue 16).
+   */
+  snapshots?: 'overlay' | 'copy';
   secrets?: SecretSpec[];
+  /** `--build-context NAME=VALUE` (builder/named-contexts.ts parseBuildContext). */
+  buildContexts?: import('./named-contexts.js').NamedContextSpec[];
+  /** `--ssh`: agents (or key files) for RUN --mount=type=ssh, by id (builder/ssh.ts). */
+  ssh?: import('./ssh.js').SshSpec[];
   outputs?: OutputSpec[];
   push?: boolean;
   iidfile?: string;
   metadataFile?: string;
-  /** How many stages may run at once (default 2). */
+  /** How many stages may run at once (default 2; a multi-platform build: the number of cores, at least 2). */
   concurrency?: number;
   /**
    * Clamp timestamps to this time (seconds). When not given: the `SOURCE_DATE_EPOCH` build arg, as BuildKit reads
@@ -74,6 +98,18 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   registryMirrors?: string[];
   insecureRegistries?: string[];
+  /**
+   * Attestations (`--sbom`, `--provenance`, `--attest`): off unless asked. When asked, the result is an image index
+   * of the image and its attestation manifest (builder/attest.ts), tagged and pushed in the image's place.
+   */
+  attest?: AttestRequest;
+  /**
+   * `--annotation [manifest:|index:|manifest-descriptor:][\[os/arch\]]KEY=VALUE` (builder/annotations.ts). Given
+   * (or with attestations), the OCI standard annotations tsbuild knows are added to the manifest too.
+   */
+  annotations?: string[];
+  /** The version the SBOM and provenance name as their creator (the CLI's; default `dev`). */
+  toolVersion?: string;
   onEvent?: BuildEventListener;
   signal?: AbortSignal;
 }
@@ -91,6 +127,13 @@ export interface BuildResult {
   manifestDigest: Digest;
   manifestSize: number;
   platform: Platform;
+  /**
+   * A multi-platform build (`--platform p1,p2,…`): the index that names the result (`imageId` and
+   * `manifestDigest` are its digest) and each platform's image in the order of --platform. With attestations: the
+   * image index (image + attestation manifest) the tags and the push name.
+   */
+  index?: Descriptor;
+  platforms?: { platform: Platform; imageId: Digest; manifest: Descriptor }[];
   tags: string[];
   /** With --push: the pushed manifest digest per tag (the local `manifestDigest` differs once layers are gzipped). */
   pushed?: PushedImage[];

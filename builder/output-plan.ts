@@ -2,7 +2,7 @@
 // at once, not after the steps ran): the names the store tags, the names pushed (one push, the `--push` path, for
 // `--push`, `type=registry` and `type=image,push=true` alike) and the files written. As buildx: `-t` names join
 // every image, oci and docker output's `name=`; `--push` turns every image output into a push, or adds one.
-import { normalizeName, UsageError } from '../oci/index.js';
+import { normalizeName, UsageError, type LayerCompression } from '../oci/index.js';
 import type { BuildOptions, OutputSpec } from './options.js';
 
 export type FileOutput = Extract<OutputSpec, { dest: string }>;
@@ -67,4 +67,10 @@ export function planOutputs(opts: Pick<BuildOptions, 'tags' | 'push' | 'outputs'
     });
   }
   return { storeNames, pushNames, files };
+}
+
+/** The compression a push will give layers (`-o type=image,compression=…`): attestations name that manifest. */
+export function pushCompression(opts: BuildOptions): { compression?: LayerCompression } {
+  const layers = (opts.outputs ?? []).flatMap((o) => (o.type === 'image' && o.layers ? [o.layers] : []))[0];
+  return layers?.compression ? { compression: layers.compression } : {};
 }

@@ -5,14 +5,19 @@ import { FlagError, toTypedInstruction } from '../parser/index.js';
 import type { FromInstruction, Instruction, ParseResult, TypedInstruction } from '../parser/index.js';
 import type { Platform } from '../oci/index.js';
 import { expand, type Vars } from './expand.js';
-import { gitSourceRefusal, PlanError, UnsupportedFormError } from './errors.js';
-import { isGitSource } from './git-url.js';
+import { PlanError, UnsupportedFormError } from './errors.js';
+import { contextKey } from './named-key.js';
 import { SOURCE_DATE_EPOCH } from './epoch.js';
 import { parseCsv } from './flags.js';
 import { parsePlatform } from '../oci/index.js';
 import { platformArgs, PROXY_ARGS } from './platform.js';
 
-export type BaseSpec = { kind: 'scratch' } | { kind: 'stage'; stage: number } | { kind: 'image'; ref: string };
+export type BaseSpec =
+  | { kind: 'scratch' }
+  | { kind: 'stage'; stage: number }
+  | { kind: 'image'; ref: string }
+  /** A `--build-context` (builder/named-contexts.ts), by its key. */
+  | { kind: 'named'; name: string };
 
 export interface StagePlan {
   index: number;
@@ -30,6 +35,8 @@ export interface StagePlan {
   /** Stage indexes this stage reads from, and images it copies/mounts from. */
   dependsOn: number[];
   imageDeps: string[];
+  /** A `--build-context` of the stage's name replaces it: its instructions do not run (BuildKit's rule). */
+  replaced?: boolean;
 }
 
 export interface BuildPlan {
@@ -55,6 +62,8 @@ export interface PlanInput {
   target?: string;
   buildPlatform: Platform;
   targetPlatform: Platform;
+  /** `--build-context` names, as contextKey() gives them. */
+  namedContexts?: ReadonlySet<string>;
 }
 
 /** A flag BuildKit knows that tsbuild cannot honour: a usage error (exit 2), as for the CLI's own flags. */
@@ -72,19 +81,11 @@ export function typeInstruction(node: Instruction, file: string): TypedInstructi
   }
 }
 
-/**
- * Refuses an instruction that uses a flag tsbuild cannot honour, naming the flag, or an ADD of a Git repository
- * written literally (one built from variables is refused when its step expands it).
- */
+/** Refuses an instruction that uses a flag tsbuild cannot honour, naming the flag. */
 export function refuseUnsupported(ins: TypedInstruction, file: string): void {
   const flag = ins.unsupported[0];
   if (flag !== undefined)
     throw new UnsupportedFlagError(`${ins.keyword} ${flag} is not supported by tsbuild`, file, ins.range.line);
-  if (ins.kind === 'copy' && ins.keyword === 'ADD') {
-    for (const s of ins.sources)
-      if (s.kind === 'path' && !s.word.includes('$') && isGitSource(s.word))
-        throw gitSourceRefusal(s.word, file, ins.range.line);
-  }
 }
 
 export function makePlan(input: PlanInput): BuildPlan {
@@ -94,13 +95,18 @@ export function makePlan(input: PlanInput): BuildPlan {
   const buildArgs = new Map(Object.entries(input.buildArgs));
   const metaArgs: Map<string, string> = platformArgs(input.buildPlatform, input.targetPlatform);
   const metaDeclared = new Set<string>();
+  const named = (word: string): string | undefined => {
+    if (!input.namedContexts || input.namedContexts.size === 0) return undefined;
+    const k = contextKey(word);
+    return input.namedContexts.has(k) ? k : undefined;
+  };
 
   const stages: StagePlan[] = [];
   let current: StagePlan | undefined;
   for (const node of parsed.instructions) {
     const ins = typeInstruction(node, file);
     if (ins.kind === 'from') {
-      current = planFrom(ins, stages, metaArgs, esc, file, input.targetPlatform);
+      current = planFrom(ins, stages, metaArgs, esc, file, input.targetPlatform, named);
       stages.push(current);
       continue;
     }
@@ -116,7 +122,7 @@ export function makePlan(input: PlanInput): BuildPlan {
       }
       continue;
     }
-    current.instructions.push(ins);
+    if (!current.replaced) current.instructions.push(ins);
   }
   if (stages.length === 0) throw new PlanError('no FROM instruction: nothing to build', file);
 
@@ -138,7 +144,7 @@ export function makePlan(input: PlanInput): BuildPlan {
           if (dep >= st.index)
             throw new PlanError(`stage "${word}" is not defined before it is used`, file, ins.range.line);
           if (!st.dependsOn.includes(dep)) st.dependsOn.push(dep);
-        } else if (!st.imageDeps.includes(word)) st.imageDeps.push(word);
+        } else if (named(word) === undefined && !st.imageDeps.includes(word)) st.imageDeps.push(word);
       }
     }
   }
@@ -186,6 +192,7 @@ function planFrom(
   esc: string,
   file: string,
   targetPlatform: Platform,
+  named: (word: string) => string | undefined,
 ): StagePlan {
   const line = ins.range.line;
   const name = ins.stageName?.toLowerCase();
@@ -211,10 +218,18 @@ function planFrom(
   const index = stages.length;
   let base: BaseSpec;
   const stageIdx = findStage(stages, baseName, index);
-  if (baseName.toLowerCase() === 'scratch') base = { kind: 'scratch' };
+  // a context named as the stage replaces it; else FROM reads a stage, a context, or an image, in that order
+  const replacedBy = name !== undefined ? named(name) : undefined;
+  const byName = named(baseName);
+  if (replacedBy !== undefined) base = { kind: 'named', name: replacedBy };
+  else if (baseName.toLowerCase() === 'scratch') base = { kind: 'scratch' };
   else if (stageIdx !== undefined && stages[stageIdx]!.name === baseName.toLowerCase())
     base = { kind: 'stage', stage: stageIdx };
+  else if (byName !== undefined) base = { kind: 'named', name: byName };
   else base = { kind: 'image', ref: baseName };
+  // a stage built on another stage runs that stage's binaries: it is of that stage's platform (BuildKit's
+  // d.platform = d.base.platform), unless its FROM names one
+  if (base.kind === 'stage' && ins.platform === undefined) platform = stages[base.stage]!.platform;
   return {
     index,
     ...(name !== undefined ? { name } : {}),
@@ -226,6 +241,7 @@ function planFrom(
     instructions: [],
     dependsOn: base.kind === 'stage' ? [base.stage] : [],
     imageDeps: [],
+    ...(replacedBy !== undefined ? { replaced: true } : {}),
   };
 }
 
@@ -252,13 +268,15 @@ function expandOrFail(word: string, vars: Vars, esc: string, file: string, ins: 
 /** Build args given but never declared by an ARG the build used (docker warns about them). */
 export function unusedBuildArgs(plan: BuildPlan, used: ReadonlySet<string>): string[] {
   // SOURCE_DATE_EPOCH is consumed by the build itself (builder/epoch.ts), declared or not, and
-  // BUILDKIT_DOCKERFILE_CHECK configures the build checks (builder/checks.ts)
+  // BUILDKIT_DOCKERFILE_CHECK configures the build checks (builder/checks.ts), BUILDKIT_CONTEXT_KEEP_GIT_DIR a Git
+  // context (builder/sources/git-context.ts)
   return [...plan.buildArgs.keys()].filter(
     (k) =>
       !used.has(k) &&
       !plan.metaDeclared.has(k) &&
       !PROXY_ARGS.has(k) &&
       k !== SOURCE_DATE_EPOCH &&
-      k !== 'BUILDKIT_DOCKERFILE_CHECK',
+      k !== 'BUILDKIT_DOCKERFILE_CHECK' &&
+      k !== 'BUILDKIT_CONTEXT_KEEP_GIT_DIR',
   );
 }

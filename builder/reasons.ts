@@ -2,7 +2,7 @@
 // each step's inputs are kept per Buildfile and stage in a machine-local file under the store (written only when a
 // stage ran something), and a miss is explained by the first input that differs from the last build's.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 export interface StepFacets {
@@ -18,6 +18,11 @@ export interface StepFacets {
   base?: string;
   /** The layer the step produced (diffID), so a rerun of a COPY can link unchanged files from it. */
   layer?: string;
+}
+
+/** The stage's name for its saved inputs: one file per platform in a multi-platform build. */
+export function inputsName(displayName: string, platformLabel: string | undefined): string {
+  return platformLabel !== undefined ? `${displayName} ${platformLabel}` : displayName;
 }
 
 export function inputsFile(storeRoot: string, buildfile: string, stage: string): string {
@@ -36,10 +41,46 @@ export async function loadInputs(file: string): Promise<StepFacets[] | undefined
   }
 }
 
+/**
+ * Written as JSON a piece at a time: a COPY of a monorepo's context has a `files` entry per file, and one
+ * JSON.stringify of all of them was the largest string (and the heap's peak) of the whole build.
+ */
 export async function saveInputs(file: string, facets: StepFacets[]): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(facets));
+  const fh = await open(tmp, 'w');
+  try {
+    let buf = '';
+    const put = async (s: string): Promise<void> => {
+      buf += s;
+      if (buf.length >= 1 << 16) {
+        await fh.write(buf);
+        buf = '';
+      }
+    };
+    await put('[');
+    for (let i = 0; i < facets.length; i++) {
+      if (i > 0) await put(',');
+      const f = facets[i];
+      if (!f?.files) {
+        await put(JSON.stringify(f ?? null));
+        continue;
+      }
+      const { files, ...rest } = f;
+      const head = JSON.stringify(rest);
+      await put(`${head.slice(0, -1)}${head === '{}' ? '' : ','}"files":{`);
+      let first = true;
+      for (const k in files) {
+        await put(`${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(files[k])}`);
+        first = false;
+      }
+      await put('}}');
+    }
+    await put(']');
+    if (buf) await fh.write(buf);
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, file);
 }
 

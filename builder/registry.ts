@@ -1,12 +1,18 @@
 // The builder's two uses of the registry client, loaded only when needed: pulling a base image that is not in
 // the store, and pushing the result (`--push`).
 import { join } from 'node:path';
-import { formatReference, mediaTypesFor, parseReference, type OutputLayers } from '../oci/index.js';
+import { formatReference, MediaType, mediaTypesFor, parseReference, type OutputLayers } from '../oci/index.js';
 import type { Descriptor, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOptions, PushedImage } from './options.js';
-import { describeRetry, loadRegistryClient, type PushOutput, type RegistryOptions } from '../registry-client/index.js';
+import {
+  describeRetry,
+  loadRegistryClient,
+  RegistryError,
+  type PushOutput,
+  type RegistryOptions,
+} from '../registry-client/index.js';
 
 /**
  * Same settings as `tsbuild pull/push`: the state dir records which repository holds which blob, for cross-repo mounts.
@@ -33,7 +39,7 @@ export async function pullForBuild(
   opts: BuildOptions,
   emit: (e: BuildEvent) => void,
   absent = false,
-): Promise<{ record: ImageRecord; stored: Promise<void> }> {
+): Promise<{ record: ImageRecord; stored: Promise<void>; index?: Promise<Descriptor['digest'] | undefined> }> {
   const { pullImage } = await loadRegistryClient();
   const ref = parseReference(name);
   let known: ((r: ImageRecord) => void) | undefined;
@@ -77,10 +83,20 @@ export async function pullForBuild(
   stored.catch(() => undefined);
   // a pull that fails before its config is known fails here
   const record = await Promise.race([early, pulled.then(recordOf)]);
-  return { record, stored };
+  // the index the image was chosen from (builder/base-index.ts remembers it for the name's other platforms)
+  const index = pulled.then((r) => r.index?.digest);
+  index.catch(() => undefined);
+  return { record, stored, index };
 }
 
 /** Layer compression and media types of the push (`-o type=image,compression=…`), warning when BuildKit would. */
+/** A PUT of an index refused for its media type (distribution's MANIFEST_INVALID / UNSUPPORTED, or HTTP 415). */
+function refusesOciIndex(e: unknown): boolean {
+  if (!(e instanceof RegistryError) || !/PUT manifest/.test(e.message)) return false;
+  if (e.status === 415) return true;
+  return e.status === 400 && e.codes.some((c) => c === 'MANIFEST_INVALID' || c === 'UNSUPPORTED');
+}
+
 function pushOutput(layers: OutputLayers | undefined, emit: (e: BuildEvent) => void): PushOutput {
   if (!layers) return {};
   const { ociMediaTypes, warning } = mediaTypesFor(layers);
@@ -88,7 +104,10 @@ function pushOutput(layers: OutputLayers | undefined, emit: (e: BuildEvent) => v
   return { compression: layers.compression, ...(ociMediaTypes !== undefined ? { ociMediaTypes } : {}) };
 }
 
-/** Pushes the image to every tag's registry; returns, per tag, the manifest digest as pushed (layers compressed). */
+/**
+ * Pushes the image (or a multi-platform build's index, its manifests first) to every tag's registry; returns, per
+ * tag, the manifest digest as pushed (layers compressed).
+ */
 export async function pushResult(
   store: Store,
   manifest: Descriptor,
@@ -98,37 +117,84 @@ export async function pushResult(
 ): Promise<PushedImage[]> {
   const { pushImage } = await loadRegistryClient();
   const { registryView } = await import('../store/index.js');
-  const r = await pushImage(
-    registryView(store),
-    manifest,
-    tags.map((t) => parseReference(t)),
-    {
-      ...registryOpts(opts, store, emit),
-      // the compression keys of the image output (-o type=image|registry,compression=…)
-      output: pushOutput(
-        (opts.outputs ?? []).flatMap((o) => (o.type === 'image' && o.layers ? [o.layers] : []))[0],
-        emit,
-      ),
-      onProgress: (p) => {
-        if (
-          p.kind === 'blob' &&
-          (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')
-        ) {
-          emit({
-            type: 'push-progress',
-            time: Date.now(),
-            ref: tags.join(', '),
-            digest: p.digest,
-            current: p.action === 'upload' ? p.transferred : p.size,
-            total: p.size,
-          });
-        }
-      },
-    },
+  // the compression keys of the image output (-o type=image|registry,compression=…)
+  const output = pushOutput(
+    (opts.outputs ?? []).flatMap((o) => (o.type === 'image' && o.layers ? [o.layers] : []))[0],
+    emit,
   );
+  const push = (out: PushOutput): ReturnType<typeof pushImage> =>
+    pushImage(
+      registryView(store),
+      manifest,
+      tags.map((t) => parseReference(t)),
+      {
+        ...registryOpts(opts, store, emit),
+        output: out,
+        onProgress: (p) => {
+          if (
+            p.kind === 'blob' &&
+            (p.action === 'upload' || p.action === 'done' || p.action === 'exists' || p.action === 'mount')
+          ) {
+            emit({
+              type: 'push-progress',
+              time: Date.now(),
+              ref: tags.join(', '),
+              digest: p.digest,
+              current: p.action === 'upload' ? p.transferred : p.size,
+              total: p.size,
+            });
+          }
+        },
+      },
+    );
+  let r: Awaited<ReturnType<typeof pushImage>>;
+  try {
+    r = await push(output);
+  } catch (e) {
+    // A registry that takes only Docker's media types refuses an OCI index: unless OCI types were asked for
+    // (oci-mediatypes=), the index goes again as a Docker manifest list (its manifests converted too), said so.
+    if (manifest.mediaType !== MediaType.OciIndex || output.ociMediaTypes !== undefined || !refusesOciIndex(e)) throw e;
+    emit({
+      type: 'log',
+      time: Date.now(),
+      level: 'warn',
+      message: `the registry refused the OCI image index (${(e as Error).message}); pushing it as a Docker manifest list`,
+    });
+    r = await push({ ...output, ociMediaTypes: false });
+  }
   // One line per tag, as BuildKit prints `pushing manifest for REF@sha256:…`: the digest the registry holds, which
   // differs from the local manifest's once the layers were compressed for the push.
   const pushed = tags.map((t) => ({ ref: formatReference(parseReference(t)), digest: r.digest }));
   for (const p of pushed) emit({ type: 'image-pushed', time: Date.now(), ...p });
   return pushed;
+}
+
+/**
+ * `--attest …,referrers=true`: the attestations also as OCI referrers of the image, in every pushed repository
+ * (through the registry's referrers API, or the `sha256-…` tag schema where it has none).
+ */
+export async function pushReferrersFor(
+  store: Store,
+  referrers: Descriptor[],
+  subject: Descriptor,
+  tags: string[],
+  opts: BuildOptions,
+  emit: (e: BuildEvent) => void,
+): Promise<void> {
+  const { pushReferrers } = await loadRegistryClient();
+  const { registryView } = await import('../store/index.js');
+  const seen = new Set<string>();
+  for (const t of tags) {
+    const ref = parseReference(t);
+    const repo = `${ref.registry}/${ref.repository}`;
+    if (seen.has(repo)) continue;
+    seen.add(repo);
+    const how = await pushReferrers(registryView(store), referrers, subject, ref, registryOpts(opts, store, emit));
+    emit({
+      type: 'log',
+      time: Date.now(),
+      level: 'info',
+      message: `attestations pushed as referrers of ${subject.digest} to ${repo} (${how === 'api' ? 'referrers API' : 'referrers tag schema'})`,
+    });
+  }
 }

@@ -1,6 +1,8 @@
 // One stage: its base (scratch, another stage, or an image), ONBUILD triggers of the base, then each instruction
 // dispatched to its step, with step events around it.
-import { TsbuildError, UsageError } from '../oci/index.js';
+import { formatPlatform, normalizePlatform, TsbuildError, UsageError } from '../oci/index.js';
+import type { ImageConfigFile, Platform } from '../oci/index.js';
+import { checkRunnable, runnerFor } from '../runtime/index.js';
 import { clipLine } from '../parser/index.js';
 import type { Heredoc, TypedInstruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
@@ -10,7 +12,7 @@ import { cloneConfig, scratchConfig } from './image-config.js';
 import { refuseUnsupported, typeInstruction, type StagePlan } from './plan.js';
 import type { BuildEnv, StageState, StepCtx } from './steps/types.js';
 import { basePlatformWarning, platformArg } from './platform.js';
-import { inputsFile, saveInputs, type StepFacets } from './reasons.js';
+import { inputsFile, inputsName, saveInputs, type StepFacets } from './reasons.js';
 
 /**
  * The instruction as written, on one line (continuations joined; a heredoc shows its first line), cut at 1000
@@ -46,10 +48,11 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
     }
     state.state.config.config.OnBuild = null;
   }
-  const steps = [...triggers, ...sp.instructions];
+  const steps = [...(await namedTreeCopy(env, sp)), ...triggers, ...sp.instructions];
   const total = steps.length + 1;
   const ref = (ins: TypedInstruction, index: number): StepRef => ({
-    stage: sp.displayName,
+    stage: env.platformLabel !== undefined ? `${env.platformLabel} ${sp.displayName}` : sp.displayName,
+    ...(env.platformLabel !== undefined ? { platform: env.platformLabel } : {}),
     index,
     total,
     instruction: displayInstruction(ins),
@@ -68,7 +71,10 @@ export async function runStage(env: BuildEnv, sp: StagePlan): Promise<StageState
   } finally {
     // Keep this run's inputs for the next build's miss reasons (only when something ran: a no-op writes nothing).
     if (st.missed)
-      await saveInputs(inputsFile(env.store.root, env.plan.file, sp.displayName), st.facets).catch(() => undefined);
+      await saveInputs(
+        inputsFile(env.store.root, env.plan.file, inputsName(sp.displayName, env.platformLabel)),
+        st.facets,
+      ).catch(() => undefined);
   }
   return st;
 }
@@ -147,6 +153,17 @@ async function dispatch(sc: StepCtx): Promise<boolean> {
   }
 }
 
+/**
+ * A `--build-context` file tree as FROM: one `COPY --from=NAME / /` onto scratch, so the tree becomes a layer
+ * through COPY's own sources, hashing and cache (the context's content is the key).
+ */
+async function namedTreeCopy(env: BuildEnv, sp: StagePlan): Promise<TypedInstruction[]> {
+  if (sp.base.kind !== 'named' || env.named?.get(sp.base.name)?.kind !== 'context') return [];
+  const { parseBuildfile } = await (await import('../parser/index.js')).loadParser();
+  const file = `${env.plan.file} (--build-context ${sp.base.name})`;
+  return parseBuildfile(`COPY --from=${sp.base.name} / /\n`, file).instructions.map((n) => typeInstruction(n, file));
+}
+
 async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageState; fromCached: boolean }> {
   const disabled = cacheDisabledFor(env.cachePolicy, sp.name, sp.index);
   const common = {
@@ -186,13 +203,23 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
         created: b.created,
         missed: disabled,
         baseId: `stage ${b.plan.displayName} ${b.key}`,
+        ...(b.platform ? { platform: b.platform } : {}),
       },
       fromCached: true,
     };
   }
-  const { record, pulled } = await env.resolveBaseImage(sp.base.ref, sp.platform);
-  const warning = basePlatformWarning(sp.baseName, sp.platform, record.config);
-  if (warning) env.check('InvalidBaseImagePlatform', warning, sp.from.range.line);
+  let image: { record: import('../store/index.js').ImageRecord; pulled: boolean };
+  if (sp.base.kind === 'named') {
+    const n = env.named?.get(sp.base.name);
+    if (n?.kind === 'context') {
+      // a file tree as FROM is scratch with the tree on top (namedTreeCopy), as BuildKit's local context as a base
+      return baseState(env, { ...sp, base: { kind: 'scratch' } });
+    }
+    if (!n) throw new Error(`internal: no build context ${sp.base.name}`);
+    image = await n.image(sp.platform);
+  } else image = await env.resolveBaseImage(sp.base.ref, sp.platform);
+  const { record, pulled } = image;
+  const platform = basePlatform(env, sp, record.config);
   const config = cloneConfig(record.config);
   const diffIDs = record.config.rootfs.diff_ids;
   const layers = record.manifest.layers.map((d, i) => ({ descriptor: d, diffID: diffIDs[i]! }));
@@ -205,7 +232,39 @@ async function baseState(env: BuildEnv, sp: StagePlan): Promise<{ state: StageSt
       history: [...(record.config.history ?? [])],
       key: cacheKey('', ['FROM', record.configDigest]),
       baseId: `${sp.baseName}@${record.configDigest}`,
+      ...(platform !== sp.platform ? { platform } : {}),
     },
     fromCached: !pulled,
   };
+}
+
+/**
+ * The platform a stage on an image base is, warning as BuildKit does when the base is not of the platform asked for.
+ * With no --platform and no FROM --platform, a base of another platform makes the stage that platform (BuildKit's
+ * autoDetectPlatform for an implicit target): the image is labelled with what its binaries are, and the warning
+ * fires only when this host cannot run them. Either way, a stage that runs something (its RUN steps, or the base's
+ * ONBUILD RUN triggers) on a base this host cannot run fails here, before its first step, naming what it lacks.
+ */
+function basePlatform(env: BuildEnv, sp: StagePlan, config: ImageConfigFile): Platform {
+  // as the base's config says it (the image keeps it), compared normalised
+  const given: Platform = {
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
+  const base = normalizePlatform(given);
+  const plan = normalizePlatform(sp.platform);
+  if (!base.os || !base.architecture || (base.os === plan.os && base.architecture === plan.architecture))
+    return sp.platform;
+  const runs =
+    sp.instructions.some((i) => i.kind === 'run') || (config.config?.OnBuild ?? []).some((t) => /^\s*run\b/i.test(t));
+  if (runs)
+    checkRunnable([
+      { platform: base, what: `RUN in stage ${sp.displayName} (its base ${sp.baseName} is ${formatPlatform(base)})` },
+    ]);
+  const implicit = env.implicitPlatform && sp.from.platform === undefined;
+  const warning = basePlatformWarning(sp.baseName, sp.platform, config);
+  if (warning && !(implicit && runnerFor(base).kind !== 'missing'))
+    env.check('InvalidBaseImagePlatform', warning, sp.from.range.line);
+  return implicit ? given : sp.platform;
 }

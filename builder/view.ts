@@ -4,6 +4,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountReadonlyOverlay, overlayLowerOrder, unmountView } from '../runtime/index.js';
+import type { ImageRecord } from '../store/index.js';
+import type { BuildEnv, LayerRef } from './steps/types.js';
 
 export interface RootfsView {
   dir: string;
@@ -59,4 +61,34 @@ export async function withView<T>(lowerdirs: string[], tmpParent: string, fn: (d
   } finally {
     await v.close();
   }
+}
+
+/** A stage's or image's filesystem: its layers (copy snapshots) and how to get their unpacked dirs (overlay). */
+export interface LayersSource {
+  layers: readonly LayerRef[];
+  lowerdirs(): Promise<string[]>;
+}
+
+/**
+ * The read-only view of `src` the build's snapshot mode gives: with copy snapshots the chain's snapshot directory
+ * itself (nothing to mount or unmount; used read-only), else the overlay view of the unpacked layers.
+ */
+export async function openLayersView(env: BuildEnv, src: LayersSource): Promise<RootfsView> {
+  if (env.snapshots) return { dir: await env.snapshots.dir(src.layers), close: async () => undefined };
+  return openView(await src.lowerdirs(), env.tmpDir);
+}
+
+export async function withLayersView<T>(env: BuildEnv, src: LayersSource, fn: (dir: string) => Promise<T>): Promise<T> {
+  const v = await openLayersView(env, src);
+  try {
+    return await fn(v.dir);
+  } finally {
+    await v.close();
+  }
+}
+
+/** An image's layers with their diffIDs (the config's rootfs.diff_ids, in the manifest's order). */
+export function imageLayers(img: ImageRecord): LayerRef[] {
+  const ids = img.config.rootfs.diff_ids;
+  return img.manifest.layers.map((descriptor, i) => ({ descriptor, diffID: ids[i]! }));
 }

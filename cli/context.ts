@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 /** Options every subcommand inherits from the program (`tsbuild --root DIR <cmd>` or `<cmd> --root DIR`). */
 export interface GlobalOptions {
@@ -9,6 +11,15 @@ export interface GlobalOptions {
 }
 
 export const DEFAULT_ROOT = '/var/lib/tsbuild';
+
+/**
+ * The store when neither --root nor TSBUILD_ROOT names one: root's /var/lib/tsbuild, and for anyone else the XDG
+ * layout, $XDG_DATA_HOME/tsbuild (~/.local/share/tsbuild), as podman's.
+ */
+export function defaultRoot(env: NodeJS.ProcessEnv = process.env, euid = process.geteuid?.() ?? 0): string {
+  if (euid === 0) return DEFAULT_ROOT;
+  return join(env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share'), 'tsbuild');
+}
 
 function splitList(v: string | undefined): string[] {
   return (v ?? '').split(/[,\s]+/).filter(Boolean);
@@ -23,7 +34,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
     insecureRegistry?: string[];
   };
   return {
-    root: o.root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT,
+    root: o.root ?? process.env.TSBUILD_ROOT ?? defaultRoot(),
     debug: o.debug ?? false,
     registryMirrors: [...(o.registryMirror ?? []), ...splitList(process.env.TSBUILD_REGISTRY_MIRROR)],
     insecureRegistries: [...(o.insecureRegistry ?? []), ...splitList(process.env.TSBUILD_INSECURE_REGISTRY)],

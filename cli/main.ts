@@ -2,7 +2,7 @@
 // imports its implementation lazily, so `tsbuild --version` or a no-op rebuild does not load what it doesn't use.
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { collect, DEFAULT_ROOT } from './context.js';
+import { collect, defaultRoot } from './context.js';
 import { commandWord, nearest, stopOptionsAfterImage, wantsJson } from './argv.js';
 import { errorEvent, formatError, exitCodeFor, InterruptedError } from './errors.js';
 import { exitAfterFlush, exitNow, isExiting } from './exit.js';
@@ -13,6 +13,7 @@ import * as runCmd from './commands/run.js';
 import * as registryCmds from './commands/registry.js';
 import * as buildCmd from './commands/build.js';
 import * as whyRebuiltCmd from './commands/why-rebuilt.js';
+import * as infoCmd from './commands/info.js';
 import { tsbuildVersion } from './version.js';
 
 export function makeProgram(): Command {
@@ -21,8 +22,19 @@ export function makeProgram(): Command {
     .description('Daemonless container image builder: Dockerfile-compatible Buildfiles to OCI images')
     // the Node that runs it too: a bug report, or CI checking which Node it tested, needs both
     .version(`${tsbuildVersion()} (node ${process.version}, ${process.platform}/${process.arch})`, '-v, --version')
-    .addOption(new Option('--root <dir>', `store directory (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`))
-    .option('--debug', 'print stack traces for errors')
+    .addOption(
+      new Option(
+        '--root <dir>',
+        'store directory (env TSBUILD_ROOT, default /var/lib/tsbuild for root, else ~/.local/share/tsbuild)',
+      ),
+    )
+    .option('--debug', 'print stack traces for errors, and the mode chosen as the first progress line')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'root, rootless (in a user namespace) or unprivileged (copy snapshots); default auto (env TSBUILD_MODE)',
+      ).choices(['auto', 'root', 'rootless', 'unprivileged']),
+    )
     .option(
       '--registry-mirror <url>',
       'mirror for docker.io, tried first (repeatable; env TSBUILD_REGISTRY_MIRROR)',
@@ -41,6 +53,7 @@ export function makeProgram(): Command {
   registryCmds.register(program);
   storeCmds.register(program);
   whyRebuiltCmd.register(program);
+  infoCmd.register(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -114,6 +127,9 @@ export async function main(argv: string[]): Promise<number> {
   const unknown = unknownCommand(program, args);
   if (unknown !== undefined) return report(unknown, formatError(unknown, false), 2);
   try {
+    // rootless: the command runs in a child inside a user namespace, and this process leaves with its status
+    const entered = await (await import('./mode.js')).enterMode(program, args);
+    if (entered !== undefined) return entered;
     await program.parseAsync([...argv.slice(0, 2), ...stopOptionsAfterImage(program, args)]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
@@ -124,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
       return json ? report(new UsageError(err.message.replace(/^error: /, '')), '', 2) : 2;
     }
     const debug = argv.includes('--debug');
-    const storeRoot = (program.opts() as { root?: string }).root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT;
+    const storeRoot = (program.opts() as { root?: string }).root ?? process.env.TSBUILD_ROOT ?? defaultRoot();
     return report(err, formatError(err, debug, { storeRoot }), exitCodeFor(err));
   }
 }

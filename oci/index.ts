@@ -18,7 +18,16 @@ export { EMPTY_LAYER_DIFF_ID, EMPTY_LAYER_GZIP, EMPTY_LAYER_GZIP_DIGEST } from '
 export { DamagedContentError, damageIn, verified } from './content-check.js';
 export { DigestingStream, digestHex, digestOf, isDigest } from './digest.js';
 export { TsbuildError, UsageError, type ErrorOptions } from './errors.js';
-export { formatPlatform, hostPlatform, parsePlatform, platformRank, selectPlatform } from './platform.js';
+export {
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  parsePlatform,
+  parsePlatformList,
+  platformRank,
+  selectPlatform,
+} from './platform.js';
+export { makeImageIndex, platformDirName, type IndexOptions, type PlatformManifest } from './image-index.js';
 export {
   ImageRefError,
   familiarName,
@@ -28,6 +37,7 @@ export {
   repositoryName,
   type ImageRef,
 } from './reference.js';
+export { loadKoffi } from './koffi.js';
 export { tee } from './stream-tee.js';
 export {
   MediaType,
@@ -43,3 +53,12 @@ export {
   type ImageManifest,
   type Platform,
 } from './types.js';
+export {
+  ATTESTATION_MANIFEST,
+  IN_TOTO_MEDIA_TYPE,
+  isAttestation,
+  PREDICATE_TYPE_ANNOTATION,
+  REFERENCE_DIGEST,
+  REFERENCE_TYPE,
+  SPDX_PREDICATE,
+} from './attestation.js';

@@ -14,3 +14,4 @@ export { remoteBlobOpener } from './lazy-blobs.js';
 export { downloadBlob } from './blob-stream.js';
 export { getManifest, manifestByDigest } from './manifest-fetch.js';
 export { uploadBlob } from './upload.js';
+export { pushReferrers, referrersTag } from './referrers.js';

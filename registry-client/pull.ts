@@ -107,6 +107,10 @@ export async function pullImage(ref: ImageRef, target: PullTarget, opts: PullOpt
   try {
     const endpoints = client.endpoints(ref.registry, 'pull');
     let lastErr: unknown;
+    // a mirror that has the image but not the platform said something definite: an unreachable upstream after it
+    // must not hide that behind a network error
+    let noPlatform: unknown;
+    const isNoPlatform = (e: unknown): boolean => e instanceof RegistryError && e.code === 'NO_PLATFORM';
     for (const ep of endpoints) {
       const repo = client.repo(ep, ref.repository, ['pull']);
       try {
@@ -115,7 +119,8 @@ export async function pullImage(ref: ImageRef, target: PullTarget, opts: PullOpt
         return result;
       } catch (e) {
         lastErr = e;
-        if (!ep.mirror) throw e;
+        if (ep.mirror && isNoPlatform(e)) noPlatform ??= e;
+        if (!ep.mirror) throw noPlatform !== undefined && !isNoPlatform(e) ? noPlatform : e;
         client.transport.verbose(`mirror ${ep.base} failed (${(e as Error).message}); trying the next endpoint`);
       }
     }
@@ -157,12 +162,20 @@ async function pullFrom(
       ? [chosen]
       : [];
   if (!chosen && !opts.allPlatforms) {
-    const have = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ');
-    throw new RegistryError(`no manifest for platform ${formatPlatform(want)} in ${name}`, {
-      registry: repo.registry,
-      repository: repo.repository,
-      hint: `available: ${have}; choose one with --platform`,
-    });
+    // what the index offers, attestations and nested indexes left out: the platforms one could ask for instead
+    const have = index.manifests
+      .filter((d) => d.platform && d.platform.architecture !== 'unknown' && !isIndexMediaType(d.mediaType))
+      .map((d) => formatPlatform(d.platform!))
+      .join(', ');
+    throw new RegistryError(
+      `no manifest for platform ${formatPlatform(want)} in ${name}: it offers ${have || 'no platform'}`,
+      {
+        registry: repo.registry,
+        repository: repo.repository,
+        hint: `choose one of ${have || 'its platforms'} with --platform (or FROM --platform=…)`,
+      },
+      'NO_PLATFORM',
+    );
   }
   const results = await Promise.all(
     children.map(async (d) => {

@@ -122,8 +122,10 @@ export async function prepareManifest(
   const layers = await Promise.all(
     manifest.layers.map(async (l) => {
       const have = compressionOfMediaType(l.mediaType);
-      const recompress =
-        have === 'uncompressed'
+      // only image layers are compressed: an attestation's in-toto statement layer is kept as it is
+      const recompress = !KNOWN_LAYER_TYPES.has(l.mediaType)
+        ? false
+        : have === 'uncompressed'
           ? compression.type !== 'uncompressed'
           : compression.force === true && have !== compression.type;
       if (!recompress && !convert) return l;

@@ -3,14 +3,17 @@
 // the helper directory the caller names (the builder and `tsbuild run` give `<store root>/runtime`), checked with
 // lstat from it up to `/`, and the binary is checked before each first use. The compiler is a root-owned one from a
 // system directory, run with a fixed environment: $CC and $PATH come from whoever started tsbuild and are not used.
+// An image without a compiler (tsbuild's own, deploy/Buildfile) ships the helper precompiled beside its source, named
+// for the source's hash as in the store: it is used when that directory passes the same root-only checks.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { TsbuildError } from '../oci/index.js';
+import { inUserNamespace } from './userns.js';
 
 const run = promisify(execFile);
 
@@ -59,6 +62,28 @@ function sourcePath(): string {
 const mode = (m: number): string => `0${(m & 0o7777).toString(8)}`;
 
 /**
+ * Whether a file's owner counts as root. In a rootless run (a user namespace, runtime/userns.ts) the host's root
+ * shows as the overflow uid (65534), and our own uid is 0; the helper then runs with no more than the user's own
+ * rights, so both are accepted. The overflow uid also stands for every other unmapped host user: a parent directory
+ * owned by another user of the host cannot be told from root's here, which is the limit of that check.
+ */
+export function isRootOwner(uid: number, inUserns = inUserNamespace()): boolean {
+  return uid === 0 || (inUserns && uid === overflowUid());
+}
+
+let overflow: number | undefined;
+function overflowUid(): number {
+  if (overflow === undefined) {
+    try {
+      overflow = Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim());
+    } catch {
+      overflow = 65534;
+    }
+  }
+  return overflow;
+}
+
+/**
  * Checks that only root can change `dir` and every directory above it (lstat, so a symlink is refused). A parent
  * writable by others is accepted only when it is root's and sticky (/tmp): there nobody else may rename or remove
  * the root-owned entry below it.
@@ -68,7 +93,7 @@ async function checkRootOnly(dir: string, helperDir: string): Promise<void> {
     const st = await lstat(p);
     if (!st.isDirectory())
       throw new HelperDirError(helperDir, p, 'is not a directory (a symlink?)', 'give a real directory path');
-    if (st.uid !== 0)
+    if (!isRootOwner(st.uid))
       throw new HelperDirError(helperDir, p, `is owned by uid ${st.uid}, not root`, `run chown root ${p}`);
     const sticky = (st.mode & 0o1000) !== 0;
     if ((st.mode & 0o022) !== 0 && (isLeaf || !sticky)) {
@@ -94,7 +119,7 @@ async function checkBinary(bin: string, helperDir: string): Promise<boolean> {
   }
   if (!st.isFile())
     throw new HelperDirError(helperDir, bin, 'is not a regular file', `remove it (rm ${bin}) so that it is rebuilt`);
-  if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+  if (!isRootOwner(st.uid) || (st.mode & 0o022) !== 0) {
     throw new HelperDirError(
       helperDir,
       bin,
@@ -112,7 +137,7 @@ async function findCompiler(): Promise<string> {
       const real = await realpath(c);
       await checkRootOnly(dirname(real), real);
       const st = await lstat(real);
-      if (st.isFile() && st.uid === 0 && (st.mode & 0o022) === 0) return real;
+      if (st.isFile() && isRootOwner(st.uid) && (st.mode & 0o022) === 0) return real;
     } catch {
       // missing or not trusted: try the next one
     }
@@ -144,12 +169,32 @@ async function prepareDir(helperDir: string): Promise<string> {
   return real;
 }
 
+/** The file name of the helper compiled from `text`: a changed source never runs an old binary. */
+export function helperName(text: Buffer): string {
+  return `tsbuild-exec-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The helper precompiled beside its source (an install by root, as in tsbuild's image), if it is there and only root
+ * can change it; else undefined, and the store's copy is used (an install in a user's home is normal, not an error).
+ */
+async function prebuiltHelper(src: string, name: string): Promise<string | undefined> {
+  const bin = join(dirname(src), name);
+  try {
+    await checkRootOnly(await realpath(dirname(src)), dirname(src));
+    return (await checkBinary(bin, dirname(src))) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function build(helperDir: string): Promise<string> {
-  const dir = await prepareDir(helperDir);
   const src = sourcePath();
-  const text = await readFile(src);
-  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const bin = join(dir, `tsbuild-exec-${hash}`);
+  const name = helperName(await readFile(src));
+  const prebuilt = await prebuiltHelper(src, name);
+  if (prebuilt !== undefined) return prebuilt;
+  const dir = await prepareDir(helperDir);
+  const bin = join(dir, name);
   if (await checkBinary(bin, helperDir)) return bin;
   const cc = await findCompiler();
   const tmp = `${bin}.tmp-${process.pid}`;

@@ -49,6 +49,7 @@ async function main(planFile: string, seccompFile: string | undefined): Promise<
     etcFiles: plan.etcFiles,
     mounts: plan.mounts,
     procAndSys: true,
+    ...(plan.procShared ? { procShared: true } : {}),
   });
   writeFileSync(plan.tracesFile, JSON.stringify(traces));
   const user = await resolveUser(plan.root, plan.user);

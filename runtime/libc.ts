@@ -1,8 +1,7 @@
 // Every libc call the runtime makes, bound once through koffi. Nothing else in runtime/ touches koffi.
-import koffi from 'koffi';
 import { arch } from 'node:os';
 import { constants as osConstants } from 'node:os';
-import { TsbuildError } from '../oci/index.js';
+import { TsbuildError, loadKoffi } from '../oci/index.js';
 import { unsupportedArch } from './errors.js';
 
 /**
@@ -43,6 +42,8 @@ function errnoName(errno: number): string {
   for (const [k, v] of Object.entries(osConstants.errno)) if (v === errno) return k;
   return `errno ${errno}`;
 }
+
+const koffi = loadKoffi();
 
 const lib = koffi.load('libc.so.6');
 
@@ -123,12 +124,17 @@ export function mount(
  * Mounts a filesystem through the new mount API (fsopen/fsconfig/fsmount/move_mount): each option is passed on its
  * own, so no page limit applies (overlay's `lowerdir+`, Linux 6.8+).
  */
-export function mountFs(fstype: string, target: string, options: [string, string][], attrFlags = 0): void {
+export function mountFs(fstype: string, target: string, options: [string, string | null][], attrFlags = 0): void {
   const fd = c.fsopen(fstype, 1 /* FSOPEN_CLOEXEC */) as number;
   check('fsopen', fd, fstype);
   try {
+    // a null value is a flag (overlay's `userxattr`)
     for (const [k, v] of options)
-      check(`fsconfig ${k}`, c.fsconfig(fd, 1 /* FSCONFIG_SET_STRING */, k, v, 0) as number, v);
+      check(
+        `fsconfig ${k}`,
+        c.fsconfig(fd, v === null ? 0 /* FSCONFIG_SET_FLAG */ : 1 /* FSCONFIG_SET_STRING */, k, v, 0) as number,
+        v ?? k,
+      );
     check('fsconfig create', c.fsconfig(fd, 6 /* FSCONFIG_CMD_CREATE */, null, null, 0) as number, target);
     const mfd = c.fsmount(fd, 1 /* FSMOUNT_CLOEXEC */, attrFlags) as number;
     check('fsmount', mfd, target);
@@ -310,6 +316,7 @@ const at = {
   readlinkat: lib.func('long readlinkat(int dirfd, const char *path, _Out_ uint8_t *buf, size_t size)'),
   utimensat: lib.func('int utimensat(int dirfd, const char *path, const int64_t *times, int flags)'),
   closeRange: lib.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+  mknodat: lib.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
 };
 
 export const AT = { FDCWD: -100, SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200, EMPTY_PATH: 0x1000 } as const;
@@ -382,6 +389,21 @@ export function utimensat(dirfd: number, path: string, atimeMs: number, mtimeMs:
     return [BigInt(s), BigInt(Math.round((ms - s * 1000) * 1e6))];
   };
   const times = new BigInt64Array([...ts(atimeMs), ...ts(mtimeMs)]);
+  check('utimensat', at.utimensat(dirfd, path, times, flags) as number, path);
+}
+
+/** mknodat(2) of a character or block device `major:minor` (glibc's makedev), or a FIFO. */
+export function mknodat(dirfd: number, path: string, mode: number, major: number, minor: number): void {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  const dev = ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+  check('mknodat', at.mknodat(dirfd, path, mode, dev) as number, path);
+}
+
+/** utimensat(2) with exact times in nanoseconds since the epoch (atime, mtime). */
+export function utimensatNs(dirfd: number, path: string, atimeNs: bigint, mtimeNs: bigint, flags: number): void {
+  const G = 1_000_000_000n;
+  const times = new BigInt64Array([atimeNs / G, atimeNs % G, mtimeNs / G, mtimeNs % G]);
   check('utimensat', at.utimensat(dirfd, path, times, flags) as number, path);
 }
 

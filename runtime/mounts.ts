@@ -13,6 +13,7 @@ import { AT, bindMountFd, LibcError, MOUNT_ATTR, mount, mountFs, MS, O, openat, 
 import { openMountPoint } from './paths.js';
 import { closeFd, fdPath, openIn, openPathIn, openRoot, statFd, type RootDir } from './root-fd.js';
 import { overlayLowerOrder } from './overlay-order.js';
+import { inUserNamespace, userxattrFlag } from './userns.js';
 
 /**
  * /proc paths made read-only and masked, as runc does: the one policy for both isolations (pivot applies it with
@@ -86,11 +87,19 @@ export interface MountTreeOptions {
   mounts: PlannedMount[];
   /** Mount /proc and /sys here too (pivot isolation); in chroot isolation unshare mounts /proc and the parent /sys. */
   procAndSys: boolean;
+  /** With procAndSys: bind the current /proc recursively instead of a fresh procfs (ContainerSpec.procShared). */
+  procShared?: boolean;
 }
 
 function escapeOverlayPath(p: string): string {
   return p.replace(/([\\:,])/g, '\\$1');
 }
+
+/**
+ * In a user namespace (rootless) overlay keeps its whiteout and opaque marks in `user.overlay.*` xattrs: the
+ * `trusted.*` ones need CAP_SYS_ADMIN in the initial user namespace (store/layer-tar/whiteouts.ts writes the same).
+ */
+const USERXATTR = inUserNamespace() ? ',userxattr' : '';
 
 /**
  * Mounts an overlay. When the absolute lowerdir list does not fit in a page, the lowerdirs are given one by one
@@ -99,7 +108,7 @@ function escapeOverlayPath(p: string): string {
  */
 export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: string, target: string): void {
   const opts = (lowers: string[]): string =>
-    `lowerdir=${lowers.map(escapeOverlayPath).join(':')},upperdir=${escapeOverlayPath(upperdir)},workdir=${escapeOverlayPath(workdir)}`;
+    `lowerdir=${lowers.map(escapeOverlayPath).join(':')},upperdir=${escapeOverlayPath(upperdir)},workdir=${escapeOverlayPath(workdir)}${USERXATTR}`;
   // overlay's lowerdir order is topmost first, without repeats; the spec lists the lowest first.
   const top = overlayLowerOrder(lowerdirs);
   const abs = opts(top);
@@ -111,7 +120,12 @@ export function mountOverlay(lowerdirs: string[], upperdir: string, workdir: str
     mountFs(
       'overlay',
       target,
-      [...top.map((d): [string, string] => ['lowerdir+', d]), ['upperdir', upperdir], ['workdir', workdir]],
+      [
+        ...top.map((d): [string, string] => ['lowerdir+', d]),
+        ['upperdir', upperdir],
+        ['workdir', workdir],
+        ...userxattrFlag(),
+      ],
       MOUNT_ATTR.NODEV,
     );
     return;
@@ -174,6 +188,19 @@ export function mountSysAt(path: string): void {
   mount('sysfs', path, 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
 }
 
+/**
+ * Pivot isolation's /sys: a fresh sysfs, or where a user namespace inside a container is refused one (its /sys has
+ * masked parts, as its /proc), that /sys bound recursively, as chroot isolation does (runtime/run.ts).
+ */
+function mountSysOrBind(path: string): void {
+  try {
+    mountSysAt(path);
+  } catch (e) {
+    if (!(e instanceof LibcError && e.code === 'EPERM' && inUserNamespace())) throw e;
+    mount('/sys', path, null, MS.BIND | MS.REC);
+  }
+}
+
 /** Opens a mount point, mounts onto its fd, closes it; returns its host path. */
 function mountAt(root: RootDir, target: string, kind: 'dir' | 'file', t: Tracker, how: (fd: number) => void): string {
   const mp = openMountPoint(root, target, kind, t.created, t.isInUpper);
@@ -219,7 +246,7 @@ function mountBind(root: RootDir, m: Extract<PlannedMount, { type: 'bind' }>, t:
           fdPath(fd),
           'overlay',
           MS.NOSUID | MS.NODEV,
-          `lowerdir=${fdPath(src)},upperdir=${escapeOverlayPath(upper)},workdir=${escapeOverlayPath(work)}`,
+          `lowerdir=${fdPath(src)},upperdir=${escapeOverlayPath(upper)},workdir=${escapeOverlayPath(work)}${USERXATTR}`,
         );
       } else {
         // A single file: a private copy (read through the resolved fd) takes the writes.
@@ -283,11 +310,12 @@ export async function mountTree(o: MountTreeOptions): Promise<{ proc: string; sy
   try {
     const dev = mountDev(root, t);
     const proc = mountAt(root, '/proc', 'dir', t, (fd) => {
-      if (o.procAndSys) mount('proc', fdPath(fd), 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC);
+      if (o.procAndSys && o.procShared) mount('/proc', fdPath(fd), null, MS.BIND | MS.REC);
+      else if (o.procAndSys) mount('proc', fdPath(fd), 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC);
     });
     if (o.procAndSys) protectProc(proc, join(dev, 'null'));
     const sys = mountAt(root, '/sys', 'dir', t, (fd) => {
-      if (o.procAndSys) mountSysAt(fdPath(fd));
+      if (o.procAndSys) mountSysOrBind(fdPath(fd));
     });
     bindHostFile(root, o.etcFiles.hosts, '/etc/hosts', t);
     if (o.etcFiles.hostname) bindHostFile(root, o.etcFiles.hostname, '/etc/hostname', t);

@@ -2,10 +2,13 @@
 // affects only the calling thread, so Node's main thread can step into fresh ones, set the hostname and bring `lo`
 // up, fork the container (the child inherits them) and step back, all within one tick and a few microseconds.
 // The mount and PID namespaces cannot be made this way in a threaded process; util-linux unshare does those.
-import { openSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { REPORT_HINT, RuntimeError } from './errors.js';
 import { CLONE, interfaceUp, sethostname, setns, unshare } from './libc.js';
+import { defaultRunDir } from './rundir.js';
 import type { NetworkMode } from './spec.js';
+import { inUserNamespace, makeNetworkNamespaceOutside } from './userns.js';
 
 let hostFds: { uts: number; ipc: number; net: number } | undefined;
 
@@ -23,6 +26,10 @@ function host(): { uts: number; ipc: number; net: number } {
  * thread steps in and straight back; the namespace lives as long as the fd (or a process in it).
  */
 export function makeNetworkNamespace(): number {
+  if (inUserNamespace()) {
+    mkdirSync(defaultRunDir(), { recursive: true, mode: 0o700 });
+    return makeNetworkNamespaceOutside(defaultRunDir());
+  }
   const fds = host();
   unshare(CLONE.NEWNET);
   try {
@@ -31,6 +38,26 @@ export function makeNetworkNamespace(): number {
     return fd;
   } finally {
     setns(fds.net, CLONE.NEWNET);
+  }
+}
+
+let hostnameWarned = false;
+
+/**
+ * Sets the container's host name. Inside a container (rootless, root without CAP_SYS_ADMIN) the outer seccomp
+ * profile may deny sethostname even in a UTS namespace of our own (podman's does): the command then sees the outer
+ * host name, said once as a warning.
+ */
+function setHostname(name: string): void {
+  try {
+    sethostname(name);
+  } catch (e) {
+    if (!inUserNamespace() || (e as { code?: unknown }).code !== 'EPERM') throw e;
+    if (!hostnameWarned)
+      process.emitWarning(
+        `the host name of RUN cannot be set here (sethostname is denied, a seccomp profile around tsbuild?): RUN sees "${hostname()}" instead of "${name}"`,
+      );
+    hostnameWarned = true;
   }
 }
 
@@ -46,12 +73,14 @@ export function withContainerNamespaces<T>(
   const fds = host();
   if (opts.network === 'default' && opts.netns === undefined)
     throw new RuntimeError('NETWORK_MISSING', 'network default: no network namespace to join', { hint: REPORT_HINT });
-  const fresh = opts.network === 'none';
-  const joined = opts.network === 'default';
+  // in a user namespace the container's chain joins its network itself (runtime/userns.ts)
+  const ownNet = !inUserNamespace();
+  const fresh = ownNet && opts.network === 'none';
+  const joined = ownNet && opts.network === 'default';
   unshare(CLONE.NEWUTS | CLONE.NEWIPC | (fresh ? CLONE.NEWNET : 0));
   try {
     if (joined) setns(opts.netns!, CLONE.NEWNET);
-    sethostname(opts.hostname);
+    setHostname(opts.hostname);
     if (fresh) interfaceUp('lo');
     return fn();
   } finally {

@@ -22,6 +22,8 @@ export interface InitPlan {
   cgroupDirs: string[];
   /** RLIMIT_NOFILE soft = hard (capped at the current hard limit). */
   nofile: number;
+  /** Bind the current /proc instead of mounting a fresh one (ContainerSpec.procShared). */
+  procShared?: boolean;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

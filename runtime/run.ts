@@ -10,7 +10,7 @@ import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { BUILD_HOSTNAME, writeEtcFiles } from './etc-files.js';
 import { ContainerSetupError, REPORT_HINT, RuntimeError } from './errors.js';
 import { ensureHelper } from './helper.js';
-import { MNT_DETACH, umount2 } from './libc.js';
+import { MNT_DETACH, mount, MS, umount2 } from './libc.js';
 import {
   mountOverlay,
   mountSysAt,
@@ -27,10 +27,17 @@ import { withContainerNamespaces } from './namespaces.js';
 import { createNetwork, type Network } from './network.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject, type InitPlan } from './plan.js';
-import { activeContainerDirs, DEFAULT_RUN_DIR, ensurePrivateRunDir, holdRunDir, mountPoints } from './rundir.js';
+import { activeContainerDirs, defaultRunDir, ensurePrivateRunDir, holdRunDir, mountPoints } from './rundir.js';
 import type { ContainerResult, ContainerSpec, Isolation, MountSpec } from './spec.js';
 import { seccompFilter } from './seccomp/index.js';
 import { resolveUser } from './users.js';
+import {
+  closeNamespace,
+  inUserNamespace,
+  joinNetworkPrefix,
+  makeNetworkNamespaceOutside,
+  mountSysfsIn,
+} from './userns.js';
 
 function findBinary(name: string): string {
   for (const d of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) if (existsSync(join(d, name))) return join(d, name);
@@ -102,7 +109,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   const network = spec.network ?? 'default';
   const purpose = spec.purpose ?? 'run';
   const hostname = spec.hostname ?? (purpose === 'build' ? BUILD_HOSTNAME : id);
-  const runDir = spec.runDir ?? DEFAULT_RUN_DIR;
+  const runDir = spec.runDir ?? defaultRunDir();
   const cdir = join(runDir, 'c', `${process.pid}-${id}`);
   const root = join(cdir, 'rootfs');
   const filesDir = join(cdir, 'files');
@@ -115,6 +122,8 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
   let child: ChildProcess | undefined;
   // a default-network container without a shared network gets its own, for its lifetime
   let ownNetwork: Network | undefined;
+  // a rootless `none` container's own network namespace (runtime/userns.ts)
+  let ownNetns: number | undefined;
   let result: Omit<ContainerResult, 'durationMs'>;
   spec.signal?.throwIfAborted();
 
@@ -154,7 +163,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       argv = [
         helper,
         String(process.pid),
-        proc,
+        spec.procShared ? `shared:${proc}` : proc,
         String(nofile),
         seccompFile,
         PROC_READONLY.join(','),
@@ -188,6 +197,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
         caps,
         cgroupDirs: cgroup?.dirs ?? [],
         nofile,
+        ...(spec.procShared ? { procShared: true } : {}),
       };
       writeFileSync(join(cdir, 'plan.json'), JSON.stringify(plan));
       argv = [...PIVOT_CHAIN, process.execPath, INIT_JS, join(cdir, 'plan.json'), seccompFile];
@@ -199,6 +209,25 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     const netns = network === 'default' ? (spec.sharedNetwork ?? ownNetwork)!.fd : undefined;
     step = 'start';
     if (cgroup && isolation === 'chroot') argv = [...HOLD, ...argv];
+    // Rootless: the chain joins the network itself, and sysfs is mounted from inside it (runtime/userns.ts).
+    if (inUserNamespace() && network !== 'host') {
+      if (network === 'none') ownNetns = makeNetworkNamespaceOutside(runDir);
+      const fd = netns ?? ownNetns!;
+      if (sysMount) {
+        try {
+          mountSysfsIn(fd, sysMount);
+        } catch {
+          // a fresh sysfs is refused where /sys has masked parts (inside a container): its /sys instead, as podman
+          mount('/sys', sysMount, null, MS.BIND | MS.REC);
+        }
+      }
+      sysMount = undefined;
+      argv = [...joinNetworkPrefix(fd), ...argv];
+    } else if (inUserNamespace() && sysMount) {
+      // the host's network namespace is not ours to mount sysfs for: its /sys, read-only, as rootless podman does
+      mount('/sys', sysMount, null, MS.BIND | MS.REC);
+      sysMount = undefined;
+    }
     spec.signal?.throwIfAborted();
     const previousUmask = process.umask(0o022);
     try {
@@ -228,6 +257,7 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       }
     }
     await ownNetwork?.close().catch(() => undefined);
+    if (ownNetns !== undefined) closeNamespace(ownNetns);
     if (isolation === 'pivot') traces = readTraces(join(cdir, 'traces.json'));
     await removeTraces(spec.rootfs.upperdir, traces);
     await cgroup?.remove();
@@ -264,7 +294,7 @@ function readTraces(file: string): Trace[] {
   }
 }
 
-function killTree(child: ChildProcess): void {
+export function killTree(child: ChildProcess): void {
   try {
     process.kill(-child.pid!, 'SIGKILL');
   } catch {
@@ -272,9 +302,9 @@ function killTree(child: ChildProcess): void {
   }
 }
 
-async function supervise(
+export async function supervise(
   child: ChildProcess,
-  spec: ContainerSpec,
+  spec: Pick<ContainerSpec, 'timeoutMs' | 'signal' | 'onStdout' | 'onStderr'>,
   cgroup: Cgroup | undefined,
 ): Promise<Omit<ContainerResult, 'durationMs'>> {
   let timedOut = false;

@@ -10,6 +10,14 @@ import { flock, LOCK, MNT_DETACH, mount, MS, umount2 } from './libc.js';
 
 export const DEFAULT_RUN_DIR = '/run/tsbuild';
 
+/**
+ * The run dir of this process: `TSBUILD_RUN_DIR` when set (the CLI sets it for a rootless run, whose run dir is the
+ * user's `$XDG_RUNTIME_DIR/tsbuild`, see runtime/mode.ts), else root's /run/tsbuild.
+ */
+export function defaultRunDir(): string {
+  return process.env.TSBUILD_RUN_DIR || DEFAULT_RUN_DIR;
+}
+
 /** Mount points from /proc/self/mountinfo (octal escapes decoded). */
 export function mountPoints(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
   return mountinfo
@@ -86,7 +94,7 @@ function unmountUnder(dir: string): void {
  * Cleans what crashed runs left in `runDir`: unmounts and removes the container directories of processes that no
  * longer exist, and, when no live process has containers there, drops the run dir's own private bind mount.
  */
-export async function cleanupStaleMounts(runDir: string = DEFAULT_RUN_DIR): Promise<void> {
+export async function cleanupStaleMounts(runDir: string = defaultRunDir()): Promise<void> {
   try {
     await cleanup(runDir);
   } catch (e) {

@@ -60,6 +60,11 @@ export interface ContainerSpec {
    */
   sharedNetwork?: { fd: number };
   isolation?: Isolation;
+  /**
+   * Bind this process's /proc (recursively, masks and all) into the container instead of a fresh procfs: rootless
+   * in a container whose /proc is masked, where the kernel refuses a fresh one (runtime/mode.ts decides it).
+   */
+  procShared?: boolean;
   mounts?: MountSpec[];
   /** Extra lines for /etc/hosts (`IP NAME`). */
   extraHosts?: string[];

@@ -2,6 +2,7 @@
 // bind mounts (builder/view.ts), the filtered build context (builder/context-view.ts). One place knows overlay's two
 // option forms: one string while it fits in a page, else `lowerdir+` one at a time (Linux 6.8+).
 import { LibcError, MNT_DETACH, MOUNT_ATTR, mount, mountFs, MS, umount2 } from './libc.js';
+import { inUserNamespace, userxattrFlag } from './userns.js';
 
 const PAGE = 4096;
 
@@ -11,7 +12,7 @@ function escape(p: string): string {
 
 /** Mounts `lowersTopFirst` (overlay's order: topmost first) read-only, nosuid and nodev on `target`. */
 export function mountReadonlyOverlay(lowersTopFirst: string[], target: string): void {
-  const opt = `lowerdir=${lowersTopFirst.map(escape).join(':')}`;
+  const opt = `lowerdir=${lowersTopFirst.map(escape).join(':')}${inUserNamespace() ? ',userxattr' : ''}`;
   if (opt.length < PAGE) {
     mount('overlay', target, 'overlay', MS.RDONLY | MS.NOSUID | MS.NODEV, opt);
     return;
@@ -19,7 +20,7 @@ export function mountReadonlyOverlay(lowersTopFirst: string[], target: string): 
   mountFs(
     'overlay',
     target,
-    lowersTopFirst.map((d): [string, string] => ['lowerdir+', d]),
+    [...lowersTopFirst.map((d): [string, string | null] => ['lowerdir+', d]), ...userxattrFlag()],
     MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV,
   );
 }

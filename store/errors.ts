@@ -5,15 +5,16 @@ export class StoreError extends TsbuildError {
   override name = 'StoreError';
   constructor(
     message: string,
-    readonly info: { digest?: Digest | string; path?: string; cause?: unknown } = {},
+    readonly info: { digest?: Digest | string; path?: string; cause?: unknown; hint?: string } = {},
     code = 'STORE',
   ) {
-    super(code, message, { cause: info.cause });
+    super(code, message, { cause: info.cause, hint: info.hint });
   }
   render(): string {
     const parts = [this.message];
     if (this.info.digest && !this.message.includes(this.info.digest)) parts.push(`  digest: ${this.info.digest}`);
     if (this.info.path && !this.message.includes(this.info.path)) parts.push(`  path: ${this.info.path}`);
+    if (this.hint) parts.push(`hint: ${this.hint}`);
     return parts.join('\n');
   }
 }

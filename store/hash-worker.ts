@@ -36,6 +36,11 @@ const regionFds = new Int32Array(d.regionFdsBuf);
 const data = Buffer.from(d.dataBuf);
 const scratch = Buffer.allocUnsafe(SLOT);
 const ABORTED = new Error('aborted');
+/**
+ * Test hook: TSBUILD_TEST_HASH_WORKER_EXIT=<job kind> makes this thread exit when it gets such a job, as a thread
+ * that dies without replying would (out of memory, terminated); test/store/hash-writer-exit.test.ts uses it.
+ */
+const exitOn = process.env.TSBUILD_TEST_HASH_WORKER_EXIT;
 
 const reply = (r: HashReply): void => parentPort.postMessage(r);
 const bump = (i: number): void => {
@@ -45,6 +50,7 @@ const bump = (i: number): void => {
 const digestOf = (hash: Hash): string => 'sha256:' + hash.digest('hex');
 
 parentPort.on('message', (m: HashJob) => {
+  if (exitOn === m.kind) process.exit(70);
   try {
     if (m.kind === 'inflate') {
       try {

@@ -24,6 +24,12 @@ import { FileRing, type WriterSession } from './layer-tar/file-writer.js';
 import { startWorker } from './worker-file.js';
 
 const fsyncFd = promisify(fsync);
+/** A wait for one ring slot this long means the worker stopped consuming (as file-writer.ts's STALL_MS). */
+const STALL_MS = 60_000;
+/** Atomics.waitAsync (Node 16+; typed from ES2024 on, this project targets ES2023). */
+interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, i: number, v: number, timeout: number): { async: boolean; value: unknown };
+}
 const { HEAD, TAIL, STATE, PSEQ, CSEQ, POSTED, COPIED } = Ctrl;
 
 export class HashWriter {
@@ -36,6 +42,8 @@ export class HashWriter {
   private readonly regions = new BigInt64Array(new SharedArrayBuffer(REGIONS * 16));
   private readonly regionFds = new Int32Array(new SharedArrayBuffer(REGIONS * 4));
   private inUse = false;
+  /** Why the current job's worker is gone (it exited or failed without replying). */
+  private exitReason: string | undefined;
   /** Small files of an unpack, written by the worker between inflated slots (layer-tar/file-writer.ts). */
   private readonly files = new FileRing();
 
@@ -55,12 +63,20 @@ export class HashWriter {
     return this.worker;
   }
 
-  private push(chunk: Buffer): void {
+  /**
+   * Copies `chunk` into the ring. When the ring is full it waits without blocking the event loop: a worker that
+   * died (out of memory, terminated) is only reported by an event, which a blocked thread would never see.
+   */
+  private async push(chunk: Buffer): Promise<void> {
     for (let off = 0; off < chunk.length; off += SLOT) {
       const piece = chunk.subarray(off, Math.min(off + SLOT, chunk.length));
+      const since = Date.now();
       for (;;) {
         const seq = Atomics.load(this.ctrl, CSEQ);
-        if (Atomics.load(this.ctrl, STATE) === State.FAILED) throw new StoreError('the blob writer thread failed');
+        this.checkFailed();
+        // a live thread that stopped consuming (it never frees a slot) must not hang the build either
+        if (Date.now() - since > STALL_MS)
+          throw new StoreError('the blob writer thread stopped consuming its ring (hash-writer.ts)');
         const head = Atomics.load(this.ctrl, HEAD);
         if (head - Atomics.load(this.ctrl, TAIL) < SLOTS) {
           const slot = head % SLOTS;
@@ -71,9 +87,22 @@ export class HashWriter {
           Atomics.notify(this.ctrl, PSEQ);
           break;
         }
-        Atomics.wait(this.ctrl, CSEQ, seq, 1000);
+        await this.waitConsumed(seq);
       }
     }
+  }
+
+  /** Throws once the worker failed or exited (its reply, or its exit, says why). */
+  private checkFailed(): void {
+    if (Atomics.load(this.ctrl, STATE) === State.FAILED)
+      throw new StoreError(this.exitReason ?? 'the blob writer thread failed');
+  }
+
+  /** Waits until the worker consumes (CSEQ moves from `seq`), letting events through (see push). */
+  private async waitConsumed(seq: number): Promise<void> {
+    // bounded: a re-check costs little, and no wake-up can be lost
+    const r = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.ctrl, CSEQ, seq, 1000);
+    if (r.async) await r.value;
   }
 
   private signal(state: (typeof State)[keyof typeof State]): void {
@@ -87,25 +116,44 @@ export class HashWriter {
     return this.inUse;
   }
 
-  /** Takes the worker for one job (one at a time) and returns the promise of its one reply message. */
+  /**
+   * Takes the worker for one job (one at a time) and returns the promise of its one reply message. A worker that
+   * exits or fails instead of replying (out of memory, terminated) marks the job FAILED, which ends every wait on
+   * the ring, and is never reused.
+   */
   private claim(): { w: Worker; reply: Promise<HashReply> } {
     if (this.inUse) throw new Error('HashWriter is single-use at a time');
     this.inUse = true;
     const w = this.start();
     this.ctrl.fill(0);
     Atomics.store(this.written, 0, 0n);
+    this.exitReason = undefined;
     const reply = new Promise<HashReply>((resolve, reject) => {
-      const onMessage = (m: HashReply): void => {
+      const done = (): void => {
+        w.off('message', onMessage);
         w.off('error', onError);
+        w.off('exit', onExit);
+      };
+      const onMessage = (m: HashReply): void => {
+        done();
         resolve(m);
       };
-      const onError = (e: Error): void => {
-        w.off('message', onMessage);
-        this.worker = undefined;
-        reject(e);
+      const gone = (why: string): void => {
+        done();
+        if (this.worker === w) this.worker = undefined;
+        this.exitReason = why;
+        Atomics.store(this.ctrl, STATE, State.FAILED);
+        for (const i of [PSEQ, CSEQ]) {
+          Atomics.add(this.ctrl, i, 1);
+          Atomics.notify(this.ctrl, i);
+        }
+        reject(new StoreError(why));
       };
-      w.once('message', onMessage);
-      w.once('error', onError);
+      const onError = (e: Error): void => gone(`the blob writer thread failed: ${e.message}`);
+      const onExit = (code: number): void => gone(`the blob writer thread exited (code ${code}) during a job`);
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
     });
     reply.catch(() => undefined);
     return { w, reply };
@@ -116,7 +164,8 @@ export class HashWriter {
    * the chunk into shared memory, so the caller may reuse or pass it on at once.
    */
   begin(path: string): {
-    push(chunk: Buffer): void;
+    /** Resolves once the chunk is copied (the ring may be full); rejects once the worker failed or exited. */
+    push(chunk: Buffer): Promise<void>;
     end(): Promise<{ digest: Digest; size: number }>;
     abort(): Promise<void>;
   } {
@@ -188,7 +237,7 @@ export class HashWriter {
           pos += c.length;
         } else {
           sources.push(c.fd);
-          this.postRegion(regions++, pos, c);
+          await this.postRegion(regions++, pos, c);
           pos += c.size;
           closeCopied(false);
         }
@@ -218,19 +267,19 @@ export class HashWriter {
     }
   }
 
-  /** Waits until region `n` fits in the worker's queue. */
-  private waitForRegionRoom(n: number): void {
+  /** Waits until region `n` fits in the worker's queue (letting events through, see push). */
+  private async waitForRegionRoom(n: number): Promise<void> {
     for (;;) {
       const seq = Atomics.load(this.ctrl, CSEQ);
-      if (Atomics.load(this.ctrl, STATE) === State.FAILED) throw new StoreError('the blob writer thread failed');
+      this.checkFailed();
       if (n - Atomics.load(this.ctrl, COPIED) < REGIONS) return;
-      Atomics.wait(this.ctrl, CSEQ, seq, 1000);
+      await this.waitConsumed(seq);
     }
   }
 
   /** Queues region `n` (a large file's body at `at`) for the worker. */
-  private postRegion(n: number, at: number, body: FileBody): void {
-    this.waitForRegionRoom(n);
+  private async postRegion(n: number, at: number, body: FileBody): Promise<void> {
+    await this.waitForRegionRoom(n);
     const q = n % REGIONS;
     this.regions[2 * q] = BigInt(at);
     this.regions[2 * q + 1] = BigInt(body.size);

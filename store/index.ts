@@ -1,5 +1,6 @@
 // openStore(root): the local store (store/api.ts) over an OCI image layout plus tsbuild's own side directories
 // (see store/README.md). Each concern lives in its own module; this file only composes them into a Store.
+import { checkOverlayXattrs } from './overlay-xattrs.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -23,6 +24,8 @@ export { LazyBlobError } from './lazy.js';
 export type { Store, Blobs, Images, Layers, CacheRecords, LazyBlob } from './api.js';
 export { putJSON, readJSON } from './json.js';
 export { registryView, type RegistryView } from './registry-view.js';
+export { chainIDs, openSnapshots, Snapshots, type Scratch, type SnapshotLayer } from './snapshots.js';
+export { diffScratch, type ScratchDiffOptions } from './snapshot-diff.js';
 
 class LocalStore implements Store {
   readonly blobs: LocalBlobs;
@@ -83,6 +86,8 @@ export async function openStore(root: string, opts: OpenStoreOptions = {}): Prom
     throw new StoreError(`cannot open the store at ${abs}: ${(e as Error).message}`, { path: abs, cause: e });
   }
   await onStoreOpen(abs);
+  // a store's unpacked layers serve only the mode (root or rootless) whose xattrs they carry
+  await checkOverlayXattrs(abs);
   return new LocalStore(abs, opts.remote, opts.recordUse ?? true);
 }
 export {
@@ -94,6 +99,9 @@ export {
   type ImageRecord,
 } from './api.js';
 export { unpackTar } from './layer-tar/unpack.js';
+/** zstd decompression (Node's own, or the fallback package), loaded on first use. */
+export const zstdDecompressor = async (): Promise<import('node:stream').Transform> =>
+  (await import('./layer-tar/zstd.js')).createZstdDecompress();
 
 /**
  * A root filesystem directory as a tar stream, pulled as it is read (the layer writer walking a plain tree: no

@@ -190,7 +190,7 @@ export class LayerDirs {
         const tee = async function* (): AsyncGenerator<Buffer> {
           try {
             for await (const c of raw as AsyncIterable<Buffer>) {
-              j.push(c);
+              await j.push(c);
               yield c;
             }
           } catch (e) {

@@ -1,7 +1,7 @@
 // libc bindings the store needs and Node lacks: extended attributes (l*xattr) and mknod for the layer codec, and a
 // lazy unmount for the sweep of a dead build's views. Bound once through koffi; nothing else in store/ touches koffi.
-import koffi from 'koffi';
 import { constants as osConstants } from 'node:os';
+import { loadKoffi } from '../oci/index.js';
 
 export class NativeError extends Error {
   override name = 'NativeError';
@@ -22,6 +22,7 @@ function errnoName(errno: number): string {
   return `errno ${errno}`;
 }
 
+const koffi = loadKoffi();
 const lib = koffi.load('libc.so.6');
 const c = {
   llistxattr: lib.func('long llistxattr(const char *path, _Out_ uint8_t *list, size_t size)'),

@@ -96,19 +96,21 @@ export interface ImageForCache {
 export async function exportBuildCache(
   store: Store,
   opts: BuildOptions,
-  image: ImageForCache,
+  /** The build's image, or one per platform: the records of all of them go into one cache artifact, as BuildKit's. */
+  images: ImageForCache | ImageForCache[],
   emit?: Emit,
 ): Promise<void> {
+  const all = Array.isArray(images) ? images : [images];
   if (!opts.cacheFrom?.length && !opts.cacheTo?.length) return;
   const { RemoteCacheStore } = await import('./store-view.js');
   if (!(store instanceof RemoteCacheStore)) return;
   await store.recordHits();
-  await store.ensureImage(image.manifest);
+  for (const image of all) await store.ensureImage(image.manifest);
   if (!opts.cacheTo?.length) return;
   const specs = await parseCacheSpecs(opts.cacheTo);
   const { describeSpec } = await import('./spec.js');
   const { embedInlineCache, exportCache } = await import('./export.js');
-  const finalLayers = new Set(image.layers.map((l) => l.digest));
+  const finalLayers = new Set(all.flatMap((image) => image.layers.map((l) => l.digest)));
   const entries = [...store.used].map(([key, record]) => ({
     key,
     record,
@@ -119,8 +121,14 @@ export async function exportBuildCache(
   for (const spec of specs) {
     try {
       if (spec.type === 'inline') {
-        const next = await embedInlineCache(entries, store, image);
-        Object.assign(image, next);
+        for (const image of all) {
+          const mine = new Set(image.layers.map((l) => l.digest));
+          const own = entries.map((e) => ({
+            ...e,
+            finalImage: e.record.layer === null || mine.has(e.record.layer.descriptor.digest),
+          }));
+          Object.assign(image, await embedInlineCache(own, store, image));
+        }
         log('info', `inline cache: ${entries.filter((e) => e.finalImage).length} records in the image config`);
         continue;
       }

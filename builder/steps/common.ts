@@ -3,8 +3,8 @@ import type { ContainerDirs } from '../../store/index.js';
 import { overlayLowerOrder } from '../../runtime/index.js';
 import { cacheKey, lookup, record } from '../cache.js';
 import { historyEntry } from '../image-config.js';
-import { explainMiss, inputsFile, loadInputs, type StepFacets } from '../reasons.js';
-import type { LayerRef, StageState, StepCtx } from './types.js';
+import { explainMiss, inputsFile, inputsName, loadInputs, type StepFacets } from '../reasons.js';
+import type { LayerRef, SharedStep, StageState, StepCtx } from './types.js';
 
 export interface StepOutcome {
   /** The layer the step committed, or null when it changed no file. */
@@ -29,28 +29,58 @@ export async function cachedStep(
   const key = cacheKey(state.key, parts);
   const now: StepFacets = { instruction: facets?.instruction ?? JSON.stringify(parts), ...facets };
   state.facets[sc.step.index] = now;
-  const rec = state.missed ? undefined : await lookup(env.store, key);
+  // another platform of this build running the very same step (a stage independent of the target platform): its
+  // result, once it is recorded, as a hit
+  let rec: SharedStep | undefined;
+  const early = env.runningSteps.get(key);
+  if (early) rec = await early;
+  if (!rec && !state.missed) {
+    const found = await lookup(env.store, key);
+    if (found)
+      rec = { layer: found.layer, created: (found.data as { created?: string } | null)?.created ?? found.createdAt };
+  }
+  // checked again, since another platform may have started it while the lookup ran; from here to the set below
+  // nothing awaits, so two platforms cannot both start it
+  const late = rec ? undefined : env.runningSteps.get(key);
+  if (late) rec = await late;
   let layer: LayerRef | null;
   let created: string;
   if (rec) {
     layer = rec.layer;
-    created = (rec.data as { created?: string } | null)?.created ?? rec.createdAt;
+    created = rec.created;
   } else {
-    let reason: string;
-    if (state.noCache) reason = 'cache disabled';
-    else if (state.missed) reason = 'parent changed';
-    else {
-      state.lastInputs ??= loadInputs(inputsFile(env.store.root, env.plan.file, state.plan.displayName));
-      const last = await state.lastInputs;
-      reason = explainMiss(now, last?.[sc.step.index], last?.[1]?.base, state.facets[1]?.base);
+    let share: ((s: SharedStep) => void) | undefined;
+    let fail: ((e: unknown) => void) | undefined;
+    const running = new Promise<SharedStep>((res, rej) => {
+      share = res;
+      fail = rej;
+    });
+    // a waiter sees the failure; the build reports it through this platform's step
+    running.catch(() => undefined);
+    env.runningSteps.set(key, running);
+    try {
+      let reason: string;
+      if (state.noCache) reason = 'cache disabled';
+      else if (state.missed) reason = 'parent changed';
+      else {
+        state.lastInputs ??= loadInputs(
+          inputsFile(env.store.root, env.plan.file, inputsName(state.plan.displayName, env.platformLabel)),
+        );
+        const last = await state.lastInputs;
+        reason = explainMiss(now, last?.[sc.step.index], last?.[1]?.base, state.facets[1]?.base);
+      }
+      env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });
+      state.missed = true;
+      // a step that runs may read the base image's layers: the store must have finished recording the pull
+      await env.baseImagesStored();
+      layer = (await exec()).layer;
+      created = env.now();
+      await record(env.store, key, layer, { created });
+      share!({ layer, created });
+    } catch (e) {
+      fail!(e);
+      throw e;
     }
-    env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });
-    state.missed = true;
-    // a step that runs may read the base image's layers: the store must have finished recording the pull
-    await env.baseImagesStored();
-    layer = (await exec()).layer;
-    created = env.now();
-    await record(env.store, key, layer, { created });
   }
   if (layer) {
     now.layer = layer.diffID;

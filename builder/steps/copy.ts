@@ -2,24 +2,24 @@
 // written straight into a fresh upperdir and committed — no container. Docker's rules: a directory source copies
 // its contents; several sources (or a wildcard matching several) need a directory destination ending in `/`; a
 // single file goes to DEST/name when DEST ends in `/` or is an existing directory; relative DEST is under WORKDIR.
-import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Digest } from '../../oci/index.js';
 import type { CopyInstruction } from '../../parser/index.js';
-import { O } from '../../runtime/index.js';
+import { explainChown, O } from '../../runtime/index.js';
 import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/index.js';
 import { inputsFile, loadInputs } from '../reasons.js';
 import { posix } from 'node:path';
 import { extractArchive } from './archive.js';
-import { BuildContext } from '../context.js';
+import { BuildContext, type EntryStat } from '../context.js';
 import { expand } from '../expand.js';
 import { FlagError } from '../flags.js';
-import { gitSourceRefusal } from '../errors.js';
 import { isGitSource } from '../git-url.js';
+import { addGitSource, type GitItem } from '../sources/git-add.js';
 import { copyCreatedBy } from '../image-config.js';
 import { findStage } from '../plan.js';
-import { pmap, secureResolve } from '../fsutil.js';
+import { secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
-import { openView, type RootfsView } from '../view.js';
+import { imageLayers, openLayersView, type LayersSource, type RootfsView } from '../view.js';
 import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
 import {
   excluder,
@@ -28,6 +28,7 @@ import {
   hashLocal,
   isUrl,
   SourceError,
+  type LocalChild,
   type LocalItem,
   type SourceItem,
 } from './sources.js';
@@ -36,9 +37,10 @@ import { UpperWriter, type Owner } from './upper.js';
 
 /** Where sources come from: the context, or a stage/image rootfs opened on demand. */
 type Origin =
-  | { kind: 'context' }
-  | { kind: 'stage'; stage: number; key: string; lowerdirs: () => Promise<string[]> }
-  | { kind: 'image'; ref: string; digest: string; lowerdirs: () => Promise<string[]> };
+  /** The build context, or a `--build-context` file tree (`named`: its key). */
+  | { kind: 'context'; ctx: BuildContext; named?: string }
+  | ({ kind: 'stage'; stage: number; key: string } & LayersSource)
+  | ({ kind: 'image'; ref: string; digest: string } & LayersSource);
 
 export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   const { ins, env, state } = sc;
@@ -61,7 +63,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   const exclude = await excluder(excludes);
   const fromWord = ins.from !== undefined ? expand(ins.from, vars, esc) : undefined;
 
-  if (isAdd) checkAddSources(sc, srcs);
+  const gitSource = isAdd ? checkAddSources(sc, srcs) : false;
   const origin = await originOf(sc, fromWord);
   const items: SourceItem[] = [];
   const keyParts: unknown[] = [
@@ -77,6 +79,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   ];
   let multi = srcs.length > 1 || destIsDir;
   const files: Record<string, string> = {};
+  let git: GitItem | undefined;
   try {
     const localSrcs: string[] = [];
     for (const [i, source] of ins.sources.entries()) {
@@ -86,6 +89,10 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
         const content = source.heredoc.expand ? expand(source.heredoc.content, vars, esc) : source.heredoc.content;
         items.push({ kind: 'heredoc', name, content });
         keyParts.push(['heredoc', name, content]);
+      } else if (gitSource) {
+        // the ref is resolved now (ls-remote: no objects), so an unchanged commit is a cache hit without a fetch
+        git = await addGitSource(sc, s);
+        keyParts.push(git.key);
       } else if (isAdd && isUrl(s) && origin.kind === 'context') {
         const u = await fetchUrl(s, env.tmpDir, ins.checksum, env.signal);
         items.push(u);
@@ -93,10 +100,16 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
       } else localSrcs.push(s);
     }
     if (origin.kind === 'context' && localSrcs.length > 0) {
-      const g = await gatherLocal(env.context, localSrcs, { ...(exclude ? { exclude } : {}), parents });
+      const g = await gatherLocal(origin.ctx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
       multi ||= g.multi;
       items.push(...g.items);
-      keyParts.push(['context', await hashLocal(env.context, g.items, files)]);
+      keyParts.push([
+        'context',
+        ...(origin.named !== undefined ? [origin.named] : []),
+        await hashLocal(origin.ctx, g.items, (rel, v) => {
+          files[rel] = v;
+        }),
+      ]);
     } else if (origin.kind !== 'context') {
       keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
     }
@@ -115,21 +128,29 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
       keyParts,
       createdBy,
       async () => {
-        const lowers = await lowerdirsOf(sc);
         const dirs = await env.store.containerDirs();
-        const view = await openView(lowers, env.tmpDir).catch(async (e) => {
+        const here = { layers: state.layers, lowerdirs: () => lowerdirsOf(sc) };
+        const view = await openLayersView(env, here).catch(async (e) => {
           await dirs.release();
           throw e;
         });
         let srcView: RootfsView | undefined;
-        let srcCtx = env.context;
+        let srcCtx = origin.kind === 'context' ? origin.ctx : env.context;
         let w: UpperWriter | undefined;
         let reuse: Reuse | undefined;
+        let owner: { uid: number; gid: number } | undefined;
         try {
           w = new UpperWriter(view.dir, dirs.upperdir);
-          const owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
+          owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
+          if (git) {
+            // ADD of a repository: the checkout's contents (its subdir) into DEST
+            srcCtx = await BuildContext.openDir(await git.fetch(), { noIgnore: true });
+            items.push(
+              ...(await gatherLocal(srcCtx, ['/'], { ...(exclude ? { exclude } : {}), parents: false })).items,
+            );
+          }
           if (origin.kind !== 'context' && localSrcs.length > 0) {
-            srcView = await openView(await origin.lowerdirs(), env.tmpDir);
+            srcView = await openLayersView(env, origin);
             srcCtx = await BuildContext.openDir(srcView.dir, { noIgnore: true });
             const g = await gatherLocal(srcCtx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
             multi ||= g.multi;
@@ -143,10 +164,10 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
             owner,
             chmod,
             preserveOwner,
-            isAdd: isAdd && origin.kind === 'context',
+            isAdd: isAdd && origin.kind === 'context' && !git,
             now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date(),
           };
-          if (origin.kind === 'context') {
+          if (origin.kind === 'context' && origin.named === undefined && !git) {
             reuse = await previousLayer(sc, instruction, files);
             if (reuse) put.reuse = reuse;
           }
@@ -171,11 +192,13 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           await w.finish();
         } catch (e) {
           await dirs.release();
-          throw e;
+          // rootless with only the user's own id mapped: a --chown (or a preserved owner) to another id cannot be
+          throw explainChown(e, dest, owner?.uid, owner?.gid);
         } finally {
           w?.close();
           reuse?.root.close();
-          if (srcCtx !== env.context) await srcCtx.close();
+          // the checkout of an ADD of Git, or a stage's/image's view, was opened here (a named context was not)
+          if ((git !== undefined || origin.kind !== 'context') && srcCtx !== env.context) await srcCtx.close();
           await srcView?.close();
           await view.close();
         }
@@ -189,18 +212,23 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
 }
 
 /**
- * ADD's source rules that need the expanded words, before anything is fetched: a Git repository is refused (exit 2)
- * until remote sources are implemented, and `--checksum` takes one HTTP(S) source, as in BuildKit (its messages).
+ * ADD's source rules that need the expanded words, before anything is fetched: a Git repository is the one source
+ * of its ADD, `--keep-git-dir` needs one, and `--checksum` takes one HTTP(S) or Git source, as in BuildKit (its
+ * messages). True when the source is a Git repository.
  */
-function checkAddSources(sc: StepCtx<CopyInstruction>, srcs: string[]): void {
-  const { ins, env } = sc;
+function checkAddSources(sc: StepCtx<CopyInstruction>, srcs: string[]): boolean {
+  const { ins } = sc;
   const line = ins.range.line;
-  for (const [i, s] of srcs.entries())
-    if (ins.sources[i]!.kind === 'path' && isGitSource(s)) throw gitSourceRefusal(s, env.plan.file, line);
-  if (ins.checksum === undefined) return;
+  const gits = srcs.filter((s, i) => ins.sources[i]!.kind === 'path' && isGitSource(s));
+  if (gits.length > 0 && srcs.length > 1)
+    throw new FlagError(`ADD ${gits[0]}: a Git repository must be the only source of its ADD`, line);
+  if (gits.length === 0 && ins.keepGitDir) throw new FlagError('keep-git-dir requires a Git source', line);
+  if (gits.length > 0) return true;
+  if (ins.checksum === undefined) return false;
   if (srcs.length !== 1) throw new FlagError("checksum can't be specified for multiple sources", line);
   if (ins.sources[0]!.kind !== 'path' || !isUrl(srcs[0]!))
     throw new FlagError('checksum requires HTTP(S) or Git sources', line);
+  return false;
 }
 
 function flagText(
@@ -227,17 +255,28 @@ function secureDest(w: UpperWriter, dest: string): Promise<string> {
 
 async function originOf(sc: StepCtx<CopyInstruction>, from: string | undefined): Promise<Origin> {
   const { env, state } = sc;
-  if (from === undefined) return { kind: 'context' };
+  if (from === undefined) return { kind: 'context', ctx: env.context };
   const idx = findStage(env.plan.stages, from, state.plan.index);
   if (idx !== undefined) {
     const st = await env.stage(idx);
-    return { kind: 'stage', stage: idx, key: st.key, lowerdirs: () => lowerdirsOf({ env, state: st }) };
+    return {
+      kind: 'stage',
+      stage: idx,
+      key: st.key,
+      layers: st.layers,
+      lowerdirs: () => lowerdirsOf({ env, state: st }),
+    };
   }
-  const img = await env.resolveImage(from);
+  // a --build-context of that name comes before an image of that name
+  const named = env.named?.get(from);
+  if (named?.kind === 'context') return { kind: 'context', ctx: await named.context, named: named.name };
+  const img = named ? (await named.image(env.plan.targetPlatform)).record : await env.resolveImage(from);
+  if (named) await env.baseImagesStored();
   return {
     kind: 'image',
     ref: from,
     digest: img.manifestDigest,
+    layers: imageLayers(img),
     lowerdirs: () => env.store.layers.lowerdirsFor(img).then(dedupeLowerdirs),
   };
 }
@@ -271,7 +310,7 @@ interface Reuse {
 }
 
 /** Links `path` from the previous layer when it holds the same file as would be written; false to copy instead. */
-function linkFromPrevious(p: PutOpts, rel: string, path: string, st: Stats, mode: number, owner: Owner): boolean {
+function linkFromPrevious(p: PutOpts, rel: string, path: string, st: EntryStat, mode: number, owner: Owner): boolean {
   if (!p.reuse || !p.reuse.same(rel)) return false;
   let fd: number;
   try {
@@ -331,7 +370,7 @@ async function copyFrom(
   p: PutOpts,
   rel: string,
   path: string,
-  st: Stats,
+  st: EntryStat,
   mode: number,
   owner: Owner,
   hardlinkKey?: string,
@@ -350,18 +389,11 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   // The destination directory takes nothing from the source directory (BuildKit copies its contents only): an
   // existing one stays as it is, a missing one is made like a missing parent. Directories inside do keep theirs.
   await destDirs(p, realRoot);
-  // Directories first (in order, parents before children), then files in parallel; files sharing an inode last,
-  // in order, so each hard link finds its first copy.
-  const files: typeof it.children = [];
-  const linked: typeof it.children = [];
-  for (const c of it.children) {
-    const st = c.entry.stat;
-    if (c.entry.type === 'dir')
-      await p.w.writeDir(posix.join(realRoot, c.rel), p.chmod ?? st.mode & 0o7777, ownerOf(p, st), st.mtime);
-    else if (c.entry.type === 'file' && st.nlink > 1) linked.push(c);
-    else files.push(c);
-  }
-  const put = async (c: (typeof it.children)[number]): Promise<void> => {
+  // One pass over the walk (a stream, parents before children): each directory is made when it comes, files are
+  // copied in a bounded window of parallel copies behind it; files sharing an inode last, in order, so each hard
+  // link finds its first copy.
+  const linked: LocalChild[] = [];
+  const put = async (c: LocalChild): Promise<void> => {
     const path = posix.join(realRoot, c.rel);
     const st = c.entry.stat;
     const owner = ownerOf(p, st);
@@ -369,11 +401,48 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
     if (c.entry.type === 'file')
       await copyFrom(p, c.entry.rel, path, st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
-    else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, st.mtime);
+    else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, statDate(st.mtimeMs));
   };
-  await pmap(files, 32, put);
+  const inFlight = new Set<Promise<void>>();
+  let failed: { e: unknown } | undefined;
+  try {
+    for (const c of it.children()) {
+      if (failed) break;
+      const st = c.entry.stat;
+      if (c.entry.type === 'dir')
+        await p.w.writeDir(
+          posix.join(realRoot, c.rel),
+          p.chmod ?? st.mode & 0o7777,
+          ownerOf(p, st),
+          statDate(st.mtimeMs),
+        );
+      else if (c.entry.type === 'file' && st.nlink > 1) linked.push(c);
+      else {
+        const job: Promise<void> = put(c).then(
+          () => void inFlight.delete(job),
+          (e: unknown) => {
+            inFlight.delete(job);
+            failed ??= { e };
+          },
+        );
+        inFlight.add(job);
+        if (inFlight.size >= COPY_WINDOW) await Promise.race(inFlight);
+      }
+    }
+  } finally {
+    await Promise.all(inFlight);
+  }
+  if (failed) throw failed.e;
   for (const c of linked) await put(c);
 }
+
+/** A time as fs.Stats gives it as a Date (whole milliseconds, rounded). */
+function statDate(ms: number): Date {
+  return new Date(Math.round(ms));
+}
+
+/** Files copied at once. */
+const COPY_WINDOW = 32;
 
 async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void> {
   const path = await p.w.resolve(target);
@@ -391,7 +460,7 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
       await p.w.writeFile(
         path,
         fd,
-        { ...st, atime: mtime, mtime } as typeof st,
+        { mode: st.mode, atimeMs: mtime.getTime(), mtimeMs: mtime.getTime() },
         p.chmod ?? 0o600,
         p.owner ?? { uid: 0, gid: 0 },
       );
@@ -406,7 +475,8 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
     const mode = p.chmod ?? st.mode & 0o7777;
     if (st.nlink === 1 && linkFromPrevious(p, it.entry.rel, path, st, mode, owner)) return;
     await copyFrom(p, it.entry.rel, path, st, mode, owner);
-  } else if (it.entry.type === 'symlink') await p.w.writeSymlink(path, it.entry.linkTarget!, owner, st.mtime);
+  } else if (it.entry.type === 'symlink')
+    await p.w.writeSymlink(path, it.entry.linkTarget!, owner, statDate(st.mtimeMs));
   else throw new SourceError(`${it.entry.rel}: unsupported file type`);
 }
 

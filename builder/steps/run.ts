@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { chown, chmod, mkdir, stat, statfs } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { MountSpec } from '../../runtime/index.js';
+import { explainChown, unmappedIdHint, type MountSpec } from '../../runtime/index.js';
 import { clipLine } from '../../parser/index.js';
 import type { RunInstruction } from '../../parser/index.js';
 import { BuildError } from '../errors.js';
@@ -14,8 +14,11 @@ import { FlagError, parseCsv } from '../flags.js';
 import { envMap, envValue } from '../image-config.js';
 import { findStage } from '../plan.js';
 import { openContextView } from '../context-view.js';
+import type { ContextEntry } from '../context.js';
 import { openView, type RootfsView } from '../view.js';
-import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
+import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf, type StepOutcome } from './common.js';
+import { copyRunRefusal, runInCopy } from './run-copy.js';
+import type { Snapshots } from '../../store/index.js';
 import { runArgs } from './metadata.js';
 import { pruneUnchangedCopyUps } from './prune.js';
 import { stageVars, type StepCtx } from './types.js';
@@ -37,6 +40,8 @@ interface MountPlan {
   make(): Promise<MountSpec | undefined>;
   /** A secret given to the process as an environment variable (`env=`): only its name is in the key. */
   env?(): [name: string, value: string] | undefined;
+  /** An ssh mount's target (the first one's becomes SSH_AUTH_SOCK, as BuildKit sets it). */
+  sshTarget?: string;
 }
 
 type RunCtx = StepCtx<RunInstruction>;
@@ -73,7 +78,8 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
   for (const [k, v] of args) if (!have.has(k)) envList.push(`${k}=${v}`);
   const user = cfg.User || undefined;
   const cwd = cfg.WorkingDir || '/';
-  const mounts = await Promise.all(ins.mounts.map((m) => planMount(sc, m)));
+  let sshMounts = 0;
+  const mounts = await Promise.all(ins.mounts.map((m) => planMount(sc, m, () => sshMounts++)));
 
   // BuildKit's runCommandString: every declared ARG, an unset one as `NAME=`, an ENV of the same name winning
   const declared = [...state.args].map(([k, v]) => [k, envValue(cfg.Env, k) ?? v ?? ''] as const);
@@ -88,6 +94,7 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
     parts,
     createdBy,
     async () => {
+      if (env.snapshots) return runCopyStep(sc, env.snapshots, argv, script, envList, cwd, user, network, mounts);
       const { runContainer } = await import('../../runtime/index.js');
       await env.runtimeReady();
       // the build's network starts (once) while this step's layers and mounts are prepared
@@ -124,12 +131,14 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
         result = await runContainer({
           rootfs: { lowerdirs, upperdir: dirs.upperdir, workdir: dirs.workdir },
           args: script?.argv ?? argv,
-          env: withSecretEnv(envList, mounts),
+          env: withSshEnv(withSecretEnv(envList, mounts), mounts),
           cwd,
           ...(user ? { user } : {}),
           network,
           ...(sharedNetwork ? { sharedNetwork: await sharedNetwork } : {}),
-          isolation: env.isolation,
+          // 'none' exists only with copy snapshots (refused with overlay by makeEnv)
+          isolation: env.isolation === 'pivot' ? 'pivot' : 'chroot',
+          ...(env.procShared ? { procShared: true } : {}),
           purpose: 'build',
           // the chroot helper runs as root: it lives under the store, which only root can write
           helperDir: `${env.store.root}/runtime`,
@@ -149,6 +158,8 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
       if (result.exitCode !== 0) {
         // looked at before the upperdir is released: its writes are what filled the disk, and releasing frees them
         const full = await fullDiskNote(dirs.upperdir, env.store.root);
+        // rootless with one id mapped: a chown in the command fails there (best effort, from its output)
+        const idHint = unmappedIdHint(last);
         await dirs.release();
         const how = result.timedOut
           ? 'timed out'
@@ -162,7 +173,7 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
           exitCode: result.exitCode,
           signal: result.signal,
           lastLines: last,
-          ...(full ? { hint: full.hint } : {}),
+          ...(full ? { hint: full.hint } : idHint ? { hint: idHint } : {}),
         });
       }
       try {
@@ -175,6 +186,72 @@ export async function runStep(sc: RunCtx): Promise<boolean> {
     },
     { instruction: argv.join(' '), args: Object.fromEntries(args), env: Object.fromEntries(envMap(cfg.Env)) },
   );
+}
+
+/** The copy-snapshot RUN (run-copy.ts), with this step's output and failure reporting. */
+async function runCopyStep(
+  sc: RunCtx,
+  snapshots: Snapshots,
+  argv: string[],
+  script: { argv: string[]; mount: MountSpec } | undefined,
+  envList: string[],
+  cwd: string,
+  user: string | undefined,
+  network: 'default' | 'host' | 'none',
+  mounts: MountPlan[],
+): Promise<StepOutcome> {
+  const { env, ins } = sc;
+  // refused before any mount is prepared: a bind from= would try to mount a view
+  const kinds = mounts.map((m) => (m.key as unknown[])[0] as string);
+  const refusal = copyRunRefusal(sc, { network, mounts: [] });
+  if (refusal) throw refusal;
+  const bad = kinds.find((k) => k !== 'secret');
+  if (bad !== undefined)
+    throw new FlagError(
+      `RUN --mount=type=${bad} is not supported with copy snapshots: no mount can be made here (type=secret is)`,
+      ins.range.line,
+    );
+  const specs: MountSpec[] = [];
+  for (const m of mounts) {
+    const spec = await m.make();
+    if (spec) specs.push(stripClose(spec));
+    await (spec as { close?: () => Promise<void> } | undefined)?.close?.();
+  }
+  if (script) specs.push(script.mount);
+  const last: string[] = [];
+  const partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  const emitLine = (stream: 'stdout' | 'stderr', line: string): void => {
+    last.push(line);
+    if (last.length > KEEP_LINES) last.shift();
+    env.emit({ type: 'step-output', time: Date.now(), step: sc.step, stream, line });
+  };
+  const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    const lines = (partial[stream] + chunk.toString('utf8')).split('\n');
+    partial[stream] = lines.pop()!;
+    for (const line of lines) emitLine(stream, line);
+  };
+  env.tally.container();
+  const r = await runInCopy(sc, snapshots, {
+    argv: script?.argv ?? argv,
+    env: withSecretEnv(envList, mounts),
+    cwd,
+    ...(user ? { user } : {}),
+    network,
+    mounts: specs,
+    onStdout: onData('stdout'),
+    onStderr: onData('stderr'),
+  });
+  for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') emitLine(s, partial[s]);
+  if (r.outcome) return r.outcome;
+  const how = r.timedOut ? 'timed out' : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exitCode}`;
+  throw new BuildError(`process "${clipLine(argv.join(' '), 1000)}" ${how}`, {
+    file: env.plan.file,
+    step: sc.step,
+    source: ins.original,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    lastLines: last,
+  });
 }
 
 /**
@@ -227,12 +304,22 @@ function withSecretEnv(envList: string[], mounts: MountPlan[]): string[] {
   return [...envList.filter((e) => !names.has(e.slice(0, e.indexOf('=')))), ...secrets.map(([k, v]) => `${k}=${v}`)];
 }
 
+/**
+ * SSH_AUTH_SOCK for the process when the step mounts an agent and the step's env does not set it (BuildKit's
+ * rule): the first ssh mount's target. Not in the config, the history or the key (the target is, as a mount's).
+ */
+function withSshEnv(envList: string[], mounts: MountPlan[]): string[] {
+  const first = mounts.find((m) => m.sshTarget !== undefined)?.sshTarget;
+  if (first === undefined || envList.some((e) => e.startsWith('SSH_AUTH_SOCK='))) return envList;
+  return [...envList, `SSH_AUTH_SOCK=${first}`];
+}
+
 function stripClose(m: MountSpec): MountSpec {
   const { close: _c, ...rest } = m as MountSpec & { close?: unknown };
   return rest as MountSpec;
 }
 
-async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
+async function planMount(sc: RunCtx, spec: string, sshIndex: () => number): Promise<MountPlan> {
   const { env, state } = sc;
   const line = sc.ins.range.line;
   const o = parseCsv(expand(spec, stageVars(state), env.plan.escapeToken));
@@ -252,7 +339,10 @@ async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
           await mkdir(dir, { recursive: true });
           if (fresh) {
             await chmod(dir, o.mode ? parseInt(o.mode, 8) : 0o755);
-            await chown(dir, Number(o.uid ?? 0), Number(o.gid ?? 0));
+            const [uid, gid] = [Number(o.uid ?? 0), Number(o.gid ?? 0)];
+            await chown(dir, uid, gid).catch((e: unknown) => {
+              throw explainChown(e, `the cache mount ${abs(target)}`, uid, gid);
+            });
           }
           return { type: 'bind', root: dir, source: '/', target: abs(target), readonly: ro };
         },
@@ -313,7 +403,11 @@ async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
         readonly: !rw,
         ...(rw ? { discardWrites: true } : {}),
       });
-      if (o.from !== undefined) {
+      const named =
+        o.from !== undefined && findStage(env.plan.stages, o.from, state.plan.index) === undefined
+          ? env.named?.get(o.from)
+          : undefined;
+      if (o.from !== undefined && named?.kind !== 'context') {
         const from = o.from;
         const idx = findStage(env.plan.stages, from, state.plan.index);
         let key: string;
@@ -323,7 +417,9 @@ async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
           key = st.key;
           lowers = () => lowerdirsOf({ env, state: st });
         } else {
-          const img = await env.resolveImage(from);
+          // a --build-context image of that name comes before an image of that name
+          const img = named ? (await named.image(env.plan.targetPlatform)).record : await env.resolveImage(from);
+          if (named) await env.baseImagesStored();
           key = img.manifestDigest;
           lowers = () => env.store.layers.lowerdirsFor(img).then(dedupeLowerdirs);
         }
@@ -346,22 +442,56 @@ async function planMount(sc: RunCtx, spec: string): Promise<MountPlan> {
           },
         };
       }
-      // The source as the context's own tree names it (a symlink in the context followed inside the context).
-      const rel = (await resolveInContext(env.context.root, source, line)).slice(1);
-      const items = await env.context.walk(rel);
-      if (items.length === 0 || (env.context.isIgnored(rel) && !items.some((x) => x.rel !== rel)))
+      // The source as the context's own tree names it (a symlink in the context followed inside the context); the
+      // build context, or a --build-context file tree of the from= name.
+      const ctx = named?.kind === 'context' ? await named.context : env.context;
+      const rel = (await resolveInContext(ctx.root, source, line)).slice(1);
+      // the walk is streamed into the hash (a monorepo's context is never a list)
+      if ((await ctx.entry(rel)) === undefined || (ctx.isIgnored(rel) && !ctx.hasVisibleBelow(rel)))
         throw contextSourceMissing(source, line);
-      const hash = await env.context.hashEntries(items.map((e) => ({ name: e.rel, entry: e })));
+      const entries = function* (): Generator<{ name: string; entry: ContextEntry }, void, undefined> {
+        for (const e of ctx.entries(rel)) yield { name: e.rel, entry: e };
+      };
+      const hash = await ctx.hashEntries(entries());
       return {
-        key: ['bind', 'context', source, hash, t, rw],
+        key: ['bind', 'context', ...(named ? [named.name] : []), source, hash, t, rw],
         make: async () => {
-          const view = await openContextView(env.context, env.tmpDir);
+          const view = await openContextView(ctx, env.tmpDir);
           return Object.assign(bind(view.dir), { close: () => view.close() });
         },
       };
     }
+    case 'ssh': {
+      // BuildKit's dispatchSSH: id default, target /run/buildkit/ssh_agent.N, mode 0600, owner 0:0, optional
+      const id = o.id ?? 'default';
+      const n = sshIndex();
+      const t = abs(target ?? `/run/buildkit/ssh_agent.${n}`);
+      const num = (k: string, v: string | undefined, dflt: number, base = 10): number => {
+        const n = v === undefined ? dflt : parseInt(v, base);
+        if (!Number.isInteger(n) || n < 0) throw new FlagError(`RUN --mount=type=ssh,${k}=${v}: not a number`, line);
+        return n;
+      };
+      const owner = { uid: num('uid', o.uid, 0), gid: num('gid', o.gid, 0), mode: num('mode', o.mode, 0o600, 8) };
+      if (!env.ssh?.has(id)) {
+        if (o.required === 'true')
+          throw new FlagError(`no SSH agent or key "${id}" was given, and the mount is required (--ssh ${id})`, line);
+        // not required and not given: no socket, as BuildKit skips an optional one
+        return { key: ['ssh', id, t, 'absent'], make: async () => undefined };
+      }
+      const agents = env.ssh;
+      return {
+        // only the id, target and socket's owner: never the agent's path or its keys
+        key: ['ssh', id, t, owner.uid, owner.gid, owner.mode],
+        sshTarget: t,
+        make: async () => {
+          const r = await agents.relay(id, owner);
+          const bind: MountSpec = { type: 'bind', root: r.dir, source: `/${r.name}`, target: t, readonly: false };
+          return Object.assign(bind, { close: r.close });
+        },
+      };
+    }
     default:
-      throw new FlagError(`RUN --mount=type=${type} is not supported (cache, secret, bind and tmpfs are)`, line);
+      throw new FlagError(`RUN --mount=type=${type} is not supported (cache, secret, bind, tmpfs and ssh are)`, line);
   }
 }
 

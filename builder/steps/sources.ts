@@ -15,8 +15,16 @@ export interface LocalItem {
   /** Name the source lands under when the destination is a directory (basename, or full path with --parents). */
   name: string;
   entry: ContextEntry;
-  /** For a directory: everything below it (paths relative to it), filtered. */
-  children: { rel: string; entry: ContextEntry }[];
+  /**
+   * For a directory: everything below it (paths relative to it), filtered, walked afresh at each call (the cache
+   * key and the copy each stream it; a context of a million files is never a list).
+   */
+  children(): Iterable<LocalChild>;
+}
+
+export interface LocalChild {
+  rel: string;
+  entry: ContextEntry;
 }
 
 export interface HeredocItem {
@@ -59,14 +67,20 @@ export async function gatherLocal(
     if (hasWildcard(s) && found.length > 1) multi = true;
     for (const { name, entry } of found) {
       if (opts.exclude?.(entry.rel)) continue;
-      const children: { rel: string; entry: ContextEntry }[] = [];
-      if (entry.type === 'dir') {
-        for (const c of (await src.walk(entry.rel)).slice(1)) {
+      const exclude = opts.exclude;
+      const children = function* (): Generator<LocalChild, void, undefined> {
+        if (entry.type !== 'dir') return;
+        let first = true;
+        for (const c of src.entries(entry.rel)) {
+          if (first) {
+            first = false; // the directory itself
+            continue;
+          }
           const rel = entry.rel === '' ? c.rel : c.rel.slice(entry.rel.length + 1);
-          if (opts.exclude && (opts.exclude(c.rel) || opts.exclude(rel))) continue;
-          children.push({ rel, entry: c });
+          if (exclude && (exclude(c.rel) || exclude(rel))) continue;
+          yield { rel, entry: c };
         }
-      }
+      };
       items.push({ kind: 'local', name: opts.parents ? entry.rel || name : name, entry, children });
     }
   }
@@ -77,14 +91,15 @@ export async function gatherLocal(
 export async function hashLocal(
   src: BuildContext,
   items: LocalItem[],
-  perFile?: Record<string, string>,
+  perFile?: (rel: string, modeHash: string) => void,
 ): Promise<string> {
-  const all: { name: string; entry: ContextEntry }[] = [];
-  for (const it of items) {
-    all.push({ name: it.name, entry: it.entry });
-    for (const c of it.children) all.push({ name: `${it.name}/${c.rel}`, entry: c.entry });
-  }
-  return src.hashEntries(all, perFile);
+  const all = function* (): Generator<{ name: string; entry: ContextEntry }, void, undefined> {
+    for (const it of items) {
+      yield { name: it.name, entry: it.entry };
+      for (const c of it.children()) yield { name: `${it.name}/${c.rel}`, entry: c.entry };
+    }
+  };
+  return src.hashEntries(all(), perFile);
 }
 
 export function isUrl(s: string): boolean {

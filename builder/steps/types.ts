@@ -1,7 +1,7 @@
 // What every step sees: the build-wide environment (store, context, options, events) and its stage's state.
 import type { Descriptor, Digest, HistoryEntry, ImageConfigFile, Platform } from '../../oci/index.js';
 import type { TypedInstruction } from '../../parser/index.js';
-import type { ImageRecord, Store } from '../../store/index.js';
+import type { ImageRecord, Snapshots, Store } from '../../store/index.js';
 import type { BuildContext } from '../context.js';
 import type { BuildEvent, StepRef } from '../events.js';
 import type { BuildPlan, StagePlan } from '../plan.js';
@@ -43,6 +43,8 @@ export interface StageState {
   baseId: string;
   /** The last build's inputs of this stage, loaded on the first miss. */
   lastInputs?: Promise<StepFacets[] | undefined>;
+  /** The stage's platform when it is not the plan's: taken from its single-platform base (BuildKit's autodetect). */
+  platform?: Platform;
 }
 
 /**
@@ -71,19 +73,49 @@ export interface BuildEnv {
   /** Settles when the base images pulled so far are in the store (a step that reads their layers waits for it). */
   baseImagesStored(): Promise<void>;
   readonly secrets: ReadonlyMap<string, Buffer>;
+  /** `--build-context` named contexts (undefined when none was given). */
+  readonly named: import('../named-contexts.js').NamedContexts | undefined;
+  /** `--ssh` agents for RUN --mount=type=ssh (undefined when none was given). */
+  readonly ssh: import('../ssh.js').SshAgents | undefined;
   /** The build's network for RUN (`--network`); `RUN --network=` overrides it per step. */
   readonly network: 'default' | 'host' | 'none';
   /** `--allow network.host` (or a build on the host's network): `RUN --network=host` is allowed. */
   readonly allowNetworkHost: boolean;
   /** The build's default network, started by the first RUN that needs it and stopped when the build ends. */
   sharedNetwork(): Promise<{ fd: number }>;
-  readonly isolation: 'chroot' | 'pivot';
+  readonly isolation: 'chroot' | 'pivot' | 'none';
+  /** RUN shares this process's /proc (BuildOptions.procShared). */
+  readonly procShared: boolean;
+  /**
+   * No --platform was given: a stage whose FROM names no platform takes its base image's platform when that is
+   * another one (BuildKit's autoDetectPlatform for an implicit target), not labelling its binaries as the host's.
+   */
+  readonly implicitPlatform: boolean;
+  /**
+   * Copy snapshots (BuildOptions.snapshots `copy`): the store's plain-directory snapshots, which views and RUN use
+   * instead of overlay mounts. Undefined with overlay (the default).
+   */
+  readonly snapshots?: Snapshots;
   /** The runtime's clean-up of what crashed runs left: started by the first RUN of the build, once. */
   runtimeReady(): Promise<void>;
   readonly sourceDateEpoch: number | undefined;
   /** ISO time for a step that runs now (SOURCE_DATE_EPOCH when set). */
   now(): string;
   readonly signal: AbortSignal | undefined;
+  /** Multi-platform builds: the target platform of this env's plan (`linux/arm64`), shown with each step. */
+  readonly platformLabel?: string;
+  /**
+   * Steps being run in this build, by cache key, shared by the platforms of a multi-platform build: a step whose key
+   * another platform is running (a stage that does not depend on the target platform) waits for that run and takes
+   * its result, so it runs once.
+   */
+  readonly runningSteps: Map<string, Promise<SharedStep>>;
+}
+
+/** What a step that ran gives another platform's identical step. */
+export interface SharedStep {
+  layer: LayerRef | null;
+  created: string;
 }
 
 /** A step's inputs; `I` narrows the instruction for the step that handles its kind. */

@@ -249,7 +249,7 @@ export class UpperWriter {
   async writeFile(
     path: string,
     srcFd: number,
-    st: Stats,
+    st: { mode: number; atimeMs: number; mtimeMs: number },
     mode: number,
     owner: Owner,
     hardlinkKey?: string,
@@ -280,7 +280,8 @@ export class UpperWriter {
           closeFd(fd);
         }
       }
-      utimensat(dirFd, name, st.atime.getTime(), st.mtime.getTime(), AT.SYMLINK_NOFOLLOW);
+      // whole milliseconds, as the Dates of fs.Stats have them
+      utimensat(dirFd, name, Math.round(st.atimeMs), Math.round(st.mtimeMs), AT.SYMLINK_NOFOLLOW);
     } finally {
       this.unpin(dirFd);
     }

@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import { expand } from '../expand.js';
 import { secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
-import { withView } from '../view.js';
+import { withLayersView } from '../view.js';
 import { cachedStep, commitDirs, lowerdirsOf } from './common.js';
 import type { WordInstruction } from '../../parser/index.js';
 import { stageVars, type StepCtx } from './types.js';
@@ -20,10 +20,9 @@ export async function workdirStep(sc: StepCtx<WordInstruction>): Promise<boolean
   const user = cfg.User ?? '';
   if (wd === '/') return cachedStep(sc, ['WORKDIR', wd], `WORKDIR ${wd}`, async () => ({ layer: null }));
   return cachedStep(sc, ['WORKDIR', wd, user], `WORKDIR ${wd}`, async () => {
-    const lowers = await lowerdirsOf(sc);
     const dirs = await env.store.containerDirs();
     try {
-      await withView(lowers, env.tmpDir, async (view) => {
+      await withLayersView(env, { layers: state.layers, lowerdirs: () => lowerdirsOf(sc) }, async (view) => {
         const w = new UpperWriter(view, dirs.upperdir);
         const real2 = await secureResolve(view, wd);
         const st = await w.viewStat(real2);

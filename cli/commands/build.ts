@@ -3,7 +3,8 @@
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
 import { addViewOptions, type ViewFlags } from '../view-options.js';
-import type { BuildOptions, OutputSpec, SecretSpec } from '../../builder/index.js';
+import type { AttestRequest, BuildOptions, OutputSpec, SecretSpec } from '../../builder/index.js';
+import { tsbuildVersion } from '../version.js';
 import type { ProgressMode } from '../progress/index.js';
 
 interface Flags extends ViewFlags {
@@ -19,8 +20,10 @@ interface Flags extends ViewFlags {
   label: string[];
   network?: string;
   allow: string[];
-  isolation?: 'chroot' | 'pivot';
+  isolation?: 'auto' | 'chroot' | 'pivot' | 'none';
   secret: string[];
+  ssh: string[];
+  buildContext: string[];
   iidfile?: string;
   metadataFile?: string;
   quiet?: boolean;
@@ -29,6 +32,10 @@ interface Flags extends ViewFlags {
   push?: boolean;
   concurrency?: string;
   check?: boolean;
+  sbom?: string | true;
+  provenance?: string | true;
+  attest: string[];
+  annotation: string[];
 }
 
 /** `K=V` → [K, V]; `K` alone takes K from the environment (dropped when unset), as docker does. */
@@ -65,6 +72,26 @@ export function parseSecret(spec: string): SecretSpec {
   };
 }
 
+/** `--sbom`, `--provenance`, `--attest` into one request (undefined: none asked, or all disabled). */
+async function attestRequest(flags: Flags): Promise<AttestRequest | undefined> {
+  const value = (flag: string, v: string | true | undefined): string | undefined => {
+    if (v === undefined || v === true) return v === true ? 'true' : undefined;
+    // commander takes the next word as the optional value: `--sbom .` would eat the context
+    if (!/^(true|false|1|0)$/.test(v) && !v.includes('='))
+      throw new UsageError(`--${flag} ${v}: not a value of --${flag}; write --${flag}=true (or =false, =KEY=VALUE)`);
+    return v;
+  };
+  const sbom = value('sbom', flags.sbom);
+  const provenance = value('provenance', flags.provenance);
+  if (sbom === undefined && provenance === undefined && flags.attest.length === 0) return undefined;
+  const { parseAttestFlags } = await import('../../builder/index.js');
+  return parseAttestFlags({
+    ...(sbom !== undefined ? { sbom } : {}),
+    ...(provenance !== undefined ? { provenance } : {}),
+    attest: flags.attest,
+  });
+}
+
 function labels(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const l of list) {
@@ -80,7 +107,11 @@ export function register(program: Command): void {
     .description(
       'build an image from a Buildfile (Dockerfile syntax) and a context directory (or - for a tar on stdin)',
     )
-    .argument('[context]', 'build context directory, or - to read a tar (or a Buildfile) from stdin', '.')
+    .argument(
+      '[context]',
+      'build context directory, a Git URL (URL#ref:subdir), or - to read a tar (or a Buildfile) from stdin',
+      '.',
+    )
     .option('-f, --file <path>', 'Buildfile (default CONTEXT/Buildfile, then CONTEXT/Dockerfile; - for stdin)')
     .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
     .option(
@@ -93,7 +124,10 @@ export function register(program: Command): void {
     .option('--no-cache', 'do not use the build cache')
     .option('--no-cache-filter <stage>', 'do not use the cache for these stages (repeatable)', collect, [])
     .option('--pull', 'always pull base images')
-    .option('--platform <os/arch>', 'target platform, one per build (a list is refused until multi-platform builds)')
+    .option(
+      '--platform <os/arch>',
+      'target platform, or a comma-separated list: one image per platform under one index',
+    )
     .option('--label <K=V>', 'set an image label (repeatable)', collect, [])
     .addOption(
       new Option('--network <mode>', 'network for RUN: default (private, outbound only), host or none').choices([
@@ -111,10 +145,22 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--isolation <mode>',
-        'root switch for RUN: chroot (fast, escape capabilities dropped) or pivot (pivot_root)',
-      ).choices(['chroot', 'pivot']),
+        'root switch for RUN: chroot (fast, escape capabilities dropped), pivot (pivot_root), none (copy snapshots only) or auto',
+      ).choices(['auto', 'chroot', 'pivot', 'none']),
     )
     .option('--secret <id=ID,src=FILE>', 'secret for RUN --mount=type=secret (repeatable)', collect, [])
+    .option(
+      '--ssh <default|ID=SOCKET|ID=KEY[,KEY]>',
+      'SSH agent or keys for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK; repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--build-context <NAME=DIR|URL|docker-image://REF|oci-layout://PATH>',
+      'a named context for FROM NAME, COPY --from=NAME and RUN --mount=from=NAME (repeatable)',
+      collect,
+      [],
+    )
     .option('--iidfile <file>', 'write the image ID to a file')
     .option('--metadata-file <file>', 'write build metadata (containerimage.digest) as JSON')
     .option('-q, --quiet', 'print only the image ID')
@@ -144,37 +190,24 @@ export function register(program: Command): void {
       collect,
       [],
     );
+  // attestations (builder/attest-spec.ts): off unless asked
+  cmd
+    .option('--sbom [bool|keys]', 'attach an SPDX SBOM of the image: --sbom, --sbom=true|false, --sbom=scan-stage=true')
+    .option('--provenance [bool|keys]', 'attach SLSA provenance: --provenance, =true|false, =mode=min|max')
+    .option('--attest <type=sbom|provenance,…>', 'attach an attestation, as buildx (repeatable)', collect, [])
+    .option(
+      '--annotation <[type[platform]:]K=V>',
+      'annotate the manifest (or index:, manifest-descriptor:) (repeatable)',
+      collect,
+      [],
+    );
   addViewOptions(cmd);
   // Flags docker build has that tsbuild does not: fail clearly instead of "unknown option".
-  for (const f of [
-    '--ssh <spec>',
-    '--add-host <host:ip>',
-    '--shm-size <n>',
-    '--ulimit <u>',
-    '--squash',
-    '--compress',
-    '--load',
-    '--build-context <c>',
-    '--attest <a>',
-    '--sbom <s>',
-    '--provenance <p>',
-  ]) {
+  for (const f of ['--add-host <host:ip>', '--shm-size <n>', '--ulimit <u>', '--squash', '--compress', '--load']) {
     cmd.addOption(new Option(f).hideHelp());
   }
   cmd.action(async (context: string, flags: Flags & Record<string, unknown>, self: Command) => {
-    for (const f of [
-      'ssh',
-      'addHost',
-      'shmSize',
-      'ulimit',
-      'squash',
-      'compress',
-      'load',
-      'buildContext',
-      'attest',
-      'sbom',
-      'provenance',
-    ]) {
+    for (const f of ['addHost', 'shmSize', 'ulimit', 'squash', 'compress', 'load']) {
       if (flags[f] !== undefined)
         throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not supported by tsbuild`);
     }
@@ -182,17 +215,21 @@ export function register(program: Command): void {
       if (a !== 'network.host')
         throw new UsageError(`--allow ${a} is not supported by tsbuild (only --allow network.host)`);
     }
-    // A malformed --platform (or a list) fails here, before any pull or step, naming the flag.
+    // A malformed --platform (or an entry of a list) fails here, before any pull or step, naming the flag.
     if (flags.platform !== undefined) {
-      const { parsePlatform } = await import('../../oci/index.js');
+      const { parsePlatformList } = await import('../../oci/index.js');
       try {
-        parsePlatform(flags.platform);
+        parsePlatformList(flags.platform);
       } catch (e) {
         throw new UsageError(`--platform: ${(e as Error).message}`);
       }
     }
     const g = globalOptions(self);
+    const attest = await attestRequest(flags);
     const outputs = flags.output.length > 0 ? await parseOutputs(flags.output, flags.quiet === true) : [];
+    // the mode (cli/mode.ts): copy snapshots when unprivileged, and `--isolation none` refused for the overlay modes
+    const { currentMode, modeLine } = await import('../mode.js');
+    const decision = await currentMode(flags.isolation);
     const opts: BuildOptions = {
       root: g.root,
       context,
@@ -211,10 +248,18 @@ export function register(program: Command): void {
       ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
       ...(flags.network !== undefined ? { network: flags.network as 'host' | 'none' | 'default' } : {}),
       ...(flags.allow.length > 0 ? { allow: flags.allow as 'network.host'[] } : {}),
-      ...(flags.isolation !== undefined ? { isolation: flags.isolation } : {}),
+      ...(flags.ssh.length > 0 ? { ssh: await parseSsh(flags.ssh) } : {}),
+      ...(flags.buildContext.length > 0 ? { buildContexts: await parseBuildContexts(flags.buildContext) } : {}),
+      ...(flags.isolation === 'chroot' || flags.isolation === 'pivot' ? { isolation: flags.isolation } : {}),
+      ...(decision.snapshots === 'copy' ? { snapshots: 'copy' as const } : {}),
+      ...(decision.procShared ? { procShared: true } : {}),
+      // with copy snapshots (the mode refused it otherwise): RUN fails at once, the rest builds (issue 16)
+      ...(flags.isolation === 'none' ? { isolation: 'none' as const } : {}),
       ...(flags.iidfile !== undefined ? { iidfile: flags.iidfile } : {}),
       ...(flags.metadataFile !== undefined ? { metadataFile: flags.metadataFile } : {}),
       ...(flags.concurrency !== undefined ? { concurrency: Number(flags.concurrency) } : {}),
+      ...(attest ? { attest, toolVersion: tsbuildVersion() } : {}),
+      ...(flags.annotation.length > 0 ? { annotations: flags.annotation } : {}),
     };
     if ((flags.cacheFrom as string[]).length + (flags.cacheTo as string[]).length > 0) {
       const cacheOptions = await (await import('../../builder/index.js')).loadCacheOptions();
@@ -266,6 +311,8 @@ export function register(program: Command): void {
       explainCache: flags.explainCache ?? false,
     });
     opts.onEvent = view.onEvent;
+    // --debug: the first progress line says which mode this build runs in, and why
+    if (g.debug) view.onEvent({ type: 'log', time: Date.now(), level: 'info', message: await modeLine(decision) });
     // Ctrl-C (or a TERM) aborts view.signal (the view's one handler): running containers are killed and temporary
     // directories removed, then view.finish() throws the interruption (exit 130 / 143).
     opts.signal = view.signal;
@@ -291,6 +338,16 @@ export function register(program: Command): void {
       await view.finish();
     }
   });
+}
+
+async function parseSsh(list: string[]): Promise<NonNullable<BuildOptions['ssh']>> {
+  const { parseSshSpec } = await import('../../builder/index.js');
+  return list.map(parseSshSpec);
+}
+
+async function parseBuildContexts(list: string[]): Promise<NonNullable<BuildOptions['buildContexts']>> {
+  const { parseBuildContext } = await import('../../builder/index.js');
+  return list.map(parseBuildContext);
 }
 
 /** `-o` values (builder/output-spec.ts); a tar on stdout refuses a terminal and `-q` (which prints there). */

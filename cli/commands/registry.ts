@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import { globalOptions, UsageError, type GlobalOptions } from '../context.js';
 import type { Store } from '../../store/index.js';
+import type { ImageIndex } from '../../oci/index.js';
 import type { RegistryOptions } from '../../registry-client/index.js';
 import type { TransferProgressMode } from '../progress/transfer.js';
 
@@ -118,7 +119,7 @@ export function register(program: Command): void {
     .addOption(progressOption())
     .action(async (name: string, dests: string[], opts: TransferFlags & { concurrency?: string }, command: Command) => {
       const g = globalOptions(command);
-      const { parseReference, normalizeName } = await import('../../oci/index.js');
+      const { parseReference, normalizeName, isAttestation, isIndexMediaType } = await import('../../oci/index.js');
       const { pushImage } = await (await import('../../registry-client/index.js')).loadRegistryClient();
       const store = await openStore(g);
       const { createTransferRenderer } = await import('../progress/transfer.js');
@@ -138,11 +139,19 @@ export function register(program: Command): void {
             `push ${name}: an image ID needs a destination (tsbuild push ${name} REGISTRY/REPO:TAG)`,
           );
         const targets = (dests.length ? dests : [name]).map((d) => asUsage(() => parseReference(d)));
-        const manifest = {
+        let manifest = {
           mediaType: record.manifestMediaType,
           digest: record.manifestDigest,
           size: await store.blobs.size(record.manifestDigest),
         };
+        // a name tagging an attested image (an index of the image and its attestation manifest) pushes the whole
+        // index: pushing only the image would drop the attestations unnoticed
+        const tagged = asName ? (await store.images.list()).find((t) => t.name === asName)?.target : undefined;
+        if (tagged && isIndexMediaType(tagged.mediaType)) {
+          const index = JSON.parse((await store.blobs.read(tagged.digest)).toString('utf8')) as ImageIndex;
+          if (index.manifests.some(isAttestation))
+            manifest = { mediaType: tagged.mediaType, digest: tagged.digest, size: tagged.size };
+        }
         const { digest } = await pushImage(
           (await import('../../store/index.js')).registryView(store),
           manifest,

@@ -1,7 +1,8 @@
 // `tsbuild run IMAGE [CMD...]`: run an image's command in a throwaway container (changes are discarded).
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
-import type { ContainerConfig } from '../../oci/index.js';
+import { formatPlatform, parsePlatform, platformRank, TsbuildError } from '../../oci/index.js';
+import type { ContainerConfig, Platform } from '../../oci/index.js';
 import type { ContainerSpec, Isolation, NetworkMode } from '../../runtime/index.js';
 
 interface RunOptions {
@@ -10,11 +11,12 @@ interface RunOptions {
   env: string[];
   workdir?: string;
   hostname?: string;
-  isolation: Isolation;
+  isolation: Isolation | 'auto' | 'none';
   entrypoint?: string;
   memory?: string;
   cpus?: string;
   pidsLimit?: string;
+  platform?: string;
 }
 
 /** The process an image runs, Docker's way: ENTRYPOINT + (CMD from the command line, else the image's Cmd). */
@@ -44,6 +46,14 @@ export function imageProcess(
   };
 }
 
+function platformOption(v: string): Platform {
+  try {
+    return parsePlatform(v);
+  } catch (e) {
+    throw new UsageError(`--platform: ${(e as Error).message}`);
+  }
+}
+
 function parseBytes(v: string): number {
   const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(v.trim());
   if (!m) throw new UsageError(`invalid size "${v}" (e.g. 512m, 2g)`);
@@ -68,14 +78,18 @@ export function register(program: Command): void {
     .option('--hostname <name>', 'container hostname')
     .option('--entrypoint <path>', "override the image's Entrypoint")
     .addOption(
-      new Option('--isolation <mode>', 'chroot (fast) or pivot (pivot_root, stricter)')
-        .choices(['chroot', 'pivot'])
-        .default('chroot'),
+      new Option(
+        '--isolation <mode>',
+        'chroot (fast), pivot (pivot_root, stricter), none (copy snapshots only) or auto',
+      )
+        .choices(['auto', 'chroot', 'pivot', 'none'])
+        .default('auto'),
     )
     .option('--memory <bytes>', 'memory limit (e.g. 512m)')
     .option('--cpus <n>', 'CPU limit (e.g. 1.5)')
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--rm', 'remove the container afterwards (always the case)')
+    .option('--platform <os/arch[/variant]>', "the platform's image of a stored index (default: the host's)")
     .allowUnknownOption()
     .addHelpText(
       'after',
@@ -84,11 +98,36 @@ export function register(program: Command): void {
     .action(async (image: string, cmd: string[], opts: RunOptions, command: Command) => {
       const g = globalOptions(command);
       const { openStoreFor } = await import('../open-store.js');
-      const { runContainer, cleanupStaleMounts } = await import('../../runtime/index.js');
+      const { runContainer, cleanupStaleMounts, checkRunnable } = await import('../../runtime/index.js');
+      const want = opts.platform !== undefined ? platformOption(opts.platform) : undefined;
+      // the mode (cli/mode.ts): `--isolation none` is refused (exit 2) for the overlay modes, auto is chroot there
+      const { currentMode } = await import('../mode.js');
+      const decision = await currentMode(opts.isolation);
+      const isolation = decision.isolation;
+      if (isolation === 'none')
+        throw new UsageError('tsbuild run with copy snapshots (--isolation none) is not implemented yet', {
+          hint: 'run with --mode root or rootless',
+        });
       const store = await openStoreFor(g);
       try {
-        const record = await store.images.resolve(image);
+        const record = await store.images.resolve(image, want);
         if (!record) throw new Error(`image "${image}" is not in the store (${g.root}); pull or import it first`);
+        const have = {
+          os: record.config.os,
+          architecture: record.config.architecture,
+          ...(record.config.variant ? { variant: record.config.variant } : {}),
+        };
+        // docker run's rule: a stored image of another platform than the one asked for is an error, not a guess
+        if (want && platformRank(want, have) === undefined)
+          throw new TsbuildError(
+            'PLATFORM_MISMATCH',
+            `image "${image}" is ${formatPlatform(have)}, not the ${formatPlatform(want)} asked for`,
+            {
+              hint: `pull it for ${formatPlatform(want)} (tsbuild pull --platform ${formatPlatform(want)}), or drop --platform`,
+            },
+          );
+        // a foreign image fails here, naming the emulator it lacks, not with "exec format error"
+        checkRunnable([{ platform: have, what: `image "${image}"` }]);
         const proc = imageProcess(record.config.config ?? {}, opts, cmd);
         const lowerdirs = await store.layers.lowerdirsFor(record);
         const dirs = await store.containerDirs();
@@ -112,7 +151,8 @@ export function register(program: Command): void {
             ...proc,
             hostname: opts.hostname,
             network: opts.network,
-            isolation: opts.isolation,
+            isolation,
+            ...(decision.procShared ? { procShared: true } : {}),
             helperDir: `${store.root}/runtime`,
             resources: {
               memoryBytes: opts.memory !== undefined ? parseBytes(opts.memory) : undefined,

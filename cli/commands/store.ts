@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import { collect, globalOptions } from '../context.js';
 import type { PruneBoundFlags } from '../prune-bounds.js';
+import { platformFlag } from '../platform-flag.js';
 import type { Store } from '../../store/index.js';
 
 /** The store's maintenance code, loaded when a command needs it (not by `tsbuild --version` or a build). */
@@ -53,7 +54,11 @@ export function register(program: Command): void {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
       }
-      const out = [['REPOSITORY', 'TAG', 'IMAGE ID', 'DIGEST', 'CREATED', 'SIZE']];
+      // a multi-platform image (a name on an index) lists its platforms in a column of their own
+      const withPlatforms = rows.some((r) => r.platforms);
+      const out = [
+        ['REPOSITORY', 'TAG', 'IMAGE ID', 'DIGEST', 'CREATED', 'SIZE', ...(withPlatforms ? ['PLATFORMS'] : [])],
+      ];
       const { familiarName, parseReference } = await import('../../oci/index.js');
       for (const r of rows) {
         let shown = r.name;
@@ -65,7 +70,15 @@ export function register(program: Command): void {
         const at = shown.lastIndexOf(':');
         const slash = shown.lastIndexOf('/');
         const [repo, tag] = at > slash ? [shown.slice(0, at), shown.slice(at + 1)] : [shown, '<none>'];
-        out.push([repo, tag, r.id ? short(r.id) : '-', short(r.digest), r.created ?? '-', humanSize(r.size)]);
+        out.push([
+          repo,
+          tag,
+          r.id ? short(r.id) : '-',
+          short(r.digest),
+          r.created ?? '-',
+          humanSize(r.size),
+          ...(withPlatforms ? [r.platforms?.join(',') ?? '-'] : []),
+        ]);
       }
       process.stdout.write(table(out) + '\n');
       const damaged = rows.filter((r) => r.problem);
@@ -77,10 +90,48 @@ export function register(program: Command): void {
     .command('inspect')
     .description('print an image as JSON: digest, config, layers with sizes')
     .argument('<name>', 'image name, digest or id prefix')
-    .action(async (name: string, _opts: unknown, command: Command) => {
-      const { inspectImage } = await ops();
-      const r = await withStore(command, (s) => inspectImage(s, name), true);
+    .option('--platform <os/arch[/variant]>', "of a multi-platform image, the platform's image (default: the host's)")
+    .option('--attestations', 'add the in-toto statements attached to the image (SBOM, provenance)')
+    .action(async (name: string, opts: { platform?: string; attestations?: boolean }, command: Command) => {
+      const { inspectImage, readAttestations } = await ops();
+      const platform = opts.platform !== undefined ? await platformFlag(opts.platform) : undefined;
+      const r = await withStore(
+        command,
+        async (s) => ({
+          ...(await inspectImage(s, name, platform)),
+          ...(opts.attestations ? { attestations: await readAttestations(s, name) } : {}),
+        }),
+        true,
+      );
       process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    });
+
+  program
+    .command('sbom')
+    .description("print the SPDX SBOM attached to an image (built with --sbom) for this machine's platform")
+    .argument('<name>', 'image name')
+    .action(async (name: string, _opts: unknown, command: Command) => {
+      const { inspectImage, readAttestations } = await ops();
+      const { SPDX_PREDICATE } = await import('../../oci/index.js');
+      const docs = await withStore(
+        command,
+        async (s) => {
+          const image = await inspectImage(s, name);
+          return (await readAttestations(s, name)).filter(
+            (a) => a.subject === image.digest && a.predicateType === SPDX_PREDICATE,
+          );
+        },
+        true,
+      );
+      if (docs.length === 0) {
+        const { TsbuildError } = await import('../../oci/index.js');
+        throw new TsbuildError('NO_SBOM', `image "${name}" has no SBOM attestation`, {
+          hint: 'build it with --sbom (or --attest type=sbom), or pull an image that carries one',
+        });
+      }
+      // the final image's document (scan-stage=true adds one per stage after it)
+      const statement = docs[0]!.statement as { predicate?: unknown };
+      process.stdout.write(JSON.stringify(statement.predicate, null, 2) + '\n');
     });
 
   program

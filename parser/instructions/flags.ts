@@ -23,7 +23,7 @@ export const FLAGS: Readonly<Record<string, Readonly<Record<string, FlagSpec>>>>
     chown: str,
     chmod: str,
     link: bool,
-    // only meaningful for Git URLs, which ADD refuses anyway
+    // only for Git URLs (builder/sources/git.ts)
     'keep-git-dir': bool,
     checksum: str,
     exclude: strs,

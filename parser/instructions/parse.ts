@@ -136,5 +136,6 @@ function copyFlags(flags: ParsedFlags) {
     parents: flags.bool('parents'),
     exclude: flags.all('exclude'),
     checksum: flags.get('checksum'),
+    keepGitDir: flags.bool('keep-git-dir'),
   };
 }

@@ -52,6 +52,8 @@ export interface CopyInstruction extends Common {
   exclude: string[];
   /** ADD only. */
   checksum: string | undefined;
+  /** ADD of a Git repository only: keep its `.git` directory. */
+  keepGitDir: boolean;
 }
 
 export interface KeyValue {

@@ -14,6 +14,12 @@
  * usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP PROC_RO PROC_MASKED_FILES PROC_MASKED_DIRS ROOT WD UID GID
  *                     GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
  * SECCOMP is a file of struct sock_filter (made by runtime/seccomp/), or - for none.
+ * PROC - (copy snapshots, runtime/run-plain.ts): no namespace can be made (an unprivileged container): no mount or
+ * PID namespace, no /proc, no fork; the helper chroots and drops privileges in place, then execs. A keyring call
+ * the environment's own seccomp profile refuses is then let pass (the filter applied below refuses it too).
+ * PROC shared:PATH (rootless in a container whose /proc is masked, runtime/mode.ts): the kernel refuses a fresh
+ * procfs there (EPERM), so the current /proc is bound recursively at PATH, its masks included; the command sees the
+ * container's processes (no process sandbox), still in its own PID namespace.
  * PROC_RO, PROC_MASKED_FILES, PROC_MASKED_DIRS: comma lists of /proc paths (inside ROOT) made read-only, masked with
  * /dev/null, masked with an empty read-only tmpfs. The policy is runtime/mounts.ts's PROC_* lists (one source for both
  * isolations); runtime/run.ts passes them.
@@ -44,6 +50,16 @@
 static void die(const char *what, const char *arg) {
   fprintf(stderr, "tsbuild-exec: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
   exit(125);
+}
+
+/* /proc/self/setgroups says deny: a user namespace whose gid map an unprivileged user wrote. */
+static int setgroups_denied(void) {
+  char buf[8] = {0};
+  int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n >= 4 && strncmp(buf, "deny", 4) == 0;
 }
 
 /* Waits for PID 1 and leaves the same way it did: its exit code, or death by its signal. */
@@ -108,14 +124,22 @@ int main(int argc, char **argv) {
   /* Die with tsbuild, even if it was SIGKILLed before we got here. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
   if (getppid() != parent) return 125;
-  if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) die("unshare", NULL);
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make mounts private", NULL);
-  pid_t child = fork();
-  if (child < 0) die("fork", NULL);
-  if (child > 0) return supervise(child);
-  /* PID 1 of the new namespace: dies when the supervising parent does. */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
-  if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("mount", proc);
+  int plain = strcmp(proc, "-") == 0;
+  int shared = strncmp(proc, "shared:", 7) == 0;
+  if (shared) proc += 7;
+  if (!plain) {
+    if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) die("unshare", NULL);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make mounts private", NULL);
+    pid_t child = fork();
+    if (child < 0) die("fork", NULL);
+    if (child > 0) return supervise(child);
+    /* PID 1 of the new namespace: dies when the supervising parent does. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
+    if (shared) {
+      if (mount("/proc", proc, NULL, MS_BIND | MS_REC, NULL) != 0) die("bind /proc at", proc);
+    } else if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+      die("mount", proc);
+  }
 
   const char *root = argv[1], *wd = argv[2];
   uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
@@ -131,6 +155,7 @@ int main(int argc, char **argv) {
 
   if (chroot(root) != 0) die("chroot", root);
   if (chdir("/") != 0) die("chdir", "/");
+  if (plain) readonly_paths = masked_files = masked_dirs = "";
   for (char *s = readonly_paths, *p; (p = strsep(&s, ",")) != NULL;) {
     if (!*p) continue;
     if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) != 0) {
@@ -147,14 +172,17 @@ int main(int argc, char **argv) {
   if (syscall(SYS_close_range, 3, ~0U, 0) != 0) die("close_range", NULL);
   /* runc's order: a fresh anonymous session keyring before the user switch, so no key of the host's is in reach. */
   /* ENOSYS: a kernel without keyrings has no host keys to hide (runc lets it pass too). */
-  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS) die("join session keyring", NULL);
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS && !(plain && errno == EPERM))
+    die("join session keyring", NULL);
 
   for (int cap = 0; cap <= 63; cap++) {
     if (caps & (1ULL << cap)) continue;
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die("drop capability from bounding set", NULL);
   }
-  if (setgroups(ngroups, groups) != 0) die("setgroups", argv[5]);
+  /* A rootless run mapping only the user's own ids has setgroups denied (the kernel's rule for such a map): with no
+   * groups to set, the groups the user had stay, as under rootless podman; asked for groups, it fails. */
+  if (setgroups(ngroups, groups) != 0 && !(errno == EPERM && ngroups == 0 && setgroups_denied())) die("setgroups", argv[5]);
   if (setresgid(gid, gid, gid) != 0) die("setresgid", argv[4]);
   if (setresuid(uid, uid, uid) != 0) die("setresuid", argv[3]);
 

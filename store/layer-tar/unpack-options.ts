@@ -17,6 +17,16 @@ export interface UnpackOptions {
    * thread (file-writer.ts); small layers never use it. Default 32; Infinity: never.
    */
   offloadAfter?: number;
+  /**
+   * An untrusted archive unpacked as a build context (extract mode): owners, setuid/setgid bits and xattrs are
+   * dropped and a device node or fifo is refused, so nothing in it acts on the host that reads the context.
+   */
+  plain?: boolean;
+  /**
+   * Character and block devices are skipped (counted in `devicesSkipped`, said once): a copy snapshot's tree has no
+   * nodev mount around it, so an image's node (a host disk) would open in RUN.
+   */
+  skipDevices?: boolean;
   /** Overlay mode: the file ring session to queue small files on (HashWriter.inflate's); ended or aborted here. */
   writer?: WriterSession;
 }
@@ -24,6 +34,8 @@ export interface UnpackOptions {
 export interface UnpackStats {
   entries: number;
   bytes: number;
+  /** Device nodes not made (a rootless run cannot make them). */
+  devicesSkipped?: number;
   /** With `record`: one line per entry, as treeLine() would write it after a walk. */
   tree?: string[];
   /** Regular files queued for the writer thread (those it left when its blob ended were written here at the end). */

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { LayerError } from '../errors.js';
+import { LayerError, StoreError } from '../errors.js';
 import { makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setXattr } from '../xattr.js';
 import { headerTreeLine as line, treeLine } from '../tree.js';
 import { entryComponents } from './paths.js';
@@ -28,6 +28,39 @@ export type { UnpackOptions, UnpackStats };
 const UMASK = process.umask();
 /** Asked once: a syscall per file otherwise. */
 const AS_ROOT = process.getuid?.() === 0;
+/** Root of the host (not of a user namespace): its mknod failing is an error, never a rootless limit. */
+const AS_HOST_ROOT = AS_ROOT && OPAQUE_XATTR.startsWith('trusted.');
+
+let devicesWarned = false;
+function warnDevicesSkipped(
+  name: string,
+  digest: string | undefined,
+  why = 'in a rootless run (a user namespace cannot make them)',
+): void {
+  if (devicesWarned) return;
+  devicesWarned = true;
+  process.emitWarning(
+    `device nodes in layers are skipped ${why}, first "${name}"${digest ? ` in ${digest}` : ''}; the layer itself keeps them`,
+  );
+}
+
+/**
+ * A chown's EINVAL: the id is not mapped in the user namespace tsbuild runs in (rootless with no subordinate ids, or
+ * an id above the range); the fix is the user's (runtime/userns.ts has the same for the builder's chowns).
+ */
+function unmappedOwner(e: unknown, name: string, uid: number, gid: number): unknown {
+  if ((e as { code?: unknown }).code !== 'EINVAL') return e;
+  const user = process.env.TSBUILD_HOST_USER || '$USER';
+  return new StoreError(
+    `layer entry "${name}": cannot give it the owner ${uid}:${gid}: the id is not mapped in this rootless run (no subordinate ids for ${user}?)`,
+    {
+      path: name,
+      cause: e,
+      hint: `give ${user} subordinate ids, then pull or build again: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`,
+    },
+    'ID_UNMAPPED',
+  );
+}
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
@@ -55,6 +88,8 @@ class Unpacker {
     record = false,
     private readonly offloadAfter = 32,
     writer?: WriterSession,
+    private readonly plain = false,
+    private readonly skipDevices = false,
   ) {
     this.fresh = mode === 'overlay';
     this.records = record ? new Map() : undefined;
@@ -186,17 +221,28 @@ class Unpacker {
   }
 
   private applyMeta(path: string, h: TarEntry, fd?: number): void {
-    const uid = h.uid;
-    const gid = h.gid;
-    const mode = h.mode & 0o7777;
+    // plain: an untrusted archive read as a build context: no owners, no setuid/setgid/sticky bits, no xattrs
+    const uid = this.plain ? 0 : h.uid;
+    const gid = this.plain ? 0 : h.gid;
+    const mode = h.mode & (this.plain ? 0o777 : 0o7777);
+    if (this.plain) {
+      if (fd !== undefined) fs.fchmodSync(fd, mode);
+      else if (h.type !== 'symlink') fs.chmodSync(path, mode);
+      return;
+    }
+    try {
+      if (fd !== undefined) {
+        // a new file is root:root with mode 0666 & ~umask already: skip the calls that would change nothing
+        if (uid !== 0 || gid !== 0 || !AS_ROOT) fs.fchownSync(fd, uid, gid);
+      } else {
+        fs.lchownSync(path, uid, gid);
+      }
+    } catch (e) {
+      throw unmappedOwner(e, h.name, uid, gid);
+    }
     if (fd !== undefined) {
-      // a new file is root:root with mode 0666 & ~umask already: skip the calls that would change nothing
-      if (uid !== 0 || gid !== 0 || !AS_ROOT) fs.fchownSync(fd, uid, gid);
       if (mode !== (0o666 & ~UMASK) || uid !== 0 || gid !== 0) fs.fchmodSync(fd, mode);
-    } else if (h.type === 'symlink') {
-      fs.lchownSync(path, uid, gid);
-    } else {
-      fs.lchownSync(path, uid, gid);
+    } else if (h.type !== 'symlink') {
       fs.chmodSync(path, mode); // after chown: chown clears setuid/setgid
     }
     for (const [name, v] of h.xattrs) {
@@ -296,9 +342,23 @@ class Unpacker {
       case 'char':
       case 'block':
       case 'fifo': {
+        if (this.plain) throw this.err(`"${name}" is a device or fifo, which a build context may not hold`, name);
+        if (this.skipDevices && h.type !== 'fifo') {
+          this.stats.devicesSkipped = (this.stats.devicesSkipped ?? 0) + 1;
+          warnDevicesSkipped(name, this.digest, 'with copy snapshots (no nodev mount would contain them)');
+          break;
+        }
         this.clear(rel, false);
         const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'block' ? S_IFBLK : S_IFCHR;
-        mknod(abs, kind | 0o600, h.devmajor, h.devminor);
+        try {
+          mknod(abs, kind | 0o600, h.devmajor, h.devminor);
+        } catch (e) {
+          // rootless: a user namespace cannot make device nodes; skipped as rootless podman does, and said once
+          if (h.type === 'fifo' || (e as { code?: unknown }).code !== 'EPERM' || AS_HOST_ROOT) throw e;
+          this.stats.devicesSkipped = (this.stats.devicesSkipped ?? 0) + 1;
+          warnDevicesSkipped(name, this.digest);
+          break;
+        }
         this.applyMeta(abs, h);
         fs.utimesSync(abs, mtime, mtime);
         this.rec(
@@ -424,7 +484,16 @@ export async function unpackTar(
   dest: string,
   opts: UnpackOptions = {},
 ): Promise<UnpackStats> {
-  const u = new Unpacker(dest, opts.mode ?? 'overlay', opts.digest, opts.record, opts.offloadAfter, opts.writer);
+  const u = new Unpacker(
+    dest,
+    opts.mode ?? 'overlay',
+    opts.digest,
+    opts.record,
+    opts.offloadAfter,
+    opts.writer,
+    opts.plain,
+    opts.skipDevices,
+  );
   try {
     for await (const entry of readTar(src)) await u.entry(entry);
     await u.finish();

@@ -1,5 +1,7 @@
 // The one place that knows how deletions are spelled: OCI layer tars use `.wh.NAME` files and `.wh..wh..opq`
 // markers; overlayfs uses 0/0 character devices (or zero-size files with the whiteout xattr) and opaque xattrs.
+import { readFileSync } from 'node:fs';
+
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
@@ -7,8 +9,20 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
 export const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque'] as const;
 /** xattrs that mark a zero-size file as a whiteout (overlay's xwhiteout form). */
 export const WHITEOUT_XATTRS = ['trusted.overlay.whiteout', 'user.overlay.whiteout'] as const;
-/** What unpack writes to make a directory opaque. */
-export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/**
+ * What unpack writes to make a directory opaque: trusted.* as root; user.* in a user namespace (a rootless run, where
+ * overlay is mounted with `userxattr` and trusted.* cannot be written or read).
+ */
+export const OPAQUE_XATTR = inUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
+
+/** This process runs in a user namespace other than the initial one (its uid_map is not the identity). */
+function inUserNamespace(): boolean {
+  try {
+    return readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295';
+  } catch {
+    return false;
+  }
+}
 
 /** Overlay's private xattrs: never copied into a layer tar, never accepted from one. */
 export function isOverlayXattr(name: string): boolean {

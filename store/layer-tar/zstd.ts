@@ -1,7 +1,8 @@
 // zstd for layers, streaming both ways. Node's own zlib has zstd from 22.15 (createZstdDecompress, zstdCompress);
 // it is used when present. On older Node (20) the fallbacks are two npm packages (docs/performance.md says why):
 // @toondepauw/node-zstd (libzstd 1.5.7 through napi-rs, prebuilt per platform as optional dependencies, nothing
-// downloaded or compiled at install) compresses, and fzstd (pure JavaScript, streaming) decompresses.
+// downloaded or compiled at install) compresses and decodes whole frames of bounded size (zstd-frames.ts), and fzstd
+// (pure JavaScript, streaming) decodes the rest.
 //
 // Compression works as the parallel gzip does (gzip.ts): the input is cut into chunks, each compressed as an
 // independent zstd frame on libuv's thread pool, and the frames are written in order. Concatenated frames are one
@@ -12,10 +13,13 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Digest } from '../../oci/index.js';
 import { compressFileChunks } from './file-chunks.js';
+import { createFramedZstdDecompress } from './zstd-frames.js';
 
 export const ZSTD_DEFAULT_LEVEL = 3;
 /** Input per frame: big enough that a frame's ratio is within a percent of one frame for the whole layer. */
 const CHUNK = 4 << 20;
+/** Most output of one frame decoded whole (zstd-frames.ts): several of our frames, far from a whole layer. */
+const MAX_WHOLE_FRAME = 16 << 20;
 
 const require = createRequire(import.meta.url);
 
@@ -67,6 +71,35 @@ export function createZstdDecompress(): Transform {
     });
     return d;
   }
+  const decoder = libzstdDecoder();
+  if (!decoder) return fzstdDecompress();
+  return createFramedZstdDecompress({
+    decodeFrame: (frame) => decoder.decode(frame),
+    streaming: fzstdDecompress,
+    maxFrame: MAX_WHOLE_FRAME,
+    parallel: Math.max(2, availableParallelism()),
+  });
+}
+
+interface Decoder {
+  decode(data: Buffer): Promise<Buffer>;
+}
+let decoder: Decoder | null | undefined;
+/** libzstd's whole-frame decoder from the package that compresses; null if it does not load here. */
+function libzstdDecoder(): Decoder | null {
+  if (decoder === undefined) {
+    try {
+      const { Decoder } = require('@toondepauw/node-zstd') as { Decoder: new () => Decoder };
+      decoder = new Decoder();
+    } catch {
+      decoder = null;
+    }
+  }
+  return decoder;
+}
+
+/** fzstd's streaming decoder: any frame size, on the main thread. */
+function fzstdDecompress(): Transform {
   const { Decompress } = require('fzstd') as {
     Decompress: new (ondata: (chunk: Uint8Array, final: boolean) => void) => {
       push(chunk: Uint8Array, final?: boolean): void;

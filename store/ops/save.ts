@@ -1,9 +1,10 @@
 // Image archives: an OCI image layout tar or a docker-archive (manifest.json + repositories, the format
 // `docker load` / `podman load` read). The one writer behind `tsbuild save` and `tsbuild build -o type=oci|docker`;
-// they differ only in the layers they write (`layers` below).
+// they differ only in the layers they write (`layers` below). A multi-platform docker-archive is Docker 25's: an OCI
+// layout of the index that is also a docker-archive of the host's image.
 import { digestHex } from '../../oci/index.js';
-import { familiarName, parseReference } from '../../oci/index.js';
-import { MediaType, type Descriptor, type ImageManifest } from '../../oci/index.js';
+import { familiarName, hostPlatform, parseReference, selectPlatform, type Platform } from '../../oci/index.js';
+import { MediaType, type Descriptor, type ImageIndex, type ImageManifest } from '../../oci/index.js';
 import type { ImageRecord, Store } from '../api.js';
 import { StoreError } from '../errors.js';
 import { putJSON } from '../json.js';
@@ -21,6 +22,11 @@ export interface SaveOptions {
   layers?: 'gzip' | 'stored' | LayerCompression;
   /** Normalized names for the archive (the first names the OCI index entry); default: the name `ref` resolved. */
   names?: string[];
+}
+
+export interface SaveIndexOptions extends SaveOptions {
+  /** The platform whose image a docker-archive's manifest.json lists (default: the host's, else the first). */
+  loadPlatform?: Platform;
 }
 
 /** Writes `ref` to `dest` (a file, renamed into place when complete, or a stream); returns its manifest. */
@@ -71,6 +77,129 @@ async function save(
 }
 
 /**
+ * An OCI layout of a whole index (a multi-platform build's): each platform's manifest (rewritten as `manifestFor`
+ * says when its layers are compressed), config and layers, and the index over them (rewritten when a manifest was),
+ * named by `names` as a single image would be. Returns the index the layout holds.
+ *
+ * `docker`: the archive `docker save` writes with the containerd image store (Docker 25): the same layout, the index
+ * entry repeated once per name (as docker's), plus a manifest.json and repositories naming ONE image by its blobs —
+ * the host's platform, else the first — for the loaders that read only those (docker's classic store, podman's
+ * docker-archive transport).
+ */
+export async function saveIndex(
+  store: Store,
+  index: Descriptor,
+  dest: string | NodeJS.WritableStream,
+  format: 'oci' | 'docker' = 'oci',
+  opts: SaveIndexOptions = {},
+): Promise<Descriptor> {
+  try {
+    return await saveWholeIndex(store, index, dest, format, opts);
+  } catch (e) {
+    const dmg = damageIn(e);
+    if (dmg) throw dmg.inImage(index.digest, `no archive was written to ${typeof dest === 'string' ? dest : '-'}`);
+    throw e;
+  }
+}
+
+async function saveWholeIndex(
+  store: Store,
+  index: Descriptor,
+  dest: string | NodeJS.WritableStream,
+  format: 'oci' | 'docker',
+  opts: SaveIndexOptions,
+): Promise<Descriptor> {
+  const parsed = JSON.parse((await store.blobs.read(index.digest)).toString('utf8')) as ImageIndex;
+  const want = opts.layers ?? 'gzip';
+  const compression = want === 'gzip' ? DEFAULT_COMPRESSION : want === 'stored' ? undefined : want;
+  const images: { rec: ImageRecord; manifest: Descriptor; layers: Descriptor[] }[] = [];
+  const releases: (() => Promise<void>)[] = [];
+  try {
+    for (const entry of parsed.manifests) {
+      const rec = await store.images.resolve(entry.digest);
+      if (!rec || rec.manifestDigest !== entry.digest)
+        throw new StoreError(`image ${entry.digest} of index ${index.digest} is not in the store`);
+      releases.push(
+        await store.lease([rec.manifestDigest, rec.configDigest, ...rec.manifest.layers.map((l) => l.digest)]),
+      );
+      const layers: Descriptor[] = [];
+      for (const l of rec.manifest.layers) layers.push(compression ? await store.layers.compressed(l, compression) : l);
+      images.push({ rec, manifest: await manifestFor(store, rec, layers, true), layers });
+    }
+    const changed = images.some((im, i) => im.manifest.digest !== parsed.manifests[i]!.digest);
+    const written = changed
+      ? await putJSON(
+          store.blobs,
+          {
+            ...parsed,
+            manifests: parsed.manifests.map((d, i) => ({
+              ...d,
+              mediaType: images[i]!.manifest.mediaType,
+              digest: images[i]!.manifest.digest,
+              size: images[i]!.manifest.size,
+            })),
+          },
+          MediaType.OciIndex,
+        )
+      : { ...index, mediaType: MediaType.OciIndex };
+    const names = opts.names ?? [];
+    // docker's archive names the index once per name; an OCI layout once (buildx's oci exporter)
+    const entries =
+      format === 'docker' && names.length > 1
+        ? names.map((n) => ({ ...written, ...nameAnnotations([n]) }))
+        : [{ ...written, ...nameAnnotations(names) }];
+    await writeArchive(store, dest, async (w) => {
+      await w.file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      await w.file(
+        'index.json',
+        JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: entries }),
+      );
+      const seen = new Set<string>();
+      const blob = async (d: { digest: Descriptor['digest']; size?: number | undefined }): Promise<void> => {
+        if (seen.has(d.digest)) return;
+        seen.add(d.digest);
+        await w.blob(`blobs/sha256/${digestHex(d.digest)}`, d.digest, d.size);
+      };
+      await blob(written);
+      for (const im of images) {
+        await blob(im.manifest);
+        await blob({ digest: im.rec.configDigest });
+        for (const l of im.layers) await blob(l);
+      }
+      if (format === 'docker') {
+        const want = opts.loadPlatform ?? hostPlatform();
+        const picked = selectPlatform(parsed.manifests, want);
+        const im = images[picked ? parsed.manifests.indexOf(picked) : 0]!;
+        const path = (d: Descriptor['digest']): string => `blobs/sha256/${digestHex(d)}`;
+        await writeDockerManifest(
+          w,
+          im.rec,
+          im.layers,
+          path(im.rec.configDigest),
+          im.layers.map((l) => path(l.digest)),
+          names,
+        );
+      }
+    });
+    return written;
+  } finally {
+    for (const r of releases) await r();
+  }
+}
+
+/** The OCI layout annotations that name an image: containerd's full name and the layout's own ref (the tag). */
+function nameAnnotations(names: string[]): { annotations?: Record<string, string> } {
+  const name = names[0];
+  if (!name) return {};
+  return {
+    annotations: {
+      'io.containerd.image.name': name,
+      'org.opencontainers.image.ref.name': parseReference(name).tag ?? 'latest',
+    },
+  };
+}
+
+/**
  * The manifest the archive holds: the stored one, or for an OCI layout a new OCI manifest when the layers written
  * differ from the stored ones or the stored manifest is Docker's.
  */
@@ -111,18 +240,12 @@ async function writeOciLayout(
   layers: Descriptor[],
   names: string[],
 ): Promise<void> {
-  const name = names[0];
-  const annotations: Record<string, string> = {};
-  if (name) {
-    annotations['io.containerd.image.name'] = name;
-    annotations['org.opencontainers.image.ref.name'] = parseReference(name).tag ?? 'latest';
-  }
   const platform = {
     os: rec.config.os,
     architecture: rec.config.architecture,
     ...(rec.config.variant ? { variant: rec.config.variant } : {}),
   };
-  const entry: Descriptor = { ...manifest, platform, ...(name ? { annotations } : {}) };
+  const entry: Descriptor = { ...manifest, platform, ...nameAnnotations(names) };
   await w.file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await w.file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [entry] }));
   const seen = new Set<string>();
@@ -147,12 +270,22 @@ async function writeDockerArchive(
     seen.add(layerNames[i]!);
     await w.blob(layerNames[i]!, layers[i]!.digest, layers[i]!.size);
   }
+  await writeDockerManifest(w, rec, layers, `${digestHex(rec.configDigest)}.json`, layerNames, names);
+}
+
+/** The docker-archive's manifest.json (one image: its config and layers by their paths in the tar) and repositories. */
+async function writeDockerManifest(
+  w: ArchiveWriter,
+  rec: ImageRecord,
+  layers: Descriptor[],
+  config: string,
+  layerNames: string[],
+  names: string[],
+): Promise<void> {
   const refs = names.map((n) => parseReference(n));
   await w.file(
     'manifest.json',
-    JSON.stringify([
-      { Config: `${digestHex(rec.configDigest)}.json`, RepoTags: refs.map((r) => familiarName(r)), Layers: layerNames },
-    ]),
+    JSON.stringify([{ Config: config, RepoTags: refs.map((r) => familiarName(r)), Layers: layerNames }]),
   );
   if (refs.length === 0) return;
   // The legacy tag file: repository → tag → top layer id.

@@ -63,8 +63,8 @@ export async function sweepBuilderTemps(root: string): Promise<number> {
 
 /**
  * Everything dead processes left in the store's temp places. Cheap enough for every command: a readdir of tmp/,
- * layers/, run/ and builder/tmp/ and the root, and a liveness check per temp name; best effort (a failure here
- * must not stop the command: prune removes the same later).
+ * layers/, run/, snapshots/ and builder/tmp/ and the root, and a liveness check per temp name; best effort (a
+ * failure here must not stop the command: prune removes the same later).
  */
 export async function sweepDeadTemps(root: string): Promise<void> {
   const jobs: Promise<unknown>[] = [];
@@ -74,6 +74,10 @@ export async function sweepDeadTemps(root: string): Promise<void> {
     if ((n.startsWith('tmp-') || n.startsWith('trash-')) && dead(tempOwnerPid(n))) remove(join(root, 'layers', n));
   }
   for (const n of await list(join(root, 'run'))) if (dead(leadingPid(n))) remove(join(root, 'run', n));
+  // a copy snapshot being made, or a RUN's scratch tree (store/snapshots.ts)
+  for (const n of await list(join(root, 'snapshots'))) {
+    if (n.startsWith('tmp-') && dead(tempOwnerPid(n))) remove(join(root, 'snapshots', n));
+  }
   // an index.json (or other top-level file) rewrite cut short
   for (const n of await list(root)) if (n.startsWith('.tmp-') && dead(tempOwnerPid(n))) remove(join(root, n));
   jobs.push(sweepBuilderTemps(root).catch(() => undefined));

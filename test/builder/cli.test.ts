@@ -76,9 +76,9 @@ describe('tsbuild build command line', () => {
   });
 
   it('fails clearly on flags it does not support and on an unknown --target', () => {
-    const a = tsb(['build', '--ssh', 'default', join(REPO, 'samples/hello')]);
+    const a = tsb(['build', '--add-host', 'h:1.2.3.4', join(REPO, 'samples/hello')]);
     expect(a.code).toBe(2);
-    expect(a.stderr).toContain('--ssh is not supported');
+    expect(a.stderr).toContain('--add-host is not supported');
     const b = tsb(['build', '--target', 'nope', join(REPO, 'samples/multistage')]);
     expect(b.code).toBe(1);
     expect(b.stderr).toMatch(/target stage "nope" could not be found/);

@@ -31,6 +31,45 @@ describe('build context', () => {
     await expect(ctx.resolveSource('b.txt')).rejects.toThrow(ContextError);
   });
 
+  it('walks as a stream: a directory is read only when the walk reaches it', async () => {
+    const ctx = await BuildContext.openDir(dir);
+    const it = ctx.entries('');
+    const head = [it.next().value?.rel, it.next().value?.rel, it.next().value?.rel];
+    expect(head).toEqual(['', 'a.txt', 'b.txt']);
+    // src/ has not been read yet: a file made now is seen
+    await writeFile(join(dir, 'src/late.txt'), 'late');
+    expect([...it].map((e) => e.rel)).toEqual([
+      'src',
+      'src/deep',
+      'src/deep/er',
+      'src/deep/er/x.log',
+      'src/deep/keep.log',
+      'src/late.txt',
+      'src/main.c',
+    ]);
+  });
+
+  it('holds an ignored directory back until an exception re-includes something below it', async () => {
+    await mkdir(join(dir, 'src/other'));
+    await writeFile(join(dir, 'src/other/x.log'), 'x');
+    await writeFile(join(dir, '.dockerignore'), 'src\n!src/deep/keep.log\n');
+    const ctx = await BuildContext.openDir(dir);
+    expect([...ctx.entries('')].map((e) => e.rel)).toEqual([
+      '',
+      '.dockerignore',
+      'a.txt',
+      'b.txt',
+      'src',
+      'src/deep',
+      'src/deep/keep.log',
+    ]);
+    // the stat fields a build reads, copied out of fs.Stats
+    const e = [...ctx.entries('a.txt')][0]!;
+    expect(Object.keys(e.stat).sort()).toEqual(
+      ['atimeMs', 'ctimeMs', 'dev', 'gid', 'ino', 'mode', 'mtimeMs', 'nlink', 'size', 'uid'].sort(),
+    );
+  });
+
   it('prefers Buildfile.dockerignore beside the Buildfile', async () => {
     await writeFile(join(dir, '.dockerignore'), 'a.txt\n');
     await writeFile(join(dir, 'Buildfile.dockerignore'), 'b.txt\n');

@@ -212,8 +212,8 @@ describe('a real build, as the user sees it', () => {
     const a = await tsbuild(['build', '--progress=fancy', ctx]);
     expect(a.code).toBe(2);
     expect(a.stderr).toMatch(/fancy/);
-    const b = await tsbuild(['build', '--ssh', 'default', ctx]);
+    const b = await tsbuild(['build', '--add-host', 'h:1.2.3.4', ctx]);
     expect(b.code).toBe(2);
-    expect(b.stderr).toMatch(/--ssh is not supported/);
+    expect(b.stderr).toMatch(/--add-host is not supported/);
   });
 });

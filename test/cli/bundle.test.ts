@@ -1,7 +1,7 @@
 // The CLI bundle (scripts/bundle.mjs) as bin/tsbuild runs it: esbuild's output written as it comes, Node's costly
 // built-ins loaded only when used, and code that reads right as latin1 (bin/tsbuild's one-byte read).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,20 @@ describe('the CLI bundle', () => {
     const p = builtinsLoadedBy(['parse', '-'], 'FROM scratch\nRUN true\n');
     expect(p.status).toBe(0);
     expect(p.loaded.filter((m) => LAZY.includes(m))).toEqual([]);
+  });
+
+  it('loads none of them for a no-op rebuild either (koffi without its build tool)', () => {
+    // koffi's package entry requires https, tls and zlib for its download tool; the store and the runtime load its
+    // addon directly (oci/koffi.ts)
+    const ctx = join(tmp, 'noop');
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'a'), 'a\n');
+    writeFileSync(join(ctx, 'Buildfile'), 'FROM scratch\nCOPY a /a\n');
+    const args = ['--root', join(tmp, 'root'), 'build', '-q', '-t', 'noop:1', ctx];
+    expect(builtinsLoadedBy(args).status).toBe(0);
+    const again = builtinsLoadedBy(args);
+    expect(again.status).toBe(0);
+    expect(again.loaded.filter((m) => LAZY.includes(m))).toEqual([]);
   });
 
   it('runs regular expressions naming non-ASCII characters as written (HEALTHCHECK durations in µs)', () => {

@@ -50,6 +50,14 @@ describe('build event JSON schema', () => {
     ).toBe(true);
   });
 
+  it('accepts the platform of a step in a multi-platform build, and only a platform', () => {
+    const step = { stage: 'linux/arm64 build', index: 2, total: 3, instruction: 'RUN x', line: 2 };
+    expect(validateEvent({ type: 'step-start', time: 1, step: { ...step, platform: 'linux/arm64' } })).toBe(true);
+    expect(validateEvent({ type: 'step-start', time: 1, step: { ...step, platform: 'linux/arm/v7' } })).toBe(true);
+    expect(validateEvent({ type: 'step-start', time: 1, step: { ...step, platform: 'arm64' } })).toBe(false);
+    expect(validateEvent({ type: 'step-start', time: 1, step: { ...step, platform: 7 } })).toBe(false);
+  });
+
   it("accepts the CLI's closing events: the result, or the error with its exit code", () => {
     const d = 'sha256:' + 'a'.repeat(64);
     expect(validateEvent({ type: 'result', time: 1, imageId: d, manifestDigest: d, tags: ['docker.io/x/y:1'] })).toBe(

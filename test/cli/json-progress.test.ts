@@ -102,7 +102,7 @@ describe('--progress=json holds only events', () => {
     const dir = context('usage', 'FROM busybox:latest\n');
     for (const args of [
       ['build', '--progress=json', '--frob', dir],
-      ['build', '--progress', 'json', '--ssh', 'default', dir],
+      ['build', '--progress', 'json', '--add-host', 'h:1.2.3.4', dir],
       ['build', '--progress=json', '--secret', 'id=s,src=/nonexistent/tsbuild-secret', dir],
     ]) {
       const r = await tsbuild(args);

@@ -54,13 +54,14 @@ describe('README', () => {
 });
 
 describe('README programmatic API example', () => {
-  it("type-checks against the package as users import it (`from 'tsbuild'`)", async () => {
+  it('type-checks against the package as users import it (from its npm name, `tsbuild-oci`)', async () => {
     const { execFile } = await import('node:child_process');
     const { writeFileSync, rmSync } = await import('node:fs');
     const block = /```ts\n([\s\S]*?)```/.exec(read('README.md'));
     expect(block, 'README has a ```ts example').not.toBeNull();
-    expect(block![1]).toContain("from 'tsbuild'");
-    // Inside the package, so `tsbuild` resolves to this package through its "exports" (self-reference).
+    const { name } = JSON.parse(read('package.json')) as { name: string };
+    expect(block![1]).toContain(`from '${name}'`);
+    // Inside the package, so its name resolves to this package through its "exports" (self-reference).
     const file = `${repo}/.readme-example-${process.pid}.ts`;
     writeFileSync(file, `export {};\n${block![1]}`);
     try {

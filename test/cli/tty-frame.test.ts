@@ -47,6 +47,21 @@ describe('tty frames', () => {
     expect(final[final.length - 1]).toBe('Built sha256:111111111111 in 0.1s: 30 steps, 0 cached');
   });
 
+  it('draws informational lines (a Git source resolved to its commit) under the header, warnings apart', () => {
+    const message = `resolved https://host/org/repo.git#main to ${'a'.repeat(40)}`;
+    const lines = drawFrame(
+      stateOf([
+        { type: 'build-start', time: 0, stages: [{ name: '0', dependsOn: [] }] },
+        { type: 'log', time: 1, level: 'info', message },
+        { type: 'log', time: 2, level: 'warn', message: 'careful' },
+      ]),
+      { now: 5, columns: 120, maxLines: 20, color: false },
+    );
+    expect(lines[1]).toBe(` => ${message}`);
+    expect(lines).toContain(' => WARN: careful');
+    expect(lines.filter((l) => l.includes('careful'))).toHaveLength(1);
+  });
+
   it("shows only the last lines of a step's output, cleaned of escapes and carriage returns", () => {
     const ev: BuildEvent[] = [{ type: 'step-start', time: 0, step: ref(1, 1) }];
     for (let i = 0; i < 9; i++)

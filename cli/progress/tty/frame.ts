@@ -106,7 +106,8 @@ export function drawFrame(state: ViewState, opts: FrameOptions): string[] {
     return { running: s.end === undefined, lines };
   });
   const warnings = state.warnings.slice(-3).map((w) => fit(` => WARN: ${w}`, o.columns));
-  const out = [header(state, o), ...transfers];
+  const notes = state.notes.slice(-3).map((n) => fit(` => ${n}`, o.columns));
+  const out = [header(state, o), ...transfers, ...notes];
   if (o.maxLines !== undefined) {
     // Too tall for the terminal: drop the oldest finished steps first, then trim the oldest tails.
     const budget = Math.max(3, o.maxLines - out.length - warnings.length - 1);

@@ -35,6 +35,8 @@ export interface ViewState {
   steps: StepView[];
   transfers: TransferView[];
   warnings: string[];
+  /** Informational log lines (a Git source resolved to its commit, a cache imported), drawn under the transfers. */
+  notes: string[];
   /** Set when the user interrupted the build (the signal's name). */
   interrupted?: string;
   /** Step count per stage, learnt from StepRef.total. */
@@ -42,7 +44,7 @@ export interface ViewState {
 }
 
 export function newViewState(): ViewState {
-  return { steps: [], transfers: [], warnings: [], stageTotals: new Map() };
+  return { steps: [], transfers: [], warnings: [], notes: [], stageTotals: new Map() };
 }
 
 export function stepKey(s: StepRef): string {
@@ -108,6 +110,7 @@ export function apply(state: ViewState, e: BuildEvent): void {
     }
     case 'log':
       if (e.level === 'warn') state.warnings.push(e.message);
+      else state.notes.push(e.message);
       break;
     case 'build-end':
       state.end = e.time;
