@@ -208,3 +208,52 @@ async function build(helperDir: string): Promise<string> {
   }
   return bin;
 }
+
+/** What one container's helper run is given (tsbuild-exec.c's usage, in order). */
+export interface HelperCall {
+  /** rootless: a network namespace to join (a path the helper can open), and where to mount its sysfs */
+  netns?: string;
+  sysfs?: string;
+  /** `-` for none (copy snapshots), `shared:PATH` to bind the current /proc, else where to mount a fresh one */
+  proc: string;
+  nofile: number;
+  seccompFile: string;
+  procReadonly: readonly string[];
+  procMaskedFiles: readonly string[];
+  procMaskedDirs: readonly string[];
+  root: string;
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+  /** the capability mask, hex */
+  caps: string;
+  args: readonly [string, ...string[]];
+}
+
+/** The helper's argv for `call` (argv[0] is the helper): one writer of its positional layout. */
+export function helperArgv(helper: string, call: HelperCall): string[] {
+  const [file, ...rest] = call.args;
+  return [
+    helper,
+    ...(call.netns !== undefined ? ['--netns', call.netns] : []),
+    ...(call.sysfs !== undefined ? ['--sysfs', call.sysfs] : []),
+    String(process.pid),
+    call.proc,
+    String(call.nofile),
+    call.seccompFile,
+    call.procReadonly.join(','),
+    call.procMaskedFiles.join(','),
+    call.procMaskedDirs.join(','),
+    call.root,
+    call.cwd,
+    String(call.uid),
+    String(call.gid),
+    call.groups.join(',') || '-',
+    call.caps,
+    '--',
+    file,
+    file,
+    ...rest,
+  ];
+}

@@ -23,7 +23,7 @@ import { join, posix } from 'node:path';
 import { capMask, CAP_NUMBERS, containerCaps } from './caps.js';
 import { BUILD_HOSTNAME, writeEtcFiles } from './etc-files.js';
 import { ContainerSetupError, REPORT_HINT, RuntimeError } from './errors.js';
-import { ensureHelper } from './helper.js';
+import { ensureHelper, helperArgv } from './helper.js';
 import { AT, LibcError, mknodat, O, openat, unlinkat, utimensatNs } from './libc.js';
 import { mkdirInRoot } from './paths.js';
 import { containerEnv, envObject } from './plan.js';
@@ -218,26 +218,21 @@ export async function runPlain(spec: PlainRunSpec): Promise<PlainRunResult> {
     const caps = (capMask(containerCaps('chroot', spec.network)) & permittedCaps() & noMknod).toString(16);
     const [file, ...rest] = spec.args;
     if (file === undefined) throw new RuntimeError('NO_COMMAND', 'no command', { hint: REPORT_HINT });
-    const argv = [
-      helper,
-      String(process.pid),
-      '-',
-      String(1_048_576),
+    const argv = helperArgv(helper, {
+      proc: '-',
+      nofile: 1_048_576,
       seccompFile,
-      '',
-      '',
-      '',
-      spec.rootDir,
+      procReadonly: [],
+      procMaskedFiles: [],
+      procMaskedDirs: [],
+      root: spec.rootDir,
       cwd,
-      String(user.uid),
-      String(user.gid),
-      user.groups.join(',') || '-',
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
       caps,
-      '--',
-      file,
-      file,
-      ...rest,
-    ];
+      args: [file, ...rest],
+    });
     step = 'start';
     spec.signal?.throwIfAborted();
     const previousUmask = process.umask(0o022);

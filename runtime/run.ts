@@ -9,7 +9,7 @@ import { capMask, containerCaps } from './caps.js';
 import { createCgroup, hasLimits, type Cgroup } from './cgroups.js';
 import { BUILD_HOSTNAME, writeEtcFiles } from './etc-files.js';
 import { ContainerSetupError, REPORT_HINT, RuntimeError } from './errors.js';
-import { ensureHelper } from './helper.js';
+import { ensureHelper, helperArgv, type HelperCall } from './helper.js';
 import { MNT_DETACH, mount, MS, umount2 } from './libc.js';
 import {
   mountOverlay,
@@ -145,6 +145,9 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     let argv: string[];
     let env: Record<string, string>;
     let sysMount: string | undefined;
+    // chroot isolation: the helper and what it is given (rootless adds the network to join, below)
+    let helper: string | undefined;
+    let call: HelperCall | undefined;
 
     if (isolation === 'chroot') {
       step = 'mount rootfs';
@@ -157,29 +160,25 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
       step = 'resolve user';
       const user = await resolveUser(root, spec.user, purpose);
       await mkdirInRoot(root, cwd);
-      const helper = await ensureHelper(spec.helperDir ?? join(runDir, 'helper'));
+      helper = await ensureHelper(spec.helperDir ?? join(runDir, 'helper'));
       const [file, ...rest] = spec.args;
       if (file === undefined) throw new RuntimeError('NO_COMMAND', 'no command', { hint: REPORT_HINT });
-      argv = [
-        helper,
-        String(process.pid),
-        spec.procShared ? `shared:${proc}` : proc,
-        String(nofile),
+      call = {
+        proc: spec.procShared ? `shared:${proc}` : proc,
+        nofile,
         seccompFile,
-        PROC_READONLY.join(','),
-        PROC_MASKED_FILES.join(','),
-        PROC_MASKED_DIRS.join(','),
+        procReadonly: PROC_READONLY,
+        procMaskedFiles: PROC_MASKED_FILES,
+        procMaskedDirs: PROC_MASKED_DIRS,
         root,
         cwd,
-        String(user.uid),
-        String(user.gid),
-        user.groups.join(',') || '-',
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups,
         caps,
-        '--',
-        file,
-        file,
-        ...rest,
-      ];
+        args: [file, ...rest],
+      };
+      argv = helperArgv(helper, call);
       env = envObject(containerEnv(spec.env, user.home));
     } else {
       const plan: InitPlan = {
@@ -209,20 +208,33 @@ export async function runContainer(spec: ContainerSpec): Promise<ContainerResult
     const netns = network === 'default' ? (spec.sharedNetwork ?? ownNetwork)!.fd : undefined;
     step = 'start';
     if (cgroup && isolation === 'chroot') argv = [...HOLD, ...argv];
-    // Rootless: the chain joins the network itself, and sysfs is mounted from inside it (runtime/userns.ts).
+    // Rootless: the chain joins the network itself, and sysfs is mounted from inside it (runtime/userns.ts); under
+    // chroot isolation the helper does both (one exec), under pivot nsenter and mount do.
     if (inUserNamespace() && network !== 'host') {
       if (network === 'none') ownNetns = makeNetworkNamespaceOutside(runDir);
       const fd = netns ?? ownNetns!;
-      if (sysMount) {
-        try {
-          mountSysfsIn(fd, sysMount);
-        } catch {
-          // a fresh sysfs is refused where /sys has masked parts (inside a container): its /sys instead, as podman
-          mount('/sys', sysMount, null, MS.BIND | MS.REC);
+      if (helper !== undefined && call !== undefined) {
+        const chain = argv.slice(0, argv.indexOf(helper));
+        argv = [
+          ...chain,
+          ...helperArgv(helper, {
+            ...call,
+            netns: `/proc/${process.pid}/fd/${fd}`,
+            ...(sysMount !== undefined ? { sysfs: sysMount } : {}),
+          }),
+        ];
+      } else {
+        if (sysMount) {
+          try {
+            mountSysfsIn(fd, sysMount);
+          } catch {
+            // a fresh sysfs is refused where /sys has masked parts (inside a container): its /sys instead, as podman
+            mount('/sys', sysMount, null, MS.BIND | MS.REC);
+          }
         }
+        argv = [...joinNetworkPrefix(fd), ...argv];
       }
       sysMount = undefined;
-      argv = [...joinNetworkPrefix(fd), ...argv];
     } else if (inUserNamespace() && sysMount) {
       // the host's network namespace is not ours to mount sysfs for: its /sys, read-only, as rootless podman does
       mount('/sys', sysMount, null, MS.BIND | MS.REC);

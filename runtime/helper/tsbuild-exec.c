@@ -11,7 +11,7 @@
  *   (root) or none, inheritable/ambient none -> no_new_privs -> pdeathsig -> umask 022 -> RLIMIT_NOFILE -> seccomp
  *   filter -> execvp(FILE, ARGV) with PATH from the environment it was given (the container's).
  *
- * usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP PROC_RO PROC_MASKED_FILES PROC_MASKED_DIRS ROOT WD UID GID
+ * usage: tsbuild-exec [--netns PATH] [--sysfs PATH] PARENTPID PROC NOFILE SECCOMP PROC_RO PROC_MASKED_FILES PROC_MASKED_DIRS ROOT WD UID GID
  *                     GROUPS(comma list or -) CAPS(hex) -- FILE ARGV0 [ARGS...]
  * SECCOMP is a file of struct sock_filter (made by runtime/seccomp/), or - for none.
  * PROC - (copy snapshots, runtime/run-plain.ts): no namespace can be made (an unprivileged container): no mount or
@@ -23,6 +23,11 @@
  * PROC_RO, PROC_MASKED_FILES, PROC_MASKED_DIRS: comma lists of /proc paths (inside ROOT) made read-only, masked with
  * /dev/null, masked with an empty read-only tmpfs. The policy is runtime/mounts.ts's PROC_* lists (one source for both
  * isolations); runtime/run.ts passes them.
+ * Leading options, for a rootless run (runtime/userns.ts): --netns PATH joins that network namespace before anything
+ * else (Node, in a user namespace, cannot step into it and back); --sysfs PATH mounts sysfs at PATH in the new mount
+ * namespace, from inside that network namespace (sysfs shows the devices of its mounter's), or binds /sys there when
+ * a fresh sysfs is refused (inside a container whose /sys is masked, as podman does). One exec instead of nsenter's
+ * and a mount's: they were most of a rootless RUN's extra cost.
  * Exit 127/126 with a message on stderr when FILE cannot be executed, like a shell.
  */
 #define _GNU_SOURCE
@@ -109,8 +114,15 @@ static struct sock_fprog read_filter(const char *path) {
 }
 
 int main(int argc, char **argv) {
+  const char *netns = NULL, *sysfs = NULL;
+  while (argc > 2 && (strcmp(argv[1], "--netns") == 0 || strcmp(argv[1], "--sysfs") == 0)) {
+    if (argv[1][2] == 'n') netns = argv[2];
+    else sysfs = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 17 || strcmp(argv[14], "--") != 0) {
-    fprintf(stderr, "usage: tsbuild-exec PARENTPID PROC NOFILE SECCOMP PROC_RO PROC_MASKED_FILES PROC_MASKED_DIRS "
+    fprintf(stderr, "usage: tsbuild-exec [--netns PATH] [--sysfs PATH] PARENTPID PROC NOFILE SECCOMP PROC_RO PROC_MASKED_FILES PROC_MASKED_DIRS "
                     "ROOT WD UID GID GROUPS CAPS -- FILE ARGV0 [ARGS...]\n");
     return 125;
   }
@@ -124,6 +136,12 @@ int main(int argc, char **argv) {
   /* Die with tsbuild, even if it was SIGKILLed before we got here. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
   if (getppid() != parent) return 125;
+  if (netns) {
+    int fd = open(netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("open network namespace", netns);
+    if (setns(fd, CLONE_NEWNET) != 0) die("join network namespace", netns);
+    close(fd);
+  }
   int plain = strcmp(proc, "-") == 0;
   int shared = strncmp(proc, "shared:", 7) == 0;
   if (shared) proc += 7;
@@ -139,6 +157,9 @@ int main(int argc, char **argv) {
       if (mount("/proc", proc, NULL, MS_BIND | MS_REC, NULL) != 0) die("bind /proc at", proc);
     } else if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
       die("mount", proc);
+    if (sysfs && mount("sysfs", sysfs, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0 &&
+        mount("/sys", sysfs, NULL, MS_BIND | MS_REC, NULL) != 0)
+      die("mount sysfs at", sysfs);
   }
 
   const char *root = argv[1], *wd = argv[2];
