@@ -3,7 +3,7 @@
 // for `rootless` the CLI runs itself again inside the user namespace (runtime/reexec.ts): that child reads the
 // decision from TSBUILD_MODE_STATE instead of deciding again.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 // The runtime is imported only once a command needs it: `--version` and `parse` load none of it.
 import { UsageError } from '../oci/index.js';
 import type { IsolationRequest, ModeDecision, ModeFacts, ModeRequest } from '../runtime/index.js';
@@ -73,7 +73,9 @@ export async function enterMode(program: Command, args: string[]): Promise<numbe
   const { decideMode, probeFacts, runInUserNamespace, userRunDir } = await rt();
   // root's rootless run keeps apart from its root runs: another mount namespace's mounts are not ours to clean
   const runDir = euid === 0 ? ROOTLESS_ROOT_RUN_DIR : userRunDir();
-  state = { facts: probeFacts(euid === 0 ? undefined : runDir, want, storeRoot(args)), want };
+  // root's run dir is made here, so its probe is cached like a user's (the user's run dir is made by userRunDir)
+  if (euid === 0) mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  state = { facts: probeFacts(runDir, want, storeRoot(args)), want };
   const decision = decideMode(state.facts, want);
   if (decision.mode === 'root') return undefined;
   const env: NodeJS.ProcessEnv = {

@@ -291,9 +291,21 @@ function probeOverlay(tmp: string): { ok: boolean; reason?: string } {
   try {
     for (const d of ['l', 'u', 'w', 'm']) mkdirSync(join(dir, d));
     const opts = `lowerdir=${join(dir, 'l')},upperdir=${join(dir, 'u')},workdir=${join(dir, 'w')},userxattr`;
+    // unmounted before the namespace goes: an overlay left mounted makes the namespace's teardown, and so the
+    // probe, take tens to hundreds of milliseconds longer (measured here: 67 ms against 10 ms)
     const r = spawnSync(
       unshareBin(),
-      ['--user', '--map-root-user', '--mount', 'mount', '-t', 'overlay', 'overlay', '-o', opts, join(dir, 'm')],
+      [
+        '--user',
+        '--map-root-user',
+        '--mount',
+        '/bin/sh',
+        '-c',
+        'mount -t overlay overlay -o "$1" "$2" && exec umount "$2"',
+        'overlay-probe',
+        opts,
+        join(dir, 'm'),
+      ],
       { encoding: 'utf8' },
     );
     if (r.status === 0) return { ok: true };
