@@ -27,15 +27,9 @@ export interface Blob {
   bytes: Buffer;
 }
 
-/**
- * The attestation manifest of one image: its blobs (config, one layer per statement, the manifest itself, last)
- * and the descriptor to list in the index.
- */
-export function attestationManifest(
-  image: Descriptor,
-  statements: Statement[],
-): { blobs: Blob[]; descriptor: Descriptor } {
-  const layers: Blob[] = statements.map((s) => ({
+/** One in-toto layer per statement, annotated with its predicate type (both manifest forms hold the same). */
+function statementLayers(statements: Statement[]): Blob[] {
+  return statements.map((s) => ({
     bytes: s.bytes,
     descriptor: {
       mediaType: IN_TOTO_MEDIA_TYPE,
@@ -44,6 +38,17 @@ export function attestationManifest(
       annotations: { [PREDICATE_TYPE_ANNOTATION]: s.predicateType },
     },
   }));
+}
+
+/**
+ * The attestation manifest of one image: its blobs (config, one layer per statement, the manifest itself, last)
+ * and the descriptor to list in the index.
+ */
+export function attestationManifest(
+  image: Descriptor,
+  statements: Statement[],
+): { blobs: Blob[]; descriptor: Descriptor } {
+  const layers = statementLayers(statements);
   // BuildKit's attestation config: an image config of platform unknown/unknown whose diff_ids are the statements
   const configBytes = Buffer.from(
     JSON.stringify({
@@ -127,15 +132,7 @@ export function referrerManifest(
 ): { blobs: Blob[]; descriptor: Descriptor } {
   const empty = Buffer.from('{}');
   const config: Descriptor = { mediaType: MediaType.OciEmpty, digest: digestOf(empty), size: empty.length };
-  const layers: Blob[] = statements.map((s) => ({
-    bytes: s.bytes,
-    descriptor: {
-      mediaType: IN_TOTO_MEDIA_TYPE,
-      digest: digestOf(s.bytes),
-      size: s.bytes.length,
-      annotations: { [PREDICATE_TYPE_ANNOTATION]: s.predicateType },
-    },
-  }));
+  const layers = statementLayers(statements);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
