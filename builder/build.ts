@@ -133,6 +133,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       held.context = await BuildContext.openDir(git?.dir ?? (opts.context as string), {
         ...(buildfilePath ? { buildfile: buildfilePath } : {}),
         memoDir: join(store.root, 'builder'),
+        // a Git checkout in the store's cache is never written again: COPY may hard-link it into layers
+        ...(git ? { immutable: true } : {}),
       });
     }
     if (!held.context) throw new PlanError('no build context', plan.file);

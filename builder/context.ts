@@ -73,6 +73,12 @@ export class BuildContext {
     private readonly ignorer: Ignore | null,
     private readonly memoFile: string | undefined,
     private readonly cleanupDir: string | undefined,
+    /**
+     * The directory is tsbuild's own and never changes (a Git checkout in the store's cache): a COPY may hard-link
+     * its files into the layer instead of copying them. Git writes no hard links, so a file's extra links are
+     * layers' that linked it.
+     */
+    readonly immutable = false,
   ) {
     this.hasExceptions = ignorePatterns.some((p) => p.trim().startsWith('!'));
     this.memo = new HashMemo(memoFile);
@@ -84,7 +90,7 @@ export class BuildContext {
    */
   static async openDir(
     dir: string,
-    opts: { buildfile?: string; memoDir?: string; cleanupDir?: string; noIgnore?: boolean } = {},
+    opts: { buildfile?: string; memoDir?: string; cleanupDir?: string; noIgnore?: boolean; immutable?: boolean } = {},
   ): Promise<BuildContext> {
     const root = resolve(dir);
     const st = await stat(root).catch(() => undefined);
@@ -95,7 +101,7 @@ export class BuildContext {
       memoFile = join(opts.memoDir, `hashmemo-${createHash('sha256').update(root).digest('hex').slice(0, 24)}.bin`);
     }
     const ignorer = patterns.length > 0 ? (await loadDockerignore())().add(patterns) : null;
-    const ctx = new BuildContext(root, patterns, ignorer, memoFile, opts.cleanupDir);
+    const ctx = new BuildContext(root, patterns, ignorer, memoFile, opts.cleanupDir, opts.immutable ?? false);
     await ctx.memo.load();
     return ctx;
   }

@@ -144,7 +144,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
           if (git) {
             // ADD of a repository: the checkout's contents (its subdir) into DEST
-            srcCtx = await BuildContext.openDir(await git.fetch(), { noIgnore: true });
+            srcCtx = await BuildContext.openDir(await git.fetch(), { noIgnore: true, immutable: true });
             items.push(
               ...(await gatherLocal(srcCtx, ['/'], { ...(exclude ? { exclude } : {}), parents: false })).items,
             );
@@ -338,8 +338,39 @@ function linkFromPrevious(p: PutOpts, rel: string, path: string, st: EntryStat, 
   }
 }
 
+/**
+ * Links the file `rel` of an immutable context (a Git checkout in the store, builder/context.ts) into the layer when
+ * the layer's file would be the same inode's twin: same mode and owner (its mtime is the inode's). One link per
+ * source inode and step: a file copied to two places is two files in BuildKit's layer, not a tar hard link.
+ */
+function linkFromContext(p: PutOpts, rel: string, path: string, st: EntryStat, mode: number, owner: Owner): boolean {
+  if (!p.srcCtx.immutable || p.isAdd) return false;
+  if ((st.mode & 0o7777) !== mode || st.uid !== owner.uid || st.gid !== owner.gid) return false;
+  const key = `${st.dev}:${st.ino}`;
+  p.linkedFromContext ??= new Set();
+  if (p.linkedFromContext.has(key)) return false;
+  let fd: number;
+  try {
+    fd = p.srcCtx.openFile(rel);
+  } catch {
+    return false;
+  }
+  try {
+    p.w.linkFrom(path, fd);
+    p.linkedFromContext.add(key);
+    return true;
+  } catch {
+    // another filesystem (EXDEV), a link limit: copied instead
+    return false;
+  } finally {
+    closeFd(fd);
+  }
+}
+
 interface PutOpts {
   reuse?: Reuse;
+  /** Inodes of an immutable context this step linked into the layer: a second path to one is copied, not linked. */
+  linkedFromContext?: Set<string>;
   w: UpperWriter;
   srcCtx: BuildContext;
   owner: Owner | undefined;
@@ -399,8 +430,8 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     const owner = ownerOf(p, st);
     const mode = p.chmod ?? st.mode & 0o7777;
     if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
-    if (c.entry.type === 'file')
-      await copyFrom(p, c.entry.rel, path, st, mode, owner, st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined);
+    if (c.entry.type === 'file' && linkFromContext(p, c.entry.rel, path, st, mode, owner)) return;
+    if (c.entry.type === 'file') await copyFrom(p, c.entry.rel, path, st, mode, owner, hardlinkKey(p, st));
     else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, statDate(st.mtimeMs));
   };
   const inFlight = new Set<Promise<void>>();
@@ -416,7 +447,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
           ownerOf(p, st),
           statDate(st.mtimeMs),
         );
-      else if (c.entry.type === 'file' && st.nlink > 1) linked.push(c);
+      else if (c.entry.type === 'file' && hardlinkKey(p, st) !== undefined) linked.push(c);
       else {
         const job: Promise<void> = put(c).then(
           () => void inFlight.delete(job),
@@ -434,6 +465,14 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   }
   if (failed) throw failed.e;
   for (const c of linked) await put(c);
+}
+
+/**
+ * The key that keeps a source's hard links hard links in the layer; none for an immutable context, whose files'
+ * extra links are layers' (Git writes none).
+ */
+function hardlinkKey(p: PutOpts, st: EntryStat): string | undefined {
+  return st.nlink > 1 && !p.srcCtx.immutable ? `${st.dev}:${st.ino}` : undefined;
 }
 
 /** A time as fs.Stats gives it as a Date (whole milliseconds, rounded). */
@@ -474,6 +513,7 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
   if (it.entry.type === 'file') {
     const mode = p.chmod ?? st.mode & 0o7777;
     if (st.nlink === 1 && linkFromPrevious(p, it.entry.rel, path, st, mode, owner)) return;
+    if (linkFromContext(p, it.entry.rel, path, st, mode, owner)) return;
     await copyFrom(p, it.entry.rel, path, st, mode, owner);
   } else if (it.entry.type === 'symlink')
     await p.w.writeSymlink(path, it.entry.linkTarget!, owner, statDate(st.mtimeMs));

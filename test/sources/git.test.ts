@@ -178,6 +178,55 @@ describe('a Git URL as the build context', () => {
     expect(http.requests.length).toBeGreaterThan(before);
   });
 
+  it('COPY hard-links the checkout into the layer: the image equals a build of the same files from a directory', async () => {
+    const src = join(work, 'links-src');
+    await mkdir(src);
+    git(src, 'init', '-q', '-b', 'main');
+    // d/b.txt reaches /dst/ twice in one COPY (by name, and inside "."): BuildKit's layer has two files there, so
+    // a second link of one source inode in a step would be a tar hard link and another digest
+    await commit(
+      src,
+      {
+        Dockerfile: 'FROM scratch\nCOPY d/b.txt . /dst/\nCOPY --chmod=600 a.txt /m/\n',
+        'a.txt': 'a\n',
+        'd/b.txt': 'b\n',
+      },
+      'links',
+    );
+    git(work, 'clone', '-q', '--bare', src, join(repos, 'links.git'));
+    const epoch = { SOURCE_DATE_EPOCH: '1700000000' };
+    const fromGit = await tsb(['build', '-q', '-t', 'git/links:1', `${http.url}/links.git#main`], epoch);
+    ok(fromGit, 'build from git');
+    // the same files as a plain directory: a fresh clone without .git (nothing linked from it)
+    const dir = join(work, 'links-dir');
+    git(work, 'clone', '-q', src, dir);
+    await rm(join(dir, '.git'), { recursive: true, force: true });
+    const fromDir = await tsb(['build', '-q', '-t', 'dir/links:1', dir], epoch);
+    ok(fromDir, 'build from a directory');
+    expect(fromGit.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(fromGit.stdout.trim()).toBe(fromDir.stdout.trim());
+    // linked, not copied: each checkout file has one more name, in the first COPY's layer; d/b.txt only once (its
+    // second path was copied), a.txt not under /m/ (--chmod makes another mode: a copy)
+    // the links checkout: the one cache entry holding d/b.txt
+    const found = execFileSync('find', [join(root, 'builder', 'git'), '-path', '*/d/b.txt'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    expect(found).toHaveLength(1);
+    const checkout = join(found[0]!, '..', '..');
+    const names = async (rel: string): Promise<string[]> => {
+      const st = await stat(join(checkout, rel));
+      return execFileSync('find', [root, '-xdev', '-inum', String(st.ino)], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
+    };
+    const b = await names('d/b.txt');
+    expect(b).toHaveLength(2);
+    expect(b.filter((p) => p.endsWith('/dst/b.txt') || p.endsWith('/dst/d/b.txt'))).toHaveLength(1);
+    const a = await names('a.txt');
+    expect(a).toHaveLength(2);
+    expect(a.filter((p) => p.endsWith('/dst/a.txt'))).toHaveLength(1);
+  });
+
   it('keeps .git with --build-arg BUILDKIT_CONTEXT_KEEP_GIT_DIR=1', async () => {
     const { out, stderr } = await build(`${http.url}/repo.git#dev`, ['--build-arg', 'BUILDKIT_CONTEXT_KEEP_GIT_DIR=1']);
     expect((await stat(join(out, 'ctx/.git'))).isDirectory()).toBe(true);
