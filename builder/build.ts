@@ -93,7 +93,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (gitUrl) {
       const { fetchGitContext } = await import('./sources/git-context.js');
       git = await fetchGitContext(gitUrl, {
-        storeRoot: store.root,
+        store,
         tmpDir,
         buildArgs: opts.buildArgs,
         secrets: await readSecrets(opts),

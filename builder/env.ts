@@ -136,7 +136,7 @@ export async function makeEnv(
             const git: ContextFetchers['git'] = async (url, tmp, signal) => {
               const { fetchGitContext } = await import('./sources/git-context.js');
               const got = await fetchGitContext(url, {
-                storeRoot: store.root,
+                store,
                 tmpDir: tmp,
                 buildArgs: opts.buildArgs,
                 secrets,

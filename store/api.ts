@@ -156,5 +156,10 @@ export interface Store {
   containerDirs(): Promise<ContainerDirs>;
   /** Marks digests as in use by this process until released, so a concurrent prune keeps them. */
   lease(digests: Digest[]): Promise<() => Promise<void>>;
+  /**
+   * Marks named store entries that are not blobs (`git:<key>`, a checkout in builder/git/) as in use by this
+   * instance until it closes: a prune keeps them. Call it before relying on the entry (before checking it exists).
+   */
+  use(names: string[]): Promise<void>;
   close(): Promise<void>;
 }

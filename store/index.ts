@@ -21,6 +21,7 @@ import { diffDir } from './layer-tar/diff.js';
 
 export { StoreError, DigestMismatchError, BlobNotFoundError, LayerError } from './errors.js';
 export { LazyBlobError } from './lazy.js';
+export { gitCacheDir, gitCacheLease, GIT_CACHE_ENTRY } from './git-cache.js';
 export type { Store, Blobs, Images, Layers, CacheRecords, LazyBlob } from './api.js';
 export { putJSON, readJSON } from './json.js';
 export { registryView, type RegistryView } from './registry-view.js';
@@ -58,6 +59,9 @@ class LocalStore implements Store {
   }
   lease(digests: Digest[]): Promise<() => Promise<void>> {
     return this.leases.lease(digests);
+  }
+  use(names: string[]): Promise<void> {
+    return this.leases.touch(names);
   }
   async close(): Promise<void> {
     this.remote?.close();

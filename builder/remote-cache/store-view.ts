@@ -217,6 +217,9 @@ export class RemoteCacheStore implements Store {
   lease(digests: Digest[]): Promise<() => Promise<void>> {
     return this.inner.lease(digests);
   }
+  use(names: string[]): Promise<void> {
+    return this.inner.use(names);
+  }
   async close(): Promise<void> {
     this.remote?.close();
     await this.inner.close();

@@ -23,6 +23,7 @@ export async function addGitSource(sc: StepCtx<CopyInstruction>, url: string): P
   const src = parseGitSource(url);
   const opts = {
     cacheRoot: gitCacheRoot(env.store.root),
+    use: (names: string[]) => env.store.use(names),
     tmpDir: env.tmpDir,
     keepGitDir: ins.keepGitDir,
     auth: gitAuthFrom(env.secrets, src.remote),

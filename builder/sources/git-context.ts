@@ -2,7 +2,7 @@
 // resolved to a commit, the commit fetched into the store's git cache (or found there), and the checkout is then
 // an ordinary context directory (its Buildfile unless -f, its .dockerignore). As BuildKit, .git is removed unless
 // the build arg BUILDKIT_CONTEXT_KEEP_GIT_DIR is set.
-import { join } from 'node:path';
+import { gitCacheDir } from '../../store/index.js';
 import type { BuildEvent } from '../events.js';
 import { describe, fetchGit, gitAuthFrom, parseGitSource, redact, resolveRef } from './git.js';
 
@@ -16,7 +16,7 @@ export interface VcsInfo {
 
 /** The store's Git cache: one checkout per remote, commit and keep-git-dir. */
 export function gitCacheRoot(storeRoot: string): string {
-  return join(storeRoot, 'builder', 'git');
+  return gitCacheDir(storeRoot);
 }
 
 /** BuildKit reads the arg as a boolean (`1`, `true`). */
@@ -28,7 +28,8 @@ export function keepGitDirArg(buildArgs: Record<string, string> | undefined): bo
 export async function fetchGitContext(
   arg: string,
   o: {
-    storeRoot: string;
+    /** The store: its Git cache, and the lease that keeps the checkout from a concurrent prune. */
+    store: { readonly root: string; use(names: string[]): Promise<void> };
     /** The build's temporary directory (on the store's filesystem). */
     tmpDir: string;
     buildArgs: Record<string, string> | undefined;
@@ -39,7 +40,8 @@ export async function fetchGitContext(
 ): Promise<{ dir: string; vcs: VcsInfo }> {
   const src = parseGitSource(arg);
   const opts = {
-    cacheRoot: gitCacheRoot(o.storeRoot),
+    cacheRoot: gitCacheRoot(o.store.root),
+    use: (names: string[]) => o.store.use(names),
     tmpDir: o.tmpDir,
     keepGitDir: keepGitDirArg(o.buildArgs),
     auth: gitAuthFrom(o.secrets, src.remote),

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, realpath, rename, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { TsbuildError } from '../../oci/index.js';
+import { gitCacheLease } from '../../store/index.js';
 
 /** A repository URL split as BuildKit does: `REMOTE#REF:SUBDIR`. */
 export interface GitSource {
@@ -107,6 +108,8 @@ export interface GitOptions {
   keepGitDir: boolean;
   auth?: GitAuth;
   signal?: AbortSignal;
+  /** Marks a cache entry in use until the build's store closes (Store.use): a prune keeps it meanwhile. */
+  use?: (names: string[]) => Promise<void>;
 }
 
 export interface ResolvedRef {
@@ -156,6 +159,8 @@ export async function fetchGit(src: GitSource, resolved: ResolvedRef, opts: GitO
     .update(JSON.stringify([redact(src.remote), commit, opts.keepGitDir]))
     .digest('hex')
     .slice(0, 32);
+  // leased before it is looked for: a prune that began before waits for this to see it, one after keeps it
+  await opts.use?.([gitCacheLease(key)]);
   await mkdir(opts.cacheRoot, { recursive: true, mode: 0o700 });
   const final = join(opts.cacheRoot, key);
   let fetched = false;

@@ -15,6 +15,7 @@ import { recordInFile } from '../cache.js';
 import { pidAlive, tempOwnerPid } from '../fsutil.js';
 import { LayerDirs } from '../layers.js';
 import { LazyBlobs } from '../lazy.js';
+import { gitCacheDir, gitCacheLease, GIT_CACHE_ENTRY } from '../git-cache.js';
 import { readIndexFile, REF_NAME, tagsOf, updateIndex } from '../layout.js';
 import { beginCollection, liveLeasedDigests } from '../leases.js';
 import { withLock } from '../lock.js';
@@ -33,6 +34,8 @@ export interface PruneReport {
   /** Records of lazy blobs (never downloaded) no image uses any more. */
   lazy: number;
   temp: number;
+  /** Git checkouts (builder/git/) no live build names in its lease. */
+  git: number;
   bytes: number;
 }
 
@@ -68,12 +71,14 @@ function deadTemp(name: string): boolean | undefined {
 
 async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> {
   const root = store.root;
-  const report: PruneReport = { images: [], blobs: 0, layers: 0, cache: 0, lazy: 0, temp: 0, bytes: 0 };
+  const report: PruneReport = { images: [], blobs: 0, layers: 0, cache: 0, lazy: 0, temp: 0, git: 0, bytes: 0 };
   const blobNames = await list(join(root, 'blobs', 'sha256'));
   const layerNames = await list(join(root, 'layers'));
   const lazyNames = await new LazyBlobs(root).list();
   const layers = new LayerDirs(root);
   const linkNames = await layers.listLinks();
+  // Git checkouts, listed before the leases are read as the blobs are: a build leases one before it looks for it
+  const gitNames = (await list(gitCacheDir(root))).filter((n) => GIT_CACHE_ENTRY.test(n));
   const leased = await liveLeasedDigests(root);
   const usage = await readUsage(root);
   if (bounds.keepStorage !== undefined || bounds.untilMs !== undefined) {
@@ -211,6 +216,13 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     if (name.startsWith('.tmp') && deadTemp(name)) await rm(join(root, 'used', name), { force: true });
   }
   await compactUsage(root, usage, (d) => keep.has(d) || keepDiff.has(d) || leased.has(d));
+  // a checkout is a cache of its remote: fetched again by the next build that needs it (layers that hard-linked
+  // its files keep them)
+  for (const name of gitNames) {
+    if (leased.has(gitCacheLease(name))) continue;
+    await rm(join(gitCacheDir(root), name), { recursive: true, force: true });
+    report.git++;
+  }
   for (const name of await list(join(root, 'run'))) {
     const pid = Number(name.split('-')[0]);
     if (Number.isInteger(pid) && !pidAlive(pid)) {

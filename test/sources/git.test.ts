@@ -2,7 +2,7 @@
 // HTTP server (which counts what clients asked for), `git daemon`, and Debian's sshd with a throwaway key. The CLI
 // runs asynchronously so the in-process HTTP server can answer it. Base images are not needed: FROM scratch.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -393,5 +393,33 @@ describe('ssh URLs (sshd on the loopback, a throwaway key)', () => {
     const { out, meta } = await build(url, [], sshEnv);
     expect(await text(join(out, 'ctx/a.txt'))).toBe('v1\n');
     expect(meta['vcs:revision']).toBe(sha.v1);
+  });
+});
+
+// Last in the file: a prune empties the Git cache the tests above share.
+describe('tsbuild prune and the Git cache', () => {
+  it('removes every checkout no live process leases; a leased one stays; the next build fetches again', async () => {
+    const url = `${http.url}/repo.git#${sha.dev}`;
+    await build(url);
+    const cache = join(root, 'builder', 'git');
+    const before = (await readdir(cache)).filter((n) => /^[0-9a-f]{32}$/.test(n));
+    expect(before.length).toBeGreaterThan(0);
+    // a lease as a running build leaves it (store/leases.ts): this process is alive, so prune must keep the entry
+    const kept = before[0]!;
+    const lease = join(root, 'leases', `${process.pid}-gittest.lease`);
+    await writeFile(lease, `git:${kept}\n`);
+    const first = await tsb(['prune']);
+    ok(first, 'prune');
+    expect(first.stdout).toContain(`${before.length - 1} Git checkouts`);
+    expect(await readdir(cache)).toEqual([kept]);
+    await rm(lease);
+    const second = await tsb(['prune']);
+    ok(second, 'prune');
+    expect(second.stdout).toContain('1 Git checkouts');
+    expect(await readdir(cache)).toEqual([]);
+    // the layers that linked checkout files keep them; a build of the commit fetches it again
+    const again = await build(url);
+    expect(again.stderr).toContain(`fetched ${sha.dev}`);
+    expect(await text(join(again.out, 'ctx/a.txt'))).toBe('dev\n');
   });
 });
