@@ -52,6 +52,8 @@ export class Snapshots {
   constructor(
     readonly root: string,
     private readonly blobs: Blobs,
+    /** Marks a snapshot in use until the store closes (Store.use): a prune keeps it meanwhile. */
+    private readonly use: (names: string[]) => Promise<void> = async () => undefined,
   ) {}
 
   private base(): string {
@@ -68,6 +70,8 @@ export class Snapshots {
     const chain = chainIDs(layers.map((l) => l.diffID));
     const top = chain[chain.length - 1]!;
     const dir = this.diffOf(top);
+    // leased before it is looked for: a prune that began before waits for this to see it, one after keeps it
+    await this.use([snapshotLease(top)]);
     if (existsSync(dir)) return dir;
     let p = this.building.get(top);
     if (!p) {
@@ -202,8 +206,19 @@ export class Snapshots {
 }
 
 /** The snapshots of a store (one per build: its stages share the snapshot builds in flight). */
-export function openSnapshots(store: { root: string; blobs: Blobs }): Snapshots {
-  return new Snapshots(store.root, store.blobs);
+export function openSnapshots(store: { root: string; blobs: Blobs; use?(names: string[]): Promise<void> }): Snapshots {
+  return new Snapshots(store.root, store.blobs, (names) => store.use?.(names) ?? Promise.resolve());
+}
+
+/** A snapshot's name in snapshots/: the hex of its chain ID. */
+export const SNAPSHOT_ENTRY = /^[0-9a-f]{64}$/;
+
+/**
+ * What a build that uses the snapshot of `chainID` names in its lease. `tsbuild prune` removes every snapshot not
+ * leased (store/ops/gc.ts): a snapshot is remade from its layers when needed.
+ */
+export function snapshotLease(chainID: Digest | string): string {
+  return `snapshot:${chainID.startsWith('sha256:') ? digestHex(chainID as Digest) : chainID}`;
 }
 
 export type { SnapshotRecord };

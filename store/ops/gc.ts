@@ -16,6 +16,7 @@ import { pidAlive, tempOwnerPid } from '../fsutil.js';
 import { LayerDirs } from '../layers.js';
 import { LazyBlobs } from '../lazy.js';
 import { gitCacheDir, gitCacheLease, GIT_CACHE_ENTRY } from '../git-cache.js';
+import { SNAPSHOT_ENTRY, snapshotLease } from '../snapshots.js';
 import { readIndexFile, REF_NAME, tagsOf, updateIndex } from '../layout.js';
 import { beginCollection, liveLeasedDigests } from '../leases.js';
 import { withLock } from '../lock.js';
@@ -36,6 +37,8 @@ export interface PruneReport {
   temp: number;
   /** Git checkouts (builder/git/) no live build names in its lease. */
   git: number;
+  /** Copy snapshots (snapshots/) no live build names in its lease. */
+  snapshots: number;
   bytes: number;
 }
 
@@ -71,7 +74,17 @@ function deadTemp(name: string): boolean | undefined {
 
 async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> {
   const root = store.root;
-  const report: PruneReport = { images: [], blobs: 0, layers: 0, cache: 0, lazy: 0, temp: 0, git: 0, bytes: 0 };
+  const report: PruneReport = {
+    images: [],
+    blobs: 0,
+    layers: 0,
+    cache: 0,
+    lazy: 0,
+    temp: 0,
+    git: 0,
+    snapshots: 0,
+    bytes: 0,
+  };
   const blobNames = await list(join(root, 'blobs', 'sha256'));
   const layerNames = await list(join(root, 'layers'));
   const lazyNames = await new LazyBlobs(root).list();
@@ -79,6 +92,7 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
   const linkNames = await layers.listLinks();
   // Git checkouts, listed before the leases are read as the blobs are: a build leases one before it looks for it
   const gitNames = (await list(gitCacheDir(root))).filter((n) => GIT_CACHE_ENTRY.test(n));
+  const snapshotNames = (await list(join(root, 'snapshots'))).filter((n) => SNAPSHOT_ENTRY.test(n));
   const leased = await liveLeasedDigests(root);
   const usage = await readUsage(root);
   if (bounds.keepStorage !== undefined || bounds.untilMs !== undefined) {
@@ -222,6 +236,12 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     if (leased.has(gitCacheLease(name))) continue;
     await rm(join(gitCacheDir(root), name), { recursive: true, force: true });
     report.git++;
+  }
+  // a copy snapshot is made again from its layers by the next build that needs it
+  for (const name of snapshotNames) {
+    if (leased.has(snapshotLease(name))) continue;
+    await rm(join(root, 'snapshots', name), { recursive: true, force: true });
+    report.snapshots++;
   }
   for (const name of await list(join(root, 'run'))) {
     const pid = Number(name.split('-')[0]);

@@ -68,6 +68,35 @@ describe('copy snapshots', () => {
     expect(stepResults(events(again.stderr)).filter((s) => !s.cached)).toEqual([]);
   });
 
+  it('prune removes the snapshots no live build leases; a build makes them again, the same image', async () => {
+    const env = { TSBUILD_MODE: 'unprivileged' };
+    const snaps = (): string[] =>
+      execFileSync('ls', [join(copyRoot, 'snapshots')], { encoding: 'utf8' })
+        .split('\n')
+        .filter((n) => /^[0-9a-f]{64}$/.test(n));
+    const before = snaps();
+    expect(before.length).toBeGreaterThan(1);
+    // a lease as a running build leaves it (store/leases.ts): this process is alive, so prune keeps that one
+    const kept = before[0]!;
+    const lease = join(copyRoot, 'leases', `${process.pid}-snaptest.lease`);
+    await writeFile(lease, `snapshot:${kept}\n`);
+    const first = copyTsb(['prune'], { env });
+    ok(first, 'prune');
+    expect(first.stdout).toContain(`${before.length - 1} copy snapshots`);
+    expect(snaps()).toEqual([kept]);
+    await rm(lease);
+    ok(copyTsb(['prune'], { env }), 'prune');
+    expect(snaps()).toEqual([]);
+    const ctx = join(work, 'ctx');
+    const common = ['--secret', `id=s,src=${join(work, 'secret')}`, '--build-arg', 'SOURCE_DATE_EPOCH=1700000000'];
+    ok(
+      copyTsb(['build', '-q', '--no-cache', ...common, '--iidfile', join(work, 'iid-again'), ctx], { env }),
+      'rebuild',
+    );
+    expect(snaps().length).toBeGreaterThan(0);
+    expect(await readFile(join(work, 'iid-again'), 'utf8')).toBe(await readFile(join(work, 'iid-overlay'), 'utf8'));
+  });
+
   it('with isolation none: a build without RUN works, a RUN fails at once naming the missing root switch', async () => {
     const ctx = join(work, 'ctx-none');
     await mkdir(ctx, { recursive: true });
