@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryFixture } from '../fixtures/registry.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { ok, tsbFor, type Tsb } from './helpers/tsb.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 const run = promisify(execFile);
 let registry: RegistryFixture;
@@ -176,10 +177,7 @@ describe('attestations', () => {
       '--rm',
       '--runtime',
       'runc',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'nproc=1000:1000',
+      ...PODMAN_ULIMITS,
       '--network',
       'none',
       ref,

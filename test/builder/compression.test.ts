@@ -17,6 +17,7 @@ import type { RegistryFixture } from '../fixtures/registry.js';
 import { seedBusyboxBase } from './helpers/base.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { ok, tsbFor, type Tsb } from './helpers/tsb.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 const run = promisify(execFile);
 let registry: RegistryFixture;
@@ -106,15 +107,10 @@ describe('layer compression on output', () => {
     const records = await readdir(join(root, 'compressed'));
     expect(records.some((n) => n.endsWith('.zstd'))).toBe(true);
     // podman pulls and runs it
-    const podman = ['run', '--rm', '--tls-verify=false', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024'];
-    const { stdout } = await run('podman', [
-      ...podman,
-      '--ulimit',
-      'nproc=1000:1000',
-      '--network',
-      'none',
-      ref,
-    ]).finally(() => run('podman', ['rmi', '--force', ref]).catch(() => undefined));
+    const podman = ['run', '--rm', '--tls-verify=false', '--runtime', 'runc', ...PODMAN_ULIMITS];
+    const { stdout } = await run('podman', [...podman, '--network', 'none', ref]).finally(() =>
+      run('podman', ['rmi', '--force', ref]).catch(() => undefined),
+    );
     expect(stdout).toBe('built\n');
   });
 

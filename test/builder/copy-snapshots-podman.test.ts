@@ -13,6 +13,7 @@ import type { RegistryFixture } from '../fixtures/registry.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { BIN, events, ok, stepResults, type Tsb } from './helpers/tsb.js';
 import { COPY_BUILDFILE } from './helpers/copy-buildfile.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -70,10 +71,7 @@ function inPodman(
       '--rm',
       '--runtime',
       'runc',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'nproc=1000:1000',
+      ...PODMAN_ULIMITS,
       '--network',
       'host',
       ...(seccomp ? ['--security-opt', `seccomp=${seccomp}`] : []),

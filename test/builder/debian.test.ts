@@ -7,6 +7,7 @@ import type { RegistryFixture } from '../fixtures/registry.js';
 import { seedDebian } from './helpers/debian.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { ok, REPO, type Tsb } from './helpers/tsb.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -39,22 +40,9 @@ describe('debian-app sample', () => {
       'vfs',
     ];
     execFileSync('podman', [...common, 'pull', '-q', '--tls-verify=false', dest], { stdio: 'pipe' });
-    const out = execFileSync(
-      'podman',
-      [
-        ...common,
-        'run',
-        '--rm',
-        '--network',
-        'host',
-        '--ulimit',
-        'nofile=1024:1024',
-        '--ulimit',
-        'nproc=1000:1000',
-        dest,
-      ],
-      { encoding: 'utf8' },
-    );
+    const out = execFileSync('podman', [...common, 'run', '--rm', '--network', 'host', ...PODMAN_ULIMITS, dest], {
+      encoding: 'utf8',
+    });
     spawnSync('podman', [...common, 'rmi', '-af'], { stdio: 'ignore' });
     expect(out).toBe('Hello, world!\n');
   }, 900_000);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { RegistryFixture } from '../fixtures/registry.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { events, ok, REPO, stepResults, type Tsb } from './helpers/tsb.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -33,22 +34,9 @@ function podmanRun(image: string): string {
     'vfs',
   ];
   execFileSync('podman', [...common, 'pull', '-q', '--tls-verify=false', image], { stdio: 'pipe' });
-  const out = execFileSync(
-    'podman',
-    [
-      ...common,
-      'run',
-      '--rm',
-      '--network',
-      'host',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'nproc=1000:1000',
-      image,
-    ],
-    { encoding: 'utf8' },
-  );
+  const out = execFileSync('podman', [...common, 'run', '--rm', '--network', 'host', ...PODMAN_ULIMITS, image], {
+    encoding: 'utf8',
+  });
   spawnSync('podman', [...common, 'rmi', '-af'], { stdio: 'ignore' });
   return out;
 }

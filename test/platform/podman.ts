@@ -2,6 +2,7 @@
 // images of any platform: the other side of the emulation tests.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 export function podmanRun(work: string, image: string, platform: string, cmd: string[]): string {
   const common = ['--runtime', 'runc', '--root', join(work, 'podman'), '--runroot', join(work, 'podman-run')];
@@ -20,10 +21,7 @@ export function podmanRun(work: string, image: string, platform: string, cmd: st
         platform,
         '--network',
         'none',
-        '--ulimit',
-        'nofile=1024:1024',
-        '--ulimit',
-        'nproc=1000:1000',
+        ...PODMAN_ULIMITS,
         image,
         ...cmd,
       ],
@@ -61,21 +59,7 @@ export function podmanLoadRun(
     });
     const run = execFileSync(
       'podman',
-      [
-        ...storage,
-        'run',
-        '--rm',
-        '--pull',
-        'never',
-        '--network',
-        'none',
-        '--ulimit',
-        'nofile=1024:1024',
-        '--ulimit',
-        'nproc=1000:1000',
-        image,
-        ...cmd,
-      ],
+      [...storage, 'run', '--rm', '--pull', 'never', '--network', 'none', ...PODMAN_ULIMITS, image, ...cmd],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const digest = execFileSync('podman', [...storage, 'image', 'inspect', '--format', '{{.Digest}}', image], {

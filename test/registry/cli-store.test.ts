@@ -13,6 +13,7 @@ import { seedBusybox, seedMultiPlatform, type MultiPlatformSeed } from '../fixtu
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { startFaultProxy } from './fault-proxy.js';
 import { skopeoInspect, tempDirs } from './helpers.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 const run = promisify(execFile);
 const TSBUILD = new URL('../../bin/tsbuild', import.meta.url).pathname;
@@ -156,10 +157,7 @@ describe('tsbuild pull/push/login/logout with the store', () => {
       '--rm',
       '--runtime',
       'runc',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'nproc=1000:1000',
+      ...PODMAN_ULIMITS,
       '--network',
       'none',
       ref,

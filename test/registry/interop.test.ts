@@ -10,6 +10,7 @@ import { OciLayout, pushImage } from '../../registry-client/api.js';
 import { busyboxLayout } from '../fixtures/images.js';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { skopeoInspect, tempDirs } from './helpers.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 const run = promisify(execFile);
 
@@ -60,10 +61,7 @@ describe('interop with podman and skopeo', () => {
       '--rm',
       '--runtime',
       'runc',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'nproc=1000:1000',
+      ...PODMAN_ULIMITS,
       '--network',
       'none',
       ref,

@@ -21,6 +21,7 @@ import { BIN, ok, REPO, type Tsb } from '../builder/helpers/tsb.js';
 import { makeBusyboxRootfs } from '../fixtures/busybox.js';
 import { DEFAULT_PATH, initLayout, skopeoCopy, writeImage, writeIndex, writeLayer } from '../fixtures/images.js';
 import { hostPlatform } from '../../oci/index.js';
+import { PODMAN_ULIMITS } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -74,22 +75,9 @@ function podmanRun(image: string): string {
   const storage = [...common, '--storage-driver', 'vfs'];
   execFileSync('podman', [...storage, 'pull', '-q', '--tls-verify=false', image], { stdio: 'pipe' });
   try {
-    return execFileSync(
-      'podman',
-      [
-        ...storage,
-        'run',
-        '--rm',
-        '--network',
-        'host',
-        '--ulimit',
-        'nofile=1024:1024',
-        '--ulimit',
-        'nproc=1000:1000',
-        image,
-      ],
-      { encoding: 'utf8' },
-    );
+    return execFileSync('podman', [...storage, 'run', '--rm', '--network', 'host', ...PODMAN_ULIMITS, image], {
+      encoding: 'utf8',
+    });
   } finally {
     spawnSync('podman', [...storage, 'rmi', '-af'], { stdio: 'ignore' });
   }
@@ -322,10 +310,7 @@ describe('rootless on a host', () => {
           ...binds,
           '--network',
           'host',
-          '--ulimit',
-          'nofile=1024:1024',
-          '--ulimit',
-          'nproc=1000:1000',
+          ...PODMAN_ULIMITS,
           // slirp4netns needs the tun device; a fresh /proc in a user namespace needs /proc unmasked
           '--device',
           '/dev/net/tun',
@@ -378,7 +363,9 @@ describe('rootless on a host', () => {
         'podman',
         [
           ...['--runtime', 'runc', 'run', '--rm', '-v', '/usr:/usr:ro', '-v', '/etc:/etc:ro', ...binds],
-          ...['--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000'],
+          '--network',
+          'host',
+          ...PODMAN_ULIMITS,
           ...['--device', '/dev/net/tun', '--rootfs', rootfs, 'sh', '-c', script],
         ],
         { encoding: 'utf8', timeout: 600_000 },
