@@ -4,8 +4,8 @@
 import type { CopyInstruction } from '../../parser/index.js';
 import { FlagError } from '../flags.js';
 import type { StepCtx } from '../steps/types.js';
-import { gitCacheRoot } from './git-context.js';
 import { describe, fetchGit, gitAuthFrom, GitSourceError, parseGitSource, redact, resolveRef } from './git.js';
+import { gitCacheDir } from '../../store/index.js';
 
 export interface GitItem {
   /** What goes into the step's cache key: the remote (credentials redacted), commit, subdir, keep-git-dir. */
@@ -22,7 +22,7 @@ export async function addGitSource(sc: StepCtx<CopyInstruction>, url: string): P
     throw new FlagError(`invalid checksum "${checksum}" for a Git source: the commit sha is expected`, ins.range.line);
   const src = parseGitSource(url);
   const opts = {
-    cacheRoot: gitCacheRoot(env.store.root),
+    cacheRoot: gitCacheDir(env.store.root),
     use: (names: string[]) => env.store.use(names),
     tmpDir: env.tmpDir,
     keepGitDir: ins.keepGitDir,

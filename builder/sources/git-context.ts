@@ -14,11 +14,6 @@ export interface VcsInfo {
   revision: string;
 }
 
-/** The store's Git cache: one checkout per remote, commit and keep-git-dir. */
-export function gitCacheRoot(storeRoot: string): string {
-  return gitCacheDir(storeRoot);
-}
-
 /** BuildKit reads the arg as a boolean (`1`, `true`). */
 export function keepGitDirArg(buildArgs: Record<string, string> | undefined): boolean {
   const v = buildArgs?.[KEEP_GIT_DIR_ARG];
@@ -40,7 +35,7 @@ export async function fetchGitContext(
 ): Promise<{ dir: string; vcs: VcsInfo }> {
   const src = parseGitSource(arg);
   const opts = {
-    cacheRoot: gitCacheRoot(o.store.root),
+    cacheRoot: gitCacheDir(o.store.root),
     use: (names: string[]) => o.store.use(names),
     tmpDir: o.tmpDir,
     keepGitDir: keepGitDirArg(o.buildArgs),
