@@ -6,12 +6,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from './errors.js';
 import { isNotFound, writeFileAtomic } from './fsutil.js';
-import { OPAQUE_XATTR } from './layer-tar/whiteouts.js';
+import { opaqueXattr } from './layer-tar/whiteouts.js';
 
 export type XattrNamespace = 'trusted' | 'user';
 
 export function currentXattrNamespace(): XattrNamespace {
-  return OPAQUE_XATTR.startsWith('user.') ? 'user' : 'trusted';
+  return opaqueXattr().startsWith('user.') ? 'user' : 'trusted';
 }
 
 /** Records the namespace on first use; refuses a store whose layers were unpacked in the other one. */

@@ -20,7 +20,7 @@ import { headerTreeLine as line, treeLine } from '../tree.js';
 import { entryComponents } from './paths.js';
 import { fileWriter, FLAG_CHMOD, FLAG_CHOWN, MAX_QUEUED_BODY, WriterError, type WriterSession } from './file-writer.js';
 import { readTar, type TarEntry } from './tar-reader.js';
-import { isOverlayXattr, OPAQUE_XATTR, parseTarWhiteout } from './whiteouts.js';
+import { isOverlayXattr, opaqueXattr, parseTarWhiteout } from './whiteouts.js';
 import type { UnpackOptions, UnpackStats } from './unpack-options.js';
 
 export type { UnpackOptions, UnpackStats };
@@ -29,7 +29,7 @@ const UMASK = process.umask();
 /** Asked once: a syscall per file otherwise. */
 const AS_ROOT = process.getuid?.() === 0;
 /** Root of the host (not of a user namespace): its mknod failing is an error, never a rootless limit. */
-const AS_HOST_ROOT = AS_ROOT && OPAQUE_XATTR.startsWith('trusted.');
+const asHostRoot = (): boolean => AS_ROOT && opaqueXattr().startsWith('trusted.');
 
 let devicesWarned = false;
 function warnDevicesSkipped(
@@ -354,7 +354,7 @@ class Unpacker {
           mknod(abs, kind | 0o600, h.devmajor, h.devminor);
         } catch (e) {
           // rootless: a user namespace cannot make device nodes; skipped as rootless podman does, and said once
-          if (h.type === 'fifo' || (e as { code?: unknown }).code !== 'EPERM' || AS_HOST_ROOT) throw e;
+          if (h.type === 'fifo' || (e as { code?: unknown }).code !== 'EPERM' || asHostRoot()) throw e;
           this.stats.devicesSkipped = (this.stats.devicesSkipped ?? 0) + 1;
           warnDevicesSkipped(name, this.digest);
           break;
@@ -389,7 +389,7 @@ class Unpacker {
     if (target === undefined) {
       // opaque directory
       if (this.mode === 'overlay') {
-        setXattr(this.abs(dir), OPAQUE_XATTR, Buffer.from('y'));
+        setXattr(this.abs(dir), opaqueXattr(), Buffer.from('y'));
       } else {
         for (const child of fs.readdirSync(this.abs(dir))) {
           const rel = dir === '' ? child : `${dir}/${child}`;

@@ -9,11 +9,17 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
 export const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque'] as const;
 /** xattrs that mark a zero-size file as a whiteout (overlay's xwhiteout form). */
 export const WHITEOUT_XATTRS = ['trusted.overlay.whiteout', 'user.overlay.whiteout'] as const;
+let opaque: string | undefined;
 /**
  * What unpack writes to make a directory opaque: trusted.* as root; user.* in a user namespace (a rootless run, where
- * overlay is mounted with `userxattr` and trusted.* cannot be written or read).
+ * overlay is mounted with `userxattr` and trusted.* cannot be written or read), and in a rootless build's first
+ * process, which looks up the cache before it enters its namespace (TSBUILD_USERNS_PENDING=1, set by the CLI): its
+ * store is the rootless one. Asked on first use, not at load: the CLI sets that variable after loading.
  */
-export const OPAQUE_XATTR = inUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
+export function opaqueXattr(): string {
+  return (opaque ??=
+    inUserNamespace() || process.env.TSBUILD_USERNS_PENDING === '1' ? 'user.overlay.opaque' : 'trusted.overlay.opaque');
+}
 
 /** This process runs in a user namespace other than the initial one (its uid_map is not the identity). */
 function inUserNamespace(): boolean {
