@@ -1,5 +1,5 @@
 // tsbuild's programmatic API: `import { build } from 'tsbuild-oci'`.
-export { build, BuildError, PlanError, ContextError } from './builder/index.js';
+export { build, BuildError, PlanError, ContextError, isNotCached, NotCachedError } from './builder/index.js';
 export type {
   BuildOptions,
   BuildResult,

@@ -14,6 +14,7 @@ import { platformArg } from './platform.js';
 import type { BuildEnv, StageState } from './steps/types.js';
 import { BuildTally } from './tally.js';
 import { baseIndexes } from './base-index.js';
+import { NotCachedError } from './errors.js';
 import { buildTimeWarning } from './checks.js';
 import type { CheckConfig } from '../parser/index.js';
 
@@ -49,6 +50,8 @@ export function baseImageResolver(opts: BuildOptions, store: Store, emit: (e: Bu
           const sibling = rec && (await indexes.resolve(name, platform, rec.manifestDigest));
           if (sibling) return { record: sibling, pulled: false };
         }
+        // a base not in the store: this build is not a cached one (and its pull belongs to the build that runs)
+        if (opts.onlyIfCached && !opts.pull) throw new NotCachedError(`${name} is not in the store`);
         const { pullForBuild } = await import('./registry.js');
         try {
           const { record, stored, index } = await pullForBuild(store, name, platform, opts, emit, !opts.pull && !rec);
@@ -196,6 +199,7 @@ export async function makeEnv(
     sharedNetwork,
     isolation: opts.isolation ?? 'chroot',
     procShared: opts.procShared === true,
+    onlyIfCached: opts.onlyIfCached === true,
     implicitPlatform: opts.platform === undefined,
     ...(copy ? { snapshots: openSnapshots(store) } : {}),
     runtimeReady: () =>

@@ -82,3 +82,21 @@ export class UnsupportedFormError extends UsageError {
     return `${this.file}:${this.line}: ${this.message}${this.hint ? `\nhint: ${this.hint}` : ''}`;
   }
 }
+
+/**
+ * A build with `onlyIfCached` reached something it would have to do rather than take from the cache: a step to
+ * run, or a layer to unpack or read. It stopped there, having written only what a cached build writes (cache
+ * lookups, base image manifests and configs). The CLI's rootless mode then builds again in the user namespace.
+ */
+export class NotCachedError extends TsbuildError {
+  override name = 'NotCachedError';
+  constructor(readonly what: string) {
+    super('NOT_CACHED', `not cached: ${what}`, { hint: 'build without onlyIfCached to run it' });
+  }
+}
+
+/** Whether `e`, or an error it was caused by, is a NotCachedError. */
+export function isNotCached(e: unknown): boolean {
+  for (let c = e, n = 0; c instanceof Error && n < 8; c = c.cause, n++) if (c instanceof NotCachedError) return true;
+  return false;
+}

@@ -3,7 +3,7 @@ export { build } from './build.js';
 export type { AssembledImage } from './assemble.js';
 export type { BuildOptions, BuildResult, OutputSpec, PushedImage, SecretSpec } from './options.js';
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
-export { BuildError, PlanError } from './errors.js';
+export { BuildError, isNotCached, NotCachedError, PlanError } from './errors.js';
 export {
   parseOutputSpec,
   splitCsv,

@@ -110,6 +110,13 @@ export interface BuildOptions {
   annotations?: string[];
   /** The version the SBOM and provenance name as their creator (the CLI's; default `dev`). */
   toolVersion?: string;
+  /**
+   * Build only as far as the cache carries it: at the first step that would run, or layer that would be unpacked or
+   * read, throw a NotCachedError instead (`isNotCached`). A build that ends is the one a plain build gives when every
+   * step is a hit. The CLI's rootless mode tries this outside the user namespace first, so a no-op rebuild does not
+   * pay for entering it.
+   */
+  onlyIfCached?: boolean;
   onEvent?: BuildEventListener;
   signal?: AbortSignal;
 }

@@ -6,7 +6,7 @@ import { checkRunnable, runnerFor } from '../runtime/index.js';
 import { clipLine } from '../parser/index.js';
 import type { Heredoc, TypedInstruction } from '../parser/index.js';
 import { cacheDisabledFor, cacheKey } from './cache.js';
-import { BuildError } from './errors.js';
+import { BuildError, NotCachedError } from './errors.js';
 import type { StepRef } from './events.js';
 import { cloneConfig, scratchConfig } from './image-config.js';
 import { refuseUnsupported, typeInstruction, type StagePlan } from './plan.js';
@@ -97,9 +97,9 @@ async function runSteps(
     try {
       hit = await dispatch(sc);
     } catch (e) {
-      // a form tsbuild refuses stays a usage error (exit 2), after its step-end
+      // a form tsbuild refuses stays a usage error (exit 2), after its step-end; onlyIfCached's stop stays itself
       const err =
-        e instanceof BuildError || e instanceof UsageError
+        e instanceof BuildError || e instanceof UsageError || e instanceof NotCachedError
           ? e
           : new BuildError((e as Error).message ?? String(e), {
               file: env.plan.file,

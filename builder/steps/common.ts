@@ -1,7 +1,8 @@
 // The cache protocol every step follows, and the layer plumbing shared by RUN, COPY and WORKDIR.
-import type { ContainerDirs } from '../../store/index.js';
+import type { ContainerDirs, ImageRecord } from '../../store/index.js';
 import { overlayLowerOrder } from '../../runtime/index.js';
 import { cacheKey, lookup, record } from '../cache.js';
+import { NotCachedError } from '../errors.js';
 import { historyEntry } from '../image-config.js';
 import { explainMiss, inputsFile, inputsName, loadInputs, type StepFacets } from '../reasons.js';
 import type { LayerRef, SharedStep, StageState, StepCtx } from './types.js';
@@ -49,6 +50,8 @@ export async function cachedStep(
     layer = rec.layer;
     created = rec.created;
   } else {
+    if (env.onlyIfCached)
+      throw new NotCachedError(`[${sc.step.stage} ${sc.step.index}/${sc.step.total}] misses the cache`);
     let share: ((s: SharedStep) => void) | undefined;
     let fail: ((e: unknown) => void) | undefined;
     const running = new Promise<SharedStep>((res, rej) => {
@@ -95,6 +98,7 @@ export async function cachedStep(
 
 /** Unpacked directories of the stage's layers, lowest first (unpacking any layer not yet unpacked). */
 export async function lowerdirsOf(sc: { env: StepCtx['env']; state: StageState }): Promise<string[]> {
+  if (sc.env.onlyIfCached) throw new NotCachedError(`the layers of stage ${sc.state.plan.displayName} are read`);
   const { store } = sc.env;
   const s = sc.state;
   await Promise.all(
@@ -105,6 +109,12 @@ export async function lowerdirsOf(sc: { env: StepCtx['env']; state: StageState }
     }),
   );
   return dedupeLowerdirs(s.lowerdirs as string[]);
+}
+
+/** Unpacked directories of an image's layers (COPY --from, RUN --mount from= an image), lowest first. */
+export async function imageLowerdirs(env: StepCtx['env'], img: ImageRecord): Promise<string[]> {
+  if (env.onlyIfCached) throw new NotCachedError(`the layers of ${img.manifestDigest} are read`);
+  return dedupeLowerdirs(await env.store.layers.lowerdirsFor(img));
 }
 
 /** The layer list without repeats, lowest first (the same rule the runtime applies when it mounts the overlay). */

@@ -20,7 +20,7 @@ import { findStage } from '../plan.js';
 import { secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
 import { imageLayers, openLayersView, type LayersSource, type RootfsView } from '../view.js';
-import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf } from './common.js';
+import { cachedStep, commitDirs, imageLowerdirs, lowerdirsOf } from './common.js';
 import {
   excluder,
   fetchUrl,
@@ -277,7 +277,7 @@ async function originOf(sc: StepCtx<CopyInstruction>, from: string | undefined):
     ref: from,
     digest: img.manifestDigest,
     layers: imageLayers(img),
-    lowerdirs: () => env.store.layers.lowerdirsFor(img).then(dedupeLowerdirs),
+    lowerdirs: () => imageLowerdirs(env, img),
   };
 }
 

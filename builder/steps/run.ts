@@ -16,7 +16,7 @@ import { findStage } from '../plan.js';
 import { openContextView } from '../context-view.js';
 import type { ContextEntry } from '../context.js';
 import { openView, type RootfsView } from '../view.js';
-import { cachedStep, commitDirs, dedupeLowerdirs, lowerdirsOf, type StepOutcome } from './common.js';
+import { cachedStep, commitDirs, imageLowerdirs, lowerdirsOf, type StepOutcome } from './common.js';
 import { copyRunRefusal, runInCopy } from './run-copy.js';
 import type { Snapshots } from '../../store/index.js';
 import { runArgs } from './metadata.js';
@@ -421,7 +421,7 @@ async function planMount(sc: RunCtx, spec: string, sshIndex: () => number): Prom
           const img = named ? (await named.image(env.plan.targetPlatform)).record : await env.resolveImage(from);
           if (named) await env.baseImagesStored();
           key = img.manifestDigest;
-          lowers = () => env.store.layers.lowerdirsFor(img).then(dedupeLowerdirs);
+          lowers = () => imageLowerdirs(env, img);
         }
         return {
           key: ['bind', 'from', key, source, t, rw],

@@ -86,6 +86,8 @@ export interface BuildEnv {
   readonly isolation: 'chroot' | 'pivot' | 'none';
   /** RUN shares this process's /proc (BuildOptions.procShared). */
   readonly procShared: boolean;
+  /** BuildOptions.onlyIfCached: what a step would run or read throws a NotCachedError instead. */
+  readonly onlyIfCached: boolean;
   /**
    * No --platform was given: a stage whose FROM names no platform takes its base image's platform when that is
    * another one (BuildKit's autoDetectPlatform for an implicit target), not labelling its binaries as the host's.

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { RegistryFixture } from '../fixtures/registry.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { events, ok, REPO, stepResults, tsbFor, type Tsb } from './helpers/tsb.js';
+import { build, isNotCached, NotCachedError } from '../../index.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -166,5 +167,51 @@ describe('reproducible builds', () => {
       }
     }
     expect(digests[0]).toBe(digests[1]);
+  });
+});
+
+describe('onlyIfCached (the API; a rootless build tries it before entering its user namespace)', () => {
+  it('stops at what is not cached, having stored nothing of it, and gives the built image when all is', async () => {
+    const dir = await context('only-cached', 'FROM busybox:latest\nRUN echo ran > /r\nCOPY f.txt /f.txt\n', {
+      'f.txt': 'one\n',
+    });
+    const fresh = await mkdtemp(join(tmpdir(), 'tsbuild-only-cached-'));
+    const opts = {
+      context: dir,
+      registryMirrors: [`http://${registry.host}`],
+      insecureRegistries: [registry.host],
+    };
+    try {
+      // a base not in the store: stopped before its pull, so the store holds no image and no layer
+      const cold = build({ ...opts, root: fresh, onlyIfCached: true });
+      await expect(cold).rejects.toBeInstanceOf(NotCachedError);
+      await expect(cold).rejects.toThrow('not cached: docker.io/library/busybox:latest is not in the store');
+      expect(tsbFor(fresh, registry.host)(['images', '-q']).stdout).toBe('');
+      expect(await readdir(join(fresh, 'layers')).catch(() => [])).toEqual([]);
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+
+    const built = await build({ ...opts, root });
+    const again = await build({ ...opts, root, onlyIfCached: true });
+    expect(again.imageId).toBe(built.imageId);
+    expect(again.stats).toMatchObject({ steps: 3, cached: 3, containers: 0, layersWritten: 0 });
+    // an output that reads the layers is not a cached build's either
+    const local = build({
+      ...opts,
+      root,
+      onlyIfCached: true,
+      outputs: [{ type: 'local', dest: join(work, 'oc-out') }],
+    });
+    await expect(local).rejects.toThrow('not cached: the layers of stage stage-0 are read');
+
+    await writeFile(join(dir, 'f.txt'), 'two\n');
+    const changed = build({ ...opts, root, onlyIfCached: true });
+    await expect(changed).rejects.toThrow('not cached: [stage-0 3/3] misses the cache');
+    expect(isNotCached(await changed.catch((e: unknown) => e))).toBe(true);
+    // the attempt left the store as it was: the build that runs it then works, and the RUN is still a hit
+    const next = await build({ ...opts, root });
+    expect(next.stats).toMatchObject({ cached: 2, containers: 0 });
+    expect(next.imageId).not.toBe(built.imageId);
   });
 });
