@@ -14,6 +14,8 @@ export const MODES = ['auto', 'root', 'rootless', 'unprivileged'] as const;
 const STATE_ENV = 'TSBUILD_MODE_STATE';
 /** Set in the re-executed child: it is inside the user namespace already (and must not enter another). */
 const REEXEC_ENV = 'TSBUILD_USERNS';
+/** Set in a rootless build's first process while it tries the cache before entering the user namespace. */
+const PENDING_ENV = 'TSBUILD_USERNS_PENDING';
 const ROOTLESS_ROOT_RUN_DIR = '/run/tsbuild-rootless';
 const rt = () => import('../runtime/index.js');
 
@@ -92,7 +94,37 @@ export async function enterMode(program: Command, args: string[]): Promise<numbe
     Object.assign(process.env, env);
     return undefined;
   }
-  return runInUserNamespace([process.execPath, process.argv[1]!, ...args], env, decision);
+  const enter = (): Promise<number> => runInUserNamespace([process.execPath, process.argv[1]!, ...args], env, decision);
+  if (!deferrable(program, args)) return enter();
+  // A build tries here first, only as far as the cache carries it (cli/commands/build.ts): a rebuild where every
+  // step is a hit needs no namespace, and entering one costs a second Node start. Anything else enters it then.
+  // its store is the rootless one (its overlay xattrs are user.*: store/layer-tar/whiteouts.ts)
+  const { [REEXEC_ENV]: _inside, ...here } = env;
+  Object.assign(process.env, here, { [PENDING_ENV]: '1' });
+  deferred = enter;
+  return undefined;
+}
+
+let deferred: (() => Promise<number>) | undefined;
+
+/**
+ * The user namespace this rootless build has not entered yet, or undefined (root, unprivileged, inside it already).
+ * Taken once: the build calls it, as a command, when its cached-only attempt stops.
+ */
+export function takeDeferredNamespace(): (() => Promise<number>) | undefined {
+  const d = deferred;
+  deferred = undefined;
+  return d;
+}
+
+/** A build whose inputs can be read twice: not stdin (`-` as context or Buildfile), not --no-cache (no hit). */
+function deferrable(program: Command, args: string[]): boolean {
+  const word = commandWord(program, args)?.word;
+  const command = program.commands.find((c) => c.name() === word || c.aliases().includes(word ?? ''))?.name();
+  if (word === undefined || (command !== undefined && command !== 'build')) return false;
+  const end = args.indexOf('--');
+  const own = end < 0 ? args : args.slice(0, end);
+  return !own.some((a) => a === '-' || a === '--file=-' || a === '-f-' || a === '--no-cache');
 }
 
 /** The store root a command will use (`--root`, TSBUILD_ROOT, the default): the overlay probe runs on its fs. */

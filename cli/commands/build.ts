@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { collect, globalOptions, UsageError } from '../context.js';
 import { addViewOptions, type ViewFlags } from '../view-options.js';
-import type { AttestRequest, BuildOptions, OutputSpec, SecretSpec } from '../../builder/index.js';
+import type { AttestRequest, BuildEvent, BuildOptions, OutputSpec, SecretSpec } from '../../builder/index.js';
 import { tsbuildVersion } from '../version.js';
 import type { ProgressMode } from '../progress/index.js';
 
@@ -228,7 +228,7 @@ export function register(program: Command): void {
     const attest = await attestRequest(flags);
     const outputs = flags.output.length > 0 ? await parseOutputs(flags.output, flags.quiet === true) : [];
     // the mode (cli/mode.ts): copy snapshots when unprivileged, and `--isolation none` refused for the overlay modes
-    const { currentMode, modeLine } = await import('../mode.js');
+    const { currentMode, modeLine, takeDeferredNamespace } = await import('../mode.js');
     const decision = await currentMode(flags.isolation);
     const opts: BuildOptions = {
       root: g.root,
@@ -310,15 +310,42 @@ export function register(program: Command): void {
         : {}),
       explainCache: flags.explainCache ?? false,
     });
-    opts.onEvent = view.onEvent;
+    // rootless, outside the user namespace still: build only if every step is cached, holding the events until it
+    // is known whether this attempt is the build (cli/mode.ts); if not, the build runs again in the namespace
+    const enterNamespace = takeDeferredNamespace();
+    const held: BuildEvent[] | undefined = enterNamespace ? [] : undefined;
+    opts.onEvent = held ? (e) => held.push(e) : view.onEvent;
+    if (enterNamespace) opts.onlyIfCached = true;
     // --debug: the first progress line says which mode this build runs in, and why
-    if (g.debug) view.onEvent({ type: 'log', time: Date.now(), level: 'info', message: await modeLine(decision) });
+    if (g.debug) opts.onEvent({ type: 'log', time: Date.now(), level: 'info', message: await modeLine(decision) });
     // Ctrl-C (or a TERM) aborts view.signal (the view's one handler): running containers are killed and temporary
     // directories removed, then view.finish() throws the interruption (exit 130 / 143).
     opts.signal = view.signal;
-    const { build } = await import('../../builder/index.js');
+    const { build, isNotCached } = await import('../../builder/index.js');
+    const release = (): void => {
+      for (const e of held?.splice(0) ?? []) view.onEvent(e);
+    };
     try {
-      const r = await build(opts);
+      let r: Awaited<ReturnType<typeof build>>;
+      try {
+        r = await build(opts);
+      } catch (e) {
+        if (enterNamespace && !view.interrupted && (isNotCached(e) || deniedOutside(e))) {
+          view.discard();
+          process.exitCode = await enterNamespace();
+          return;
+        }
+        release();
+        throw e;
+      }
+      if (held && g.debug)
+        held.splice(1, 0, {
+          type: 'log',
+          time: Date.now(),
+          level: 'info',
+          message: 'every step was cached: built without entering the user namespace',
+        });
+      release();
       // a JSON stream holds only events: the result is its last
       const result = {
         imageId: r.imageId,
@@ -393,6 +420,18 @@ async function checkOnly(opts: BuildOptions, json: boolean): Promise<void> {
     process.stdout.write(formatCheckReport(report));
   }
   if (report.warnings.length > 0) process.exitCode = 1;
+}
+
+/**
+ * An error a process outside the user namespace may meet where the namespace's root would not (a file of a
+ * subordinate id): the cached-only attempt gives way to the build in the namespace, which reports what it meets.
+ */
+function deniedOutside(e: unknown): boolean {
+  for (let c = e, n = 0; c instanceof Error && n < 8; c = c.cause, n++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'EACCES') return true;
+  }
+  return false;
 }
 
 async function readStdin(): Promise<string> {

@@ -48,6 +48,11 @@ export interface BuildView {
    * `last` is the stream's closing event (the CLI's `result`), rendered after the explanation.
    */
   finish(last?: BuildEvent): Promise<void>;
+  /**
+   * Ends the view having shown nothing: no summary, no report (a rootless build's cached-only attempt that gave
+   * way to the build in the user namespace, which has a view of its own). Nothing may have reached onEvent.
+   */
+  discard(): void;
 }
 
 export async function startBuildView(opts: BuildViewOptions): Promise<BuildView> {
@@ -75,6 +80,11 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
+  const unlisten = (): void => {
+    if (!handle) return;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
   return {
     events,
     signal: controller.signal,
@@ -86,13 +96,14 @@ export async function startBuildView(opts: BuildViewOptions): Promise<BuildView>
       if (e.type === 'check-warning') warnings.push(e);
       renderer.onEvent(e);
     },
+    discard() {
+      finished = true;
+      unlisten();
+    },
     async finish(last) {
       if (finished) return;
       finished = true;
-      if (handle) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      unlisten();
       if (summarize && warnings.length > 0) {
         renderer.close();
         stream.write(formatBuildWarnings(warnings, opts.debug ?? false));

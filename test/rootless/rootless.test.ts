@@ -268,6 +268,46 @@ describe('rootless on a host', () => {
     );
   });
 
+  it('a rebuild with every step cached does not enter the user namespace; one with a change does, shown once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbuild-rootless-cached-'));
+    try {
+      chmodSync(dir, 0o755);
+      const buildfile = (v: string): void =>
+        writeFileSync(join(dir, 'Buildfile'), `FROM busybox\nRUN echo ${v} > /v && chown 7:7 /v\nCOPY a /a\n`, {
+          mode: 0o644,
+        });
+      writeFileSync(join(dir, 'a'), 'a\n', { mode: 0o644 });
+      buildfile('one');
+      const first = asUser(withIds, ['build', '-q', dir]);
+      ok(first, 'first build');
+      const again = asUser(withIds, ['--debug', 'build', '--progress=plain', dir]);
+      ok(again, 'no-op rebuild');
+      const lines = again.stderr.split('\n');
+      expect(lines[0]).toMatch(/^mode rootless /);
+      // printed only by the first process, when its cached-only attempt is the build (cli/commands/build.ts)
+      expect(lines[1]).toBe('every step was cached: built without entering the user namespace');
+      expect(lines.filter((l) => l.startsWith('mode rootless'))).toHaveLength(1);
+      expect(lines.filter((l) => / CACHED$/.test(l))).toHaveLength(3);
+      expect(lines).toContain(`image ${first.stdout.trim()}`);
+
+      // a change: the attempt gives way to the build in the namespace, and only that build's progress is shown
+      buildfile('two');
+      const changed = asUser(withIds, ['--debug', 'build', '--progress=plain', '-t', 'cached:2', dir]);
+      ok(changed, 'rebuild with a change');
+      const cl = changed.stderr.split('\n');
+      expect(cl.filter((l) => l.startsWith('mode rootless'))).toHaveLength(1);
+      expect(changed.stderr).not.toContain('every step was cached');
+      expect(cl.filter((l) => l.includes(' 1/3] FROM '))).toHaveLength(1);
+      expect(cl.filter((l) => l.includes(' 3/3] COPY a /a'))).toHaveLength(1);
+      // the RUN ran in the namespace: its chown to a subordinate id worked
+      const run = asUser(withIds, ['run', 'cached:2', 'sh', '-c', 'cat /v; stat -c %u /v']);
+      ok(run, 'run the rebuilt image');
+      expect(run.stdout).toBe('two\n7\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('device nodes of a base layer are skipped with one warning, and the build goes on', async () => {
     await seedDeviceBase();
     const b = asUser(
