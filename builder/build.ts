@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type PQueue from 'p-queue';
 import { normalizeName, UsageError } from '../oci/index.js';
 import type { Platform } from '../oci/index.js';
@@ -70,7 +70,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const store = await openBuildStore(opts, emit);
   const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpDir = join(store.root, 'builder', 'tmp', runId);
-  await mkdir(tmpDir, { recursive: true });
+  // a build's checkouts, downloads and views in a block group of their own (the store's markTopDir says why): the
+  // parent is marked before the build's directory is made in it
+  await mkdir(dirname(tmpDir), { recursive: true });
+  (await import('../store/index.js')).markTopDir(dirname(tmpDir));
+  await mkdir(tmpDir);
   const held: Held = {
     store,
     tmpDir,

@@ -114,7 +114,7 @@ export const zstdDecompressor = async (): Promise<import('node:stream').Transfor
 export function rootfsTar(dir: string, sourceDateEpoch?: number): Readable {
   return diffDir(dir, { source: 'plain', ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}) });
 }
-export { S_IFCHR, mknod } from './xattr.js';
+export { S_IFCHR, markTopDir, mknod } from './xattr.js';
 
 /** The maintenance operations (store/ops/), loaded on first use: a build never needs them. */
 export const storeOps = (): Promise<typeof import('./ops/index.js')> => import('./ops/index.js');

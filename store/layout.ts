@@ -8,6 +8,7 @@ import { MediaType, type Descriptor, type ImageIndex } from '../oci/index.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 import { withLock } from './lock.js';
 import { StoreError } from './errors.js';
+import { markTopDir } from './xattr.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -37,6 +38,8 @@ const TOP_DIRS = [
   'builder',
 ];
 
+const SPREAD_DIRS = ['run', 'layers', 'tmp'];
+
 /**
  * Synchronous: a few tiny calls, each cheaper than a trip through the thread pool, before anything else can run.
  * One listing of the root tells what is missing, so an existing store costs a stat and a readdir.
@@ -52,6 +55,9 @@ export async function initLayout(root: string): Promise<void> {
   for (const d of TOP_DIRS) if (!present.has(d)) mkdirIfMissing(join(root, d));
   if (!present.has('blobs') || !existsSync(join(root, 'blobs/sha256'))) mkdirIfMissing(join(root, 'blobs/sha256'));
   repairModes(root, st ? st.mode : STORE_DIR_MODE);
+  // where trees of thousands of files are made (a step's upper directory, an unpacked layer): each in a block group
+  // of its own (markTopDir says why); asked on every open, as a store made before this is marked too
+  for (const d of SPREAD_DIRS) markTopDir(join(root, d));
   if (!present.has('oci-layout'))
     writeFileSync(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   if (!present.has('index.json')) createEmptyIndex(root);
