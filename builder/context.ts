@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { closeSync, read as readCb } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join, posix, resolve } from 'node:path';
 import type { Ignore } from '@balena/dockerignore';
@@ -134,10 +134,60 @@ export class BuildContext {
     return BuildContext.openDir(dir, { cleanupDir: dir });
   }
 
+  /** Content hashes of source lists (immutable contexts only): parts digest → hash; loaded on first use. */
+  private known: Map<string, string> | undefined;
+  private knownDirty = false;
+
+  private knownFile(): string | undefined {
+    return this.immutable && this.memoFile ? this.memoFile.replace(/\.bin$/, '.keys.json') : undefined;
+  }
+
+  private partsDigest(parts: unknown): string {
+    return createHash('sha256')
+      .update(JSON.stringify([this.ignorePatterns, parts]))
+      .digest('hex');
+  }
+
+  /**
+   * The content hash a COPY computed before for the same sources and filters (`parts`), when this context never
+   * changes (a Git checkout): its tree is walked and hashed once per source list, as BuildKit's content-hash cache
+   * keeps one per snapshot, and a rebuild of the same commit takes its COPY key without a walk.
+   */
+  async knownHash(parts: unknown): Promise<string | undefined> {
+    const file = this.knownFile();
+    if (!file) return undefined;
+    if (!this.known) {
+      this.known = new Map();
+      try {
+        const v = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+        // only what could be a hash: the file is the store's, but a torn or old one must not name a wrong key
+        for (const [k, h] of Object.entries(v))
+          if (typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)) this.known.set(k, h);
+      } catch {
+        /* none yet */
+      }
+    }
+    return this.known.get(this.partsDigest(parts));
+  }
+
+  /** Records what hashing `parts` gave (immutable contexts; written when the context closes). */
+  rememberHash(parts: unknown, hash: string): void {
+    if (!this.knownFile()) return;
+    (this.known ??= new Map()).set(this.partsDigest(parts), hash);
+    this.knownDirty = true;
+  }
+
   async close(): Promise<void> {
     this.rootDir?.close();
     this.rootDir = undefined;
     await this.memo.save().catch(() => undefined);
+    const file = this.knownFile();
+    if (file && this.known && this.knownDirty) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(Object.fromEntries(this.known)))
+        .then(() => rename(tmp, file))
+        .catch(() => rm(tmp, { force: true }));
+    }
     if (this.cleanupDir) await rm(this.cleanupDir, { recursive: true, force: true });
   }
 

@@ -80,6 +80,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   let multi = srcs.length > 1 || destIsDir;
   const files: Record<string, string> = {};
   let git: GitItem | undefined;
+  let gatherLater: BuildContext | undefined;
   try {
     const localSrcs: string[] = [];
     for (const [i, source] of ins.sources.entries()) {
@@ -100,16 +101,20 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
       } else localSrcs.push(s);
     }
     if (origin.kind === 'context' && localSrcs.length > 0) {
-      const g = await gatherLocal(origin.ctx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
-      multi ||= g.multi;
-      items.push(...g.items);
-      keyParts.push([
-        'context',
-        ...(origin.named !== undefined ? [origin.named] : []),
-        await hashLocal(origin.ctx, g.items, (rel, v) => {
+      // a context that never changes (a Git checkout) remembers the hash per source list: the walk waits for a miss
+      const memoParts = [origin.named ?? null, localSrcs, excludes, parents];
+      let hash = await origin.ctx.knownHash(memoParts);
+      if (hash !== undefined) gatherLater = origin.ctx;
+      else {
+        const g = await gatherLocal(origin.ctx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
+        multi ||= g.multi;
+        items.push(...g.items);
+        hash = await hashLocal(origin.ctx, g.items, (rel, v) => {
           files[rel] = v;
-        }),
-      ]);
+        });
+        origin.ctx.rememberHash(memoParts, hash);
+      }
+      keyParts.push(['context', ...(origin.named !== undefined ? [origin.named] : []), hash]);
     } else if (origin.kind !== 'context') {
       keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
     }
@@ -153,6 +158,11 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
             srcView = await openLayersView(env, origin);
             srcCtx = await BuildContext.openDir(srcView.dir, { noIgnore: true });
             const g = await gatherLocal(srcCtx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
+            multi ||= g.multi;
+            items.push(...g.items);
+          }
+          if (gatherLater) {
+            const g = await gatherLocal(gatherLater, localSrcs, { ...(exclude ? { exclude } : {}), parents });
             multi ||= g.multi;
             items.push(...g.items);
           }

@@ -227,6 +227,33 @@ describe('a Git URL as the build context', () => {
     expect(a.filter((p) => p.endsWith('/dst/a.txt'))).toHaveLength(1);
   });
 
+  it('a rebuild of the same commit takes its COPY keys from what it remembered, and walks only to run a COPY', async () => {
+    // the links repository of the test before: built once there, so its checkout's COPY hashes are remembered
+    const url = `${http.url}/links.git#main`;
+    const epoch = { SOURCE_DATE_EPOCH: '1700000000' };
+    const first = await tsb(['build', '-q', url], epoch);
+    ok(first, 'build');
+    const keys = execFileSync('find', [join(root, 'builder'), '-maxdepth', '1', '-name', 'hashmemo-*.keys.json'], {
+      encoding: 'utf8',
+    });
+    expect(keys.trim()).not.toBe('');
+    const found = execFileSync('find', [join(root, 'builder', 'git'), '-path', '*/d/b.txt'], { encoding: 'utf8' });
+    const file = found.trim();
+    // Proof that no walk happened: the checkout is never written, so tsbuild may trust what it hashed; changed
+    // behind its back, a rebuild still takes every step from the cache (a walk would have seen the new content).
+    const original = await readFile(file);
+    await writeFile(file, 'changed behind tsbuild\n');
+    const again = await tsb(['build', '--progress=plain', url], epoch);
+    ok(again, 'rebuild');
+    expect(again.stderr.split('\n').filter((l) => / CACHED$/.test(l))).toHaveLength(3);
+    expect(again.stderr).toContain(`image ${first.stdout.trim()}`);
+    await writeFile(file, original);
+    // a COPY that runs (--no-cache) walks the checkout then, and makes the same layers
+    const run = await tsb(['build', '-q', '--no-cache', url], epoch);
+    ok(run, 'rebuild with --no-cache');
+    expect(run.stdout.trim()).toBe(first.stdout.trim());
+  });
+
   it('keeps .git with --build-arg BUILDKIT_CONTEXT_KEEP_GIT_DIR=1', async () => {
     const { out, stderr } = await build(`${http.url}/repo.git#dev`, ['--build-arg', 'BUILDKIT_CONTEXT_KEEP_GIT_DIR=1']);
     expect((await stat(join(out, 'ctx/.git'))).isDirectory()).toBe(true);
