@@ -1,22 +1,22 @@
 // Attestations of a build (issue 19): the SBOM of the final image (scanned in-process through a read-only view of
 // its layers) and the SLSA provenance, stored as BuildKit stores them: an image index holding the image manifest
-// and one attestation manifest (platform unknown/unknown) that points back at it. The image manifest in the index
-// is the one a push sends (its layers compressed as the output asks), so the digest the attestations name is the
-// digest the registry holds.
+// and one attestation manifest (platform unknown/unknown) that points back at it. When the build pushes, the image
+// manifest in the index is the one the push sends (its layers compressed as the output asks), so the digest the
+// attestations name is the digest the registry holds; a build that only stores the image names it as stored, and
+// `tsbuild push` makes the pushed form then (attest-push.ts).
 import { createHash, randomUUID } from 'node:crypto';
 import {
   DEFAULT_COMPRESSION,
   formatPlatform,
   MediaType,
   type Descriptor,
-  type ImageManifest,
   type LayerCompression,
 } from '../oci/index.js';
-import type { Store } from '../store/index.js';
 import type { AssembledImage } from './assemble.js';
 import type { Annotations } from './annotations.js';
 import type { AttestRequest } from './attest-spec.js';
 import { readBuildfile } from './buildfile.js';
+import { compressedManifest } from './attest-push.js';
 import { isHttpContext } from './context-url.js';
 import { isGitContext } from './sources/git.js';
 import { contextSource } from './git-source.js';
@@ -33,7 +33,7 @@ import { withView } from './view.js';
 export interface AttestedImage {
   /** The index to tag and push: the image, then its attestation manifest. */
   index: Descriptor;
-  /** The image manifest as listed in the index (its layers compressed). */
+  /** The image manifest as listed in the index (its layers compressed, unless the build only stores it). */
   image: Descriptor;
   /** With `referrers=true`: the OCI referrer manifests of the image, to push beside the index. */
   referrers?: Descriptor[];
@@ -53,6 +53,8 @@ export async function attest(
     startedOn: Date;
     names: string[];
     compression?: LayerCompression;
+    /** Nothing of this build is pushed: the attestations name the image manifest as stored (layers uncompressed). */
+    storeOnly?: boolean;
     toolVersion: string;
     annotations?: Annotations;
     /** A Git URL context's remote and resolved commit: the provenance's config source. */
@@ -109,7 +111,11 @@ async function attestImage(
 ): Promise<{ imageDesc: Descriptor; pushed: Descriptor; statements: Statement[] }> {
   const { store } = env;
   const platform = formatPlatform(image.platform);
-  const pushed = await compressedManifest(store, image, meta.compression ?? DEFAULT_COMPRESSION);
+  // a build that pushes names the manifest the registry will hold; one that only stores it names it as stored, and
+  // compresses nothing for that (`tsbuild push` retargets the attestations: attest-push.ts)
+  const pushed = meta.storeOnly
+    ? image.manifest
+    : await compressedManifest(store, image.manifest, meta.compression ?? DEFAULT_COMPRESSION);
   const imageDesc: Descriptor = { ...pushed, platform: image.platform };
   const created = env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date();
   const subjects = (meta.names.length > 0 ? meta.names : [undefined]).map((n) => ({
@@ -178,19 +184,6 @@ async function scanStage(env: BuildEnv, st: StageState): Promise<ReturnType<type
       tree.close();
     }
   });
-}
-
-/** The image manifest with its layers compressed as a push sends them (the store remembers each compression). */
-async function compressedManifest(
-  store: Store,
-  image: AssembledImage,
-  compression: LayerCompression,
-): Promise<Descriptor> {
-  const manifest = JSON.parse((await store.blobs.read(image.manifest.digest)).toString('utf8')) as ImageManifest;
-  const layers: Descriptor[] = [];
-  for (const l of manifest.layers) layers.push(await store.layers.compressed(l, compression));
-  const bytes = Buffer.from(JSON.stringify({ ...manifest, layers }));
-  return store.blobs.putBytes(bytes, image.manifest.mediaType);
 }
 
 async function buildfileFacts(

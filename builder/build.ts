@@ -465,6 +465,7 @@ async function finishImage(
         ...(vcs ? { vcs } : {}),
         ...(notes ? { annotations: notes.parsed } : {}),
         ...pushCompression(opts),
+        ...(outputs.pushNames.length === 0 ? { storeOnly: true } : {}),
       })
     : undefined;
   const { writeOutputs } = await import('./outputs.js');

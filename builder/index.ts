@@ -24,6 +24,9 @@ export const loadCacheOptions = async (): Promise<typeof import('./remote-cache/
 export const loadCheckOnly = async (): Promise<typeof import('./check-only.js').checkOnly> =>
   (await import('./check-only.js')).checkOnly;
 export type { CheckReport } from './check-only.js';
+/** `tsbuild push` of an attested index a build only stored: the form that names the pushed image manifests. */
+export const loadPushForm = async (): Promise<typeof import('./attest-push.js').pushFormOf> =>
+  (await import('./attest-push.js')).pushFormOf;
 /** Context `-` and URL contexts: a tar (compressed or not) or a Buildfile, told apart by content. */
 export const loadContextSniffer = async (): Promise<typeof import('./context-tar.js').sniffStream> =>
   (await import('./context-tar.js')).sniffStream;

@@ -45,6 +45,7 @@ export async function finishIndex(
           toolVersion: opts.toolVersion ?? 'dev',
           ...(vcs ? { vcs } : {}),
           ...pushCompression(opts),
+          ...(outputs.pushNames.length === 0 ? { storeOnly: true } : {}),
         },
       )
     : await putIndex(runs[0]!.env, images);

@@ -149,8 +149,12 @@ export function register(program: Command): void {
         const tagged = asName ? (await store.images.list()).find((t) => t.name === asName)?.target : undefined;
         if (tagged && isIndexMediaType(tagged.mediaType)) {
           const index = JSON.parse((await store.blobs.read(tagged.digest)).toString('utf8')) as ImageIndex;
-          if (index.manifests.some(isAttestation))
+          if (index.manifests.some(isAttestation)) {
             manifest = { mediaType: tagged.mediaType, digest: tagged.digest, size: tagged.size };
+            // a build that only stored it named the image as stored: the attestations are retargeted at the
+            // manifest the push sends (its layers compressed)
+            manifest = await (await (await import('../../builder/index.js')).loadPushForm())(store, manifest);
+          }
         }
         const { digest } = await pushImage(
           (await import('../../store/index.js')).registryView(store),

@@ -3,7 +3,7 @@
 // tsbuild pull picks the image), a build without attestation flags stays a single manifest, and the SBOM and
 // provenance (min) are byte-identical across two stores under SOURCE_DATE_EPOCH.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -241,6 +241,56 @@ describe('attestations', () => {
     expect(
       (prov.predicate as { runDetails: { metadata: Record<string, unknown> } }).runDetails.metadata.buildkit_hermetic,
     ).toBe(true);
+  });
+
+  it('a build that only stores an attested image compresses nothing for it; tsbuild push sends what --push would', async () => {
+    const ctx = await context('defer', { Dockerfile: 'FROM busybox\nRUN --network=none echo deferred > /d\n' });
+    const ref = `${registry.host}/att/defer:1`;
+    const epoch = { env: { SOURCE_DATE_EPOCH: '1700000000' } };
+    const flags = ['build', '--progress=quiet', '--sbom=true', '--provenance=true'];
+    const [s1, s2] = [
+      await mkdtemp(join(tmpdir(), 'tsbuild-attest-defer-')),
+      await mkdtemp(join(tmpdir(), 'tsbuild-attest-defer-')),
+    ];
+    try {
+      const t1 = tsbFor(s1, registry.host);
+      ok(t1([...flags, '-t', ref, ctx], epoch), 'store-only build');
+      // the stored index names the image as stored: its RUN layer uncompressed, and no compressed form made of it
+      const read = async (digest: string): Promise<Record<string, unknown>> =>
+        JSON.parse(await readFile(join(s1, 'blobs', 'sha256', digest.slice(7)), 'utf8')) as Record<string, unknown>;
+      const tags = (JSON.parse(await readFile(join(s1, 'index.json'), 'utf8')) as { manifests: Desc[] }).manifests;
+      const stored = (await read(
+        tags.find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === ref)!.digest,
+      )) as {
+        manifests: Desc[];
+      };
+      expect(stored.manifests[1]!.annotations?.['vnd.docker.reference.digest']).toBe(stored.manifests[0]!.digest);
+      const image = (await read(stored.manifests[0]!.digest)) as { layers: Desc[] };
+      const runLayer = image.layers.at(-1)!;
+      expect(runLayer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar');
+      expect((await readdir(join(s1, 'compressed'))).filter((f) => f.startsWith(runLayer.digest.slice(7)))).toEqual([]);
+
+      // pushed: the image manifest with gzip layers, and the attestations retargeted at it
+      ok(t1(['push', '--progress=quiet', ref]), 'tsbuild push');
+      const pushed = (await skopeoRaw(ref)) as { manifests: Desc[] };
+      const img = pushed.manifests[0]!;
+      expect(img.digest).not.toBe(stored.manifests[0]!.digest);
+      expect((await manifest('att/defer', img.digest)).layers.at(-1)!.mediaType).toBe(
+        'application/vnd.oci.image.layer.v1.tar+gzip',
+      );
+      expect(pushed.manifests[1]!.annotations?.['vnd.docker.reference.digest']).toBe(img.digest);
+      for (const st of (await statementsOf('att/defer', '1')).values())
+        expect((st.subject as { digest: { sha256: string } }[]).map((x) => x.digest.sha256)).toEqual([
+          img.digest.slice(7),
+        ]);
+
+      // the same build pushing from another store sends the very same index
+      ok(tsbFor(s2, registry.host)([...flags, '--push', '-t', ref, ctx], epoch), 'build --push');
+      expect(await skopeoRaw(ref)).toEqual(pushed);
+    } finally {
+      await rm(s1, { recursive: true, force: true });
+      await rm(s2, { recursive: true, force: true });
+    }
   });
 
   it('--annotation: manifest, index and manifest-descriptor annotations land where buildx puts them, beside the standard ones', async () => {
