@@ -5,6 +5,7 @@
 // attestations name is the digest the registry holds; a build that only stores the image names it as stored, and
 // `tsbuild push` makes the pushed form then (attest-push.ts).
 import { createHash, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import {
   DEFAULT_COMPRESSION,
   formatPlatform,
@@ -24,6 +25,7 @@ import type { BuildOptions } from './options.js';
 import { attestationDescriptors, imageIndex, referrerManifest, type Statement } from './sbom/attest-manifest.js';
 import { provenanceStatement, STATEMENT_TYPE, subjectName, type Material } from './sbom/provenance.js';
 import { scanTree } from './sbom/scan.js';
+import { cachedScan } from './sbom/scan-cache.js';
 import { SPDX_PREDICATE, spdxDocument } from './sbom/spdx.js';
 import { openImageTree } from './sbom/tree.js';
 import { lowerdirsOf } from './steps/common.js';
@@ -173,17 +175,27 @@ async function attestImage(
   return { imageDesc, pushed, statements };
 }
 
-/** The SBOM scan of one stage's filesystem (a read-only merged view of its layers). */
+/**
+ * The SBOM scan of one stage's filesystem (a read-only merged view of its layers), or the one made before of the
+ * same layers (a no-op rebuild mounts nothing for it).
+ */
 async function scanStage(env: BuildEnv, st: StageState): Promise<ReturnType<typeof scanTree>> {
-  const lowers = await lowerdirsOf({ env, state: st });
-  return withView(lowers, env.tmpDir, async (dir) => {
-    const tree = openImageTree(dir);
-    try {
-      return scanTree(tree);
-    } finally {
-      tree.close();
-    }
-  });
+  const dir = join(env.store.root, 'builder', 'sbom-scans');
+  return cachedScan(
+    dir,
+    st.layers.map((l) => l.diffID),
+    async () => {
+      const lowers = await lowerdirsOf({ env, state: st });
+      return withView(lowers, env.tmpDir, async (view) => {
+        const tree = openImageTree(view);
+        try {
+          return scanTree(tree);
+        } finally {
+          tree.close();
+        }
+      });
+    },
+  );
 }
 
 async function buildfileFacts(

@@ -270,6 +270,12 @@ describe('attestations', () => {
       expect(runLayer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar');
       expect((await readdir(join(s1, 'compressed'))).filter((f) => f.startsWith(runLayer.digest.slice(7)))).toEqual([]);
 
+      // the scan is kept by layer chain: a rebuild (every step cached) takes it from there, and gives the same index
+      expect(await readdir(join(s1, 'builder', 'sbom-scans'))).toHaveLength(1);
+      ok(t1([...flags, '-t', ref, ctx], epoch), 'store-only rebuild');
+      const again = JSON.parse(await readFile(join(s1, 'index.json'), 'utf8')) as { manifests: Desc[] };
+      expect(again.manifests).toEqual(tags);
+
       // pushed: the image manifest with gzip layers, and the attestations retargeted at it
       ok(t1(['push', '--progress=quiet', ref]), 'tsbuild push');
       const pushed = (await skopeoRaw(ref)) as { manifests: Desc[] };
