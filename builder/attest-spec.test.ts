@@ -9,14 +9,14 @@ describe('--sbom, --provenance, --attest', () => {
   });
 
   it('the short flags and the long form agree', () => {
-    expect(parseAttestFlags({ sbom: 'true' })).toEqual({ sbom: { scanStages: false } });
-    expect(parseAttestFlags({ attest: ['type=sbom'] })).toEqual({ sbom: { scanStages: false } });
-    expect(parseAttestFlags({ sbom: 'scan-stage=true' })).toEqual({ sbom: { scanStages: true } });
+    expect(parseAttestFlags({ sbom: 'true' })).toEqual({ sbom: { scanStages: false, format: 'spdx' } });
+    expect(parseAttestFlags({ attest: ['type=sbom'] })).toEqual({ sbom: { scanStages: false, format: 'spdx' } });
+    expect(parseAttestFlags({ sbom: 'scan-stage=true' })).toEqual({ sbom: { scanStages: true, format: 'spdx' } });
     expect(parseAttestFlags({ provenance: 'true' })).toEqual({ provenance: { mode: 'min' } });
     expect(parseAttestFlags({ provenance: 'mode=max' })).toEqual({ provenance: { mode: 'max' } });
     expect(parseAttestFlags({ attest: ['type=provenance,mode=max', 'type=sbom,referrers=true'] })).toEqual({
       provenance: { mode: 'max' },
-      sbom: { scanStages: false },
+      sbom: { scanStages: false, format: 'spdx' },
       referrers: true,
     });
     // a later --attest turns off what an earlier flag asked
@@ -30,6 +30,10 @@ describe('--sbom, --provenance, --attest', () => {
     expect(() => parseAttestFlags({ attest: ['mode=max'] })).toThrow(/no type=/);
     expect(() => parseAttestFlags({ provenance: 'mode=full' })).toThrow(/mode=full/);
     expect(() => parseAttestFlags({ sbom: 'generator=img' })).toThrow(/generator=img/);
+    expect(parseAttestFlags({ attest: ['type=sbom,format=cyclonedx'] })).toEqual({
+      sbom: { scanStages: false, format: 'cyclonedx' },
+    });
+    expect(() => parseAttestFlags({ sbom: 'format=syft' })).toThrow(/format=syft: only spdx/);
     expect(() => parseAttestFlags({ attest: ['type=sbom,colour=red'] })).toThrow(/unsupported key "colour"/);
     expect(() => parseAttestFlags({ sbom: 'maybe=yes,x' })).toThrow(/"x" is not KEY=VALUE/);
   });

@@ -4,8 +4,11 @@ import { UsageError } from '../oci/index.js';
 import { splitCsv } from './output-spec.js';
 
 export interface AttestRequest {
-  /** SPDX SBOM of the final image; `scanStages`: of every other stage the build ran, too. */
-  sbom?: { scanStages: boolean };
+  /**
+   * SBOM of the final image; `scanStages`: of every other stage the build ran, too. `format`: SPDX 2.3 JSON (the
+   * default, as BuildKit's), or CycloneDX 1.6 JSON (`format=cyclonedx`, tsbuild's own key).
+   */
+  sbom?: { scanStages: boolean; format: 'spdx' | 'cyclonedx' };
   /** SLSA provenance; `max` adds build args, secret ids and the Buildfile. */
   provenance?: { mode: 'min' | 'max' };
   /** Also push the attestations as OCI referrers (the referrers API, or its tag fallback). */
@@ -57,9 +60,16 @@ export function parseAttestFlags(flags: {
       // BuildKit runs a scanner image; tsbuild scans in-process and has no generator to swap
       if (gen !== undefined)
         throw new AttestSpecError(flag, `generator=${gen}: tsbuild scans in-process; no generator image can be used`);
+      const format = kv.get('format') ?? 'spdx';
+      if (format !== 'spdx' && format !== 'cyclonedx')
+        throw new AttestSpecError(
+          flag,
+          `format=${format}: only spdx (SPDX 2.3 JSON) and cyclonedx (CycloneDX 1.6 JSON)`,
+        );
+      kv.delete('format');
       refuseRest(flag, kv);
       if (disabled) delete req.sbom;
-      else req.sbom = { scanStages };
+      else req.sbom = { scanStages, format };
     } else if (type === 'provenance') {
       const mode = kv.get('mode') ?? 'min';
       if (mode !== 'min' && mode !== 'max') throw new AttestSpecError(flag, `mode=${mode}: only min and max`);

@@ -24,9 +24,10 @@ import { contextSource } from './git-source.js';
 import type { BuildOptions } from './options.js';
 import { attestationDescriptors, imageIndex, referrerManifest, type Statement } from './sbom/attest-manifest.js';
 import { provenanceStatement, STATEMENT_TYPE, subjectName, type Material } from './sbom/provenance.js';
-import { scanTree } from './sbom/scan.js';
+import { scanTree, type ScanResult } from './sbom/scan.js';
 import { cachedScan } from './sbom/scan-cache.js';
 import { SPDX_PREDICATE, spdxDocument } from './sbom/spdx.js';
+import { CYCLONEDX_PREDICATE } from './sbom/cyclonedx.js';
 import { openImageTree } from './sbom/tree.js';
 import { lowerdirsOf } from './steps/common.js';
 import type { BuildEnv, StageState } from './steps/types.js';
@@ -137,15 +138,26 @@ async function attestImage(
   });
   const statements: Statement[] = [];
   if (req.sbom) {
+    const sbom = req.sbom;
     const tool = `Tool: tsbuild-${meta.toolVersion}`;
-    const scanned = await scanStage(env, final);
-    statements.push(inToto(SPDX_PREDICATE, spdxDocument(scanned, { name: meta.names[0] ?? 'image', created, tool })));
-    if (req.sbom.scanStages) {
+    const document = async (scanned: ScanResult, name: string): Promise<Statement> =>
+      sbom.format === 'cyclonedx'
+        ? inToto(
+            CYCLONEDX_PREDICATE,
+            (await import('./sbom/cyclonedx.js')).cyclonedxDocument(scanned, {
+              name,
+              created,
+              toolVersion: meta.toolVersion,
+            }),
+          )
+        : inToto(SPDX_PREDICATE, spdxDocument(scanned, { name, created, tool }));
+    statements.push(await document(await scanStage(env, final), meta.names[0] ?? 'image'));
+    if (sbom.scanStages) {
       for (const i of env.plan.needed) {
         if (i === env.plan.target) continue;
         const st = await env.stage(i);
         const name = `${meta.names[0] ?? 'image'} (stage ${env.plan.stages[i]!.displayName})`;
-        statements.push(inToto(SPDX_PREDICATE, spdxDocument(await scanStage(env, st), { name, created, tool })));
+        statements.push(await document(await scanStage(env, st), name));
       }
     }
   }
@@ -179,7 +191,7 @@ async function attestImage(
  * The SBOM scan of one stage's filesystem (a read-only merged view of its layers), or the one made before of the
  * same layers (a no-op rebuild mounts nothing for it).
  */
-async function scanStage(env: BuildEnv, st: StageState): Promise<ReturnType<typeof scanTree>> {
+async function scanStage(env: BuildEnv, st: StageState): Promise<ScanResult> {
   const dir = join(env.store.root, 'builder', 'sbom-scans');
   return cachedScan(
     dir,

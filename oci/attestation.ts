@@ -9,6 +9,7 @@ export const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
 export const ATTESTATION_MANIFEST = 'attestation-manifest';
 export const PREDICATE_TYPE_ANNOTATION = 'in-toto.io/predicate-type';
 export const SPDX_PREDICATE = 'https://spdx.dev/Document';
+export const CYCLONEDX_PREDICATE = 'https://cyclonedx.org/bom';
 
 /** True for an index entry that is an attestation manifest (what a pull or run must never pick). */
 export function isAttestation(d: Descriptor): boolean {

@@ -61,4 +61,5 @@ export {
   REFERENCE_DIGEST,
   REFERENCE_TYPE,
   SPDX_PREDICATE,
+  CYCLONEDX_PREDICATE,
 } from './attestation.js';

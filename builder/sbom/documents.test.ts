@@ -5,6 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { cyclonedxDocument } from './cyclonedx.js';
 import { describe, expect, it } from 'vitest';
 import { memoryTree } from './memory-tree.js';
 import { scanTree } from './scan.js';
@@ -12,6 +15,9 @@ import { spdxDocument } from './spdx.js';
 import { provenanceStatement, subjectName, type ProvenanceInput } from './provenance.js';
 import { attestationManifest, imageIndex } from './attest-manifest.js';
 import { isAttestation, type Descriptor, type Digest } from '../../oci/index.js';
+
+// ajv-formats is CommonJS: under NodeNext its function is the default export's `default`
+const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }).default;
 
 const schema = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../test/fixtures/schemas/${name}`, import.meta.url), 'utf8')) as Record<
@@ -61,6 +67,37 @@ describe('SBOM and provenance documents', () => {
     expect((doc.files as unknown[]).length).toBe(1);
     // a broken document fails the same schema (the check can fail)
     expect(validate({ ...doc, packages: [{ name: 'x' }] })).toBe(false);
+  });
+
+  it('the CycloneDX document validates against the CycloneDX 1.6 JSON schema and lists packages and their files', () => {
+    // the schemas the CycloneDX library ships (res/schema, CycloneDX 1.6 and its SPDX license and JSF parts)
+    const res = (name: string): Record<string, unknown> =>
+      JSON.parse(
+        readFileSync(
+          new URL(`../../node_modules/@cyclonedx/cyclonedx-library/res/schema/${name}`, import.meta.url),
+          'utf8',
+        ),
+      ) as Record<string, unknown>;
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    for (const part of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json'])
+      ajv.addSchema({ ...res(part), $id: `http://cyclonedx.org/schema/${part}` });
+    const validate = ajv.compile(res('bom-1.6.SNAPSHOT.schema.json'));
+    const doc = cyclonedxDocument(scanTree(tree), { name: 'app:1', created: opts.created, toolVersion: '0.1.0' });
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.6' });
+    expect((doc.metadata as { timestamp: string }).timestamp).toBe('2023-11-14T22:13:20.000Z');
+    const comps = doc.components as { name: string; version: string; purl: string; components?: { name: string }[] }[];
+    expect(comps.map((c) => `${c.name}@${c.version}`).sort()).toEqual(['a@1.0.0', 'b@1.0.0', 'libc6@2.36-9']);
+    expect(comps.find((c) => c.name === 'libc6')!.components!.map((f) => f.name)).toEqual(['/lib/libc.so.6']);
+    // the same scan and time give the same bytes; a broken document fails the schema (the check can fail)
+    const again = cyclonedxDocument(scanTree(tree), {
+      name: 'app:1',
+      created: opts.created,
+      toolVersion: '0.1.0',
+    });
+    expect(JSON.stringify(again)).toBe(JSON.stringify(doc));
+    expect(validate({ ...doc, components: [{ name: 'x' }] })).toBe(false);
   });
 
   it('the same scan and time give the same bytes', () => {

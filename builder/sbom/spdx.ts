@@ -21,6 +21,11 @@ export interface SpdxOptions {
 const EXPRESSION =
   /^\(?[A-Za-z0-9.+-]+(?:\s+WITH\s+[A-Za-z0-9.+-]+)?\)?(?:\s+(?:AND|OR)\s+\(?[A-Za-z0-9.+-]+(?:\s+WITH\s+[A-Za-z0-9.+-]+)?\)?)*$/;
 
+/** Whether a license as a database records it reads as an SPDX license expression. */
+export function isSpdxExpression(license: string): boolean {
+  return EXPRESSION.test(license);
+}
+
 export function spdxDocument(scan: ScanResult, opts: SpdxOptions): Record<string, unknown> {
   const pkgs = [...scan.packages].sort(comparePackages);
   // IDs by position in the sorted lists: stable for the same content, and cheap for thousands of files
@@ -32,7 +37,7 @@ export function spdxDocument(scan: ScanResult, opts: SpdxOptions): Record<string
   const fileIds = new Map<string, string>();
   for (const p of pkgs) {
     const id = `SPDXRef-Package-${p.kind}-${packages.length + 1}-${safe(p.name)}`;
-    const declared = p.license && EXPRESSION.test(p.license) ? p.license : undefined;
+    const declared = p.license && isSpdxExpression(p.license) ? p.license : undefined;
     packages.push({
       name: p.name,
       SPDXID: id,

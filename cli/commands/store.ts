@@ -108,17 +108,21 @@ export function register(program: Command): void {
 
   program
     .command('sbom')
-    .description("print the SPDX SBOM attached to an image (built with --sbom) for this machine's platform")
+    .description(
+      "print the SBOM (SPDX or CycloneDX) attached to an image (built with --sbom) for this machine's platform",
+    )
     .argument('<name>', 'image name')
     .action(async (name: string, _opts: unknown, command: Command) => {
       const { inspectImage, readAttestations } = await ops();
-      const { SPDX_PREDICATE } = await import('../../oci/index.js');
+      const { CYCLONEDX_PREDICATE, SPDX_PREDICATE } = await import('../../oci/index.js');
       const docs = await withStore(
         command,
         async (s) => {
           const image = await inspectImage(s, name);
           return (await readAttestations(s, name)).filter(
-            (a) => a.subject === image.digest && a.predicateType === SPDX_PREDICATE,
+            (a) =>
+              a.subject === image.digest &&
+              (a.predicateType === SPDX_PREDICATE || a.predicateType === CYCLONEDX_PREDICATE),
           );
         },
         true,

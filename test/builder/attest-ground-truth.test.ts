@@ -84,6 +84,28 @@ describe('SBOM ground truth', () => {
       })
       .sort();
     expect(debs).toEqual(truth);
+    // the CycloneDX form of the same image (every step cached now) lists the same packages
+    ok(
+      tsb([
+        'build',
+        '--progress=quiet',
+        '--attest',
+        'type=sbom,format=cyclonedx',
+        '-t',
+        'truth/cdx:1',
+        join(REPO, 'samples/debian-app'),
+      ]),
+      'build (CycloneDX)',
+    );
+    const printed = tsb(['sbom', 'truth/cdx:1']);
+    ok(printed, 'sbom (CycloneDX)');
+    const cdx = (
+      JSON.parse(printed.stdout) as { components: { name: string; version: string; purl: string }[] }
+    ).components
+      .filter((c) => c.purl.startsWith('pkg:deb/'))
+      .map((c) => `${c.name} ${c.version} ${decodeURIComponent(/[?&]arch=([^&]+)/.exec(c.purl)![1]!)}`)
+      .sort();
+    expect(cdx).toEqual(truth);
   }, 1_200_000);
 
   it('node-app: the npm packages under /app are exactly what npm ls --all --json reports', async () => {

@@ -394,6 +394,30 @@ describe('attestations', () => {
     ]);
   });
 
+  it('format=cyclonedx: a CycloneDX 1.6 SBOM of the same packages, shown by inspect and by tsbuild sbom', async () => {
+    const ctx = await context('cdx', {
+      Dockerfile:
+        'FROM busybox\nRUN mkdir -p /usr/lib/node_modules/left-pad && echo \'{"name":"left-pad","version":"1.3.0","license":"WTFPL"}\' > /usr/lib/node_modules/left-pad/package.json\n',
+    });
+    const ref = 'att/cdx:1';
+    ok(tsb(['build', '--progress=quiet', '--attest', 'type=sbom,format=cyclonedx', '-t', ref, ctx]), 'build');
+    const inspected = tsb(['inspect', '--attestations', ref]);
+    ok(inspected, 'inspect --attestations');
+    const atts = (JSON.parse(inspected.stdout) as { attestations: { predicateType: string }[] }).attestations;
+    expect(atts.map((a) => a.predicateType)).toEqual(['https://cyclonedx.org/bom']);
+    const printed = tsb(['sbom', ref]);
+    ok(printed, 'sbom');
+    const bom = JSON.parse(printed.stdout) as {
+      bomFormat: string;
+      specVersion: string;
+      components: { name: string; version: string; purl: string; licenses: unknown[] }[];
+    };
+    expect(bom).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.6' });
+    expect(bom.components.map((c) => [c.name, c.version, c.purl, c.licenses])).toEqual([
+      ['left-pad', '1.3.0', 'pkg:npm/left-pad@1.3.0', [{ license: { id: 'WTFPL' } }]],
+    ]);
+  });
+
   it('-o type=oci keeps the attestations: the layout names the index, skopeo copies all of it', async () => {
     const ctx = await context('oci-out', { Dockerfile: 'FROM busybox\nRUN echo o > /o\n' });
     const tar = join(work, 'attested-oci.tar');
