@@ -120,7 +120,14 @@ async function attestImage(
     ? image.manifest
     : await compressedManifest(store, image.manifest, meta.compression ?? DEFAULT_COMPRESSION);
   const imageDesc: Descriptor = { ...pushed, platform: image.platform };
-  const created = env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date();
+  // the SBOM's time is the image's (its config's `created`: SOURCE_DATE_EPOCH when set), so the same image has the
+  // same SBOM however often it is rebuilt
+  const created =
+    env.sourceDateEpoch !== undefined
+      ? new Date(env.sourceDateEpoch * 1000)
+      : image.config.created
+        ? new Date(image.config.created)
+        : new Date();
   const subjects = (meta.names.length > 0 ? meta.names : [undefined]).map((n) => ({
     name: subjectName(n, platform),
     digest: pushed.digest,

@@ -67,6 +67,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const gitUrl = typeof opts.context === 'string' && isGitContext(opts.context) ? opts.context : undefined;
   const early = localDir(opts.context) ? readAndParse(opts, undefined) : undefined;
   early?.catch(() => undefined);
+  // the provenance and the OCI annotations name the context's git remote and commit: git is asked now, beside the
+  // steps, not after them (git-source.ts keeps the answer for this build)
+  if (localDir(opts.context) && (opts.attest || (opts.annotations?.length ?? 0) > 0))
+    void import('./git-source.js').then((g) => g.contextSource(opts).catch(() => undefined));
   const store = await openBuildStore(opts, emit);
   const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpDir = join(store.root, 'builder', 'tmp', runId);

@@ -16,21 +16,31 @@ export async function contextSource(
   if (typeof opts.context !== 'string') return { uri: 'context:stdin' };
   // an http(s) context is its URL (what fetched it; credentials never written)
   if (isHttpContext(opts.context)) return { uri: stripCredentials(opts.context) };
+  let p = asked.get(opts);
+  if (!p) asked.set(opts, (p = localSource(opts.context)));
+  return p;
+}
+
+/** One question to git per build: the build asks early (build.ts) and the annotations and provenance take it. */
+const asked = new WeakMap<BuildOptions, Promise<{ uri: string; gitCommit?: string }>>();
+
+async function localSource(dir: string): Promise<{ uri: string; gitCommit?: string }> {
   const git = async (...args: string[]): Promise<string | undefined> => {
     try {
       // the context is untrusted: no fsmonitor hook of its .git/config may run (rev-parse and remote read no more)
-      const r = await promisify(execFile)(
-        'git',
-        ['-c', 'core.fsmonitor=false', '-C', opts.context as string, ...args],
-        { timeout: 10_000 },
-      );
+      const r = await promisify(execFile)('git', ['-c', 'core.fsmonitor=false', '-C', dir, ...args], {
+        timeout: 10_000,
+      });
       return r.stdout.trim() || undefined;
     } catch {
       return undefined;
     }
   };
-  const commit = await git('rev-parse', '--verify', 'HEAD');
-  const remote = commit ? await git('remote', 'get-url', 'origin') : undefined;
+  // side by side: the remote is kept only when HEAD is a commit
+  const [commit, remote] = await Promise.all([
+    git('rev-parse', '--verify', 'HEAD'),
+    git('remote', 'get-url', 'origin'),
+  ]);
   if (commit && remote) return { uri: stripCredentials(remote), gitCommit: commit };
   return { uri: 'context:local', ...(commit ? { gitCommit: commit } : {}) };
 }

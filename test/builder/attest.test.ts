@@ -416,6 +416,11 @@ describe('attestations', () => {
     expect(bom.components.map((c) => [c.name, c.version, c.purl, c.licenses])).toEqual([
       ['left-pad', '1.3.0', 'pkg:npm/left-pad@1.3.0', [{ license: { id: 'WTFPL' } }]],
     ]);
+    // the SBOM's time is the image's: a rebuild of the same image (every step cached) has the very same SBOM
+    ok(tsb(['build', '--progress=quiet', '--attest', 'type=sbom,format=cyclonedx', '-t', ref, ctx]), 'rebuild');
+    const again = tsb(['sbom', ref]);
+    ok(again, 'sbom again');
+    expect(again.stdout).toBe(printed.stdout);
   });
 
   it('-o type=oci keeps the attestations: the layout names the index, skopeo copies all of it', async () => {
