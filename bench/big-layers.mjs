@@ -94,7 +94,9 @@ try {
     row(image, 'build', timed(...tb('build', '-q', '-t', tag, dir)));
     // each push to a registry of its own, so every blob is uploaded; the pulls read these
     const regs = {};
-    for (const c of ['gzip', 'zstd']) {
+    // zstd first: each push removes the compressed records first (so it compresses), and the blob copy below needs
+    // the gzip record the last one leaves (with gzip first, the "blob copy" compressed the layer again)
+    for (const c of ['zstd', 'gzip']) {
       for (const f of await readdir(join(root, 'compressed')).catch(() => []))
         await rm(join(root, 'compressed', f), { recursive: true, force: true });
       regs[c] = await startRegistry(work);
