@@ -7,7 +7,7 @@ import type { RegistryFixture } from '../fixtures/registry.js';
 import { seedDebian } from './helpers/debian.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { ok, REPO, type Tsb } from './helpers/tsb.js';
-import { PODMAN_ULIMITS } from '../fixtures/podman.js';
+import { PODMAN_ULIMITS, podmanStorage } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -29,16 +29,7 @@ describe('debian-app sample', () => {
     ok(r, 'run debian-app');
     expect(r.stdout).toBe('Hello, world!\n');
 
-    const common = [
-      '--runtime',
-      'runc',
-      '--root',
-      join(work, 'podman'),
-      '--runroot',
-      join(work, 'podman-run'),
-      '--storage-driver',
-      'vfs',
-    ];
+    const common = podmanStorage(work);
     execFileSync('podman', [...common, 'pull', '-q', '--tls-verify=false', dest], { stdio: 'pipe' });
     const out = execFileSync('podman', [...common, 'run', '--rm', '--network', 'host', ...PODMAN_ULIMITS, dest], {
       encoding: 'utf8',

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { RegistryFixture } from '../fixtures/registry.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
 import { events, ok, REPO, stepResults, type Tsb } from './helpers/tsb.js';
-import { PODMAN_ULIMITS } from '../fixtures/podman.js';
+import { PODMAN_ULIMITS, podmanStorage } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -23,16 +23,7 @@ afterAll(() => closeBuildEnv({ registry, root, work }));
 const sample = (name: string): string => join(REPO, 'samples', name);
 
 function podmanRun(image: string): string {
-  const common = [
-    '--runtime',
-    'runc',
-    '--root',
-    join(work, 'podman'),
-    '--runroot',
-    join(work, 'podman-run'),
-    '--storage-driver',
-    'vfs',
-  ];
+  const common = podmanStorage(work);
   execFileSync('podman', [...common, 'pull', '-q', '--tls-verify=false', image], { stdio: 'pipe' });
   const out = execFileSync('podman', [...common, 'run', '--rm', '--network', 'host', ...PODMAN_ULIMITS, image], {
     encoding: 'utf8',

@@ -10,6 +10,7 @@ import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 import { seedBusyboxBase } from '../builder/helpers/base.js';
 import { BIN, REPO } from '../builder/helpers/tsb.js';
 import { seedNodeBase } from './helpers/node-base.js';
+import { podmanStorage } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let work: string;
@@ -21,16 +22,7 @@ const version = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) 
 let storageDriver = 'vfs';
 
 function podmanStore(): string[] {
-  return [
-    '--root',
-    join(work, 'podman'),
-    '--runroot',
-    join(work, 'podman-run'),
-    '--storage-driver',
-    storageDriver,
-    '--runtime',
-    'runc',
-  ];
+  return podmanStorage(work, storageDriver);
 }
 
 function ok(r: SpawnSyncReturns<string>, what: string): string {

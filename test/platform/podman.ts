@@ -1,12 +1,10 @@
 // podman with the flags this machine needs (runc, explicit ulimits, vfs storage under a test dir), to run pushed
 // images of any platform: the other side of the emulation tests.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { PODMAN_ULIMITS } from '../fixtures/podman.js';
+import { PODMAN_ULIMITS, podmanStorage } from '../fixtures/podman.js';
 
 export function podmanRun(work: string, image: string, platform: string, cmd: string[]): string {
-  const common = ['--runtime', 'runc', '--root', join(work, 'podman'), '--runroot', join(work, 'podman-run')];
-  const storage = [...common, '--storage-driver', 'vfs'];
+  const storage = podmanStorage(work);
   try {
     return execFileSync(
       'podman',
@@ -42,16 +40,7 @@ export function podmanLoadRun(
   image: string,
   cmd: string[],
 ): { load: string; run: string; digest: string } {
-  const storage = [
-    '--runtime',
-    'runc',
-    '--root',
-    join(work, 'podman'),
-    '--runroot',
-    join(work, 'podman-run'),
-    '--storage-driver',
-    'vfs',
-  ];
+  const storage = podmanStorage(work);
   try {
     const load = execFileSync('podman', [...storage, 'load', '-i', archive], {
       encoding: 'utf8',

@@ -21,7 +21,7 @@ import { BIN, ok, REPO, type Tsb } from '../builder/helpers/tsb.js';
 import { makeBusyboxRootfs } from '../fixtures/busybox.js';
 import { DEFAULT_PATH, initLayout, skopeoCopy, writeImage, writeIndex, writeLayer } from '../fixtures/images.js';
 import { hostPlatform } from '../../oci/index.js';
-import { PODMAN_ULIMITS } from '../fixtures/podman.js';
+import { PODMAN_ULIMITS, podmanStorage } from '../fixtures/podman.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -71,8 +71,7 @@ function subuidStart(user: string): number {
 }
 
 function podmanRun(image: string): string {
-  const common = ['--runtime', 'runc', '--root', join(work, 'podman'), '--runroot', join(work, 'podman-run')];
-  const storage = [...common, '--storage-driver', 'vfs'];
+  const storage = podmanStorage(work);
   execFileSync('podman', [...storage, 'pull', '-q', '--tls-verify=false', image], { stdio: 'pipe' });
   try {
     return execFileSync('podman', [...storage, 'run', '--rm', '--network', 'host', ...PODMAN_ULIMITS, image], {
