@@ -95,10 +95,10 @@ export async function enterMode(program: Command, args: string[]): Promise<numbe
     return undefined;
   }
   const enter = (): Promise<number> => runInUserNamespace([process.execPath, process.argv[1]!, ...args], env, decision);
-  if (!deferrable(program, args)) return enter();
+  if (!deferrable(word, command, args)) return enter();
   // A build tries here first, only as far as the cache carries it (cli/commands/build.ts): a rebuild where every
   // step is a hit needs no namespace, and entering one costs a second Node start. Anything else enters it then.
-  // its store is the rootless one (its overlay xattrs are user.*: store/layer-tar/whiteouts.ts)
+  // This process's store is the rootless one (its overlay xattrs are user.*: store/layer-tar/whiteouts.ts).
   const { [REEXEC_ENV]: _inside, ...here } = env;
   Object.assign(process.env, here, { [PENDING_ENV]: '1' });
   deferred = enter;
@@ -118,9 +118,8 @@ export function takeDeferredNamespace(): (() => Promise<number>) | undefined {
 }
 
 /** A build whose inputs can be read twice: not stdin (`-` as context or Buildfile), not --no-cache (no hit). */
-function deferrable(program: Command, args: string[]): boolean {
-  const word = commandWord(program, args)?.word;
-  const command = program.commands.find((c) => c.name() === word || c.aliases().includes(word ?? ''))?.name();
+function deferrable(word: string | undefined, command: string | undefined, args: string[]): boolean {
+  // no word: no context either; a word that names no command is build's context
   if (word === undefined || (command !== undefined && command !== 'build')) return false;
   const end = args.indexOf('--');
   const own = end < 0 ? args : args.slice(0, end);
