@@ -16,7 +16,7 @@ import {
   type LayerCompression,
 } from '../oci/index.js';
 import type { Store } from '../store/index.js';
-import { attestationManifest, imageIndex, type Statement } from './sbom/attest-manifest.js';
+import { attestationManifest, imageIndex, statementOf, type Blob, type Statement } from './sbom/attest-manifest.js';
 
 /** The image manifest with its layers compressed as a push sends them (the store remembers each compression). */
 export async function compressedManifest(
@@ -65,13 +65,21 @@ export async function pushFormOf(
     const from = a.annotations![REFERENCE_DIGEST]!;
     const m = attestationManifest(
       target,
-      statements.map((s) => ({ ...s, bytes: retarget(s.bytes, from, target.digest) })),
+      statements.map((s) => statementOf(s.predicateType, retarget(s.bytes!, from, target.digest))),
     );
-    for (const b of m.blobs) await store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest);
+    await putBlobs(store, m.blobs);
     remade.push({ ...m.descriptor, annotations: { ...a.annotations, ...m.descriptor.annotations } });
   }
   const out = imageIndex(images, remade, index.annotations);
   return store.blobs.putBytes(out.bytes, desc.mediaType, out.descriptor.digest);
+}
+
+/** Stores the blobs that carry their bytes (the store holds the others: kept SBOM statements), side by side. */
+export async function putBlobs(store: Store, blobs: readonly Blob[]): Promise<void> {
+  const writes: Promise<unknown>[] = [];
+  for (const b of blobs)
+    if (b.bytes) writes.push(store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest));
+  await Promise.all(writes);
 }
 
 /** The in-toto statements of an attestation manifest tsbuild could have made (only in-toto layers), else undefined. */
@@ -80,10 +88,7 @@ async function statementsOf(store: Store, a: Descriptor): Promise<Statement[] | 
   if (m.layers.some((l) => l.mediaType !== IN_TOTO_MEDIA_TYPE)) return undefined;
   const out: Statement[] = [];
   for (const l of m.layers)
-    out.push({
-      predicateType: l.annotations?.[PREDICATE_TYPE_ANNOTATION] ?? '',
-      bytes: await store.blobs.read(l.digest),
-    });
+    out.push(statementOf(l.annotations?.[PREDICATE_TYPE_ANNOTATION] ?? '', await store.blobs.read(l.digest)));
   return out;
 }
 

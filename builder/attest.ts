@@ -17,17 +17,22 @@ import type { AssembledImage } from './assemble.js';
 import type { Annotations } from './annotations.js';
 import type { AttestRequest } from './attest-spec.js';
 import { readBuildfile } from './buildfile.js';
-import { compressedManifest } from './attest-push.js';
+import { compressedManifest, putBlobs } from './attest-push.js';
 import { isHttpContext } from './context-url.js';
 import { isGitContext } from './sources/git.js';
 import { contextSource } from './git-source.js';
 import type { BuildOptions } from './options.js';
-import { attestationDescriptors, imageIndex, referrerManifest, type Statement } from './sbom/attest-manifest.js';
-import { provenanceStatement, STATEMENT_TYPE, subjectName, type Material } from './sbom/provenance.js';
+import {
+  attestationDescriptors,
+  imageIndex,
+  referrerManifest,
+  statementOf,
+  type Statement,
+} from './sbom/attest-manifest.js';
+import { provenanceStatement, subjectName, type Material } from './sbom/provenance.js';
+import { keptSbomStatement } from './sbom/sbom-statement.js';
 import { scanTree, type ScanResult } from './sbom/scan.js';
 import { cachedScan } from './sbom/scan-cache.js';
-import { SPDX_PREDICATE, spdxDocument } from './sbom/spdx.js';
-import { CYCLONEDX_PREDICATE } from './sbom/cyclonedx.js';
 import { openImageTree } from './sbom/tree.js';
 import { lowerdirsOf } from './steps/common.js';
 import type { BuildEnv, StageState } from './steps/types.js';
@@ -69,13 +74,13 @@ export async function attest(
   const { blobs, descriptors } = attestationDescriptors([imageDesc], () => statements);
   if (Object.keys(meta.annotations?.manifestDescriptor ?? {}).length > 0)
     imageDesc.annotations = { ...meta.annotations!.manifestDescriptor };
-  for (const b of blobs) await store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest);
+  await putBlobs(store, blobs);
   const index = imageIndex([imageDesc], descriptors, meta.annotations?.index);
   const indexDesc = await store.blobs.putBytes(index.bytes, MediaType.OciIndex, index.descriptor.digest);
   let referrers: Descriptor[] | undefined;
   if (req.referrers) {
     const r = referrerManifest(pushed, statements);
-    for (const b of r.blobs) await store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest);
+    await putBlobs(store, r.blobs);
     referrers = [r.descriptor];
   }
   return { index: indexDesc, image: imageDesc, ...(referrers ? { referrers } : {}) };
@@ -96,7 +101,7 @@ export async function attestIndex(
   for (const p of platforms) parts.push(await attestImage(p.env, p.final, p.image, opts, req, meta));
   const images = parts.map((p) => p.imageDesc);
   const { blobs, descriptors } = attestationDescriptors(images, (d) => parts[images.indexOf(d)]!.statements);
-  for (const b of blobs) await store.blobs.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor.digest);
+  await putBlobs(store, blobs);
   const index = imageIndex(images, descriptors);
   return store.blobs.putBytes(index.bytes, MediaType.OciIndex, index.descriptor.digest);
 }
@@ -132,39 +137,29 @@ async function attestImage(
     name: subjectName(n, platform),
     digest: pushed.digest,
   }));
-  const inToto = (predicateType: string, predicate: unknown): Statement => ({
-    predicateType,
-    bytes: Buffer.from(
-      JSON.stringify({
-        _type: STATEMENT_TYPE,
-        predicateType,
-        subject: subjects.map((s) => ({ name: s.name, digest: { sha256: s.digest.slice(7) } })),
-        predicate,
-      }),
-    ),
-  });
   const statements: Statement[] = [];
   if (req.sbom) {
     const sbom = req.sbom;
-    const tool = `Tool: tsbuild-${meta.toolVersion}`;
-    const document = async (scanned: ScanResult, name: string): Promise<Statement> =>
-      sbom.format === 'cyclonedx'
-        ? inToto(
-            CYCLONEDX_PREDICATE,
-            (await import('./sbom/cyclonedx.js')).cyclonedxDocument(scanned, {
-              name,
-              created,
-              toolVersion: meta.toolVersion,
-            }),
-          )
-        : inToto(SPDX_PREDICATE, spdxDocument(scanned, { name, created, tool }));
-    statements.push(await document(await scanStage(env, final), meta.names[0] ?? 'image'));
+    const document = (st: StageState, name: string): Promise<Statement> =>
+      keptSbomStatement(
+        join(env.store.root, 'builder', 'sbom-scans'),
+        st.layers.map((l) => l.diffID),
+        {
+          format: sbom.format === 'cyclonedx' ? 'cyclonedx' : 'spdx',
+          name,
+          created,
+          toolVersion: meta.toolVersion,
+          subjects,
+        },
+        () => scanStage(env, st),
+        (d) => store.blobs.has(d),
+      );
+    statements.push(await document(final, meta.names[0] ?? 'image'));
     if (sbom.scanStages) {
       for (const i of env.plan.needed) {
         if (i === env.plan.target) continue;
-        const st = await env.stage(i);
         const name = `${meta.names[0] ?? 'image'} (stage ${env.plan.stages[i]!.displayName})`;
-        statements.push(await document(await scanStage(env, st), name));
+        statements.push(await document(await env.stage(i), name));
       }
     }
   }
@@ -186,10 +181,7 @@ async function attestImage(
       toolVersion: meta.toolVersion,
       invocationId: randomUUID(),
     });
-    statements.push({
-      predicateType: statement.predicateType as string,
-      bytes: Buffer.from(JSON.stringify(statement)),
-    });
+    statements.push(statementOf(statement.predicateType as string, Buffer.from(JSON.stringify(statement))));
   }
   return { imageDesc, pushed, statements };
 }
@@ -199,9 +191,8 @@ async function attestImage(
  * same layers (a no-op rebuild mounts nothing for it).
  */
 async function scanStage(env: BuildEnv, st: StageState): Promise<ScanResult> {
-  const dir = join(env.store.root, 'builder', 'sbom-scans');
   return cachedScan(
-    dir,
+    join(env.store.root, 'builder', 'sbom-scans'),
     st.layers.map((l) => l.diffID),
     async () => {
       const lowers = await lowerdirsOf({ env, state: st });

@@ -12,29 +12,38 @@ import {
   digestOf,
   MediaType,
   type Descriptor,
+  type Digest,
   type ImageIndex,
   type ImageManifest,
 } from '../../oci/index.js';
 
 export interface Statement {
   predicateType: string;
-  /** The statement's JSON bytes, as they are stored. */
-  bytes: Buffer;
+  digest: Digest;
+  size: number;
+  /** The statement's JSON bytes, as they are stored; absent when the store holds them already (a kept SBOM). */
+  bytes?: Buffer;
+}
+
+/** A statement of these bytes. */
+export function statementOf(predicateType: string, bytes: Buffer): Statement {
+  return { predicateType, digest: digestOf(bytes), size: bytes.length, bytes };
 }
 
 export interface Blob {
   descriptor: Descriptor;
-  bytes: Buffer;
+  /** Absent: the store holds the blob already. */
+  bytes?: Buffer;
 }
 
 /** One in-toto layer per statement, annotated with its predicate type (both manifest forms hold the same). */
 function statementLayers(statements: Statement[]): Blob[] {
   return statements.map((s) => ({
-    bytes: s.bytes,
+    ...(s.bytes ? { bytes: s.bytes } : {}),
     descriptor: {
       mediaType: IN_TOTO_MEDIA_TYPE,
-      digest: digestOf(s.bytes),
-      size: s.bytes.length,
+      digest: s.digest,
+      size: s.size,
       annotations: { [PREDICATE_TYPE_ANNOTATION]: s.predicateType },
     },
   }));
@@ -111,7 +120,7 @@ export function imageIndex(
   images: Descriptor[],
   attestations: Descriptor[],
   annotations?: Record<string, string>,
-): Blob {
+): Required<Blob> {
   const index: ImageIndex = {
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,

@@ -270,11 +270,27 @@ describe('attestations', () => {
       expect(runLayer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar');
       expect((await readdir(join(s1, 'compressed'))).filter((f) => f.startsWith(runLayer.digest.slice(7)))).toEqual([]);
 
-      // the scan is kept by layer chain: a rebuild (every step cached) takes it from there, and gives the same index
-      expect(await readdir(join(s1, 'builder', 'sbom-scans'))).toHaveLength(1);
+      // the scan and the SBOM statement are kept by layer chain: a rebuild (every step cached) takes the statement
+      // the store holds, without reading the scan (given a package here: written again, the SBOM would list it),
+      // and gives the same index
+      const kept = (await readdir(join(s1, 'builder', 'sbom-scans'))).sort();
+      expect(kept).toHaveLength(2);
+      const scanRecord = join(
+        s1,
+        'builder',
+        'sbom-scans',
+        kept.find((f) => !f.endsWith('.statement.json'))!,
+      );
+      const rec = JSON.parse(await readFile(scanRecord, 'utf8')) as { result: { packages: unknown[] } };
+      const planted = { kind: 'npm', name: 'planted', version: '1.0.0', purl: 'pkg:npm/planted@1.0.0', foundIn: '/p' };
+      await writeFile(
+        scanRecord,
+        JSON.stringify({ ...rec, result: { ...rec.result, packages: [{ ...planted, files: [] }] } }),
+      );
       ok(t1([...flags, '-t', ref, ctx], epoch), 'store-only rebuild');
       const again = JSON.parse(await readFile(join(s1, 'index.json'), 'utf8')) as { manifests: Desc[] };
       expect(again.manifests).toEqual(tags);
+      await writeFile(scanRecord, JSON.stringify(rec));
 
       // pushed: the image manifest with gzip layers, and the attestations retargeted at it
       ok(t1(['push', '--progress=quiet', ref]), 'tsbuild push');
