@@ -79,10 +79,13 @@ export class Repo {
   async request(req: RepoRequest): Promise<Response> {
     let scopes = [repositoryScope(this.repository, this.actions), ...(req.extraScopes ?? [])];
     const auth = this.client.auth;
-    // A GET or HEAD to a registry (not a mirror: its ping, with one retry, is what skips a dead one quickly) is
-    // sent without pinging /v2/ first; a 401 teaches the challenge and the request is sent again.
+    // A request without a body (GET, HEAD, the POST that opens an upload) to a registry (not a mirror: its ping,
+    // with one retry, is what skips a dead one quickly) is sent without pinging /v2/ first; a 401 teaches the
+    // challenge and the request is sent again, as a ping would have cost a round trip anyway.
     const unprobed =
-      (req.method === 'GET' || req.method === 'HEAD') && req.replayable !== false && !this.endpoint.mirror;
+      (req.method === 'GET' || req.method === 'HEAD' || (req.method === 'POST' && req.body === undefined)) &&
+      req.replayable !== false &&
+      !this.endpoint.mirror;
     let header = await auth.header(this.endpoint, scopes, unprobed);
     const send = (h: string | undefined): Promise<Response> =>
       this.client.transport.send({

@@ -165,6 +165,9 @@ export async function prepareManifest(
   };
 }
 
+/** Up to this size a blob goes in the push's lane of small blobs. */
+const SMALL_BLOB = 1 << 20;
+
 const KNOWN_LAYER_TYPES = new Set<string>([
   MediaType.OciLayer,
   MediaType.OciLayerGzip,
@@ -197,9 +200,22 @@ async function putManifest(repo: Repo, p: Prepared, reference: string): Promise<
   }
 }
 
-async function putManifestTree(repo: Repo, p: Prepared, reference: string): Promise<void> {
-  for (const c of p.children) await putManifestTree(repo, c, c.descriptor.digest);
-  await putManifest(repo, p, reference);
+/**
+ * PUTs each manifest of the tree once its own blobs (`uploaded`) and child manifests are in the registry, so an
+ * image manifest goes while an attestation's blobs still upload, and siblings go side by side; the top manifest
+ * last, under each reference.
+ */
+async function putManifestTree(
+  repo: Repo,
+  p: Prepared,
+  references: string[],
+  uploaded: (d: Descriptor) => Promise<void>,
+): Promise<void> {
+  await Promise.all([
+    ...p.blobs.map(uploaded),
+    ...p.children.map((c) => putManifestTree(repo, c, [c.descriptor.digest], uploaded)),
+  ]);
+  for (const ref of references) await putManifest(repo, p, ref);
 }
 
 /**
@@ -263,13 +279,17 @@ async function pushChecked(
     const blobs = allBlobs(prepared);
     const groups = new Map<string, ImageRef[]>();
     for (const d of dests) groups.set(repositoryName(d), [...(groups.get(repositoryName(d)) ?? []), d]);
-    const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 4) });
+    const concurrency = Math.max(1, options.concurrency ?? 4);
+    // small blobs (configs, attestation statements) in a lane of their own: they cost round trips, not bandwidth,
+    // and a manifest waits for them; behind a large layer's upload they would hold it up
+    const queues = { large: new PQueue({ concurrency }), small: new PQueue({ concurrency }) };
     for (const [name, refs] of groups) {
       const first = refs[0]!;
       const repo = client.repo(client.endpoints(first.registry, 'push')[0]!, first.repository, ['pull', 'push']);
-      await Promise.all(
-        blobs.map((b) =>
-          queue.add(async () => {
+      const uploads = new Map(
+        blobs.map((b) => [
+          b.digest,
+          queues[b.size <= SMALL_BLOB ? 'small' : 'large'].add(async () => {
             const ev = {
               kind: 'blob' as const,
               digest: b.digest,
@@ -296,11 +316,18 @@ async function pushChecked(
               transferred: b.size,
             });
           }),
-        ),
+        ]),
       );
-      if (damaged.size > 0) throw damaged.values().next().value!;
+      // a manifest is PUT only after its blobs: a damaged one (its upload never completed) stops it and the top
+      const uploaded = async (d: Descriptor): Promise<void> => {
+        await uploads.get(d.digest);
+        if (damaged.size > 0) throw damaged.values().next().value!;
+      };
       const tags = refs.flatMap((r) => (r.tag ? [r.tag] : []));
-      for (const ref of tags.length ? tags : [prepared.descriptor.digest]) await putManifestTree(repo, prepared, ref);
+      await Promise.all([
+        ...uploads.values(),
+        putManifestTree(repo, prepared, tags.length ? tags : [prepared.descriptor.digest], uploaded),
+      ]);
       for (const r of refs) {
         if (r.digest && r.digest !== prepared.descriptor.digest) {
           throw new RegistryError(
