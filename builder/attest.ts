@@ -5,7 +5,6 @@
 // attestations name is the digest the registry holds; a build that only stores the image names it as stored, and
 // `tsbuild push` makes the pushed form then (attest-push.ts).
 import { createHash, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import {
   DEFAULT_COMPRESSION,
   formatPlatform,
@@ -31,12 +30,8 @@ import {
 } from './sbom/attest-manifest.js';
 import { provenanceStatement, subjectName, type Material } from './sbom/provenance.js';
 import { keptSbomStatement } from './sbom/sbom-statement.js';
-import { scanTree, type ScanResult } from './sbom/scan.js';
-import { cachedScan } from './sbom/scan-cache.js';
-import { openImageTree } from './sbom/tree.js';
-import { lowerdirsOf } from './steps/common.js';
+import { scansDir, scanStage } from './sbom/stage-scan.js';
 import type { BuildEnv, StageState } from './steps/types.js';
-import { withView } from './view.js';
 
 export interface AttestedImage {
   /** The index to tag and push: the image, then its attestation manifest. */
@@ -142,7 +137,7 @@ async function attestImage(
     const sbom = req.sbom;
     const document = (st: StageState, name: string): Promise<Statement> =>
       keptSbomStatement(
-        join(env.store.root, 'builder', 'sbom-scans'),
+        scansDir(env),
         st.layers.map((l) => l.diffID),
         {
           format: sbom.format === 'cyclonedx' ? 'cyclonedx' : 'spdx',
@@ -184,28 +179,6 @@ async function attestImage(
     statements.push(statementOf(statement.predicateType as string, Buffer.from(JSON.stringify(statement))));
   }
   return { imageDesc, pushed, statements };
-}
-
-/**
- * The SBOM scan of one stage's filesystem (a read-only merged view of its layers), or the one made before of the
- * same layers (a no-op rebuild mounts nothing for it).
- */
-async function scanStage(env: BuildEnv, st: StageState): Promise<ScanResult> {
-  return cachedScan(
-    join(env.store.root, 'builder', 'sbom-scans'),
-    st.layers.map((l) => l.diffID),
-    async () => {
-      const lowers = await lowerdirsOf({ env, state: st });
-      return withView(lowers, env.tmpDir, async (view) => {
-        const tree = openImageTree(view);
-        try {
-          return scanTree(tree);
-        } finally {
-          tree.close();
-        }
-      });
-    },
-  );
 }
 
 async function buildfileFacts(

@@ -200,6 +200,7 @@ export async function makeEnv(
     isolation: opts.isolation ?? 'chroot',
     procShared: opts.procShared === true,
     onlyIfCached: opts.onlyIfCached === true,
+    attestsSbom: opts.attest?.sbom !== undefined,
     implicitPlatform: opts.platform === undefined,
     ...(copy ? { snapshots: openSnapshots(store) } : {}),
     runtimeReady: () =>

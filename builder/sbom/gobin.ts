@@ -3,7 +3,7 @@
 // `.go.buildinfo` — never the whole binary. Older binaries (pointer-format build info) are not read.
 import { posix } from 'node:path';
 import { purl } from './purl.js';
-import type { FoundPackage, ImageTree } from './types.js';
+import type { FoundPackage, ImageFile, ImageTree } from './types.js';
 import type { WalkVisitor } from './walk.js';
 
 const MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
@@ -46,16 +46,22 @@ export function goVisitor(tree: ImageTree, out: FoundPackage[]): WalkVisitor {
 }
 
 export function readGoBuildInfo(tree: ImageTree, path: string): GoBuildInfo | undefined {
-  const section = findSection(tree, path, '.go.buildinfo');
-  if (!section) return undefined;
-  const data = tree.readAt(path, section.offset, Math.min(section.size, MAX_BUILDINFO));
-  return data ? parseBuildInfo(data) : undefined;
+  // one open per binary: the header, the section headers, the names and the section are read through it
+  const f = tree.openFile(path);
+  if (!f) return undefined;
+  try {
+    const section = findSection(f, '.go.buildinfo');
+    if (!section) return undefined;
+    return parseBuildInfo(f.readAt(section.offset, Math.min(section.size, MAX_BUILDINFO)));
+  } finally {
+    f.close();
+  }
 }
 
 /** The file offset and size of an ELF section, by name. */
-function findSection(tree: ImageTree, path: string, want: string): { offset: number; size: number } | undefined {
-  const h = tree.readAt(path, 0, 64);
-  if (!h || h.length < 52 || h.readUInt32BE(0) !== 0x7f454c46) return undefined;
+function findSection(f: ImageFile, want: string): { offset: number; size: number } | undefined {
+  const h = f.readAt(0, 64);
+  if (h.length < 52 || h.readUInt32BE(0) !== 0x7f454c46) return undefined;
   const is64 = h[4] === 2;
   const le = h[5] === 1;
   if (is64 && h.length < 64) return undefined;
@@ -68,8 +74,8 @@ function findSection(tree: ImageTree, path: string, want: string): { offset: num
   const shstrndx = u16(h, is64 ? 0x3e : 0x32);
   if (shoff === 0 || shnum === 0 || shentsize < (is64 ? 64 : 40) || shstrndx >= shnum) return undefined;
   if (shentsize * shnum > MAX_SECTION_HEADERS) return undefined;
-  const sh = tree.readAt(path, shoff, shentsize * shnum);
-  if (!sh || sh.length < shentsize * shnum) return undefined;
+  const sh = f.readAt(shoff, shentsize * shnum);
+  if (sh.length < shentsize * shnum) return undefined;
   const entry = (i: number): { name: number; offset: number; size: number } => {
     const o = i * shentsize;
     return is64
@@ -77,8 +83,7 @@ function findSection(tree: ImageTree, path: string, want: string): { offset: num
       : { name: u32(sh, o), offset: u32(sh, o + 0x10), size: u32(sh, o + 0x14) };
   };
   const strtab = entry(shstrndx);
-  const names = tree.readAt(path, strtab.offset, Math.min(strtab.size, MAX_SECTION_HEADERS));
-  if (!names) return undefined;
+  const names = f.readAt(strtab.offset, Math.min(strtab.size, MAX_SECTION_HEADERS));
   for (let i = 0; i < shnum; i++) {
     const e = entry(i);
     const end = names.indexOf(0, e.name);

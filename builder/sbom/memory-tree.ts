@@ -17,7 +17,16 @@ export function memoryTree(files: Record<string, string | Buffer | { data: Buffe
       const f = map.get(path);
       return f && f.data.length <= max ? f.data : undefined;
     },
-    readAt: (path, offset, len) => map.get(path)?.data.subarray(offset, offset + len),
+    openFile: (path) => {
+      const f = map.get(path);
+      return f
+        ? {
+            size: f.data.length,
+            readAt: (offset, len) => f.data.subarray(offset, offset + len),
+            close: () => undefined,
+          }
+        : undefined;
+    },
     list: (path, stat = () => true) => {
       if (!dirs.has(path)) return undefined;
       const prefix = path === '/' ? '/' : `${path}/`;

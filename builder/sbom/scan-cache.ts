@@ -7,10 +7,10 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScanResult } from './scan.js';
 
-export const SCAN_REVISION = 1;
+export const SCAN_REVISION = 2;
 
 /** The digest of the scanners' sources SCAN_REVISION was set for (scan-cache.test.ts computes it). */
-export const SCANNER_SOURCES = '6ef40635d48ac836cb2ca091c3eca9e2308a87dc9063ae34b9f0991dead20f79';
+export const SCANNER_SOURCES = '2b5924bb3a0e9c104156ad9ad23b50217210dd6ff9677e9e4d7e09c75105afaa';
 
 export function scanKey(diffIDs: readonly string[]): string {
   return createHash('sha256')
@@ -32,10 +32,16 @@ export async function cachedScan(
     /* not made yet, or torn: scan */
   }
   const result = await scan();
+  await keepScan(dir, diffIDs, result);
+  return result;
+}
+
+/** Keeps `result` as the scan of the tree of `diffIDs` (best effort: a scan not kept is made again). */
+export async function keepScan(dir: string, diffIDs: readonly string[], result: ScanResult): Promise<void> {
+  const file = join(dir, `${scanKey(diffIDs)}.json`);
   const tmp = `${file}.${process.pid}.tmp`;
   await mkdir(dir, { recursive: true })
     .then(() => writeFile(tmp, JSON.stringify({ revision: SCAN_REVISION, result })))
     .then(() => rename(tmp, file))
     .catch(() => rm(tmp, { force: true }));
-  return result;
 }

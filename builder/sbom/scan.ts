@@ -6,7 +6,7 @@ import { goVisitor } from './gobin.js';
 import { npmVisitor } from './npm.js';
 import { pythonVisitor } from './python.js';
 import type { Distro, FoundPackage, ImageTree } from './types.js';
-import { walkTree } from './walk.js';
+import { drain, drainYielding, walkSteps, type WalkVisitor } from './walk.js';
 
 export interface ScanResult {
   distro?: Distro;
@@ -14,12 +14,26 @@ export interface ScanResult {
 }
 
 export function scanTree(tree: ImageTree): ScanResult {
+  return drain(scanSteps(tree));
+}
+
+/** scanTree, giving the event loop a turn between directories of the walk (drainYielding). */
+export function scanTreeYielding(tree: ImageTree): Promise<ScanResult> {
+  return drainYielding(scanSteps(tree));
+}
+
+function* scanSteps(tree: ImageTree): Generator<void, ScanResult> {
   const distro = readDistro(tree);
   const packages = [...scanDpkg(tree, distro), ...scanApk(tree, distro)];
+  yield;
   const walked: FoundPackage[] = [];
-  walkTree(tree, [npmVisitor(tree, walked), pythonVisitor(tree, walked), goVisitor(tree, walked)]);
+  yield* walkSteps(tree, visitors(tree, walked));
   packages.push(...dedupe(walked));
   return { ...(distro ? { distro } : {}), packages };
+}
+
+function visitors(tree: ImageTree, walked: FoundPackage[]): WalkVisitor[] {
+  return [npmVisitor(tree, walked), pythonVisitor(tree, walked), goVisitor(tree, walked)];
 }
 
 /** The same package found twice (two copies of one npm version) is one entry: the first place it was found. */

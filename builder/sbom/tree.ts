@@ -1,7 +1,7 @@
 // An ImageTree over a directory holding an image's merged rootfs (a read-only view). Every path is opened with
 // openat2 inside the root (runtime/root-fd.ts): the image is untrusted, so its symlinks and `..` never lead out.
 // Reads are bounded and a FIFO or device never blocks (O_NONBLOCK, regular files only).
-import { closeSync, fstatSync, lstatSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, readdirSync, readSync, type Stats } from 'node:fs';
 import { fdPath, O, openIn, openRoot, type RootDir } from '../../runtime/index.js';
 import type { ImageTree } from './types.js';
 
@@ -12,18 +12,37 @@ export function openImageTree(dir: string): ImageTree & { close(): void } {
   const root = openRoot(dir);
   return {
     read: (path, max = MAX_DB_FILE) => withFile(root, path, (fd, size) => (size > max ? undefined : readAll(fd, size))),
-    readAt: (path, offset, len) =>
-      withFile(root, path, (fd, size) => {
-        const n = Math.max(0, Math.min(len, size - offset));
-        const buf = Buffer.alloc(n);
-        let off = 0;
-        while (off < n) {
-          const r = readSync(fd, buf, off, n - off, offset + off);
-          if (r === 0) break;
-          off += r;
-        }
-        return buf.subarray(0, off);
-      }),
+    openFile: (path) => {
+      let fd: number;
+      try {
+        fd = openIn(root, path, O.RDONLY | O.NONBLOCK);
+      } catch {
+        return undefined;
+      }
+      let st: Stats | undefined;
+      try {
+        st = fstatSync(fd);
+      } finally {
+        if (!st?.isFile()) closeSync(fd);
+      }
+      if (!st.isFile()) return undefined;
+      const size = st.size;
+      return {
+        size,
+        readAt: (offset, len) => {
+          const n = Math.max(0, Math.min(len, size - offset));
+          const buf = Buffer.alloc(n);
+          let off = 0;
+          while (off < n) {
+            const r = readSync(fd, buf, off, n - off, offset + off);
+            if (r === 0) break;
+            off += r;
+          }
+          return buf.subarray(0, off);
+        },
+        close: () => closeSync(fd),
+      };
+    },
     list: (path, stat = () => true) => {
       let fd: number;
       try {

@@ -29,8 +29,8 @@ export interface FoundPackage {
 export interface ImageTree {
   /** A regular file's bytes, at most `max` of them (a larger file is undefined: a database that big is refused). */
   read(path: string, max?: number): Buffer | undefined;
-  /** `len` bytes at `offset` of a regular file (fewer at its end). */
-  readAt(path: string, offset: number, len: number): Buffer | undefined;
+  /** A regular file opened for reads at offsets (the caller closes it), or undefined. */
+  openFile(path: string): ImageFile | undefined;
   /**
    * A directory's entries (symbolic links are reported as such and never followed by `walk`). A file's mode and
    * size are read only when `stat(name)` says so (0 otherwise): most files need neither, and a stat each adds up.
@@ -39,6 +39,14 @@ export interface ImageTree {
     path: string,
     stat?: (name: string) => boolean,
   ): { name: string; kind: 'dir' | 'file' | 'link' | 'other'; mode: number; size: number }[] | undefined;
+}
+
+/** A file of the image open for reads at offsets (a binary's headers, without reading the whole of it). */
+export interface ImageFile {
+  readonly size: number;
+  /** `len` bytes at `offset` (fewer at the end of the file). */
+  readAt(offset: number, len: number): Buffer;
+  close(): void;
 }
 
 /** `os-release` facts for purl qualifiers (`distro=debian-12`). */

@@ -22,6 +22,34 @@ const SKIP = new Set(['/proc', '/sys', '/dev']);
 const MAX_DEPTH = 64;
 
 export function walkTree(tree: ImageTree, visitors: WalkVisitor[]): void {
+  drain(walkSteps(tree, visitors));
+}
+
+/** Runs a stepwise job to its end. */
+export function drain<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Runs a stepwise job giving the event loop a turn every few milliseconds: a scan that runs beside a layer's
+ * commit (early-scan.ts) does not hold up the commit's own work on this thread.
+ */
+export async function drainYielding<T>(steps: Generator<void, T>, sliceMs = 4): Promise<T> {
+  let until = performance.now() + sliceMs;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() < until) continue;
+    await new Promise((resolve) => setImmediate(resolve));
+    until = performance.now() + sliceMs;
+  }
+}
+
+/** The walk, one directory per step. */
+export function* walkSteps(tree: ImageTree, visitors: WalkVisitor[]): Generator<void> {
   const stack: { path: string; depth: number }[] = [{ path: '/', depth: 0 }];
   while (stack.length > 0) {
     const { path, depth } = stack.pop()!;
@@ -40,5 +68,6 @@ export function walkTree(tree: ImageTree, visitors: WalkVisitor[]): void {
         for (const v of visitors) v.file?.({ path: child, name: e.name, mode: e.mode, size: e.size });
       }
     }
+    yield;
   }
 }

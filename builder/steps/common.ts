@@ -127,14 +127,20 @@ export function dedupeLowerdirs(lowerdirs: string[]): string[] {
  * the empty one, as BuildKit's RUN, COPY, ADD and WORKDIR do: the layer count and diff_ids match its images'.
  */
 export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<StepOutcome> {
+  const early = sc.env.attestsSbom
+    ? (await import('../sbom/stage-scan.js')).scanBesideCommit(sc, dirs.upperdir)
+    : undefined;
   try {
     const c = await sc.env.store.layers.commit(
       dirs.upperdir,
       sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {},
     );
     if (!c.empty) sc.env.tally.layerWritten();
+    await early?.keep(c.diffID);
     return { layer: { diffID: c.diffID, descriptor: c.descriptor } };
   } finally {
+    // the scan reads the upperdir through its own mount: it ends before the directories go
+    await early?.settled();
     await dirs.release();
   }
 }

@@ -88,6 +88,8 @@ export interface BuildEnv {
   readonly procShared: boolean;
   /** BuildOptions.onlyIfCached: what a step would run or read throws a NotCachedError instead. */
   readonly onlyIfCached: boolean;
+  /** The build attests an SBOM of its image: the image's scan starts while its last layer commits. */
+  readonly attestsSbom: boolean;
   /**
    * No --platform was given: a stage whose FROM names no platform takes its base image's platform when that is
    * another one (BuildKit's autoDetectPlatform for an implicit target), not labelling its binaries as the host's.
