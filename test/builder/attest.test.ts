@@ -410,6 +410,30 @@ describe('attestations', () => {
     ]);
   });
 
+  it('the SBOM scan made while the last layer commits sees the layers below and what that step removed', async () => {
+    const pkg = (dir: string, name: string, version: string): string =>
+      `mkdir -p ${dir}/${name} && echo '{"name":"${name}","version":"${version}"}' > ${dir}/${name}/package.json`;
+    const ctx = await context('beside', {
+      Dockerfile: [
+        'FROM busybox',
+        `RUN ${pkg('/usr/lib/node_modules', 'a', '1.0.0')} && ${pkg('/usr/lib/node_modules', 'b', '2.0.0')}`,
+        'ENV X=1',
+        // the last step that commits a layer (the scan starts beside its commit): a whiteout, and a new package
+        `RUN rm -rf /usr/lib/node_modules/a && ${pkg('/opt/node_modules', 'c', '3.0.0')}`,
+        'CMD ["sh"]',
+      ].join('\n'),
+    });
+    const ref = 'att/beside:1';
+    ok(tsb(['build', '--progress=quiet', '--sbom=true', '-t', ref, ctx]), 'build');
+    const printed = tsb(['sbom', ref]);
+    ok(printed, 'sbom');
+    const doc = JSON.parse(printed.stdout) as { packages: { name: string; versionInfo: string }[] };
+    expect(doc.packages.map((p) => [p.name, p.versionInfo]).sort()).toEqual([
+      ['b', '2.0.0'],
+      ['c', '3.0.0'],
+    ]);
+  });
+
   it('format=cyclonedx: a CycloneDX 1.6 SBOM of the same packages, shown by inspect and by tsbuild sbom', async () => {
     const ctx = await context('cdx', {
       Dockerfile:
