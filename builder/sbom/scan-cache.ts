@@ -36,12 +36,15 @@ export async function cachedScan(
   return result;
 }
 
-/** Keeps `result` as the scan of the tree of `diffIDs` (best effort: a scan not kept is made again). */
+/**
+ * Keeps `result` as the scan of the tree of `diffIDs` (best effort: a scan not kept is made again). The record
+ * names its layers: prune removes it with the top one (store/ops/gc.ts).
+ */
 export async function keepScan(dir: string, diffIDs: readonly string[], result: ScanResult): Promise<void> {
   const file = join(dir, `${scanKey(diffIDs)}.json`);
   const tmp = `${file}.${process.pid}.tmp`;
   await mkdir(dir, { recursive: true })
-    .then(() => writeFile(tmp, JSON.stringify({ revision: SCAN_REVISION, result })))
+    .then(() => writeFile(tmp, JSON.stringify({ revision: SCAN_REVISION, layers: diffIDs, result })))
     .then(() => rename(tmp, file))
     .catch(() => rm(tmp, { force: true }));
 }

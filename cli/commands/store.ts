@@ -177,7 +177,7 @@ export function register(program: Command): void {
       else {
         for (const i of r.images) process.stdout.write(`Untagged: ${i.name} (last used ${i.lastUsed})\n`);
         process.stdout.write(
-          `removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.lazy} lazy blob records, ${r.temp} temporary files, ${r.git} Git checkouts, ${r.snapshots} copy snapshots; reclaimed ${humanSize(r.bytes)}\n`,
+          `removed ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.cache} cache records, ${r.lazy} lazy blob records, ${r.temp} temporary files, ${r.git} Git checkouts, ${r.snapshots} copy snapshots, ${r.sbom} SBOM records; reclaimed ${humanSize(r.bytes)}\n`,
         );
       }
     });

@@ -39,6 +39,8 @@ export interface PruneReport {
   git: number;
   /** Copy snapshots (snapshots/) no live build names in its lease. */
   snapshots: number;
+  /** Kept SBOM scans and statements (builder/sbom-scans/) whose layer or statement blob went. */
+  sbom: number;
   bytes: number;
 }
 
@@ -83,6 +85,7 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     temp: 0,
     git: 0,
     snapshots: 0,
+    sbom: 0,
     bytes: 0,
   };
   const blobNames = await list(join(root, 'blobs', 'sha256'));
@@ -243,6 +246,7 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     await rm(join(root, 'snapshots', name), { recursive: true, force: true });
     report.snapshots++;
   }
+  report.sbom = await sweepSbomRecords(root, keepDiff, present);
   for (const name of await list(join(root, 'run'))) {
     const pid = Number(name.split('-')[0]);
     if (Number.isInteger(pid) && !pidAlive(pid)) {
@@ -251,4 +255,40 @@ async function collect(store: Store, bounds: PruneBounds): Promise<PruneReport> 
     }
   }
   return report;
+}
+
+/**
+ * The builder's kept SBOM work (builder/sbom/scan-cache.ts, sbom-statement.ts): a scan goes with the top layer of
+ * the chain it names (`layers`), a statement with its blob (`digest`); a record of neither form, and a dead
+ * writer's temp file, go too. Caches only: whatever goes is made again by the next build that needs it.
+ */
+async function sweepSbomRecords(
+  root: string,
+  keepDiff: ReadonlySet<string>,
+  present: (d: Digest) => Promise<boolean>,
+): Promise<number> {
+  const dir = join(root, 'builder', 'sbom-scans');
+  let removed = 0;
+  for (const name of await list(dir)) {
+    const p = join(dir, name);
+    if (name.endsWith('.tmp')) {
+      const pid = Number(name.split('.').at(-2));
+      if (Number.isInteger(pid) && !pidAlive(pid)) await rm(p, { force: true });
+      continue;
+    }
+    let rec: { layers?: unknown; digest?: unknown } = {};
+    try {
+      rec = JSON.parse(await readFile(p, 'utf8')) as typeof rec;
+    } catch {
+      /* torn or gone: removed below */
+    }
+    const top = Array.isArray(rec.layers) ? (rec.layers.at(-1) as unknown) : undefined;
+    const keep = name.endsWith('.statement.json')
+      ? typeof rec.digest === 'string' && isDigest(rec.digest) && (await present(rec.digest))
+      : typeof top === 'string' && keepDiff.has(top);
+    if (keep) continue;
+    await rm(p, { force: true });
+    removed++;
+  }
+  return removed;
 }

@@ -434,6 +434,30 @@ describe('attestations', () => {
     ]);
   });
 
+  it('prune removes the kept SBOM scan and statement with the image they were made for', async () => {
+    const ctx = await context('prune', { Dockerfile: 'FROM busybox\nRUN echo pruned > /p\n' });
+    const store = await mkdtemp(join(tmpdir(), 'tsbuild-attest-prune-'));
+    try {
+      const t = tsbFor(store, registry.host);
+      ok(t(['build', '--progress=quiet', '--sbom=true', '-t', 'att/prune:1', ctx]), 'build');
+      const kept = join(store, 'builder', 'sbom-scans');
+      expect((await readdir(kept)).sort().map((f) => f.replace(/^[0-9a-f]{64}/, 'H'))).toEqual([
+        'H.json',
+        'H.statement.json',
+      ]);
+      // while the image is there, a prune keeps them
+      ok(t(['prune']), 'prune');
+      expect(await readdir(kept)).toHaveLength(2);
+      ok(t(['rmi', 'att/prune:1']), 'rmi');
+      const pruned = t(['prune']);
+      ok(pruned, 'prune after rmi');
+      expect(pruned.stdout + pruned.stderr).toContain('2 SBOM records');
+      expect(await readdir(kept)).toEqual([]);
+    } finally {
+      await rm(store, { recursive: true, force: true });
+    }
+  });
+
   it('format=cyclonedx: a CycloneDX 1.6 SBOM of the same packages, shown by inspect and by tsbuild sbom', async () => {
     const ctx = await context('cdx', {
       Dockerfile:
