@@ -441,7 +441,7 @@ describe('attestations', () => {
       const t = tsbFor(store, registry.host);
       ok(t(['build', '--progress=quiet', '--sbom=true', '-t', 'att/prune:1', ctx]), 'build');
       const kept = join(store, 'builder', 'sbom-scans');
-      expect((await readdir(kept)).sort().map((f) => f.replace(/^[0-9a-f]{64}/, 'H'))).toEqual([
+      expect((await readdir(kept)).map((f) => f.replace(/^[0-9a-f]{64}/, 'H')).sort()).toEqual([
         'H.json',
         'H.statement.json',
       ]);
