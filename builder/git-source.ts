@@ -1,9 +1,11 @@
 // The source of a local context that is a git checkout: its remote (credentials stripped) and HEAD commit, read
-// with the system's git (for the provenance's configSource and the org.opencontainers.image.source/revision
-// annotations). A context that is not a checkout, or a git that is missing, gives none.
+// from its .git files (git-checkout.ts) or with the system's git (for the provenance's configSource and the
+// org.opencontainers.image.source/revision annotations). A context that is not a checkout, or a git that is
+// missing, gives none.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { isHttpContext } from './context-url.js';
+import { readCheckout } from './git-checkout.js';
 import type { BuildOptions } from './options.js';
 
 /** A local context that is a git checkout: its remote (credentials stripped) and HEAD commit, from system git. */
@@ -36,11 +38,12 @@ async function localSource(dir: string): Promise<{ uri: string; gitCommit?: stri
       return undefined;
     }
   };
-  // side by side: the remote is kept only when HEAD is a commit
-  const [commit, remote] = await Promise.all([
-    git('rev-parse', '--verify', 'HEAD'),
-    git('remote', 'get-url', 'origin'),
-  ]);
+  // read from the .git files when the layout is a plain one, else asked of git, both questions side by side
+  const read = readCheckout(dir);
+  const [commit, remote] = read
+    ? [read.commit, read.remote]
+    : await Promise.all([git('rev-parse', '--verify', 'HEAD'), git('remote', 'get-url', 'origin')]);
+  // the remote is kept only when HEAD is a commit
   if (commit && remote) return { uri: stripCredentials(remote), gitCommit: commit };
   return { uri: 'context:local', ...(commit ? { gitCommit: commit } : {}) };
 }
