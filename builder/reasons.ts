@@ -14,6 +14,11 @@ export interface StepFacets {
   env?: Record<string, string>;
   /** Files the step reads: path → content hash. */
   files?: Record<string, string>;
+  /**
+   * The same, not yet read (a COPY's spool, steps/files-spool.ts): loaded when the step misses, else copied as it
+   * is into the saved record. Never saved itself.
+   */
+  filesSpool?: { load(): Promise<Record<string, string>>; members(): AsyncIterable<string> };
   /** The stage's base (first step only). */
   base?: string;
   /** The layer the step produced (diffID), so a rerun of a COPY can link unchanged files from it. */
@@ -61,19 +66,21 @@ export async function saveInputs(file: string, facets: StepFacets[]): Promise<vo
     await put('[');
     for (let i = 0; i < facets.length; i++) {
       if (i > 0) await put(',');
-      const f = facets[i];
-      if (!f?.files) {
-        await put(JSON.stringify(f ?? null));
+      const { filesSpool, ...f } = facets[i] ?? { instruction: '' };
+      if (!facets[i] || (!f.files && !filesSpool)) {
+        await put(JSON.stringify(facets[i] ? f : null));
         continue;
       }
       const { files, ...rest } = f;
       const head = JSON.stringify(rest);
       await put(`${head.slice(0, -1)}${head === '{}' ? '' : ','}"files":{`);
-      let first = true;
-      for (const k in files) {
-        await put(`${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(files[k])}`);
-        first = false;
-      }
+      if (files) {
+        let first = true;
+        for (const k in files) {
+          await put(`${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(files[k])}`);
+          first = false;
+        }
+      } else for await (const piece of filesSpool!.members()) await put(piece);
       await put('}}');
     }
     await put(']');

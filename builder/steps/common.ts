@@ -70,6 +70,8 @@ export async function cachedStep(
           inputsFile(env.store.root, env.plan.file, inputsName(state.plan.displayName, env.platformLabel)),
         );
         const last = await state.lastInputs;
+        // a COPY's per-file inputs, spooled while its key was hashed, are read only to compare with a last build's
+        if (now.filesSpool && !now.files && last?.[sc.step.index]) now.files = await now.filesSpool.load();
         reason = explainMiss(now, last?.[sc.step.index], last?.[1]?.base, state.facets[1]?.base);
       }
       env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });

@@ -8,7 +8,7 @@ import type { CopyInstruction } from '../../parser/index.js';
 import { explainChown, O } from '../../runtime/index.js';
 import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/index.js';
 import { inputsFile, loadInputs } from '../reasons.js';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { extractArchive } from './archive.js';
 import { BuildContext, type EntryStat } from '../context.js';
 import { expand } from '../expand.js';
@@ -21,6 +21,7 @@ import { secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
 import { imageLayers, openLayersView, type LayersSource, type RootfsView } from '../view.js';
 import { cachedStep, commitDirs, imageLowerdirs, lowerdirsOf } from './common.js';
+import { FilesSpool } from './files-spool.js';
 import {
   excluder,
   fetchUrl,
@@ -79,6 +80,8 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
   ];
   let multi = srcs.length > 1 || destIsDir;
   const files: Record<string, string> = {};
+  // the context's per-file inputs, on disk until a miss needs them (files-spool.ts)
+  let spool: FilesSpool | undefined;
   let git: GitItem | undefined;
   let gatherLater: BuildContext | undefined;
   try {
@@ -109,9 +112,12 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
         const g = await gatherLocal(origin.ctx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
         multi ||= g.multi;
         items.push(...g.items);
-        hash = await hashLocal(origin.ctx, g.items, (rel, v) => {
-          files[rel] = v;
-        });
+        const sp = (spool = FilesSpool.create(join(env.tmpDir, 'copy-inputs')));
+        try {
+          hash = await hashLocal(origin.ctx, g.items, (rel, v) => sp.add(rel, v));
+        } finally {
+          sp.finish();
+        }
         origin.ctx.rememberHash(memoParts, hash);
       }
       keyParts.push(['context', ...(origin.named !== undefined ? [origin.named] : []), hash]);
@@ -178,7 +184,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
             now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date(),
           };
           if (origin.kind === 'context' && origin.named === undefined && !git) {
-            reuse = await previousLayer(sc, instruction, files);
+            reuse = await previousLayer(sc, instruction, () => (spool ? spool.load() : Promise.resolve(files)));
             if (reuse) put.reuse = reuse;
           }
           const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
@@ -214,7 +220,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
         }
         return commitDirs(sc, dirs);
       },
-      { instruction, files },
+      { instruction, ...(spool ? { filesSpool: spool } : { files }) },
     );
   } finally {
     for (const it of items) if (it.kind === 'url') await it.cleanup();
@@ -299,7 +305,8 @@ async function originOf(sc: StepCtx<CopyInstruction>, from: string | undefined):
 async function previousLayer(
   sc: StepCtx,
   instruction: string,
-  files: Record<string, string>,
+  /** This run's per-file inputs, read only when there is a previous run to compare with. */
+  filesNow: () => Promise<Record<string, string>>,
 ): Promise<Reuse | undefined> {
   const { env, state } = sc;
   if (env.sourceDateEpoch !== undefined || state.noCache) return undefined;
@@ -309,6 +316,7 @@ async function previousLayer(
   const dir = await env.store.layers.lowerdir(prev.layer as Digest);
   if (!dir) return undefined;
   const prevFiles = prev.files;
+  const files = await filesNow();
   return { root: openRoot(dir), same: (rel) => prevFiles[rel] !== undefined && prevFiles[rel] === files[rel] };
 }
 
