@@ -4,9 +4,10 @@
 // interpret further (an env variable of git's, includes, url.*.insteadOf in any config git reads, ref storage
 // extensions, a symbolic ref chain, a repository another user owns, a filesystem boundary on the way up, quoting
 // in the value) answers `undefined`, and the caller asks git itself, so the answer is always git's.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { readFdAt } from '../runtime/index.js';
 
 export interface CheckoutFacts {
   commit?: string;
@@ -152,14 +153,7 @@ function readText(path: string): string | undefined {
   try {
     const st = fstatSync(fd);
     if (!st.isFile() || st.size > MAX_FILE) return undefined;
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.toString('utf8', 0, off);
+    return readFdAt(fd, st.size).toString('utf8');
   } finally {
     closeSync(fd);
   }

@@ -50,6 +50,7 @@ export {
   createFileAt,
   fdPath,
   statFd,
+  readFdAt,
   closeFd,
   innerPathOf,
   linkFdAt,

@@ -6,7 +6,7 @@
 //  - `inRoot`: as the container sees it: symlinks are followed with the root as `/` (RESOLVE_IN_ROOT);
 //  - `beneath`: our own trees (an upperdir this step writes): any symlink on the way is refused (RESOLVE_BENEATH |
 //    RESOLVE_NO_SYMLINKS), because only this step put one there.
-import { fstatSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { fstatSync, readlinkSync, readSync, rmSync, type Stats } from 'node:fs';
 import {
   AT,
   closeFd,
@@ -121,6 +121,18 @@ export function innerPathOf(root: RootDir, fd: number): string {
 
 export function statFd(fd: number): Stats {
   return fstatSync(fd);
+}
+
+/** Up to `len` bytes of `fd` from `position`, fewer at its end (short reads are read on). */
+export function readFdAt(fd: number, len: number, position = 0): Buffer {
+  const buf = Buffer.alloc(Math.max(0, len));
+  let off = 0;
+  while (off < buf.length) {
+    const n = readSync(fd, buf, off, buf.length - off, position + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
 }
 
 /**

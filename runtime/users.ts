@@ -1,10 +1,10 @@
 // USER resolution from the image's own /etc/passwd and /etc/group, as runc/moby's user package does it. The one
 // place that reads those files (USER here, COPY --chown and WORKDIR owners in builder/users.ts): always inside the
 // rootfs, by the kernel's resolution, so an image's `/etc/passwd -> /host/path` link stays in the image.
-import { closeSync, fstatSync, readSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { TsbuildError } from '../oci/index.js';
 import { O } from './libc.js';
-import { openIn, openRoot } from './root-fd.js';
+import { openIn, openRoot, readFdAt } from './root-fd.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -134,14 +134,7 @@ function readDbFile(dir: ReturnType<typeof openRoot>, path: string): string {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new UserError(path, `${path} in the image is not a regular file`);
     if (st.size > MAX_DB_SIZE) throw new UserError(path, `${path} in the image is larger than ${MAX_DB_SIZE} bytes`);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off).toString('utf8');
+    return readFdAt(fd, st.size).toString('utf8');
   } finally {
     closeSync(fd);
   }

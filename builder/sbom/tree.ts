@@ -1,8 +1,8 @@
 // An ImageTree over a directory holding an image's merged rootfs (a read-only view). Every path is opened with
 // openat2 inside the root (runtime/root-fd.ts): the image is untrusted, so its symlinks and `..` never lead out.
 // Reads are bounded and a FIFO or device never blocks (O_NONBLOCK, regular files only).
-import { closeSync, fstatSync, lstatSync, readdirSync, readSync, type Stats } from 'node:fs';
-import { fdPath, O, openIn, openRoot, type RootDir } from '../../runtime/index.js';
+import { closeSync, fstatSync, lstatSync, readdirSync, type Stats } from 'node:fs';
+import { fdPath, O, openIn, openRoot, readFdAt, type RootDir } from '../../runtime/index.js';
 import type { ImageTree } from './types.js';
 
 /** The default cap for one database file (a dpkg status of a large image is a few MiB). */
@@ -11,7 +11,8 @@ export const MAX_DB_FILE = 64 * 1024 * 1024;
 export function openImageTree(dir: string): ImageTree & { close(): void } {
   const root = openRoot(dir);
   return {
-    read: (path, max = MAX_DB_FILE) => withFile(root, path, (fd, size) => (size > max ? undefined : readAll(fd, size))),
+    read: (path, max = MAX_DB_FILE) =>
+      withFile(root, path, (fd, size) => (size > max ? undefined : readFdAt(fd, size))),
     openFile: (path) => {
       let fd: number;
       try {
@@ -29,17 +30,7 @@ export function openImageTree(dir: string): ImageTree & { close(): void } {
       const size = st.size;
       return {
         size,
-        readAt: (offset, len) => {
-          const n = Math.max(0, Math.min(len, size - offset));
-          const buf = Buffer.alloc(n);
-          let off = 0;
-          while (off < n) {
-            const r = readSync(fd, buf, off, n - off, offset + off);
-            if (r === 0) break;
-            off += r;
-          }
-          return buf.subarray(0, off);
-        },
+        readAt: (offset, len) => readFdAt(fd, Math.min(len, size - offset), offset),
         close: () => closeSync(fd),
       };
     },
@@ -91,15 +82,4 @@ function withFile<T>(root: RootDir, path: string, fn: (fd: number, size: number)
   } finally {
     closeSync(fd);
   }
-}
-
-function readAll(fd: number, size: number): Buffer {
-  const buf = Buffer.alloc(size);
-  let off = 0;
-  while (off < size) {
-    const n = readSync(fd, buf, off, size - off, off);
-    if (n === 0) break;
-    off += n;
-  }
-  return buf.subarray(0, off);
 }
