@@ -282,10 +282,9 @@ export class BuildContext {
     return this.entrySync(rel, false);
   }
 
-  private entrySync(rel: string, must: true): ContextEntry;
-  private entrySync(rel: string, must: false): ContextEntry | undefined;
-  private entrySync(rel: string, must: boolean): ContextEntry | undefined {
-    const abs = this.abs(rel);
+  private entrySync(rel: string, must: true, abs?: string): ContextEntry;
+  private entrySync(rel: string, must: false, abs?: string): ContextEntry | undefined;
+  private entrySync(rel: string, must: boolean, abs = this.abs(rel)): ContextEntry | undefined {
     let st: Stats;
     try {
       st = lstatSync(abs);
@@ -315,10 +314,12 @@ export class BuildContext {
     if (top.type !== 'dir') return;
     const pending: ContextEntry[] = [];
     const visit = function* (this: BuildContext, dir: string): Generator<ContextEntry, void, undefined> {
-      const names = readdirSync(this.abs(dir)).sort();
+      const absDir = this.abs(dir);
+      const names = readdirSync(absDir).sort();
       for (const n of names) {
         const r = dir ? `${dir}/${n}` : n;
-        const e = this.entrySync(r, true);
+        // a name from readdir has no slash and is never . or ..: joined without path.join's normalising
+        const e = this.entrySync(r, true, `${absDir}/${n}`);
         const ignored = this.ignorer !== null && this.isIgnored(r);
         if (ignored && e.type === 'dir') {
           if (!this.hasExceptions) continue;

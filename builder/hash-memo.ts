@@ -32,6 +32,8 @@ export class HashMemo {
   /** Which base records a lookup hit (dropped first when the memo is over CAP). */
   private used = new Uint8Array(0);
   private dirty = false;
+  /** The base record the last lookup found (a hint, checked before the binary search). */
+  private lastFound = -1;
 
   constructor(private readonly file: string | undefined) {}
 
@@ -91,6 +93,17 @@ export class HashMemo {
 
   /** Index of the base record with `key`, or -1. */
   private find(key: Buffer): number {
+    // a walk meets a directory's files in name order, and a tree written in that order (a checkout, an unpack) has
+    // their inodes in it too: the record after the last one found is most often the next one asked for
+    const next = (this.lastFound + 1) * RECORD;
+    if (next + KEY <= this.base.length && this.base.compare(key, 0, KEY, next, next + KEY) === 0)
+      return ++this.lastFound;
+    const i = this.search(key);
+    if (i >= 0) this.lastFound = i;
+    return i;
+  }
+
+  private search(key: Buffer): number {
     let lo = 0;
     let hi = this.base.length / RECORD - 1;
     while (lo <= hi) {
@@ -137,6 +150,7 @@ export class HashMemo {
     }
     this.base = out.subarray(0, o * RECORD);
     this.used = used.subarray(0, o);
+    this.lastFound = -1;
     this.added.clear();
   }
 }

@@ -1,9 +1,8 @@
 // A COPY's per-file inputs (path → mode:hash, for `previousLayer` and the miss reasons) as the cache key's hash
 // meets them, written to a file in the build's scratch directory rather than held: a no-op rebuild of a
 // million-file context never needs them as objects (a hit reads nothing; the stage's inputs record, when something
-// else in the stage ran, copies the file's bytes), and a miss reads them back once.
+// else in the stage ran, converts them to JSON a piece at a time), and a miss reads them back once.
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -14,7 +13,6 @@ const PIECE = 1 << 16;
 export class FilesSpool {
   private buf = '';
   private fd: number | undefined;
-  private count = 0;
   private loaded: Promise<Record<string, string>> | undefined;
 
   private constructor(readonly path: string) {
@@ -27,9 +25,12 @@ export class FilesSpool {
     return new FilesSpool(join(dir, `files-${randomBytes(6).toString('hex')}.json`));
   }
 
-  /** One file's entry; a path given twice reads back as its last value, as in an object. */
+  /**
+   * One file's entry; a path given twice reads back as its last value, as in an object. Kept as `path NUL value
+   * NUL` (a path never holds a NUL): JSON only when read back, which a no-op rebuild never does.
+   */
   add(rel: string, modeHash: string): void {
-    this.buf += `${this.count++ === 0 ? '' : ','}${JSON.stringify(rel)}:${JSON.stringify(modeHash)}`;
+    this.buf += `${rel}\0${modeHash}\0`;
     if (this.buf.length >= PIECE) this.flush();
   }
 
@@ -47,14 +48,40 @@ export class FilesSpool {
   /** The entries as one object, read once (a miss: the copy compares them with the last build's). */
   load(): Promise<Record<string, string>> {
     this.finish();
-    return (this.loaded ??= readFile(this.path, 'utf8').then((t) => JSON.parse(`{${t}}`) as Record<string, string>));
+    return (this.loaded ??= (async () => {
+      const out: Record<string, string> = {};
+      for await (const [k, v] of this.pairs()) out[k] = v;
+      return out;
+    })());
   }
 
   /** The entries as the members of a JSON object (no braces), in pieces. */
   async *members(): AsyncGenerator<string> {
+    let piece = '';
+    let first = true;
+    for await (const [k, v] of this.pairs()) {
+      piece += `${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      first = false;
+      if (piece.length >= PIECE) {
+        yield piece;
+        piece = '';
+      }
+    }
+    if (piece !== '') yield piece;
+  }
+
+  /** The entries in the order they were added. */
+  private async *pairs(): AsyncGenerator<[string, string]> {
     this.finish();
-    for await (const piece of createReadStream(this.path, { encoding: 'utf8', highWaterMark: PIECE }))
-      yield piece as string;
+    let rest = '';
+    for await (const chunk of createReadStream(this.path, { encoding: 'utf8', highWaterMark: PIECE })) {
+      const parts = (rest + (chunk as string)).split('\0');
+      rest = parts.pop()!;
+      // pairs: an odd part left over waits for its value in the next chunk
+      const even = parts.length - (parts.length % 2);
+      for (let i = 0; i < even; i += 2) yield [parts[i]!, parts[i + 1]!];
+      if (parts.length % 2 === 1) rest = `${parts[even]!}\0${rest}`;
+    }
   }
 
   private flush(): void {
