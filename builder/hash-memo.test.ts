@@ -48,6 +48,28 @@ describe('HashMemo', () => {
     }
   });
 
+  it('looks up in walk order through the next-record hint, and stays right out of order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hashmemo-'));
+    try {
+      const file = join(dir, 'memo.bin');
+      // inodes rising with i, as a tree written in name order has them: the keys' order is the walk's
+      const inOrder = (i: number): MemoKey => key(i, { ino: 5_000 + 2 * i });
+      const a = new HashMemo(file);
+      for (let i = 0; i < 1_000; i++) a.set(inOrder(i), hex(i));
+      await a.save();
+      const b = new HashMemo(file);
+      await b.load();
+      for (let i = 0; i < 1_000; i++) expect(b.get(inOrder(i))).toBe(hex(i));
+      // a gap between two records (an inode in between) is no record, and the next one after it is found
+      expect(b.get(key(500, { ino: 5_000 + 2 * 500 + 1 }))).toBeUndefined();
+      expect(b.get(inOrder(501))).toBe(hex(501));
+      expect(b.get(inOrder(501))).toBe(hex(501));
+      for (let i = 999; i >= 0; i -= 7) expect(b.get(inOrder(i))).toBe(hex(i));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('ignores a file it did not write (an old JSON memo, a torn file)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hashmemo-'));
     try {
