@@ -13,7 +13,7 @@ import { memoryTree } from './memory-tree.js';
 import { scanTree } from './scan.js';
 import { spdxDocument } from './spdx.js';
 import { provenanceStatement, subjectName, type ProvenanceInput } from './provenance.js';
-import { attestationManifest, imageIndex } from './attest-manifest.js';
+import { attestationManifest, imageIndex, statementOf } from './attest-manifest.js';
 import { isAttestation, type Descriptor, type Digest } from '../../oci/index.js';
 
 // ajv-formats is CommonJS: under NodeNext its function is the default export's `default`
@@ -143,13 +143,13 @@ describe('SBOM and provenance documents', () => {
       size: 100,
       platform: { architecture: 'amd64', os: 'linux' },
     };
-    const m = attestationManifest(image, [{ predicateType: 'https://spdx.dev/Document', bytes: Buffer.from('{}') }]);
+    const m = attestationManifest(image, [statementOf('https://spdx.dev/Document', Buffer.from('{}'))]);
     expect(m.descriptor.platform).toEqual({ architecture: 'unknown', os: 'unknown' });
     expect(m.descriptor.annotations).toEqual({
       'vnd.docker.reference.digest': image.digest,
       'vnd.docker.reference.type': 'attestation-manifest',
     });
-    const manifest = JSON.parse(m.blobs[m.blobs.length - 1]!.bytes.toString()) as { layers: Descriptor[] };
+    const manifest = JSON.parse(m.blobs[m.blobs.length - 1]!.bytes!.toString()) as { layers: Descriptor[] };
     expect(manifest.layers[0]!.mediaType).toBe('application/vnd.in-toto+json');
     expect(manifest.layers[0]!.annotations).toEqual({ 'in-toto.io/predicate-type': 'https://spdx.dev/Document' });
     const index = JSON.parse(imageIndex([image], [m.descriptor]).bytes.toString()) as { manifests: Descriptor[] };
