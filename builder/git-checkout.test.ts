@@ -1,7 +1,7 @@
 // readCheckout against the system's git on real repositories: where it answers, its answer is git's; where the
 // layout is one git interprets further, it gives way (undefined) so that git is asked.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -106,6 +106,24 @@ describe('readCheckout', () => {
     expect(readCheckout(dir, { ...env, GIT_DIR: join(dir, '.git') })).toBeUndefined();
     expect(readCheckout(dir, { ...env, GIT_SSL_CAINFO: '/etc/ssl/certs/ca-certificates.crt' })).toEqual(fromGit(dir));
     git(dir, 'remote', 'set-url', 'origin', 'https://example.com/a b#c');
+    expect(read(dir)).toBeUndefined();
+  });
+
+  it('does not follow a symbolic link among the files it reads: git is asked', () => {
+    const dir = repo('linked');
+    git(dir, 'remote', 'add', 'origin', 'https://example.com/app.git');
+    const ref = join(dir, '.git', 'refs', 'heads', 'main');
+    const outside = join(base, 'outside-ref');
+    writeFileSync(outside, `${git(dir, 'rev-parse', 'HEAD')}\n`);
+    rmSync(ref);
+    symlinkSync(outside, ref);
+    expect(read(dir)).toBeUndefined();
+    rmSync(ref);
+    writeFileSync(ref, readFileSync(outside));
+    expect(read(dir)).toEqual(fromGit(dir));
+    const config = join(dir, '.git', 'config');
+    renameSync(config, join(base, 'outside-config'));
+    symlinkSync(join(base, 'outside-config'), config);
     expect(read(dir)).toBeUndefined();
   });
 

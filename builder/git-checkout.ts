@@ -3,7 +3,8 @@
 // an attested no-op rebuild about 7 % of its time). Only the plain layouts are read here: anything git would
 // interpret further (an env variable of git's, includes, url.*.insteadOf in any config git reads, ref storage
 // extensions, a symbolic ref chain, a repository another user owns, a filesystem boundary on the way up, quoting
-// in the value) answers `undefined`, and the caller asks git itself, so the answer is always git's.
+// in the value, a symbolic link among the files read) answers `undefined`, and the caller asks git itself, so the
+// answer is always git's.
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -33,12 +34,14 @@ export function readCheckout(dir: string, env: NodeJS.ProcessEnv = process.env):
   const uid = process.getuid?.();
   if (uid === undefined || statSync(top).uid !== uid || statSync(gitDir).uid !== uid) return undefined;
   const common = readText(join(gitDir, 'commondir'));
+  if (common === null) return undefined;
   const commonDir = common === undefined ? gitDir : resolve(gitDir, common.trim());
   const config = readText(join(commonDir, 'config'));
-  if (config === undefined || interprets(config)) return undefined;
+  if (config == null || interprets(config)) return undefined;
+  // the machine's own configs (not the context's): followed as git follows them
   for (const f of globalConfigs(env)) {
-    const text = readText(f);
-    if (text !== undefined && interprets(text)) return undefined;
+    const text = readText(f, true);
+    if (text === null || (text !== undefined && interprets(text))) return undefined;
   }
   const remote = originUrl(config);
   if (remote === null) return undefined;
@@ -46,13 +49,15 @@ export function readCheckout(dir: string, env: NodeJS.ProcessEnv = process.env):
   if (remote === undefined && ['remotes', 'branches'].some((d) => existsSync(join(commonDir, d, 'origin'))))
     return undefined;
   const head = readText(join(gitDir, 'HEAD'))?.trim();
-  if (head === undefined) return undefined;
+  if (head == null) return undefined;
   let commit: string | undefined;
   if (OBJECT_ID.test(head)) commit = head;
   else {
     const m = /^ref: (refs\/[^\s]+)$/.exec(head);
     if (!m || m[1]!.includes('..')) return undefined;
-    const loose = readText(join(commonDir, m[1]!))?.trim();
+    const text = readText(join(commonDir, m[1]!));
+    if (text === null) return undefined;
+    const loose = text?.trim();
     if (loose !== undefined) {
       if (!OBJECT_ID.test(loose)) return undefined;
       commit = loose;
@@ -130,7 +135,8 @@ function originUrl(config: string): string | undefined | null {
 }
 
 /** The object a packed ref names; undefined when absent, null when the file is not the plain form. */
-function packedRef(text: string | undefined, ref: string): string | undefined | null {
+function packedRef(text: string | undefined | null, ref: string): string | undefined | null {
+  if (text === null) return null;
   if (text === undefined) return undefined;
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#') || line.startsWith('^')) continue;
@@ -141,18 +147,22 @@ function packedRef(text: string | undefined, ref: string): string | undefined | 
   return undefined;
 }
 
-/** A small regular file's text (symbolic links followed, as git follows them), or undefined. */
-function readText(path: string): string | undefined {
+/**
+ * A small regular file's text; undefined when there is none, null when there is something this reader leaves to git
+ * (a symbolic link: the context is untrusted and is not followed here; a FIFO, a device, a large file).
+ */
+function readText(path: string, follow = false): string | undefined | null {
   let fd: number;
   try {
     // non-blocking: a FIFO planted in a hostile context must not hang the build
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (follow ? 0 : constants.O_NOFOLLOW));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? undefined : null;
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_FILE) return undefined;
+    if (!st.isFile() || st.size > MAX_FILE) return null;
     return readFdAt(fd, st.size).toString('utf8');
   } finally {
     closeSync(fd);

@@ -7,6 +7,20 @@ import { isoSeconds } from './spdx.js';
 
 export const PROVENANCE_PREDICATE = 'https://slsa.dev/provenance/v1';
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+
+/** An in-toto Statement v1 of `predicate` about `subjects` (digests `sha256:…`), as every statement is written. */
+export function inTotoStatement(
+  predicateType: string,
+  subjects: readonly { name: string; digest: string }[],
+  predicate: unknown,
+): Record<string, unknown> {
+  return {
+    _type: STATEMENT_TYPE,
+    predicateType,
+    subject: subjects.map((s) => ({ name: s.name, digest: { sha256: s.digest.replace(/^sha256:/, '') } })),
+    predicate,
+  };
+}
 /**
  * tsbuild's own build type (a Buildfile built as docs/attestations.md describes; its parameters are laid out as
  * BuildKit's `https://mobyproject.org/buildkit@v1`, but the builder is not BuildKit, so it does not claim that type).
@@ -58,50 +72,45 @@ export function provenanceStatement(p: ProvenanceInput): Record<string, unknown>
     uri: p.context.uri,
     ...(p.context.gitCommit ? { digest: { gitCommit: p.context.gitCommit } } : {}),
   };
-  return {
-    _type: STATEMENT_TYPE,
-    predicateType: PROVENANCE_PREDICATE,
-    subject: p.subjects.map((s) => ({ name: s.name, digest: { sha256: s.digest.replace(/^sha256:/, '') } })),
-    predicate: {
-      buildDefinition: {
-        buildType: BUILD_TYPE,
-        externalParameters: {
-          configSource: {
-            uri: p.context.uri,
-            ...(p.context.gitCommit ? { digest: { gitCommit: p.context.gitCommit } } : {}),
-            path: p.buildfile.path,
-          },
-          request: {
-            frontend: 'dockerfile.v0',
-            args,
-            ...(p.mode === 'max' && p.secretIds.length > 0 ? { secrets: p.secretIds.map((id) => ({ id })) } : {}),
-            locals: [{ name: 'context' }, { name: 'dockerfile' }],
-          },
+  return inTotoStatement(PROVENANCE_PREDICATE, p.subjects, {
+    buildDefinition: {
+      buildType: BUILD_TYPE,
+      externalParameters: {
+        configSource: {
+          uri: p.context.uri,
+          ...(p.context.gitCommit ? { digest: { gitCommit: p.context.gitCommit } } : {}),
+          path: p.buildfile.path,
         },
-        internalParameters: {
-          builderPlatform: p.platform,
-          buildfileDigest: { sha256: p.buildfile.sha256 },
-          ...(p.mode === 'max' && p.buildfile.text !== undefined ? { buildfile: p.buildfile.text } : {}),
+        request: {
+          frontend: 'dockerfile.v0',
+          args,
+          ...(p.mode === 'max' && p.secretIds.length > 0 ? { secrets: p.secretIds.map((id) => ({ id })) } : {}),
+          locals: [{ name: 'context' }, { name: 'dockerfile' }],
         },
-        resolvedDependencies: [
-          ...[...p.materials].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0)),
-          ...(p.context.gitCommit ? [contextDep] : []),
-        ],
       },
-      runDetails: {
-        builder: { id: BUILDER_ID, version: { tsbuild: p.toolVersion } },
-        metadata: {
-          ...(p.epoch === undefined && p.invocationId ? { invocationId: p.invocationId } : {}),
-          startedOn: at(p.startedOn),
-          finishedOn: at(p.finishedOn),
-          // BuildKit's names for the same facts, which its readers look for
-          buildkit_hermetic: p.hermetic,
-          buildkit_completeness: { request: true, resolvedDependencies: true },
-          buildkit_reproducible: p.epoch !== undefined,
-        },
+      internalParameters: {
+        builderPlatform: p.platform,
+        buildfileDigest: { sha256: p.buildfile.sha256 },
+        ...(p.mode === 'max' && p.buildfile.text !== undefined ? { buildfile: p.buildfile.text } : {}),
+      },
+      resolvedDependencies: [
+        ...[...p.materials].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0)),
+        ...(p.context.gitCommit ? [contextDep] : []),
+      ],
+    },
+    runDetails: {
+      builder: { id: BUILDER_ID, version: { tsbuild: p.toolVersion } },
+      metadata: {
+        ...(p.epoch === undefined && p.invocationId ? { invocationId: p.invocationId } : {}),
+        startedOn: at(p.startedOn),
+        finishedOn: at(p.finishedOn),
+        // BuildKit's names for the same facts, which its readers look for
+        buildkit_hermetic: p.hermetic,
+        buildkit_completeness: { request: true, resolvedDependencies: true },
+        buildkit_reproducible: p.epoch !== undefined,
       },
     },
-  };
+  });
 }
 
 /** BuildKit's subject name: `pkg:docker/REPO@TAG?platform=OS%2FARCH`. */

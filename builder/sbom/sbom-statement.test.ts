@@ -14,8 +14,9 @@ import {
   type SbomInputs,
 } from './sbom-statement.js';
 
-/** What shapes a statement's bytes: the document writers and this module (less the digest line it holds). */
-const WRITERS = ['cyclonedx.ts', 'sbom-statement.ts', 'spdx.ts'];
+/** What shapes a statement's bytes: the document writers, the statement's envelope (provenance.ts) and this module
+ * (less the digest line it holds). */
+const WRITERS = ['cyclonedx.ts', 'provenance.ts', 'sbom-statement.ts', 'spdx.ts'];
 
 const scanned: ScanResult = {
   packages: [

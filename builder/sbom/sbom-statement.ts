@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { CYCLONEDX_PREDICATE, cyclonedxDocument } from './cyclonedx.js';
 import { statementOf, type Statement } from './attest-manifest.js';
-import { STATEMENT_TYPE } from './provenance.js';
+import { inTotoStatement } from './provenance.js';
 import type { ScanResult } from './scan.js';
 import { scanKey } from './scan-cache.js';
 import { SPDX_PREDICATE, spdxDocument } from './spdx.js';
@@ -18,7 +18,7 @@ import type { Digest } from '../../oci/index.js';
 export const STATEMENT_REVISION = 1;
 
 /** The digest of the document writers' sources STATEMENT_REVISION was set for (sbom-statement.test.ts computes it). */
-export const STATEMENT_SOURCES = '80b264b613d17c6d0ca4785ef1bc7358681ab93f154bd7b6d37359549365c941';
+export const STATEMENT_SOURCES = 'a1db6808f6484d04e17d38570b5618f3f8f66e5890c761ccdffe5638c625a925';
 
 export interface SbomInputs {
   format: 'spdx' | 'cyclonedx';
@@ -30,20 +30,13 @@ export interface SbomInputs {
   subjects: { name: string; digest: string }[];
 }
 
-/** An in-toto statement of `predicate` about `subjects`, as the builder writes every statement. */
-export function inTotoBytes(
+/** The statement's bytes. */
+function inTotoBytes(
   predicateType: string,
   subjects: readonly { name: string; digest: string }[],
   predicate: unknown,
 ): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      _type: STATEMENT_TYPE,
-      predicateType,
-      subject: subjects.map((s) => ({ name: s.name, digest: { sha256: s.digest.slice(7) } })),
-      predicate,
-    }),
-  );
+  return Buffer.from(JSON.stringify(inTotoStatement(predicateType, subjects, predicate)));
 }
 
 /** The statement of one document, written from the scan. */
