@@ -5,7 +5,7 @@
 // relative path. A walk is a stream (`entries`): a monorepo's context is never held as a list.
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { closeSync, read as readCb } from 'node:fs';
+import { closeSync, read as readCb, readSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join, posix, resolve } from 'node:path';
@@ -417,14 +417,24 @@ function notFound(src: string): ContextError {
 const bufferPool: Buffer[] = [];
 const BUFFER_SIZE = 256 * 1024;
 
+/**
+ * Files up to this size are read on this thread: a read of a small cached file costs a few µs, its round trip
+ * through the thread pool (queue, wake-up, callback, promise) ten times that, and a context of many small files
+ * spent most of its hashing there (docs/performance.md).
+ */
+const SYNC_READ_MAX = 64 * 1024;
+
 /** Hashes the file open as `fd`, and closes it. */
 async function hashFile(fd: number, size: number): Promise<string> {
   const h = createHash('sha256');
   const buf = bufferPool.pop() ?? Buffer.allocUnsafe(BUFFER_SIZE);
+  const sync = size <= SYNC_READ_MAX;
   try {
     let pos = 0;
     for (;;) {
-      const { bytesRead } = await readFd(fd, buf, 0, BUFFER_SIZE, pos);
+      const bytesRead = sync
+        ? readSync(fd, buf, 0, BUFFER_SIZE, pos)
+        : (await readFd(fd, buf, 0, BUFFER_SIZE, pos)).bytesRead;
       if (bytesRead === 0) break;
       h.update(buf.subarray(0, bytesRead));
       pos += bytesRead;

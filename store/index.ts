@@ -27,6 +27,7 @@ export { putJSON, readJSON } from './json.js';
 export { registryView, type RegistryView } from './registry-view.js';
 export { chainIDs, openSnapshots, Snapshots, type Scratch, type SnapshotLayer } from './snapshots.js';
 export { diffScratch, type ScratchDiffOptions } from './snapshot-diff.js';
+export { fileWriter, FLAG_CHMOD, FLAG_CHOWN, MAX_QUEUED_BODY, type WriterSession } from './layer-tar/file-writer.js';
 
 class LocalStore implements Store {
   readonly blobs: LocalBlobs;

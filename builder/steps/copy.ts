@@ -207,6 +207,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           }
           await w.finish();
         } catch (e) {
+          await w?.abort();
           await dirs.release();
           // rootless with only the user's own id mapped: a --chown (or a preserved owner) to another id cannot be
           throw explainChown(e, dest, owner?.uid, owner?.gid);
@@ -423,10 +424,11 @@ async function copyFrom(
   mode: number,
   owner: Owner,
   hardlinkKey?: string,
+  queue = false,
 ): Promise<void> {
   const fd = p.srcCtx.openFile(rel);
   try {
-    await p.w.writeFile(path, fd, st, mode, owner, hardlinkKey);
+    await p.w.writeFile(path, fd, st, mode, owner, hardlinkKey, queue);
   } finally {
     closeSync(fd);
   }
@@ -437,6 +439,9 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   const realRoot = await secureDest(p.w, root);
   // The destination directory takes nothing from the source directory (BuildKit copies its contents only): an
   // existing one stays as it is, a missing one is made like a missing parent. Directories inside do keep theirs.
+  // the walk's names are unique within this call only: files queued for the writer thread are all written (and
+  // the directories made before are no longer taken as fresh) at its start and before the hard links
+  p.w.settle();
   await destDirs(p, realRoot);
   // One pass over the walk (a stream, parents before children): each directory is made when it comes, files are
   // copied in a bounded window of parallel copies behind it; files sharing an inode last, in order, so each hard
@@ -449,7 +454,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     const mode = p.chmod ?? st.mode & 0o7777;
     if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
     if (c.entry.type === 'file' && linkFromContext(p, c.entry.rel, path, st, mode, owner)) return;
-    if (c.entry.type === 'file') await copyFrom(p, c.entry.rel, path, st, mode, owner, hardlinkKey(p, st));
+    if (c.entry.type === 'file') await copyFrom(p, c.entry.rel, path, st, mode, owner, hardlinkKey(p, st), true);
     else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, statDate(st.mtimeMs));
   };
   const inFlight = new Set<Promise<void>>();
@@ -482,6 +487,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     await Promise.all(inFlight);
   }
   if (failed) throw failed.e;
+  p.w.settle();
   for (const c of linked) await put(c);
 }
 
@@ -517,7 +523,7 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
       await p.w.writeFile(
         path,
         fd,
-        { mode: st.mode, atimeMs: mtime.getTime(), mtimeMs: mtime.getTime() },
+        { mode: st.mode, size: st.size, atimeMs: mtime.getTime(), mtimeMs: mtime.getTime() },
         p.chmod ?? 0o600,
         p.owner ?? { uid: 0, gid: 0 },
       );

@@ -13,6 +13,7 @@ import {
   fchownSync,
   fstatSync,
   futimesSync,
+  readSync,
   writeSync,
   type Stats,
 } from 'node:fs';
@@ -31,6 +32,7 @@ import {
   symlinkAt,
   type RootDir,
 } from '../../runtime/index.js';
+import { fileWriter, FLAG_CHMOD, FLAG_CHOWN, MAX_QUEUED_BODY, type WriterSession } from '../../store/index.js';
 import { cleanAbs, secureResolve } from '../fsutil.js';
 
 const copyFileAsync = promisify(copyFile);
@@ -43,6 +45,23 @@ export interface Owner {
 /** A write that would cross something an earlier source of the same step put in the way. */
 export class UpperWriteError extends Error {
   override name = 'UpperWriteError';
+}
+
+/**
+ * Files up to this size are copied by read and write on this thread: for a small file, copy_file_range's round
+ * trip through the thread pool costs several times the copy itself (docs/performance.md).
+ */
+const SMALL_COPY_MAX = 64 * 1024;
+let smallBuffer: Buffer | undefined;
+/** Files a writer copies itself before it asks for the writer thread (starting one costs a few ms). */
+const QUEUE_AFTER = 256;
+
+/**
+ * Whole milliseconds as the seconds futimes takes: libuv keeps whole microseconds of the double, so half a
+ * microsecond more makes the floor land on the millisecond itself (the copy path sets exactly that).
+ */
+function seconds(ms: number): number {
+  return Math.round(ms) / 1000 + 5e-7;
 }
 
 /** Open directory fds kept at most; past that the cache starts over (each reopen is one openat). */
@@ -61,6 +80,14 @@ export class UpperWriter {
   /** Opened on the first write, closed by finish()/close() (a WORKDIR that only looks opens nothing). */
   private upperRoot: RootDir | undefined;
   private viewRoot: RootDir | undefined;
+  /**
+   * Directories (container paths) this writer made since the last settle(): a queued file there (`queue`) is a
+   * name nothing else holds, so the writer thread can create it by path with O_EXCL, in parallel with this one.
+   */
+  private fresh = new Set<string>();
+  private session: WriterSession | undefined;
+  private askedWriter = false;
+  private queueable = 0;
 
   constructor(
     readonly view: string,
@@ -104,6 +131,7 @@ export class UpperWriter {
 
   /** Forgets the directory fds at and below `dir` (something else rewrote that tree). */
   forget(dir: string): void {
+    this.settle();
     const d = cleanAbs(dir);
     for (const [p, fd] of this.dirs) {
       if (p === d || d === '/' || p.startsWith(`${d}/`)) {
@@ -195,6 +223,7 @@ export class UpperWriter {
       throw e;
     }
     if (r.created) {
+      this.fresh.add(path);
       const lower = this.lowerStat(path);
       if (lower?.isDirectory()) {
         fchownSync(r.fd, lower.uid, lower.gid);
@@ -235,6 +264,7 @@ export class UpperWriter {
       const r = openDirAt(parent, posix.basename(p), 0o755, true);
       fd = r.fd;
       existed = !r.created;
+      if (r.created) this.fresh.add(p);
       this.dirs.set(p, fd);
     }
     if (owner.uid !== 0 || owner.gid !== 0 || existed) fchownSync(fd, owner.uid, owner.gid);
@@ -249,10 +279,11 @@ export class UpperWriter {
   async writeFile(
     path: string,
     srcFd: number,
-    st: { mode: number; atimeMs: number; mtimeMs: number },
+    st: { mode: number; size: number; atimeMs: number; mtimeMs: number },
     mode: number,
     owner: Owner,
     hardlinkKey?: string,
+    queue = false,
   ): Promise<void> {
     this.trim();
     const first = hardlinkKey !== undefined ? this.links.get(hardlinkKey) : undefined;
@@ -263,6 +294,10 @@ export class UpperWriter {
       } finally {
         closeFd(firstFd);
       }
+      return;
+    }
+    if (st.size <= SMALL_COPY_MAX && this.copySmall(path, srcFd, st, mode, owner, queue && hardlinkKey === undefined)) {
+      if (hardlinkKey !== undefined) this.links.set(hardlinkKey, cleanAbs(path));
       return;
     }
     const dirFd = await this.copyNew(path, srcFd);
@@ -286,6 +321,90 @@ export class UpperWriter {
       this.unpin(dirFd);
     }
     if (hardlinkKey !== undefined) this.links.set(hardlinkKey, cleanAbs(path));
+  }
+
+  /**
+   * A small file copied on this thread: read once into a buffer, then a new file made as writeContent makes one.
+   * False, with nothing written, when the source turns out larger than the buffer (it grew): the caller copies it
+   * through the kernel instead.
+   */
+  private copySmall(
+    path: string,
+    srcFd: number,
+    st: { atimeMs: number; mtimeMs: number },
+    mode: number,
+    owner: Owner,
+    queue: boolean,
+  ): boolean {
+    const buf = (smallBuffer ??= Buffer.allocUnsafe(SMALL_COPY_MAX + 1));
+    let len = 0;
+    for (;;) {
+      const n = readSync(srcFd, buf, len, buf.length - len, len);
+      if (n === 0) break;
+      len += n;
+      if (len === buf.length) return false;
+    }
+    if (queue && this.queued(path, buf, len, st, mode, owner)) return true;
+    const fd = this.replacing(path, (dirFd, name) => createFileAt(dirFd, name, 0o600));
+    try {
+      for (let off = 0; off < len;) off += writeSync(fd, buf, off, len - off);
+      if (owner.uid !== 0 || owner.gid !== 0) fchownSync(fd, owner.uid, owner.gid);
+      fchmodSync(fd, mode); // after chown: chown clears setuid/setgid
+    } finally {
+      closeSync(fd);
+    }
+    // whole milliseconds, as the Dates of fs.Stats have them (the name was just made in the directory we hold)
+    utimensat(
+      this.dirFd(posix.dirname(path), { uid: 0, gid: 0 }),
+      posix.basename(path),
+      Math.round(st.atimeMs),
+      Math.round(st.mtimeMs),
+      AT.SYMLINK_NOFOLLOW,
+    );
+    return true;
+  }
+
+  /**
+   * Hands a new file in a directory of `fresh` to the writer thread (store/layer-tar/file-writer.ts) once a step
+   * has copied enough files to pay for it: creating files is mostly kernel time, and two threads create them on
+   * two cores. False when it cannot take the file (no thread, the ring full): the caller writes it.
+   */
+  private queued(
+    path: string,
+    buf: Buffer,
+    len: number,
+    st: { atimeMs: number; mtimeMs: number },
+    mode: number,
+    owner: Owner,
+  ): boolean {
+    if (++this.queueable <= QUEUE_AFTER || len > MAX_QUEUED_BODY) return false;
+    if (!this.fresh.has(posix.dirname(path)) || st.atimeMs < 0 || st.mtimeMs < 0) return false;
+    if (!this.session) {
+      if (this.askedWriter) return false;
+      this.askedWriter = true;
+      this.session = fileWriter().begin();
+      if (!this.session) return false;
+    }
+    const s = this.session;
+    const at = s.reserve(posix.join(this.upper, path), len);
+    if (at < 0) return false;
+    buf.copy(s.ring, at, 0, len);
+    const chowned = owner.uid !== 0 || owner.gid !== 0;
+    s.commit(
+      FLAG_CHMOD | (chowned ? FLAG_CHOWN : 0),
+      mode,
+      owner.uid,
+      owner.gid,
+      seconds(st.mtimeMs),
+      seconds(st.atimeMs),
+    );
+    return true;
+  }
+
+  /** Waits until the writer thread has written every queued file; the directories made so far are no longer fresh. */
+  settle(): void {
+    this.session?.waitFor();
+    this.fresh.clear();
   }
 
   /** A regular file with `content` (heredocs). */
@@ -317,6 +436,12 @@ export class UpperWriter {
 
   /** Restores directory mtimes, deepest first, and closes every fd. */
   async finish(): Promise<void> {
+    // every queued file written (a failure to write one is the step's) before the directories' times are set
+    if (this.session) {
+      const s = this.session;
+      this.session = undefined;
+      await s.end();
+    }
     const dirs = [...this.dirTimes.entries()].sort((a, b) => b[0].length - a[0].length);
     for (const [d, t] of dirs) {
       try {
@@ -333,6 +458,13 @@ export class UpperWriter {
       }
     }
     this.close();
+  }
+
+  /** Stops the writer thread's work for this writer (a failed step), before its directories go. */
+  async abort(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.abort();
   }
 
   close(): void {

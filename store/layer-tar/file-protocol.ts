@@ -6,7 +6,8 @@ export const RING = 1 << 20;
 
 /**
  * Byte offsets in a record (8-byte aligned; a record length of 0 means "the rest of the ring is unused, go on at
- * its start"). All u32 little-endian but MTIME (f64, seconds); the absolute path (utf8), then the body, follow.
+ * its start"). All u32 little-endian but MTIME and ATIME (f64, seconds); the absolute path (utf8), then the body,
+ * follow.
  */
 export const Rec = {
   LEN: 0,
@@ -17,8 +18,9 @@ export const Rec = {
   PATH_LEN: 20,
   BODY_SIZE: 24,
   MTIME: 32,
+  ATIME: 40,
   /** The header's size: the path starts here. */
-  PATH: 40,
+  PATH: 48,
 } as const;
 
 /** Record flags. */

@@ -7,12 +7,13 @@ import { FILE_CTRL as C, type FileServerData, FLAG_CHMOD, FLAG_CHOWN, Rec, RING 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 const OPEN = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
-/** Creates the file of the record at `off` (it must not exist) with its body, owner, mode and mtime. */
+/** Creates the file of the record at `off` (it must not exist) with its body, owner, mode and times. */
 export function writeRecord(ring: Buffer, off: number): void {
   const flags = ring.readUInt32LE(off + Rec.FLAGS);
   const plen = ring.readUInt32LE(off + Rec.PATH_LEN);
   const size = ring.readUInt32LE(off + Rec.BODY_SIZE);
   const mtime = ring.readDoubleLE(off + Rec.MTIME);
+  const atime = ring.readDoubleLE(off + Rec.ATIME);
   const fd = fs.openSync(ring.subarray(off + Rec.PATH, off + Rec.PATH + plen), OPEN, 0o666);
   try {
     let p = off + Rec.PATH + plen;
@@ -20,7 +21,7 @@ export function writeRecord(ring: Buffer, off: number): void {
     while (p < end) p += fs.writeSync(fd, ring, p, end - p);
     if (flags & FLAG_CHOWN) fs.fchownSync(fd, ring.readUInt32LE(off + Rec.UID), ring.readUInt32LE(off + Rec.GID));
     if (flags & FLAG_CHMOD) fs.fchmodSync(fd, ring.readUInt32LE(off + Rec.MODE));
-    fs.futimesSync(fd, mtime, mtime);
+    fs.futimesSync(fd, atime, mtime);
   } finally {
     fs.closeSync(fd);
   }

@@ -5,7 +5,8 @@
 // than wait. The thread is HashWriter's (hash-worker.ts): while it inflates a layer blob for the unpack it writes
 // queued files whenever the main thread has not yet taken its slots (it is idle most of that time otherwise), and
 // lets go of the ring when the blob ends; the main thread writes what is left. Without it (a stream from elsewhere),
-// FileWriter's own worker serves the ring. The thread side is in file-server.ts (run by file-worker.ts); what both
+// FileWriter's own worker serves the ring. A COPY queues the small files it creates in directories it made itself
+// the same way (builder/steps/upper.ts). The thread side is in file-server.ts (run by file-worker.ts); what both
 // sides share is file-protocol.ts.
 import type { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.js';
@@ -177,8 +178,8 @@ export class WriterSession {
     return pos + HDR + this.plen;
   }
 
-  /** Queues the reserved record. Returns its number. */
-  commit(flags: number, mode: number, uid: number, gid: number, mtime: number): number {
+  /** Queues the reserved record (times in seconds; the access time is the modification time unless given). */
+  commit(flags: number, mode: number, uid: number, gid: number, mtime: number, atime = mtime): number {
     const r = this.ring;
     const p = this.pos;
     const len = align8(HDR + this.plen + this.size);
@@ -190,6 +191,7 @@ export class WriterSession {
     r.writeUInt32LE(this.plen, p + Rec.PATH_LEN);
     r.writeUInt32LE(this.size, p + Rec.BODY_SIZE);
     r.writeDoubleLE(mtime, p + Rec.MTIME);
+    r.writeDoubleLE(atime, p + Rec.ATIME);
     this.head = (this.head + this.skip + len) >>> 0;
     Atomics.store(this.ctrl, C.HEAD, this.head);
     this.wake();
