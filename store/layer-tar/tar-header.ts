@@ -28,6 +28,7 @@ export interface TarEntryHeader {
 }
 
 export const BLOCK = 512;
+const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
 export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
 
 function isAscii(s: string): boolean {
@@ -35,10 +36,17 @@ function isAscii(s: string): boolean {
   return true;
 }
 
+/**
+ * `value` as width-1 zero-padded octal digits and a NUL; false (nothing written) when it does not fit. Digit by
+ * digit: a commit writes a header per file, and toString(8) + padStart + write cost several times this.
+ */
 function writeOctal(buf: Buffer, off: number, width: number, value: number): boolean {
-  const s = Math.floor(value).toString(8);
-  if (s.length > width - 1) return false;
-  buf.write(s.padStart(width - 1, '0'), off, 'ascii');
+  let v = Math.floor(value);
+  if (v >= 8 ** (width - 1)) return false;
+  for (let i = off + width - 2; i >= off; i--) {
+    buf[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
   buf[off + width - 1] = 0;
   return true;
 }
@@ -67,7 +75,7 @@ function ustar(
 ): Buffer {
   const b = into ?? Buffer.alloc(BLOCK);
   if (into) b.fill(0, 0, BLOCK);
-  b.write(name, 0, 100, 'utf8');
+  b.write(name, 0, 100, isAscii(name) ? 'latin1' : 'utf8');
   writeOctal(b, 100, 8, h.mode & 0o7777);
   writeOctal(b, 108, 8, h.uid);
   writeOctal(b, 116, 8, h.gid);
@@ -76,12 +84,15 @@ function ustar(
   b.fill(0x20, 148, 156);
   b[156] = type;
   if (h.linkname) b.write(h.linkname, 157, 100, 'utf8');
-  b.write('ustar\x0000', 257, 8, 'binary');
+  USTAR_MAGIC.copy(b, 257);
   writeOctal(b, 329, 8, h.devmajor ?? 0);
   writeOctal(b, 337, 8, h.devminor ?? 0);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i]!;
-  b.write(sum.toString(8).padStart(6, '0'), 148, 'ascii');
+  for (let i = 153; i >= 148; i--) {
+    b[i] = 0x30 + (sum % 8);
+    sum = Math.floor(sum / 8);
+  }
   b[154] = 0;
   b[155] = 0x20;
   return b;
