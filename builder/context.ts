@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from '
 import { promisify } from 'node:util';
 import { join, posix, resolve } from 'node:path';
 import type { Ignore } from '@balena/dockerignore';
-import { O } from '../runtime/index.js';
+import { O, openat } from '../runtime/index.js';
 import { openIn, openRoot, type RootDir } from '../runtime/index.js';
 import { cleanAbs, componentMatcher, hasWildcard, secureResolveVisible } from './fsutil.js';
 import { HashMemo } from './hash-memo.js';
@@ -66,6 +66,8 @@ export class BuildContext {
   private readonly memo: HashMemo;
   private readonly hasExceptions: boolean;
   private rootDir: RootDir | undefined;
+  /** The directory openFile() last opened a file in, and its fd. */
+  private lastDir: { rel: string; fd: number } | undefined;
 
   private constructor(
     readonly root: string,
@@ -178,6 +180,8 @@ export class BuildContext {
   }
 
   async close(): Promise<void> {
+    if (this.lastDir) closeSync(this.lastDir.fd);
+    this.lastDir = undefined;
     this.rootDir?.close();
     this.rootDir = undefined;
     await this.memo.save().catch(() => undefined);
@@ -205,7 +209,19 @@ export class BuildContext {
    */
   openFile(rel: string): number {
     this.rootDir ??= openRoot(this.root);
-    return openIn(this.rootDir, rel, O.RDONLY | O.NOFOLLOW, 'inRoot');
+    // A walk opens a directory's files one after the other: its directory is resolved once (as every directory on
+    // the way is: inside the root) and each file opened by name below it, never following a link at the name.
+    const slash = rel.lastIndexOf('/');
+    const name = rel.slice(slash + 1);
+    if (slash <= 0 || name === '' || name === '.' || name === '..')
+      return openIn(this.rootDir, rel, O.RDONLY | O.NOFOLLOW, 'inRoot');
+    const dir = rel.slice(0, slash);
+    if (this.lastDir?.rel !== dir) {
+      const fd = openIn(this.rootDir, dir, O.RDONLY | O.DIRECTORY, 'inRoot');
+      if (this.lastDir) closeSync(this.lastDir.fd);
+      this.lastDir = { rel: dir, fd };
+    }
+    return openat(this.lastDir.fd, name, O.RDONLY | O.NOFOLLOW);
   }
 
   /**
