@@ -2,7 +2,7 @@
 // a refused cache is rewritten at exit, so runs under two Nodes (CI's 20 and 24) or two NODE_OPTIONS would each
 // throw the other's cache away. Runs a copy of bin/ and the bundle, so that the checkout's own cache is left alone.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,5 +47,15 @@ describe('the code cache of bin/tsbuild', () => {
     run('');
     run('--max-old-space-size=500');
     expect(files()).toEqual(before);
+
+    // a run that fails stopped early: it leaves no cache for the runs after it to start from
+    const parse = (file: string) =>
+      spawnSync(process.execPath, [join(top, 'bin', 'tsbuild'), 'parse', file], { encoding: 'utf8' }).status;
+    const parseCaches = () => readdirSync(cache).filter((f) => f.startsWith('parse-'));
+    expect(parse(join(top, 'missing-Buildfile'))).not.toBe(0);
+    expect(parseCaches()).toEqual([]);
+    writeFileSync(join(top, 'Buildfile'), 'FROM scratch\n');
+    expect(parse(join(top, 'Buildfile'))).toBe(0);
+    expect(parseCaches()).toHaveLength(1);
   });
 });
