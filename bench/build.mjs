@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warnIfEmulators } from './lib/binfmt.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -28,6 +29,7 @@ const PHASES = {
   multistage: ['cold', 'noop'],
 };
 let tools = (process.env.BENCH_TOOLS ?? 'tsbuild,docker,buildah').split(',').filter(Boolean);
+warnIfEmulators(tools);
 
 if (!existsSync(join(shared, 'measure.sh'))) {
   console.error(`bench: ${shared}/measure.sh not found (set BENCH_SHARED)`);
@@ -161,6 +163,7 @@ for (const wl of workloads) {
 
 const fmt = (x) => (x && !x.error ? x.median.toFixed(2) : '—');
 const ratio = (a, b) => (a && b && !a.error && !b.error && b.median > 0 ? `${(a.median / b.median).toFixed(2)}×` : '—');
+warnIfEmulators(tools);
 console.log(`\nmedians of ${N} (s); ratio = tsbuild / other (lower is better)\n`);
 console.log('| workload | phase | ' + tools.join(' | ') + ' | tsbuild/BuildKit | tsbuild/buildah | tsbuild peak RSS |');
 console.log('|---|---|' + tools.map(() => '---|').join('') + '---|---|---|');

@@ -13,6 +13,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warnIfEmulators } from './lib/binfmt.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -21,6 +22,7 @@ const N = Number(process.env.BENCH_N ?? 3);
 const FILES = Number(process.env.BENCH_GIT_FILES ?? 3000);
 const COMMITS = Number(process.env.BENCH_GIT_COMMITS ?? 300);
 let tools = (process.env.BENCH_TOOLS ?? 'tsbuild,docker').split(',').filter(Boolean);
+warnIfEmulators(tools);
 const tsbuild = join(repo, 'bin/tsbuild');
 const work = mkdtempSync(join(tmpdir(), 'tsb-bench-git-'));
 

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warnIfEmulators } from './lib/binfmt.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -17,6 +18,7 @@ const shared = process.env.BENCH_SHARED ?? resolve(repo, '../shared/bench');
 const N = Number(process.env.BENCH_N ?? 3);
 const work = process.env.BENCH_WORK ?? '/var/tmp/tsb-scale';
 const tools = (process.env.BENCH_TOOLS ?? 'tsbuild,docker').split(',').filter(Boolean);
+warnIfEmulators(tools);
 const TSBUILD = join(repo, 'bin/tsbuild');
 const REG = 'localhost:5000';
 const BASE = `${REG}/library/busybox:latest`;
