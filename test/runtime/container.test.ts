@@ -39,6 +39,13 @@ describe.each<Isolation>(['chroot', 'pivot'])('runContainer (%s isolation)', (is
     expect(host.stdout.trim()).toBe(outside[4]);
   });
 
+  it('mounts its root overlay volatile: unmounting it does not sync the upper file system', async () => {
+    const r = await run(['/bin/sh', '-c', 'grep "^overlay / " /proc/self/mounts']);
+    expect(r.exitCode).toBe(0);
+    // newer kernels show it as fsync=volatile
+    expect(r.stdout.split(' ')[3]).toMatch(/(^|,)(fsync=)?volatile(,|$)/);
+  });
+
   it("/proc/1/cmdline is the container's command", async () => {
     const r = await run(['/bin/sh', '-c', 'cat /proc/1/cmdline; true', 'marker-arg']);
     expect(r.stdout.split('\0')).toEqual(['/bin/sh', '-c', 'cat /proc/1/cmdline; true', 'marker-arg', '']);
