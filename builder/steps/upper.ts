@@ -57,12 +57,23 @@ let smallBuffer: Buffer | undefined;
 const QUEUE_AFTER = 256;
 
 /**
- * Whole milliseconds as the seconds futimes takes: libuv keeps whole microseconds of the double, so half a
- * microsecond more makes the floor land on the millisecond itself (the copy path sets exactly that).
+ * Whole milliseconds as the seconds futimes takes: libuv before 1.52 keeps whole microseconds of the double, so
+ * half a microsecond more makes the floor land on the millisecond itself (the copy path sets exactly that).
  */
 function seconds(ms: number): number {
   return Math.round(ms) / 1000 + 5e-7;
 }
+
+/**
+ * Whether the writer thread can set a file's times to the millisecond: it has only Node's futimes, which takes
+ * seconds as a double. libuv 1.52 (libuv#4951; Node 24.22 has 1.52.1) stopped truncating them to microseconds, and a
+ * double near today's seconds resolves ≈ 240 ns, so there the times would land a few hundred ns past the
+ * millisecond: those files are written on this thread instead (seconds() is exact with 1.46, Node 20's).
+ */
+const FUTIMES_WHOLE_MICROSECONDS = ((): boolean => {
+  const [major = 0, minor = 0] = process.versions.uv.split('.').map(Number);
+  return major === 1 && minor < 52;
+})();
 
 /** Open directory fds kept at most; past that the cache starts over (each reopen is one openat). */
 const MAX_DIR_FDS = 1024;
@@ -377,7 +388,7 @@ export class UpperWriter {
     mode: number,
     owner: Owner,
   ): boolean {
-    if (++this.queueable <= QUEUE_AFTER || len > MAX_QUEUED_BODY) return false;
+    if (!FUTIMES_WHOLE_MICROSECONDS || ++this.queueable <= QUEUE_AFTER || len > MAX_QUEUED_BODY) return false;
     if (!this.fresh.has(posix.dirname(path)) || st.atimeMs < 0 || st.mtimeMs < 0) return false;
     if (!this.session) {
       if (this.askedWriter) return false;
