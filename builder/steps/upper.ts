@@ -93,10 +93,13 @@ export class UpperWriter {
   private viewRoot: RootDir | undefined;
   /**
    * Directories (container paths) this writer made since the last settle(): a queued file there (`queue`) is a
-   * name nothing else holds, so the writer thread can create it by path with O_EXCL, in parallel with this one.
+   * name nothing else holds, so the writer thread can create it with O_EXCL, in parallel with this one.
    */
   private fresh = new Set<string>();
   private session: WriterSession | undefined;
+  /** Queued files' [record number, directory fd], the fds pinned until written; `queuedHead` is the next one. */
+  private queuedDirs: [number, number][] = [];
+  private queuedHead = 0;
   private askedWriter = false;
   private queueable = 0;
 
@@ -397,11 +400,16 @@ export class UpperWriter {
       if (!this.session) return false;
     }
     const s = this.session;
-    const at = s.reserve(posix.join(this.upper, path), len);
+    this.unpinWritten(false);
+    // the thread creates the name below the directory's fd (/proc/self/fd/N/name, O_EXCL|O_NOFOLLOW), never by a
+    // path through the upperdir; the fd stays open until the record is written
+    const dirFd = this.dirFd(posix.dirname(path), { uid: 0, gid: 0 });
+    const at = s.reserve(`${fdPath(dirFd)}/${posix.basename(path)}`, len);
     if (at < 0) return false;
     buf.copy(s.ring, at, 0, len);
     const chowned = owner.uid !== 0 || owner.gid !== 0;
-    s.commit(
+    this.pin(dirFd);
+    const n = s.commit(
       FLAG_CHMOD | (chowned ? FLAG_CHOWN : 0),
       mode,
       owner.uid,
@@ -409,12 +417,29 @@ export class UpperWriter {
       seconds(st.mtimeMs),
       seconds(st.atimeMs),
     );
+    this.queuedDirs.push([n, dirFd]);
     return true;
+  }
+
+  /** Unpins the directory fds of the queued files the thread has written (all: every one, none is pending). */
+  private unpinWritten(all: boolean): void {
+    const q = this.queuedDirs;
+    let i = this.queuedHead;
+    while (i < q.length && (all || this.session?.isDone(q[i]![0]))) this.unpin(q[i++]![1]);
+    if (i === q.length) {
+      this.queuedDirs = [];
+      i = 0;
+    } else if (i > 4096) {
+      this.queuedDirs = q.slice(i);
+      i = 0;
+    }
+    this.queuedHead = i;
   }
 
   /** Waits until the writer thread has written every queued file; the directories made so far are no longer fresh. */
   settle(): void {
     this.session?.waitFor();
+    this.unpinWritten(true);
     this.fresh.clear();
   }
 
@@ -452,6 +477,7 @@ export class UpperWriter {
       const s = this.session;
       this.session = undefined;
       await s.end();
+      this.unpinWritten(true);
     }
     const dirs = [...this.dirTimes.entries()].sort((a, b) => b[0].length - a[0].length);
     for (const [d, t] of dirs) {
@@ -476,6 +502,8 @@ export class UpperWriter {
     const s = this.session;
     this.session = undefined;
     await s?.abort();
+    // the thread has left the ring: nothing queued is written any more
+    this.unpinWritten(true);
   }
 
   close(): void {
