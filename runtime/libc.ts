@@ -365,6 +365,11 @@ export function mkdirat(dirfd: number, path: string, mode: number): void {
   check('mkdirat', at.mkdirat(dirfd, path, mode) as number, path);
 }
 
+/** mkdirat(2) that returns the errno (0: made) instead of throwing: for a caller that expects some to fail. */
+export function tryMkdirat(dirfd: number, path: string, mode: number): number {
+  return (at.mkdirat(dirfd, path, mode) as number) < 0 ? koffi.errno() : 0;
+}
+
 export function unlinkat(dirfd: number, path: string, flags = 0): void {
   check('unlinkat', at.unlinkat(dirfd, path, flags) as number, path);
 }

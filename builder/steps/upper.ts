@@ -275,7 +275,7 @@ export class UpperWriter {
     if (fd === undefined && p === '/') fd = this.dirFd(p, owner);
     if (fd === undefined) {
       const parent = this.dirFd(posix.dirname(p), { uid: 0, gid: 0 });
-      const r = openDirAt(parent, posix.basename(p), 0o755, true);
+      const r = openDirAt(parent, posix.basename(p), 0o755, true, this.fresh.has(posix.dirname(p)));
       fd = r.fd;
       existed = !r.created;
       if (r.created) this.fresh.add(p);
