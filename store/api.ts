@@ -144,6 +144,11 @@ export interface CacheRecords {
   put(key: string, record: CacheRecord): Promise<void>;
   /** put for many records at once (one new file, linked under each key; a key with a record keeps it). */
   putMany(entries: [string, CacheRecord][]): Promise<void>;
+  /**
+   * True only when no lookup can hit: the store held no record when this process first looked, and none was written
+   * since (a fresh CI store). A step may then run before its key is known (builder/steps/copy.ts).
+   */
+  holdsNone(): Promise<boolean>;
 }
 
 export interface Store {

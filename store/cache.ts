@@ -96,6 +96,10 @@ export class CacheDir implements CacheRecords {
     return getCache(this.root, key);
   }
 
+  async holdsNone(): Promise<boolean> {
+    return (await this.listed())?.size === 0;
+  }
+
   async put(key: string, record: CacheRecord): Promise<void> {
     await putCache(this.root, key, record);
     (await this.listed())?.add(recordName(key));

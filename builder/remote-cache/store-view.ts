@@ -47,6 +47,8 @@ export class RemoteCacheStore implements Store {
   private wrapCache(inner: CacheRecords): CacheRecords {
     return decorate(inner, {
       get: (key) => this.getCache(key),
+      // an imported cache may hold any key
+      holdsNone: async () => this.remote === undefined && (await inner.holdsNone()),
       put: async (key, record) => {
         await inner.put(key, record);
         this.used.set(key, record);

@@ -13,6 +13,14 @@ export interface StepOutcome {
 }
 
 /**
+ * The key parts of a step known to miss, given only once it has run: a COPY that will run anyway hashes its sources
+ * as it copies them, reading each file once (copy.ts). cachedStep then neither looks up nor shares the step.
+ */
+export class PartsAfterRun {
+  constructor(readonly parts: () => unknown) {}
+}
+
+/**
  * Runs a step through the cache: the key is the parent's key plus `parts`; on a hit the recorded layer is reused
  * (no container, no layer write); on a miss `exec` runs and its layer is recorded. Either way the stage's layers,
  * history and key advance. Returns whether it was a hit.
@@ -27,22 +35,23 @@ export async function cachedStep(
   history = true,
 ): Promise<boolean> {
   const { env, state } = sc;
-  const key = cacheKey(state.key, parts);
+  const after = parts instanceof PartsAfterRun ? parts : undefined;
+  let key = after ? undefined : cacheKey(state.key, parts);
   const now: StepFacets = { instruction: facets?.instruction ?? JSON.stringify(parts), ...facets };
   state.facets[sc.step.index] = now;
   // another platform of this build running the very same step (a stage independent of the target platform): its
   // result, once it is recorded, as a hit
   let rec: SharedStep | undefined;
-  const early = env.runningSteps.get(key);
+  const early = key !== undefined ? env.runningSteps.get(key) : undefined;
   if (early) rec = await early;
-  if (!rec && !state.missed) {
+  if (!rec && !state.missed && key !== undefined) {
     const found = await lookup(env.store, key);
     if (found)
       rec = { layer: found.layer, created: (found.data as { created?: string } | null)?.created ?? found.createdAt };
   }
   // checked again, since another platform may have started it while the lookup ran; from here to the set below
   // nothing awaits, so two platforms cannot both start it
-  const late = rec ? undefined : env.runningSteps.get(key);
+  const late = rec || key === undefined ? undefined : env.runningSteps.get(key);
   if (late) rec = await late;
   let layer: LayerRef | null;
   let created: string;
@@ -60,7 +69,7 @@ export async function cachedStep(
     });
     // a waiter sees the failure; the build reports it through this platform's step
     running.catch(() => undefined);
-    env.runningSteps.set(key, running);
+    if (key !== undefined) env.runningSteps.set(key, running);
     try {
       let reason: string;
       if (state.noCache) reason = 'cache disabled';
@@ -71,7 +80,8 @@ export async function cachedStep(
         );
         const last = await state.lastInputs;
         // a COPY's per-file inputs, spooled while its key was hashed, are read only to compare with a last build's
-        if (now.filesSpool && !now.files && last?.[sc.step.index]) now.files = await now.filesSpool.load();
+        // (a step keyed after it runs spools them as it copies: not yet)
+        if (!after && now.filesSpool && !now.files && last?.[sc.step.index]) now.files = await now.filesSpool.load();
         reason = explainMiss(now, last?.[sc.step.index], last?.[1]?.base, state.facets[1]?.base);
       }
       env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });
@@ -80,6 +90,7 @@ export async function cachedStep(
       await env.baseImagesStored();
       layer = (await exec()).layer;
       created = env.now();
+      key ??= cacheKey(state.key, after!.parts());
       await record(env.store, key, layer, { created });
       share!({ layer, created });
     } catch (e) {
@@ -94,7 +105,7 @@ export async function cachedStep(
   }
   if (history) state.history.push(historyEntry(createdBy, created, layer === null));
   if (created > state.created) state.created = created;
-  state.key = key;
+  state.key = key!; // a hit had it before; a miss has it once recorded
   return rec !== undefined;
 }
 

@@ -10,7 +10,7 @@ import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/index.js'
 import { inputsFile, loadInputs } from '../reasons.js';
 import { join, posix } from 'node:path';
 import { extractArchive } from './archive.js';
-import { BuildContext, type EntryStat } from '../context.js';
+import { BuildContext, EntriesDigest, sha256Hex, type ContextEntry, type EntryStat } from '../context.js';
 import { expand } from '../expand.js';
 import { FlagError } from '../flags.js';
 import { isGitSource } from '../git-url.js';
@@ -20,7 +20,7 @@ import { findStage } from '../plan.js';
 import { secureResolve } from '../fsutil.js';
 import { resolveOwner } from '../users.js';
 import { imageLayers, openLayersView, type LayersSource, type RootfsView } from '../view.js';
-import { cachedStep, commitDirs, imageLowerdirs, lowerdirsOf } from './common.js';
+import { cachedStep, commitDirs, imageLowerdirs, lowerdirsOf, PartsAfterRun } from './common.js';
 import { FilesSpool } from './files-spool.js';
 import {
   excluder,
@@ -34,7 +34,7 @@ import {
   type SourceItem,
 } from './sources.js';
 import { stageVars, type StepCtx } from './types.js';
-import { UpperWriter, type Owner } from './upper.js';
+import { SMALL_COPY_MAX, UpperWriter, type Owner } from './upper.js';
 
 /** Where sources come from: the context, or a stage/image rootfs opened on demand. */
 type Origin =
@@ -103,24 +103,22 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
         keyParts.push(['url', s, u.sha256]);
       } else localSrcs.push(s);
     }
+    /** Context sources walked but not hashed yet: hashed before the lookup, or as they are copied. */
+    let toHash: { ctx: BuildContext; items: LocalItem[]; spool: FilesSpool; memoParts: unknown[] } | undefined;
     if (origin.kind === 'context' && localSrcs.length > 0) {
       // a context that never changes (a Git checkout) remembers the hash per source list: the walk waits for a miss
       const memoParts = [origin.named ?? null, localSrcs, excludes, parents];
-      let hash = await origin.ctx.knownHash(memoParts);
-      if (hash !== undefined) gatherLater = origin.ctx;
-      else {
+      const hash = await origin.ctx.knownHash(memoParts);
+      if (hash !== undefined) {
+        gatherLater = origin.ctx;
+        keyParts.push(contextPart(origin, hash));
+      } else {
         const g = await gatherLocal(origin.ctx, localSrcs, { ...(exclude ? { exclude } : {}), parents });
         multi ||= g.multi;
         items.push(...g.items);
-        const sp = (spool = FilesSpool.create(join(env.tmpDir, 'copy-inputs')));
-        try {
-          hash = await hashLocal(origin.ctx, g.items, (rel, v) => sp.add(rel, v));
-        } finally {
-          sp.finish();
-        }
-        origin.ctx.rememberHash(memoParts, hash);
+        spool = FilesSpool.create(join(env.tmpDir, 'copy-inputs'));
+        toHash = { ctx: origin.ctx, items: g.items, spool, memoParts };
       }
-      keyParts.push(['context', ...(origin.named !== undefined ? [origin.named] : []), hash]);
     } else if (origin.kind !== 'context') {
       keyParts.push([origin.kind, origin.kind === 'stage' ? origin.key : origin.digest, localSrcs]);
     }
@@ -134,9 +132,37 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
       destWord,
     );
     const instruction = `${ins.keyword} ${flagText(fromWord, chown, chmodWord, parents)}${[...srcs, destWord].join(' ')} # buildkit`;
+    // A step that will run whatever its key hashes its sources as it copies them (each file read once); any other
+    // hashes them first, for the lookup.
+    let digest: EntriesDigest | undefined;
+    let hashed: (() => Promise<void>) | undefined;
+    let parts: unknown = keyParts;
+    if (toHash && origin.kind === 'context') {
+      const { ctx, spool: sp, memoParts } = toHash;
+      if (await runsAnyway(sc, instruction)) {
+        const d = (digest = new EntriesDigest(COPY_HASH_WINDOW, (rel, v) => sp.add(rel, v)));
+        let hash: string | undefined;
+        parts = new PartsAfterRun(() => [...keyParts, contextPart(origin, hash!)]);
+        // once the copy has given every entry to the digest, in the walk's order
+        hashed = async () => {
+          hash = await d.digest();
+          sp.finish();
+          ctx.rememberHash(memoParts, hash);
+        };
+      } else {
+        let hash: string;
+        try {
+          hash = await hashLocal(ctx, toHash.items, (rel, v) => sp.add(rel, v));
+        } finally {
+          sp.finish();
+        }
+        ctx.rememberHash(memoParts, hash);
+        keyParts.push(contextPart(origin, hash));
+      }
+    }
     return await cachedStep(
       sc,
-      keyParts,
+      parts,
       createdBy,
       async () => {
         const dirs = await env.store.containerDirs();
@@ -181,6 +207,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
             chmod,
             preserveOwner,
             isAdd: isAdd && origin.kind === 'context' && !git,
+            ...(digest ? { digest } : {}),
             now: env.sourceDateEpoch !== undefined ? new Date(env.sourceDateEpoch * 1000) : new Date(),
           };
           if (origin.kind === 'context' && origin.named === undefined && !git) {
@@ -191,6 +218,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           for (const it of items) {
             if (it.kind === 'local' && it.entry.type === 'dir') {
               const target = parents && it.name ? posix.join(dest, it.name) : dest;
+              await digest?.add(it.name, it.entry);
               await putDir(put, it, target);
             } else if (
               put.isAdd &&
@@ -199,14 +227,20 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
               isArchive(srcCtx, it.entry.rel)
             ) {
               // ADD of a local archive: its contents go into DEST (a directory).
+              await digest?.add(it.name, it.entry, srcCtx.fileHash(it.entry));
               await extract(put, it.entry.rel, dest);
             } else {
               const target = multi || destIsDir || destExistsAsDir ? posix.join(dest, it.name) : dest;
-              await putOne(put, it, target);
+              const beside = it.kind === 'local' ? hashBeside(put, it.entry) : undefined;
+              const seen = await putOne(put, it, target);
+              if (it.kind === 'local') await digest?.add(it.name, it.entry, contentHash(put, it.entry, seen, beside));
             }
           }
+          await hashed?.();
           await w.finish();
         } catch (e) {
+          // files still being read for the digest close before the error goes up
+          await digest?.settled();
           await w?.abort();
           await dirs.release();
           // rootless with only the user's own id mapped: a --chown (or a preserved owner) to another id cannot be
@@ -224,8 +258,57 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
       { instruction, ...(spool ? { filesSpool: spool } : { files }) },
     );
   } finally {
+    spool?.finish();
     for (const it of items) if (it.kind === 'url') await it.cleanup();
   }
+}
+
+/** The key's part for context sources with the digest `hash`. */
+function contextPart(origin: Origin & { kind: 'context' }, hash: string): unknown[] {
+  return ['context', ...(origin.named !== undefined ? [origin.named] : []), hash];
+}
+
+/**
+ * Whether this COPY runs whatever its key turns out to be, so that it can hash its sources as it copies them: its
+ * stage missed already, or the store holds no record a lookup could find (a fresh CI store, no --cache-from). Not
+ * when another platform of the build could share the step by its key, nor when a previous run's layer would lend
+ * unchanged files (that needs every file's hash before the copy).
+ */
+async function runsAnyway(sc: StepCtx, instruction: string): Promise<boolean> {
+  const { env, state } = sc;
+  if (env.platformLabel !== undefined) return false;
+  if (!state.missed && !(await env.store.cache.holdsNone())) return false;
+  return (await previousRun(sc, instruction)) === undefined;
+}
+
+/** Files whose hashes may wait for their copies, as the digest takes them in order. */
+const COPY_HASH_WINDOW = 1024;
+
+/**
+ * A copied file's content hash: from the bytes the copy read (`seen`), else the one read beside the copy, else read
+ * for it now (the memo first).
+ */
+async function contentHash(
+  p: PutOpts,
+  e: ContextEntry,
+  seen: string | undefined,
+  beside: Promise<string> | undefined,
+): Promise<string> {
+  if (e.type !== 'file') return '';
+  if (seen === undefined) return beside ?? p.srcCtx.fileHash(e);
+  p.srcCtx.noteHash(e, seen);
+  return seen;
+}
+
+/**
+ * The hash of a file the copy will not read on this thread (larger than a small copy: the kernel copies it), read
+ * at the same time as the copy, on the thread pool; for a step that hashes as it copies.
+ */
+function hashBeside(p: PutOpts, e: ContextEntry): Promise<string> | undefined {
+  if (!p.digest || e.type !== 'file' || e.stat.size <= SMALL_COPY_MAX) return undefined;
+  const h = p.srcCtx.fileHash(e);
+  h.catch(() => undefined); // taken by contentHash; a failed copy leaves it unread
+  return h;
 }
 
 /**
@@ -309,16 +392,24 @@ async function previousLayer(
   /** This run's per-file inputs, read only when there is a previous run to compare with. */
   filesNow: () => Promise<Record<string, string>>,
 ): Promise<Reuse | undefined> {
+  const prev = await previousRun(sc, instruction);
+  if (!prev) return undefined;
+  const files = await filesNow();
+  return { root: openRoot(prev.dir), same: (rel) => prev.files[rel] !== undefined && prev.files[rel] === files[rel] };
+}
+
+/** The layer directory and per-file inputs of this COPY's previous run, when it had the same instruction. */
+async function previousRun(
+  sc: StepCtx,
+  instruction: string,
+): Promise<{ dir: string; files: Record<string, string> } | undefined> {
   const { env, state } = sc;
   if (env.sourceDateEpoch !== undefined || state.noCache) return undefined;
   state.lastInputs ??= loadInputs(inputsFile(env.store.root, env.plan.file, state.plan.displayName));
   const prev = (await state.lastInputs)?.[sc.step.index];
   if (!prev?.layer || prev.instruction !== instruction || !prev.files) return undefined;
   const dir = await env.store.layers.lowerdir(prev.layer as Digest);
-  if (!dir) return undefined;
-  const prevFiles = prev.files;
-  const files = await filesNow();
-  return { root: openRoot(dir), same: (rel) => prevFiles[rel] !== undefined && prevFiles[rel] === files[rel] };
+  return dir ? { dir, files: prev.files } : undefined;
 }
 
 interface Reuse {
@@ -397,6 +488,8 @@ interface PutOpts {
   preserveOwner: boolean;
   isAdd: boolean;
   now: Date;
+  /** The step's key is hashed as it copies: every source entry goes to it, in the walk's order. */
+  digest?: EntriesDigest;
 }
 
 const ROOT: Owner = { uid: 0, gid: 0 };
@@ -415,7 +508,10 @@ function ownerOf(p: PutOpts, st: { uid: number; gid: number }): Owner {
   return p.owner ?? (p.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
 }
 
-/** Copies the source file `rel` (opened inside its root, never through a link) to `path`. */
+/**
+ * Copies the source file `rel` (opened inside its root, never through a link) to `path`. With a digest to feed,
+ * returns the content's sha256 when the copy read the content on this thread.
+ */
 async function copyFrom(
   p: PutOpts,
   rel: string,
@@ -425,13 +521,24 @@ async function copyFrom(
   owner: Owner,
   hardlinkKey?: string,
   queue = false,
-): Promise<void> {
+): Promise<string | undefined> {
   const fd = p.srcCtx.openFile(rel);
+  let seen: string | undefined;
   try {
-    await p.w.writeFile(path, fd, st, mode, owner, hardlinkKey, queue);
+    await p.w.writeFile(
+      path,
+      fd,
+      st,
+      mode,
+      owner,
+      hardlinkKey,
+      queue,
+      p.digest ? (b) => (seen = sha256Hex(b)) : undefined,
+    );
   } finally {
     closeSync(fd);
   }
+  return seen;
 }
 
 async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> {
@@ -447,14 +554,14 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   // copied in a bounded window of parallel copies behind it; files sharing an inode last, in order, so each hard
   // link finds its first copy.
   const linked: LocalChild[] = [];
-  const put = async (c: LocalChild): Promise<void> => {
+  const put = async (c: LocalChild): Promise<string | undefined> => {
     const path = posix.join(realRoot, c.rel);
     const st = c.entry.stat;
     const owner = ownerOf(p, st);
     const mode = p.chmod ?? st.mode & 0o7777;
     if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
     if (c.entry.type === 'file' && linkFromContext(p, c.entry.rel, path, st, mode, owner)) return;
-    if (c.entry.type === 'file') await copyFrom(p, c.entry.rel, path, st, mode, owner, hardlinkKey(p, st), true);
+    if (c.entry.type === 'file') return copyFrom(p, c.entry.rel, path, st, mode, owner, hardlinkKey(p, st), true);
     else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, statDate(st.mtimeMs));
   };
   const inFlight = new Set<Promise<void>>();
@@ -463,16 +570,23 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     for (const c of it.children()) {
       if (failed) break;
       const st = c.entry.stat;
-      if (c.entry.type === 'dir')
+      // the name hashLocal gives it (sources.ts)
+      const name = `${it.name}/${c.rel}`;
+      if (c.entry.type === 'dir') {
         await p.w.writeDir(
           posix.join(realRoot, c.rel),
           p.chmod ?? st.mode & 0o7777,
           ownerOf(p, st),
           statDate(st.mtimeMs),
         );
-      else if (c.entry.type === 'file' && hardlinkKey(p, st) !== undefined) linked.push(c);
-      else {
-        const job: Promise<void> = put(c).then(
+        await p.digest?.add(name, c.entry);
+      } else if (c.entry.type === 'file' && hardlinkKey(p, st) !== undefined) {
+        // copied last, after every first copy: hashed now, in its place in the walk
+        linked.push(c);
+        await p.digest?.add(name, c.entry, p.srcCtx.fileHash(c.entry));
+      } else {
+        const copied = put(c);
+        const job: Promise<void> = copied.then(
           () => void inFlight.delete(job),
           (e: unknown) => {
             inFlight.delete(job);
@@ -480,6 +594,14 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
           },
         );
         inFlight.add(job);
+        if (p.digest) {
+          const beside = hashBeside(p, c.entry);
+          await p.digest.add(
+            name,
+            c.entry,
+            copied.then((seen) => contentHash(p, c.entry, seen, beside)),
+          );
+        }
         if (inFlight.size >= COPY_WINDOW) await Promise.race(inFlight);
       }
     }
@@ -507,7 +629,8 @@ function statDate(ms: number): Date {
 /** Files copied at once. */
 const COPY_WINDOW = 32;
 
-async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void> {
+/** Copies one source to `target`; returns what copyFrom does. */
+async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<string | undefined> {
   const path = await p.w.resolve(target);
   await destDirs(p, posix.dirname(path));
   if (it.kind === 'heredoc') {
@@ -538,7 +661,7 @@ async function putOne(p: PutOpts, it: SourceItem, target: string): Promise<void>
     const mode = p.chmod ?? st.mode & 0o7777;
     if (st.nlink === 1 && linkFromPrevious(p, it.entry.rel, path, st, mode, owner)) return;
     if (linkFromContext(p, it.entry.rel, path, st, mode, owner)) return;
-    await copyFrom(p, it.entry.rel, path, st, mode, owner);
+    return copyFrom(p, it.entry.rel, path, st, mode, owner);
   } else if (it.entry.type === 'symlink')
     await p.w.writeSymlink(path, it.entry.linkTarget!, owner, statDate(st.mtimeMs));
   else throw new SourceError(`${it.entry.rel}: unsupported file type`);

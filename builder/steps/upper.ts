@@ -51,7 +51,7 @@ export class UpperWriteError extends Error {
  * Files up to this size are copied by read and write on this thread: for a small file, copy_file_range's round
  * trip through the thread pool costs several times the copy itself (docs/performance.md).
  */
-const SMALL_COPY_MAX = 64 * 1024;
+export const SMALL_COPY_MAX = 64 * 1024;
 let smallBuffer: Buffer | undefined;
 /** Files a writer copies itself before it asks for the writer thread (starting one costs a few ms). */
 const QUEUE_AFTER = 256;
@@ -288,7 +288,7 @@ export class UpperWriter {
 
   /**
    * Copies a regular file from `srcFd` (the caller's, open for reading); files sharing an inode in the source
-   * (`hardlinkKey`) stay hard links.
+   * (`hardlinkKey`) stay hard links. `seen` gets the content when it passed through this thread (a small file).
    */
   async writeFile(
     path: string,
@@ -298,6 +298,7 @@ export class UpperWriter {
     owner: Owner,
     hardlinkKey?: string,
     queue = false,
+    seen?: (content: Buffer) => void,
   ): Promise<void> {
     this.trim();
     const first = hardlinkKey !== undefined ? this.links.get(hardlinkKey) : undefined;
@@ -310,7 +311,10 @@ export class UpperWriter {
       }
       return;
     }
-    if (st.size <= SMALL_COPY_MAX && this.copySmall(path, srcFd, st, mode, owner, queue && hardlinkKey === undefined)) {
+    if (
+      st.size <= SMALL_COPY_MAX &&
+      this.copySmall(path, srcFd, st, mode, owner, queue && hardlinkKey === undefined, seen)
+    ) {
       if (hardlinkKey !== undefined) this.links.set(hardlinkKey, cleanAbs(path));
       return;
     }
@@ -349,6 +353,7 @@ export class UpperWriter {
     mode: number,
     owner: Owner,
     queue: boolean,
+    seen: ((content: Buffer) => void) | undefined,
   ): boolean {
     const buf = (smallBuffer ??= Buffer.allocUnsafe(SMALL_COPY_MAX + 1));
     let len = 0;
@@ -358,6 +363,7 @@ export class UpperWriter {
       len += n;
       if (len === buf.length) return false;
     }
+    seen?.(buf.subarray(0, len));
     if (queue && this.queued(path, buf, len, st, mode, owner)) return true;
     const fd = this.replacing(path, (dirFd, name) => createFileAt(dirFd, name, 0o600));
     try {
