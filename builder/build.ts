@@ -182,6 +182,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     held.ssh = runs[0]!.env.ssh;
     held.named = runs[0]!.env.named;
     const finals = await runStages(runs, opts, cancel);
+    // the layers the steps committed are durable and in place before an image names them
+    await store.blobs.allPlaced();
     // a check that fired while the stages ran (InvalidBaseImagePlatform) fails an error=true build, as BuildKit's
     if (checks.config.error && shared.tally.checksFired.size > 0)
       throw new CheckFailedError([...shared.tally.checksFired]);

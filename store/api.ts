@@ -80,6 +80,11 @@ export interface Blobs {
   putBytes(bytes: Uint8Array, mediaType: string, expectedDigest?: Digest): Promise<Descriptor>;
   /** The file a present blob lives in (read-only; a lazy blob has none until fetched). */
   path(digest: Digest): string;
+  /**
+   * Resolves once the layers this process committed are durable and in place (a commit returns before its blob's
+   * fsync and rename, and has, size, open and read of that digest wait for them); rejects if one could not be.
+   */
+  allPlaced(): Promise<void>;
 
   /**
    * Records that each blob can be fetched from its source the first time something reads it, without downloading

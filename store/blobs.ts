@@ -16,10 +16,16 @@ import { readFileBody, type FileBody } from './layer-tar/file-body.js';
 export class BlobStore {
   /** The second-thread hasher/writer, shared with the layer unpacker (one job at a time). */
   readonly writer = new HashWriter();
+  /** Blobs written with placeLater whose fsync and rename have not finished, by digest (see ingestChunks). */
+  private readonly placing = new Map<Digest, Promise<void>>();
+  /** What made a placeLater blob fail, for allPlaced() to report. */
+  private readonly placeFailures: unknown[] = [];
 
   constructor(readonly root: string) {}
 
   async close(): Promise<void> {
+    // a failed build closes the store too: its blobs still being placed finish (or remove their temp files) first
+    await this.allPlaced().catch(() => undefined);
     await this.writer.close();
   }
 
@@ -33,10 +39,12 @@ export class BlobStore {
 
   /** A stat without the thread pool (it is on the path of every cache lookup). */
   async has(digest: Digest): Promise<boolean> {
+    if (this.placing.has(digest)) await this.whenPlaced(digest);
     return statSync(this.path(digest), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   async size(digest: Digest): Promise<number> {
+    await this.whenPlaced(digest);
     try {
       return (await stat(this.path(digest))).size;
     } catch (e) {
@@ -46,6 +54,7 @@ export class BlobStore {
   }
 
   async open(digest: Digest): Promise<Readable> {
+    await this.whenPlaced(digest);
     const p = this.path(digest);
     const fh = await open(p, 'r').catch((e: unknown) => {
       if (isNotFound(e)) throw new BlobNotFoundError(digest, p);
@@ -55,6 +64,7 @@ export class BlobStore {
   }
 
   async read(digest: Digest): Promise<Buffer> {
+    await this.whenPlaced(digest);
     try {
       return await readFile(this.path(digest));
     } catch (e) {
@@ -110,20 +120,24 @@ export class BlobStore {
   /**
    * Writes chunks that are only valid until the next is asked for (diffChunks): each is hashed and written
    * synchronously before the iteration goes on; a FileBody's content is copied in its place. No digest is known
-   * in advance.
+   * in advance. With `placeLater`, it returns once the content is written and hashed and `beforePlace` has run: the
+   * fsync and the rename go on meanwhile (a build's next steps overlap the disk's writing), and this store waits for
+   * them before it answers for that digest (has, size, open, read) and in allPlaced().
    */
   async ingestChunks(
     chunks: AsyncIterable<Buffer | FileBody>,
     beforePlace?: (digest: Digest) => Promise<void>,
+    placeLater = false,
   ): Promise<{ digest: Digest; size: number }> {
     const tmp = tempName(this.tmpDir, 'blob');
     try {
       // Free second core: this thread produces and writes, the worker hashes behind it. Busy: all on this thread.
       const { digest, size } = this.writer.busy
-        ? await this.writeHashing(tmp, chunks)
-        : await this.writer.writeFollowed(tmp, chunks);
+        ? await this.writeHashing(tmp, chunks, !placeLater)
+        : await this.writer.writeFollowed(tmp, chunks, !placeLater);
       await beforePlace?.(digest);
-      await this.place(tmp, digest);
+      if (placeLater) this.placeAfterSync(tmp, digest);
+      else await this.place(tmp, digest);
       return { digest, size };
     } catch (e) {
       await rm(tmp, { force: true });
@@ -131,10 +145,51 @@ export class BlobStore {
     }
   }
 
+  /** fsyncs the temp file `tmp` and renames it into place as `digest`, in the background (see ingestChunks). */
+  private placeAfterSync(tmp: string, digest: Digest): void {
+    const before = this.placing.get(digest);
+    const p = (async () => {
+      await before?.catch(() => undefined);
+      try {
+        const fh = await open(tmp, 'r');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await this.place(tmp, digest);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
+    })();
+    this.placing.set(digest, p);
+    const done = (): void => {
+      if (this.placing.get(digest) === p) this.placing.delete(digest);
+    };
+    p.then(done, (e: unknown) => {
+      done();
+      this.placeFailures.push(e);
+    });
+  }
+
+  /** Waits for a blob of `digest` still being placed; a failed placement leaves the blob absent. */
+  private async whenPlaced(digest: Digest): Promise<void> {
+    await this.placing.get(digest)?.catch(() => undefined);
+  }
+
+  /** Resolves once every blob written with placeLater is durable and in place; rejects with a failure of one. */
+  async allPlaced(): Promise<void> {
+    while (this.placing.size > 0) await Promise.allSettled([...this.placing.values()]);
+    const failures = this.placeFailures.splice(0);
+    if (failures.length > 0) throw failures[0];
+  }
+
   /** ingestChunks on this thread alone: hashes and writes each chunk before asking for the next; fsyncs at the end. */
   private async writeHashing(
     tmp: string,
     chunks: AsyncIterable<Buffer | FileBody>,
+    sync: boolean,
   ): Promise<{ digest: Digest; size: number }> {
     const hash = createHash('sha256');
     let size = 0;
@@ -150,7 +205,7 @@ export class BlobStore {
           size += c.length;
         }
       }
-      await fh.sync();
+      if (sync) await fh.sync();
     } finally {
       await fh.close();
     }

@@ -203,11 +203,13 @@ export class HashWriter {
    * Writes `chunks` to `path` on this thread while the worker hashes what is already written, reading it back
    * behind the writer: this thread never waits for the hash, and nothing is copied through shared memory. A
    * FileBody is copied into its place by the worker (hashed on the way) while this thread writes what follows;
-   * its fd is closed here once copied. The file is fsynced at the end. Chunks may be reused once the iteration goes on.
+   * its fd is closed here once copied. The file is fsynced at the end unless `sync` is false (the caller does it).
+   * Chunks may be reused once the iteration goes on.
    */
   async writeFollowed(
     path: string,
     chunks: AsyncIterable<Buffer | FileBody>,
+    sync = true,
   ): Promise<{ digest: Digest; size: number }> {
     const { w, reply } = this.claim();
     let fd: number | undefined;
@@ -250,7 +252,7 @@ export class HashWriter {
       if (r.error) throw new StoreError(`writing ${path} failed: ${r.error}`, { path });
       if (r.size !== pos)
         throw new StoreError(`writing ${path} failed: ${pos} bytes written, ${r.size} hashed`, { path });
-      await fsyncFd(fd);
+      if (sync) await fsyncFd(fd);
       return { digest: r.digest as Digest, size: pos };
     } catch (e) {
       if (posted) {

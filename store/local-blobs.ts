@@ -28,6 +28,10 @@ export class LocalBlobs implements Blobs {
 
   readonly touch = (d: Digest): Promise<void> => this.leases.touch([d]);
 
+  allPlaced(): Promise<void> {
+    return this.files.allPlaced();
+  }
+
   async has(digest: Digest): Promise<boolean> {
     // whoever asks is about to rely on it (a cache hit, a pull that skips the download): lease it first
     await this.leases.touch([digest]);

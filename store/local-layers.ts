@@ -161,7 +161,8 @@ export class LocalLayers implements Layers {
         { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) },
         stats,
       );
-      const { digest, size } = await this.blobs.files.ingestChunks(tar, this.blobs.touch);
+      // the blob's fsync and rename overlap the build's next steps (BlobStore.ingestChunks)
+      const { digest, size } = await this.blobs.files.ingestChunks(tar, this.blobs.touch, true);
       closeTree();
       const descriptor: Descriptor = { mediaType: MediaType.OciLayer, digest, size };
       if (!(await this.dirs.isUnpacked(digest))) {

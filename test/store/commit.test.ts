@@ -66,6 +66,42 @@ describe('commit and unpack fast paths', () => {
     }
   });
 
+  it('a blob placed later is fsynced and renamed in the background; readers and allPlaced wait for it', async () => {
+    const base = await tempDir();
+    const src = join(base, 'src');
+    fs.mkdirSync(src);
+    makeTree(src);
+    const want = await streamDigest(src);
+    const root = join(base, 'store');
+    fs.mkdirSync(join(root, 'tmp'), { recursive: true });
+    fs.mkdirSync(join(root, 'blobs/sha256'), { recursive: true });
+    const blobs = new BlobStore(root);
+    try {
+      const r = await blobs.ingestChunks(diffChunks(src), undefined, true);
+      expect(r.digest).toBe(want);
+      // written and hashed, not yet in place: the fsync runs on the thread pool
+      expect(fs.existsSync(blobs.path(r.digest))).toBe(false);
+      expect(fs.readdirSync(join(root, 'tmp'))).toHaveLength(1);
+      // a reader of that digest waits for it
+      expect(await blobs.has(r.digest)).toBe(true);
+      expect(digestOf(await blobs.read(r.digest))).toBe(want);
+      await blobs.allPlaced();
+      expect(fs.readdirSync(join(root, 'tmp'))).toEqual([]);
+
+      // a placement that fails (a directory stands where the blob goes) is reported by allPlaced, once, and leaves
+      // nothing
+      await blobs.remove(r.digest);
+      fs.mkdirSync(join(blobs.path(r.digest), 'in-the-way'), { recursive: true });
+      const again = await blobs.ingestChunks(diffChunks(src), undefined, true);
+      expect(await blobs.has(again.digest)).toBe(false);
+      await expect(blobs.allPlaced()).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+      await blobs.allPlaced();
+      expect(fs.readdirSync(join(root, 'tmp'))).toEqual([]);
+    } finally {
+      await blobs.close();
+    }
+  });
+
   it('commitLayer of an upperdir with large files unpacks back to the same tree', async () => {
     const { openStore } = await import('../../store/index.js');
     const base = await tempDir();
