@@ -106,6 +106,8 @@ try {
       },
       run: async () => {
         layer = await store.layers.commit(dirs.upperdir);
+        // the blob's fsync and rename finish after commit() returns (a build overlaps them): timed here too
+        await store.blobs.allPlaced();
         await dirs.release();
       },
     },
