@@ -570,6 +570,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     for (const c of it.children()) {
       if (failed) break;
       const st = c.entry.stat;
+      let full: Promise<void> | undefined;
       // the name hashLocal gives it (sources.ts)
       const name = `${it.name}/${c.rel}`;
       if (c.entry.type === 'dir') {
@@ -579,11 +580,11 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
           ownerOf(p, st),
           statDate(st.mtimeMs),
         );
-        await p.digest?.add(name, c.entry);
+        full = p.digest?.add(name, c.entry);
       } else if (c.entry.type === 'file' && hardlinkKey(p, st) !== undefined) {
         // copied last, after every first copy: hashed now, in its place in the walk
         linked.push(c);
-        await p.digest?.add(name, c.entry, p.srcCtx.fileHash(c.entry));
+        full = p.digest?.add(name, c.entry, p.srcCtx.fileHash(c.entry));
       } else {
         const copied = put(c);
         const job: Promise<void> = copied.then(
@@ -596,7 +597,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
         inFlight.add(job);
         if (p.digest) {
           const beside = hashBeside(p, c.entry);
-          await p.digest.add(
+          full = p.digest.add(
             name,
             c.entry,
             copied.then((seen) => contentHash(p, c.entry, seen, beside)),
@@ -604,6 +605,8 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
         }
         if (inFlight.size >= COPY_WINDOW) await Promise.race(inFlight);
       }
+      // the digest's window is full: its oldest entry first (no promise tick for each entry otherwise)
+      if (full) await full;
     }
   } finally {
     await Promise.all(inFlight);
