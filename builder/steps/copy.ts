@@ -172,6 +172,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           throw e;
         });
         let srcView: RootfsView | undefined;
+        let keyed: Promise<void> | undefined;
         let srcCtx = origin.kind === 'context' ? origin.ctx : env.context;
         let w: UpperWriter | undefined;
         let reuse: Reuse | undefined;
@@ -236,7 +237,9 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
               if (it.kind === 'local') await digest?.add(it.name, it.entry, contentHash(put, it.entry, seen, beside));
             }
           }
-          await hashed?.();
+          // the key's last hashes (a large file's, read beside its copy) come in while the layer commits
+          keyed = hashed?.();
+          keyed?.catch(() => undefined); // awaited after the commit
           await w.finish();
         } catch (e) {
           // files still being read for the digest close before the error goes up
@@ -253,7 +256,9 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           await srcView?.close();
           await view.close();
         }
-        return commitDirs(sc, dirs);
+        const outcome = await commitDirs(sc, dirs);
+        await keyed;
+        return outcome;
       },
       { instruction, ...(spool ? { filesSpool: spool } : { files }) },
     );
