@@ -44,6 +44,11 @@ export interface ContainerDirs {
 export interface CommitOptions {
   /** Clamp mtimes to this (seconds since epoch) so identical input gives an identical digest. */
   sourceDateEpoch?: number;
+  /**
+   * Awaited before the upperdir is moved into the store (its path then names an empty directory): a reader that
+   * opens it by path meanwhile (the SBOM scan's view) must have it open first.
+   */
+  beforeMove?: () => Promise<void>;
 }
 
 /** The diffID an image config lists for a layer, or a promise of it (undefined: the config lists none). */

@@ -172,6 +172,7 @@ export class LocalLayers implements Layers {
           const ours = resolve(upperdir).startsWith(join(this.root, 'run') + '/');
           if (ours) {
             // already in overlay format: move it, then leave an empty upperdir for the caller's release()
+            await opts.beforeMove?.();
             await rename(upperdir, join(tmp, 'diff'));
             await mkdir(upperdir);
             await rename(treeTmp, join(tmp, 'tree'));

@@ -47,6 +47,11 @@ const LAYER_KINDS = new Set(['run', 'copy', 'add', 'workdir']);
 export interface EarlyScan {
   /** Keeps the scan as that of the stage's layers and the committed one (`diffID`); never throws. */
   keep(diffID: Digest): Promise<void>;
+  /**
+   * Resolves once the scan's view holds the upperdir (mounted: the commit may move the directory then), or the scan
+   * has ended; never rejects.
+   */
+  holding(): Promise<void>;
   /** Resolves when the scan has ended, however it ended. */
   settled(): Promise<void>;
 }
@@ -64,18 +69,26 @@ export function scanBesideCommit(sc: StepCtx, upperdir: string): EarlyScan | und
   const last = target.instructions.findLast((i) => LAYER_KINDS.has(i.kind));
   if (ins !== last) return undefined;
   const below = state.layers.map((l) => l.diffID);
+  let mounted: () => void = () => undefined;
+  const held = new Promise<void>((res) => (mounted = res));
   const result = lowerdirsOf({ env, state }).then((lowers) =>
-    withView([...lowers, upperdir], env.tmpDir, (view) => scanDir(view)),
+    withView([...lowers, upperdir], env.tmpDir, (view) => {
+      mounted();
+      return scanDir(view);
+    }),
   );
   const settled = result.then(
     () => undefined,
     () => undefined,
   );
+  // a scan that fails before it mounts holds nothing
+  const holding = Promise.race([held, settled]);
   return {
     keep: async (diffID) => {
       const r = await result.catch(() => undefined);
       if (r) await keepScan(scansDir(env), [...below, diffID], r);
     },
+    holding: () => holding,
     settled: () => settled,
   };
 }

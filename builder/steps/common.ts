@@ -144,10 +144,11 @@ export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<Step
     ? (await import('../sbom/stage-scan.js')).scanBesideCommit(sc, dirs.upperdir)
     : undefined;
   try {
-    const c = await sc.env.store.layers.commit(
-      dirs.upperdir,
-      sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {},
-    );
+    const c = await sc.env.store.layers.commit(dirs.upperdir, {
+      ...(sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {}),
+      // the scan's view mounts the upperdir by its path: mounted before the commit moves the directory
+      ...(early ? { beforeMove: early.holding } : {}),
+    });
     if (!c.empty) sc.env.tally.layerWritten();
     await early?.keep(c.diffID);
     return { layer: { diffID: c.diffID, descriptor: c.descriptor } };
