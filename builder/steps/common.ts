@@ -79,10 +79,14 @@ export async function cachedStep(
           inputsFile(env.store.root, env.plan.file, inputsName(state.plan.displayName, env.platformLabel)),
         );
         const last = await state.lastInputs;
-        // a COPY's per-file inputs, spooled while its key was hashed, are read only to compare with a last build's
-        // (a step keyed after it runs spools them as it copies: not yet)
-        if (!after && now.filesSpool && !now.files && last?.[sc.step.index]) now.files = await now.filesSpool.load();
-        reason = explainMiss(now, last?.[sc.step.index], last?.[1]?.base, state.facets[1]?.base);
+        let before = last?.[sc.step.index];
+        // a COPY's per-file inputs, spooled while its key was hashed, are read only to compare with a last build's;
+        // a step keyed after it runs spools them as it copies, so none are compared (not the last's with nothing)
+        if (after && before) {
+          const { files: _unknownYet, ...rest } = before;
+          before = rest;
+        } else if (now.filesSpool && !now.files && before) now.files = await now.filesSpool.load();
+        reason = explainMiss(now, before, last?.[1]?.base, state.facets[1]?.base);
       }
       env.emit({ type: 'cache-miss', time: Date.now(), step: sc.step, reason });
       state.missed = true;

@@ -138,5 +138,14 @@ describe('COPY keyed after it runs', () => {
     const still = tsb(['build', '--progress=json', '-t', 'keyed:1', ctx], { env: EPOCH });
     ok(still, 'rebuild after the change');
     expect(ran(still.stderr)).toEqual([]);
+
+    // the records gone (the image removed, then prune) but the last build's inputs kept: the COPY keyed after it
+    // runs has no per-file inputs yet, so its reason names no file (the last build's are not compared with nothing)
+    ok(tsb(['rmi', 'keyed:1']), 'rmi');
+    ok(tsb(['prune']), 'prune');
+    const bare = tsb(['build', '--progress=json', '-t', 'keyed:1', ctx], { env: EPOCH });
+    ok(bare, 'build after prune');
+    const reasons = events(bare.stderr).flatMap((e) => (e.type === 'cache-miss' ? [e.reason] : []));
+    expect(reasons[0]).toBe('no cache record');
   });
 });
