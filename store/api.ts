@@ -136,7 +136,11 @@ export interface Layers {
   lowerdir(diffID: Digest): Promise<string | undefined>;
   /** Lowerdirs for an image's layers, lowest first, unpacking (and fetching) what is missing. */
   lowerdirsFor(image: ImageRecord): Promise<string[]>;
-  /** Diffs an overlay upperdir into an uncompressed layer blob and keeps an unpacked copy for later lowerdirs. */
+  /**
+   * Diffs an overlay upperdir into an uncompressed layer blob and keeps an unpacked copy for later lowerdirs. It
+   * returns before the blob's fsync and rename: reads of the digest wait for them, Blobs.allPlaced() waits and
+   * reports a failure, and the store's close() waits.
+   */
   commit(upperdir: string, opts?: CommitOptions): Promise<CommittedLayer>;
   /**
    * The layer's blob in `compression` (default gzip), made on demand on all cores and remembered by diffID and
