@@ -83,6 +83,11 @@ export class UpperWriter {
   private dirTimes = new Map<string, Date>();
   /** Hard-link groups of the source: key → the container path of the first copy. */
   private links = new Map<string, string>();
+  /**
+   * Upperdir directories (container paths) with the set-group-ID bit: what is made in one takes its group, so a file
+   * or directory owned by 0:0 is chowned there too (BuildKit chowns every entry it copies).
+   */
+  private setgid = new Set<string>();
   /** Upperdir directories (container paths) → O_RDONLY|O_DIRECTORY fds. */
   private dirs = new Map<string, number>();
   /** Directory fds an async call is using (`pins`), and those to close once it is done (`retired`). */
@@ -242,15 +247,21 @@ export class UpperWriter {
       if (lower?.isDirectory()) {
         fchownSync(r.fd, lower.uid, lower.gid);
         fchmodSync(r.fd, lower.mode & 0o7777);
+        if (lower.mode & 0o2000) this.setgid.add(path);
         this.dirTimes.set(path, lower.mtime);
       } else {
         created?.push(path);
         fchownSync(r.fd, owner.uid, owner.gid);
         fchmodSync(r.fd, 0o755);
       }
-    }
+    } else if (fstatSync(r.fd).mode & 0o2000) this.setgid.add(path);
     this.dirs.set(path, r.fd);
     return r.fd;
+  }
+
+  /** Whether a new entry at `path` must be chowned to `owner` (see `setgid`). */
+  private chowns(path: string, owner: Owner): boolean {
+    return owner.uid !== 0 || owner.gid !== 0 || (this.setgid.size > 0 && this.setgid.has(posix.dirname(path)));
   }
 
   /** Runs `make(parentFd, name)`; a directory standing at `path` (an earlier source's) is removed first. */
@@ -281,8 +292,10 @@ export class UpperWriter {
       if (r.created) this.fresh.add(p);
       this.dirs.set(p, fd);
     }
-    if (owner.uid !== 0 || owner.gid !== 0 || existed) fchownSync(fd, owner.uid, owner.gid);
+    if (existed || this.chowns(p, owner)) fchownSync(fd, owner.uid, owner.gid);
     fchmodSync(fd, mode);
+    if (mode & 0o2000) this.setgid.add(p);
+    else this.setgid.delete(p);
     if (mtime) this.dirTimes.set(p, mtime);
   }
 
@@ -323,7 +336,7 @@ export class UpperWriter {
       // The copy has the source's mode already. Owner, mode and times are set in the directory we hold, on the
       // name we just created, never following a link.
       const name = posix.basename(path);
-      const chowned = owner.uid !== 0 || owner.gid !== 0;
+      const chowned = this.chowns(path, owner);
       if (chowned) fchownat(dirFd, name, owner.uid, owner.gid, AT.SYMLINK_NOFOLLOW);
       if (chowned || mode !== (st.mode & 0o7777)) {
         const fd = openat(dirFd, name, O.RDONLY | O.NOFOLLOW);
@@ -368,7 +381,7 @@ export class UpperWriter {
     const fd = this.replacing(path, (dirFd, name) => createFileAt(dirFd, name, 0o600));
     try {
       for (let off = 0; off < len;) off += writeSync(fd, buf, off, len - off);
-      if (owner.uid !== 0 || owner.gid !== 0) fchownSync(fd, owner.uid, owner.gid);
+      if (this.chowns(path, owner)) fchownSync(fd, owner.uid, owner.gid);
       fchmodSync(fd, mode); // after chown: chown clears setuid/setgid
     } finally {
       closeSync(fd);
@@ -413,7 +426,7 @@ export class UpperWriter {
     const at = s.reserve(`${fdPath(dirFd)}/${posix.basename(path)}`, len);
     if (at < 0) return false;
     buf.copy(s.ring, at, 0, len);
-    const chowned = owner.uid !== 0 || owner.gid !== 0;
+    const chowned = this.chowns(path, owner);
     this.pin(dirFd);
     const n = s.commit(
       FLAG_CHMOD | (chowned ? FLAG_CHOWN : 0),
@@ -457,7 +470,7 @@ export class UpperWriter {
       const buf = typeof content === 'string' ? Buffer.from(content) : content;
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      if (owner.uid !== 0 || owner.gid !== 0) fchownSync(fd, owner.uid, owner.gid);
+      if (this.chowns(path, owner)) fchownSync(fd, owner.uid, owner.gid);
       fchmodSync(fd, mode);
       futimesSync(fd, mtime, mtime);
     } finally {

@@ -184,6 +184,20 @@ CASES.push(
     ].join('\n'),
   },
   {
+    // entries copied into a set-group-ID directory keep their own group (the kernel would give them the directory's)
+    name: 'copy-into-setgid-dirs',
+    files: {},
+    buildfile: [
+      'FROM busybox:latest AS src',
+      'RUN mkdir -p /d/sub/deeper && chgrp 50 /d/sub && chmod 2775 /d/sub && echo f > /d/sub/f && mkdir /d/sub/dd && ln -s f /d/sub/l && chgrp -h 0 /d/sub/f /d/sub/dd /d/sub/l && chmod 755 /d/sub/dd',
+      'FROM busybox:latest',
+      'RUN mkdir -p /sg && chgrp 60 /sg && chmod 2770 /sg',
+      'COPY --from=src /d /x',
+      'COPY --from=src /d/sub /sg/',
+      'COPY --from=src /d/sub/f /sg/one',
+    ].join('\n'),
+  },
+  {
     name: 'add-archive-dest-dirs',
     files: modedTree,
     prepare: 'chmod 700 priv && tar -czf priv.tgz -C priv . && tar -czf named.tgz priv',
