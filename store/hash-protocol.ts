@@ -46,7 +46,10 @@ export interface HashWorkerData extends FileServerData {
   dataBuf: SharedArrayBuffer;
   /** BigInt64 [0]: follow: the main thread's position in the file (all before it is written but the regions). */
   writtenBuf: SharedArrayBuffer;
-  /** BigInt64 pairs (offset, size), REGIONS of them: follow's queue of large-file bodies to copy. */
+  /**
+   * BigInt64 triples (offset in the blob, size, offset in the source), REGIONS of them: follow's queue of large-file
+   * bodies to copy.
+   */
   regionsBuf: SharedArrayBuffer;
   /** Int32: the open source file of each region. */
   regionFdsBuf: SharedArrayBuffer;

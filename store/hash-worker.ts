@@ -119,14 +119,14 @@ function follow(m: HashJob): void {
       const end = Number(Atomics.load(written, 0));
       const posted = Atomics.load(ctrl, Ctrl.POSTED);
       const q = r % REGIONS;
-      if (r < posted && Number(regions[2 * q]) === pos) {
-        pos += copyRegion(fd, regionFds[q]!, pos, Number(regions[2 * q + 1]), hash);
+      if (r < posted && Number(regions[3 * q]) === pos) {
+        pos += copyRegion(fd, regionFds[q]!, pos, Number(regions[3 * q + 1]), Number(regions[3 * q + 2]), hash);
         r++;
         Atomics.store(ctrl, Ctrl.COPIED, r);
         bump(Ctrl.CSEQ);
         continue;
       }
-      const limit = r < posted ? Math.min(end, Number(regions[2 * q])) : end;
+      const limit = r < posted ? Math.min(end, Number(regions[3 * q])) : end;
       if (pos < limit) {
         const n = fs.readSync(fd, scratch, 0, Math.min(SLOT, limit - pos), pos);
         if (n === 0) throw new Error(m.path + ' is shorter than what was written to it');
@@ -146,17 +146,17 @@ function follow(m: HashJob): void {
 }
 
 /**
- * Copies `size` bytes of the open file `src` into the blob at `at` (zero-padded if it shrank), hashing them. src
- * stays open: the main thread opened it and closes it once the region is counted as copied.
+ * Copies `size` bytes of the open file `src` from `from` into the blob at `at` (zero-padded if it shrank), hashing
+ * them. src stays open: the main thread opened it and closes it once the region is counted as copied.
  */
-function copyRegion(fd: number, src: number, at: number, size: number, hash: Hash): number {
+function copyRegion(fd: number, src: number, at: number, size: number, from: number, hash: Hash): number {
   let done = 0;
   while (done < size) {
     if (Atomics.load(ctrl, Ctrl.STATE) === State.ABORT) throw ABORTED;
     const want = Math.min(SLOT, size - done);
     let n = 0;
     while (n < want) {
-      const got = fs.readSync(src, scratch, n, want - n, done + n);
+      const got = fs.readSync(src, scratch, n, want - n, from + done + n);
       if (got === 0) break;
       n += got;
     }

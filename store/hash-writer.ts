@@ -39,7 +39,7 @@ export class HashWriter {
   private readonly data = Buffer.from(new SharedArrayBuffer(SLOTS * SLOT));
   /** follow: bytes the main thread has written so far. */
   private readonly written = new BigInt64Array(new SharedArrayBuffer(8));
-  private readonly regions = new BigInt64Array(new SharedArrayBuffer(REGIONS * 16));
+  private readonly regions = new BigInt64Array(new SharedArrayBuffer(REGIONS * 24));
   private readonly regionFds = new Int32Array(new SharedArrayBuffer(REGIONS * 4));
   private inUse = false;
   /** Why the current job's worker is gone (it exited or failed without replying). */
@@ -283,8 +283,9 @@ export class HashWriter {
   private async postRegion(n: number, at: number, body: FileBody): Promise<void> {
     await this.waitForRegionRoom(n);
     const q = n % REGIONS;
-    this.regions[2 * q] = BigInt(at);
-    this.regions[2 * q + 1] = BigInt(body.size);
+    this.regions[3 * q] = BigInt(at);
+    this.regions[3 * q + 1] = BigInt(body.size);
+    this.regions[3 * q + 2] = BigInt(body.offset ?? 0);
     this.regionFds[q] = body.fd;
     Atomics.store(this.ctrl, POSTED, n + 1);
   }
