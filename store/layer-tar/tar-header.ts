@@ -107,12 +107,28 @@ function padding(n: number): number {
  * returns false (writing nothing) when it needs PAX — use encodeHeader then.
  */
 export function encodeSimpleHeaderInto(h: TarEntryHeader, target: Buffer, off: number): boolean {
-  if ((h.xattrs && h.xattrs.length > 0) || h.size > 0o77777777777 || h.uid > 0o7777777 || h.gid > 0o7777777)
-    return false;
-  if (h.name.length > 100 || !isAscii(h.name) || (h.linkname && (h.linkname.length > 100 || !isAscii(h.linkname))))
-    return false;
+  if (!fitsSimple(h)) return false;
   ustar(h.name, TYPEFLAG[h.type], h, target.subarray(off, off + BLOCK));
   return true;
+}
+
+function fitsSimple(h: TarEntryHeader): boolean {
+  if ((h.xattrs && h.xattrs.length > 0) || h.size > 0o77777777777 || h.uid > 0o7777777 || h.gid > 0o7777777)
+    return false;
+  return !(
+    h.name.length > 100 ||
+    !isAscii(h.name) ||
+    (h.linkname && (h.linkname.length > 100 || !isAscii(h.linkname)))
+  );
+}
+
+/**
+ * The one rule for an entry's header in a layer tar (the commit's diff and the COPY's premade tar share it):
+ * undefined when it is one plain ustar block, to write with encodeSimpleHeaderInto where it goes (no allocation);
+ * otherwise its blocks (directories always come from encodeHeader).
+ */
+export function headerBlocks(h: TarEntryHeader): Buffer | undefined {
+  return h.type !== 'dir' && fitsSimple(h) ? undefined : encodeHeader(h);
 }
 
 /** The header block(s) for one entry (a PAX header first when needed). */
