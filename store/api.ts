@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { LayerCompression, RemoteBlobSource } from '../oci/index.js';
 import type { Descriptor, Digest, ImageConfigFile, ImageManifest, Platform } from '../oci/index.js';
+import type { PremadeTar } from './layer-tar/premade.js';
 
 /** An image as the store knows it: its manifest (by digest), parsed manifest and config. */
 export interface ImageRecord {
@@ -37,7 +38,9 @@ export interface ContainerDirs {
   /** Fresh upperdir and overlay workdir on the store's filesystem. */
   upperdir: string;
   workdir: string;
-  /** Removes both (idempotent). */
+  /** A directory of the step's own beside them, not mounted (a COPY's premade tar goes there). */
+  scratch: string;
+  /** Removes all three (idempotent). */
   release(): Promise<void>;
 }
 
@@ -49,6 +52,12 @@ export interface CommitOptions {
    * opens it by path meanwhile (the SBOM scan's view) must have it open first.
    */
   beforeMove?: () => Promise<void>;
+  /**
+   * The tar a COPY made of what it wrote as it wrote it (store/layer-tar/premade.ts): checked against the upperdir
+   * entry by entry, it spares the commit opening and reading each small file; on any difference the commit walks
+   * the upperdir in full instead.
+   */
+  premade?: PremadeTar;
 }
 
 /** The diffID an image config lists for a layer, or a promise of it (undefined: the config lists none). */

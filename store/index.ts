@@ -56,7 +56,7 @@ class LocalStore implements Store {
     const workdir = join(dir, 'work');
     await mkdir(upperdir, { recursive: true });
     await mkdir(workdir);
-    return { upperdir, workdir, release: () => rm(dir, { recursive: true, force: true }) };
+    return { upperdir, workdir, scratch: dir, release: () => rm(dir, { recursive: true, force: true }) };
   }
   lease(digests: Digest[]): Promise<() => Promise<void>> {
     return this.leases.lease(digests);
@@ -104,6 +104,7 @@ export {
   type ImageRecord,
 } from './api.js';
 export { unpackTar } from './layer-tar/unpack.js';
+export { PremadeTarWriter, type PremadeTar } from './layer-tar/premade.js';
 /** zstd decompression (Node's own, or the fallback package), loaded on first use. */
 export const zstdDecompressor = async (): Promise<import('node:stream').Transform> =>
   (await import('./layer-tar/zstd.js')).createZstdDecompress();

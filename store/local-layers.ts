@@ -20,6 +20,7 @@ import { BlobNotFoundError } from './errors.js';
 import { isNotFound, tempName, writeFileAtomic } from './fsutil.js';
 import { diffIDMismatch, treeLine, writeTreeRecord, type LayerDirs } from './layers.js';
 import { needsGunzip, withLazy } from './lazy.js';
+import { PremadeMismatch } from './layer-tar/premade.js';
 import type { Leases } from './leases.js';
 import type { LocalBlobs } from './local-blobs.js';
 
@@ -129,6 +130,18 @@ export class LocalLayers implements Layers {
     return out;
   }
   async commit(upperdir: string, opts: CommitOptions = {}): Promise<CommittedLayer> {
+    if (!opts.premade) return this.commitOnce(upperdir, opts);
+    try {
+      return await this.commitOnce(upperdir, opts);
+    } catch (e) {
+      if (!(e instanceof PremadeMismatch)) throw e;
+      // the upperdir is what counts: walked again in full (its blob and tree record so far were removed)
+      const { premade: _, ...rest } = opts;
+      return this.commitOnce(upperdir, rest);
+    }
+  }
+
+  private async commitOnce(upperdir: string, opts: CommitOptions): Promise<CommittedLayer> {
     const stats = { entries: 0 };
     // The tree record goes to a file as the walk meets each entry, in walk order (verify compares it as a set): a
     // layer's many lines never sit in the heap, which kept V8's old space larger for the whole commit.
@@ -158,7 +171,11 @@ export class LocalLayers implements Layers {
       const { diffChunks } = await import('./layer-tar/diff.js');
       const tar = diffChunks(
         upperdir,
-        { onStat, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) },
+        {
+          onStat,
+          ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
+          ...(opts.premade ? { premade: opts.premade } : {}),
+        },
         stats,
       );
       // the blob's fsync and rename overlap the build's next steps (BlobStore.ingestChunks)

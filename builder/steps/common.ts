@@ -1,5 +1,5 @@
 // The cache protocol every step follows, and the layer plumbing shared by RUN, COPY and WORKDIR.
-import type { ContainerDirs, ImageRecord } from '../../store/index.js';
+import type { ContainerDirs, ImageRecord, PremadeTar } from '../../store/index.js';
 import { overlayLowerOrder } from '../../runtime/index.js';
 import { cacheKey, lookup, record } from '../cache.js';
 import { NotCachedError } from '../errors.js';
@@ -143,7 +143,7 @@ export function dedupeLowerdirs(lowerdirs: string[]): string[] {
  * Commits an upperdir as a layer and releases the directories. An upperdir with no change still makes a layer,
  * the empty one, as BuildKit's RUN, COPY, ADD and WORKDIR do: the layer count and diff_ids match its images'.
  */
-export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<StepOutcome> {
+export async function commitDirs(sc: StepCtx, dirs: ContainerDirs, premade?: PremadeTar): Promise<StepOutcome> {
   const early = sc.env.attestsSbom
     ? (await import('../sbom/stage-scan.js')).scanBesideCommit(sc, dirs.upperdir)
     : undefined;
@@ -152,6 +152,7 @@ export async function commitDirs(sc: StepCtx, dirs: ContainerDirs): Promise<Step
       ...(sc.env.sourceDateEpoch !== undefined ? { sourceDateEpoch: sc.env.sourceDateEpoch } : {}),
       // the scan's view mounts the upperdir by its path: mounted before the commit moves the directory
       ...(early ? { beforeMove: early.holding } : {}),
+      ...(premade ? { premade } : {}),
     });
     if (!c.empty) sc.env.tally.layerWritten();
     await early?.keep(c.diffID);

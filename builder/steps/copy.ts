@@ -7,6 +7,7 @@ import type { Digest } from '../../oci/index.js';
 import type { CopyInstruction } from '../../parser/index.js';
 import { explainChown, O } from '../../runtime/index.js';
 import { closeFd, openIn, openRoot, type RootDir } from '../../runtime/index.js';
+import { PremadeTarWriter, type PremadeTar } from '../../store/index.js';
 import { inputsFile, loadInputs } from '../reasons.js';
 import { join, posix } from 'node:path';
 import { extractArchive } from './archive.js';
@@ -177,6 +178,8 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
         let w: UpperWriter | undefined;
         let reuse: Reuse | undefined;
         let owner: { uid: number; gid: number } | undefined;
+        let put: PutOpts | undefined;
+        let premade: PremadeTar | undefined;
         try {
           w = new UpperWriter(view.dir, dirs.upperdir);
           owner = chown !== undefined ? await resolveOwner(chown, view.dir) : undefined;
@@ -201,7 +204,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           }
           multi ||= items.length > 1;
           const preserveOwner = origin.kind !== 'context';
-          const put: PutOpts = {
+          put = {
             w,
             srcCtx,
             owner,
@@ -216,6 +219,10 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
             if (reuse) put.reuse = reuse;
           }
           const destExistsAsDir = (await w.viewStat(await secureDest(w, dest)))?.isDirectory() ?? false;
+          // one directory's tree: its layer tar is written as it is copied, for the commit to check and take
+          const one = items.length === 1 ? items[0] : undefined;
+          if (one?.kind === 'local' && one.entry.type === 'dir' && !reuse)
+            put.premade = { path: join(dirs.scratch, 'premade.tar'), sourceDateEpoch: env.sourceDateEpoch };
           for (const it of items) {
             if (it.kind === 'local' && it.entry.type === 'dir') {
               const target = parents && it.name ? posix.join(dest, it.name) : dest;
@@ -241,6 +248,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           keyed = hashed?.();
           keyed?.catch(() => undefined); // awaited after the commit
           await w.finish();
+          premade = put?.tar?.finish();
         } catch (e) {
           // files still being read for the digest close before the error goes up
           await digest?.settled();
@@ -249,6 +257,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           // rootless with only the user's own id mapped: a --chown (or a preserved owner) to another id cannot be
           throw explainChown(e, dest, owner?.uid, owner?.gid);
         } finally {
+          put?.tar?.abandon();
           w?.close();
           reuse?.root.close();
           // the checkout of an ADD of Git, or a stage's/image's view, was opened here (a named context was not)
@@ -256,7 +265,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           await srcView?.close();
           await view.close();
         }
-        const outcome = await commitDirs(sc, dirs);
+        const outcome = await commitDirs(sc, dirs, premade);
         await keyed;
         return outcome;
       },
@@ -495,6 +504,9 @@ interface PutOpts {
   now: Date;
   /** The step's key is hashed as it copies: every source entry goes to it, in the walk's order. */
   digest?: EntriesDigest;
+  /** Where putDir writes the layer tar of the tree it copies (the commit checks and takes it). */
+  premade?: { path: string; sourceDateEpoch: number | undefined };
+  tar?: PremadeTarWriter;
 }
 
 const ROOT: Owner = { uid: 0, gid: 0 };
@@ -529,8 +541,11 @@ async function copyFrom(
 ): Promise<string | undefined> {
   const fd = p.srcCtx.openFile(rel);
   let seen: string | undefined;
+  const tar = p.tar?.live ? p.tar : undefined;
+  const mtimeMs = Math.round(st.mtimeMs);
   try {
-    await p.w.writeFile(
+    const before = tar?.count;
+    const writing = p.w.writeFile(
       path,
       fd,
       st,
@@ -538,8 +553,16 @@ async function copyFrom(
       owner,
       hardlinkKey,
       queue,
-      p.digest ? (b) => (seen = sha256Hex(b)) : undefined,
+      p.digest || tar
+        ? (b) => {
+            tar?.file(path.slice(1), mode, owner.uid, owner.gid, mtimeMs, b);
+            if (p.digest) seen = sha256Hex(b);
+          }
+        : undefined,
     );
+    // not read on this thread (the kernel copies it): its header only, still in the walk's place
+    if (tar && tar.count === before) tar.largeFile(path.slice(1), mode, owner.uid, owner.gid, mtimeMs, st.size);
+    await writing;
   } finally {
     closeSync(fd);
   }
@@ -555,6 +578,8 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   // the directories made before are no longer taken as fresh) at its start and before the hard links
   p.w.settle();
   await destDirs(p, realRoot);
+  if (p.premade)
+    p.tar = new PremadeTarWriter(p.premade.path, realRoot.replace(/^\/+|\/+$/g, ''), p.premade.sourceDateEpoch);
   // One pass over the walk (a stream, parents before children): each directory is made when it comes, files are
   // copied in a bounded window of parallel copies behind it; files sharing an inode last, in order, so each hard
   // link finds its first copy.
@@ -564,10 +589,20 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
     const st = c.entry.stat;
     const owner = ownerOf(p, st);
     const mode = p.chmod ?? st.mode & 0o7777;
-    if (c.entry.type === 'file' && st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) return;
-    if (c.entry.type === 'file' && linkFromContext(p, c.entry.rel, path, st, mode, owner)) return;
+    // a file linked from elsewhere is not read here: the commit walks the tree itself
+    if (
+      c.entry.type === 'file' &&
+      ((st.nlink === 1 && linkFromPrevious(p, c.entry.rel, path, st, mode, owner)) ||
+        linkFromContext(p, c.entry.rel, path, st, mode, owner))
+    ) {
+      p.tar?.abandon();
+      return;
+    }
     if (c.entry.type === 'file') return copyFrom(p, c.entry.rel, path, st, mode, owner, hardlinkKey(p, st), true);
-    else if (c.entry.type === 'symlink') await p.w.writeSymlink(path, c.entry.linkTarget!, owner, statDate(st.mtimeMs));
+    else if (c.entry.type === 'symlink') {
+      p.tar?.symlink(path.slice(1), c.entry.linkTarget!, owner.uid, owner.gid, Math.round(st.mtimeMs));
+      await p.w.writeSymlink(path, c.entry.linkTarget!, owner, statDate(st.mtimeMs));
+    }
   };
   const inFlight = new Set<Promise<void>>();
   let failed: { e: unknown } | undefined;
@@ -579,16 +614,16 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
       // the name hashLocal gives it (sources.ts)
       const name = `${it.name}/${c.rel}`;
       if (c.entry.type === 'dir') {
-        await p.w.writeDir(
-          posix.join(realRoot, c.rel),
-          p.chmod ?? st.mode & 0o7777,
-          ownerOf(p, st),
-          statDate(st.mtimeMs),
-        );
+        const path = posix.join(realRoot, c.rel);
+        const mode = p.chmod ?? st.mode & 0o7777;
+        const owner = ownerOf(p, st);
+        await p.w.writeDir(path, mode, owner, statDate(st.mtimeMs));
+        p.tar?.dir(path.slice(1), mode, owner.uid, owner.gid, Math.round(st.mtimeMs));
         full = p.digest?.add(name, c.entry);
       } else if (c.entry.type === 'file' && hardlinkKey(p, st) !== undefined) {
-        // copied last, after every first copy: hashed now, in its place in the walk
+        // copied last, after every first copy: hashed now, in its place in the walk (not in the premade tar's)
         linked.push(c);
+        p.tar?.abandon();
         full = p.digest?.add(name, c.entry, p.srcCtx.fileHash(c.entry));
       } else {
         const copied = put(c);

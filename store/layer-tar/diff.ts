@@ -7,11 +7,13 @@ import { Readable } from 'node:stream';
 import { LayerError } from '../errors.js';
 import { listXattrs, getXattr, majorOf, minorOf } from '../xattr.js';
 import type { FileBody } from './file-body.js';
+import { PREMADE_INLINE_MAX, premadeKey, PremadeTarReader, tarMtime, type PremadeTar } from './premade.js';
 import {
   BLOCK,
   encodeHeader,
   encodeSimpleHeaderInto,
   END_OF_ARCHIVE,
+  headerBlocks,
   paddingFor,
   type EntryType,
   type TarEntryHeader,
@@ -39,6 +41,12 @@ export interface DiffOptions {
   handOffLargeFiles?: boolean;
   /** Called with every walked path's lstat (and symlink target), e.g. to record the tree. */
   onStat?: (path: string, st: fs.Stats, linkTarget: string) => void;
+  /**
+   * The tar a COPY made of a subtree as it wrote it (premade.ts): that subtree is walked with lstat alone, each
+   * entry checked against its record, and the tar's bytes handed on as FileBody spans. Throws PremadeMismatch when
+   * they differ.
+   */
+  premade?: PremadeTar;
 }
 
 export type { FileBody } from './file-body.js';
@@ -62,19 +70,27 @@ function needsByteSort(names: string[]): boolean {
 
 const SIMPLE = Buffer.alloc(0);
 
-function isPlainAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
-}
-
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const O_NOATIME = fs.constants.O_NOATIME ?? 0;
 const OPEN_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME;
 
 async function* generate(root: string, opts: DiffOptions, stats: DiffStats): AsyncGenerator<Buffer | FileBody> {
+  const pre = opts.premade ? new PremadeTarReader(opts.premade) : undefined;
+  try {
+    if (pre && pre.tar.sourceDateEpoch !== opts.sourceDateEpoch) pre.mismatch('made with another SOURCE_DATE_EPOCH');
+    yield* walk(root, opts, stats, pre);
+    pre?.done();
+  } finally {
+    pre?.close();
+  }
+}
+
+async function* walk(
+  root: string,
+  opts: DiffOptions,
+  stats: DiffStats,
+  pre: PremadeTarReader | undefined,
+): AsyncGenerator<Buffer | FileBody> {
   const overlay = (opts.source ?? 'overlay') === 'overlay';
   const clamp = opts.sourceDateEpoch;
   const links = new Map<string, string>();
@@ -105,10 +121,7 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
     b.copy(batch, off);
     off += b.length;
   };
-  const mtimeOf = (st: fs.Stats): number => {
-    const t = Math.floor(st.mtimeMs / 1000);
-    return clamp !== undefined && t > clamp ? clamp : t;
-  };
+  const mtimeOf = (st: fs.Stats): number => tarMtime(st.mtimeMs, clamp);
   const xattrsOf = (abs: string, fd?: number): { list: [string, Buffer][]; opaque: boolean; whiteout: boolean } => {
     const names = listXattrs(abs, fd);
     if (names.length === 0) return { list: [], opaque: false, whiteout: false };
@@ -152,9 +165,11 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
       continue;
     }
     const [rel, abs, base, looksFile] = it.value;
-    // Regular files are opened first and fstat'ed through the fd: one path lookup instead of three.
+    const premade = pre !== undefined && pre.holds(rel);
+    // Regular files are opened first and fstat'ed through the fd: one path lookup instead of three. A premade
+    // entry's is not opened at all (its body, when small, comes from the premade tar).
     let fd: number | undefined;
-    if (looksFile) {
+    if (looksFile && !premade) {
       try {
         fd = fs.openSync(abs, OPEN_FLAGS);
       } catch {
@@ -162,7 +177,49 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
       }
     }
     try {
+      if (pre && pre.pending > 0 && !premade) {
+        // the subtree ended: its last checked span goes before this entry
+        if (off > 0) {
+          yield handOff();
+          batch = fresh(BATCH);
+          off = 0;
+        }
+        yield pre.span();
+      }
       const st = fd !== undefined ? fs.fstatSync(fd) : fs.lstatSync(abs);
+      if (premade) {
+        // checked against the COPY's record of it; its bytes are the premade tar's
+        const link = st.isSymbolicLink() ? fs.readlinkSync(abs) : '';
+        opts.onStat?.(rel, st, link);
+        const t =
+          (st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : undefined) ??
+          pre.mismatch(`${rel} is not a directory, a regular file or a symbolic link`);
+        if (pre.needsXattrCheck(t === 'd')) {
+          const x = xattrsOf(abs);
+          if (x.list.length > 0 || x.opaque || x.whiteout) pre.mismatch(`${rel} has extended attributes`);
+        }
+        // a premade tar holds no hard link (the COPY leaves it when it links)
+        if (t === 'f' && st.nlink > 1) pre.mismatch(`${rel} has ${st.nlink} links`);
+        const size = t === 'f' ? st.size : 0;
+        pre.check(rel, premadeKey(rel, t, st.mode, st.uid, st.gid, size, mtimeOf(st), link));
+        stats.entries++;
+        opts.onEntry?.(rel, t === 'd' ? 'dir' : t === 'f' ? 'file' : 'symlink', size);
+        if (t === 'd') stack.push(walkDir(rel, abs));
+        if (size > PREMADE_INLINE_MAX || pre.spanFull) {
+          if (off > 0) {
+            yield handOff();
+            batch = fresh(BATCH);
+            off = 0;
+          }
+          yield pre.span();
+        }
+        if (size > PREMADE_INLINE_MAX) {
+          // a body the kernel copied: read from the upperdir, as any large file's
+          yield { fd: fs.openSync(abs, OPEN_FLAGS), size, path: abs };
+          put(paddingFor(size));
+        }
+        continue;
+      }
       if (fd !== undefined && !st.isFile()) {
         fs.closeSync(fd);
         fd = undefined;
@@ -177,20 +234,10 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
       let body = 0;
       /** Headers without PAX records are written straight into the batch (no allocation). */
       const enc = (eh: TarEntryHeader): Buffer => {
-        if (eh.xattrs && eh.xattrs.length > 0) return encodeHeader(eh);
-        if (
-          eh.name.length <= 100 &&
-          (!eh.linkname || eh.linkname.length <= 100) &&
-          isPlainAscii(eh.name) &&
-          (!eh.linkname || isPlainAscii(eh.linkname)) &&
-          eh.size <= 0o77777777777 &&
-          eh.uid <= 0o7777777 &&
-          eh.gid <= 0o7777777
-        ) {
-          simple = eh;
-          return SIMPLE;
-        }
-        return encodeHeader(eh);
+        const blocks = headerBlocks(eh);
+        if (blocks) return blocks;
+        simple = eh;
+        return SIMPLE;
       };
       if (
         overlay &&
@@ -208,7 +255,7 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
         });
         type = 'file';
       } else if (st.isDirectory()) {
-        header = encodeHeader({ ...common, name: `${rel}/`, type: 'dir', size: 0 });
+        header = enc({ ...common, name: `${rel}/`, type: 'dir', size: 0 });
         if (x.opaque) {
           header = Buffer.concat([
             header,
@@ -324,6 +371,14 @@ async function* generate(root: string, opts: DiffOptions, stats: DiffStats): Asy
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
+  }
+  if (pre && pre.pending > 0) {
+    if (off > 0) {
+      yield handOff();
+      batch = fresh(BATCH);
+      off = 0;
+    }
+    yield pre.span();
   }
   const full = room(END_OF_ARCHIVE.length);
   if (full) yield full;
