@@ -37,6 +37,7 @@ export const FILE_CTRL = {
   WSTATE: 5,
   DONE: 6, // records written
   ERRLEN: 7,
+  SLEEPING: 8, // 1 while a dedicated worker waits on PSEQ: only then does the main thread notify (a syscall)
   RUN: 0,
   END: 1, // write what is queued, then stop
   ABORT: 2, // stop now
@@ -45,7 +46,7 @@ export const FILE_CTRL = {
   STOPPED: 2, // ended, aborted, or let go by HashWriter's worker (the main thread writes the rest)
   FAILED: 3,
 } as const;
-export const FILE_CTRL_SLOTS = 8;
+export const FILE_CTRL_SLOTS = 9;
 
 /** The serving thread's view of a file ring (in its workerData). A failure's message goes to `fileErrBuf`. */
 export interface FileServerData {

@@ -12,6 +12,9 @@ parentPort!.on('message', () => {
     const seq = Atomics.load(ctrl, C.PSEQ);
     if (server.step()) continue;
     if (Atomics.load(ctrl, C.WSTATE) !== C.RUNNING) return;
+    // a bump after `seq` was read ends the wait at once, announced or not
+    Atomics.store(ctrl, C.SLEEPING, 1);
     Atomics.wait(ctrl, C.PSEQ, seq);
+    Atomics.store(ctrl, C.SLEEPING, 0);
   }
 });

@@ -92,7 +92,7 @@ export class FileWriter {
     const s = this.files.begin(
       () => {
         Atomics.add(ctrl, C.PSEQ, 1);
-        Atomics.notify(ctrl, C.PSEQ);
+        if (Atomics.load(ctrl, C.SLEEPING) === 1) Atomics.notify(ctrl, C.PSEQ);
       },
       () => !this.exited,
       (broken) => {
