@@ -255,10 +255,11 @@ async function* walk(
         });
         type = 'file';
       } else if (st.isDirectory()) {
-        header = enc({ ...common, name: `${rel}/`, type: 'dir', size: 0 });
+        const dir: TarEntryHeader = { ...common, name: `${rel}/`, type: 'dir', size: 0 };
+        header = enc(dir);
         if (x.opaque) {
           header = Buffer.concat([
-            header,
+            encodeHeader(dir),
             encodeHeader({
               name: `${rel}/${OPAQUE_MARKER}`,
               type: 'file',

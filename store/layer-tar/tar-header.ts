@@ -124,11 +124,11 @@ function fitsSimple(h: TarEntryHeader): boolean {
 
 /**
  * The one rule for an entry's header in a layer tar (the commit's diff and the COPY's premade tar share it):
- * undefined when it is one plain ustar block, to write with encodeSimpleHeaderInto where it goes (no allocation);
- * otherwise its blocks (directories always come from encodeHeader).
+ * undefined when it is one plain ustar block, to write with encodeSimpleHeaderInto where it goes (no allocation:
+ * the same bytes encodeHeader would make); otherwise its blocks.
  */
 export function headerBlocks(h: TarEntryHeader): Buffer | undefined {
-  return h.type !== 'dir' && fitsSimple(h) ? undefined : encodeHeader(h);
+  return fitsSimple(h) ? undefined : encodeHeader(h);
 }
 
 /** The header block(s) for one entry (a PAX header first when needed). */
