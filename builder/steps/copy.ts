@@ -248,7 +248,7 @@ export async function copyStep(sc: StepCtx<CopyInstruction>): Promise<boolean> {
           keyed = hashed?.();
           keyed?.catch(() => undefined); // awaited after the commit
           await w.finish();
-          premade = put?.tar?.finish();
+          premade = await put?.tar?.finish();
         } catch (e) {
           // files still being read for the digest close before the error goes up
           await digest?.settled();

@@ -5,7 +5,7 @@
 // gives, in the same order; only the small files' contents are taken on trust (this process wrote them into the
 // upperdir from the same buffer, and no process runs in a COPY). Anything else fails the commit's walk with
 // PremadeMismatch, and the commit starts over without it.
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { close, closeSync, openSync, readSync, write, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { FileBody } from './file-body.js';
 import { BLOCK, encodeSimpleHeaderInto, headerBlocks, type TarEntryHeader } from './tar-header.js';
@@ -62,7 +62,12 @@ const SPAN = 4 << 20;
 export class PremadeTarWriter {
   private fd: number | undefined;
   private recordsFd: number | undefined;
-  private buf = Buffer.allocUnsafe(BATCH);
+  private buf: Buffer = Buffer.allocUnsafe(BATCH);
+  /** Batches free for the next fill; the others are being written on the thread pool. */
+  private spare: Buffer[] = [Buffer.allocUnsafe(BATCH)];
+  private inFlight = 0;
+  private settled: (() => void) | undefined;
+  private failed = false;
   private off = 0;
   private written = 0;
   private lines = '';
@@ -112,21 +117,37 @@ export class PremadeTarWriter {
 
   /** Stops: the commit walks the subtree itself. */
   abandon(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    const fd = this.fd;
     if (this.recordsFd !== undefined) closeSync(this.recordsFd);
     this.fd = this.recordsFd = undefined;
+    if (fd === undefined) return;
+    // never closed under a write still running: the number could name another file by then
+    if (this.inFlight === 0) closeSync(fd);
+    else this.whenSettled(() => close(fd, () => undefined));
   }
 
-  /** The tar, complete (undefined when abandoned). */
-  finish(): PremadeTar | undefined {
+  /** The tar, complete once its writes are (undefined when abandoned or one failed). */
+  async finish(): Promise<PremadeTar | undefined> {
     if (this.fd === undefined) return undefined;
     try {
       this.flush(true);
-    } finally {
-      this.abandon();
+      if (this.inFlight > 0) await new Promise<void>((res) => this.whenSettled(res));
+    } catch {
+      this.failed = true;
     }
+    const ok = !this.failed && this.fd !== undefined;
+    this.abandon();
+    if (!ok) return undefined;
     const { root, path, written: size, clamp: sourceDateEpoch } = this;
     return { root, path, size, records: `${path}.records`, sourceDateEpoch };
+  }
+
+  private whenSettled(f: () => void): void {
+    const before = this.settled;
+    this.settled = () => {
+      before?.();
+      f();
+    };
   }
 
   private entry(t: 'd' | 'f' | 'l', eh: TarEntryHeader, body?: Buffer): void {
@@ -158,9 +179,32 @@ export class PremadeTarWriter {
     if (this.lines.length >= 1 << 16) this.flush(false);
   }
 
+  /** Hands the batch to the thread pool (or, with no spare batch, writes it here) and goes on with another. */
   private flush(all: boolean): void {
-    for (let at = 0; at < this.off;) at += writeSync(this.fd!, this.buf, at, this.off - at);
-    this.written += this.off;
+    const fd = this.fd!;
+    const buf = this.buf;
+    const len = this.off;
+    const at = this.written;
+    const next = this.spare.pop();
+    if (next === undefined) {
+      for (let done = 0; done < len;) done += writeSync(fd, buf, done, len - done, at + done);
+    } else if (len > 0) {
+      this.inFlight++;
+      const rest = (done: number): void =>
+        write(fd, buf, done, len - done, at + done, (e, n) => {
+          if (!e && done + n < len) return rest(done + n);
+          if (e) this.failed = true;
+          this.spare.push(buf);
+          if (--this.inFlight === 0) {
+            const s = this.settled;
+            this.settled = undefined;
+            s?.();
+          }
+        });
+      rest(0);
+      this.buf = next;
+    } else this.spare.push(next);
+    this.written += len;
     this.off = 0;
     if (this.lines.length >= 1 << 16 || all) {
       writeSync(this.recordsFd!, this.lines);

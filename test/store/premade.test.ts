@@ -42,7 +42,7 @@ function makeUpper(upper: string): void {
 }
 
 /** The premade tar of the tree below SUB, as a COPY writes it: the entries in the walk's order, from what it set. */
-function writePremade(upper: string, scratch: string, clamp?: number): PremadeTar {
+async function writePremade(upper: string, scratch: string, clamp?: number): Promise<PremadeTar> {
   const w = new PremadeTarWriter(join(scratch, `premade-${Date.now()}-${Math.random()}.tar`), SUB, clamp);
   const walk = (rel: string): void => {
     for (const n of fs.readdirSync(join(upper, rel)).sort()) {
@@ -59,7 +59,7 @@ function writePremade(upper: string, scratch: string, clamp?: number): PremadeTa
     }
   };
   walk(SUB);
-  const tar = w.finish();
+  const tar = await w.finish();
   expect(tar).toBeDefined();
   return tar!;
 }
@@ -95,7 +95,7 @@ describe('premade layer tar', () => {
     const base = await tempDir();
     const upper = join(base, 'upper');
     makeUpper(upper);
-    const premade = writePremade(upper, base);
+    const premade = await writePremade(upper, base);
     const r = await premadeDigest(upper, premade);
     expect(r.digest).toBe(await fullDigest(upper));
     // ~6 MiB of small files: more than one span, and one before each large body
@@ -110,7 +110,7 @@ describe('premade layer tar', () => {
     await blobs.close();
 
     // with SOURCE_DATE_EPOCH, made with the same clamp
-    const clamped = writePremade(upper, base, 1_650_000_000);
+    const clamped = await writePremade(upper, base, 1_650_000_000);
     expect((await premadeDigest(upper, clamped)).digest).toBe(await fullDigest(upper, 1_650_000_000));
   });
 
@@ -133,7 +133,7 @@ describe('premade layer tar', () => {
       for (const [what, change] of changes) {
         const upper = join(base, `upper-${changes.findIndex((c) => c[0] === what)}`);
         makeUpper(upper);
-        const premade = writePremade(upper, base);
+        const premade = await writePremade(upper, base);
         change(upper);
         await expect(premadeDigest(upper, premade), what).rejects.toBeInstanceOf(PremadeMismatch);
         const want = await fullDigest(upper);
