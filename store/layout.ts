@@ -189,12 +189,14 @@ async function writeIndexFile(root: string, index: ImageIndex): Promise<void> {
   await writeFileAtomic(join(root, INDEX_BACKUP), text);
 }
 
-/** Read-modify-write of index.json under the index lock. */
+/** Read-modify-write of index.json under the index lock; written only when `fn` changed it. */
 export async function updateIndex<T>(root: string, fn: (index: ImageIndex) => T): Promise<T> {
   return withLock(root, 'index', async () => {
     const index = await readIndexFile(root, true);
+    const before = JSON.stringify(index);
     const r = fn(index);
-    await writeIndexFile(root, index);
+    // a rebuild that tags what the tag names already writes (and fsyncs) nothing
+    if (JSON.stringify(index) !== before) await writeIndexFile(root, index);
     return r;
   });
 }

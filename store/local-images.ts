@@ -27,9 +27,13 @@ export class LocalImages implements Images {
     const n = canonicalName(name);
     await this.leases.touch([target.digest]);
     await updateIndex(this.root, (index) => {
-      index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== n);
       const { annotations, ...rest } = target;
-      index.manifests.push({ ...rest, annotations: { ...(annotations ?? {}), [REF_NAME]: n } });
+      const entry = { ...rest, annotations: { ...(annotations ?? {}), [REF_NAME]: n } };
+      const named = index.manifests.filter((m) => m.annotations?.[REF_NAME] === n);
+      // the tag names this very descriptor already: left where it is (the index is then not written)
+      if (named.length === 1 && JSON.stringify(named[0]) === JSON.stringify(entry)) return;
+      index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== n);
+      index.manifests.push(entry);
     });
   }
   async untag(name: string): Promise<boolean> {
