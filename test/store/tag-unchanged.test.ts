@@ -4,14 +4,14 @@ import { statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../store/index.js';
-import type { Descriptor } from '../../oci/index.js';
+import type { Descriptor, Digest } from '../../oci/index.js';
 import { cleanupTemps, tempDir } from './helpers.js';
 
 afterAll(cleanupTemps);
 
 const desc = (c: string): Descriptor => ({
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  digest: `sha256:${c.repeat(64)}`,
+  digest: `sha256:${c.repeat(64)}` as Digest,
   size: 100,
 });
 
