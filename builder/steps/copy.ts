@@ -578,8 +578,7 @@ async function putDir(p: PutOpts, it: LocalItem, target: string): Promise<void> 
   // the directories made before are no longer taken as fresh) at its start and before the hard links
   p.w.settle();
   await destDirs(p, realRoot);
-  if (p.premade)
-    p.tar = new PremadeTarWriter(p.premade.path, realRoot.replace(/^\/+|\/+$/g, ''), p.premade.sourceDateEpoch);
+  if (p.premade) p.tar = new PremadeTarWriter(p.premade.path, realRoot.slice(1), p.premade.sourceDateEpoch);
   // One pass over the walk (a stream, parents before children): each directory is made when it comes, files are
   // copied in a bounded window of parallel copies behind it; files sharing an inode last, in order, so each hard
   // link finds its first copy.

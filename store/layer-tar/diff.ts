@@ -117,6 +117,20 @@ async function* walk(
     off = 0;
     return out;
   };
+  /** What the batch holds, handed on before something that goes after it (a file's body, a premade span). */
+  const flush = (): Buffer | undefined => {
+    if (off === 0) return undefined;
+    const out = handOff();
+    batch = fresh(BATCH);
+    off = 0;
+    return out;
+  };
+  /** The premade tar's checked bytes not yet handed on, after what the batch holds. */
+  const premadeSpan = function* (): Generator<Buffer | FileBody> {
+    const held = flush();
+    if (held) yield held;
+    yield pre!.span();
+  };
   const put = (b: Buffer): void => {
     b.copy(batch, off);
     off += b.length;
@@ -177,15 +191,8 @@ async function* walk(
       }
     }
     try {
-      if (pre && pre.pending > 0 && !premade) {
-        // the subtree ended: its last checked span goes before this entry
-        if (off > 0) {
-          yield handOff();
-          batch = fresh(BATCH);
-          off = 0;
-        }
-        yield pre.span();
-      }
+      // the subtree ended: its last checked span goes before this entry
+      if (pre && pre.pending > 0 && !premade) yield* premadeSpan();
       const st = fd !== undefined ? fs.fstatSync(fd) : fs.lstatSync(abs);
       if (premade) {
         // checked against the COPY's record of it; its bytes are the premade tar's
@@ -205,14 +212,7 @@ async function* walk(
         stats.entries++;
         opts.onEntry?.(rel, t === 'd' ? 'dir' : t === 'f' ? 'file' : 'symlink', size);
         if (t === 'd') stack.push(walkDir(rel, abs));
-        if (size > PREMADE_INLINE_MAX || pre.spanFull) {
-          if (off > 0) {
-            yield handOff();
-            batch = fresh(BATCH);
-            off = 0;
-          }
-          yield pre.span();
-        }
+        if (size > PREMADE_INLINE_MAX || pre.spanFull) yield* premadeSpan();
         if (size > PREMADE_INLINE_MAX) {
           // a body the kernel copied: read from the upperdir, as any large file's
           yield { fd: fs.openSync(abs, OPEN_FLAGS), size, path: abs };
@@ -332,11 +332,8 @@ async function* walk(
           if (fd === undefined) fs.closeSync(h);
         }
       } else if (body > SMALL_FILE) {
-        if (off > 0) {
-          yield handOff();
-          batch = fresh(BATCH);
-          off = 0;
-        }
+        const held = flush();
+        if (held) yield held;
         if (opts.handOffLargeFiles) {
           // the consumer copies the body (on another thread) while this walk goes on
           const h = fd ?? fs.openSync(abs, OPEN_FLAGS);
@@ -373,14 +370,7 @@ async function* walk(
       if (fd !== undefined) fs.closeSync(fd);
     }
   }
-  if (pre && pre.pending > 0) {
-    if (off > 0) {
-      yield handOff();
-      batch = fresh(BATCH);
-      off = 0;
-    }
-    yield pre.span();
-  }
+  if (pre && pre.pending > 0) yield* premadeSpan();
   const full = room(END_OF_ARCHIVE.length);
   if (full) yield full;
   put(END_OF_ARCHIVE);
