@@ -10,7 +10,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegistryFixture } from '../fixtures/registry.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
-import { BIN, events, ok, REPO, stepResults, tsbFor } from './helpers/tsb.js';
+import { events, ok, stepResults, tsbFor } from './helpers/tsb.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -63,31 +63,11 @@ function makeContext(dir: string): void {
  */
 function tracedBuild(storeRoot: string, ctx: string, what: string): { stderr: string; opens: number } {
   const trace = join(work, `trace-${Date.now()}`);
-  const r = spawnSync(
-    'strace',
-    [
-      '-f',
-      '-qq',
-      '-e',
-      'trace=openat,openat2,open',
-      '-o',
-      trace,
-      BIN,
-      '--root',
-      storeRoot,
-      '--registry-mirror',
-      `http://${registry.host}`,
-      '--insecure-registry',
-      registry.host,
-      'build',
-      '--progress=json',
-      '-t',
-      'keyed:1',
-      ctx,
-    ],
-    { encoding: 'utf8', cwd: REPO, env: { ...process.env, ...EPOCH }, maxBuffer: 64 << 20, timeout: 600_000 },
-  );
-  ok({ code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }, what);
+  const r = tsbFor(storeRoot, registry.host)(['build', '--progress=json', '-t', 'keyed:1', ctx], {
+    env: EPOCH,
+    strace: { calls: 'openat,openat2,open', out: trace },
+  });
+  ok(r, what);
   const opens = readFileSync(trace, 'utf8')
     .split('\n')
     .filter((l) => l.includes(`"${MARKER}", O_RDONLY`)).length;

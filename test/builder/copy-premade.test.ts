@@ -2,14 +2,13 @@
 // entry of the upperdir against it with lstat and reads no small file back. strace counts the build's opens of the
 // upperdir's files; the layers must be what a full walk of their directories gives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RegistryFixture } from '../fixtures/registry.js';
 import { diffDir } from '../../store/layer-tar/diff.js';
 import { closeBuildEnv, makeBuildEnv } from './helpers/env.js';
-import { BIN, events, ok, REPO } from './helpers/tsb.js';
+import { events, ok, tsbFor } from './helpers/tsb.js';
 
 let registry: RegistryFixture;
 let root: string;
@@ -53,31 +52,10 @@ describe('COPY with a premade layer tar', () => {
     const ctx = join(work, 'ctx');
     makeContext(ctx);
     const trace = join(work, 'trace');
-    const r = spawnSync(
-      'strace',
-      [
-        '-f',
-        '-qq',
-        '-e',
-        'trace=openat,openat2,open',
-        '-o',
-        trace,
-        BIN,
-        '--root',
-        root,
-        '--registry-mirror',
-        `http://${registry.host}`,
-        '--insecure-registry',
-        registry.host,
-        'build',
-        '--progress=json',
-        '-t',
-        'premade:1',
-        ctx,
-      ],
-      { encoding: 'utf8', cwd: REPO, maxBuffer: 64 << 20, timeout: 600_000 },
-    );
-    ok({ code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }, 'build');
+    const r = tsbFor(root, registry.host)(['build', '--progress=json', '-t', 'premade:1', ctx], {
+      strace: { calls: 'openat,openat2,open', out: trace },
+    });
+    ok(r, 'build');
     const upperReads = readFileSync(trace, 'utf8')
       .split('\n')
       .filter((l) => l.includes('/upper/') && l.includes('O_RDONLY'));

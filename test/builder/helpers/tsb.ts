@@ -6,28 +6,42 @@ import type { BuildEvent } from '../../../builder/events.js';
 export const BIN = fileURLToPath(new URL('../../../bin/tsbuild', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
+export interface TsbOptions {
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Run under `strace -f`, tracing these system calls (`trace=` list) into the file `out`. */
+  strace?: { calls: string; out: string };
+}
+
 export interface Tsb {
-  (
-    args: string[],
-    opts?: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string },
-  ): { code: number; stdout: string; stderr: string };
+  (args: string[], opts?: TsbOptions): { code: number; stdout: string; stderr: string };
   root: string;
 }
 
 export function tsbFor(root: string, registryHost: string): Tsb {
-  const fn = ((args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}) => {
-    const r = spawnSync(
+  const fn = ((args: string[], opts: TsbOptions = {}) => {
+    const cli = [
       BIN,
-      ['--root', root, '--registry-mirror', `http://${registryHost}`, '--insecure-registry', registryHost, ...args],
-      {
-        encoding: 'utf8',
-        input: opts.input,
-        env: { ...process.env, ...opts.env },
-        cwd: opts.cwd ?? REPO,
-        maxBuffer: 64 << 20,
-        timeout: 600_000,
-      },
-    );
+      '--root',
+      root,
+      '--registry-mirror',
+      `http://${registryHost}`,
+      '--insecure-registry',
+      registryHost,
+    ];
+    const traced = opts.strace
+      ? ['strace', '-f', '-qq', '-e', `trace=${opts.strace.calls}`, '-o', opts.strace.out]
+      : [];
+    const [cmd, ...rest] = [...traced, ...cli, ...args];
+    const r = spawnSync(cmd!, rest, {
+      encoding: 'utf8',
+      input: opts.input,
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd ?? REPO,
+      maxBuffer: 64 << 20,
+      timeout: 600_000,
+    });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }) as Tsb;
   fn.root = root;
