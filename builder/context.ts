@@ -5,7 +5,7 @@
 // relative path. A walk is a stream (`entries`): a monorepo's context is never held as a list.
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { closeSync, read as readCb, readSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -13,45 +13,17 @@ import { join, posix, resolve } from 'node:path';
 import type { Ignore } from '@balena/dockerignore';
 import { O, openat } from '../runtime/index.js';
 import { openIn, openRoot, type RootDir } from '../runtime/index.js';
+import { startWorker } from '../store/index.js';
+import { type ContextEntry, loadDockerignore, toEntry, walkBelow, type WalkWorkerUse } from './context-walk.js';
 import { cleanAbs, componentMatcher, hasWildcard, secureResolveVisible } from './fsutil.js';
 import { HashMemo } from './hash-memo.js';
 
+export { type ContextEntry, type EntryStat, type EntryType, loadDockerignore } from './context-walk.js';
+
 const readFd = promisify(readCb);
 
-type IgnoreFactory = () => Ignore;
-
-/** @balena/dockerignore, loaded only when there are patterns (CommonJS with `exports.default`). */
-export async function loadDockerignore(): Promise<IgnoreFactory> {
-  const m = (await import('@balena/dockerignore')) as unknown as {
-    default: IgnoreFactory | { default: IgnoreFactory };
-  };
-  const d = m.default;
-  return typeof d === 'function' ? d : d.default;
-}
-
-export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
-
-/** The few lstat fields a build uses, copied out (an fs.Stats holds twice as many, and four Dates once read). */
-export interface EntryStat {
-  mode: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  atimeMs: number;
-  ino: number;
-  dev: number;
-  uid: number;
-  gid: number;
-  nlink: number;
-}
-
-export interface ContextEntry {
-  /** Path relative to the context root, `/`-separated, no leading slash ('' for the root). */
-  rel: string;
-  type: EntryType;
-  stat: EntryStat;
-  linkTarget?: string;
-}
+/** A walk of more than this many entries goes on in a worker thread (context-walk.ts). */
+const WALK_WORKER: WalkWorkerUse = { after: 2_000, start: startWorker };
 
 export class ContextError extends Error {
   override name = 'ContextError';
@@ -321,51 +293,42 @@ export class BuildContext {
    * Everything under `rel` (itself first), minus ignored paths; sorted, parents before children (BuildKit's
    * order), one entry at a time. Ignored directories are skipped unless an exception pattern (`!…`) may re-include
    * something below them: such a directory is held back until something below it is yielded.
-   * Synchronous metadata calls: for tens of thousands of small lstat()s this is several times faster than round
-   * trips through libuv's thread pool.
+   * The walk's metadata calls are synchronous (for tens of thousands of small lstat()s several times faster than
+   * round trips through libuv's thread pool), and a long walk goes on in a worker thread (context-walk.ts).
    */
-  *entries(rel: string): Generator<ContextEntry, void, undefined> {
+  *entries(rel: string, worker: WalkWorkerUse | false = WALK_WORKER): Generator<ContextEntry, void, undefined> {
     const top = this.entrySync(rel, false);
     if (!top) return;
     yield top;
     if (top.type !== 'dir') return;
+    // ignored directories whose subtree the walk is in, waiting for something below them to be yielded
     const pending: ContextEntry[] = [];
-    const visit = function* (this: BuildContext, dir: string): Generator<ContextEntry, void, undefined> {
-      const absDir = this.abs(dir);
-      const names = readdirSync(absDir).sort();
-      for (const n of names) {
-        const r = dir ? `${dir}/${n}` : n;
-        // a name from readdir has no slash and is never . or ..: joined without path.join's normalising
-        const e = this.entrySync(r, true, `${absDir}/${n}`);
-        const ignored = this.ignorer !== null && this.isIgnored(r);
-        if (ignored && e.type === 'dir') {
-          if (!this.hasExceptions) continue;
-          const at = pending.length;
-          pending.push(e);
-          yield* visit.call(this, r);
-          // still pending: nothing below was re-included, the directory stays out
-          if (pending.length > at) pending.length = at;
-          continue;
-        }
-        if (ignored) continue;
-        if (pending.length > 0) {
-          yield* pending;
-          pending.length = 0;
-        }
-        yield e;
-        if (e.type === 'dir') yield* visit.call(this, r);
+    const ignore = { ignorer: this.ignorer, patterns: this.ignorePatterns, hasExceptions: this.hasExceptions };
+    for (const e of walkBelow(rel, this.abs(rel), ignore, worker)) {
+      const r = e.rel;
+      // the walk has left the subtrees of these: nothing below them was re-included, they stay out
+      while (pending.length > 0 && !r.startsWith(`${pending[pending.length - 1]!.rel}/`)) pending.pop();
+      if (this.ignorer !== null && this.isIgnored(r)) {
+        // an ignored directory is walked only when an exception may re-include something below it
+        if (e.type === 'dir' && this.hasExceptions) pending.push(e);
+        continue;
       }
-    };
-    yield* visit.call(this, rel);
+      if (pending.length > 0) {
+        yield* pending;
+        pending.length = 0;
+      }
+      yield e;
+    }
   }
 
   /** Content sha256 (hex) of a regular file, from the memo when its metadata did not change. */
   async fileHash(e: ContextEntry): Promise<string> {
-    const st = e.stat;
-    const known = this.memo.get(st);
-    if (known !== undefined) return known;
-    const h = await hashFile(this.openFile(e.rel), st.size);
-    this.memo.set(st, h);
+    return this.memo.get(e.stat) ?? this.readHash(e);
+  }
+
+  private async readHash(e: ContextEntry): Promise<string> {
+    const h = await hashFile(this.openFile(e.rel), e.stat.size);
+    this.memo.set(e.stat, h);
     return h;
   }
 
@@ -381,7 +344,9 @@ export class BuildContext {
     const d = new EntriesDigest(HASH_WINDOW, perFile);
     try {
       for (const { name, entry } of items) {
-        const full = d.add(name, entry, entry.type === 'file' ? this.fileHash(entry) : undefined);
+        // a file the memo knows goes in as its hash, not a promise of it: a no-op walk takes no tick per file
+        const hash = entry.type === 'file' ? (this.memo.get(entry.stat) ?? this.readHash(entry)) : undefined;
+        const full = d.add(name, entry, hash);
         if (full) await full;
       }
       return await d.digest();
@@ -404,7 +369,9 @@ export class BuildContext {
  */
 export class EntriesDigest {
   private readonly h = createHash('sha256');
-  private readonly window: { name: string; entry: ContextEntry; hash: Promise<string> | undefined }[] = [];
+  private readonly window: { name: string; entry: ContextEntry; hash: string | Promise<string> | undefined }[] = [];
+  /** Digest lines not yet hashed: one update per piece instead of one per entry. */
+  private text = '';
 
   constructor(
     private readonly limit: number,
@@ -412,11 +379,17 @@ export class EntriesDigest {
   ) {}
 
   /**
-   * Adds the next entry (`hash`: a file's content sha256). When `limit` are pending, returns the wait for the oldest;
-   * otherwise nothing, so that a walk of a million entries does not pay a promise tick for each.
+   * Adds the next entry (`hash`: a file's content sha256, or a promise of it). When `limit` are pending, returns
+   * the wait for the oldest; otherwise nothing, so that a walk of a million entries does not pay a promise tick for
+   * each. An entry with nothing pending before it goes in at once.
    */
-  add(name: string, entry: ContextEntry, hash?: Promise<string>): Promise<void> | undefined {
-    hash?.catch(() => undefined); // awaited in order by take(); a failure is not unhandled meanwhile
+  add(name: string, entry: ContextEntry, hash?: string | Promise<string>): Promise<void> | undefined {
+    if (typeof hash === 'object')
+      hash.catch(() => undefined); // awaited in order by take(); not unhandled meanwhile
+    else if (this.window.length === 0) {
+      this.line(name, entry, hash);
+      return undefined;
+    }
     this.window.push({ name, entry, hash });
     return this.window.length >= this.limit ? this.take() : undefined;
   }
@@ -424,22 +397,42 @@ export class EntriesDigest {
   /** The hex digest, once every entry's hash is in. */
   async digest(): Promise<string> {
     while (this.window.length > 0) await this.take();
+    this.h.update(this.text);
+    this.text = '';
     return this.h.digest('hex');
   }
 
   /** Resolves when every pending hash has settled, whatever the outcome. */
   async settled(): Promise<void> {
-    await Promise.allSettled(this.window.flatMap((w) => (w.hash ? [w.hash] : [])));
+    await Promise.allSettled(this.window.flatMap((w) => (typeof w.hash === 'object' ? [w.hash] : [])));
   }
 
+  /** Takes the oldest entry (waiting for its hash), then every one after it whose hash is already there. */
   private async take(): Promise<void> {
-    const { name, entry, hash } = this.window.shift()!;
-    const x = entry.type === 'file' ? await hash! : entry.type === 'symlink' ? `link:${entry.linkTarget}` : '';
+    const { name, entry, hash } = this.window[0]!;
+    const x = typeof hash === 'object' ? await hash : hash;
+    this.window.shift();
+    this.line(name, entry, x);
+    while (this.window.length > 0 && typeof this.window[0]!.hash !== 'object') {
+      const w = this.window.shift()!;
+      this.line(w.name, w.entry, w.hash as string | undefined);
+    }
+  }
+
+  private line(name: string, entry: ContextEntry, hash: string | undefined): void {
+    const x = entry.type === 'file' ? hash! : entry.type === 'symlink' ? `link:${entry.linkTarget}` : '';
     const mode = (entry.stat.mode & 0o7777).toString(8);
     if (this.perFile && entry.type !== 'dir') this.perFile(entry.rel, `${mode}:${x}`);
-    this.h.update(`${name}\0${entry.type}\0${mode}\0${x}\n`);
+    this.text += `${name}\0${entry.type}\0${mode}\0${x}\n`;
+    if (this.text.length >= DIGEST_PIECE) {
+      this.h.update(this.text);
+      this.text = '';
+    }
   }
 }
+
+/** Characters of digest lines hashed at once. */
+const DIGEST_PIECE = 16_384;
 
 /** The sha256 of `b` in hex, in one call (Node 20.12+: half the cost of a Hash object for a few KB). */
 export function sha256Hex(b: Uint8Array): string {
@@ -450,23 +443,6 @@ const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') 
 
 /** Files hashed at once (their reads overlap); also how far the digest runs behind the walk. */
 const HASH_WINDOW = 16;
-
-function toEntry(rel: string, st: Stats, linkTarget: string | undefined): ContextEntry {
-  const type: EntryType = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  const stat: EntryStat = {
-    mode: st.mode,
-    size: st.size,
-    mtimeMs: st.mtimeMs,
-    ctimeMs: st.ctimeMs,
-    atimeMs: st.atimeMs,
-    ino: st.ino,
-    dev: st.dev,
-    uid: st.uid,
-    gid: st.gid,
-    nlink: st.nlink,
-  };
-  return linkTarget !== undefined ? { rel, type, stat, linkTarget } : { rel, type, stat };
-}
 
 function notFound(src: string): ContextError {
   return new ContextError(`"${src}": not found in the build context (or excluded by .dockerignore)`, src);

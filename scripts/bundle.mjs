@@ -143,6 +143,7 @@ await build({
   entryPoints: {
     'hash-worker': join(root, 'dist', 'store', 'hash-worker.js'),
     'file-worker': join(root, 'dist', 'store', 'layer-tar', 'file-worker.js'),
+    'context-walk-worker': join(root, 'dist', 'builder', 'context-walk-worker.js'),
   },
   outdir,
   bundle: true,

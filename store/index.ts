@@ -120,3 +120,4 @@ export { S_IFCHR, markTopDir, mknod } from './xattr.js';
 
 /** The maintenance operations (store/ops/), loaded on first use: a build never needs them. */
 export const storeOps = (): Promise<typeof import('./ops/index.js')> => import('./ops/index.js');
+export { startWorker } from './worker-file.js';

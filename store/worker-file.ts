@@ -1,6 +1,6 @@
 // Starting a worker thread from its own compiled module (hash-worker.ts, layer-tar/file-worker.ts), so that the
 // compiler, the linter and a debugger see the worker's code.
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
  * The compiled worker entry `name` for the module at `from` (its import.meta.url): the file beside it, which is
@@ -15,15 +15,25 @@ export function workerUrl(name: string, from: string): URL {
   return new URL(`dist/${dir}${name}.js`, root);
 }
 
-/** Starts worker `name` (see workerUrl) with `workerData`; unreferenced until its owner has a job for it. */
-export function startWorker(name: string, from: string, workerData: unknown): Worker {
+/**
+ * Starts worker `name` (see workerUrl) with `workerData`; unreferenced until its owner has a job for it. `opts`:
+ * what `workerData` transfers (a MessagePort), and the heap's limits when not the small default (a worker that
+ * holds a directory's names, as the context walk's does, must not have its old generation capped).
+ */
+export function startWorker(
+  name: string,
+  from: string,
+  workerData: unknown,
+  opts: { transferList?: WorkerOptions['transferList']; resourceLimits?: WorkerOptions['resourceLimits'] } = {},
+): Worker {
   const w = new Worker(workerUrl(name, from), {
     workerData,
+    ...(opts.transferList ? { transferList: opts.transferList } : {}),
     // the parent's flags, but one Node refuses for a worker started from a file (a host run as `node
     // --input-type=module -e …` has it)
     execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
     // a small heap: the workers only hash, copy and write, making a few short-lived objects per job
-    resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+    resourceLimits: opts.resourceLimits ?? { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
   });
   w.unref();
   return w;
