@@ -5,10 +5,12 @@
 // (`.git`, `git://`, `ssh://`, `user@host:path`) are not HTTP contexts: builder/git-url.ts tells them apart.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { TsbuildError } from '../oci/index.js';
+import type { Response } from 'node-fetch';
 import { BuildContext } from './context.js';
 import { sniffStream } from './context-tar.js';
+import { download } from './download.js';
 
 /** The default cap on a downloaded context's size as sent (compressed): 2 GiB. */
 export const REMOTE_CONTEXT_MAX_BYTES = 2 * 1024 ** 3;
@@ -57,9 +59,10 @@ export async function openHttpContext(
   const max = opts.maxBytes ?? REMOTE_CONTEXT_MAX_BYTES;
   let res: Response;
   try {
-    res = await fetch(url, { redirect: 'follow', ...(opts.signal ? { signal: opts.signal } : {}) });
+    res = await download(url, opts.signal);
   } catch (e) {
-    const why = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+    // node-fetch's message names the URL again: its reason alone
+    const why = (e as Error).message.replace(/^request to .* failed, reason: /s, '');
     throw new RemoteContextError(
       `cannot download the context ${shown(url)}: ${why}`,
       'check the URL and that this machine reaches it',
@@ -71,7 +74,7 @@ export async function openHttpContext(
       `cannot download the context ${shown(url)}: HTTP ${res.status} ${res.statusText}`,
       'check the URL',
     );
-  const body = capped(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), max, url);
+  const body = capped(res.body as Readable, max, url);
   const { format, stream } = await sniffStream(body);
   if (format !== 'text') return BuildContext.openTar(stream, tmpParent, `the context ${shown(url)}`);
   // a Buildfile alone: the context holds only it

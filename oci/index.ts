@@ -63,3 +63,4 @@ export {
   SPDX_PREDICATE,
   CYCLONEDX_PREDICATE,
 } from './attestation.js';
+export { tlsTrust } from './tls-trust.js';

@@ -8,6 +8,7 @@ import fetch, { type BodyInit, type Response } from 'node-fetch';
 import { RegistryError } from './errors.js';
 import { DEFAULT_RETRY_SECONDS, type RegistryOptions, type RetryNotice } from './options.js';
 import { discardBody } from './body-limit.js';
+import { tlsTrust } from '../oci/index.js';
 
 export interface SendRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -285,7 +286,7 @@ export class Transport {
           agent: (u: URL) =>
             u.protocol === 'http:'
               ? this.httpAgent
-              : (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: this.sockets })),
+              : (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: this.sockets, ...tlsTrust() })),
         });
       } finally {
         clearTimeout(timer);

@@ -15,10 +15,10 @@
 //   - import.meta.url is the bundle's own URL (dist/bundle/ is as deep as dist/cli/, so relative URLs still resolve).
 //   - dynamic import() of Node's built-ins is resolved to a module of the bundle that requires the built-in (a
 //     vm.Script's import() needs a loader callback).
-//   - Built-ins that a module imports at its top but uses only in some calls (https and its tls for node-fetch, zlib,
-//     child_process for commander, worker_threads, assert) resolve to a module generated here whose exports are
-//     getters that load the built-in on first use: each costs Node its own internal modules to load, ~20 of them,
-//     which a cached build from a plain-HTTP registry never uses.
+//   - Built-ins that a module imports at its top but uses only in some calls (https and tls for node-fetch and
+//     oci/tls-trust.ts, zlib, child_process for commander, worker_threads, assert) resolve to a module generated
+//     here whose exports are getters that load the built-in on first use: each costs Node its own internal modules
+//     to load, ~20 of them, which a cached build from a plain-HTTP registry never uses.
 //   - graceful-fs (proper-lockfile's fs) is Node's fs: the lock's few calls need no EMFILE queue, and cloning the fs
 //     module at load cost every process time.
 import { build, transform } from 'esbuild';
@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Loaded on first use (see above); `assert` only by signal-exit, which gets a stub instead (below).
-const LAZY_BUILTINS = new Set(['https', 'zlib', 'child_process', 'worker_threads', 'assert']);
+const LAZY_BUILTINS = new Set(['https', 'tls', 'zlib', 'child_process', 'worker_threads', 'assert']);
 const requireHere = createRequire(import.meta.url);
 
 /**

@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadDockerignore, type BuildContext, type ContextEntry } from '../context.js';
+import { download } from '../download.js';
 import { hasWildcard } from '../fsutil.js';
 
 export interface LocalItem {
@@ -129,12 +129,12 @@ export async function fetchUrl(
   const dir = await mkdtemp(join(tmpDir, 'add-'));
   const file = join(dir, 'download');
   try {
-    const res = await fetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) });
+    const res = await download(url, signal);
     if (!res.ok || !res.body) throw new SourceError(`ADD ${url}: HTTP ${res.status} ${res.statusText}`);
     // sha256 always (it keys the cache); the checksum's own algorithm beside it when that is another
     const h = createHash('sha256');
     const hc = want && want.algorithm !== 'sha256' ? createHash(want.algorithm) : undefined;
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    const body = res.body;
     body.on('data', (c: Buffer) => {
       h.update(c);
       hc?.update(c);
