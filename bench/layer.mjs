@@ -19,12 +19,18 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// the environment and node flags bin/tsbuild runs with (`#!/usr/bin/env -S [VAR=VALUE...] node [FLAG...]`)
+// the environment and node flags bin/tsbuild runs with (`#!/usr/bin/env -S [-u VAR] [VAR=VALUE...] node [FLAG...]`):
+// the literal settings (glibc's); the CA variable it moves aside concerns HTTPS only
 const shebang = readFileSync(join(here, '../bin/tsbuild'), 'utf8')
   .split('\n')[0]
   .replace(/^#!\S*env\s+(-S\s+)?/, '')
   .split(/\s+/);
-const env = Object.fromEntries(shebang.slice(0, shebang.indexOf('node')).map((a) => a.split(/=(.*)/s).slice(0, 2)));
+const env = Object.fromEntries(
+  shebang
+    .slice(0, shebang.indexOf('node'))
+    .filter((a) => /^\w+=[^$]*$/.test(a))
+    .map((a) => a.split(/=(.*)/s).slice(0, 2)),
+);
 const flags = shebang.slice(shebang.indexOf('node') + 1).filter(Boolean);
 if (!flags.every((f) => process.execArgv.includes(f)) || Object.entries(env).some(([k, v]) => process.env[k] !== v)) {
   const r = spawnSync(process.execPath, [...flags, ...process.execArgv, fileURLToPath(import.meta.url)], {
