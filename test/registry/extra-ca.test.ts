@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN } from '../builder/helpers/tsb.js';
 import { seedBusybox } from '../fixtures/images.js';
-import { startRegistry, type RegistryFixture } from '../fixtures/registry.js';
+import { selfSigned, startRegistry, type RegistryFixture } from '../fixtures/registry.js';
 
 let dir: string;
 let reg: RegistryFixture;
@@ -25,21 +25,7 @@ let requireAuth = false;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tsbuild-extra-ca-'));
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=tsbuild test CA',
-  );
+  selfSigned(join(dir, 'ca.key'), join(dir, 'ca.pem'), '/CN=tsbuild test CA');
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
   ssl(
