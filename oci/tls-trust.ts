@@ -7,7 +7,8 @@
 // environment before the CLI runs, so child processes see it as the user set it. Every HTTPS client in tsbuild then
 // passes `ca` explicitly: Node's bundled roots plus the file, which is what Node's default store holds with the
 // variable set. (An explicit `ca` replaces the default store; a Node that uses the system store instead,
-// --use-openssl-ca or --use-system-ca, is never started this way: bin/tsbuild starts Node again with the variable.)
+// --use-openssl-ca, --use-system-ca or a build with --openssl-use-def-ca-store, is never started this way:
+// bin/tsbuild starts Node again with the variable.)
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 
@@ -22,12 +23,21 @@ export function tlsTrust(): { ca: string[] } | undefined {
   const file = process.env.NODE_EXTRA_CA_CERTS;
   trusted = undefined;
   // a Node on the system store was started with the variable (bin/tsbuild) and holds the file already
-  if (!file || /--use-(openssl|system)-ca\b/.test(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`))
-    return trusted;
+  if (!file || systemStore()) return trusted;
   try {
     trusted = { ca: [...tls.rootCertificates, readFileSync(file, 'latin1')] };
   } catch (e) {
     process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
   }
   return trusted;
+}
+
+/** Whether Node's default store is OpenSSL's (a flag, or a distribution's build of Node), not its bundled roots. */
+function systemStore(): boolean {
+  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  const byBuild = (process.config.variables as { openssl_use_def_ca_store?: unknown }).openssl_use_def_ca_store;
+  return (
+    /--use-(openssl|system)-ca\b/.test(flags) ||
+    ((byBuild === true || byBuild === 'true') && !/--use-bundled-ca\b/.test(flags))
+  );
 }

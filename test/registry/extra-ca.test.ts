@@ -125,6 +125,18 @@ describe('NODE_EXTRA_CA_CERTS', () => {
     expect(readFileSync(join(dir, 'rout', 'got'), 'utf8')).toBe(served.get('/Buildfile')!.toString());
   });
 
+  it('on the system store (--use-openssl-ca), Node itself is given the variable', async () => {
+    const env = { ...withCa(), NODE_OPTIONS: '--use-openssl-ca' };
+    const pull = await tsb(['pull', `${host}/library/busybox:latest`], env, 'root3');
+    expect(pull.code, pull.out).toBe(0);
+    const refused = await tsb(
+      ['pull', `${host}/library/busybox:latest`],
+      { ...withoutCa(), NODE_OPTIONS: '--use-openssl-ca' },
+      'root4',
+    );
+    expect(refused.code).not.toBe(0);
+  });
+
   it('reaches child processes as the user set it', async () => {
     const bin = join(dir, 'bin');
     execFileSync('mkdir', ['-p', bin]);
