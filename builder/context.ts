@@ -323,6 +323,11 @@ export class BuildContext {
 
   /** Content sha256 (hex) of a regular file, from the memo when its metadata did not change. */
   async fileHash(e: ContextEntry): Promise<string> {
+    return this.hashOf(e);
+  }
+
+  /** The memo's hash of a file as it is (no promise, no tick), or the promise of reading it. */
+  private hashOf(e: ContextEntry): string | Promise<string> {
     return this.memo.get(e.stat) ?? this.readHash(e);
   }
 
@@ -345,8 +350,7 @@ export class BuildContext {
     try {
       for (const { name, entry } of items) {
         // a file the memo knows goes in as its hash, not a promise of it: a no-op walk takes no tick per file
-        const hash = entry.type === 'file' ? (this.memo.get(entry.stat) ?? this.readHash(entry)) : undefined;
-        const full = d.add(name, entry, hash);
+        const full = d.add(name, entry, entry.type === 'file' ? this.hashOf(entry) : undefined);
         if (full) await full;
       }
       return await d.digest();

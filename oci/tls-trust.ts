@@ -32,7 +32,10 @@ export function tlsTrust(): { ca: string[] } | undefined {
   return trusted;
 }
 
-/** Whether Node's default store is OpenSSL's (a flag, or a distribution's build of Node), not its bundled roots. */
+/**
+ * Whether Node's default store is OpenSSL's (a flag, or a distribution's build of Node), not its bundled roots: the
+ * rule bin/tsbuild applies before the bundle runs (it cannot import this module).
+ */
 function systemStore(): boolean {
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   const byBuild = (process.config.variables as { openssl_use_def_ca_store?: unknown }).openssl_use_def_ca_store;
